@@ -1,0 +1,629 @@
+//! The Simplex state machine. See the module documentation of
+//! [`crate::consensus`] for the rules; each is named where it is enforced.
+
+use super::safety::SafetyState;
+use super::types::*;
+use crate::block::Header;
+use crate::crypto::{sign_vote, verify_vote, VoteKind};
+use crate::genesis::ValidatorIndex;
+use coldchain_chaincode::Hash;
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+#[derive(Clone, Debug)]
+pub struct Timeouts {
+    pub leader_ms: u64,
+    pub advance_ms: u64,
+    pub retry_ms: u64,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts { leader_ms: 2_000, advance_ms: 4_000, retry_ms: 1_000 }
+    }
+}
+
+#[derive(Clone)]
+pub struct CoreConfig {
+    pub chain_id: String,
+    pub validators: Vec<VerifyingKey>,
+    pub quorum: usize,
+    /// This validator's index and key; `None` for a node that only follows.
+    pub signer: Option<(ValidatorIndex, SigningKey)>,
+    pub timeouts: Timeouts,
+}
+
+/// Votes and certificates of one view.
+#[derive(Default)]
+struct ViewRound {
+    proposal: Option<Proposal>,
+    /// Set once the proposal passed the core's checks and awaits the driver.
+    verifying: Option<Hash>,
+    notarizes: BTreeMap<ValidatorIndex, Vote>,
+    nullifies: BTreeMap<ValidatorIndex, Vote>,
+    finalizes: BTreeMap<ValidatorIndex, Vote>,
+    notarization: Option<Certificate>,
+    nullification: Option<Certificate>,
+    finalization: Option<Certificate>,
+}
+
+/// Votes further ahead than this are ignored (bounded memory against spam);
+/// certificates are accepted from any view.
+const FUTURE_VOTE_WINDOW: View = 64;
+
+pub struct Core {
+    cfg: CoreConfig,
+    view: View,
+    safety: SafetyState,
+    rounds: BTreeMap<View, ViewRound>,
+    /// Headers whose bodies the driver holds, above the last finalized height.
+    headers: HashMap<Hash, Header>,
+    last_finalized: Header,
+    last_finalization: Option<Certificate>,
+    /// A finalization waiting for missing ancestors.
+    pending_commit: Option<Certificate>,
+    /// Proposals whose parent header is not yet available, by parent hash.
+    parked: HashMap<Hash, Proposal>,
+    building: Option<View>,
+    fetching: HashSet<Hash>,
+    actions: Vec<Action>,
+}
+
+impl Core {
+    /// A core resuming from `safety` (empty on first start), the last
+    /// finalized header with its certificate (`None` for genesis), and the
+    /// headers of notarized blocks whose bodies the driver kept.
+    pub fn new(
+        cfg: CoreConfig,
+        safety: SafetyState,
+        last_finalized: Header,
+        last_finalization: Option<Certificate>,
+        known: Vec<Header>,
+    ) -> Core {
+        let mut core = Core {
+            cfg,
+            view: 0,
+            safety,
+            rounds: BTreeMap::new(),
+            headers: HashMap::new(),
+            last_finalized,
+            last_finalization,
+            pending_commit: None,
+            parked: HashMap::new(),
+            building: None,
+            fetching: HashSet::new(),
+            actions: Vec::new(),
+        };
+        for h in known {
+            if h.height > core.last_finalized.height {
+                core.headers.insert(h.hash(), h);
+            }
+        }
+        for cert in core.safety.certificates.clone() {
+            core.round(cert.view).insert_certificate(cert);
+        }
+        core
+    }
+
+    /// Enters the first view: one past everything this validator has voted in
+    /// or seen certified.
+    pub fn start(&mut self) -> Vec<Action> {
+        let highest_cert = self.rounds.iter().rev().find(|(_, r)| r.notarization.is_some() || r.nullification.is_some()).map(|(v, _)| v + 1);
+        let view = [self.safety.view, self.last_finalized.view + 1, highest_cert.unwrap_or(0)].into_iter().max().unwrap_or(1).max(1);
+        self.enter_view(view);
+        std::mem::take(&mut self.actions)
+    }
+
+    pub fn view(&self) -> View {
+        self.view
+    }
+
+    pub fn last_finalized(&self) -> &Header {
+        &self.last_finalized
+    }
+
+    pub fn leader(&self, view: View) -> ValidatorIndex {
+        (view % self.cfg.validators.len() as u64) as ValidatorIndex
+    }
+
+    fn me(&self) -> Option<ValidatorIndex> {
+        self.cfg.signer.as_ref().map(|(i, _)| *i)
+    }
+
+    pub fn handle(&mut self, event: Event) -> Vec<Action> {
+        match event {
+            Event::Message(ConsensusMessage::Proposal(p)) => self.on_proposal(p),
+            Event::Message(ConsensusMessage::Vote(v)) => self.on_vote(v),
+            Event::Message(ConsensusMessage::Certificate(c)) => self.on_certificate(c),
+            Event::Timeout { view, kind } => self.on_timeout(view, kind),
+            Event::Built { header } => self.on_built(header),
+            Event::Verified { hash, valid } => self.on_verified(hash, valid),
+            Event::BlockAvailable { header } => self.on_block_available(header),
+            Event::Synced { header, finalization } => self.on_synced(header, finalization),
+        }
+        std::mem::take(&mut self.actions)
+    }
+
+    fn round(&mut self, view: View) -> &mut ViewRound {
+        self.rounds.entry(view).or_default()
+    }
+
+    fn header(&self, hash: &Hash) -> Option<&Header> {
+        if *hash == self.last_finalized.hash() {
+            Some(&self.last_finalized)
+        } else {
+            self.headers.get(hash)
+        }
+    }
+
+    fn sign(&self, kind: VoteKind, view: View, hash: Hash) -> Option<Vote> {
+        let (signer, key) = self.cfg.signer.as_ref()?;
+        Some(Vote { kind, view, hash, signer: *signer, signature: sign_vote(key, kind, &self.cfg.chain_id, view, &hash) })
+    }
+
+    /// Rule P (persist first): the safety state reaches disk before the vote.
+    fn persist_then_broadcast(&mut self, message: ConsensusMessage) {
+        self.safety.certificates = self.live_certificates();
+        self.actions.push(Action::Persist(self.safety.clone()));
+        self.actions.push(Action::Broadcast(message));
+    }
+
+    fn live_certificates(&self) -> Vec<Certificate> {
+        self.rounds
+            .range(self.last_finalized.view..)
+            .flat_map(|(_, r)| [r.notarization.clone(), r.nullification.clone()])
+            .flatten()
+            .collect()
+    }
+
+    // ----- views and timers -------------------------------------------------
+
+    /// Rule V: enter view v on a certificate for v−1 (or later); start the
+    /// leader and advance timers; the leader proposes.
+    fn enter_view(&mut self, view: View) {
+        if view <= self.view {
+            return;
+        }
+        self.view = view;
+        self.building = None;
+        let t = self.cfg.timeouts.clone();
+        self.actions.push(Action::ScheduleTimeout { view, kind: TimeoutKind::Leader, after_ms: t.leader_ms });
+        self.actions.push(Action::ScheduleTimeout { view, kind: TimeoutKind::Advance, after_ms: t.advance_ms });
+        // Forget rounds that can no longer matter.
+        let keep_from = self.last_finalized.view.min(view.saturating_sub(1));
+        self.rounds = self.rounds.split_off(&keep_from);
+        if self.me() == Some(self.leader(view)) {
+            self.try_propose();
+        }
+        // A proposal or votes for this view may have arrived early.
+        if let Some(p) = self.rounds.get(&view).and_then(|r| r.proposal.clone())
+            && self.rounds.get(&view).is_some_and(|r| r.verifying.is_none())
+        {
+            self.round(view).proposal = None;
+            self.on_proposal(p);
+        }
+    }
+
+    /// Rule T: on the leader timeout (no proposal) or the advance timeout (no
+    /// certificate), nullify the view; while stuck, rebroadcast.
+    fn on_timeout(&mut self, view: View, kind: TimeoutKind) {
+        if view != self.view {
+            return;
+        }
+        let round = self.rounds.get(&view);
+        let has_proposal = round.is_some_and(|r| r.proposal.is_some());
+        if kind == TimeoutKind::Leader && has_proposal {
+            return;
+        }
+        let nullified = self.safety.voted(view).nullified;
+        if !nullified && self.safety.may_nullify(view) && self.me().is_some() {
+            let vote = self.sign(VoteKind::Nullify, view, Hash::ZERO).expect("signer present");
+            self.safety.view = self.safety.view.max(view);
+            self.safety.entry(view).nullified = true;
+            self.persist_then_broadcast(ConsensusMessage::Vote(vote.clone()));
+            self.add_vote(vote);
+        } else if nullified && let Some(vote) = self.sign(VoteKind::Nullify, view, Hash::ZERO) {
+            self.actions.push(Action::Broadcast(ConsensusMessage::Vote(vote)));
+        }
+        if kind == TimeoutKind::Retry || !nullified {
+            // Help laggards: the certificates that brought us here.
+            for cert in self.live_certificates().into_iter().rev().take(8) {
+                self.actions.push(Action::Broadcast(ConsensusMessage::Certificate(cert)));
+            }
+            if let Some(f) = self.last_finalization.clone() {
+                self.actions.push(Action::Broadcast(ConsensusMessage::Certificate(f)));
+            }
+            for hash in self.fetching.clone() {
+                self.actions.push(Action::Fetch { hash });
+            }
+            if self.me() == Some(self.leader(view)) && self.building.is_none() {
+                self.try_propose();
+            }
+        }
+        if kind != TimeoutKind::Leader {
+            self.actions.push(Action::ScheduleTimeout { view, kind: TimeoutKind::Retry, after_ms: self.cfg.timeouts.retry_ms });
+        }
+    }
+
+    // ----- proposing ----------------------------------------------------------
+
+    /// The parent for a proposal in `view`: the block of the highest view
+    /// below with a notarization, every view in between nullified (Rule J).
+    fn justified_parent(&self, view: View) -> Result<(Header, Option<Certificate>, Vec<Certificate>), Option<Hash>> {
+        let mut nullifications = Vec::new();
+        let mut w = view - 1;
+        loop {
+            if w <= self.last_finalized.view {
+                let cert = self.last_finalization.clone();
+                return Ok((self.last_finalized.clone(), cert, nullifications.into_iter().rev().collect()));
+            }
+            let round = self.rounds.get(&w);
+            if let Some(n) = round.and_then(|r| r.notarization.clone().or_else(|| r.finalization.clone())) {
+                return match self.header(&n.hash) {
+                    Some(h) => Ok((h.clone(), Some(n), nullifications.into_iter().rev().collect())),
+                    None => Err(Some(n.hash)),
+                };
+            }
+            match round.and_then(|r| r.nullification.clone()) {
+                Some(null) => nullifications.push(null),
+                None => return Err(None),
+            }
+            w -= 1;
+        }
+    }
+
+    fn try_propose(&mut self) {
+        let view = self.view;
+        if self.building == Some(view) || self.rounds.get(&view).is_some_and(|r| r.proposal.is_some()) {
+            return;
+        }
+        match self.justified_parent(view) {
+            Ok((parent, _, _)) => {
+                self.building = Some(view);
+                self.actions.push(Action::Build { view, parent });
+            }
+            Err(Some(missing)) => self.fetch(missing),
+            Err(None) => {} // a certificate is missing; the retry gossip brings it
+        }
+    }
+
+    fn on_built(&mut self, header: Header) {
+        let view = header.view;
+        if view != self.view || self.building != Some(view) {
+            return;
+        }
+        let Ok((parent, parent_certificate, nullifications)) = self.justified_parent(view) else { return };
+        if header.parent != parent.hash() || header.height != parent.height + 1 {
+            return;
+        }
+        let hash = header.hash();
+        if !self.safety.may_notarize(view, &hash) {
+            return;
+        }
+        let vote = self.sign(VoteKind::Notarize, view, hash).expect("only a validator builds");
+        self.headers.insert(hash, header.clone());
+        self.safety.view = self.safety.view.max(view);
+        self.safety.entry(view).notarized = Some(hash);
+        let proposal = Proposal { header, signature: vote.signature, parent_certificate, nullifications };
+        self.round(view).proposal = Some(proposal.clone());
+        self.persist_then_broadcast(ConsensusMessage::Proposal(proposal));
+        self.add_vote(vote);
+    }
+
+    // ----- receiving a proposal ---------------------------------------------
+
+    /// Rule N: notarize the first valid proposal of the current view's
+    /// leader, once its parent is justified and its body verified.
+    fn on_proposal(&mut self, p: Proposal) {
+        let h = &p.header;
+        let view = h.view;
+        let hash = h.hash();
+        if h.chain_id != self.cfg.chain_id || view <= self.last_finalized.view || h.proposer != self.leader(view) {
+            return;
+        }
+        let leader_key = &self.cfg.validators[h.proposer as usize];
+        if !verify_vote(leader_key, VoteKind::Notarize, &self.cfg.chain_id, view, &hash, &p.signature) {
+            return;
+        }
+        if view > self.view + FUTURE_VOTE_WINDOW {
+            return;
+        }
+        // The leader's signature is its notarize vote, whatever view we are in.
+        self.add_vote(Vote { kind: VoteKind::Notarize, view, hash, signer: h.proposer, signature: p.signature });
+        // The driver holds the body of every signed proposal it passes on.
+        if !self.headers.contains_key(&hash) {
+            self.headers.insert(hash, h.clone());
+            self.fetching.remove(&hash);
+            if self.pending_commit.is_some() {
+                self.try_commit();
+            }
+        }
+        if view < self.view || self.rounds.get(&view).is_some_and(|r| r.proposal.is_some()) {
+            return;
+        }
+        // Rule J: the parent is certified and every view between is nullified.
+        let parent_view = match &p.parent_certificate {
+            Some(c) => {
+                let kind_ok = matches!(c.kind, VoteKind::Notarize | VoteKind::Finalize);
+                if !kind_ok || c.hash != h.parent || c.view >= view || self.verify_cert(c).is_err() {
+                    return;
+                }
+                c.view
+            }
+            None if h.parent == self.last_finalized.hash() && self.last_finalized.height == 0 => 0,
+            None => return,
+        };
+        let mut expected = parent_view + 1;
+        for n in &p.nullifications {
+            if n.kind != VoteKind::Nullify || n.view != expected || self.verify_cert(n).is_err() {
+                return;
+            }
+            expected += 1;
+        }
+        if expected != view {
+            return;
+        }
+        for c in p.parent_certificate.iter().chain(&p.nullifications) {
+            self.round(c.view).insert_certificate(c.clone());
+        }
+        self.round(view).proposal = Some(p.clone());
+        if view != self.view {
+            return; // kept until we enter the view
+        }
+        let Some(parent) = self.header(&h.parent).cloned() else {
+            self.parked.insert(h.parent, p.clone());
+            self.fetch(h.parent);
+            return;
+        };
+        if parent.height < self.last_finalized.height || h.height != parent.height + 1 {
+            return;
+        }
+        if self.me().is_some() && self.safety.may_notarize(view, &hash) {
+            self.round(view).verifying = Some(hash);
+            self.actions.push(Action::Verify { header: h.clone(), parent });
+        }
+    }
+
+    fn on_verified(&mut self, hash: Hash, valid: bool) {
+        let view = self.view;
+        let Some(round) = self.rounds.get_mut(&view) else { return };
+        if round.verifying != Some(hash) {
+            return;
+        }
+        round.verifying = None;
+        if !valid {
+            round.proposal = None;
+            self.headers.remove(&hash);
+            return;
+        }
+        if !self.safety.may_notarize(view, &hash) {
+            return;
+        }
+        let vote = self.sign(VoteKind::Notarize, view, hash).expect("only a validator verifies");
+        self.safety.view = self.safety.view.max(view);
+        self.safety.entry(view).notarized = Some(hash);
+        self.persist_then_broadcast(ConsensusMessage::Vote(vote.clone()));
+        self.add_vote(vote);
+    }
+
+    // ----- votes and certificates ---------------------------------------------
+
+    fn verify_cert(&self, c: &Certificate) -> Result<(), CertificateError> {
+        c.verify(c.kind, &self.cfg.chain_id, &self.cfg.validators, self.cfg.quorum)
+    }
+
+    fn on_vote(&mut self, vote: Vote) {
+        if vote.view < self.last_finalized.view || vote.view > self.view + FUTURE_VOTE_WINDOW {
+            return;
+        }
+        let Some(key) = self.cfg.validators.get(vote.signer as usize) else { return };
+        let hash_ok = (vote.kind == VoteKind::Nullify) == (vote.hash == Hash::ZERO);
+        if !hash_ok || !verify_vote(key, vote.kind, &self.cfg.chain_id, vote.view, &vote.hash, &vote.signature) {
+            return;
+        }
+        self.add_vote(vote);
+    }
+
+    /// Records a verified vote, keeps equivocation as evidence, and forms a
+    /// certificate when q distinct validators agree.
+    fn add_vote(&mut self, vote: Vote) {
+        let (view, signer) = (vote.view, vote.signer);
+        let round = self.rounds.entry(view).or_default();
+        let target = match vote.kind {
+            VoteKind::Notarize => &mut round.notarizes,
+            VoteKind::Nullify => &mut round.nullifies,
+            VoteKind::Finalize => &mut round.finalizes,
+        };
+        match target.get(&signer) {
+            Some(prev) if prev.hash == vote.hash => return,
+            Some(prev) => {
+                // Two blocks in one view from one validator: keep the first
+                // vote counted, the pair as evidence.
+                let evidence = match vote.kind {
+                    VoteKind::Notarize => Evidence::ConflictingNotarize(prev.clone(), vote),
+                    _ => Evidence::ConflictingFinalize(prev.clone(), vote),
+                };
+                self.actions.push(Action::Evidence(evidence));
+                return;
+            }
+            None => {
+                target.insert(signer, vote.clone());
+            }
+        }
+        let cross = match vote.kind {
+            VoteKind::Nullify => round.finalizes.get(&signer),
+            VoteKind::Finalize => round.nullifies.get(&signer),
+            VoteKind::Notarize => None,
+        };
+        if let Some(other) = cross.cloned() {
+            self.actions.push(Action::Evidence(Evidence::NullifyFinalize(other, vote.clone())));
+        }
+        if let Some(cert) = self.try_certificate(view, vote.kind, vote.hash) {
+            self.actions.push(Action::Broadcast(ConsensusMessage::Certificate(cert.clone())));
+            self.on_certificate_checked(cert);
+        }
+    }
+
+    fn try_certificate(&mut self, view: View, kind: VoteKind, hash: Hash) -> Option<Certificate> {
+        let quorum = self.cfg.quorum;
+        let round = self.rounds.get_mut(&view)?;
+        let (votes, existing) = match kind {
+            VoteKind::Notarize => (&round.notarizes, &round.notarization),
+            VoteKind::Nullify => (&round.nullifies, &round.nullification),
+            VoteKind::Finalize => (&round.finalizes, &round.finalization),
+        };
+        if existing.is_some() {
+            return None;
+        }
+        let signatures: Vec<SignerSignature> = votes
+            .values()
+            .filter(|v| v.hash == hash)
+            .map(|v| SignerSignature { signer: v.signer, signature: v.signature })
+            .collect();
+        (signatures.len() >= quorum).then(|| Certificate { kind, view, hash, signatures })
+    }
+
+    fn on_certificate(&mut self, cert: Certificate) {
+        let known = self.rounds.get(&cert.view).is_some_and(|r| match cert.kind {
+            VoteKind::Notarize => r.notarization.is_some(),
+            VoteKind::Nullify => r.nullification.is_some(),
+            VoteKind::Finalize => r.finalization.is_some(),
+        });
+        let stale = cert.view < self.last_finalized.view
+            || (cert.kind == VoteKind::Finalize && cert.view <= self.last_finalized.view);
+        let shape_ok = (cert.kind == VoteKind::Nullify) == (cert.hash == Hash::ZERO);
+        if known || stale || !shape_ok || self.verify_cert(&cert).is_err() {
+            return;
+        }
+        self.on_certificate_checked(cert);
+    }
+
+    fn on_certificate_checked(&mut self, cert: Certificate) {
+        let view = cert.view;
+        self.round(view).insert_certificate(cert.clone());
+        match cert.kind {
+            VoteKind::Notarize => {
+                if !self.headers.contains_key(&cert.hash) && cert.hash != self.last_finalized.hash() {
+                    self.fetch(cert.hash);
+                }
+                // Rule F: leaving view v on its notarization, finalize unless we
+                // nullified v.
+                if view == self.view && self.me().is_some() && self.safety.may_finalize(view, &cert.hash) {
+                    let vote = self.sign(VoteKind::Finalize, view, cert.hash).expect("signer present");
+                    self.safety.view = self.safety.view.max(view);
+                    self.safety.entry(view).finalized = Some(cert.hash);
+                    self.enter_view(view + 1);
+                    self.persist_then_broadcast(ConsensusMessage::Vote(vote.clone()));
+                    self.add_vote(vote);
+                } else {
+                    self.enter_view(view + 1);
+                }
+            }
+            VoteKind::Nullify => self.enter_view(view + 1),
+            VoteKind::Finalize => {
+                if cert.view > self.last_finalized.view {
+                    self.pending_commit = match self.pending_commit.take() {
+                        Some(p) if p.view > cert.view => Some(p),
+                        _ => Some(cert.clone()),
+                    };
+                    self.try_commit();
+                }
+                self.enter_view(view + 1);
+            }
+        }
+    }
+
+    // ----- finality -------------------------------------------------------------
+
+    /// Rule C: a finalized block and all its ancestors are final; commit them
+    /// in height order once every header is available.
+    fn try_commit(&mut self) {
+        let Some(cert) = self.pending_commit.clone() else { return };
+        let mut chain = Vec::new();
+        let mut cursor = cert.hash;
+        let lf_hash = self.last_finalized.hash();
+        while cursor != lf_hash {
+            let Some(h) = self.headers.get(&cursor) else {
+                self.fetch(cursor);
+                return;
+            };
+            if h.height <= self.last_finalized.height {
+                // A finalized block that does not extend ours: only possible
+                // with more than f faulty validators. Never commit it.
+                self.pending_commit = None;
+                return;
+            }
+            chain.push(h.clone());
+            cursor = h.parent;
+        }
+        chain.reverse();
+        self.pending_commit = None;
+        let tip = chain.last().cloned().expect("cert view above last finalized implies a new block");
+        self.finalize_to(tip, cert.clone());
+        self.actions.push(Action::Commit { blocks: chain, finalization: cert });
+    }
+
+    fn finalize_to(&mut self, tip: Header, cert: Certificate) {
+        self.last_finalized = tip;
+        self.last_finalization = Some(cert);
+        let lf = &self.last_finalized;
+        self.headers.retain(|_, h| h.height > lf.height);
+        self.fetching.retain(|h| self.headers.contains_key(h));
+        self.parked.retain(|_, p| p.header.height > lf.height + 1);
+        self.rounds = self.rounds.split_off(&self.last_finalized.view);
+        self.safety.prune(self.last_finalized.view);
+    }
+
+    fn fetch(&mut self, hash: Hash) {
+        if self.fetching.insert(hash) {
+            self.actions.push(Action::Fetch { hash });
+        }
+    }
+
+    fn on_block_available(&mut self, header: Header) {
+        let hash = header.hash();
+        if header.chain_id != self.cfg.chain_id || header.height <= self.last_finalized.height {
+            return;
+        }
+        self.fetching.remove(&hash);
+        self.headers.insert(hash, header);
+        if let Some(p) = self.parked.remove(&hash) {
+            self.round(p.header.view).proposal = None;
+            self.on_proposal(p);
+        }
+        if self.pending_commit.is_some() {
+            self.try_commit();
+        }
+        if self.me() == Some(self.leader(self.view)) && self.building.is_none() {
+            self.try_propose();
+        }
+    }
+
+    fn on_synced(&mut self, header: Header, finalization: Certificate) {
+        if header.height <= self.last_finalized.height || finalization.hash != header.hash() || self.verify_cert(&finalization).is_err() {
+            return;
+        }
+        let view = finalization.view;
+        if self.pending_commit.as_ref().is_some_and(|p| p.view <= view) {
+            self.pending_commit = None;
+        }
+        self.finalize_to(header, finalization);
+        self.enter_view(view + 1);
+        if self.pending_commit.is_some() {
+            self.try_commit();
+        }
+    }
+}
+
+impl ViewRound {
+    fn insert_certificate(&mut self, cert: Certificate) {
+        let slot = match cert.kind {
+            VoteKind::Notarize => &mut self.notarization,
+            VoteKind::Nullify => &mut self.nullification,
+            VoteKind::Finalize => &mut self.finalization,
+        };
+        if slot.is_none() {
+            *slot = Some(cert);
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! Simplex consensus (Chan & Pass, 2023) as a pure state machine.
+//!
+//! The core never touches a socket, a disk, a clock or a random number
+//! generator: [`Core::handle`] takes an [`Event`] and returns the [`Action`]s
+//! the driver must carry out, in order. A seeded simulator can therefore
+//! replay any run exactly (see `node/tests/simulation.rs`).
+//!
+//! # The protocol
+//!
+//! n validators from genesis, quorum q = n − ⌊(n−1)/3⌋ (3 of 4), tolerating
+//! f = ⌊(n−1)/3⌋ Byzantine validators. Views v = 1, 2, …; the leader of view v
+//! is validator `v mod n`. Every vote is an ed25519 signature over
+//! `domain(kind) ‖ chain id ‖ view ‖ block hash` (see [`crate::crypto`]); q
+//! votes of one kind for one (view, hash) from distinct validators form a
+//! certificate: a *notarization*, *nullification* or *finalization*.
+//!
+//! - **Rule V (views).** A validator enters view v+1 as soon as it holds a
+//!   notarization or nullification (or finalization) of view v or any later
+//!   view; on entering, it starts the *leader* and *advance* timers.
+//! - **Rule J (justified parent).** The leader of v proposes a block whose
+//!   parent is the block of the highest view w < v that has a notarization
+//!   (or is the last finalized block), and every view strictly between w and
+//!   v has a nullification. The proposal carries those certificates.
+//! - **Rule N (notarize).** In its current view, a validator notarizes the
+//!   first proposal of the view's leader whose parent is justified, whose
+//!   height is the parent's plus one, and whose body the driver verified
+//!   (transactions' signatures, Merkle root, time). At most one block per
+//!   view; never after nullifying the view.
+//! - **Rule T (timeout).** If the leader timer fires with no valid proposal,
+//!   or the advance timer fires with the view not ended, the validator
+//!   nullifies the view. While the view does not end it rebroadcasts its
+//!   nullify vote and the certificates it holds, every retry interval.
+//! - **Rule F (finalize).** On a notarization of its current view v, a
+//!   validator that did not nullify v sends finalize(v, hash), then enters
+//!   v+1. It never nullifies a view after finalizing in it (Rule X).
+//! - **Rule C (commit).** A finalization of (v, b) makes b and all its
+//!   ancestors final. They are committed in height order, each with the
+//!   certificate of b.
+//! - **Rule P (persist first).** Before any vote or proposal leaves the node,
+//!   what it signed is written to its safety file and fsynced
+//!   ([`Action::Persist`] always precedes the [`Action::Broadcast`]). After a
+//!   restart the validator resumes from that file and cannot sign a vote
+//!   that conflicts with one it signed before.
+//! - **Evidence.** Two notarizes or two finalizes for different blocks in one
+//!   view, or a nullify and a finalize in one view, from one validator, are
+//!   kept as [`Evidence`].
+//!
+//! Why it is safe: finalization and nullification of the same view cannot
+//! both gather q votes (q + q − n > f, and no honest validator signs both),
+//! so once (v, b) is finalized every later proposal's justification must
+//! pass through view v's notarization, which can only be b's (two blocks
+//! notarized in one view would need an honest validator to notarize twice).
+
+mod core;
+pub mod safety;
+mod types;
+
+pub use self::core::{Core, CoreConfig, Timeouts};
+pub use safety::SafetyState;
+pub use types::*;

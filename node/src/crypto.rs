@@ -1,0 +1,153 @@
+//! Keys and the byte strings validators sign.
+//!
+//! Every consensus signature covers `domain tag ‖ 0x00 ‖ len(chain_id) as u16
+//! BE ‖ chain_id ‖ view as u64 BE ‖ block hash (32 bytes; zeros for nullify)`,
+//! so a vote can never be replayed on another chain or as another kind of vote.
+
+use coldchain_chaincode::Hash;
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+pub use ed25519_dalek::{SigningKey as SecretKey, VerifyingKey as PublicKey};
+
+/// The three kinds of vote of Simplex.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VoteKind {
+    Notarize,
+    Nullify,
+    Finalize,
+}
+
+impl VoteKind {
+    pub fn domain(self) -> &'static [u8] {
+        match self {
+            VoteKind::Notarize => b"coldchain-notarize-v1",
+            VoteKind::Nullify => b"coldchain-nullify-v1",
+            VoteKind::Finalize => b"coldchain-finalize-v1",
+        }
+    }
+}
+
+/// The exact bytes a validator signs for a vote.
+pub fn vote_message(kind: VoteKind, chain_id: &str, view: u64, hash: &Hash) -> Vec<u8> {
+    let domain = kind.domain();
+    let mut out = Vec::with_capacity(domain.len() + 3 + chain_id.len() + 8 + 32);
+    out.extend_from_slice(domain);
+    out.push(0);
+    out.extend_from_slice(&(chain_id.len() as u16).to_be_bytes());
+    out.extend_from_slice(chain_id.as_bytes());
+    out.extend_from_slice(&view.to_be_bytes());
+    out.extend_from_slice(&hash.0);
+    out
+}
+
+pub fn sign_vote(key: &SigningKey, kind: VoteKind, chain_id: &str, view: u64, hash: &Hash) -> [u8; 64] {
+    key.sign(&vote_message(kind, chain_id, view, hash)).to_bytes()
+}
+
+/// `verify_strict`: rejects small-order keys and non-canonical signatures.
+pub fn verify_vote(key: &VerifyingKey, kind: VoteKind, chain_id: &str, view: u64, hash: &Hash, sig: &[u8; 64]) -> bool {
+    key.verify_strict(&vote_message(kind, chain_id, view, hash), &Signature::from_bytes(sig)).is_ok()
+}
+
+/// A key file as `coldchain keygen` writes it (mode 0600).
+#[derive(Serialize, Deserialize)]
+pub struct KeyFile {
+    pub algorithm: String,
+    pub public_key: String,
+    pub secret_key: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("cannot read key file {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("cannot write key file {path}: {source}")]
+    Write { path: String, source: std::io::Error },
+    #[error("key file {path}: {rule}")]
+    Invalid { path: String, rule: String },
+}
+
+pub fn generate_key() -> SigningKey {
+    let mut seed = [0u8; 32];
+    rand_core::OsRng.try_fill_bytes(&mut seed).expect("the OS random number generator is available");
+    SigningKey::from_bytes(&seed)
+}
+use rand_core::TryRngCore as _;
+
+/// Writes a key file readable by its owner only; refuses to overwrite.
+pub fn write_key_file(path: &Path, key: &SigningKey) -> Result<(), KeyError> {
+    use std::io::Write;
+    let file = KeyFile {
+        algorithm: "ed25519".into(),
+        public_key: hex::encode(key.verifying_key().to_bytes()),
+        secret_key: hex::encode(key.to_bytes()),
+    };
+    let err = |source| KeyError::Write { path: path.display().to_string(), source };
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options.open(path).map_err(err)?;
+    f.write_all(serde_json::to_string_pretty(&file).expect("plain struct").as_bytes()).map_err(err)?;
+    f.write_all(b"\n").map_err(err)?;
+    f.sync_all().map_err(err)
+}
+
+pub fn read_key_file(path: &Path) -> Result<SigningKey, KeyError> {
+    let text = std::fs::read_to_string(path).map_err(|source| KeyError::Read { path: path.display().to_string(), source })?;
+    let invalid = |rule: &str| KeyError::Invalid { path: path.display().to_string(), rule: rule.into() };
+    let file: KeyFile = serde_json::from_str(&text).map_err(|e| invalid(&format!("not a key file ({e})")))?;
+    if file.algorithm != "ed25519" {
+        return Err(invalid("`algorithm` must be \"ed25519\""));
+    }
+    let mut seed = [0u8; 32];
+    hex::decode_to_slice(&file.secret_key, &mut seed).map_err(|_| invalid("`secret_key` must be 64 hex characters"))?;
+    let key = SigningKey::from_bytes(&seed);
+    if hex::encode(key.verifying_key().to_bytes()) != file.public_key {
+        return Err(invalid("`public_key` does not match `secret_key`"));
+    }
+    Ok(key)
+}
+
+pub fn parse_public_key(hex_str: &str) -> Option<VerifyingKey> {
+    let mut bytes = [0u8; 32];
+    hex::decode_to_slice(hex_str, &mut bytes).ok()?;
+    let key = VerifyingKey::from_bytes(&bytes).ok()?;
+    (!key.is_weak()).then_some(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn votes_are_bound_to_kind_chain_view_and_hash() {
+        let key = SigningKey::from_bytes(&[3; 32]);
+        let pk = key.verifying_key();
+        let h = Hash::digest(b"block");
+        let sig = sign_vote(&key, VoteKind::Notarize, "chain-a", 5, &h);
+        assert!(verify_vote(&pk, VoteKind::Notarize, "chain-a", 5, &h, &sig));
+        assert!(!verify_vote(&pk, VoteKind::Finalize, "chain-a", 5, &h, &sig));
+        assert!(!verify_vote(&pk, VoteKind::Notarize, "chain-b", 5, &h, &sig));
+        assert!(!verify_vote(&pk, VoteKind::Notarize, "chain-a", 6, &h, &sig));
+        assert!(!verify_vote(&pk, VoteKind::Notarize, "chain-a", 5, &Hash::ZERO, &sig));
+    }
+
+    #[test]
+    fn key_file_round_trip_is_owner_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.json");
+        let key = generate_key();
+        write_key_file(&path, &key).unwrap();
+        assert_eq!(read_key_file(&path).unwrap().to_bytes(), key.to_bytes());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+        assert!(write_key_file(&path, &key).is_err(), "never overwrites a key");
+    }
+}

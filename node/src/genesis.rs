@@ -1,0 +1,136 @@
+//! The genesis file: the chain id, the validators and their keys. It is all
+//! an auditor needs to check a proof, and every node must hold the same one.
+//!
+//! ```json
+//! {"chain_id":"coldchain-local","genesis_time":"2026-11-24T00:00:00Z",
+//!  "validators":[{"name":"beijing","province":"110000","public_key":"…"}, …]}
+//! ```
+
+use crate::block::Header;
+use crate::crypto::parse_public_key;
+use coldchain_chaincode::{canonical, Hash};
+use ed25519_dalek::VerifyingKey;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+pub type ValidatorIndex = u16;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Validator {
+    /// Short name, e.g. "beijing".
+    pub name: String,
+    /// GB/T 2260 code of the bureau's province ("110000"), or the national
+    /// platform's id ("000000").
+    pub province: String,
+    /// ed25519 public key, 64 hex characters. Also the libp2p identity.
+    pub public_key: String,
+    /// The bureau's administrative key (enrols enterprises, registers code
+    /// schemes); optional for the consortium-chain layer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_key: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Genesis {
+    pub chain_id: String,
+    /// RFC 3339 UTC time; the genesis block's time.
+    pub genesis_time: String,
+    pub validators: Vec<Validator>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GenesisError {
+    #[error("cannot read genesis file {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("genesis: {0}")]
+    Invalid(String),
+}
+
+/// Byzantine quorum: q = n − ⌊(n−1)/3⌋. With 4 validators q = 3 and one fault
+/// is tolerated; with 3, q = 3 and none is.
+pub fn quorum(n: usize) -> usize {
+    n - (n.saturating_sub(1)) / 3
+}
+
+impl Genesis {
+    pub fn load(path: &Path) -> Result<Genesis, GenesisError> {
+        let text = std::fs::read_to_string(path).map_err(|source| GenesisError::Read { path: path.display().to_string(), source })?;
+        let genesis: Genesis = serde_json::from_str(&text).map_err(|e| GenesisError::Invalid(format!("{e}")))?;
+        genesis.validate()?;
+        Ok(genesis)
+    }
+
+    pub fn validate(&self) -> Result<(), GenesisError> {
+        let bad = |m: String| Err(GenesisError::Invalid(m));
+        if self.chain_id.is_empty() || self.chain_id.len() > 64 {
+            return bad("`chain_id` must be 1 to 64 characters".into());
+        }
+        if chrono::DateTime::parse_from_rfc3339(&self.genesis_time).is_err() {
+            return bad(format!("`genesis_time` must be an RFC 3339 time, got \"{}\"", self.genesis_time));
+        }
+        if self.validators.is_empty() || self.validators.len() > 64 {
+            return bad("`validators` must list 1 to 64 validators".into());
+        }
+        for (i, v) in self.validators.iter().enumerate() {
+            if parse_public_key(&v.public_key).is_none() {
+                return bad(format!("`validators[{i}].public_key` must be a valid ed25519 key of 64 hex characters"));
+            }
+            if let Some(admin) = &v.admin_key
+                && parse_public_key(admin).is_none()
+            {
+                return bad(format!("`validators[{i}].admin_key` must be a valid ed25519 key of 64 hex characters"));
+            }
+            if self.validators[..i].iter().any(|o| o.public_key == v.public_key || o.name == v.name) {
+                return bad(format!("`validators[{i}]` repeats another validator's name or key"));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn keys(&self) -> Vec<VerifyingKey> {
+        self.validators.iter().map(|v| parse_public_key(&v.public_key).expect("validated")).collect()
+    }
+
+    pub fn quorum(&self) -> usize {
+        quorum(self.validators.len())
+    }
+
+    pub fn index_of(&self, key: &VerifyingKey) -> Option<ValidatorIndex> {
+        let hex_key = hex::encode(key.to_bytes());
+        self.validators.iter().position(|v| v.public_key == hex_key).map(|i| i as ValidatorIndex)
+    }
+
+    /// SHA-256 of the canonical JSON of this file's content.
+    pub fn hash(&self) -> Hash {
+        Hash::digest(&canonical::to_bytes(self).expect("plain JSON"))
+    }
+
+    pub fn time_ms(&self) -> i64 {
+        chrono::DateTime::parse_from_rfc3339(&self.genesis_time).map(|t| t.timestamp_millis()).unwrap_or(0)
+    }
+
+    /// Height 0: its parent is the genesis file's hash, so the whole chain is
+    /// anchored to this validator set.
+    pub fn block_header(&self) -> Header {
+        Header {
+            chain_id: self.chain_id.clone(),
+            height: 0,
+            view: 0,
+            parent: self.hash(),
+            tx_root: Hash::ZERO,
+            time_ms: self.time_ms(),
+            proposer: 0,
+            tx_count: 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quorum_tolerates_f_faults() {
+        assert_eq!([1, 2, 3, 4, 5, 7, 10].map(quorum), [1, 2, 3, 3, 4, 5, 7]);
+    }
+}

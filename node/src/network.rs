@@ -1,0 +1,442 @@
+//! libp2p networking adapter of a coldchain validator.
+//!
+//! This module moves opaque, typed messages between the validators of the
+//! consortium and nothing else. It owns a libp2p [`Swarm`](libp2p::Swarm)
+//! running on its own tokio task and exposes:
+//!
+//! * a cloneable [`NetworkHandle`] to send one-way messages, broadcast them,
+//!   and issue block-sync requests, and
+//! * a bounded stream of [`NetEvent`]s (messages, requests, connects and
+//!   disconnects) for the application.
+//!
+//! # What this module must never do
+//!
+//! It never touches consensus state or storage, never interprets message
+//! contents beyond (de)serialising them, and never panics on input from a
+//! peer: undecodable or oversized frames are logged and dropped. Consensus
+//! treats the network as lossy and unordered, and so may this module: under
+//! overload it drops one-way messages (logged at `debug`) rather than grow a
+//! queue without bound. Sync requests are never dropped silently: a request
+//! that cannot be handed to the application is answered by closing its stream,
+//! which the requester sees as [`NetError::NoResponse`].
+//!
+//! # Transport and security
+//!
+//! TCP, authenticated and encrypted with Noise (XX, ed25519 identities), and
+//! multiplexed with Yamux. A validator's libp2p identity *is* its ed25519
+//! consensus key (see [`peer_id_of`]). Only peers listed in
+//! [`NetworkConfig::allowed`] get an established connection (libp2p's
+//! allow-list behaviour rejects everyone else right after the Noise
+//! handshake), and the number of connections is capped (at most
+//! [`MAX_CONNECTIONS_PER_PEER`] established per peer, few pending ones).
+//! Connections are kept open indefinitely; configured peers that are not
+//! connected are redialled every [`NetworkConfig::redial_interval`].
+//!
+//! # Wire protocols
+//!
+//! Both protocols use libp2p request-response with CBOR encoding: each
+//! message is one Yamux substream carrying one CBOR value, and the stream is
+//! half-closed after it (no length prefix; the size is capped at
+//! [`NetworkConfig::max_message_bytes`]).
+//!
+//! * [`MESSAGE_PROTOCOL`] (`/coldchain/msg/1`): one-way messages `M`
+//!   (votes, proposals, blocks). The receiver answers every message with an
+//!   empty acknowledgement (CBOR `null`) as soon as it is decoded, before the
+//!   application sees it; the ack only paces the sender (at most
+//!   [`MAX_IN_FLIGHT_MESSAGES`] unacknowledged messages per peer, then up to
+//!   [`PEER_QUEUE_CAPACITY`] queued, then dropped). Messages may arrive out
+//!   of order.
+//! * [`SYNC_PROTOCOL`] (`/coldchain/sync/1`): block-sync requests `Q`
+//!   answered with a response `R` produced by the application through the
+//!   `reply` sender of [`NetEvent::Request`].
+//!
+//! Note that serde encodes `Vec<u8>` as a CBOR array of integers (up to two
+//! bytes per byte); large binary payloads should use a byte-string
+//! representation (e.g. `serde_bytes`) to stay well below the size limit.
+
+mod behaviour;
+mod event_loop;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use futures::StreamExt;
+use libp2p::multiaddr::Protocol;
+use libp2p::swarm::SwarmEvent;
+use libp2p::{Multiaddr, PeerId, identity};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::{mpsc, oneshot};
+
+/// Protocol name of one-way messages.
+pub const MESSAGE_PROTOCOL: &str = "/coldchain/msg/1";
+/// Protocol name of block-sync requests and responses.
+pub const SYNC_PROTOCOL: &str = "/coldchain/sync/1";
+/// Timeout of [`NetworkHandle::request`].
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Upper bound of any sync request, and how long the application may hold an
+/// inbound request's `reply` before the request is abandoned.
+pub const MAX_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// Capacity of the channel of [`NetEvent`]s to the application.
+pub const EVENT_QUEUE_CAPACITY: usize = 16 * 1024;
+/// Capacity of the channel of commands from the handles to the swarm task.
+pub const COMMAND_QUEUE_CAPACITY: usize = 8 * 1024;
+/// Unacknowledged one-way messages per peer before further ones are queued.
+pub const MAX_IN_FLIGHT_MESSAGES: usize = 128;
+/// Queued one-way messages per peer (behind the in-flight ones) before
+/// further ones are dropped.
+pub const PEER_QUEUE_CAPACITY: usize = 4 * 1024;
+/// Established connections allowed per peer (two covers simultaneous dials).
+pub const MAX_CONNECTIONS_PER_PEER: u32 = 2;
+
+/// Configuration of [`spawn`].
+#[derive(Clone, Debug)]
+pub struct NetworkConfig {
+    /// This validator's ed25519 secret seed; the libp2p identity is this key.
+    pub secret_key: [u8; 32],
+    /// Address to listen on, e.g. `/ip4/127.0.0.1/tcp/0` (port 0 allowed;
+    /// the bound address is in [`NetworkHandle::listen_addrs`]).
+    pub listen: Multiaddr,
+    /// Dial targets, each ending in `/p2p/<peer id>`; redialled while
+    /// disconnected.
+    pub peers: Vec<Multiaddr>,
+    /// The only peers that may connect (in either direction).
+    pub allowed: Vec<PeerId>,
+    /// Size limit of one encoded message, request or response.
+    pub max_message_bytes: usize,
+    /// How often disconnected peers of [`NetworkConfig::peers`] are redialled.
+    pub redial_interval: Duration,
+}
+
+/// Peer id of a validator from its raw 32-byte ed25519 public key.
+pub fn peer_id_of(public_key: &[u8; 32]) -> PeerId {
+    match identity::ed25519::PublicKey::try_from_bytes(public_key) {
+        Ok(key) => identity::PublicKey::from(key).to_peer_id(),
+        Err(_) => {
+            // Not a valid curve point, so nobody can ever authenticate with
+            // this id; still return the same deterministic encoding libp2p
+            // uses (identity multihash of the protobuf-encoded key).
+            let mut bytes = [0u8; 38];
+            bytes[..6].copy_from_slice(&[0x00, 36, 0x08, 0x01, 0x12, 0x20]);
+            bytes[6..].copy_from_slice(public_key);
+            PeerId::from_bytes(&bytes).expect("36-byte identity multihash is a valid peer id")
+        }
+    }
+}
+
+/// What the network reports to the application.
+#[derive(Debug)]
+pub enum NetEvent<M, Q, R> {
+    /// A one-way message from a peer.
+    Message { from: PeerId, message: M },
+    /// A block-sync request; send the answer on `reply`, or drop `reply` to
+    /// refuse (the requester then gets [`NetError::NoResponse`]).
+    Request {
+        from: PeerId,
+        request: Q,
+        reply: oneshot::Sender<R>,
+    },
+    /// First connection to this peer established.
+    Connected(PeerId),
+    /// Last connection to this peer closed.
+    Disconnected(PeerId),
+}
+
+/// Errors of the network adapter.
+#[derive(thiserror::Error, Debug)]
+pub enum NetError {
+    #[error("invalid secret key: {0}")]
+    InvalidKey(String),
+    #[error("invalid peer address {0}: it must end in /p2p/<peer id>")]
+    InvalidPeerAddress(Multiaddr),
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(String),
+    #[error("cannot listen on {addr}: {reason}")]
+    Listen { addr: Multiaddr, reason: String },
+    #[error("transport setup failed: {0}")]
+    Transport(String),
+    #[error("peer {0} is not connected")]
+    NotConnected(PeerId),
+    #[error("request timed out")]
+    Timeout,
+    #[error("connection closed before the response arrived")]
+    ConnectionClosed,
+    #[error("peer closed the request without answering")]
+    NoResponse,
+    #[error("peer does not support {SYNC_PROTOCOL}")]
+    UnsupportedProtocol,
+    #[error("too many outstanding requests")]
+    Busy,
+    #[error("stream or codec error: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("the network task has stopped")]
+    Shutdown,
+}
+
+/// Requests from the handles to the swarm task.
+enum Command<M, Q, R> {
+    Send { to: PeerId, message: M },
+    Broadcast { message: M },
+    Request {
+        to: PeerId,
+        request: Q,
+        reply: oneshot::Sender<Result<R, NetError>>,
+    },
+    AddPeer { peer: PeerId, addr: Multiaddr },
+    Shutdown { done: oneshot::Sender<()> },
+}
+
+/// State the swarm task publishes for cheap reads from the handles.
+#[derive(Default)]
+struct Shared {
+    connected: Mutex<HashSet<PeerId>>,
+    listen_addrs: Mutex<Vec<Multiaddr>>,
+}
+
+/// Locks a mutex, ignoring poisoning (the data are plain sets).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Cloneable handle to the running network. The swarm task stops when every
+/// handle is dropped or [`NetworkHandle::shutdown`] is called.
+pub struct NetworkHandle<M, Q, R> {
+    commands: mpsc::Sender<Command<M, Q, R>>,
+    shared: Arc<Shared>,
+    local_peer_id: PeerId,
+}
+
+impl<M, Q, R> Clone for NetworkHandle<M, Q, R> {
+    fn clone(&self) -> Self {
+        Self {
+            commands: self.commands.clone(),
+            shared: self.shared.clone(),
+            local_peer_id: self.local_peer_id,
+        }
+    }
+}
+
+impl<M, Q, R> NetworkHandle<M, Q, R>
+where
+    M: Serialize + DeserializeOwned + Send + Clone + 'static,
+    Q: Serialize + DeserializeOwned + Send + Clone + 'static,
+    R: Serialize + DeserializeOwned + Send + Clone + 'static,
+{
+    /// Sends a one-way message to `to`. Never blocks: if the peer is not
+    /// connected or the queues are full, the message is dropped (debug log).
+    pub fn send(&self, to: PeerId, message: M) {
+        self.submit(Command::Send { to, message }, "send");
+    }
+
+    /// Sends a one-way message to every connected peer. Never blocks.
+    pub fn broadcast(&self, message: M) {
+        self.submit(Command::Broadcast { message }, "broadcast");
+    }
+
+    fn submit(&self, command: Command<M, Q, R>, what: &str) {
+        match self.commands.try_send(command) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::debug!(what, "network command queue full; dropping message");
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                tracing::debug!(what, "network stopped; dropping message");
+            }
+        }
+    }
+
+    /// Sends a sync request to `to` and waits for its response, at most
+    /// [`DEFAULT_REQUEST_TIMEOUT`].
+    pub async fn request(&self, to: PeerId, request: Q) -> Result<R, NetError> {
+        self.request_with_timeout(to, request, DEFAULT_REQUEST_TIMEOUT)
+            .await
+    }
+
+    /// Like [`NetworkHandle::request`] with an explicit timeout (capped at
+    /// [`MAX_REQUEST_TIMEOUT`]).
+    pub async fn request_with_timeout(
+        &self,
+        to: PeerId,
+        request: Q,
+        timeout: Duration,
+    ) -> Result<R, NetError> {
+        let deadline = tokio::time::Instant::now() + timeout.min(MAX_REQUEST_TIMEOUT);
+        let (reply, response) = oneshot::channel();
+        let command = Command::Request { to, request, reply };
+        match tokio::time::timeout_at(deadline, self.commands.send(command)).await {
+            Err(_) => return Err(NetError::Timeout),
+            Ok(Err(_)) => return Err(NetError::Shutdown),
+            Ok(Ok(())) => {}
+        }
+        match tokio::time::timeout_at(deadline, response).await {
+            Err(_) => Err(NetError::Timeout),
+            Ok(Err(_)) => Err(NetError::Shutdown),
+            Ok(Ok(result)) => result,
+        }
+    }
+
+    /// Adds a dial target (ending in `/p2p/<peer id>`) at run time; it is
+    /// dialled now and redialled like [`NetworkConfig::peers`].
+    pub fn add_peer(&self, addr: Multiaddr) -> Result<(), NetError> {
+        let peer = peer_of_addr(&addr)?;
+        self.commands
+            .try_send(Command::AddPeer { peer, addr })
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => NetError::Busy,
+                mpsc::error::TrySendError::Closed(_) => NetError::Shutdown,
+            })
+    }
+
+    /// Peers with at least one established connection (snapshot).
+    pub fn connected_peers(&self) -> Vec<PeerId> {
+        lock(&self.shared.connected).iter().copied().collect()
+    }
+
+    /// Addresses the swarm actually listens on (port 0 resolved).
+    pub fn listen_addrs(&self) -> Vec<Multiaddr> {
+        lock(&self.shared.listen_addrs).clone()
+    }
+
+    /// This validator's peer id.
+    pub fn local_peer_id(&self) -> PeerId {
+        self.local_peer_id
+    }
+
+    /// Stops the swarm task and waits until its listener and connections are
+    /// closed. Other clones of the handle become inert.
+    pub async fn shutdown(&self) {
+        let (done, finished) = oneshot::channel();
+        if self.commands.send(Command::Shutdown { done }).await.is_ok() {
+            let _ = finished.await;
+        }
+    }
+}
+
+/// The peer id at the end of a dial address.
+fn peer_of_addr(addr: &Multiaddr) -> Result<PeerId, NetError> {
+    match addr.iter().last() {
+        Some(Protocol::P2p(peer)) => Ok(peer),
+        _ => Err(NetError::InvalidPeerAddress(addr.clone())),
+    }
+}
+
+/// Starts the network: builds the swarm, starts listening and returns once a
+/// listen address is bound. Dialling of [`NetworkConfig::peers`] starts
+/// right after, on the swarm task.
+pub async fn spawn<M, Q, R>(
+    config: NetworkConfig,
+) -> Result<(NetworkHandle<M, Q, R>, mpsc::Receiver<NetEvent<M, Q, R>>), NetError>
+where
+    M: Serialize + DeserializeOwned + Send + Clone + 'static,
+    Q: Serialize + DeserializeOwned + Send + Clone + 'static,
+    R: Serialize + DeserializeOwned + Send + Clone + 'static,
+{
+    if config.max_message_bytes == 0 {
+        return Err(NetError::InvalidConfig("max_message_bytes is 0".into()));
+    }
+    if config.redial_interval.is_zero() {
+        return Err(NetError::InvalidConfig("redial_interval is 0".into()));
+    }
+    let mut seed = config.secret_key;
+    let keypair = identity::Keypair::ed25519_from_bytes(&mut seed)
+        .map_err(|e| NetError::InvalidKey(e.to_string()))?;
+    let local_peer_id = keypair.public().to_peer_id();
+
+    let allowed: HashSet<PeerId> = config.allowed.iter().copied().collect();
+    let mut targets: HashMap<PeerId, Vec<Multiaddr>> = HashMap::new();
+    for addr in &config.peers {
+        let peer = peer_of_addr(addr)?;
+        if peer == local_peer_id {
+            continue;
+        }
+        if !allowed.contains(&peer) {
+            tracing::warn!(%peer, %addr, "dial target is not in the allowlist; it will be refused");
+        }
+        let addrs = targets.entry(peer).or_default();
+        if !addrs.contains(addr) {
+            addrs.push(addr.clone());
+        }
+    }
+
+    let mut swarm = behaviour::build_swarm::<M, Q, R>(keypair, &config, &allowed)?;
+    let listen_err = |reason: String| NetError::Listen {
+        addr: config.listen.clone(),
+        reason,
+    };
+    swarm
+        .listen_on(config.listen.clone())
+        .map_err(|e| listen_err(e.to_string()))?;
+
+    // Wait for the first bound address (nothing else can happen before).
+    let shared = Arc::new(Shared::default());
+    let wait_listen = async {
+        loop {
+            match swarm.select_next_some().await {
+                SwarmEvent::NewListenAddr { address, .. } => return Ok(address),
+                SwarmEvent::ListenerClosed { reason, .. } => {
+                    return Err(listen_err(format!("listener closed: {reason:?}")));
+                }
+                SwarmEvent::ListenerError { error, .. } => return Err(listen_err(error.to_string())),
+                _ => {}
+            }
+        }
+    };
+    let first = tokio::time::timeout(Duration::from_secs(10), wait_listen)
+        .await
+        .map_err(|_| listen_err("timed out waiting for the listener".into()))??;
+    tracing::info!(peer = %local_peer_id, address = %first, "network listening");
+    lock(&shared.listen_addrs).push(first);
+
+    let (commands_tx, commands_rx) = mpsc::channel(COMMAND_QUEUE_CAPACITY);
+    let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE_CAPACITY);
+    let event_loop = event_loop::EventLoop::new(
+        swarm,
+        commands_rx,
+        events_tx,
+        shared.clone(),
+        targets,
+        allowed,
+        config.redial_interval,
+    );
+    tokio::spawn(event_loop.run());
+
+    let handle = NetworkHandle {
+        commands: commands_tx,
+        shared,
+        local_peer_id,
+    };
+    Ok((handle, events_rx))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peer_id_of_matches_libp2p_keypair() {
+        for seed in [[1u8; 32], [7u8; 32], [200u8; 32]] {
+            let mut s = seed;
+            let keypair = identity::Keypair::ed25519_from_bytes(&mut s).unwrap();
+            let public: [u8; 32] = keypair
+                .public()
+                .try_into_ed25519()
+                .unwrap()
+                .to_bytes();
+            assert_eq!(peer_id_of(&public), keypair.public().to_peer_id());
+            // The fallback encoding is the same as the canonical one.
+            let mut bytes = vec![0x00, 36, 0x08, 0x01, 0x12, 0x20];
+            bytes.extend_from_slice(&public);
+            assert_eq!(PeerId::from_bytes(&bytes).unwrap(), peer_id_of(&public));
+        }
+    }
+
+    #[test]
+    fn peer_addresses_need_a_peer_id() {
+        let peer = peer_id_of(&[3u8; 32]);
+        let good: Multiaddr = format!("/ip4/127.0.0.1/tcp/1/p2p/{peer}").parse().unwrap();
+        assert_eq!(peer_of_addr(&good).unwrap(), peer);
+        let bad: Multiaddr = "/ip4/127.0.0.1/tcp/1".parse().unwrap();
+        assert!(matches!(peer_of_addr(&bad), Err(NetError::InvalidPeerAddress(_))));
+    }
+}

@@ -1,0 +1,121 @@
+//! The libp2p behaviour of the network adapter and the swarm built around it.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use libp2p::allow_block_list::{self, AllowedPeers};
+use libp2p::connection_limits::{self, ConnectionLimits};
+use libp2p::core::upgrade::Version;
+use libp2p::request_response::{self, ProtocolSupport, cbor};
+use libp2p::swarm::NetworkBehaviour;
+use libp2p::{PeerId, StreamProtocol, Swarm, SwarmBuilder, identity, noise, tcp, yamux};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{
+    MAX_CONNECTIONS_PER_PEER, MAX_IN_FLIGHT_MESSAGES, MAX_REQUEST_TIMEOUT, MESSAGE_PROTOCOL,
+    NetError, NetworkConfig, SYNC_PROTOCOL,
+};
+
+/// Response of the message protocol: an empty acknowledgement.
+pub(super) type Ack = ();
+
+/// Time for one one-way message (write it and read its ack).
+const MESSAGE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Size limit of an encoded ack (CBOR `null` is one byte).
+const ACK_MAX_BYTES: u64 = 64;
+/// Concurrent sync streams per connection (both directions).
+const MAX_SYNC_STREAMS: usize = 64;
+/// Time to dial and finish the Noise and Yamux handshakes.
+const CONNECTION_TIMEOUT: Duration = Duration::from_secs(5);
+/// Connections still in their handshake, per direction.
+const MAX_PENDING_CONNECTIONS: u32 = 16;
+
+#[derive(NetworkBehaviour)]
+pub(super) struct Behaviour<M, Q, R>
+where
+    M: Serialize + DeserializeOwned + Send + 'static,
+    Q: Serialize + DeserializeOwned + Send + 'static,
+    R: Serialize + DeserializeOwned + Send + 'static,
+{
+    /// First, so a non-allowed peer is refused before anything else sees it.
+    pub(super) allow: allow_block_list::Behaviour<AllowedPeers>,
+    pub(super) limits: connection_limits::Behaviour,
+    pub(super) msg: cbor::Behaviour<M, Ack>,
+    pub(super) sync: cbor::Behaviour<Q, R>,
+}
+
+pub(super) fn build_swarm<M, Q, R>(
+    keypair: identity::Keypair,
+    config: &NetworkConfig,
+    allowed: &HashSet<PeerId>,
+) -> Result<Swarm<Behaviour<M, Q, R>>, NetError>
+where
+    M: Serialize + DeserializeOwned + Send + 'static,
+    Q: Serialize + DeserializeOwned + Send + 'static,
+    R: Serialize + DeserializeOwned + Send + 'static,
+{
+    let max_bytes = u64::try_from(config.max_message_bytes).unwrap_or(u64::MAX);
+
+    let mut allow = allow_block_list::Behaviour::<AllowedPeers>::default();
+    for peer in allowed {
+        allow.allow_peer(*peer);
+    }
+
+    // Both sides may dial each other at once, hence two per peer.
+    let peers = u32::try_from(allowed.len()).unwrap_or(u32::MAX);
+    let limits = connection_limits::Behaviour::new(
+        ConnectionLimits::default()
+            .with_max_established_per_peer(Some(MAX_CONNECTIONS_PER_PEER))
+            .with_max_established(Some(peers.saturating_mul(MAX_CONNECTIONS_PER_PEER)))
+            .with_max_pending_incoming(Some(MAX_PENDING_CONNECTIONS))
+            .with_max_pending_outgoing(Some(MAX_PENDING_CONNECTIONS.max(peers * 2))),
+    );
+
+    // Each connection carries our in-flight messages plus the peer's.
+    let msg = cbor::Behaviour::with_codec(
+        cbor::codec::Codec::default()
+            .set_request_size_maximum(max_bytes)
+            .set_response_size_maximum(ACK_MAX_BYTES),
+        [(StreamProtocol::new(MESSAGE_PROTOCOL), ProtocolSupport::Full)],
+        request_response::Config::default()
+            .with_request_timeout(MESSAGE_TIMEOUT)
+            .with_max_concurrent_streams(2 * MAX_IN_FLIGHT_MESSAGES + 16),
+    );
+    let sync = cbor::Behaviour::with_codec(
+        cbor::codec::Codec::default()
+            .set_request_size_maximum(max_bytes)
+            .set_response_size_maximum(max_bytes),
+        [(StreamProtocol::new(SYNC_PROTOCOL), ProtocolSupport::Full)],
+        request_response::Config::default()
+            .with_request_timeout(MAX_REQUEST_TIMEOUT)
+            .with_max_concurrent_streams(MAX_SYNC_STREAMS),
+    );
+    let behaviour = Behaviour {
+        allow,
+        limits,
+        msg,
+        sync,
+    };
+
+    let swarm = SwarmBuilder::with_existing_identity(keypair)
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .map_err(|e| NetError::Transport(e.to_string()))?
+        .with_behaviour(|_| behaviour)
+        .map_err(|e| NetError::Transport(format!("{e:?}")))?
+        .with_swarm_config(|c| {
+            c.with_idle_connection_timeout(Duration::from_secs(u64::MAX))
+                // Send the first request bytes with the protocol proposal
+                // instead of waiting one round trip for its confirmation.
+                .with_substream_upgrade_protocol_override(Version::V1Lazy)
+                .with_max_negotiating_inbound_streams(2 * MAX_IN_FLIGHT_MESSAGES + 16)
+        })
+        .with_connection_timeout(CONNECTION_TIMEOUT)
+        .build();
+    Ok(swarm)
+}

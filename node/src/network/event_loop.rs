@@ -1,0 +1,505 @@
+//! The swarm task: turns handle commands into libp2p requests and swarm
+//! events into [`NetEvent`]s, and redials disconnected peers.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
+use futures::{FutureExt, StreamExt};
+use libp2p::request_response::{
+    Event as RrEvent, Message as RrMessage, OutboundFailure, OutboundRequestId, ResponseChannel,
+};
+use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
+use libp2p::swarm::{DialError, SwarmEvent};
+use libp2p::{Multiaddr, PeerId, Swarm};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::MissedTickBehavior;
+
+use super::behaviour::{Behaviour, BehaviourEvent};
+use super::{
+    Command, MAX_IN_FLIGHT_MESSAGES, MAX_REQUEST_TIMEOUT, NetError, NetEvent, PEER_QUEUE_CAPACITY,
+    Shared, lock,
+};
+
+/// Outstanding outbound sync requests before [`NetError::Busy`].
+const MAX_PENDING_REQUESTS: usize = 1024;
+/// Connect/disconnect events kept while the application's queue is full.
+const MAX_CONTROL_BACKLOG: usize = 1024;
+/// Consecutive message timeouts after which a peer's connections are closed
+/// (and redialled), in case the connection is half-open.
+const MAX_CONSECUTIVE_TIMEOUTS: u32 = 3;
+
+/// Outgoing state of one peer; kept across reconnects so that late results of
+/// old in-flight messages are still accounted for.
+#[derive(Default)]
+struct PeerState<M> {
+    connected: bool,
+    in_flight: usize,
+    queue: VecDeque<M>,
+    consecutive_timeouts: u32,
+}
+
+/// Outcome of one outbound one-way message.
+enum Outcome {
+    Acked,
+    TimedOut,
+    Failed,
+}
+
+type PendingReply<R> = BoxFuture<'static, (ResponseChannel<R>, Option<R>)>;
+
+pub(super) struct EventLoop<M, Q, R>
+where
+    M: Serialize + DeserializeOwned + Send + Clone + 'static,
+    Q: Serialize + DeserializeOwned + Send + Clone + 'static,
+    R: Serialize + DeserializeOwned + Send + Clone + 'static,
+{
+    swarm: Swarm<Behaviour<M, Q, R>>,
+    commands: mpsc::Receiver<Command<M, Q, R>>,
+    events: mpsc::Sender<NetEvent<M, Q, R>>,
+    shared: Arc<Shared>,
+    /// Configured dial targets.
+    targets: HashMap<PeerId, Vec<Multiaddr>>,
+    allowed: HashSet<PeerId>,
+    redial_interval: Duration,
+    peers: HashMap<PeerId, PeerState<M>>,
+    /// One-way messages awaiting their ack.
+    in_flight: HashMap<OutboundRequestId, PeerId>,
+    /// Sync requests awaiting their response.
+    requests: HashMap<OutboundRequestId, oneshot::Sender<Result<R, NetError>>>,
+    /// Inbound sync requests awaiting the application's answer.
+    replies: FuturesUnordered<PendingReply<R>>,
+    /// Connect/disconnect events not yet delivered (application queue full).
+    control_backlog: VecDeque<NetEvent<M, Q, R>>,
+}
+
+impl<M, Q, R> EventLoop<M, Q, R>
+where
+    M: Serialize + DeserializeOwned + Send + Clone + 'static,
+    Q: Serialize + DeserializeOwned + Send + Clone + 'static,
+    R: Serialize + DeserializeOwned + Send + Clone + 'static,
+{
+    pub(super) fn new(
+        swarm: Swarm<Behaviour<M, Q, R>>,
+        commands: mpsc::Receiver<Command<M, Q, R>>,
+        events: mpsc::Sender<NetEvent<M, Q, R>>,
+        shared: Arc<Shared>,
+        targets: HashMap<PeerId, Vec<Multiaddr>>,
+        allowed: HashSet<PeerId>,
+        redial_interval: Duration,
+    ) -> Self {
+        Self {
+            swarm,
+            commands,
+            events,
+            shared,
+            targets,
+            allowed,
+            redial_interval,
+            peers: HashMap::new(),
+            in_flight: HashMap::new(),
+            requests: HashMap::new(),
+            replies: FuturesUnordered::new(),
+            control_backlog: VecDeque::new(),
+        }
+    }
+
+    pub(super) async fn run(mut self) {
+        let mut redial = tokio::time::interval(self.redial_interval);
+        redial.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let done = loop {
+            tokio::select! {
+                command = self.commands.recv() => match command {
+                    None => break None,
+                    Some(Command::Shutdown { done }) => break Some(done),
+                    Some(command) => self.on_command(command),
+                },
+                event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                _ = redial.tick() => self.redial(),
+                Some((channel, response)) = self.replies.next(), if !self.replies.is_empty() => {
+                    self.on_reply(channel, response);
+                }
+                permit = self.events.reserve(), if !self.control_backlog.is_empty() => {
+                    match (permit, self.control_backlog.pop_front()) {
+                        (Ok(permit), Some(event)) => permit.send(event),
+                        (Err(_), _) => self.control_backlog.clear(),
+                        (Ok(_), None) => {}
+                    }
+                }
+            }
+        };
+        tracing::info!(peer = %self.swarm.local_peer_id(), "network stopping");
+        lock(&self.shared.connected).clear();
+        lock(&self.shared.listen_addrs).clear();
+        // Pending requesters see `Shutdown`; the swarm drop closes the
+        // listener and every connection.
+        drop(self);
+        if let Some(done) = done {
+            let _ = done.send(());
+        }
+    }
+
+    fn on_command(&mut self, command: Command<M, Q, R>) {
+        match command {
+            Command::Send { to, message } => self.enqueue(to, message),
+            Command::Broadcast { message } => {
+                let connected: Vec<PeerId> = self
+                    .peers
+                    .iter()
+                    .filter(|(_, state)| state.connected)
+                    .map(|(peer, _)| *peer)
+                    .collect();
+                tracing::trace!(peers = connected.len(), "broadcast");
+                for peer in connected {
+                    self.enqueue(peer, message.clone());
+                }
+            }
+            Command::Request { to, request, reply } => {
+                if !self.swarm.is_connected(&to) {
+                    let _ = reply.send(Err(NetError::NotConnected(to)));
+                } else if self.requests.len() >= MAX_PENDING_REQUESTS {
+                    let _ = reply.send(Err(NetError::Busy));
+                } else {
+                    let id = self.swarm.behaviour_mut().sync.send_request(&to, request);
+                    tracing::debug!(peer = %to, ?id, "sync request sent");
+                    self.requests.insert(id, reply);
+                }
+            }
+            Command::AddPeer { peer, addr } => {
+                if peer == *self.swarm.local_peer_id() {
+                    return;
+                }
+                let addrs = self.targets.entry(peer).or_default();
+                if !addrs.contains(&addr) {
+                    addrs.push(addr);
+                }
+                self.dial(peer);
+            }
+            // Handled in `run`.
+            Command::Shutdown { .. } => {}
+        }
+    }
+
+    /// Sends or queues a one-way message; drops it if the peer is not
+    /// connected or its queue is full.
+    fn enqueue(&mut self, to: PeerId, message: M) {
+        let Some(state) = self.peers.get_mut(&to).filter(|s| s.connected) else {
+            tracing::debug!(peer = %to, "peer not connected; dropping message");
+            return;
+        };
+        if state.in_flight < MAX_IN_FLIGHT_MESSAGES {
+            let id = self.swarm.behaviour_mut().msg.send_request(&to, message);
+            state.in_flight += 1;
+            self.in_flight.insert(id, to);
+        } else if state.queue.len() < PEER_QUEUE_CAPACITY {
+            state.queue.push_back(message);
+        } else {
+            tracing::debug!(peer = %to, "outgoing queue full; dropping message");
+        }
+    }
+
+    /// Accounts for a finished one-way message and sends queued ones.
+    fn message_done(&mut self, id: OutboundRequestId, outcome: Outcome) {
+        let Some(peer) = self.in_flight.remove(&id) else {
+            return;
+        };
+        let Some(state) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        state.in_flight = state.in_flight.saturating_sub(1);
+        match outcome {
+            Outcome::Acked => state.consecutive_timeouts = 0,
+            Outcome::TimedOut => state.consecutive_timeouts += 1,
+            Outcome::Failed => {}
+        }
+        if state.consecutive_timeouts >= MAX_CONSECUTIVE_TIMEOUTS {
+            tracing::info!(%peer, "peer stopped acknowledging messages; closing its connections");
+            state.consecutive_timeouts = 0;
+            state.queue.clear();
+            let _ = self.swarm.disconnect_peer_id(peer);
+            return;
+        }
+        while state.connected && state.in_flight < MAX_IN_FLIGHT_MESSAGES {
+            let Some(message) = state.queue.pop_front() else {
+                break;
+            };
+            let id = self.swarm.behaviour_mut().msg.send_request(&peer, message);
+            state.in_flight += 1;
+            self.in_flight.insert(id, peer);
+        }
+    }
+
+    fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent<M, Q, R>>) {
+        match event {
+            SwarmEvent::Behaviour(BehaviourEvent::Msg(event)) => self.on_message_event(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync_event(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Allow(never)) => match never {},
+            SwarmEvent::Behaviour(BehaviourEvent::Limits(never)) => match never {},
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                endpoint,
+                num_established,
+                ..
+            } => {
+                tracing::debug!(peer = %peer_id, address = %endpoint.get_remote_address(), "connection established");
+                if num_established.get() == 1 {
+                    tracing::info!(peer = %peer_id, "peer connected");
+                    let state = self.peers.entry(peer_id).or_default();
+                    state.connected = true;
+                    state.consecutive_timeouts = 0;
+                    lock(&self.shared.connected).insert(peer_id);
+                    self.control_event(NetEvent::Connected(peer_id));
+                }
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established,
+                cause,
+                ..
+            } => {
+                tracing::debug!(peer = %peer_id, ?cause, "connection closed");
+                if num_established == 0 {
+                    tracing::info!(peer = %peer_id, ?cause, "peer disconnected");
+                    if let Some(state) = self.peers.get_mut(&peer_id) {
+                        state.connected = false;
+                        state.queue.clear();
+                    }
+                    lock(&self.shared.connected).remove(&peer_id);
+                    self.control_event(NetEvent::Disconnected(peer_id));
+                }
+            }
+            SwarmEvent::IncomingConnectionError {
+                send_back_addr,
+                error,
+                peer_id,
+                ..
+            } => {
+                tracing::debug!(address = %send_back_addr, ?peer_id, %error, "incoming connection refused or failed");
+            }
+            SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
+                if !matches!(error, DialError::DialPeerConditionFalse(_)) {
+                    tracing::debug!(?peer_id, %error, "dial failed");
+                }
+            }
+            SwarmEvent::NewListenAddr { address, .. } => {
+                tracing::info!(%address, "listening");
+                let mut addrs = lock(&self.shared.listen_addrs);
+                if !addrs.contains(&address) {
+                    addrs.push(address);
+                }
+            }
+            SwarmEvent::ExpiredListenAddr { address, .. } => {
+                lock(&self.shared.listen_addrs).retain(|a| a != &address);
+            }
+            SwarmEvent::ListenerClosed { reason, .. } => {
+                tracing::warn!(?reason, "listener closed");
+            }
+            SwarmEvent::ListenerError { error, .. } => {
+                tracing::warn!(%error, "listener error");
+            }
+            other => tracing::trace!(?other, "swarm event"),
+        }
+    }
+
+    fn on_message_event(&mut self, event: RrEvent<M, ()>) {
+        match event {
+            RrEvent::Message {
+                peer,
+                message: RrMessage::Request {
+                    request, channel, ..
+                },
+                ..
+            } => {
+                // Ack first: it only paces the sender.
+                let _ = self.swarm.behaviour_mut().msg.send_response(channel, ());
+                if !self.allowed.contains(&peer) {
+                    tracing::warn!(%peer, "message from a peer outside the allowlist; ignored");
+                    return;
+                }
+                tracing::trace!(%peer, "message received");
+                match self.events.try_send(NetEvent::Message {
+                    from: peer,
+                    message: request,
+                }) {
+                    Ok(()) => {}
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        tracing::debug!(%peer, "application event queue full; dropping message");
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => {}
+                }
+            }
+            RrEvent::Message {
+                message: RrMessage::Response { request_id, .. },
+                ..
+            } => self.message_done(request_id, Outcome::Acked),
+            RrEvent::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
+                tracing::debug!(%peer, %error, "message not delivered");
+                let outcome = match error {
+                    OutboundFailure::Timeout => Outcome::TimedOut,
+                    _ => Outcome::Failed,
+                };
+                self.message_done(request_id, outcome);
+            }
+            RrEvent::InboundFailure { peer, error, .. } => {
+                tracing::debug!(%peer, %error, "inbound message failed (undecodable, oversized or aborted)");
+            }
+            RrEvent::ResponseSent { .. } => {}
+        }
+    }
+
+    fn on_sync_event(&mut self, event: RrEvent<Q, R>) {
+        match event {
+            RrEvent::Message {
+                peer,
+                message: RrMessage::Request {
+                    request, channel, ..
+                },
+                ..
+            } => {
+                if !self.allowed.contains(&peer) {
+                    tracing::warn!(%peer, "sync request from a peer outside the allowlist; refused");
+                    return;
+                }
+                tracing::debug!(%peer, "sync request received");
+                let (reply, answer) = oneshot::channel();
+                let event = NetEvent::Request {
+                    from: peer,
+                    request,
+                    reply,
+                };
+                if let Err(e) = self.events.try_send(event) {
+                    // Dropping `channel` closes the stream: the requester
+                    // gets an error instead of waiting for its timeout.
+                    tracing::warn!(%peer, full = matches!(e, mpsc::error::TrySendError::Full(_)), "application cannot take the sync request; refusing it");
+                    return;
+                }
+                self.replies.push(
+                    async move {
+                        let response = tokio::time::timeout(MAX_REQUEST_TIMEOUT, answer).await;
+                        (channel, response.ok().and_then(Result::ok))
+                    }
+                    .boxed(),
+                );
+            }
+            RrEvent::Message {
+                peer,
+                message: RrMessage::Response {
+                    request_id,
+                    response,
+                },
+                ..
+            } => {
+                tracing::debug!(%peer, ?request_id, "sync response received");
+                if let Some(reply) = self.requests.remove(&request_id) {
+                    let _ = reply.send(Ok(response));
+                }
+            }
+            RrEvent::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
+                tracing::debug!(%peer, ?request_id, %error, "sync request failed");
+                if let Some(reply) = self.requests.remove(&request_id) {
+                    let _ = reply.send(Err(map_failure(error)));
+                }
+            }
+            RrEvent::InboundFailure { peer, error, .. } => {
+                tracing::debug!(%peer, %error, "inbound sync request failed");
+            }
+            RrEvent::ResponseSent { .. } => {}
+        }
+    }
+
+    /// The application answered (or dropped) an inbound sync request.
+    fn on_reply(&mut self, channel: ResponseChannel<R>, response: Option<R>) {
+        match response {
+            Some(response) => {
+                if self
+                    .swarm
+                    .behaviour_mut()
+                    .sync
+                    .send_response(channel, response)
+                    .is_err()
+                {
+                    tracing::debug!("sync response dropped: request stream already closed");
+                }
+            }
+            None => tracing::debug!("sync request not answered by the application"),
+        }
+    }
+
+    /// Delivers a connect/disconnect event, keeping it if the queue is full.
+    fn control_event(&mut self, event: NetEvent<M, Q, R>) {
+        if !self.control_backlog.is_empty() {
+            self.push_backlog(event);
+            return;
+        }
+        match self.events.try_send(event) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(event)) => self.push_backlog(event),
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
+    }
+
+    fn push_backlog(&mut self, event: NetEvent<M, Q, R>) {
+        if self.control_backlog.len() >= MAX_CONTROL_BACKLOG {
+            tracing::debug!("connection event backlog full; dropping the oldest");
+            self.control_backlog.pop_front();
+        }
+        self.control_backlog.push_back(event);
+    }
+
+    fn redial(&mut self) {
+        let disconnected: Vec<PeerId> = self
+            .targets
+            .keys()
+            .filter(|peer| !self.swarm.is_connected(peer))
+            .copied()
+            .collect();
+        for peer in disconnected {
+            self.dial(peer);
+        }
+    }
+
+    fn dial(&mut self, peer: PeerId) {
+        let Some(addrs) = self.targets.get(&peer) else {
+            return;
+        };
+        // A fresh source port: reusing the listen port could make two
+        // simultaneous dials collide into one TCP simultaneous open.
+        let opts = DialOpts::peer_id(peer)
+            .condition(PeerCondition::DisconnectedAndNotDialing)
+            .addresses(addrs.clone())
+            .allocate_new_port()
+            .build();
+        match self.swarm.dial(opts) {
+            Ok(()) => tracing::trace!(%peer, "dialing"),
+            Err(DialError::DialPeerConditionFalse(_)) => {}
+            Err(error) => tracing::debug!(%peer, %error, "cannot dial"),
+        }
+    }
+}
+
+fn map_failure(error: OutboundFailure) -> NetError {
+    match error {
+        OutboundFailure::Timeout => NetError::Timeout,
+        OutboundFailure::ConnectionClosed => NetError::ConnectionClosed,
+        OutboundFailure::DialFailure => NetError::ConnectionClosed,
+        OutboundFailure::UnsupportedProtocols => NetError::UnsupportedProtocol,
+        OutboundFailure::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            NetError::NoResponse
+        }
+        OutboundFailure::Io(e) => NetError::Io(e),
+    }
+}
