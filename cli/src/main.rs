@@ -1,1 +1,220 @@
-fn main(){}
+//! `coldchain`: the one binary of the consortium chain.
+
+mod client;
+mod cluster;
+mod demo;
+mod testnet;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use client::Gateway;
+use coldchain_chaincode::Transaction;
+use coldchain_node::crypto::{generate_key, read_key_file, write_key_file};
+use coldchain_node::genesis::Genesis;
+use coldchain_node::proof::{verify, ProofBundle};
+use serde_json::Value;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "coldchain", version, about = "The Beijing–Tianjin–Hebei cold-chain trace consortium chain")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a new ed25519 key file (mode 0600) and print its public key.
+    Keygen {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Write a local consortium: genesis.json, and per bureau node.toml, validator.key, admin.key.
+    Testnet {
+        #[arg(long)]
+        dir: PathBuf,
+        /// 4 tolerates one faulty validator; 3 tolerates none.
+        #[arg(long, default_value_t = 4)]
+        validators: usize,
+        #[arg(long, default_value = "coldchain-local")]
+        chain_id: String,
+        /// Time a view waits for its leader's proposal.
+        #[arg(long, default_value_t = 1000)]
+        leader_timeout_ms: u64,
+    },
+    /// Run one validator (p2p + gateway) until SIGTERM or Ctrl-C.
+    Node {
+        #[arg(long)]
+        config: PathBuf,
+        /// Log as JSON lines instead of text.
+        #[arg(long)]
+        log_json: bool,
+    },
+    /// Start a local four-bureau consortium with demo records; runs until Ctrl-C.
+    Demo {
+        /// Directory for the consortium's files (default: a new temporary directory).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Exit after the demo records are finalized and a proof verified.
+        #[arg(long)]
+        exit: bool,
+    },
+    /// Sign a record and submit it; prints the transaction id (and height with --wait).
+    Submit {
+        #[arg(long)]
+        gateway: String,
+        #[arg(long)]
+        key: PathBuf,
+        /// The record: a JSON object with a "type", e.g. {"type":"notarise","document":{…}}.
+        record: PathBuf,
+        /// Wait until the transaction is finalized.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Print the proof bundle of a finalized transaction.
+    Proof {
+        #[arg(long)]
+        gateway: String,
+        tx_id: String,
+        /// Write it to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Check a proof bundle offline against a genesis file; exit 0 only if it holds.
+    Verify {
+        #[arg(long)]
+        genesis: PathBuf,
+        proof: PathBuf,
+    },
+    /// Print a node's status.
+    Status {
+        #[arg(long)]
+        gateway: String,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::from(1)
+        }
+    }
+}
+
+fn init_logs(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,libp2p=warn,sled=warn".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn run(cli: Cli) -> Result<std::process::ExitCode> {
+    match cli.command {
+        Command::Keygen { out } => {
+            let key = generate_key();
+            write_key_file(&out, &key)?;
+            let public = key.verifying_key().to_bytes();
+            println!("public_key: {}", hex::encode(public));
+            println!("peer_id:    {}", coldchain_node::network::peer_id_of(&public));
+            println!("written to {} (mode 0600)", out.display());
+        }
+        Command::Testnet { dir, validators, chain_id, leader_timeout_ms } => {
+            let nodes = testnet::create(&dir, &testnet::Options { validators, chain_id, leader_timeout_ms })?;
+            let q = coldchain_node::genesis::quorum(validators);
+            println!("testnet of {validators} validators in {} (quorum {q}, tolerates {} faulty)", dir.display(), validators - q);
+            if validators < 4 {
+                println!("note: with fewer than 4 validators no faulty validator is tolerated; one node down stops finalization");
+            }
+            for n in &nodes {
+                println!("  {:<9} {}   coldchain node --config {}", n.name, n.gateway, n.config.display());
+            }
+            println!("gateway URLs also in {}", dir.join("testnet.json").display());
+        }
+        Command::Node { config, log_json } => {
+            init_logs(log_json);
+            let cfg = coldchain_node::config::NodeConfig::load(&config)?;
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            rt.block_on(async move { coldchain_node::runtime::run(cfg, shutdown_signal()).await })?;
+        }
+        Command::Demo { dir, exit } => demo::run(dir, exit)?,
+        Command::Submit { gateway, key, record, wait } => {
+            let key = read_key_file(&key)?;
+            let text = std::fs::read_to_string(&record).with_context(|| format!("reading {}", record.display()))?;
+            let record: Value = serde_json::from_str(&text).with_context(|| format!("{} is not JSON", record.display()))?;
+            let gw = Gateway::new(&gateway);
+            let tx = Transaction::sign(&gw.chain_id()?, nonce(), record, &key);
+            let path = if wait { "/v1/tx?wait=finalized" } else { "/v1/tx" };
+            let result = gw.post(path, &serde_json::to_value(&tx)?)?.into_result()?;
+            println!("tx_id: {}", result["tx_id"].as_str().unwrap_or_default());
+            match result["height"].as_u64() {
+                Some(h) => println!("finalized at height {h}"),
+                None => println!("state: {}", result["state"].as_str().unwrap_or("pending")),
+            }
+        }
+        Command::Proof { gateway, tx_id, out } => {
+            let result = Gateway::new(&gateway).get(&format!("/v1/proofs/{tx_id}"))?.into_result()?;
+            let text = serde_json::to_string_pretty(&result)? + "\n";
+            match out {
+                Some(path) => std::fs::write(&path, text)?,
+                None => print!("{text}"),
+            }
+        }
+        Command::Verify { genesis, proof } => {
+            let genesis = Genesis::load(&genesis)?;
+            let text = std::fs::read_to_string(&proof).with_context(|| format!("reading {}", proof.display()))?;
+            let mut value: Value = serde_json::from_str(&text).with_context(|| format!("{} is not JSON", proof.display()))?;
+            if value.get("result").is_some() && value.get("success").is_some() {
+                value = value["result"].take(); // accept the gateway's envelope as saved
+            }
+            let bundle: ProofBundle = serde_json::from_value(value).with_context(|| format!("{} is not a proof bundle", proof.display()))?;
+            match verify(&genesis, &bundle) {
+                Ok(v) => {
+                    println!("VALID proof for chain {}", v.chain_id);
+                    println!("  transaction {} is leaf {} of block {} ({})", v.tx_id, bundle.leaf_index, v.height, v.block_hash);
+                    if v.certified_height != v.height {
+                        println!("  block {} is an ancestor of certified block {} ({})", v.height, v.certified_height, v.certified_hash);
+                    }
+                    println!("  finalized by {} of {} validators (quorum {}): {}", v.signers.len(), v.validators, v.quorum, v.signers.join(", "));
+                }
+                Err(e) => {
+                    println!("INVALID proof: {e}");
+                    return Ok(std::process::ExitCode::from(2));
+                }
+            }
+        }
+        Command::Status { gateway } => {
+            let result = Gateway::new(&gateway).get("/v1/status")?.into_result()?;
+            println!("{}", serde_json::to_string_pretty(&result)?);
+        }
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// A nonce unique per submission from one key in practice: milliseconds
+/// since the epoch times 1000 plus a process-local counter.
+pub fn nonce() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let ms = chrono::Utc::now().timestamp_millis() as u64;
+    ((ms % (1 << 42)) * 1000 + COUNTER.fetch_add(1, Ordering::Relaxed) % 1000) & coldchain_chaincode::transaction::MAX_NONCE
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -90,8 +90,8 @@ pub const PEER_QUEUE_CAPACITY: usize = 4 * 1024;
 /// Established connections allowed per peer (two covers simultaneous dials).
 pub const MAX_CONNECTIONS_PER_PEER: u32 = 2;
 
-/// Configuration of [`spawn`].
-#[derive(Clone, Debug)]
+/// Configuration of [`spawn`]. Its `Debug` output omits the secret key.
+#[derive(Clone)]
 pub struct NetworkConfig {
     /// This validator's ed25519 secret seed; the libp2p identity is this key.
     pub secret_key: [u8; 32],
@@ -107,6 +107,19 @@ pub struct NetworkConfig {
     pub max_message_bytes: usize,
     /// How often disconnected peers of [`NetworkConfig::peers`] are redialled.
     pub redial_interval: Duration,
+}
+
+impl std::fmt::Debug for NetworkConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NetworkConfig")
+            .field("secret_key", &"<redacted>")
+            .field("listen", &self.listen)
+            .field("peers", &self.peers)
+            .field("allowed", &self.allowed)
+            .field("max_message_bytes", &self.max_message_bytes)
+            .field("redial_interval", &self.redial_interval)
+            .finish()
+    }
 }
 
 /// Peer id of a validator from its raw 32-byte ed25519 public key.
@@ -176,15 +189,25 @@ pub enum NetError {
 
 /// Requests from the handles to the swarm task.
 enum Command<M, Q, R> {
-    Send { to: PeerId, message: M },
-    Broadcast { message: M },
+    Send {
+        to: PeerId,
+        message: M,
+    },
+    Broadcast {
+        message: M,
+    },
     Request {
         to: PeerId,
         request: Q,
         reply: oneshot::Sender<Result<R, NetError>>,
     },
-    AddPeer { peer: PeerId, addr: Multiaddr },
-    Shutdown { done: oneshot::Sender<()> },
+    AddPeer {
+        peer: PeerId,
+        addr: Multiaddr,
+    },
+    Shutdown {
+        done: oneshot::Sender<()>,
+    },
 }
 
 /// State the swarm task publishes for cheap reads from the handles.
@@ -196,7 +219,9 @@ struct Shared {
 
 /// Locks a mutex, ignoring poisoning (the data are plain sets).
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Cloneable handle to the running network. The swarm task stops when every
@@ -377,7 +402,9 @@ where
                 SwarmEvent::ListenerClosed { reason, .. } => {
                     return Err(listen_err(format!("listener closed: {reason:?}")));
                 }
-                SwarmEvent::ListenerError { error, .. } => return Err(listen_err(error.to_string())),
+                SwarmEvent::ListenerError { error, .. } => {
+                    return Err(listen_err(error.to_string()));
+                }
                 _ => {}
             }
         }
@@ -418,11 +445,7 @@ mod tests {
         for seed in [[1u8; 32], [7u8; 32], [200u8; 32]] {
             let mut s = seed;
             let keypair = identity::Keypair::ed25519_from_bytes(&mut s).unwrap();
-            let public: [u8; 32] = keypair
-                .public()
-                .try_into_ed25519()
-                .unwrap()
-                .to_bytes();
+            let public: [u8; 32] = keypair.public().try_into_ed25519().unwrap().to_bytes();
             assert_eq!(peer_id_of(&public), keypair.public().to_peer_id());
             // The fallback encoding is the same as the canonical one.
             let mut bytes = vec![0x00, 36, 0x08, 0x01, 0x12, 0x20];
@@ -437,6 +460,9 @@ mod tests {
         let good: Multiaddr = format!("/ip4/127.0.0.1/tcp/1/p2p/{peer}").parse().unwrap();
         assert_eq!(peer_of_addr(&good).unwrap(), peer);
         let bad: Multiaddr = "/ip4/127.0.0.1/tcp/1".parse().unwrap();
-        assert!(matches!(peer_of_addr(&bad), Err(NetError::InvalidPeerAddress(_))));
+        assert!(matches!(
+            peer_of_addr(&bad),
+            Err(NetError::InvalidPeerAddress(_))
+        ));
     }
 }

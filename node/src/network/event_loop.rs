@@ -12,7 +12,7 @@ use libp2p::request_response::{
     Event as RrEvent, Message as RrMessage, OutboundFailure, OutboundRequestId, ResponseChannel,
 };
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
-use libp2p::swarm::{DialError, SwarmEvent};
+use libp2p::swarm::{DialError, ListenError, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, Swarm};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -35,12 +35,22 @@ const MAX_CONSECUTIVE_TIMEOUTS: u32 = 3;
 
 /// Outgoing state of one peer; kept across reconnects so that late results of
 /// old in-flight messages are still accounted for.
-#[derive(Default)]
 struct PeerState<M> {
     connected: bool,
     in_flight: usize,
     queue: VecDeque<M>,
     consecutive_timeouts: u32,
+}
+
+impl<M> Default for PeerState<M> {
+    fn default() -> Self {
+        Self {
+            connected: false,
+            in_flight: 0,
+            queue: VecDeque::new(),
+            consecutive_timeouts: 0,
+        }
+    }
 }
 
 /// Outcome of one outbound one-way message.
@@ -111,6 +121,8 @@ where
     pub(super) async fn run(mut self) {
         let mut redial = tokio::time::interval(self.redial_interval);
         redial.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        // A second sender to reserve capacity without borrowing `self`.
+        let events = self.events.clone();
         let done = loop {
             tokio::select! {
                 command = self.commands.recv() => match command {
@@ -123,7 +135,7 @@ where
                 Some((channel, response)) = self.replies.next(), if !self.replies.is_empty() => {
                     self.on_reply(channel, response);
                 }
-                permit = self.events.reserve(), if !self.control_backlog.is_empty() => {
+                permit = events.reserve(), if !self.control_backlog.is_empty() => {
                     match (permit, self.control_backlog.pop_front()) {
                         (Ok(permit), Some(event)) => permit.send(event),
                         (Err(_), _) => self.control_backlog.clear(),
@@ -135,8 +147,9 @@ where
         tracing::info!(peer = %self.swarm.local_peer_id(), "network stopping");
         lock(&self.shared.connected).clear();
         lock(&self.shared.listen_addrs).clear();
-        // Pending requesters see `Shutdown`; the swarm drop closes the
-        // listener and every connection.
+        // Pending requesters see `Shutdown`, the application's receiver ends,
+        // and the swarm drop closes the listener and every connection.
+        drop(events);
         drop(self);
         if let Some(done) = done {
             let _ = done.send(());
@@ -154,8 +167,11 @@ where
                     .map(|(peer, _)| *peer)
                     .collect();
                 tracing::trace!(peers = connected.len(), "broadcast");
-                for peer in connected {
-                    self.enqueue(peer, message.clone());
+                if let Some((last, others)) = connected.split_last() {
+                    for peer in others {
+                        self.enqueue(*peer, message.clone());
+                    }
+                    self.enqueue(*last, message);
                 }
             }
             Command::Request { to, request, reply } => {
@@ -277,13 +293,20 @@ where
                 error,
                 peer_id,
                 ..
-            } => {
-                tracing::debug!(address = %send_back_addr, ?peer_id, %error, "incoming connection refused or failed");
-            }
-            SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
-                if !matches!(error, DialError::DialPeerConditionFalse(_)) {
-                    tracing::debug!(?peer_id, %error, "dial failed");
+            } => match error {
+                ListenError::Denied { cause } => {
+                    tracing::info!(address = %send_back_addr, ?peer_id, %cause, "incoming connection refused");
                 }
+                error => {
+                    tracing::debug!(address = %send_back_addr, ?peer_id, %error, "incoming connection failed");
+                }
+            },
+            SwarmEvent::OutgoingConnectionError {
+                error: DialError::DialPeerConditionFalse(_),
+                ..
+            } => {}
+            SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
+                tracing::debug!(?peer_id, %error, "dial failed");
             }
             SwarmEvent::NewListenAddr { address, .. } => {
                 tracing::info!(%address, "listening");
@@ -301,7 +324,7 @@ where
             SwarmEvent::ListenerError { error, .. } => {
                 tracing::warn!(%error, "listener error");
             }
-            other => tracing::trace!(?other, "swarm event"),
+            _ => {}
         }
     }
 
@@ -309,9 +332,10 @@ where
         match event {
             RrEvent::Message {
                 peer,
-                message: RrMessage::Request {
-                    request, channel, ..
-                },
+                message:
+                    RrMessage::Request {
+                        request, channel, ..
+                    },
                 ..
             } => {
                 // Ack first: it only paces the sender.
@@ -360,9 +384,10 @@ where
         match event {
             RrEvent::Message {
                 peer,
-                message: RrMessage::Request {
-                    request, channel, ..
-                },
+                message:
+                    RrMessage::Request {
+                        request, channel, ..
+                    },
                 ..
             } => {
                 if !self.allowed.contains(&peer) {
@@ -392,10 +417,11 @@ where
             }
             RrEvent::Message {
                 peer,
-                message: RrMessage::Response {
-                    request_id,
-                    response,
-                },
+                message:
+                    RrMessage::Response {
+                        request_id,
+                        response,
+                    },
                 ..
             } => {
                 tracing::debug!(%peer, ?request_id, "sync response received");

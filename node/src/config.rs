@@ -1,0 +1,153 @@
+//! `node.toml`: one validator's configuration. Relative paths are resolved
+//! against the directory of the config file. Unknown options are refused, so
+//! a typo stops the node at start with the option's name.
+//!
+//! ```toml
+//! name = "beijing"
+//! genesis = "../genesis.json"
+//! key = "validator.key"
+//! data_dir = "data"
+//! [p2p]
+//! listen = "/ip4/127.0.0.1/tcp/30001"
+//! peers = ["/ip4/127.0.0.1/tcp/30002/p2p/12D3KooW…"]
+//! [gateway]
+//! listen = "127.0.0.1:8001"
+//! ```
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// This validator's name in genesis (e.g. "beijing").
+    pub name: String,
+    /// Path of the genesis file.
+    pub genesis: PathBuf,
+    /// Path of this validator's key file (`coldchain keygen`).
+    pub key: PathBuf,
+    /// Directory for the chain database and the safety file.
+    pub data_dir: PathBuf,
+    pub p2p: P2pConfig,
+    pub gateway: GatewayConfig,
+    #[serde(default)]
+    pub consensus: ConsensusConfig,
+    #[serde(default)]
+    pub mempool: MempoolConfig,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct P2pConfig {
+    /// libp2p listen address, e.g. "/ip4/0.0.0.0/tcp/30001".
+    pub listen: String,
+    /// The other validators: "/ip4/…/tcp/…/p2p/<peer id>".
+    #[serde(default)]
+    pub peers: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayConfig {
+    /// HTTP listen address, e.g. "127.0.0.1:8001".
+    pub listen: String,
+    /// Largest request body accepted, in bytes (default 16 MiB).
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
+    /// Longest `?wait=finalized` wait, in milliseconds (default 30 000).
+    #[serde(default = "default_max_wait")]
+    pub max_wait_ms: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsensusConfig {
+    /// Time for the leader's proposal to arrive before nullifying the view.
+    pub leader_timeout_ms: u64,
+    /// Time for a view to end before nullifying it.
+    pub advance_timeout_ms: u64,
+    /// Rebroadcast interval while a view is stuck.
+    pub retry_ms: u64,
+    /// Most transactions in one block.
+    pub max_block_txs: usize,
+    /// A leader with an empty mempool waits this long before proposing an
+    /// empty block.
+    pub max_block_interval_ms: u64,
+}
+
+impl Default for ConsensusConfig {
+    fn default() -> Self {
+        ConsensusConfig {
+            leader_timeout_ms: 2_000,
+            advance_timeout_ms: 4_000,
+            retry_ms: 1_000,
+            max_block_txs: 4_000,
+            max_block_interval_ms: 500,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MempoolConfig {
+    /// Most pending transactions; beyond it submissions get 503.
+    pub max_txs: usize,
+}
+
+impl Default for MempoolConfig {
+    fn default() -> Self {
+        MempoolConfig { max_txs: 100_000 }
+    }
+}
+
+fn default_max_body() -> usize {
+    16 * 1024 * 1024
+}
+fn default_max_wait() -> u64 {
+    30_000
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("config {path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+impl NodeConfig {
+    pub fn load(path: &Path) -> Result<NodeConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+        let invalid = |message: String| ConfigError::Invalid { path: path.display().to_string(), message };
+        let mut cfg: NodeConfig = toml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        for p in [&mut cfg.genesis, &mut cfg.key, &mut cfg.data_dir] {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
+        if cfg.gateway.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(invalid(format!("`gateway.listen` must be host:port, got \"{}\"", cfg.gateway.listen)));
+        }
+        if cfg.p2p.listen.parse::<libp2p::Multiaddr>().is_err() {
+            return Err(invalid(format!("`p2p.listen` must be a multiaddr like /ip4/0.0.0.0/tcp/30001, got \"{}\"", cfg.p2p.listen)));
+        }
+        for (i, peer) in cfg.p2p.peers.iter().enumerate() {
+            let ok = peer.parse::<libp2p::Multiaddr>().is_ok_and(|a| a.iter().any(|p| matches!(p, libp2p::multiaddr::Protocol::P2p(_))));
+            if !ok {
+                return Err(invalid(format!("`p2p.peers[{i}]` must be a multiaddr ending in /p2p/<peer id>, got \"{peer}\"")));
+            }
+        }
+        let c = &cfg.consensus;
+        if c.leader_timeout_ms == 0 || c.advance_timeout_ms < c.leader_timeout_ms {
+            return Err(invalid("`consensus.advance_timeout_ms` must be at least `consensus.leader_timeout_ms` (> 0)".into()));
+        }
+        if c.max_block_interval_ms >= c.leader_timeout_ms {
+            return Err(invalid("`consensus.max_block_interval_ms` must be below `consensus.leader_timeout_ms`".into()));
+        }
+        if c.max_block_txs == 0 || cfg.mempool.max_txs == 0 {
+            return Err(invalid("`consensus.max_block_txs` and `mempool.max_txs` must be positive".into()));
+        }
+        Ok(cfg)
+    }
+}

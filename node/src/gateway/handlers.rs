@@ -1,0 +1,310 @@
+//! Route handlers. Parse and check first, name the field and rule that
+//! failed, and store nothing of a request that is refused.
+
+use super::envelope::{ok, ApiError};
+use super::Gateway;
+use crate::network::peer_id_of;
+use crate::proof::{ProofBundle, PROOF_VERSION};
+use crate::runtime::{SubmitError, SubmitOutcome};
+use crate::block::merkle_path;
+use crate::storage::Finality;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, Uri};
+use axum::response::Response;
+use coldchain_chaincode::transaction::verify_batch;
+use coldchain_chaincode::{Hash, Transaction, TxError, TxId};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// Most transactions in one batch request.
+pub const MAX_BATCH: usize = 10_000;
+
+#[derive(Deserialize, Default)]
+pub struct WaitQuery {
+    /// `finalized` to wait for finalization.
+    wait: Option<String>,
+    /// Upper bound of the wait in milliseconds (capped by the node's config).
+    timeout_ms: Option<u64>,
+}
+
+pub async fn healthz() -> Response {
+    ok(StatusCode::OK, "alive", json!({}))
+}
+
+pub async fn no_route(uri: Uri) -> ApiError {
+    ApiError::not_found(format!("no route {}; see the route table in docs/OPERATIONS.md", uri.path()))
+}
+
+pub async fn wrong_method(uri: Uri) -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", format!("{} does not take this method", uri.path()))
+}
+
+pub async fn status(State(gw): State<Gateway>) -> Result<Response, ApiError> {
+    let s = &gw.services;
+    let g = &s.genesis;
+    let head = *s.head.borrow();
+    let connected = s.network.connected_peers();
+    let validators: Vec<Value> = g
+        .validators
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let key = crate::crypto::parse_public_key(&v.public_key).expect("validated genesis");
+            let peer = peer_id_of(&key.to_bytes());
+            json!({
+                "index": i, "name": v.name, "province": v.province, "public_key": v.public_key,
+                "peer_id": peer.to_string(),
+                "connected": i == s.me as usize || connected.contains(&peer),
+            })
+        })
+        .collect();
+    let live = s.live.read().map(|l| l.clone()).unwrap_or_default();
+    let me = &g.validators[s.me as usize];
+    Ok(ok(
+        StatusCode::OK,
+        "",
+        json!({
+            "chain_id": g.chain_id,
+            "height": head.height,
+            "last_block_hash": head.hash,
+            "view": live.view,
+            "validator": {"index": s.me, "name": me.name, "province": me.province, "public_key": me.public_key},
+            "validators": validators,
+            "quorum": g.quorum(),
+            "connected_peers": connected.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+            "mempool": {"pending": live.mempool, "capacity": live.mempool_capacity},
+        }),
+    ))
+}
+
+fn parse_body(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Value, ApiError> {
+    let bytes = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", format!("the request body exceeds the limit of {limit} bytes"))
+        } else {
+            ApiError::new(e.status(), "bad_body", e.body_text())
+        }
+    })?;
+    serde_json::from_slice(&bytes).map_err(|e| ApiError::field("malformed_json", "(body)", format!("must be valid JSON: {e}")))
+}
+
+fn tx_error(e: TxError) -> ApiError {
+    let code = match e.field.as_str() {
+        "signature" => "bad_signature",
+        "signer.algorithm" => "unsupported_key_type",
+        "chain_id" => "wrong_chain",
+        _ => "invalid_transaction",
+    };
+    ApiError::field(code, e.field, e.rule)
+}
+
+fn submit_error(e: SubmitError) -> ApiError {
+    match e {
+        SubmitError::Overloaded(_) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", e.to_string()),
+        SubmitError::ShuttingDown => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting_down", e.to_string()),
+        SubmitError::Storage(_) => ApiError::internal(e),
+    }
+}
+
+/// Parses and verifies (batch signature check, off the async threads).
+async fn check_transactions(values: Vec<Value>, chain_id: &str) -> Vec<Result<(TxId, Transaction), ApiError>> {
+    let chain_id = chain_id.to_string();
+    tokio::task::spawn_blocking(move || {
+        let parsed: Vec<Result<Transaction, TxError>> = values.iter().map(|v| Transaction::from_json(v, &chain_id)).collect();
+        let ok: Vec<&Transaction> = parsed.iter().filter_map(|r| r.as_ref().ok()).collect();
+        let mut verdicts = verify_batch(&ok).into_iter();
+        parsed
+            .into_iter()
+            .map(|r| {
+                let tx = r.map_err(tx_error)?;
+                verdicts.next().expect("one verdict per parsed tx").map_err(tx_error)?;
+                Ok((tx.id(), tx))
+            })
+            .collect()
+    })
+    .await
+    .expect("verification task does not panic")
+}
+
+async fn wait_finalized(gw: &Gateway, ids: &[TxId], timeout_ms: u64) -> Result<Vec<Option<u64>>, ApiError> {
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(timeout_ms);
+    let mut head = gw.services.head.clone();
+    loop {
+        head.borrow_and_update();
+        let heights: Vec<Option<u64>> = ids
+            .iter()
+            .map(|id| gw.services.store.tx_location(id).map(|l| l.map(|l| l.height)))
+            .collect::<Result<_, _>>()
+            .map_err(ApiError::internal)?;
+        if heights.iter().all(Option::is_some) {
+            return Ok(heights);
+        }
+        match tokio::time::timeout_at(deadline, head.changed()).await {
+            Ok(Ok(())) => continue,
+            _ => return Ok(heights),
+        }
+    }
+}
+
+fn wait_ms(gw: &Gateway, q: &WaitQuery) -> Result<Option<u64>, ApiError> {
+    match q.wait.as_deref() {
+        None => Ok(None),
+        Some("finalized") => Ok(Some(q.timeout_ms.unwrap_or(gw.services.max_wait_ms).min(gw.services.max_wait_ms))),
+        Some(other) => Err(ApiError::field("bad_query", "wait", format!("must be \"finalized\", got \"{other}\""))),
+    }
+}
+
+pub async fn submit_one(State(gw): State<Gateway>, Query(q): Query<WaitQuery>, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
+    let wait = wait_ms(&gw, &q)?;
+    let value = parse_body(body, gw.max_body_bytes)?;
+    let _permit = gw.submit_permits.clone().try_acquire_owned().map_err(|_| {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "too many submissions in flight; retry later")
+    })?;
+    let (id, tx) = check_transactions(vec![value], &gw.services.genesis.chain_id).await.pop().expect("one result")?;
+    let outcome = gw.services.submit(vec![(id, tx)]).await.map_err(submit_error)?.pop().expect("one outcome");
+    let mut height = match outcome {
+        SubmitOutcome::Rejected { field, rule } => return Err(ApiError { status: StatusCode::UNPROCESSABLE_ENTITY, ..ApiError::field("rule_violated", field, rule) }),
+        SubmitOutcome::AlreadyFinalized { height } => Some(height),
+        SubmitOutcome::Accepted | SubmitOutcome::AlreadyPending => None,
+    };
+    if let (Some(ms), None) = (wait, height) {
+        height = wait_finalized(&gw, &[id], ms).await?[0];
+        if height.is_none() {
+            return Ok(ok(StatusCode::ACCEPTED, format!("accepted; not finalized within {ms} ms"), json!({"tx_id": id, "state": "pending"})));
+        }
+    }
+    Ok(match height {
+        Some(h) => ok(StatusCode::OK, "finalized", json!({"tx_id": id, "state": "finalized", "height": h})),
+        None => ok(StatusCode::OK, "accepted", json!({"tx_id": id, "state": "pending"})),
+    })
+}
+
+pub async fn submit_batch(State(gw): State<Gateway>, Query(q): Query<WaitQuery>, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
+    let wait = wait_ms(&gw, &q)?;
+    let value = parse_body(body, gw.max_body_bytes)?;
+    let Value::Array(items) = value else {
+        return Err(ApiError::field("invalid_batch", "(body)", "must be a JSON array of transactions"));
+    };
+    if items.is_empty() || items.len() > MAX_BATCH {
+        return Err(ApiError::field("invalid_batch", "(body)", format!("must hold 1 to {MAX_BATCH} transactions, got {}", items.len())));
+    }
+    let _permit = gw.submit_permits.clone().try_acquire_owned().map_err(|_| {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "too many submissions in flight; retry later")
+    })?;
+    let checked = check_transactions(items, &gw.services.genesis.chain_id).await;
+    let valid: Vec<(TxId, Transaction)> = checked.iter().filter_map(|r| r.as_ref().ok().cloned()).collect();
+    let mut outcomes = if valid.is_empty() { Vec::new() } else { gw.services.submit(valid).await.map_err(submit_error)? }.into_iter();
+    let mut results = Vec::with_capacity(checked.len());
+    let mut to_wait = Vec::new();
+    let mut refused = 0;
+    for (index, r) in checked.into_iter().enumerate() {
+        match r {
+            Err(e) => {
+                refused += 1;
+                results.push(json!({"index": index, "state": "refused", "error": e.error, "field": e.field, "rule": e.rule}));
+            }
+            Ok((id, _)) => match outcomes.next().expect("one outcome per valid tx") {
+                SubmitOutcome::Rejected { field, rule } => {
+                    refused += 1;
+                    results.push(json!({"index": index, "tx_id": id, "state": "refused", "error": "rule_violated", "field": field, "rule": rule}));
+                }
+                SubmitOutcome::AlreadyFinalized { height } => results.push(json!({"index": index, "tx_id": id, "state": "finalized", "height": height})),
+                SubmitOutcome::Accepted | SubmitOutcome::AlreadyPending => {
+                    to_wait.push((results.len(), id));
+                    results.push(json!({"index": index, "tx_id": id, "state": "pending"}));
+                }
+            },
+        }
+    }
+    if let Some(ms) = wait
+        && !to_wait.is_empty()
+    {
+        let ids: Vec<TxId> = to_wait.iter().map(|(_, id)| *id).collect();
+        for ((slot, _), height) in to_wait.iter().zip(wait_finalized(&gw, &ids, ms).await?) {
+            if let Some(h) = height {
+                results[*slot]["state"] = json!("finalized");
+                results[*slot]["height"] = json!(h);
+            }
+        }
+    }
+    let total = results.len();
+    let message = if refused == 0 { format!("{total} accepted") } else { format!("{refused} of {total} refused; see each result's field and rule") };
+    let status = if refused == total { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    Ok(ok(status, message, json!({"results": results})))
+}
+
+fn parse_id(id: &str) -> Result<TxId, ApiError> {
+    id.parse::<Hash>().map_err(|_| ApiError::field("bad_tx_id", "id", "must be 64 hexadecimal characters (a transaction id)"))
+}
+
+pub async fn transaction(State(gw): State<Gateway>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
+    let store = &gw.services.store;
+    if let Some(loc) = store.tx_location(&id).map_err(ApiError::internal)? {
+        let block = store.block(loc.height).map_err(ApiError::internal)?.ok_or_else(|| ApiError::internal("indexed block missing"))?;
+        let tx = &block.block.txs[loc.index as usize];
+        return Ok(ok(
+            StatusCode::OK,
+            format!("finalized at height {}", loc.height),
+            json!({"tx_id": id, "state": "finalized", "height": loc.height, "index": loc.index, "outcome": loc.outcome, "transaction": tx}),
+        ));
+    }
+    if store.is_pending(&id).map_err(ApiError::internal)? {
+        return Ok(ok(StatusCode::OK, "pending", json!({"tx_id": id, "state": "pending"})));
+    }
+    Err(ApiError { status: StatusCode::NOT_FOUND, ..ApiError::new(StatusCode::NOT_FOUND, "unknown_transaction", format!("transaction {id} is unknown to this node")) })
+}
+
+pub async fn proof(State(gw): State<Gateway>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
+    let store = gw.services.store.clone();
+    let bundle = tokio::task::spawn_blocking(move || -> Result<Option<ProofBundle>, ApiError> {
+        let Some(loc) = store.tx_location(&id).map_err(ApiError::internal)? else { return Ok(None) };
+        let block = store.block(loc.height).map_err(ApiError::internal)?.ok_or_else(|| ApiError::internal("indexed block missing"))?;
+        let (finalization, links) = store.finality_of(loc.height).map_err(ApiError::internal)?.ok_or_else(|| ApiError::internal("finality missing"))?;
+        let ids = block.block.tx_ids();
+        Ok(Some(ProofBundle {
+            version: PROOF_VERSION,
+            tx_id: id,
+            transaction: block.block.txs[loc.index as usize].clone(),
+            leaf_index: loc.index as u64,
+            merkle_path: merkle_path(&ids, loc.index as usize),
+            header: block.block.header,
+            links,
+            finalization,
+        }))
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    match bundle {
+        Some(b) => Ok(ok(StatusCode::OK, "", b)),
+        None if gw.services.store.is_pending(&id).map_err(ApiError::internal)? => {
+            Err(ApiError::new(StatusCode::NOT_FOUND, "not_finalized", format!("transaction {id} is pending; a proof exists once it is finalized")))
+        }
+        None => Err(ApiError::new(StatusCode::NOT_FOUND, "unknown_transaction", format!("transaction {id} is unknown to this node"))),
+    }
+}
+
+pub async fn block(State(gw): State<Gateway>, Path(height): Path<String>) -> Result<Response, ApiError> {
+    let height: u64 = height.parse().map_err(|_| ApiError::field("bad_height", "height", "must be a non-negative integer"))?;
+    let store = &gw.services.store;
+    if height == 0 {
+        let header = gw.services.genesis.block_header();
+        return Ok(ok(StatusCode::OK, "genesis", json!({"height": 0, "hash": header.hash(), "header": header, "tx_ids": []})));
+    }
+    let stored = store.block(height).map_err(ApiError::internal)?.ok_or_else(|| {
+        ApiError::not_found(format!("no finalized block at height {height}; the head is {}", gw.services.head.borrow().height))
+    })?;
+    let finality = match &stored.finality {
+        Finality::Certificate(c) => json!({"certificate": c}),
+        Finality::CoveredBy(h) => json!({"covered_by": h}),
+    };
+    Ok(ok(
+        StatusCode::OK,
+        "",
+        json!({"height": height, "hash": stored.block.header.hash(), "header": stored.block.header, "finality": finality, "tx_ids": stored.block.tx_ids()}),
+    ))
+}

@@ -1,0 +1,109 @@
+//! Transactions accepted but not yet finalized, first in first out.
+//!
+//! Bounded: when full, new transactions are refused with
+//! [`MempoolError::Full`] (the gateway answers 503) rather than growing
+//! without limit. Everything in it has had its signature verified once, so a
+//! proposal carrying it need not be verified again.
+
+use coldchain_chaincode::{Transaction, TxId};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum MempoolError {
+    #[error("the mempool is full ({0} transactions); retry later")]
+    Full(usize),
+}
+
+pub struct Mempool {
+    capacity: usize,
+    next_seq: u64,
+    order: BTreeMap<u64, TxId>,
+    txs: HashMap<TxId, (u64, Transaction)>,
+}
+
+impl Mempool {
+    pub fn new(capacity: usize) -> Mempool {
+        Mempool { capacity, next_seq: 0, order: BTreeMap::new(), txs: HashMap::new() }
+    }
+
+    pub fn len(&self) -> usize {
+        self.txs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.txs.is_empty()
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    pub fn contains(&self, id: &TxId) -> bool {
+        self.txs.contains_key(id)
+    }
+
+    /// Room for `n` more?
+    pub fn has_room(&self, n: usize) -> bool {
+        self.txs.len() + n <= self.capacity
+    }
+
+    /// Adds a verified transaction; `Ok(false)` if it was already there.
+    pub fn insert(&mut self, id: TxId, tx: Transaction) -> Result<bool, MempoolError> {
+        if self.txs.contains_key(&id) {
+            return Ok(false);
+        }
+        if self.txs.len() >= self.capacity {
+            return Err(MempoolError::Full(self.capacity));
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.order.insert(seq, id);
+        self.txs.insert(id, (seq, tx));
+        Ok(true)
+    }
+
+    /// Up to `max` transactions in arrival order, skipping `exclude`.
+    pub fn batch(&self, max: usize, exclude: &HashSet<TxId>) -> Vec<(TxId, Transaction)> {
+        self.order
+            .values()
+            .filter(|id| !exclude.contains(id))
+            .take(max)
+            .map(|id| (*id, self.txs[id].1.clone()))
+            .collect()
+    }
+
+    pub fn remove(&mut self, id: &TxId) {
+        if let Some((seq, _)) = self.txs.remove(id) {
+            self.order.remove(&seq);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use coldchain_chaincode::Hash;
+    use ed25519_dalek::SigningKey;
+
+    fn tx(n: u64) -> (TxId, Transaction) {
+        let t = Transaction::sign("c", n, serde_json::json!({"type": "notarise", "document": {}}), &SigningKey::from_bytes(&[1; 32]));
+        (t.id(), t)
+    }
+
+    #[test]
+    fn dedups_orders_bounds_and_excludes() {
+        let mut m = Mempool::new(3);
+        let (a, b, c, d) = (tx(1), tx(2), tx(3), tx(4));
+        assert_eq!(m.insert(a.0, a.1.clone()), Ok(true));
+        assert_eq!(m.insert(a.0, a.1.clone()), Ok(false));
+        m.insert(b.0, b.1).unwrap();
+        m.insert(c.0, c.1).unwrap();
+        assert_eq!(m.insert(d.0, d.1.clone()), Err(MempoolError::Full(3)));
+        let exclude: HashSet<Hash> = [b.0].into();
+        let ids: Vec<TxId> = m.batch(10, &exclude).into_iter().map(|(id, _)| id).collect();
+        assert_eq!(ids, vec![a.0, c.0]);
+        m.remove(&a.0);
+        assert_eq!(m.insert(d.0, d.1), Ok(true));
+        assert_eq!(m.len(), 3);
+    }
+}

@@ -1,0 +1,111 @@
+//! Proof bundles: everything an auditor needs to check, offline and with
+//! nothing but the genesis file, that a transaction was finalized by a
+//! quorum of bureaus. Format and checks: `docs/PROOFS.md`.
+
+use crate::block::{verify_merkle_path, Header};
+use crate::consensus::{Certificate, CertificateError};
+use crate::crypto::VoteKind;
+use crate::genesis::Genesis;
+use coldchain_chaincode::{Hash, Transaction, TxId};
+use serde::{Deserialize, Serialize};
+
+pub const PROOF_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProofBundle {
+    pub version: u32,
+    pub tx_id: TxId,
+    pub transaction: Transaction,
+    pub leaf_index: u64,
+    pub merkle_path: Vec<Hash>,
+    /// The block that holds the transaction.
+    pub header: Header,
+    /// Headers from `header.height + 1` up to the certified block, when the
+    /// transaction's block was finalized through a descendant; usually empty.
+    pub links: Vec<Header>,
+    pub finalization: Certificate,
+}
+
+/// What a successful verification established.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Verified {
+    pub chain_id: String,
+    pub tx_id: TxId,
+    pub height: u64,
+    pub block_hash: Hash,
+    pub certified_height: u64,
+    pub certified_hash: Hash,
+    pub signers: Vec<String>,
+    pub quorum: usize,
+    pub validators: usize,
+}
+
+/// The first check that failed.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ProofError {
+    #[error("unsupported proof version {0} (this verifier reads version {PROOF_VERSION})")]
+    Version(u32),
+    #[error("check 1 (chain): the proof is for chain \"{found}\", the genesis file is for \"{expected}\"")]
+    Chain { expected: String, found: String },
+    #[error("check 2 (transaction): its SHA-256 is {computed}, the proof claims {claimed}")]
+    TxId { computed: TxId, claimed: TxId },
+    #[error("check 2 (transaction): {0}")]
+    TxSignature(String),
+    #[error("check 3 (Merkle path): leaf {index} of {count} does not lead to the header's tx_root {root}")]
+    Merkle { index: u64, count: u32, root: Hash },
+    #[error("check 4 (header chain): link at height {height} does not extend the block before it")]
+    Link { height: u64 },
+    #[error("check 5 (certified hash): the finalization certifies {certified} at view {view}, but the header chain ends at {computed} (view {header_view})")]
+    CertifiedHash { certified: Hash, view: u64, computed: Hash, header_view: u64 },
+    #[error("check 6 (quorum): {0}")]
+    Certificate(CertificateError),
+}
+
+pub fn verify(genesis: &Genesis, bundle: &ProofBundle) -> Result<Verified, ProofError> {
+    if bundle.version != PROOF_VERSION {
+        return Err(ProofError::Version(bundle.version));
+    }
+    let chain = &genesis.chain_id;
+    for found in std::iter::once(&bundle.transaction.chain_id)
+        .chain(std::iter::once(&bundle.header.chain_id))
+        .chain(bundle.links.iter().map(|h| &h.chain_id))
+    {
+        if found != chain {
+            return Err(ProofError::Chain { expected: chain.clone(), found: found.clone() });
+        }
+    }
+    let computed = bundle.transaction.id();
+    if computed != bundle.tx_id {
+        return Err(ProofError::TxId { computed, claimed: bundle.tx_id });
+    }
+    bundle.transaction.verify_signature().map_err(|e| ProofError::TxSignature(e.to_string()))?;
+    let h = &bundle.header;
+    if !verify_merkle_path(&h.tx_root, &computed, bundle.leaf_index as usize, h.tx_count as usize, &bundle.merkle_path) {
+        return Err(ProofError::Merkle { index: bundle.leaf_index, count: h.tx_count, root: h.tx_root });
+    }
+    let mut tip = h;
+    let mut tip_hash = h.hash();
+    for link in &bundle.links {
+        if link.parent != tip_hash || link.height != tip.height + 1 {
+            return Err(ProofError::Link { height: link.height });
+        }
+        tip = link;
+        tip_hash = link.hash();
+    }
+    let f = &bundle.finalization;
+    if f.hash != tip_hash || f.view != tip.view {
+        return Err(ProofError::CertifiedHash { certified: f.hash, view: f.view, computed: tip_hash, header_view: tip.view });
+    }
+    f.verify(VoteKind::Finalize, chain, &genesis.keys(), genesis.quorum()).map_err(ProofError::Certificate)?;
+    Ok(Verified {
+        chain_id: chain.clone(),
+        tx_id: computed,
+        height: h.height,
+        block_hash: h.hash(),
+        certified_height: tip.height,
+        certified_hash: tip_hash,
+        signers: f.signatures.iter().map(|s| genesis.validators[s.signer as usize].name.clone()).collect(),
+        quorum: genesis.quorum(),
+        validators: genesis.validators.len(),
+    })
+}

@@ -1,0 +1,601 @@
+//! The consensus driver: the one task that owns the core, the mempool, the
+//! chaincode state and the bodies of pending blocks. It turns network
+//! messages, timers and submissions into core events and carries out the
+//! core's actions: persist (fsync) before broadcast, build, verify, fetch,
+//! commit.
+
+use super::services::{Head, LiveStatus, NodeServices, SubmitError, SubmitOutcome, Submission};
+use super::verify::verify_body;
+use crate::block::{merkle_root, Block, Header};
+use crate::config::ConsensusConfig;
+use crate::consensus::{Action, Certificate, ConsensusMessage, Core, Event, TimeoutKind, View};
+use crate::mempool::Mempool;
+use libp2p::PeerId;
+use crate::storage::{ChainStore, Finality, SafetyFile, StoredBlock};
+use crate::sync::verify_segment;
+use crate::wire::{NetEvent, Network, SyncRequest, SyncResponse, WireMessage};
+use coldchain_chaincode::transaction::verify_batch;
+use coldchain_chaincode::{BlockContext, Hash, Receipt, State, Transaction, TxId};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// Results of work done off the driver's task.
+enum Internal {
+    Timeout { view: View, kind: TimeoutKind },
+    Verified { hash: Hash, valid: bool },
+    Fetched(Block),
+    TxsVerified(Vec<(TxId, Transaction)>),
+    PeerHead { peer: PeerId, height: u64 },
+    Segment(Vec<StoredBlock>),
+    SyncIdle,
+}
+
+pub struct DriverParts {
+    pub core: Core,
+    pub services: NodeServices,
+    pub store: ChainStore,
+    pub safety_file: SafetyFile,
+    pub state: State,
+    pub last_finalized: Header,
+    pub proposals: Vec<Block>,
+    pub consensus: ConsensusConfig,
+    pub mempool_capacity: usize,
+    pub head: watch::Sender<Head>,
+    pub live: Arc<RwLock<LiveStatus>>,
+}
+
+pub struct Driver {
+    core: Core,
+    net: Network,
+    services: NodeServices,
+    store: ChainStore,
+    safety_file: SafetyFile,
+    state: State,
+    mempool: Mempool,
+    /// Bodies of blocks above the finalized head: proposals, fetched blocks.
+    bodies: HashMap<Hash, Block>,
+    last_finalized: Header,
+    consensus: ConsensusConfig,
+    pending_build: Option<(View, Header, Instant)>,
+    store_dirty: bool,
+    head: watch::Sender<Head>,
+    live: Arc<RwLock<LiveStatus>>,
+    internal_tx: mpsc::UnboundedSender<Internal>,
+    internal_rx: mpsc::UnboundedReceiver<Internal>,
+    events: VecDeque<Event>,
+    syncing: bool,
+    head_moved: Instant,
+}
+
+impl Driver {
+    pub fn new(parts: DriverParts) -> Result<Driver, crate::storage::StoreError> {
+        let (internal_tx, internal_rx) = mpsc::unbounded_channel();
+        let mut mempool = Mempool::new(parts.mempool_capacity);
+        for (id, tx) in parts.store.pending_txs()? {
+            if parts.store.tx_location(&id)?.is_none() {
+                let _ = mempool.insert(id, tx);
+            }
+        }
+        let bodies = parts.proposals.into_iter().filter(|b| b.header.height > parts.last_finalized.height).map(|b| (b.header.hash(), b)).collect();
+        Ok(Driver {
+            core: parts.core,
+            net: parts.services.network.clone(),
+            services: parts.services,
+            store: parts.store,
+            safety_file: parts.safety_file,
+            state: parts.state,
+            mempool,
+            bodies,
+            last_finalized: parts.last_finalized,
+            consensus: parts.consensus,
+            pending_build: None,
+            store_dirty: false,
+            head: parts.head,
+            live: parts.live,
+            internal_tx,
+            internal_rx,
+            events: VecDeque::new(),
+            syncing: false,
+            head_moved: Instant::now(),
+        })
+    }
+
+    pub async fn run(
+        mut self,
+        mut net_events: mpsc::Receiver<NetEvent>,
+        mut submissions: mpsc::Receiver<Submission>,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        let actions = self.core.start();
+        self.execute(actions);
+        self.relay_pending();
+        let mut sync_tick = tokio::time::interval(Duration::from_millis(1000));
+        sync_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let build_deadline = self.pending_build.as_ref().map(|(_, _, d)| tokio::time::Instant::from_std(*d));
+            tokio::select! {
+                _ = stop.changed() => break,
+                Some(ev) = net_events.recv() => self.on_net(ev),
+                Some(internal) = self.internal_rx.recv() => self.on_internal(internal),
+                Some(sub) = submissions.recv() => self.on_submission(sub),
+                _ = sync_tick.tick() => self.maybe_sync(),
+                _ = async { tokio::time::sleep_until(build_deadline.expect("guarded")).await }, if build_deadline.is_some() => self.try_build(true),
+            }
+            self.drain_events();
+            self.publish_live();
+        }
+        if let Err(e) = self.store.flush() {
+            tracing::error!(error = %e, "final flush failed");
+        }
+    }
+
+    fn publish_live(&self) {
+        if let Ok(mut live) = self.live.write() {
+            live.view = self.core.view();
+            live.mempool = self.mempool.len();
+            live.mempool_capacity = self.mempool.capacity();
+        }
+    }
+
+    fn drain_events(&mut self) {
+        while let Some(event) = self.events.pop_front() {
+            let actions = self.core.handle(event);
+            self.execute(actions);
+        }
+    }
+
+    fn handle(&mut self, event: Event) {
+        self.events.push_back(event);
+        self.drain_events();
+    }
+
+    // ----- carrying out actions -------------------------------------------
+
+    fn execute(&mut self, actions: Vec<Action>) {
+        for action in actions {
+            match action {
+                Action::Persist(state) => {
+                    // Rule P: block bodies we vote for, then our votes, on disk
+                    // before anything leaves.
+                    let result = tokio::task::block_in_place(|| {
+                        if self.store_dirty {
+                            self.store.flush().map_err(|e| e.to_string())?;
+                        }
+                        self.safety_file.store(&state).map_err(|e| e.to_string())
+                    });
+                    self.store_dirty = false;
+                    if let Err(e) = result {
+                        // Without durable safety state we must not vote: stop.
+                        tracing::error!(error = %e, "cannot persist the safety state; exiting to stay safe");
+                        std::process::exit(70);
+                    }
+                }
+                Action::Broadcast(ConsensusMessage::Proposal(proposal)) => {
+                    let hash = proposal.header.hash();
+                    let txs = self.bodies.get(&hash).map(|b| b.txs.clone()).unwrap_or_default();
+                    self.net.broadcast(WireMessage::Proposal { proposal, txs });
+                }
+                Action::Broadcast(message) => self.net.broadcast(WireMessage::Consensus(message)),
+                Action::Build { view, parent } => {
+                    let deadline = Instant::now() + Duration::from_millis(self.consensus.max_block_interval_ms);
+                    self.pending_build = Some((view, parent, deadline));
+                    self.try_build(false);
+                }
+                Action::Verify { header, parent } => self.verify(header, parent),
+                Action::ScheduleTimeout { view, kind, after_ms } => {
+                    let tx = self.internal_tx.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(Duration::from_millis(after_ms)).await;
+                        let _ = tx.send(Internal::Timeout { view, kind });
+                    });
+                }
+                Action::Fetch { hash } => self.fetch(hash),
+                Action::Commit { blocks, finalization } => self.commit(blocks, finalization),
+                Action::Evidence(evidence) => {
+                    tracing::warn!(offender = evidence.offender(), ?evidence, "equivocation evidence");
+                    if let Err(e) = self.store.put_evidence(&evidence) {
+                        tracing::error!(error = %e, "cannot store evidence");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Transactions already in blocks between the finalized head and `parent`.
+    fn in_flight(&self, parent: &Header) -> HashSet<TxId> {
+        let mut out = HashSet::new();
+        let mut cursor = parent.clone();
+        while cursor.height > self.last_finalized.height {
+            let Some(body) = self.bodies.get(&cursor.hash()) else { break };
+            out.extend(body.tx_ids());
+            cursor = match self.bodies.get(&body.header.parent) {
+                Some(b) => b.header.clone(),
+                None => break,
+            };
+        }
+        out
+    }
+
+    fn try_build(&mut self, deadline_passed: bool) {
+        let Some((view, parent, _)) = self.pending_build.clone() else { return };
+        if view != self.core.view() {
+            self.pending_build = None;
+            return;
+        }
+        let exclude = self.in_flight(&parent);
+        let picked = self.mempool.batch(self.consensus.max_block_txs, &exclude);
+        if picked.is_empty() && !deadline_passed {
+            return;
+        }
+        self.pending_build = None;
+        let (ids, txs): (Vec<TxId>, Vec<Transaction>) = picked.into_iter().unzip();
+        let header = Header {
+            chain_id: self.services.genesis.chain_id.clone(),
+            height: parent.height + 1,
+            view,
+            parent: parent.hash(),
+            tx_root: merkle_root(&ids),
+            time_ms: now_ms().max(parent.time_ms),
+            proposer: self.services.me,
+            tx_count: txs.len() as u32,
+        };
+        let block = Block { header: header.clone(), txs };
+        if let Err(e) = self.store.put_proposal(&block) {
+            tracing::error!(error = %e, "cannot store own proposal");
+            return;
+        }
+        self.store_dirty = true;
+        self.bodies.insert(header.hash(), block);
+        self.events.push_back(Event::Built { header });
+    }
+
+    fn verify(&mut self, header: Header, parent: Header) {
+        let hash = header.hash();
+        let Some(block) = self.bodies.get(&hash).cloned() else {
+            self.events.push_back(Event::Verified { hash, valid: false });
+            return;
+        };
+        let known: HashSet<TxId> = block.tx_ids().into_iter().filter(|id| self.mempool.contains(id)).collect();
+        let chain_id = self.services.genesis.chain_id.clone();
+        let tx = self.internal_tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let result = verify_body(&block, &parent, &chain_id, &known, now_ms());
+            if let Err(reason) = &result {
+                tracing::warn!(height = block.header.height, view = block.header.view, %reason, "rejected a proposal");
+            }
+            let _ = tx.send(Internal::Verified { hash, valid: result.is_ok() });
+        });
+    }
+
+    fn fetch(&mut self, hash: Hash) {
+        if let Some(b) = self.bodies.get(&hash) {
+            self.events.push_back(Event::BlockAvailable { header: b.header.clone() });
+            return;
+        }
+        let peers = self.net.connected_peers();
+        let net = self.net.clone();
+        let tx = self.internal_tx.clone();
+        tokio::spawn(async move {
+            for peer in peers {
+                if let Ok(SyncResponse::Block(Some(block))) = net.request(peer, SyncRequest::Block(hash)).await
+                    && block.header.hash() == hash
+                {
+                    let _ = tx.send(Internal::Fetched(block));
+                    return;
+                }
+            }
+        });
+    }
+
+    fn commit(&mut self, headers: Vec<Header>, finalization: Certificate) {
+        let mut blocks = Vec::with_capacity(headers.len());
+        for header in &headers {
+            match self.bodies.get(&header.hash()) {
+                Some(b) => blocks.push(b.clone()),
+                None => {
+                    tracing::error!(height = header.height, "finalized block body missing; exiting so a restart resyncs");
+                    std::process::exit(71);
+                }
+            }
+        }
+        self.store_finalized(blocks, &finalization);
+    }
+
+    /// Applies finalized blocks to the chaincode state and stores them.
+    fn store_finalized(&mut self, blocks: Vec<Block>, finalization: &Certificate) {
+        let mut with_receipts = Vec::with_capacity(blocks.len());
+        for block in blocks {
+            let ctx = BlockContext { height: block.header.height, time_ms: block.header.time_ms };
+            let receipts: Vec<Receipt> = block.txs.iter().map(|tx| self.state.apply(ctx, tx.id(), tx)).collect();
+            for r in &receipts {
+                self.mempool.remove(&r.tx_id);
+            }
+            with_receipts.push((block, receipts));
+        }
+        if let Err(e) = tokio::task::block_in_place(|| self.store.commit(&with_receipts, finalization)) {
+            tracing::error!(error = %e, "cannot store finalized blocks; exiting so nothing unstored is acknowledged");
+            std::process::exit(72);
+        }
+        let tip = with_receipts.last().expect("non-empty commit").0.header.clone();
+        let txs: usize = with_receipts.iter().map(|(b, _)| b.txs.len()).sum();
+        tracing::info!(height = tip.height, view = tip.view, txs, state_root = %self.state.root(), "finalized");
+        self.bodies.retain(|_, b| b.header.height > tip.height);
+        self.last_finalized = tip.clone();
+        self.head_moved = Instant::now();
+        let _ = self.head.send(Head { height: tip.height, hash: tip.hash() });
+    }
+
+    // ----- network ---------------------------------------------------------
+
+    fn on_net(&mut self, event: NetEvent) {
+        match event {
+            crate::network::NetEvent::Message { message, .. } => match message {
+                WireMessage::Consensus(m) => self.handle(Event::Message(m)),
+                WireMessage::Proposal { proposal, txs } => {
+                    let header = proposal.header.clone();
+                    if header.height <= self.last_finalized.height || txs.len() != header.tx_count as usize {
+                        return;
+                    }
+                    let hash = header.hash();
+                    let inserted = !self.bodies.contains_key(&hash);
+                    if inserted {
+                        self.bodies.insert(hash, Block { header, txs });
+                    }
+                    self.handle(Event::Message(ConsensusMessage::Proposal(proposal)));
+                }
+                WireMessage::Txs(txs) => self.on_relayed(txs),
+            },
+            crate::network::NetEvent::Request { request, reply, .. } => self.answer(request, reply),
+            crate::network::NetEvent::Connected(peer) => {
+                tracing::info!(%peer, "peer connected");
+                self.relay_pending();
+            }
+            crate::network::NetEvent::Disconnected(peer) => tracing::info!(%peer, "peer disconnected"),
+        }
+    }
+
+    fn answer(&self, request: SyncRequest, reply: oneshot::Sender<SyncResponse>) {
+        match request {
+            SyncRequest::Status => {
+                let _ = reply.send(SyncResponse::Status { height: self.last_finalized.height, hash: self.last_finalized.hash() });
+            }
+            SyncRequest::Block(hash) => {
+                if let Some(b) = self.bodies.get(&hash) {
+                    let _ = reply.send(SyncResponse::Block(Some(b.clone())));
+                    return;
+                }
+                let store = self.store.clone();
+                tokio::task::spawn_blocking(move || {
+                    let block = store.height_of(&hash).ok().flatten().and_then(|h| store.block(h).ok().flatten()).map(|s| s.block);
+                    let _ = reply.send(SyncResponse::Block(block));
+                });
+            }
+            SyncRequest::Blocks { from, max } => {
+                let store = self.store.clone();
+                tokio::task::spawn_blocking(move || {
+                    let _ = reply.send(SyncResponse::Blocks(read_segment(&store, from, max.min(256))));
+                });
+            }
+        }
+    }
+
+    fn on_relayed(&mut self, txs: Vec<Transaction>) {
+        let fresh: Vec<(TxId, Transaction)> = txs
+            .into_iter()
+            .map(|tx| (tx.id(), tx))
+            .filter(|(id, tx)| !self.mempool.contains(id) && tx.chain_id == self.services.genesis.chain_id)
+            .collect();
+        if fresh.is_empty() {
+            return;
+        }
+        let tx = self.internal_tx.clone();
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || {
+            let refs: Vec<&Transaction> = fresh.iter().map(|(_, t)| t).collect();
+            let results = verify_batch(&refs);
+            let good = fresh
+                .into_iter()
+                .zip(results)
+                .filter(|((id, _), r)| r.is_ok() && store.tx_location(id).ok().flatten().is_none())
+                .map(|(pair, _)| pair)
+                .collect();
+            let _ = tx.send(Internal::TxsVerified(good));
+        });
+    }
+
+    /// Re-relays what this node accepted and has not seen finalized, e.g.
+    /// after a restart or when a peer (re)connects.
+    fn relay_pending(&self) {
+        let pending: Vec<Transaction> = self.mempool.batch(usize::MAX, &HashSet::new()).into_iter().map(|(_, t)| t).collect();
+        for chunk in pending.chunks(2048) {
+            self.net.broadcast(WireMessage::Txs(chunk.to_vec()));
+        }
+    }
+
+    // ----- submissions -----------------------------------------------------
+
+    fn on_submission(&mut self, sub: Submission) {
+        let mut outcomes = Vec::with_capacity(sub.txs.len());
+        let mut accepted = Vec::new();
+        let fresh = sub.txs.iter().filter(|(id, _)| !self.mempool.contains(id)).count();
+        if !self.mempool.has_room(fresh) {
+            let _ = sub.reply.send(Err(SubmitError::Overloaded(self.mempool.capacity())));
+            return;
+        }
+        for (id, tx) in sub.txs {
+            if self.mempool.contains(&id) {
+                outcomes.push(SubmitOutcome::AlreadyPending);
+                continue;
+            }
+            match self.store.tx_location(&id) {
+                Ok(Some(loc)) => {
+                    outcomes.push(SubmitOutcome::AlreadyFinalized { height: loc.height });
+                    continue;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    let _ = sub.reply.send(Err(SubmitError::Storage(e.to_string())));
+                    return;
+                }
+            }
+            if let Err(e) = self.state.check(&id, &tx) {
+                outcomes.push(SubmitOutcome::Rejected { field: e.field, rule: e.rule });
+                continue;
+            }
+            let _ = self.mempool.insert(id, tx.clone());
+            accepted.push((id, tx));
+            outcomes.push(SubmitOutcome::Accepted);
+        }
+        if accepted.is_empty() {
+            let _ = sub.reply.send(Ok(outcomes));
+            return;
+        }
+        if let Err(e) = self.store.put_pending(&accepted) {
+            for (id, _) in &accepted {
+                self.mempool.remove(id);
+            }
+            let _ = sub.reply.send(Err(SubmitError::Storage(e.to_string())));
+            return;
+        }
+        self.net.broadcast(WireMessage::Txs(accepted.into_iter().map(|(_, t)| t).collect()));
+        // Acknowledge only once durable; the flush runs off this task and
+        // concurrent submissions share it.
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || {
+            let result = store.flush().map(|_| outcomes).map_err(|e| SubmitError::Storage(e.to_string()));
+            let _ = sub.reply.send(result);
+        });
+        self.try_build(false);
+    }
+
+    // ----- internal results --------------------------------------------------
+
+    fn on_internal(&mut self, internal: Internal) {
+        match internal {
+            Internal::Timeout { view, kind } => self.handle(Event::Timeout { view, kind }),
+            Internal::Verified { hash, valid } => {
+                if valid && let Some(block) = self.bodies.get(&hash) {
+                    if let Err(e) = self.store.put_proposal(block) {
+                        tracing::error!(error = %e, "cannot store proposal body");
+                        self.handle(Event::Verified { hash, valid: false });
+                        return;
+                    }
+                    self.store_dirty = true;
+                }
+                self.handle(Event::Verified { hash, valid });
+            }
+            Internal::Fetched(block) => {
+                if block.header.height <= self.last_finalized.height || !block.body_matches_header(&block.tx_ids()) {
+                    return;
+                }
+                let header = block.header.clone();
+                self.bodies.insert(header.hash(), block);
+                self.handle(Event::BlockAvailable { header });
+            }
+            Internal::TxsVerified(txs) => {
+                for (id, tx) in txs {
+                    if self.mempool.insert(id, tx).is_err() {
+                        break;
+                    }
+                }
+                self.try_build(false);
+            }
+            Internal::PeerHead { peer, height } => {
+                let behind = height > self.last_finalized.height + 2
+                    || (height > self.last_finalized.height && self.head_moved.elapsed() > Duration::from_secs(3));
+                if !behind {
+                    self.syncing = false;
+                    return;
+                }
+                let from = self.last_finalized.height + 1;
+                let net = self.net.clone();
+                let tx = self.internal_tx.clone();
+                tokio::spawn(async move {
+                    match net.request(peer, SyncRequest::Blocks { from, max: 128 }).await {
+                        Ok(SyncResponse::Blocks(segment)) if !segment.is_empty() => {
+                            let _ = tx.send(Internal::Segment(segment));
+                        }
+                        _ => {
+                            let _ = tx.send(Internal::SyncIdle);
+                        }
+                    }
+                });
+            }
+            Internal::Segment(segment) => {
+                self.syncing = false;
+                self.apply_segment(segment);
+            }
+            Internal::SyncIdle => self.syncing = false,
+        }
+    }
+
+    fn maybe_sync(&mut self) {
+        if self.syncing {
+            return;
+        }
+        let peers = self.net.connected_peers();
+        if peers.is_empty() {
+            return;
+        }
+        self.syncing = true;
+        let net = self.net.clone();
+        let tx = self.internal_tx.clone();
+        tokio::spawn(async move {
+            let mut best: Option<(PeerId, u64)> = None;
+            for peer in peers {
+                if let Ok(SyncResponse::Status { height, .. }) = net.request(peer, SyncRequest::Status).await
+                    && best.is_none_or(|(_, h)| height > h)
+                {
+                    best = Some((peer, height));
+                }
+            }
+            let _ = tx.send(match best {
+                Some((peer, height)) => Internal::PeerHead { peer, height },
+                None => Internal::SyncIdle,
+            });
+        });
+    }
+
+    fn apply_segment(&mut self, segment: Vec<StoredBlock>) {
+        let g = &self.services.genesis;
+        let first = segment.first().map(|s| s.block.header.height);
+        if first != Some(self.last_finalized.height + 1) {
+            return; // consensus moved on meanwhile
+        }
+        match verify_segment(&g.chain_id, &g.keys(), g.quorum(), &self.last_finalized, &segment) {
+            Ok((count, certificate)) => {
+                let blocks: Vec<Block> = segment.into_iter().take(count).map(|s| s.block).collect();
+                let tip = blocks.last().expect("count >= 1").header.clone();
+                tracing::info!(from = blocks[0].header.height, to = tip.height, "caught up from a peer");
+                self.store_finalized(blocks, &certificate);
+                self.handle(Event::Synced { header: tip, finalization: certificate });
+            }
+            Err(e) => tracing::warn!(error = %e, "refused a block segment from a peer"),
+        }
+    }
+}
+
+/// Finalized blocks from `from`, at most `max`, extended to the next block
+/// with its own certificate so the segment can be verified on its own.
+fn read_segment(store: &ChainStore, from: u64, max: u32) -> Vec<StoredBlock> {
+    let mut out = Vec::new();
+    let mut height = from;
+    while let Ok(Some(b)) = store.block(height) {
+        let certified = matches!(b.finality, Finality::Certificate(_));
+        out.push(b);
+        height += 1;
+        if out.len() >= max as usize && certified {
+            break;
+        }
+        if out.len() >= 4 * max as usize {
+            break;
+        }
+    }
+    out
+}
+
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

@@ -1,0 +1,143 @@
+//! Runs one validator: loads config, genesis, key and disk state, rebuilds
+//! the chaincode state by replaying the finalized blocks, then runs the
+//! consensus driver, the network and the gateway until shutdown.
+
+mod driver;
+mod services;
+mod verify;
+
+pub use services::{Head, LiveStatus, NodeServices, SubmitError, SubmitOutcome, Submission};
+
+use crate::config::NodeConfig;
+use crate::consensus::{Core, CoreConfig, Timeouts};
+use crate::crypto::read_key_file;
+use crate::genesis::Genesis;
+use crate::network::{self, NetworkConfig};
+use crate::storage::{ChainStore, Finality, SafetyFile};
+use coldchain_chaincode::{BlockContext, State};
+use std::future::Future;
+use std::sync::{Arc, RwLock};
+use tokio::sync::{mpsc, watch};
+
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Genesis(#[from] crate::genesis::GenesisError),
+    #[error(transparent)]
+    Key(#[from] crate::crypto::KeyError),
+    #[error("the key in {key} is not a validator of genesis {genesis}")]
+    NotAValidator { key: String, genesis: String },
+    #[error("storage: {0}")]
+    Store(#[from] crate::storage::StoreError),
+    #[error("safety file: {0}")]
+    Safety(std::io::Error),
+    #[error("network: {0}")]
+    Network(String),
+    #[error("gateway: cannot listen on {addr}: {source}")]
+    Gateway { addr: String, source: std::io::Error },
+}
+
+/// Starts the node and runs it until `shutdown` resolves.
+pub async fn run(cfg: NodeConfig, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), NodeError> {
+    let genesis = Genesis::load(&cfg.genesis)?;
+    let key = read_key_file(&cfg.key)?;
+    let me = genesis.index_of(&key.verifying_key()).ok_or_else(|| NodeError::NotAValidator {
+        key: cfg.key.display().to_string(),
+        genesis: cfg.genesis.display().to_string(),
+    })?;
+    std::fs::create_dir_all(&cfg.data_dir).map_err(NodeError::Safety)?;
+    let store = ChainStore::open(&cfg.data_dir.join("chain"))?;
+    let safety_file = SafetyFile::new(&cfg.data_dir);
+    let safety = safety_file.load().map_err(NodeError::Safety)?.unwrap_or_default();
+
+    // Rebuild the chaincode state from the finalized blocks.
+    let head = store.head()?;
+    let mut state = State::new();
+    let mut last = genesis.block_header();
+    for height in 1..=head {
+        let stored = store.block(height)?.ok_or_else(|| crate::storage::StoreError::Corrupt {
+            tree: "blocks",
+            detail: format!("block {height} missing below head {head}"),
+        })?;
+        let ctx = BlockContext { height, time_ms: stored.block.header.time_ms };
+        for tx in &stored.block.txs {
+            state.apply(ctx, tx.id(), tx);
+        }
+        last = stored.block.header;
+    }
+    let last_finalization = match store.block(head)?.map(|b| b.finality) {
+        Some(Finality::Certificate(c)) => Some(c),
+        _ => None,
+    };
+    tracing::info!(validator = %genesis.validators[me as usize].name, height = head, state_root = %state.root(), "state rebuilt from disk");
+
+    let peers = cfg.p2p.peers.iter().map(|p| p.parse().expect("validated in config")).collect();
+    let net_config = NetworkConfig {
+        secret_key: key.to_bytes(),
+        listen: cfg.p2p.listen.parse().expect("validated in config"),
+        peers,
+        allowed: genesis.keys().iter().map(|k| network::peer_id_of(&k.to_bytes())).collect(),
+        max_message_bytes: 256 * 1024 * 1024,
+        redial_interval: std::time::Duration::from_millis(1000),
+    };
+    let (net, net_events) = network::spawn(net_config).await.map_err(|e| NodeError::Network(e.to_string()))?;
+
+    let proposals = store.proposals()?;
+    let known = proposals.iter().filter(|b| b.header.height > head).map(|b| b.header.clone()).collect();
+    let core_cfg = CoreConfig {
+        chain_id: genesis.chain_id.clone(),
+        validators: genesis.keys(),
+        quorum: genesis.quorum(),
+        signer: Some((me, key)),
+        timeouts: Timeouts {
+            leader_ms: cfg.consensus.leader_timeout_ms,
+            advance_ms: cfg.consensus.advance_timeout_ms,
+            retry_ms: cfg.consensus.retry_ms,
+        },
+    };
+    let core = Core::new(core_cfg, safety, last.clone(), last_finalization, known);
+
+    let (head_tx, head_rx) = watch::channel(Head { height: last.height, hash: last.hash() });
+    let (submit_tx, submit_rx) = mpsc::channel(1024);
+    let live = Arc::new(RwLock::new(LiveStatus::default()));
+    let services = NodeServices {
+        genesis: Arc::new(genesis),
+        me,
+        store: store.clone(),
+        head: head_rx,
+        live: live.clone(),
+        submit: submit_tx,
+        network: net.clone(),
+        max_wait_ms: cfg.gateway.max_wait_ms,
+    };
+
+    let listener = tokio::net::TcpListener::bind(&cfg.gateway.listen)
+        .await
+        .map_err(|source| NodeError::Gateway { addr: cfg.gateway.listen.clone(), source })?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let gateway = tokio::spawn(crate::gateway::serve(listener, services.clone(), cfg.gateway.max_body_bytes, stop_rx.clone()));
+
+    let driver = driver::Driver::new(driver::DriverParts {
+        core,
+        services: services.clone(),
+        store,
+        safety_file,
+        state,
+        last_finalized: last,
+        proposals,
+        consensus: cfg.consensus.clone(),
+        mempool_capacity: cfg.mempool.max_txs,
+        head: head_tx,
+        live,
+    })?;
+    let driver_task = tokio::spawn(driver.run(net_events, submit_rx, stop_rx));
+
+    shutdown.await;
+    tracing::info!("shutting down: closing the gateway, flushing the store");
+    let _ = stop_tx.send(true);
+    let _ = gateway.await;
+    let _ = driver_task.await;
+    Ok(())
+}

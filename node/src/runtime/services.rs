@@ -1,0 +1,74 @@
+//! What the gateway may use of a running node: read-only views of the store
+//! and status, and a channel to submit transactions to the driver.
+
+use crate::genesis::{Genesis, ValidatorIndex};
+use crate::wire::Network;
+use crate::storage::ChainStore;
+use coldchain_chaincode::{Hash, Transaction, TxId};
+use serde::Serialize;
+use std::sync::{Arc, RwLock};
+use tokio::sync::{mpsc, oneshot, watch};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Head {
+    pub height: u64,
+    pub hash: Hash,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct LiveStatus {
+    pub view: u64,
+    pub mempool: usize,
+    pub mempool_capacity: usize,
+}
+
+/// The driver's answer for one submitted transaction.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum SubmitOutcome {
+    /// Durably stored on this node and relayed; will be finalized.
+    Accepted,
+    /// Already pending: nothing new stored.
+    AlreadyPending,
+    /// Already on chain.
+    AlreadyFinalized { height: u64 },
+    /// Broke a rule of the chaincode; nothing stored.
+    Rejected { field: String, rule: String },
+}
+
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum SubmitError {
+    #[error("the mempool is full ({0} pending transactions); retry later")]
+    Overloaded(usize),
+    #[error("the node is shutting down")]
+    ShuttingDown,
+    #[error("storage failed: {0}")]
+    Storage(String),
+}
+
+pub struct Submission {
+    pub txs: Vec<(TxId, Transaction)>,
+    pub reply: oneshot::Sender<Result<Vec<SubmitOutcome>, SubmitError>>,
+}
+
+#[derive(Clone)]
+pub struct NodeServices {
+    pub genesis: Arc<Genesis>,
+    pub me: ValidatorIndex,
+    pub store: ChainStore,
+    pub head: watch::Receiver<Head>,
+    pub live: Arc<RwLock<LiveStatus>>,
+    pub submit: mpsc::Sender<Submission>,
+    pub network: Network,
+    pub max_wait_ms: u64,
+}
+
+impl NodeServices {
+    /// Hands verified transactions to the driver; answers once they are
+    /// durable on this node (or refused).
+    pub async fn submit(&self, txs: Vec<(TxId, Transaction)>) -> Result<Vec<SubmitOutcome>, SubmitError> {
+        let (reply, rx) = oneshot::channel();
+        self.submit.send(Submission { txs, reply }).await.map_err(|_| SubmitError::ShuttingDown)?;
+        rx.await.map_err(|_| SubmitError::ShuttingDown)?
+    }
+}

@@ -1,0 +1,9 @@
+//! Durable state of a node: the finalized chain in sled ([`ChainStore`]) and
+//! the consensus safety file ([`SafetyFile`]), written apart so the votes a
+//! validator signed survive even a damaged chain database.
+
+mod chain;
+mod safety_file;
+
+pub use chain::{ChainStore, Finality, StoreError, StoredBlock, TxLocation};
+pub use safety_file::SafetyFile;

@@ -1,0 +1,41 @@
+//! What validators send each other over the network.
+
+use crate::block::Block;
+use crate::consensus::{ConsensusMessage, Proposal};
+use crate::storage::StoredBlock;
+use coldchain_chaincode::{Hash, Transaction};
+use serde::{Deserialize, Serialize};
+
+/// One-way messages.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum WireMessage {
+    /// Votes and certificates.
+    Consensus(ConsensusMessage),
+    /// A leader's proposal with the block's transactions.
+    Proposal { proposal: Proposal, txs: Vec<Transaction> },
+    /// Transactions accepted by a gateway, relayed so any leader can include them.
+    Txs(Vec<Transaction>),
+}
+
+/// Block-sync requests.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum SyncRequest {
+    /// The peer's finalized head.
+    Status,
+    /// A block by hash, finalized or only proposed.
+    Block(Hash),
+    /// Finalized blocks from `from`, at most `max`, extended to the next block
+    /// that carries its own finalization certificate.
+    Blocks { from: u64, max: u32 },
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum SyncResponse {
+    Status { height: u64, hash: Hash },
+    Block(Option<Block>),
+    Blocks(Vec<StoredBlock>),
+}
+
+/// A network handle for these message types.
+pub type Network = crate::network::NetworkHandle<WireMessage, SyncRequest, SyncResponse>;
+pub type NetEvent = crate::network::NetEvent<WireMessage, SyncRequest, SyncResponse>;
