@@ -1,0 +1,200 @@
+//! A local consortium of real `coldchain node` processes for integration
+//! tests: free ports from the OS (via `coldchain testnet`), waits by polling
+//! with a deadline, SIGKILL and restart of single nodes.
+
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_coldchain");
+
+/// Tests that start clusters run one at a time: on two shared cores,
+/// parallel clusters would only test the scheduler.
+static CLUSTER_LOCK: Mutex<()> = Mutex::new(());
+
+pub fn cluster_lock() -> MutexGuard<'static, ()> {
+    CLUSTER_LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub struct Node {
+    pub name: String,
+    pub gateway: String,
+    pub config: PathBuf,
+    child: Option<Child>,
+}
+
+pub struct Cluster {
+    pub dir: tempfile::TempDir,
+    pub nodes: Vec<Node>,
+    _lock: MutexGuard<'static, ()>,
+}
+
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(60))).build().into()
+}
+
+/// (HTTP status, envelope)
+pub fn get(url: &str) -> (u16, Value) {
+    let mut resp = agent().get(url).call().unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let status = resp.status().as_u16();
+    (status, resp.body_mut().with_config().limit(256 << 20).read_json().unwrap_or(Value::Null))
+}
+
+pub fn try_get(url: &str) -> Option<(u16, Value)> {
+    let mut resp = agent().get(url).call().ok()?;
+    let status = resp.status().as_u16();
+    Some((status, resp.body_mut().read_json().ok()?))
+}
+
+pub fn post_bytes(url: &str, body: &[u8]) -> (u16, Value) {
+    let mut resp = agent().post(url).header("content-type", "application/json").send(body).unwrap_or_else(|e| panic!("POST {url}: {e}"));
+    let status = resp.status().as_u16();
+    (status, resp.body_mut().read_json().unwrap_or(Value::Null))
+}
+
+pub fn post(url: &str, body: &Value) -> (u16, Value) {
+    post_bytes(url, &serde_json::to_vec(body).unwrap())
+}
+
+/// Polls `f` every 100 ms until it returns `Some`, or panics at the deadline.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+pub fn run_cli(args: &[&str]) -> std::process::Output {
+    Command::new(BIN).args(args).output().expect("run coldchain")
+}
+
+impl Cluster {
+    pub fn start(validators: usize) -> Cluster {
+        let lock = cluster_lock();
+        let dir = tempfile::tempdir().unwrap();
+        let out = run_cli(&["testnet", "--dir", dir.path().to_str().unwrap(), "--validators", &validators.to_string(), "--leader-timeout-ms", "800"]);
+        assert!(out.status.success(), "testnet failed: {}", String::from_utf8_lossy(&out.stderr));
+        let listing: Vec<Value> = serde_json::from_slice(&std::fs::read(dir.path().join("testnet.json")).unwrap()).unwrap();
+        let nodes = listing
+            .iter()
+            .map(|n| Node {
+                name: n["name"].as_str().unwrap().into(),
+                gateway: n["gateway"].as_str().unwrap().into(),
+                config: n["config"].as_str().unwrap().into(),
+                child: None,
+            })
+            .collect();
+        let mut cluster = Cluster { dir, nodes, _lock: lock };
+        for i in 0..cluster.nodes.len() {
+            cluster.start_node(i);
+        }
+        cluster
+    }
+
+    pub fn genesis_path(&self) -> PathBuf {
+        self.dir.path().join("genesis.json")
+    }
+
+    pub fn start_node(&mut self, i: usize) {
+        let node = &mut self.nodes[i];
+        assert!(node.child.is_none(), "{} is already running", node.name);
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(node.config.with_file_name("node.log")).unwrap();
+        let child = Command::new(BIN)
+            .args(["node", "--config", node.config.to_str().unwrap()])
+            .env("RUST_LOG", "info,libp2p=warn")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        node.child = Some(child);
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    pub fn kill(&mut self, i: usize) {
+        if let Some(mut child) = self.nodes[i].child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+
+    pub fn url(&self, i: usize, path: &str) -> String {
+        format!("{}{path}", self.nodes[i].gateway)
+    }
+
+    pub fn status(&self, i: usize) -> Option<Value> {
+        let (code, env) = try_get(&self.url(i, "/v1/status"))?;
+        (code == 200).then(|| env["result"].clone())
+    }
+
+    pub fn height(&self, i: usize) -> Option<u64> {
+        self.status(i)?["height"].as_u64()
+    }
+
+    pub fn chain_id(&self) -> String {
+        wait_for("a node's status", Duration::from_secs(30), || self.status(0).or_else(|| self.status(1)))["chain_id"].as_str().unwrap().into()
+    }
+
+    /// Waits until every listed node has finalized at least `height` blocks.
+    pub fn wait_height(&self, nodes: &[usize], height: u64, timeout: Duration) {
+        wait_for(&format!("nodes {nodes:?} to reach height {height}"), timeout, || {
+            nodes.iter().all(|&i| self.height(i).is_some_and(|h| h >= height)).then_some(())
+        });
+    }
+
+    pub fn block_hash(&self, i: usize, height: u64) -> Option<String> {
+        let (code, env) = try_get(&self.url(i, &format!("/v1/blocks/{height}")))?;
+        (code == 200).then(|| env["result"]["hash"].as_str().unwrap().to_string())
+    }
+
+    /// Asserts the listed nodes hold the same block at every height up to `upto`.
+    pub fn assert_same_chain(&self, nodes: &[usize], upto: u64) {
+        for h in 1..=upto {
+            let hashes: Vec<Option<String>> = nodes.iter().map(|&i| self.block_hash(i, h)).collect();
+            assert!(hashes[0].is_some(), "node {} has no block {h}", nodes[0]);
+            assert!(hashes.iter().all(|x| x == &hashes[0]), "fork at height {h}: {hashes:?}");
+        }
+    }
+
+    pub fn log(&self, i: usize) -> String {
+        std::fs::read_to_string(self.nodes[i].config.with_file_name("node.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for i in 0..self.nodes.len() {
+            self.kill(i);
+        }
+        if std::thread::panicking() {
+            for n in &self.nodes {
+                let log = std::fs::read_to_string(n.config.with_file_name("node.log")).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(30).collect();
+                eprintln!("---- last lines of {} ----", n.name);
+                for line in tail.iter().rev() {
+                    eprintln!("{line}");
+                }
+            }
+        }
+    }
+}
+
+pub fn enterprise_key(seed: u8) -> ed25519_dalek::SigningKey {
+    ed25519_dalek::SigningKey::from_bytes(&[seed; 32])
+}
+
+pub fn record(i: usize) -> Value {
+    serde_json::json!({"type": "notarise", "document": {"seq": i, "productName": "冷冻鸡两节翅", "batch": "L1", "weight": 13500.0}})
+}
+
+pub fn path_str(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
