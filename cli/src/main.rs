@@ -1,5 +1,6 @@
 //! `coldchain`: the one binary of the consortium chain.
 
+mod bench;
 mod client;
 mod cluster;
 mod demo;
@@ -11,7 +12,7 @@ use client::Gateway;
 use coldchain_chaincode::Transaction;
 use coldchain_node::crypto::{generate_key, read_key_file, write_key_file};
 use coldchain_node::genesis::Genesis;
-use coldchain_node::proof::{verify, ProofBundle};
+use coldchain_node::proof::{ProofBundle, ProofVerifier};
 use serde_json::Value;
 use std::path::PathBuf;
 
@@ -80,11 +81,30 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Check a proof bundle offline against a genesis file; exit 0 only if it holds.
+    /// Check proof bundles offline against a genesis file; exit 0 only if all hold.
     Verify {
         #[arg(long)]
         genesis: PathBuf,
-        proof: PathBuf,
+        /// One or more proof files (a bundle, or the gateway's envelope around one).
+        #[arg(required = true)]
+        proofs: Vec<PathBuf>,
+    },
+    /// Measure: throughput, latency, overload behaviour of a local
+    /// four-validator cluster, this machine's verification limit; or offline
+    /// proof verification. Prints figures; asserts nothing.
+    Bench {
+        /// One JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Only measure offline proof verification on one core.
+        #[arg(long)]
+        verify_proofs: bool,
+        /// Records in the full-load phase.
+        #[arg(long, default_value_t = 60_000)]
+        records: usize,
+        /// Records per POST /v1/tx/batch.
+        #[arg(long, default_value_t = 500)]
+        batch: usize,
     },
     /// Print a node's status.
     Status {
@@ -165,29 +185,38 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 None => print!("{text}"),
             }
         }
-        Command::Verify { genesis, proof } => {
+        Command::Verify { genesis, proofs } => {
             let genesis = Genesis::load(&genesis)?;
-            let text = std::fs::read_to_string(&proof).with_context(|| format!("reading {}", proof.display()))?;
-            let mut value: Value = serde_json::from_str(&text).with_context(|| format!("{} is not JSON", proof.display()))?;
-            if value.get("result").is_some() && value.get("success").is_some() {
-                value = value["result"].take(); // accept the gateway's envelope as saved
-            }
-            let bundle: ProofBundle = serde_json::from_value(value).with_context(|| format!("{} is not a proof bundle", proof.display()))?;
-            match verify(&genesis, &bundle) {
-                Ok(v) => {
-                    println!("VALID proof for chain {}", v.chain_id);
-                    println!("  transaction {} is leaf {} of block {} ({})", v.tx_id, bundle.leaf_index, v.height, v.block_hash);
-                    if v.certified_height != v.height {
-                        println!("  block {} is an ancestor of certified block {} ({})", v.height, v.certified_height, v.certified_hash);
+            let mut verifier = ProofVerifier::new(&genesis);
+            let mut invalid = 0;
+            for proof in &proofs {
+                let text = std::fs::read_to_string(proof).with_context(|| format!("reading {}", proof.display()))?;
+                let mut value: Value = serde_json::from_str(&text).with_context(|| format!("{} is not JSON", proof.display()))?;
+                if value.get("result").is_some() && value.get("success").is_some() {
+                    value = value["result"].take(); // the gateway's envelope, saved as is
+                }
+                let bundle: ProofBundle = serde_json::from_value(value).with_context(|| format!("{} is not a proof bundle", proof.display()))?;
+                match verifier.verify(&bundle) {
+                    Ok(v) => {
+                        println!("VALID proof for chain {} ({})", v.chain_id, proof.display());
+                        println!("  transaction {} is leaf {} of block {} ({})", v.tx_id, bundle.leaf_index, v.height, v.block_hash);
+                        if v.certified_height != v.height {
+                            println!("  block {} is an ancestor of certified block {} ({})", v.height, v.certified_height, v.certified_hash);
+                        }
+                        println!("  finalized by {} of {} validators (quorum {}): {}", v.signers.len(), v.validators, v.quorum, v.signers.join(", "));
+                        println!("  signed by enterprise key {}", hex::encode(bundle.transaction.signer.public_key));
                     }
-                    println!("  finalized by {} of {} validators (quorum {}): {}", v.signers.len(), v.validators, v.quorum, v.signers.join(", "));
+                    Err(e) => {
+                        println!("INVALID proof ({}): {e}", proof.display());
+                        invalid += 1;
+                    }
                 }
-                Err(e) => {
-                    println!("INVALID proof: {e}");
-                    return Ok(std::process::ExitCode::from(2));
-                }
+            }
+            if invalid > 0 {
+                return Ok(std::process::ExitCode::from(2));
             }
         }
+        Command::Bench { json, verify_proofs, records, batch } => bench::run(bench::Options { json, verify_proofs, records, batch })?,
         Command::Status { gateway } => {
             let result = Gateway::new(&gateway).get("/v1/status")?.into_result()?;
             println!("{}", serde_json::to_string_pretty(&result)?);

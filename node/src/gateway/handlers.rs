@@ -132,13 +132,15 @@ async fn check_transactions(values: Vec<Value>, chain_id: &str) -> Vec<Result<(T
 async fn wait_finalized(gw: &Gateway, ids: &[TxId], timeout_ms: u64) -> Result<Vec<Option<u64>>, ApiError> {
     let deadline = tokio::time::Instant::now() + Duration::from_millis(timeout_ms);
     let mut head = gw.services.head.clone();
+    let mut heights: Vec<Option<u64>> = vec![None; ids.len()];
     loop {
         head.borrow_and_update();
-        let heights: Vec<Option<u64>> = ids
-            .iter()
-            .map(|id| gw.services.store.tx_location(id).map(|l| l.map(|l| l.height)))
-            .collect::<Result<_, _>>()
-            .map_err(ApiError::internal)?;
+        // Only the ones still pending are looked up again.
+        for (slot, id) in heights.iter_mut().zip(ids) {
+            if slot.is_none() {
+                *slot = gw.services.store.tx_location(id).map_err(ApiError::internal)?.map(|l| l.height);
+            }
+        }
         if heights.iter().all(Option::is_some) {
             return Ok(heights);
         }

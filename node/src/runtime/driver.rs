@@ -513,7 +513,7 @@ impl Driver {
                 let net = self.net.clone();
                 let tx = self.internal_tx.clone();
                 tokio::spawn(async move {
-                    match net.request(peer, SyncRequest::Blocks { from, max: 128 }).await {
+                    match net.request_with_timeout(peer, SyncRequest::Blocks { from, max: 128 }, Duration::from_secs(60)).await {
                         Ok(SyncResponse::Blocks(segment)) if !segment.is_empty() => {
                             let _ = tx.send(Internal::Segment(segment));
                         }
@@ -577,19 +577,22 @@ impl Driver {
     }
 }
 
+/// Keeps a sync answer to a few megabytes.
+const MAX_SEGMENT_TXS: usize = 16_000;
+
 /// Finalized blocks from `from`, at most `max`, extended to the next block
 /// with its own certificate so the segment can be verified on its own.
 fn read_segment(store: &ChainStore, from: u64, max: u32) -> Vec<StoredBlock> {
     let mut out = Vec::new();
     let mut height = from;
+    let mut txs = 0;
     while let Ok(Some(b)) = store.block(height) {
         let certified = matches!(b.finality, Finality::Certificate(_));
+        txs += b.block.txs.len();
         out.push(b);
         height += 1;
-        if out.len() >= max as usize && certified {
-            break;
-        }
-        if out.len() >= 4 * max as usize {
+        let enough = out.len() >= max as usize || txs >= MAX_SEGMENT_TXS;
+        if (enough && certified) || out.len() >= 4 * max as usize {
             break;
         }
     }

@@ -1,0 +1,1272 @@
+//! A deterministic simulator for the Simplex consensus core.
+//!
+//! Everything is driven by one seeded RNG and one event queue ordered by
+//! (virtual time in ms, sequence number): there is no clock, no thread and no
+//! I/O, so a seed replays exactly. The pieces:
+//!
+//! - [`Scenario`]: what happens in a run (network quality, partitions,
+//!   crashes, a Byzantine validator, a planted bug) and what the checker must
+//!   find (liveness window, expected evidence, a no-progress interval).
+//!   Built by the `scenario_*` functions from a seed.
+//! - [`Network`]: per-message delay, loss, duplication, stragglers
+//!   (reordering) and partitions.
+//! - [`Sim`]: four validators, each a driver around a [`Core`] that carries
+//!   out the core's actions like the real node will (safety file, block
+//!   store, timers, fetch, range sync), plus crash/restart.
+//! - [`check`]: the properties every run must satisfy, as a `Result`.
+
+#![allow(dead_code)]
+
+use coldchain_chaincode::Hash;
+use coldchain_node::block::Header;
+use coldchain_node::consensus::{
+    Action, Certificate, ConsensusMessage, Core, CoreConfig, Event, Evidence, Proposal, SafetyState, Timeouts, View, Vote,
+};
+use coldchain_node::crypto::{sign_vote, VoteKind};
+use coldchain_node::genesis::quorum;
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use std::cmp::{Ordering, Reverse};
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::fmt::Write as _;
+
+pub const N: usize = 4;
+pub const CHAIN: &str = "sim";
+
+// ===== scenarios ================================================================
+
+#[derive(Clone, Debug)]
+pub struct NetConfig {
+    pub delay_min: u64,
+    pub delay_max: u64,
+    /// Probability that one copy of a message is lost.
+    pub drop: f64,
+    /// Probability that a message is delivered twice (each copy its own delay).
+    pub duplicate: f64,
+    /// Probability that a message is held back by up to `straggle_max` extra
+    /// ms, so it overtakes nothing but is overtaken by later ones.
+    pub straggle: f64,
+    pub straggle_max: u64,
+}
+
+impl NetConfig {
+    pub fn calm() -> NetConfig {
+        NetConfig { delay_min: 5, delay_max: 40, drop: 0.0, duplicate: 0.0, straggle: 0.0, straggle_max: 0 }
+    }
+}
+
+/// Nodes in `side` cannot exchange messages with nodes outside it during
+/// `[from, until)` (checked when a message is sent).
+#[derive(Clone, Debug)]
+pub struct Partition {
+    pub from: u64,
+    pub until: u64,
+    pub side: Vec<usize>,
+}
+
+#[derive(Clone, Debug)]
+pub struct CrashPlan {
+    pub node: usize,
+    pub at: u64,
+    /// Down time; `None`: never restarts.
+    pub down: Option<u64>,
+    /// Whether the restarted core is given the block bodies the driver
+    /// persisted (`false`: `known = []`, the core must fetch).
+    pub keep_bodies: bool,
+}
+
+/// Crash every validator (at `now + 0..=2` ms each) when the first block is
+/// committed at or after `after`; each restarts after `down_min..=down_max`.
+#[derive(Clone, Debug)]
+pub struct CrashAllOnCommit {
+    pub after: u64,
+    pub down_min: u64,
+    pub down_max: u64,
+}
+
+/// Deliberate bugs, to show that the checker notices them.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Plant {
+    /// A restart ignores the persisted safety state (`SafetyState::default()`).
+    Amnesia,
+    /// The driver of this node appends a made-up block to its finalized
+    /// chain at this time.
+    ForgeCommit { node: usize, at: u64 },
+}
+
+#[derive(Clone, Debug)]
+pub struct Liveness {
+    /// Virtual time allowed after the last disruption (partition healed, last
+    /// restart) for every honest node to commit `blocks` more blocks.
+    pub window: u64,
+    pub blocks: u64,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Expect {
+    pub liveness: Option<Liveness>,
+    /// No block may become final anywhere during `[from, until]`.
+    pub no_progress: Option<(u64, u64)>,
+    /// The Byzantine validator must be named in evidence by an honest node.
+    pub evidence_against_byzantine: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub name: &'static str,
+    pub seed: u64,
+    pub net: NetConfig,
+    pub partitions: Vec<Partition>,
+    pub crashes: Vec<CrashPlan>,
+    pub crash_all_on_commit: Option<CrashAllOnCommit>,
+    /// An equivocating validator.
+    pub byzantine: Option<usize>,
+    pub plant: Option<Plant>,
+    /// The run lasts at least this long (and until the liveness window ends).
+    pub duration: u64,
+    /// Range sync: every node asks a random peer for its finalized blocks
+    /// this often.
+    pub sync_every: Option<u64>,
+    pub timeouts: Timeouts,
+    pub expect: Expect,
+}
+
+fn base(name: &'static str, seed: u64) -> Scenario {
+    Scenario {
+        name,
+        seed,
+        net: NetConfig::calm(),
+        partitions: vec![],
+        crashes: vec![],
+        crash_all_on_commit: None,
+        byzantine: None,
+        plant: None,
+        duration: 6_000,
+        sync_every: Some(500),
+        timeouts: Timeouts { leader_ms: 400, advance_ms: 800, retry_ms: 200 },
+        expect: Expect { liveness: Some(Liveness { window: 8_000, blocks: 5 }), ..Expect::default() },
+    }
+}
+
+/// The scenario's own RNG, separate from the run's, so that changing how a
+/// scenario is drawn does not shift the run and vice versa.
+fn scenario_rng(seed: u64, salt: u64) -> StdRng {
+    StdRng::seed_from_u64(seed ^ salt.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+}
+
+fn lossy_net(r: &mut StdRng) -> NetConfig {
+    let delay_min = r.random_range(5..=40);
+    NetConfig {
+        delay_min,
+        delay_max: delay_min + r.random_range(20..=200),
+        drop: r.random_range(0.0..0.15),
+        duplicate: r.random_range(0.0..0.10),
+        straggle: r.random_range(0.0..0.05),
+        straggle_max: 300,
+    }
+}
+
+/// Random loss, delay, duplication and reordering throughout; one partition
+/// that heals; one validator that crashes and restarts.
+pub fn scenario_random_faults(seed: u64) -> Scenario {
+    let mut r = scenario_rng(seed, 1);
+    let mut sc = base("random_faults", seed);
+    sc.net = lossy_net(&mut r);
+    let from = r.random_range(0..5_000);
+    let mut nodes: Vec<usize> = (0..N).collect();
+    nodes.shuffle(&mut r);
+    let side_len = r.random_range(1..=2);
+    sc.partitions.push(Partition { from, until: from + r.random_range(200..=3_000), side: nodes[..side_len].to_vec() });
+    sc.crashes.push(CrashPlan {
+        node: r.random_range(0..N),
+        at: r.random_range(0..6_000),
+        down: Some(r.random_range(50..=3_000)),
+        keep_bodies: r.random_bool(0.5),
+    });
+    // Mostly with the driver's range sync; sometimes catch-up by fetch only.
+    sc.sync_every = if r.random_bool(0.75) { Some(r.random_range(300..=1_000)) } else { None };
+    sc.duration = 6_000;
+    sc
+}
+
+/// One validator equivocates (two proposals per view it leads, double
+/// notarize votes, nullify beside every finalize) on a lossy network.
+pub fn scenario_equivocator(seed: u64) -> Scenario {
+    let mut r = scenario_rng(seed, 2);
+    let mut sc = base("equivocator", seed);
+    sc.net = lossy_net(&mut r);
+    sc.net.drop = sc.net.drop.min(0.08);
+    sc.byzantine = Some(r.random_range(0..N));
+    sc.duration = 4_000;
+    sc.expect.evidence_against_byzantine = true;
+    sc
+}
+
+/// All four validators crash at a random time and restart one by one.
+pub fn scenario_total_crash(seed: u64) -> Scenario {
+    let mut r = scenario_rng(seed, 3);
+    let mut sc = base("total_crash", seed);
+    sc.net = lossy_net(&mut r);
+    sc.net.drop = sc.net.drop.min(0.05);
+    let at = r.random_range(1_000..4_000);
+    for node in 0..N {
+        sc.crashes.push(CrashPlan { node, at: at + r.random_range(0..=5), down: Some(r.random_range(100..=2_000)), keep_bodies: true });
+    }
+    sc
+}
+
+/// Two validators down for a while: nothing may be finalized meanwhile.
+pub fn scenario_two_down(seed: u64) -> Scenario {
+    let mut r = scenario_rng(seed, 4);
+    let mut sc = base("two_down", seed);
+    sc.net = lossy_net(&mut r);
+    sc.net.drop = sc.net.drop.min(0.05);
+    let mut nodes: Vec<usize> = (0..N).collect();
+    nodes.shuffle(&mut r);
+    let at = r.random_range(1_000..3_000);
+    let down = 4_000;
+    for &node in &nodes[..2] {
+        sc.crashes.push(CrashPlan { node, at, down: Some(down), keep_bodies: r.random_bool(0.5) });
+    }
+    // In-flight votes may still complete a finalization just after the crash.
+    sc.expect.no_progress = Some((at + 1_500, at + down));
+    sc
+}
+
+/// All four crash just after some node commits (so the others may not have
+/// seen that finalization yet), then restart. With `Plant::Amnesia` this is
+/// the classic way to lose safety.
+pub fn scenario_crash_all_after_commit(seed: u64) -> Scenario {
+    let mut r = scenario_rng(seed, 5);
+    let mut sc = base("crash_all_after_commit", seed);
+    sc.net = NetConfig { delay_min: 5, delay_max: 120, drop: 0.02, duplicate: 0.0, straggle: 0.0, straggle_max: 0 };
+    sc.crash_all_on_commit = Some(CrashAllOnCommit { after: r.random_range(500..2_000), down_min: 10, down_max: 300 });
+    sc
+}
+
+pub fn scenario_by_name(name: &str, seed: u64) -> Option<Scenario> {
+    Some(match name {
+        "random_faults" => scenario_random_faults(seed),
+        "equivocator" => scenario_equivocator(seed),
+        "total_crash" => scenario_total_crash(seed),
+        "two_down" => scenario_two_down(seed),
+        "crash_all_after_commit" => scenario_crash_all_after_commit(seed),
+        "crash_all_after_commit+amnesia" => Scenario { plant: Some(Plant::Amnesia), ..scenario_crash_all_after_commit(seed) },
+        _ => return None,
+    })
+}
+
+// ===== network ==================================================================
+
+pub struct Network {
+    pub cfg: NetConfig,
+    pub partitions: Vec<Partition>,
+}
+
+impl Network {
+    pub fn blocked(&self, now: u64, a: usize, b: usize) -> bool {
+        self.partitions.iter().any(|p| now >= p.from && now < p.until && p.side.contains(&a) != p.side.contains(&b))
+    }
+
+    /// The delays of the copies of one message from `a` to `b` that will
+    /// arrive: none (lost or partitioned), one, or two (duplicated).
+    pub fn route(&self, rng: &mut StdRng, now: u64, a: usize, b: usize) -> Vec<u64> {
+        if self.blocked(now, a, b) {
+            return vec![];
+        }
+        let copies = if self.cfg.duplicate > 0.0 && rng.random_bool(self.cfg.duplicate) { 2 } else { 1 };
+        let mut out = Vec::with_capacity(copies);
+        for _ in 0..copies {
+            if self.cfg.drop > 0.0 && rng.random_bool(self.cfg.drop) {
+                continue;
+            }
+            let mut d = rng.random_range(self.cfg.delay_min..=self.cfg.delay_max);
+            if self.cfg.straggle > 0.0 && rng.random_bool(self.cfg.straggle) {
+                d += rng.random_range(0..=self.cfg.straggle_max);
+            }
+            out.push(d);
+        }
+        out
+    }
+}
+
+// ===== the simulated world ========================================================
+
+/// What travels between drivers.
+#[derive(Clone, Debug)]
+pub enum Msg {
+    Consensus(ConsensusMessage),
+    FetchRequest(Hash),
+    FetchResponse(Header),
+    /// Range sync: "my finalized height is h".
+    SyncRequest(u64),
+    /// Finalized blocks above the requester's height, and the finalization of
+    /// the last one.
+    SyncResponse(Vec<Header>, Certificate),
+}
+
+#[derive(Debug)]
+enum Ev {
+    Deliver { to: usize, from: usize, msg: Msg },
+    /// Timer, Built or Verified for one incarnation of a node.
+    Local { node: usize, epoch: u64, event: Event },
+    SyncTick { node: usize, epoch: u64 },
+    Crash { node: usize },
+    Restart { node: usize, keep_bodies: bool },
+    Forge { node: usize },
+}
+
+struct Queued {
+    time: u64,
+    seq: u64,
+    ev: Ev,
+}
+
+impl PartialEq for Queued {
+    fn eq(&self, o: &Self) -> bool {
+        (self.time, self.seq) == (o.time, o.seq)
+    }
+}
+impl Eq for Queued {}
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Queued {
+    fn cmp(&self, o: &Self) -> Ordering {
+        (self.time, self.seq).cmp(&(o.time, o.seq))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    Commit,
+    Sync,
+    Forged,
+}
+
+/// One append to a node's finalized chain.
+#[derive(Clone, Debug)]
+pub struct Batch {
+    pub at: u64,
+    pub blocks: Vec<Header>,
+    pub finalization: Certificate,
+    pub source: Source,
+}
+
+/// What survives a crash: the safety file, the block store (finalized chain
+/// with its certificates, and the bodies of blocks the node proposed or
+/// verified).
+#[derive(Default)]
+pub struct Disk {
+    pub safety: SafetyState,
+    pub chain: Vec<Header>,
+    pub batches: Vec<Batch>,
+    pub last_finalization: Option<Certificate>,
+    pub bodies: HashMap<Hash, Header>,
+    chain_index: HashMap<Hash, u64>,
+}
+
+/// What a running node holds in memory.
+struct Live {
+    core: Core,
+    bodies: HashMap<Hash, Header>,
+}
+
+pub struct SimNode {
+    pub disk: Disk,
+    live: Option<Live>,
+    epoch: u64,
+    pub restarts: u32,
+}
+
+impl SimNode {
+    pub fn alive(&self) -> bool {
+        self.live.is_some()
+    }
+    pub fn height(&self) -> u64 {
+        self.disk.chain.len() as u64
+    }
+    pub fn view(&self) -> Option<View> {
+        self.live.as_ref().map(|l| l.core.view())
+    }
+}
+
+pub struct Sim {
+    pub sc: Scenario,
+    pub now: u64,
+    seq: u64,
+    queue: BinaryHeap<Reverse<Queued>>,
+    rng: StdRng,
+    pub keys: Vec<SigningKey>,
+    pub validators: Vec<VerifyingKey>,
+    pub quorum: usize,
+    pub genesis: Header,
+    pub nodes: Vec<SimNode>,
+    pub net: Network,
+    /// (reporting node, time, evidence).
+    pub evidence: Vec<(usize, u64, Evidence)>,
+    /// FNV-1a over every dispatched event: two runs of a seed must agree.
+    pub digest: u64,
+    pub events: u64,
+    /// When set, a readable line per dispatched event (the last `cap` kept).
+    trace: Option<(VecDeque<String>, usize)>,
+    /// End of the last disruption (partition healed, restart): liveness is
+    /// measured from here.
+    pub stable_from: u64,
+    crash_all_armed: Option<CrashAllOnCommit>,
+    /// The run stopped once liveness was shown, before the window's end.
+    pub ended_early: bool,
+    /// Sort runs of `Fetch` actions (see [`normalize_fetch_order`]).
+    pub sort_fetches: bool,
+}
+
+pub fn keys_for(seed: u64) -> Vec<SigningKey> {
+    (0..N)
+        .map(|i| SigningKey::from_bytes(&Hash::digest_parts(&[b"sim-validator-key", &seed.to_be_bytes(), &(i as u64).to_be_bytes()]).0))
+        .collect()
+}
+
+pub fn genesis_header() -> Header {
+    Header {
+        chain_id: CHAIN.into(),
+        height: 0,
+        view: 0,
+        parent: Hash::digest(b"sim-genesis"),
+        tx_root: Hash::ZERO,
+        time_ms: 0,
+        proposer: 0,
+        tx_count: 0,
+    }
+}
+
+fn short(h: &Hash) -> String {
+    hex::encode(&h.0[..3])
+}
+
+fn describe_msg(m: &Msg) -> String {
+    match m {
+        Msg::Consensus(ConsensusMessage::Proposal(p)) => format!(
+            "proposal v{} h{} {} parent {} (cert {:?}, {} nulls)",
+            p.header.view,
+            p.header.height,
+            short(&p.header.hash()),
+            short(&p.header.parent),
+            p.parent_certificate.as_ref().map(|c| (c.kind, c.view)),
+            p.nullifications.len()
+        ),
+        Msg::Consensus(ConsensusMessage::Vote(v)) => format!("vote {:?} v{} {} by {}", v.kind, v.view, short(&v.hash), v.signer),
+        Msg::Consensus(ConsensusMessage::Certificate(c)) => {
+            format!("cert {:?} v{} {} signers {:?}", c.kind, c.view, short(&c.hash), c.signatures.iter().map(|s| s.signer).collect::<Vec<_>>())
+        }
+        Msg::FetchRequest(h) => format!("fetch? {}", short(h)),
+        Msg::FetchResponse(h) => format!("fetch! h{} v{} {}", h.height, h.view, short(&h.hash())),
+        Msg::SyncRequest(h) => format!("sync? above h{h}"),
+        Msg::SyncResponse(b, c) => format!("sync! {} blocks to h{} (final v{})", b.len(), b.last().map_or(0, |h| h.height), c.view),
+    }
+}
+
+fn describe_event(e: &Event) -> String {
+    match e {
+        Event::Timeout { view, kind } => format!("timeout {kind:?} v{view}"),
+        Event::Built { header } => format!("built v{} h{} {}", header.view, header.height, short(&header.hash())),
+        Event::Verified { hash, valid } => format!("verified {} {valid}", short(hash)),
+        Event::BlockAvailable { header } => format!("available h{} {}", header.height, short(&header.hash())),
+        Event::Synced { header, finalization } => format!("synced h{} v{}", header.height, finalization.view),
+        Event::Message(m) => describe_msg(&Msg::Consensus(m.clone())),
+    }
+}
+
+impl Sim {
+    pub fn new(sc: Scenario) -> Sim {
+        let keys = keys_for(sc.seed);
+        let validators: Vec<VerifyingKey> = keys.iter().map(|k| k.verifying_key()).collect();
+        let net = Network { cfg: sc.net.clone(), partitions: sc.partitions.clone() };
+        let stable_from = sc.partitions.iter().map(|p| p.until).max().unwrap_or(0);
+        let mut sim = Sim {
+            now: 0,
+            seq: 0,
+            queue: BinaryHeap::new(),
+            rng: StdRng::seed_from_u64(sc.seed),
+            keys,
+            validators,
+            quorum: quorum(N),
+            genesis: genesis_header(),
+            nodes: (0..N).map(|_| SimNode { disk: Disk::default(), live: None, epoch: 0, restarts: 0 }).collect(),
+            net,
+            evidence: vec![],
+            digest: 0xcbf2_9ce4_8422_2325,
+            events: 0,
+            trace: None,
+            stable_from,
+            crash_all_armed: sc.crash_all_on_commit.clone(),
+            ended_early: false,
+            sort_fetches: true,
+            sc,
+        };
+        for c in sim.sc.crashes.clone() {
+            sim.push(c.at, Ev::Crash { node: c.node });
+            if let Some(down) = c.down {
+                sim.push(c.at + down, Ev::Restart { node: c.node, keep_bodies: c.keep_bodies });
+            }
+        }
+        if let Some(Plant::ForgeCommit { node, at }) = sim.sc.plant.clone() {
+            sim.push(at, Ev::Forge { node });
+        }
+        sim
+    }
+
+    /// Keep a readable trace of the last `cap` events (for failure reports).
+    pub fn with_trace(mut self, cap: usize) -> Sim {
+        self.trace = Some((VecDeque::with_capacity(cap), cap));
+        self
+    }
+
+    pub fn trace_lines(&self) -> Vec<String> {
+        self.trace.as_ref().map(|(t, _)| t.iter().cloned().collect()).unwrap_or_default()
+    }
+
+    pub fn honest(&self) -> Vec<usize> {
+        (0..N).filter(|&i| Some(i) != self.sc.byzantine).collect()
+    }
+
+    fn push(&mut self, time: u64, ev: Ev) {
+        self.seq += 1;
+        self.queue.push(Reverse(Queued { time, seq: self.seq, ev }));
+    }
+
+    fn core_config(&self, i: usize) -> CoreConfig {
+        CoreConfig {
+            chain_id: CHAIN.into(),
+            validators: self.validators.clone(),
+            quorum: self.quorum,
+            signer: Some((i as u16, self.keys[i].clone())),
+            timeouts: self.sc.timeouts.clone(),
+        }
+    }
+
+    /// Runs the scenario to its end: at least `duration`, and until the
+    /// liveness window after the last disruption has passed.
+    pub fn run(&mut self) {
+        for i in 0..N {
+            self.boot(i, SafetyState::default(), vec![]);
+        }
+        let mut next_probe = 0;
+        loop {
+            let end = self.end_time();
+            let Some(Reverse(q)) = self.queue.peek() else { break };
+            if q.time > end {
+                break;
+            }
+            // Once past `duration` and the last disruption, stop as soon as
+            // liveness is shown: the window is a bound, not a run length.
+            if q.time >= next_probe {
+                next_probe = q.time + 100;
+                if self.liveness_shown(q.time) {
+                    self.now = q.time;
+                    self.ended_early = true;
+                    return;
+                }
+            }
+            let Reverse(q) = self.queue.pop().expect("peeked");
+            self.now = q.time;
+            self.dispatch(q.ev);
+        }
+        self.now = self.end_time();
+    }
+
+    fn liveness_shown(&self, now: u64) -> bool {
+        let Some(l) = &self.sc.expect.liveness else { return false };
+        let pending_restart = self.sc.crashes.iter().filter_map(|c| c.down.map(|d| c.at + d)).max().unwrap_or(0);
+        if now < self.sc.duration || now < pending_restart || self.crash_all_armed.is_some() {
+            return false;
+        }
+        self.honest().iter().all(|&i| self.height_at(i, now) >= self.height_at(i, self.stable_from) + l.blocks)
+    }
+
+    pub fn end_time(&self) -> u64 {
+        let window = self.sc.expect.liveness.as_ref().map_or(0, |l| l.window);
+        let pending_restart = self.sc.crashes.iter().filter_map(|c| c.down.map(|d| c.at + d)).max().unwrap_or(0);
+        self.sc.duration.max(self.stable_from.max(pending_restart) + window)
+    }
+
+    fn boot(&mut self, i: usize, safety: SafetyState, known: Vec<Header>) {
+        let node = &self.nodes[i];
+        let last = node.disk.chain.last().cloned().unwrap_or_else(|| self.genesis.clone());
+        let last_fin = node.disk.last_finalization.clone();
+        let mut core = Core::new(self.core_config(i), safety, last, last_fin, known);
+        let bodies = self.nodes[i].disk.bodies.clone();
+        let actions = core.start();
+        self.nodes[i].live = Some(Live { core, bodies });
+        let epoch = self.nodes[i].epoch;
+        if let Some(every) = self.sc.sync_every {
+            let first = self.rng.random_range(1..=every);
+            self.push(self.now + first, Ev::SyncTick { node: i, epoch });
+        }
+        self.apply(i, actions);
+    }
+
+    // ----- the trace ---------------------------------------------------------
+
+    fn mix(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.digest ^= *b as u64;
+            self.digest = self.digest.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn mix_u64(&mut self, x: u64) {
+        self.mix(&x.to_be_bytes());
+    }
+
+    fn record(&mut self, node: usize, tag: u8, fields: &[u64], hash: Option<&Hash>) {
+        self.events += 1;
+        self.mix_u64(self.now);
+        self.mix(&[node as u8, tag]);
+        for f in fields {
+            self.mix_u64(*f);
+        }
+        if let Some(h) = hash {
+            let h8: [u8; 8] = h.0[..8].try_into().unwrap();
+            self.mix(&h8);
+        }
+    }
+
+    fn trace_line(&mut self, line: impl FnOnce() -> String) {
+        if let Some((t, cap)) = self.trace.as_mut() {
+            if t.len() == *cap {
+                t.pop_front();
+            }
+            let now = self.now;
+            t.push_back(format!("{now:>6}ms {}", line()));
+        }
+    }
+
+    fn record_msg(&mut self, to: usize, from: usize, msg: &Msg) {
+        match msg {
+            Msg::Consensus(ConsensusMessage::Proposal(p)) => {
+                self.record(to, 1, &[from as u64, p.header.view, p.header.height], Some(&p.header.tx_root))
+            }
+            Msg::Consensus(ConsensusMessage::Vote(v)) => self.record(to, 2, &[from as u64, v.kind as u64, v.view, v.signer as u64], Some(&v.hash)),
+            Msg::Consensus(ConsensusMessage::Certificate(c)) => {
+                self.record(to, 3, &[from as u64, c.kind as u64, c.view, c.signatures.len() as u64], Some(&c.hash))
+            }
+            Msg::FetchRequest(h) => self.record(to, 4, &[from as u64], Some(h)),
+            Msg::FetchResponse(h) => self.record(to, 5, &[from as u64, h.height, h.view], Some(&h.tx_root)),
+            Msg::SyncRequest(h) => self.record(to, 6, &[from as u64, *h], None),
+            Msg::SyncResponse(b, c) => self.record(to, 7, &[from as u64, b.len() as u64, c.view], Some(&c.hash)),
+        }
+        self.trace_line(|| format!("n{to} <- n{from}: {}", describe_msg(msg)));
+    }
+
+    fn record_local(&mut self, node: usize, e: &Event) {
+        match e {
+            Event::Timeout { view, kind } => self.record(node, 10, &[*view, *kind as u64], None),
+            Event::Built { header } => self.record(node, 11, &[header.view, header.height], Some(&header.tx_root)),
+            Event::Verified { hash, valid } => self.record(node, 12, &[*valid as u64], Some(hash)),
+            _ => self.record(node, 13, &[], None),
+        }
+        self.trace_line(|| format!("n{node}: {}", describe_event(e)));
+    }
+
+    // ----- dispatch ------------------------------------------------------------
+
+    fn dispatch(&mut self, ev: Ev) {
+        match ev {
+            Ev::Deliver { to, from, msg } => {
+                if !self.nodes[to].alive() {
+                    return;
+                }
+                self.record_msg(to, from, &msg);
+                self.on_message(to, from, msg);
+            }
+            Ev::Local { node, epoch, event } => {
+                if self.nodes[node].epoch != epoch || !self.nodes[node].alive() {
+                    return;
+                }
+                self.record_local(node, &event);
+                self.feed(node, event);
+            }
+            Ev::SyncTick { node, epoch } => {
+                if self.nodes[node].epoch != epoch || !self.nodes[node].alive() {
+                    return;
+                }
+                let every = self.sc.sync_every.expect("sync ticks only when enabled");
+                let peer = (node + self.rng.random_range(1..N)) % N;
+                let h = self.nodes[node].height();
+                self.record(node, 20, &[peer as u64, h], None);
+                self.send(node, peer, Msg::SyncRequest(h));
+                self.push(self.now + every, Ev::SyncTick { node, epoch });
+            }
+            Ev::Crash { node } => {
+                self.record(node, 30, &[], None);
+                self.trace_line(|| format!("n{node}: CRASH"));
+                self.nodes[node].live = None;
+                self.nodes[node].epoch += 1;
+            }
+            Ev::Restart { node, keep_bodies } => {
+                if self.nodes[node].alive() {
+                    // Not crashed (overlapping plans): crash it first.
+                    self.nodes[node].live = None;
+                    self.nodes[node].epoch += 1;
+                }
+                self.record(node, 31, &[keep_bodies as u64], None);
+                self.trace_line(|| format!("n{node}: RESTART (keep bodies: {keep_bodies})"));
+                self.stable_from = self.stable_from.max(self.now);
+                self.nodes[node].restarts += 1;
+                let safety = if self.sc.plant == Some(Plant::Amnesia) { SafetyState::default() } else { self.nodes[node].disk.safety.clone() };
+                let lf = self.nodes[node].height();
+                let known: Vec<Header> = if keep_bodies {
+                    let mut k: Vec<Header> = self.nodes[node].disk.bodies.values().filter(|h| h.height > lf).cloned().collect();
+                    k.sort_by_key(|h| (h.height, h.view, h.hash()));
+                    k
+                } else {
+                    vec![]
+                };
+                if !keep_bodies {
+                    self.nodes[node].disk.bodies.clear();
+                }
+                self.boot(node, safety, known);
+            }
+            Ev::Forge { node } => self.forge_commit(node),
+        }
+    }
+
+    fn feed(&mut self, i: usize, event: Event) {
+        let Some(live) = self.nodes[i].live.as_mut() else { return };
+        let actions = live.core.handle(event);
+        self.apply(i, actions);
+    }
+
+    fn on_message(&mut self, i: usize, from: usize, msg: Msg) {
+        match msg {
+            Msg::Consensus(m) => {
+                // The body travels beside the proposal: the driver holds it.
+                if let ConsensusMessage::Proposal(p) = &m {
+                    let live = self.nodes[i].live.as_mut().expect("alive");
+                    live.bodies.insert(p.header.hash(), p.header.clone());
+                }
+                self.feed(i, Event::Message(m));
+            }
+            Msg::FetchRequest(hash) => {
+                let node = &self.nodes[i];
+                let live = node.live.as_ref().expect("alive");
+                let found = live
+                    .bodies
+                    .get(&hash)
+                    .or_else(|| node.disk.bodies.get(&hash))
+                    .or_else(|| node.disk.chain_index.get(&hash).map(|&h| &node.disk.chain[h as usize - 1]))
+                    .cloned();
+                if let Some(header) = found {
+                    self.send(i, from, Msg::FetchResponse(header));
+                }
+            }
+            Msg::FetchResponse(header) => {
+                let live = self.nodes[i].live.as_mut().expect("alive");
+                live.bodies.insert(header.hash(), header.clone());
+                self.feed(i, Event::BlockAvailable { header });
+            }
+            Msg::SyncRequest(height) => {
+                let disk = &self.nodes[i].disk;
+                if disk.chain.len() as u64 > height
+                    && let Some(cert) = disk.last_finalization.clone()
+                {
+                    let blocks = disk.chain[height as usize..].to_vec();
+                    self.send(i, from, Msg::SyncResponse(blocks, cert));
+                }
+            }
+            Msg::SyncResponse(blocks, cert) => self.on_sync_response(i, blocks, cert),
+        }
+    }
+
+    /// The driver's range sync: keep the blocks above our height if they link
+    /// to our tip and the last one carries a valid finalization; store them,
+    /// then tell the core.
+    fn on_sync_response(&mut self, i: usize, blocks: Vec<Header>, cert: Certificate) {
+        let height = self.nodes[i].height();
+        let new: Vec<Header> = blocks.into_iter().filter(|b| b.height > height).collect();
+        let Some(last) = new.last().cloned() else { return };
+        let tip = self.nodes[i].disk.chain.last().map_or_else(|| self.genesis.hash(), |h| h.hash());
+        let mut parent = tip;
+        for (k, b) in new.iter().enumerate() {
+            if b.parent != parent || b.height != height + 1 + k as u64 {
+                return;
+            }
+            parent = b.hash();
+        }
+        if cert.hash != last.hash() || cert.verify(VoteKind::Finalize, CHAIN, &self.validators, self.quorum).is_err() {
+            return;
+        }
+        self.store_final(i, new, cert.clone(), Source::Sync);
+        self.feed(i, Event::Synced { header: last, finalization: cert });
+    }
+
+    fn store_final(&mut self, i: usize, blocks: Vec<Header>, finalization: Certificate, source: Source) {
+        let now = self.now;
+        let disk = &mut self.nodes[i].disk;
+        for b in &blocks {
+            disk.chain.push(b.clone());
+            disk.chain_index.insert(b.hash(), disk.chain.len() as u64);
+        }
+        let top = disk.chain.len() as u64;
+        disk.bodies.retain(|_, h| h.height > top);
+        if let Some(live) = self.nodes[i].live.as_mut() {
+            live.bodies.retain(|_, h| h.height > top);
+        }
+        let disk = &mut self.nodes[i].disk;
+        disk.last_finalization = Some(finalization.clone());
+        disk.batches.push(Batch { at: now, blocks, finalization, source });
+        if let Some(trigger) = self.crash_all_armed.clone()
+            && now >= trigger.after
+            && source == Source::Commit
+        {
+            self.crash_all_armed = None;
+            for node in 0..N {
+                let at = now + self.rng.random_range(0..=2);
+                let down = self.rng.random_range(trigger.down_min..=trigger.down_max);
+                self.push(at, Ev::Crash { node });
+                self.push(at + down, Ev::Restart { node, keep_bodies: true });
+                self.stable_from = self.stable_from.max(at + down);
+            }
+        }
+    }
+
+    fn forge_commit(&mut self, i: usize) {
+        let disk = &self.nodes[i].disk;
+        let tip = disk.chain.last().cloned().unwrap_or_else(|| self.genesis.clone());
+        let fake = Header {
+            chain_id: CHAIN.into(),
+            height: tip.height + 1,
+            view: tip.view + 1,
+            parent: tip.hash(),
+            tx_root: Hash::digest(b"forged"),
+            time_ms: self.now as i64,
+            proposer: i as u16,
+            tx_count: 1,
+        };
+        // Reuse whatever certificate the node holds: it certifies another block.
+        let cert = disk.last_finalization.clone().unwrap_or(Certificate { kind: VoteKind::Finalize, view: fake.view, hash: fake.hash(), signatures: vec![] });
+        self.trace_line(|| format!("n{i}: FORGED commit h{}", fake.height));
+        self.store_final(i, vec![fake], cert, Source::Forged);
+    }
+
+    // ----- actions -----------------------------------------------------------------
+
+    fn send(&mut self, from: usize, to: usize, msg: Msg) {
+        let delays = self.net.route(&mut self.rng, self.now, from, to);
+        for d in delays {
+            self.push(self.now + d, Ev::Deliver { to, from, msg: msg.clone() });
+        }
+    }
+
+    fn broadcast(&mut self, from: usize, msg: Msg) {
+        for to in 0..N {
+            if to != from {
+                self.send(from, to, msg.clone());
+            }
+        }
+    }
+
+    fn local(&mut self, node: usize, after: u64, event: Event) {
+        let epoch = self.nodes[node].epoch;
+        self.push(self.now + after, Ev::Local { node, epoch, event });
+    }
+
+    /// Carries out the core's actions in order, like the real driver.
+    fn apply(&mut self, i: usize, mut actions: Vec<Action>) {
+        if actions.iter().filter(|a| matches!(a, Action::Fetch{..})).count() >= 2 { FETCH_RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed); }
+        if self.sort_fetches {
+            normalize_fetch_order(&mut actions);
+        }
+        for a in actions {
+            match a {
+                Action::Persist(state) => self.nodes[i].disk.safety = state,
+                Action::Broadcast(m) => {
+                    if Some(i) == self.sc.byzantine {
+                        self.byzantine_broadcast(i, m);
+                    } else {
+                        self.broadcast(i, Msg::Consensus(m));
+                    }
+                }
+                Action::Build { view, parent } => {
+                    let payload: u64 = self.rng.random();
+                    let header = Header {
+                        chain_id: CHAIN.into(),
+                        height: parent.height + 1,
+                        view,
+                        parent: parent.hash(),
+                        tx_root: Hash::digest_parts(&[b"payload", &payload.to_be_bytes()]),
+                        time_ms: self.now as i64,
+                        proposer: i as u16,
+                        tx_count: self.rng.random_range(0..5),
+                    };
+                    let node = &mut self.nodes[i];
+                    node.disk.bodies.insert(header.hash(), header.clone());
+                    node.live.as_mut().expect("alive").bodies.insert(header.hash(), header.clone());
+                    let delay = self.rng.random_range(1..=15);
+                    self.local(i, delay, Event::Built { header });
+                }
+                Action::Verify { header, parent: _ } => {
+                    // The body is checked and kept before the node votes for it.
+                    self.nodes[i].disk.bodies.insert(header.hash(), header.clone());
+                    let delay = self.rng.random_range(1..=15);
+                    self.local(i, delay, Event::Verified { hash: header.hash(), valid: true });
+                }
+                Action::ScheduleTimeout { view, kind, after_ms } => self.local(i, after_ms, Event::Timeout { view, kind }),
+                Action::Fetch { hash } => self.broadcast(i, Msg::FetchRequest(hash)),
+                Action::Commit { blocks, finalization } => {
+                    self.trace_line(|| format!("n{i}: COMMIT to h{} (final v{})", blocks.last().map_or(0, |b| b.height), finalization.view));
+                    self.store_final(i, blocks, finalization, Source::Commit);
+                }
+                Action::Evidence(e) => {
+                    self.trace_line(|| format!("n{i}: EVIDENCE against {}: {}", e.offender(), evidence_kind(&e)));
+                    self.evidence.push((i, self.now, e));
+                }
+            }
+        }
+    }
+
+    // ----- the Byzantine driver ---------------------------------------------------
+
+    fn byz_vote(&self, i: usize, kind: VoteKind, view: View, hash: Hash) -> Vote {
+        Vote { kind, view, hash, signer: i as u16, signature: sign_vote(&self.keys[i], kind, CHAIN, view, &hash) }
+    }
+
+    /// The honest core's message, plus conflicting ones: a second proposal
+    /// for each view it leads (each honest node gets one of the two), a
+    /// notarize for a made-up block beside each honest notarize, and a
+    /// nullify beside each finalize.
+    fn byzantine_broadcast(&mut self, i: usize, m: ConsensusMessage) {
+        match m {
+            ConsensusMessage::Proposal(p) if p.header.proposer as usize == i => {
+                let mut h2 = p.header.clone();
+                let payload: u64 = self.rng.random();
+                h2.tx_root = Hash::digest_parts(&[b"equivocation", &payload.to_be_bytes()]);
+                h2.tx_count += 1;
+                let hash1 = p.header.hash();
+                let hash2 = h2.hash();
+                let v2 = self.byz_vote(i, VoteKind::Notarize, h2.view, hash2);
+                let p2 = Proposal { header: h2.clone(), signature: v2.signature, ..p.clone() };
+                self.nodes[i].live.as_mut().expect("alive").bodies.insert(hash2, h2);
+                let mut others: Vec<usize> = (0..N).filter(|&j| j != i).collect();
+                others.shuffle(&mut self.rng);
+                let k = self.rng.random_range(1..others.len());
+                for (n, &j) in others.iter().enumerate() {
+                    let which = if n < k { p.clone() } else { p2.clone() };
+                    self.send(i, j, Msg::Consensus(ConsensusMessage::Proposal(which)));
+                }
+                let v1 = self.byz_vote(i, VoteKind::Notarize, p.header.view, hash1);
+                self.broadcast(i, Msg::Consensus(ConsensusMessage::Vote(v1)));
+                self.broadcast(i, Msg::Consensus(ConsensusMessage::Vote(v2)));
+            }
+            ConsensusMessage::Vote(v) if v.kind == VoteKind::Notarize => {
+                let payload: u64 = self.rng.random();
+                let fake = Hash::digest_parts(&[b"made-up block", &payload.to_be_bytes()]);
+                let extra = self.byz_vote(i, VoteKind::Notarize, v.view, fake);
+                self.broadcast(i, Msg::Consensus(ConsensusMessage::Vote(v)));
+                self.broadcast(i, Msg::Consensus(ConsensusMessage::Vote(extra)));
+            }
+            ConsensusMessage::Vote(v) if v.kind == VoteKind::Finalize => {
+                let extra = self.byz_vote(i, VoteKind::Nullify, v.view, Hash::ZERO);
+                self.broadcast(i, Msg::Consensus(ConsensusMessage::Vote(v)));
+                self.broadcast(i, Msg::Consensus(ConsensusMessage::Vote(extra)));
+            }
+            other => self.broadcast(i, Msg::Consensus(other)),
+        }
+    }
+
+    // ----- queries for the checker -------------------------------------------------
+
+    /// Node `i`'s finalized height at time `t` (from its batches' times).
+    pub fn height_at(&self, i: usize, t: u64) -> u64 {
+        self.nodes[i].disk.batches.iter().filter(|b| b.at <= t).filter_map(|b| b.blocks.last()).map(|h| h.height).max().unwrap_or(0)
+    }
+
+    pub fn summary(&self) -> String {
+        let mut s = String::new();
+        for (i, n) in self.nodes.iter().enumerate() {
+            let _ = writeln!(
+                s,
+                "  n{i}{}: height {}, view {:?}, alive {}, restarts {}, batches {}",
+                if Some(i) == self.sc.byzantine { " (byzantine)" } else { "" },
+                n.height(),
+                n.view(),
+                n.alive(),
+                n.restarts,
+                n.disk.batches.len()
+            );
+        }
+        let _ = write!(s, "  stable from {}ms, end {}ms, {} events, {} evidence", self.stable_from, self.end_time(), self.events, self.evidence.len());
+        s
+    }
+}
+
+/// Order-insensitive actions (fetches) are sorted so that a run does not
+/// depend on the iteration order of the core's `HashSet` of pending fetches
+/// (see the report: `Core::fetching` is a std `HashSet`, whose order is
+/// randomized per process, and `on_timeout` iterates it).
+pub static FETCH_RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+pub fn normalize_fetch_order(actions: &mut [Action]) {
+    let mut k = 0;
+    while k < actions.len() {
+        if matches!(actions[k], Action::Fetch { .. }) {
+            let start = k;
+            while k < actions.len() && matches!(actions[k], Action::Fetch { .. }) {
+                k += 1;
+            }
+            if k - start >= 2 { FETCH_RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed); }
+            actions[start..k].sort_by_key(|a| match a {
+                Action::Fetch { hash } => *hash,
+                _ => unreachable!(),
+            });
+        } else {
+            k += 1;
+        }
+    }
+}
+
+pub fn evidence_kind(e: &Evidence) -> &'static str {
+    match e {
+        Evidence::ConflictingNotarize(..) => "conflicting notarize",
+        Evidence::ConflictingFinalize(..) => "conflicting finalize",
+        Evidence::NullifyFinalize(..) => "nullify and finalize",
+    }
+}
+
+// ===== the checker =============================================================
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Violation {
+    /// Two honest nodes finalized different blocks at one height.
+    Agreement(String),
+    /// A finalized batch does not link to the chain, or its certificate does
+    /// not certify its last block.
+    Certificate(String),
+    /// Evidence names a validator that is not Byzantine.
+    HonestEquivocation(String),
+    /// No honest node produced evidence against the Byzantine validator.
+    MissingEvidence(String),
+    Liveness(String),
+    /// A block became final while it should not have.
+    Progress(String),
+}
+
+impl Violation {
+    pub fn is_safety(&self) -> bool {
+        matches!(self, Violation::Agreement(_) | Violation::Certificate(_) | Violation::HonestEquivocation(_))
+    }
+}
+
+/// All properties of a finished run, first failure reported.
+pub fn check(sim: &Sim) -> Result<(), Violation> {
+    let honest = sim.honest();
+    let mut cache: HashSet<(View, Hash, Vec<(u16, [u8; 64])>)> = HashSet::new();
+
+    // 2. Every finalized block is covered by a valid finalization, and
+    //    batches link by parent hash.
+    for &i in &honest {
+        let mut tip = sim.genesis.clone();
+        for (k, b) in sim.nodes[i].disk.batches.iter().enumerate() {
+            let Some(last) = b.blocks.last() else {
+                return Err(Violation::Certificate(format!("n{i} batch {k} is empty")));
+            };
+            for block in &b.blocks {
+                if block.parent != tip.hash() || block.height != tip.height + 1 {
+                    return Err(Violation::Certificate(format!(
+                        "n{i} batch {k} ({:?} at {}ms): block h{} {} does not extend h{} {}",
+                        b.source,
+                        b.at,
+                        block.height,
+                        short(&block.hash()),
+                        tip.height,
+                        short(&tip.hash())
+                    )));
+                }
+                tip = block.clone();
+            }
+            let cert = &b.finalization;
+            if cert.hash != last.hash() {
+                return Err(Violation::Certificate(format!(
+                    "n{i} batch {k} ({:?}): finalization certifies {} not the batch's last block h{} {}",
+                    b.source,
+                    short(&cert.hash),
+                    last.height,
+                    short(&last.hash())
+                )));
+            }
+            let key = (cert.view, cert.hash, cert.signatures.iter().map(|s| (s.signer, s.signature)).collect::<Vec<_>>());
+            if cert.kind != VoteKind::Finalize || !cache.contains(&key) {
+                if let Err(e) = cert.verify(VoteKind::Finalize, CHAIN, &sim.validators, sim.quorum) {
+                    return Err(Violation::Certificate(format!("n{i} batch {k} ({:?}) to h{}: {e}", b.source, last.height)));
+                }
+                cache.insert(key);
+            }
+        }
+    }
+
+    // 1. Agreement: honest finalized chains are prefix-consistent.
+    for (a_pos, &a) in honest.iter().enumerate() {
+        for &b in &honest[a_pos + 1..] {
+            let (ca, cb) = (&sim.nodes[a].disk.chain, &sim.nodes[b].disk.chain);
+            for (x, y) in ca.iter().zip(cb) {
+                if x != y {
+                    return Err(Violation::Agreement(format!(
+                        "height {}: n{a} finalized {} (view {}), n{b} finalized {} (view {})",
+                        x.height,
+                        short(&x.hash()),
+                        x.view,
+                        short(&y.hash()),
+                        y.view
+                    )));
+                }
+            }
+        }
+    }
+
+    // Honest validators never sign conflicting votes.
+    for (reporter, at, e) in &sim.evidence {
+        if honest.contains(&(e.offender() as usize)) {
+            return Err(Violation::HonestEquivocation(format!(
+                "n{reporter} at {at}ms holds evidence ({}) against honest n{}",
+                evidence_kind(e),
+                e.offender()
+            )));
+        }
+    }
+
+    // 4. Evidence against the Byzantine validator.
+    if sim.sc.expect.evidence_against_byzantine
+        && let Some(byz) = sim.sc.byzantine
+        && !sim.evidence.iter().any(|(r, _, e)| honest.contains(r) && e.offender() as usize == byz)
+    {
+        return Err(Violation::MissingEvidence(format!("no honest node produced evidence against n{byz}")));
+    }
+
+    // No finalization while too few validators run.
+    if let Some((from, until)) = sim.sc.expect.no_progress {
+        let max_at = |t| (0..N).map(|i| sim.height_at(i, t)).max().unwrap_or(0);
+        let (h0, h1) = (max_at(from), max_at(until));
+        if h1 != h0 {
+            return Err(Violation::Progress(format!("highest finalized height went from {h0} at {from}ms to {h1} at {until}ms")));
+        }
+    }
+
+    // 3. Liveness after the last disruption.
+    if let Some(l) = &sim.sc.expect.liveness {
+        let (from, until) = (sim.stable_from, sim.stable_from + l.window);
+        if sim.now < until && !sim.ended_early {
+            return Err(Violation::Liveness(format!("the run ended at {}ms, before the liveness window [{from}, {until}]ms", sim.now)));
+        }
+        for &i in &honest {
+            let (h0, h1) = (sim.height_at(i, from), sim.height_at(i, until));
+            if h1 < h0 + l.blocks {
+                return Err(Violation::Liveness(format!(
+                    "n{i} finalized only {} blocks (h{h0} -> h{h1}) in [{from}, {until}]ms, needed {}",
+                    h1 - h0,
+                    l.blocks
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+// ===== running seeds ===============================================================
+
+pub struct Outcome {
+    pub result: Result<(), Violation>,
+    pub digest: u64,
+    pub events: u64,
+    pub heights: Vec<u64>,
+    /// Virtual time at the end of the run, ms.
+    pub end: u64,
+}
+
+pub fn run_scenario(sc: Scenario) -> Outcome {
+    let mut sim = Sim::new(sc);
+    sim.run();
+    Outcome { result: check(&sim), digest: sim.digest, events: sim.events, heights: sim.nodes.iter().map(|n| n.height()).collect(), end: sim.now }
+}
+
+/// How to replay a scenario, for failure messages.
+pub fn replay_hint(sc: &Scenario) -> String {
+    format!("SIM_SCENARIO={} SIM_SEED={} cargo test -p coldchain-node --test simulation -- replay --nocapture", sc.name, sc.seed)
+}
+
+/// Re-runs the scenario with tracing on and renders the failure report.
+pub fn failure_report(sc: &Scenario, violation: &Violation, trace_lines: usize) -> String {
+    let mut sim = Sim::new(sc.clone()).with_trace(trace_lines);
+    sim.run();
+    let mut s = format!("scenario {} seed {}: {violation:?}\n{sc:?}\n{}\nlast {trace_lines} events:\n", sc.name, sc.seed, sim.summary());
+    for l in sim.trace_lines() {
+        s.push_str(&l);
+        s.push('\n');
+    }
+    let _ = write!(s, "replay: {}", replay_hint(sc));
+    s
+}
+
+pub struct Totals {
+    pub seeds: u64,
+    pub events: u64,
+    pub virtual_ms: u64,
+    pub blocks: u64,
+}
+
+impl std::fmt::Display for Totals {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.seeds.max(1);
+        write!(
+            f,
+            "{} seeds, {} events ({} per seed), {:.1} virtual s per seed, {} blocks finalized per seed",
+            self.seeds,
+            self.events,
+            self.events / n,
+            self.virtual_ms as f64 / n as f64 / 1000.0,
+            self.blocks / n
+        )
+    }
+}
+
+/// Runs `seeds` through `make` on all cores; panics with a report on the first
+/// failing seed (lowest seed first).
+pub fn run_many(seeds: std::ops::Range<u64>, make: fn(u64) -> Scenario) -> Totals {
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(8);
+    let next = std::sync::atomic::AtomicU64::new(seeds.start);
+    let failures = std::sync::Mutex::new(Vec::<(u64, Violation)>::new());
+    let events = std::sync::atomic::AtomicU64::new(0);
+    let virtual_ms = std::sync::atomic::AtomicU64::new(0);
+    let blocks = std::sync::atomic::AtomicU64::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                loop {
+                    let seed = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if seed >= seeds.end {
+                        break;
+                    }
+                    let out = run_scenario(make(seed));
+                    events.fetch_add(out.events, std::sync::atomic::Ordering::Relaxed);
+                    virtual_ms.fetch_add(out.end, std::sync::atomic::Ordering::Relaxed);
+                    blocks.fetch_add(out.heights.iter().copied().max().unwrap_or(0), std::sync::atomic::Ordering::Relaxed);
+                    if let Err(v) = out.result {
+                        failures.lock().unwrap().push((seed, v));
+                    }
+                }
+            });
+        }
+    });
+    let mut failures = failures.into_inner().unwrap();
+    failures.sort_by_key(|(s, _)| *s);
+    if let Some((seed, v)) = failures.first() {
+        let mut list = String::new();
+        for (s, v) in failures.iter().take(30) {
+            let _ = writeln!(list, "  seed {s}: {v:?}");
+        }
+        panic!("{} of {} seeds failed:\n{list}\nfirst failure:\n{}", failures.len(), seeds.end - seeds.start, failure_report(&make(*seed), v, 80));
+    }
+    Totals { seeds: seeds.end - seeds.start, events: events.into_inner(), virtual_ms: virtual_ms.into_inner(), blocks: blocks.into_inner() }
+}
