@@ -32,12 +32,12 @@ pub struct Receipt {
     pub outcome: Outcome,
 }
 
-/// A notarised document as the state keeps it.
+/// A notarised document as the state keeps it; the transaction id commits
+/// to its content.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Notarisation {
-    pub signer: String,
+    pub signer: [u8; 32],
     pub height: u64,
-    pub document_sha256: Hash,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -69,6 +69,11 @@ impl State {
         self.rejected
     }
 
+    /// Whether a transaction with this id is on chain (applied or rejected).
+    pub fn contains(&self, id: &TxId) -> bool {
+        self.seen.contains(id)
+    }
+
     pub fn notarisation(&self, id: &TxId) -> Option<&Notarisation> {
         self.notarisations.get(id)
     }
@@ -79,7 +84,7 @@ impl State {
         if self.seen.contains(id) {
             return Err(RecordError::new("(transaction)", format!("duplicate: transaction {id} is already on chain")));
         }
-        Record::parse(&tx.record)
+        Record::parse(&tx.record.to_value())
     }
 
     /// Applies one transaction of a finalized block. The caller has verified
@@ -104,16 +109,8 @@ impl State {
 
     fn execute(&mut self, ctx: BlockContext, id: TxId, tx: &Transaction, record: Record) {
         match record {
-            Record::Notarise { document } => {
-                let bytes = crate::canonical::to_bytes(&document).expect("document is plain JSON");
-                self.notarisations.insert(
-                    id,
-                    Notarisation {
-                        signer: hex::encode(tx.signer.public_key),
-                        height: ctx.height,
-                        document_sha256: Hash::digest(&bytes),
-                    },
-                );
+            Record::Notarise => {
+                self.notarisations.insert(id, Notarisation { signer: tx.signer.public_key, height: ctx.height });
             }
         }
     }

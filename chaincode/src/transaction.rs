@@ -12,7 +12,7 @@
 //!
 //! Every check names the field it failed on and the rule it broke.
 
-use crate::canonical;
+use crate::canonical::CanonicalJson;
 use crate::hash::{serde_bytes_compat as fixed, Hash};
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
@@ -40,7 +40,8 @@ pub struct Signer {
 pub struct Transaction {
     pub chain_id: String,
     pub nonce: u64,
-    pub record: Value,
+    /// The record, held as its RFC 8785 text.
+    pub record: CanonicalJson,
     pub signer: Signer,
     #[serde(serialize_with = "fixed::serialize_64", deserialize_with = "fixed::deserialize_64")]
     pub signature: [u8; 64],
@@ -60,40 +61,81 @@ impl TxError {
     }
 }
 
-#[derive(Serialize)]
-struct Unsigned<'a> {
-    chain_id: &'a str,
-    nonce: u64,
-    record: &'a Value,
-    signer: &'a Signer,
-}
-
 impl Transaction {
     /// Builds and signs a transaction with `key`.
     pub fn sign(chain_id: &str, nonce: u64, record: Value, key: &SigningKey) -> Transaction {
         let signer = Signer { algorithm: "ed25519".into(), public_key: key.verifying_key().to_bytes() };
+        let record = CanonicalJson::from_value(&record).expect("a JSON value is always canonicalizable");
         let mut tx = Transaction { chain_id: chain_id.into(), nonce, record, signer, signature: [0; 64] };
         tx.signature = key.sign(&tx.signing_bytes()).to_bytes();
         tx
     }
 
+    /// Writes the canonical JSON of the transaction, with or without its
+    /// signature. Members in RFC 8785 order: chain_id, nonce, record,
+    /// signature, signer; strings escaped as serde_json (= RFC 8785) does.
+    fn write_canonical(&self, out: &mut Vec<u8>, with_signature: bool) {
+        let text = |s: &str| serde_json::to_string(s).expect("strings serialize");
+        out.extend_from_slice(b"{\"chain_id\":");
+        out.extend_from_slice(text(&self.chain_id).as_bytes());
+        out.extend_from_slice(b",\"nonce\":");
+        out.extend_from_slice(self.nonce.to_string().as_bytes());
+        out.extend_from_slice(b",\"record\":");
+        out.extend_from_slice(self.record.as_str().as_bytes());
+        if with_signature {
+            out.extend_from_slice(b",\"signature\":\"");
+            out.extend_from_slice(hex::encode(self.signature).as_bytes());
+            out.push(b'"');
+        }
+        out.extend_from_slice(b",\"signer\":{\"algorithm\":");
+        out.extend_from_slice(text(&self.signer.algorithm).as_bytes());
+        out.extend_from_slice(b",\"public_key\":\"");
+        out.extend_from_slice(hex::encode(self.signer.public_key).as_bytes());
+        out.extend_from_slice(b"\"}}");
+    }
+
     /// The bytes the signer signs: the domain tag, then the canonical JSON of
     /// every member but `signature`.
     pub fn signing_bytes(&self) -> Vec<u8> {
-        let unsigned = Unsigned { chain_id: &self.chain_id, nonce: self.nonce, record: &self.record, signer: &self.signer };
-        let mut out = TX_DOMAIN.to_vec();
-        out.extend(canonical::to_bytes(&unsigned).expect("transaction members are plain JSON"));
+        let mut out = Vec::with_capacity(TX_DOMAIN.len() + self.record.len() + 200);
+        out.extend_from_slice(TX_DOMAIN);
+        self.write_canonical(&mut out, false);
         out
     }
 
     /// The RFC 8785 bytes of the whole transaction.
     pub fn canonical_bytes(&self) -> Vec<u8> {
-        canonical::to_bytes(self).expect("transaction members are plain JSON")
+        let mut out = Vec::with_capacity(self.record.len() + 330);
+        self.write_canonical(&mut out, true);
+        out
     }
 
     /// SHA-256 of the canonical bytes.
     pub fn id(&self) -> TxId {
         Hash::digest(&self.canonical_bytes())
+    }
+
+    /// Reads back bytes written by [`Transaction::canonical_bytes`] without
+    /// canonicalizing the record again. Only for this node's own store.
+    pub fn from_canonical_bytes(bytes: &[u8]) -> Result<Transaction, String> {
+        #[derive(Deserialize)]
+        struct Stored<'a> {
+            chain_id: String,
+            nonce: u64,
+            #[serde(borrow)]
+            record: &'a serde_json::value::RawValue,
+            signer: Signer,
+            #[serde(deserialize_with = "fixed::deserialize_64")]
+            signature: [u8; 64],
+        }
+        let s: Stored = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        Ok(Transaction { chain_id: s.chain_id, nonce: s.nonce, record: CanonicalJson::trusted(s.record.get()), signer: s.signer, signature: s.signature })
+    }
+
+    /// Whether the record text is canonical: required of any transaction
+    /// received in binary form before it is trusted.
+    pub fn record_is_canonical(&self) -> bool {
+        self.record.is_canonical()
     }
 
     /// The signer's key, refusing keys of small order (which would let one
@@ -148,10 +190,11 @@ impl Transaction {
         }
         let public_key = hex_field::<32>(signer, "public_key", "signer.public_key")?;
         let signature = hex_field::<64>(obj, "signature", "signature")?;
+        let record = CanonicalJson::from_value(record).map_err(|e| TxError::new("record", e.to_string()))?;
         let tx = Transaction {
             chain_id: chain_id.to_string(),
             nonce,
-            record: record.clone(),
+            record,
             signer: Signer { algorithm: algorithm.to_string(), public_key },
             signature,
         };
@@ -162,8 +205,9 @@ impl Transaction {
         Ok(tx)
     }
 
-    pub fn record_type(&self) -> &str {
-        self.record.get("type").and_then(Value::as_str).unwrap_or("")
+    /// The record's `type` (parses the record).
+    pub fn record_type(&self) -> String {
+        self.record.to_value().get("type").and_then(Value::as_str).unwrap_or("").to_string()
     }
 }
 
@@ -265,12 +309,33 @@ mod tests {
     }
 
     #[test]
+    fn canonical_bytes_read_back_to_the_same_transaction() {
+        let tx = sample();
+        let back = Transaction::from_canonical_bytes(&tx.canonical_bytes()).unwrap();
+        assert_eq!(back, tx);
+        assert_eq!(back.id(), tx.id());
+    }
+
+    #[test]
+    fn hand_written_canonical_bytes_equal_a_jcs_library() {
+        let mut tx = sample();
+        tx.chain_id = "chain \"quoted\"\u{1}é".into();
+        let via_library = crate::canonical::to_bytes(&serde_json::to_value(&tx).unwrap()).unwrap();
+        assert_eq!(String::from_utf8(tx.canonical_bytes()).unwrap(), String::from_utf8(via_library).unwrap());
+        let mut unsigned = serde_json::to_value(&tx).unwrap();
+        unsigned.as_object_mut().unwrap().remove("signature");
+        let mut expected = TX_DOMAIN.to_vec();
+        expected.extend(crate::canonical::to_bytes(&unsigned).unwrap());
+        assert_eq!(tx.signing_bytes(), expected);
+    }
+
+    #[test]
     fn every_changed_byte_breaks_the_signature() {
         let mut tx = sample();
         tx.nonce += 1;
         assert_eq!(tx.verify_signature().unwrap_err().field, "signature");
         let mut tx = sample();
-        tx.record["document"]["n"] = json!(2);
+        tx.record = CanonicalJson::from_value(&json!({"type": "notarise", "document": {"n": 2}})).unwrap();
         assert!(tx.verify_signature().is_err());
     }
 

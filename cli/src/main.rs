@@ -1,5 +1,8 @@
 //! `coldchain`: the one binary of the consortium chain.
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod bench;
 mod client;
 mod cluster;

@@ -49,10 +49,12 @@ impl Header {
     }
 }
 
+/// A block. Its transactions are shared, not copied, between the driver,
+/// the network and storage.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Block {
     pub header: Header,
-    pub txs: Vec<Transaction>,
+    pub txs: std::sync::Arc<Vec<Transaction>>,
 }
 
 /// rs_merkle hasher with leaf/inner domain separation.

@@ -5,6 +5,7 @@ use crate::consensus::{ConsensusMessage, Proposal};
 use crate::storage::StoredBlock;
 use coldchain_chaincode::{Hash, Transaction};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// One-way messages.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -12,9 +13,9 @@ pub enum WireMessage {
     /// Votes and certificates.
     Consensus(ConsensusMessage),
     /// A leader's proposal with the block's transactions.
-    Proposal { proposal: Proposal, txs: Vec<Transaction> },
+    Proposal { proposal: Proposal, txs: Arc<Vec<Transaction>> },
     /// Transactions accepted by a gateway, relayed so any leader can include them.
-    Txs(Vec<Transaction>),
+    Txs(Arc<Vec<Transaction>>),
 }
 
 /// Block-sync requests.

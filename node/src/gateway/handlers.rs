@@ -246,8 +246,7 @@ pub async fn transaction(State(gw): State<Gateway>, Path(id): Path<String>) -> R
     let id = parse_id(&id)?;
     let store = &gw.services.store;
     if let Some(loc) = store.tx_location(&id).map_err(ApiError::internal)? {
-        let block = store.block(loc.height).map_err(ApiError::internal)?.ok_or_else(|| ApiError::internal("indexed block missing"))?;
-        let tx = &block.block.txs[loc.index as usize];
+        let tx = store.tx_at(loc.height, loc.index).map_err(ApiError::internal)?.ok_or_else(|| ApiError::internal("indexed transaction missing"))?;
         return Ok(ok(
             StatusCode::OK,
             format!("finalized at height {}", loc.height),
@@ -265,16 +264,17 @@ pub async fn proof(State(gw): State<Gateway>, Path(id): Path<String>) -> Result<
     let store = gw.services.store.clone();
     let bundle = tokio::task::spawn_blocking(move || -> Result<Option<ProofBundle>, ApiError> {
         let Some(loc) = store.tx_location(&id).map_err(ApiError::internal)? else { return Ok(None) };
-        let block = store.block(loc.height).map_err(ApiError::internal)?.ok_or_else(|| ApiError::internal("indexed block missing"))?;
+        let header = store.header(loc.height).map_err(ApiError::internal)?.ok_or_else(|| ApiError::internal("indexed block missing"))?;
+        let transaction = store.tx_at(loc.height, loc.index).map_err(ApiError::internal)?.ok_or_else(|| ApiError::internal("indexed transaction missing"))?;
         let (finalization, links) = store.finality_of(loc.height).map_err(ApiError::internal)?.ok_or_else(|| ApiError::internal("finality missing"))?;
-        let ids = block.block.tx_ids();
+        let ids = store.tx_ids(loc.height).map_err(ApiError::internal)?;
         Ok(Some(ProofBundle {
             version: PROOF_VERSION,
             tx_id: id,
-            transaction: block.block.txs[loc.index as usize].clone(),
+            transaction,
             leaf_index: loc.index as u64,
             merkle_path: merkle_path(&ids, loc.index as usize),
-            header: block.block.header,
+            header,
             links,
             finalization,
         }))

@@ -241,7 +241,7 @@ impl Driver {
             proposer: self.services.me,
             tx_count: txs.len() as u32,
         };
-        let block = Block { header: header.clone(), txs };
+        let block = Block { header: header.clone(), txs: Arc::new(txs) };
         if let Err(e) = self.store.put_proposal(&block) {
             tracing::error!(error = %e, "cannot store own proposal");
             return;
@@ -345,7 +345,7 @@ impl Driver {
                     }
                     self.handle(Event::Message(ConsensusMessage::Proposal(proposal)));
                 }
-                WireMessage::Txs(txs) => self.on_relayed(txs),
+                WireMessage::Txs(txs) => self.on_relayed(&txs),
             },
             crate::network::NetEvent::Request { request, reply, .. } => self.answer(request, reply),
             crate::network::NetEvent::Connected(peer) => {
@@ -381,26 +381,22 @@ impl Driver {
         }
     }
 
-    fn on_relayed(&mut self, txs: Vec<Transaction>) {
+    fn on_relayed(&mut self, txs: &[Transaction]) {
         let fresh: Vec<(TxId, Transaction)> = txs
-            .into_iter()
+            .iter()
             .map(|tx| (tx.id(), tx))
-            .filter(|(id, tx)| !self.mempool.contains(id) && tx.chain_id == self.services.genesis.chain_id)
+            .filter(|(id, tx)| !self.mempool.contains(id) && !self.state.contains(id) && tx.chain_id == self.services.genesis.chain_id)
+            .map(|(id, tx)| (id, tx.clone()))
             .collect();
         if fresh.is_empty() {
             return;
         }
         let tx = self.internal_tx.clone();
-        let store = self.store.clone();
         tokio::task::spawn_blocking(move || {
+            let fresh: Vec<(TxId, Transaction)> = fresh.into_iter().filter(|(_, t)| t.record_is_canonical()).collect();
             let refs: Vec<&Transaction> = fresh.iter().map(|(_, t)| t).collect();
             let results = verify_batch(&refs);
-            let good = fresh
-                .into_iter()
-                .zip(results)
-                .filter(|((id, _), r)| r.is_ok() && store.tx_location(id).ok().flatten().is_none())
-                .map(|(pair, _)| pair)
-                .collect();
+            let good = fresh.into_iter().zip(results).filter(|(_, r)| r.is_ok()).map(|(pair, _)| pair).collect();
             let _ = tx.send(Internal::TxsVerified(good));
         });
     }
@@ -410,7 +406,7 @@ impl Driver {
     fn relay_pending(&self) {
         let pending: Vec<Transaction> = self.mempool.batch(usize::MAX, &HashSet::new()).into_iter().map(|(_, t)| t).collect();
         for chunk in pending.chunks(2048) {
-            self.net.broadcast(WireMessage::Txs(chunk.to_vec()));
+            self.net.broadcast(WireMessage::Txs(Arc::new(chunk.to_vec())));
         }
     }
 
@@ -429,15 +425,17 @@ impl Driver {
                 outcomes.push(SubmitOutcome::AlreadyPending);
                 continue;
             }
-            match self.store.tx_location(&id) {
-                Ok(Some(loc)) => {
-                    outcomes.push(SubmitOutcome::AlreadyFinalized { height: loc.height });
-                    continue;
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    let _ = sub.reply.send(Err(SubmitError::Storage(e.to_string())));
-                    return;
+            if self.state.contains(&id) {
+                match self.store.tx_location(&id) {
+                    Ok(Some(loc)) => {
+                        outcomes.push(SubmitOutcome::AlreadyFinalized { height: loc.height });
+                        continue;
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        let _ = sub.reply.send(Err(SubmitError::Storage(e.to_string())));
+                        return;
+                    }
                 }
             }
             if let Err(e) = self.state.check(&id, &tx) {
@@ -459,7 +457,7 @@ impl Driver {
             let _ = sub.reply.send(Err(SubmitError::Storage(e.to_string())));
             return;
         }
-        self.net.broadcast(WireMessage::Txs(accepted.into_iter().map(|(_, t)| t).collect()));
+        self.net.broadcast(WireMessage::Txs(Arc::new(accepted.into_iter().map(|(_, t)| t).collect())));
         // Acknowledge only once durable; the flush runs off this task and
         // concurrent submissions share it.
         let store = self.store.clone();
@@ -496,6 +494,9 @@ impl Driver {
             }
             Internal::TxsVerified(txs) => {
                 for (id, tx) in txs {
+                    if self.state.contains(&id) {
+                        continue;
+                    }
                     if self.mempool.insert(id, tx).is_err() {
                         break;
                     }

@@ -62,7 +62,7 @@ pub async fn run(cfg: NodeConfig, shutdown: impl Future<Output = ()> + Send + 's
             detail: format!("block {height} missing below head {head}"),
         })?;
         let ctx = BlockContext { height, time_ms: stored.block.header.time_ms };
-        for tx in &stored.block.txs {
+        for tx in stored.block.txs.iter() {
             state.apply(ctx, tx.id(), tx);
         }
         last = stored.block.header;

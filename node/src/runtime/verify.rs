@@ -30,6 +30,9 @@ pub fn verify_body(block: &Block, parent: &Header, chain_id: &str, already_verif
         return Err(format!("transaction for chain {}", tx.chain_id));
     }
     let unverified: Vec<_> = block.txs.iter().zip(&ids).filter(|(_, id)| !already_verified.contains(id)).map(|(tx, _)| tx).collect();
+    if unverified.iter().any(|tx| !tx.record_is_canonical()) {
+        return Err("a transaction's record is not in RFC 8785 canonical form".into());
+    }
     if let Some(e) = verify_batch(&unverified).into_iter().find_map(Result::err) {
         return Err(format!("transaction signature: {e}"));
     }

@@ -1,18 +1,26 @@
 //! The finalized chain in sled.
 //!
-//! Trees: `blocks` (height → block, its finality), `hashes` (block hash →
-//! height), `txs` (tx id → height, index, outcome), `pending` (accepted, not
-//! yet finalized transactions), `proposals` (bodies of blocks this node
-//! voted for, needed if the whole consortium restarts), `evidence`, `meta`
-//! (the head height). The head is written last and everything is flushed
-//! before a commit returns, so what the node acknowledges is on disk;
-//! index entries above the head (from an interrupted commit) are ignored.
+//! Trees (integers big-endian, so keys sort by height):
+//! - `blocks`: height → {header, finality} (JSON, small);
+//! - `block_txs`: height ‖ index (u32) → the transaction's canonical bytes;
+//! - `hashes`: block hash → height; `txs`: tx id → {height, index, outcome};
+//! - `pending`: tx id → canonical bytes of accepted, not yet final transactions;
+//! - `proposals` / `proposal_txs`: height ‖ block hash (‖ index) → header /
+//!   transaction, for blocks this node voted for (a consortium that restarts
+//!   all at once still holds every block that may be final);
+//! - `evidence`; `meta` (`head`: the last finalized height).
+//!
+//! One entry per transaction keeps every value small (sled writes large
+//! values as separate blob files). The head is written last and everything
+//! is flushed before a commit returns, so what the node acknowledges is on
+//! disk; index entries above the head (an interrupted commit) are ignored.
 
 use crate::block::{Block, Header};
 use crate::consensus::{Certificate, Evidence};
 use coldchain_chaincode::{Hash, Outcome, Receipt, Transaction, TxId};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -38,6 +46,12 @@ pub struct StoredBlock {
     pub finality: Finality,
 }
 
+#[derive(Serialize, Deserialize)]
+struct BlockMeta {
+    header: Header,
+    finality: Finality,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TxLocation {
     pub height: u64,
@@ -49,10 +63,12 @@ pub struct TxLocation {
 pub struct ChainStore {
     db: sled::Db,
     blocks: sled::Tree,
+    block_txs: sled::Tree,
     hashes: sled::Tree,
     txs: sled::Tree,
     pending: sled::Tree,
     proposals: sled::Tree,
+    proposal_txs: sled::Tree,
     evidence: sled::Tree,
     meta: sled::Tree,
 }
@@ -63,15 +79,28 @@ fn corrupt(tree: &'static str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt { tree, detail: e.to_string() }
 }
 
+fn key(parts: &[&[u8]]) -> Vec<u8> {
+    parts.concat()
+}
+
+fn read_txs(tree: &sled::Tree, prefix: &[u8], name: &'static str) -> Result<Vec<Transaction>, StoreError> {
+    tree.scan_prefix(prefix)
+        .values()
+        .map(|v| Transaction::from_canonical_bytes(&v?).map_err(|e| corrupt(name, e)))
+        .collect()
+}
+
 impl ChainStore {
     pub fn open(dir: &Path) -> Result<ChainStore, StoreError> {
-        let db = sled::Config::new().path(dir).cache_capacity(64 * 1024 * 1024).open()?;
+        let db = sled::Config::new().path(dir).cache_capacity(32 * 1024 * 1024).open()?;
         Ok(ChainStore {
             blocks: db.open_tree("blocks")?,
+            block_txs: db.open_tree("block_txs")?,
             hashes: db.open_tree("hashes")?,
             txs: db.open_tree("txs")?,
             pending: db.open_tree("pending")?,
             proposals: db.open_tree("proposals")?,
+            proposal_txs: db.open_tree("proposal_txs")?,
             evidence: db.open_tree("evidence")?,
             meta: db.open_tree("meta")?,
             db,
@@ -86,7 +115,7 @@ impl ChainStore {
         })
     }
 
-    pub fn block(&self, height: u64) -> Result<Option<StoredBlock>, StoreError> {
+    fn meta_of(&self, height: u64) -> Result<Option<BlockMeta>, StoreError> {
         if height == 0 || height > self.head()? {
             return Ok(None);
         }
@@ -96,8 +125,30 @@ impl ChainStore {
         }
     }
 
+    pub fn block(&self, height: u64) -> Result<Option<StoredBlock>, StoreError> {
+        let Some(meta) = self.meta_of(height)? else { return Ok(None) };
+        let txs = read_txs(&self.block_txs, &height.to_be_bytes(), "block_txs")?;
+        if txs.len() != meta.header.tx_count as usize {
+            return Err(corrupt("block_txs", format!("block {height} has {} of {} transactions", txs.len(), meta.header.tx_count)));
+        }
+        Ok(Some(StoredBlock { block: Block { header: meta.header, txs: Arc::new(txs) }, finality: meta.finality }))
+    }
+
     pub fn header(&self, height: u64) -> Result<Option<Header>, StoreError> {
-        Ok(self.block(height)?.map(|b| b.block.header))
+        Ok(self.meta_of(height)?.map(|m| m.header))
+    }
+
+    /// The ids of a block's transactions, in order, hashed from the stored
+    /// canonical bytes without parsing them.
+    pub fn tx_ids(&self, height: u64) -> Result<Vec<TxId>, StoreError> {
+        self.block_txs.scan_prefix(height.to_be_bytes()).values().map(|v| Ok(Hash::digest(&v?))).collect()
+    }
+
+    pub fn tx_at(&self, height: u64, index: u32) -> Result<Option<Transaction>, StoreError> {
+        match self.block_txs.get(key(&[&height.to_be_bytes(), &index.to_be_bytes()]))? {
+            Some(v) => Ok(Some(Transaction::from_canonical_bytes(&v).map_err(|e| corrupt("block_txs", e))?)),
+            None => Ok(None),
+        }
     }
 
     pub fn height_of(&self, hash: &Hash) -> Result<Option<u64>, StoreError> {
@@ -120,28 +171,31 @@ impl ChainStore {
         let mut pending_done = sled::Batch::default();
         for (block, receipts) in blocks {
             let height = block.header.height;
-            let mut tx_batch = sled::Batch::default();
-            for (index, receipt) in receipts.iter().enumerate() {
-                let loc = TxLocation { height, index: index as u32, outcome: receipt.outcome.clone() };
-                tx_batch.insert(&receipt.tx_id.0, serde_json::to_vec(&loc).expect("plain data"));
+            let mut body = sled::Batch::default();
+            let mut index = sled::Batch::default();
+            for (i, (tx, receipt)) in block.txs.iter().zip(receipts).enumerate() {
+                body.insert(key(&[&height.to_be_bytes(), &(i as u32).to_be_bytes()]), tx.canonical_bytes());
+                let loc = TxLocation { height, index: i as u32, outcome: receipt.outcome.clone() };
+                index.insert(&receipt.tx_id.0, serde_json::to_vec(&loc).expect("plain data"));
                 pending_done.remove(&receipt.tx_id.0);
             }
-            self.txs.apply_batch(tx_batch)?;
+            self.block_txs.apply_batch(body)?;
+            self.txs.apply_batch(index)?;
             self.hashes.insert(block.header.hash().0, &height.to_be_bytes())?;
             let finality = if height == tip { Finality::Certificate(finalization.clone()) } else { Finality::CoveredBy(tip) };
-            let stored = StoredBlock { block: block.clone(), finality };
-            self.blocks.insert(height.to_be_bytes(), serde_json::to_vec(&stored).expect("plain data"))?;
+            let meta = BlockMeta { header: block.header.clone(), finality };
+            self.blocks.insert(height.to_be_bytes(), serde_json::to_vec(&meta).expect("plain data"))?;
         }
         self.meta.insert(HEAD, &tip.to_be_bytes())?;
         self.pending.apply_batch(pending_done)?;
-        let mut done = sled::Batch::default();
-        for key in self.proposals.iter().keys() {
-            let key = key?;
-            if key.len() >= 8 && u64::from_be_bytes(key[..8].try_into().expect("8 bytes")) <= tip {
-                done.remove(key);
+        let upto = (tip + 1).to_be_bytes();
+        for tree in [&self.proposals, &self.proposal_txs] {
+            let mut done = sled::Batch::default();
+            for k in tree.range(..&upto[..]).keys() {
+                done.remove(k?);
             }
+            tree.apply_batch(done)?;
         }
-        self.proposals.apply_batch(done)?;
         self.db.flush()?;
         Ok(())
     }
@@ -150,7 +204,7 @@ impl ChainStore {
     pub fn put_pending(&self, txs: &[(TxId, Transaction)]) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
         for (id, tx) in txs {
-            batch.insert(&id.0, serde_json::to_vec(tx).expect("plain data"));
+            batch.insert(&id.0, tx.canonical_bytes());
         }
         self.pending.apply_batch(batch)?;
         Ok(())
@@ -165,21 +219,34 @@ impl ChainStore {
         for item in self.pending.iter() {
             let (k, v) = item?;
             let id = Hash(k.as_ref().try_into().map_err(|e| corrupt("pending", e))?);
-            out.push((id, serde_json::from_slice(&v).map_err(|e| corrupt("pending", e))?));
+            out.push((id, Transaction::from_canonical_bytes(&v).map_err(|e| corrupt("pending", e))?));
         }
         Ok(out)
     }
 
     /// Keeps the body of a block this node is about to vote for.
     pub fn put_proposal(&self, block: &Block) -> Result<(), StoreError> {
-        let mut key = block.header.height.to_be_bytes().to_vec();
-        key.extend_from_slice(&block.header.hash().0);
-        self.proposals.insert(key, serde_json::to_vec(block).expect("plain data"))?;
+        let prefix = key(&[&block.header.height.to_be_bytes(), &block.header.hash().0]);
+        let mut body = sled::Batch::default();
+        for (i, tx) in block.txs.iter().enumerate() {
+            body.insert(key(&[&prefix, &(i as u32).to_be_bytes()]), tx.canonical_bytes());
+        }
+        self.proposal_txs.apply_batch(body)?;
+        self.proposals.insert(prefix, serde_json::to_vec(&block.header).expect("plain data"))?;
         Ok(())
     }
 
     pub fn proposals(&self) -> Result<Vec<Block>, StoreError> {
-        self.proposals.iter().values().map(|v| serde_json::from_slice(&v?).map_err(|e| corrupt("proposals", e))).collect()
+        let mut out = Vec::new();
+        for item in self.proposals.iter() {
+            let (k, v) = item?;
+            let header: Header = serde_json::from_slice(&v).map_err(|e| corrupt("proposals", e))?;
+            let txs = read_txs(&self.proposal_txs, &k, "proposal_txs")?;
+            if txs.len() == header.tx_count as usize {
+                out.push(Block { header, txs: Arc::new(txs) });
+            }
+        }
+        Ok(out)
     }
 
     pub fn put_evidence(&self, evidence: &Evidence) -> Result<(), StoreError> {
@@ -200,15 +267,15 @@ impl ChainStore {
     /// The finalization certificate that covers `height`, and the headers
     /// from `height + 1` up to the certified block.
     pub fn finality_of(&self, height: u64) -> Result<Option<(Certificate, Vec<Header>)>, StoreError> {
-        let Some(stored) = self.block(height)? else { return Ok(None) };
-        match stored.finality {
+        let Some(meta) = self.meta_of(height)? else { return Ok(None) };
+        match meta.finality {
             Finality::Certificate(c) => Ok(Some((c, Vec::new()))),
             Finality::CoveredBy(tip) => {
                 let mut links = Vec::new();
                 for h in height + 1..=tip {
                     links.push(self.header(h)?.ok_or_else(|| corrupt("blocks", format!("missing block {h}")))?);
                 }
-                match self.block(tip)?.map(|b| b.finality) {
+                match self.meta_of(tip)?.map(|m| m.finality) {
                     Some(Finality::Certificate(c)) => Ok(Some((c, links))),
                     _ => Err(corrupt("blocks", format!("block {tip} has no certificate"))),
                 }

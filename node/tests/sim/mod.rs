@@ -179,15 +179,58 @@ pub fn scenario_random_faults(seed: u64) -> Scenario {
     nodes.shuffle(&mut r);
     let side_len = r.random_range(1..=2);
     sc.partitions.push(Partition { from, until: from + r.random_range(200..=3_000), side: nodes[..side_len].to_vec() });
-    sc.crashes.push(CrashPlan {
+    let first = CrashPlan {
         node: r.random_range(0..N),
-        at: r.random_range(0..6_000),
-        down: Some(r.random_range(50..=3_000)),
+        at: r.random_range(0..5_000),
+        down: Some(r.random_range(50..=2_500)),
         keep_bodies: r.random_bool(0.5),
-    });
+    };
+    // Sometimes a second crash, of any validator, once the first is back.
+    if r.random_bool(0.3) {
+        let back = first.at + first.down.unwrap();
+        sc.crashes.push(CrashPlan {
+            node: r.random_range(0..N),
+            at: back + r.random_range(1..=1_500),
+            down: Some(r.random_range(50..=1_500)),
+            keep_bodies: r.random_bool(0.5),
+        });
+    }
+    sc.crashes.insert(0, first);
     // Mostly with the driver's range sync; sometimes catch-up by fetch only.
     sc.sync_every = if r.random_bool(0.75) { Some(r.random_range(300..=1_000)) } else { None };
     sc.duration = 6_000;
+    sc
+}
+
+/// Exploration, not CI: heavier loss, longer partitions (one may isolate a
+/// validator for long), up to three crashes one after another, every knob
+/// drawn wider. Liveness is still required after the last disruption.
+pub fn scenario_harsh(seed: u64) -> Scenario {
+    let mut r = scenario_rng(seed, 6);
+    let mut sc = base("harsh", seed);
+    sc.net = lossy_net(&mut r);
+    sc.net.drop = r.random_range(0.0..0.3);
+    sc.net.duplicate = r.random_range(0.0..0.3);
+    sc.net.straggle = r.random_range(0.0..0.2);
+    sc.net.straggle_max = 1_000;
+    let mut t = 0;
+    for _ in 0..r.random_range(1..=3) {
+        let mut nodes: Vec<usize> = (0..N).collect();
+        nodes.shuffle(&mut r);
+        let from = t + r.random_range(0..2_000);
+        let until = from + r.random_range(100..=4_000);
+        sc.partitions.push(Partition { from, until, side: nodes[..r.random_range(1..=2)].to_vec() });
+        t = until;
+    }
+    let mut t = 0;
+    for _ in 0..r.random_range(1..=3) {
+        let at = t + r.random_range(0..3_000);
+        let down = r.random_range(1..=3_000);
+        sc.crashes.push(CrashPlan { node: r.random_range(0..N), at, down: Some(down), keep_bodies: r.random_bool(0.5) });
+        t = at + down + 1;
+    }
+    sc.sync_every = if r.random_bool(0.5) { Some(r.random_range(200..=2_000)) } else { None };
+    sc.expect.liveness = Some(Liveness { window: 20_000, blocks: 5 });
     sc
 }
 
@@ -252,6 +295,7 @@ pub fn scenario_by_name(name: &str, seed: u64) -> Option<Scenario> {
         "equivocator" => scenario_equivocator(seed),
         "total_crash" => scenario_total_crash(seed),
         "two_down" => scenario_two_down(seed),
+        "harsh" => scenario_harsh(seed),
         "crash_all_after_commit" => scenario_crash_all_after_commit(seed),
         "crash_all_after_commit+amnesia" => Scenario { plant: Some(Plant::Amnesia), ..scenario_crash_all_after_commit(seed) },
         _ => return None,
@@ -422,6 +466,9 @@ pub struct Sim {
     pub ended_early: bool,
     /// Sort runs of `Fetch` actions (see [`normalize_fetch_order`]).
     pub sort_fetches: bool,
+    /// Blocks whose bodies fail the driver's checks (made up by the
+    /// Byzantine validator): `Verify` answers `valid: false`.
+    invalid_bodies: HashSet<Hash>,
 }
 
 pub fn keys_for(seed: u64) -> Vec<SigningKey> {
@@ -505,6 +552,7 @@ impl Sim {
             crash_all_armed: sc.crash_all_on_commit.clone(),
             ended_early: false,
             sort_fetches: true,
+            invalid_bodies: HashSet::new(),
             sc,
         };
         for c in sim.sc.crashes.clone() {
@@ -877,7 +925,6 @@ impl Sim {
 
     /// Carries out the core's actions in order, like the real driver.
     fn apply(&mut self, i: usize, mut actions: Vec<Action>) {
-        if actions.iter().filter(|a| matches!(a, Action::Fetch{..})).count() >= 2 { FETCH_RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed); }
         if self.sort_fetches {
             normalize_fetch_order(&mut actions);
         }
@@ -913,7 +960,9 @@ impl Sim {
                     // The body is checked and kept before the node votes for it.
                     self.nodes[i].disk.bodies.insert(header.hash(), header.clone());
                     let delay = self.rng.random_range(1..=15);
-                    self.local(i, delay, Event::Verified { hash: header.hash(), valid: true });
+                    let hash = header.hash();
+                    let valid = !self.invalid_bodies.contains(&hash);
+                    self.local(i, delay, Event::Verified { hash, valid });
                 }
                 Action::ScheduleTimeout { view, kind, after_ms } => self.local(i, after_ms, Event::Timeout { view, kind }),
                 Action::Fetch { hash } => self.broadcast(i, Msg::FetchRequest(hash)),
@@ -936,7 +985,8 @@ impl Sim {
     }
 
     /// The honest core's message, plus conflicting ones: a second proposal
-    /// for each view it leads (each honest node gets one of the two), a
+    /// for each view it leads (each honest node gets one of the two; half the
+    /// time the second body fails verification), a
     /// notarize for a made-up block beside each honest notarize, and a
     /// nullify beside each finalize.
     fn byzantine_broadcast(&mut self, i: usize, m: ConsensusMessage) {
@@ -951,6 +1001,10 @@ impl Sim {
                 let v2 = self.byz_vote(i, VoteKind::Notarize, h2.view, hash2);
                 let p2 = Proposal { header: h2.clone(), signature: v2.signature, ..p.clone() };
                 self.nodes[i].live.as_mut().expect("alive").bodies.insert(hash2, h2);
+                // Half the time the second block's body is invalid too.
+                if self.rng.random_bool(0.5) {
+                    self.invalid_bodies.insert(hash2);
+                }
                 let mut others: Vec<usize> = (0..N).filter(|&j| j != i).collect();
                 others.shuffle(&mut self.rng);
                 let k = self.rng.random_range(1..others.len());
@@ -1008,7 +1062,6 @@ impl Sim {
 /// depend on the iteration order of the core's `HashSet` of pending fetches
 /// (see the report: `Core::fetching` is a std `HashSet`, whose order is
 /// randomized per process, and `on_timeout` iterates it).
-pub static FETCH_RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 pub fn normalize_fetch_order(actions: &mut [Action]) {
     let mut k = 0;
     while k < actions.len() {
@@ -1017,7 +1070,6 @@ pub fn normalize_fetch_order(actions: &mut [Action]) {
             while k < actions.len() && matches!(actions[k], Action::Fetch { .. }) {
                 k += 1;
             }
-            if k - start >= 2 { FETCH_RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed); }
             actions[start..k].sort_by_key(|a| match a {
                 Action::Fetch { hash } => *hash,
                 _ => unreachable!(),
