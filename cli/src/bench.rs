@@ -33,6 +33,7 @@ pub struct Options {
     pub verify_proofs: bool,
     pub records: usize,
     pub batch: usize,
+    pub clients: usize,
 }
 
 const CHAIN: &str = "coldchain-bench";
@@ -190,11 +191,6 @@ pub fn run(opts: Options) -> Result<()> {
 
     let dir = tempfile_dir()?;
     let nodes = testnet::create(&dir, &testnet::Options { validators, chain_id: CHAIN.into(), leader_timeout_ms: 2000 })?;
-    for n in &nodes {
-        let mut cfg = std::fs::read_to_string(&n.config)?;
-        cfg.push_str("\n[mempool]\nmax_txs = 200000\n");
-        std::fs::write(&n.config, cfg)?;
-    }
     let mut cluster = LocalCluster::start(nodes.clone())?;
     cluster.wait_for_height(1, Duration::from_secs(60))?;
     let gateways: Vec<String> = nodes.iter().map(|n| n.gateway.clone()).collect();
@@ -207,7 +203,7 @@ pub fn run(opts: Options) -> Result<()> {
     run_phase(&gateways, bodies(&warm, opts.batch), 8, None, true);
 
     let cpu_before: Vec<f64> = pids.iter().map(|p| proc_usage(*p).0).collect();
-    let max = run_phase(&gateways, bodies(&full, opts.batch), 16, None, true);
+    let max = run_phase(&gateways, bodies(&full, opts.batch), opts.clients, None, true);
     let cpu_after: Vec<f64> = pids.iter().map(|p| proc_usage(*p).0).collect();
     if !opts.json {
         println!("full load: {} records finalized in {:.2} s = {:.0}/s; latency p50 {:.0} ms, p99 {:.0} ms", max.finalized, max.wall, max.rate(), max.p(0.5), max.p(0.99));
@@ -256,6 +252,7 @@ pub fn run(opts: Options) -> Result<()> {
         "cores": cores,
         "validators": validators,
         "batch": opts.batch,
+        "clients": opts.clients,
         "verify_rate_one_core": one_core.round(),
         "limit_per_sec": limit.round(),
         "records": max.finalized,

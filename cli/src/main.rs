@@ -108,6 +108,9 @@ enum Command {
         /// Records per POST /v1/tx/batch.
         #[arg(long, default_value_t = 500)]
         batch: usize,
+        /// Concurrent clients in the full-load phase, each with one batch in flight.
+        #[arg(long, default_value_t = 16)]
+        clients: usize,
     },
     /// Print a node's status.
     Status {
@@ -219,7 +222,7 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 return Ok(std::process::ExitCode::from(2));
             }
         }
-        Command::Bench { json, verify_proofs, records, batch } => bench::run(bench::Options { json, verify_proofs, records, batch })?,
+        Command::Bench { json, verify_proofs, records, batch, clients } => bench::run(bench::Options { json, verify_proofs, records, batch, clients })?,
         Command::Status { gateway } => {
             let result = Gateway::new(&gateway).get("/v1/status")?.into_result()?;
             println!("{}", serde_json::to_string_pretty(&result)?);

@@ -96,7 +96,7 @@ pub struct MempoolConfig {
 
 impl Default for MempoolConfig {
     fn default() -> Self {
-        MempoolConfig { max_txs: 100_000 }
+        MempoolConfig { max_txs: 50_000 }
     }
 }
 

@@ -59,7 +59,6 @@ pub struct Driver {
     last_finalized: Header,
     consensus: ConsensusConfig,
     pending_build: Option<(View, Header, Instant)>,
-    store_dirty: bool,
     head: watch::Sender<Head>,
     live: Arc<RwLock<LiveStatus>>,
     internal_tx: mpsc::UnboundedSender<Internal>,
@@ -67,11 +66,21 @@ pub struct Driver {
     events: VecDeque<Event>,
     syncing: bool,
     head_moved: Instant,
+    /// Relayed transactions waiting for signature verification: bounded; when
+    /// full, relays are dropped (the accepting node keeps them durable and
+    /// proposes them in its own views).
+    relay_queue: mpsc::Sender<Vec<(TxId, Transaction)>>,
+    relay_rx: Option<mpsc::Receiver<Vec<(TxId, Transaction)>>>,
+    relays_dropped: u64,
 }
+
+/// Relayed batches waiting for verification before further relays are dropped.
+const RELAY_QUEUE: usize = 64;
 
 impl Driver {
     pub fn new(parts: DriverParts) -> Result<Driver, crate::storage::StoreError> {
         let (internal_tx, internal_rx) = mpsc::unbounded_channel();
+        let (relay_queue, relay_rx) = mpsc::channel(RELAY_QUEUE);
         let mut mempool = Mempool::new(parts.mempool_capacity);
         for (id, tx) in parts.store.pending_txs()? {
             if parts.store.tx_location(&id)?.is_none() {
@@ -91,7 +100,6 @@ impl Driver {
             last_finalized: parts.last_finalized,
             consensus: parts.consensus,
             pending_build: None,
-            store_dirty: false,
             head: parts.head,
             live: parts.live,
             internal_tx,
@@ -99,6 +107,9 @@ impl Driver {
             events: VecDeque::new(),
             syncing: false,
             head_moved: Instant::now(),
+            relay_queue,
+            relay_rx: Some(relay_rx),
+            relays_dropped: 0,
         })
     }
 
@@ -108,6 +119,24 @@ impl Driver {
         mut submissions: mpsc::Receiver<Submission>,
         mut stop: watch::Receiver<bool>,
     ) {
+        // One verifier for relayed transactions, one batch at a time.
+        let mut relay_rx = self.relay_rx.take().expect("run once");
+        let verified_tx = self.internal_tx.clone();
+        tokio::spawn(async move {
+            while let Some(batch) = relay_rx.recv().await {
+                let good = tokio::task::spawn_blocking(move || {
+                    let fresh: Vec<(TxId, Transaction)> = batch.into_iter().filter(|(_, t)| t.record_is_canonical()).collect();
+                    let refs: Vec<&Transaction> = fresh.iter().map(|(_, t)| t).collect();
+                    let results = verify_batch(&refs);
+                    fresh.into_iter().zip(results).filter(|(_, r)| r.is_ok()).map(|(pair, _)| pair).collect()
+                })
+                .await
+                .unwrap_or_default();
+                if verified_tx.send(Internal::TxsVerified(good)).is_err() {
+                    return;
+                }
+            }
+        });
         let actions = self.core.start();
         self.execute(actions);
         self.relay_pending();
@@ -157,15 +186,9 @@ impl Driver {
         for action in actions {
             match action {
                 Action::Persist(state) => {
-                    // Rule P: block bodies we vote for, then our votes, on disk
-                    // before anything leaves.
-                    let result = tokio::task::block_in_place(|| {
-                        if self.store_dirty {
-                            self.store.flush().map_err(|e| e.to_string())?;
-                        }
-                        self.safety_file.store(&state).map_err(|e| e.to_string())
-                    });
-                    self.store_dirty = false;
+                    // Rule P: our votes on disk before anything leaves (block
+                    // bodies were written when built or verified).
+                    let result = tokio::task::block_in_place(|| self.safety_file.store(&state).map_err(|e| e.to_string()));
                     if let Err(e) = result {
                         // Without durable safety state we must not vote: stop.
                         tracing::error!(error = %e, "cannot persist the safety state; exiting to stay safe");
@@ -242,11 +265,10 @@ impl Driver {
             tx_count: txs.len() as u32,
         };
         let block = Block { header: header.clone(), txs: Arc::new(txs) };
-        if let Err(e) = self.store.put_proposal(&block) {
+        if let Err(e) = tokio::task::block_in_place(|| self.store.put_proposal(&block)) {
             tracing::error!(error = %e, "cannot store own proposal");
             return;
         }
-        self.store_dirty = true;
         self.bodies.insert(header.hash(), block);
         self.events.push_back(Event::Built { header });
     }
@@ -391,14 +413,10 @@ impl Driver {
         if fresh.is_empty() {
             return;
         }
-        let tx = self.internal_tx.clone();
-        tokio::task::spawn_blocking(move || {
-            let fresh: Vec<(TxId, Transaction)> = fresh.into_iter().filter(|(_, t)| t.record_is_canonical()).collect();
-            let refs: Vec<&Transaction> = fresh.iter().map(|(_, t)| t).collect();
-            let results = verify_batch(&refs);
-            let good = fresh.into_iter().zip(results).filter(|(_, r)| r.is_ok()).map(|(pair, _)| pair).collect();
-            let _ = tx.send(Internal::TxsVerified(good));
-        });
+        if self.relay_queue.try_send(fresh).is_err() {
+            self.relays_dropped += 1;
+            tracing::debug!(dropped = self.relays_dropped, "relay verification queue full; dropped a relayed batch");
+        }
     }
 
     /// Re-relays what this node accepted and has not seen finalized, e.g.
@@ -475,12 +493,12 @@ impl Driver {
             Internal::Timeout { view, kind } => self.handle(Event::Timeout { view, kind }),
             Internal::Verified { hash, valid } => {
                 if valid && let Some(block) = self.bodies.get(&hash) {
-                    if let Err(e) = self.store.put_proposal(block) {
+                    // Rule P for bodies: on disk before our vote for it.
+                    if let Err(e) = tokio::task::block_in_place(|| self.store.put_proposal(block)) {
                         tracing::error!(error = %e, "cannot store proposal body");
                         self.handle(Event::Verified { hash, valid: false });
                         return;
                     }
-                    self.store_dirty = true;
                 }
                 self.handle(Event::Verified { hash, valid });
             }

@@ -2,16 +2,19 @@
 //!
 //! Trees (integers big-endian, so keys sort by height):
 //! - `blocks`: height → {header, finality} (JSON, small);
-//! - `block_txs`: height ‖ index (u32) → the transaction's canonical bytes;
+//! - `block_txs`: height ‖ chunk (u32) → the canonical bytes of up to 64 of
+//!   the block's transactions, one per line (canonical JSON has no raw
+//!   newline);
 //! - `hashes`: block hash → height; `txs`: tx id → {height, index, outcome};
 //! - `pending`: tx id → canonical bytes of accepted, not yet final transactions;
-//! - `proposals` / `proposal_txs`: height ‖ block hash (‖ index) → header /
-//!   transaction, for blocks this node voted for (a consortium that restarts
-//!   all at once still holds every block that may be final);
+//! - outside sled, `proposals/HEIGHT-HASH.block`: the header and
+//!   transactions of each block this node voted for, fsynced before the vote
+//!   (a consortium that restarts all at once still holds every block that
+//!   may be final); deleted once final;
 //! - `evidence`; `meta` (`head`: the last finalized height).
 //!
-//! One entry per transaction keeps every value small (sled writes large
-//! values as separate blob files). The head is written last and everything
+//! Few, small values per block: sled copies a tree node on every insert, so
+//! per-transaction entries are kept to the one index that needs them. The head is written last and everything
 //! is flushed before a commit returns, so what the node acknowledges is on
 //! disk; index entries above the head (an interrupted commit) are ignored.
 
@@ -67,8 +70,7 @@ pub struct ChainStore {
     hashes: sled::Tree,
     txs: sled::Tree,
     pending: sled::Tree,
-    proposals: sled::Tree,
-    proposal_txs: sled::Tree,
+    proposal_dir: std::path::PathBuf,
     evidence: sled::Tree,
     meta: sled::Tree,
 }
@@ -83,24 +85,38 @@ fn key(parts: &[&[u8]]) -> Vec<u8> {
     parts.concat()
 }
 
-fn read_txs(tree: &sled::Tree, prefix: &[u8], name: &'static str) -> Result<Vec<Transaction>, StoreError> {
-    tree.scan_prefix(prefix)
-        .values()
-        .map(|v| Transaction::from_canonical_bytes(&v?).map_err(|e| corrupt(name, e)))
-        .collect()
+/// Transactions per `block_txs` value.
+const CHUNK: usize = 64;
+
+fn lines(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
+    bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty())
+}
+
+fn encode_txs<'a>(txs: impl Iterator<Item = &'a Transaction>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for tx in txs {
+        out.extend(tx.canonical_bytes());
+        out.push(b'\n');
+    }
+    out
+}
+
+fn decode_txs(bytes: &[u8], name: &'static str) -> Result<Vec<Transaction>, StoreError> {
+    lines(bytes).map(|l| Transaction::from_canonical_bytes(l).map_err(|e| corrupt(name, e))).collect()
 }
 
 impl ChainStore {
     pub fn open(dir: &Path) -> Result<ChainStore, StoreError> {
         let db = sled::Config::new().path(dir).cache_capacity(32 * 1024 * 1024).open()?;
+        let proposal_dir = dir.join("proposals");
+        std::fs::create_dir_all(&proposal_dir).map_err(|e| corrupt("proposals", e))?;
         Ok(ChainStore {
             blocks: db.open_tree("blocks")?,
             block_txs: db.open_tree("block_txs")?,
             hashes: db.open_tree("hashes")?,
             txs: db.open_tree("txs")?,
             pending: db.open_tree("pending")?,
-            proposals: db.open_tree("proposals")?,
-            proposal_txs: db.open_tree("proposal_txs")?,
+            proposal_dir,
             evidence: db.open_tree("evidence")?,
             meta: db.open_tree("meta")?,
             db,
@@ -127,7 +143,10 @@ impl ChainStore {
 
     pub fn block(&self, height: u64) -> Result<Option<StoredBlock>, StoreError> {
         let Some(meta) = self.meta_of(height)? else { return Ok(None) };
-        let txs = read_txs(&self.block_txs, &height.to_be_bytes(), "block_txs")?;
+        let mut txs = Vec::with_capacity(meta.header.tx_count as usize);
+        for chunk in self.block_txs.scan_prefix(height.to_be_bytes()).values() {
+            txs.extend(decode_txs(&chunk?, "block_txs")?);
+        }
         if txs.len() != meta.header.tx_count as usize {
             return Err(corrupt("block_txs", format!("block {height} has {} of {} transactions", txs.len(), meta.header.tx_count)));
         }
@@ -141,12 +160,18 @@ impl ChainStore {
     /// The ids of a block's transactions, in order, hashed from the stored
     /// canonical bytes without parsing them.
     pub fn tx_ids(&self, height: u64) -> Result<Vec<TxId>, StoreError> {
-        self.block_txs.scan_prefix(height.to_be_bytes()).values().map(|v| Ok(Hash::digest(&v?))).collect()
+        let mut ids = Vec::new();
+        for chunk in self.block_txs.scan_prefix(height.to_be_bytes()).values() {
+            ids.extend(lines(&chunk?).map(Hash::digest));
+        }
+        Ok(ids)
     }
 
     pub fn tx_at(&self, height: u64, index: u32) -> Result<Option<Transaction>, StoreError> {
-        match self.block_txs.get(key(&[&height.to_be_bytes(), &index.to_be_bytes()]))? {
-            Some(v) => Ok(Some(Transaction::from_canonical_bytes(&v).map_err(|e| corrupt("block_txs", e))?)),
+        let chunk = index / CHUNK as u32;
+        let Some(v) = self.block_txs.get(key(&[&height.to_be_bytes(), &chunk.to_be_bytes()]))? else { return Ok(None) };
+        match lines(&v).nth(index as usize % CHUNK) {
+            Some(line) => Ok(Some(Transaction::from_canonical_bytes(line).map_err(|e| corrupt("block_txs", e))?)),
             None => Ok(None),
         }
     }
@@ -172,12 +197,16 @@ impl ChainStore {
         for (block, receipts) in blocks {
             let height = block.header.height;
             let mut body = sled::Batch::default();
+            for (c, chunk) in block.txs.chunks(CHUNK).enumerate() {
+                body.insert(key(&[&height.to_be_bytes(), &(c as u32).to_be_bytes()]), encode_txs(chunk.iter()));
+            }
             let mut index = sled::Batch::default();
-            for (i, (tx, receipt)) in block.txs.iter().zip(receipts).enumerate() {
-                body.insert(key(&[&height.to_be_bytes(), &(i as u32).to_be_bytes()]), tx.canonical_bytes());
+            for (i, receipt) in receipts.iter().enumerate() {
                 let loc = TxLocation { height, index: i as u32, outcome: receipt.outcome.clone() };
                 index.insert(&receipt.tx_id.0, serde_json::to_vec(&loc).expect("plain data"));
-                pending_done.remove(&receipt.tx_id.0);
+                if self.pending.contains_key(receipt.tx_id.0)? {
+                    pending_done.remove(&receipt.tx_id.0);
+                }
             }
             self.block_txs.apply_batch(body)?;
             self.txs.apply_batch(index)?;
@@ -188,15 +217,12 @@ impl ChainStore {
         }
         self.meta.insert(HEAD, &tip.to_be_bytes())?;
         self.pending.apply_batch(pending_done)?;
-        let upto = (tip + 1).to_be_bytes();
-        for tree in [&self.proposals, &self.proposal_txs] {
-            let mut done = sled::Batch::default();
-            for k in tree.range(..&upto[..]).keys() {
-                done.remove(k?);
-            }
-            tree.apply_batch(done)?;
-        }
         self.db.flush()?;
+        for (height, path) in self.proposal_files()? {
+            if height <= tip {
+                let _ = std::fs::remove_file(path);
+            }
+        }
         Ok(())
     }
 
@@ -224,24 +250,47 @@ impl ChainStore {
         Ok(out)
     }
 
-    /// Keeps the body of a block this node is about to vote for.
+    /// Keeps the body of a block this node is about to vote for: written to
+    /// its own file and fsynced before this returns.
     pub fn put_proposal(&self, block: &Block) -> Result<(), StoreError> {
-        let prefix = key(&[&block.header.height.to_be_bytes(), &block.header.hash().0]);
-        let mut body = sled::Batch::default();
-        for (i, tx) in block.txs.iter().enumerate() {
-            body.insert(key(&[&prefix, &(i as u32).to_be_bytes()]), tx.canonical_bytes());
+        use std::io::Write;
+        let name = format!("{:020}-{}.block", block.header.height, block.header.hash());
+        let path = self.proposal_dir.join(&name);
+        if path.exists() {
+            return Ok(());
         }
-        self.proposal_txs.apply_batch(body)?;
-        self.proposals.insert(prefix, serde_json::to_vec(&block.header).expect("plain data"))?;
+        let tmp = self.proposal_dir.join(format!("{name}.tmp"));
+        let io = |e: std::io::Error| corrupt("proposals", e);
+        let mut f = std::fs::File::create(&tmp).map_err(io)?;
+        f.write_all(&serde_json::to_vec(&block.header).expect("plain data")).map_err(io)?;
+        f.write_all(b"\n").map_err(io)?;
+        f.write_all(&encode_txs(block.txs.iter())).map_err(io)?;
+        f.sync_all().map_err(io)?;
+        std::fs::rename(&tmp, &path).map_err(io)?;
+        std::fs::File::open(&self.proposal_dir).and_then(|d| d.sync_all()).map_err(io)?;
         Ok(())
     }
 
+    fn proposal_files(&self) -> Result<Vec<(u64, std::path::PathBuf)>, StoreError> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(&self.proposal_dir).map_err(|e| corrupt("proposals", e))? {
+            let path = entry.map_err(|e| corrupt("proposals", e))?.path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if let Some(height) = name.strip_suffix(".block").and_then(|n| n.split('-').next()).and_then(|h| h.parse().ok()) {
+                out.push((height, path));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Bodies of blocks this node voted for and has not seen final.
     pub fn proposals(&self) -> Result<Vec<Block>, StoreError> {
         let mut out = Vec::new();
-        for item in self.proposals.iter() {
-            let (k, v) = item?;
-            let header: Header = serde_json::from_slice(&v).map_err(|e| corrupt("proposals", e))?;
-            let txs = read_txs(&self.proposal_txs, &k, "proposal_txs")?;
+        for (_, path) in self.proposal_files()? {
+            let bytes = std::fs::read(&path).map_err(|e| corrupt("proposals", e))?;
+            let mut parts = bytes.splitn(2, |b| *b == b'\n');
+            let header: Header = serde_json::from_slice(parts.next().unwrap_or_default()).map_err(|e| corrupt("proposals", e))?;
+            let txs = decode_txs(parts.next().unwrap_or_default(), "proposals")?;
             if txs.len() == header.tx_count as usize {
                 out.push(Block { header, txs: Arc::new(txs) });
             }

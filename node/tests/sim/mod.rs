@@ -72,8 +72,9 @@ pub struct CrashPlan {
     pub at: u64,
     /// Down time; `None`: never restarts.
     pub down: Option<u64>,
-    /// Whether the restarted core is given the block bodies the driver
-    /// persisted (`false`: `known = []`, the core must fetch).
+    /// Whether the driver persisted the bodies of blocks it built or
+    /// verified and hands them to the restarted core (`false`: they are lost,
+    /// `known = []`, the core must fetch).
     pub keep_bodies: bool,
 }
 
@@ -124,7 +125,9 @@ pub struct Scenario {
     /// An equivocating validator.
     pub byzantine: Option<usize>,
     pub plant: Option<Plant>,
-    /// The run lasts at least this long (and until the liveness window ends).
+    /// The run lasts at least this long, then until every honest node has
+    /// finalized `liveness.blocks` blocks after the last disruption (or the
+    /// liveness window has passed, which is a failure).
     pub duration: u64,
     /// Range sync: every node asks a random peer for its finalized blocks
     /// this often.
@@ -169,7 +172,9 @@ fn lossy_net(r: &mut StdRng) -> NetConfig {
 }
 
 /// Random loss, delay, duplication and reordering throughout; one partition
-/// that heals; one validator that crashes and restarts.
+/// (one or two validators cut off) that heals; one validator that crashes and
+/// restarts, and sometimes a second one after the first is back (never two
+/// down at once).
 pub fn scenario_random_faults(seed: u64) -> Scenario {
     let mut r = scenario_rng(seed, 1);
     let mut sc = base("random_faults", seed);
@@ -1059,9 +1064,10 @@ impl Sim {
 }
 
 /// Order-insensitive actions (fetches) are sorted so that a run does not
-/// depend on the iteration order of the core's `HashSet` of pending fetches
-/// (see the report: `Core::fetching` is a std `HashSet`, whose order is
-/// randomized per process, and `on_timeout` iterates it).
+/// depend on the iteration order of the core's pending fetches: while
+/// `Core::fetching` is a std `HashSet` (random order per instance), and
+/// `on_timeout` emits them in that order (core bug 3, see
+/// `core_emits_fetches_in_a_deterministic_order`).
 pub fn normalize_fetch_order(actions: &mut [Action]) {
     let mut k = 0;
     while k < actions.len() {
