@@ -25,7 +25,9 @@
 //!
 //! `SIM_SEEDS` sets the number of seeds of `many_seeds_random_faults`
 //! (default 1000) and of `harsh_seeds`; `SIM_BYZ_SEEDS` those of
-//! `equivocator_seeds` (default 100). Seeds run on all cores. Network delays
+//! `equivocator_seeds` (default 100); `SIM_CRASH_SEEDS` those of
+//! `total_crash_restart` and `two_down_no_progress_then_resume` (default 40
+//! per scenario). Seeds run on all cores. Network delays
 //! are 5–240 ms (WAN-like) with timeouts leader 400 / advance 800 / retry
 //! 200 ms; a run lasts until the faults are over and every honest node has
 //! finalized 5 more blocks (on average ~7 virtual seconds and ~1,600 events;
@@ -84,11 +86,12 @@ fn harsh_seeds() {
 /// block stores; finalization resumes.
 #[test]
 fn total_crash_restart() {
-    let totals = run_many(2_000_000..2_000_040, scenario_total_crash);
+    let seeds = env_u64("SIM_CRASH_SEEDS", 40);
+    let totals = run_many(2_000_000..2_000_000 + seeds, scenario_total_crash);
     eprintln!("total_crash: {totals}");
     // The adversarial moment: right after the first node commits a block
     // the others have not seen final yet.
-    let totals = run_many(2_100_000..2_100_040, scenario_crash_all_after_commit);
+    let totals = run_many(2_100_000..2_100_000 + seeds, scenario_crash_all_after_commit);
     eprintln!("crash_all_after_commit: {totals}");
 }
 
@@ -96,7 +99,7 @@ fn total_crash_restart() {
 /// restart, finalization resumes.
 #[test]
 fn two_down_no_progress_then_resume() {
-    let totals = run_many(3_000_000..3_000_040, scenario_two_down);
+    let totals = run_many(3_000_000..3_000_000 + env_u64("SIM_CRASH_SEEDS", 40), scenario_two_down);
     eprintln!("two_down: {totals}");
     // The interval checked really is one where the chain was moving before.
     let sc = scenario_two_down(3_000_000);

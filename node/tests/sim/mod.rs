@@ -601,8 +601,10 @@ impl Sim {
         }
     }
 
-    /// Runs the scenario to its end: at least `duration`, and until the
-    /// liveness window after the last disruption has passed.
+    /// Runs the scenario: at least `duration` and past every planned
+    /// disruption; then until liveness is shown (every honest node finalized
+    /// `liveness.blocks` blocks after the last disruption) or, failing that,
+    /// until the liveness window has passed.
     pub fn run(&mut self) {
         for i in 0..N {
             self.boot(i, SafetyState::default(), vec![]);
