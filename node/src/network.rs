@@ -79,14 +79,14 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// inbound request's `reply` before the request is abandoned.
 pub const MAX_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// Capacity of the channel of [`NetEvent`]s to the application.
-pub const EVENT_QUEUE_CAPACITY: usize = 2 * 1024;
+pub const EVENT_QUEUE_CAPACITY: usize = 16 * 1024;
 /// Capacity of the channel of commands from the handles to the swarm task.
 pub const COMMAND_QUEUE_CAPACITY: usize = 8 * 1024;
 /// Unacknowledged one-way messages per peer before further ones are queued.
 pub const MAX_IN_FLIGHT_MESSAGES: usize = 128;
 /// Queued one-way messages per peer (behind the in-flight ones) before
 /// further ones are dropped.
-pub const PEER_QUEUE_CAPACITY: usize = 1024;
+pub const PEER_QUEUE_CAPACITY: usize = 4 * 1024;
 /// Established connections allowed per peer (two covers simultaneous dials).
 pub const MAX_CONNECTIONS_PER_PEER: u32 = 2;
 
