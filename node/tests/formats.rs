@@ -57,3 +57,13 @@ fn header_vote_and_merkle_examples() {
         assert!(doc.contains(&value), "docs/FORMATS.md must show the {what} {value}");
     }
 }
+
+#[test]
+fn the_example_genesis_is_valid() {
+    let path = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../genesis/example.json"));
+    let genesis = coldchain_node::genesis::Genesis::load(path).unwrap();
+    assert_eq!(genesis.validators.len(), 4);
+    assert_eq!(genesis.quorum(), 3);
+    let provinces: Vec<&str> = genesis.validators.iter().map(|v| v.province.as_str()).collect();
+    assert_eq!(provinces, ["110000", "120000", "130000", "000000"]);
+}

@@ -153,7 +153,7 @@ fn checker_catches_planted_bug() {
     // The same run without the plant passes.
     let clean = scenario_crash_all_after_commit(seed);
     if let Err(v) = run_scenario(clean.clone()).result {
-        panic!("{}", failure_report(&clean, &v, 80));
+        panic!("the plant was caught, but the same run without it fails too:\n{}", failure_report(&clean, &v, 80));
     }
 
     // 2. A driver that appends a block nobody finalized.
@@ -164,7 +164,7 @@ fn checker_catches_planted_bug() {
     }
     let clean = scenario_random_faults(3);
     if let Err(v) = run_scenario(clean.clone()).result {
-        panic!("{}", failure_report(&clean, &v, 80));
+        panic!("the forged commit was caught, but the same run without it fails too:\n{}", failure_report(&clean, &v, 80));
     }
 }
 
