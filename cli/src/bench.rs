@@ -37,6 +37,8 @@ pub struct Options {
 }
 
 const CHAIN: &str = "coldchain-bench";
+/// Mempool capacity of the bench's nodes.
+const MEMPOOL: usize = 20_000;
 
 fn record(i: usize) -> Value {
     json!({"type": "notarise", "document": {
@@ -191,6 +193,13 @@ pub fn run(opts: Options) -> Result<()> {
 
     let dir = tempfile_dir()?;
     let nodes = testnet::create(&dir, &testnet::Options { validators, chain_id: CHAIN.into(), leader_timeout_ms: 2000 })?;
+    // A mempool of a few seconds of throughput, so overload is shed at the
+    // gateway instead of queueing (an ordinary config option).
+    for n in &nodes {
+        let mut cfg = std::fs::read_to_string(&n.config)?;
+        cfg.push_str(&format!("\n[mempool]\nmax_txs = {MEMPOOL}\n"));
+        std::fs::write(&n.config, cfg)?;
+    }
     let mut cluster = LocalCluster::start(nodes.clone())?;
     cluster.wait_for_height(1, Duration::from_secs(60))?;
     let gateways: Vec<String> = nodes.iter().map(|n| n.gateway.clone()).collect();
@@ -219,7 +228,7 @@ pub fn run(opts: Options) -> Result<()> {
     }
 
     let over_rate = 2.0 * max.rate();
-    let over_batches = ((over_rate * 8.0) as usize / opts.batch).max(4);
+    let over_batches = ((over_rate * 10.0) as usize / opts.batch).max(4);
     let over_txs = sign_records(4_000_000, over_batches * opts.batch);
     let over = run_phase(&gateways, bodies(&over_txs, opts.batch), 128, Some(over_rate / opts.batch as f64), false);
     if !opts.json {
@@ -252,6 +261,7 @@ pub fn run(opts: Options) -> Result<()> {
         "cores": cores,
         "validators": validators,
         "batch": opts.batch,
+        "mempool": MEMPOOL,
         "clients": opts.clients,
         "verify_rate_one_core": one_core.round(),
         "limit_per_sec": limit.round(),
