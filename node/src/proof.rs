@@ -59,6 +59,9 @@ pub enum ProofError {
     Certificate(CertificateError),
 }
 
+/// A certificate as remembered once verified: view, hash, signatures.
+type CertificateKey = (u64, Hash, Vec<(u16, [u8; 64])>);
+
 /// Checks proofs against one genesis. Keys are parsed once, and a
 /// finalization certificate that verified once is not verified again, so
 /// checking many records of the same blocks costs hashing only.
@@ -67,7 +70,7 @@ pub struct ProofVerifier {
     names: Vec<String>,
     keys: Vec<ed25519_dalek::VerifyingKey>,
     quorum: usize,
-    verified: std::collections::HashSet<(u64, Hash, Vec<(u16, [u8; 64])>)>,
+    verified: std::collections::HashSet<CertificateKey>,
 }
 
 impl ProofVerifier {

@@ -8,7 +8,7 @@ use crate::crypto::{sign_vote, verify_vote, VoteKind};
 use crate::genesis::ValidatorIndex;
 use coldchain_chaincode::Hash;
 use ed25519_dalek::{SigningKey, VerifyingKey};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 #[derive(Clone, Debug)]
 pub struct Timeouts {
@@ -65,7 +65,9 @@ pub struct Core {
     /// Proposals whose parent header is not yet available, by parent hash.
     parked: HashMap<Hash, Proposal>,
     building: Option<View>,
-    fetching: HashSet<Hash>,
+    /// Ordered: `on_timeout` re-issues these in iteration order, which must
+    /// not depend on a per-process random hasher (exact replay).
+    fetching: BTreeSet<Hash>,
     actions: Vec<Action>,
 }
 
@@ -91,7 +93,7 @@ impl Core {
             pending_commit: None,
             parked: HashMap::new(),
             building: None,
-            fetching: HashSet::new(),
+            fetching: BTreeSet::new(),
             actions: Vec::new(),
         };
         for h in known {
@@ -331,8 +333,8 @@ impl Core {
         // The leader's signature is its notarize vote, whatever view we are in.
         self.add_vote(Vote { kind: VoteKind::Notarize, view, hash, signer: h.proposer, signature: p.signature });
         // The driver holds the body of every signed proposal it passes on.
-        if !self.headers.contains_key(&hash) {
-            self.headers.insert(hash, h.clone());
+        if let std::collections::hash_map::Entry::Vacant(slot) = self.headers.entry(hash) {
+            slot.insert(h.clone());
             self.fetching.remove(&hash);
             if self.pending_commit.is_some() {
                 self.try_commit();
@@ -363,8 +365,15 @@ impl Core {
         if expected != view {
             return;
         }
+        // The justification's certificates count as received: they may end
+        // the view we are in (Rules V and F), exactly as if they had arrived
+        // on their own. Merely storing them would make the real certificate
+        // (and the votes) look known later and leave this validator stuck.
         for c in p.parent_certificate.iter().chain(&p.nullifications) {
-            self.round(c.view).insert_certificate(c.clone());
+            let known = self.rounds.get(&c.view).is_some_and(|r| r.has(c.kind));
+            if !known && c.view >= self.last_finalized.view {
+                self.on_certificate_checked(c.clone());
+            }
         }
         self.round(view).proposal = Some(p.clone());
         if view != self.view {
@@ -480,7 +489,7 @@ impl Core {
             .filter(|v| v.hash == hash)
             .map(|v| SignerSignature { signer: v.signer, signature: v.signature })
             .collect();
-        (signatures.len() >= quorum).then(|| Certificate { kind, view, hash, signatures })
+        (signatures.len() >= quorum).then_some(Certificate { kind, view, hash, signatures })
     }
 
     fn on_certificate(&mut self, cert: Certificate) {
@@ -526,7 +535,11 @@ impl Core {
                         Some(p) if p.view > cert.view => Some(p),
                         _ => Some(cert.clone()),
                     };
-                    self.try_commit();
+                    // A new finalization is a reason to ask again for a
+                    // missing ancestor: the first request may have been lost,
+                    // and the retry timer never fires while this validator
+                    // keeps up with the views.
+                    self.try_commit_asking_again(true);
                 }
                 self.enter_view(view + 1);
             }
@@ -538,12 +551,19 @@ impl Core {
     /// Rule C: a finalized block and all its ancestors are final; commit them
     /// in height order once every header is available.
     fn try_commit(&mut self) {
+        self.try_commit_asking_again(false);
+    }
+
+    fn try_commit_asking_again(&mut self, ask_again: bool) {
         let Some(cert) = self.pending_commit.clone() else { return };
         let mut chain = Vec::new();
         let mut cursor = cert.hash;
         let lf_hash = self.last_finalized.hash();
         while cursor != lf_hash {
             let Some(h) = self.headers.get(&cursor) else {
+                if ask_again {
+                    self.fetching.remove(&cursor);
+                }
                 self.fetch(cursor);
                 return;
             };
@@ -568,7 +588,9 @@ impl Core {
         self.last_finalization = Some(cert);
         let lf = &self.last_finalized;
         self.headers.retain(|_, h| h.height > lf.height);
-        self.fetching.retain(|h| self.headers.contains_key(h));
+        // Keep asking only for parents of parked proposals; a finalization
+        // that still misses an ancestor asks again on its own.
+        self.fetching.retain(|h| self.parked.contains_key(h));
         self.parked.retain(|_, p| p.header.height > lf.height + 1);
         self.rounds = self.rounds.split_off(&self.last_finalized.view);
         self.safety.prune(self.last_finalized.view);
@@ -600,7 +622,11 @@ impl Core {
     }
 
     fn on_synced(&mut self, header: Header, finalization: Certificate) {
-        if header.height <= self.last_finalized.height || finalization.hash != header.hash() || self.verify_cert(&finalization).is_err() {
+        if header.height <= self.last_finalized.height
+            || finalization.kind != VoteKind::Finalize
+            || finalization.hash != header.hash()
+            || self.verify_cert(&finalization).is_err()
+        {
             return;
         }
         let view = finalization.view;
@@ -616,6 +642,14 @@ impl Core {
 }
 
 impl ViewRound {
+    fn has(&self, kind: VoteKind) -> bool {
+        match kind {
+            VoteKind::Notarize => self.notarization.is_some(),
+            VoteKind::Nullify => self.nullification.is_some(),
+            VoteKind::Finalize => self.finalization.is_some(),
+        }
+    }
+
     fn insert_certificate(&mut self, cert: Certificate) {
         let slot = match cert.kind {
             VoteKind::Notarize => &mut self.notarization,
