@@ -7,7 +7,7 @@ mod common;
 
 use coldchain_chaincode::Transaction;
 use common::*;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::time::Duration;
 
 const LONG: Duration = Duration::from_secs(90);
@@ -16,7 +16,8 @@ const LONG: Duration = Duration::from_secs(90);
 fn submit_records(c: &Cluster, via: &[usize], n: usize, offset: usize, wait: bool) -> Vec<String> {
     let chain = c.chain_id();
     let key = enterprise_key(7);
-    let txs: Vec<Value> = (0..n).map(|i| serde_json::to_value(Transaction::sign(&chain, (offset + i) as u64, record(offset + i), &key)).unwrap()).collect();
+    let txs: Vec<Value> =
+        (0..n).map(|i| serde_json::to_value(Transaction::sign(&chain, (offset + i) as u64, record(offset + i), &key)).unwrap()).collect();
     let mut ids = Vec::new();
     let per = n.div_ceil(via.len());
     for (k, chunk) in txs.chunks(per).enumerate() {
@@ -37,7 +38,9 @@ fn finalized_height(c: &Cluster, node: usize, id: &str) -> Option<u64> {
 }
 
 fn wait_all_finalized(c: &Cluster, node: usize, ids: &[String]) {
-    wait_for(&format!("{} records finalized on node {node}", ids.len()), LONG, || ids.iter().all(|id| finalized_height(c, node, id).is_some()).then_some(()));
+    wait_for(&format!("{} records finalized on node {node}", ids.len()), LONG, || {
+        ids.iter().all(|id| finalized_height(c, node, id).is_some()).then_some(())
+    });
 }
 
 fn verify_cli(genesis: &str, proof: &Value) -> (bool, String) {
@@ -88,7 +91,8 @@ fn records_finalize_identically_and_proofs_verify_offline() {
     let f = &proof["finalization"];
     let hash: coldchain_chaincode::Hash = f["hash"].as_str().unwrap().parse().unwrap();
     let outsider = ed25519_dalek::SigningKey::from_bytes(&[99; 32]);
-    let sig = coldchain_node::crypto::sign_vote(&outsider, coldchain_node::crypto::VoteKind::Finalize, &c.chain_id(), f["view"].as_u64().unwrap(), &hash);
+    let sig =
+        coldchain_node::crypto::sign_vote(&outsider, coldchain_node::crypto::VoteKind::Finalize, &c.chain_id(), f["view"].as_u64().unwrap(), &hash);
     bad["finalization"]["signatures"][0]["signature"] = json!(hex::encode(sig));
     let (ok, out) = verify_cli(genesis, &bad);
     assert!(!ok && out.contains("check 6") && out.contains("does not verify"), "outsider signature accepted: {out}");
@@ -179,9 +183,8 @@ fn bad_input_gets_an_envelope_naming_the_problem_and_nothing_is_stored() {
     assert_eq!(env["result"]["field"], "signer.algorithm");
     assert!(env["message"].as_str().unwrap().contains("sm2"));
 
-    let mut unknown_type = good.clone();
-    unknown_type["record"] = json!({"type": "teleport"});
-    let (code, env) = post(&tx_url, &Value::from(serde_json::to_value(Transaction::sign(&chain, 9, unknown_type["record"].clone(), &enterprise_key(3))).unwrap()));
+    let unknown_type = serde_json::to_value(Transaction::sign(&chain, 9, json!({"type": "teleport"}), &enterprise_key(3))).unwrap();
+    let (code, env) = post(&tx_url, &unknown_type);
     assert_eq!(code, 422, "{env}");
     assert_eq!(env["result"]["field"], "record.type");
 

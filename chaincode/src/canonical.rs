@@ -59,10 +59,7 @@ impl CanonicalJson {
 
     /// Whether the text is exactly the canonical form of what it denotes.
     pub fn is_canonical(&self) -> bool {
-        serde_json::from_str::<Value>(&self.0)
-            .ok()
-            .and_then(|v| to_bytes(&v).ok())
-            .is_some_and(|b| b == self.0.as_bytes())
+        serde_json::from_str::<Value>(&self.0).ok().and_then(|v| to_bytes(&v).ok()).is_some_and(|b| b == self.0.as_bytes())
     }
 }
 

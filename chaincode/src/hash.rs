@@ -62,11 +62,7 @@ impl FromStr for Hash {
 
 impl Serialize for Hash {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if s.is_human_readable() {
-            s.serialize_str(&self.to_hex())
-        } else {
-            s.serialize_bytes(&self.0)
-        }
+        if s.is_human_readable() { s.serialize_str(&self.to_hex()) } else { s.serialize_bytes(&self.0) }
     }
 }
 
@@ -127,36 +123,26 @@ pub mod serde_bytes_compat {
 
     /// `#[serde(with = "hex_or_bytes64")]`-style helpers for 64-byte signatures.
     pub fn serialize_64<S: Serializer>(v: &[u8; 64], s: S) -> Result<S::Ok, S::Error> {
-        if s.is_human_readable() {
-            s.serialize_str(&hex::encode(v))
-        } else {
-            s.serialize_bytes(v)
-        }
+        if s.is_human_readable() { s.serialize_str(&hex::encode(v)) } else { s.serialize_bytes(v) }
     }
     pub fn deserialize_64<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 64], D::Error> {
         if d.is_human_readable() {
             let s = String::deserialize(d)?;
             let mut out = [0u8; 64];
-            hex::decode_to_slice(&s, &mut out)
-                .map_err(|_| de::Error::custom("expected 128 hexadecimal characters (an ed25519 signature)"))?;
+            hex::decode_to_slice(&s, &mut out).map_err(|_| de::Error::custom("expected 128 hexadecimal characters (an ed25519 signature)"))?;
             Ok(out)
         } else {
             Ok(Bytes64::deserialize(d)?.0)
         }
     }
     pub fn serialize_32<S: Serializer>(v: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
-        if s.is_human_readable() {
-            s.serialize_str(&hex::encode(v))
-        } else {
-            s.serialize_bytes(v)
-        }
+        if s.is_human_readable() { s.serialize_str(&hex::encode(v)) } else { s.serialize_bytes(v) }
     }
     pub fn deserialize_32<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
         if d.is_human_readable() {
             let s = String::deserialize(d)?;
             let mut out = [0u8; 32];
-            hex::decode_to_slice(&s, &mut out)
-                .map_err(|_| de::Error::custom("expected 64 hexadecimal characters (an ed25519 public key)"))?;
+            hex::decode_to_slice(&s, &mut out).map_err(|_| de::Error::custom("expected 64 hexadecimal characters (an ed25519 public key)"))?;
             Ok(out)
         } else {
             Ok(Bytes32::deserialize(d)?.0)

@@ -45,10 +45,7 @@ impl Record {
                 }
                 Ok(Record::Notarise)
             }
-            other => Err(RecordError::new(
-                "record.type",
-                format!("unknown record type \"{other}\"; known: {}", RECORD_TYPES.join(", ")),
-            )),
+            other => Err(RecordError::new("record.type", format!("unknown record type \"{other}\"; known: {}", RECORD_TYPES.join(", ")))),
         }
     }
 }

@@ -140,9 +140,8 @@ mod tests {
 
     #[test]
     fn replay_reproduces_the_root() {
-        let txs: Vec<Transaction> = (0..20)
-            .map(|i| tx(i, if i % 5 == 0 { json!({"type": "bogus"}) } else { json!({"type": "notarise", "document": {"i": i}}) }))
-            .collect();
+        let txs: Vec<Transaction> =
+            (0..20).map(|i| tx(i, if i % 5 == 0 { json!({"type": "bogus"}) } else { json!({"type": "notarise", "document": {"i": i}}) })).collect();
         let run = || {
             let mut s = State::new();
             for (h, t) in txs.iter().enumerate() {

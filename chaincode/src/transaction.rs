@@ -13,7 +13,7 @@
 //! Every check names the field it failed on and the rule it broke.
 
 use crate::canonical::CanonicalJson;
-use crate::hash::{serde_bytes_compat as fixed, Hash};
+use crate::hash::{Hash, serde_bytes_compat as fixed};
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -129,7 +129,13 @@ impl Transaction {
             signature: [u8; 64],
         }
         let s: Stored = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
-        Ok(Transaction { chain_id: s.chain_id, nonce: s.nonce, record: CanonicalJson::trusted(s.record.get()), signer: s.signer, signature: s.signature })
+        Ok(Transaction {
+            chain_id: s.chain_id,
+            nonce: s.nonce,
+            record: CanonicalJson::trusted(s.record.get()),
+            signer: s.signer,
+            signature: s.signature,
+        })
     }
 
     /// Whether the record text is canonical: required of any transaction
@@ -141,8 +147,7 @@ impl Transaction {
     /// The signer's key, refusing keys of small order (which would let one
     /// signature verify for many messages).
     pub fn verifying_key(&self) -> Result<VerifyingKey, TxError> {
-        let key = VerifyingKey::from_bytes(&self.signer.public_key)
-            .map_err(|_| TxError::new("signer.public_key", "is not a valid ed25519 point"))?;
+        let key = VerifyingKey::from_bytes(&self.signer.public_key).map_err(|_| TxError::new("signer.public_key", "is not a valid ed25519 point"))?;
         if key.is_weak() {
             return Err(TxError::new("signer.public_key", "is a weak (small-order) ed25519 key"));
         }
@@ -171,11 +176,7 @@ impl Transaction {
             .filter(|n| *n <= MAX_NONCE)
             .ok_or_else(|| TxError::new("nonce", format!("must be an integer from 0 to {MAX_NONCE}")))?;
         let record = obj.get("record").ok_or_else(|| TxError::new("record", "is required"))?;
-        let record_type = record
-            .as_object()
-            .ok_or_else(|| TxError::new("record", "must be a JSON object"))?
-            .get("type")
-            .and_then(Value::as_str);
+        let record_type = record.as_object().ok_or_else(|| TxError::new("record", "must be a JSON object"))?.get("type").and_then(Value::as_str);
         if record_type.is_none_or(str::is_empty) {
             return Err(TxError::new("record.type", "is required and must be a non-empty string"));
         }
@@ -191,13 +192,8 @@ impl Transaction {
         let public_key = hex_field::<32>(signer, "public_key", "signer.public_key")?;
         let signature = hex_field::<64>(obj, "signature", "signature")?;
         let record = CanonicalJson::from_value(record).map_err(|e| TxError::new("record", e.to_string()))?;
-        let tx = Transaction {
-            chain_id: chain_id.to_string(),
-            nonce,
-            record,
-            signer: Signer { algorithm: algorithm.to_string(), public_key },
-            signature,
-        };
+        let tx =
+            Transaction { chain_id: chain_id.to_string(), nonce, record, signer: Signer { algorithm: algorithm.to_string(), public_key }, signature };
         let size = tx.canonical_bytes().len();
         if size > MAX_TX_BYTES {
             return Err(TxError::new("(body)", format!("transaction is {size} bytes; the limit is {MAX_TX_BYTES}")));
@@ -223,10 +219,7 @@ fn reject_unknown(obj: &Map<String, Value>, prefix: &str, known: &[&str]) -> Res
 }
 
 fn str_field<'a>(obj: &'a Map<String, Value>, key: &str, field: &str) -> Result<&'a str, TxError> {
-    obj.get(key)
-        .ok_or_else(|| TxError::new(field, "is required"))?
-        .as_str()
-        .ok_or_else(|| TxError::new(field, "must be a string"))
+    obj.get(key).ok_or_else(|| TxError::new(field, "is required"))?.as_str().ok_or_else(|| TxError::new(field, "must be a string"))
 }
 
 fn hex_field<const N: usize>(obj: &Map<String, Value>, key: &str, field: &str) -> Result<[u8; N], TxError> {
@@ -342,7 +335,8 @@ mod tests {
     #[test]
     fn shape_errors_name_the_field() {
         let good = serde_json::to_value(sample()).unwrap();
-        let cases: Vec<(Box<dyn Fn(&mut Value)>, &str)> = vec![
+        type Mutation = Box<dyn Fn(&mut Value)>;
+        let cases: Vec<(Mutation, &str)> = vec![
             (Box::new(|v| v["signer"]["algorithm"] = json!("secp256k1")), "signer.algorithm"),
             (Box::new(|v| v["signer"]["public_key"] = json!("zz")), "signer.public_key"),
             (Box::new(|v| v["signature"] = json!("00")), "signature"),
@@ -350,7 +344,12 @@ mod tests {
             (Box::new(|v| v["nonce"] = json!(-1)), "nonce"),
             (Box::new(|v| v["record"] = json!({"document": 1})), "record.type"),
             (Box::new(|v| v["extra"] = json!(1)), "extra"),
-            (Box::new(|v| { v.as_object_mut().unwrap().remove("signer"); }), "signer"),
+            (
+                Box::new(|v| {
+                    v.as_object_mut().unwrap().remove("signer");
+                }),
+                "signer",
+            ),
         ];
         for (mutate, field) in cases {
             let mut v = good.clone();
@@ -369,9 +368,8 @@ mod tests {
 
     #[test]
     fn batch_names_exactly_the_bad_signatures() {
-        let mut txs: Vec<Transaction> = (0..10)
-            .map(|i| Transaction::sign("c", i, json!({"type": "notarise", "document": {}}), &key(i as u8 + 1)))
-            .collect();
+        let mut txs: Vec<Transaction> =
+            (0..10).map(|i| Transaction::sign("c", i, json!({"type": "notarise", "document": {}}), &key(i as u8 + 1))).collect();
         txs[3].signature[0] ^= 1;
         txs[7].nonce = 99;
         let refs: Vec<&Transaction> = txs.iter().collect();

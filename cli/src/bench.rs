@@ -16,13 +16,13 @@ use crate::cluster::LocalCluster;
 use crate::testnet;
 use anyhow::{Context, Result};
 use coldchain_chaincode::Transaction;
-use coldchain_node::block::{merkle_path, merkle_root, Header};
+use coldchain_node::block::{Header, merkle_path, merkle_root};
 use coldchain_node::consensus::{Certificate, SignerSignature};
-use coldchain_node::crypto::{sign_vote, VoteKind};
+use coldchain_node::crypto::{VoteKind, sign_vote};
 use coldchain_node::genesis::{Genesis, Validator};
-use coldchain_node::proof::{ProofBundle, ProofVerifier, PROOF_VERSION};
+use coldchain_node::proof::{PROOF_VERSION, ProofBundle, ProofVerifier};
 use ed25519_dalek::SigningKey;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -114,11 +114,7 @@ impl PhaseResult {
 /// `rate` is set (batch i is sent at i × batch ÷ rate), else as fast as
 /// `workers` clients go. Latency: batch sent → its records finalized.
 fn run_phase(gateways: &[String], bodies: Vec<(usize, Vec<u8>)>, workers: usize, rate: Option<f64>, retry_shed: bool) -> PhaseResult {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(120)))
-        .build()
-        .into();
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(120))).build().into();
     let offered = bodies.iter().map(|(n, _)| n).sum();
     let queue = Arc::new(Mutex::new(bodies.into_iter().enumerate().collect::<VecDeque<_>>()));
     let latencies = Arc::new(Mutex::new(Vec::new()));
@@ -132,32 +128,34 @@ fn run_phase(gateways: &[String], bodies: Vec<(usize, Vec<u8>)>, workers: usize,
             let (queue, latencies, finalized, shed, last_done, agent) =
                 (queue.clone(), latencies.clone(), finalized.clone(), shed.clone(), last_done.clone(), agent.clone());
             let gateways = gateways.to_vec();
-            std::thread::spawn(move || loop {
-                let Some((i, (n, body))) = queue.lock().expect("queue").pop_front() else { return };
-                if let Some(step) = per_batch {
-                    let at = start + step * (i as u32);
-                    if let Some(wait) = at.checked_duration_since(Instant::now()) {
-                        std::thread::sleep(wait);
+            std::thread::spawn(move || {
+                loop {
+                    let Some((i, (n, body))) = queue.lock().expect("queue").pop_front() else { return };
+                    if let Some(step) = per_batch {
+                        let at = start + step * (i as u32);
+                        if let Some(wait) = at.checked_duration_since(Instant::now()) {
+                            std::thread::sleep(wait);
+                        }
                     }
-                }
-                let url = format!("{}/v1/tx/batch?wait=finalized", gateways[(i + w) % gateways.len()]);
-                let sent = Instant::now();
-                let Ok(mut resp) = agent.post(&url).header("content-type", "application/json").send(&body[..]) else { continue };
-                let code = resp.status().as_u16();
-                let env: Value = resp.body_mut().with_config().limit(64 << 20).read_json().unwrap_or(Value::Null);
-                if code == 503 || code == 429 {
-                    shed.fetch_add(n, Ordering::Relaxed);
-                    if retry_shed {
-                        std::thread::sleep(Duration::from_millis(50));
-                        queue.lock().expect("queue").push_back((i, (n, body)));
+                    let url = format!("{}/v1/tx/batch?wait=finalized", gateways[(i + w) % gateways.len()]);
+                    let sent = Instant::now();
+                    let Ok(mut resp) = agent.post(&url).header("content-type", "application/json").send(&body[..]) else { continue };
+                    let code = resp.status().as_u16();
+                    let env: Value = resp.body_mut().with_config().limit(64 << 20).read_json().unwrap_or(Value::Null);
+                    if code == 503 || code == 429 {
+                        shed.fetch_add(n, Ordering::Relaxed);
+                        if retry_shed {
+                            std::thread::sleep(Duration::from_millis(50));
+                            queue.lock().expect("queue").push_back((i, (n, body)));
+                        }
+                        continue;
                     }
-                    continue;
+                    let done = env["result"]["results"].as_array().map(|r| r.iter().filter(|x| x["state"] == "finalized").count()).unwrap_or(0);
+                    let ms = sent.elapsed().as_secs_f64() * 1000.0;
+                    finalized.fetch_add(done, Ordering::Relaxed);
+                    latencies.lock().expect("latencies").extend(std::iter::repeat_n(ms, done));
+                    last_done.fetch_max(start.elapsed().as_micros() as u64, Ordering::Relaxed);
                 }
-                let done = env["result"]["results"].as_array().map(|r| r.iter().filter(|x| x["state"] == "finalized").count()).unwrap_or(0);
-                let ms = sent.elapsed().as_secs_f64() * 1000.0;
-                finalized.fetch_add(done, Ordering::Relaxed);
-                latencies.lock().expect("latencies").extend(std::iter::repeat_n(ms, done));
-                last_done.fetch_max(start.elapsed().as_micros() as u64, Ordering::Relaxed);
             })
         })
         .collect();
@@ -215,7 +213,14 @@ pub fn run(opts: Options) -> Result<()> {
     let max = run_phase(&gateways, bodies(&full, opts.batch), opts.clients, None, true);
     let cpu_after: Vec<f64> = pids.iter().map(|p| proc_usage(*p).0).collect();
     if !opts.json {
-        println!("full load: {} records finalized in {:.2} s = {:.0}/s; latency p50 {:.0} ms, p99 {:.0} ms", max.finalized, max.wall, max.rate(), max.p(0.5), max.p(0.99));
+        println!(
+            "full load: {} records finalized in {:.2} s = {:.0}/s; latency p50 {:.0} ms, p99 {:.0} ms",
+            max.finalized,
+            max.wall,
+            max.rate(),
+            max.p(0.5),
+            max.p(0.99)
+        );
     }
 
     let half_rate = 0.5 * max.rate();
@@ -250,10 +255,7 @@ pub fn run(opts: Options) -> Result<()> {
             json!({"name": node.name, "cpu_percent_full_load": 100.0 * (cpu_after[i] - cpu_before[i]) / max.wall, "peak_rss_mb": peak as f64 / 1048576.0})
         })
         .collect();
-    let heights: Vec<u64> = gateways
-        .iter()
-        .filter_map(|g| Gateway::new(g).get("/v1/status").ok()?.into_result().ok()?["height"].as_u64())
-        .collect();
+    let heights: Vec<u64> = gateways.iter().filter_map(|g| Gateway::new(g).get("/v1/status").ok()?.into_result().ok()?["height"].as_u64()).collect();
     cluster.stop();
     let _ = std::fs::remove_dir_all(&dir);
 
@@ -279,7 +281,12 @@ pub fn run(opts: Options) -> Result<()> {
         println!("{report}");
     } else {
         for n in report["nodes"].as_array().into_iter().flatten() {
-            println!("  {:<9} cpu {:>5.0}% at full load, peak memory {:.0} MB", n["name"].as_str().unwrap_or(""), n["cpu_percent_full_load"].as_f64().unwrap_or(0.0), n["peak_rss_mb"].as_f64().unwrap_or(0.0));
+            println!(
+                "  {:<9} cpu {:>5.0}% at full load, peak memory {:.0} MB",
+                n["name"].as_str().unwrap_or(""),
+                n["cpu_percent_full_load"].as_f64().unwrap_or(0.0),
+                n["peak_rss_mb"].as_f64().unwrap_or(0.0)
+            );
         }
         println!("finalized_per_sec {} vs target 0.5 × L = {}", report["finalized_per_sec"], report["target_per_sec"]);
     }
@@ -331,7 +338,9 @@ fn bench_proofs(json_out: bool) -> Result<()> {
             tx_count: ids.len() as u32,
         };
         let hash = header.hash();
-        let signatures = (0..3u16).map(|i| SignerSignature { signer: i, signature: sign_vote(&keys[i as usize], VoteKind::Finalize, CHAIN, block + 3, &hash) }).collect();
+        let signatures = (0..3u16)
+            .map(|i| SignerSignature { signer: i, signature: sign_vote(&keys[i as usize], VoteKind::Finalize, CHAIN, block + 3, &hash) })
+            .collect();
         ProofBundle {
             version: PROOF_VERSION,
             tx_id: ids[index],
@@ -364,7 +373,10 @@ fn bench_proofs(json_out: bool) -> Result<()> {
     let new_blocks = measure(&distinct, true)?;
     let known_blocks = measure(&same_blocks, false)?;
     if json_out {
-        println!("{}", json!({"proofs_per_sec_distinct_blocks": new_blocks.round(), "proofs_per_sec_1000_records_of_10_blocks": known_blocks.round(), "target_per_sec": 10000}));
+        println!(
+            "{}",
+            json!({"proofs_per_sec_distinct_blocks": new_blocks.round(), "proofs_per_sec_1000_records_of_10_blocks": known_blocks.round(), "target_per_sec": 10000})
+        );
     } else {
         println!("offline proof verification on one core (blocks of 1,000 records):");
         println!("  every proof from a different block: {new_blocks:.0} proofs/s (3 × verify_strict each)");

@@ -1,6 +1,6 @@
 //! A small blocking client for the gateway's JSON envelope.
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{Context, Result, anyhow, bail};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -36,11 +36,8 @@ pub fn describe_error(envelope: &Value) -> String {
 
 impl Gateway {
     pub fn new(base: &str) -> Gateway {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(60)))
-            .build()
-            .into();
+        let agent: ureq::Agent =
+            ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(60))).build().into();
         Gateway { base: base.trim_end_matches('/').to_string(), agent }
     }
 

@@ -4,7 +4,7 @@
 
 use crate::client::Gateway;
 use crate::testnet::TestnetNode;
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

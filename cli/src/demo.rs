@@ -8,12 +8,12 @@
 use crate::client::Gateway;
 use crate::cluster::LocalCluster;
 use crate::testnet;
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use coldchain_chaincode::Transaction;
 use coldchain_node::crypto::{generate_key, write_key_file};
 use coldchain_node::genesis::Genesis;
-use coldchain_node::proof::{verify, ProofBundle};
-use serde_json::{json, Value};
+use coldchain_node::proof::{ProofBundle, verify};
+use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::time::Duration;
 

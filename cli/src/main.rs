@@ -222,7 +222,9 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 return Ok(std::process::ExitCode::from(2));
             }
         }
-        Command::Bench { json, verify_proofs, records, batch, clients } => bench::run(bench::Options { json, verify_proofs, records, batch, clients })?,
+        Command::Bench { json, verify_proofs, records, batch, clients } => {
+            bench::run(bench::Options { json, verify_proofs, records, batch, clients })?
+        }
         Command::Status { gateway } => {
             let result = Gateway::new(&gateway).get("/v1/status")?.into_result()?;
             println!("{}", serde_json::to_string_pretty(&result)?);

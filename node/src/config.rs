@@ -77,13 +77,7 @@ pub struct ConsensusConfig {
 
 impl Default for ConsensusConfig {
     fn default() -> Self {
-        ConsensusConfig {
-            leader_timeout_ms: 2_000,
-            advance_timeout_ms: 4_000,
-            retry_ms: 1_000,
-            max_block_txs: 4_000,
-            max_block_interval_ms: 500,
-        }
+        ConsensusConfig { leader_timeout_ms: 2_000, advance_timeout_ms: 4_000, retry_ms: 1_000, max_block_txs: 4_000, max_block_interval_ms: 500 }
     }
 }
 

@@ -80,11 +80,8 @@ use rand_core::TryRngCore as _;
 /// Writes a key file readable by its owner only; refuses to overwrite.
 pub fn write_key_file(path: &Path, key: &SigningKey) -> Result<(), KeyError> {
     use std::io::Write;
-    let file = KeyFile {
-        algorithm: "ed25519".into(),
-        public_key: hex::encode(key.verifying_key().to_bytes()),
-        secret_key: hex::encode(key.to_bytes()),
-    };
+    let file =
+        KeyFile { algorithm: "ed25519".into(), public_key: hex::encode(key.verifying_key().to_bytes()), secret_key: hex::encode(key.to_bytes()) };
     let err = |source| KeyError::Write { path: path.display().to_string(), source };
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);

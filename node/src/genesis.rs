@@ -8,7 +8,7 @@
 
 use crate::block::Header;
 use crate::crypto::parse_public_key;
-use coldchain_chaincode::{canonical, Hash};
+use coldchain_chaincode::{Hash, canonical};
 use ed25519_dalek::VerifyingKey;
 use serde::{Deserialize, Serialize};
 use std::path::Path;

@@ -3,15 +3,15 @@
 //! the axum gateway. `runtime` wires them together.
 
 pub mod block;
+pub mod config;
 pub mod consensus;
 pub mod crypto;
+pub mod gateway;
 pub mod genesis;
 pub mod mempool;
-pub mod proof;
-pub mod storage;
-pub mod config;
-pub mod gateway;
 pub mod network;
+pub mod proof;
 pub mod runtime;
+pub mod storage;
 pub mod sync;
 pub mod wire;

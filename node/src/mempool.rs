@@ -64,12 +64,7 @@ impl Mempool {
 
     /// Up to `max` transactions in arrival order, skipping `exclude`.
     pub fn batch(&self, max: usize, exclude: &HashSet<TxId>) -> Vec<(TxId, Transaction)> {
-        self.order
-            .values()
-            .filter(|id| !exclude.contains(id))
-            .take(max)
-            .map(|id| (*id, self.txs[id].1.clone()))
-            .collect()
+        self.order.values().filter(|id| !exclude.contains(id)).take(max).map(|id| (*id, self.txs[id].1.clone())).collect()
     }
 
     pub fn remove(&mut self, id: &TxId) {

@@ -145,11 +145,7 @@ pub enum NetEvent<M, Q, R> {
     Message { from: PeerId, message: M },
     /// A block-sync request; send the answer on `reply`, or drop `reply` to
     /// refuse (the requester then gets [`NetError::NoResponse`]).
-    Request {
-        from: PeerId,
-        request: Q,
-        reply: oneshot::Sender<R>,
-    },
+    Request { from: PeerId, request: Q, reply: oneshot::Sender<R> },
     /// First connection to this peer established.
     Connected(PeerId),
     /// Last connection to this peer closed.
@@ -189,25 +185,11 @@ pub enum NetError {
 
 /// Requests from the handles to the swarm task.
 enum Command<M, Q, R> {
-    Send {
-        to: PeerId,
-        message: M,
-    },
-    Broadcast {
-        message: M,
-    },
-    Request {
-        to: PeerId,
-        request: Q,
-        reply: oneshot::Sender<Result<R, NetError>>,
-    },
-    AddPeer {
-        peer: PeerId,
-        addr: Multiaddr,
-    },
-    Shutdown {
-        done: oneshot::Sender<()>,
-    },
+    Send { to: PeerId, message: M },
+    Broadcast { message: M },
+    Request { to: PeerId, request: Q, reply: oneshot::Sender<Result<R, NetError>> },
+    AddPeer { peer: PeerId, addr: Multiaddr },
+    Shutdown { done: oneshot::Sender<()> },
 }
 
 /// State the swarm task publishes for cheap reads from the handles.
@@ -219,9 +201,7 @@ struct Shared {
 
 /// Locks a mutex, ignoring poisoning (the data are plain sets).
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Cloneable handle to the running network. The swarm task stops when every
@@ -234,11 +214,7 @@ pub struct NetworkHandle<M, Q, R> {
 
 impl<M, Q, R> Clone for NetworkHandle<M, Q, R> {
     fn clone(&self) -> Self {
-        Self {
-            commands: self.commands.clone(),
-            shared: self.shared.clone(),
-            local_peer_id: self.local_peer_id,
-        }
+        Self { commands: self.commands.clone(), shared: self.shared.clone(), local_peer_id: self.local_peer_id }
     }
 }
 
@@ -274,18 +250,12 @@ where
     /// Sends a sync request to `to` and waits for its response, at most
     /// [`DEFAULT_REQUEST_TIMEOUT`].
     pub async fn request(&self, to: PeerId, request: Q) -> Result<R, NetError> {
-        self.request_with_timeout(to, request, DEFAULT_REQUEST_TIMEOUT)
-            .await
+        self.request_with_timeout(to, request, DEFAULT_REQUEST_TIMEOUT).await
     }
 
     /// Like [`NetworkHandle::request`] with an explicit timeout (capped at
     /// [`MAX_REQUEST_TIMEOUT`]).
-    pub async fn request_with_timeout(
-        &self,
-        to: PeerId,
-        request: Q,
-        timeout: Duration,
-    ) -> Result<R, NetError> {
+    pub async fn request_with_timeout(&self, to: PeerId, request: Q, timeout: Duration) -> Result<R, NetError> {
         let deadline = tokio::time::Instant::now() + timeout.min(MAX_REQUEST_TIMEOUT);
         let (reply, response) = oneshot::channel();
         let command = Command::Request { to, request, reply };
@@ -305,12 +275,10 @@ where
     /// dialled now and redialled like [`NetworkConfig::peers`].
     pub fn add_peer(&self, addr: Multiaddr) -> Result<(), NetError> {
         let peer = peer_of_addr(&addr)?;
-        self.commands
-            .try_send(Command::AddPeer { peer, addr })
-            .map_err(|e| match e {
-                mpsc::error::TrySendError::Full(_) => NetError::Busy,
-                mpsc::error::TrySendError::Closed(_) => NetError::Shutdown,
-            })
+        self.commands.try_send(Command::AddPeer { peer, addr }).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => NetError::Busy,
+            mpsc::error::TrySendError::Closed(_) => NetError::Shutdown,
+        })
     }
 
     /// Peers with at least one established connection (snapshot).
@@ -349,9 +317,7 @@ fn peer_of_addr(addr: &Multiaddr) -> Result<PeerId, NetError> {
 /// Starts the network: builds the swarm, starts listening and returns once a
 /// listen address is bound. Dialling of [`NetworkConfig::peers`] starts
 /// right after, on the swarm task.
-pub async fn spawn<M, Q, R>(
-    config: NetworkConfig,
-) -> Result<(NetworkHandle<M, Q, R>, mpsc::Receiver<NetEvent<M, Q, R>>), NetError>
+pub async fn spawn<M, Q, R>(config: NetworkConfig) -> Result<(NetworkHandle<M, Q, R>, mpsc::Receiver<NetEvent<M, Q, R>>), NetError>
 where
     M: Serialize + DeserializeOwned + Send + Clone + 'static,
     Q: Serialize + DeserializeOwned + Send + Clone + 'static,
@@ -364,8 +330,7 @@ where
         return Err(NetError::InvalidConfig("redial_interval is 0".into()));
     }
     let mut seed = config.secret_key;
-    let keypair = identity::Keypair::ed25519_from_bytes(&mut seed)
-        .map_err(|e| NetError::InvalidKey(e.to_string()))?;
+    let keypair = identity::Keypair::ed25519_from_bytes(&mut seed).map_err(|e| NetError::InvalidKey(e.to_string()))?;
     let local_peer_id = keypair.public().to_peer_id();
 
     let allowed: HashSet<PeerId> = config.allowed.iter().copied().collect();
@@ -385,13 +350,8 @@ where
     }
 
     let mut swarm = behaviour::build_swarm::<M, Q, R>(keypair, &config, &allowed)?;
-    let listen_err = |reason: String| NetError::Listen {
-        addr: config.listen.clone(),
-        reason,
-    };
-    swarm
-        .listen_on(config.listen.clone())
-        .map_err(|e| listen_err(e.to_string()))?;
+    let listen_err = |reason: String| NetError::Listen { addr: config.listen.clone(), reason };
+    swarm.listen_on(config.listen.clone()).map_err(|e| listen_err(e.to_string()))?;
 
     // Wait for the first bound address (nothing else can happen before).
     let shared = Arc::new(Shared::default());
@@ -409,30 +369,17 @@ where
             }
         }
     };
-    let first = tokio::time::timeout(Duration::from_secs(10), wait_listen)
-        .await
-        .map_err(|_| listen_err("timed out waiting for the listener".into()))??;
+    let first =
+        tokio::time::timeout(Duration::from_secs(10), wait_listen).await.map_err(|_| listen_err("timed out waiting for the listener".into()))??;
     tracing::info!(peer = %local_peer_id, address = %first, "network listening");
     lock(&shared.listen_addrs).push(first);
 
     let (commands_tx, commands_rx) = mpsc::channel(COMMAND_QUEUE_CAPACITY);
     let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE_CAPACITY);
-    let event_loop = event_loop::EventLoop::new(
-        swarm,
-        commands_rx,
-        events_tx,
-        shared.clone(),
-        targets,
-        allowed,
-        config.redial_interval,
-    );
+    let event_loop = event_loop::EventLoop::new(swarm, commands_rx, events_tx, shared.clone(), targets, allowed, config.redial_interval);
     tokio::spawn(event_loop.run());
 
-    let handle = NetworkHandle {
-        commands: commands_tx,
-        shared,
-        local_peer_id,
-    };
+    let handle = NetworkHandle { commands: commands_tx, shared, local_peer_id };
     Ok((handle, events_rx))
 }
 
@@ -460,9 +407,6 @@ mod tests {
         let good: Multiaddr = format!("/ip4/127.0.0.1/tcp/1/p2p/{peer}").parse().unwrap();
         assert_eq!(peer_of_addr(&good).unwrap(), peer);
         let bad: Multiaddr = "/ip4/127.0.0.1/tcp/1".parse().unwrap();
-        assert!(matches!(
-            peer_of_addr(&bad),
-            Err(NetError::InvalidPeerAddress(_))
-        ));
+        assert!(matches!(peer_of_addr(&bad), Err(NetError::InvalidPeerAddress(_))));
     }
 }

@@ -2,7 +2,7 @@
 //! nothing but the genesis file, that a transaction was finalized by a
 //! quorum of bureaus. Format and checks: `docs/PROOFS.md`.
 
-use crate::block::{verify_merkle_path, Header};
+use crate::block::{Header, verify_merkle_path};
 use crate::consensus::{Certificate, CertificateError};
 use crate::crypto::VoteKind;
 use crate::genesis::Genesis;
@@ -53,7 +53,9 @@ pub enum ProofError {
     Merkle { index: u64, count: u32, root: Hash },
     #[error("check 4 (header chain): link at height {height} does not extend the block before it")]
     Link { height: u64 },
-    #[error("check 5 (certified hash): the finalization certifies {certified} at view {view}, but the header chain ends at {computed} (view {header_view})")]
+    #[error(
+        "check 5 (certified hash): the finalization certifies {certified} at view {view}, but the header chain ends at {computed} (view {header_view})"
+    )]
     CertifiedHash { certified: Hash, view: u64, computed: Hash, header_view: u64 },
     #[error("check 6 (quorum): {0}")]
     Certificate(CertificateError),

@@ -60,7 +60,6 @@ pub fn verify_segment(
     if cert.hash != prev_hash || cert.view != tip.view {
         return Err(SyncError::CertifiedHash(tip.height));
     }
-    cert.verify(VoteKind::Finalize, chain_id, validators, quorum)
-        .map_err(|error| SyncError::Certificate { height: tip.height, error })?;
+    cert.verify(VoteKind::Finalize, chain_id, validators, quorum).map_err(|error| SyncError::Certificate { height: tip.height, error })?;
     Ok((last + 1, cert))
 }

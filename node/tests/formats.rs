@@ -2,8 +2,8 @@
 //! code: if an encoding changes, this test fails until the docs are updated.
 
 use coldchain_chaincode::{Hash, Transaction};
-use coldchain_node::block::{leaf_hash, merkle_root, Header};
-use coldchain_node::crypto::{vote_message, VoteKind};
+use coldchain_node::block::{Header, leaf_hash, merkle_root};
+use coldchain_node::crypto::{VoteKind, vote_message};
 use ed25519_dalek::SigningKey;
 use serde_json::json;
 

@@ -97,9 +97,7 @@ async fn next_message(events: &mut Events, within: Duration) -> Option<(PeerId, 
 async fn receive_until(events: &mut Events, wanted: &Ping) -> Vec<(PeerId, Ping)> {
     let mut seen = Vec::new();
     loop {
-        let got = next_message(events, DEADLINE)
-            .await
-            .unwrap_or_else(|| panic!("{wanted:?} not delivered; got {seen:?}"));
+        let got = next_message(events, DEADLINE).await.unwrap_or_else(|| panic!("{wanted:?} not delivered; got {seen:?}"));
         let done = &got.1 == wanted;
         seen.push(got);
         if done {
@@ -135,8 +133,7 @@ async fn identity_is_the_validator_key() {
 #[tokio::test]
 async fn bad_config_is_rejected() {
     let no_peer_id: Multiaddr = "/ip4/127.0.0.1/tcp/1".parse().unwrap();
-    let result =
-        spawn::<Ping, GetBlock, Block>(config(1, loopback(), vec![no_peer_id], &[2])).await;
+    let result = spawn::<Ping, GetBlock, Block>(config(1, loopback(), vec![no_peer_id], &[2])).await;
     assert!(matches!(result, Err(NetError::InvalidPeerAddress(_))));
 }
 
@@ -146,19 +143,14 @@ async fn broadcast_reaches_all_and_send_reaches_one() {
 
     a.broadcast(Ping(1, b"hello".to_vec()));
     for events in [&mut b_events, &mut c_events] {
-        let got = next_message(events, DEADLINE)
-            .await
-            .expect("broadcast delivered");
+        let got = next_message(events, DEADLINE).await.expect("broadcast delivered");
         assert_eq!(got, (pid(1), Ping(1, b"hello".to_vec())));
     }
 
     // A direct message reaches its target only: C then gets a marker and
     // must not have seen message 2 before it.
     a.send(pid(2), Ping(2, vec![]));
-    assert_eq!(
-        receive_until(&mut b_events, &Ping(2, vec![])).await.len(),
-        1
-    );
+    assert_eq!(receive_until(&mut b_events, &Ping(2, vec![])).await.len(), 1);
     a.send(pid(3), Ping(3, vec![]));
     let seen_by_c = receive_until(&mut c_events, &Ping(3, vec![])).await;
     assert_eq!(seen_by_c, vec![(pid(1), Ping(3, vec![]))]);
@@ -168,10 +160,7 @@ async fn broadcast_reaches_all_and_send_reaches_one() {
     b.send(pid(1), Ping(5, vec![]));
     let seen_by_a = receive_until(&mut a_events, &Ping(4, vec![])).await;
     assert!(seen_by_a.iter().all(|(from, _)| *from != pid(1)));
-    assert_eq!(
-        receive_until(&mut b_events, &Ping(4, vec![])).await.len(),
-        1
-    );
+    assert_eq!(receive_until(&mut b_events, &Ping(4, vec![])).await.len(), 1);
 }
 
 #[tokio::test]
@@ -200,12 +189,7 @@ async fn requests_are_answered_refused_or_time_out() {
     tokio::spawn(async move {
         let mut held = Vec::new();
         while let Some(event) = server_events.recv().await {
-            if let NetEvent::Request {
-                from,
-                request,
-                reply,
-            } = event
-            {
+            if let NetEvent::Request { from, request, reply } = event {
                 assert_eq!(from, pid(2));
                 match request.0 {
                     0 => drop(reply),
@@ -221,15 +205,11 @@ async fn requests_are_answered_refused_or_time_out() {
     let answered = client.request(pid(1), GetBlock(7)).await.unwrap();
     assert_eq!(answered, Block(7, vec![7; 100]));
 
-    let refused = timeout(DEADLINE, client.request(pid(1), GetBlock(0)))
-        .await
-        .expect("a refused request must not hang");
+    let refused = timeout(DEADLINE, client.request(pid(1), GetBlock(0))).await.expect("a refused request must not hang");
     assert!(matches!(refused, Err(NetError::NoResponse)), "{refused:?}");
 
     let started = Instant::now();
-    let held = client
-        .request_with_timeout(pid(1), GetBlock(1), Duration::from_millis(300))
-        .await;
+    let held = client.request_with_timeout(pid(1), GetBlock(1), Duration::from_millis(300)).await;
     assert!(matches!(held, Err(NetError::Timeout)), "{held:?}");
     assert!(started.elapsed() < Duration::from_secs(5));
 
@@ -237,8 +217,7 @@ async fn requests_are_answered_refused_or_time_out() {
     assert!(matches!(stranger, Err(NetError::NotConnected(p)) if p == pid(9)));
 
     // Many concurrent requests all get their own answer.
-    let many =
-        futures::future::join_all((10..60).map(|h| client.request(pid(1), GetBlock(h)))).await;
+    let many = futures::future::join_all((10..60).map(|h| client.request(pid(1), GetBlock(h)))).await;
     for (h, response) in (10..60).zip(many) {
         assert_eq!(response.unwrap().0, h);
     }
@@ -263,14 +242,9 @@ async fn peers_outside_the_allowlist_cannot_deliver() {
         x.broadcast(Ping(667, vec![]));
         b.send(pid(1), Ping(round, vec![]));
         let seen = receive_until(&mut a_events, &Ping(round, vec![])).await;
-        assert!(
-            seen.iter().all(|(from, _)| *from == pid(2)),
-            "message from a peer outside the allowlist: {seen:?}"
-        );
+        assert!(seen.iter().all(|(from, _)| *from == pid(2)), "message from a peer outside the allowlist: {seen:?}");
         assert!(!connected(&a).contains(&pid(9)));
-        let refused = x
-            .request_with_timeout(pid(1), GetBlock(1), Duration::from_millis(100))
-            .await;
+        let refused = x.request_with_timeout(pid(1), GetBlock(1), Duration::from_millis(100)).await;
         assert!(refused.is_err());
     }
     assert_eq!(connected(&a), HashSet::from([pid(2)]));
@@ -291,29 +265,16 @@ async fn restarted_peer_is_reconnected() {
 
     // Dropping every handle (and the event receiver) stops the swarm.
     drop((a, a_events));
-    eventually("peers notice the stop", || {
-        !connected(&b).contains(&pid(1)) && !connected(&c).contains(&pid(1))
-    })
-    .await;
+    eventually("peers notice the stop", || !connected(&b).contains(&pid(1)) && !connected(&c).contains(&pid(1))).await;
 
     // Same key, same address; only the others know where it is.
     let restarted = Instant::now();
-    let (a, mut a_events) =
-        spawn::<Ping, GetBlock, Block>(config(1, a_listen.clone(), vec![], &[2, 3]))
-            .await
-            .unwrap();
+    let (a, mut a_events) = spawn::<Ping, GetBlock, Block>(config(1, a_listen.clone(), vec![], &[2, 3])).await.unwrap();
     assert_eq!(a.listen_addrs(), vec![a_listen]);
     let both = HashSet::from([pid(2), pid(3)]);
-    eventually("reconnected", || {
-        connected(&a) == both && connected(&b).contains(&pid(1)) && connected(&c).contains(&pid(1))
-    })
-    .await;
+    eventually("reconnected", || connected(&a) == both && connected(&b).contains(&pid(1)) && connected(&c).contains(&pid(1))).await;
     // Redial every 200 ms: well within the ~2 s the validators need.
-    assert!(
-        restarted.elapsed() < Duration::from_secs(3),
-        "{:?}",
-        restarted.elapsed()
-    );
+    assert!(restarted.elapsed() < Duration::from_secs(3), "{:?}", restarted.elapsed());
 
     b.send(pid(1), Ping(7, vec![]));
     receive_until(&mut a_events, &Ping(7, vec![])).await;
@@ -343,10 +304,7 @@ async fn shutdown_disconnects_and_makes_handles_inert() {
     }
     assert!(b_clone.connected_peers().is_empty());
     b_clone.send(pid(1), Ping(1, vec![]));
-    assert!(matches!(
-        b_clone.request(pid(1), GetBlock(1)).await,
-        Err(NetError::Shutdown)
-    ));
+    assert!(matches!(b_clone.request(pid(1), GetBlock(1)).await, Err(NetError::Shutdown)));
     assert!(connected(&a).is_empty());
     // The stopped node's event stream ends.
     let ended = timeout(DEADLINE, async { while b_events.recv().await.is_some() {} }).await;
@@ -359,43 +317,20 @@ async fn simultaneous_dials_are_harmless() {
     let (b, mut b_events) = start(2, vec![], &[1]).await;
     a.add_peer(dial_addr(&b)).unwrap();
     b.add_peer(dial_addr(&a)).unwrap();
-    eventually("connected both ways", || {
-        connected(&a).contains(&pid(2)) && connected(&b).contains(&pid(1))
-    })
-    .await;
+    eventually("connected both ways", || connected(&a).contains(&pid(2)) && connected(&b).contains(&pid(1))).await;
 
     for i in 0..20 {
         a.send(pid(2), Ping(i, vec![]));
         b.send(pid(1), Ping(i, vec![]));
     }
-    let mut from_a: Vec<u64> = receive_until(&mut b_events, &Ping(19, vec![]))
-        .await
-        .iter()
-        .map(|m| m.1.0)
-        .collect();
-    let mut from_b: Vec<u64> = receive_until(&mut a_events, &Ping(19, vec![]))
-        .await
-        .iter()
-        .map(|m| m.1.0)
-        .collect();
+    let mut from_a: Vec<u64> = receive_until(&mut b_events, &Ping(19, vec![])).await.iter().map(|m| m.1.0).collect();
+    let mut from_b: Vec<u64> = receive_until(&mut a_events, &Ping(19, vec![])).await.iter().map(|m| m.1.0).collect();
     // Streams may complete out of order: collect the stragglers too.
     while from_a.len() < 20 {
-        from_a.push(
-            next_message(&mut b_events, DEADLINE)
-                .await
-                .expect("all delivered")
-                .1
-                .0,
-        );
+        from_a.push(next_message(&mut b_events, DEADLINE).await.expect("all delivered").1.0);
     }
     while from_b.len() < 20 {
-        from_b.push(
-            next_message(&mut a_events, DEADLINE)
-                .await
-                .expect("all delivered")
-                .1
-                .0,
-        );
+        from_b.push(next_message(&mut a_events, DEADLINE).await.expect("all delivered").1.0);
     }
     from_a.sort();
     from_b.sort();
@@ -412,9 +347,7 @@ async fn large_messages_and_responses_are_delivered() {
 
     let payload: Vec<u8> = (0..4_000_000u32).map(|i| (i % 251) as u8).collect();
     b.send(pid(1), Ping(42, payload.clone()));
-    let (from, message) = next_message(&mut a_events, DEADLINE)
-        .await
-        .expect("large message");
+    let (from, message) = next_message(&mut a_events, DEADLINE).await.expect("large message");
     assert_eq!(from, pid(2));
     assert_eq!(message.0, 42);
     assert!(message.1 == payload, "payload intact");
@@ -440,10 +373,7 @@ async fn oversized_and_undecodable_messages_are_dropped() {
     let (a, mut a_events) = spawn::<Ping, GetBlock, Block>(small).await.unwrap();
     let (b, _b_events) = start(2, vec![dial_addr(&a)], &[1]).await;
     // Peer 3 speaks the same protocols with another message type.
-    let (c, _c_events) =
-        spawn::<String, GetBlock, Block>(config(3, loopback(), vec![dial_addr(&a)], &[1]))
-            .await
-            .unwrap();
+    let (c, _c_events) = spawn::<String, GetBlock, Block>(config(3, loopback(), vec![dial_addr(&a)], &[1])).await.unwrap();
     eventually("connected", || connected(&a).len() == 2).await;
 
     b.send(pid(1), Ping(1, vec![7; 2 << 20]));
@@ -469,9 +399,8 @@ async fn bursts_of_small_messages_are_delivered() {
     }
     let mut got = HashSet::new();
     while got.len() < 2 * N as usize {
-        let (_, Ping(i, _)) = next_message(&mut a_events, DEADLINE)
-            .await
-            .unwrap_or_else(|| panic!("only {} of {} messages arrived", got.len(), 2 * N));
+        let (_, Ping(i, _)) =
+            next_message(&mut a_events, DEADLINE).await.unwrap_or_else(|| panic!("only {} of {} messages arrived", got.len(), 2 * N));
         got.insert(i);
     }
     drop(a);

@@ -199,7 +199,7 @@ fn replay() {
 fn core_emits_fetches_in_a_deterministic_order() {
     use coldchain_chaincode::Hash;
     use coldchain_node::consensus::{Action, Certificate, ConsensusMessage, Core, CoreConfig, Event, SignerSignature, TimeoutKind, Timeouts};
-    use coldchain_node::crypto::{sign_vote, VoteKind};
+    use coldchain_node::crypto::{VoteKind, sign_vote};
     let keys = keys_for(0);
     let validators: Vec<_> = keys.iter().map(|k| k.verifying_key()).collect();
     let notarization = |view: u64, hash: Hash| Certificate {
@@ -250,7 +250,7 @@ fn core_emits_fetches_in_a_deterministic_order() {
 #[test]
 fn proposal_certificates_end_the_view() {
     use coldchain_node::consensus::{Certificate, ConsensusMessage, Core, CoreConfig, Event, Proposal, SignerSignature, Timeouts, Vote};
-    use coldchain_node::crypto::{sign_vote, VoteKind};
+    use coldchain_node::crypto::{VoteKind, sign_vote};
     let keys = keys_for(0);
     let validators: Vec<_> = keys.iter().map(|k| k.verifying_key()).collect();
     let cfg = CoreConfig { chain_id: CHAIN.into(), validators, quorum: 3, signer: Some((0, keys[0].clone())), timeouts: Timeouts::default() };
@@ -270,14 +270,25 @@ fn proposal_certificates_end_the_view() {
     };
     let b1 = block(1, &genesis);
     let b2 = block(2, &b1);
-    let vote = |s: u16, view: u64, hash| Vote { kind: VoteKind::Notarize, view, hash, signer: s, signature: sign_vote(&keys[s as usize], VoteKind::Notarize, CHAIN, view, &hash) };
+    let vote = |s: u16, view: u64, hash| Vote {
+        kind: VoteKind::Notarize,
+        view,
+        hash,
+        signer: s,
+        signature: sign_vote(&keys[s as usize], VoteKind::Notarize, CHAIN, view, &hash),
+    };
     let notarization = Certificate {
         kind: VoteKind::Notarize,
         view: 1,
         hash: b1.hash(),
         signatures: (1..4u16).map(|s| SignerSignature { signer: s, signature: vote(s, 1, b1.hash()).signature }).collect(),
     };
-    let proposal = Proposal { header: b2.clone(), signature: vote(2, 2, b2.hash()).signature, parent_certificate: Some(notarization.clone()), nullifications: vec![] };
+    let proposal = Proposal {
+        header: b2.clone(),
+        signature: vote(2, 2, b2.hash()).signature,
+        parent_certificate: Some(notarization.clone()),
+        nullifications: vec![],
+    };
     core.handle(Event::BlockAvailable { header: b1.clone() });
     core.handle(Event::Message(ConsensusMessage::Proposal(proposal)));
     core.handle(Event::Message(ConsensusMessage::Certificate(notarization)));
@@ -299,7 +310,7 @@ fn lost_fetch_is_repeated_while_views_advance() {
     use coldchain_chaincode::Hash;
     use coldchain_node::block::Header;
     use coldchain_node::consensus::{Action, Certificate, ConsensusMessage, Core, CoreConfig, Event, SignerSignature, Timeouts};
-    use coldchain_node::crypto::{sign_vote, VoteKind};
+    use coldchain_node::crypto::{VoteKind, sign_vote};
     let keys = keys_for(0);
     let validators: Vec<_> = keys.iter().map(|k| k.verifying_key()).collect();
     let cfg = CoreConfig { chain_id: CHAIN.into(), validators, quorum: 3, signer: Some((0, keys[0].clone())), timeouts: Timeouts::default() };
@@ -332,7 +343,9 @@ fn lost_fetch_is_repeated_while_views_advance() {
     // That request is lost. Views go on: notarizations of 3 and 4, then the
     // finalization of 5, whose ancestry runs into the same missing block.
     let mut again = 0;
-    for c in [cert(VoteKind::Notarize, 3, chain[3].hash()), cert(VoteKind::Notarize, 4, chain[4].hash()), cert(VoteKind::Finalize, 5, chain[5].hash())] {
+    for c in
+        [cert(VoteKind::Notarize, 3, chain[3].hash()), cert(VoteKind::Notarize, 4, chain[4].hash()), cert(VoteKind::Finalize, 5, chain[5].hash())]
+    {
         again += fetches_of_missing(core.handle(Event::Message(ConsensusMessage::Certificate(c))));
     }
     assert!(core.view() >= 6);

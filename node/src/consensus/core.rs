@@ -4,7 +4,7 @@
 use super::safety::SafetyState;
 use super::types::*;
 use crate::block::Header;
-use crate::crypto::{sign_vote, verify_vote, VoteKind};
+use crate::crypto::{VoteKind, sign_vote, verify_vote};
 use crate::genesis::ValidatorIndex;
 use coldchain_chaincode::Hash;
 use ed25519_dalek::{SigningKey, VerifyingKey};
@@ -75,13 +75,7 @@ impl Core {
     /// A core resuming from `safety` (empty on first start), the last
     /// finalized header with its certificate (`None` for genesis), and the
     /// headers of notarized blocks whose bodies the driver kept.
-    pub fn new(
-        cfg: CoreConfig,
-        safety: SafetyState,
-        last_finalized: Header,
-        last_finalization: Option<Certificate>,
-        known: Vec<Header>,
-    ) -> Core {
+    pub fn new(cfg: CoreConfig, safety: SafetyState, last_finalized: Header, last_finalization: Option<Certificate>, known: Vec<Header>) -> Core {
         let mut core = Core {
             cfg,
             view: 0,
@@ -151,11 +145,7 @@ impl Core {
     }
 
     fn header(&self, hash: &Hash) -> Option<&Header> {
-        if *hash == self.last_finalized.hash() {
-            Some(&self.last_finalized)
-        } else {
-            self.headers.get(hash)
-        }
+        if *hash == self.last_finalized.hash() { Some(&self.last_finalized) } else { self.headers.get(hash) }
     }
 
     fn sign(&self, kind: VoteKind, view: View, hash: Hash) -> Option<Vote> {
@@ -171,11 +161,7 @@ impl Core {
     }
 
     fn live_certificates(&self) -> Vec<Certificate> {
-        self.rounds
-            .range(self.last_finalized.view..)
-            .flat_map(|(_, r)| [r.notarization.clone(), r.nullification.clone()])
-            .flatten()
-            .collect()
+        self.rounds.range(self.last_finalized.view..).flat_map(|(_, r)| [r.notarization.clone(), r.nullification.clone()]).flatten().collect()
     }
 
     // ----- views and timers -------------------------------------------------
@@ -484,11 +470,8 @@ impl Core {
         if existing.is_some() {
             return None;
         }
-        let signatures: Vec<SignerSignature> = votes
-            .values()
-            .filter(|v| v.hash == hash)
-            .map(|v| SignerSignature { signer: v.signer, signature: v.signature })
-            .collect();
+        let signatures: Vec<SignerSignature> =
+            votes.values().filter(|v| v.hash == hash).map(|v| SignerSignature { signer: v.signer, signature: v.signature }).collect();
         (signatures.len() >= quorum).then_some(Certificate { kind, view, hash, signatures })
     }
 
@@ -498,8 +481,7 @@ impl Core {
             VoteKind::Nullify => r.nullification.is_some(),
             VoteKind::Finalize => r.finalization.is_some(),
         });
-        let stale = cert.view < self.last_finalized.view
-            || (cert.kind == VoteKind::Finalize && cert.view <= self.last_finalized.view);
+        let stale = cert.view < self.last_finalized.view || (cert.kind == VoteKind::Finalize && cert.view <= self.last_finalized.view);
         let shape_ok = (cert.kind == VoteKind::Nullify) == (cert.hash == Hash::ZERO);
         if known || stale || !shape_ok || self.verify_cert(&cert).is_err() {
             return;

@@ -4,8 +4,8 @@
 use crate::block::Header;
 use crate::crypto::{self, VoteKind};
 use crate::genesis::ValidatorIndex;
-use coldchain_chaincode::hash::serde_bytes_compat as fixed;
 use coldchain_chaincode::Hash;
+use coldchain_chaincode::hash::serde_bytes_compat as fixed;
 use ed25519_dalek::VerifyingKey;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -129,17 +129,30 @@ pub enum TimeoutKind {
 #[derive(Clone, Debug)]
 pub enum Event {
     Message(ConsensusMessage),
-    Timeout { view: View, kind: TimeoutKind },
+    Timeout {
+        view: View,
+        kind: TimeoutKind,
+    },
     /// The driver built the block requested by [`Action::Build`].
-    Built { header: Header },
+    Built {
+        header: Header,
+    },
     /// The driver checked the body of a proposal ([`Action::Verify`]).
-    Verified { hash: Hash, valid: bool },
+    Verified {
+        hash: Hash,
+        valid: bool,
+    },
     /// The driver holds this block's body (fetched, or from a proposal), so
     /// the core may build on it or commit it.
-    BlockAvailable { header: Header },
+    BlockAvailable {
+        header: Header,
+    },
     /// The driver stored finalized blocks up to `header` through block sync,
     /// after checking `finalization` against genesis.
-    Synced { header: Header, finalization: Certificate },
+    Synced {
+        header: Header,
+        finalization: Certificate,
+    },
 }
 
 /// Outputs of the core, to be carried out in order. A [`Action::Persist`]
@@ -148,12 +161,27 @@ pub enum Event {
 pub enum Action {
     Persist(super::safety::SafetyState),
     Broadcast(ConsensusMessage),
-    Build { view: View, parent: Header },
-    Verify { header: Header, parent: Header },
-    ScheduleTimeout { view: View, kind: TimeoutKind, after_ms: u64 },
-    Fetch { hash: Hash },
+    Build {
+        view: View,
+        parent: Header,
+    },
+    Verify {
+        header: Header,
+        parent: Header,
+    },
+    ScheduleTimeout {
+        view: View,
+        kind: TimeoutKind,
+        after_ms: u64,
+    },
+    Fetch {
+        hash: Hash,
+    },
     /// Blocks now final, in height order; the last one's hash is the one the
     /// finalization certifies, the others are its ancestors.
-    Commit { blocks: Vec<Header>, finalization: Certificate },
+    Commit {
+        blocks: Vec<Header>,
+        finalization: Certificate,
+    },
     Evidence(Evidence),
 }

@@ -3,11 +3,11 @@
 //! application detail (`error`), and where a field broke a rule, the field
 //! and the rule.
 
+use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 #[derive(Serialize)]
 pub struct Envelope<T: Serialize> {

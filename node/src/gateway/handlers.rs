@@ -1,12 +1,12 @@
 //! Route handlers. Parse and check first, name the field and rule that
 //! failed, and store nothing of a request that is refused.
 
-use super::envelope::{ok, ApiError};
 use super::Gateway;
-use crate::network::peer_id_of;
-use crate::proof::{ProofBundle, PROOF_VERSION};
-use crate::runtime::{SubmitError, SubmitOutcome};
+use super::envelope::{ApiError, ok};
 use crate::block::merkle_path;
+use crate::network::peer_id_of;
+use crate::proof::{PROOF_VERSION, ProofBundle};
+use crate::runtime::{SubmitError, SubmitOutcome};
 use crate::storage::Finality;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -16,7 +16,7 @@ use axum::response::Response;
 use coldchain_chaincode::transaction::verify_batch;
 use coldchain_chaincode::{Hash, Transaction, TxError, TxId};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::time::Duration;
 
 /// Most transactions in one batch request.
@@ -162,13 +162,17 @@ fn wait_ms(gw: &Gateway, q: &WaitQuery) -> Result<Option<u64>, ApiError> {
 pub async fn submit_one(State(gw): State<Gateway>, Query(q): Query<WaitQuery>, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
     let wait = wait_ms(&gw, &q)?;
     let value = parse_body(body, gw.max_body_bytes)?;
-    let _permit = gw.submit_permits.clone().try_acquire_owned().map_err(|_| {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "too many submissions in flight; retry later")
-    })?;
+    let _permit = gw
+        .submit_permits
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "too many submissions in flight; retry later"))?;
     let (id, tx) = check_transactions(vec![value], &gw.services.genesis.chain_id).await.pop().expect("one result")?;
     let outcome = gw.services.submit(vec![(id, tx)]).await.map_err(submit_error)?.pop().expect("one outcome");
     let mut height = match outcome {
-        SubmitOutcome::Rejected { field, rule } => return Err(ApiError { status: StatusCode::UNPROCESSABLE_ENTITY, ..ApiError::field("rule_violated", field, rule) }),
+        SubmitOutcome::Rejected { field, rule } => {
+            return Err(ApiError { status: StatusCode::UNPROCESSABLE_ENTITY, ..ApiError::field("rule_violated", field, rule) });
+        }
         SubmitOutcome::AlreadyFinalized { height } => Some(height),
         SubmitOutcome::Accepted | SubmitOutcome::AlreadyPending => None,
     };
@@ -193,9 +197,11 @@ pub async fn submit_batch(State(gw): State<Gateway>, Query(q): Query<WaitQuery>,
     if items.is_empty() || items.len() > MAX_BATCH {
         return Err(ApiError::field("invalid_batch", "(body)", format!("must hold 1 to {MAX_BATCH} transactions, got {}", items.len())));
     }
-    let _permit = gw.submit_permits.clone().try_acquire_owned().map_err(|_| {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "too many submissions in flight; retry later")
-    })?;
+    let _permit = gw
+        .submit_permits
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "too many submissions in flight; retry later"))?;
     let checked = check_transactions(items, &gw.services.genesis.chain_id).await;
     let valid: Vec<(TxId, Transaction)> = checked.iter().filter_map(|r| r.as_ref().ok().cloned()).collect();
     let mut outcomes = if valid.is_empty() { Vec::new() } else { gw.services.submit(valid).await.map_err(submit_error)? }.into_iter();
@@ -213,7 +219,9 @@ pub async fn submit_batch(State(gw): State<Gateway>, Query(q): Query<WaitQuery>,
                     refused += 1;
                     results.push(json!({"index": index, "tx_id": id, "state": "refused", "error": "rule_violated", "field": field, "rule": rule}));
                 }
-                SubmitOutcome::AlreadyFinalized { height } => results.push(json!({"index": index, "tx_id": id, "state": "finalized", "height": height})),
+                SubmitOutcome::AlreadyFinalized { height } => {
+                    results.push(json!({"index": index, "tx_id": id, "state": "finalized", "height": height}))
+                }
                 SubmitOutcome::Accepted | SubmitOutcome::AlreadyPending => {
                     to_wait.push((results.len(), id));
                     results.push(json!({"index": index, "tx_id": id, "state": "pending"}));
@@ -256,7 +264,7 @@ pub async fn transaction(State(gw): State<Gateway>, Path(id): Path<String>) -> R
     if store.is_pending(&id).map_err(ApiError::internal)? {
         return Ok(ok(StatusCode::OK, "pending", json!({"tx_id": id, "state": "pending"})));
     }
-    Err(ApiError { status: StatusCode::NOT_FOUND, ..ApiError::new(StatusCode::NOT_FOUND, "unknown_transaction", format!("transaction {id} is unknown to this node")) })
+    Err(ApiError::new(StatusCode::NOT_FOUND, "unknown_transaction", format!("transaction {id} is unknown to this node")))
 }
 
 pub async fn proof(State(gw): State<Gateway>, Path(id): Path<String>) -> Result<Response, ApiError> {
@@ -265,8 +273,10 @@ pub async fn proof(State(gw): State<Gateway>, Path(id): Path<String>) -> Result<
     let bundle = tokio::task::spawn_blocking(move || -> Result<Option<ProofBundle>, ApiError> {
         let Some(loc) = store.tx_location(&id).map_err(ApiError::internal)? else { return Ok(None) };
         let header = store.header(loc.height).map_err(ApiError::internal)?.ok_or_else(|| ApiError::internal("indexed block missing"))?;
-        let transaction = store.tx_at(loc.height, loc.index).map_err(ApiError::internal)?.ok_or_else(|| ApiError::internal("indexed transaction missing"))?;
-        let (finalization, links) = store.finality_of(loc.height).map_err(ApiError::internal)?.ok_or_else(|| ApiError::internal("finality missing"))?;
+        let transaction =
+            store.tx_at(loc.height, loc.index).map_err(ApiError::internal)?.ok_or_else(|| ApiError::internal("indexed transaction missing"))?;
+        let (finalization, links) =
+            store.finality_of(loc.height).map_err(ApiError::internal)?.ok_or_else(|| ApiError::internal("finality missing"))?;
         let ids = store.tx_ids(loc.height).map_err(ApiError::internal)?;
         Ok(Some(ProofBundle {
             version: PROOF_VERSION,
@@ -297,9 +307,10 @@ pub async fn block(State(gw): State<Gateway>, Path(height): Path<String>) -> Res
         let header = gw.services.genesis.block_header();
         return Ok(ok(StatusCode::OK, "genesis", json!({"height": 0, "hash": header.hash(), "header": header, "tx_ids": []})));
     }
-    let stored = store.block(height).map_err(ApiError::internal)?.ok_or_else(|| {
-        ApiError::not_found(format!("no finalized block at height {height}; the head is {}", gw.services.head.borrow().height))
-    })?;
+    let stored = store
+        .block(height)
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found(format!("no finalized block at height {height}; the head is {}", gw.services.head.borrow().height)))?;
     let finality = match &stored.finality {
         Finality::Certificate(c) => json!({"certificate": c}),
         Finality::CoveredBy(h) => json!({"covered_by": h}),

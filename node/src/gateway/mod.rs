@@ -15,11 +15,11 @@ pub mod envelope;
 mod handlers;
 
 use crate::runtime::NodeServices;
+use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
-use axum::Router;
 use std::sync::Arc;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{Semaphore, watch};
 
 /// Submissions processed at once; beyond it the gateway answers 503 at once
 /// instead of queueing without bound.

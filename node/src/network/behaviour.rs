@@ -12,10 +12,7 @@ use libp2p::{PeerId, StreamProtocol, Swarm, SwarmBuilder, identity, noise, tcp, 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{
-    MAX_CONNECTIONS_PER_PEER, MAX_IN_FLIGHT_MESSAGES, MAX_REQUEST_TIMEOUT, MESSAGE_PROTOCOL,
-    NetError, NetworkConfig, SYNC_PROTOCOL,
-};
+use super::{MAX_CONNECTIONS_PER_PEER, MAX_IN_FLIGHT_MESSAGES, MAX_REQUEST_TIMEOUT, MESSAGE_PROTOCOL, NetError, NetworkConfig, SYNC_PROTOCOL};
 
 /// Response of the message protocol: an empty acknowledgement.
 pub(super) type Ack = ();
@@ -74,37 +71,20 @@ where
 
     // Each connection carries our in-flight messages plus the peer's.
     let msg = cbor::Behaviour::with_codec(
-        cbor::codec::Codec::default()
-            .set_request_size_maximum(max_bytes)
-            .set_response_size_maximum(ACK_MAX_BYTES),
+        cbor::codec::Codec::default().set_request_size_maximum(max_bytes).set_response_size_maximum(ACK_MAX_BYTES),
         [(StreamProtocol::new(MESSAGE_PROTOCOL), ProtocolSupport::Full)],
-        request_response::Config::default()
-            .with_request_timeout(MESSAGE_TIMEOUT)
-            .with_max_concurrent_streams(2 * MAX_IN_FLIGHT_MESSAGES + 16),
+        request_response::Config::default().with_request_timeout(MESSAGE_TIMEOUT).with_max_concurrent_streams(2 * MAX_IN_FLIGHT_MESSAGES + 16),
     );
     let sync = cbor::Behaviour::with_codec(
-        cbor::codec::Codec::default()
-            .set_request_size_maximum(max_bytes)
-            .set_response_size_maximum(max_bytes),
+        cbor::codec::Codec::default().set_request_size_maximum(max_bytes).set_response_size_maximum(max_bytes),
         [(StreamProtocol::new(SYNC_PROTOCOL), ProtocolSupport::Full)],
-        request_response::Config::default()
-            .with_request_timeout(MAX_REQUEST_TIMEOUT)
-            .with_max_concurrent_streams(MAX_SYNC_STREAMS),
+        request_response::Config::default().with_request_timeout(MAX_REQUEST_TIMEOUT).with_max_concurrent_streams(MAX_SYNC_STREAMS),
     );
-    let behaviour = Behaviour {
-        allow,
-        limits,
-        msg,
-        sync,
-    };
+    let behaviour = Behaviour { allow, limits, msg, sync };
 
     let swarm = SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()
-        .with_tcp(
-            tcp::Config::default().nodelay(true),
-            noise::Config::new,
-            yamux::Config::default,
-        )
+        .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
         .map_err(|e| NetError::Transport(e.to_string()))?
         .with_behaviour(|_| behaviour)
         .map_err(|e| NetError::Transport(format!("{e:?}")))?

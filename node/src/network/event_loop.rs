@@ -8,9 +8,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
-use libp2p::request_response::{
-    Event as RrEvent, Message as RrMessage, OutboundFailure, OutboundRequestId, ResponseChannel,
-};
+use libp2p::request_response::{Event as RrEvent, Message as RrMessage, OutboundFailure, OutboundRequestId, ResponseChannel};
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{DialError, ListenError, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, Swarm};
@@ -20,10 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::MissedTickBehavior;
 
 use super::behaviour::{Behaviour, BehaviourEvent};
-use super::{
-    Command, MAX_IN_FLIGHT_MESSAGES, MAX_REQUEST_TIMEOUT, NetError, NetEvent, PEER_QUEUE_CAPACITY,
-    Shared, lock,
-};
+use super::{Command, MAX_IN_FLIGHT_MESSAGES, MAX_REQUEST_TIMEOUT, NetError, NetEvent, PEER_QUEUE_CAPACITY, Shared, lock};
 
 /// Outstanding outbound sync requests before [`NetError::Busy`].
 const MAX_PENDING_REQUESTS: usize = 1024;
@@ -44,12 +39,7 @@ struct PeerState<M> {
 
 impl<M> Default for PeerState<M> {
     fn default() -> Self {
-        Self {
-            connected: false,
-            in_flight: 0,
-            queue: VecDeque::new(),
-            consecutive_timeouts: 0,
-        }
+        Self { connected: false, in_flight: 0, queue: VecDeque::new(), consecutive_timeouts: 0 }
     }
 }
 
@@ -160,12 +150,7 @@ where
         match command {
             Command::Send { to, message } => self.enqueue(to, message),
             Command::Broadcast { message } => {
-                let connected: Vec<PeerId> = self
-                    .peers
-                    .iter()
-                    .filter(|(_, state)| state.connected)
-                    .map(|(peer, _)| *peer)
-                    .collect();
+                let connected: Vec<PeerId> = self.peers.iter().filter(|(_, state)| state.connected).map(|(peer, _)| *peer).collect();
                 tracing::trace!(peers = connected.len(), "broadcast");
                 if let Some((last, others)) = connected.split_last() {
                     for peer in others {
@@ -255,12 +240,7 @@ where
             SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync_event(event),
             SwarmEvent::Behaviour(BehaviourEvent::Allow(never)) => match never {},
             SwarmEvent::Behaviour(BehaviourEvent::Limits(never)) => match never {},
-            SwarmEvent::ConnectionEstablished {
-                peer_id,
-                endpoint,
-                num_established,
-                ..
-            } => {
+            SwarmEvent::ConnectionEstablished { peer_id, endpoint, num_established, .. } => {
                 tracing::debug!(peer = %peer_id, address = %endpoint.get_remote_address(), "connection established");
                 if num_established.get() == 1 {
                     tracing::info!(peer = %peer_id, "peer connected");
@@ -271,12 +251,7 @@ where
                     self.control_event(NetEvent::Connected(peer_id));
                 }
             }
-            SwarmEvent::ConnectionClosed {
-                peer_id,
-                num_established,
-                cause,
-                ..
-            } => {
+            SwarmEvent::ConnectionClosed { peer_id, num_established, cause, .. } => {
                 tracing::debug!(peer = %peer_id, ?cause, "connection closed");
                 if num_established == 0 {
                     tracing::info!(peer = %peer_id, ?cause, "peer disconnected");
@@ -288,12 +263,7 @@ where
                     self.control_event(NetEvent::Disconnected(peer_id));
                 }
             }
-            SwarmEvent::IncomingConnectionError {
-                send_back_addr,
-                error,
-                peer_id,
-                ..
-            } => match error {
+            SwarmEvent::IncomingConnectionError { send_back_addr, error, peer_id, .. } => match error {
                 ListenError::Denied { cause } => {
                     tracing::info!(address = %send_back_addr, ?peer_id, %cause, "incoming connection refused");
                 }
@@ -301,10 +271,7 @@ where
                     tracing::debug!(address = %send_back_addr, ?peer_id, %error, "incoming connection failed");
                 }
             },
-            SwarmEvent::OutgoingConnectionError {
-                error: DialError::DialPeerConditionFalse(_),
-                ..
-            } => {}
+            SwarmEvent::OutgoingConnectionError { error: DialError::DialPeerConditionFalse(_), .. } => {}
             SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
                 tracing::debug!(?peer_id, %error, "dial failed");
             }
@@ -330,14 +297,7 @@ where
 
     fn on_message_event(&mut self, event: RrEvent<M, ()>) {
         match event {
-            RrEvent::Message {
-                peer,
-                message:
-                    RrMessage::Request {
-                        request, channel, ..
-                    },
-                ..
-            } => {
+            RrEvent::Message { peer, message: RrMessage::Request { request, channel, .. }, .. } => {
                 // Ack first: it only paces the sender.
                 let _ = self.swarm.behaviour_mut().msg.send_response(channel, ());
                 if !self.allowed.contains(&peer) {
@@ -345,10 +305,7 @@ where
                     return;
                 }
                 tracing::trace!(%peer, "message received");
-                match self.events.try_send(NetEvent::Message {
-                    from: peer,
-                    message: request,
-                }) {
+                match self.events.try_send(NetEvent::Message { from: peer, message: request }) {
                     Ok(()) => {}
                     Err(mpsc::error::TrySendError::Full(_)) => {
                         tracing::debug!(%peer, "application event queue full; dropping message");
@@ -356,16 +313,8 @@ where
                     Err(mpsc::error::TrySendError::Closed(_)) => {}
                 }
             }
-            RrEvent::Message {
-                message: RrMessage::Response { request_id, .. },
-                ..
-            } => self.message_done(request_id, Outcome::Acked),
-            RrEvent::OutboundFailure {
-                peer,
-                request_id,
-                error,
-                ..
-            } => {
+            RrEvent::Message { message: RrMessage::Response { request_id, .. }, .. } => self.message_done(request_id, Outcome::Acked),
+            RrEvent::OutboundFailure { peer, request_id, error, .. } => {
                 tracing::debug!(%peer, %error, "message not delivered");
                 let outcome = match error {
                     OutboundFailure::Timeout => Outcome::TimedOut,
@@ -382,25 +331,14 @@ where
 
     fn on_sync_event(&mut self, event: RrEvent<Q, R>) {
         match event {
-            RrEvent::Message {
-                peer,
-                message:
-                    RrMessage::Request {
-                        request, channel, ..
-                    },
-                ..
-            } => {
+            RrEvent::Message { peer, message: RrMessage::Request { request, channel, .. }, .. } => {
                 if !self.allowed.contains(&peer) {
                     tracing::warn!(%peer, "sync request from a peer outside the allowlist; refused");
                     return;
                 }
                 tracing::debug!(%peer, "sync request received");
                 let (reply, answer) = oneshot::channel();
-                let event = NetEvent::Request {
-                    from: peer,
-                    request,
-                    reply,
-                };
+                let event = NetEvent::Request { from: peer, request, reply };
                 if let Err(e) = self.events.try_send(event) {
                     // Dropping `channel` closes the stream: the requester
                     // gets an error instead of waiting for its timeout.
@@ -415,26 +353,13 @@ where
                     .boxed(),
                 );
             }
-            RrEvent::Message {
-                peer,
-                message:
-                    RrMessage::Response {
-                        request_id,
-                        response,
-                    },
-                ..
-            } => {
+            RrEvent::Message { peer, message: RrMessage::Response { request_id, response }, .. } => {
                 tracing::debug!(%peer, ?request_id, "sync response received");
                 if let Some(reply) = self.requests.remove(&request_id) {
                     let _ = reply.send(Ok(response));
                 }
             }
-            RrEvent::OutboundFailure {
-                peer,
-                request_id,
-                error,
-                ..
-            } => {
+            RrEvent::OutboundFailure { peer, request_id, error, .. } => {
                 tracing::debug!(%peer, ?request_id, %error, "sync request failed");
                 if let Some(reply) = self.requests.remove(&request_id) {
                     let _ = reply.send(Err(map_failure(error)));
@@ -451,13 +376,7 @@ where
     fn on_reply(&mut self, channel: ResponseChannel<R>, response: Option<R>) {
         match response {
             Some(response) => {
-                if self
-                    .swarm
-                    .behaviour_mut()
-                    .sync
-                    .send_response(channel, response)
-                    .is_err()
-                {
+                if self.swarm.behaviour_mut().sync.send_response(channel, response).is_err() {
                     tracing::debug!("sync response dropped: request stream already closed");
                 }
             }
@@ -487,12 +406,7 @@ where
     }
 
     fn redial(&mut self) {
-        let disconnected: Vec<PeerId> = self
-            .targets
-            .keys()
-            .filter(|peer| !self.swarm.is_connected(peer))
-            .copied()
-            .collect();
+        let disconnected: Vec<PeerId> = self.targets.keys().filter(|peer| !self.swarm.is_connected(peer)).copied().collect();
         for peer in disconnected {
             self.dial(peer);
         }
@@ -504,11 +418,7 @@ where
         };
         // A fresh source port: reusing the listen port could make two
         // simultaneous dials collide into one TCP simultaneous open.
-        let opts = DialOpts::peer_id(peer)
-            .condition(PeerCondition::DisconnectedAndNotDialing)
-            .addresses(addrs.clone())
-            .allocate_new_port()
-            .build();
+        let opts = DialOpts::peer_id(peer).condition(PeerCondition::DisconnectedAndNotDialing).addresses(addrs.clone()).allocate_new_port().build();
         match self.swarm.dial(opts) {
             Ok(()) => tracing::trace!(%peer, "dialing"),
             Err(DialError::DialPeerConditionFalse(_)) => {}
@@ -523,9 +433,7 @@ fn map_failure(error: OutboundFailure) -> NetError {
         OutboundFailure::ConnectionClosed => NetError::ConnectionClosed,
         OutboundFailure::DialFailure => NetError::ConnectionClosed,
         OutboundFailure::UnsupportedProtocols => NetError::UnsupportedProtocol,
-        OutboundFailure::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-            NetError::NoResponse
-        }
+        OutboundFailure::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => NetError::NoResponse,
         OutboundFailure::Io(e) => NetError::Io(e),
     }
 }

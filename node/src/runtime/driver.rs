@@ -4,18 +4,18 @@
 //! core's actions: persist (fsync) before broadcast, build, verify, fetch,
 //! commit.
 
-use super::services::{Head, LiveStatus, NodeServices, SubmitError, SubmitOutcome, Submission};
+use super::services::{Head, LiveStatus, NodeServices, Submission, SubmitError, SubmitOutcome};
 use super::verify::verify_body;
-use crate::block::{merkle_root, Block, Header};
+use crate::block::{Block, Header, merkle_root};
 use crate::config::ConsensusConfig;
 use crate::consensus::{Action, Certificate, ConsensusMessage, Core, Event, TimeoutKind, View};
 use crate::mempool::Mempool;
-use libp2p::PeerId;
 use crate::storage::{ChainStore, Finality, SafetyFile, StoredBlock};
 use crate::sync::verify_segment;
 use crate::wire::{NetEvent, Network, SyncRequest, SyncResponse, WireMessage};
 use coldchain_chaincode::transaction::verify_batch;
 use coldchain_chaincode::{BlockContext, Hash, Receipt, State, Transaction, TxId};
+use libp2p::PeerId;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};

@@ -6,7 +6,7 @@ mod driver;
 mod services;
 mod verify;
 
-pub use services::{Head, LiveStatus, NodeServices, SubmitError, SubmitOutcome, Submission};
+pub use services::{Head, LiveStatus, NodeServices, Submission, SubmitError, SubmitOutcome};
 
 use crate::config::NodeConfig;
 use crate::consensus::{Core, CoreConfig, Timeouts};
@@ -43,10 +43,9 @@ pub enum NodeError {
 pub async fn run(cfg: NodeConfig, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), NodeError> {
     let genesis = Genesis::load(&cfg.genesis)?;
     let key = read_key_file(&cfg.key)?;
-    let me = genesis.index_of(&key.verifying_key()).ok_or_else(|| NodeError::NotAValidator {
-        key: cfg.key.display().to_string(),
-        genesis: cfg.genesis.display().to_string(),
-    })?;
+    let me = genesis
+        .index_of(&key.verifying_key())
+        .ok_or_else(|| NodeError::NotAValidator { key: cfg.key.display().to_string(), genesis: cfg.genesis.display().to_string() })?;
     std::fs::create_dir_all(&cfg.data_dir).map_err(NodeError::Safety)?;
     let store = ChainStore::open(&cfg.data_dir.join("chain"))?;
     let safety_file = SafetyFile::new(&cfg.data_dir);
@@ -57,10 +56,9 @@ pub async fn run(cfg: NodeConfig, shutdown: impl Future<Output = ()> + Send + 's
     let mut state = State::new();
     let mut last = genesis.block_header();
     for height in 1..=head {
-        let stored = store.block(height)?.ok_or_else(|| crate::storage::StoreError::Corrupt {
-            tree: "blocks",
-            detail: format!("block {height} missing below head {head}"),
-        })?;
+        let stored = store
+            .block(height)?
+            .ok_or_else(|| crate::storage::StoreError::Corrupt { tree: "blocks", detail: format!("block {height} missing below head {head}") })?;
         let ctx = BlockContext { height, time_ms: stored.block.header.time_ms };
         for tx in stored.block.txs.iter() {
             state.apply(ctx, tx.id(), tx);
@@ -113,9 +111,8 @@ pub async fn run(cfg: NodeConfig, shutdown: impl Future<Output = ()> + Send + 's
         max_wait_ms: cfg.gateway.max_wait_ms,
     };
 
-    let listener = tokio::net::TcpListener::bind(&cfg.gateway.listen)
-        .await
-        .map_err(|source| NodeError::Gateway { addr: cfg.gateway.listen.clone(), source })?;
+    let listener =
+        tokio::net::TcpListener::bind(&cfg.gateway.listen).await.map_err(|source| NodeError::Gateway { addr: cfg.gateway.listen.clone(), source })?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let gateway = tokio::spawn(crate::gateway::serve(listener, services.clone(), cfg.gateway.max_body_bytes, stop_rx.clone()));
 

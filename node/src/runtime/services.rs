@@ -2,8 +2,8 @@
 //! and status, and a channel to submit transactions to the driver.
 
 use crate::genesis::{Genesis, ValidatorIndex};
-use crate::wire::Network;
 use crate::storage::ChainStore;
+use crate::wire::Network;
 use coldchain_chaincode::{Hash, Transaction, TxId};
 use serde::Serialize;
 use std::sync::{Arc, RwLock};

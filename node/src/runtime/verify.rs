@@ -3,8 +3,8 @@
 //! those this node verified already), and the time is sane.
 
 use crate::block::{Block, Header};
-use coldchain_chaincode::transaction::verify_batch;
 use coldchain_chaincode::TxId;
+use coldchain_chaincode::transaction::verify_batch;
 use std::collections::HashSet;
 
 /// How far a proposer's clock may run ahead of ours.

@@ -22,7 +22,7 @@ use coldchain_node::block::Header;
 use coldchain_node::consensus::{
     Action, Certificate, ConsensusMessage, Core, CoreConfig, Event, Evidence, Proposal, SafetyState, Timeouts, View, Vote,
 };
-use coldchain_node::crypto::{sign_vote, VoteKind};
+use coldchain_node::crypto::{VoteKind, sign_vote};
 use coldchain_node::genesis::quorum;
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use rand::rngs::StdRng;
@@ -358,13 +358,31 @@ pub enum Msg {
 
 #[derive(Debug)]
 enum Ev {
-    Deliver { to: usize, from: usize, msg: Msg },
+    Deliver {
+        to: usize,
+        from: usize,
+        msg: Msg,
+    },
     /// Timer, Built or Verified for one incarnation of a node.
-    Local { node: usize, epoch: u64, event: Event },
-    SyncTick { node: usize, epoch: u64 },
-    Crash { node: usize },
-    Restart { node: usize, keep_bodies: bool },
-    Forge { node: usize },
+    Local {
+        node: usize,
+        epoch: u64,
+        event: Event,
+    },
+    SyncTick {
+        node: usize,
+        epoch: u64,
+    },
+    Crash {
+        node: usize,
+    },
+    Restart {
+        node: usize,
+        keep_bodies: bool,
+    },
+    Forge {
+        node: usize,
+    },
 }
 
 struct Queued {
@@ -477,9 +495,7 @@ pub struct Sim {
 }
 
 pub fn keys_for(seed: u64) -> Vec<SigningKey> {
-    (0..N)
-        .map(|i| SigningKey::from_bytes(&Hash::digest_parts(&[b"sim-validator-key", &seed.to_be_bytes(), &(i as u64).to_be_bytes()]).0))
-        .collect()
+    (0..N).map(|i| SigningKey::from_bytes(&Hash::digest_parts(&[b"sim-validator-key", &seed.to_be_bytes(), &(i as u64).to_be_bytes()]).0)).collect()
 }
 
 pub fn genesis_header() -> Header {
@@ -903,7 +919,12 @@ impl Sim {
             tx_count: 1,
         };
         // Reuse whatever certificate the node holds: it certifies another block.
-        let cert = disk.last_finalization.clone().unwrap_or(Certificate { kind: VoteKind::Finalize, view: fake.view, hash: fake.hash(), signatures: vec![] });
+        let cert = disk.last_finalization.clone().unwrap_or(Certificate {
+            kind: VoteKind::Finalize,
+            view: fake.view,
+            hash: fake.hash(),
+            signatures: vec![],
+        });
         self.trace_line(|| format!("n{i}: FORGED commit h{}", fake.height));
         self.store_final(i, vec![fake], cert, Source::Forged);
     }
@@ -1060,7 +1081,8 @@ impl Sim {
                 n.disk.batches.len()
             );
         }
-        let _ = write!(s, "  stable from {}ms, end {}ms, {} events, {} evidence", self.stable_from, self.end_time(), self.events, self.evidence.len());
+        let _ =
+            write!(s, "  stable from {}ms, end {}ms, {} events, {} evidence", self.stable_from, self.end_time(), self.events, self.evidence.len());
         s
     }
 }
