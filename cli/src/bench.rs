@@ -31,6 +31,8 @@ use std::time::{Duration, Instant};
 pub struct Options {
     pub json: bool,
     pub verify_proofs: bool,
+    /// Opaque payloads of this many bytes, signature checks skipped.
+    pub opaque: Option<usize>,
     pub records: usize,
     pub batch: usize,
     pub clients: usize,
@@ -181,6 +183,9 @@ pub fn run(opts: Options) -> Result<()> {
     if opts.verify_proofs {
         return bench_proofs(opts.json);
     }
+    if let Some(size) = opts.opaque {
+        return bench_opaque(&opts, size);
+    }
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let validators = 4;
     let one_core = batch_verify_rate();
@@ -289,6 +294,84 @@ pub fn run(opts: Options) -> Result<()> {
             );
         }
         println!("finalized_per_sec {} vs target 0.5 × L = {}", report["finalized_per_sec"], report["target_per_sec"]);
+    }
+    Ok(())
+}
+
+/// The consensus pipeline alone: four validators in this process (through
+/// `runtime::run_with`, the only way to skip signature checks), carrying
+/// opaque payloads of `size` bytes: finalized payloads per second, p50 and
+/// p99 at full load and at half load.
+fn bench_opaque(opts: &Options, size: usize) -> Result<()> {
+    use coldchain_node::runtime::{SignatureCheck, run_with};
+    let dir = tempfile_dir()?;
+    let nodes = testnet::create(&dir, &testnet::Options { validators: 4, chain_id: CHAIN.into(), leader_timeout_ms: 2000 })?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut tasks = Vec::new();
+    for n in &nodes {
+        let mut cfg = std::fs::read_to_string(&n.config)?;
+        cfg.push_str(&format!("\n[mempool]\nmax_txs = {MEMPOOL}\n"));
+        std::fs::write(&n.config, cfg)?;
+        let cfg = coldchain_node::config::NodeConfig::load(&n.config)?;
+        let mut stopped = stopped.clone();
+        tasks.push(rt.spawn(async move {
+            let shutdown = async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            };
+            if let Err(e) = run_with(cfg, shutdown, SignatureCheck::SkipForBenchmark).await {
+                eprintln!("node failed: {e}");
+            }
+        }));
+    }
+    let gateways: Vec<String> = nodes.iter().map(|n| n.gateway.clone()).collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !gateways
+        .iter()
+        .all(|g| Gateway::new(g).get("/v1/status").ok().and_then(|a| a.into_result().ok()).is_some_and(|s| s["height"].as_u64() >= Some(1)))
+    {
+        anyhow::ensure!(Instant::now() < deadline, "in-process cluster did not start within 60 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let payloads = |from: usize, n: usize| -> Vec<Transaction> {
+        let key = SigningKey::from_bytes(&[42; 32]);
+        (from..from + n)
+            .map(|i| {
+                let payload: String = format!("{i:016x}").chars().cycle().take(size).collect();
+                Transaction::sign(CHAIN, i as u64, json!({"type": "notarise", "document": {"opaque": payload}}), &key)
+            })
+            .collect()
+    };
+    let full_txs = payloads(0, opts.records);
+    let max = run_phase(&gateways, bodies(&full_txs, opts.batch), opts.clients, None, true);
+    let half_rate = 0.5 * max.rate();
+    let half_batches = ((half_rate * 8.0) as usize / opts.batch).max(4);
+    let half_txs = payloads(10_000_000, half_batches * opts.batch);
+    let half = run_phase(&gateways, bodies(&half_txs, opts.batch), 64, Some(half_rate / opts.batch as f64), true);
+    let _ = stop.send(true);
+    rt.block_on(async {
+        let _ = tokio::time::timeout(Duration::from_secs(20), futures::future::join_all(tasks)).await;
+    });
+    rt.shutdown_timeout(Duration::from_secs(10));
+    let _ = std::fs::remove_dir_all(&dir);
+    let report = json!({
+        "mode": "opaque", "payload_bytes": size, "signature_checks": "skipped",
+        "finalized_per_sec": max.rate().round(), "p50_ms": max.p(0.5).round(), "p99_ms": max.p(0.99).round(),
+        "half_load": {"offered_per_sec": half_rate.round(), "finalized": half.finalized, "p50_ms": half.p(0.5).round(), "p99_ms": half.p(0.99).round()},
+    });
+    if opts.json {
+        println!("{report}");
+    } else {
+        println!("opaque {size}-byte payloads, signature checks skipped, four validators in one process:");
+        println!(
+            "  full load: {} finalized in {:.2} s = {:.0}/s; latency p50 {:.0} ms, p99 {:.0} ms",
+            max.finalized,
+            max.wall,
+            max.rate(),
+            max.p(0.5),
+            max.p(0.99)
+        );
+        println!("  half load ({half_rate:.0}/s offered): p50 {:.0} ms, p99 {:.0} ms", half.p(0.5), half.p(0.99));
     }
     Ok(())
 }

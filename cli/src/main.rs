@@ -102,6 +102,11 @@ enum Command {
         /// Only measure offline proof verification on one core.
         #[arg(long)]
         verify_proofs: bool,
+        /// Comparison mode of the benchmark only: opaque payloads of this
+        /// many bytes with per-record signature checks skipped, four
+        /// validators in this process (no `coldchain node` can skip them).
+        #[arg(long, value_name = "BYTES")]
+        opaque: Option<usize>,
         /// Records in the full-load phase.
         #[arg(long, default_value_t = 60_000)]
         records: usize,
@@ -222,8 +227,8 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 return Ok(std::process::ExitCode::from(2));
             }
         }
-        Command::Bench { json, verify_proofs, records, batch, clients } => {
-            bench::run(bench::Options { json, verify_proofs, records, batch, clients })?
+        Command::Bench { json, verify_proofs, opaque, records, batch, clients } => {
+            bench::run(bench::Options { json, verify_proofs, opaque, records, batch, clients })?
         }
         Command::Status { gateway } => {
             let result = Gateway::new(&gateway).get("/v1/status")?.into_result()?;

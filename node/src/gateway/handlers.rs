@@ -13,7 +13,6 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::Response;
-use coldchain_chaincode::transaction::verify_batch;
 use coldchain_chaincode::{Hash, Transaction, TxError, TxId};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -110,12 +109,13 @@ fn submit_error(e: SubmitError) -> ApiError {
 }
 
 /// Parses and verifies (batch signature check, off the async threads).
-async fn check_transactions(values: Vec<Value>, chain_id: &str) -> Vec<Result<(TxId, Transaction), ApiError>> {
-    let chain_id = chain_id.to_string();
+async fn check_transactions(values: Vec<Value>, gw: &Gateway) -> Vec<Result<(TxId, Transaction), ApiError>> {
+    let chain_id = gw.services.genesis.chain_id.clone();
+    let signatures = gw.services.signatures;
     tokio::task::spawn_blocking(move || {
         let parsed: Vec<Result<Transaction, TxError>> = values.iter().map(|v| Transaction::from_json(v, &chain_id)).collect();
         let ok: Vec<&Transaction> = parsed.iter().filter_map(|r| r.as_ref().ok()).collect();
-        let mut verdicts = verify_batch(&ok).into_iter();
+        let mut verdicts = signatures.check(&ok).into_iter();
         parsed
             .into_iter()
             .map(|r| {
@@ -167,7 +167,7 @@ pub async fn submit_one(State(gw): State<Gateway>, Query(q): Query<WaitQuery>, b
         .clone()
         .try_acquire_owned()
         .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "too many submissions in flight; retry later"))?;
-    let (id, tx) = check_transactions(vec![value], &gw.services.genesis.chain_id).await.pop().expect("one result")?;
+    let (id, tx) = check_transactions(vec![value], &gw).await.pop().expect("one result")?;
     let outcome = gw.services.submit(vec![(id, tx)]).await.map_err(submit_error)?.pop().expect("one outcome");
     let mut height = match outcome {
         SubmitOutcome::Rejected { field, rule } => {
@@ -202,7 +202,7 @@ pub async fn submit_batch(State(gw): State<Gateway>, Query(q): Query<WaitQuery>,
         .clone()
         .try_acquire_owned()
         .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "too many submissions in flight; retry later"))?;
-    let checked = check_transactions(items, &gw.services.genesis.chain_id).await;
+    let checked = check_transactions(items, &gw).await;
     let valid: Vec<(TxId, Transaction)> = checked.iter().filter_map(|r| r.as_ref().ok().cloned()).collect();
     let mut outcomes = if valid.is_empty() { Vec::new() } else { gw.services.submit(valid).await.map_err(submit_error)? }.into_iter();
     let mut results = Vec::with_capacity(checked.len());

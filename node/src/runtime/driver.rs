@@ -13,7 +13,6 @@ use crate::mempool::Mempool;
 use crate::storage::{ChainStore, Finality, SafetyFile, StoredBlock};
 use crate::sync::verify_segment;
 use crate::wire::{NetEvent, Network, SyncRequest, SyncResponse, WireMessage};
-use coldchain_chaincode::transaction::verify_batch;
 use coldchain_chaincode::{BlockContext, Hash, Receipt, State, Transaction, TxId};
 use libp2p::PeerId;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -122,12 +121,13 @@ impl Driver {
         // One verifier for relayed transactions, one batch at a time.
         let mut relay_rx = self.relay_rx.take().expect("run once");
         let verified_tx = self.internal_tx.clone();
+        let signatures = self.services.signatures;
         tokio::spawn(async move {
             while let Some(batch) = relay_rx.recv().await {
                 let good = tokio::task::spawn_blocking(move || {
                     let fresh: Vec<(TxId, Transaction)> = batch.into_iter().filter(|(_, t)| t.record_is_canonical()).collect();
                     let refs: Vec<&Transaction> = fresh.iter().map(|(_, t)| t).collect();
-                    let results = verify_batch(&refs);
+                    let results = signatures.check(&refs);
                     fresh.into_iter().zip(results).filter(|(_, r)| r.is_ok()).map(|(pair, _)| pair).collect()
                 })
                 .await
@@ -281,9 +281,10 @@ impl Driver {
         };
         let known: HashSet<TxId> = block.tx_ids().into_iter().filter(|id| self.mempool.contains(id)).collect();
         let chain_id = self.services.genesis.chain_id.clone();
+        let signatures = self.services.signatures;
         let tx = self.internal_tx.clone();
         tokio::task::spawn_blocking(move || {
-            let result = verify_body(&block, &parent, &chain_id, &known, now_ms());
+            let result = verify_body(&block, &parent, &chain_id, &known, now_ms(), signatures);
             if let Err(reason) = &result {
                 tracing::warn!(height = block.header.height, view = block.header.view, %reason, "rejected a proposal");
             }

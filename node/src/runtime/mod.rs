@@ -6,7 +6,7 @@ mod driver;
 mod services;
 mod verify;
 
-pub use services::{Head, LiveStatus, NodeServices, Submission, SubmitError, SubmitOutcome};
+pub use services::{Head, LiveStatus, NodeServices, SignatureCheck, Submission, SubmitError, SubmitOutcome};
 
 use crate::config::NodeConfig;
 use crate::consensus::{Core, CoreConfig, Timeouts};
@@ -41,6 +41,12 @@ pub enum NodeError {
 
 /// Starts the node and runs it until `shutdown` resolves.
 pub async fn run(cfg: NodeConfig, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), NodeError> {
+    run_with(cfg, shutdown, SignatureCheck::Verify).await
+}
+
+/// [`run`], choosing how signatures are checked: only `coldchain bench
+/// --opaque` passes anything but [`SignatureCheck::Verify`].
+pub async fn run_with(cfg: NodeConfig, shutdown: impl Future<Output = ()> + Send + 'static, signatures: SignatureCheck) -> Result<(), NodeError> {
     let genesis = Genesis::load(&cfg.genesis)?;
     let key = read_key_file(&cfg.key)?;
     let me = genesis
@@ -109,6 +115,7 @@ pub async fn run(cfg: NodeConfig, shutdown: impl Future<Output = ()> + Send + 's
         submit: submit_tx,
         network: net.clone(),
         max_wait_ms: cfg.gateway.max_wait_ms,
+        signatures,
     };
 
     let listener =

@@ -51,6 +51,28 @@ pub struct Submission {
     pub reply: oneshot::Sender<Result<Vec<SubmitOutcome>, SubmitError>>,
 }
 
+/// How a node checks transaction signatures. Every real node verifies.
+/// `SkipForBenchmark` exists for one purpose: `coldchain bench --opaque`,
+/// which compares the consensus pipeline with other BFT implementations on
+/// opaque payloads. It runs its nodes in-process through
+/// [`run_with`](super::run_with); no config option or command-line flag of
+/// `coldchain node` can select it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignatureCheck {
+    Verify,
+    SkipForBenchmark,
+}
+
+impl SignatureCheck {
+    /// One verdict per transaction (batch verification when verifying).
+    pub fn check(self, txs: &[&Transaction]) -> Vec<Result<(), coldchain_chaincode::TxError>> {
+        match self {
+            SignatureCheck::Verify => coldchain_chaincode::transaction::verify_batch(txs),
+            SignatureCheck::SkipForBenchmark => vec![Ok(()); txs.len()],
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct NodeServices {
     pub genesis: Arc<Genesis>,
@@ -61,6 +83,7 @@ pub struct NodeServices {
     pub submit: mpsc::Sender<Submission>,
     pub network: Network,
     pub max_wait_ms: u64,
+    pub signatures: SignatureCheck,
 }
 
 impl NodeServices {

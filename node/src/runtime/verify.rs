@@ -2,15 +2,22 @@
 //! match the header, none repeats, each signature verifies (batch, skipping
 //! those this node verified already), and the time is sane.
 
+use super::services::SignatureCheck;
 use crate::block::{Block, Header};
 use coldchain_chaincode::TxId;
-use coldchain_chaincode::transaction::verify_batch;
 use std::collections::HashSet;
 
 /// How far a proposer's clock may run ahead of ours.
 pub const MAX_CLOCK_DRIFT_MS: i64 = 30_000;
 
-pub fn verify_body(block: &Block, parent: &Header, chain_id: &str, already_verified: &HashSet<TxId>, now_ms: i64) -> Result<(), String> {
+pub fn verify_body(
+    block: &Block,
+    parent: &Header,
+    chain_id: &str,
+    already_verified: &HashSet<TxId>,
+    now_ms: i64,
+    signatures: SignatureCheck,
+) -> Result<(), String> {
     let h = &block.header;
     if h.time_ms < parent.time_ms {
         return Err(format!("time {} is before the parent's {}", h.time_ms, parent.time_ms));
@@ -33,7 +40,7 @@ pub fn verify_body(block: &Block, parent: &Header, chain_id: &str, already_verif
     if unverified.iter().any(|tx| !tx.record_is_canonical()) {
         return Err("a transaction's record is not in RFC 8785 canonical form".into());
     }
-    if let Some(e) = verify_batch(&unverified).into_iter().find_map(Result::err) {
+    if let Some(e) = signatures.check(&unverified).into_iter().find_map(Result::err) {
         return Err(format!("transaction signature: {e}"));
     }
     Ok(())
