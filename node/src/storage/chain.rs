@@ -107,7 +107,7 @@ fn decode_txs(bytes: &[u8], name: &'static str) -> Result<Vec<Transaction>, Stor
 
 impl ChainStore {
     pub fn open(dir: &Path) -> Result<ChainStore, StoreError> {
-        let db = sled::Config::new().path(dir).cache_capacity(32 * 1024 * 1024).open()?;
+        let db = sled::Config::new().path(dir).cache_capacity(8 * 1024 * 1024).open()?;
         let proposal_dir = dir.join("proposals");
         std::fs::create_dir_all(&proposal_dir).map_err(|e| corrupt("proposals", e))?;
         Ok(ChainStore {
