@@ -51,36 +51,35 @@ fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
+/// Runs `default` seeds (or `$env` of them) from `first`, and prints totals.
+fn sweep(label: &str, env: &str, default: u64, first: u64, make: fn(u64) -> Scenario) {
+    let seeds = env_u64(env, default);
+    let started = std::time::Instant::now();
+    let totals = run_many(first..first + seeds, make);
+    eprintln!("{label}: {totals}, {:?}", started.elapsed());
+}
+
 /// Random loss, delay, duplication, reordering, a partition that heals and
 /// crash+restart of one validator at a time, per seed; all properties
 /// checked.
 #[test]
 fn many_seeds_random_faults() {
-    let seeds = env_u64("SIM_SEEDS", 1000);
-    let started = std::time::Instant::now();
-    let totals = run_many(0..seeds, scenario_random_faults);
-    eprintln!("random_faults: {totals}, {:?}", started.elapsed());
+    sweep("random_faults", "SIM_SEEDS", 1000, 0, scenario_random_faults);
 }
 
 /// One equivocating validator on a lossy network: agreement, certificates,
 /// liveness, and evidence naming it.
 #[test]
 fn equivocator_seeds() {
-    let seeds = env_u64("SIM_BYZ_SEEDS", 100);
-    let started = std::time::Instant::now();
-    let totals = run_many(1_000_000..1_000_000 + seeds, scenario_equivocator);
-    eprintln!("equivocator: {totals}, {:?}", started.elapsed());
+    sweep("equivocator", "SIM_BYZ_SEEDS", 100, 1_000_000, scenario_equivocator);
 }
 
-/// Exploration beyond CI: `SIM_SEEDS=5000 cargo test -p coldchain-node --test
-/// simulation -- --ignored harsh_seeds --nocapture`.
+/// Heavier loss, up to three partitions and three crashes. CI runs a few
+/// seeds; explore by hand with `SIM_HARSH_SEEDS=5000 cargo test -p
+/// coldchain-node --test simulation harsh_seeds -- --nocapture`.
 #[test]
-#[ignore = "exploration: slow; run by hand"]
 fn harsh_seeds() {
-    let seeds = env_u64("SIM_SEEDS", 1000);
-    let started = std::time::Instant::now();
-    let totals = run_many(5_000_000..5_000_000 + seeds, scenario_harsh);
-    eprintln!("harsh: {totals}, {:?}", started.elapsed());
+    sweep("harsh", "SIM_HARSH_SEEDS", 50, 5_000_000, scenario_harsh);
 }
 
 /// All four validators crash at once and restart from their safety files and

@@ -33,6 +33,8 @@ pub enum NodeError {
     Store(#[from] crate::storage::StoreError),
     #[error("safety file: {0}")]
     Safety(std::io::Error),
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir { path: String, source: std::io::Error },
     #[error("network: {0}")]
     Network(String),
     #[error("gateway: cannot listen on {addr}: {source}")]
@@ -52,7 +54,7 @@ pub async fn run_with(cfg: NodeConfig, shutdown: impl Future<Output = ()> + Send
     let me = genesis
         .index_of(&key.verifying_key())
         .ok_or_else(|| NodeError::NotAValidator { key: cfg.key.display().to_string(), genesis: cfg.genesis.display().to_string() })?;
-    std::fs::create_dir_all(&cfg.data_dir).map_err(NodeError::Safety)?;
+    std::fs::create_dir_all(&cfg.data_dir).map_err(|source| NodeError::DataDir { path: cfg.data_dir.display().to_string(), source })?;
     let store = ChainStore::open(&cfg.data_dir.join("chain"))?;
     let safety_file = SafetyFile::new(&cfg.data_dir);
     let safety = safety_file.load().map_err(NodeError::Safety)?.unwrap_or_default();
