@@ -3,21 +3,32 @@
 //!
 //! It knows records and their rules and nothing else: no network, no storage
 //! engine, no clock, no randomness. Given the same finalized blocks, every
-//! validator reaches the same [`State`] and the same [`State::root`].
+//! validator reaches the same [`State`], the same [`State::root`] and the
+//! same [`State::digest`].
 //!
 //! - [`hash`]: the 32-byte SHA-256 digest type used everywhere.
 //! - [`canonical`]: RFC 8785 canonical JSON, the byte form that is hashed and signed.
 //! - [`transaction`]: the signed transaction envelope, its id and signature rules.
-//! - [`record`]: the record types a transaction carries and their field rules.
-//! - [`state`]: applying records, receipts and the state root.
+//! - [`records`]: the record types of the seeds, one module each, and their rules.
+//! - [`fields`]: reading fields in either of seed 004's spellings; weights, dates.
+//! - [`identifiers`]: USCC, GS1 and certificate-number check rules.
+//! - [`dictionary`]: the code dictionaries of genesis.
+//! - [`images`]: Base64 images off chain, their SHA-256 on chain.
+//! - [`state`]: applying records, receipts, the ledger and its trace queries.
 
 pub mod canonical;
+pub mod dictionary;
+pub mod fields;
 pub mod hash;
+pub mod identifiers;
+pub mod images;
 pub mod record;
+pub mod records;
 pub mod state;
 pub mod transaction;
 
 pub use hash::Hash;
-pub use record::{Record, RecordError};
-pub use state::{BlockContext, Outcome, Receipt, State};
+pub use record::RecordError;
+pub use records::Record;
+pub use state::{BlockContext, GenesisState, Outcome, Receipt, State};
 pub use transaction::{Signer, Transaction, TxError, TxId};

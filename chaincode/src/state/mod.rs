@@ -3,13 +3,21 @@
 //! A transaction in a finalized block either applies or is rejected with a
 //! receipt naming the field and rule; a rejected transaction changes nothing
 //! but the state root, which commits to every outcome in order. Replaying the
-//! same blocks from genesis yields the same root on every validator.
+//! same blocks from genesis yields the same root and the same
+//! [`State::digest`] (a hash of the whole ledger) on every validator.
 
+pub mod ledger;
+pub mod trace;
+
+use crate::dictionary::Dictionaries;
 use crate::hash::Hash;
-use crate::record::{Record, RecordError};
+use crate::record::RecordError;
+use crate::records::{Actor, Cx, Record};
 use crate::transaction::{Transaction, TxId};
+use chrono::NaiveDate;
+use ledger::{Bureau, Ledger};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 
 /// What the chaincode may know of the block it applies: nothing from a clock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -17,6 +25,13 @@ pub struct BlockContext {
     pub height: u64,
     /// The block header's time, milliseconds since the Unix epoch.
     pub time_ms: i64,
+}
+
+impl BlockContext {
+    /// The block's calendar date in China Standard Time (UTC+8).
+    pub fn date(&self) -> NaiveDate {
+        chrono::DateTime::from_timestamp_millis(self.time_ms + 8 * 3_600_000).map(|t| t.date_naive()).unwrap_or_default()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,12 +47,11 @@ pub struct Receipt {
     pub outcome: Outcome,
 }
 
-/// A notarised document as the state keeps it; the transaction id commits
-/// to its content.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Notarisation {
-    pub signer: [u8; 32],
-    pub height: u64,
+/// The bureaus and dictionaries a chain starts with (from its genesis file).
+#[derive(Clone, Debug, Default)]
+pub struct GenesisState {
+    pub bureaus: Vec<Bureau>,
+    pub dictionaries: Dictionaries,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -46,19 +60,37 @@ pub struct State {
     applied: u64,
     rejected: u64,
     seen: HashSet<TxId>,
-    notarisations: BTreeMap<TxId, Notarisation>,
+    ledger: Ledger,
 }
 
 const STATE_DOMAIN: &[u8] = b"coldchain-state-v1\0";
 
 impl State {
+    /// An empty chain with no bureaus and no dictionaries (notarise only).
     pub fn new() -> State {
         State::default()
+    }
+
+    pub fn with_genesis(genesis: GenesisState) -> State {
+        let mut state = State::default();
+        state.ledger.dictionaries = genesis.dictionaries;
+        for b in genesis.bureaus {
+            state.ledger.bureaus.insert(b.province.clone(), b);
+        }
+        state
     }
 
     /// Commits to every applied transaction and outcome, in order.
     pub fn root(&self) -> Hash {
         self.root
+    }
+
+    /// SHA-256 over the whole ledger (every enterprise, lot, movement, code,
+    /// report, alert …) in a fixed binary form, and the root. Two validators
+    /// with the same digest hold the same state. Costs a full serialization.
+    pub fn digest(&self) -> Hash {
+        let bytes = cbor4ii::serde::to_vec(Vec::new(), &self.ledger).expect("the ledger serializes");
+        Hash::digest_parts(&[b"coldchain-ledger-v1\0", &self.root.0, &bytes])
     }
 
     pub fn applied_count(&self) -> u64 {
@@ -69,30 +101,60 @@ impl State {
         self.rejected
     }
 
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
     /// Whether a transaction with this id is on chain (applied or rejected).
     pub fn contains(&self, id: &TxId) -> bool {
         self.seen.contains(id)
     }
 
-    pub fn notarisation(&self, id: &TxId) -> Option<&Notarisation> {
-        self.notarisations.get(id)
+    pub fn notarisation(&self, id: &TxId) -> Option<&ledger::Notarisation> {
+        self.ledger.notarisations.get(id)
     }
 
-    /// The rules a transaction must meet against the current state; used by
-    /// the gateway before accepting, and again by `apply` at finalization.
-    pub fn check(&self, id: &TxId, tx: &Transaction) -> Result<Record, RecordError> {
+    fn actor(&self, record: &Record, signer: &[u8; 32]) -> Result<Actor, RecordError> {
+        let l = &self.ledger;
+        if let Some(b) = l.bureau_of_admin(signer) {
+            return Ok(Actor::Bureau { province: b.province.clone() });
+        }
+        if let Some(b) = l.bureau_of_validator(signer) {
+            return Ok(Actor::Node { province: b.province.clone() });
+        }
+        if let Some(id) = l.enterprise_keys.get(signer) {
+            let e = &l.enterprises[*id as usize];
+            if e.suspended {
+                return Err(RecordError::new("signer", format!("enterprise {} is suspended by its bureau", e.uscc)));
+            }
+            return Ok(Actor::Enterprise(*id));
+        }
+        if matches!(record, Record::Notarise) {
+            return Ok(Actor::Anyone);
+        }
+        Err(RecordError::new("signer.public_key", "is not the key of an enrolled enterprise or a bureau; the enterprise's bureau enrols it first"))
+    }
+
+    /// The rules a transaction must meet against the current state, as of
+    /// block `ctx`; used by the gateway before accepting, and again by
+    /// `apply` at finalization.
+    pub fn check(&self, ctx: BlockContext, id: &TxId, tx: &Transaction) -> Result<(Record, Cx), RecordError> {
         if self.seen.contains(id) {
             return Err(RecordError::new("(transaction)", format!("duplicate: transaction {id} is already on chain")));
         }
-        Record::parse(&tx.record.to_value())
+        let record = Record::parse(&tx.record.to_value())?;
+        let actor = self.actor(&record, &tx.signer.public_key)?;
+        let cx = Cx { block: ctx, tx: *id, signer: tx.signer.public_key, actor, today: ctx.date() };
+        record.validate(&self.ledger, &cx)?;
+        Ok((record, cx))
     }
 
     /// Applies one transaction of a finalized block. The caller has verified
     /// its signature (consensus only finalizes verified blocks).
     pub fn apply(&mut self, ctx: BlockContext, id: TxId, tx: &Transaction) -> Receipt {
-        let outcome = match self.check(&id, tx) {
-            Ok(record) => {
-                self.execute(ctx, id, tx, record);
+        let outcome = match self.check(ctx, &id, tx) {
+            Ok((record, cx)) => {
+                record.apply(&mut self.ledger, &cx);
                 self.applied += 1;
                 Outcome::Applied
             }
@@ -105,14 +167,6 @@ impl State {
         let tag: &[u8] = if outcome == Outcome::Applied { b"A" } else { b"R" };
         self.root = Hash::digest_parts(&[STATE_DOMAIN, &self.root.0, &id.0, tag, &ctx.height.to_be_bytes()]);
         Receipt { tx_id: id, outcome }
-    }
-
-    fn execute(&mut self, ctx: BlockContext, id: TxId, tx: &Transaction, record: Record) {
-        match record {
-            Record::Notarise => {
-                self.notarisations.insert(id, Notarisation { signer: tx.signer.public_key, height: ctx.height });
-            }
-        }
     }
 }
 
@@ -147,9 +201,16 @@ mod tests {
             for (h, t) in txs.iter().enumerate() {
                 s.apply(BlockContext { height: h as u64, time_ms: 0 }, t.id(), t);
             }
-            s.root()
+            (s.root(), s.digest())
         };
         assert_eq!(run(), run());
-        assert_ne!(run(), State::new().root());
+        assert_ne!(run().0, State::new().root());
+    }
+
+    #[test]
+    fn block_dates_are_china_standard_time() {
+        // 2026-11-23T16:30Z is 00:30 on the 24th in Beijing.
+        let ctx = BlockContext { height: 1, time_ms: 1_795_451_400_000 };
+        assert_eq!(ctx.date().to_string(), "2026-11-24");
     }
 }

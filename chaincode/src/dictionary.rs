@@ -1,0 +1,132 @@
+//! The code dictionaries records are checked against (seed 004 annexes C,
+//! D, E; seed 000 §3.2: provinces, HS codes, product big classes, entry
+//! ports, countries). They are part of the genesis state (`genesis/
+//! dictionaries.json`) and change only by a bureau quorum's
+//! `dictionary_amendment`.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Every dictionary a record may refer to.
+pub const DICTIONARY_NAMES: &[&str] =
+    &["country", "enterprise_type", "entry_port", "hs", "licence_type", "product_big_class", "product_category", "province"];
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "BTreeMap<String, String>", into = "BTreeMap<String, String>")]
+pub struct Dictionary {
+    by_code: BTreeMap<String, String>,
+    by_name: BTreeMap<String, String>,
+}
+
+impl From<BTreeMap<String, String>> for Dictionary {
+    fn from(by_code: BTreeMap<String, String>) -> Self {
+        let by_name = by_code.iter().map(|(c, n)| (n.clone(), c.clone())).collect();
+        Dictionary { by_code, by_name }
+    }
+}
+
+impl From<Dictionary> for BTreeMap<String, String> {
+    fn from(d: Dictionary) -> Self {
+        d.by_code
+    }
+}
+
+impl Dictionary {
+    /// The code for `value`, given as a code or as its exact name.
+    pub fn code_of(&self, value: &str) -> Option<&str> {
+        if let Some((code, _)) = self.by_code.get_key_value(value) {
+            return Some(code);
+        }
+        self.by_name.get(value).map(String::as_str)
+    }
+
+    pub fn name_of(&self, code: &str) -> Option<&str> {
+        self.by_code.get(code).map(String::as_str)
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_code.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_code.is_empty()
+    }
+
+    pub fn insert(&mut self, code: String, name: String) {
+        if let Some(old) = self.by_code.insert(code.clone(), name.clone()) {
+            self.by_name.remove(&old);
+        }
+        self.by_name.insert(name, code);
+    }
+
+    pub fn remove(&mut self, code: &str) {
+        if let Some(name) = self.by_code.remove(code) {
+            self.by_name.remove(&name);
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Dictionaries(pub BTreeMap<String, Dictionary>);
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DictionaryError {
+    #[error("dictionaries: `{0}` is missing")]
+    Missing(&'static str),
+    #[error("dictionaries: `{0}` is not a known dictionary; known: {known}", known = DICTIONARY_NAMES.join(", "))]
+    Unknown(String),
+    #[error("dictionaries: `{dictionary}` names \"{name}\" twice; names must be unique")]
+    DuplicateName { dictionary: String, name: String },
+}
+
+impl Dictionaries {
+    pub fn get(&self, name: &str) -> Option<&Dictionary> {
+        self.0.get(name)
+    }
+
+    /// The code for `value` in dictionary `name`, or a rule to report.
+    pub fn lookup(&self, name: &str, value: &str) -> Result<String, String> {
+        let dict = self.0.get(name).ok_or_else(|| format!("dictionary `{name}` is not in this chain's genesis"))?;
+        dict.code_of(value).map(str::to_string).ok_or_else(|| {
+            let sample: Vec<String> = dict.by_code.iter().take(4).map(|(c, n)| format!("{c} ({n})")).collect();
+            format!("\"{value}\" is neither a code nor a name in dictionary `{name}` ({} entries, e.g. {})", dict.len(), sample.join(", "))
+        })
+    }
+
+    /// Every dictionary present, names unique within each.
+    pub fn validate(&self) -> Result<(), DictionaryError> {
+        for name in DICTIONARY_NAMES {
+            if !self.0.contains_key(*name) {
+                return Err(DictionaryError::Missing(name));
+            }
+        }
+        for (name, dict) in &self.0 {
+            if !DICTIONARY_NAMES.contains(&name.as_str()) {
+                return Err(DictionaryError::Unknown(name.clone()));
+            }
+            if dict.by_name.len() != dict.by_code.len() {
+                let mut seen = std::collections::BTreeSet::new();
+                let dup = dict.by_code.values().find(|n| !seen.insert(*n)).cloned().unwrap_or_default();
+                return Err(DictionaryError::DuplicateName { dictionary: name.clone(), name: dup });
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_value_is_found_by_code_or_by_name() {
+        let d: Dictionary = BTreeMap::from([("BR".to_string(), "巴西".to_string())]).into();
+        assert_eq!(d.code_of("BR"), Some("BR"));
+        assert_eq!(d.code_of("巴西"), Some("BR"));
+        assert_eq!(d.code_of("Brazil"), None);
+        let all = Dictionaries(BTreeMap::from([("country".to_string(), d)]));
+        assert!(all.lookup("country", "Brazil").unwrap_err().contains("BR (巴西)"));
+        assert!(matches!(all.validate(), Err(DictionaryError::Missing(_))));
+    }
+}

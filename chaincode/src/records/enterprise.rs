@@ -1,0 +1,165 @@
+//! `enterprise` (seed 004 table 3): a bureau enrols an enterprise of its
+//! province, with the ed25519 key the enterprise signs its records with.
+//! Re-submitting the same USCC changes it (or suspends it: `"suspended": true`).
+
+use super::{Cx, dict};
+use crate::fields::{Fields, Result};
+use crate::hash::Hash;
+use crate::record::RecordError;
+use crate::state::ledger::{Enterprise, Ledger, Licence};
+
+#[derive(Clone, Debug)]
+pub struct EnterpriseRecord {
+    pub name: String,
+    pub uscc: (String, String),
+    pub contact: Option<String>,
+    pub contact_phone: Option<String>,
+    pub legal_person: Option<String>,
+    pub address: String,
+    pub district: (String, String),
+    pub enterprise_type: (String, String),
+    pub licence_image: Option<Hash>,
+    pub licences: Vec<(String, String, Option<String>, Option<Hash>)>,
+    pub public_key: ([u8; 32], String),
+    pub latitude: f64,
+    pub longitude: f64,
+    pub suspended: bool,
+}
+
+const FIELDS: &str = "entName, unifSociCredCode, contact, contactPhone, legalPerson, officeAddress, addrDistricts, entTypeCode, entImg, licences, publicKey, latitude, longitude, suspended";
+
+impl EnterpriseRecord {
+    pub fn parse(f: &mut Fields) -> Result<Self> {
+        let name = f.req_str_alias("entName", &["name"], 200)?;
+        let uscc = f.req_str_at("unifSociCredCode", &["uscc"], 18)?;
+        let contact = f.opt_str("contact", 50)?;
+        let contact_phone = f.opt_phone("contactPhone", &[])?;
+        let legal_person = f.opt_str("legalPerson", 50)?;
+        let address = f.req_str_alias("officeAddress", &["address"], 300)?;
+        let district = f.req_str_at("addrDistricts", &["addrDistrict", "district"], 200)?;
+        let enterprise_type = f.req_str_at("entTypeCode", &["entType", "enterpriseType"], 20)?;
+        let licence_image = f.opt_image("entImg", &[])?;
+        let mut licences = Vec::new();
+        for mut l in f.opt_objects("licences", &["licenses"], 20)? {
+            let (t, tp) = l.req_str_at("type", &["licenceType"], 10)?;
+            let number = l.opt_str("number", 64)?;
+            let image = l.opt_image("licenceImg", &["image"])?;
+            l.finish("type, number, licenceImg")?;
+            licences.push((t, tp, number, image));
+        }
+        let (key_hex, key_path) = f.req_str_at("publicKey", &[], 64)?;
+        let mut public_key = [0u8; 32];
+        hex::decode_to_slice(&key_hex, &mut public_key)
+            .map_err(|_| RecordError::new(&key_path, "must be an ed25519 public key of 64 hexadecimal characters (as `coldchain keygen` prints it)"))?;
+        if ed25519_dalek::VerifyingKey::from_bytes(&public_key).is_err() {
+            return Err(RecordError::new(&key_path, "is not a valid ed25519 public key"));
+        }
+        let (latitude, lat_path) = f.opt_f64("latitude", &["lat"])?.ok_or_else(|| RecordError::new(f.at("latitude"), "is required"))?;
+        let (longitude, lon_path) = f.opt_f64("longitude", &["lng", "lon"])?.ok_or_else(|| RecordError::new(f.at("longitude"), "is required"))?;
+        if !(3.0..=54.0).contains(&latitude) {
+            return Err(RecordError::new(lat_path, format!("{latitude} is not a latitude in China (3° to 54° N, WGS 84)")));
+        }
+        if !(73.0..=136.0).contains(&longitude) {
+            return Err(RecordError::new(lon_path, format!("{longitude} is not a longitude in China (73° to 136° E, WGS 84)")));
+        }
+        let suspended = f.opt_bool("suspended")?.unwrap_or(false);
+        let r = EnterpriseRecord {
+            name,
+            uscc,
+            contact,
+            contact_phone,
+            legal_person,
+            address,
+            district,
+            enterprise_type,
+            licence_image,
+            licences,
+            public_key: (public_key, key_path),
+            latitude,
+            longitude,
+            suspended,
+        };
+        super::uscc(&r.uscc.0, &r.uscc.1)?;
+        f.finish(FIELDS)?;
+        Ok(r)
+    }
+
+    pub fn validate(&self, l: &Ledger, cx: &Cx) -> Result<()> {
+        let province = cx.require_bureau("enterprise")?;
+        if !l.dictionaries.get("province").is_some_and(|d| d.name_of(province).is_some()) {
+            return Err(RecordError::new("signer", format!("bureau {province} is not a province's bureau; only provinces enrol enterprises")));
+        }
+        if let Some(p) = crate::identifiers::division_province(&self.district.0)
+            && p != province
+        {
+            return Err(RecordError::new(&self.district.1, format!("district {} lies in province {p}, not the enrolling bureau's {province}", self.district.0)));
+        }
+        dict(l, "enterprise_type", &self.enterprise_type.0, &self.enterprise_type.1)?;
+        for (t, path, _, _) in &self.licences {
+            dict(l, "licence_type", t, path)?;
+        }
+        if let Some((_, existing)) = l.enterprise(&self.uscc.0)
+            && existing.province != province
+        {
+            return Err(RecordError::new(
+                &self.uscc.1,
+                format!("{} is enrolled by province {}; only that province's bureau may change it", self.uscc.0, existing.province),
+            ));
+        }
+        let key = &self.public_key.0;
+        if let Some(owner) = l.enterprise_keys.get(key)
+            && l.enterprises[*owner as usize].uscc != self.uscc.0
+        {
+            return Err(RecordError::new(&self.public_key.1, format!("this key already belongs to enterprise {}", l.enterprises[*owner as usize].uscc)));
+        }
+        if l.bureaus.values().any(|b| &b.validator_key == key || b.admin_key.as_ref() == Some(key)) {
+            return Err(RecordError::new(&self.public_key.1, "this key is a bureau's or validator's key"));
+        }
+        Ok(())
+    }
+
+    pub fn apply(self, l: &mut Ledger, cx: &Cx) {
+        let province = cx.province(l).to_string();
+        let enterprise_type = l.dictionaries.lookup("enterprise_type", &self.enterprise_type.0).unwrap_or(self.enterprise_type.0);
+        let licences = self
+            .licences
+            .into_iter()
+            .map(|(t, _, number, image)| Licence { licence_type: l.dictionaries.lookup("licence_type", &t).unwrap_or(t), number, image })
+            .chain(self.licence_image.map(|image| Licence { licence_type: "01".into(), number: None, image: Some(image) }))
+            .collect();
+        let mut e = Enterprise {
+            uscc: self.uscc.0.clone(),
+            name: self.name,
+            province,
+            enterprise_type,
+            address: self.address,
+            district: self.district.0,
+            latitude: self.latitude,
+            longitude: self.longitude,
+            contact: self.contact,
+            contact_phone: self.contact_phone,
+            legal_person: self.legal_person,
+            licences,
+            public_key: self.public_key.0,
+            suspended: self.suspended,
+            history: vec![cx.tx],
+        };
+        match l.enterprise_ids.get(&self.uscc.0).copied() {
+            Some(id) => {
+                let old = &mut l.enterprises[id as usize];
+                l.enterprise_keys.remove(&old.public_key);
+                let mut history = std::mem::take(&mut old.history);
+                history.push(cx.tx);
+                e.history = history;
+                *old = e;
+                l.enterprise_keys.insert(self.public_key.0, id);
+            }
+            None => {
+                let id = l.enterprises.len() as u32;
+                l.enterprises.push(e);
+                l.enterprise_ids.insert(self.uscc.0, id);
+                l.enterprise_keys.insert(self.public_key.0, id);
+            }
+        }
+    }
+}

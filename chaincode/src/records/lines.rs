@@ -1,0 +1,138 @@
+//! Product lines of movements (seed 004 tables 14, 17, 19) and how each line
+//! is matched to a lot: by a trace code it names, or else by product and
+//! batch (and certificate number, when given) among the lots on offer.
+
+use super::product::specification;
+use super::product_batch::{container, known_code};
+use crate::fields::{Fields, Qty, Result};
+use crate::record::RecordError;
+use crate::state::ledger::{EntId, Ledger, LotId};
+use chrono::NaiveDate;
+use std::collections::BTreeMap;
+
+#[derive(Clone, Debug)]
+pub struct Line {
+    pub path: String,
+    pub product_id: String,
+    pub product_name: Option<String>,
+    pub batch: String,
+    pub production_date: Option<NaiveDate>,
+    pub qty: Qty,
+    pub container: Option<String>,
+    pub trace_code: Option<(String, Option<String>)>,
+    pub quarantine_number: Option<String>,
+    pub storage: Option<String>,
+}
+
+pub const LINE_FIELDS: &str = "storageNumber, storageName, productLibraryId, productName, batch, productionDate, numberOfPieces, specification, specificationUnit, weight, containerNumber, traceCode, traceCodeScheme, quarantineNumber";
+
+/// The most lines one movement may carry.
+pub const MAX_LINES: usize = 500;
+
+pub fn parse_lines(f: &mut Fields) -> Result<Vec<Line>> {
+    let mut out = Vec::new();
+    for mut item in f.req_objects("productList", &[], MAX_LINES)? {
+        let storage_number = item.opt_str("storageNumber", 64)?;
+        let storage_name = item.opt_str("storageName", 200)?;
+        let product_id = super::product::product_id(&mut item)?;
+        let product_name = item.opt_str("productName", 200)?;
+        let batch = item.req_str("batch", 64)?;
+        let production_date = item.opt_date("productionDate", &[])?.map(|d| d.0);
+        let (pieces, _) = item.req_pieces("numberOfPieces", &[])?;
+        specification(&mut item)?;
+        let (grams, _) = item.req_weight("weight", &[])?;
+        let container = container(&mut item)?;
+        let trace_code = item.opt_str("traceCode", 128)?;
+        let scheme = item.opt_str("traceCodeScheme", 32)?;
+        let quarantine_number = item.opt_str("quarantineNumber", 21)?;
+        item.finish(LINE_FIELDS)?;
+        out.push(Line {
+            path: item.path().to_string(),
+            product_id,
+            product_name,
+            batch,
+            production_date,
+            qty: Qty { pieces, grams },
+            container,
+            trace_code: trace_code.map(|c| (c, scheme)),
+            quarantine_number,
+            storage: storage_number.or(storage_name),
+        });
+    }
+    Ok(out)
+}
+
+/// Matches every line to one lot among `offer` (lot → quantity available)
+/// and checks the lines of each lot together do not take more than is on
+/// offer. `holder` names who holds the offer, for the error.
+pub fn resolve(l: &Ledger, lines: &[Line], offer: &BTreeMap<LotId, Qty>, holder: &str) -> Result<Vec<(LotId, Qty)>> {
+    let mut taken: BTreeMap<LotId, Qty> = BTreeMap::new();
+    let mut last_path: BTreeMap<LotId, &str> = BTreeMap::new();
+    for line in lines {
+        let lot = match_line(l, line, offer, holder)?;
+        let total = taken.entry(lot).or_default();
+        *total = total.plus(&line.qty);
+        last_path.insert(lot, &line.path);
+    }
+    for (lot, want) in &taken {
+        let have = offer.get(lot).copied().unwrap_or_default();
+        if !have.covers(want) {
+            let lot_ref = &l.lots[*lot as usize];
+            return Err(RecordError::new(
+                format!("{}.numberOfPieces", last_path[lot]),
+                format!(
+                    "takes {} pieces / {} kg of certificate {} batch {}, but {holder} has {} pieces / {} kg of it",
+                    want.pieces,
+                    crate::fields::kg(want.grams),
+                    lot_ref.quarantine_number,
+                    lot_ref.certificate_batch,
+                    have.pieces,
+                    crate::fields::kg(have.grams)
+                ),
+            ));
+        }
+    }
+    Ok(taken.into_iter().collect())
+}
+
+fn match_line(l: &Ledger, line: &Line, offer: &BTreeMap<LotId, Qty>, holder: &str) -> Result<LotId> {
+    if let Some((code, scheme)) = &line.trace_code {
+        let entry = match scheme {
+            Some(s) => l.code(s, code),
+            None => known_code(l, code).map(|(_, e)| e),
+        };
+        if let Some(entry) = entry {
+            if !offer.contains_key(&entry.lot) {
+                return Err(RecordError::new(format!("{}.traceCode", line.path), format!("code {code} names goods {holder} does not have")));
+            }
+            return Ok(entry.lot);
+        }
+    }
+    let candidates: Vec<LotId> = offer
+        .iter()
+        .filter(|(lot, q)| {
+            let lot_ref = &l.lots[**lot as usize];
+            !q.is_zero()
+                && lot_ref.product_id == line.product_id
+                && (lot_ref.label_batch == line.batch || lot_ref.certificate_batch == line.batch)
+                && line.quarantine_number.as_ref().is_none_or(|n| *n == lot_ref.quarantine_number)
+        })
+        .map(|(lot, _)| *lot)
+        .collect();
+    match candidates.as_slice() {
+        [lot] => Ok(*lot),
+        [] => Err(RecordError::new(
+            format!("{}.batch", line.path),
+            format!("{holder} has no goods of product {} batch {}{}", line.product_id, line.batch, line.quarantine_number.as_ref().map(|n| format!(" under certificate {n}")).unwrap_or_default()),
+        )),
+        _ => Err(RecordError::new(
+            format!("{}.batch", line.path),
+            format!("product {} batch {} matches {} lots {holder} has; name the lot by quarantineNumber or traceCode", line.product_id, line.batch, candidates.len()),
+        )),
+    }
+}
+
+/// What an enterprise has of each lot, for matching lines.
+pub fn holdings_of(l: &Ledger, ent: EntId) -> BTreeMap<LotId, Qty> {
+    l.lots_of(ent).collect()
+}

@@ -1,0 +1,86 @@
+//! `receipt` (seed 004 table 15): the receiver confirms a shipment, naming
+//! it by `senderUscc` and `sendNumber`. What it received enters its holding;
+//! what was shipped but not received stays recorded on the shipment as a
+//! difference, never hidden. It cannot receive more than was shipped.
+
+use super::lines::{Line, parse_lines, resolve};
+use super::{Cx, counterpart, not_future};
+use crate::fields::{Fields, Qty, Result};
+use crate::record::RecordError;
+use crate::state::ledger::{DocumentKind, EntId, Ledger, LotId, Reception};
+use chrono::NaiveDate;
+use std::collections::BTreeMap;
+
+#[derive(Clone, Debug)]
+pub struct ReceiptRecord {
+    pub number: (String, String),
+    pub send_number: (String, String),
+    pub sender: (String, String),
+    pub send_time: Option<(NaiveDate, String)>,
+    pub receive_time: (NaiveDate, String),
+    pub sender_name: Option<String>,
+    pub contact: Option<String>,
+    pub contact_phone: Option<String>,
+    pub lines: Vec<Line>,
+}
+
+const FIELDS: &str = "receiverNumber, sendNumber, senderUscc, sendTime, receiveTime, sendEntName, sendContact, sendContactPhone, productList";
+
+impl ReceiptRecord {
+    pub fn parse(f: &mut Fields) -> Result<Self> {
+        let r = ReceiptRecord {
+            number: f.req_str_at("receiverNumber", &["receiveNumber"], 64)?,
+            send_number: f.req_str_at("sendNumber", &[], 64)?,
+            sender: f.req_str_at("senderUscc", &[], 18)?,
+            send_time: f.opt_date("sendTime", &[])?,
+            receive_time: f.req_date("receiveTime", &[])?,
+            sender_name: f.opt_str("sendEntName", 200)?,
+            contact: f.opt_str("sendContact", 50)?,
+            contact_phone: f.opt_phone("sendContactPhone", &[])?,
+            lines: parse_lines(f)?,
+        };
+        f.finish(FIELDS)?;
+        Ok(r)
+    }
+
+    pub fn validate(&self, l: &Ledger, cx: &Cx) -> Result<(EntId, EntId, Vec<(LotId, Qty)>)> {
+        let receiver = cx.require_enterprise("receipt")?;
+        not_future(self.receive_time.0, &self.receive_time.1, cx)?;
+        let sender = counterpart(l, &self.sender.0, &self.sender.1)?;
+        let shipment = l.shipments.get(&(sender, self.send_number.0.clone())).ok_or_else(|| {
+            RecordError::new(&self.send_number.1, format!("{} recorded no shipment {}; a receipt must reference a shipment", self.sender.0, self.send_number.0))
+        })?;
+        if shipment.receiver != receiver {
+            return Err(RecordError::new(&self.send_number.1, format!("shipment {} goes to {}, not to the signer", self.send_number.0, l.enterprises[shipment.receiver as usize].uscc)));
+        }
+        if let Some(tx) = shipment.receipt {
+            return Err(RecordError::new(&self.send_number.1, format!("shipment {} was already received (transaction {tx})", self.send_number.0)));
+        }
+        if self.receive_time.0 < shipment.date {
+            return Err(RecordError::new(&self.receive_time.1, format!("received {} before it was sent on {}", self.receive_time.0, shipment.date)));
+        }
+        if l.documents.contains(&(receiver, DocumentKind::Receipt, self.number.0.clone())) {
+            return Err(RecordError::new(&self.number.1, format!("receipt {} was already recorded", self.number.0)));
+        }
+        let offer: BTreeMap<LotId, Qty> = shipment.movements.iter().map(|m| (l.movements[*m as usize].lot, l.movements[*m as usize].qty)).collect();
+        let taken = resolve(l, &self.lines, &offer, &format!("shipment {}", self.send_number.0))?;
+        Ok((sender, receiver, taken))
+    }
+
+    pub fn apply(self, l: &mut Ledger, cx: &Cx) {
+        let Ok((sender, receiver, taken)) = self.validate(l, cx) else { return };
+        let received: BTreeMap<LotId, Qty> = taken.into_iter().collect();
+        let shipment = l.shipments.get_mut(&(sender, self.send_number.0.clone())).expect("validated");
+        shipment.receipt = Some(cx.tx);
+        for m in shipment.movements.clone() {
+            let mov = &mut l.movements[m as usize];
+            let qty = received.get(&mov.lot).copied().unwrap_or_default();
+            mov.received = Some(Reception { qty, date: self.receive_time.0, tx: cx.tx, document: self.number.0.clone() });
+            if !qty.is_zero() {
+                let held = l.holdings.entry((receiver, mov.lot)).or_default();
+                *held = held.plus(&qty);
+            }
+        }
+        l.documents.insert((receiver, DocumentKind::Receipt, self.number.0));
+    }
+}

@@ -1,0 +1,113 @@
+//! `stock_in` (seed 004 tables 16, 17): goods enter a cold storage. The
+//! submitter operates the storage; `senderUscc` names the goods' owner
+//! (货主; the submitter itself when omitted). When the owner is another
+//! enterprise that still has the goods, they pass into the operator's
+//! custody; when the operator already has them (received by a shipment, or
+//! its own goods), the record places them in the storage without moving them.
+
+use super::lines::{Line, holdings_of, parse_lines, resolve};
+use super::{Cx, counterpart, not_future};
+use crate::fields::{Fields, Qty, Result};
+use crate::record::RecordError;
+use crate::state::ledger::{DocumentKind, EntId, Ledger, LotId, Movement, MovementKind, StorageId};
+use chrono::NaiveDate;
+
+#[derive(Clone, Debug)]
+pub struct StockIn {
+    pub code: (String, String),
+    pub date: (NaiveDate, String),
+    pub owner: Option<(String, String)>,
+    pub owner_name: Option<String>,
+    pub contact: Option<String>,
+    pub contact_phone: Option<String>,
+    pub storage: Option<(String, String)>,
+    pub lines: Vec<Line>,
+}
+
+const FIELDS: &str = "inStockCode, inStockDate, senderUscc, sendEntName, sendContact, sendContactPhone, storageNumber, storageName, productList";
+
+/// The operator's cold storage named by its number or name; its only one when none is named.
+pub fn storage_of(l: &Ledger, operator: EntId, named: Option<&(String, String)>) -> Result<Option<StorageId>> {
+    match named {
+        Some((name, path)) => l
+            .storage_ids
+            .get(&(operator, name.clone()))
+            .copied()
+            .map(Some)
+            .ok_or_else(|| RecordError::new(path, format!("the signer registered no cold storage numbered or named \"{name}\""))),
+        None => {
+            let mut own = l.storage_ids.range((operator, String::new())..).take_while(|((e, _), _)| *e == operator).map(|(_, s)| *s);
+            let first = own.next();
+            Ok(if own.all(|s| Some(s) == first) { first } else { None })
+        }
+    }
+}
+
+impl StockIn {
+    pub fn parse(f: &mut Fields) -> Result<Self> {
+        let number = f.opt_str_at("storageNumber", &[], 64)?;
+        let name = f.opt_str_at("storageName", &[], 200)?;
+        let r = StockIn {
+            code: f.req_str_at("inStockCode", &[], 64)?,
+            date: f.req_date("inStockDate", &[])?,
+            owner: f.opt_str_at("senderUscc", &[], 18)?,
+            owner_name: f.opt_str("sendEntName", 200)?,
+            contact: f.opt_str("sendContact", 50)?,
+            contact_phone: f.opt_phone("sendContactPhone", &[])?,
+            storage: number.or(name),
+            lines: parse_lines(f)?,
+        };
+        f.finish(FIELDS)?;
+        Ok(r)
+    }
+
+    /// The operator, the owner (when the goods change custody), the storage and what is taken.
+    pub fn validate(&self, l: &Ledger, cx: &Cx) -> Result<(EntId, Option<EntId>, Option<StorageId>, Vec<(LotId, Qty)>)> {
+        let operator = cx.require_enterprise("stock_in")?;
+        not_future(self.date.0, &self.date.1, cx)?;
+        if l.documents.contains(&(operator, DocumentKind::StockIn, self.code.0.clone())) {
+            return Err(RecordError::new(&self.code.1, format!("stock-in {} was already recorded", self.code.0)));
+        }
+        let storage = storage_of(l, operator, self.storage.as_ref())?;
+        let owner = match &self.owner {
+            Some((uscc, path)) => counterpart(l, uscc, path)?,
+            None => operator,
+        };
+        if owner != operator {
+            let from_owner = resolve(l, &self.lines, &holdings_of(l, owner), &l.enterprises[owner as usize].uscc);
+            if let Ok(taken) = from_owner {
+                return Ok((operator, Some(owner), storage, taken));
+            }
+        }
+        let taken = resolve(l, &self.lines, &holdings_of(l, operator), &l.enterprises[operator as usize].uscc)?;
+        Ok((operator, None, storage, taken))
+    }
+
+    pub fn apply(self, l: &mut Ledger, cx: &Cx) {
+        let Ok((operator, owner, storage, taken)) = self.validate(l, cx) else { return };
+        for (lot, qty) in taken {
+            if let Some(owner) = owner {
+                let held = l.holdings.get_mut(&(owner, lot)).expect("validated holding");
+                *held = held.minus(&qty);
+                let mine = l.holdings.entry((operator, lot)).or_default();
+                *mine = mine.plus(&qty);
+            }
+            let id = l.movements.len() as u32;
+            l.movements.push(Movement {
+                kind: MovementKind::StockIn,
+                lot,
+                from: Some(owner.unwrap_or(operator)),
+                to: operator,
+                qty,
+                date: self.date.0,
+                tx: cx.tx,
+                height: cx.block.height,
+                document: self.code.0.clone(),
+                storage,
+                received: None,
+            });
+            l.lots[lot as usize].movements.push(id);
+        }
+        l.documents.insert((operator, DocumentKind::StockIn, self.code.0));
+    }
+}

@@ -1,0 +1,93 @@
+//! `stock_out` (seed 004 tables 18, 19): goods leave a cold storage for a
+//! receiver named by USCC (`receiverUscc`). They leave the operator's
+//! custody and are the receiver's from that moment.
+
+use super::lines::{Line, holdings_of, parse_lines, resolve};
+use super::stock_in::storage_of;
+use super::{Cx, counterpart, not_future};
+use crate::fields::{Fields, Qty, Result};
+use crate::record::RecordError;
+use crate::state::ledger::{DocumentKind, EntId, Ledger, LotId, Movement, MovementKind, StorageId};
+use chrono::NaiveDate;
+
+#[derive(Clone, Debug)]
+pub struct StockOut {
+    pub code: (String, String),
+    pub date: (NaiveDate, String),
+    pub owner_name: Option<String>,
+    pub contact: Option<String>,
+    pub contact_phone: Option<String>,
+    pub receiver: (String, String),
+    pub receiver_name: Option<String>,
+    pub receive_contact: Option<String>,
+    pub receive_contact_phone: Option<String>,
+    pub storage: Option<(String, String)>,
+    pub lines: Vec<Line>,
+}
+
+const FIELDS: &str = "outstockCode, outStockDate, sendEntName, sendContact, sendContactPhone, receiverUscc, receiverEntName, receiveContact, receiveContactPhone, outStockStorageNumber, outStockStorageName, productList";
+
+impl StockOut {
+    pub fn parse(f: &mut Fields) -> Result<Self> {
+        let code = f.req_str_at("outstockCode", &["outStockCode"], 64)?;
+        let date = f.req_date("outStockDate", &[])?;
+        let number = f.opt_str_at("outStockStorageNumber", &[], 64)?;
+        let name = f.opt_str_at("outStockStorageName", &[], 200)?;
+        let r = StockOut {
+            code,
+            date,
+            owner_name: f.opt_str("sendEntName", 200)?,
+            contact: f.opt_str("sendContact", 50)?,
+            contact_phone: f.opt_phone("sendContactPhone", &[])?,
+            receiver: f.req_str_at("receiverUscc", &[], 18)?,
+            receiver_name: f.opt_str("receiverEntName", 200)?,
+            receive_contact: f.opt_str("receiveContact", 50)?,
+            receive_contact_phone: f.opt_phone("receiveContactPhone", &[])?,
+            storage: number.or(name),
+            lines: parse_lines(f)?,
+        };
+        f.finish(FIELDS)?;
+        Ok(r)
+    }
+
+    pub fn validate(&self, l: &Ledger, cx: &Cx) -> Result<(EntId, EntId, Option<StorageId>, Vec<(LotId, Qty)>)> {
+        let operator = cx.require_enterprise("stock_out")?;
+        not_future(self.date.0, &self.date.1, cx)?;
+        if l.documents.contains(&(operator, DocumentKind::StockOut, self.code.0.clone())) {
+            return Err(RecordError::new(&self.code.1, format!("stock-out {} was already recorded", self.code.0)));
+        }
+        let receiver = counterpart(l, &self.receiver.0, &self.receiver.1)?;
+        if receiver == operator {
+            return Err(RecordError::new(&self.receiver.1, "goods stocked out go to another enterprise"));
+        }
+        let storage = storage_of(l, operator, self.storage.as_ref())?;
+        let taken = resolve(l, &self.lines, &holdings_of(l, operator), &l.enterprises[operator as usize].uscc)?;
+        Ok((operator, receiver, storage, taken))
+    }
+
+    pub fn apply(self, l: &mut Ledger, cx: &Cx) {
+        let Ok((operator, receiver, storage, taken)) = self.validate(l, cx) else { return };
+        for (lot, qty) in taken {
+            let held = l.holdings.get_mut(&(operator, lot)).expect("validated holding");
+            *held = held.minus(&qty);
+            let theirs = l.holdings.entry((receiver, lot)).or_default();
+            *theirs = theirs.plus(&qty);
+            let id = l.movements.len() as u32;
+            l.movements.push(Movement {
+                kind: MovementKind::StockOut,
+                lot,
+                from: Some(operator),
+                to: receiver,
+                qty,
+                date: self.date.0,
+                tx: cx.tx,
+                height: cx.block.height,
+                document: self.code.0.clone(),
+                storage,
+                received: None,
+            });
+            l.lots[lot as usize].movements.push(id);
+        }
+        l.documents.insert((operator, DocumentKind::StockOut, self.code.0));
+    }
+}
