@@ -80,7 +80,15 @@ pub enum DictionaryError {
     DuplicateName { dictionary: String, name: String },
 }
 
+/// `genesis/dictionaries.json` as built into the binary: what `coldchain
+/// testnet` writes into a new genesis.
+pub const BUILTIN_JSON: &str = include_str!("../../genesis/dictionaries.json");
+
 impl Dictionaries {
+    pub fn builtin() -> Dictionaries {
+        serde_json::from_str(BUILTIN_JSON).expect("genesis/dictionaries.json parses")
+    }
+
     pub fn get(&self, name: &str) -> Option<&Dictionary> {
         self.0.get(name)
     }
@@ -128,5 +136,16 @@ mod tests {
         let all = Dictionaries(BTreeMap::from([("country".to_string(), d)]));
         assert!(all.lookup("country", "Brazil").unwrap_err().contains("BR (巴西)"));
         assert!(matches!(all.validate(), Err(DictionaryError::Missing(_))));
+    }
+
+    #[test]
+    fn the_builtin_dictionaries_are_complete() {
+        let d = Dictionaries::builtin();
+        d.validate().unwrap();
+        assert_eq!(d.get("enterprise_type").unwrap().len(), 8, "seed 004 annex C");
+        assert_eq!(d.get("licence_type").unwrap().len(), 7, "annex D");
+        assert_eq!(d.get("product_category").unwrap().len(), 62, "annex E");
+        assert_eq!(d.lookup("entry_port", "盐田").unwrap(), "5316");
+        assert_eq!(d.lookup("product_big_class", "冷链禽肉").unwrap(), "3");
     }
 }

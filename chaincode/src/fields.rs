@@ -50,6 +50,8 @@ pub fn kg(grams: u64) -> String {
     }
 }
 
+const RECORD_TYPE_KEY: &str = "\u{0}type";
+
 fn normalize(key: &str) -> String {
     key.chars().filter(|c| *c != '_' && *c != '-').flat_map(char::to_lowercase).collect()
 }
@@ -69,11 +71,19 @@ impl<'a> Fields<'a> {
         let obj: &'a Map<String, Value> = value.as_object().ok_or_else(|| RecordError::new(&path, "must be a JSON object"))?;
         let mut members = BTreeMap::new();
         for (k, v) in obj {
-            if let Some((first, _)) = members.insert(normalize(k), (k.as_str(), v)) {
+            // The record's own `type` (exactly so spelled) is not a field: seed
+            // 004 table 11 has a field `Type` (the cold storage's type).
+            let norm = if k == "type" && path == "record" { RECORD_TYPE_KEY.to_string() } else { normalize(k) };
+            if let Some((first, _)) = members.insert(norm, (k.as_str(), v)) {
                 return Err(RecordError::new(format!("{path}.{k}"), format!("given twice, also as `{first}`; use one spelling")));
             }
         }
         Ok(Fields { path, members })
+    }
+
+    /// The record's `"type"` member (only at the top level of a record).
+    pub fn record_type(&mut self) -> Option<(String, &'a Value)> {
+        self.members.remove(RECORD_TYPE_KEY).map(|(k, v)| (format!("{}.{}", self.path, k), v))
     }
 
     pub fn path(&self) -> &str {

@@ -24,6 +24,7 @@ pub mod identifiers;
 pub mod images;
 pub mod record;
 pub mod records;
+pub mod scenario;
 pub mod state;
 pub mod testkit;
 pub mod transaction;

@@ -9,11 +9,8 @@ use crate::{BlockContext, GenesisState, Receipt, State, Transaction};
 use ed25519_dalek::SigningKey;
 use serde_json::Value;
 
-/// The dictionaries of `genesis/dictionaries.json`, as built into the binary.
-pub const DICTIONARIES_JSON: &str = include_str!("../../genesis/dictionaries.json");
-
 pub fn dictionaries() -> Dictionaries {
-    serde_json::from_str(DICTIONARIES_JSON).expect("genesis/dictionaries.json parses")
+    Dictionaries::builtin()
 }
 
 /// The bureaus: name, province code.

@@ -143,7 +143,7 @@ impl Record {
     /// Parses `record` (the transaction's `record` member); field paths start at `record`.
     pub fn parse(record: &Value) -> Result<Record> {
         let mut f = Fields::of("record", record)?;
-        let kind = match f.opt_value("type") {
+        let kind = match f.record_type() {
             Some((_, Value::String(s))) => s.clone(),
             Some((path, _)) => return Err(RecordError::new(path, "must be a string naming the record type")),
             None => return Err(RecordError::new("record.type", format!("is required; one of: {}", RECORD_TYPES.join(", ")))),

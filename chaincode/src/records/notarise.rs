@@ -11,7 +11,7 @@ pub fn parse(f: &mut Fields) -> Result<()> {
         Some((path, _)) => return Err(RecordError::new(path, "must be a JSON object")),
         None => return Err(RecordError::new("record.document", "is required")),
     }
-    f.finish("type, document")
+    f.finish("document")
 }
 
 pub fn apply(l: &mut Ledger, cx: &Cx) {

@@ -57,6 +57,7 @@ pub struct GenesisState {
 #[derive(Clone, Debug, Default)]
 pub struct State {
     root: Hash,
+    height: u64,
     applied: u64,
     rejected: u64,
     seen: HashSet<TxId>,
@@ -91,6 +92,11 @@ impl State {
     pub fn digest(&self) -> Hash {
         let bytes = cbor4ii::serde::to_vec(Vec::new(), &self.ledger).expect("the ledger serializes");
         Hash::digest_parts(&[b"coldchain-ledger-v1\0", &self.root.0, &bytes])
+    }
+
+    /// The height of the last block applied.
+    pub fn height(&self) -> u64 {
+        self.height
     }
 
     pub fn applied_count(&self) -> u64 {
@@ -164,6 +170,7 @@ impl State {
             }
         };
         self.seen.insert(id);
+        self.height = ctx.height;
         let tag: &[u8] = if outcome == Outcome::Applied { b"A" } else { b"R" };
         self.root = Hash::digest_parts(&[STATE_DOMAIN, &self.root.0, &id.0, tag, &ctx.height.to_be_bytes()]);
         Receipt { tx_id: id, outcome }
