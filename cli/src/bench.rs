@@ -403,6 +403,7 @@ fn bench_proofs(json_out: bool) -> Result<()> {
                 admin_key: None,
             })
             .collect(),
+        dictionaries: coldchain_chaincode::dictionary::Dictionaries::builtin(),
     };
     let txs = sign_records(0, 1000);
     let ids: Vec<_> = txs.iter().map(Transaction::id).collect();

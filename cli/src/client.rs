@@ -28,6 +28,11 @@ impl Answer {
 
 pub fn describe_error(envelope: &Value) -> String {
     let msg = envelope["message"].as_str().unwrap_or("(no message)");
+    if let (Some(field), Some(rule)) = (envelope["result"]["field"].as_str(), envelope["result"]["rule"].as_str())
+        && !msg.contains(field)
+    {
+        return format!("{msg}: field `{field}`: {rule}");
+    }
     match envelope["result"]["error"].as_str() {
         Some(code) => format!("{msg} [{code}]"),
         None => msg.to_string(),
@@ -51,6 +56,18 @@ impl Gateway {
         read(resp)
     }
 
+    /// A non-envelope answer (CSV, DOT, SVG), or the envelope's error.
+    pub fn get_text(&self, path: &str) -> Result<String> {
+        let mut resp = self.agent.get(format!("{}{path}", self.base)).call().with_context(|| format!("GET {}{path}", self.base))?;
+        let status = resp.status().as_u16();
+        let text = resp.body_mut().with_config().limit(512 * 1024 * 1024).read_to_string()?;
+        if status != 200 {
+            let envelope: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            bail!("gateway answered {status}: {}", describe_error(&envelope));
+        }
+        Ok(text)
+    }
+
     pub fn chain_id(&self) -> Result<String> {
         let status = self.get("/v1/status")?.into_result()?;
         status["chain_id"].as_str().map(str::to_string).ok_or_else(|| anyhow!("status has no chain_id"))
@@ -62,4 +79,63 @@ fn read(mut resp: ureq::http::Response<ureq::Body>) -> Result<Answer> {
     let text = resp.body_mut().with_config().limit(512 * 1024 * 1024).read_to_string()?;
     let envelope: Value = serde_json::from_str(&text).with_context(|| format!("gateway answered {status} with non-JSON: {text:.200}"))?;
     Ok(Answer { status, envelope })
+}
+
+/// Signs a record for submission. Base64 images are replaced by their
+/// `sha256:<hex>` in what is signed (the gateway does the same before it
+/// checks the signature), while the request still carries the images so the
+/// receiving node keeps them.
+pub fn sign_record(chain_id: &str, key: &ed25519_dalek::SigningKey, record: Value) -> Result<Value> {
+    let mut signed_form = record.clone();
+    let images = coldchain_chaincode::images::extract(&mut signed_form).map_err(|e| anyhow!("{e}"))?;
+    let tx = coldchain_chaincode::Transaction::sign(chain_id, crate::nonce(), signed_form, key);
+    let mut value = serde_json::to_value(&tx)?;
+    if !images.is_empty() {
+        value["record"] = record;
+    }
+    Ok(value)
+}
+
+/// Percent-encodes a query value.
+pub fn escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A trace as text tables: the lot, its codes, the enterprises, the steps.
+pub fn trace_table(t: &Value) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let s = |v: &Value| v.as_str().map(str::to_string).unwrap_or_else(|| if v.is_null() { "-".into() } else { v.to_string() });
+    let lot = &t["lot"];
+    let _ = writeln!(out, "lot: {} ({}), certificate {} batch {}, entered {} via {} on {}: {} pieces, {} kg",
+        s(&lot["product_name"]), s(&lot["product_id"]), s(&lot["quarantine_number"]), s(&lot["certificate_batch"]),
+        s(&lot["origin_uscc"]), s(&lot["port_of_entry"]), s(&lot["entry_date"]), s(&lot["entered_pieces"]), s(&lot["entered_kg"]));
+    let _ = writeln!(out, "trace {} from {} {} (starts at {})", s(&t["direction"]), s(&t["scheme"]), s(&t["code"]), s(&t["start_uscc"]));
+    let _ = writeln!(out, "\ncodes:");
+    for c in t["codes"].as_array().into_iter().flatten() {
+        let _ = writeln!(out, "  {:<8} {:<32} province {}  {}", s(&c["scheme"]), s(&c["code"]), s(&c["province"]), s(&c["resolver_url"]));
+    }
+    let _ = writeln!(out, "\nenterprises:");
+    for e in t["enterprises"].as_array().into_iter().flatten() {
+        let _ = writeln!(out, "  {} {} {:<4} {}  holds {} pieces / {} kg  ({}, {})  {}",
+            s(&e["province"]), s(&e["uscc"]), s(&e["enterprise_type"]), s(&e["name"]), s(&e["holds_pieces"]), s(&e["holds_kg"]),
+            s(&e["latitude"]), s(&e["longitude"]), s(&e["contact_phone"]));
+    }
+    let _ = writeln!(out, "\nsteps:");
+    for st in t["steps"].as_array().into_iter().flatten() {
+        let received = match st["received"].as_object() {
+            Some(r) if r["short_pieces"].as_u64().unwrap_or(0) > 0 => format!(" received {} (short {} pieces / {} kg)", s(&r["pieces"]), s(&r["short_pieces"]), s(&r["short_kg"])),
+            Some(r) => format!(" received {}", s(&r["date"])),
+            None if st["kind"] == "shipment" => " in transit".into(),
+            None => String::new(),
+        };
+        let _ = writeln!(out, "  {} {:<9} {} -> {}  {} pieces / {} kg  {}{}  tx {}",
+            s(&st["date"]), s(&st["kind"]), s(&st["from"]), s(&st["to"]), s(&st["pieces"]), s(&st["weight_kg"]), s(&st["document"]), received, s(&st["tx"]));
+    }
+    out
 }

@@ -1,45 +1,81 @@
 //! `coldchain demo`: a local four-bureau consortium with demo records.
 //!
-//! Writes a testnet, starts the four validators as child processes, submits
-//! signed demo records (an imported frozen-food batch's journey, notarised),
-//! waits for them to be finalized, downloads one proof and verifies it
-//! offline, prints what to try next, and runs until Ctrl-C.
+//! Writes a testnet, starts the four validators as child processes, runs the
+//! demo story through the gateways (bureaus register code schemes and enrol
+//! enterprises; a batch enters at a Hebei port, is stored in Tianjin, sold
+//! in Beijing; a retail pack tests positive and Beijing raises an alert),
+//! prints the trace and the affected set, downloads one proof and verifies
+//! it offline, prints what to try next, and runs until Ctrl-C.
 
 use crate::client::Gateway;
 use crate::cluster::LocalCluster;
 use crate::testnet;
 use anyhow::{Context, Result, bail};
-use coldchain_chaincode::Transaction;
-use coldchain_node::crypto::{generate_key, write_key_file};
+use crate::client::sign_record;
+use coldchain_chaincode::scenario;
+use coldchain_node::crypto::{generate_key, read_key_file, write_key_file};
 use coldchain_node::genesis::Genesis;
 use coldchain_node::proof::{ProofBundle, verify};
 use serde_json::{Value, json};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Steps of one imported batch's journey (fields as seed 004 spells them).
-fn demo_records() -> Vec<Value> {
-    let batch = json!({
-        "productLibraryId": "17896448006462", "productName": "冷冻鸡两节翅", "batch": "L1",
-        "containerNo": "MNBU3167382", "traceCode": "0117896448006462101138896901150",
-        "quarantineNumber": "531620211160071009001", "portOfEntry": "天津新港", "weight": 13500.00,
-        "productionDate": "2021-02-08", "dateOfentry": "2021-07-16"
-    });
-    let steps = [
-        ("入境检疫 entry quarantine", "130000", "河北省秦皇岛港口冷库"),
-        ("入库 stock-in", "120000", "天津市东疆冷链物流中心"),
-        ("出库 stock-out", "120000", "天津市东疆冷链物流中心"),
-        ("运输 transport", "120000", "津A·冷藏车 12345"),
-        ("收货 receipt", "110000", "北京新发地批发市场"),
-        ("零售 retail", "110000", "北京市朝阳区某超市"),
-    ];
-    steps
-        .iter()
-        .enumerate()
-        .map(|(i, (step, province, site))| {
-            json!({"type": "notarise", "document": {"step": i + 1, "event": step, "province": province, "site": site, "product": batch}})
-        })
-        .collect()
+/// Runs the demo story (`coldchain_chaincode::scenario`) through the
+/// gateways, wave by wave, each wave finalized before the next; returns the
+/// transaction id of every step and the alert's id.
+pub fn run_story(dir: &Path, nodes: &[testnet::TestnetNode]) -> Result<(Vec<(String, String)>, String)> {
+    let keys_dir = dir.join("enterprises");
+    std::fs::create_dir_all(&keys_dir)?;
+    let mut enterprise_keys = std::collections::BTreeMap::new();
+    for (label, ..) in scenario::ENTERPRISES {
+        let key = generate_key();
+        write_key_file(&keys_dir.join(format!("{label}.key")), &key)?;
+        enterprise_keys.insert(label, key);
+    }
+    let admin = |bureau: &str| read_key_file(&dir.join(bureau).join("admin.key"));
+    let today = (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive();
+    let steps = scenario::steps(today, |label| hex::encode(enterprise_keys[label].verifying_key().to_bytes()));
+    let chain_id = Gateway::new(&nodes[0].gateway).chain_id()?;
+    let mut done = Vec::new();
+    let mut alert_id = String::new();
+    let last_wave = steps.iter().map(|s| s.wave).max().unwrap_or(0);
+    for wave in 1..=last_wave {
+        let wave_steps: Vec<_> = steps.iter().filter(|s| s.wave == wave).collect();
+        let mut txs = Vec::new();
+        for step in &wave_steps {
+            let key = match step.signer {
+                scenario::Signer::Admin(b) => admin(b)?,
+                scenario::Signer::Enterprise(l) => enterprise_keys[l].clone(),
+            };
+            let mut record = step.record.clone();
+            if record.get("alertId").is_some() {
+                record["alertId"] = json!(alert_id);
+            }
+            txs.push(sign_record(&chain_id, &key, record)?);
+        }
+        // Each wave through another bureau's gateway: they all serve the same chain.
+        let gw = Gateway::new(&nodes[wave as usize % nodes.len()].gateway);
+        let answer = gw.post("/v1/records/batch?wait=finalized", &Value::Array(txs))?.into_result()?;
+        for (step, r) in wave_steps.iter().zip(answer["results"].as_array().into_iter().flatten()) {
+            if r["state"] != "finalized" {
+                bail!("demo step \"{}\" was not finalized: {r}", step.note);
+            }
+            let id = r["tx_id"].as_str().unwrap_or_default().to_string();
+            if step.record["type"] == "alert" {
+                alert_id = id.clone();
+            }
+            done.push((step.note.to_string(), id));
+        }
+    }
+    // A record refused at finalization would show in its receipt: check them all.
+    let gw = Gateway::new(&nodes[0].gateway);
+    for (note, id) in &done {
+        let tx = gw.get(&format!("/v1/tx/{id}"))?.into_result()?;
+        if tx["outcome"]["status"] != "applied" {
+            bail!("demo step \"{note}\" was refused: {}", tx["outcome"]);
+        }
+    }
+    Ok((done, alert_id))
 }
 
 pub fn run(dir: Option<PathBuf>, exit_after: bool) -> Result<()> {
@@ -49,10 +85,6 @@ pub fn run(dir: Option<PathBuf>, exit_after: bool) -> Result<()> {
     };
     println!("coldchain demo: writing a four-bureau consortium to {}", dir.display());
     let nodes = testnet::create(&dir, &testnet::Options { validators: 4, chain_id: "coldchain-demo".into(), leader_timeout_ms: 1000 })?;
-    let enterprise = generate_key();
-    let enterprise_key = dir.join("enterprise.key");
-    write_key_file(&enterprise_key, &enterprise)?;
-
     let mut cluster = LocalCluster::start(nodes.clone())?;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     {
@@ -62,42 +94,53 @@ pub fn run(dir: Option<PathBuf>, exit_after: bool) -> Result<()> {
     println!("starting validators beijing, tianjin, hebei, national …");
     cluster.wait_for_height(1, Duration::from_secs(60))?;
 
-    let gw = Gateway::new(&nodes[0].gateway);
-    let chain_id = gw.chain_id()?;
-    let txs: Vec<Value> = demo_records()
-        .into_iter()
-        .map(|r| serde_json::to_value(Transaction::sign(&chain_id, crate::nonce(), r, &enterprise)))
-        .collect::<Result<_, _>>()?;
-    let answer = gw.post("/v1/tx/batch?wait=finalized", &Value::Array(txs))?.into_result()?;
-    let results = answer["results"].as_array().cloned().unwrap_or_default();
-    let finalized = results.iter().filter(|r| r["state"] == "finalized").count();
-    if finalized != results.len() {
-        bail!("only {finalized} of {} demo records were finalized: {answer}", results.len());
+    println!("running the demo story: a batch enters at Caofeidian (Hebei), is stored in Tianjin, sold in Beijing, and tests positive …");
+    let (steps, alert_id) = run_story(&dir, &nodes)?;
+    for (note, id) in &steps {
+        println!("  {id:.16}…  {note}");
     }
-    let tx_id = results.last().and_then(|r| r["tx_id"].as_str()).context("no tx id")?.to_string();
-    println!("{} demo records finalized (heights {}–{})", results.len(), results[0]["height"], results[results.len() - 1]["height"]);
-
+    let tx_id = steps.iter().find(|(n, _)| n.contains("stock the imported batch")).map(|(_, id)| id.clone()).context("no batch step")?;
+    let g = nodes[0].gateway.clone();
+    let (scheme, code) = scenario::RETAIL;
+    let trace = Gateway::new(&g).get(&format!("/v1/trace?scheme={scheme}&code={code}&direction=both"))?.into_result()?;
+    println!();
+    println!("trace of Beijing retail code {scheme} {code}, as Beijing's officer sees it:");
+    print!("{}", crate::client::trace_table(&trace));
+    let alert = Gateway::new(&nodes[1].gateway).get(&format!("/v1/alerts/{alert_id}"))?.into_result()?;
+    println!();
+    println!("alert {alert_id} (seen from Tianjin's node): state {}", alert["alert"]["state"]);
+    for (province, list) in alert["affected"].as_object().into_iter().flatten() {
+        for e in list.as_array().into_iter().flatten() {
+            println!("  {province}  {}  {}  holds {} pieces, contact {}", e["uscc"].as_str().unwrap_or(""), e["name"].as_str().unwrap_or(""), e["holds_pieces"], e["contact_phone"].as_str().unwrap_or("-"));
+        }
+    }
     // Prove one from another bureau's node, and check it offline.
     let proof = Gateway::new(&nodes[2].gateway).get(&format!("/v1/proofs/{tx_id}"))?.into_result()?;
     let proof_path = dir.join("proof.json");
     std::fs::write(&proof_path, serde_json::to_string_pretty(&proof)?)?;
     let genesis = Genesis::load(&dir.join("genesis.json"))?;
     let verified = verify(&genesis, &serde_json::from_value::<ProofBundle>(proof)?).map_err(|e| anyhow::anyhow!("demo proof failed: {e}"))?;
-    println!("proof of {tx_id} verified offline: block {}, signed by {}", verified.height, verified.signers.join(", "));
+    println!("proof of the batch record {tx_id} (from Hebei's node) verified offline: block {}, signed by {}", verified.height, verified.signers.join(", "));
 
     println!();
     println!("The consortium is running:");
     for n in &nodes {
         println!("  {:<9} {}", n.name, n.gateway);
     }
-    let g = &nodes[0].gateway;
+    let g = &g;
     println!();
     println!("Try:");
+    println!("  coldchain trace --gateway {g} --scheme {scheme} {code}");
+    println!("  curl -s '{g}/v1/trace?scheme={scheme}&code={code}&direction=backward&format=csv'");
+    println!("  curl -s '{g}/v1/trace?scheme={scheme}&code={code}&format=svg' > trace.svg");
+    println!("  curl -s {g}/v1/codes/HE-GS1/{}", scenario::HEBEI_CODE);
+    println!("  curl -s {g}/v1/alerts/{alert_id}");
+    println!("  curl -sN {g}/v1/alerts/stream");
     println!("  curl -s {g}/v1/status");
     println!("  curl -s {g}/v1/tx/{tx_id}");
     println!("  coldchain proof --gateway {g} {tx_id} --out proof.json");
     println!("  coldchain verify --genesis {} {}", dir.join("genesis.json").display(), proof_path.display());
-    println!("  coldchain submit --gateway {g} --key {} RECORD.json --wait", enterprise_key.display());
+    println!("  coldchain submit --gateway {g} --key {} RECORD.json --wait", dir.join("enterprises/beijing-retailer-a.key").display());
     println!("  kill -9 one node (pids {:?}): the other three keep finalizing", cluster.pids());
     if exit_after {
         cluster.stop();

@@ -12,7 +12,6 @@ mod testnet;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use client::Gateway;
-use coldchain_chaincode::Transaction;
 use coldchain_node::crypto::{generate_key, read_key_file, write_key_file};
 use coldchain_node::genesis::Genesis;
 use coldchain_node::proof::{ProofBundle, ProofVerifier};
@@ -74,6 +73,21 @@ enum Command {
         /// Wait until the transaction is finalized.
         #[arg(long)]
         wait: bool,
+    },
+    /// Trace a code of any province's scheme across provinces.
+    Trace {
+        #[arg(long)]
+        gateway: String,
+        /// The code's scheme id, e.g. BJ-ZS.
+        #[arg(long)]
+        scheme: String,
+        code: String,
+        /// forward (where it went), backward (where it came from), both.
+        #[arg(long, default_value = "both")]
+        direction: String,
+        /// table, json, csv, dot or svg.
+        #[arg(long, default_value = "table")]
+        format: String,
     },
     /// Print the proof bundle of a finalized transaction.
     Proof {
@@ -179,13 +193,23 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
             let text = std::fs::read_to_string(&record).with_context(|| format!("reading {}", record.display()))?;
             let record: Value = serde_json::from_str(&text).with_context(|| format!("{} is not JSON", record.display()))?;
             let gw = Gateway::new(&gateway);
-            let tx = Transaction::sign(&gw.chain_id()?, nonce(), record, &key);
-            let path = if wait { "/v1/tx?wait=finalized" } else { "/v1/tx" };
-            let result = gw.post(path, &serde_json::to_value(&tx)?)?.into_result()?;
+            let tx = client::sign_record(&gw.chain_id()?, &key, record)?;
+            let path = if wait { "/v1/records?wait=finalized" } else { "/v1/records" };
+            let result = gw.post(path, &tx)?.into_result()?;
             println!("tx_id: {}", result["tx_id"].as_str().unwrap_or_default());
             match result["height"].as_u64() {
                 Some(h) => println!("finalized at height {h}"),
                 None => println!("state: {}", result["state"].as_str().unwrap_or("pending")),
+            }
+        }
+        Command::Trace { gateway, scheme, code, direction, format } => {
+            let gw = Gateway::new(&gateway);
+            let query = format!("/v1/trace?scheme={}&code={}&direction={}", client::escape(&scheme), client::escape(&code), client::escape(&direction));
+            match format.as_str() {
+                "table" => print!("{}", client::trace_table(&gw.get(&query)?.into_result()?)),
+                "json" => println!("{}", serde_json::to_string_pretty(&gw.get(&query)?.into_result()?)?),
+                "csv" | "dot" | "svg" => print!("{}", gw.get_text(&format!("{query}&format={format}"))?),
+                other => anyhow::bail!("--format {other}: use table, json, csv, dot or svg"),
             }
         }
         Command::Proof { gateway, tx_id, out } => {

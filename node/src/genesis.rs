@@ -1,14 +1,19 @@
-//! The genesis file: the chain id, the validators and their keys. It is all
-//! an auditor needs to check a proof, and every node must hold the same one.
+//! The genesis file: the chain id, the validators and their keys, and the
+//! genesis state of the chaincode (the bureaus' admin keys, the code
+//! dictionaries). It is all an auditor needs to check a proof, and every
+//! node must hold the same one.
 //!
 //! ```json
 //! {"chain_id":"coldchain-local","genesis_time":"2026-11-24T00:00:00Z",
-//!  "validators":[{"name":"beijing","province":"110000","public_key":"…"}, …]}
+//!  "validators":[{"name":"beijing","province":"110000","public_key":"…","admin_key":"…"}, …],
+//!  "dictionaries":{"country":{"AU":"澳大利亚", …}, …}}
 //! ```
 
 use crate::block::Header;
 use crate::crypto::parse_public_key;
-use coldchain_chaincode::{Hash, canonical};
+use coldchain_chaincode::dictionary::Dictionaries;
+use coldchain_chaincode::state::ledger::Bureau;
+use coldchain_chaincode::{GenesisState, Hash, canonical};
 use ed25519_dalek::VerifyingKey;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -36,6 +41,8 @@ pub struct Genesis {
     /// RFC 3339 UTC time; the genesis block's time.
     pub genesis_time: String,
     pub validators: Vec<Validator>,
+    /// The code dictionaries records are checked against (genesis/dictionaries.json).
+    pub dictionaries: Dictionaries,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -84,7 +91,26 @@ impl Genesis {
                 return bad(format!("`validators[{i}]` repeats another validator's name or key"));
             }
         }
+        self.dictionaries.validate().map_err(|e| GenesisError::Invalid(e.to_string()))?;
         Ok(())
+    }
+
+    /// The chaincode's genesis state: bureaus (validator and admin keys by
+    /// province) and dictionaries.
+    pub fn chaincode_genesis(&self) -> GenesisState {
+        GenesisState {
+            bureaus: self
+                .validators
+                .iter()
+                .map(|v| Bureau {
+                    name: v.name.clone(),
+                    province: v.province.clone(),
+                    validator_key: parse_public_key(&v.public_key).expect("validated").to_bytes(),
+                    admin_key: v.admin_key.as_deref().and_then(parse_public_key).map(|k| k.to_bytes()),
+                })
+                .collect(),
+            dictionaries: self.dictionaries.clone(),
+        }
     }
 
     pub fn keys(&self) -> Vec<VerifyingKey> {

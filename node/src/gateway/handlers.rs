@@ -13,7 +13,8 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::Response;
-use coldchain_chaincode::{Hash, Transaction, TxError, TxId};
+use coldchain_chaincode::images::{self, Image};
+use coldchain_chaincode::{Hash, Outcome, Transaction, TxError, TxId};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -24,9 +25,9 @@ pub const MAX_BATCH: usize = 10_000;
 #[derive(Deserialize, Default)]
 pub struct WaitQuery {
     /// `finalized` to wait for finalization.
-    wait: Option<String>,
+    pub wait: Option<String>,
     /// Upper bound of the wait in milliseconds (capped by the node's config).
-    timeout_ms: Option<u64>,
+    pub timeout_ms: Option<u64>,
 }
 
 pub async fn healthz() -> Response {
@@ -79,7 +80,7 @@ pub async fn status(State(gw): State<Gateway>) -> Result<Response, ApiError> {
     ))
 }
 
-fn parse_body(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Value, ApiError> {
+pub fn parse_body(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Value, ApiError> {
     let bytes = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", format!("the request body exceeds the limit of {limit} bytes"))
@@ -108,20 +109,35 @@ fn submit_error(e: SubmitError) -> ApiError {
     }
 }
 
-/// Parses and verifies (batch signature check, off the async threads).
-async fn check_transactions(values: Vec<Value>, gw: &Gateway) -> Vec<Result<(TxId, Transaction), ApiError>> {
+/// A transaction that parsed and verified, with the images taken out of its record.
+pub type Checked = (TxId, Transaction, Vec<Image>);
+
+/// Takes Base64 images out of each transaction's record (seed 004 §5:
+/// images as Base64; the chain keeps their SHA-256), then parses and
+/// verifies (batch signature check, off the async threads).
+pub async fn check_transactions(values: Vec<Value>, gw: &Gateway) -> Vec<Result<Checked, ApiError>> {
     let chain_id = gw.services.genesis.chain_id.clone();
     let signatures = gw.services.signatures;
     tokio::task::spawn_blocking(move || {
-        let parsed: Vec<Result<Transaction, TxError>> = values.iter().map(|v| Transaction::from_json(v, &chain_id)).collect();
-        let ok: Vec<&Transaction> = parsed.iter().filter_map(|r| r.as_ref().ok()).collect();
+        let parsed: Vec<Result<(Transaction, Vec<Image>), ApiError>> = values
+            .into_iter()
+            .map(|mut v| {
+                let images = match v.get_mut("record") {
+                    Some(record) => images::extract(record).map_err(|e| ApiError::field("invalid_image", e.field, e.rule))?,
+                    None => Vec::new(),
+                };
+                let tx = Transaction::from_json(&v, &chain_id).map_err(tx_error)?;
+                Ok((tx, images))
+            })
+            .collect();
+        let ok: Vec<&Transaction> = parsed.iter().filter_map(|r| r.as_ref().ok().map(|(t, _)| t)).collect();
         let mut verdicts = signatures.check(&ok).into_iter();
         parsed
             .into_iter()
             .map(|r| {
-                let tx = r.map_err(tx_error)?;
+                let (tx, images) = r?;
                 verdicts.next().expect("one verdict per parsed tx").map_err(tx_error)?;
-                Ok((tx.id(), tx))
+                Ok((tx.id(), tx, images))
             })
             .collect()
     })
@@ -129,7 +145,27 @@ async fn check_transactions(values: Vec<Value>, gw: &Gateway) -> Vec<Result<(TxI
     .expect("verification task does not panic")
 }
 
-async fn wait_finalized(gw: &Gateway, ids: &[TxId], timeout_ms: u64) -> Result<Vec<Option<u64>>, ApiError> {
+/// Keeps an accepted record's images, by SHA-256, durably.
+pub fn store_images(gw: &Gateway, images: &[Image]) -> Result<(), ApiError> {
+    for image in images {
+        let path = gw.services.images_dir.join(image.sha256.to_hex());
+        if path.exists() {
+            continue;
+        }
+        let tmp = path.with_extension("tmp");
+        let write = || -> std::io::Result<()> {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(&image.bytes)?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &path)
+        };
+        write().map_err(|e| ApiError::internal(format!("cannot store image {}: {e}", image.sha256)))?;
+    }
+    Ok(())
+}
+
+pub async fn wait_finalized(gw: &Gateway, ids: &[TxId], timeout_ms: u64) -> Result<Vec<Option<u64>>, ApiError> {
     let deadline = tokio::time::Instant::now() + Duration::from_millis(timeout_ms);
     let mut head = gw.services.head.clone();
     let mut heights: Vec<Option<u64>> = vec![None; ids.len()];
@@ -151,7 +187,7 @@ async fn wait_finalized(gw: &Gateway, ids: &[TxId], timeout_ms: u64) -> Result<V
     }
 }
 
-fn wait_ms(gw: &Gateway, q: &WaitQuery) -> Result<Option<u64>, ApiError> {
+pub fn wait_ms(gw: &Gateway, q: &WaitQuery) -> Result<Option<u64>, ApiError> {
     match q.wait.as_deref() {
         None => Ok(None),
         Some("finalized") => Ok(Some(q.timeout_ms.unwrap_or(gw.services.max_wait_ms).min(gw.services.max_wait_ms))),
@@ -162,12 +198,33 @@ fn wait_ms(gw: &Gateway, q: &WaitQuery) -> Result<Option<u64>, ApiError> {
 pub async fn submit_one(State(gw): State<Gateway>, Query(q): Query<WaitQuery>, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
     let wait = wait_ms(&gw, &q)?;
     let value = parse_body(body, gw.max_body_bytes)?;
+    let (id, height) = submit_value(&gw, value, wait).await?;
+    Ok(submitted(&gw, id, height, wait)?)
+}
+
+/// The answer to one submission: pending, finalized (applied), or refused at finalization.
+pub fn submitted(gw: &Gateway, id: TxId, height: Option<u64>, wait: Option<u64>) -> Result<Response, ApiError> {
+    Ok(match height {
+        Some(h) => match gw.services.store.tx_location(&id).map_err(ApiError::internal)?.map(|l| l.outcome) {
+            Some(Outcome::Rejected { field, rule }) => {
+                return Err(ApiError { status: StatusCode::UNPROCESSABLE_ENTITY, ..ApiError::field("rule_violated", field, format!("{rule} (refused when finalized at height {h})")) });
+            }
+            _ => ok(StatusCode::OK, "finalized", json!({"tx_id": id, "state": "finalized", "height": h})),
+        },
+        None if wait.is_some() => ok(StatusCode::ACCEPTED, format!("accepted; not finalized within {} ms", wait.unwrap_or(0)), json!({"tx_id": id, "state": "pending"})),
+        None => ok(StatusCode::OK, "accepted", json!({"tx_id": id, "state": "pending"})),
+    })
+}
+
+/// Checks, submits and (when asked) waits for one transaction: its id and
+/// the height it was finalized at, if it was within the wait.
+pub async fn submit_value(gw: &Gateway, value: Value, wait: Option<u64>) -> Result<(TxId, Option<u64>), ApiError> {
     let _permit = gw
         .submit_permits
         .clone()
         .try_acquire_owned()
         .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "too many submissions in flight; retry later"))?;
-    let (id, tx) = check_transactions(vec![value], &gw).await.pop().expect("one result")?;
+    let (id, tx, images) = check_transactions(vec![value], gw).await.pop().expect("one result")?;
     let outcome = gw.services.submit(vec![(id, tx)]).await.map_err(submit_error)?.pop().expect("one outcome");
     let mut height = match outcome {
         SubmitOutcome::Rejected { field, rule } => {
@@ -176,16 +233,11 @@ pub async fn submit_one(State(gw): State<Gateway>, Query(q): Query<WaitQuery>, b
         SubmitOutcome::AlreadyFinalized { height } => Some(height),
         SubmitOutcome::Accepted | SubmitOutcome::AlreadyPending => None,
     };
+    store_images(gw, &images)?;
     if let (Some(ms), None) = (wait, height) {
-        height = wait_finalized(&gw, &[id], ms).await?[0];
-        if height.is_none() {
-            return Ok(ok(StatusCode::ACCEPTED, format!("accepted; not finalized within {ms} ms"), json!({"tx_id": id, "state": "pending"})));
-        }
+        height = wait_finalized(gw, &[id], ms).await?[0];
     }
-    Ok(match height {
-        Some(h) => ok(StatusCode::OK, "finalized", json!({"tx_id": id, "state": "finalized", "height": h})),
-        None => ok(StatusCode::OK, "accepted", json!({"tx_id": id, "state": "pending"})),
-    })
+    Ok((id, height))
 }
 
 pub async fn submit_batch(State(gw): State<Gateway>, Query(q): Query<WaitQuery>, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
@@ -203,7 +255,7 @@ pub async fn submit_batch(State(gw): State<Gateway>, Query(q): Query<WaitQuery>,
         .try_acquire_owned()
         .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "too many submissions in flight; retry later"))?;
     let checked = check_transactions(items, &gw).await;
-    let valid: Vec<(TxId, Transaction)> = checked.iter().filter_map(|r| r.as_ref().ok().cloned()).collect();
+    let valid: Vec<(TxId, Transaction)> = checked.iter().filter_map(|r| r.as_ref().ok().map(|(id, tx, _)| (*id, tx.clone()))).collect();
     let mut outcomes = if valid.is_empty() { Vec::new() } else { gw.services.submit(valid).await.map_err(submit_error)? }.into_iter();
     let mut results = Vec::with_capacity(checked.len());
     let mut to_wait = Vec::new();
@@ -214,7 +266,7 @@ pub async fn submit_batch(State(gw): State<Gateway>, Query(q): Query<WaitQuery>,
                 refused += 1;
                 results.push(json!({"index": index, "state": "refused", "error": e.error, "field": e.field, "rule": e.rule}));
             }
-            Ok((id, _)) => match outcomes.next().expect("one outcome per valid tx") {
+            Ok((id, _, images)) => match outcomes.next().expect("one outcome per valid tx") {
                 SubmitOutcome::Rejected { field, rule } => {
                     refused += 1;
                     results.push(json!({"index": index, "tx_id": id, "state": "refused", "error": "rule_violated", "field": field, "rule": rule}));
@@ -223,6 +275,7 @@ pub async fn submit_batch(State(gw): State<Gateway>, Query(q): Query<WaitQuery>,
                     results.push(json!({"index": index, "tx_id": id, "state": "finalized", "height": height}))
                 }
                 SubmitOutcome::Accepted | SubmitOutcome::AlreadyPending => {
+                    store_images(&gw, &images)?;
                     to_wait.push((results.len(), id));
                     results.push(json!({"index": index, "tx_id": id, "state": "pending"}));
                 }
@@ -246,7 +299,7 @@ pub async fn submit_batch(State(gw): State<Gateway>, Query(q): Query<WaitQuery>,
     Ok(ok(status, message, json!({"results": results})))
 }
 
-fn parse_id(id: &str) -> Result<TxId, ApiError> {
+pub fn parse_id(id: &str) -> Result<TxId, ApiError> {
     id.parse::<Hash>().map_err(|_| ApiError::field("bad_tx_id", "id", "must be 64 hexadecimal characters (a transaction id)"))
 }
 

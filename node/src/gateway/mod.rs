@@ -9,10 +9,26 @@
 //! | GET    | `/v1/tx/{id}`         | everyone    | the transaction and its state: pending, finalized at height H, unknown |
 //! | GET    | `/v1/proofs/{id}`     | auditors    | the proof bundle (docs/PROOFS.md) |
 //! | GET    | `/v1/blocks/{height}` | everyone    | header, hash, finality certificate, transaction ids |
+//! | POST   | `/v1/records`         | enterprises | one signed record (as `/v1/tx`); Base64 images are kept here, their SHA-256 on chain |
+//! | POST   | `/v1/records/batch`   | enterprises | an array of signed records |
+//! | GET    | `/v1/codes/{scheme}/{code}` | everyone | a code's lot, its linked codes in every scheme, resolution URLs |
+//! | GET    | `/v1/trace`           | bureaus     | `?scheme=&code=&direction=forward\|backward\|both&format=json\|csv\|dot\|svg` |
+//! | POST   | `/v1/alerts`          | bureaus     | a signed `alert`; answers with the affected set once finalized |
+//! | GET    | `/v1/alerts`          | bureaus     | every alert and its disposal state |
+//! | GET    | `/v1/alerts/{id}`     | bureaus     | one alert: affected set by province, trace, associated lots |
+//! | GET    | `/v1/alerts/stream`   | bureaus     | server-sent events: alerts, disposals, notices as they finalize |
+//! | GET    | `/v1/notices`         | everyone    | published notices, newest first |
+//! | GET    | `/v1/images/{sha256}` | everyone    | an image this node received with a record |
+//! | GET    | `/v1/state`           | auditors    | chaincode state root, digest and sizes |
+//! | POST   | `/cold-chain-tracing/certification.register` | provinces | national interface (HTTP Basic): entry certificate |
+//! | POST   | `/cold-chain-tracing/statistical.info.register` | provinces | national interface (HTTP Basic): interprovincial flow |
 //! | GET    | `/healthz`            | operators   | the process is alive |
 
 pub mod envelope;
 mod handlers;
+mod national;
+pub mod render;
+mod trace;
 
 use crate::runtime::NodeServices;
 use axum::Router;
@@ -41,6 +57,18 @@ pub fn router(services: NodeServices, max_body_bytes: usize) -> Router {
         .route("/v1/tx/{id}", get(handlers::transaction))
         .route("/v1/proofs/{id}", get(handlers::proof))
         .route("/v1/blocks/{height}", get(handlers::block))
+        .route("/v1/records", post(handlers::submit_one))
+        .route("/v1/records/batch", post(handlers::submit_batch))
+        .route("/v1/codes/{scheme}/{code}", get(trace::code))
+        .route("/v1/trace", get(trace::trace))
+        .route("/v1/alerts", post(trace::raise_alert).get(trace::alerts))
+        .route("/v1/alerts/stream", get(trace::alert_stream))
+        .route("/v1/alerts/{id}", get(trace::alert))
+        .route("/v1/notices", get(trace::notices))
+        .route("/v1/images/{sha256}", get(trace::image))
+        .route("/v1/state", get(trace::state))
+        .route("/cold-chain-tracing/certification.register", post(national::certification_register))
+        .route("/cold-chain-tracing/statistical.info.register", post(national::statistical_info_register))
         .route("/healthz", get(handlers::healthz))
         .fallback(handlers::no_route)
         .method_not_allowed_fallback(handlers::wrong_method)

@@ -4,7 +4,7 @@
 //! core's actions: persist (fsync) before broadcast, build, verify, fetch,
 //! commit.
 
-use super::services::{Head, LiveStatus, NodeServices, Submission, SubmitError, SubmitOutcome};
+use super::services::{ChainEvent, Head, LiveStatus, NodeServices, SharedState, Submission, SubmitError, SubmitOutcome};
 use super::verify::verify_body;
 use crate::block::{Block, Header, merkle_root};
 use crate::config::ConsensusConfig;
@@ -13,7 +13,7 @@ use crate::mempool::Mempool;
 use crate::storage::{ChainStore, Finality, SafetyFile, StoredBlock};
 use crate::sync::verify_segment;
 use crate::wire::{NetEvent, Network, SyncRequest, SyncResponse, WireMessage};
-use coldchain_chaincode::{BlockContext, Hash, Receipt, State, Transaction, TxId};
+use coldchain_chaincode::{BlockContext, Hash, Outcome, Receipt, Transaction, TxId};
 use libp2p::PeerId;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, RwLock};
@@ -36,7 +36,7 @@ pub struct DriverParts {
     pub services: NodeServices,
     pub store: ChainStore,
     pub safety_file: SafetyFile,
-    pub state: State,
+    pub state: SharedState,
     pub last_finalized: Header,
     pub proposals: Vec<Block>,
     pub consensus: ConsensusConfig,
@@ -51,7 +51,7 @@ pub struct Driver {
     services: NodeServices,
     store: ChainStore,
     safety_file: SafetyFile,
-    state: State,
+    state: SharedState,
     mempool: Mempool,
     /// Bodies of blocks above the finalized head: proposals, fetched blocks.
     bodies: HashMap<Hash, Block>,
@@ -329,21 +329,34 @@ impl Driver {
     /// Applies finalized blocks to the chaincode state and stores them.
     fn store_finalized(&mut self, blocks: Vec<Block>, finalization: &Certificate) {
         let mut with_receipts = Vec::with_capacity(blocks.len());
-        for block in blocks {
-            let ctx = BlockContext { height: block.header.height, time_ms: block.header.time_ms };
-            let receipts: Vec<Receipt> = block.txs.iter().map(|tx| self.state.apply(ctx, tx.id(), tx)).collect();
-            for r in &receipts {
-                self.mempool.remove(&r.tx_id);
+        let mut events = Vec::new();
+        let state_root = {
+            let mut state = self.state.write().expect("state lock");
+            for block in blocks {
+                let ctx = BlockContext { height: block.header.height, time_ms: block.header.time_ms };
+                let receipts: Vec<Receipt> = block.txs.iter().map(|tx| state.apply(ctx, tx.id(), tx)).collect();
+                for (r, tx) in receipts.iter().zip(block.txs.iter()) {
+                    self.mempool.remove(&r.tx_id);
+                    if r.outcome == Outcome::Applied
+                        && let Some(kind) = ChainEvent::kind_of(tx)
+                    {
+                        events.push(ChainEvent { kind, tx_id: r.tx_id, height: ctx.height });
+                    }
+                }
+                with_receipts.push((block, receipts));
             }
-            with_receipts.push((block, receipts));
-        }
+            state.root()
+        };
         if let Err(e) = tokio::task::block_in_place(|| self.store.commit(&with_receipts, finalization)) {
             tracing::error!(error = %e, "cannot store finalized blocks; exiting so nothing unstored is acknowledged");
             std::process::exit(72);
         }
         let tip = with_receipts.last().expect("non-empty commit").0.header.clone();
         let txs: usize = with_receipts.iter().map(|(b, _)| b.txs.len()).sum();
-        tracing::info!(height = tip.height, view = tip.view, txs, state_root = %self.state.root(), "finalized");
+        tracing::info!(height = tip.height, view = tip.view, txs, %state_root, "finalized");
+        for e in events {
+            let _ = self.services.events.send(e);
+        }
         self.bodies.retain(|_, b| b.header.height > tip.height);
         self.last_finalized = tip.clone();
         self.head_moved = Instant::now();
@@ -408,7 +421,7 @@ impl Driver {
         let fresh: Vec<(TxId, Transaction)> = txs
             .iter()
             .map(|tx| (tx.id(), tx))
-            .filter(|(id, tx)| !self.mempool.contains(id) && !self.state.contains(id) && tx.chain_id == self.services.genesis.chain_id)
+            .filter(|(id, tx)| !self.mempool.contains(id) && !self.state.read().expect("state lock").contains(id) && tx.chain_id == self.services.genesis.chain_id)
             .map(|(id, tx)| (id, tx.clone()))
             .collect();
         if fresh.is_empty() {
@@ -444,7 +457,7 @@ impl Driver {
                 outcomes.push(SubmitOutcome::AlreadyPending);
                 continue;
             }
-            if self.state.contains(&id) {
+            if self.state.read().expect("state lock").contains(&id) {
                 match self.store.tx_location(&id) {
                     Ok(Some(loc)) => {
                         outcomes.push(SubmitOutcome::AlreadyFinalized { height: loc.height });
@@ -457,7 +470,8 @@ impl Driver {
                     }
                 }
             }
-            if let Err(e) = self.state.check(&id, &tx) {
+            let ctx = BlockContext { height: self.last_finalized.height + 1, time_ms: chrono::Utc::now().timestamp_millis() };
+            if let Err(e) = self.state.read().expect("state lock").check(ctx, &id, &tx) {
                 outcomes.push(SubmitOutcome::Rejected { field: e.field, rule: e.rule });
                 continue;
             }
@@ -513,7 +527,7 @@ impl Driver {
             }
             Internal::TxsVerified(txs) => {
                 for (id, tx) in txs {
-                    if self.state.contains(&id) {
+                    if self.state.read().expect("state lock").contains(&id) {
                         continue;
                     }
                     if self.mempool.insert(id, tx).is_err() {

@@ -6,7 +6,7 @@ mod driver;
 mod services;
 mod verify;
 
-pub use services::{Head, LiveStatus, NodeServices, SignatureCheck, Submission, SubmitError, SubmitOutcome};
+pub use services::{ChainEvent, Head, SharedState, LiveStatus, NodeServices, SignatureCheck, Submission, SubmitError, SubmitOutcome};
 
 use crate::config::NodeConfig;
 use crate::consensus::{Core, CoreConfig, Timeouts};
@@ -61,7 +61,7 @@ pub async fn run_with(cfg: NodeConfig, shutdown: impl Future<Output = ()> + Send
 
     // Rebuild the chaincode state from the finalized blocks.
     let head = store.head()?;
-    let mut state = State::new();
+    let mut state = State::with_genesis(genesis.chaincode_genesis());
     let mut last = genesis.block_header();
     for height in 1..=head {
         let stored = store
@@ -96,7 +96,7 @@ pub async fn run_with(cfg: NodeConfig, shutdown: impl Future<Output = ()> + Send
         chain_id: genesis.chain_id.clone(),
         validators: genesis.keys(),
         quorum: genesis.quorum(),
-        signer: Some((me, key)),
+        signer: Some((me, key.clone())),
         timeouts: Timeouts {
             leader_ms: cfg.consensus.leader_timeout_ms,
             advance_ms: cfg.consensus.advance_timeout_ms,
@@ -108,6 +108,11 @@ pub async fn run_with(cfg: NodeConfig, shutdown: impl Future<Output = ()> + Send
     let (head_tx, head_rx) = watch::channel(Head { height: last.height, hash: last.hash() });
     let (submit_tx, submit_rx) = mpsc::channel(1024);
     let live = Arc::new(RwLock::new(LiveStatus::default()));
+    let state = Arc::new(RwLock::new(state));
+    let (events, _) = tokio::sync::broadcast::channel(1024);
+    let images_dir = cfg.data_dir.join("images");
+    std::fs::create_dir_all(&images_dir).map_err(|source| NodeError::DataDir { path: images_dir.display().to_string(), source })?;
+    let node_key = Arc::new(key.clone());
     let services = NodeServices {
         genesis: Arc::new(genesis),
         me,
@@ -118,6 +123,10 @@ pub async fn run_with(cfg: NodeConfig, shutdown: impl Future<Output = ()> + Send
         network: net.clone(),
         max_wait_ms: cfg.gateway.max_wait_ms,
         signatures,
+        state: state.clone(),
+        events,
+        images_dir,
+        node_key,
     };
 
     let listener =

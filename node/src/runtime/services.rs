@@ -4,10 +4,34 @@
 use crate::genesis::{Genesis, ValidatorIndex};
 use crate::storage::ChainStore;
 use crate::wire::Network;
-use coldchain_chaincode::{Hash, Transaction, TxId};
+use coldchain_chaincode::{Hash, State, Transaction, TxId};
+use ed25519_dalek::SigningKey;
 use serde::Serialize;
+use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+
+/// The chaincode state: written by the driver as blocks finalize, read by
+/// the gateway (codes, traces, alerts).
+pub type SharedState = Arc<RwLock<State>>;
+
+/// Something finalized that other provinces' officers are told of at once
+/// (`GET /v1/alerts/stream`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ChainEvent {
+    /// `alert`, `alert_disposal` or `notice`.
+    pub kind: &'static str,
+    pub tx_id: TxId,
+    pub height: u64,
+}
+
+impl ChainEvent {
+    /// The event kind of a transaction's record, if it is one.
+    pub fn kind_of(tx: &Transaction) -> Option<&'static str> {
+        let text = tx.record.as_str();
+        ["alert_disposal", "alert", "notice"].into_iter().find(|k| text.contains(&format!("\"type\":\"{k}\"")))
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct Head {
@@ -84,6 +108,13 @@ pub struct NodeServices {
     pub network: Network,
     pub max_wait_ms: u64,
     pub signatures: SignatureCheck,
+    pub state: SharedState,
+    pub events: broadcast::Sender<ChainEvent>,
+    /// Where images taken out of records are kept, by SHA-256.
+    pub images_dir: PathBuf,
+    /// This validator's key: signs national-interface reports on behalf of
+    /// their HTTP Basic clients.
+    pub node_key: Arc<SigningKey>,
 }
 
 impl NodeServices {

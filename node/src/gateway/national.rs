@@ -1,0 +1,92 @@
+//! The national platform's report interfaces (seed 000 §2):
+//! `POST /cold-chain-tracing/certification.register` (entry certificate
+//! information) and `POST /cold-chain-tracing/statistical.info.register`
+//! (interprovincial flows), authenticated with HTTP Basic
+//! (`Authorization: Basic base64(clientId:secret)`).
+//!
+//! A bureau registers each client on chain (`report_client`: the client id,
+//! its province, SHA-256 of `clientId:secret`). The node checks the
+//! credentials, then submits the body as a `certificate_report` or
+//! `flow_report` record signed by its own validator key and naming the
+//! client, and waits (bounded) for finalization. The chaincode applies the
+//! same duplicate rules as for any other reporter.
+
+use super::Gateway;
+use super::envelope::{ApiError, ok};
+use super::handlers::{parse_body, submit_value, submitted};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use base64::Engine;
+use coldchain_chaincode::{Hash, Transaction};
+use serde_json::{Value, json};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub async fn certification_register(State(gw): State<Gateway>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
+    report(gw, headers, body, "certificate_report").await
+}
+
+pub async fn statistical_info_register(State(gw): State<Gateway>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
+    report(gw, headers, body, "flow_report").await
+}
+
+fn unauthorized(message: &str) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message.to_string())
+}
+
+/// The client id whose HTTP Basic credentials are valid and not revoked.
+fn authenticate(gw: &Gateway, headers: &HeaderMap) -> Result<String, ApiError> {
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| unauthorized("the Authorization header is required: Basic base64(clientId:secret)"))?
+        .to_str()
+        .map_err(|_| unauthorized("the Authorization header is not text"))?;
+    let encoded = value.strip_prefix("Basic ").ok_or_else(|| unauthorized("the Authorization header must be Basic base64(clientId:secret)"))?;
+    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).map_err(|_| unauthorized("the Basic credentials are not valid Base64"))?;
+    let text = String::from_utf8(decoded).map_err(|_| unauthorized("the Basic credentials are not UTF-8"))?;
+    let (client_id, _) = text.split_once(':').ok_or_else(|| unauthorized("the Basic credentials must be clientId:secret"))?;
+    let digest = Hash::digest(text.as_bytes());
+    let state = gw.services.state.read().map_err(ApiError::internal)?;
+    match state.ledger().report_clients.get(client_id) {
+        Some(c) if !c.revoked && constant_time_eq(&c.credential_sha256.0, &digest.0) => Ok(client_id.to_string()),
+        Some(c) if c.revoked => Err(unauthorized(&format!("client {client_id} is revoked"))),
+        _ => Err(unauthorized("unknown client id or wrong secret")),
+    }
+}
+
+fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Nonces for the node's own transactions: milliseconds × 1000 plus a
+/// counter, so they never repeat across restarts (below 2^53 until 2255).
+fn next_nonce() -> u64 {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let ms = chrono::Utc::now().timestamp_millis().max(0) as u64;
+    ms * 1000 + COUNTER.fetch_add(1, Ordering::Relaxed) % 1000
+}
+
+async fn report(gw: Gateway, headers: HeaderMap, body: Result<Bytes, BytesRejection>, kind: &str) -> Result<Response, ApiError> {
+    let client_id = authenticate(&gw, &headers)?;
+    let mut record = parse_body(body, gw.max_body_bytes)?;
+    let Some(obj) = record.as_object_mut() else {
+        return Err(ApiError::field("malformed_json", "(body)", "must be a JSON object of the report's fields"));
+    };
+    if obj.contains_key("type") || obj.contains_key("clientId") {
+        return Err(ApiError::field("invalid_report", "(body)", "the interface sets `type` and `clientId` itself; leave them out"));
+    }
+    obj.insert("type".into(), Value::String(kind.into()));
+    obj.insert("clientId".into(), Value::String(client_id.clone()));
+    let tx = Transaction::sign(&gw.services.genesis.chain_id, next_nonce(), record, &gw.services.node_key);
+    let value = serde_json::to_value(&tx).map_err(ApiError::internal)?;
+    let wait = Some(gw.services.max_wait_ms);
+    let (id, height) = submit_value(&gw, value, wait).await?;
+    if height.is_none() {
+        return submitted(&gw, id, None, wait);
+    }
+    let response = submitted(&gw, id, height, wait)?;
+    tracing::info!(client = %client_id, kind, tx = %id, "national report finalized");
+    Ok(if response.status().is_success() { ok(StatusCode::OK, "registered", json!({"tx_id": id, "height": height, "client_id": client_id})) } else { response })
+}
