@@ -89,6 +89,21 @@ enum Command {
         #[arg(long, default_value = "table")]
         format: String,
     },
+    /// Register a client of the national report interfaces for your bureau's
+    /// province: prints a new secret once; the chain keeps only SHA-256 of
+    /// `clientId:secret`.
+    ReportClient {
+        #[arg(long)]
+        gateway: String,
+        /// The bureau's admin key (DIR/NAME/admin.key from `coldchain testnet`).
+        #[arg(long)]
+        key: PathBuf,
+        #[arg(long)]
+        client_id: String,
+        /// Revoke the client instead.
+        #[arg(long)]
+        revoke: bool,
+    },
     /// Print the proof bundle of a finalized transaction.
     Proof {
         #[arg(long)]
@@ -210,6 +225,23 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 "json" => println!("{}", serde_json::to_string_pretty(&gw.get(&query)?.into_result()?)?),
                 "csv" | "dot" | "svg" => print!("{}", gw.get_text(&format!("{query}&format={format}"))?),
                 other => anyhow::bail!("--format {other}: use table, json, csv, dot or svg"),
+            }
+        }
+        Command::ReportClient { gateway, key, client_id, revoke } => {
+            let key = read_key_file(&key)?;
+            let secret = hex::encode(generate_key().to_bytes());
+            let credential = coldchain_chaincode::Hash::digest(format!("{client_id}:{secret}").as_bytes());
+            let record = serde_json::json!({"type": "report_client", "clientId": client_id, "credentialSha256": credential.to_hex(), "revoked": revoke});
+            let gw = Gateway::new(&gateway);
+            let tx = client::sign_record(&gw.chain_id()?, &key, record)?;
+            let result = gw.post("/v1/records?wait=finalized", &tx)?.into_result()?;
+            println!("tx_id: {}", result["tx_id"].as_str().unwrap_or_default());
+            if revoke {
+                println!("client {client_id} revoked");
+            } else {
+                println!("client_id: {client_id}");
+                println!("secret:    {secret}   (shown once; the chain keeps only SHA-256 of clientId:secret)");
+                println!("Authorization: Basic {}", base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("{client_id}:{secret}")));
             }
         }
         Command::Proof { gateway, tx_id, out } => {

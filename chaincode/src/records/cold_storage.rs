@@ -22,7 +22,7 @@ pub struct ColdStorageRecord {
     pub storage_type: String,
 }
 
-const FIELDS: &str = "unifSociCredCode, code, name, address, addrDistricts, usablearea, storageVariety, inventory, contact, contactPhone, type";
+const FIELDS: &str = "unifSociCredCode, code, name, address, addrDistricts, usablearea, storageVariety, inventory, contact, contactPhone, Type (or storageType)";
 
 impl ColdStorageRecord {
     pub fn parse(f: &mut Fields) -> Result<Self> {
@@ -40,7 +40,7 @@ impl ColdStorageRecord {
         };
         let contact = f.opt_str("contact", 50)?;
         let contact_phone = f.opt_phone("contactPhone", &[])?;
-        let (t, t_path) = f.req_str_at("type", &["storageType"], 20)?;
+        let (t, t_path) = f.req_str_at("storageType", &["Type"], 20)?;
         let storage_type = match t.as_str() {
             "自营自用" | "own" | "self" => "own",
             "第三方" | "third_party" => "third_party",

@@ -41,7 +41,7 @@ impl EnterpriseRecord {
         let licence_image = f.opt_image("entImg", &[])?;
         let mut licences = Vec::new();
         for mut l in f.opt_objects("licences", &["licenses"], 20)? {
-            let (t, tp) = l.req_str_at("type", &["licenceType"], 10)?;
+            let (t, tp) = l.req_str_at("type", &["licenceType"], 100)?;
             let number = l.opt_str("number", 64)?;
             let image = l.opt_image("licenceImg", &["image"])?;
             l.finish("type, number, licenceImg")?;

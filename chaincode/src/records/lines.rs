@@ -66,10 +66,17 @@ pub fn parse_lines(f: &mut Fields) -> Result<Vec<Line>> {
 /// and checks the lines of each lot together do not take more than is on
 /// offer. `holder` names who holds the offer, for the error.
 pub fn resolve(l: &Ledger, lines: &[Line], offer: &BTreeMap<LotId, Qty>, holder: &str) -> Result<Vec<(LotId, Qty)>> {
+    resolve_lines(l, lines, offer, holder).map(|r| r.0)
+}
+
+/// [`resolve`], also giving each line's lot.
+pub fn resolve_lines(l: &Ledger, lines: &[Line], offer: &BTreeMap<LotId, Qty>, holder: &str) -> Result<(Vec<(LotId, Qty)>, Vec<LotId>)> {
     let mut taken: BTreeMap<LotId, Qty> = BTreeMap::new();
     let mut last_path: BTreeMap<LotId, &str> = BTreeMap::new();
+    let mut per_line = Vec::with_capacity(lines.len());
     for line in lines {
         let lot = match_line(l, line, offer, holder)?;
+        per_line.push(lot);
         let total = taken.entry(lot).or_default();
         *total = total.plus(&line.qty);
         last_path.insert(lot, &line.path);
@@ -78,8 +85,9 @@ pub fn resolve(l: &Ledger, lines: &[Line], offer: &BTreeMap<LotId, Qty>, holder:
         let have = offer.get(lot).copied().unwrap_or_default();
         if !have.covers(want) {
             let lot_ref = &l.lots[*lot as usize];
+            let field = if want.pieces > have.pieces { "numberOfPieces" } else { "weight" };
             return Err(RecordError::new(
-                format!("{}.numberOfPieces", last_path[lot]),
+                format!("{}.{field}", last_path[lot]),
                 format!(
                     "takes {} pieces / {} kg of certificate {} batch {}, but {holder} has {} pieces / {} kg of it",
                     want.pieces,
@@ -92,7 +100,41 @@ pub fn resolve(l: &Ledger, lines: &[Line], offer: &BTreeMap<LotId, Qty>, holder:
             ));
         }
     }
-    Ok(taken.into_iter().collect())
+    Ok((taken.into_iter().collect(), per_line))
+}
+
+/// A trace code named on a line that the chain does not know yet must
+/// belong to a scheme (named, or of the signer's province); it is then
+/// registered for the line's lot, issued by the signer.
+pub fn check_new_codes(l: &Ledger, lines: &[Line], province: &str) -> Result<()> {
+    for line in lines {
+        if let Some((code, scheme)) = &line.trace_code
+            && is_new(l, code, scheme.as_deref())
+        {
+            l.scheme_for(code, scheme.as_deref(), province).map_err(|rule| RecordError::new(format!("{}.traceCode", line.path), rule))?;
+        }
+    }
+    Ok(())
+}
+
+fn is_new(l: &Ledger, code: &str, scheme: Option<&str>) -> bool {
+    match scheme {
+        Some(s) => l.code(s, code).is_none(),
+        None => known_code(l, code).is_none(),
+    }
+}
+
+/// Registers the new codes [`check_new_codes`] allowed.
+pub fn register_new_codes(l: &mut Ledger, lines: &[Line], per_line: &[LotId], issuer: EntId, cx: &super::Cx) {
+    let province = l.enterprises[issuer as usize].province.clone();
+    for (line, lot) in lines.iter().zip(per_line) {
+        if let Some((code, scheme)) = &line.trace_code
+            && is_new(l, code, scheme.as_deref())
+            && let Ok(s) = l.scheme_for(code, scheme.as_deref(), &province).map(|s| s.scheme_id.clone())
+        {
+            super::product_batch::register_code(l, *lot, s, code.clone(), Some(issuer), crate::state::ledger::CodeOrigin::MovementLine, cx);
+        }
+    }
 }
 
 fn match_line(l: &Ledger, line: &Line, offer: &BTreeMap<LotId, Qty>, holder: &str) -> Result<LotId> {

@@ -70,7 +70,7 @@ impl ProductRecord {
     pub fn parse(f: &mut Fields) -> Result<Self> {
         let product_id = product_id(f)?;
         let name = f.req_str("productName", 200)?;
-        let category = f.req_str_at("productCategory", &[], 10)?;
+        let category = f.req_str_at("productCategory", &[], 100)?;
         let country = f.req_str_at("country", &[], 60)?;
         let life = f.opt_count("lifeNumber", &[])?;
         let unit = f.opt_str_at("lifeUnit", &[], 10)?;

@@ -3,8 +3,8 @@
 //! what was shipped but not received stays recorded on the shipment as a
 //! difference, never hidden. It cannot receive more than was shipped.
 
-use super::lines::{Line, parse_lines, resolve};
-use super::{Cx, counterpart, not_future};
+use super::lines::{Line, check_new_codes, parse_lines, register_new_codes, resolve_lines};
+use super::{Cx, not_future};
 use crate::fields::{Fields, Qty, Result};
 use crate::record::RecordError;
 use crate::state::ledger::{DocumentKind, EntId, Ledger, LotId, Reception};
@@ -43,10 +43,16 @@ impl ReceiptRecord {
         Ok(r)
     }
 
-    pub fn validate(&self, l: &Ledger, cx: &Cx) -> Result<(EntId, EntId, Vec<(LotId, Qty)>)> {
+    pub fn validate(&self, l: &Ledger, cx: &Cx) -> Result<(EntId, EntId, Vec<(LotId, Qty)>, Vec<LotId>)> {
         let receiver = cx.require_enterprise("receipt")?;
         not_future(self.receive_time.0, &self.receive_time.1, cx)?;
-        let sender = counterpart(l, &self.sender.0, &self.sender.1)?;
+        // Enrolled, but not necessarily active: a shipment on chain was sent
+        // while its sender was active, and its receiver confirms it even if
+        // the sender's bureau has suspended the sender since.
+        super::uscc(&self.sender.0, &self.sender.1)?;
+        let sender = l.enterprise(&self.sender.0).map(|(id, _)| id).ok_or_else(|| {
+            RecordError::new(&self.sender.1, format!("{} is not an enrolled enterprise; its province's bureau enrols it first", self.sender.0))
+        })?;
         let shipment = l.shipments.get(&(sender, self.send_number.0.clone())).ok_or_else(|| {
             RecordError::new(&self.send_number.1, format!("{} recorded no shipment {}; a receipt must reference a shipment", self.sender.0, self.send_number.0))
         })?;
@@ -63,12 +69,14 @@ impl ReceiptRecord {
             return Err(RecordError::new(&self.number.1, format!("receipt {} was already recorded", self.number.0)));
         }
         let offer: BTreeMap<LotId, Qty> = shipment.movements.iter().map(|m| (l.movements[*m as usize].lot, l.movements[*m as usize].qty)).collect();
-        let taken = resolve(l, &self.lines, &offer, &format!("shipment {}", self.send_number.0))?;
-        Ok((sender, receiver, taken))
+        let (taken, per_line) = resolve_lines(l, &self.lines, &offer, &format!("shipment {}", self.send_number.0))?;
+        check_new_codes(l, &self.lines, &l.enterprises[receiver as usize].province)?;
+        Ok((sender, receiver, taken, per_line))
     }
 
     pub fn apply(self, l: &mut Ledger, cx: &Cx) {
-        let Ok((sender, receiver, taken)) = self.validate(l, cx) else { return };
+        let Ok((sender, receiver, taken, per_line)) = self.validate(l, cx) else { return };
+        register_new_codes(l, &self.lines, &per_line, receiver, cx);
         let received: BTreeMap<LotId, Qty> = taken.into_iter().collect();
         let shipment = l.shipments.get_mut(&(sender, self.send_number.0.clone())).expect("validated");
         shipment.receipt = Some(cx.tx);

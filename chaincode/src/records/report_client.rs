@@ -31,6 +31,9 @@ impl ReportClientRecord {
 
     pub fn validate(&self, l: &Ledger, cx: &Cx) -> Result<()> {
         let province = cx.require_bureau("report_client")?;
+        if province == "000000" {
+            return Err(RecordError::new("signer", "the national platform receives reports; a province's bureau registers its report clients"));
+        }
         if let Some(c) = l.report_clients.get(&self.client_id.0)
             && c.province != province
         {

@@ -3,7 +3,7 @@
 //! the sender's holding at once and are in transit until the receiver's
 //! `receipt`; a trace shows the receiver as soon as the goods are sent.
 
-use super::lines::{Line, holdings_of, parse_lines, resolve};
+use super::lines::{Line, check_new_codes, holdings_of, parse_lines, register_new_codes, resolve_lines};
 use super::{Cx, counterpart, not_future};
 use crate::fields::{Fields, Qty, Result};
 use crate::record::RecordError;
@@ -41,7 +41,7 @@ impl ShipmentRecord {
     }
 
     /// The sender, the receiver, and what is taken of each lot.
-    pub fn validate(&self, l: &Ledger, cx: &Cx) -> Result<(EntId, EntId, Vec<(LotId, Qty)>)> {
+    pub fn validate(&self, l: &Ledger, cx: &Cx) -> Result<(EntId, EntId, Vec<(LotId, Qty)>, Vec<LotId>)> {
         let sender = cx.require_enterprise("shipment")?;
         not_future(self.date.0, &self.date.1, cx)?;
         let receiver = counterpart(l, &self.receiver.0, &self.receiver.1)?;
@@ -51,13 +51,15 @@ impl ShipmentRecord {
         if let Some(s) = l.shipments.get(&(sender, self.number.0.clone())) {
             return Err(RecordError::new(&self.number.1, format!("shipment {} was already recorded (transaction {})", self.number.0, s.tx)));
         }
-        let uscc = &l.enterprises[sender as usize].uscc;
-        let taken = resolve(l, &self.lines, &holdings_of(l, sender), uscc)?;
-        Ok((sender, receiver, taken))
+        let e = &l.enterprises[sender as usize];
+        let (taken, per_line) = resolve_lines(l, &self.lines, &holdings_of(l, sender), &e.uscc)?;
+        check_new_codes(l, &self.lines, &e.province)?;
+        Ok((sender, receiver, taken, per_line))
     }
 
     pub fn apply(self, l: &mut Ledger, cx: &Cx) {
-        let Ok((sender, receiver, taken)) = self.validate(l, cx) else { return };
+        let Ok((sender, receiver, taken, per_line)) = self.validate(l, cx) else { return };
+        register_new_codes(l, &self.lines, &per_line, sender, cx);
         let mut movements = Vec::with_capacity(taken.len());
         for (lot, qty) in &taken {
             let held = l.holdings.get_mut(&(sender, *lot)).expect("validated holding");
@@ -82,17 +84,8 @@ impl ShipmentRecord {
         let lines = self
             .lines
             .iter()
-            .map(|line| {
-                let lot = taken
-                    .iter()
-                    .map(|(lot, _)| *lot)
-                    .find(|lot| {
-                        let r = &l.lots[*lot as usize];
-                        r.product_id == line.product_id && (r.label_batch == line.batch || r.certificate_batch == line.batch)
-                    })
-                    .unwrap_or(taken[0].0);
-                ShipmentLine { lot, product_id: line.product_id.clone(), label_batch: line.batch.clone(), qty: line.qty }
-            })
+            .zip(&per_line)
+            .map(|(line, lot)| ShipmentLine { lot: *lot, product_id: line.product_id.clone(), label_batch: line.batch.clone(), qty: line.qty })
             .collect();
         l.shipments.insert(
             (sender, self.number.0.clone()),

@@ -2,7 +2,7 @@
 //! receiver named by USCC (`receiverUscc`). They leave the operator's
 //! custody and are the receiver's from that moment.
 
-use super::lines::{Line, holdings_of, parse_lines, resolve};
+use super::lines::{Line, check_new_codes, holdings_of, parse_lines, register_new_codes, resolve_lines};
 use super::stock_in::storage_of;
 use super::{Cx, counterpart, not_future};
 use crate::fields::{Fields, Qty, Result};
@@ -50,7 +50,7 @@ impl StockOut {
         Ok(r)
     }
 
-    pub fn validate(&self, l: &Ledger, cx: &Cx) -> Result<(EntId, EntId, Option<StorageId>, Vec<(LotId, Qty)>)> {
+    pub fn validate(&self, l: &Ledger, cx: &Cx) -> Result<(EntId, EntId, Option<StorageId>, Vec<(LotId, Qty)>, Vec<LotId>)> {
         let operator = cx.require_enterprise("stock_out")?;
         not_future(self.date.0, &self.date.1, cx)?;
         if l.documents.contains(&(operator, DocumentKind::StockOut, self.code.0.clone())) {
@@ -61,12 +61,15 @@ impl StockOut {
             return Err(RecordError::new(&self.receiver.1, "goods stocked out go to another enterprise"));
         }
         let storage = storage_of(l, operator, self.storage.as_ref())?;
-        let taken = resolve(l, &self.lines, &holdings_of(l, operator), &l.enterprises[operator as usize].uscc)?;
-        Ok((operator, receiver, storage, taken))
+        let e = &l.enterprises[operator as usize];
+        let (taken, per_line) = resolve_lines(l, &self.lines, &holdings_of(l, operator), &e.uscc)?;
+        check_new_codes(l, &self.lines, &e.province)?;
+        Ok((operator, receiver, storage, taken, per_line))
     }
 
     pub fn apply(self, l: &mut Ledger, cx: &Cx) {
-        let Ok((operator, receiver, storage, taken)) = self.validate(l, cx) else { return };
+        let Ok((operator, receiver, storage, taken, per_line)) = self.validate(l, cx) else { return };
+        register_new_codes(l, &self.lines, &per_line, operator, cx);
         for (lot, qty) in taken {
             let held = l.holdings.get_mut(&(operator, lot)).expect("validated holding");
             *held = held.minus(&qty);

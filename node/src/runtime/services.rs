@@ -29,7 +29,11 @@ impl ChainEvent {
     /// The event kind of a transaction's record, if it is one.
     pub fn kind_of(tx: &Transaction) -> Option<&'static str> {
         let text = tx.record.as_str();
-        ["alert_disposal", "alert", "notice"].into_iter().find(|k| text.contains(&format!("\"type\":\"{k}\"")))
+        if !text.contains("\"type\":\"alert") && !text.contains("\"type\":\"notice\"") {
+            return None; // most records: no parse
+        }
+        let kind = tx.record_type();
+        ["alert_disposal", "alert", "notice"].into_iter().find(|k| *k == kind)
     }
 }
 
