@@ -199,7 +199,7 @@ pub async fn submit_one(State(gw): State<Gateway>, Query(q): Query<WaitQuery>, b
     let wait = wait_ms(&gw, &q)?;
     let value = parse_body(body, gw.max_body_bytes)?;
     let (id, height) = submit_value(&gw, value, wait).await?;
-    Ok(submitted(&gw, id, height, wait)?)
+    submitted(&gw, id, height, wait)
 }
 
 /// The answer to one submission: pending, finalized (applied), or refused at finalization.

@@ -105,14 +105,11 @@ pub async fn alert_stream(State(gw): State<Gateway>) -> Sse<impl Stream<Item = R
     let stream = futures::stream::unfold(rx, move |mut rx| {
         let state = state.clone();
         async move {
-            loop {
-                match rx.recv().await {
-                    Ok(e) => return Some((Ok(event(&state, e)), rx)),
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                        return Some((Ok(Event::default().event("lagged").data(format!("{{\"missed\":{n}}}"))), rx));
-                    }
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
-                }
+            match rx.recv().await {
+                Ok(e) => Some((Ok(event(&state, e)), rx)),
+                // A subscriber too slow to keep up is told how many it missed.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => Some((Ok(Event::default().event("lagged").data(format!("{{\"missed\":{n}}}"))), rx)),
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => None,
             }
         }
     });
