@@ -43,9 +43,6 @@ pub fn quarantine_number(f: &mut Fields) -> Result<(String, String)> {
 pub fn reporter(l: &Ledger, cx: &Cx, client: Option<&(String, String)>) -> Result<(String, Option<String>)> {
     match (&cx.actor, client) {
         (Actor::Node { .. }, Some((id, path))) => match l.report_clients.get(id) {
-            // A client of the national platform would report as "000000", which
-            // a direct report may not: the national platform receives reports.
-            Some(c) if c.province == "000000" => Err(RecordError::new(path, format!("report client {id} is the national platform's; the national platform receives reports, provinces make them"))),
             Some(c) if !c.revoked => Ok((c.province.clone(), Some(id.clone()))),
             Some(_) => Err(RecordError::new(path, format!("report client {id} is revoked"))),
             None => Err(RecordError::new(path, format!("report client {id} is not registered by any bureau"))),

@@ -2,7 +2,7 @@
 //! submitter operates the storage; `senderUscc` names the goods' owner
 //! (货主; the submitter itself when omitted). When the owner is another
 //! enterprise that still has the goods, they pass into the operator's
-//! custody; when the operator already has them (received by a shipment, or
+//! custody (only into a cold storage the operator registered); when the operator already has them (received by a shipment, or
 //! its own goods), the record places them in the storage without moving them.
 
 use super::lines::{Line, holdings_of, parse_lines, resolve};
@@ -74,6 +74,12 @@ impl StockIn {
             None => operator,
         };
         if owner != operator {
+            if storage.is_none() {
+                return Err(RecordError::new(
+                    self.storage.as_ref().map_or("record.storageNumber", |(_, p)| p.as_str()),
+                    "taking another enterprise's goods into custody needs one of the signer's registered cold storages (cold_storage); name it by storageNumber or storageName",
+                ));
+            }
             let from_owner = resolve(l, &self.lines, &holdings_of(l, owner), &l.enterprises[owner as usize].uscc);
             if let Ok(taken) = from_owner {
                 return Ok((operator, Some(owner), storage, taken));

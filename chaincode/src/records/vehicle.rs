@@ -2,7 +2,7 @@
 //! shipment, named by `sendNumber` (and `senderUscc` when the signer is the
 //! receiver). Signed by the shipment's sender or receiver.
 
-use super::{Cx, counterpart};
+use super::Cx;
 use crate::fields::{Fields, Result};
 use crate::record::RecordError;
 use crate::state::ledger::{EntId, Ledger, Vehicle};
@@ -38,7 +38,11 @@ impl VehicleRecord {
     fn shipment_key(&self, l: &Ledger, cx: &Cx) -> Result<(EntId, String)> {
         let me = cx.require_enterprise("vehicle")?;
         let sender = match &self.sender {
-            Some((uscc, path)) => counterpart(l, uscc, path)?,
+            // The shipment is on chain: its sender may have been suspended since.
+            Some((uscc, path)) => {
+                super::uscc(uscc, path)?;
+                l.enterprise(uscc).map(|(id, _)| id).ok_or_else(|| RecordError::new(path, format!("{uscc} is not an enrolled enterprise")))?
+            }
             None => me,
         };
         let key = (sender, self.send_number.0.clone());

@@ -1,0 +1,1325 @@
+//! Behavioural tests of every record type's rules, through `State::apply`
+//! on a network-free test chain. Every rejection is checked for the field
+//! it names, a key phrase of its rule, and that nothing of it was stored.
+
+mod common;
+
+use coldchain_chaincode::state::ledger::{AlertState, CodeOrigin, FlowDirection, MovementKind};
+use coldchain_chaincode::state::trace::Direction;
+use coldchain_chaincode::testkit::{self, Chain, admin_key, validator_key};
+use coldchain_chaincode::{BlockContext, Hash, Outcome};
+use common::*;
+use serde_json::{Value, json};
+
+const QN: &str = "531620211160071009001";
+const BATCH: &str = "B2026-01";
+const CODE: &str = "HE00000001";
+
+/// A world where the Hebei importer entered 100 pieces / 2000 kg of lot (QN, BATCH) as HE00000001.
+fn with_lot() -> World {
+    let mut w = World::new();
+    ok(&w.chain.submit(&w.importer.key, batch_rec(CODE, QN, BATCH, 100, "2000")));
+    w
+}
+
+/// `with_lot`, then 30 pieces / 600 kg shipped to the Tianjin storage as S1.
+fn with_shipment() -> World {
+    let mut w = with_lot();
+    let r = ship_rec("S1", &w.storage.uscc, vec![line(BATCH, 30, "600")]);
+    ok(&w.chain.submit(&w.importer.key, r));
+    w
+}
+
+/// `with_shipment`, received in full as R1.
+fn with_receipt() -> World {
+    let mut w = with_shipment();
+    let r = receipt_rec("R1", "S1", &w.importer.uscc, vec![line(BATCH, 30, "600")]);
+    ok(&w.chain.submit(&w.storage.key, r));
+    w
+}
+
+fn product_rec(id: &str) -> Value {
+    json!({"type": "product", "productLibraryId": id, "productName": "冻牛肉", "productCategory": "4501", "country": "BR"})
+}
+
+fn other_char(c: char) -> char {
+    if c == '0' { '1' } else { '0' }
+}
+
+// ───────────────────────────── enterprise ─────────────────────────────
+
+#[test]
+fn enterprise_is_enrolled_only_by_a_province_bureaus_admin_key() {
+    let mut c = Chain::new();
+    let key = testkit::key("new-ent");
+    let uscc = uscc_for("110105", "new-ent");
+    let rec = enterprise_rec(&uscc, &key, "110105", "07");
+    refuse(&mut c, &admin_key("national"), rec.clone(), "signer", "not a province's bureau");
+    refuse(&mut c, &validator_key("beijing"), rec.clone(), "signer", "signed by a bureau's admin key");
+    refuse(&mut c, &testkit::key("stranger"), rec.clone(), "signer.public_key", "not the key of an enrolled enterprise");
+    let other = enrol(&mut c, "beijing", "already-enrolled", "07");
+    refuse(&mut c, &other.key, rec.clone(), "signer", "signed by a bureau's admin key");
+    ok(&c.submit(&admin_key("beijing"), rec));
+    let (_, e) = c.state.ledger().enterprise(&uscc).expect("enrolled");
+    assert_eq!(e.province, BJ);
+    assert_eq!(e.enterprise_type, "07");
+    assert_eq!(e.public_key, key.verifying_key().to_bytes());
+    assert!(!e.suspended);
+    assert_eq!(e.history.len(), 1);
+}
+
+#[test]
+fn enterprise_district_must_lie_in_the_bureaus_province() {
+    let mut c = Chain::new();
+    let key = testkit::key("e");
+    let uscc = uscc_for("120101", "e");
+    refuse(&mut c, &admin_key("beijing"), enterprise_rec(&uscc, &key, "120101", "07"), "record.addrDistricts", "lies in province 120000");
+    ok(&c.submit(&admin_key("tianjin"), enterprise_rec(&uscc, &key, "120101", "07")));
+    assert_eq!(c.state.ledger().enterprise(&uscc).unwrap().1.province, TJ);
+}
+
+#[test]
+fn enterprise_uscc_check_character_is_enforced() {
+    let mut c = Chain::new();
+    let key = testkit::key("e");
+    let good = uscc_for("110105", "e");
+    let last = good.chars().last().unwrap();
+    let bad = format!("{}{}", &good[..17], other_char(last));
+    let admin = admin_key("beijing");
+    refuse(&mut c, &admin, enterprise_rec(&bad, &key, "110105", "07"), "record.unifSociCredCode", "check character");
+    refuse(&mut c, &admin, enterprise_rec(&good[..17], &key, "110105", "07"), "record.unifSociCredCode", "18 characters");
+    let with_i = format!("{}I{}", &good[..16], &good[17..]);
+    refuse(&mut c, &admin, enterprise_rec(&with_i, &key, "110105", "07"), "record.unifSociCredCode", "alphabet");
+    ok(&c.submit(&admin, enterprise_rec(&good, &key, "110105", "07")));
+    // The seed README's example.
+    ok(&c.submit(&admin, enterprise_rec("91350100M000100Y43", &testkit::key("readme"), "朝阳区", "07")));
+}
+
+#[test]
+fn enterprise_and_licence_types_come_from_their_dictionaries() {
+    let mut c = Chain::new();
+    let admin = admin_key("beijing");
+    let key = testkit::key("e");
+    let uscc = uscc_for("110105", "e");
+    refuse(&mut c, &admin, enterprise_rec(&uscc, &key, "110105", "99"), "record.entTypeCode", "neither a code nor a name in dictionary `enterprise_type`");
+    let bad_licence = patch(enterprise_rec(&uscc, &key, "110105", "19"), json!({"licences": [{"type": "88", "number": "X1"}]}));
+    refuse(&mut c, &admin, bad_licence, "record.licences[0].type", "dictionary `licence_type`");
+    // By exact name: 冷库 is 19, 食品经营许可证 is 20.
+    let good = patch(enterprise_rec(&uscc, &key, "110105", "冷库"), json!({"licences": [{"type": "食品经营许可证", "number": "JY11101050000001"}]}));
+    ok(&c.submit(&admin, good));
+    let e = c.state.ledger().enterprise(&uscc).unwrap().1;
+    assert_eq!(e.enterprise_type, "19");
+    assert_eq!(e.licences[0].licence_type, "20");
+    assert_eq!(e.licences[0].number.as_deref(), Some("JY11101050000001"));
+}
+
+#[test]
+fn another_provinces_bureau_cannot_change_an_enterprise() {
+    let mut c = Chain::new();
+    let e = enrol(&mut c, "beijing", "bj-ent", "07");
+    // Tianjin's bureau, claiming the Beijing enterprise for its own district.
+    let forged = enterprise_rec(&e.uscc, &testkit::key("forged"), "120101", "07");
+    refuse(&mut c, &admin_key("tianjin"), forged, "record.unifSociCredCode", "only that province's bureau may change it");
+    // … or with the enterprise's own (Beijing) district and key.
+    refuse(&mut c, &admin_key("tianjin"), enterprise_rec(&e.uscc, &e.key, "110105", "07"), "record.addrDistricts", "not the enrolling bureau's 120000");
+    // …or suspending it.
+    let suspend = patch(enterprise_rec(&e.uscc, &e.key, "和平区", "07"), json!({"suspended": true}));
+    refuse(&mut c, &admin_key("tianjin"), suspend, "record.unifSociCredCode", "only that province's bureau");
+    // Its own bureau changes it.
+    ok(&c.submit(&admin_key("beijing"), patch(enterprise_rec(&e.uscc, &e.key, "110105", "07"), json!({"entName": "新名字"}))));
+    let (_, got) = c.state.ledger().enterprise(&e.uscc).unwrap();
+    assert_eq!(got.name, "新名字");
+    assert_eq!(got.history.len(), 2);
+    assert_eq!(c.state.ledger().enterprises.len(), 1);
+}
+
+#[test]
+fn an_enterprise_key_cannot_be_reused() {
+    let mut c = Chain::new();
+    let a = enrol(&mut c, "beijing", "a", "07");
+    let admin = admin_key("beijing");
+    let b_uscc = uscc_for("110105", "b");
+    refuse(&mut c, &admin, enterprise_rec(&b_uscc, &a.key, "110105", "07"), "record.publicKey", &format!("already belongs to enterprise {}", a.uscc));
+    // Another province's enterprise cannot take it either.
+    let t_uscc = uscc_for("120101", "t");
+    refuse(&mut c, &admin_key("tianjin"), enterprise_rec(&t_uscc, &a.key, "120101", "07"), "record.publicKey", "already belongs");
+    refuse(&mut c, &admin, enterprise_rec(&b_uscc, &admin_key("hebei"), "110105", "07"), "record.publicKey", "bureau's or validator's key");
+    refuse(&mut c, &admin, enterprise_rec(&b_uscc, &validator_key("beijing"), "110105", "07"), "record.publicKey", "bureau's or validator's key");
+    refuse(&mut c, &admin, patch(enterprise_rec(&b_uscc, &a.key, "110105", "07"), json!({"publicKey": "zz"})), "record.publicKey", "64 hexadecimal");
+}
+
+#[test]
+fn a_bureau_rotates_an_enterprise_key() {
+    let mut c = Chain::new();
+    let a = enrol(&mut c, "beijing", "a", "07");
+    let new_key = testkit::key("a-rotated");
+    ok(&c.submit(&admin_key("beijing"), enterprise_rec(&a.uscc, &new_key, "110105", "07")));
+    refuse(&mut c, &a.key, product_rec(GTIN), "signer.public_key", "not the key of an enrolled enterprise");
+    ok(&c.submit(&new_key, product_rec(GTIN)));
+    // The old key is free again, for another enterprise.
+    let b_uscc = uscc_for("110105", "b");
+    ok(&c.submit(&admin_key("beijing"), enterprise_rec(&b_uscc, &a.key, "110105", "07")));
+}
+
+#[test]
+fn a_suspended_enterprises_records_are_rejected_on_signer() {
+    let mut w = with_receipt();
+    let admin = admin_key("hebei");
+    let rec = |suspended: bool| patch(enterprise_rec(&w.importer.uscc, &w.importer.key, district_of("hebei"), "07"), json!({"suspended": suspended}));
+    let (suspend, unsuspend) = (rec(true), rec(false));
+    ok(&w.chain.submit(&admin, suspend));
+    assert!(w.chain.state.ledger().enterprise(&w.importer.uscc).unwrap().1.suspended);
+    let k = w.importer.key.clone();
+    refuse(&mut w.chain, &k, product_rec(GTIN), "signer", "suspended");
+    refuse(&mut w.chain, &k, ship_rec("S2", &w.storage.uscc.clone(), vec![line(BATCH, 1, "1")]), "signer", "suspended");
+    refuse(&mut w.chain, &k, batch_rec("HE00000002", "531620211160071009002", "B2", 1, "1"), "signer", "suspended");
+    refuse(&mut w.chain, &k, json!({"type": "notarise", "document": {"while": "suspended"}}), "signer", "suspended");
+    // Nobody sends goods to a suspended enterprise.
+    let tj = w.storage.key.clone();
+    let importer = w.importer.uscc.clone();
+    refuse(&mut w.chain, &tj, ship_rec("T1", &importer, vec![line(BATCH, 1, "1")]), "record.receiverUscc", "is suspended");
+    refuse(&mut w.chain, &tj, stock_out_rec("O1", &importer, vec![line(BATCH, 1, "1")]), "record.receiverUscc", "is suspended");
+    ok(&w.chain.submit(&admin, unsuspend));
+    ok(&w.chain.submit(&k, product_rec(GTIN)));
+    ok(&w.chain.submit(&tj, ship_rec("T1", &importer, vec![line(BATCH, 1, "1")])));
+}
+
+#[test]
+fn enterprise_latitude_and_longitude_lie_in_china() {
+    let mut c = Chain::new();
+    let admin = admin_key("beijing");
+    let key = testkit::key("e");
+    let uscc = uscc_for("110105", "e");
+    let base = enterprise_rec(&uscc, &key, "110105", "07");
+    refuse(&mut c, &admin, patch(base.clone(), json!({"latitude": 60.5})), "record.latitude", "not a latitude in China");
+    refuse(&mut c, &admin, patch(base.clone(), json!({"latitude": 2.9})), "record.latitude", "not a latitude in China");
+    refuse(&mut c, &admin, patch(base.clone(), json!({"longitude": 20})), "record.longitude", "not a longitude in China");
+    refuse(&mut c, &admin, patch(base.clone(), json!({"longitude": 136.5})), "record.longitude", "not a longitude in China");
+    refuse(&mut c, &admin, patch(base.clone(), json!({"latitude": "north"})), "record.latitude", "must be a number");
+    refuse(&mut c, &admin, patch(base.clone(), json!({"latitude": null})), "record.latitude", "is required");
+    // Bounds are inclusive; `lat`/`lng` are accepted spellings.
+    ok(&c.submit(&admin, patch(base, json!({"latitude": null, "longitude": null, "lat": 54.0, "lng": 73.0}))));
+    let e = c.state.ledger().enterprise(&uscc).unwrap().1;
+    assert_eq!((e.latitude, e.longitude), (54.0, 73.0));
+}
+
+// ───────────────────────────── spellings ─────────────────────────────
+
+#[test]
+fn both_spellings_of_a_field_are_accepted() {
+    let mut w = World::new();
+    let k = w.importer.key.clone();
+    let snake = json!({"type": "product", "Product_library_id": GTIN, "Product_name": "冻牛肉", "Product_category": "4501", "country": "BR"});
+    ok(&w.chain.submit(&k, snake));
+    ok(&w.chain.submit(&k, product_rec(GTIN2)));
+    let id = w.ent_id(&w.importer);
+    let products = &w.chain.state.ledger().products;
+    assert_eq!(products[&(id, GTIN.to_string())].category, "4501");
+    assert_eq!(products[&(id, GTIN2.to_string())].name, "冻牛肉");
+
+    // `Quarantine_number` inside `quarantineInfo`, and the table spellings at the top.
+    let mut rec = batch_rec(CODE, QN, BATCH, 10, "200");
+    rec = patch_in(rec, "quarantineInfo", json!({"quarantineNumber": null, "Quarantine_number": QN, "dateOfEntry": null, "Date_of_entry": "2026-11-01"}));
+    rec = patch(rec, json!({"productLibraryId": null, "Product_library_id": GTIN, "numberOfPieces": null, "Number_of_pieces": 10}));
+    ok(&w.chain.submit(&k, rec));
+    let lot = &w.chain.state.ledger().lots[w.lot(QN, BATCH) as usize];
+    assert_eq!(lot.quarantine_number, QN);
+    assert_eq!(lot.entered.pieces, 10);
+}
+
+#[test]
+fn the_same_field_given_twice_is_refused() {
+    let mut w = World::new();
+    let k = w.importer.key.clone();
+    let both = patch(product_rec(GTIN), json!({"Product_library_id": GTIN}));
+    refuse(&mut w.chain, &k, both, "record.productLibraryId", "given twice, also as `Product_library_id`");
+    let both_inner = patch_in(batch_rec(CODE, QN, BATCH, 10, "200"), "quarantineInfo", json!({"Quarantine_number": QN}));
+    refuse(&mut w.chain, &k, both_inner, "record.quarantineInfo.quarantineNumber", "given twice");
+    let snake_and_lower = patch(product_rec(GTIN), json!({"product_name": "x"}));
+    refuse(&mut w.chain, &k, snake_and_lower, "record.product_name", "given twice");
+}
+
+#[test]
+fn unknown_fields_and_record_types_are_refused() {
+    let mut w = World::new();
+    let k = w.importer.key.clone();
+    refuse(&mut w.chain, &k, patch(product_rec(GTIN), json!({"colour": "red"})), "record.colour", "unknown field");
+    refuse(&mut w.chain, &k, json!({"type": "teleport"}), "record.type", "unknown record type");
+    refuse(&mut w.chain, &k, json!({"productName": "x"}), "record.type", "is required");
+    refuse(&mut w.chain, &k, patch_in(batch_rec(CODE, QN, BATCH, 1, "1"), "quarantineInfo", json!({"colour": 1})), "record.quarantineInfo.colour", "unknown field");
+}
+
+#[test]
+fn a_transaction_applies_once() {
+    let mut w = World::new();
+    let tx = w.chain.sign(&w.importer.key.clone(), product_rec(GTIN));
+    let receipts = w.chain.block(&[tx.clone(), tx.clone()]);
+    ok(&receipts[0]);
+    rejected(&receipts[1], "(transaction)", "duplicate");
+}
+
+#[test]
+fn anyone_may_notarise_but_nothing_else() {
+    let mut c = Chain::new();
+    let stranger = testkit::key("stranger");
+    let r = c.submit(&stranger, json!({"type": "notarise", "document": {"hello": "world"}}));
+    ok(&r);
+    assert_eq!(c.state.notarisation(&r.tx_id).unwrap().signer, stranger.verifying_key().to_bytes());
+    refuse(&mut c, &stranger, json!({"type": "notarise", "document": [1, 2]}), "record.document", "JSON object");
+    refuse(&mut c, &stranger, product_rec(GTIN), "signer.public_key", "not the key of an enrolled enterprise");
+}
+
+// ───────────────────────────── product ─────────────────────────────
+
+#[test]
+fn product_id_gs1_check_digit() {
+    let mut w = World::new();
+    let k = w.importer.key.clone();
+    refuse(&mut w.chain, &k, product_rec("17896448006462"), "record.productLibraryId", "mod-10 rule gives 5");
+    refuse(&mut w.chain, &k, product_rec("6901234567890"), "record.productLibraryId", "GS1 check digit");
+    refuse(&mut w.chain, &k, product_rec("bad id!"), "record.productLibraryId", "GS1 product code or a system product code");
+    ok(&w.chain.submit(&k, product_rec("17896448006465")));
+    ok(&w.chain.submit(&k, product_rec("SZ-PC-000123")));
+    assert_eq!(w.chain.state.ledger().products.len(), 2);
+}
+
+#[test]
+fn product_category_and_country_by_code_or_exact_name() {
+    let mut w = World::new();
+    let k = w.importer.key.clone();
+    refuse(&mut w.chain, &k, patch(product_rec(GTIN), json!({"productCategory": "9999"})), "record.productCategory", "dictionary `product_category`");
+    refuse(&mut w.chain, &k, patch(product_rec(GTIN), json!({"productCategory": "牛肉"})), "record.productCategory", "neither a code nor a name");
+    refuse(&mut w.chain, &k, patch(product_rec(GTIN), json!({"country": "Brazil"})), "record.country", "dictionary `country`");
+    refuse(&mut w.chain, &k, patch(product_rec(GTIN), json!({"country": "br"})), "record.country", "neither a code nor a name");
+    ok(&w.chain.submit(&k, patch(product_rec(GTIN), json!({"productCategory": "其他畜肉及其副产品/牛肉", "country": "巴西"}))));
+    let id = w.ent_id(&w.importer);
+    let p = &w.chain.state.ledger().products[&(id, GTIN.to_string())];
+    assert_eq!((p.category.as_str(), p.country.as_str()), ("4501", "BR"));
+}
+
+#[test]
+fn product_is_an_enterprises_record() {
+    let mut w = World::new();
+    refuse(&mut w.chain, &admin_key("hebei"), product_rec(GTIN), "signer", "signed by an enrolled enterprise's key");
+    refuse(&mut w.chain, &validator_key("hebei"), product_rec(GTIN), "signer", "enrolled enterprise");
+    let k = w.importer.key.clone();
+    refuse(&mut w.chain, &k, patch(product_rec(GTIN), json!({"lifeNumber": 12})), "record.lifeUnit", "is required with lifeNumber");
+    refuse(&mut w.chain, &k, patch(product_rec(GTIN), json!({"specification": 20, "specificationUnit": "lb"})), "record.specificationUnit", "not a specification unit");
+    ok(&w.chain.submit(&k, patch(product_rec(GTIN), json!({"lifeNumber": 12, "lifeUnit": "月", "specification": "20", "specificationUnit": "千克"}))));
+    let id = w.ent_id(&w.importer);
+    let p = &w.chain.state.ledger().products[&(id, GTIN.to_string())];
+    assert_eq!(p.shelf_life, Some((12, "month".to_string())));
+    assert_eq!(p.specification, Some(("20".to_string(), "kg".to_string())));
+}
+
+// ───────────────────────────── product_batch ─────────────────────────────
+
+#[test]
+fn quarantine_numbers_are_15_18_or_21_digits() {
+    let mut w = World::new();
+    let k = w.importer.key.clone();
+    for (i, n) in ["531620211160071", "531620211160071009", "531620211160071009001"].iter().enumerate() {
+        ok(&w.chain.submit(&k, batch_rec(&format!("HE0000001{i}"), n, BATCH, 1, "1")));
+    }
+    assert_eq!(w.chain.state.ledger().lots.len(), 3);
+    let field = "record.quarantineInfo.quarantineNumber";
+    for bad in ["5316202111600710", "53162021116007", "53162021116007100A", "5316202111600710090"] {
+        refuse(&mut w.chain, &k, batch_rec("HE00000099", bad, BATCH, 1, "1"), field, "15, 18 or 21 digits");
+    }
+}
+
+#[test]
+fn production_date_is_not_after_entry_date_which_is_not_after_today() {
+    let mut w = World::new();
+    let k = w.importer.key.clone();
+    let late_production = patch(batch_rec(CODE, QN, BATCH, 1, "1"), json!({"productionDate": "2026-11-02"}));
+    refuse(&mut w.chain, &k, late_production, "record.productionDate", "is after the date of entry 2026-11-01");
+    let future_entry = patch_in(batch_rec(CODE, QN, BATCH, 1, "1"), "quarantineInfo", json!({"dateOfEntry": "2026-11-25"}));
+    refuse(&mut w.chain, &k, future_entry, "record.quarantineInfo.dateOfEntry", "is after today (2026-11-24");
+    let both_future = patch_in(patch(batch_rec(CODE, QN, BATCH, 1, "1"), json!({"productionDate": "2026-12-01"})), "quarantineInfo", json!({"dateOfEntry": "2026-12-01"}));
+    refuse(&mut w.chain, &k, both_future, "record.quarantineInfo.dateOfEntry", "after today");
+    let future_nucleic = patch(batch_rec(CODE, QN, BATCH, 1, "1"), json!({"nucleicInfo": {"naResult": "阴性", "naDate": "2026-11-30", "naUnit": "海关"}}));
+    refuse(&mut w.chain, &k, future_nucleic, "record.nucleicInfo.naDate", "after today");
+    refuse(&mut w.chain, &k, patch(batch_rec(CODE, QN, BATCH, 1, "1"), json!({"productionDate": "2026-02-30"})), "record.productionDate", "not a GB/T 7408 date");
+    // Production on the entry date, entry today: both bounds inclusive.
+    let edge = patch_in(patch(batch_rec(CODE, QN, BATCH, 1, "1"), json!({"productionDate": "2026-11-24"})), "quarantineInfo", json!({"dateOfEntry": "2026-11-24"}));
+    ok(&w.chain.submit(&k, edge));
+    // A day later, that day's successor is allowed.
+    w.chain.advance_days(1);
+    let next = patch_in(batch_rec("HE00000002", QN, "B2", 1, "1"), "quarantineInfo", json!({"dateOfEntry": "2026-11-25"}));
+    ok(&w.chain.submit(&k, next));
+}
+
+#[test]
+fn pieces_and_weight_are_positive() {
+    let mut w = World::new();
+    let k = w.importer.key.clone();
+    refuse(&mut w.chain, &k, batch_rec(CODE, QN, BATCH, 0, "1"), "record.numberOfPieces", "positive whole number of pieces");
+    refuse(&mut w.chain, &k, batch_rec(CODE, QN, BATCH, 1, "0"), "record.weight", "positive weight");
+    refuse(&mut w.chain, &k, batch_rec(CODE, QN, BATCH, 1, "-3"), "record.weight", "not a non-negative decimal");
+    refuse(&mut w.chain, &k, batch_rec(CODE, QN, BATCH, 1, "0.0001"), "record.weight", "at most 3 decimals");
+    refuse(&mut w.chain, &k, patch(batch_rec(CODE, QN, BATCH, 1, "1"), json!({"numberOfPieces": 1.5})), "record.numberOfPieces", "whole number");
+    refuse(&mut w.chain, &k, patch(batch_rec(CODE, QN, BATCH, 5, "1"), json!({"inventoryPieces": 6})), "record.inventoryPieces", "more than the 5 stocked");
+    ok(&w.chain.submit(&k, batch_rec(CODE, QN, BATCH, 1, "0.001")));
+    assert_eq!(w.held(&w.importer, QN, BATCH), (1, 1));
+}
+
+#[test]
+fn port_of_entry_comes_from_the_dictionary() {
+    let mut w = World::new();
+    let k = w.importer.key.clone();
+    let atlantis = patch_in(batch_rec(CODE, QN, BATCH, 1, "1"), "quarantineInfo", json!({"portOfEntry": "Atlantis"}));
+    refuse(&mut w.chain, &k, atlantis, "record.quarantineInfo.portOfEntry", "dictionary `entry_port`");
+    ok(&w.chain.submit(&k, patch_in(batch_rec(CODE, QN, BATCH, 1, "1"), "quarantineInfo", json!({"portOfEntry": "0202"}))));
+    ok(&w.chain.submit(&k, patch_in(batch_rec("HE00000002", QN, "B2", 1, "1"), "quarantineInfo", json!({"portOfEntry": "盐田"}))));
+    let l = w.chain.state.ledger();
+    assert_eq!(l.lots[0].port_of_entry, "0202");
+    assert_eq!(l.lots[1].port_of_entry, "5316");
+}
+
+#[test]
+fn trace_code_matches_a_scheme_of_the_submitters_province_or_the_named_one() {
+    let mut w = World::new();
+    let k = w.importer.key.clone();
+    refuse(&mut w.chain, &k, batch_rec("BJ00000001", QN, BATCH, 1, "1"), "record.traceCode", "matches no code scheme of province 130000");
+    refuse(&mut w.chain, &k, batch_rec("XX", QN, BATCH, 1, "1"), "record.traceCode", "matches no code scheme");
+    refuse(&mut w.chain, &k, patch(batch_rec("HE00000001", QN, BATCH, 1, "1"), json!({"traceCodeScheme": "nope"})), "record.traceCode", "no code scheme \"nope\"");
+    refuse(&mut w.chain, &k, patch(batch_rec("HE00000001", QN, BATCH, 1, "1"), json!({"traceCodeScheme": TJ_SCHEME})), "record.traceCode", "does not match scheme tj-trace's pattern");
+    // Named explicitly, a code of another scheme is accepted.
+    ok(&w.chain.submit(&k, patch(batch_rec("BJ00000001", QN, BATCH, 1, "1"), json!({"traceCodeScheme": BJ_SCHEME}))));
+    let e = w.chain.state.ledger().code(BJ_SCHEME, "BJ00000001").expect("registered");
+    assert_eq!(e.origin, CodeOrigin::ProductBatch);
+    assert_eq!(e.issuer, Some(w.ent_id(&w.importer)));
+    // Two of the province's schemes match: the code must name one.
+    ok(&w.chain.submit(&admin_key("hebei"), scheme_rec("he-alt", HE, "HE[0-9]+")));
+    refuse(&mut w.chain, &k, batch_rec("HE00000001", QN, "B2", 1, "1"), "record.traceCode", "matches more than one of province 130000's schemes");
+    ok(&w.chain.submit(&k, patch(batch_rec("HE00000001", QN, "B2", 1, "1"), json!({"traceCodeScheme": "he-alt"}))));
+    assert!(w.chain.state.ledger().code("he-alt", "HE00000001").is_some());
+}
+
+#[test]
+fn a_trace_code_is_registered_once() {
+    let mut w = with_lot();
+    let k = w.importer.key.clone();
+    refuse(&mut w.chain, &k, batch_rec(CODE, "531620211160071009002", "B2", 1, "1"), "record.traceCode", "is already registered");
+    // Nor re-registered for the same lot.
+    refuse(&mut w.chain, &k, batch_rec(CODE, QN, BATCH, 1, "1"), "record.traceCode", "is already registered");
+}
+
+#[test]
+fn a_second_product_batch_of_a_lot_is_for_its_holders_and_adds_only_a_code() {
+    let mut w = with_shipment();
+    let tj = w.storage.key.clone();
+    let second = || batch_rec("TJ00000001", QN, BATCH, 30, "600");
+    // In transit, not yet received: the storage is not a holder.
+    refuse(&mut w.chain, &tj, second(), "record.quarantineInfo.quarantineNumber", "only once it has received some of it");
+    // Never received at all.
+    let bj = w.wholesaler.key.clone();
+    let origin = w.importer.uscc.clone();
+    refuse(&mut w.chain, &bj, batch_rec("BJ00000001", QN, BATCH, 5, "5"), "record.quarantineInfo.quarantineNumber", &format!("was entered by {origin}"));
+    ok(&w.chain.submit(&tj, receipt_rec("R1", "S1", &origin, vec![line(BATCH, 30, "600")])));
+    let (movements, lots) = (w.chain.state.ledger().movements.len(), w.chain.state.ledger().lots.len());
+    ok(&w.chain.submit(&tj, second()));
+    let l = w.chain.state.ledger();
+    let lot = w.lot(QN, BATCH);
+    assert_eq!(l.lots.len(), lots);
+    assert_eq!(l.movements.len(), movements, "no new entry movement");
+    assert_eq!(l.lots[lot as usize].entered.pieces, 100, "nothing entered twice");
+    assert_eq!(w.held(&w.storage, QN, BATCH), (30, 600_000), "the storage's holding is what it received");
+    assert_eq!(w.held(&w.importer, QN, BATCH), (70, 1_400_000));
+    assert_eq!(l.lots[lot as usize].codes.len(), 2);
+    let e = l.code(TJ_SCHEME, "TJ00000001").expect("registered");
+    assert_eq!((e.lot, e.issuer), (lot, Some(w.ent_id(&w.storage))));
+    // The importer itself may give its lot another code, again without quantity.
+    let k = w.importer.key.clone();
+    ok(&w.chain.submit(&k, batch_rec("HE00000002", QN, BATCH, 100, "2000")));
+    assert_eq!(w.held(&w.importer, QN, BATCH), (70, 1_400_000));
+    assert_eq!(w.chain.state.ledger().lots[lot as usize].codes.len(), 3);
+}
+
+#[test]
+fn product_batch_documents_are_checked() {
+    let mut w = World::new();
+    let k = w.importer.key.clone();
+    let bad_container = patch(batch_rec(CODE, QN, BATCH, 1, "1"), json!({"containerNumber": "MNBU316738"}));
+    refuse(&mut w.chain, &k, bad_container, "record.containerNumber", "ISO 6346");
+    let bad_customs = patch(batch_rec(CODE, QN, BATCH, 1, "1"), json!({"customsInfo": {"customsNumber": "A123"}}));
+    refuse(&mut w.chain, &k, bad_customs, "record.customsInfo.customsNumber", "1 to 32 digits");
+    let bad_na = patch(batch_rec(CODE, QN, BATCH, 1, "1"), json!({"nucleicInfo": {"naResult": "maybe", "naDate": "2026-11-02", "naUnit": "海关"}}));
+    refuse(&mut w.chain, &k, bad_na, "record.nucleicInfo.naResult", "not a nucleic-acid result");
+    let bad_place = patch(
+        batch_rec(CODE, QN, BATCH, 1, "1"),
+        json!({"disinfectInfo": {"disinfectDate": "2026-11-02", "placeOfDisinfection": "Moon", "disinfectNumber": "D1", "disinfectState": 1}}),
+    );
+    refuse(&mut w.chain, &k, bad_place, "record.disinfectInfo.placeOfDisinfection", "not a place of disinfection");
+    let good = patch(
+        batch_rec(CODE, QN, BATCH, 1, "1"),
+        json!({
+            "containerNumber": "mnbu3167382",
+            "nucleicInfo": {"naResult": "阴性", "naDate": "2026-11-02", "naUnit": "天津海关"},
+            "releaseInfo": {"certificateNumber": "1202611020001", "certificateDate": "2026-11-03"},
+        }),
+    );
+    ok(&w.chain.submit(&k, good));
+    let l = w.chain.state.ledger();
+    assert_eq!(l.lots[0].container.as_deref(), Some("MNBU3167382"));
+    assert_eq!(l.lots[0].documents.nucleic_acid.as_ref().map(|n| n.0.as_str()), Some("negative"));
+    assert!(l.containers["MNBU3167382"].contains(&0));
+}
+
+// ───────────────────────────── shipment ─────────────────────────────
+
+#[test]
+fn a_shipment_cannot_take_more_than_the_sender_holds() {
+    let mut w = with_lot();
+    let k = w.importer.key.clone();
+    let to = w.storage.uscc.clone();
+    let field = "record.productList[0].numberOfPieces";
+    refuse(&mut w.chain, &k, ship_rec("S1", &to, vec![line(BATCH, 101, "10")]), field, "takes 101 pieces / 10 kg");
+    refuse(&mut w.chain, &k, ship_rec("S1", &to, vec![line(BATCH, 1, "2000.001")]), "record.productList[0].weight", "has 100 pieces / 2000 kg");
+    // Two lines of one lot count together.
+    refuse(&mut w.chain, &k, ship_rec("S1", &to, vec![line(BATCH, 60, "10"), line(BATCH, 50, "10")]), "record.productList[1].numberOfPieces", "takes 110 pieces");
+    refuse(&mut w.chain, &k, ship_rec("S1", &to, vec![line("NOPE", 1, "1")]), "record.productList[0].batch", "has no goods of product");
+    refuse(&mut w.chain, &k, ship_rec("S1", &to, vec![code_line("TJ99999999", "NOPE", 1, "1")]), "record.productList[0].batch", "has no goods");
+    // Exactly what it holds is fine; then it holds nothing.
+    ok(&w.chain.submit(&k, ship_rec("S1", &to, vec![line(BATCH, 100, "2000")])));
+    assert_eq!(w.held(&w.importer, QN, BATCH), (0, 0));
+    refuse(&mut w.chain, &k, ship_rec("S2", &to, vec![line(BATCH, 1, "1")]), "record.productList[0].batch", "has no goods");
+}
+
+#[test]
+fn a_shipment_lowers_the_senders_holding_and_records_a_movement() {
+    let mut w = with_lot();
+    let k = w.importer.key.clone();
+    let r = w.chain.submit(&k, ship_rec("S1", &w.storage.uscc.clone(), vec![code_line(CODE, BATCH, 30, "600.5")]));
+    ok(&r);
+    assert_eq!(w.held(&w.importer, QN, BATCH), (70, 1_399_500));
+    let l = w.chain.state.ledger();
+    let lot = w.lot(QN, BATCH);
+    assert!(!l.holdings.contains_key(&(w.ent_id(&w.storage), lot)), "in transit until received");
+    let s = &l.shipments[&(w.ent_id(&w.importer), "S1".to_string())];
+    assert_eq!(s.receiver, w.ent_id(&w.storage));
+    assert_eq!(s.receipt, None);
+    let m = &l.movements[s.movements[0] as usize];
+    assert_eq!((m.kind, m.from, m.to, m.qty.pieces, m.qty.grams), (MovementKind::Shipment, Some(w.ent_id(&w.importer)), w.ent_id(&w.storage), 30, 600_500));
+    assert_eq!(m.tx, r.tx_id);
+}
+
+#[test]
+fn a_shipments_receiver_must_be_another_enrolled_enterprise() {
+    let mut w = with_lot();
+    let k = w.importer.key.clone();
+    let stranger = uscc_for("120101", "never-enrolled");
+    refuse(&mut w.chain, &k, ship_rec("S1", &stranger, vec![line(BATCH, 1, "1")]), "record.receiverUscc", "is not an enrolled enterprise");
+    let bad = format!("{}{}", &stranger[..17], other_char(stranger.chars().last().unwrap()));
+    refuse(&mut w.chain, &k, ship_rec("S1", &bad, vec![line(BATCH, 1, "1")]), "record.receiverUscc", "check character");
+    let me = w.importer.uscc.clone();
+    refuse(&mut w.chain, &k, ship_rec("S1", &me, vec![line(BATCH, 1, "1")]), "record.receiverUscc", "goes to another enterprise");
+    let to = w.storage.uscc.clone();
+    refuse(&mut w.chain, &admin_key("hebei"), ship_rec("S1", &to, vec![line(BATCH, 1, "1")]), "signer", "enrolled enterprise's key");
+    let future = patch(ship_rec("S1", &to, vec![line(BATCH, 1, "1")]), json!({"sendTime": "2026-11-25"}));
+    refuse(&mut w.chain, &k, future, "record.sendTime", "after today");
+}
+
+#[test]
+fn a_send_number_is_used_once_per_sender() {
+    let mut w = with_shipment();
+    let k = w.importer.key.clone();
+    let to = w.wholesaler.uscc.clone();
+    refuse(&mut w.chain, &k, ship_rec("S1", &to, vec![line(BATCH, 1, "1")]), "record.sendNumber", "shipment S1 was already recorded");
+    // Another sender may use the same number.
+    let tj = w.storage.key.clone();
+    ok(&w.chain.submit(&tj, receipt_rec("R1", "S1", &w.importer.uscc.clone(), vec![line(BATCH, 30, "600")])));
+    ok(&w.chain.submit(&tj, ship_rec("S1", &to, vec![line(BATCH, 1, "1")])));
+}
+
+// ───────────────────────────── receipt ─────────────────────────────
+
+#[test]
+fn a_receipt_must_reference_a_shipment_to_the_signer() {
+    let mut w = with_shipment();
+    let tj = w.storage.key.clone();
+    let from = w.importer.uscc.clone();
+    refuse(&mut w.chain, &tj, receipt_rec("R1", "S9", &from, vec![line(BATCH, 1, "1")]), "record.sendNumber", "a receipt must reference a shipment");
+    let wholesaler = w.wholesaler.uscc.clone();
+    refuse(&mut w.chain, &tj, receipt_rec("R1", "S1", &wholesaler, vec![line(BATCH, 1, "1")]), "record.sendNumber", "recorded no shipment S1");
+    let bj = w.wholesaler.key.clone();
+    refuse(&mut w.chain, &bj, receipt_rec("R1", "S1", &from, vec![line(BATCH, 1, "1")]), "record.sendNumber", "not to the signer");
+    let stranger = uscc_for("130102", "never-enrolled");
+    refuse(&mut w.chain, &tj, receipt_rec("R1", "S1", &stranger, vec![line(BATCH, 1, "1")]), "record.senderUscc", "not an enrolled enterprise");
+    refuse(&mut w.chain, &admin_key("tianjin"), receipt_rec("R1", "S1", &from, vec![line(BATCH, 1, "1")]), "signer", "enrolled enterprise");
+}
+
+#[test]
+fn a_receipt_cannot_take_more_than_was_shipped() {
+    let mut w = with_shipment();
+    let tj = w.storage.key.clone();
+    let from = w.importer.uscc.clone();
+    let field = "record.productList[0].numberOfPieces";
+    refuse(&mut w.chain, &tj, receipt_rec("R1", "S1", &from, vec![line(BATCH, 31, "600")]), field, "shipment S1 has 30 pieces / 600 kg");
+    refuse(&mut w.chain, &tj, receipt_rec("R1", "S1", &from, vec![line(BATCH, 30, "600.001")]), "record.productList[0].weight", "takes 30 pieces / 600.001 kg");
+    // The importer still holds 70 pieces; a receipt draws only on the shipment.
+    refuse(&mut w.chain, &tj, receipt_rec("R1", "S1", &from, vec![line(BATCH, 15, "300"), line(BATCH, 16, "300")]), "record.productList[1].numberOfPieces", "takes 31 pieces");
+}
+
+#[test]
+fn a_short_receipt_records_the_difference() {
+    let mut w = with_shipment();
+    let r = w.chain.submit(&w.storage.key.clone(), receipt_rec("R1", "S1", &w.importer.uscc.clone(), vec![line(BATCH, 28, "560")]));
+    ok(&r);
+    assert_eq!(w.held(&w.storage, QN, BATCH), (28, 560_000));
+    assert_eq!(w.held(&w.importer, QN, BATCH), (70, 1_400_000), "what was short is not returned to the sender");
+    let l = w.chain.state.ledger();
+    let s = &l.shipments[&(w.ent_id(&w.importer), "S1".to_string())];
+    assert_eq!(s.receipt, Some(r.tx_id));
+    let rec = l.movements[s.movements[0] as usize].received.as_ref().expect("received");
+    assert_eq!((rec.qty.pieces, rec.qty.grams, rec.document.as_str()), (28, 560_000, "R1"));
+    let t = w.chain.state.trace(HE_SCHEME, CODE, Direction::Forward).unwrap();
+    let step = t.steps.iter().find(|s| s.kind == MovementKind::Shipment).expect("the shipment step");
+    let received = step.received.as_ref().expect("received view");
+    assert_eq!((step.pieces, received.pieces, received.short_pieces), (30, 28, 2));
+    assert_eq!((received.weight_kg.as_str(), received.short_kg.as_str()), ("560", "40"));
+    assert_eq!(received.date.to_string(), "2026-11-21");
+}
+
+#[test]
+fn a_shipment_is_received_once_and_not_before_it_was_sent() {
+    let mut w = with_shipment();
+    let tj = w.storage.key.clone();
+    let from = w.importer.uscc.clone();
+    let early = patch(receipt_rec("R1", "S1", &from, vec![line(BATCH, 30, "600")]), json!({"receiveTime": "2026-11-19"}));
+    refuse(&mut w.chain, &tj, early, "record.receiveTime", "before it was sent on 2026-11-20");
+    let future = patch(receipt_rec("R1", "S1", &from, vec![line(BATCH, 30, "600")]), json!({"receiveTime": "2026-11-25"}));
+    refuse(&mut w.chain, &tj, future, "record.receiveTime", "after today");
+    let same_day = patch(receipt_rec("R1", "S1", &from, vec![line(BATCH, 30, "600")]), json!({"receiveTime": "2026-11-20T18:00:00+08:00"}));
+    ok(&w.chain.submit(&tj, same_day));
+    refuse(&mut w.chain, &tj, receipt_rec("R2", "S1", &from, vec![line(BATCH, 1, "1")]), "record.sendNumber", "was already received");
+    // A receipt number is used once per receiver.
+    let k = w.importer.key.clone();
+    ok(&w.chain.submit(&k, ship_rec("S2", &w.storage.uscc.clone(), vec![line(BATCH, 5, "100")])));
+    refuse(&mut w.chain, &tj, receipt_rec("R1", "S2", &from, vec![line(BATCH, 5, "100")]), "record.receiverNumber", "receipt R1 was already recorded");
+    ok(&w.chain.submit(&tj, receipt_rec("R2", "S2", &from, vec![line(BATCH, 5, "100")])));
+    assert_eq!(w.held(&w.storage, QN, BATCH), (35, 700_000));
+}
+
+// ───────────────────────────── stock_in / stock_out ─────────────────────────────
+
+fn stock_in_rec(code: &str, owner: Option<&str>, storage: Option<&str>, lines: Vec<Value>) -> Value {
+    let mut v = json!({"type": "stock_in", "inStockCode": code, "inStockDate": "2026-11-22", "productList": lines});
+    if let Some(o) = owner {
+        v["senderUscc"] = json!(o);
+    }
+    if let Some(s) = storage {
+        v["storageNumber"] = json!(s);
+    }
+    v
+}
+
+/// `with_lot`, and the Tianjin storage registers its cold storage TJ-CS-01 (津冷一号).
+fn with_cold_storage() -> World {
+    let mut w = with_lot();
+    let r = cold_storage_rec(&w.storage.uscc, "TJ-CS-01", "津冷一号", "第三方");
+    ok(&w.chain.submit(&w.storage.key.clone(), r));
+    w
+}
+
+#[test]
+fn stock_in_from_an_owner_moves_custody_to_the_operator() {
+    let mut w = with_cold_storage();
+    let tj = w.storage.key.clone();
+    let owner = w.importer.uscc.clone();
+    refuse(&mut w.chain, &tj, stock_in_rec("IN-1", Some(&owner), Some("TJ-CS-99"), vec![line(BATCH, 20, "400")]), "record.storageNumber", "registered no cold storage");
+    refuse(&mut w.chain, &tj, stock_in_rec("IN-1", Some(&owner), Some("TJ-CS-01"), vec![line(BATCH, 101, "400")]), "record.productList[0].batch", "has no goods");
+    refuse(&mut w.chain, &tj, stock_in_rec("IN-1", Some(&uscc_for("130102", "nobody")), None, vec![line(BATCH, 1, "1")]), "record.senderUscc", "not an enrolled enterprise");
+    ok(&w.chain.submit(&tj, stock_in_rec("IN-1", Some(&owner), Some("TJ-CS-01"), vec![line(BATCH, 20, "400")])));
+    assert_eq!(w.held(&w.importer, QN, BATCH), (80, 1_600_000));
+    assert_eq!(w.held(&w.storage, QN, BATCH), (20, 400_000));
+    let l = w.chain.state.ledger();
+    let m = l.movements.last().unwrap();
+    assert_eq!((m.kind, m.from, m.to, m.storage), (MovementKind::StockIn, Some(w.ent_id(&w.importer)), w.ent_id(&w.storage), Some(0)));
+    refuse(&mut w.chain, &tj, stock_in_rec("IN-1", Some(&owner), None, vec![line(BATCH, 1, "1")]), "record.inStockCode", "stock-in IN-1 was already recorded");
+    refuse(&mut w.chain, &admin_key("tianjin"), stock_in_rec("IN-2", Some(&owner), None, vec![line(BATCH, 1, "1")]), "signer", "enrolled enterprise");
+}
+
+#[test]
+fn only_a_registered_cold_storage_takes_another_enterprises_goods_into_custody() {
+    // The Tianjin storage has registered no cold storage yet.
+    let mut w = with_lot();
+    let tj = w.storage.key.clone();
+    let owner = w.importer.uscc.clone();
+    refuse(&mut w.chain, &tj, stock_in_rec("IN-1", Some(&owner), None, vec![line(BATCH, 20, "400")]), "record.storageNumber", "registered cold storages");
+    assert_eq!(w.held(&w.importer, QN, BATCH), (100, 2_000_000));
+}
+
+#[test]
+fn stock_in_of_goods_the_operator_holds_places_them_without_moving_them() {
+    let mut w = with_receipt();
+    let tj = w.storage.key.clone();
+    ok(&w.chain.submit(&tj, cold_storage_rec(&w.storage.uscc.clone(), "TJ-CS-01", "津冷一号", "第三方")));
+    let field = "record.productList[0].numberOfPieces";
+    refuse(&mut w.chain, &tj, stock_in_rec("IN-1", None, None, vec![line(BATCH, 31, "600")]), field, "has 30 pieces / 600 kg");
+    // Named by its name; its only storage anyway.
+    let by_name = patch(stock_in_rec("IN-1", None, None, vec![line(BATCH, 30, "600")]), json!({"storageName": "津冷一号"}));
+    ok(&w.chain.submit(&tj, by_name));
+    assert_eq!(w.held(&w.storage, QN, BATCH), (30, 600_000));
+    assert_eq!(w.held(&w.importer, QN, BATCH), (70, 1_400_000));
+    let m = w.chain.state.ledger().movements.last().unwrap();
+    assert_eq!((m.kind, m.from, m.to, m.storage), (MovementKind::StockIn, Some(w.ent_id(&w.storage)), w.ent_id(&w.storage), Some(0)));
+    // Naming as owner an enterprise that has too few: the operator's own goods are placed.
+    let importer = w.importer.uscc.clone();
+    let k = w.importer.key.clone();
+    ok(&w.chain.submit(&k, ship_rec("S2", &w.storage.uscc.clone(), vec![line(BATCH, 65, "1300")])));
+    ok(&w.chain.submit(&tj, receipt_rec("R2", "S2", &importer, vec![line(BATCH, 65, "1300")])));
+    assert_eq!(w.held(&w.importer, QN, BATCH), (5, 100_000));
+    ok(&w.chain.submit(&tj, stock_in_rec("IN-2", Some(&importer), None, vec![line(BATCH, 20, "400")])));
+    assert_eq!(w.held(&w.importer, QN, BATCH), (5, 100_000));
+    assert_eq!(w.held(&w.storage, QN, BATCH), (95, 1_900_000));
+    let m = w.chain.state.ledger().movements.last().unwrap();
+    assert_eq!((m.from, m.to), (Some(w.ent_id(&w.storage)), w.ent_id(&w.storage)));
+}
+
+#[test]
+fn stock_out_hands_goods_to_the_receiver_within_the_holding() {
+    let mut w = with_receipt();
+    let tj = w.storage.key.clone();
+    ok(&w.chain.submit(&tj, cold_storage_rec(&w.storage.uscc.clone(), "TJ-CS-01", "津冷一号", "第三方")));
+    let to = w.wholesaler.uscc.clone();
+    refuse(&mut w.chain, &tj, stock_out_rec("O1", &to, vec![line(BATCH, 31, "10")]), "record.productList[0].numberOfPieces", "has 30 pieces");
+    refuse(&mut w.chain, &tj, stock_out_rec("O1", &to, vec![line(BATCH, 1, "600.5")]), "record.productList[0].weight", "600 kg");
+    let me = w.storage.uscc.clone();
+    refuse(&mut w.chain, &tj, stock_out_rec("O1", &me, vec![line(BATCH, 1, "1")]), "record.receiverUscc", "another enterprise");
+    let stranger = uscc_for("110105", "never-enrolled");
+    refuse(&mut w.chain, &tj, stock_out_rec("O1", &stranger, vec![line(BATCH, 1, "1")]), "record.receiverUscc", "not an enrolled enterprise");
+    refuse(&mut w.chain, &tj, patch(stock_out_rec("O1", &to, vec![line(BATCH, 1, "1")]), json!({"outStockStorageNumber": "X"})), "record.outStockStorageNumber", "registered no cold storage");
+    // The importer cannot stock out what it already shipped.
+    let k = w.importer.key.clone();
+    refuse(&mut w.chain, &k, stock_out_rec("O1", &to, vec![line(BATCH, 71, "10")]), "record.productList[0].numberOfPieces", "has 70 pieces");
+    ok(&w.chain.submit(&tj, stock_out_rec("O1", &to, vec![line(BATCH, 25, "500")])));
+    assert_eq!(w.held(&w.storage, QN, BATCH), (5, 100_000));
+    assert_eq!(w.held(&w.wholesaler, QN, BATCH), (25, 500_000), "the receiver's from that moment");
+    let m = w.chain.state.ledger().movements.last().unwrap();
+    assert_eq!((m.kind, m.from, m.to, m.storage), (MovementKind::StockOut, Some(w.ent_id(&w.storage)), w.ent_id(&w.wholesaler), Some(0)));
+    refuse(&mut w.chain, &tj, stock_out_rec("O1", &to, vec![line(BATCH, 1, "1")]), "record.outstockCode", "stock-out O1 was already recorded");
+    refuse(&mut w.chain, &tj, stock_out_rec("O2", &to, vec![line(BATCH, 6, "1")]), "record.productList[0].numberOfPieces", "has 5 pieces");
+    ok(&w.chain.submit(&tj, patch(stock_out_rec("O2", &to, vec![line(BATCH, 5, "100")]), json!({"outstockCode": null, "outStockCode": "O2"}))));
+    assert_eq!(w.held(&w.storage, QN, BATCH), (0, 0));
+}
+
+// ───────────────────────────── cold_storage ─────────────────────────────
+
+#[test]
+fn cold_storage_types() {
+    let mut w = World::new();
+    let tj = w.storage.key.clone();
+    let me = w.storage.uscc.clone();
+    refuse(&mut w.chain, &tj, cold_storage_rec(&me, "C0", "warm", "warm"), "record.storageType", "not a cold storage type");
+    let missing = patch(cold_storage_rec(&me, "C0", "库", "own"), json!({"storageType": null}));
+    refuse(&mut w.chain, &tj, missing, "record.storageType", "is required");
+    for (i, (t, want)) in [("自营自用", "own"), ("第三方", "third_party"), ("集中仓", "central"), ("own", "own"), ("third_party", "third_party"), ("central", "central")].iter().enumerate() {
+        ok(&w.chain.submit(&tj, cold_storage_rec(&me, &format!("C{i}"), &format!("库{i}"), t)));
+        assert_eq!(w.chain.state.ledger().cold_storages[i].storage_type, *want);
+    }
+    // Seed 004 table 11 spells it `Type`: a member apart from the record's own `type`.
+    let table_spelling = patch(cold_storage_rec(&me, "C9", "库9", "own"), json!({"storageType": null, "Type": "集中仓"}));
+    ok(&w.chain.submit(&tj, table_spelling));
+    assert_eq!(w.chain.state.ledger().cold_storages.last().unwrap().storage_type, "central");
+    refuse(&mut w.chain, &tj, patch(cold_storage_rec(&me, "C9", "库9", "own"), json!({"Type": "own"})), "record.Type", "unknown field");
+}
+
+#[test]
+fn a_cold_storage_is_registered_by_its_operator_or_the_operators_bureau() {
+    let mut w = World::new();
+    let op = w.storage.uscc.clone();
+    let bj = w.wholesaler.key.clone();
+    refuse(&mut w.chain, &bj, cold_storage_rec(&op, "C1", "津冷一号", "own"), "record.unifSociCredCode", "registered by its operator, or by the operator's province's bureau");
+    refuse(&mut w.chain, &admin_key("beijing"), cold_storage_rec(&op, "C1", "津冷一号", "own"), "record.unifSociCredCode", "registered by its operator");
+    refuse(&mut w.chain, &admin_key("national"), cold_storage_rec(&op, "C1", "津冷一号", "own"), "record.unifSociCredCode", "registered by its operator");
+    let stranger = uscc_for("120101", "never-enrolled");
+    refuse(&mut w.chain, &admin_key("tianjin"), cold_storage_rec(&stranger, "C1", "津冷一号", "own"), "record.unifSociCredCode", "not an enrolled enterprise");
+    ok(&w.chain.submit(&admin_key("tianjin"), cold_storage_rec(&op, "C1", "津冷一号", "own")));
+    let tj = w.storage.key.clone();
+    ok(&w.chain.submit(&tj, cold_storage_rec(&op, "C2", "津冷二号", "own")));
+    // Re-submitting the same number replaces the entry.
+    ok(&w.chain.submit(&tj, cold_storage_rec(&op, "C1", "津冷一号", "third_party")));
+    let l = w.chain.state.ledger();
+    assert_eq!(l.cold_storages.len(), 2);
+    assert_eq!(l.cold_storages[0].storage_type, "third_party");
+    assert!(l.cold_storages.iter().all(|s| s.operator == w.ent_id(&w.storage)));
+}
+
+#[test]
+fn a_cold_storage_number_is_filed_once_per_province() {
+    let mut w = World::new();
+    let tj = w.storage.key.clone();
+    ok(&w.chain.submit(&tj, cold_storage_rec(&w.storage.uscc.clone(), "C1", "津冷一号", "own")));
+    let other = w.enrol("tianjin", "tj-storage-2", "19");
+    refuse(&mut w.chain, &other.key, cold_storage_rec(&other.uscc, "C1", "另一个库", "own"), "record.code", "already filed in province 120000");
+    // Another province may use the number.
+    let bj = w.wholesaler.key.clone();
+    ok(&w.chain.submit(&bj, cold_storage_rec(&w.wholesaler.uscc.clone(), "C1", "京冷一号", "own")));
+}
+
+// ───────────────────────────── vehicle ─────────────────────────────
+
+fn vehicle_rec(plate: &str, send_number: &str, sender: Option<&str>) -> Value {
+    let mut v = json!({"type": "vehicle", "licenseplate": plate, "driverName": "李四", "driverContactPhone": "13812340588", "sendNumber": send_number});
+    if let Some(s) = sender {
+        v["senderUscc"] = json!(s);
+    }
+    v
+}
+
+#[test]
+fn a_vehicle_is_recorded_by_the_shipments_sender_or_receiver() {
+    let mut w = with_shipment();
+    let he = w.importer.key.clone();
+    let sender = w.importer.uscc.clone();
+    refuse(&mut w.chain, &he, vehicle_rec("A12345", "S1", None), "record.licenseplate", "not a Chinese licence plate");
+    refuse(&mut w.chain, &he, vehicle_rec("京A1234", "S1", None), "record.licenseplate", "not a Chinese licence plate");
+    refuse(&mut w.chain, &he, vehicle_rec("冀A12345", "S9", None), "record.sendNumber", "recorded no shipment S9");
+    let bj = w.wholesaler.key.clone();
+    refuse(&mut w.chain, &bj, vehicle_rec("冀A12345", "S1", Some(&sender)), "record.sendNumber", "only the shipment's sender or receiver");
+    refuse(&mut w.chain, &bj, vehicle_rec("冀A12345", "S1", None), "record.sendNumber", "recorded no shipment S1");
+    refuse(&mut w.chain, &admin_key("hebei"), vehicle_rec("冀A12345", "S1", Some(&sender)), "signer", "enrolled enterprise");
+    ok(&w.chain.submit(&he, vehicle_rec("冀A12345", "S1", None)));
+    refuse(&mut w.chain, &he, vehicle_rec("冀A12345", "S1", None), "record.licenseplate", "already recorded on this shipment");
+    ok(&w.chain.submit(&w.storage.key.clone(), vehicle_rec("津AD12345", "S1", Some(&sender))));
+    let t = w.chain.state.trace(HE_SCHEME, CODE, Direction::Forward).unwrap();
+    let step = t.steps.iter().find(|s| s.kind == MovementKind::Shipment).unwrap();
+    let plates: Vec<&str> = step.vehicles.iter().map(|v| v.plate.as_str()).collect();
+    assert_eq!(plates, ["冀A12345", "津AD12345"]);
+}
+
+// ───────────────────────────── central_warehouse ─────────────────────────────
+
+fn warehouse_rec(data_id: &str, owner: &str) -> Value {
+    json!({
+        "type": "central_warehouse",
+        "dataid": data_id,
+        "containerNumber": "MNBU3167382",
+        "productionBatch": BATCH,
+        "quarantineNumber": QN,
+        "unifSociCredCode": owner,
+        "nucleicResult": "阴性",
+        "pieces": 100,
+        "grossWeight": "2100",
+        "placeorigin": "巴西",
+        "certificateDate": "2026-11-03",
+    })
+}
+
+#[test]
+fn central_warehouse_data_ids_are_unique() {
+    let mut w = World::new();
+    let owner = w.importer.uscc.clone();
+    let tj = w.storage.key.clone();
+    refuse(&mut w.chain, &validator_key("tianjin"), warehouse_rec("D-1", &owner), "signer", "warehouse's operator or a bureau");
+    refuse(&mut w.chain, &tj, patch(warehouse_rec("D-1", &owner), json!({"placeorigin": "Atlantis"})), "record.placeorigin", "dictionary `country`");
+    refuse(&mut w.chain, &tj, patch(warehouse_rec("D-1", &owner), json!({"nucleicResult": "?"})), "record.nucleicResult", "not a nucleic-acid result");
+    refuse(&mut w.chain, &tj, patch(warehouse_rec("D-1", &owner), json!({"certificateDate": "2026-11-25"})), "record.certificateDate", "after today");
+    refuse(&mut w.chain, &tj, patch(warehouse_rec("D-1", &owner), json!({"quarantineNumber": "1234"})), "record.quarantineNumber", "15, 18 or 21 digits");
+    ok(&w.chain.submit(&tj, warehouse_rec("D-1", &owner)));
+    refuse(&mut w.chain, &tj, warehouse_rec("D-1", &owner), "record.dataid", "data id D-1 was already pushed");
+    refuse(&mut w.chain, &admin_key("tianjin"), patch(warehouse_rec("D-1", &owner), json!({"dataid": null, "dataId": "D-1"})), "record.dataId", "already pushed");
+    ok(&w.chain.submit(&admin_key("tianjin"), warehouse_rec("D-2", &owner)));
+    let l = w.chain.state.ledger();
+    assert_eq!(l.warehouse_records.len(), 2);
+    assert_eq!(l.warehouse_records["D-1"].fields["placeorigin"], "BR");
+    assert_eq!(l.warehouse_records["D-1"].gross_grams, Some(2_100_000));
+}
+
+// ───────────────────────────── certificate_report ─────────────────────────────
+
+#[test]
+fn a_certificate_is_reported_once_a_day_per_province() {
+    let mut w = World::new();
+    let bj = admin_key("beijing");
+    ok(&w.chain.submit(&bj, cert_rec(QN, BATCH)));
+    refuse(&mut w.chain, &bj, cert_rec(QN, "B-other"), "record.quarantineNumber", "already reported by province 110000 today (2026-11-24)");
+    // An enterprise of the province reports for the province.
+    let k = w.wholesaler.key.clone();
+    refuse(&mut w.chain, &k, cert_rec(QN, BATCH), "record.quarantineNumber", "one report a day");
+    // Another province, the same day.
+    ok(&w.chain.submit(&admin_key("tianjin"), cert_rec(QN, BATCH)));
+    let he = w.importer.key.clone();
+    ok(&w.chain.submit(&he, cert_rec(QN, BATCH)));
+    refuse(&mut w.chain, &admin_key("hebei"), cert_rec(QN, BATCH), "record.quarantineNumber", "province 130000");
+    // Another certificate, the same day.
+    ok(&w.chain.submit(&bj, cert_rec("531620211160071009002", BATCH)));
+    // The next day.
+    w.chain.advance_days(1);
+    ok(&w.chain.submit(&bj, cert_rec(QN, BATCH)));
+    let l = w.chain.state.ledger();
+    assert_eq!(l.certificate_reports.len(), 5);
+    let last = l.certificate_reports.last().unwrap();
+    assert_eq!((last.province.as_str(), last.reported_on.to_string()), (BJ, "2026-11-25".to_string()));
+    assert_eq!(l.certificate_reports[2].province, HE);
+}
+
+#[test]
+fn certificate_report_values_come_from_the_dictionaries() {
+    let mut w = World::new();
+    let bj = admin_key("beijing");
+    refuse(&mut w.chain, &bj, patch(cert_rec(QN, BATCH), json!({"portOfEntry": "Atlantis"})), "record.portOfEntry", "dictionary `entry_port`");
+    refuse(&mut w.chain, &bj, patch(cert_rec(QN, BATCH), json!({"country": "Atlantis"})), "record.country", "dictionary `country`");
+    refuse(&mut w.chain, &bj, patch(cert_rec(QN, BATCH), json!({"productBigClass": "9"})), "record.productBigClass", "dictionary `product_big_class`");
+    refuse(&mut w.chain, &bj, patch(cert_rec(QN, BATCH), json!({"hsCode": "9999"})), "record.hsCode", "dictionary `hs`");
+    refuse(&mut w.chain, &bj, patch(cert_rec(QN, BATCH), json!({"quarantineNumber": "12345"})), "record.quarantineNumber", "15, 18 or 21 digits");
+    refuse(&mut w.chain, &bj, patch(cert_rec(QN, BATCH), json!({"dateOfEntry": "2026-11-25"})), "record.dateOfEntry", "after today");
+    refuse(&mut w.chain, &bj, patch(cert_rec(QN, BATCH), json!({"declaredWeight": 0})), "record.declaredWeight", "positive weight");
+    refuse(&mut w.chain, &admin_key("national"), cert_rec(QN, BATCH), "signer", "provinces make them");
+    refuse(&mut w.chain, &testkit::key("stranger"), cert_rec(QN, BATCH), "signer.public_key", "not the key");
+    // By name: 天津新港, 巴西, 冷链畜肉, 冻牛肉.
+    let by_name = patch(cert_rec(QN, BATCH), json!({"portOfEntry": "天津新港", "country": "巴西", "productBigClass": "冷链畜肉", "hsCode": "冻牛肉"}));
+    ok(&w.chain.submit(&bj, by_name));
+    let r = &w.chain.state.ledger().certificate_reports[0];
+    assert_eq!((r.port_of_entry.as_str(), r.country.as_str(), r.product_big_class.as_str(), r.hs_code.as_str()), ("0202", "BR", "2", "0202"));
+    assert_eq!(r.declared_grams, 13_500_000);
+    assert!(w.chain.state.ledger().reported_batches.contains(&(QN.to_string(), BATCH.to_string())));
+}
+
+// ───────────────────────────── flow_report ─────────────────────────────
+
+#[test]
+fn a_flow_must_match_a_known_certificate_and_production_batch() {
+    let mut w = World::new();
+    let bj = admin_key("beijing");
+    refuse(&mut w.chain, &bj, flow_rec(QN, BATCH, "in", "1000"), "record.productionBatch", "must match a reported certificate number and production batch");
+    ok(&w.chain.submit(&admin_key("tianjin"), cert_rec(QN, BATCH)));
+    // The certificate is known, but not with this batch.
+    refuse(&mut w.chain, &bj, flow_rec(QN, "B-other", "in", "1000"), "record.productionBatch", "no certificate");
+    ok(&w.chain.submit(&bj, flow_rec(QN, BATCH, "in", "1000")));
+    // A lot on chain is known too, without a certificate report.
+    let qn2 = "531620211160071009002";
+    refuse(&mut w.chain, &bj, flow_rec(qn2, "B2", "in", "1000"), "record.productionBatch", "no certificate");
+    ok(&w.chain.submit(&w.importer.key.clone(), batch_rec(CODE, qn2, "B2", 10, "100")));
+    ok(&w.chain.submit(&bj, flow_rec(qn2, "B2", "流入", "1000")));
+    let f = w.chain.state.ledger().flow_reports.last().unwrap();
+    assert_eq!((f.province.as_str(), f.direction, f.counterpart.as_str()), (BJ, FlowDirection::In, TJ));
+}
+
+#[test]
+fn a_duplicate_flow_is_refused_and_a_different_weight_is_not() {
+    let mut w = World::new();
+    let bj = admin_key("beijing");
+    ok(&w.chain.submit(&bj, cert_rec(QN, BATCH)));
+    ok(&w.chain.submit(&bj, flow_rec(QN, BATCH, "in", "1000")));
+    refuse(&mut w.chain, &bj, flow_rec(QN, BATCH, "in", "1000.000"), "record.actualWeight", "duplicate is refused");
+    // An enterprise of the same province reports the same flow: still a duplicate.
+    let k = w.wholesaler.key.clone();
+    refuse(&mut w.chain, &k, flow_rec(QN, BATCH, "流入", "1000"), "record.actualWeight", "already reported this flow");
+    // Even on another day.
+    w.chain.advance_days(1);
+    refuse(&mut w.chain, &bj, flow_rec(QN, BATCH, "in", "1000"), "record.actualWeight", "duplicate");
+    ok(&w.chain.submit(&bj, flow_rec(QN, BATCH, "in", "1000.5")));
+    ok(&w.chain.submit(&bj, flow_rec(QN, BATCH, "out", "1000")));
+    ok(&w.chain.submit(&admin_key("hebei"), flow_rec(QN, BATCH, "in", "1000")));
+    assert_eq!(w.chain.state.ledger().flow_reports.len(), 4);
+}
+
+#[test]
+fn flow_report_counterpart_and_direction() {
+    let mut w = World::new();
+    let tj = admin_key("tianjin");
+    ok(&w.chain.submit(&tj, cert_rec(QN, BATCH)));
+    refuse(&mut w.chain, &tj, flow_rec(QN, BATCH, "in", "1"), "record.counterpart", "another province or a port");
+    refuse(&mut w.chain, &tj, patch(flow_rec(QN, BATCH, "in", "1"), json!({"counterpart": "天津市"})), "record.counterpart", "another province or a port");
+    refuse(&mut w.chain, &tj, patch(flow_rec(QN, BATCH, "in", "1"), json!({"counterpart": "990000"})), "record.counterpart", "dictionary `province`");
+    refuse(&mut w.chain, &tj, flow_rec(QN, BATCH, "sideways", "1"), "record.direction", "not a direction");
+    refuse(&mut w.chain, &tj, patch(flow_rec(QN, BATCH, "in", "1"), json!({"counterpartType": "planet"})), "record.counterpartType", "not a counterpart type");
+    ok(&w.chain.submit(&tj, patch(flow_rec(QN, BATCH, "in", "1"), json!({"counterpartType": "口岸", "counterpart": "天津新港"}))));
+    ok(&w.chain.submit(&tj, patch(flow_rec(QN, BATCH, "out", "1"), json!({"counterpart": "北京市"}))));
+    let flows = &w.chain.state.ledger().flow_reports;
+    assert_eq!((flows[0].counterpart_kind.as_str(), flows[0].counterpart.as_str()), ("port", "0202"));
+    assert_eq!(flows[1].counterpart, BJ);
+}
+
+// ───────────────────────────── code_scheme ─────────────────────────────
+
+#[test]
+fn only_a_provinces_bureau_registers_its_schemes() {
+    let mut w = World::new();
+    refuse(&mut w.chain, &admin_key("tianjin"), scheme_rec("bj-2", BJ, "BJ2[0-9]+"), "record.province", "bureau 120000 registers schemes of its own province only, not 110000");
+    refuse(&mut w.chain, &admin_key("tianjin"), scheme_rec(BJ_SCHEME, TJ, "TJ[0-9]+"), "record.schemeId", "scheme bj-trace belongs to province 110000");
+    let k = w.wholesaler.key.clone();
+    refuse(&mut w.chain, &k, scheme_rec("bj-2", BJ, "BJ2[0-9]+"), "signer", "bureau's admin key");
+    refuse(&mut w.chain, &validator_key("beijing"), scheme_rec("bj-2", BJ, "BJ2[0-9]+"), "signer", "bureau's admin key");
+    ok(&w.chain.submit(&admin_key("beijing"), scheme_rec("bj-2", BJ, "BJ2[0-9]+")));
+    assert_eq!(w.chain.state.ledger().schemes["bj-2"].province, BJ);
+}
+
+#[test]
+fn a_scheme_needs_a_valid_pattern_and_a_resolver_template() {
+    let mut w = World::new();
+    let bj = admin_key("beijing");
+    refuse(&mut w.chain, &bj, scheme_rec("bj-2", BJ, "BJ[0-9"), "record.pattern", "not a valid regular expression");
+    refuse(&mut w.chain, &bj, patch(scheme_rec("bj-2", BJ, "BJ2"), json!({"resolverUrl": "https://trace.example.gov.cn/c/"})), "record.resolverUrl", "containing {code}");
+    refuse(&mut w.chain, &bj, patch(scheme_rec("bj-2", BJ, "BJ2"), json!({"resolverUrl": "ftp://trace.example.gov.cn/{code}"})), "record.resolverUrl", "http(s) URL template");
+    refuse(&mut w.chain, &bj, patch(scheme_rec("bj-2", BJ, "BJ2"), json!({"ruleDocSha256": "not-hex"})), "record.ruleDocSha256", "64 hexadecimal");
+    refuse(&mut w.chain, &bj, scheme_rec("bj 2", BJ, "BJ2"), "record.schemeId", "letters, digits");
+}
+
+#[test]
+fn a_scheme_pattern_matches_whole_codes() {
+    let mut w = World::new();
+    let k = w.importer.key.clone();
+    // HE[0-9]{8} must not match a code with a prefix or a suffix.
+    refuse(&mut w.chain, &k, batch_rec("XHE00000001", QN, BATCH, 1, "1"), "record.traceCode", "matches no code scheme");
+    refuse(&mut w.chain, &k, batch_rec("HE000000012", QN, BATCH, 1, "1"), "record.traceCode", "matches no code scheme");
+    ok(&w.chain.submit(&k, batch_rec("HE00000001", QN, BATCH, 1, "1")));
+}
+
+#[test]
+fn the_owner_updates_its_scheme() {
+    let mut w = World::new();
+    let before = w.chain.state.ledger().schemes[BJ_SCHEME].updated_at;
+    let update = patch(scheme_rec(BJ_SCHEME, BJ, "BJ[0-9]{8}"), json!({"issuedCount": 1200, "name": "北京追溯码"}));
+    let r = w.chain.submit(&admin_key("beijing"), update);
+    ok(&r);
+    let s = &w.chain.state.ledger().schemes[BJ_SCHEME];
+    assert_eq!((s.issued_count, s.name.as_str(), s.tx), (1200, "北京追溯码", r.tx_id));
+    assert!(s.updated_at > before);
+    assert_eq!(w.chain.state.ledger().schemes.len(), 3);
+    // The updated scheme still resolves codes.
+    ok(&w.chain.submit(&w.wholesaler.key.clone(), batch_rec("BJ00000001", QN, BATCH, 1, "1")));
+}
+
+// ───────────────────────────── code_link ─────────────────────────────
+
+#[test]
+fn a_code_link_goes_to_a_scheme_of_the_signers_province() {
+    let mut w = with_receipt();
+    let tj = w.storage.key.clone();
+    refuse(&mut w.chain, &tj, link_rec(HE_SCHEME, CODE, BJ_SCHEME, "BJ00000001"), "record.to.scheme", "scheme bj-trace is province 110000's");
+    refuse(&mut w.chain, &tj, link_rec(HE_SCHEME, CODE, "nope", "TJ00000001"), "record.to.scheme", "no code scheme \"nope\"");
+    refuse(&mut w.chain, &tj, link_rec(HE_SCHEME, CODE, TJ_SCHEME, "TJ1"), "record.to.code", "does not match scheme tj-trace's pattern");
+    refuse(&mut w.chain, &tj, link_rec("nope", CODE, TJ_SCHEME, "TJ00000001"), "record.from.scheme", "no code scheme");
+    refuse(&mut w.chain, &admin_key("tianjin"), link_rec(HE_SCHEME, CODE, TJ_SCHEME, "TJ00000001"), "signer", "enrolled enterprise");
+    let r = w.chain.submit(&tj, link_rec(HE_SCHEME, CODE, TJ_SCHEME, "TJ00000001"));
+    ok(&r);
+    let l = w.chain.state.ledger();
+    let e = l.code(TJ_SCHEME, "TJ00000001").expect("linked");
+    assert_eq!(e.lot, w.lot(QN, BATCH));
+    assert_eq!(e.issuer, Some(w.ent_id(&w.storage)));
+    assert_eq!(e.origin, CodeOrigin::Link { from_scheme: HE_SCHEME.into(), from_code: CODE.into() });
+    assert_eq!(e.tx, r.tx_id);
+    refuse(&mut w.chain, &tj, link_rec(HE_SCHEME, CODE, TJ_SCHEME, "TJ00000001"), "record.to.code", "is already registered");
+}
+
+#[test]
+fn an_unknown_from_code_is_linked_by_the_lots_matching_key() {
+    let mut w = with_receipt();
+    let tj = w.storage.key.clone();
+    refuse(&mut w.chain, &tj, link_rec(HE_SCHEME, "HE99999999", TJ_SCHEME, "TJ00000001"), "record.from.code", "give quarantineNumber and batch");
+    let only_number = patch(link_rec(HE_SCHEME, "HE99999999", TJ_SCHEME, "TJ00000001"), json!({"quarantineNumber": QN}));
+    refuse(&mut w.chain, &tj, only_number, "record.from.code", "give quarantineNumber and batch");
+    let with_key = |qn: &str, batch: &str| patch(link_rec(HE_SCHEME, "HE99999999", TJ_SCHEME, "TJ00000001"), json!({"quarantineNumber": qn, "batch": batch}));
+    refuse(&mut w.chain, &tj, with_key(QN, "B-other"), "record.quarantineNumber", "no lot with certificate");
+    refuse(&mut w.chain, &tj, patch(link_rec(HE_SCHEME, "HEX", TJ_SCHEME, "TJ00000001"), json!({"quarantineNumber": QN, "batch": BATCH})), "record.from.code", "does not match scheme he-trace's pattern");
+    ok(&w.chain.submit(&tj, with_key(QN, BATCH)));
+    let l = w.chain.state.ledger();
+    let lot = w.lot(QN, BATCH);
+    let from = l.code(HE_SCHEME, "HE99999999").expect("registered by the matching key");
+    assert_eq!((from.lot, from.issuer, &from.origin), (lot, None, &CodeOrigin::MatchingKey));
+    assert_eq!(l.code(TJ_SCHEME, "TJ00000001").unwrap().lot, lot);
+    // A known from with the wrong matching key is refused.
+    let wrong = patch(link_rec(HE_SCHEME, CODE, TJ_SCHEME, "TJ00000002"), json!({"quarantineNumber": "531620211160071009002", "batch": BATCH}));
+    refuse(&mut w.chain, &tj, wrong, "record.quarantineNumber", &format!("belongs to certificate {QN} batch {BATCH}"));
+}
+
+#[test]
+fn only_an_enterprise_that_received_the_goods_links_their_code() {
+    let mut w = with_receipt();
+    let bj = w.wholesaler.key.clone();
+    refuse(&mut w.chain, &bj, link_rec(HE_SCHEME, CODE, BJ_SCHEME, "BJ00000001"), "record.from.code", "never received these goods");
+    let by_key = patch(link_rec(HE_SCHEME, "HE99999999", BJ_SCHEME, "BJ00000001"), json!({"quarantineNumber": QN, "batch": BATCH}));
+    refuse(&mut w.chain, &bj, by_key, "record.from.code", "never received");
+    // Once the goods are stocked out to it, it may.
+    let to = w.wholesaler.uscc.clone();
+    ok(&w.chain.submit(&w.storage.key.clone(), stock_out_rec("O1", &to, vec![line(BATCH, 10, "200")])));
+    ok(&w.chain.submit(&bj, link_rec(HE_SCHEME, CODE, BJ_SCHEME, "BJ00000001")));
+}
+
+// ───────────────────────────── alert, alert_disposal, notice ─────────────────────────────
+
+fn raise(w: &mut World) -> Hash {
+    let r = w.chain.submit(&admin_key("beijing"), alert_rec(HE_SCHEME, CODE));
+    ok(&r);
+    r.tx_id
+}
+
+#[test]
+fn only_bureaus_raise_alerts_from_known_codes() {
+    let mut w = with_lot();
+    let k = w.importer.key.clone();
+    refuse(&mut w.chain, &k, alert_rec(HE_SCHEME, CODE), "signer", "bureau's admin key");
+    refuse(&mut w.chain, &validator_key("beijing"), alert_rec(HE_SCHEME, CODE), "signer", "bureau's admin key");
+    refuse(&mut w.chain, &admin_key("beijing"), alert_rec(HE_SCHEME, "HE99999999"), "record.code", "not known on chain");
+    refuse(&mut w.chain, &admin_key("beijing"), alert_rec("nope", CODE), "record.scheme", "no code scheme \"nope\"");
+    refuse(&mut w.chain, &admin_key("beijing"), patch(alert_rec(HE_SCHEME, CODE), json!({"testedAt": "2026-11-25"})), "record.testedAt", "after today");
+    // Without a scheme, the code is looked up in every scheme.
+    let r = w.chain.submit(&admin_key("national"), patch(alert_rec(HE_SCHEME, CODE), json!({"scheme": null})));
+    ok(&r);
+    let a = &w.chain.state.ledger().alerts[&r.tx_id];
+    assert_eq!((a.province.as_str(), a.scheme.as_str(), a.state, a.lot), ("000000", HE_SCHEME, AlertState::Open, w.lot(QN, BATCH)));
+    assert_eq!(a.holder, Some(w.ent_id(&w.importer)));
+}
+
+#[test]
+fn alert_states_only_move_forward_and_only_the_raiser_closes() {
+    let mut w = with_lot();
+    let id = raise(&mut w);
+    let (bj, tj) = (admin_key("beijing"), admin_key("tianjin"));
+    let k = w.importer.key.clone();
+    refuse(&mut w.chain, &k, disposal_rec(&id, "sealed"), "signer", "bureau's admin key");
+    refuse(&mut w.chain, &bj, disposal_rec(&Hash::digest(b"no such alert"), "sealed"), "record.alertId", "no alert");
+    refuse(&mut w.chain, &bj, disposal_rec(&id, "lost"), "record.state", "not a disposal state");
+    refuse(&mut w.chain, &bj, disposal_rec(&id, "open"), "record.state", "not a disposal state");
+    ok(&w.chain.submit(&bj, disposal_rec(&id, "sealed")));
+    refuse(&mut w.chain, &bj, disposal_rec(&id, "sealed"), "record.state", "states only move forward");
+    ok(&w.chain.submit(&bj, disposal_rec(&id, "recalled")));
+    refuse(&mut w.chain, &bj, disposal_rec(&id, "sealed"), "record.state", "already reached \"recalled\"");
+    // Each bureau records its own province's disposal.
+    ok(&w.chain.submit(&tj, disposal_rec(&id, "sealed")));
+    ok(&w.chain.submit(&tj, disposal_rec(&id, "destroyed")));
+    refuse(&mut w.chain, &tj, disposal_rec(&id, "closed"), "record.state", "only the raising bureau (110000) closes the alert");
+    assert_eq!(w.chain.state.ledger().alerts[&id].state, AlertState::Destroyed);
+    ok(&w.chain.submit(&bj, disposal_rec(&id, "closed")));
+    refuse(&mut w.chain, &tj, disposal_rec(&id, "destroyed"), "record.state", "the alert is closed");
+    refuse(&mut w.chain, &admin_key("hebei"), disposal_rec(&id, "sealed"), "record.state", "the alert is closed");
+    let a = &w.chain.state.ledger().alerts[&id];
+    assert_eq!(a.state, AlertState::Closed);
+    let steps: Vec<(&str, AlertState)> = a.disposals.iter().map(|d| (d.province.as_str(), d.state)).collect();
+    assert_eq!(steps, [(BJ, AlertState::Sealed), (BJ, AlertState::Recalled), (TJ, AlertState::Sealed), (TJ, AlertState::Destroyed), (BJ, AlertState::Closed)]);
+}
+
+#[test]
+fn only_bureaus_publish_notices() {
+    let mut w = with_lot();
+    let notice = json!({"type": "notice", "title": "关于某批次冻牛肉的风险提示", "content": "请相关企业立即封存。"});
+    let k = w.importer.key.clone();
+    refuse(&mut w.chain, &k, notice.clone(), "signer", "bureau's admin key");
+    refuse(&mut w.chain, &testkit::key("stranger"), notice.clone(), "signer.public_key", "not the key");
+    refuse(&mut w.chain, &admin_key("beijing"), patch(notice.clone(), json!({"alertId": Hash::digest(b"x").to_hex()})), "record.alertId", "no alert");
+    refuse(&mut w.chain, &admin_key("beijing"), patch(notice.clone(), json!({"alertId": "xyz"})), "record.alertId", "64 hexadecimal");
+    refuse(&mut w.chain, &admin_key("beijing"), patch(notice.clone(), json!({"title": ""})), "record.title", "must not be empty");
+    ok(&w.chain.submit(&admin_key("hebei"), notice.clone()));
+    let id = raise(&mut w);
+    ok(&w.chain.submit(&admin_key("beijing"), patch(notice, json!({"alertId": id.to_hex()}))));
+    let n = &w.chain.state.ledger().notices;
+    assert_eq!(n.len(), 2);
+    assert_eq!((n[0].province.as_str(), n[0].alert), (HE, None));
+    assert_eq!((n[1].province.as_str(), n[1].alert), (BJ, Some(id)));
+}
+
+// ───────────────────────────── dictionary_amendment ─────────────────────────────
+
+#[test]
+fn a_dictionary_amendment_takes_effect_at_a_quorum_of_bureaus() {
+    let mut w = World::new();
+    assert_eq!(w.chain.state.ledger().quorum_of_bureaus(), 3);
+    let amend = json!({"type": "dictionary_amendment", "dictionary": "entry_port", "add": {"0499": "雄安港"}});
+    let with_port = |p: &str| patch(cert_rec(QN, BATCH), json!({"portOfEntry": p}));
+    let hebei = admin_key("hebei");
+    refuse(&mut w.chain, &hebei, with_port("0499"), "record.portOfEntry", "dictionary `entry_port`");
+    let k = w.importer.key.clone();
+    refuse(&mut w.chain, &k, amend.clone(), "signer", "bureau's admin key");
+    ok(&w.chain.submit(&admin_key("beijing"), amend.clone()));
+    refuse(&mut w.chain, &admin_key("beijing"), amend.clone(), "signer", "bureau 110000 already approved this amendment");
+    refuse(&mut w.chain, &hebei, with_port("0499"), "record.portOfEntry", "dictionary `entry_port`");
+    ok(&w.chain.submit(&admin_key("tianjin"), amend.clone()));
+    refuse(&mut w.chain, &hebei, with_port("0499"), "record.portOfEntry", "dictionary `entry_port`");
+    assert_eq!(w.chain.state.ledger().amendments.values().next().unwrap().approvals.len(), 2);
+    // A different amendment does not count towards this one.
+    ok(&w.chain.submit(&admin_key("national"), json!({"type": "dictionary_amendment", "dictionary": "entry_port", "add": {"0499": "雄安新港"}})));
+    refuse(&mut w.chain, &hebei, with_port("0499"), "record.portOfEntry", "dictionary `entry_port`");
+    ok(&w.chain.submit(&admin_key("national"), amend.clone()));
+    assert_eq!(w.chain.state.ledger().amendments.len(), 1, "only the other amendment is pending");
+    ok(&w.chain.submit(&hebei, with_port("0499")));
+    ok(&w.chain.submit(&admin_key("beijing"), with_port("雄安港")));
+    let reports = &w.chain.state.ledger().certificate_reports;
+    assert_eq!(reports.len(), 2);
+    assert!(reports.iter().all(|r| r.port_of_entry == "0499"));
+}
+
+#[test]
+fn a_dictionary_amendment_removes_codes_and_is_checked() {
+    let mut w = World::new();
+    let bj = admin_key("beijing");
+    refuse(&mut w.chain, &bj, json!({"type": "dictionary_amendment", "dictionary": "colours", "add": {"R": "red"}}), "record.dictionary", "not a dictionary");
+    refuse(&mut w.chain, &bj, json!({"type": "dictionary_amendment", "dictionary": "entry_port"}), "record.add", "adds or removes at least one code");
+    refuse(&mut w.chain, &bj, json!({"type": "dictionary_amendment", "dictionary": "entry_port", "add": {"0498": "盐田"}}), "record.add.0498", "already code 5316's");
+    let remove = json!({"type": "dictionary_amendment", "dictionary": "entry_port", "remove": ["5316"]});
+    for b in ["beijing", "tianjin", "hebei"] {
+        ok(&w.chain.submit(&admin_key(b), remove.clone()));
+    }
+    refuse(&mut w.chain, &bj, patch(cert_rec(QN, BATCH), json!({"portOfEntry": "盐田"})), "record.portOfEntry", "dictionary `entry_port`");
+    refuse(&mut w.chain, &bj, patch(cert_rec(QN, BATCH), json!({"portOfEntry": "5316"})), "record.portOfEntry", "dictionary `entry_port`");
+}
+
+// ───────────────────────────── report_client ─────────────────────────────
+
+fn client_rec(id: &str, revoked: bool) -> Value {
+    json!({"type": "report_client", "clientId": id, "credentialSha256": Hash::digest(format!("{id}:secret").as_bytes()).to_hex(), "revoked": revoked})
+}
+
+#[test]
+fn a_node_reports_for_a_registered_client() {
+    let mut w = World::new();
+    let node = validator_key("beijing");
+    let for_client = |id: &str| patch(cert_rec(QN, BATCH), json!({"clientId": id}));
+    let ent = w.wholesaler.key.clone();
+    refuse(&mut w.chain, &node, for_client("bj-client"), "record.clientId", "report client bj-client is not registered by any bureau");
+    refuse(&mut w.chain, &ent, client_rec("bj-client", false), "signer", "bureau's admin key");
+    refuse(&mut w.chain, &admin_key("beijing"), client_rec("bj:client", false), "record.clientId", "without ':'");
+    ok(&w.chain.submit(&admin_key("beijing"), client_rec("bj-client", false)));
+    assert_eq!(w.chain.state.ledger().report_clients["bj-client"].credential_sha256, Hash::digest(b"bj-client:secret"));
+    refuse(&mut w.chain, &node, cert_rec(QN, BATCH), "record.clientId", "on behalf of a registered report client");
+    refuse(&mut w.chain, &ent, for_client("bj-client"), "record.clientId", "only a node reporting for a client");
+    refuse(&mut w.chain, &admin_key("beijing"), for_client("bj-client"), "record.clientId", "only a node");
+    refuse(&mut w.chain, &node, for_client("ghost"), "record.clientId", "not registered");
+    ok(&w.chain.submit(&node, for_client("bj-client")));
+    let r = w.chain.state.ledger().certificate_reports.last().unwrap();
+    assert_eq!((r.province.as_str(), r.client_id.as_deref()), (BJ, Some("bj-client")));
+    // The report counts for the client's province: the bureau's own report the same day is a repeat.
+    refuse(&mut w.chain, &admin_key("beijing"), cert_rec(QN, BATCH), "record.quarantineNumber", "one report a day");
+    ok(&w.chain.submit(&node, patch(flow_rec(QN, BATCH, "in", "10"), json!({"clientId": "bj-client"}))));
+    assert_eq!(w.chain.state.ledger().flow_reports[0].client_id.as_deref(), Some("bj-client"));
+    // Another province's bureau cannot revoke it; its own can.
+    refuse(&mut w.chain, &admin_key("tianjin"), client_rec("bj-client", true), "record.clientId", "belongs to province 110000");
+    ok(&w.chain.submit(&admin_key("beijing"), client_rec("bj-client", true)));
+    w.chain.advance_days(1);
+    refuse(&mut w.chain, &node, for_client("bj-client"), "record.clientId", "report client bj-client is revoked");
+    refuse(&mut w.chain, &node, patch(flow_rec(QN, BATCH, "in", "11"), json!({"clientId": "bj-client"})), "record.clientId", "revoked");
+}
+
+// ───────────────────────────── rejections store nothing ─────────────────────────────
+
+#[test]
+fn a_rejected_record_leaves_the_ledger_as_a_chain_that_never_saw_it() {
+    let mut a = with_lot();
+    let mut b = with_lot();
+    let (ka, kb) = (a.importer.key.clone(), b.importer.key.clone());
+    let to = a.storage.uscc.clone();
+    // Chain b also sees a shipment that is rejected (too many pieces) …
+    let bad = b.chain.submit(&kb, ship_rec("S1", &to, vec![line(BATCH, 999, "1")]));
+    assert!(matches!(bad.outcome, Outcome::Rejected { .. }));
+    // … then both apply the same valid shipment.
+    ok(&a.chain.submit(&ka, ship_rec("S1", &to, vec![line(BATCH, 10, "1")])));
+    ok(&b.chain.submit(&kb, ship_rec("S1", &to, vec![line(BATCH, 10, "1")])));
+    let (la, lb) = (a.chain.state.ledger(), b.chain.state.ledger());
+    assert_eq!(la.lots.len(), lb.lots.len());
+    assert_eq!(la.holdings, lb.holdings);
+    assert_eq!(la.movements.len(), lb.movements.len());
+    assert_eq!(la.shipments.keys().collect::<Vec<_>>(), lb.shipments.keys().collect::<Vec<_>>());
+    assert_eq!(b.chain.state.rejected_count(), a.chain.state.rejected_count() + 1);
+    assert_eq!(b.chain.state.applied_count(), a.chain.state.applied_count());
+    assert_ne!(a.chain.state.root(), b.chain.state.root(), "the root commits to the rejection");
+}
+
+// ───────────────────────────── found while testing ─────────────────────────────
+
+#[test]
+fn dictionary_names_of_any_length_are_accepted_where_a_code_or_name_is() {
+    let mut w = World::new();
+    let k = w.importer.key.clone();
+    // 16 characters: 其他畜肉及其副产品/其他畜副产品 (4507).
+    ok(&w.chain.submit(&k, patch(product_rec(GTIN), json!({"productCategory": "其他畜肉及其副产品/其他畜副产品"}))));
+    assert_eq!(w.chain.state.ledger().products.values().next().unwrap().category, "4507");
+    // 16 characters: 中华人民共和国民办学校办学许可证 (03).
+    let uscc = uscc_for("130102", "school");
+    let rec = patch(enterprise_rec(&uscc, &testkit::key("school"), "130102", "29"), json!({"licences": [{"type": "中华人民共和国民办学校办学许可证"}]}));
+    ok(&w.chain.submit(&admin_key("hebei"), rec));
+    assert_eq!(w.chain.state.ledger().enterprise(&uscc).unwrap().1.licences[0].licence_type, "03");
+    // An HS name longer than 12 characters.
+    let hs = testkit::dictionaries().get("hs").unwrap().name_of("020312").unwrap().to_string();
+    assert!(hs.chars().count() > 12, "{hs}");
+    ok(&w.chain.submit(&admin_key("hebei"), patch(cert_rec(QN, BATCH), json!({"hsCode": hs}))));
+    assert_eq!(w.chain.state.ledger().certificate_reports[0].hs_code, "020312");
+}
+
+#[test]
+fn today_is_the_date_in_china_standard_time() {
+    let mut w = World::new();
+    let bj = admin_key("beijing");
+    // 2026-11-24 23:30 CST (15:30 UTC).
+    w.chain.time_ms += 13 * 3_600_000 + 1_800_000;
+    ok(&w.chain.submit(&bj, cert_rec(QN, BATCH)));
+    let k = w.importer.key.clone();
+    let tomorrow = patch_in(batch_rec(CODE, QN, BATCH, 1, "1"), "quarantineInfo", json!({"dateOfEntry": "2026-11-25"}));
+    refuse(&mut w.chain, &k, tomorrow.clone(), "record.quarantineInfo.dateOfEntry", "after today (2026-11-24");
+    // An hour later it is 00:30 on the 25th in Beijing, still the 24th in UTC.
+    w.chain.time_ms += 3_600_000;
+    ok(&w.chain.submit(&bj, cert_rec(QN, BATCH)));
+    ok(&w.chain.submit(&k, tomorrow));
+    assert_eq!(w.chain.state.ledger().certificate_reports[1].reported_on.to_string(), "2026-11-25");
+}
+
+#[test]
+fn a_receipt_confirms_a_shipment_whose_sender_was_suspended_since() {
+    let mut w = with_shipment();
+    let suspend = patch(enterprise_rec(&w.importer.uscc, &w.importer.key, district_of("hebei"), "07"), json!({"suspended": true}));
+    ok(&w.chain.submit(&admin_key("hebei"), suspend));
+    // The goods were sent while the sender was active; their receiver still confirms them.
+    let tj = w.storage.key.clone();
+    let from = w.importer.uscc.clone();
+    ok(&w.chain.submit(&tj, receipt_rec("R1", "S1", &from, vec![line(BATCH, 30, "600")])));
+    assert_eq!(w.held(&w.storage, QN, BATCH), (30, 600_000));
+    // Unknown senders are still refused.
+    let stranger = uscc_for("130102", "never-enrolled");
+    refuse(&mut w.chain, &tj, receipt_rec("R2", "S1", &stranger, vec![line(BATCH, 1, "1")]), "record.senderUscc", "not an enrolled enterprise");
+}
+
+#[test]
+fn the_national_platform_neither_reports_nor_registers_report_clients() {
+    let mut w = World::new();
+    // The national platform receives reports; it does not make them, directly or through a client.
+    refuse(&mut w.chain, &admin_key("national"), cert_rec(QN, BATCH), "signer", "provinces make them");
+    refuse(&mut w.chain, &admin_key("national"), client_rec("national-client", false), "signer", "a province's bureau registers its report clients");
+    refuse(&mut w.chain, &validator_key("national"), patch(cert_rec(QN, BATCH), json!({"clientId": "national-client"})), "record.clientId", "not registered");
+}
+
+#[test]
+fn a_parent_trace_code_is_registered_with_its_lot() {
+    let mut w = World::new();
+    let k = w.importer.key.clone();
+    let with_parent = |code: &str, qn: &str, batch: &str, parent: &str| patch(batch_rec(code, qn, batch, 10, "100"), json!({"parentTraceCode": parent}));
+    refuse(&mut w.chain, &k, with_parent(CODE, QN, BATCH, "ZZ1"), "record.parentTraceCode", "matches no code scheme of province 130000");
+    ok(&w.chain.submit(&k, with_parent(CODE, QN, BATCH, "HE90000001")));
+    let l = w.chain.state.ledger();
+    let parent = l.code(HE_SCHEME, "HE90000001").expect("the parent code is registered");
+    assert_eq!((parent.lot, &parent.origin), (w.lot(QN, BATCH), &CodeOrigin::ParentCode));
+    // A parent code of another lot is refused.
+    refuse(&mut w.chain, &k, with_parent("HE00000002", "531620211160071009002", "B2", "HE90000001"), "record.parentTraceCode", &format!("belongs to another lot (certificate {QN})"));
+    // Of the same lot, it is fine (a holder's second code).
+    ok(&w.chain.submit(&k, with_parent("HE00000003", QN, BATCH, "HE90000001")));
+    assert_eq!(w.chain.state.ledger().lots[0].codes.len(), 3);
+}
+
+#[test]
+fn the_gateway_check_and_the_finalized_apply_agree() {
+    let mut w = with_lot();
+    let k = w.importer.key.clone();
+    let bad = w.chain.sign(&k, ship_rec("S1", &w.storage.uscc.clone(), vec![line(BATCH, 101, "1")]));
+    let good = w.chain.sign(&k, ship_rec("S2", &w.storage.uscc.clone(), vec![line(BATCH, 1, "1")]));
+    let ctx = BlockContext { height: w.chain.height + 1, time_ms: w.chain.time_ms };
+    let err = w.chain.state.check(ctx, &bad.id(), &bad).unwrap_err();
+    assert!(w.chain.state.check(ctx, &good.id(), &good).is_ok());
+    let receipts = w.chain.block(&[bad, good]);
+    rejected(&receipts[0], &err.field, &err.rule);
+    ok(&receipts[1]);
+}
+
+#[test]
+fn enterprise_phone_numbers_and_required_fields() {
+    let mut c = Chain::new();
+    let admin = admin_key("beijing");
+    let uscc = uscc_for("110105", "e");
+    let base = enterprise_rec(&uscc, &testkit::key("e"), "110105", "07");
+    refuse(&mut c, &admin, patch(base.clone(), json!({"contactPhone": "call me"})), "record.contactPhone", "not a phone number");
+    refuse(&mut c, &admin, patch(base.clone(), json!({"entName": null})), "record.entName", "is required");
+    refuse(&mut c, &admin, patch(base.clone(), json!({"officeAddress": null})), "record.officeAddress", "is required");
+    refuse(&mut c, &admin, patch(base.clone(), json!({"suspended": "yes"})), "record.suspended", "true or false");
+    ok(&c.submit(&admin, patch(base, json!({"entName": null, "Ent_name": "北京某企业"}))));
+    assert_eq!(c.state.ledger().enterprises[0].name, "北京某企业");
+}
