@@ -34,10 +34,7 @@ impl ColdStorageRecord {
         let district = f.req_str_alias("addrDistricts", &["addrDistrict"], 200)?;
         let usable_area = f.opt_positive("usablearea", &["usableArea"])?;
         let variety = f.opt_str("storageVariety", 200)?;
-        let inventory = match f.opt_weight("inventory", &[])? {
-            Some((g, _)) => Some(crate::fields::kg(g)),
-            None => None,
-        };
+        let inventory = f.opt_weight("inventory", &[])?.map(|(g, _)| crate::fields::kg(g));
         let contact = f.opt_str("contact", 50)?;
         let contact_phone = f.opt_phone("contactPhone", &[])?;
         let (t, t_path) = f.req_str_at("storageType", &["Type"], 20)?;

@@ -86,7 +86,7 @@ impl EnterpriseRecord {
 
     pub fn validate(&self, l: &Ledger, cx: &Cx) -> Result<()> {
         let province = cx.require_bureau("enterprise")?;
-        if !l.dictionaries.get("province").is_some_and(|d| d.name_of(province).is_some()) {
+        if l.dictionaries.get("province").is_none_or(|d| d.name_of(province).is_none()) {
             return Err(RecordError::new("signer", format!("bureau {province} is not a province's bureau; only provinces enrol enterprises")));
         }
         if let Some(p) = crate::identifiers::division_province(&self.district.0)

@@ -66,11 +66,18 @@ pub fn parse_lines(f: &mut Fields) -> Result<Vec<Line>> {
 /// and checks the lines of each lot together do not take more than is on
 /// offer. `holder` names who holds the offer, for the error.
 pub fn resolve(l: &Ledger, lines: &[Line], offer: &BTreeMap<LotId, Qty>, holder: &str) -> Result<Vec<(LotId, Qty)>> {
-    resolve_lines(l, lines, offer, holder).map(|r| r.0)
+    resolve_lines(l, lines, offer, holder).map(|t| t.lots)
+}
+
+/// What a movement takes: the quantity of each lot, and each line's lot.
+#[derive(Clone, Debug, Default)]
+pub struct Taken {
+    pub lots: Vec<(LotId, Qty)>,
+    pub per_line: Vec<LotId>,
 }
 
 /// [`resolve`], also giving each line's lot.
-pub fn resolve_lines(l: &Ledger, lines: &[Line], offer: &BTreeMap<LotId, Qty>, holder: &str) -> Result<(Vec<(LotId, Qty)>, Vec<LotId>)> {
+pub fn resolve_lines(l: &Ledger, lines: &[Line], offer: &BTreeMap<LotId, Qty>, holder: &str) -> Result<Taken> {
     let mut taken: BTreeMap<LotId, Qty> = BTreeMap::new();
     let mut last_path: BTreeMap<LotId, &str> = BTreeMap::new();
     let mut per_line = Vec::with_capacity(lines.len());
@@ -100,7 +107,7 @@ pub fn resolve_lines(l: &Ledger, lines: &[Line], offer: &BTreeMap<LotId, Qty>, h
             ));
         }
     }
-    Ok((taken.into_iter().collect(), per_line))
+    Ok(Taken { lots: taken.into_iter().collect(), per_line })
 }
 
 /// A trace code named on a line that the chain does not know yet must

@@ -3,7 +3,7 @@
 //! what was shipped but not received stays recorded on the shipment as a
 //! difference, never hidden. It cannot receive more than was shipped.
 
-use super::lines::{Line, check_new_codes, parse_lines, register_new_codes, resolve_lines};
+use super::lines::{Line, Taken, check_new_codes, parse_lines, register_new_codes, resolve_lines};
 use super::{Cx, not_future};
 use crate::fields::{Fields, Qty, Result};
 use crate::record::RecordError;
@@ -43,7 +43,7 @@ impl ReceiptRecord {
         Ok(r)
     }
 
-    pub fn validate(&self, l: &Ledger, cx: &Cx) -> Result<(EntId, EntId, Vec<(LotId, Qty)>, Vec<LotId>)> {
+    pub fn validate(&self, l: &Ledger, cx: &Cx) -> Result<(EntId, EntId, Taken)> {
         let receiver = cx.require_enterprise("receipt")?;
         not_future(self.receive_time.0, &self.receive_time.1, cx)?;
         // Enrolled, but not necessarily active: a shipment on chain was sent
@@ -69,13 +69,14 @@ impl ReceiptRecord {
             return Err(RecordError::new(&self.number.1, format!("receipt {} was already recorded", self.number.0)));
         }
         let offer: BTreeMap<LotId, Qty> = shipment.movements.iter().map(|m| (l.movements[*m as usize].lot, l.movements[*m as usize].qty)).collect();
-        let (taken, per_line) = resolve_lines(l, &self.lines, &offer, &format!("shipment {}", self.send_number.0))?;
+        let taken = resolve_lines(l, &self.lines, &offer, &format!("shipment {}", self.send_number.0))?;
         check_new_codes(l, &self.lines, &l.enterprises[receiver as usize].province)?;
-        Ok((sender, receiver, taken, per_line))
+        Ok((sender, receiver, taken))
     }
 
     pub fn apply(self, l: &mut Ledger, cx: &Cx) {
-        let Ok((sender, receiver, taken, per_line)) = self.validate(l, cx) else { return };
+        let Ok((sender, receiver, taken)) = self.validate(l, cx) else { return };
+        let Taken { lots: taken, per_line } = taken;
         register_new_codes(l, &self.lines, &per_line, receiver, cx);
         let received: BTreeMap<LotId, Qty> = taken.into_iter().collect();
         let shipment = l.shipments.get_mut(&(sender, self.send_number.0.clone())).expect("validated");

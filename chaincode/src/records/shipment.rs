@@ -3,11 +3,11 @@
 //! the sender's holding at once and are in transit until the receiver's
 //! `receipt`; a trace shows the receiver as soon as the goods are sent.
 
-use super::lines::{Line, check_new_codes, holdings_of, parse_lines, register_new_codes, resolve_lines};
+use super::lines::{Line, Taken, check_new_codes, holdings_of, parse_lines, register_new_codes, resolve_lines};
 use super::{Cx, counterpart, not_future};
-use crate::fields::{Fields, Qty, Result};
+use crate::fields::{Fields, Result};
 use crate::record::RecordError;
-use crate::state::ledger::{EntId, Ledger, LotId, Movement, MovementKind, Shipment, ShipmentLine};
+use crate::state::ledger::{EntId, Ledger, Movement, MovementKind, Shipment, ShipmentLine};
 use chrono::NaiveDate;
 
 #[derive(Clone, Debug)]
@@ -41,7 +41,7 @@ impl ShipmentRecord {
     }
 
     /// The sender, the receiver, and what is taken of each lot.
-    pub fn validate(&self, l: &Ledger, cx: &Cx) -> Result<(EntId, EntId, Vec<(LotId, Qty)>, Vec<LotId>)> {
+    pub fn validate(&self, l: &Ledger, cx: &Cx) -> Result<(EntId, EntId, Taken)> {
         let sender = cx.require_enterprise("shipment")?;
         not_future(self.date.0, &self.date.1, cx)?;
         let receiver = counterpart(l, &self.receiver.0, &self.receiver.1)?;
@@ -52,13 +52,14 @@ impl ShipmentRecord {
             return Err(RecordError::new(&self.number.1, format!("shipment {} was already recorded (transaction {})", self.number.0, s.tx)));
         }
         let e = &l.enterprises[sender as usize];
-        let (taken, per_line) = resolve_lines(l, &self.lines, &holdings_of(l, sender), &e.uscc)?;
+        let taken = resolve_lines(l, &self.lines, &holdings_of(l, sender), &e.uscc)?;
         check_new_codes(l, &self.lines, &e.province)?;
-        Ok((sender, receiver, taken, per_line))
+        Ok((sender, receiver, taken))
     }
 
     pub fn apply(self, l: &mut Ledger, cx: &Cx) {
-        let Ok((sender, receiver, taken, per_line)) = self.validate(l, cx) else { return };
+        let Ok((sender, receiver, taken)) = self.validate(l, cx) else { return };
+        let Taken { lots: taken, per_line } = taken;
         register_new_codes(l, &self.lines, &per_line, sender, cx);
         let mut movements = Vec::with_capacity(taken.len());
         for (lot, qty) in &taken {

@@ -43,6 +43,15 @@ pub fn storage_of(l: &Ledger, operator: EntId, named: Option<&(String, String)>)
     }
 }
 
+/// What a stock-in does: the operator, the owner the goods come from (when
+/// they change custody), the storage, and what is taken of each lot.
+pub struct Placement {
+    pub operator: EntId,
+    pub owner: Option<EntId>,
+    pub storage: Option<StorageId>,
+    pub taken: Vec<(LotId, Qty)>,
+}
+
 impl StockIn {
     pub fn parse(f: &mut Fields) -> Result<Self> {
         let number = f.opt_str_at("storageNumber", &[], 64)?;
@@ -61,8 +70,7 @@ impl StockIn {
         Ok(r)
     }
 
-    /// The operator, the owner (when the goods change custody), the storage and what is taken.
-    pub fn validate(&self, l: &Ledger, cx: &Cx) -> Result<(EntId, Option<EntId>, Option<StorageId>, Vec<(LotId, Qty)>)> {
+    pub fn validate(&self, l: &Ledger, cx: &Cx) -> Result<Placement> {
         let operator = cx.require_enterprise("stock_in")?;
         not_future(self.date.0, &self.date.1, cx)?;
         if l.documents.contains(&(operator, DocumentKind::StockIn, self.code.0.clone())) {
@@ -82,15 +90,15 @@ impl StockIn {
             }
             let from_owner = resolve(l, &self.lines, &holdings_of(l, owner), &l.enterprises[owner as usize].uscc);
             if let Ok(taken) = from_owner {
-                return Ok((operator, Some(owner), storage, taken));
+                return Ok(Placement { operator, owner: Some(owner), storage, taken });
             }
         }
         let taken = resolve(l, &self.lines, &holdings_of(l, operator), &l.enterprises[operator as usize].uscc)?;
-        Ok((operator, None, storage, taken))
+        Ok(Placement { operator, owner: None, storage, taken })
     }
 
     pub fn apply(self, l: &mut Ledger, cx: &Cx) {
-        let Ok((operator, owner, storage, taken)) = self.validate(l, cx) else { return };
+        let Ok(Placement { operator, owner, storage, taken }) = self.validate(l, cx) else { return };
         for (lot, qty) in taken {
             if let Some(owner) = owner {
                 let held = l.holdings.get_mut(&(owner, lot)).expect("validated holding");

@@ -2,12 +2,12 @@
 //! receiver named by USCC (`receiverUscc`). They leave the operator's
 //! custody and are the receiver's from that moment.
 
-use super::lines::{Line, check_new_codes, holdings_of, parse_lines, register_new_codes, resolve_lines};
+use super::lines::{Line, Taken, check_new_codes, holdings_of, parse_lines, register_new_codes, resolve_lines};
 use super::stock_in::storage_of;
 use super::{Cx, counterpart, not_future};
-use crate::fields::{Fields, Qty, Result};
+use crate::fields::{Fields, Result};
 use crate::record::RecordError;
-use crate::state::ledger::{DocumentKind, EntId, Ledger, LotId, Movement, MovementKind, StorageId};
+use crate::state::ledger::{DocumentKind, EntId, Ledger, Movement, MovementKind, StorageId};
 use chrono::NaiveDate;
 
 #[derive(Clone, Debug)]
@@ -50,7 +50,7 @@ impl StockOut {
         Ok(r)
     }
 
-    pub fn validate(&self, l: &Ledger, cx: &Cx) -> Result<(EntId, EntId, Option<StorageId>, Vec<(LotId, Qty)>, Vec<LotId>)> {
+    pub fn validate(&self, l: &Ledger, cx: &Cx) -> Result<(EntId, EntId, Option<StorageId>, Taken)> {
         let operator = cx.require_enterprise("stock_out")?;
         not_future(self.date.0, &self.date.1, cx)?;
         if l.documents.contains(&(operator, DocumentKind::StockOut, self.code.0.clone())) {
@@ -62,13 +62,14 @@ impl StockOut {
         }
         let storage = storage_of(l, operator, self.storage.as_ref())?;
         let e = &l.enterprises[operator as usize];
-        let (taken, per_line) = resolve_lines(l, &self.lines, &holdings_of(l, operator), &e.uscc)?;
+        let taken = resolve_lines(l, &self.lines, &holdings_of(l, operator), &e.uscc)?;
         check_new_codes(l, &self.lines, &e.province)?;
-        Ok((operator, receiver, storage, taken, per_line))
+        Ok((operator, receiver, storage, taken))
     }
 
     pub fn apply(self, l: &mut Ledger, cx: &Cx) {
-        let Ok((operator, receiver, storage, taken, per_line)) = self.validate(l, cx) else { return };
+        let Ok((operator, receiver, storage, taken)) = self.validate(l, cx) else { return };
+        let Taken { lots: taken, per_line } = taken;
         register_new_codes(l, &self.lines, &per_line, operator, cx);
         for (lot, qty) in taken {
             let held = l.holdings.get_mut(&(operator, lot)).expect("validated holding");
