@@ -65,8 +65,7 @@ impl ShipmentRecord {
         for (lot, qty) in &taken {
             let held = l.holdings.get_mut(&(sender, *lot)).expect("validated holding");
             *held = held.minus(qty);
-            let id = l.movements.len() as u32;
-            l.movements.push(Movement {
+            let id = l.add_movement(Movement {
                 kind: MovementKind::Shipment,
                 lot: *lot,
                 from: Some(sender),
@@ -79,7 +78,6 @@ impl ShipmentRecord {
                 storage: None,
                 received: None,
             });
-            l.lots[*lot as usize].movements.push(id);
             movements.push(id);
         }
         let lines = self

@@ -106,8 +106,7 @@ impl StockIn {
                 let mine = l.holdings.entry((operator, lot)).or_default();
                 *mine = mine.plus(&qty);
             }
-            let id = l.movements.len() as u32;
-            l.movements.push(Movement {
+            l.add_movement(Movement {
                 kind: MovementKind::StockIn,
                 lot,
                 from: Some(owner.unwrap_or(operator)),
@@ -120,7 +119,6 @@ impl StockIn {
                 storage,
                 received: None,
             });
-            l.lots[lot as usize].movements.push(id);
         }
         l.documents.insert((operator, DocumentKind::StockIn, self.code.0));
     }

@@ -76,8 +76,7 @@ impl StockOut {
             *held = held.minus(&qty);
             let theirs = l.holdings.entry((receiver, lot)).or_default();
             *theirs = theirs.plus(&qty);
-            let id = l.movements.len() as u32;
-            l.movements.push(Movement {
+            l.add_movement(Movement {
                 kind: MovementKind::StockOut,
                 lot,
                 from: Some(operator),
@@ -90,7 +89,6 @@ impl StockOut {
                 storage,
                 received: None,
             });
-            l.lots[lot as usize].movements.push(id);
         }
         l.documents.insert((operator, DocumentKind::StockOut, self.code.0));
     }

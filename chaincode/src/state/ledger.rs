@@ -440,6 +440,14 @@ impl Ledger {
         self.bureaus.values().find(|b| &b.validator_key == key)
     }
 
+    /// Records a step of custody in the ledger and in its lot's list.
+    pub fn add_movement(&mut self, m: Movement) -> MovId {
+        let id = self.movements.len() as MovId;
+        self.lots[m.lot as usize].movements.push(id);
+        self.movements.push(m);
+        id
+    }
+
     pub fn holding(&self, ent: EntId, lot: LotId) -> Qty {
         self.holdings.get(&(ent, lot)).copied().unwrap_or_default()
     }
