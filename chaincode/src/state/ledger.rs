@@ -425,6 +425,8 @@ pub struct Ledger {
     pub notarisations: BTreeMap<TxId, Notarisation>,
     /// Lots by container number (for associated-product warnings).
     pub containers: BTreeMap<String, BTreeSet<LotId>>,
+    /// Stock-ins by cold storage (for associated-product warnings).
+    pub storage_visits: BTreeMap<StorageId, Vec<MovId>>,
 }
 
 impl Ledger {
@@ -444,6 +446,9 @@ impl Ledger {
     pub fn add_movement(&mut self, m: Movement) -> MovId {
         let id = self.movements.len() as MovId;
         self.lots[m.lot as usize].movements.push(id);
+        if let (MovementKind::StockIn, Some(storage)) = (m.kind, m.storage) {
+            self.storage_visits.entry(storage).or_default().push(id);
+        }
         self.movements.push(m);
         id
     }

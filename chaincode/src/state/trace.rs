@@ -265,16 +265,11 @@ impl State {
             .filter(|m| m.kind == MovementKind::StockIn)
             .filter_map(|m| m.storage.map(|s| (s, m.date)))
             .collect();
-        if !visits.is_empty() {
-            for m in &l.movements {
-                if m.kind != MovementKind::StockIn || m.lot == lot {
-                    continue;
-                }
-                if let Some(s) = m.storage
-                    && let Some((_, d)) = visits.iter().find(|(vs, vd)| *vs == s && (m.date - *vd).num_days().abs() <= 1)
-                {
-                    let name = &l.cold_storages[s as usize].name;
-                    out.entry(m.lot).or_insert(("same_cold_storage".into(), format!("cold storage {name} around {d}")));
+        for (storage, day) in &visits {
+            for m in l.storage_visits.get(storage).into_iter().flatten().map(|m| &l.movements[*m as usize]) {
+                if m.lot != lot && (m.date - *day).num_days().abs() <= 1 {
+                    let name = &l.cold_storages[*storage as usize].name;
+                    out.entry(m.lot).or_insert(("same_cold_storage".into(), format!("cold storage {name} around {day}")));
                 }
             }
         }
