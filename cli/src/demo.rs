@@ -38,6 +38,7 @@ pub fn run_story(dir: &Path, nodes: &[testnet::TestnetNode]) -> Result<(Vec<(Str
     let chain_id = Gateway::new(&nodes[0].gateway).chain_id()?;
     let mut done = Vec::new();
     let mut alert_id = String::new();
+    let mut last_height = 0u64;
     let last_wave = steps.iter().map(|s| s.wave).max().unwrap_or(0);
     for wave in 1..=last_wave {
         let wave_steps: Vec<_> = steps.iter().filter(|s| s.wave == wave).collect();
@@ -53,14 +54,24 @@ pub fn run_story(dir: &Path, nodes: &[testnet::TestnetNode]) -> Result<(Vec<(Str
             }
             txs.push(sign_record(&chain_id, &key, record)?);
         }
-        // Each wave through another bureau's gateway: they all serve the same chain.
+        // Each wave through another bureau's gateway: they all serve the same
+        // chain, but a node checks a record against its own state, so it must
+        // have applied the wave before first.
         let gw = Gateway::new(&nodes[wave as usize % nodes.len()].gateway);
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while gw.get("/v1/status")?.into_result()?["height"].as_u64().unwrap_or(0) < last_height {
+            if std::time::Instant::now() > deadline {
+                bail!("{} did not reach height {last_height} within 60 s", nodes[wave as usize % nodes.len()].gateway);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let answer = gw.post("/v1/records/batch?wait=finalized", &Value::Array(txs))?.into_result()?;
         for (step, r) in wave_steps.iter().zip(answer["results"].as_array().into_iter().flatten()) {
             if r["state"] != "finalized" {
                 bail!("demo step \"{}\" was not finalized: {r}", step.note);
             }
             let id = r["tx_id"].as_str().unwrap_or_default().to_string();
+            last_height = last_height.max(r["height"].as_u64().unwrap_or(0));
             if step.record["type"] == "alert" {
                 alert_id = id.clone();
             }

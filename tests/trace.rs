@@ -1,0 +1,585 @@
+//! The cold-chain story on four real `coldchain node` processes, as officers
+//! and enterprises see it through the gateways: the demo story finalizes
+//! wave by wave through different nodes; the retail pack traces back to the
+//! Hebei importer and forward to every holder in three provinces, the same
+//! from every node; the alert names the affected enterprises by province;
+//! every step's proof verifies offline; all nodes hold the same state, also
+//! a node rebuilt from its blocks after a crash. Refused records name field
+//! and rule and store nothing; the national report interfaces authenticate
+//! their clients and refuse duplicates; images stay on the receiving node
+//! with their SHA-256 on chain.
+
+mod common;
+
+use coldchain_chaincode::{Hash, Transaction, scenario};
+use common::*;
+use ed25519_dalek::SigningKey;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+const LONG: Duration = Duration::from_secs(120);
+
+// ---------------------------------------------------------------------------
+// Signing and HTTP helpers
+// ---------------------------------------------------------------------------
+
+/// A nonce no other transaction of this process uses (as `coldchain` does:
+/// milliseconds × 1000 plus a counter).
+fn nonce() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let ms = chrono::Utc::now().timestamp_millis() as u64;
+    ((ms % (1 << 42)) * 1000 + COUNTER.fetch_add(1, Ordering::Relaxed) % 1000) & coldchain_chaincode::transaction::MAX_NONCE
+}
+
+/// Signs like `coldchain`'s client (`cli/src/client.rs::sign_record`): Base64
+/// images are replaced by `sha256:<hex>` in what is signed, while the request
+/// still carries the images. Returns the request body and the transaction id.
+fn sign_record(chain_id: &str, key: &SigningKey, record: Value) -> (Value, String) {
+    let mut signed_form = record.clone();
+    let images = coldchain_chaincode::images::extract(&mut signed_form).unwrap();
+    let tx = Transaction::sign(chain_id, nonce(), signed_form, key);
+    let id = tx.id().to_string();
+    let mut value = serde_json::to_value(&tx).unwrap();
+    if !images.is_empty() {
+        value["record"] = record;
+    }
+    (value, id)
+}
+
+fn admin_key(c: &Cluster, bureau: &str) -> SigningKey {
+    coldchain_node::crypto::read_key_file(&c.dir.path().join(bureau).join("admin.key")).unwrap()
+}
+
+/// Each story enterprise's key, from a fixed seed.
+fn story_keys() -> BTreeMap<&'static str, SigningKey> {
+    scenario::ENTERPRISES.iter().enumerate().map(|(i, e)| (e.0, enterprise_key(40 + i as u8))).collect()
+}
+
+/// "Today" as the chain's date rules see it (China Standard Time).
+fn today() -> chrono::NaiveDate {
+    (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive()
+}
+
+/// (status, content type, body bytes)
+fn get_raw(url: &str) -> (u16, String, Vec<u8>) {
+    let mut resp = agent().get(url).call().unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let status = resp.status().as_u16();
+    let media = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    (status, media, resp.body_mut().with_config().limit(64 << 20).read_to_vec().unwrap())
+}
+
+fn get_text(url: &str) -> String {
+    let (status, _, body) = get_raw(url);
+    let text = String::from_utf8(body).unwrap();
+    assert_eq!(status, 200, "GET {url}: {text}");
+    text
+}
+
+/// The result of a successful GET.
+fn get_ok(url: &str) -> Value {
+    let (code, env) = get(url);
+    assert_eq!(code, 200, "GET {url}: {env}");
+    assert_eq!(env["success"], true, "GET {url}: {env}");
+    env["result"].clone()
+}
+
+fn post_with(url: &str, headers: &[(&str, &str)], body: &Value) -> (u16, Value) {
+    let mut req = agent().post(url).header("content-type", "application/json");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let mut resp = req.send(&serde_json::to_vec(body).unwrap()[..]).unwrap_or_else(|e| panic!("POST {url}: {e}"));
+    let status = resp.status().as_u16();
+    (status, resp.body_mut().read_json().unwrap_or(Value::Null))
+}
+
+/// Submits one signed record with `?wait=finalized`; asserts it finalized
+/// and was applied; returns its height.
+fn submit_applied(c: &Cluster, node: usize, body: &Value, id: &str) -> u64 {
+    let (code, env) = post(&c.url(node, "/v1/records?wait=finalized"), body);
+    assert_eq!(code, 200, "{env}");
+    assert_eq!(env["result"]["state"], "finalized", "{env}");
+    assert_eq!(env["result"]["tx_id"], id, "{env}");
+    let tx = get_ok(&c.url(node, &format!("/v1/tx/{id}")));
+    assert_eq!(tx["outcome"]["status"], "applied", "{tx}");
+    env["result"]["height"].as_u64().unwrap()
+}
+
+fn state_of(c: &Cluster, node: usize) -> Option<Value> {
+    let (code, env) = try_get(&c.url(node, "/v1/state"))?;
+    (code == 200).then(|| env["result"].clone())
+}
+
+/// Polls `/v1/state` on `nodes` (all at once) until one height of at least
+/// `min_height` has been seen on every one of them, asserting the digests
+/// agree at every height seen on more than one node. Blocks may keep coming
+/// (empty ones, view changes), so heights need not line up in one poll; the
+/// answers are remembered per height. Returns that height and its state.
+fn agreed_state(c: &Cluster, nodes: &[usize], min_height: u64) -> (u64, Value) {
+    let mut seen: Vec<BTreeMap<u64, Value>> = vec![BTreeMap::new(); nodes.len()];
+    wait_for(&format!("nodes {nodes:?} to report their state at one height ≥ {min_height}"), LONG, || {
+        let answers: Vec<Option<Value>> = std::thread::scope(|s| {
+            let handles: Vec<_> = nodes.iter().map(|&i| s.spawn(move || state_of(c, i))).collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for (k, a) in answers.into_iter().enumerate() {
+            if let Some(a) = a {
+                seen[k].insert(a["height"].as_u64().unwrap(), a);
+            }
+        }
+        for (k, m) in seen.iter().enumerate() {
+            for (h, s) in m {
+                for (j, other) in seen.iter().enumerate().skip(k + 1) {
+                    if let Some(o) = other.get(h) {
+                        assert!(
+                            s["digest"] == o["digest"] && s["root"] == o["root"],
+                            "state differs at height {h} between nodes {} and {}:\n{s:#}\n{o:#}",
+                            nodes[k],
+                            nodes[j]
+                        );
+                    }
+                }
+            }
+        }
+        seen[0].iter().rev().find(|(h, _)| **h >= min_height && seen.iter().all(|m| m.contains_key(h))).map(|(h, s)| (*h, s.clone()))
+    })
+}
+
+// ---------------------------------------------------------------------------
+// The story
+// ---------------------------------------------------------------------------
+
+struct StoryStep {
+    note: &'static str,
+    wave: u32,
+    /// The node the step was submitted through.
+    node: usize,
+    kind: String,
+    tx_id: String,
+    height: u64,
+}
+
+struct Story {
+    chain_id: String,
+    keys: BTreeMap<&'static str, SigningKey>,
+    steps: Vec<StoryStep>,
+    alert_id: Option<String>,
+}
+
+/// Runs the story's waves `1..=last_wave` as `coldchain demo` does: each wave
+/// one `POST /v1/records/batch?wait=finalized`, wave `w` through node
+/// `w % 4`; every result finalized and every outcome applied. `u32::MAX`
+/// runs the whole story.
+fn run_story(c: &Cluster, last_wave: u32) -> Story {
+    let chain_id = c.chain_id();
+    let keys = story_keys();
+    let admins: BTreeMap<&str, SigningKey> = ["beijing", "tianjin", "hebei"].into_iter().map(|b| (b, admin_key(c, b))).collect();
+    let steps = scenario::steps(today(), |label| hex::encode(keys[label].verifying_key().to_bytes()));
+    let mut done = Vec::new();
+    let mut alert_id: Option<String> = None;
+    let story_waves = steps.iter().map(|s| s.wave).max().unwrap();
+    for wave in 1..=last_wave.min(story_waves) {
+        let node = wave as usize % c.nodes.len();
+        // A wave builds on the ones before: the node it goes through checks it
+        // against its own state, so wait until that node has their blocks.
+        if let Some(h) = done.iter().map(|s: &StoryStep| s.height).max() {
+            c.wait_height(&[node], h, LONG);
+        }
+        let wave_steps: Vec<&scenario::Step> = steps.iter().filter(|s| s.wave == wave).collect();
+        let mut bodies = Vec::new();
+        let mut ids = Vec::new();
+        for step in &wave_steps {
+            let key = match step.signer {
+                scenario::Signer::Admin(b) => &admins[b],
+                scenario::Signer::Enterprise(l) => &keys[l],
+            };
+            let mut record = step.record.clone();
+            if record.get("alertId").is_some() {
+                record["alertId"] = json!(alert_id.clone().expect("the alert comes before its disposals"));
+            }
+            let (body, id) = sign_record(&chain_id, key, record);
+            bodies.push(body);
+            ids.push(id);
+        }
+        let (code, env) = post(&c.url(node, "/v1/records/batch?wait=finalized"), &Value::Array(bodies));
+        assert_eq!(code, 200, "wave {wave}: {env}");
+        let results = env["result"]["results"].as_array().unwrap();
+        assert_eq!(results.len(), wave_steps.len(), "wave {wave}: {env}");
+        for ((step, id), r) in wave_steps.iter().zip(ids).zip(results) {
+            assert_eq!(r["state"], "finalized", "wave {wave}, step \"{}\": {r}", step.note);
+            assert_eq!(r["tx_id"], id.as_str(), "step \"{}\"", step.note);
+            let kind = step.record["type"].as_str().unwrap().to_string();
+            if kind == "alert" {
+                alert_id = Some(id.clone());
+            }
+            done.push(StoryStep { note: step.note, wave, node, kind, tx_id: id, height: r["height"].as_u64().unwrap() });
+        }
+    }
+    // A record refused at finalization would show in its receipt.
+    for s in &done {
+        let tx = get_ok(&c.url(s.node, &format!("/v1/tx/{}", s.tx_id)));
+        assert_eq!(tx["outcome"]["status"], "applied", "step \"{}\" (wave {}): {}", s.note, s.wave, tx["outcome"]);
+    }
+    Story { chain_id, keys, steps: done, alert_id }
+}
+
+/// Reads `GET /v1/alerts/stream` over a raw socket in a thread. Returns once
+/// the stream's headers arrived (the node has subscribed); the thread then
+/// collects what the stream sends until it has seen `event: alert` and the
+/// end of that event, or until the deadline.
+fn subscribe_alerts(gateway: &str, deadline: Instant) -> std::thread::JoinHandle<String> {
+    let addr = gateway.trim_start_matches("http://").trim_end_matches('/').to_string();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let handle = std::thread::spawn(move || {
+        let mut sock = std::net::TcpStream::connect(&addr).unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+        write!(sock, "GET /v1/alerts/stream HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n").unwrap();
+        let mut text = String::new();
+        let mut buf = [0u8; 8192];
+        let mut signalled = false;
+        while Instant::now() < deadline {
+            match sock.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => text.push_str(&String::from_utf8_lossy(&buf[..n])),
+                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                Err(e) => panic!("reading the alert stream: {e}"),
+            }
+            if !signalled && text.contains("\r\n\r\n") {
+                signalled = true;
+                let _ = ready_tx.send(());
+            }
+            if let Some(at) = text.find("event: alert\n")
+                && text[at..].contains("\n\n")
+            {
+                break;
+            }
+        }
+        text
+    });
+    ready_rx.recv_timeout(Duration::from_secs(60)).expect("the alert stream answered with its headers");
+    handle
+}
+
+// ---------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------
+
+#[test]
+fn the_story_traces_across_three_provinces_proves_offline_and_every_node_agrees() {
+    let started = Instant::now();
+    let mut c = Cluster::start(4);
+    c.wait_height(&[0, 1, 2, 3], 1, LONG);
+    // A bureau watching alerts live, on Tianjin's node.
+    let stream = subscribe_alerts(&c.nodes[1].gateway, Instant::now() + Duration::from_secs(400));
+
+    let story = run_story(&c, u32::MAX);
+    let last_wave = story.steps.iter().map(|s| s.wave).max().unwrap();
+    assert_eq!(last_wave, 13, "the story has 13 waves");
+    let top = story.steps.iter().map(|s| s.height).max().unwrap();
+    c.wait_height(&[0, 1, 2, 3], top, LONG);
+    eprintln!("story: {} steps finalized in {:?}", story.steps.len(), started.elapsed());
+
+    // The live stream saw the alert.
+    let alert_id = story.alert_id.clone().unwrap();
+    let streamed = stream.join().unwrap();
+    let at = streamed.find("event: alert\n").unwrap_or_else(|| panic!("no `event: alert` on the stream; got:\n{streamed}"));
+    let event = &streamed[at..at + streamed[at..].find("\n\n").unwrap()];
+    assert!(event.contains(&format!("\"tx_id\":\"{alert_id}\"")), "the streamed alert is not ours: {event}");
+
+    // Backward from the retail pack, on Beijing's node: back to the Hebei entry.
+    let (scheme, code) = scenario::RETAIL;
+    let importer = scenario::uscc("hebei-importer");
+    let back = get_ok(&c.url(0, &format!("/v1/trace?scheme={scheme}&code={code}&direction=backward")));
+    let usccs =
+        |t: &Value| -> BTreeSet<String> { t["enterprises"].as_array().unwrap().iter().map(|e| e["uscc"].as_str().unwrap().to_string()).collect() };
+    assert!(usccs(&back).contains(&importer), "backward trace misses the Hebei importer: {back:#}");
+    assert_eq!(back["lot"]["origin_uscc"], importer.as_str());
+    assert!(
+        back["steps"].as_array().unwrap().iter().any(|s| s["kind"] == "entry" && s["to"] == importer.as_str()),
+        "backward trace has no entry step at the Hebei importer: {back:#}"
+    );
+    assert!(!usccs(&back).contains(&scenario::uscc("beijing-retailer-b")), "backward goes sideways to the other retailer");
+
+    // Both ways: every holder, in three provinces, the same from every node.
+    let both_path = format!("/v1/trace?scheme={scheme}&code={code}&direction=both");
+    let both = get_ok(&c.url(0, &both_path));
+    let all: BTreeSet<String> = scenario::ENTERPRISES.iter().map(|e| scenario::uscc(e.0)).collect();
+    assert_eq!(usccs(&both), all, "the trace both ways reaches every holder");
+    let provinces: BTreeSet<&str> = both["enterprises"].as_array().unwrap().iter().map(|e| e["province"].as_str().unwrap()).collect();
+    assert_eq!(provinces, BTreeSet::from(["110000", "120000", "130000"]));
+    for node in 1..4 {
+        assert_eq!(get_ok(&c.url(node, &both_path)), both, "node {node} traces differently");
+    }
+
+    // The alert, seen from Hebei's node: affected enterprises in three provinces.
+    let alert = get_ok(&c.url(2, &format!("/v1/alerts/{alert_id}")));
+    let affected = alert["affected"].as_object().unwrap();
+    assert_eq!(affected.keys().map(String::as_str).collect::<Vec<_>>(), ["110000", "120000", "130000"], "{alert:#}");
+    for (province, list) in affected {
+        assert!(!list.as_array().unwrap().is_empty(), "no affected enterprise listed under {province}");
+    }
+    let affected_usccs: BTreeSet<&str> = affected.values().flat_map(|l| l.as_array().unwrap()).map(|e| e["uscc"].as_str().unwrap()).collect();
+    for label in ["hebei-importer", "tianjin-storage", "beijing-wholesaler", "beijing-retailer-a"] {
+        assert!(affected_usccs.contains(scenario::uscc(label).as_str()), "{label} is not among the affected: {affected_usccs:?}");
+    }
+
+    // The Hebei code resolves to its Tianjin and Beijing codes.
+    let resolved = get_ok(&c.url(3, &format!("/v1/codes/HE-GS1/{}", scenario::HEBEI_CODE)));
+    let codes: BTreeSet<(String, String)> = resolved["codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| (x["scheme"].as_str().unwrap().to_string(), x["code"].as_str().unwrap().to_string()))
+        .collect();
+    for (s, k) in [("TJ-ZS", scenario::TIANJIN_CODE), ("BJ-ZS", scenario::BEIJING_WHOLESALE_CODE), ("BJ-ZS", scenario::BEIJING_RETAIL_CODE)] {
+        assert!(codes.contains(&(s.to_string(), k.to_string())), "{s} {k} missing from {codes:?}");
+    }
+
+    // CSV: a header and one row per step; SVG: an SVG document.
+    let csv = get_text(&c.url(0, &format!("{both_path}&format=csv")));
+    let rows: Vec<&str> = csv.trim_start_matches('\u{feff}').split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert!(rows[0].starts_with("step,kind,date"), "CSV header: {}", rows[0]);
+    assert_eq!(rows.len(), 1 + both["steps"].as_array().unwrap().len(), "CSV rows:\n{csv}");
+    let svg = get_text(&c.url(1, &format!("{both_path}&format=svg")));
+    assert!(svg.starts_with("<svg"), "{:.200}", svg);
+
+    // Every step's proof, from a node it was not submitted to, verifies offline.
+    let proofs = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for (i, s) in story.steps.iter().enumerate() {
+        let other = (s.node + 1) % 4;
+        let proof = get_ok(&c.url(other, &format!("/v1/proofs/{}", s.tx_id)));
+        assert_eq!(proof["tx_id"], s.tx_id.as_str());
+        let path = proofs.path().join(format!("step-{i:02}-{}.json", s.kind));
+        std::fs::write(&path, serde_json::to_vec_pretty(&proof).unwrap()).unwrap();
+        files.push(path.to_str().unwrap().to_string());
+    }
+    let genesis = c.genesis_path();
+    let mut args = vec!["verify", "--genesis", path_str(&genesis)];
+    args.extend(files.iter().map(String::as_str));
+    let out = run_cli(&args);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "verify refused: {stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout.matches("VALID proof").count() - stdout.matches("INVALID proof").count(), story.steps.len(), "{stdout}");
+    for s in &story.steps {
+        assert!(stdout.contains(&s.tx_id), "verify says nothing of {}", s.tx_id);
+    }
+
+    // Same state everywhere.
+    let (h, state) = agreed_state(&c, &[0, 1, 2, 3], top);
+    assert_eq!((state["enterprises"].as_u64(), state["alerts"].as_u64(), state["rejected"].as_u64()), (Some(5), Some(1), Some(0)), "{state:#}");
+    eprintln!("four nodes agree at height {h}: digest {}", state["digest"]);
+
+    // Tianjin crashes; a record finalizes without it; it restarts, rebuilds
+    // its state from its blocks and catches up.
+    c.kill(1);
+    let (body, id) = sign_record(&story.chain_id, &enterprise_key(7), record(1));
+    let missed = submit_applied(&c, 0, &body, &id);
+    c.start_node(1);
+    c.wait_height(&[1], missed, LONG);
+    let (h2, state2) = agreed_state(&c, &[0, 1, 2, 3], missed);
+    assert!(h2 > h);
+    for k in ["enterprises", "lots", "movements", "codes", "alerts", "notices", "rejected"] {
+        assert_eq!(state2[k], state[k], "{k} changed across the restart");
+    }
+    assert_eq!(state2["applied"].as_u64(), state["applied"].as_u64().map(|n| n + 1), "{state2:#}");
+    assert_eq!(get_ok(&c.url(1, &format!("/v1/tx/{id}")))["outcome"]["status"], "applied");
+    assert_eq!(get_ok(&c.url(1, &both_path)), both, "the restarted node traces differently");
+    c.assert_same_chain(&[0, 1, 2, 3], missed);
+    eprintln!("restarted tianjin agrees at height {h2}; test took {:?}", started.elapsed());
+}
+
+#[test]
+fn refused_records_name_field_and_rule_and_store_nothing() {
+    let started = Instant::now();
+    let c = Cluster::start(4);
+    c.wait_height(&[0, 1, 2, 3], 1, LONG);
+    // Schemes, enterprises, products; the batch enters at the Hebei importer (1000 pieces).
+    let story = run_story(&c, 3);
+    c.wait_height(&[0, 1, 2, 3], story.steps.iter().map(|s| s.height).max().unwrap(), LONG);
+    let chain = &story.chain_id;
+    let all = scenario::steps(today(), |label| hex::encode(story.keys[label].verifying_key().to_bytes()));
+    let record_of = |note: &str| all.iter().find(|s| s.note.starts_with(note)).unwrap().record.clone();
+    let importer = &story.keys["hebei-importer"];
+    let before = state_of(&c, 0).unwrap();
+    let counts = |s: &Value| ["enterprises", "lots", "movements", "codes", "rejected"].map(|k| s[k].as_u64().unwrap());
+
+    let refuse = |node: usize, body: &Value| -> Value {
+        let (code, env) = post(&c.url(node, "/v1/records?wait=finalized"), body);
+        assert_eq!(code, 422, "{env}");
+        assert_eq!(env["success"], false);
+        assert_eq!(env["result"]["error"], "rule_violated", "{env}");
+        env["result"].clone()
+    };
+    let mut refused_ids = Vec::new();
+
+    // A shipment of more pieces than the importer holds.
+    let mut ship = record_of("ship 800 cartons");
+    ship["Send_number"] = json!("HE-SO-9999");
+    ship["Product_list"][0]["numberOfPieces"] = json!(1001);
+    ship["Product_list"][0]["weight"] = json!(20020);
+    let (body, id) = sign_record(chain, importer, ship);
+    let r = refuse(1, &body);
+    assert!(r["field"].as_str().unwrap().ends_with("numberOfPieces"), "{r}");
+    let rule = r["rule"].as_str().unwrap();
+    assert!(rule.contains("1001 pieces") && rule.contains("has 1000 pieces"), "the rule should say what is held: {rule}");
+    refused_ids.push(id);
+
+    // A product batch whose quarantine certificate number is no such number.
+    let mut batch = record_of("stock the imported batch");
+    batch["quarantineInfo"]["quarantineNumber"] = json!("13030022600012");
+    batch["traceCode"] = json!("0106901234001238101BY9067");
+    let (body, id) = sign_record(chain, importer, batch);
+    let r = refuse(2, &body);
+    assert_eq!(r["field"], "record.quarantineInfo.quarantineNumber", "{r}");
+    assert!(r["rule"].as_str().unwrap().contains("15, 18 or 21 digits"), "{r}");
+    refused_ids.push(id);
+
+    // An enterprise enrolling an enterprise: only bureaus enrol.
+    let mut enrol = all.iter().find(|s| s.record["type"] == "enterprise").unwrap().record.clone();
+    enrol["Ent_name"] = json!("未经登记的冷链公司");
+    let (body, id) = sign_record(chain, importer, enrol);
+    let r = refuse(3, &body);
+    assert_eq!(r["field"], "signer", "{r}");
+    assert!(r["rule"].as_str().unwrap().contains("bureau"), "{r}");
+    refused_ids.push(id);
+
+    for node in 0..4 {
+        assert_eq!(counts(&state_of(&c, node).unwrap()), counts(&before), "node {node} stored something of a refused record");
+    }
+    // The real shipment goes through, in a block after the refusals: one new
+    // movement, and still none of the refused.
+    let (body, id) = sign_record(chain, importer, record_of("ship 800 cartons"));
+    let h = submit_applied(&c, 0, &body, &id);
+    c.wait_height(&[0, 1, 2, 3], h, LONG);
+    let (_, after) = agreed_state(&c, &[0, 1, 2, 3], h);
+    let [e, l, m, k, rej] = counts(&before);
+    assert_eq!(counts(&after), [e, l, m + 1, k, rej], "before {before:#}\nafter {after:#}");
+    for id in &refused_ids {
+        for node in 0..4 {
+            let (code, env) = get(&c.url(node, &format!("/v1/tx/{id}")));
+            assert_eq!(code, 404, "refused transaction {id} is known to node {node}: {env}");
+        }
+    }
+    eprintln!("refusals checked in {:?}", started.elapsed());
+}
+
+#[test]
+fn national_interfaces_authenticate_clients_and_refuse_duplicates() {
+    let started = Instant::now();
+    let c = Cluster::start(4);
+    c.wait_height(&[0, 1, 2, 3], 1, LONG);
+    let chain = c.chain_id();
+    let (client, secret) = ("hebei-report-01", "s3cret-of-hebei");
+    let credential = Hash::digest(format!("{client}:{secret}").as_bytes()).to_hex();
+    let (body, id) =
+        sign_record(&chain, &admin_key(&c, "hebei"), json!({"type": "report_client", "clientId": client, "credentialSha256": credential}));
+    let h = submit_applied(&c, 2, &body, &id);
+    c.wait_height(&[3], h, LONG);
+
+    use base64::Engine;
+    let basic = |secret: &str| format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{client}:{secret}")));
+    let auth = basic(secret);
+    let steps = scenario::steps(today(), |_| hex::encode([1u8; 32]));
+    let body_of = |kind: &str| {
+        let mut r = steps.iter().find(|s| s.record["type"] == kind).unwrap().record.clone();
+        r.as_object_mut().unwrap().remove("type");
+        r
+    };
+    let number = "130300226000765432001";
+    let mut certificate = body_of("certificate_report");
+    certificate["quarantineNumber"] = json!(number);
+    let cert_url = c.url(3, "/cold-chain-tracing/certification.register");
+
+    let (code, env) = post_with(&cert_url, &[("authorization", &auth)], &certificate);
+    assert_eq!(code, 200, "{env}");
+    assert_eq!(env["result"]["client_id"], client, "{env}");
+    let tx_id = env["result"]["tx_id"].as_str().unwrap().to_string();
+    let tx = get_ok(&c.url(3, &format!("/v1/tx/{tx_id}")));
+    assert_eq!(tx["outcome"]["status"], "applied", "{tx}");
+    assert_eq!(tx["transaction"]["record"]["type"], "certificate_report");
+    assert_eq!(tx["transaction"]["record"]["clientId"], client);
+
+    // The same certificate again the same day: a duplicate.
+    let (code, env) = post_with(&cert_url, &[("authorization", &auth)], &certificate);
+    assert_eq!(code, 422, "{env}");
+    assert!(env["result"]["field"].as_str().unwrap().ends_with("quarantineNumber"), "{env}");
+    let rule = env["result"]["rule"].as_str().unwrap();
+    assert!(rule.contains("already reported") && rule.contains("one report a day"), "{rule}");
+
+    // Bad credentials, no credentials.
+    let mut other = certificate.clone();
+    other["quarantineNumber"] = json!("130300226000765432002");
+    let (code, env) = post_with(&cert_url, &[("authorization", &basic("not-the-secret"))], &other);
+    assert_eq!((code, env["result"]["error"].clone()), (401, json!("unauthorized")), "{env}");
+    let (code, env) = post_with(&cert_url, &[], &other);
+    assert_eq!((code, env["result"]["error"].clone()), (401, json!("unauthorized")), "{env}");
+
+    // A flow of a certificate and batch nobody reported: refused (on
+    // Beijing's node, once it has the client and the certificate).
+    c.wait_height(&[0], tx["height"].as_u64().unwrap(), LONG);
+    let flow_url = c.url(0, "/cold-chain-tracing/statistical.info.register");
+    let mut flow = body_of("flow_report");
+    flow["quarantineNumber"] = json!("130300226000111111001");
+    flow["productionBatch"] = json!("NOSUCH1");
+    let (code, env) = post_with(&flow_url, &[("authorization", &auth)], &flow);
+    assert_eq!(code, 422, "{env}");
+    assert!(env["result"]["field"].as_str().unwrap().ends_with("productionBatch"), "{env}");
+    assert!(env["result"]["rule"].as_str().unwrap().contains("no certificate"), "{env}");
+    // The flow of the certificate just reported (with its batch) is taken.
+    flow["quarantineNumber"] = json!(number);
+    flow["productionBatch"] = certificate["productionBatch"].clone();
+    let (code, env) = post_with(&flow_url, &[("authorization", &auth)], &flow);
+    assert_eq!(code, 200, "{env}");
+    eprintln!("national interfaces checked in {:?}", started.elapsed());
+}
+
+/// A 2×2 RGB PNG.
+const PNG: &[u8] = &[
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x02,
+    0x08, 0x02, 0x00, 0x00, 0x00, 0xfd, 0xd4, 0x9a, 0x73, 0x00, 0x00, 0x00, 0x11, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0xf8, 0xcf, 0x00, 0x04,
+    0x60, 0x82, 0xe1, 0xff, 0x7f, 0x00, 0x17, 0xf6, 0x03, 0xfd, 0x47, 0x7a, 0x61, 0xd8, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42,
+    0x60, 0x82,
+];
+
+#[test]
+fn an_image_stays_on_the_receiving_node_with_its_digest_on_chain() {
+    let started = Instant::now();
+    let c = Cluster::start(4);
+    c.wait_height(&[0, 1, 2, 3], 1, LONG);
+    let chain = c.chain_id();
+    let keys = story_keys();
+    let steps = scenario::steps(today(), |label| hex::encode(keys[label].verifying_key().to_bytes()));
+    let record_of = |note: &str, label: &str| {
+        steps
+            .iter()
+            .find(|s| s.note == note && (s.record["Unif_soci_cred_code"] == scenario::uscc(label).as_str() || note != "enrol an enterprise"))
+            .unwrap()
+            .record
+            .clone()
+    };
+    // Hebei enrols the importer.
+    let (body, id) = sign_record(&chain, &admin_key(&c, "hebei"), record_of("enrol an enterprise", "hebei-importer"));
+    let h = submit_applied(&c, 2, &body, &id);
+    c.wait_height(&[1], h, LONG);
+
+    // The importer's product, with a photo, through Tianjin's node.
+    use base64::Engine;
+    let mut product = record_of("product category", "hebei-importer");
+    product["Product_img"] = json!(format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(PNG)));
+    let (body, id) = sign_record(&chain, &keys["hebei-importer"], product);
+    assert!(body["record"]["Product_img"].as_str().unwrap().starts_with("data:image/png;base64,"), "the request carries the image");
+    submit_applied(&c, 1, &body, &id);
+
+    let digest = Hash::digest(PNG).to_hex();
+    let tx = get_ok(&c.url(1, &format!("/v1/tx/{id}")));
+    assert_eq!(tx["transaction"]["record"]["Product_img"], format!("sha256:{digest}"), "{tx:#}");
+    let (code, media, bytes) = get_raw(&c.url(1, &format!("/v1/images/{digest}")));
+    assert_eq!(code, 200, "{}", String::from_utf8_lossy(&bytes));
+    assert_eq!(media, "image/png");
+    assert_eq!(bytes, PNG, "the node returns the exact image bytes");
+    eprintln!("image checked in {:?}", started.elapsed());
+}
