@@ -4,6 +4,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod bench;
+mod bench_trace;
 mod client;
 mod cluster;
 mod demo;
@@ -131,6 +132,17 @@ enum Command {
         /// Only measure offline proof verification on one core.
         #[arg(long)]
         verify_proofs: bool,
+        /// Only measure the trace chaincode on one core: a state of
+        /// `--movements` generated movement records across the three
+        /// provinces, applied in blocks of 1,000, then random traces.
+        #[arg(long)]
+        trace: bool,
+        /// Movement records in the trace benchmark's state.
+        #[arg(long, default_value_t = 1_000_000)]
+        movements: usize,
+        /// Random traces per direction in the trace benchmark.
+        #[arg(long, default_value_t = 1_000)]
+        traces: usize,
         /// Comparison mode of the benchmark only: opaque payloads of this
         /// many bytes with per-record signature checks skipped, four
         /// validators in this process (no `coldchain node` can skip them).
@@ -283,7 +295,8 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 return Ok(std::process::ExitCode::from(2));
             }
         }
-        Command::Bench { json, verify_proofs, opaque, records, batch, clients } => {
+        Command::Bench { trace: true, json, movements, traces, .. } => bench_trace::run(&bench_trace::TraceBenchOptions { json, movements, traces })?,
+        Command::Bench { json, verify_proofs, opaque, records, batch, clients, .. } => {
             bench::run(bench::Options { json, verify_proofs, opaque, records, batch, clients })?
         }
         Command::Status { gateway } => {
