@@ -53,6 +53,11 @@ pub fn kg(grams: u64) -> String {
 const RECORD_TYPE_KEY: &str = "\u{0}type";
 
 fn normalize(key: &str) -> String {
+    if key.is_ascii() {
+        let mut out = String::with_capacity(key.len());
+        out.extend(key.bytes().filter(|b| *b != b'_' && *b != b'-').map(|b| b.to_ascii_lowercase() as char));
+        return out;
+    }
     key.chars().filter(|c| *c != '_' && *c != '-').flat_map(char::to_lowercase).collect()
 }
 

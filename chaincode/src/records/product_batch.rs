@@ -301,7 +301,11 @@ impl ProductBatch {
 
 /// A code known in any scheme.
 pub fn known_code<'a>(l: &'a Ledger, code: &str) -> Option<(&'a String, &'a CodeEntry)> {
-    l.schemes.keys().find_map(|s| l.codes.get_key_value(&(s.clone(), code.to_string())).map(|((s, _), e)| (s, e)))
+    let mut key = (String::new(), code.to_string());
+    l.schemes.keys().find_map(|s| {
+        s.clone_into(&mut key.0);
+        l.codes.get_key_value(&key).map(|((s, _), e)| (s, e))
+    })
 }
 
 /// Registers a code of `scheme` as belonging to `lot`.
