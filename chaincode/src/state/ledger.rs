@@ -6,6 +6,7 @@
 //! The trace indexes are small: each lot lists the ids of its movements
 //! (4 bytes a movement) and its codes; holdings are keyed by enterprise.
 
+use super::chunked::Chunked;
 use crate::dictionary::Dictionaries;
 use crate::fields::Qty;
 use crate::hash::Hash;
@@ -405,7 +406,7 @@ pub struct Ledger {
     pub lots: Vec<Lot>,
     pub lot_ids: BTreeMap<(String, String), LotId>,
     pub holdings: BTreeMap<(EntId, LotId), Qty>,
-    pub movements: Vec<Movement>,
+    pub movements: Chunked<Movement>,
     pub shipments: BTreeMap<(EntId, String), Shipment>,
     pub documents: BTreeSet<(EntId, DocumentKind, String)>,
     pub cold_storages: Vec<ColdStorage>,

@@ -6,6 +6,7 @@
 //! same blocks from genesis yields the same root and the same
 //! [`State::digest`] (a hash of the whole ledger) on every validator.
 
+pub mod chunked;
 pub mod ledger;
 pub mod trace;
 
@@ -60,8 +61,28 @@ pub struct State {
     height: u64,
     applied: u64,
     rejected: u64,
-    seen: HashSet<TxId>,
+    seen: Seen,
     ledger: Ledger,
+}
+
+/// Every transaction id on chain, in 256 sets by the id's first byte, so
+/// that growing one never rehashes millions of ids while a block applies.
+#[derive(Clone, Debug)]
+struct Seen(Vec<HashSet<TxId>>);
+
+impl Default for Seen {
+    fn default() -> Self {
+        Seen(vec![HashSet::new(); 256])
+    }
+}
+
+impl Seen {
+    fn contains(&self, id: &TxId) -> bool {
+        self.0[id.0[0] as usize].contains(id)
+    }
+    fn insert(&mut self, id: TxId) {
+        self.0[id.0[0] as usize].insert(id);
+    }
 }
 
 const STATE_DOMAIN: &[u8] = b"coldchain-state-v1\0";
