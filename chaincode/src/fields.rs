@@ -43,11 +43,7 @@ impl Qty {
 /// Kilograms as a decimal string with up to three decimals: 13500, 7515.5, 0.25.
 pub fn kg(grams: u64) -> String {
     let (whole, frac) = (grams / 1000, grams % 1000);
-    if frac == 0 {
-        whole.to_string()
-    } else {
-        format!("{whole}.{frac:03}").trim_end_matches('0').to_string()
-    }
+    if frac == 0 { whole.to_string() } else { format!("{whole}.{frac:03}").trim_end_matches('0').to_string() }
 }
 
 const RECORD_TYPE_KEY: &str = "\u{0}type";
@@ -376,7 +372,11 @@ fn grams(path: &str, v: &Value) -> Result<u64> {
     }
     let whole: u64 = whole.parse().map_err(|_| RecordError::new(path, "weight is too large"))?;
     let frac: u64 = format!("{frac:0<3}").parse().expect("three digits");
-    whole.checked_mul(1000).and_then(|g| g.checked_add(frac)).filter(|g| *g <= 1_000_000_000_000).ok_or_else(|| RecordError::new(path, "weight is larger than 10⁹ kg"))
+    whole
+        .checked_mul(1000)
+        .and_then(|g| g.checked_add(frac))
+        .filter(|g| *g <= 1_000_000_000_000)
+        .ok_or_else(|| RecordError::new(path, "weight is larger than 10⁹ kg"))
 }
 
 fn count(path: &str, v: &Value) -> Result<u64> {

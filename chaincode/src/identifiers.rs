@@ -103,7 +103,10 @@ pub fn plate_problem(p: &str) -> Option<String> {
         && chars.len() <= 8
         && PROVINCES.contains(chars[0])
         && chars[1].is_ascii_uppercase()
-        && chars[2..].iter().enumerate().all(|(i, c)| c.is_ascii_uppercase() || c.is_ascii_digit() || (i == chars.len() - 3 && "挂学警港澳".contains(*c)));
+        && chars[2..]
+            .iter()
+            .enumerate()
+            .all(|(i, c)| c.is_ascii_uppercase() || c.is_ascii_digit() || (i == chars.len() - 3 && "挂学警港澳".contains(*c)));
     (!ok).then(|| format!("\"{p}\" is not a Chinese licence plate (e.g. 京A12345 or 津AD12345)"))
 }
 

@@ -74,107 +74,217 @@ pub fn steps(today: NaiveDate, public_key: impl Fn(&str) -> String) -> Vec<Step>
         ("tianjin", "120000", "TJ-ZS", "天津冷链食品追溯码", r"TJ\d{16}"),
         ("beijing", "110000", "BJ-ZS", "北京冷链食品追溯码", r"BJ\d{15}[0-9A-Z]{2}"),
     ] {
-        step(1, Signer::Admin(bureau), "register the province's code scheme", json!({
-            "type": "code_scheme", "schemeId": id, "province": province, "name": name, "pattern": pattern,
-            "resolverUrl": format!("https://trace.{bureau}.example.gov.cn/code/{{code}}"),
-            "ruleDocSha256": crate::Hash::digest(format!("{id} coding rule v1").as_bytes()).to_hex(), "issuedCount": 120000
-        }));
+        step(
+            1,
+            Signer::Admin(bureau),
+            "register the province's code scheme",
+            json!({
+                "type": "code_scheme", "schemeId": id, "province": province, "name": name, "pattern": pattern,
+                "resolverUrl": format!("https://trace.{bureau}.example.gov.cn/code/{{code}}"),
+                "ruleDocSha256": crate::Hash::digest(format!("{id} coding rule v1").as_bytes()).to_hex(), "issuedCount": 120000
+            }),
+        );
     }
     for (label, bureau, name, kind, district, lat, lon) in ENTERPRISES {
-        step(1, Signer::Admin(bureau), "enrol an enterprise", json!({
-            "type": "enterprise", "Ent_name": name, "Unif_soci_cred_code": uscc(label), "Ent_type_code": kind,
-            "Office_address": format!("{name}经营地址"), "Addr_districts": district, "Contact": "张经理", "Contact_phone": "13812340588",
-            "Legal_person": "王某", "latitude": lat, "longitude": lon, "publicKey": public_key(label),
-            "licences": [{"type": "01", "number": format!("{}-BL", uscc(label))}, {"type": "20", "number": format!("JY1{district}0001")}]
-        }));
+        step(
+            1,
+            Signer::Admin(bureau),
+            "enrol an enterprise",
+            json!({
+                "type": "enterprise", "Ent_name": name, "Unif_soci_cred_code": uscc(label), "Ent_type_code": kind,
+                "Office_address": format!("{name}经营地址"), "Addr_districts": district, "Contact": "张经理", "Contact_phone": "13812340588",
+                "Legal_person": "王某", "latitude": lat, "longitude": lon, "publicKey": public_key(label),
+                "licences": [{"type": "01", "number": format!("{}-BL", uscc(label))}, {"type": "20", "number": format!("JY1{district}0001")}]
+            }),
+        );
     }
     // 2. The importer's product, the Tianjin cold storage.
-    step(2, Signer::Enterprise("hebei-importer"), "product category", json!({
-        "type": "product", "Product_library_id": gtin, "Product_name": "冷冻鸡两节翅", "Product_category": "4401", "Country": "BR",
-        "Life_number": 24, "Life_unit": "月", "Specification": 20, "Specification_unit": "kg", "Manufacturer": "COOPAVEL COOPERATIVA AGROINDUSTRIAL",
-        "Registration_number": "SIF 601"
-    }));
-    step(2, Signer::Enterprise("tianjin-storage"), "register the cold storage", json!({
-        "type": "cold_storage", "Unif_soci_cred_code": uscc("tianjin-storage"), "Code": "TJLK-0087", "Name": "东疆港1号冷库",
-        "Address": "天津市滨海新区东疆港区冷链物流园1号", "Addr_districts": "120116", "Usablearea": 12000, "Storage_variety": "冻禽肉、冻水产品",
-        "Inventory": 3500, "Contact": "李主管", "Contact_phone": "022-25601234", "Type": "第三方"
-    }));
+    step(
+        2,
+        Signer::Enterprise("hebei-importer"),
+        "product category",
+        json!({
+            "type": "product", "Product_library_id": gtin, "Product_name": "冷冻鸡两节翅", "Product_category": "4401", "Country": "BR",
+            "Life_number": 24, "Life_unit": "月", "Specification": 20, "Specification_unit": "kg", "Manufacturer": "COOPAVEL COOPERATIVA AGROINDUSTRIAL",
+            "Registration_number": "SIF 601"
+        }),
+    );
+    step(
+        2,
+        Signer::Enterprise("tianjin-storage"),
+        "register the cold storage",
+        json!({
+            "type": "cold_storage", "Unif_soci_cred_code": uscc("tianjin-storage"), "Code": "TJLK-0087", "Name": "东疆港1号冷库",
+            "Address": "天津市滨海新区东疆港区冷链物流园1号", "Addr_districts": "120116", "Usablearea": 12000, "Storage_variety": "冻禽肉、冻水产品",
+            "Inventory": 3500, "Contact": "李主管", "Contact_phone": "022-25601234", "Type": "第三方"
+        }),
+    );
     // 3. The batch enters at Caofeidian with its certificates.
-    step(3, Signer::Enterprise("hebei-importer"), "stock the imported batch (Hebei code)", json!({
-        "type": "product_batch", "productLibraryId": gtin, "productName": "冷冻鸡两节翅", "containerNo": CONTAINER,
-        "traceCode": HEBEI_CODE, "batch": "L1", "Number_of_pieces": 1000, "weight": 20000.00, "inventory": 1000, "inventoryWeight": 20000,
-        "productionDate": day(60), "StorageName": "曹妃甸港口冷库",
-        "quarantineInfo": {"batch": CERT_BATCH, "consignee": "唐山曹妃甸冷链贸易有限公司", "consignor": "COOPAVEL COOPERATIVA AGROINDUSTRIAL",
-                           "dateOfentry": day(20), "portOfEntry": "曹妃甸", "quarantineNumber": QUARANTINE_NUMBER},
-        "customsInfo": {"consumerEnterprises": "唐山曹妃甸冷链贸易有限公司", "customsNo": "040820261000123456", "waybillNumber": "608370090"},
-        "disinfectInfo": {"disinfectDate": day(19), "placeOfDisinfection": "CustomsPort", "disinfectNumber": "HL20261105CF1", "disinfectState": 1},
-        "nucleicInfo": {"naResult": "阴性", "naDate": day(19), "naUnit": "唐山市海关技术中心", "verifyMode": "SelfCheck"}
-    }));
+    step(
+        3,
+        Signer::Enterprise("hebei-importer"),
+        "stock the imported batch (Hebei code)",
+        json!({
+            "type": "product_batch", "productLibraryId": gtin, "productName": "冷冻鸡两节翅", "containerNo": CONTAINER,
+            "traceCode": HEBEI_CODE, "batch": "L1", "Number_of_pieces": 1000, "weight": 20000.00, "inventory": 1000, "inventoryWeight": 20000,
+            "productionDate": day(60), "StorageName": "曹妃甸港口冷库",
+            "quarantineInfo": {"batch": CERT_BATCH, "consignee": "唐山曹妃甸冷链贸易有限公司", "consignor": "COOPAVEL COOPERATIVA AGROINDUSTRIAL",
+                               "dateOfentry": day(20), "portOfEntry": "曹妃甸", "quarantineNumber": QUARANTINE_NUMBER},
+            "customsInfo": {"consumerEnterprises": "唐山曹妃甸冷链贸易有限公司", "customsNo": "040820261000123456", "waybillNumber": "608370090"},
+            "disinfectInfo": {"disinfectDate": day(19), "placeOfDisinfection": "CustomsPort", "disinfectNumber": "HL20261105CF1", "disinfectState": 1},
+            "nucleicInfo": {"naResult": "阴性", "naDate": day(19), "naUnit": "唐山市海关技术中心", "verifyMode": "SelfCheck"}
+        }),
+    );
     // 4. Reported to the national platform; shipped to Tianjin.
-    step(4, Signer::Admin("hebei"), "report the entry certificate (national)", json!({
-        "type": "certificate_report", "quarantineNumber": QUARANTINE_NUMBER, "productionBatch": CERT_BATCH, "portOfEntry": "曹妃甸",
-        "dateOfEntry": day(20), "country": "BR", "declaredWeight": 20000, "consignor": "COOPAVEL COOPERATIVA AGROINDUSTRIAL",
-        "consignee": "唐山曹妃甸冷链贸易有限公司", "specification": "20kg/箱", "productBigClass": "3", "hsCode": "020714"
-    }));
-    step(4, Signer::Enterprise("hebei-importer"), "ship 800 cartons to the Tianjin cold storage", json!({
-        "type": "shipment", "Send_number": "HE-SO-0001", "Send_time": day(15), "receiverUscc": uscc("tianjin-storage"),
-        "Receiver_ent_name": "天津东疆港冷链物流有限公司", "Receive_contact": "李主管", "Receive_contact_phone": "022-25601234",
-        "Receive_address": "天津市滨海新区东疆港区冷链物流园1号", "Product_list": [line(800, 16000)]
-    }));
-    step(5, Signer::Enterprise("hebei-importer"), "the truck and driver", json!({
-        "type": "vehicle", "Licenseplate": "冀B12345", "Driver_name": "赵师傅", "Driver_contact_phone": "13900001111", "sendNumber": "HE-SO-0001"
-    }));
-    step(5, Signer::Enterprise("tianjin-storage"), "receive 798 (2 cartons damaged in transit)", json!({
-        "type": "receipt", "Receiver_number": "TJ-RN-0001", "sendNumber": "HE-SO-0001", "senderUscc": uscc("hebei-importer"),
-        "Send_time": day(15), "Receive_time": day(14), "Send_ent_name": "唐山曹妃甸冷链贸易有限公司", "Product_list": [line(798, 15960)]
-    }));
-    step(6, Signer::Enterprise("tianjin-storage"), "stock in at cold storage 1", json!({
-        "type": "stock_in", "In_stock_code": "TJ-IN-0001", "In_stock_date": day(14), "senderUscc": uscc("tianjin-storage"),
-        "storageNumber": "TJLK-0087", "Send_ent_name": "天津东疆港冷链物流有限公司", "Product_list": [line(798, 15960)]
-    }));
-    step(6, Signer::Enterprise("tianjin-storage"), "link the Hebei code to the Tianjin code", json!({
-        "type": "code_link", "from": {"scheme": "HE-GS1", "code": HEBEI_CODE}, "to": {"scheme": "TJ-ZS", "code": TIANJIN_CODE}
-    }));
-    step(7, Signer::Enterprise("tianjin-storage"), "stock out 500 cartons to the Beijing wholesaler", json!({
-        "type": "stock_out", "Outstock_code": "TJ-OUT-0001", "Out_stock_date": day(10), "Send_ent_name": "天津东疆港冷链物流有限公司",
-        "receiverUscc": uscc("beijing-wholesaler"), "Receiver_ent_name": "北京新发地农产品批发市场有限公司", "Receive_contact": "刘经理",
-        "Receive_contact_phone": "13700002222", "Out_stock_storage_number": "TJLK-0087", "Product_list": [line(500, 10000)]
-    }));
-    step(7, Signer::Admin("tianjin"), "report the flow out of Tianjin (national)", json!({
-        "type": "flow_report", "productionBatch": CERT_BATCH, "quarantineNumber": QUARANTINE_NUMBER, "productName": "冷冻鸡两节翅",
-        "actualWeight": 10000, "direction": "out", "counterpartType": "province", "counterpart": "110000"
-    }));
-    step(8, Signer::Enterprise("beijing-wholesaler"), "link the Tianjin code to the Beijing code", json!({
-        "type": "code_link", "from": {"scheme": "TJ-ZS", "code": TIANJIN_CODE}, "to": {"scheme": "BJ-ZS", "code": BEIJING_WHOLESALE_CODE}
-    }));
-    step(8, Signer::Admin("beijing"), "report the flow into Beijing (national)", json!({
-        "type": "flow_report", "productionBatch": CERT_BATCH, "quarantineNumber": QUARANTINE_NUMBER, "productName": "冷冻鸡翅",
-        "actualWeight": 10000, "direction": "in", "counterpartType": "province", "counterpart": "天津市"
-    }));
+    step(
+        4,
+        Signer::Admin("hebei"),
+        "report the entry certificate (national)",
+        json!({
+            "type": "certificate_report", "quarantineNumber": QUARANTINE_NUMBER, "productionBatch": CERT_BATCH, "portOfEntry": "曹妃甸",
+            "dateOfEntry": day(20), "country": "BR", "declaredWeight": 20000, "consignor": "COOPAVEL COOPERATIVA AGROINDUSTRIAL",
+            "consignee": "唐山曹妃甸冷链贸易有限公司", "specification": "20kg/箱", "productBigClass": "3", "hsCode": "020714"
+        }),
+    );
+    step(
+        4,
+        Signer::Enterprise("hebei-importer"),
+        "ship 800 cartons to the Tianjin cold storage",
+        json!({
+            "type": "shipment", "Send_number": "HE-SO-0001", "Send_time": day(15), "receiverUscc": uscc("tianjin-storage"),
+            "Receiver_ent_name": "天津东疆港冷链物流有限公司", "Receive_contact": "李主管", "Receive_contact_phone": "022-25601234",
+            "Receive_address": "天津市滨海新区东疆港区冷链物流园1号", "Product_list": [line(800, 16000)]
+        }),
+    );
+    step(
+        5,
+        Signer::Enterprise("hebei-importer"),
+        "the truck and driver",
+        json!({
+            "type": "vehicle", "Licenseplate": "冀B12345", "Driver_name": "赵师傅", "Driver_contact_phone": "13900001111", "sendNumber": "HE-SO-0001"
+        }),
+    );
+    step(
+        5,
+        Signer::Enterprise("tianjin-storage"),
+        "receive 798 (2 cartons damaged in transit)",
+        json!({
+            "type": "receipt", "Receiver_number": "TJ-RN-0001", "sendNumber": "HE-SO-0001", "senderUscc": uscc("hebei-importer"),
+            "Send_time": day(15), "Receive_time": day(14), "Send_ent_name": "唐山曹妃甸冷链贸易有限公司", "Product_list": [line(798, 15960)]
+        }),
+    );
+    step(
+        6,
+        Signer::Enterprise("tianjin-storage"),
+        "stock in at cold storage 1",
+        json!({
+            "type": "stock_in", "In_stock_code": "TJ-IN-0001", "In_stock_date": day(14), "senderUscc": uscc("tianjin-storage"),
+            "storageNumber": "TJLK-0087", "Send_ent_name": "天津东疆港冷链物流有限公司", "Product_list": [line(798, 15960)]
+        }),
+    );
+    step(
+        6,
+        Signer::Enterprise("tianjin-storage"),
+        "link the Hebei code to the Tianjin code",
+        json!({
+            "type": "code_link", "from": {"scheme": "HE-GS1", "code": HEBEI_CODE}, "to": {"scheme": "TJ-ZS", "code": TIANJIN_CODE}
+        }),
+    );
+    step(
+        7,
+        Signer::Enterprise("tianjin-storage"),
+        "stock out 500 cartons to the Beijing wholesaler",
+        json!({
+            "type": "stock_out", "Outstock_code": "TJ-OUT-0001", "Out_stock_date": day(10), "Send_ent_name": "天津东疆港冷链物流有限公司",
+            "receiverUscc": uscc("beijing-wholesaler"), "Receiver_ent_name": "北京新发地农产品批发市场有限公司", "Receive_contact": "刘经理",
+            "Receive_contact_phone": "13700002222", "Out_stock_storage_number": "TJLK-0087", "Product_list": [line(500, 10000)]
+        }),
+    );
+    step(
+        7,
+        Signer::Admin("tianjin"),
+        "report the flow out of Tianjin (national)",
+        json!({
+            "type": "flow_report", "productionBatch": CERT_BATCH, "quarantineNumber": QUARANTINE_NUMBER, "productName": "冷冻鸡两节翅",
+            "actualWeight": 10000, "direction": "out", "counterpartType": "province", "counterpart": "110000"
+        }),
+    );
+    step(
+        8,
+        Signer::Enterprise("beijing-wholesaler"),
+        "link the Tianjin code to the Beijing code",
+        json!({
+            "type": "code_link", "from": {"scheme": "TJ-ZS", "code": TIANJIN_CODE}, "to": {"scheme": "BJ-ZS", "code": BEIJING_WHOLESALE_CODE}
+        }),
+    );
+    step(
+        8,
+        Signer::Admin("beijing"),
+        "report the flow into Beijing (national)",
+        json!({
+            "type": "flow_report", "productionBatch": CERT_BATCH, "quarantineNumber": QUARANTINE_NUMBER, "productName": "冷冻鸡翅",
+            "actualWeight": 10000, "direction": "in", "counterpartType": "province", "counterpart": "天津市"
+        }),
+    );
     for (n, (retailer, pieces)) in [("beijing-retailer-a", 100u64), ("beijing-retailer-b", 150)].into_iter().enumerate() {
         let number = format!("BJ-SO-000{}", n + 1);
-        step(9, Signer::Enterprise("beijing-wholesaler"), "sell to a retailer", json!({
-            "type": "shipment", "sendNumber": number, "sendTime": day(7), "receiverUscc": uscc(retailer), "Product_list": [line(pieces, pieces * 20)]
-        }));
-        step(10, Signer::Enterprise(retailer), "the retailer receives", json!({
-            "type": "receipt", "receiverNumber": format!("R-{number}"), "sendNumber": number, "senderUscc": uscc("beijing-wholesaler"),
-            "receiveTime": day(6), "Product_list": [line(pieces, pieces * 20)]
-        }));
+        step(
+            9,
+            Signer::Enterprise("beijing-wholesaler"),
+            "sell to a retailer",
+            json!({
+                "type": "shipment", "sendNumber": number, "sendTime": day(7), "receiverUscc": uscc(retailer), "Product_list": [line(pieces, pieces * 20)]
+            }),
+        );
+        step(
+            10,
+            Signer::Enterprise(retailer),
+            "the retailer receives",
+            json!({
+                "type": "receipt", "receiverNumber": format!("R-{number}"), "sendNumber": number, "senderUscc": uscc("beijing-wholesaler"),
+                "receiveTime": day(6), "Product_list": [line(pieces, pieces * 20)]
+            }),
+        );
     }
-    step(11, Signer::Enterprise("beijing-retailer-a"), "the retailer's own pack code", json!({
-        "type": "code_link", "from": {"scheme": "BJ-ZS", "code": BEIJING_WHOLESALE_CODE}, "to": {"scheme": "BJ-ZS", "code": BEIJING_RETAIL_CODE}
-    }));
+    step(
+        11,
+        Signer::Enterprise("beijing-retailer-a"),
+        "the retailer's own pack code",
+        json!({
+            "type": "code_link", "from": {"scheme": "BJ-ZS", "code": BEIJING_WHOLESALE_CODE}, "to": {"scheme": "BJ-ZS", "code": BEIJING_RETAIL_CODE}
+        }),
+    );
     // 12. A retail pack tests positive; the bureaus act.
-    step(12, Signer::Admin("beijing"), "a retail pack tests positive: alert", json!({
-        "type": "alert", "scheme": RETAIL.0, "code": RETAIL.1, "reason": "外包装新冠病毒核酸检测阳性 (packaging positive for SARS-CoV-2 RNA)",
-        "testedAt": day(1), "lab": "北京市疾病预防控制中心"
-    }));
-    step(13, Signer::Admin("beijing"), "Beijing seals its stock", json!({"type": "alert_disposal", "alertId": "<alert>", "state": "sealed", "note": "朝阳、海淀两家超市及新发地库存已封存"}));
-    step(13, Signer::Admin("tianjin"), "Tianjin seals its stock", json!({"type": "alert_disposal", "alertId": "<alert>", "state": "sealed", "note": "东疆港1号冷库剩余298箱已封存"}));
-    step(13, Signer::Admin("beijing"), "a public notice", json!({
-        "type": "notice", "title": "关于一批进口冷冻鸡翅外包装核酸检测阳性的通告", "alertId": "<alert>",
-        "content": format!("检疫证明编号 {QUARANTINE_NUMBER}、生产批号 {CERT_BATCH} 的冷冻鸡两节翅外包装核酸检测阳性。购买者请联系属地市场监管部门。")
-    }));
+    step(
+        12,
+        Signer::Admin("beijing"),
+        "a retail pack tests positive: alert",
+        json!({
+            "type": "alert", "scheme": RETAIL.0, "code": RETAIL.1, "reason": "外包装新冠病毒核酸检测阳性 (packaging positive for SARS-CoV-2 RNA)",
+            "testedAt": day(1), "lab": "北京市疾病预防控制中心"
+        }),
+    );
+    step(
+        13,
+        Signer::Admin("beijing"),
+        "Beijing seals its stock",
+        json!({"type": "alert_disposal", "alertId": "<alert>", "state": "sealed", "note": "朝阳、海淀两家超市及新发地库存已封存"}),
+    );
+    step(
+        13,
+        Signer::Admin("tianjin"),
+        "Tianjin seals its stock",
+        json!({"type": "alert_disposal", "alertId": "<alert>", "state": "sealed", "note": "东疆港1号冷库剩余298箱已封存"}),
+    );
+    step(
+        13,
+        Signer::Admin("beijing"),
+        "a public notice",
+        json!({
+            "type": "notice", "title": "关于一批进口冷冻鸡翅外包装核酸检测阳性的通告", "alertId": "<alert>",
+            "content": format!("检疫证明编号 {QUARANTINE_NUMBER}、生产批号 {CERT_BATCH} 的冷冻鸡两节翅外包装核酸检测阳性。购买者请联系属地市场监管部门。")
+        }),
+    );
     s
 }
 

@@ -101,7 +101,13 @@ fn enterprise_and_licence_types_come_from_their_dictionaries() {
     let admin = admin_key("beijing");
     let key = testkit::key("e");
     let uscc = uscc_for("110105", "e");
-    refuse(&mut c, &admin, enterprise_rec(&uscc, &key, "110105", "99"), "record.entTypeCode", "neither a code nor a name in dictionary `enterprise_type`");
+    refuse(
+        &mut c,
+        &admin,
+        enterprise_rec(&uscc, &key, "110105", "99"),
+        "record.entTypeCode",
+        "neither a code nor a name in dictionary `enterprise_type`",
+    );
     let bad_licence = patch(enterprise_rec(&uscc, &key, "110105", "19"), json!({"licences": [{"type": "88", "number": "X1"}]}));
     refuse(&mut c, &admin, bad_licence, "record.licences[0].type", "dictionary `licence_type`");
     // By exact name: 冷库 is 19, 食品经营许可证 is 20.
@@ -121,7 +127,13 @@ fn another_provinces_bureau_cannot_change_an_enterprise() {
     let forged = enterprise_rec(&e.uscc, &testkit::key("forged"), "120101", "07");
     refuse(&mut c, &admin_key("tianjin"), forged, "record.unifSociCredCode", "only that province's bureau may change it");
     // … or with the enterprise's own (Beijing) district and key.
-    refuse(&mut c, &admin_key("tianjin"), enterprise_rec(&e.uscc, &e.key, "110105", "07"), "record.addrDistricts", "not the enrolling bureau's 120000");
+    refuse(
+        &mut c,
+        &admin_key("tianjin"),
+        enterprise_rec(&e.uscc, &e.key, "110105", "07"),
+        "record.addrDistricts",
+        "not the enrolling bureau's 120000",
+    );
     // …or suspending it.
     let suspend = patch(enterprise_rec(&e.uscc, &e.key, "和平区", "07"), json!({"suspended": true}));
     refuse(&mut c, &admin_key("tianjin"), suspend, "record.unifSociCredCode", "only that province's bureau");
@@ -219,7 +231,11 @@ fn both_spellings_of_a_field_are_accepted() {
 
     // `Quarantine_number` inside `quarantineInfo`, and the table spellings at the top.
     let mut rec = batch_rec(CODE, QN, BATCH, 10, "200");
-    rec = patch_in(rec, "quarantineInfo", json!({"quarantineNumber": null, "Quarantine_number": QN, "dateOfEntry": null, "Date_of_entry": "2026-11-01"}));
+    rec = patch_in(
+        rec,
+        "quarantineInfo",
+        json!({"quarantineNumber": null, "Quarantine_number": QN, "dateOfEntry": null, "Date_of_entry": "2026-11-01"}),
+    );
     rec = patch(rec, json!({"productLibraryId": null, "Product_library_id": GTIN, "numberOfPieces": null, "Number_of_pieces": 10}));
     ok(&w.chain.submit(&k, rec));
     let lot = &w.chain.state.ledger().lots[w.lot(QN, BATCH) as usize];
@@ -246,7 +262,13 @@ fn unknown_fields_and_record_types_are_refused() {
     refuse(&mut w.chain, &k, patch(product_rec(GTIN), json!({"colour": "red"})), "record.colour", "unknown field");
     refuse(&mut w.chain, &k, json!({"type": "teleport"}), "record.type", "unknown record type");
     refuse(&mut w.chain, &k, json!({"productName": "x"}), "record.type", "is required");
-    refuse(&mut w.chain, &k, patch_in(batch_rec(CODE, QN, BATCH, 1, "1"), "quarantineInfo", json!({"colour": 1})), "record.quarantineInfo.colour", "unknown field");
+    refuse(
+        &mut w.chain,
+        &k,
+        patch_in(batch_rec(CODE, QN, BATCH, 1, "1"), "quarantineInfo", json!({"colour": 1})),
+        "record.quarantineInfo.colour",
+        "unknown field",
+    );
 }
 
 #[test]
@@ -304,8 +326,16 @@ fn product_is_an_enterprises_record() {
     refuse(&mut w.chain, &validator_key("hebei"), product_rec(GTIN), "signer", "enrolled enterprise");
     let k = w.importer.key.clone();
     refuse(&mut w.chain, &k, patch(product_rec(GTIN), json!({"lifeNumber": 12})), "record.lifeUnit", "is required with lifeNumber");
-    refuse(&mut w.chain, &k, patch(product_rec(GTIN), json!({"specification": 20, "specificationUnit": "lb"})), "record.specificationUnit", "not a specification unit");
-    ok(&w.chain.submit(&k, patch(product_rec(GTIN), json!({"lifeNumber": 12, "lifeUnit": "月", "specification": "20", "specificationUnit": "千克"}))));
+    refuse(
+        &mut w.chain,
+        &k,
+        patch(product_rec(GTIN), json!({"specification": 20, "specificationUnit": "lb"})),
+        "record.specificationUnit",
+        "not a specification unit",
+    );
+    ok(&w
+        .chain
+        .submit(&k, patch(product_rec(GTIN), json!({"lifeNumber": 12, "lifeUnit": "月", "specification": "20", "specificationUnit": "千克"}))));
     let id = w.ent_id(&w.importer);
     let p = &w.chain.state.ledger().products[&(id, GTIN.to_string())];
     assert_eq!(p.shelf_life, Some((12, "month".to_string())));
@@ -336,13 +366,28 @@ fn production_date_is_not_after_entry_date_which_is_not_after_today() {
     refuse(&mut w.chain, &k, late_production, "record.productionDate", "is after the date of entry 2026-11-01");
     let future_entry = patch_in(batch_rec(CODE, QN, BATCH, 1, "1"), "quarantineInfo", json!({"dateOfEntry": "2026-11-25"}));
     refuse(&mut w.chain, &k, future_entry, "record.quarantineInfo.dateOfEntry", "is after today (2026-11-24");
-    let both_future = patch_in(patch(batch_rec(CODE, QN, BATCH, 1, "1"), json!({"productionDate": "2026-12-01"})), "quarantineInfo", json!({"dateOfEntry": "2026-12-01"}));
+    let both_future = patch_in(
+        patch(batch_rec(CODE, QN, BATCH, 1, "1"), json!({"productionDate": "2026-12-01"})),
+        "quarantineInfo",
+        json!({"dateOfEntry": "2026-12-01"}),
+    );
     refuse(&mut w.chain, &k, both_future, "record.quarantineInfo.dateOfEntry", "after today");
-    let future_nucleic = patch(batch_rec(CODE, QN, BATCH, 1, "1"), json!({"nucleicInfo": {"naResult": "阴性", "naDate": "2026-11-30", "naUnit": "海关"}}));
+    let future_nucleic =
+        patch(batch_rec(CODE, QN, BATCH, 1, "1"), json!({"nucleicInfo": {"naResult": "阴性", "naDate": "2026-11-30", "naUnit": "海关"}}));
     refuse(&mut w.chain, &k, future_nucleic, "record.nucleicInfo.naDate", "after today");
-    refuse(&mut w.chain, &k, patch(batch_rec(CODE, QN, BATCH, 1, "1"), json!({"productionDate": "2026-02-30"})), "record.productionDate", "not a GB/T 7408 date");
+    refuse(
+        &mut w.chain,
+        &k,
+        patch(batch_rec(CODE, QN, BATCH, 1, "1"), json!({"productionDate": "2026-02-30"})),
+        "record.productionDate",
+        "not a GB/T 7408 date",
+    );
     // Production on the entry date, entry today: both bounds inclusive.
-    let edge = patch_in(patch(batch_rec(CODE, QN, BATCH, 1, "1"), json!({"productionDate": "2026-11-24"})), "quarantineInfo", json!({"dateOfEntry": "2026-11-24"}));
+    let edge = patch_in(
+        patch(batch_rec(CODE, QN, BATCH, 1, "1"), json!({"productionDate": "2026-11-24"})),
+        "quarantineInfo",
+        json!({"dateOfEntry": "2026-11-24"}),
+    );
     ok(&w.chain.submit(&k, edge));
     // A day later, that day's successor is allowed.
     w.chain.advance_days(1);
@@ -359,7 +404,13 @@ fn pieces_and_weight_are_positive() {
     refuse(&mut w.chain, &k, batch_rec(CODE, QN, BATCH, 1, "-3"), "record.weight", "not a non-negative decimal");
     refuse(&mut w.chain, &k, batch_rec(CODE, QN, BATCH, 1, "0.0001"), "record.weight", "at most 3 decimals");
     refuse(&mut w.chain, &k, patch(batch_rec(CODE, QN, BATCH, 1, "1"), json!({"numberOfPieces": 1.5})), "record.numberOfPieces", "whole number");
-    refuse(&mut w.chain, &k, patch(batch_rec(CODE, QN, BATCH, 5, "1"), json!({"inventoryPieces": 6})), "record.inventoryPieces", "more than the 5 stocked");
+    refuse(
+        &mut w.chain,
+        &k,
+        patch(batch_rec(CODE, QN, BATCH, 5, "1"), json!({"inventoryPieces": 6})),
+        "record.inventoryPieces",
+        "more than the 5 stocked",
+    );
     ok(&w.chain.submit(&k, batch_rec(CODE, QN, BATCH, 1, "0.001")));
     assert_eq!(w.held(&w.importer, QN, BATCH), (1, 1));
 }
@@ -383,8 +434,20 @@ fn trace_code_matches_a_scheme_of_the_submitters_province_or_the_named_one() {
     let k = w.importer.key.clone();
     refuse(&mut w.chain, &k, batch_rec("BJ00000001", QN, BATCH, 1, "1"), "record.traceCode", "matches no code scheme of province 130000");
     refuse(&mut w.chain, &k, batch_rec("XX", QN, BATCH, 1, "1"), "record.traceCode", "matches no code scheme");
-    refuse(&mut w.chain, &k, patch(batch_rec("HE00000001", QN, BATCH, 1, "1"), json!({"traceCodeScheme": "nope"})), "record.traceCode", "no code scheme \"nope\"");
-    refuse(&mut w.chain, &k, patch(batch_rec("HE00000001", QN, BATCH, 1, "1"), json!({"traceCodeScheme": TJ_SCHEME})), "record.traceCode", "does not match scheme tj-trace's pattern");
+    refuse(
+        &mut w.chain,
+        &k,
+        patch(batch_rec("HE00000001", QN, BATCH, 1, "1"), json!({"traceCodeScheme": "nope"})),
+        "record.traceCode",
+        "no code scheme \"nope\"",
+    );
+    refuse(
+        &mut w.chain,
+        &k,
+        patch(batch_rec("HE00000001", QN, BATCH, 1, "1"), json!({"traceCodeScheme": TJ_SCHEME})),
+        "record.traceCode",
+        "does not match scheme tj-trace's pattern",
+    );
     // Named explicitly, a code of another scheme is accepted.
     ok(&w.chain.submit(&k, patch(batch_rec("BJ00000001", QN, BATCH, 1, "1"), json!({"traceCodeScheme": BJ_SCHEME}))));
     let e = w.chain.state.ledger().code(BJ_SCHEME, "BJ00000001").expect("registered");
@@ -416,7 +479,13 @@ fn a_second_product_batch_of_a_lot_is_for_its_holders_and_adds_only_a_code() {
     // Never received at all.
     let bj = w.wholesaler.key.clone();
     let origin = w.importer.uscc.clone();
-    refuse(&mut w.chain, &bj, batch_rec("BJ00000001", QN, BATCH, 5, "5"), "record.quarantineInfo.quarantineNumber", &format!("was entered by {origin}"));
+    refuse(
+        &mut w.chain,
+        &bj,
+        batch_rec("BJ00000001", QN, BATCH, 5, "5"),
+        "record.quarantineInfo.quarantineNumber",
+        &format!("was entered by {origin}"),
+    );
     ok(&w.chain.submit(&tj, receipt_rec("R1", "S1", &origin, vec![line(BATCH, 30, "600")])));
     let (movements, lots) = (w.chain.state.ledger().movements.len(), w.chain.state.ledger().lots.len());
     ok(&w.chain.submit(&tj, second()));
@@ -478,7 +547,13 @@ fn a_shipment_cannot_take_more_than_the_sender_holds() {
     refuse(&mut w.chain, &k, ship_rec("S1", &to, vec![line(BATCH, 101, "10")]), field, "takes 101 pieces / 10 kg");
     refuse(&mut w.chain, &k, ship_rec("S1", &to, vec![line(BATCH, 1, "2000.001")]), "record.productList[0].weight", "has 100 pieces / 2000 kg");
     // Two lines of one lot count together.
-    refuse(&mut w.chain, &k, ship_rec("S1", &to, vec![line(BATCH, 60, "10"), line(BATCH, 50, "10")]), "record.productList[1].numberOfPieces", "takes 110 pieces");
+    refuse(
+        &mut w.chain,
+        &k,
+        ship_rec("S1", &to, vec![line(BATCH, 60, "10"), line(BATCH, 50, "10")]),
+        "record.productList[1].numberOfPieces",
+        "takes 110 pieces",
+    );
     refuse(&mut w.chain, &k, ship_rec("S1", &to, vec![line("NOPE", 1, "1")]), "record.productList[0].batch", "has no goods of product");
     refuse(&mut w.chain, &k, ship_rec("S1", &to, vec![code_line("TJ99999999", "NOPE", 1, "1")]), "record.productList[0].batch", "has no goods");
     // Exactly what it holds is fine; then it holds nothing.
@@ -501,7 +576,10 @@ fn a_shipment_lowers_the_senders_holding_and_records_a_movement() {
     assert_eq!(s.receiver, w.ent_id(&w.storage));
     assert_eq!(s.receipt, None);
     let m = &l.movements[s.movements[0] as usize];
-    assert_eq!((m.kind, m.from, m.to, m.qty.pieces, m.qty.grams), (MovementKind::Shipment, Some(w.ent_id(&w.importer)), w.ent_id(&w.storage), 30, 600_500));
+    assert_eq!(
+        (m.kind, m.from, m.to, m.qty.pieces, m.qty.grams),
+        (MovementKind::Shipment, Some(w.ent_id(&w.importer)), w.ent_id(&w.storage), 30, 600_500)
+    );
     assert_eq!(m.tx, r.tx_id);
 }
 
@@ -557,9 +635,21 @@ fn a_receipt_cannot_take_more_than_was_shipped() {
     let from = w.importer.uscc.clone();
     let field = "record.productList[0].numberOfPieces";
     refuse(&mut w.chain, &tj, receipt_rec("R1", "S1", &from, vec![line(BATCH, 31, "600")]), field, "shipment S1 has 30 pieces / 600 kg");
-    refuse(&mut w.chain, &tj, receipt_rec("R1", "S1", &from, vec![line(BATCH, 30, "600.001")]), "record.productList[0].weight", "takes 30 pieces / 600.001 kg");
+    refuse(
+        &mut w.chain,
+        &tj,
+        receipt_rec("R1", "S1", &from, vec![line(BATCH, 30, "600.001")]),
+        "record.productList[0].weight",
+        "takes 30 pieces / 600.001 kg",
+    );
     // The importer still holds 70 pieces; a receipt draws only on the shipment.
-    refuse(&mut w.chain, &tj, receipt_rec("R1", "S1", &from, vec![line(BATCH, 15, "300"), line(BATCH, 16, "300")]), "record.productList[1].numberOfPieces", "takes 31 pieces");
+    refuse(
+        &mut w.chain,
+        &tj,
+        receipt_rec("R1", "S1", &from, vec![line(BATCH, 15, "300"), line(BATCH, 16, "300")]),
+        "record.productList[1].numberOfPieces",
+        "takes 31 pieces",
+    );
 }
 
 #[test]
@@ -597,7 +687,13 @@ fn a_shipment_is_received_once_and_not_before_it_was_sent() {
     // A receipt number is used once per receiver.
     let k = w.importer.key.clone();
     ok(&w.chain.submit(&k, ship_rec("S2", &w.storage.uscc.clone(), vec![line(BATCH, 5, "100")])));
-    refuse(&mut w.chain, &tj, receipt_rec("R1", "S2", &from, vec![line(BATCH, 5, "100")]), "record.receiverNumber", "receipt R1 was already recorded");
+    refuse(
+        &mut w.chain,
+        &tj,
+        receipt_rec("R1", "S2", &from, vec![line(BATCH, 5, "100")]),
+        "record.receiverNumber",
+        "receipt R1 was already recorded",
+    );
     ok(&w.chain.submit(&tj, receipt_rec("R2", "S2", &from, vec![line(BATCH, 5, "100")])));
     assert_eq!(w.held(&w.storage, QN, BATCH), (35, 700_000));
 }
@@ -628,16 +724,40 @@ fn stock_in_from_an_owner_moves_custody_to_the_operator() {
     let mut w = with_cold_storage();
     let tj = w.storage.key.clone();
     let owner = w.importer.uscc.clone();
-    refuse(&mut w.chain, &tj, stock_in_rec("IN-1", Some(&owner), Some("TJ-CS-99"), vec![line(BATCH, 20, "400")]), "record.storageNumber", "registered no cold storage");
-    refuse(&mut w.chain, &tj, stock_in_rec("IN-1", Some(&owner), Some("TJ-CS-01"), vec![line(BATCH, 101, "400")]), "record.productList[0].batch", "has no goods");
-    refuse(&mut w.chain, &tj, stock_in_rec("IN-1", Some(&uscc_for("130102", "nobody")), None, vec![line(BATCH, 1, "1")]), "record.senderUscc", "not an enrolled enterprise");
+    refuse(
+        &mut w.chain,
+        &tj,
+        stock_in_rec("IN-1", Some(&owner), Some("TJ-CS-99"), vec![line(BATCH, 20, "400")]),
+        "record.storageNumber",
+        "registered no cold storage",
+    );
+    refuse(
+        &mut w.chain,
+        &tj,
+        stock_in_rec("IN-1", Some(&owner), Some("TJ-CS-01"), vec![line(BATCH, 101, "400")]),
+        "record.productList[0].batch",
+        "has no goods",
+    );
+    refuse(
+        &mut w.chain,
+        &tj,
+        stock_in_rec("IN-1", Some(&uscc_for("130102", "nobody")), None, vec![line(BATCH, 1, "1")]),
+        "record.senderUscc",
+        "not an enrolled enterprise",
+    );
     ok(&w.chain.submit(&tj, stock_in_rec("IN-1", Some(&owner), Some("TJ-CS-01"), vec![line(BATCH, 20, "400")])));
     assert_eq!(w.held(&w.importer, QN, BATCH), (80, 1_600_000));
     assert_eq!(w.held(&w.storage, QN, BATCH), (20, 400_000));
     let l = w.chain.state.ledger();
     let m = l.movements.last().unwrap();
     assert_eq!((m.kind, m.from, m.to, m.storage), (MovementKind::StockIn, Some(w.ent_id(&w.importer)), w.ent_id(&w.storage), Some(0)));
-    refuse(&mut w.chain, &tj, stock_in_rec("IN-1", Some(&owner), None, vec![line(BATCH, 1, "1")]), "record.inStockCode", "stock-in IN-1 was already recorded");
+    refuse(
+        &mut w.chain,
+        &tj,
+        stock_in_rec("IN-1", Some(&owner), None, vec![line(BATCH, 1, "1")]),
+        "record.inStockCode",
+        "stock-in IN-1 was already recorded",
+    );
     refuse(&mut w.chain, &admin_key("tianjin"), stock_in_rec("IN-2", Some(&owner), None, vec![line(BATCH, 1, "1")]), "signer", "enrolled enterprise");
 }
 
@@ -647,7 +767,13 @@ fn only_a_registered_cold_storage_takes_another_enterprises_goods_into_custody()
     let mut w = with_lot();
     let tj = w.storage.key.clone();
     let owner = w.importer.uscc.clone();
-    refuse(&mut w.chain, &tj, stock_in_rec("IN-1", Some(&owner), None, vec![line(BATCH, 20, "400")]), "record.storageNumber", "registered cold storages");
+    refuse(
+        &mut w.chain,
+        &tj,
+        stock_in_rec("IN-1", Some(&owner), None, vec![line(BATCH, 20, "400")]),
+        "record.storageNumber",
+        "registered cold storages",
+    );
     assert_eq!(w.held(&w.importer, QN, BATCH), (100, 2_000_000));
 }
 
@@ -690,7 +816,13 @@ fn stock_out_hands_goods_to_the_receiver_within_the_holding() {
     refuse(&mut w.chain, &tj, stock_out_rec("O1", &me, vec![line(BATCH, 1, "1")]), "record.receiverUscc", "another enterprise");
     let stranger = uscc_for("110105", "never-enrolled");
     refuse(&mut w.chain, &tj, stock_out_rec("O1", &stranger, vec![line(BATCH, 1, "1")]), "record.receiverUscc", "not an enrolled enterprise");
-    refuse(&mut w.chain, &tj, patch(stock_out_rec("O1", &to, vec![line(BATCH, 1, "1")]), json!({"outStockStorageNumber": "X"})), "record.outStockStorageNumber", "registered no cold storage");
+    refuse(
+        &mut w.chain,
+        &tj,
+        patch(stock_out_rec("O1", &to, vec![line(BATCH, 1, "1")]), json!({"outStockStorageNumber": "X"})),
+        "record.outStockStorageNumber",
+        "registered no cold storage",
+    );
     // The importer cannot stock out what it already shipped.
     let k = w.importer.key.clone();
     refuse(&mut w.chain, &k, stock_out_rec("O1", &to, vec![line(BATCH, 71, "10")]), "record.productList[0].numberOfPieces", "has 70 pieces");
@@ -715,7 +847,17 @@ fn cold_storage_types() {
     refuse(&mut w.chain, &tj, cold_storage_rec(&me, "C0", "warm", "warm"), "record.storageType", "not a cold storage type");
     let missing = patch(cold_storage_rec(&me, "C0", "库", "own"), json!({"storageType": null}));
     refuse(&mut w.chain, &tj, missing, "record.storageType", "is required");
-    for (i, (t, want)) in [("自营自用", "own"), ("第三方", "third_party"), ("集中仓", "central"), ("own", "own"), ("third_party", "third_party"), ("central", "central")].iter().enumerate() {
+    for (i, (t, want)) in [
+        ("自营自用", "own"),
+        ("第三方", "third_party"),
+        ("集中仓", "central"),
+        ("own", "own"),
+        ("third_party", "third_party"),
+        ("central", "central"),
+    ]
+    .iter()
+    .enumerate()
+    {
         ok(&w.chain.submit(&tj, cold_storage_rec(&me, &format!("C{i}"), &format!("库{i}"), t)));
         assert_eq!(w.chain.state.ledger().cold_storages[i].storage_type, *want);
     }
@@ -731,11 +873,35 @@ fn a_cold_storage_is_registered_by_its_operator_or_the_operators_bureau() {
     let mut w = World::new();
     let op = w.storage.uscc.clone();
     let bj = w.wholesaler.key.clone();
-    refuse(&mut w.chain, &bj, cold_storage_rec(&op, "C1", "津冷一号", "own"), "record.unifSociCredCode", "registered by its operator, or by the operator's province's bureau");
-    refuse(&mut w.chain, &admin_key("beijing"), cold_storage_rec(&op, "C1", "津冷一号", "own"), "record.unifSociCredCode", "registered by its operator");
-    refuse(&mut w.chain, &admin_key("national"), cold_storage_rec(&op, "C1", "津冷一号", "own"), "record.unifSociCredCode", "registered by its operator");
+    refuse(
+        &mut w.chain,
+        &bj,
+        cold_storage_rec(&op, "C1", "津冷一号", "own"),
+        "record.unifSociCredCode",
+        "registered by its operator, or by the operator's province's bureau",
+    );
+    refuse(
+        &mut w.chain,
+        &admin_key("beijing"),
+        cold_storage_rec(&op, "C1", "津冷一号", "own"),
+        "record.unifSociCredCode",
+        "registered by its operator",
+    );
+    refuse(
+        &mut w.chain,
+        &admin_key("national"),
+        cold_storage_rec(&op, "C1", "津冷一号", "own"),
+        "record.unifSociCredCode",
+        "registered by its operator",
+    );
     let stranger = uscc_for("120101", "never-enrolled");
-    refuse(&mut w.chain, &admin_key("tianjin"), cold_storage_rec(&stranger, "C1", "津冷一号", "own"), "record.unifSociCredCode", "not an enrolled enterprise");
+    refuse(
+        &mut w.chain,
+        &admin_key("tianjin"),
+        cold_storage_rec(&stranger, "C1", "津冷一号", "own"),
+        "record.unifSociCredCode",
+        "not an enrolled enterprise",
+    );
     ok(&w.chain.submit(&admin_key("tianjin"), cold_storage_rec(&op, "C1", "津冷一号", "own")));
     let tj = w.storage.key.clone();
     ok(&w.chain.submit(&tj, cold_storage_rec(&op, "C2", "津冷二号", "own")));
@@ -762,7 +928,8 @@ fn a_cold_storage_number_is_filed_once_per_province() {
 // ───────────────────────────── vehicle ─────────────────────────────
 
 fn vehicle_rec(plate: &str, send_number: &str, sender: Option<&str>) -> Value {
-    let mut v = json!({"type": "vehicle", "licenseplate": plate, "driverName": "李四", "driverContactPhone": "13812340588", "sendNumber": send_number});
+    let mut v =
+        json!({"type": "vehicle", "licenseplate": plate, "driverName": "李四", "driverContactPhone": "13812340588", "sendNumber": send_number});
     if let Some(s) = sender {
         v["senderUscc"] = json!(s);
     }
@@ -815,12 +982,30 @@ fn central_warehouse_data_ids_are_unique() {
     let tj = w.storage.key.clone();
     refuse(&mut w.chain, &validator_key("tianjin"), warehouse_rec("D-1", &owner), "signer", "warehouse's operator or a bureau");
     refuse(&mut w.chain, &tj, patch(warehouse_rec("D-1", &owner), json!({"placeorigin": "Atlantis"})), "record.placeorigin", "dictionary `country`");
-    refuse(&mut w.chain, &tj, patch(warehouse_rec("D-1", &owner), json!({"nucleicResult": "?"})), "record.nucleicResult", "not a nucleic-acid result");
+    refuse(
+        &mut w.chain,
+        &tj,
+        patch(warehouse_rec("D-1", &owner), json!({"nucleicResult": "?"})),
+        "record.nucleicResult",
+        "not a nucleic-acid result",
+    );
     refuse(&mut w.chain, &tj, patch(warehouse_rec("D-1", &owner), json!({"certificateDate": "2026-11-25"})), "record.certificateDate", "after today");
-    refuse(&mut w.chain, &tj, patch(warehouse_rec("D-1", &owner), json!({"quarantineNumber": "1234"})), "record.quarantineNumber", "15, 18 or 21 digits");
+    refuse(
+        &mut w.chain,
+        &tj,
+        patch(warehouse_rec("D-1", &owner), json!({"quarantineNumber": "1234"})),
+        "record.quarantineNumber",
+        "15, 18 or 21 digits",
+    );
     ok(&w.chain.submit(&tj, warehouse_rec("D-1", &owner)));
     refuse(&mut w.chain, &tj, warehouse_rec("D-1", &owner), "record.dataid", "data id D-1 was already pushed");
-    refuse(&mut w.chain, &admin_key("tianjin"), patch(warehouse_rec("D-1", &owner), json!({"dataid": null, "dataId": "D-1"})), "record.dataId", "already pushed");
+    refuse(
+        &mut w.chain,
+        &admin_key("tianjin"),
+        patch(warehouse_rec("D-1", &owner), json!({"dataid": null, "dataId": "D-1"})),
+        "record.dataId",
+        "already pushed",
+    );
     ok(&w.chain.submit(&admin_key("tianjin"), warehouse_rec("D-2", &owner)));
     let l = w.chain.state.ledger();
     assert_eq!(l.warehouse_records.len(), 2);
@@ -862,7 +1047,13 @@ fn certificate_report_values_come_from_the_dictionaries() {
     let bj = admin_key("beijing");
     refuse(&mut w.chain, &bj, patch(cert_rec(QN, BATCH), json!({"portOfEntry": "Atlantis"})), "record.portOfEntry", "dictionary `entry_port`");
     refuse(&mut w.chain, &bj, patch(cert_rec(QN, BATCH), json!({"country": "Atlantis"})), "record.country", "dictionary `country`");
-    refuse(&mut w.chain, &bj, patch(cert_rec(QN, BATCH), json!({"productBigClass": "9"})), "record.productBigClass", "dictionary `product_big_class`");
+    refuse(
+        &mut w.chain,
+        &bj,
+        patch(cert_rec(QN, BATCH), json!({"productBigClass": "9"})),
+        "record.productBigClass",
+        "dictionary `product_big_class`",
+    );
     refuse(&mut w.chain, &bj, patch(cert_rec(QN, BATCH), json!({"hsCode": "9999"})), "record.hsCode", "dictionary `hs`");
     refuse(&mut w.chain, &bj, patch(cert_rec(QN, BATCH), json!({"quarantineNumber": "12345"})), "record.quarantineNumber", "15, 18 or 21 digits");
     refuse(&mut w.chain, &bj, patch(cert_rec(QN, BATCH), json!({"dateOfEntry": "2026-11-25"})), "record.dateOfEntry", "after today");
@@ -870,7 +1061,8 @@ fn certificate_report_values_come_from_the_dictionaries() {
     refuse(&mut w.chain, &admin_key("national"), cert_rec(QN, BATCH), "signer", "provinces make them");
     refuse(&mut w.chain, &testkit::key("stranger"), cert_rec(QN, BATCH), "signer.public_key", "not the key");
     // By name: 天津新港, 巴西, 冷链畜肉, 冻牛肉.
-    let by_name = patch(cert_rec(QN, BATCH), json!({"portOfEntry": "天津新港", "country": "巴西", "productBigClass": "冷链畜肉", "hsCode": "冻牛肉"}));
+    let by_name =
+        patch(cert_rec(QN, BATCH), json!({"portOfEntry": "天津新港", "country": "巴西", "productBigClass": "冷链畜肉", "hsCode": "冻牛肉"}));
     ok(&w.chain.submit(&bj, by_name));
     let r = &w.chain.state.ledger().certificate_reports[0];
     assert_eq!((r.port_of_entry.as_str(), r.country.as_str(), r.product_big_class.as_str(), r.hs_code.as_str()), ("0202", "BR", "2", "0202"));
@@ -884,7 +1076,13 @@ fn certificate_report_values_come_from_the_dictionaries() {
 fn a_flow_must_match_a_known_certificate_and_production_batch() {
     let mut w = World::new();
     let bj = admin_key("beijing");
-    refuse(&mut w.chain, &bj, flow_rec(QN, BATCH, "in", "1000"), "record.productionBatch", "must match a reported certificate number and production batch");
+    refuse(
+        &mut w.chain,
+        &bj,
+        flow_rec(QN, BATCH, "in", "1000"),
+        "record.productionBatch",
+        "must match a reported certificate number and production batch",
+    );
     ok(&w.chain.submit(&admin_key("tianjin"), cert_rec(QN, BATCH)));
     // The certificate is known, but not with this batch.
     refuse(&mut w.chain, &bj, flow_rec(QN, "B-other", "in", "1000"), "record.productionBatch", "no certificate");
@@ -923,10 +1121,22 @@ fn flow_report_counterpart_and_direction() {
     let tj = admin_key("tianjin");
     ok(&w.chain.submit(&tj, cert_rec(QN, BATCH)));
     refuse(&mut w.chain, &tj, flow_rec(QN, BATCH, "in", "1"), "record.counterpart", "another province or a port");
-    refuse(&mut w.chain, &tj, patch(flow_rec(QN, BATCH, "in", "1"), json!({"counterpart": "天津市"})), "record.counterpart", "another province or a port");
+    refuse(
+        &mut w.chain,
+        &tj,
+        patch(flow_rec(QN, BATCH, "in", "1"), json!({"counterpart": "天津市"})),
+        "record.counterpart",
+        "another province or a port",
+    );
     refuse(&mut w.chain, &tj, patch(flow_rec(QN, BATCH, "in", "1"), json!({"counterpart": "990000"})), "record.counterpart", "dictionary `province`");
     refuse(&mut w.chain, &tj, flow_rec(QN, BATCH, "sideways", "1"), "record.direction", "not a direction");
-    refuse(&mut w.chain, &tj, patch(flow_rec(QN, BATCH, "in", "1"), json!({"counterpartType": "planet"})), "record.counterpartType", "not a counterpart type");
+    refuse(
+        &mut w.chain,
+        &tj,
+        patch(flow_rec(QN, BATCH, "in", "1"), json!({"counterpartType": "planet"})),
+        "record.counterpartType",
+        "not a counterpart type",
+    );
     ok(&w.chain.submit(&tj, patch(flow_rec(QN, BATCH, "in", "1"), json!({"counterpartType": "口岸", "counterpart": "天津新港"}))));
     ok(&w.chain.submit(&tj, patch(flow_rec(QN, BATCH, "out", "1"), json!({"counterpart": "北京市"}))));
     let flows = &w.chain.state.ledger().flow_reports;
@@ -939,8 +1149,20 @@ fn flow_report_counterpart_and_direction() {
 #[test]
 fn only_a_provinces_bureau_registers_its_schemes() {
     let mut w = World::new();
-    refuse(&mut w.chain, &admin_key("tianjin"), scheme_rec("bj-2", BJ, "BJ2[0-9]+"), "record.province", "bureau 120000 registers schemes of its own province only, not 110000");
-    refuse(&mut w.chain, &admin_key("tianjin"), scheme_rec(BJ_SCHEME, TJ, "TJ[0-9]+"), "record.schemeId", "scheme bj-trace belongs to province 110000");
+    refuse(
+        &mut w.chain,
+        &admin_key("tianjin"),
+        scheme_rec("bj-2", BJ, "BJ2[0-9]+"),
+        "record.province",
+        "bureau 120000 registers schemes of its own province only, not 110000",
+    );
+    refuse(
+        &mut w.chain,
+        &admin_key("tianjin"),
+        scheme_rec(BJ_SCHEME, TJ, "TJ[0-9]+"),
+        "record.schemeId",
+        "scheme bj-trace belongs to province 110000",
+    );
     let k = w.wholesaler.key.clone();
     refuse(&mut w.chain, &k, scheme_rec("bj-2", BJ, "BJ2[0-9]+"), "signer", "bureau's admin key");
     refuse(&mut w.chain, &validator_key("beijing"), scheme_rec("bj-2", BJ, "BJ2[0-9]+"), "signer", "bureau's admin key");
@@ -953,8 +1175,20 @@ fn a_scheme_needs_a_valid_pattern_and_a_resolver_template() {
     let mut w = World::new();
     let bj = admin_key("beijing");
     refuse(&mut w.chain, &bj, scheme_rec("bj-2", BJ, "BJ[0-9"), "record.pattern", "not a valid regular expression");
-    refuse(&mut w.chain, &bj, patch(scheme_rec("bj-2", BJ, "BJ2"), json!({"resolverUrl": "https://trace.example.gov.cn/c/"})), "record.resolverUrl", "containing {code}");
-    refuse(&mut w.chain, &bj, patch(scheme_rec("bj-2", BJ, "BJ2"), json!({"resolverUrl": "ftp://trace.example.gov.cn/{code}"})), "record.resolverUrl", "http(s) URL template");
+    refuse(
+        &mut w.chain,
+        &bj,
+        patch(scheme_rec("bj-2", BJ, "BJ2"), json!({"resolverUrl": "https://trace.example.gov.cn/c/"})),
+        "record.resolverUrl",
+        "containing {code}",
+    );
+    refuse(
+        &mut w.chain,
+        &bj,
+        patch(scheme_rec("bj-2", BJ, "BJ2"), json!({"resolverUrl": "ftp://trace.example.gov.cn/{code}"})),
+        "record.resolverUrl",
+        "http(s) URL template",
+    );
     refuse(&mut w.chain, &bj, patch(scheme_rec("bj-2", BJ, "BJ2"), json!({"ruleDocSha256": "not-hex"})), "record.ruleDocSha256", "64 hexadecimal");
     refuse(&mut w.chain, &bj, scheme_rec("bj 2", BJ, "BJ2"), "record.schemeId", "letters, digits");
 }
@@ -1013,9 +1247,16 @@ fn an_unknown_from_code_is_linked_by_the_lots_matching_key() {
     refuse(&mut w.chain, &tj, link_rec(HE_SCHEME, "HE99999999", TJ_SCHEME, "TJ00000001"), "record.from.code", "give quarantineNumber and batch");
     let only_number = patch(link_rec(HE_SCHEME, "HE99999999", TJ_SCHEME, "TJ00000001"), json!({"quarantineNumber": QN}));
     refuse(&mut w.chain, &tj, only_number, "record.from.code", "give quarantineNumber and batch");
-    let with_key = |qn: &str, batch: &str| patch(link_rec(HE_SCHEME, "HE99999999", TJ_SCHEME, "TJ00000001"), json!({"quarantineNumber": qn, "batch": batch}));
+    let with_key =
+        |qn: &str, batch: &str| patch(link_rec(HE_SCHEME, "HE99999999", TJ_SCHEME, "TJ00000001"), json!({"quarantineNumber": qn, "batch": batch}));
     refuse(&mut w.chain, &tj, with_key(QN, "B-other"), "record.quarantineNumber", "no lot with certificate");
-    refuse(&mut w.chain, &tj, patch(link_rec(HE_SCHEME, "HEX", TJ_SCHEME, "TJ00000001"), json!({"quarantineNumber": QN, "batch": BATCH})), "record.from.code", "does not match scheme he-trace's pattern");
+    refuse(
+        &mut w.chain,
+        &tj,
+        patch(link_rec(HE_SCHEME, "HEX", TJ_SCHEME, "TJ00000001"), json!({"quarantineNumber": QN, "batch": BATCH})),
+        "record.from.code",
+        "does not match scheme he-trace's pattern",
+    );
     ok(&w.chain.submit(&tj, with_key(QN, BATCH)));
     let l = w.chain.state.ledger();
     let lot = w.lot(QN, BATCH);
@@ -1056,7 +1297,13 @@ fn only_bureaus_raise_alerts_from_known_codes() {
     refuse(&mut w.chain, &validator_key("beijing"), alert_rec(HE_SCHEME, CODE), "signer", "bureau's admin key");
     refuse(&mut w.chain, &admin_key("beijing"), alert_rec(HE_SCHEME, "HE99999999"), "record.code", "not known on chain");
     refuse(&mut w.chain, &admin_key("beijing"), alert_rec("nope", CODE), "record.scheme", "no code scheme \"nope\"");
-    refuse(&mut w.chain, &admin_key("beijing"), patch(alert_rec(HE_SCHEME, CODE), json!({"testedAt": "2026-11-25"})), "record.testedAt", "after today");
+    refuse(
+        &mut w.chain,
+        &admin_key("beijing"),
+        patch(alert_rec(HE_SCHEME, CODE), json!({"testedAt": "2026-11-25"})),
+        "record.testedAt",
+        "after today",
+    );
     // Without a scheme, the code is looked up in every scheme.
     let r = w.chain.submit(&admin_key("national"), patch(alert_rec(HE_SCHEME, CODE), json!({"scheme": null})));
     ok(&r);
@@ -1090,7 +1337,10 @@ fn alert_states_only_move_forward_and_only_the_raiser_closes() {
     let a = &w.chain.state.ledger().alerts[&id];
     assert_eq!(a.state, AlertState::Closed);
     let steps: Vec<(&str, AlertState)> = a.disposals.iter().map(|d| (d.province.as_str(), d.state)).collect();
-    assert_eq!(steps, [(BJ, AlertState::Sealed), (BJ, AlertState::Recalled), (TJ, AlertState::Sealed), (TJ, AlertState::Destroyed), (BJ, AlertState::Closed)]);
+    assert_eq!(
+        steps,
+        [(BJ, AlertState::Sealed), (BJ, AlertState::Recalled), (TJ, AlertState::Sealed), (TJ, AlertState::Destroyed), (BJ, AlertState::Closed)]
+    );
 }
 
 #[test]
@@ -1146,9 +1396,21 @@ fn a_dictionary_amendment_takes_effect_at_a_quorum_of_bureaus() {
 fn a_dictionary_amendment_removes_codes_and_is_checked() {
     let mut w = World::new();
     let bj = admin_key("beijing");
-    refuse(&mut w.chain, &bj, json!({"type": "dictionary_amendment", "dictionary": "colours", "add": {"R": "red"}}), "record.dictionary", "not a dictionary");
+    refuse(
+        &mut w.chain,
+        &bj,
+        json!({"type": "dictionary_amendment", "dictionary": "colours", "add": {"R": "red"}}),
+        "record.dictionary",
+        "not a dictionary",
+    );
     refuse(&mut w.chain, &bj, json!({"type": "dictionary_amendment", "dictionary": "entry_port"}), "record.add", "adds or removes at least one code");
-    refuse(&mut w.chain, &bj, json!({"type": "dictionary_amendment", "dictionary": "entry_port", "add": {"0498": "盐田"}}), "record.add.0498", "already code 5316's");
+    refuse(
+        &mut w.chain,
+        &bj,
+        json!({"type": "dictionary_amendment", "dictionary": "entry_port", "add": {"0498": "盐田"}}),
+        "record.add.0498",
+        "already code 5316's",
+    );
     let remove = json!({"type": "dictionary_amendment", "dictionary": "entry_port", "remove": ["5316"]});
     for b in ["beijing", "tianjin", "hebei"] {
         ok(&w.chain.submit(&admin_key(b), remove.clone()));
@@ -1228,7 +1490,8 @@ fn dictionary_names_of_any_length_are_accepted_where_a_code_or_name_is() {
     assert_eq!(w.chain.state.ledger().products.values().next().unwrap().category, "4507");
     // 16 characters: 中华人民共和国民办学校办学许可证 (03).
     let uscc = uscc_for("130102", "school");
-    let rec = patch(enterprise_rec(&uscc, &testkit::key("school"), "130102", "29"), json!({"licences": [{"type": "中华人民共和国民办学校办学许可证"}]}));
+    let rec =
+        patch(enterprise_rec(&uscc, &testkit::key("school"), "130102", "29"), json!({"licences": [{"type": "中华人民共和国民办学校办学许可证"}]}));
     ok(&w.chain.submit(&admin_key("hebei"), rec));
     assert_eq!(w.chain.state.ledger().enterprise(&uscc).unwrap().1.licences[0].licence_type, "03");
     // An HS name longer than 12 characters.
@@ -1276,21 +1539,34 @@ fn the_national_platform_neither_reports_nor_registers_report_clients() {
     // The national platform receives reports; it does not make them, directly or through a client.
     refuse(&mut w.chain, &admin_key("national"), cert_rec(QN, BATCH), "signer", "provinces make them");
     refuse(&mut w.chain, &admin_key("national"), client_rec("national-client", false), "signer", "a province's bureau registers its report clients");
-    refuse(&mut w.chain, &validator_key("national"), patch(cert_rec(QN, BATCH), json!({"clientId": "national-client"})), "record.clientId", "not registered");
+    refuse(
+        &mut w.chain,
+        &validator_key("national"),
+        patch(cert_rec(QN, BATCH), json!({"clientId": "national-client"})),
+        "record.clientId",
+        "not registered",
+    );
 }
 
 #[test]
 fn a_parent_trace_code_is_registered_with_its_lot() {
     let mut w = World::new();
     let k = w.importer.key.clone();
-    let with_parent = |code: &str, qn: &str, batch: &str, parent: &str| patch(batch_rec(code, qn, batch, 10, "100"), json!({"parentTraceCode": parent}));
+    let with_parent =
+        |code: &str, qn: &str, batch: &str, parent: &str| patch(batch_rec(code, qn, batch, 10, "100"), json!({"parentTraceCode": parent}));
     refuse(&mut w.chain, &k, with_parent(CODE, QN, BATCH, "ZZ1"), "record.parentTraceCode", "matches no code scheme of province 130000");
     ok(&w.chain.submit(&k, with_parent(CODE, QN, BATCH, "HE90000001")));
     let l = w.chain.state.ledger();
     let parent = l.code(HE_SCHEME, "HE90000001").expect("the parent code is registered");
     assert_eq!((parent.lot, &parent.origin), (w.lot(QN, BATCH), &CodeOrigin::ParentCode));
     // A parent code of another lot is refused.
-    refuse(&mut w.chain, &k, with_parent("HE00000002", "531620211160071009002", "B2", "HE90000001"), "record.parentTraceCode", &format!("belongs to another lot (certificate {QN})"));
+    refuse(
+        &mut w.chain,
+        &k,
+        with_parent("HE00000002", "531620211160071009002", "B2", "HE90000001"),
+        "record.parentTraceCode",
+        &format!("belongs to another lot (certificate {QN})"),
+    );
     // Of the same lot, it is fine (a holder's second code).
     ok(&w.chain.submit(&k, with_parent("HE00000003", QN, BATCH, "HE90000001")));
     assert_eq!(w.chain.state.ledger().lots[0].codes.len(), 3);

@@ -39,7 +39,8 @@ fn examples(doc: &str) -> Vec<Example> {
             continue;
         }
         if t == "```json" {
-            let signers = pending.take().unwrap_or_else(|| panic!("{PATH}:{}: a ```json block needs a <!-- signer: … --> comment right before it", i + 1));
+            let signers =
+                pending.take().unwrap_or_else(|| panic!("{PATH}:{}: a ```json block needs a <!-- signer: … --> comment right before it", i + 1));
             let mut text = String::new();
             loop {
                 let (_, l) = lines.next().unwrap_or_else(|| panic!("{PATH}:{}: unterminated ```json block", i + 1));

@@ -30,15 +30,20 @@ const CONTAINER: &str = "MNBU3167382";
 /// the same cold storage the same day).
 fn story() -> World {
     let mut w = World::new();
-    let (he, tj, bj, r1, r2) = (w.importer.key.clone(), w.storage.key.clone(), w.wholesaler.key.clone(), w.retail1.key.clone(), w.retail2.key.clone());
-    let (he_u, tj_u, bj_u, r1_u, r2_u) = (w.importer.uscc.clone(), w.storage.uscc.clone(), w.wholesaler.uscc.clone(), w.retail1.uscc.clone(), w.retail2.uscc.clone());
+    let (he, tj, bj, r1, r2) =
+        (w.importer.key.clone(), w.storage.key.clone(), w.wholesaler.key.clone(), w.retail1.key.clone(), w.retail2.key.clone());
+    let (he_u, tj_u, bj_u, r1_u, r2_u) =
+        (w.importer.uscc.clone(), w.storage.uscc.clone(), w.wholesaler.uscc.clone(), w.retail1.uscc.clone(), w.retail2.uscc.clone());
     let steps = vec![
         (he.clone(), patch(batch_rec(HE_CODE, QN, BATCH, 100, "2000"), json!({"containerNumber": CONTAINER}))),
         (he.clone(), ship_rec("HB-S1", &tj_u, vec![code_line(HE_CODE, BATCH, 60, "1200")])),
         (he.clone(), json!({"type": "vehicle", "licenseplate": "冀B12345", "driverName": "赵师傅", "sendNumber": "HB-S1"})),
         (tj.clone(), receipt_rec("TJ-R1", "HB-S1", &he_u, vec![line(BATCH, 58, "1160")])),
         (tj.clone(), cold_storage_rec(&tj_u, "TJ-CS-01", "津冷一号", "第三方")),
-        (tj.clone(), json!({"type": "stock_in", "inStockCode": "IN-1", "inStockDate": "2026-11-22", "storageNumber": "TJ-CS-01", "productList": [line(BATCH, 58, "1160")]})),
+        (
+            tj.clone(),
+            json!({"type": "stock_in", "inStockCode": "IN-1", "inStockDate": "2026-11-22", "storageNumber": "TJ-CS-01", "productList": [line(BATCH, 58, "1160")]}),
+        ),
         (tj.clone(), link_rec(HE_SCHEME, HE_CODE, TJ_SCHEME, TJ_CODE)),
         (tj.clone(), stock_out_rec("TJ-O1", &bj_u, vec![code_line(TJ_CODE, BATCH, 50, "1000")])),
         (bj.clone(), link_rec(TJ_SCHEME, TJ_CODE, BJ_SCHEME, BJ_CODE)),
@@ -53,7 +58,10 @@ fn story() -> World {
         (he.clone(), batch_rec("HE00000003", QN, "B2026-03", 10, "200")),
         // Lot 4: the storage's own goods, in the same cold storage the same day.
         (tj.clone(), batch_rec("TJ20000001", "531620211160071009004", "B4", 5, "100")),
-        (tj.clone(), json!({"type": "stock_in", "inStockCode": "IN-2", "inStockDate": "2026-11-22", "storageNumber": "TJ-CS-01", "productList": [line("B4", 5, "100")]})),
+        (
+            tj.clone(),
+            json!({"type": "stock_in", "inStockCode": "IN-2", "inStockDate": "2026-11-22", "storageNumber": "TJ-CS-01", "productList": [line("B4", 5, "100")]}),
+        ),
     ];
     for (key, record) in steps {
         let note = record.to_string();
@@ -156,8 +164,10 @@ fn resolve_code_lists_the_codes_of_all_three_schemes() {
     let r = w.chain.state.resolve_code(BJ_SCHEME, RETAIL_CODE).unwrap();
     assert_eq!((r.codes[0].scheme.as_str(), r.codes[0].code.as_str()), (BJ_SCHEME, RETAIL_CODE), "the code asked for first");
     let codes: BTreeSet<(String, String)> = r.codes.iter().map(|c| (c.scheme.clone(), c.code.clone())).collect();
-    let want: BTreeSet<(String, String)> =
-        [(HE_SCHEME, HE_CODE), (TJ_SCHEME, TJ_CODE), (BJ_SCHEME, BJ_CODE), (BJ_SCHEME, RETAIL_CODE)].iter().map(|(s, c)| (s.to_string(), c.to_string())).collect();
+    let want: BTreeSet<(String, String)> = [(HE_SCHEME, HE_CODE), (TJ_SCHEME, TJ_CODE), (BJ_SCHEME, BJ_CODE), (BJ_SCHEME, RETAIL_CODE)]
+        .iter()
+        .map(|(s, c)| (s.to_string(), c.to_string()))
+        .collect();
     assert_eq!(codes, want);
     let provinces: BTreeSet<&str> = r.codes.iter().map(|c| c.province.as_str()).collect();
     assert_eq!(provinces, BTreeSet::from([BJ, TJ, HE]));
@@ -178,7 +188,10 @@ fn unknown_schemes_codes_and_alerts_are_errors() {
     let w = story();
     let s = &w.chain.state;
     assert_eq!(s.trace("nope", HE_CODE, Direction::Both).unwrap_err(), TraceError::UnknownScheme("nope".into()));
-    assert!(matches!(s.trace(BJ_SCHEME, HE_CODE, Direction::Both).unwrap_err(), TraceError::UnknownCode { .. }), "a code is known in its own scheme only");
+    assert!(
+        matches!(s.trace(BJ_SCHEME, HE_CODE, Direction::Both).unwrap_err(), TraceError::UnknownCode { .. }),
+        "a code is known in its own scheme only"
+    );
     assert!(matches!(s.resolve_code(BJ_SCHEME, "BJ99999999").unwrap_err(), TraceError::UnknownCode { .. }));
     assert!(matches!(s.resolve_code("nope", "x").unwrap_err(), TraceError::UnknownScheme(_)));
     let id = Hash::digest(b"no alert");
@@ -219,7 +232,8 @@ fn an_alert_on_the_retail_code_groups_the_affected_by_province() {
 fn associated_lots_share_a_certificate_a_container_or_a_cold_storage() {
     let w = story();
     let assoc = w.chain.state.associated(w.lot(QN, BATCH));
-    let got: BTreeSet<(String, String, String)> = assoc.iter().map(|a| (a.reason.clone(), a.lot.quarantine_number.clone(), a.lot.certificate_batch.clone())).collect();
+    let got: BTreeSet<(String, String, String)> =
+        assoc.iter().map(|a| (a.reason.clone(), a.lot.quarantine_number.clone(), a.lot.certificate_batch.clone())).collect();
     let want: BTreeSet<(String, String, String)> = [
         ("same_container", "531620211160071009002", "B2026-02"),
         ("same_certificate", QN, "B2026-03"),

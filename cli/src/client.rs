@@ -112,9 +112,19 @@ pub fn trace_table(t: &Value) -> String {
     let mut out = String::new();
     let s = |v: &Value| v.as_str().map(str::to_string).unwrap_or_else(|| if v.is_null() { "-".into() } else { v.to_string() });
     let lot = &t["lot"];
-    let _ = writeln!(out, "lot: {} ({}), certificate {} batch {}, entered {} via {} on {}: {} pieces, {} kg",
-        s(&lot["product_name"]), s(&lot["product_id"]), s(&lot["quarantine_number"]), s(&lot["certificate_batch"]),
-        s(&lot["origin_uscc"]), s(&lot["port_of_entry"]), s(&lot["entry_date"]), s(&lot["entered_pieces"]), s(&lot["entered_kg"]));
+    let _ = writeln!(
+        out,
+        "lot: {} ({}), certificate {} batch {}, entered {} via {} on {}: {} pieces, {} kg",
+        s(&lot["product_name"]),
+        s(&lot["product_id"]),
+        s(&lot["quarantine_number"]),
+        s(&lot["certificate_batch"]),
+        s(&lot["origin_uscc"]),
+        s(&lot["port_of_entry"]),
+        s(&lot["entry_date"]),
+        s(&lot["entered_pieces"]),
+        s(&lot["entered_kg"])
+    );
     let _ = writeln!(out, "trace {} from {} {} (starts at {})", s(&t["direction"]), s(&t["scheme"]), s(&t["code"]), s(&t["start_uscc"]));
     let _ = writeln!(out, "\ncodes:");
     for c in t["codes"].as_array().into_iter().flatten() {
@@ -122,20 +132,43 @@ pub fn trace_table(t: &Value) -> String {
     }
     let _ = writeln!(out, "\nenterprises:");
     for e in t["enterprises"].as_array().into_iter().flatten() {
-        let _ = writeln!(out, "  {} {} {:<4} {}  holds {} pieces / {} kg  ({}, {})  {}",
-            s(&e["province"]), s(&e["uscc"]), s(&e["enterprise_type"]), s(&e["name"]), s(&e["holds_pieces"]), s(&e["holds_kg"]),
-            s(&e["latitude"]), s(&e["longitude"]), s(&e["contact_phone"]));
+        let _ = writeln!(
+            out,
+            "  {} {} {:<4} {}  holds {} pieces / {} kg  ({}, {})  {}",
+            s(&e["province"]),
+            s(&e["uscc"]),
+            s(&e["enterprise_type"]),
+            s(&e["name"]),
+            s(&e["holds_pieces"]),
+            s(&e["holds_kg"]),
+            s(&e["latitude"]),
+            s(&e["longitude"]),
+            s(&e["contact_phone"])
+        );
     }
     let _ = writeln!(out, "\nsteps:");
     for st in t["steps"].as_array().into_iter().flatten() {
         let received = match st["received"].as_object() {
-            Some(r) if r["short_pieces"].as_u64().unwrap_or(0) > 0 => format!(" received {} (short {} pieces / {} kg)", s(&r["pieces"]), s(&r["short_pieces"]), s(&r["short_kg"])),
+            Some(r) if r["short_pieces"].as_u64().unwrap_or(0) > 0 => {
+                format!(" received {} (short {} pieces / {} kg)", s(&r["pieces"]), s(&r["short_pieces"]), s(&r["short_kg"]))
+            }
             Some(r) => format!(" received {}", s(&r["date"])),
             None if st["kind"] == "shipment" => " in transit".into(),
             None => String::new(),
         };
-        let _ = writeln!(out, "  {} {:<9} {} -> {}  {} pieces / {} kg  {}{}  tx {}",
-            s(&st["date"]), s(&st["kind"]), s(&st["from"]), s(&st["to"]), s(&st["pieces"]), s(&st["weight_kg"]), s(&st["document"]), received, s(&st["tx"]));
+        let _ = writeln!(
+            out,
+            "  {} {:<9} {} -> {}  {} pieces / {} kg  {}{}  tx {}",
+            s(&st["date"]),
+            s(&st["kind"]),
+            s(&st["from"]),
+            s(&st["to"]),
+            s(&st["pieces"]),
+            s(&st["weight_kg"]),
+            s(&st["document"]),
+            received,
+            s(&st["tx"])
+        );
     }
     out
 }

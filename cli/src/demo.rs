@@ -8,10 +8,10 @@
 //! it offline, prints what to try next, and runs until Ctrl-C.
 
 use crate::client::Gateway;
+use crate::client::sign_record;
 use crate::cluster::LocalCluster;
 use crate::testnet;
 use anyhow::{Context, Result, bail};
-use crate::client::sign_record;
 use coldchain_chaincode::scenario;
 use coldchain_node::crypto::{generate_key, read_key_file, write_key_file};
 use coldchain_node::genesis::Genesis;
@@ -122,7 +122,13 @@ pub fn run(dir: Option<PathBuf>, exit_after: bool) -> Result<()> {
     println!("alert {alert_id} (seen from Tianjin's node): state {}", alert["alert"]["state"]);
     for (province, list) in alert["affected"].as_object().into_iter().flatten() {
         for e in list.as_array().into_iter().flatten() {
-            println!("  {province}  {}  {}  holds {} pieces, contact {}", e["uscc"].as_str().unwrap_or(""), e["name"].as_str().unwrap_or(""), e["holds_pieces"], e["contact_phone"].as_str().unwrap_or("-"));
+            println!(
+                "  {province}  {}  {}  holds {} pieces, contact {}",
+                e["uscc"].as_str().unwrap_or(""),
+                e["name"].as_str().unwrap_or(""),
+                e["holds_pieces"],
+                e["contact_phone"].as_str().unwrap_or("-")
+            );
         }
     }
     // Prove one from another bureau's node, and check it offline.
@@ -131,7 +137,11 @@ pub fn run(dir: Option<PathBuf>, exit_after: bool) -> Result<()> {
     std::fs::write(&proof_path, serde_json::to_string_pretty(&proof)?)?;
     let genesis = Genesis::load(&dir.join("genesis.json"))?;
     let verified = verify(&genesis, &serde_json::from_value::<ProofBundle>(proof)?).map_err(|e| anyhow::anyhow!("demo proof failed: {e}"))?;
-    println!("proof of the batch record {tx_id} (from Hebei's node) verified offline: block {}, signed by {}", verified.height, verified.signers.join(", "));
+    println!(
+        "proof of the batch record {tx_id} (from Hebei's node) verified offline: block {}, signed by {}",
+        verified.height,
+        verified.signers.join(", ")
+    );
 
     println!();
     println!("The consortium is running:");

@@ -231,7 +231,8 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
         }
         Command::Trace { gateway, scheme, code, direction, format } => {
             let gw = Gateway::new(&gateway);
-            let query = format!("/v1/trace?scheme={}&code={}&direction={}", client::escape(&scheme), client::escape(&code), client::escape(&direction));
+            let query =
+                format!("/v1/trace?scheme={}&code={}&direction={}", client::escape(&scheme), client::escape(&code), client::escape(&direction));
             match format.as_str() {
                 "table" => print!("{}", client::trace_table(&gw.get(&query)?.into_result()?)),
                 "json" => println!("{}", serde_json::to_string_pretty(&gw.get(&query)?.into_result()?)?),
@@ -243,7 +244,8 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
             let key = read_key_file(&key)?;
             let secret = hex::encode(generate_key().to_bytes());
             let credential = coldchain_chaincode::Hash::digest(format!("{client_id}:{secret}").as_bytes());
-            let record = serde_json::json!({"type": "report_client", "clientId": client_id, "credentialSha256": credential.to_hex(), "revoked": revoke});
+            let record =
+                serde_json::json!({"type": "report_client", "clientId": client_id, "credentialSha256": credential.to_hex(), "revoked": revoke});
             let gw = Gateway::new(&gateway);
             let tx = client::sign_record(&gw.chain_id()?, &key, record)?;
             let result = gw.post("/v1/records?wait=finalized", &tx)?.into_result()?;
@@ -253,7 +255,10 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
             } else {
                 println!("client_id: {client_id}");
                 println!("secret:    {secret}   (shown once; the chain keeps only SHA-256 of clientId:secret)");
-                println!("Authorization: Basic {}", base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("{client_id}:{secret}")));
+                println!(
+                    "Authorization: Basic {}",
+                    base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("{client_id}:{secret}"))
+                );
             }
         }
         Command::Proof { gateway, tx_id, out } => {

@@ -67,13 +67,12 @@ pub fn create(dir: &Path, opts: &Options) -> Result<Vec<TestnetNode>> {
             peer_id: peer_id_of(&public).to_string(),
         });
     }
-    let genesis =
-        Genesis {
-            chain_id: opts.chain_id.clone(),
-            genesis_time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            validators,
-            dictionaries: coldchain_chaincode::dictionary::Dictionaries::builtin(),
-        };
+    let genesis = Genesis {
+        chain_id: opts.chain_id.clone(),
+        genesis_time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        validators,
+        dictionaries: coldchain_chaincode::dictionary::Dictionaries::builtin(),
+    };
     genesis.validate()?;
     std::fs::write(dir.join("genesis.json"), serde_json::to_string_pretty(&genesis)? + "\n")?;
     let mut nodes = Vec::new();

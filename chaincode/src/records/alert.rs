@@ -48,7 +48,9 @@ impl AlertRecord {
             }
             None => known_code(l, &self.code.0).map(|(s, e)| (s.clone(), e)),
         };
-        let (scheme, entry) = found.ok_or_else(|| RecordError::new(&self.code.1, format!("code {} is not known on chain; an alert starts from a registered code", self.code.0)))?;
+        let (scheme, entry) = found.ok_or_else(|| {
+            RecordError::new(&self.code.1, format!("code {} is not known on chain; an alert starts from a registered code", self.code.0))
+        })?;
         Ok((scheme, entry.lot, entry.issuer))
     }
 
@@ -88,7 +90,8 @@ impl AlertDisposal {
         let (id, id_path) = f.req_str_at("alertId", &[], 64)?;
         let alert = id.parse().map_err(|_| RecordError::new(&id_path, "is the alert's transaction id, 64 hexadecimal characters"))?;
         let (s, s_path) = f.req_str_at("state", &[], 12)?;
-        let state = AlertState::parse(&s).ok_or_else(|| RecordError::new(&s_path, format!("\"{s}\" is not a disposal state: sealed, recalled, destroyed or closed")))?;
+        let state = AlertState::parse(&s)
+            .ok_or_else(|| RecordError::new(&s_path, format!("\"{s}\" is not a disposal state: sealed, recalled, destroyed or closed")))?;
         let note = f.opt_str("note", 1000)?;
         f.finish("alertId, state, note")?;
         Ok(AlertDisposal { alert: (alert, id_path), state: (state, s_path), note })
@@ -102,7 +105,13 @@ impl AlertDisposal {
         }
         let mine = alert.disposals.iter().filter(|d| d.province == province).map(|d| d.state).max().unwrap_or(AlertState::Open);
         if self.state.0 <= mine {
-            return Err(RecordError::new(&self.state.1, format!("province {province} has already reached \"{}\"; states only move forward: sealed, recalled, destroyed, closed", mine.as_str())));
+            return Err(RecordError::new(
+                &self.state.1,
+                format!(
+                    "province {province} has already reached \"{}\"; states only move forward: sealed, recalled, destroyed, closed",
+                    mine.as_str()
+                ),
+            ));
         }
         if self.state.0 == AlertState::Closed && alert.province != province {
             return Err(RecordError::new(&self.state.1, format!("only the raising bureau ({}) closes the alert", alert.province)));

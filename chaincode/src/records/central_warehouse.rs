@@ -48,7 +48,9 @@ impl CentralWarehouse {
         let nucleic_result = match result.as_str() {
             "阴性" | "negative" => "negative",
             "阳性" | "positive" => "positive",
-            other => return Err(RecordError::new(result_path, format!("\"{other}\" is not a nucleic-acid result: 阴性 (negative) or 阳性 (positive)"))),
+            other => {
+                return Err(RecordError::new(result_path, format!("\"{other}\" is not a nucleic-acid result: 阴性 (negative) or 阳性 (positive)")));
+            }
         }
         .to_string();
         let (pieces, _) = f.req_pieces("pieces", &[])?;
@@ -72,7 +74,18 @@ impl CentralWarehouse {
         f.opt_str("customsImg", 500)?;
         f.opt_image("certificateImg", &[])?;
         let mut fields = BTreeMap::new();
-        for name in ["customsNumber", "nucleicNumber", "coldName", "brand", "nucleicItem", "instockno", "disinfectResult", "shipperName", "productNumber", "goodsFlow"] {
+        for name in [
+            "customsNumber",
+            "nucleicNumber",
+            "coldName",
+            "brand",
+            "nucleicItem",
+            "instockno",
+            "disinfectResult",
+            "shipperName",
+            "productNumber",
+            "goodsFlow",
+        ] {
             if let Some(v) = f.opt_str(name, 200)? {
                 fields.insert(name.to_string(), v);
             }

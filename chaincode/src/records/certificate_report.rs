@@ -49,12 +49,16 @@ pub fn reporter(l: &Ledger, cx: &Cx, client: Option<&(String, String)>) -> Resul
         },
         (Actor::Node { .. }, None) => Err(RecordError::new("record.clientId", "a node reports on behalf of a registered report client; name it")),
         (_, Some((_, path))) => Err(RecordError::new(path, "only a node reporting for a client names a clientId")),
-        (Actor::Bureau { province }, None) if province == "000000" => Err(RecordError::new("signer", "the national platform receives reports; provinces make them")),
+        (Actor::Bureau { province }, None) if province == "000000" => {
+            Err(RecordError::new("signer", "the national platform receives reports; provinces make them"))
+        }
         (actor, None) => Ok((
             match actor {
                 Actor::Bureau { province } => province.clone(),
                 Actor::Enterprise(e) => l.enterprises[*e as usize].province.clone(),
-                Actor::Node { .. } | Actor::Anyone => return Err(RecordError::new("signer", "reports are signed by a bureau, an enterprise or a node")),
+                Actor::Node { .. } | Actor::Anyone => {
+                    return Err(RecordError::new("signer", "reports are signed by a bureau, an enterprise or a node"));
+                }
             },
             None,
         )),
@@ -91,7 +95,10 @@ impl CertificateReportRecord {
         if l.report_days.contains(&(province.clone(), self.quarantine_number.0.clone(), cx.today)) {
             return Err(RecordError::new(
                 &self.quarantine_number.1,
-                format!("certificate {} was already reported by province {province} today ({}); one report a day", self.quarantine_number.0, cx.today),
+                format!(
+                    "certificate {} was already reported by province {province} today ({}); one report a day",
+                    self.quarantine_number.0, cx.today
+                ),
             ));
         }
         Ok(())

@@ -4,8 +4,8 @@
 //! certificate number and production batch (`quarantineNumber`, `batch`),
 //! the matching key seed 000 uses; then `from` is registered too.
 
-use super::product_batch::register_code;
 use super::Cx;
+use super::product_batch::register_code;
 use crate::fields::{Fields, Result};
 use crate::record::RecordError;
 use crate::state::ledger::{CodeOrigin, Ledger, LotId};
@@ -50,45 +50,75 @@ impl CodeLinkRecord {
     pub fn validate(&self, l: &Ledger, cx: &Cx) -> Result<(LotId, bool)> {
         let ent = cx.require_enterprise("code_link")?;
         let province = &l.enterprises[ent as usize].province;
-        let to_scheme = l.schemes.get(&self.to.scheme).ok_or_else(|| RecordError::new(format!("{}.scheme", self.to.path), format!("no code scheme \"{}\" is registered", self.to.scheme)))?;
+        let to_scheme = l
+            .schemes
+            .get(&self.to.scheme)
+            .ok_or_else(|| RecordError::new(format!("{}.scheme", self.to.path), format!("no code scheme \"{}\" is registered", self.to.scheme)))?;
         if to_scheme.province != *province {
             return Err(RecordError::new(
                 format!("{}.scheme", self.to.path),
-                format!("scheme {} is province {}'s; an enterprise of {province} links to codes of its own province's schemes", to_scheme.scheme_id, to_scheme.province),
+                format!(
+                    "scheme {} is province {}'s; an enterprise of {province} links to codes of its own province's schemes",
+                    to_scheme.scheme_id, to_scheme.province
+                ),
             ));
         }
         if !to_scheme.matches(&self.to.code) {
-            return Err(RecordError::new(format!("{}.code", self.to.path), format!("\"{}\" does not match scheme {}'s pattern {}", self.to.code, to_scheme.scheme_id, to_scheme.pattern)));
+            return Err(RecordError::new(
+                format!("{}.code", self.to.path),
+                format!("\"{}\" does not match scheme {}'s pattern {}", self.to.code, to_scheme.scheme_id, to_scheme.pattern),
+            ));
         }
-        let from_scheme =
-            l.schemes.get(&self.from.scheme).ok_or_else(|| RecordError::new(format!("{}.scheme", self.from.path), format!("no code scheme \"{}\" is registered", self.from.scheme)))?;
+        let from_scheme = l.schemes.get(&self.from.scheme).ok_or_else(|| {
+            RecordError::new(format!("{}.scheme", self.from.path), format!("no code scheme \"{}\" is registered", self.from.scheme))
+        })?;
         let (lot, from_is_new) = match l.code(&self.from.scheme, &self.from.code) {
             Some(e) => (e.lot, false),
             None => {
                 if !from_scheme.matches(&self.from.code) {
-                    return Err(RecordError::new(format!("{}.code", self.from.path), format!("\"{}\" does not match scheme {}'s pattern", self.from.code, from_scheme.scheme_id)));
+                    return Err(RecordError::new(
+                        format!("{}.code", self.from.path),
+                        format!("\"{}\" does not match scheme {}'s pattern", self.from.code, from_scheme.scheme_id),
+                    ));
                 }
                 let (Some(n), Some(b)) = (&self.quarantine_number, &self.batch) else {
                     return Err(RecordError::new(
                         format!("{}.code", self.from.path),
-                        format!("code {} of scheme {} is not known; give quarantineNumber and batch to link it by the lot's matching key", self.from.code, self.from.scheme),
+                        format!(
+                            "code {} of scheme {} is not known; give quarantineNumber and batch to link it by the lot's matching key",
+                            self.from.code, self.from.scheme
+                        ),
                     ));
                 };
-                let lot = *l.lot_ids.get(&(n.clone(), b.clone())).ok_or_else(|| RecordError::new("record.quarantineNumber", format!("no lot with certificate {n} and production batch {b} is on chain")))?;
+                let lot = *l.lot_ids.get(&(n.clone(), b.clone())).ok_or_else(|| {
+                    RecordError::new("record.quarantineNumber", format!("no lot with certificate {n} and production batch {b} is on chain"))
+                })?;
                 (lot, true)
             }
         };
         if let (Some(n), Some(b)) = (&self.quarantine_number, &self.batch) {
             let lot_ref = &l.lots[lot as usize];
             if lot_ref.quarantine_number != *n || lot_ref.certificate_batch != *b {
-                return Err(RecordError::new("record.quarantineNumber", format!("code {} belongs to certificate {} batch {}, not {n} {b}", self.from.code, lot_ref.quarantine_number, lot_ref.certificate_batch)));
+                return Err(RecordError::new(
+                    "record.quarantineNumber",
+                    format!(
+                        "code {} belongs to certificate {} batch {}, not {n} {b}",
+                        self.from.code, lot_ref.quarantine_number, lot_ref.certificate_batch
+                    ),
+                ));
             }
         }
         if let Some(existing) = l.code(&self.to.scheme, &self.to.code) {
-            return Err(RecordError::new(format!("{}.code", self.to.path), format!("code {} of scheme {} is already registered (transaction {})", self.to.code, self.to.scheme, existing.tx)));
+            return Err(RecordError::new(
+                format!("{}.code", self.to.path),
+                format!("code {} of scheme {} is already registered (transaction {})", self.to.code, self.to.scheme, existing.tx),
+            ));
         }
         if !l.holdings.contains_key(&(ent, lot)) && !l.lots[lot as usize].movements.iter().any(|m| l.movements[*m as usize].to == ent) {
-            return Err(RecordError::new(format!("{}.code", self.from.path), "the signer has never received these goods; it links codes of goods it has received"));
+            return Err(RecordError::new(
+                format!("{}.code", self.from.path),
+                "the signer has never received these goods; it links codes of goods it has received",
+            ));
         }
         Ok((lot, from_is_new))
     }

@@ -43,7 +43,8 @@ impl CodeSchemeRecord {
             return Err(RecordError::new(url_path, "is an http(s) URL template containing {code}, e.g. https://trace.example.gov.cn/c/{code}"));
         }
         let (doc, doc_path) = f.req_str_at("ruleDocSha256", &[], 64)?;
-        let rule_doc_sha256 = doc.parse().map_err(|_| RecordError::new(doc_path, "is the SHA-256 of the coding rule document, 64 hexadecimal characters"))?;
+        let rule_doc_sha256 =
+            doc.parse().map_err(|_| RecordError::new(doc_path, "is the SHA-256 of the coding rule document, 64 hexadecimal characters"))?;
         let (issued_count, _) = f.opt_count("issuedCount", &[])?.unwrap_or((0, String::new()));
         f.finish(FIELDS)?;
         Ok(CodeSchemeRecord { scheme_id, province, name, pattern, resolver_url, rule_doc_sha256, issued_count })
@@ -52,7 +53,10 @@ impl CodeSchemeRecord {
     pub fn validate(&self, l: &Ledger, cx: &Cx) -> Result<()> {
         let bureau = cx.require_bureau("code_scheme")?;
         if self.province.0 != bureau {
-            return Err(RecordError::new(&self.province.1, format!("bureau {bureau} registers schemes of its own province only, not {}", self.province.0)));
+            return Err(RecordError::new(
+                &self.province.1,
+                format!("bureau {bureau} registers schemes of its own province only, not {}", self.province.0),
+            ));
         }
         if let Some(existing) = l.schemes.get(&self.scheme_id.0)
             && existing.province != bureau

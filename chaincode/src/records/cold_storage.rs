@@ -22,7 +22,8 @@ pub struct ColdStorageRecord {
     pub storage_type: String,
 }
 
-const FIELDS: &str = "unifSociCredCode, code, name, address, addrDistricts, usablearea, storageVariety, inventory, contact, contactPhone, Type (or storageType)";
+const FIELDS: &str =
+    "unifSociCredCode, code, name, address, addrDistricts, usablearea, storageVariety, inventory, contact, contactPhone, Type (or storageType)";
 
 impl ColdStorageRecord {
     pub fn parse(f: &mut Fields) -> Result<Self> {
@@ -42,7 +43,12 @@ impl ColdStorageRecord {
             "自营自用" | "own" | "self" => "own",
             "第三方" | "third_party" => "third_party",
             "集中仓" | "central" => "central",
-            other => return Err(RecordError::new(t_path, format!("\"{other}\" is not a cold storage type: 自营自用 (own), 第三方 (third_party) or 集中仓 (central)"))),
+            other => {
+                return Err(RecordError::new(
+                    t_path,
+                    format!("\"{other}\" is not a cold storage type: 自营自用 (own), 第三方 (third_party) or 集中仓 (central)"),
+                ));
+            }
         }
         .to_string();
         f.finish(FIELDS)?;
@@ -50,7 +56,9 @@ impl ColdStorageRecord {
     }
 
     fn operator(&self, l: &Ledger, cx: &Cx) -> Result<EntId> {
-        let (id, e) = l.enterprise(&self.operator.0).ok_or_else(|| RecordError::new(&self.operator.1, format!("{} is not an enrolled enterprise", self.operator.0)))?;
+        let (id, e) = l
+            .enterprise(&self.operator.0)
+            .ok_or_else(|| RecordError::new(&self.operator.1, format!("{} is not an enrolled enterprise", self.operator.0)))?;
         match &cx.actor {
             Actor::Enterprise(me) if *me == id => Ok(id),
             Actor::Bureau { province } if *province == e.province => Ok(id),
@@ -62,8 +70,15 @@ impl ColdStorageRecord {
         let operator = self.operator(l, cx)?;
         if let Some(code) = &self.code {
             let province = &l.enterprises[operator as usize].province;
-            if let Some(other) = l.cold_storages.iter().find(|s| s.code.as_ref() == Some(code) && s.operator != operator && l.enterprises[s.operator as usize].province == *province) {
-                return Err(RecordError::new("record.code", format!("cold storage number {code} is already filed in province {province} by {}", l.enterprises[other.operator as usize].uscc)));
+            if let Some(other) = l
+                .cold_storages
+                .iter()
+                .find(|s| s.code.as_ref() == Some(code) && s.operator != operator && l.enterprises[s.operator as usize].province == *province)
+            {
+                return Err(RecordError::new(
+                    "record.code",
+                    format!("cold storage number {code} is already filed in province {province} by {}", l.enterprises[other.operator as usize].uscc),
+                ));
             }
         }
         Ok(())

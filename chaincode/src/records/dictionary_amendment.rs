@@ -30,7 +30,10 @@ impl DictionaryAmendment {
         if let Some((path, v)) = f.opt_value("add") {
             let obj = v.as_object().ok_or_else(|| RecordError::new(&path, "is an object of code → name"))?;
             for (code, name) in obj {
-                let name = name.as_str().filter(|n| !n.is_empty() && n.chars().count() <= 100).ok_or_else(|| RecordError::new(format!("{path}.{code}"), "a name is a string of 1–100 characters"))?;
+                let name = name
+                    .as_str()
+                    .filter(|n| !n.is_empty() && n.chars().count() <= 100)
+                    .ok_or_else(|| RecordError::new(format!("{path}.{code}"), "a name is a string of 1–100 characters"))?;
                 if code.is_empty() || code.len() > 20 {
                     return Err(RecordError::new(format!("{path}.{code}"), "a code is 1–20 characters"));
                 }
@@ -94,4 +97,3 @@ impl DictionaryAmendment {
         }
     }
 }
-

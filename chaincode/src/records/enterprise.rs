@@ -49,8 +49,9 @@ impl EnterpriseRecord {
         }
         let (key_hex, key_path) = f.req_str_at("publicKey", &[], 64)?;
         let mut public_key = [0u8; 32];
-        hex::decode_to_slice(&key_hex, &mut public_key)
-            .map_err(|_| RecordError::new(&key_path, "must be an ed25519 public key of 64 hexadecimal characters (as `coldchain keygen` prints it)"))?;
+        hex::decode_to_slice(&key_hex, &mut public_key).map_err(|_| {
+            RecordError::new(&key_path, "must be an ed25519 public key of 64 hexadecimal characters (as `coldchain keygen` prints it)")
+        })?;
         if ed25519_dalek::VerifyingKey::from_bytes(&public_key).is_err() {
             return Err(RecordError::new(&key_path, "is not a valid ed25519 public key"));
         }
@@ -92,7 +93,10 @@ impl EnterpriseRecord {
         if let Some(p) = crate::identifiers::division_province(&self.district.0)
             && p != province
         {
-            return Err(RecordError::new(&self.district.1, format!("district {} lies in province {p}, not the enrolling bureau's {province}", self.district.0)));
+            return Err(RecordError::new(
+                &self.district.1,
+                format!("district {} lies in province {p}, not the enrolling bureau's {province}", self.district.0),
+            ));
         }
         dict(l, "enterprise_type", &self.enterprise_type.0, &self.enterprise_type.1)?;
         for (t, path, _, _) in &self.licences {
@@ -110,7 +114,10 @@ impl EnterpriseRecord {
         if let Some(owner) = l.enterprise_keys.get(key)
             && l.enterprises[*owner as usize].uscc != self.uscc.0
         {
-            return Err(RecordError::new(&self.public_key.1, format!("this key already belongs to enterprise {}", l.enterprises[*owner as usize].uscc)));
+            return Err(RecordError::new(
+                &self.public_key.1,
+                format!("this key already belongs to enterprise {}", l.enterprises[*owner as usize].uscc),
+            ));
         }
         if l.bureaus.values().any(|b| &b.validator_key == key || b.admin_key.as_ref() == Some(key)) {
             return Err(RecordError::new(&self.public_key.1, "this key is a bureau's or validator's key"));

@@ -68,7 +68,10 @@ impl FlowReportRecord {
         if !l.lot_ids.contains_key(&pair) && !l.reported_batches.contains(&pair) {
             return Err(RecordError::new(
                 &self.production_batch.1,
-                format!("no certificate {} with production batch {} is known; a flow must match a reported certificate number and production batch", pair.0, pair.1),
+                format!(
+                    "no certificate {} with production batch {} is known; a flow must match a reported certificate number and production batch",
+                    pair.0, pair.1
+                ),
             ));
         }
         if l.flow_keys.contains(&self.key(province.clone())) {

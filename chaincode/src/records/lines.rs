@@ -172,11 +172,21 @@ fn match_line(l: &Ledger, line: &Line, offer: &BTreeMap<LotId, Qty>, holder: &st
         [lot] => Ok(*lot),
         [] => Err(RecordError::new(
             format!("{}.batch", line.path),
-            format!("{holder} has no goods of product {} batch {}{}", line.product_id, line.batch, line.quarantine_number.as_ref().map(|n| format!(" under certificate {n}")).unwrap_or_default()),
+            format!(
+                "{holder} has no goods of product {} batch {}{}",
+                line.product_id,
+                line.batch,
+                line.quarantine_number.as_ref().map(|n| format!(" under certificate {n}")).unwrap_or_default()
+            ),
         )),
         _ => Err(RecordError::new(
             format!("{}.batch", line.path),
-            format!("product {} batch {} matches {} lots {holder} has; name the lot by quarantineNumber or traceCode", line.product_id, line.batch, candidates.len()),
+            format!(
+                "product {} batch {} matches {} lots {holder} has; name the lot by quarantineNumber or traceCode",
+                line.product_id,
+                line.batch,
+                candidates.len()
+            ),
         )),
     }
 }

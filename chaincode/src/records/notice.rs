@@ -22,7 +22,9 @@ impl NoticeRecord {
             return Err(RecordError::new(f.at("title"), "must not be empty"));
         }
         let alert = match f.opt_str_at("alertId", &[], 64)? {
-            Some((id, path)) => Some((id.parse().map_err(|_| RecordError::new(&path, "is an alert's transaction id, 64 hexadecimal characters"))?, path)),
+            Some((id, path)) => {
+                Some((id.parse().map_err(|_| RecordError::new(&path, "is an alert's transaction id, 64 hexadecimal characters"))?, path))
+            }
             None => None,
         };
         f.finish("title, content, alertId")?;

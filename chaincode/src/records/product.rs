@@ -76,7 +76,9 @@ impl ProductRecord {
         let unit = f.opt_str_at("lifeUnit", &[], 10)?;
         let shelf_life = match (life, unit) {
             (None, None) => None,
-            (Some((n, _)), Some((u, path))) => Some((n, life_unit(&u).ok_or_else(|| RecordError::new(path, format!("\"{u}\" is not year, month or day (年, 月, 日)")))?.to_string())),
+            (Some((n, _)), Some((u, path))) => {
+                Some((n, life_unit(&u).ok_or_else(|| RecordError::new(path, format!("\"{u}\" is not year, month or day (年, 月, 日)")))?.to_string()))
+            }
             (Some(_), None) => return Err(RecordError::new(f.at("lifeUnit"), "is required with lifeNumber: year, month or day")),
             (None, Some((_, path))) => return Err(RecordError::new(path, "given without lifeNumber")),
         };

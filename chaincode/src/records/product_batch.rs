@@ -131,10 +131,16 @@ impl ProductBatch {
                 "冷库" | "ColdStorage" => "cold_storage",
                 "海关口岸" | "CustomsPort" => "customs_port",
                 "其他" | "Other" => "other",
-                other => return Err(RecordError::new(place_path, format!("\"{other}\" is not a place of disinfection: Market, ColdStorage, CustomsPort or Other (市场, 冷库, 海关口岸, 其他)"))),
+                other => {
+                    return Err(RecordError::new(
+                        place_path,
+                        format!("\"{other}\" is not a place of disinfection: Market, ColdStorage, CustomsPort or Other (市场, 冷库, 海关口岸, 其他)"),
+                    ));
+                }
             };
             let number = d.req_str("disinfectNumber", 64)?;
-            let (state, state_path) = d.opt_count("disinfectState", &[])?.ok_or_else(|| RecordError::new(d.at("disinfectState"), "is required: 1 disinfected, 0 not"))?;
+            let (state, state_path) =
+                d.opt_count("disinfectState", &[])?.ok_or_else(|| RecordError::new(d.at("disinfectState"), "is required: 1 disinfected, 0 not"))?;
             if state > 1 {
                 return Err(RecordError::new(state_path, "is 1 (disinfected) or 0 (not disinfected)"));
             }
@@ -148,7 +154,12 @@ impl ProductBatch {
             let result = match result.as_str() {
                 "阴性" | "negative" | "Negative" => "negative",
                 "阳性" | "positive" | "Positive" => "positive",
-                other => return Err(RecordError::new(result_path, format!("\"{other}\" is not a nucleic-acid result: 阴性 (negative) or 阳性 (positive)"))),
+                other => {
+                    return Err(RecordError::new(
+                        result_path,
+                        format!("\"{other}\" is not a nucleic-acid result: 阴性 (negative) or 阳性 (positive)"),
+                    ));
+                }
             };
             let date = n.req_date("naDate", &[])?;
             let unit = n.req_str("naUnit", 200)?;
@@ -200,7 +211,10 @@ impl ProductBatch {
         let province = &l.enterprises[ent as usize].province;
         let entry = &self.quarantine.date_of_entry;
         if self.production_date.0 > entry.0 {
-            return Err(RecordError::new(&self.production_date.1, format!("production date {} is after the date of entry {} ({})", self.production_date.0, entry.0, entry.1)));
+            return Err(RecordError::new(
+                &self.production_date.1,
+                format!("production date {} is after the date of entry {} ({})", self.production_date.0, entry.0, entry.1),
+            ));
         }
         not_future(entry.0, &entry.1, cx)?;
         for (d, path) in &self.document_dates {
@@ -220,14 +234,22 @@ impl ProductBatch {
                 ),
             ));
         }
-        let scheme = l.scheme_for(&self.trace_code.0, self.trace_code_scheme.as_deref(), province).map_err(|rule| RecordError::new(&self.trace_code.1, rule))?;
+        let scheme = l
+            .scheme_for(&self.trace_code.0, self.trace_code_scheme.as_deref(), province)
+            .map_err(|rule| RecordError::new(&self.trace_code.1, rule))?;
         if let Some(known) = l.code(&scheme.scheme_id, &self.trace_code.0) {
-            return Err(RecordError::new(&self.trace_code.1, format!("code {} of scheme {} is already registered (transaction {})", self.trace_code.0, scheme.scheme_id, known.tx)));
+            return Err(RecordError::new(
+                &self.trace_code.1,
+                format!("code {} of scheme {} is already registered (transaction {})", self.trace_code.0, scheme.scheme_id, known.tx),
+            ));
         }
         if let Some((parent, path)) = &self.parent_trace_code {
             match known_code(l, parent) {
                 Some((_, entry)) if Some(entry.lot) != existing => {
-                    return Err(RecordError::new(path, format!("code {parent} belongs to another lot (certificate {})", l.lots[entry.lot as usize].quarantine_number)));
+                    return Err(RecordError::new(
+                        path,
+                        format!("code {parent} belongs to another lot (certificate {})", l.lots[entry.lot as usize].quarantine_number),
+                    ));
                 }
                 Some(_) => {}
                 None => {

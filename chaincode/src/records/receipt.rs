@@ -54,10 +54,16 @@ impl ReceiptRecord {
             RecordError::new(&self.sender.1, format!("{} is not an enrolled enterprise; its province's bureau enrols it first", self.sender.0))
         })?;
         let shipment = l.shipments.get(&(sender, self.send_number.0.clone())).ok_or_else(|| {
-            RecordError::new(&self.send_number.1, format!("{} recorded no shipment {}; a receipt must reference a shipment", self.sender.0, self.send_number.0))
+            RecordError::new(
+                &self.send_number.1,
+                format!("{} recorded no shipment {}; a receipt must reference a shipment", self.sender.0, self.send_number.0),
+            )
         })?;
         if shipment.receiver != receiver {
-            return Err(RecordError::new(&self.send_number.1, format!("shipment {} goes to {}, not to the signer", self.send_number.0, l.enterprises[shipment.receiver as usize].uscc)));
+            return Err(RecordError::new(
+                &self.send_number.1,
+                format!("shipment {} goes to {}, not to the signer", self.send_number.0, l.enterprises[shipment.receiver as usize].uscc),
+            ));
         }
         if let Some(tx) = shipment.receipt {
             return Err(RecordError::new(&self.send_number.1, format!("shipment {} was already received (transaction {tx})", self.send_number.0)));

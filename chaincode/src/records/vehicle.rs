@@ -58,7 +58,10 @@ impl VehicleRecord {
     pub fn validate(&self, l: &Ledger, cx: &Cx) -> Result<()> {
         let key = self.shipment_key(l, cx)?;
         if l.shipments[&key].vehicles.iter().any(|v| v.plate == self.plate && v.driver_name == self.driver_name) {
-            return Err(RecordError::new("record.licenseplate", format!("vehicle {} with driver {} is already recorded on this shipment", self.plate, self.driver_name)));
+            return Err(RecordError::new(
+                "record.licenseplate",
+                format!("vehicle {} with driver {} is already recorded on this shipment", self.plate, self.driver_name),
+            ));
         }
         Ok(())
     }

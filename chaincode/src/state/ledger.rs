@@ -476,7 +476,10 @@ impl Ledger {
         let mut found = self.schemes.values().filter(|s| s.province == province && s.matches(code));
         match (found.next(), found.next()) {
             (Some(s), None) => Ok(s),
-            (Some(a), Some(b)) => Err(format!("\"{code}\" matches more than one of province {province}'s schemes ({}, {}); name it in traceCodeScheme", a.scheme_id, b.scheme_id)),
+            (Some(a), Some(b)) => Err(format!(
+                "\"{code}\" matches more than one of province {province}'s schemes ({}, {}); name it in traceCodeScheme",
+                a.scheme_id, b.scheme_id
+            )),
             (None, _) => Err(format!("\"{code}\" matches no code scheme of province {province}; register one or name it in traceCodeScheme")),
         }
     }

@@ -246,7 +246,9 @@ impl State {
         let l = self.ledger();
         let me = &l.lots[lot as usize];
         let mut out: BTreeMap<LotId, (String, String)> = BTreeMap::new();
-        for ((_, batch), other) in l.lot_ids.range((me.quarantine_number.clone(), String::new())..).take_while(|((n, _), _)| *n == me.quarantine_number) {
+        for ((_, batch), other) in
+            l.lot_ids.range((me.quarantine_number.clone(), String::new())..).take_while(|((n, _), _)| *n == me.quarantine_number)
+        {
             if *other != lot {
                 out.entry(*other).or_insert(("same_certificate".into(), format!("certificate {} (batch {batch})", me.quarantine_number)));
             }
@@ -361,7 +363,17 @@ fn step(l: &Ledger, m: MovId) -> Step {
         let sender = mov.from.expect("a shipment has a sender");
         l.shipments
             .get(&(sender, mov.document.clone()))
-            .map(|s| s.vehicles.iter().map(|v| VehicleView { plate: v.plate.clone(), driver_name: v.driver_name.clone(), driver_phone: v.driver_phone.clone(), tx: v.tx }).collect())
+            .map(|s| {
+                s.vehicles
+                    .iter()
+                    .map(|v| VehicleView {
+                        plate: v.plate.clone(),
+                        driver_name: v.driver_name.clone(),
+                        driver_phone: v.driver_phone.clone(),
+                        tx: v.tx,
+                    })
+                    .collect()
+            })
             .unwrap_or_default()
     } else {
         Vec::new()

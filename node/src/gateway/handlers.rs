@@ -207,11 +207,16 @@ pub fn submitted(gw: &Gateway, id: TxId, height: Option<u64>, wait: Option<u64>)
     Ok(match height {
         Some(h) => match gw.services.store.tx_location(&id).map_err(ApiError::internal)?.map(|l| l.outcome) {
             Some(Outcome::Rejected { field, rule }) => {
-                return Err(ApiError { status: StatusCode::UNPROCESSABLE_ENTITY, ..ApiError::field("rule_violated", field, format!("{rule} (refused when finalized at height {h})")) });
+                return Err(ApiError {
+                    status: StatusCode::UNPROCESSABLE_ENTITY,
+                    ..ApiError::field("rule_violated", field, format!("{rule} (refused when finalized at height {h})"))
+                });
             }
             _ => ok(StatusCode::OK, "finalized", json!({"tx_id": id, "state": "finalized", "height": h})),
         },
-        None if wait.is_some() => ok(StatusCode::ACCEPTED, format!("accepted; not finalized within {} ms", wait.unwrap_or(0)), json!({"tx_id": id, "state": "pending"})),
+        None if wait.is_some() => {
+            ok(StatusCode::ACCEPTED, format!("accepted; not finalized within {} ms", wait.unwrap_or(0)), json!({"tx_id": id, "state": "pending"}))
+        }
         None => ok(StatusCode::OK, "accepted", json!({"tx_id": id, "state": "pending"})),
     })
 }

@@ -24,11 +24,19 @@ use coldchain_chaincode::{Hash, Transaction};
 use serde_json::{Value, json};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-pub async fn certification_register(State(gw): State<Gateway>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
+pub async fn certification_register(
+    State(gw): State<Gateway>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
     report(gw, headers, body, "certificate_report").await
 }
 
-pub async fn statistical_info_register(State(gw): State<Gateway>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
+pub async fn statistical_info_register(
+    State(gw): State<Gateway>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
     report(gw, headers, body, "flow_report").await
 }
 
@@ -44,7 +52,8 @@ fn authenticate(gw: &Gateway, headers: &HeaderMap) -> Result<String, ApiError> {
         .to_str()
         .map_err(|_| unauthorized("the Authorization header is not text"))?;
     let encoded = value.strip_prefix("Basic ").ok_or_else(|| unauthorized("the Authorization header must be Basic base64(clientId:secret)"))?;
-    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).map_err(|_| unauthorized("the Basic credentials are not valid Base64"))?;
+    let decoded =
+        base64::engine::general_purpose::STANDARD.decode(encoded.trim()).map_err(|_| unauthorized("the Basic credentials are not valid Base64"))?;
     let text = String::from_utf8(decoded).map_err(|_| unauthorized("the Basic credentials are not UTF-8"))?;
     let (client_id, _) = text.split_once(':').ok_or_else(|| unauthorized("the Basic credentials must be clientId:secret"))?;
     let digest = Hash::digest(text.as_bytes());
@@ -88,5 +97,9 @@ async fn report(gw: Gateway, headers: HeaderMap, body: Result<Bytes, BytesReject
     }
     let response = submitted(&gw, id, height, wait)?;
     tracing::info!(client = %client_id, kind, tx = %id, "national report finalized");
-    Ok(if response.status().is_success() { ok(StatusCode::OK, "registered", json!({"tx_id": id, "height": height, "client_id": client_id})) } else { response })
+    Ok(if response.status().is_success() {
+        ok(StatusCode::OK, "registered", json!({"tx_id": id, "height": height, "client_id": client_id}))
+    } else {
+        response
+    })
 }

@@ -48,7 +48,8 @@ pub struct TraceQuery {
 pub async fn trace(State(gw): State<Gateway>, Query(q): Query<TraceQuery>) -> Result<Response, ApiError> {
     let scheme = q.scheme.ok_or_else(|| ApiError::field("bad_query", "scheme", "is required: the code's scheme id"))?;
     let code = q.code.ok_or_else(|| ApiError::field("bad_query", "code", "is required: a trace code of the scheme"))?;
-    let direction: Direction = q.direction.as_deref().unwrap_or("both").parse().map_err(|rule: String| ApiError::field("bad_query", "direction", rule))?;
+    let direction: Direction =
+        q.direction.as_deref().unwrap_or("both").parse().map_err(|rule: String| ApiError::field("bad_query", "direction", rule))?;
     let trace = {
         let state = gw.services.state.read().map_err(ApiError::internal)?;
         state.trace(&scheme, &code, direction).map_err(trace_error)?
@@ -56,8 +57,13 @@ pub async fn trace(State(gw): State<Gateway>, Query(q): Query<TraceQuery>) -> Re
     let file = |ext: &str| format!("attachment; filename=\"trace-{}-{}.{ext}\"", scheme.replace('"', ""), code.replace('"', ""));
     Ok(match q.format.as_deref().unwrap_or("json") {
         "json" => ok(StatusCode::OK, format!("{} steps, {} enterprises", trace.steps.len(), trace.enterprises.len()), trace),
-        "csv" => ([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, file("csv"))], render::csv(&trace)).into_response(),
-        "dot" => ([(header::CONTENT_TYPE, "text/vnd.graphviz; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, file("dot"))], render::dot(&trace)).into_response(),
+        "csv" => ([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, file("csv"))], render::csv(&trace))
+            .into_response(),
+        "dot" => (
+            [(header::CONTENT_TYPE, "text/vnd.graphviz; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, file("dot"))],
+            render::dot(&trace),
+        )
+            .into_response(),
         "svg" => ([(header::CONTENT_TYPE, "image/svg+xml; charset=utf-8")], render::svg(&trace)).into_response(),
         other => return Err(ApiError::field("bad_query", "format", format!("\"{other}\" is not a format: json, csv, dot or svg"))),
     })
@@ -69,7 +75,11 @@ pub async fn trace(State(gw): State<Gateway>, Query(q): Query<TraceQuery>) -> Re
 pub async fn raise_alert(State(gw): State<Gateway>, Query(q): Query<WaitQuery>, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
     let value = parse_body(body, gw.max_body_bytes)?;
     if value.pointer("/record/type").and_then(Value::as_str) != Some("alert") {
-        return Err(ApiError::field("invalid_transaction", "record.type", "POST /v1/alerts takes a signed transaction whose record is of type \"alert\""));
+        return Err(ApiError::field(
+            "invalid_transaction",
+            "record.type",
+            "POST /v1/alerts takes a signed transaction whose record is of type \"alert\"",
+        ));
     }
     let wait = wait_ms(&gw, &WaitQuery { wait: Some(q.wait.unwrap_or_else(|| "finalized".into())), timeout_ms: q.timeout_ms })?;
     let (id, height) = submit_value(&gw, value, wait).await?;
@@ -108,7 +118,9 @@ pub async fn alert_stream(State(gw): State<Gateway>) -> Sse<impl Stream<Item = R
             match rx.recv().await {
                 Ok(e) => Some((Ok(event(&state, e)), rx)),
                 // A subscriber too slow to keep up is told how many it missed.
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => Some((Ok(Event::default().event("lagged").data(format!("{{\"missed\":{n}}}"))), rx)),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    Some((Ok(Event::default().event("lagged").data(format!("{{\"missed\":{n}}}"))), rx))
+                }
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => None,
             }
         }

@@ -421,7 +421,9 @@ impl Driver {
         let fresh: Vec<(TxId, Transaction)> = txs
             .iter()
             .map(|tx| (tx.id(), tx))
-            .filter(|(id, tx)| !self.mempool.contains(id) && !self.state.read().expect("state lock").contains(id) && tx.chain_id == self.services.genesis.chain_id)
+            .filter(|(id, tx)| {
+                !self.mempool.contains(id) && !self.state.read().expect("state lock").contains(id) && tx.chain_id == self.services.genesis.chain_id
+            })
             .map(|(id, tx)| (id, tx.clone()))
             .collect();
         if fresh.is_empty() {

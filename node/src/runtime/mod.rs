@@ -6,7 +6,7 @@ mod driver;
 mod services;
 mod verify;
 
-pub use services::{ChainEvent, Head, SharedState, LiveStatus, NodeServices, SignatureCheck, Submission, SubmitError, SubmitOutcome};
+pub use services::{ChainEvent, Head, LiveStatus, NodeServices, SharedState, SignatureCheck, Submission, SubmitError, SubmitOutcome};
 
 use crate::config::NodeConfig;
 use crate::consensus::{Core, CoreConfig, Timeouts};
