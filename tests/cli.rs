@@ -60,3 +60,27 @@ fn a_single_validator_testnet_finalizes_on_its_own() {
     let c = Cluster::start(1);
     c.wait_height(&[0], 2, std::time::Duration::from_secs(60));
 }
+
+#[test]
+fn metrics_and_readiness_describe_a_running_node() {
+    let c = Cluster::start(1);
+    c.wait_height(&[0], 1, std::time::Duration::from_secs(60));
+    // One validator: a quorum of one, nothing to catch up with.
+    let (code, body) = wait_for("readyz 200", std::time::Duration::from_secs(60), || {
+        let (code, body) = common::get(&c.url(0, "/readyz"));
+        (code == 200).then_some((code, body))
+    });
+    assert_eq!((code, body["message"].as_str()), (200, Some("ready")));
+    let _ = common::get(&c.url(0, "/v1/status"));
+    let _ = common::get(&c.url(0, "/v1/tx/nothex"));
+    let text = common::agent().get(&c.url(0, "/metrics")).call().unwrap().body_mut().read_to_string().unwrap();
+    let height: u64 = text.lines().find_map(|l| l.strip_prefix("coldchain_height ")).expect("coldchain_height").trim().parse().unwrap();
+    assert!(height >= 1, "{text}");
+    assert!(text.contains(r#"coldchain_gateway_requests_total{route="/v1/status",outcome="ok"}"#), "{text}");
+    assert!(text.contains(r#"coldchain_gateway_requests_total{route="/v1/tx/{id}",outcome="client_error"}"#), "{text}");
+    assert!(text.contains("coldchain_gateway_request_seconds_bucket"), "{text}");
+    for name in ["coldchain_view", "coldchain_mempool_transactions", "coldchain_connected_peers", "coldchain_votes_sent", "coldchain_sync_lag_blocks"]
+    {
+        assert!(text.lines().any(|l| l.starts_with(name)), "{name} missing from\n{text}");
+    }
+}

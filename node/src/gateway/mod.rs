@@ -23,9 +23,12 @@
 //! | POST   | `/cold-chain-tracing/certification.register` | provinces | national interface (HTTP Basic): entry certificate |
 //! | POST   | `/cold-chain-tracing/statistical.info.register` | provinces | national interface (HTTP Basic): interprovincial flow |
 //! | GET    | `/healthz`            | operators   | the process is alive |
+//! | GET    | `/readyz`             | operators   | 200 when connected to a quorum and caught up with peers, else 503 saying why |
+//! | GET    | `/metrics`            | operators   | Prometheus text: height, view, finalized blocks and transactions, mempool, peers, votes, sync lag, requests by route |
 
 pub mod envelope;
 mod handlers;
+pub mod metrics;
 mod national;
 pub mod render;
 mod trace;
@@ -46,10 +49,16 @@ pub struct Gateway {
     pub services: NodeServices,
     pub submit_permits: Arc<Semaphore>,
     pub max_body_bytes: usize,
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 pub fn router(services: NodeServices, max_body_bytes: usize) -> Router {
-    let state = Gateway { services, submit_permits: Arc::new(Semaphore::new(MAX_CONCURRENT_SUBMISSIONS)), max_body_bytes };
+    let state = Gateway {
+        services,
+        submit_permits: Arc::new(Semaphore::new(MAX_CONCURRENT_SUBMISSIONS)),
+        max_body_bytes,
+        metrics: Arc::new(metrics::Metrics::default()),
+    };
     Router::new()
         .route("/v1/status", get(handlers::status))
         .route("/v1/tx", post(handlers::submit_one))
@@ -70,9 +79,12 @@ pub fn router(services: NodeServices, max_body_bytes: usize) -> Router {
         .route("/cold-chain-tracing/certification.register", post(national::certification_register))
         .route("/cold-chain-tracing/statistical.info.register", post(national::statistical_info_register))
         .route("/healthz", get(handlers::healthz))
+        .route("/readyz", get(metrics::readyz))
+        .route("/metrics", get(metrics::metrics))
         .fallback(handlers::no_route)
         .method_not_allowed_fallback(handlers::wrong_method)
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .with_state(state)
 }
 

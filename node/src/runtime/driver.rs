@@ -200,7 +200,14 @@ impl Driver {
                     let txs = self.bodies.get(&hash).map(|b| b.txs.clone()).unwrap_or_default();
                     self.net.broadcast(WireMessage::Proposal { proposal, txs });
                 }
-                Action::Broadcast(message) => self.net.broadcast(WireMessage::Consensus(message)),
+                Action::Broadcast(message) => {
+                    if matches!(message, ConsensusMessage::Vote(_))
+                        && let Ok(mut live) = self.live.write()
+                    {
+                        live.votes_sent += 1;
+                    }
+                    self.net.broadcast(WireMessage::Consensus(message))
+                }
                 Action::Build { view, parent } => {
                     let deadline = Instant::now() + Duration::from_millis(self.consensus.max_block_interval_ms);
                     self.pending_build = Some((view, parent, deadline));
@@ -353,6 +360,10 @@ impl Driver {
         }
         let tip = with_receipts.last().expect("non-empty commit").0.header.clone();
         let txs: usize = with_receipts.iter().map(|(b, _)| b.txs.len()).sum();
+        if let Ok(mut live) = self.live.write() {
+            live.finalized_blocks += with_receipts.len() as u64;
+            live.finalized_txs += txs as u64;
+        }
         tracing::info!(height = tip.height, view = tip.view, txs, %state_root, "finalized");
         for e in events {
             let _ = self.services.events.send(e);
@@ -368,7 +379,14 @@ impl Driver {
     fn on_net(&mut self, event: NetEvent) {
         match event {
             crate::network::NetEvent::Message { message, .. } => match message {
-                WireMessage::Consensus(m) => self.handle(Event::Message(m)),
+                WireMessage::Consensus(m) => {
+                    if matches!(m, ConsensusMessage::Vote(_))
+                        && let Ok(mut live) = self.live.write()
+                    {
+                        live.votes_received += 1;
+                    }
+                    self.handle(Event::Message(m))
+                }
                 WireMessage::Proposal { proposal, txs } => {
                     let header = proposal.header.clone();
                     if header.height <= self.last_finalized.height || txs.len() != header.tx_count as usize {
@@ -539,6 +557,9 @@ impl Driver {
                 self.try_build(false);
             }
             Internal::PeerHead { peer, height } => {
+                if let Ok(mut live) = self.live.write() {
+                    live.best_peer_height = live.best_peer_height.max(height);
+                }
                 let behind = height > self.last_finalized.height + 2
                     || (height > self.last_finalized.height && self.head_moved.elapsed() > Duration::from_secs(3));
                 if !behind {

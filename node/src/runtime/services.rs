@@ -48,6 +48,13 @@ pub struct LiveStatus {
     pub view: u64,
     pub mempool: usize,
     pub mempool_capacity: usize,
+    /// The highest finalized height a peer has reported (sync's view of the chain).
+    pub best_peer_height: u64,
+    pub votes_sent: u64,
+    pub votes_received: u64,
+    /// Blocks and transactions finalized since this process started.
+    pub finalized_blocks: u64,
+    pub finalized_txs: u64,
 }
 
 /// The driver's answer for one submitted transaction.

@@ -1,0 +1,130 @@
+//! `GET /metrics` (Prometheus text format) and `GET /readyz`.
+//!
+//! Chain and consensus figures are read from the node's live status when
+//! scraped; gateway requests are counted by route template and outcome
+//! (`ok`, `client_error`, `server_error`) with a latency histogram, by a
+//! middleware around every route.
+
+use super::Gateway;
+use super::envelope::ok;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    pub route: String,
+    pub outcome: String,
+}
+
+/// The node's metrics: the registry and the handles that are updated.
+pub struct Metrics {
+    registry: Registry,
+    height: Gauge,
+    view: Gauge,
+    finalized_blocks: Gauge,
+    finalized_txs: Gauge,
+    mempool: Gauge,
+    peers: Gauge,
+    votes_sent: Gauge,
+    votes_received: Gauge,
+    sync_lag: Gauge,
+    requests: Family<RouteLabels, Counter>,
+    latency: Family<RouteLabels, Histogram>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("coldchain");
+        let gauge = |registry: &mut Registry, name: &str, help: &str| {
+            let g = Gauge::default();
+            registry.register(name, help, g.clone());
+            g
+        };
+        let height = gauge(&mut registry, "height", "Height of the last finalized block");
+        let view = gauge(&mut registry, "view", "Current consensus view");
+        let finalized_blocks = gauge(&mut registry, "finalized_blocks", "Blocks finalized since the process started");
+        let finalized_txs = gauge(&mut registry, "finalized_transactions", "Transactions finalized since the process started");
+        let mempool = gauge(&mut registry, "mempool_transactions", "Transactions waiting in the mempool");
+        let peers = gauge(&mut registry, "connected_peers", "Validators connected over libp2p");
+        let votes_sent = gauge(&mut registry, "votes_sent", "Consensus votes broadcast since the process started");
+        let votes_received = gauge(&mut registry, "votes_received", "Consensus votes received since the process started");
+        let sync_lag = gauge(&mut registry, "sync_lag_blocks", "Blocks between the highest height a peer reported and this node's");
+        let requests = Family::<RouteLabels, Counter>::default();
+        registry.register("gateway_requests", "Gateway requests by route and outcome", requests.clone());
+        let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| Histogram::new(exponential_buckets(0.0005, 2.0, 16)));
+        registry.register("gateway_request_seconds", "Gateway request latency by route and outcome", latency.clone());
+        Metrics { registry, height, view, finalized_blocks, finalized_txs, mempool, peers, votes_sent, votes_received, sync_lag, requests, latency }
+    }
+}
+
+/// Counts and times every request by its route template.
+pub async fn track(State(gw): State<Gateway>, request: Request, next: Next) -> Response {
+    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "(no route)".into());
+    let start = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status();
+    let outcome = if status.is_server_error() {
+        "server_error"
+    } else if status.is_client_error() {
+        "client_error"
+    } else {
+        "ok"
+    };
+    let labels = RouteLabels { route, outcome: outcome.into() };
+    gw.metrics.requests.get_or_create(&labels).inc();
+    gw.metrics.latency.get_or_create(&labels).observe(start.elapsed().as_secs_f64());
+    response
+}
+
+fn refresh(gw: &Gateway) -> (u64, u64, usize) {
+    let s = &gw.services;
+    let m: &Arc<Metrics> = &gw.metrics;
+    let height = s.head.borrow().height;
+    let live = s.live.read().map(|l| l.clone()).unwrap_or_default();
+    let peers = s.network.connected_peers().len();
+    m.height.set(height as i64);
+    m.view.set(live.view as i64);
+    m.finalized_blocks.set(live.finalized_blocks as i64);
+    m.finalized_txs.set(live.finalized_txs as i64);
+    m.mempool.set(live.mempool as i64);
+    m.peers.set(peers as i64);
+    m.votes_sent.set(live.votes_sent as i64);
+    m.votes_received.set(live.votes_received as i64);
+    m.sync_lag.set(live.best_peer_height.saturating_sub(height) as i64);
+    (height, live.best_peer_height, peers)
+}
+
+pub async fn metrics(State(gw): State<Gateway>) -> Response {
+    refresh(&gw);
+    let mut text = String::new();
+    if let Err(e) = prometheus_client::encoding::text::encode(&mut text, &gw.metrics.registry) {
+        return (StatusCode::INTERNAL_SERVER_ERROR, format!("cannot encode metrics: {e}")).into_response();
+    }
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text).into_response()
+}
+
+/// Ready when connected to enough validators to reach a quorum and no
+/// peer reports a finalized height more than 2 blocks ahead.
+pub async fn readyz(State(gw): State<Gateway>) -> Response {
+    let (height, best_peer, peers) = refresh(&gw);
+    let needed = gw.services.genesis.quorum().saturating_sub(1);
+    let body = json!({"height": height, "best_peer_height": best_peer, "connected_peers": peers, "peers_for_quorum": needed});
+    if peers < needed {
+        return ok(StatusCode::SERVICE_UNAVAILABLE, format!("not ready: connected to {peers} validators, {needed} needed for a quorum"), body);
+    }
+    if best_peer > height + 2 {
+        return ok(StatusCode::SERVICE_UNAVAILABLE, format!("not ready: catching up, at {height} of {best_peer}"), body);
+    }
+    ok(StatusCode::OK, "ready", body)
+}
