@@ -110,10 +110,41 @@ pub enum ConfigError {
 }
 
 impl NodeConfig {
+    /// Reads `path`, then applies `COLDCHAIN__…` environment overrides.
     pub fn load(path: &Path) -> Result<NodeConfig, ConfigError> {
+        NodeConfig::load_with(path, std::env::vars())
+    }
+
+    /// Reads `path` and applies overrides from `vars`: a variable
+    /// `COLDCHAIN__SECTION__OPTION` sets `[section] option` (and
+    /// `COLDCHAIN__OPTION` a top-level option), its value read as TOML when
+    /// it parses (`8001`, `true`, `["a", "b"]`), else as a string.
+    pub fn load_with(path: &Path, vars: impl IntoIterator<Item = (String, String)>) -> Result<NodeConfig, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
         let invalid = |message: String| ConfigError::Invalid { path: path.display().to_string(), message };
-        let mut cfg: NodeConfig = toml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        let mut doc: toml::Table = toml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        let mut overridden = Vec::new();
+        for (name, value) in vars {
+            let Some(rest) = name.strip_prefix("COLDCHAIN__") else { continue };
+            let keys: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
+            let parsed =
+                toml::from_str::<toml::Table>(&format!("v = {value}")).ok().and_then(|mut t| t.remove("v")).unwrap_or(toml::Value::String(value));
+            let (last, sections) = keys.split_last().expect("split yields one item");
+            let mut table = &mut doc;
+            for key in sections {
+                let entry = table.entry(key.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+                table = entry.as_table_mut().ok_or_else(|| invalid(format!("environment variable {name}: `{key}` is not a section")))?;
+            }
+            table.insert(last.clone(), parsed);
+            overridden.push(name);
+        }
+        let mut cfg: NodeConfig = doc.try_into().map_err(|e: toml::de::Error| {
+            if overridden.is_empty() {
+                invalid(e.to_string())
+            } else {
+                invalid(format!("{e} (with environment overrides {})", overridden.join(", ")))
+            }
+        })?;
         let base = path.parent().unwrap_or(Path::new("."));
         for p in [&mut cfg.genesis, &mut cfg.key, &mut cfg.data_dir] {
             if p.is_relative() {
@@ -143,5 +174,50 @@ impl NodeConfig {
             return Err(invalid("`consensus.max_block_txs` and `mempool.max_txs` must be positive".into()));
         }
         Ok(cfg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = "name = \"beijing\"\ngenesis = \"genesis.json\"\nkey = \"validator.key\"\ndata_dir = \"data\"\n\n[p2p]\nlisten = \"/ip4/127.0.0.1/tcp/30001\"\n\n[gateway]\nlisten = \"127.0.0.1:8001\"\n";
+
+    fn file() -> tempfile::NamedTempFile {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), MINIMAL).unwrap();
+        f
+    }
+
+    fn vars(v: &[(&str, &str)]) -> Vec<(String, String)> {
+        v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+    }
+
+    #[test]
+    fn environment_variables_override_the_file() {
+        let f = file();
+        let cfg = NodeConfig::load_with(
+            f.path(),
+            vars(&[
+                ("COLDCHAIN__GATEWAY__LISTEN", "0.0.0.0:9001"),
+                ("COLDCHAIN__MEMPOOL__MAX_TXS", "1234"),
+                ("PATH", "/bin"),
+                ("COLDCHAIN__DATA_DIR", "/var/lib/cc"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(cfg.gateway.listen, "0.0.0.0:9001");
+        assert_eq!(cfg.mempool.max_txs, 1234);
+        assert_eq!(cfg.data_dir, PathBuf::from("/var/lib/cc"));
+        assert_eq!(NodeConfig::load_with(f.path(), vars(&[])).unwrap().gateway.listen, "127.0.0.1:8001");
+    }
+
+    #[test]
+    fn a_bad_override_names_the_option_and_the_variable() {
+        let f = file();
+        let e = NodeConfig::load_with(f.path(), vars(&[("COLDCHAIN__MEMPOOL__MAX_TXS", "many")])).unwrap_err().to_string();
+        assert!(e.contains("max_txs") && e.contains("COLDCHAIN__MEMPOOL__MAX_TXS"), "{e}");
+        let e = NodeConfig::load_with(f.path(), vars(&[("COLDCHAIN__GATEWAY__LISTN", "x")])).unwrap_err().to_string();
+        assert!(e.contains("listn"), "{e}");
     }
 }
