@@ -78,25 +78,61 @@ pub fn run_cli(args: &[&str]) -> std::process::Output {
 
 impl Cluster {
     pub fn start(validators: usize) -> Cluster {
-        let lock = cluster_lock();
-        let dir = tempfile::tempdir().unwrap();
-        let out = run_cli(&["testnet", "--dir", dir.path().to_str().unwrap(), "--validators", &validators.to_string(), "--leader-timeout-ms", "800"]);
-        assert!(out.status.success(), "testnet failed: {}", String::from_utf8_lossy(&out.stderr));
-        let listing: Vec<Value> = serde_json::from_slice(&std::fs::read(dir.path().join("testnet.json")).unwrap()).unwrap();
-        let nodes = listing
-            .iter()
-            .map(|n| Node {
-                name: n["name"].as_str().unwrap().into(),
-                gateway: n["gateway"].as_str().unwrap().into(),
-                config: n["config"].as_str().unwrap().into(),
-                child: None,
-            })
-            .collect();
-        let mut cluster = Cluster { dir, nodes, _lock: lock };
-        for i in 0..cluster.nodes.len() {
-            cluster.start_node(i);
+        // Ports come free from the OS when the testnet is written, but another
+        // socket may take one before a node binds it: then start again on
+        // new ports (a node that cannot bind exits, naming the address).
+        for attempt in 1..=3 {
+            let lock = cluster_lock();
+            let dir = tempfile::tempdir().unwrap();
+            let out =
+                run_cli(&["testnet", "--dir", dir.path().to_str().unwrap(), "--validators", &validators.to_string(), "--leader-timeout-ms", "800"]);
+            assert!(out.status.success(), "testnet failed: {}", String::from_utf8_lossy(&out.stderr));
+            let listing: Vec<Value> = serde_json::from_slice(&std::fs::read(dir.path().join("testnet.json")).unwrap()).unwrap();
+            let nodes = listing
+                .iter()
+                .map(|n| Node {
+                    name: n["name"].as_str().unwrap().into(),
+                    gateway: n["gateway"].as_str().unwrap().into(),
+                    config: n["config"].as_str().unwrap().into(),
+                    child: None,
+                })
+                .collect();
+            let mut cluster = Cluster { dir, nodes, _lock: lock };
+            for i in 0..cluster.nodes.len() {
+                cluster.start_node(i);
+            }
+            match cluster.wait_listening(Duration::from_secs(60)) {
+                Ok(()) => return cluster,
+                Err(log) if log.contains("in use") && attempt < 3 => {
+                    eprintln!("cluster start, attempt {attempt}: a port was taken; retrying on new ports");
+                    drop(cluster);
+                }
+                Err(log) => panic!("a node exited at start:\n{log}"),
+            }
         }
-        cluster
+        unreachable!("the last attempt returns or panics")
+    }
+
+    /// Waits until every node's gateway answers; a node that exits first
+    /// gives its log as the error.
+    fn wait_listening(&mut self, timeout: Duration) -> Result<(), String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            for i in 0..self.nodes.len() {
+                if let Some(child) = self.nodes[i].child.as_mut()
+                    && let Ok(Some(status)) = child.try_wait()
+                {
+                    return Err(format!("{} exited ({status}):\n{}", self.nodes[i].name, self.log(i)));
+                }
+            }
+            if (0..self.nodes.len()).all(|i| try_get(&self.url(i, "/healthz")).is_some()) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!("gateways not answering after {timeout:?}"));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     pub fn genesis_path(&self) -> PathBuf {
@@ -145,9 +181,21 @@ impl Cluster {
 
     /// Waits until every listed node has finalized at least `height` blocks.
     pub fn wait_height(&self, nodes: &[usize], height: u64, timeout: Duration) {
-        wait_for(&format!("nodes {nodes:?} to reach height {height}"), timeout, || {
-            nodes.iter().all(|&i| self.height(i).is_some_and(|h| h >= height)).then_some(())
-        });
+        let deadline = Instant::now() + timeout;
+        while !nodes.iter().all(|&i| self.height(i).is_some_and(|h| h >= height)) {
+            if Instant::now() > deadline {
+                let report: Vec<String> = nodes
+                    .iter()
+                    .map(|&i| {
+                        let log = self.log(i);
+                        let tail: Vec<&str> = log.lines().rev().take(15).collect::<Vec<_>>().into_iter().rev().collect();
+                        format!("--- {} at height {:?}, last log lines:\n{}", self.nodes[i].name, self.height(i), tail.join("\n"))
+                    })
+                    .collect();
+                panic!("timed out after {timeout:?} waiting for nodes {nodes:?} to reach height {height}\n{}", report.join("\n"));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     pub fn block_hash(&self, i: usize, height: u64) -> Option<String> {
