@@ -88,7 +88,7 @@ fn read(mut resp: ureq::http::Response<ureq::Body>) -> Result<Answer> {
 pub fn sign_record(chain_id: &str, key: &ed25519_dalek::SigningKey, record: Value) -> Result<Value> {
     let mut signed_form = record.clone();
     let images = coldchain_chaincode::images::extract(&mut signed_form).map_err(|e| anyhow!("{e}"))?;
-    let tx = coldchain_chaincode::Transaction::sign(chain_id, crate::nonce(), signed_form, key);
+    let tx = coldchain_chaincode::Transaction::sign(chain_id, coldchain_node::crypto::fresh_nonce(), signed_form, key);
     let mut value = serde_json::to_value(&tx)?;
     if !images.is_empty() {
         value["record"] = record;

@@ -312,15 +312,6 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
     Ok(std::process::ExitCode::SUCCESS)
 }
 
-/// A nonce unique per submission from one key in practice: milliseconds
-/// since the epoch times 1000 plus a process-local counter.
-pub fn nonce() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let ms = chrono::Utc::now().timestamp_millis() as u64;
-    ((ms % (1 << 42)) * 1000 + COUNTER.fetch_add(1, Ordering::Relaxed) % 1000) & coldchain_chaincode::transaction::MAX_NONCE
-}
-
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]

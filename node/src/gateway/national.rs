@@ -22,7 +22,6 @@ use axum::response::Response;
 use base64::Engine;
 use coldchain_chaincode::{Hash, Transaction};
 use serde_json::{Value, json};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 pub async fn certification_register(
     State(gw): State<Gateway>,
@@ -69,14 +68,6 @@ fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Nonces for the node's own transactions: milliseconds × 1000 plus a
-/// counter, so they never repeat across restarts (below 2^53 until 2255).
-fn next_nonce() -> u64 {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let ms = chrono::Utc::now().timestamp_millis().max(0) as u64;
-    ms * 1000 + COUNTER.fetch_add(1, Ordering::Relaxed) % 1000
-}
-
 async fn report(gw: Gateway, headers: HeaderMap, body: Result<Bytes, BytesRejection>, kind: &str) -> Result<Response, ApiError> {
     let client_id = authenticate(&gw, &headers)?;
     let mut record = parse_body(body, gw.max_body_bytes)?;
@@ -88,7 +79,7 @@ async fn report(gw: Gateway, headers: HeaderMap, body: Result<Bytes, BytesReject
     }
     obj.insert("type".into(), Value::String(kind.into()));
     obj.insert("clientId".into(), Value::String(client_id.clone()));
-    let tx = Transaction::sign(&gw.services.genesis.chain_id, next_nonce(), record, &gw.services.node_key);
+    let tx = Transaction::sign(&gw.services.genesis.chain_id, crate::crypto::fresh_nonce(), record, &gw.services.node_key);
     let value = serde_json::to_value(&tx).map_err(ApiError::internal)?;
     let wait = Some(gw.services.max_wait_ms);
     let (id, height) = submit_value(&gw, value, wait).await?;
