@@ -92,8 +92,8 @@ impl ReceiptRecord {
             let qty = received.get(&mov.lot).copied().unwrap_or_default();
             mov.received = Some(Reception { qty, date: self.receive_time.0, tx: cx.tx, document: self.number.0.clone() });
             if !qty.is_zero() {
-                let held = l.holdings.entry((receiver, mov.lot)).or_default();
-                *held = held.plus(&qty);
+                let lot = mov.lot;
+                l.give(receiver, lot, &qty);
             }
         }
         l.documents.insert((receiver, DocumentKind::Receipt, self.number.0));

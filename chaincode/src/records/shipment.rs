@@ -63,8 +63,7 @@ impl ShipmentRecord {
         register_new_codes(l, &self.lines, &per_line, sender, cx);
         let mut movements = Vec::with_capacity(taken.len());
         for (lot, qty) in &taken {
-            let held = l.holdings.get_mut(&(sender, *lot)).expect("validated holding");
-            *held = held.minus(qty);
+            l.take(sender, *lot, qty);
             let id = l.add_movement(Movement {
                 kind: MovementKind::Shipment,
                 lot: *lot,

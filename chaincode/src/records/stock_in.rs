@@ -101,10 +101,8 @@ impl StockIn {
         let Ok(Placement { operator, owner, storage, taken }) = self.validate(l, cx) else { return };
         for (lot, qty) in taken {
             if let Some(owner) = owner {
-                let held = l.holdings.get_mut(&(owner, lot)).expect("validated holding");
-                *held = held.minus(&qty);
-                let mine = l.holdings.entry((operator, lot)).or_default();
-                *mine = mine.plus(&qty);
+                l.take(owner, lot, &qty);
+                l.give(operator, lot, &qty);
             }
             l.add_movement(Movement {
                 kind: MovementKind::StockIn,

@@ -72,10 +72,8 @@ impl StockOut {
         let Taken { lots: taken, per_line } = taken;
         register_new_codes(l, &self.lines, &per_line, operator, cx);
         for (lot, qty) in taken {
-            let held = l.holdings.get_mut(&(operator, lot)).expect("validated holding");
-            *held = held.minus(&qty);
-            let theirs = l.holdings.entry((receiver, lot)).or_default();
-            *theirs = theirs.plus(&qty);
+            l.take(operator, lot, &qty);
+            l.give(receiver, lot, &qty);
             l.add_movement(Movement {
                 kind: MovementKind::StockOut,
                 lot,

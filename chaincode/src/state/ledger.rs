@@ -454,6 +454,18 @@ impl Ledger {
         id
     }
 
+    /// Takes a validated quantity out of an enterprise's holding.
+    pub fn take(&mut self, ent: EntId, lot: LotId, qty: &Qty) {
+        let held = self.holdings.get_mut(&(ent, lot)).expect("a validated holding");
+        *held = held.minus(qty);
+    }
+
+    /// Adds a quantity to an enterprise's holding.
+    pub fn give(&mut self, ent: EntId, lot: LotId, qty: &Qty) {
+        let held = self.holdings.entry((ent, lot)).or_default();
+        *held = held.plus(qty);
+    }
+
     pub fn holding(&self, ent: EntId, lot: LotId) -> Qty {
         self.holdings.get(&(ent, lot)).copied().unwrap_or_default()
     }
