@@ -116,6 +116,16 @@ pub fn parse_public_key(hex_str: &str) -> Option<VerifyingKey> {
     (!key.is_weak()).then_some(key)
 }
 
+/// A nonce for a transaction signed now: milliseconds since the epoch
+/// (modulo 2^42) × 1000 plus a process-local counter, so one key's
+/// submissions do not repeat one in practice; always ≤ 2^53 − 1.
+pub fn fresh_nonce() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let ms = chrono::Utc::now().timestamp_millis().max(0) as u64;
+    ((ms % (1 << 42)) * 1000 + COUNTER.fetch_add(1, Ordering::Relaxed) % 1000) & coldchain_chaincode::transaction::MAX_NONCE
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,14 +157,4 @@ mod tests {
         }
         assert!(write_key_file(&path, &key).is_err(), "never overwrites a key");
     }
-}
-
-/// A nonce for a transaction signed now: milliseconds since the epoch
-/// (modulo 2^42) × 1000 plus a process-local counter, so one key's
-/// submissions do not repeat one in practice; always ≤ 2^53 − 1.
-pub fn fresh_nonce() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let ms = chrono::Utc::now().timestamp_millis().max(0) as u64;
-    ((ms % (1 << 42)) * 1000 + COUNTER.fetch_add(1, Ordering::Relaxed) % 1000) & coldchain_chaincode::transaction::MAX_NONCE
 }

@@ -54,8 +54,9 @@ impl AlertRecord {
         Ok((scheme, entry.lot, entry.issuer))
     }
 
-    pub fn apply(self, l: &mut Ledger, cx: &Cx) {
-        let Ok((scheme, lot, holder)) = self.validate(l, cx) else { return };
+    /// Applies what [`Self::validate`] planned against this same ledger.
+    pub fn apply(self, plan: (String, LotId, Option<EntId>), l: &mut Ledger, cx: &Cx) {
+        let (scheme, lot, holder) = plan;
         let province = cx.require_bureau("alert").expect("validated").to_string();
         l.alerts.insert(
             cx.tx,

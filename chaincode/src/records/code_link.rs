@@ -123,8 +123,9 @@ impl CodeLinkRecord {
         Ok((lot, from_is_new))
     }
 
-    pub fn apply(self, l: &mut Ledger, cx: &Cx) {
-        let Ok((lot, from_is_new)) = self.validate(l, cx) else { return };
+    /// Applies what [`Self::validate`] planned against this same ledger.
+    pub fn apply(self, plan: (LotId, bool), l: &mut Ledger, cx: &Cx) {
+        let (lot, from_is_new) = plan;
         let ent = cx.enterprise();
         if from_is_new {
             register_code(l, lot, self.from.scheme.clone(), self.from.code.clone(), None, CodeOrigin::MatchingKey, cx);

@@ -115,6 +115,20 @@ pub const RECORD_TYPES: &[&str] = &[
     "notarise",
 ];
 
+/// What a record's validation worked out, so applying it does not work it
+/// out again: the lots a movement takes, the lot a code or alert names.
+#[derive(Clone, Debug)]
+pub enum Plan {
+    /// Nothing to carry over.
+    Ready,
+    Shipment((EntId, EntId, lines::Taken)),
+    Receipt((EntId, EntId, lines::Taken)),
+    StockIn(stock_in::Placement),
+    StockOut((EntId, EntId, Option<crate::state::ledger::StorageId>, lines::Taken)),
+    CodeLink((crate::state::ledger::LotId, bool)),
+    Alert((String, crate::state::ledger::LotId, Option<EntId>)),
+}
+
 #[derive(Clone, Debug)]
 pub enum Record {
     Enterprise(enterprise::EnterpriseRecord),
@@ -177,54 +191,94 @@ impl Record {
         Ok(record)
     }
 
-    pub fn validate(&self, l: &Ledger, cx: &Cx) -> Result<()> {
-        match self {
-            Record::Enterprise(r) => r.validate(l, cx),
-            Record::Product(r) => r.validate(l, cx),
-            Record::ProductBatch(r) => r.validate(l, cx),
-            Record::ColdStorage(r) => r.validate(l, cx),
-            Record::CentralWarehouse(r) => r.validate(l, cx),
-            Record::Shipment(r) => r.validate(l, cx).map(drop),
-            Record::Receipt(r) => r.validate(l, cx).map(drop),
-            Record::StockIn(r) => r.validate(l, cx).map(drop),
-            Record::StockOut(r) => r.validate(l, cx).map(drop),
-            Record::Vehicle(r) => r.validate(l, cx),
-            Record::CertificateReport(r) => r.validate(l, cx),
-            Record::FlowReport(r) => r.validate(l, cx),
-            Record::CodeScheme(r) => r.validate(l, cx),
-            Record::CodeLink(r) => r.validate(l, cx).map(drop),
-            Record::Alert(r) => r.validate(l, cx).map(drop),
-            Record::AlertDisposal(r) => r.validate(l, cx),
-            Record::Notice(r) => r.validate(l, cx),
-            Record::ReportClient(r) => r.validate(l, cx),
-            Record::DictionaryAmendment(r) => r.validate(l, cx),
-            Record::Notarise => Ok(()),
-        }
+    pub fn validate(&self, l: &Ledger, cx: &Cx) -> Result<Plan> {
+        Ok(match self {
+            Record::Enterprise(r) => {
+                r.validate(l, cx)?;
+                Plan::Ready
+            }
+            Record::Product(r) => {
+                r.validate(l, cx)?;
+                Plan::Ready
+            }
+            Record::ProductBatch(r) => {
+                r.validate(l, cx)?;
+                Plan::Ready
+            }
+            Record::ColdStorage(r) => {
+                r.validate(l, cx)?;
+                Plan::Ready
+            }
+            Record::CentralWarehouse(r) => {
+                r.validate(l, cx)?;
+                Plan::Ready
+            }
+            Record::Shipment(r) => Plan::Shipment(r.validate(l, cx)?),
+            Record::Receipt(r) => Plan::Receipt(r.validate(l, cx)?),
+            Record::StockIn(r) => Plan::StockIn(r.validate(l, cx)?),
+            Record::StockOut(r) => Plan::StockOut(r.validate(l, cx)?),
+            Record::Vehicle(r) => {
+                r.validate(l, cx)?;
+                Plan::Ready
+            }
+            Record::CertificateReport(r) => {
+                r.validate(l, cx)?;
+                Plan::Ready
+            }
+            Record::FlowReport(r) => {
+                r.validate(l, cx)?;
+                Plan::Ready
+            }
+            Record::CodeScheme(r) => {
+                r.validate(l, cx)?;
+                Plan::Ready
+            }
+            Record::CodeLink(r) => Plan::CodeLink(r.validate(l, cx)?),
+            Record::Alert(r) => Plan::Alert(r.validate(l, cx)?),
+            Record::AlertDisposal(r) => {
+                r.validate(l, cx)?;
+                Plan::Ready
+            }
+            Record::Notice(r) => {
+                r.validate(l, cx)?;
+                Plan::Ready
+            }
+            Record::ReportClient(r) => {
+                r.validate(l, cx)?;
+                Plan::Ready
+            }
+            Record::DictionaryAmendment(r) => {
+                r.validate(l, cx)?;
+                Plan::Ready
+            }
+            Record::Notarise => Plan::Ready,
+        })
     }
 
-    /// Applies a record that passed [`Record::validate`] against this same ledger.
-    pub fn apply(self, l: &mut Ledger, cx: &Cx) {
-        match self {
-            Record::Enterprise(r) => r.apply(l, cx),
-            Record::Product(r) => r.apply(l, cx),
-            Record::ProductBatch(r) => r.apply(l, cx),
-            Record::ColdStorage(r) => r.apply(l, cx),
-            Record::CentralWarehouse(r) => r.apply(l, cx),
-            Record::Shipment(r) => r.apply(l, cx),
-            Record::Receipt(r) => r.apply(l, cx),
-            Record::StockIn(r) => r.apply(l, cx),
-            Record::StockOut(r) => r.apply(l, cx),
-            Record::Vehicle(r) => r.apply(l, cx),
-            Record::CertificateReport(r) => r.apply(l, cx),
-            Record::FlowReport(r) => r.apply(l, cx),
-            Record::CodeScheme(r) => r.apply(l, cx),
-            Record::CodeLink(r) => r.apply(l, cx),
-            Record::Alert(r) => r.apply(l, cx),
-            Record::AlertDisposal(r) => r.apply(l, cx),
-            Record::Notice(r) => r.apply(l, cx),
-            Record::ReportClient(r) => r.apply(l, cx),
-            Record::DictionaryAmendment(r) => r.apply(l, cx),
-            Record::Notarise => notarise::apply(l, cx),
+    /// Applies a record with the plan [`Record::validate`] made against this same ledger.
+    pub fn apply(self, plan: Plan, l: &mut Ledger, cx: &Cx) {
+        match (self, plan) {
+            (Record::Enterprise(r), _) => r.apply(l, cx),
+            (Record::Product(r), _) => r.apply(l, cx),
+            (Record::ProductBatch(r), _) => r.apply(l, cx),
+            (Record::ColdStorage(r), _) => r.apply(l, cx),
+            (Record::CentralWarehouse(r), _) => r.apply(l, cx),
+            (Record::Shipment(r), Plan::Shipment(p)) => r.apply(p, l, cx),
+            (Record::Receipt(r), Plan::Receipt(p)) => r.apply(p, l, cx),
+            (Record::StockIn(r), Plan::StockIn(p)) => r.apply(p, l, cx),
+            (Record::StockOut(r), Plan::StockOut(p)) => r.apply(p, l, cx),
+            (Record::Vehicle(r), _) => r.apply(l, cx),
+            (Record::CertificateReport(r), _) => r.apply(l, cx),
+            (Record::FlowReport(r), _) => r.apply(l, cx),
+            (Record::CodeScheme(r), _) => r.apply(l, cx),
+            (Record::CodeLink(r), Plan::CodeLink(p)) => r.apply(p, l, cx),
+            (Record::Alert(r), Plan::Alert(p)) => r.apply(p, l, cx),
+            (Record::AlertDisposal(r), _) => r.apply(l, cx),
+            (Record::Notice(r), _) => r.apply(l, cx),
+            (Record::ReportClient(r), _) => r.apply(l, cx),
+            (Record::DictionaryAmendment(r), _) => r.apply(l, cx),
+            (Record::Notarise, _) => notarise::apply(l, cx),
+            (record, plan) => unreachable!("{} validated into {plan:?}", record.type_name()),
         }
     }
 

@@ -57,8 +57,9 @@ impl ShipmentRecord {
         Ok((sender, receiver, taken))
     }
 
-    pub fn apply(self, l: &mut Ledger, cx: &Cx) {
-        let Ok((sender, receiver, taken)) = self.validate(l, cx) else { return };
+    /// Applies what [`Self::validate`] planned against this same ledger.
+    pub fn apply(self, plan: (EntId, EntId, Taken), l: &mut Ledger, cx: &Cx) {
+        let (sender, receiver, taken) = plan;
         let Taken { lots: taken, per_line } = taken;
         register_new_codes(l, &self.lines, &per_line, sender, cx);
         let mut movements = Vec::with_capacity(taken.len());

@@ -45,6 +45,7 @@ pub fn storage_of(l: &Ledger, operator: EntId, named: Option<&(String, String)>)
 
 /// What a stock-in does: the operator, the owner the goods come from (when
 /// they change custody), the storage, and what is taken of each lot.
+#[derive(Clone, Debug)]
 pub struct Placement {
     pub operator: EntId,
     pub owner: Option<EntId>,
@@ -97,8 +98,9 @@ impl StockIn {
         Ok(Placement { operator, owner: None, storage, taken })
     }
 
-    pub fn apply(self, l: &mut Ledger, cx: &Cx) {
-        let Ok(Placement { operator, owner, storage, taken }) = self.validate(l, cx) else { return };
+    /// Applies what [`Self::validate`] planned against this same ledger.
+    pub fn apply(self, plan: Placement, l: &mut Ledger, cx: &Cx) {
+        let Placement { operator, owner, storage, taken } = plan;
         for (lot, qty) in taken {
             if let Some(owner) = owner {
                 l.take(owner, lot, &qty);

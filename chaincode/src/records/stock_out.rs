@@ -67,8 +67,9 @@ impl StockOut {
         Ok((operator, receiver, storage, taken))
     }
 
-    pub fn apply(self, l: &mut Ledger, cx: &Cx) {
-        let Ok((operator, receiver, storage, taken)) = self.validate(l, cx) else { return };
+    /// Applies what [`Self::validate`] planned against this same ledger.
+    pub fn apply(self, plan: (EntId, EntId, Option<StorageId>, Taken), l: &mut Ledger, cx: &Cx) {
+        let (operator, receiver, storage, taken) = plan;
         let Taken { lots: taken, per_line } = taken;
         register_new_codes(l, &self.lines, &per_line, operator, cx);
         for (lot, qty) in taken {

@@ -13,7 +13,7 @@ pub mod trace;
 use crate::dictionary::Dictionaries;
 use crate::hash::Hash;
 use crate::record::RecordError;
-use crate::records::{Actor, Cx, Record};
+use crate::records::{Actor, Cx, Plan, Record};
 use crate::transaction::{Transaction, TxId};
 use chrono::NaiveDate;
 use ledger::{Bureau, Ledger};
@@ -165,23 +165,23 @@ impl State {
     /// The rules a transaction must meet against the current state, as of
     /// block `ctx`; used by the gateway before accepting, and again by
     /// `apply` at finalization.
-    pub fn check(&self, ctx: BlockContext, id: &TxId, tx: &Transaction) -> Result<(Record, Cx), RecordError> {
+    pub fn check(&self, ctx: BlockContext, id: &TxId, tx: &Transaction) -> Result<(Record, Cx, Plan), RecordError> {
         if self.seen.contains(id) {
             return Err(RecordError::new("(transaction)", format!("duplicate: transaction {id} is already on chain")));
         }
         let record = Record::parse(&tx.record.to_value())?;
         let actor = self.actor(&record, &tx.signer.public_key)?;
         let cx = Cx { block: ctx, tx: *id, signer: tx.signer.public_key, actor, today: ctx.date() };
-        record.validate(&self.ledger, &cx)?;
-        Ok((record, cx))
+        let plan = record.validate(&self.ledger, &cx)?;
+        Ok((record, cx, plan))
     }
 
     /// Applies one transaction of a finalized block. The caller has verified
     /// its signature (consensus only finalizes verified blocks).
     pub fn apply(&mut self, ctx: BlockContext, id: TxId, tx: &Transaction) -> Receipt {
         let outcome = match self.check(ctx, &id, tx) {
-            Ok((record, cx)) => {
-                record.apply(&mut self.ledger, &cx);
+            Ok((record, cx, plan)) => {
+                record.apply(plan, &mut self.ledger, &cx);
                 self.applied += 1;
                 Outcome::Applied
             }
