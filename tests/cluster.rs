@@ -189,7 +189,7 @@ fn bad_input_gets_an_envelope_naming_the_problem_and_nothing_is_stored() {
     assert_eq!(env["result"]["field"], "record.type");
 
     let oversized = vec![b' '; 17 * 1024 * 1024];
-    let (code, env) = post_bytes(&tx_url, &oversized);
+    let (code, env) = post_raw(&tx_url, &oversized);
     assert_eq!(code, 413, "{env}");
     assert_eq!(env["result"]["error"], "body_too_large");
 

@@ -50,6 +50,36 @@ pub fn try_get(url: &str) -> Option<(u16, Value)> {
     Some((status, resp.body_mut().read_json().ok()?))
 }
 
+/// POSTs `body` over a plain socket and reads the answer even when the
+/// server answers and closes before the whole body is sent (as it may for
+/// a body over the limit; an HTTP client library then reports a broken pipe).
+pub fn post_raw(url: &str, body: &[u8]) -> (u16, Value) {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").expect("an http URL");
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let mut stream = std::net::TcpStream::connect(host).unwrap_or_else(|e| panic!("connect {host}: {e}"));
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    for chunk in body.chunks(64 * 1024) {
+        if stream.write_all(chunk).is_err() {
+            break; // the server has answered and closed: read what it said
+        }
+    }
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let text = String::from_utf8_lossy(&answer);
+    let status = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or_else(|| panic!("no HTTP status in {text:.200}"));
+    let json_start = text.find("\r\n\r\n").map(|i| i + 4).unwrap_or(0);
+    let body_text = &text[json_start..];
+    // The body may be chunked; take the JSON object inside it.
+    let json = body_text.find('{').and_then(|a| body_text.rfind('}').map(|b| &body_text[a..=b])).unwrap_or("null");
+    (status, serde_json::from_str(json).unwrap_or(Value::Null))
+}
+
 pub fn post_bytes(url: &str, body: &[u8]) -> (u16, Value) {
     let mut resp = agent().post(url).header("content-type", "application/json").send(body).unwrap_or_else(|e| panic!("POST {url}: {e}"));
     let status = resp.status().as_u16();
