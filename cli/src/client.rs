@@ -5,8 +5,8 @@ use serde_json::Value;
 use std::time::Duration;
 
 pub struct Gateway {
-    base: String,
-    agent: ureq::Agent,
+    pub(crate) base: String,
+    pub(crate) agent: ureq::Agent,
 }
 
 /// An envelope as the gateway sends it.

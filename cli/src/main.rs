@@ -3,6 +3,7 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod backup;
 mod bench;
 mod bench_trace;
 mod client;
@@ -45,6 +46,14 @@ enum Command {
         /// Time a view waits for its leader's proposal.
         #[arg(long, default_value_t = 1000)]
         leader_timeout_ms: u64,
+        /// Write the layout docker-compose.yml mounts (COLDCHAIN_NET) instead
+        /// of local processes on loopback ports.
+        #[arg(long)]
+        docker: bool,
+        /// With --docker: the first two octets of the pair networks' subnets
+        /// (must match COLDCHAIN_SUBNET in docker-compose.yml's environment).
+        #[arg(long, default_value = "10.77", requires = "docker")]
+        subnet_prefix: String,
     },
     /// Run one validator (p2p + gateway) until SIGTERM or Ctrl-C.
     Node {
@@ -158,6 +167,35 @@ enum Command {
         #[arg(long, default_value_t = 16)]
         clients: usize,
     },
+    /// Write the finalized chain to a file (JSON Lines, docs/OPERATIONS.md):
+    /// from a running node's gateway, or from a stopped node's data directory.
+    Export {
+        /// A running node's gateway, e.g. http://127.0.0.1:8001.
+        #[arg(long, required_unless_present = "config", conflicts_with = "config")]
+        gateway: Option<String>,
+        /// A stopped node's node.toml (its data directory is read).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Append an export's blocks to a stopped node's store, checking every
+    /// block and certificate against genesis; the node then catches up from
+    /// its peers when started.
+    Import {
+        /// The node's node.toml (its data directory may be empty).
+        #[arg(long)]
+        config: PathBuf,
+        file: PathBuf,
+    },
+    /// Exit 0 when a node's gateway answers 200 on PATH, else 1: a container
+    /// healthcheck that needs no shell.
+    Health {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        gateway: String,
+        #[arg(long, default_value = "/readyz")]
+        path: String,
+    },
     /// Print a node's status.
     Status {
         #[arg(long)]
@@ -196,7 +234,13 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
             println!("peer_id:    {}", coldchain_node::network::peer_id_of(&public));
             println!("written to {} (mode 0600)", out.display());
         }
-        Command::Testnet { dir, validators, chain_id, leader_timeout_ms } => {
+        Command::Testnet { dir, validators, chain_id, leader_timeout_ms, docker: true, subnet_prefix } => {
+            testnet::create_docker(&dir, &testnet::Options { validators, chain_id, leader_timeout_ms }, &subnet_prefix)?;
+            println!("docker testnet of {validators} validators in {}: start it with", dir.display());
+            println!("  COLDCHAIN_NET={} COLDCHAIN_SUBNET={subnet_prefix} docker-compose up -d", dir.display());
+            println!("admin keys (kept out of the containers): {}", dir.join("admin").display());
+        }
+        Command::Testnet { dir, validators, chain_id, leader_timeout_ms, .. } => {
             let nodes = testnet::create(&dir, &testnet::Options { validators, chain_id, leader_timeout_ms })?;
             let q = coldchain_node::genesis::quorum(validators);
             println!("testnet of {validators} validators in {} (quorum {q}, tolerates {} faulty)", dir.display(), validators - q);
@@ -303,6 +347,23 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
         Command::Bench { trace: true, json, movements, traces, .. } => bench_trace::run(&bench_trace::TraceBenchOptions { json, movements, traces })?,
         Command::Bench { json, verify_proofs, opaque, records, batch, clients, .. } => {
             bench::run(bench::Options { json, verify_proofs, opaque, records, batch, clients })?
+        }
+        Command::Export { gateway, config, out } => {
+            let summary = match (gateway, config) {
+                (Some(gateway), _) => backup::export_from_gateway(&gateway, &out)?,
+                (None, Some(config)) => backup::export_from_store(&config, &out)?,
+                (None, None) => unreachable!("clap requires one"),
+            };
+            backup::print(&format!("exported to {}", out.display()), &summary);
+        }
+        Command::Import { config, file } => backup::import(&config, &file).map(|s| backup::print("imported", &s))?,
+        Command::Health { gateway, path } => {
+            let answer = Gateway::new(&gateway).get(&path)?;
+            if answer.status != 200 {
+                println!("{path}: {} {}", answer.status, client::describe_error(&answer.envelope));
+                return Ok(std::process::ExitCode::from(1));
+            }
+            println!("{path}: 200 {}", answer.envelope["message"].as_str().unwrap_or_default());
         }
         Command::Status { gateway } => {
             let result = Gateway::new(&gateway).get("/v1/status")?.into_result()?;

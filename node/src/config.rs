@@ -34,6 +34,11 @@ pub struct NodeConfig {
     pub consensus: ConsensusConfig,
     #[serde(default)]
     pub mempool: MempoolConfig,
+    /// Shifts this node's clock by this many milliseconds (default 0). For
+    /// the fault suite's clock-skew scenario; a real node leaves it at 0
+    /// and keeps its host clock in sync (NTP).
+    #[serde(default)]
+    pub clock_offset_ms: i64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -2,7 +2,9 @@
 //! around it: libp2p networking, sled storage, the mempool, block sync, and
 //! the axum gateway. `runtime` wires them together.
 
+pub mod backup;
 pub mod block;
+pub mod clock;
 pub mod config;
 pub mod consensus;
 pub mod crypto;
@@ -11,6 +13,7 @@ pub mod genesis;
 pub mod mempool;
 pub mod network;
 pub mod proof;
+pub mod replay;
 pub mod runtime;
 pub mod storage;
 pub mod sync;

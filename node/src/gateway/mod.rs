@@ -20,6 +20,7 @@
 //! | GET    | `/v1/notices`         | everyone    | published notices, newest first |
 //! | GET    | `/v1/images/{sha256}` | everyone    | an image this node received with a record |
 //! | GET    | `/v1/state`           | auditors    | chaincode state root, digest and sizes |
+//! | GET    | `/v1/export`          | operators   | the finalized chain as an export file (JSON Lines, `coldchain export`) |
 //! | POST   | `/cold-chain-tracing/certification.register` | provinces | national interface (HTTP Basic): entry certificate |
 //! | POST   | `/cold-chain-tracing/statistical.info.register` | provinces | national interface (HTTP Basic): interprovincial flow |
 //! | GET    | `/healthz`            | operators   | the process is alive |
@@ -27,6 +28,7 @@
 //! | GET    | `/metrics`            | operators   | Prometheus text: height, view, finalized blocks and transactions, mempool, peers, votes, sync lag, requests by route |
 
 pub mod envelope;
+mod export;
 mod handlers;
 pub mod metrics;
 mod national;
@@ -76,6 +78,7 @@ pub fn router(services: NodeServices, max_body_bytes: usize) -> Router {
         .route("/v1/notices", get(trace::notices))
         .route("/v1/images/{sha256}", get(trace::image))
         .route("/v1/state", get(trace::state))
+        .route("/v1/export", get(export::export))
         .route("/cold-chain-tracing/certification.register", post(national::certification_register))
         .route("/cold-chain-tracing/statistical.info.register", post(national::statistical_info_register))
         .route("/healthz", get(handlers::healthz))

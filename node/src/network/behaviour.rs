@@ -8,7 +8,7 @@ use libp2p::connection_limits::{self, ConnectionLimits};
 use libp2p::core::upgrade::Version;
 use libp2p::request_response::{self, ProtocolSupport, cbor};
 use libp2p::swarm::NetworkBehaviour;
-use libp2p::{PeerId, StreamProtocol, Swarm, SwarmBuilder, identity, noise, tcp, yamux};
+use libp2p::{PeerId, StreamProtocol, Swarm, SwarmBuilder, identity, noise, ping, tcp, yamux};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -27,6 +27,11 @@ const MAX_SYNC_STREAMS: usize = 64;
 const CONNECTION_TIMEOUT: Duration = Duration::from_secs(5);
 /// Connections still in their handshake, per direction.
 const MAX_PENDING_CONNECTIONS: u32 = 16;
+/// A connection whose peer has not answered a ping within PING_TIMEOUT is
+/// closed (and redialled): a cut link or a paused peer leaves a TCP
+/// connection that looks open but carries nothing.
+const PING_INTERVAL: Duration = Duration::from_secs(1);
+const PING_TIMEOUT: Duration = Duration::from_secs(4);
 
 #[derive(NetworkBehaviour)]
 pub(super) struct Behaviour<M, Q, R>
@@ -40,6 +45,7 @@ where
     pub(super) limits: connection_limits::Behaviour,
     pub(super) msg: cbor::Behaviour<M, Ack>,
     pub(super) sync: cbor::Behaviour<Q, R>,
+    pub(super) ping: ping::Behaviour,
 }
 
 pub(super) fn build_swarm<M, Q, R>(
@@ -80,7 +86,8 @@ where
         [(StreamProtocol::new(SYNC_PROTOCOL), ProtocolSupport::Full)],
         request_response::Config::default().with_request_timeout(MAX_REQUEST_TIMEOUT).with_max_concurrent_streams(MAX_SYNC_STREAMS),
     );
-    let behaviour = Behaviour { allow, limits, msg, sync };
+    let ping = ping::Behaviour::new(ping::Config::new().with_interval(PING_INTERVAL).with_timeout(PING_TIMEOUT));
+    let behaviour = Behaviour { allow, limits, msg, sync, ping };
 
     let swarm = SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()

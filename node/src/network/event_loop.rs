@@ -240,6 +240,11 @@ where
             SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync_event(event),
             SwarmEvent::Behaviour(BehaviourEvent::Allow(never)) => match never {},
             SwarmEvent::Behaviour(BehaviourEvent::Limits(never)) => match never {},
+            SwarmEvent::Behaviour(BehaviourEvent::Ping(libp2p::ping::Event { peer, connection, result: Err(error) })) => {
+                tracing::info!(%peer, %error, "peer stopped answering pings; closing the connection");
+                self.swarm.close_connection(connection);
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Ping(_)) => {}
             SwarmEvent::ConnectionEstablished { peer_id, endpoint, num_established, .. } => {
                 tracing::debug!(peer = %peer_id, address = %endpoint.get_remote_address(), "connection established");
                 if num_established.get() == 1 {

@@ -267,7 +267,7 @@ impl Driver {
             view,
             parent: parent.hash(),
             tx_root: merkle_root(&ids),
-            time_ms: now_ms().max(parent.time_ms),
+            time_ms: self.services.clock.now_ms().max(parent.time_ms),
             proposer: self.services.me,
             tx_count: txs.len() as u32,
         };
@@ -290,8 +290,9 @@ impl Driver {
         let chain_id = self.services.genesis.chain_id.clone();
         let signatures = self.services.signatures;
         let tx = self.internal_tx.clone();
+        let now = self.services.clock.now_ms();
         tokio::task::spawn_blocking(move || {
-            let result = verify_body(&block, &parent, &chain_id, &known, now_ms(), signatures);
+            let result = verify_body(&block, &parent, &chain_id, &known, now, signatures);
             if let Err(reason) = &result {
                 tracing::warn!(height = block.header.height, view = block.header.view, %reason, "rejected a proposal");
             }
@@ -490,7 +491,7 @@ impl Driver {
                     }
                 }
             }
-            let ctx = BlockContext { height: self.last_finalized.height + 1, time_ms: chrono::Utc::now().timestamp_millis() };
+            let ctx = BlockContext { height: self.last_finalized.height + 1, time_ms: self.services.clock.now_ms() };
             if let Err(e) = self.state.read().expect("state lock").check(ctx, &id, &tx) {
                 outcomes.push(SubmitOutcome::Rejected { field: e.field, rule: e.rule });
                 continue;
@@ -654,8 +655,4 @@ fn read_segment(store: &ChainStore, from: u64, max: u32) -> Vec<StoredBlock> {
         }
     }
     out
-}
-
-pub fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
 }

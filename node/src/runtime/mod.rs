@@ -13,8 +13,7 @@ use crate::consensus::{Core, CoreConfig, Timeouts};
 use crate::crypto::read_key_file;
 use crate::genesis::Genesis;
 use crate::network::{self, NetworkConfig};
-use crate::storage::{ChainStore, Finality, SafetyFile};
-use coldchain_chaincode::{BlockContext, State};
+use crate::storage::{ChainStore, SafetyFile};
 use std::future::Future;
 use std::sync::{Arc, RwLock};
 use tokio::sync::{mpsc, watch};
@@ -60,24 +59,12 @@ pub async fn run_with(cfg: NodeConfig, shutdown: impl Future<Output = ()> + Send
     let safety = safety_file.load().map_err(NodeError::Safety)?.unwrap_or_default();
 
     // Rebuild the chaincode state from the finalized blocks.
-    let head = store.head()?;
-    let mut state = State::with_genesis(genesis.chaincode_genesis());
-    let mut last = genesis.block_header();
-    for height in 1..=head {
-        let stored = store
-            .block(height)?
-            .ok_or_else(|| crate::storage::StoreError::Corrupt { tree: "blocks", detail: format!("block {height} missing below head {head}") })?;
-        let ctx = BlockContext { height, time_ms: stored.block.header.time_ms };
-        for tx in stored.block.txs.iter() {
-            state.apply(ctx, tx.id(), tx);
-        }
-        last = stored.block.header;
-    }
-    let last_finalization = match store.block(head)?.map(|b| b.finality) {
-        Some(Finality::Certificate(c)) => Some(c),
-        _ => None,
-    };
+    let crate::replay::Replayed { state, head: last, finalization: last_finalization } = crate::replay::replay(&store, &genesis)?;
+    let head = last.height;
     tracing::info!(validator = %genesis.validators[me as usize].name, height = head, state_root = %state.root(), "state rebuilt from disk");
+    if cfg.clock_offset_ms != 0 {
+        tracing::warn!(clock_offset_ms = cfg.clock_offset_ms, "this node's clock is shifted by clock_offset_ms");
+    }
 
     let peers = cfg.p2p.peers.iter().map(|p| p.parse().expect("validated in config")).collect();
     let net_config = NetworkConfig {
@@ -127,6 +114,7 @@ pub async fn run_with(cfg: NodeConfig, shutdown: impl Future<Output = ()> + Send
         events,
         images_dir,
         node_key,
+        clock: crate::clock::Clock::with_offset(cfg.clock_offset_ms),
     };
 
     let listener =

@@ -1,6 +1,7 @@
 //! What the gateway may use of a running node: read-only views of the store
 //! and status, and a channel to submit transactions to the driver.
 
+use crate::clock::Clock;
 use crate::genesis::{Genesis, ValidatorIndex};
 use crate::storage::ChainStore;
 use crate::wire::Network;
@@ -126,6 +127,8 @@ pub struct NodeServices {
     /// This validator's key: signs national-interface reports on behalf of
     /// their HTTP Basic clients.
     pub node_key: Arc<SigningKey>,
+    /// This node's wall clock (offset by `clock_offset_ms`).
+    pub clock: Clock,
 }
 
 impl NodeServices {

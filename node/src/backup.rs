@@ -1,0 +1,152 @@
+//! Backup and restore of the finalized chain (`coldchain export`/`import`,
+//! `GET /v1/export`).
+//!
+//! An export is JSON Lines: first an [`ExportHeader`], then every finalized
+//! block from height 1 as a [`StoredBlock`] (header, transactions, finality),
+//! in height order. The last block always carries its own finalization
+//! certificate, so a file is self-checking: [`import`] trusts nothing in it
+//! and checks every block against genesis exactly as block sync checks a
+//! peer's segment ([`crate::sync::verify_segment`]): parent links, Merkle
+//! roots, and a quorum certificate for each run of blocks.
+
+use crate::block::Header;
+use crate::genesis::Genesis;
+use crate::replay::replay;
+use crate::storage::{ChainStore, Finality, StoreError, StoredBlock};
+use crate::sync::{SyncError, verify_segment};
+use coldchain_chaincode::{BlockContext, Hash, Receipt};
+use serde::{Deserialize, Serialize};
+use std::io::{BufRead, Write};
+
+pub const FORMAT: &str = "coldchain-export/1";
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExportHeader {
+    pub format: String,
+    pub chain_id: String,
+    /// Hash of genesis's block header (height 0).
+    pub genesis: Hash,
+    /// The last height in the file.
+    pub height: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error("storage: {0}")]
+    Store(#[from] StoreError),
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("line {line}: {message}")]
+    Format { line: usize, message: String },
+    #[error("the export is of chain `{found}` (genesis {found_genesis}), this node's genesis is `{expected}` ({expected_genesis})")]
+    OtherChain { found: String, found_genesis: Hash, expected: String, expected_genesis: Hash },
+    #[error("block {height} of the export differs from the block this node holds at that height")]
+    Diverges { height: u64 },
+    #[error("line {line}: {error}")]
+    Invalid { line: usize, error: SyncError },
+    #[error("the export ends at height {height} with a block that has no finalization certificate of its own")]
+    Unfinished { height: u64 },
+}
+
+/// What [`export`] wrote or [`import`] stored.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Summary {
+    /// Blocks written (export) or newly stored (import).
+    pub blocks: u64,
+    pub transactions: u64,
+    /// Blocks the node already held (import only).
+    pub already_held: u64,
+    /// The node's head afterwards (import) or the file's last height (export).
+    pub height: u64,
+}
+
+/// Writes the header and blocks 1..=head of `store`.
+pub fn export(store: &ChainStore, genesis: &Genesis, out: &mut impl Write) -> Result<Summary, BackupError> {
+    let height = store.head()?;
+    let header = ExportHeader { format: FORMAT.into(), chain_id: genesis.chain_id.clone(), genesis: genesis.block_header().hash(), height };
+    serde_json::to_writer(&mut *out, &header).map_err(std::io::Error::from)?;
+    out.write_all(b"\n")?;
+    let mut summary = Summary { height, ..Summary::default() };
+    for h in 1..=height {
+        let block = store
+            .block(h)?
+            .ok_or_else(|| StoreError::Corrupt { tree: "blocks", detail: format!("block {h} missing below head {height}") })?;
+        serde_json::to_writer(&mut *out, &block).map_err(std::io::Error::from)?;
+        out.write_all(b"\n")?;
+        summary.blocks += 1;
+        summary.transactions += block.block.txs.len() as u64;
+    }
+    out.flush()?;
+    Ok(summary)
+}
+
+/// Appends the blocks of an export above `store`'s head, checking each run
+/// of blocks against genesis before anything of it is stored. Blocks the
+/// store already holds must be identical. Stops at the first bad line: what
+/// was stored before it is checked and final, nothing after it is stored.
+pub fn import(store: &ChainStore, genesis: &Genesis, input: impl BufRead) -> Result<Summary, BackupError> {
+    let replayed = replay(store, genesis)?;
+    let mut state = replayed.state;
+    let mut head: Header = replayed.head;
+    let mut lines = input.lines().enumerate().map(|(i, l)| (i + 1, l));
+    let (_, first) = lines.next().ok_or(BackupError::Format { line: 1, message: "the file is empty".into() })?;
+    let file: ExportHeader = serde_json::from_str(&first?).map_err(|e| BackupError::Format { line: 1, message: format!("not an export header: {e}") })?;
+    if file.format != FORMAT {
+        return Err(BackupError::Format { line: 1, message: format!("format `{}`, expected `{FORMAT}`", file.format) });
+    }
+    let genesis_hash = genesis.block_header().hash();
+    if file.chain_id != genesis.chain_id || file.genesis != genesis_hash {
+        return Err(BackupError::OtherChain {
+            found: file.chain_id,
+            found_genesis: file.genesis,
+            expected: genesis.chain_id.clone(),
+            expected_genesis: genesis_hash,
+        });
+    }
+    let keys = genesis.keys();
+    let mut summary = Summary::default();
+    let mut run: Vec<StoredBlock> = Vec::new();
+    let mut run_start_line = 0;
+    for (line, text) in lines {
+        let text = text?;
+        if text.trim().is_empty() {
+            continue;
+        }
+        let stored: StoredBlock = serde_json::from_str(&text).map_err(|e| BackupError::Format { line, message: format!("not a block: {e}") })?;
+        let height = stored.block.header.height;
+        if height <= head.height {
+            if store.header(height)?.map(|h| h.hash()) != Some(stored.block.header.hash()) {
+                return Err(BackupError::Diverges { height });
+            }
+            summary.already_held += 1;
+            continue;
+        }
+        if run.is_empty() {
+            run_start_line = line;
+        }
+        let certified = matches!(stored.finality, Finality::Certificate(_));
+        run.push(stored);
+        if !certified {
+            continue;
+        }
+        let (count, certificate) =
+            verify_segment(&genesis.chain_id, &keys, genesis.quorum(), &head, &run).map_err(|error| BackupError::Invalid { line: run_start_line, error })?;
+        debug_assert_eq!(count, run.len());
+        let mut blocks = Vec::with_capacity(run.len());
+        for stored in run.drain(..) {
+            let block = stored.block;
+            let ctx = BlockContext { height: block.header.height, time_ms: block.header.time_ms };
+            let receipts: Vec<Receipt> = block.txs.iter().map(|tx| state.apply(ctx, tx.id(), tx)).collect();
+            summary.blocks += 1;
+            summary.transactions += block.txs.len() as u64;
+            blocks.push((block, receipts));
+        }
+        store.commit(&blocks, &certificate)?;
+        head = blocks.last().expect("a run holds its certified block").0.header.clone();
+    }
+    if let Some(last) = run.last() {
+        return Err(BackupError::Unfinished { height: last.block.header.height });
+    }
+    summary.height = head.height;
+    Ok(summary)
+}
