@@ -233,19 +233,22 @@ impl Driver {
         }
     }
 
-    /// Transactions already in blocks between the finalized head and `parent`.
-    fn in_flight(&self, parent: &Header) -> HashSet<TxId> {
+    /// Transactions already in blocks between the finalized head and
+    /// `parent`; `None` when a body on that path is not held here, so the
+    /// set would be incomplete.
+    fn in_flight(&self, parent: &Header) -> Option<HashSet<TxId>> {
         let mut out = HashSet::new();
         let mut cursor = parent.clone();
         while cursor.height > self.last_finalized.height {
-            let Some(body) = self.bodies.get(&cursor.hash()) else { break };
+            let body = self.bodies.get(&cursor.hash())?;
             out.extend(body.tx_ids());
             cursor = match self.bodies.get(&body.header.parent) {
                 Some(b) => b.header.clone(),
-                None => break,
+                None if body.header.parent == self.last_finalized.hash() => break,
+                None => return None,
             };
         }
-        out
+        Some(out)
     }
 
     fn try_build(&mut self, deadline_passed: bool) {
@@ -254,8 +257,18 @@ impl Driver {
             self.pending_build = None;
             return;
         }
-        let exclude = self.in_flight(&parent);
-        let picked = self.mempool.batch(self.consensus.max_block_txs, &exclude);
+        // A transaction may be in a block only once on a chain: skip those in
+        // the blocks this one extends, and propose an empty block when one of
+        // those bodies is missing here (it is being fetched).
+        let picked = match self.in_flight(&parent) {
+            Some(exclude) => {
+                let state = self.state.read().expect("state lock");
+                let mut picked = self.mempool.batch(self.consensus.max_block_txs, &exclude);
+                picked.retain(|(id, _)| !state.contains(id));
+                picked
+            }
+            None => Vec::new(),
+        };
         if picked.is_empty() && !deadline_passed {
             return;
         }
@@ -286,7 +299,20 @@ impl Driver {
             self.events.push_back(Event::Verified { hash, valid: false });
             return;
         };
-        let known: HashSet<TxId> = block.tx_ids().into_iter().filter(|id| self.mempool.contains(id)).collect();
+        let ids = block.tx_ids();
+        let known: HashSet<TxId> = ids.iter().filter(|id| self.mempool.contains(id)).copied().collect();
+        // A transaction already finalized, or in a block this one extends,
+        // must not be in it again.
+        let repeated = {
+            let state = self.state.read().expect("state lock");
+            let in_flight = self.in_flight(&parent).unwrap_or_default();
+            ids.iter().find(|id| state.contains(id) || in_flight.contains(id)).copied()
+        };
+        if let Some(id) = repeated {
+            tracing::warn!(height = header.height, view = header.view, tx = %id, "rejected a proposal: it repeats a transaction of the chain it extends");
+            self.events.push_back(Event::Verified { hash, valid: false });
+            return;
+        }
         let chain_id = self.services.genesis.chain_id.clone();
         let signatures = self.services.signatures;
         let tx = self.internal_tx.clone();

@@ -202,6 +202,11 @@ impl ChainStore {
             }
             let mut index = sled::Batch::default();
             for (i, receipt) in receipts.iter().enumerate() {
+                // A transaction in a block again (the chaincode refuses the
+                // repeat) keeps the location where it took effect.
+                if receipt.outcome != Outcome::Applied && self.txs.contains_key(receipt.tx_id.0)? {
+                    continue;
+                }
                 let loc = TxLocation { height, index: i as u32, outcome: receipt.outcome.clone() };
                 index.insert(&receipt.tx_id.0, serde_json::to_vec(&loc).expect("plain data"));
                 if self.pending.contains_key(receipt.tx_id.0)? {
