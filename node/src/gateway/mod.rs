@@ -3,6 +3,7 @@
 //!
 //! | method | path                  | for         | what |
 //! |--------|-----------------------|-------------|------|
+//! | GET    | `/`                   | officers    | the explorer page: status, blocks, trace search and graph, transactions with in-browser proof check, live alerts |
 //! | GET    | `/v1/status`          | everyone    | chain id, height, head hash, this validator, validators and which are connected |
 //! | POST   | `/v1/tx`              | enterprises | one signed transaction; `?wait=finalized` waits (bounded) for its height |
 //! | POST   | `/v1/tx/batch`        | enterprises | an array of signed transactions, one result each |
@@ -28,6 +29,7 @@
 //! | GET    | `/metrics`            | operators   | Prometheus text: height, view, finalized blocks and transactions, mempool, peers, votes, sync lag, requests by route |
 
 pub mod envelope;
+mod explorer;
 mod export;
 mod handlers;
 pub mod metrics;
@@ -62,6 +64,7 @@ pub fn router(services: NodeServices, max_body_bytes: usize) -> Router {
         metrics: Arc::new(metrics::Metrics::default()),
     };
     Router::new()
+        .route("/", get(explorer::page))
         .route("/v1/status", get(handlers::status))
         .route("/v1/tx", post(handlers::submit_one))
         .route("/v1/tx/batch", post(handlers::submit_batch))

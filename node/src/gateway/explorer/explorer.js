@@ -1,0 +1,547 @@
+// The coldchain explorer: plain browser JavaScript, no framework, talking only
+// to the node that served it (/v1/...). Every answer is the gateway envelope
+// {success, code, message, timestamp, result}. Views are chosen by the URL
+// hash: #trace/SCHEME/CODE[/DIRECTION], #tx/ID, #block/HEIGHT.
+// Data from records is always inserted as text, never as HTML.
+'use strict';
+
+const $ = (id) => document.getElementById(id);
+const state = { status: null, blocks: new Map(), alerts: new Map(), notices: [], ticket: 0, proof: null, anchor: null, genesisAnchor: null };
+const PROVINCES = { '110000': '北京 Beijing', '120000': '天津 Tianjin', '130000': '河北 Hebei', '000000': '国家平台 National' };
+const province = (code) => (PROVINCES[code] ? `${PROVINCES[code]} ${code}` : code);
+const STEP_KINDS = { entry: 'entered (import)', shipment: 'shipped', stock_in: 'into cold store', stock_out: 'out of cold store' };
+
+/** el('td', {class: 'num'}, 'text', node, [more]): attributes, then children as text or nodes. */
+function el(tag, attrs, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children.flat(Infinity)) if (c !== null && c !== undefined && c !== false) e.append(c instanceof Node ? c : String(c));
+  return e;
+}
+const table = (heads, rows, cls) => el('table', { class: cls }, el('thead', {}, el('tr', {}, heads.map((h) => el('th', {}, h)))), el('tbody', {}, rows));
+const short = (hex) => (hex ? `${hex.slice(0, 12)}…` : '');
+const txLink = (id, text) => el('a', { href: `#tx/${id}`, class: 'mono', title: id }, text || short(id));
+const facts = (pairs) => el('dl', { class: 'facts' }, pairs.filter((p) => p[1] !== undefined && p[1] !== null && p[1] !== '').map(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
+const pad = (n) => String(n).padStart(2, '0');
+function time(ms) {
+  const d = new Date(ms);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+const errorBox = (what, e) => el('div', { class: 'card' }, el('div', { class: 'error' }, `${what}: ${e.message}`));
+
+/** GET a gateway route; the envelope's result, or an Error with its message. */
+async function api(path) {
+  let res, env = null;
+  try { res = await fetch(path, { cache: 'no-store' }); } catch (e) { throw new Error(`this node does not answer (${e.message})`); }
+  try { env = await res.json(); } catch (_) { /* not an envelope */ }
+  if (!env || typeof env !== 'object' || !('success' in env)) throw new Error(`${path}: HTTP ${res.status}`);
+  if (!env.success) throw new Error(env.message || `HTTP ${env.code}`);
+  return env.result;
+}
+
+// ------------------------------------------------------------------ network status and blocks
+
+let refreshing = false;
+async function refreshStatus() {
+  if (refreshing) return;
+  refreshing = true;
+  try { await updateStatus(); } finally { refreshing = false; }
+}
+async function updateStatus() {
+  let s;
+  try { s = await api('/v1/status'); } catch (e) {
+    $('chain-line').textContent = `This node does not answer: ${e.message}`;
+    $('validators').classList.add('stale');
+    $('quorum-note').textContent = 'Unknown: this node does not answer. The list above is what it said last.';
+    return;
+  }
+  state.status = s;
+  $('validators').classList.remove('stale');
+  if (!state.genesisAnchor) state.anchor = anchorFromStatus(s);
+  const up = s.validators.filter((v) => v.connected).length;
+  $('chain-line').textContent = `Ledger “${s.chain_id}” · ${s.height} blocks · this page is served by the ${s.validator.name} node (${province(s.validator.province)})`;
+  $('validators').replaceChildren(...s.validators.map((v) => el('li', {},
+    el('span', { class: `dot ${v.connected ? 'up' : 'down'}` }),
+    el('span', { class: 'who' }, el('b', {}, v.name), el('div', { class: 'muted small' }, province(v.province))),
+    v.index === s.validator.index ? el('span', { class: 'tag' }, 'this node') : null,
+    el('span', { class: `tag ${v.connected ? 'up' : 'down'}`, title: `public key ${v.public_key}` }, v.connected ? 'up' : 'down'))));
+  $('quorum-note').textContent = `${up} of ${s.validators.length} up, as this node sees them. A record is final once ${s.quorum} of the ${s.validators.length} bureaus have signed its block; ` +
+    (up >= s.quorum ? 'enough are up to keep confirming records.' : 'too few are up: new records wait until more return.');
+  await refreshBlocks(s.height);
+}
+
+async function refreshBlocks(height) {
+  const heights = [];
+  for (let h = height; h >= 1 && h > height - 10; h--) heights.push(h);
+  await Promise.all(heights.filter((h) => !state.blocks.has(h)).map(async (h) => {
+    try { state.blocks.set(h, await api(`/v1/blocks/${h}`)); } catch (_) { /* shown next time */ }
+  }));
+  for (const h of state.blocks.keys()) if (h <= height - 10) state.blocks.delete(h);
+  const names = state.status ? state.status.validators.map((v) => v.name) : [];
+  $('blocks').replaceChildren(el('thead', {}, el('tr', {}, ['block', 'time', 'records', 'proposed by'].map((t) => el('th', {}, t)))),
+    el('tbody', {}, heights.filter((h) => state.blocks.has(h)).map((h) => {
+      const b = state.blocks.get(h);
+      return el('tr', { class: b.header.tx_count ? '' : 'empty' }, el('td', {}, el('a', { href: `#block/${h}` }, `#${h}`)),
+        el('td', {}, time(b.header.time_ms)), el('td', { class: 'num' }, b.header.tx_count), el('td', {}, names[b.header.proposer] || b.header.proposer));
+    })));
+}
+
+// ------------------------------------------------------------------ trace
+
+/** Offers in the scheme field every scheme seen so far (there is no route listing them). */
+function rememberSchemes(schemes) {
+  let known = new Set();
+  try { known = new Set(JSON.parse(localStorage.getItem('coldchain-schemes') || '[]')); } catch (_) { /* no storage */ }
+  for (const s of schemes) known.add(s);
+  try { localStorage.setItem('coldchain-schemes', JSON.stringify([...known])); } catch (_) { /* no storage */ }
+  $('schemes').replaceChildren(...[...known].sort().map((s) => el('option', { value: s })));
+}
+
+/** The enterprises by how many hands from the start the goods reached them, in
+ *  the order of the steps: [[null] (the port, if the lot's entry is traced), [importer], [next holders], …]. */
+function routeOf(trace) {
+  const next = new Map();
+  for (const s of trace.steps) if (s.from && s.from !== s.to) next.set(s.from, [...(next.get(s.from) || []), s.to]);
+  const known = new Set(trace.enterprises.map((e) => e.uscc));
+  const start = known.has(trace.lot.origin_uscc) ? trace.lot.origin_uscc : trace.start_uscc;
+  const levels = [[start]], seen = new Set([start]);
+  for (;;) {
+    const level = [...new Set(levels[levels.length - 1].flatMap((u) => next.get(u) || []))].filter((u) => !seen.has(u));
+    if (!level.length) break;
+    level.forEach((u) => seen.add(u));
+    levels.push(level);
+  }
+  if (trace.steps.some((s) => !s.from && s.to === start)) levels.unshift([null]);
+  return levels;
+}
+
+/** The gateway's SVG as a DOM node, without anything that could run. */
+function safeSvg(text) {
+  const doc = new DOMParser().parseFromString(text, 'image/svg+xml');
+  const svg = doc.documentElement;
+  if (svg.nodeName !== 'svg' || doc.getElementsByTagName('parsererror').length) return null;
+  svg.querySelectorAll('script, foreignObject').forEach((n) => n.remove());
+  for (const n of [svg, ...svg.querySelectorAll('*')]) {
+    for (const a of [...n.attributes]) if (/^on/i.test(a.name) || /javascript:/i.test(a.value)) n.removeAttribute(a.name);
+  }
+  return document.importNode(svg, true);
+}
+
+async function showTrace(scheme, code, direction) {
+  const ticket = ++state.ticket;
+  $('scheme').value = scheme;
+  $('code').value = code;
+  $('direction').value = direction;
+  const view = $('view');
+  view.replaceChildren(el('div', { class: 'card muted' }, `Tracing ${scheme} ${code} …`));
+  const q = new URLSearchParams({ scheme, code, direction }).toString();
+  let resolution, trace, svgText;
+  try {
+    [resolution, trace, svgText] = await Promise.all([
+      api(`/v1/codes/${encodeURIComponent(scheme)}/${encodeURIComponent(code)}`),
+      api(`/v1/trace?${q}&format=json`),
+      fetch(`/v1/trace?${q}&format=svg`).then((r) => (r.ok ? r.text() : null)),
+    ]);
+  } catch (e) {
+    if (ticket === state.ticket) view.replaceChildren(errorBox(`Cannot trace ${scheme} ${code}`, e));
+    return;
+  }
+  if (ticket !== state.ticket) return;
+  rememberSchemes(resolution.codes.map((c) => c.scheme));
+  const lot = resolution.lot;
+  const names = new Map(trace.enterprises.map((e) => [e.uscc, e]));
+  const who = (uscc) => (uscc ? el('span', { title: uscc }, names.get(uscc) ? names.get(uscc).name : uscc) : el('span', { class: 'muted' }, 'port of entry'));
+  const svg = svgText && safeSvg(svgText);
+  const graph = el('div', { class: 'graph', id: 'graph' }, svg || el('p', { class: 'muted' }, 'The graph could not be drawn.'));
+  const fit = el('button', { class: 'quiet', type: 'button', onclick: () => {
+    graph.classList.toggle('fit');
+    fit.textContent = graph.classList.contains('fit') ? 'Actual size' : 'Fit to width';
+    hint.hidden = graph.scrollWidth <= graph.clientWidth;
+  } }, 'Fit to width');
+  const hint = el('p', { class: 'muted small right', hidden: true }, 'Scroll the picture sideways to follow the goods →');
+  const directions = ['both', 'backward', 'forward'].map((d) => (d === direction ? el('b', {}, d)
+    : el('a', { href: `#trace/${encodeURIComponent(scheme)}/${encodeURIComponent(code)}/${d}` }, d)));
+  view.replaceChildren(el('section', { class: 'card', id: 'trace' },
+    el('h2', {}, `${lot.product_name} — trace of ${scheme} ${code}`),
+    el('div', { class: 'two' },
+      facts([
+        ['Product', `${lot.product_name} · GTIN ${lot.product_id} · batch ${lot.label_batch}`],
+        ['Certificate', `${lot.quarantine_number} / ${lot.certificate_batch}`],
+        ['Entered', `${lot.entry_date} · port ${lot.port_of_entry} · ${lot.entered_pieces} pcs · ${lot.entered_kg} kg`],
+        ['Importer', lot.consignee], ['Consignor', lot.consignor],
+        ['Container', [lot.container || '', lot.nucleic_acid ? ` · nucleic acid test ${lot.nucleic_acid}` : '']],
+        ['Lot record', txLink(lot.tx)],
+      ]),
+      el('div', {}, el('div', { class: 'muted small' }, 'The same lot under every province’s code scheme:'), el('div', { class: 'scroll' }, table(
+        ['Scheme', 'Code', 'Province'],
+        resolution.codes.map((c) => el('tr', {}, el('td', {}, c.scheme),
+          el('td', {}, el('a', { href: `#trace/${encodeURIComponent(c.scheme)}/${encodeURIComponent(c.code)}`, class: 'mono', title: c.resolver_url }, c.code)),
+          el('td', {}, province(c.province)))), 'compact codes')))),
+    el('p', { class: 'route', id: 'route' }, el('b', {}, 'Route of the goods: '), routeOf(trace).flatMap((level, i) => [i ? ' → ' : '',
+      level.map((u, j) => [j ? ', ' : '', u ? el('span', { class: `who p${(names.get(u) || {}).province}` }, names.get(u) ? names.get(u).name : u) : `port ${lot.port_of_entry}`])])),
+    el('div', { class: 'toolbar' }, 'Direction: ', directions.flatMap((d, i) => (i ? [' · ', d] : [d])), el('span', { class: 'spacer' }), fit,
+      el('a', { class: 'button-link', id: 'csv-link', href: `/v1/trace?${q}&format=csv`, download: `trace-${scheme}-${code}.csv` }, 'Download CSV (Excel)')),
+    graph, hint,
+    el('h3', {}, `Enterprises (${trace.enterprises.length}) and what they hold now`),
+    el('div', { class: 'scroll' }, table(
+      ['Enterprise', 'USCC', 'Province', 'Type', 'Holds now', 'Contact'],
+      trace.enterprises.map((e) => el('tr', {}, el('td', {}, e.name, el('div', { class: 'muted small' }, e.address)), el('td', { class: 'mono' }, e.uscc),
+        el('td', {}, province(e.province)), el('td', {}, e.enterprise_type_name || e.enterprise_type),
+        el('td', { class: 'num' }, `${e.holds_pieces} pcs`, el('div', { class: 'muted' }, `${e.holds_kg} kg`)),
+        el('td', {}, e.contact || '', el('div', { class: 'muted' }, e.contact_phone || '')))), 'enterprises')),
+    el('h3', {}, `Steps (${trace.steps.length})`),
+    el('div', { class: 'scroll' }, table(
+      ['Date', 'What', 'From', 'To', 'Pieces', 'kg', 'Received', 'Document', 'Record'],
+      trace.steps.map((s) => el('tr', {}, el('td', {}, s.date), el('td', {}, STEP_KINDS[s.kind] || s.kind), el('td', {}, who(s.from)), el('td', {}, who(s.to)),
+        el('td', { class: 'num' }, s.pieces), el('td', { class: 'num' }, s.weight_kg),
+        el('td', {}, s.received ? [`${s.received.pieces} pcs on ${s.received.date}`, s.received.short_pieces ? el('div', { class: 'error small' }, `short ${s.received.short_pieces} pcs / ${s.received.short_kg} kg`) : null] : ''),
+        el('td', {}, s.document, s.vehicles.map((v) => el('div', { class: 'muted small' }, `${v.plate} ${v.driver_name}`))),
+        el('td', {}, txLink(s.tx, 'verify ›')))), 'steps'))));
+  hint.hidden = graph.scrollWidth <= graph.clientWidth;
+}
+
+// ------------------------------------------------------------------ proof verification (docs/PROOFS.md)
+
+const utf8 = new TextEncoder();
+function concat(...parts) {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) { out.set(p, at); at += p.length; }
+  return out;
+}
+/** Big-endian integer of `bytes` bytes; refuses what the Rust types would refuse. */
+function int(n, bytes, what, signed = false) {
+  const max = 2n ** BigInt(8 * bytes - (signed ? 1 : 0));
+  if (!Number.isSafeInteger(n) || BigInt(n) >= max || BigInt(n) < (signed ? -max : 0n)) throw new Error(`${what} is not a ${signed ? 'signed' : 'unsigned'} ${8 * bytes}-bit integer`);
+  const out = new Uint8Array(bytes);
+  let v = BigInt.asUintN(8 * bytes, BigInt(n));
+  for (let i = bytes - 1; i >= 0; i--) { out[i] = Number(v & 0xffn); v >>= 8n; }
+  return out;
+}
+function unhex(s, bytes, what) {
+  if (typeof s !== 'string' || s.length !== 2 * bytes || !/^[0-9a-fA-F]*$/.test(s)) throw new Error(`${what} is not ${bytes} bytes of hex`);
+  return Uint8Array.from({ length: bytes }, (_, i) => parseInt(s.substr(2 * i, 2), 16));
+}
+const tohex = (b) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+const equal = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
+const sha256 = async (...parts) => new Uint8Array(await crypto.subtle.digest('SHA-256', concat(...parts)));
+
+/** RFC 8785: members sorted by UTF-16 code units; numbers and strings as ECMAScript prints them. */
+function jcs(v) {
+  if (Array.isArray(v)) return `[${v.map(jcs).join(',')}]`;
+  if (v !== null && typeof v === 'object') return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${jcs(v[k])}`).join(',')}}`;
+  return JSON.stringify(v);
+}
+/** The transaction's canonical bytes, from exactly the members the node hashes (docs/FORMATS.md). */
+function txBytes(tx) {
+  const sig = tohex(unhex(tx.signature, 64, 'transaction.signature'));
+  const key = tohex(unhex(tx.signer && tx.signer.public_key, 32, 'transaction.signer.public_key'));
+  int(tx.nonce, 8, 'transaction.nonce');
+  return utf8.encode(jcs({ chain_id: tx.chain_id, nonce: tx.nonce, record: tx.record, signature: sig, signer: { algorithm: tx.signer.algorithm, public_key: key } }));
+}
+function headerBytes(h, what) {
+  const chain = utf8.encode(h.chain_id);
+  return concat(utf8.encode('coldchain-header-v1\0'), int(chain.length, 2, `${what}.chain_id length`), chain, int(h.height, 8, `${what}.height`), int(h.view, 8, `${what}.view`),
+    unhex(h.parent, 32, `${what}.parent`), unhex(h.tx_root, 32, `${what}.tx_root`), int(h.time_ms, 8, `${what}.time_ms`, true),
+    int(h.proposer, 2, `${what}.proposer`), int(h.tx_count, 4, `${what}.tx_count`));
+}
+// verify_strict also refuses keys and signature points of small order: those
+// whose y coordinate (mod p) is one of these five.
+const P = 2n ** 255n - 19n;
+const SMALL_ORDER_Y = [0n, 1n, P - 1n, 0x7a03ac9277fdc74ec6cc392cfa53202a0f67100d760b3cba4fd84d3d706a17c7n, 0x05fc536d880238b13933c6d305acdfd5f098eff289f4c345b027b2c28f95e826n];
+function smallOrder(point) {
+  let y = 0n;
+  for (let i = 31; i >= 0; i--) y = (y << 8n) | BigInt(i === 31 ? point[i] & 0x7f : point[i]);
+  return SMALL_ORDER_Y.includes(y % P);
+}
+async function ed25519(publicKey, signature, message) {
+  if (smallOrder(publicKey) || smallOrder(signature.subarray(0, 32))) return false;
+  const key = await crypto.subtle.importKey('raw', publicKey, { name: 'Ed25519' }, false, ['verify']);
+  return crypto.subtle.verify({ name: 'Ed25519' }, key, signature, message);
+}
+
+const anchorFromStatus = (s) => ({ source: 'the validator keys this node reports (/v1/status)', chain_id: s.chain_id, validators: s.validators.map((v) => ({ name: v.name, public_key: v.public_key })) });
+function anchorFromGenesis(g, file) {
+  if (!g || typeof g.chain_id !== 'string' || !Array.isArray(g.validators) || !g.validators.length) throw new Error(`${file} has no chain_id and validators: is it a genesis file?`);
+  return { source: `your genesis file ${file}`, chain_id: g.chain_id, validators: g.validators.map((v) => ({ name: v.name, public_key: v.public_key })) };
+}
+
+const CHECKS = [
+  ['Chain', 'The proof is for this consortium’s ledger'],
+  ['Transaction', 'The record is exactly what was confirmed: not one byte changed'],
+  ['Merkle path', 'The transaction is one of its block’s records'],
+  ['Header chain', 'Any later blocks in the proof link back to that block'],
+  ['Certified hash', 'The bureaus’ certificate names exactly that block'],
+  ['Quorum', 'Enough bureaus signed that the block is final'],
+];
+
+/** The six checks of docs/PROOFS.md in order, stopping at the first that fails, as `coldchain verify` does.
+ *  Returns {ok, checks: [{name, what, ok: true|false|null, detail}], signers, height}. */
+async function verifyProof(b, anchor) {
+  const n = anchor.validators.length, quorum = n - Math.floor((n - 1) / 3);
+  const out = { ok: false, checks: [], signers: [], quorum, validators: n, height: b.header && b.header.height };
+  let failed = false, id, tip, tipHash;
+  const steps = [
+    async () => {
+      if (b.version !== 1) throw new Error(`unsupported proof version ${b.version} (this page reads version 1)`);
+      for (const found of [b.transaction.chain_id, b.header.chain_id, ...b.links.map((l) => l.chain_id)]) {
+        if (found !== anchor.chain_id) throw new Error(`the proof is for chain “${found}”, the keys are for “${anchor.chain_id}”`);
+      }
+      return `chain “${anchor.chain_id}”`;
+    },
+    async () => {
+      const bytes = txBytes(b.transaction);
+      id = await sha256(bytes);
+      if (tohex(id) !== String(b.tx_id).toLowerCase()) throw new Error(`its SHA-256 is ${tohex(id)}, the proof claims ${b.tx_id}`);
+      return `SHA-256 of its ${bytes.length} canonical bytes is ${tohex(id)}; signed by key ${b.transaction.signer.public_key}`;
+    },
+    async () => {
+      const h = b.header, root = unhex(h.tx_root, 32, 'header.tx_root'), path = b.merkle_path.map((p, i) => unhex(p, 32, `merkle_path[${i}]`));
+      let node = await sha256(Uint8Array.of(0), id), index = b.leaf_index, width = h.tx_count, used = 0;
+      if (!Number.isSafeInteger(index) || index < 0 || index >= width) throw new Error(`leaf ${index} is not one of the block’s ${width} transactions`);
+      const next = () => { if (used === path.length) throw new Error('the Merkle path is too short'); return path[used++]; };
+      while (width > 1) {
+        if (index % 2 === 1) node = await sha256(Uint8Array.of(1), next(), node);
+        else if (index + 1 < width) node = await sha256(Uint8Array.of(1), node, next());
+        index = Math.floor(index / 2);
+        width = Math.ceil(width / 2);
+      }
+      if (used !== path.length || !equal(node, root)) throw new Error(`leaf ${b.leaf_index} of ${h.tx_count} does not lead to the header’s tx_root ${h.tx_root}`);
+      return `record ${b.leaf_index + 1} of the ${h.tx_count} in block ${h.height} (tx_root ${h.tx_root})`;
+    },
+    async () => {
+      tip = b.header;
+      tipHash = await sha256(headerBytes(tip, 'header'));
+      for (const [i, link] of b.links.entries()) {
+        if (String(link.parent).toLowerCase() !== tohex(tipHash) || link.height !== tip.height + 1) throw new Error(`link at height ${link.height} does not extend the block before it`);
+        tip = link;
+        tipHash = await sha256(headerBytes(link, `links[${i}]`));
+      }
+      return b.links.length ? `${b.links.length} later block(s), up to block ${tip.height}, extend it one by one` : 'none needed: the block itself carries the certificate';
+    },
+    async () => {
+      const f = b.finalization;
+      if (String(f.hash).toLowerCase() !== tohex(tipHash) || f.view !== tip.view) throw new Error(`the certificate is for ${f.hash} at view ${f.view}, but the blocks end at ${tohex(tipHash)} (view ${tip.view})`);
+      return `block ${tip.height}, hash ${tohex(tipHash)}, view ${tip.view}`;
+    },
+    async () => {
+      const f = b.finalization;
+      if (f.kind !== 'finalize') throw new Error(`certificate is a ${f.kind} certificate, expected finalize`);
+      const chain = utf8.encode(anchor.chain_id);
+      const message = concat(utf8.encode('coldchain-finalize-v1\0'), int(chain.length, 2, 'chain_id length'), chain, int(f.view, 8, 'finalization.view'), unhex(f.hash, 32, 'finalization.hash'));
+      const seen = new Set();
+      for (const s of f.signatures) {
+        const v = anchor.validators[s.signer];
+        if (!Number.isInteger(s.signer) || !v) throw new Error(`signer index ${s.signer} is not a validator in genesis`);
+        if (seen.has(s.signer)) throw new Error(`validator ${s.signer} signed the certificate twice`);
+        seen.add(s.signer);
+        if (!(await ed25519(unhex(v.public_key, 32, `${v.name}'s key`), unhex(s.signature, 64, `signature of ${v.name}`), message))) {
+          throw new Error(`signature of validator ${s.signer} (${v.name}) does not verify for this chain, view and hash`);
+        }
+        out.signers.push(v.name);
+      }
+      if (seen.size < quorum) throw new Error(`only ${seen.size} distinct validators signed; the quorum is ${quorum}`);
+      return `${seen.size} of ${n} signed (${out.signers.join(', ')}); ${quorum} are needed`;
+    },
+  ];
+  for (const [i, step] of steps.entries()) {
+    const [name, what] = CHECKS[i];
+    if (failed) { out.checks.push({ name, what, ok: null, detail: 'not checked: an earlier check failed' }); continue; }
+    try { out.checks.push({ name, what, ok: true, detail: await step() }); } catch (e) { failed = true; out.checks.push({ name, what, ok: false, detail: e.message }); }
+  }
+  out.ok = !failed;
+  return out;
+}
+
+// ------------------------------------------------------------------ transaction and block views
+
+async function showTx(id) {
+  const ticket = ++state.ticket;
+  const view = $('view');
+  view.replaceChildren(el('div', { class: 'card muted' }, `Looking up transaction ${id} …`));
+  let tx;
+  try { tx = await api(`/v1/tx/${encodeURIComponent(id)}`); } catch (e) {
+    if (ticket === state.ticket) view.replaceChildren(errorBox(`Transaction ${id}`, e));
+    return;
+  }
+  if (ticket !== state.ticket) return;
+  const t = tx.transaction, record = t && t.record;
+  const outcome = tx.outcome && (tx.outcome.status === 'applied' ? 'applied to the ledger'
+    : `refused by the rules: ${tx.outcome.field || ''} ${tx.outcome.rule || JSON.stringify(tx.outcome)}`);
+  const proofArea = el('div', { id: 'proof' });
+  view.replaceChildren(el('section', { class: 'card', id: 'tx' },
+    el('h2', {}, `Record ${record ? `“${record.type}”` : ''} — transaction`),
+    facts([
+      ['Transaction id', el('span', { class: 'mono' }, tx.tx_id)],
+      ['State', tx.state === 'finalized' ? 'final: confirmed by the bureaus' : 'pending: not yet confirmed'],
+      ['Block', tx.height !== undefined ? el('a', { href: `#block/${tx.height}` }, `#${tx.height}, record ${tx.index + 1}`) : null],
+      ['Outcome', outcome],
+      ['Signed by key', t && el('span', { class: 'mono' }, t.signer.public_key)],
+    ]),
+    record ? el('details', {}, el('summary', {}, 'The record as signed'), el('pre', { class: 'record' }, JSON.stringify(record, null, 2))) : null,
+    el('h3', {}, 'Proof that the bureaus confirmed it'), proofArea));
+  if (tx.state === 'finalized') await loadProof(id, proofArea, ticket);
+  else {
+    proofArea.append(el('p', { class: 'muted' }, 'A proof exists once the record is final; this view looks again every few seconds.'));
+    setTimeout(() => { if (ticket === state.ticket) showTx(id); }, 3000);
+  }
+}
+
+async function loadProof(id, area, ticket) {
+  let bundle;
+  try { bundle = await api(`/v1/proofs/${encodeURIComponent(id)}`); } catch (e) {
+    area.replaceChildren(el('div', { class: 'error' }, `No proof: ${e.message}`));
+    return;
+  }
+  if (ticket !== state.ticket) return;
+  state.proof = bundle;
+  const download = el('button', { type: 'button', id: 'download-proof', onclick: () => {
+    const a = el('a', { href: URL.createObjectURL(new Blob([JSON.stringify(bundle, null, 1)], { type: 'application/json' })), download: `proof-${id}.json` });
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+  } }, 'Download proof');
+  const genesis = el('input', { type: 'file', accept: '.json,application/json', onchange: async () => {
+    const file = genesis.files[0];
+    try { state.genesisAnchor = state.anchor = anchorFromGenesis(JSON.parse(await file.text()), file.name); } catch (e) { result.replaceChildren(el('div', { class: 'error' }, e.message)); return; }
+    await render();
+  } });
+  const result = el('div', { id: 'proof-result' });
+  area.replaceChildren(el('div', { class: 'toolbar' }, download, el('span', { class: 'spacer' }), el('label', { class: 'small' }, 'Check against my own genesis.json: ', genesis)), result);
+  async function render() {
+    if (!window.crypto || !crypto.subtle) {
+      result.replaceChildren(el('div', { class: 'verdict bad' }, 'This browser allows hashing and signature checks only on https:// pages or on this computer (localhost). ' +
+        'Download the proof and run: coldchain verify --genesis genesis.json proof.json'));
+      return;
+    }
+    if (!state.anchor) { result.replaceChildren(el('div', { class: 'error' }, 'The validator keys are not known yet (no status from this node).')); return; }
+    result.replaceChildren(el('div', { class: 'verdict wait' }, 'Verifying in this browser …'));
+    let v;
+    try { v = await verifyProof(bundle, state.anchor); } catch (e) { v = { ok: false, checks: [{ name: 'Reading the proof', what: '', ok: false, detail: e.message }] }; }
+    const failed = v.checks.find((c) => c.ok === false);
+    result.replaceChildren(
+      el('div', { class: `verdict ${v.ok ? 'ok' : 'bad'}`, id: 'verdict', 'data-valid': String(v.ok) },
+        v.ok ? `✔ VALID — verified in this browser: this record is in block ${v.height}, which ${v.signers.length} of the ${v.validators} bureaus (${v.signers.join(', ')}) signed as final.`
+          : `✘ INVALID — ${failed ? `${failed.name}: ${failed.detail}` : 'the proof could not be checked'}`),
+      el('ol', { class: 'checks' }, v.checks.map((c) => el('li', { class: c.ok ? 'ok' : c.ok === false ? 'bad' : 'skip' },
+        el('span', { class: 'mark' }, c.ok ? '✔' : c.ok === false ? '✘' : '–'), el('b', {}, c.name),
+        el('span', {}, el('span', { class: 'what' }, c.what), el('span', { class: 'detail' }, c.detail))))),
+      el('p', { class: 'muted small' }, `Checked with ${state.anchor.source}. `, state.genesisAnchor ? ''
+        : 'A node could report false keys: for a check that trusts no node, choose the consortium’s genesis.json above, or run coldchain verify.'));
+  }
+  await render();
+}
+
+async function showBlock(height) {
+  const ticket = ++state.ticket;
+  let b;
+  try { b = await api(`/v1/blocks/${encodeURIComponent(height)}`); } catch (e) {
+    if (ticket === state.ticket) $('view').replaceChildren(errorBox(`Block ${height}`, e));
+    return;
+  }
+  if (ticket !== state.ticket) return;
+  const h = b.header, names = state.status ? state.status.validators.map((v) => v.name) : [];
+  const cert = b.finality && b.finality.certificate;
+  $('view').replaceChildren(el('section', { class: 'card', id: 'block' },
+    el('h2', {}, `Block #${b.height}`),
+    facts([
+      ['Time', time(h.time_ms)], ['Hash', el('span', { class: 'mono' }, b.hash)], ['Previous block', el('span', { class: 'mono' }, h.parent)],
+      ['Proposed by', names[h.proposer] || h.proposer], ['Records', h.tx_count],
+      ['Final', cert ? `signed by ${cert.signatures.map((s) => names[s.signer] || s.signer).join(', ')}`
+        : b.finality ? el('span', {}, 'through the certificate of block ', el('a', { href: `#block/${b.finality.covered_by}` }, `#${b.finality.covered_by}`), ', which extends it') : 'genesis'],
+    ]),
+    b.tx_ids.length ? table(['#', 'Transaction'], b.tx_ids.map((id, i) => el('tr', {}, el('td', {}, i + 1), el('td', {}, txLink(id, id)))), 'compact') : el('p', { class: 'muted' }, 'No records in this block.')));
+}
+
+function showWelcome() {
+  ++state.ticket;
+  const first = [...state.alerts.values()][0];
+  $('view').replaceChildren(el('section', { class: 'card welcome' },
+    el('h2', {}, 'Trace imported cold-chain food across Beijing, Tianjin and Hebei'),
+    el('p', {}, 'The market-supervision bureaus of Beijing, Tianjin and Hebei and the national platform each keep an identical copy of the trace ledger. ' +
+      'A record counts once at least three of the four have signed it; after that no single bureau can change or remove it.'),
+    el('ol', {},
+      el('li', {}, 'Type the trace code from a pack in the box above, in its province’s code scheme, and press Trace: you see where the lot entered the country, every enterprise that held it and what each holds now.'),
+      el('li', {}, 'Click “verify” next to any step to see its record and a proof this browser checks by itself.'),
+      el('li', {}, 'Alerts raised by any bureau appear on the right as soon as they are final.')),
+    first ? el('p', {}, 'For example, the code of the latest alert: ', el('a', { href: `#trace/${encodeURIComponent(first.scheme)}/${encodeURIComponent(first.code)}` }, `${first.scheme} ${first.code}`)) : null));
+}
+
+// ------------------------------------------------------------------ alerts, live
+
+async function loadAlerts() {
+  try {
+    const [alerts, notices] = await Promise.all([api('/v1/alerts'), api('/v1/notices')]);
+    state.alerts = new Map(alerts.map((a) => [a.id, a]));
+    state.notices = notices;
+    rememberSchemes(alerts.map((a) => a.scheme));
+    renderAlerts();
+  } catch (e) { $('alerts').replaceChildren(el('div', { class: 'error' }, `Alerts: ${e.message}`)); }
+}
+
+function renderAlerts(fresh) {
+  const list = [...state.alerts.values()].sort((a, b) => (a.state === 'closed') - (b.state === 'closed') || b.height - a.height);
+  const open = list.filter((a) => a.state !== 'closed').length;
+  $('alerts').replaceChildren(el('p', { class: 'muted small' }, list.length ? `${open} open of ${list.length}.` : 'No alerts: no bureau has reported a positive test.'),
+    ...list.map((a) => el('div', { class: `alert ${a.state === 'closed' ? 'closed' : ''} ${a.id === fresh ? 'fresh' : ''}`, 'data-id': a.id, 'data-state': a.state },
+      el('div', {}, el('span', { class: `state ${a.state}` }, a.state), ' ',
+        el('a', { href: `#trace/${encodeURIComponent(a.scheme)}/${encodeURIComponent(a.code)}` }, `${a.scheme} ${a.code}`)),
+      el('div', { class: 'reason' }, a.reason),
+      el('div', { class: 'small muted' }, `raised by ${province(a.province)} · tested ${a.tested_at} by ${a.lab} · `, txLink(a.id, 'record')),
+      el('ul', {}, a.disposals.map((d) => el('li', {}, el('b', {}, province(d.province)), `: ${d.state}`, d.note ? ` — ${d.note}` : '', ' ', txLink(d.tx, '›'))),
+        state.notices.filter((n) => n.alert === a.id).map((n) => el('li', {}, el('b', {}, 'Public notice: '), n.title, ' ', txLink(n.id, '›')))))));
+}
+
+function connectAlertStream() {
+  const es = new EventSource('/v1/alerts/stream');
+  const live = (on) => { $('live').className = `live ${on ? 'on' : 'off'}`; $('live').textContent = on ? '● live' : 'reconnecting…'; };
+  let dropped = false;
+  es.addEventListener('open', () => { live(true); if (dropped) loadAlerts(); dropped = false; });
+  es.addEventListener('error', () => { live(false); dropped = true; });
+  for (const kind of ['alert', 'alert_disposal']) {
+    es.addEventListener(kind, (e) => {
+      const data = JSON.parse(e.data);
+      if (!data.alert) return loadAlerts();
+      state.alerts.set(data.alert.id, data.alert);
+      renderAlerts(data.alert.id);
+    });
+  }
+  es.addEventListener('notice', (e) => {
+    const data = JSON.parse(e.data);
+    if (data.notice) state.notices.unshift(data.notice);
+    renderAlerts(data.notice && data.notice.alert);
+  });
+  es.addEventListener('lagged', loadAlerts);
+}
+
+// ------------------------------------------------------------------ routing and start
+
+function route() {
+  const [kind, ...rest] = location.hash.slice(1).split('/').map((p) => { try { return decodeURIComponent(p); } catch (_) { return p; } });
+  if (kind === 'trace' && rest.length >= 2) return showTrace(rest[0], rest[1], ['backward', 'forward'].includes(rest[2]) ? rest[2] : 'both');
+  if (kind === 'tx' && rest[0]) return showTx(rest[0]);
+  if (kind === 'block' && rest[0]) return showBlock(rest[0]);
+  return showWelcome();
+}
+function go(hash) {
+  if (location.hash === hash) route(); else location.hash = hash;
+}
+$('search-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  go(`#trace/${encodeURIComponent($('scheme').value.trim())}/${encodeURIComponent($('code').value.trim())}/${$('direction').value}`);
+});
+$('tx-form').addEventListener('submit', (e) => { e.preventDefault(); go(`#tx/${$('tx-id').value.trim().toLowerCase()}`); });
+window.addEventListener('hashchange', route);
+rememberSchemes([]);
+// For tests and the curious: the verifier, callable from the console.
+window.coldchain = { verifyProof, anchorFromStatus, anchorFromGenesis, state };
+
+(async () => {
+  connectAlertStream();
+  await Promise.all([refreshStatus(), loadAlerts()]);
+  route();
+  setInterval(refreshStatus, 3000);
+})();
