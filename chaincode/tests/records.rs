@@ -1455,6 +1455,46 @@ fn a_node_reports_for_a_registered_client() {
     refuse(&mut w.chain, &node, patch(flow_rec(QN, BATCH, "in", "11"), json!({"clientId": "bj-client"})), "record.clientId", "revoked");
 }
 
+// ───────────────────────────── app_credential ─────────────────────────────
+
+fn app_rec(appid: &str, uscc: &str, revoked: bool) -> Value {
+    json!({"type": "app_credential", "appid": appid, "unifSociCredCode": uscc, "revoked": revoked})
+}
+
+fn via(record: Value, appid: &str) -> Value {
+    patch(record, json!({"via": {"path": "appid", "appid": appid}}))
+}
+
+#[test]
+fn a_validator_submits_for_an_enterprise_by_the_app_id_its_bureau_issued() {
+    let mut w = World::new();
+    let tj_storage = w.storage.uscc.clone();
+    let (tj_node, bj_node) = (validator_key("tianjin"), validator_key("beijing"));
+    let record = || cold_storage_rec(&tj_storage, "TJ-CS-01", "津冷一号", "第三方");
+    refuse(&mut w.chain, &tj_node, via(record(), "tj-storage-01"), "via.appid", "never issued");
+    // Only the enterprise's own bureau issues its app ids.
+    refuse(&mut w.chain, &w.storage.key.clone(), app_rec("tj-storage-01", &tj_storage, false), "signer", "bureau's admin key");
+    refuse(&mut w.chain, &admin_key("beijing"), app_rec("tj-storage-01", &tj_storage, false), "record.unifSociCredCode", "its own bureau");
+    refuse(&mut w.chain, &admin_key("tianjin"), app_rec("tj st", &tj_storage, false), "record.appid", "6–64 letters");
+    refuse(&mut w.chain, &admin_key("tianjin"), app_rec("tj-storage-01", &tj_storage, true), "record.appid", "never issued");
+    ok(&w.chain.submit(&admin_key("tianjin"), app_rec("tj-storage-01", &tj_storage, false)));
+    refuse(&mut w.chain, &admin_key("tianjin"), app_rec("tj-storage-01", &tj_storage, false), "record.appid", "already issued");
+    let c = &w.chain.state.ledger().app_credentials["tj-storage-01"];
+    assert_eq!((c.uscc.as_str(), c.province.as_str(), c.validator_key), (tj_storage.as_str(), TJ, validator_key("tianjin").verifying_key().to_bytes()));
+
+    // Served by Tianjin's validator only; the record then counts as the enterprise's own.
+    refuse(&mut w.chain, &bj_node, via(record(), "tj-storage-01"), "via.appid", "served by the node of province 120000");
+    refuse(&mut w.chain, &admin_key("tianjin"), via(record(), "tj-storage-01"), "via", "only a validator's node");
+    refuse(&mut w.chain, &validator_key("tianjin"), patch(record(), json!({"via": {"path": "key"}})), "record.via", "set by the node");
+    ok(&w.chain.submit(&validator_key("tianjin"), via(record(), "tj-storage-01")));
+    let storage = w.chain.state.ledger().cold_storages.iter().find(|s| s.code.as_deref() == Some("TJ-CS-01")).expect("registered");
+    assert_eq!(w.chain.state.ledger().enterprises[storage.operator as usize].uscc, tj_storage);
+
+    // Revoked by its bureau: the node can no longer submit with it.
+    ok(&w.chain.submit(&admin_key("tianjin"), app_rec("tj-storage-01", &tj_storage, true)));
+    refuse(&mut w.chain, &validator_key("tianjin"), via(cold_storage_rec(&tj_storage, "TJ-CS-02", "津冷二号", "第三方"), "tj-storage-01"), "via.appid", "revoked");
+}
+
 // ───────────────────────────── rejections store nothing ─────────────────────────────
 
 #[test]

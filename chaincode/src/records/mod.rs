@@ -8,6 +8,7 @@
 //! record is stored.
 
 pub mod alert;
+pub mod app_credential;
 pub mod central_warehouse;
 pub mod certificate_report;
 pub mod code_link;
@@ -111,6 +112,7 @@ pub const RECORD_TYPES: &[&str] = &[
     "alert_disposal",
     "notice",
     "report_client",
+    "app_credential",
     "dictionary_amendment",
     "notarise",
 ];
@@ -149,6 +151,7 @@ pub enum Record {
     AlertDisposal(alert::AlertDisposal),
     Notice(notice::NoticeRecord),
     ReportClient(report_client::ReportClientRecord),
+    AppCredential(app_credential::AppCredentialRecord),
     DictionaryAmendment(dictionary_amendment::DictionaryAmendment),
     Notarise,
 }
@@ -181,6 +184,7 @@ impl Record {
             "alert_disposal" => Record::AlertDisposal(alert::AlertDisposal::parse(&mut f)?),
             "notice" => Record::Notice(notice::NoticeRecord::parse(&mut f)?),
             "report_client" => Record::ReportClient(report_client::ReportClientRecord::parse(&mut f)?),
+            "app_credential" => Record::AppCredential(app_credential::AppCredentialRecord::parse(&mut f)?),
             "dictionary_amendment" => Record::DictionaryAmendment(dictionary_amendment::DictionaryAmendment::parse(&mut f)?),
             "notarise" => {
                 notarise::parse(&mut f)?;
@@ -247,6 +251,10 @@ impl Record {
                 r.validate(l, cx)?;
                 Plan::Ready
             }
+            Record::AppCredential(r) => {
+                r.validate(l, cx)?;
+                Plan::Ready
+            }
             Record::DictionaryAmendment(r) => {
                 r.validate(l, cx)?;
                 Plan::Ready
@@ -276,6 +284,7 @@ impl Record {
             (Record::AlertDisposal(r), _) => r.apply(l, cx),
             (Record::Notice(r), _) => r.apply(l, cx),
             (Record::ReportClient(r), _) => r.apply(l, cx),
+            (Record::AppCredential(r), _) => r.apply(l, cx),
             (Record::DictionaryAmendment(r), _) => r.apply(l, cx),
             (Record::Notarise, _) => notarise::apply(l, cx),
             (record, plan) => unreachable!("{} validated into {plan:?}", record.type_name()),
@@ -302,6 +311,7 @@ impl Record {
             Record::AlertDisposal(_) => "alert_disposal",
             Record::Notice(_) => "notice",
             Record::ReportClient(_) => "report_client",
+            Record::AppCredential(_) => "app_credential",
             Record::DictionaryAmendment(_) => "dictionary_amendment",
             Record::Notarise => "notarise",
         }

@@ -371,6 +371,20 @@ pub struct ReportClient {
     pub tx: TxId,
 }
 
+/// An app id issued to an enterprise (`app_credential`): the credential of
+/// seed 004's signed requests, served by the issuing bureau's validator.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AppCredential {
+    pub appid: String,
+    pub uscc: String,
+    pub province: String,
+    /// The validator whose node holds (derives) the secret.
+    pub validator_key: [u8; 32],
+    pub revoked: bool,
+    /// The issuing transaction; the secret is derived from it.
+    pub tx: TxId,
+}
+
 /// A dictionary amendment waiting for a bureau quorum.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct PendingAmendment {
@@ -423,6 +437,7 @@ pub struct Ledger {
     pub alerts: BTreeMap<TxId, Alert>,
     pub notices: Vec<Notice>,
     pub report_clients: BTreeMap<String, ReportClient>,
+    pub app_credentials: BTreeMap<String, AppCredential>,
     pub notarisations: BTreeMap<TxId, Notarisation>,
     /// Lots by container number (for associated-product warnings).
     pub containers: BTreeMap<String, BTreeSet<LotId>>,

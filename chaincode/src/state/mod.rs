@@ -162,6 +162,27 @@ impl State {
         Err(RecordError::new("signer.public_key", "is not the key of an enrolled enterprise or a bureau; the enterprise's bureau enrols it first"))
     }
 
+    /// The enterprise an app id stands for, when the validator serving it
+    /// submits a record on the enterprise's behalf (`via.path` = `appid`).
+    fn actor_via_appid(&self, appid: &str, signer: &[u8; 32]) -> Result<Actor, RecordError> {
+        let l = &self.ledger;
+        let Some(bureau) = l.bureau_of_validator(signer) else {
+            return Err(RecordError::new("via", "only a validator's node submits a record on an app id's behalf"));
+        };
+        let c = l.app_credentials.get(appid).ok_or_else(|| RecordError::new("via.appid", format!("app id {appid} was never issued")))?;
+        if c.revoked {
+            return Err(RecordError::new("via.appid", format!("app id {appid} is revoked")));
+        }
+        if &c.validator_key != signer {
+            return Err(RecordError::new("via.appid", format!("app id {appid} is served by the node of province {}, not {}", c.province, bureau.province)));
+        }
+        let (id, e) = l.enterprise(&c.uscc).ok_or_else(|| RecordError::new("via.appid", format!("enterprise {} is not enrolled", c.uscc)))?;
+        if e.suspended {
+            return Err(RecordError::new("via.appid", format!("enterprise {} is suspended by its bureau", e.uscc)));
+        }
+        Ok(Actor::Enterprise(id))
+    }
+
     /// The rules a transaction must meet against the current state, as of
     /// block `ctx`; used by the gateway before accepting, and again by
     /// `apply` at finalization.
@@ -169,8 +190,13 @@ impl State {
         if self.seen.contains(id) {
             return Err(RecordError::new("(transaction)", format!("duplicate: transaction {id} is already on chain")));
         }
-        let record = Record::parse(&tx.record.to_value())?;
-        let actor = self.actor(&record, &tx.signer.public_key)?;
+        let mut value = tx.record.to_value();
+        let via = take_via(&mut value)?;
+        let record = Record::parse(&value)?;
+        let actor = match via {
+            Some(appid) => self.actor_via_appid(&appid, &tx.signer.public_key)?,
+            None => self.actor(&record, &tx.signer.public_key)?,
+        };
         let cx = Cx { block: ctx, tx: *id, signer: tx.signer.public_key, actor, today: ctx.date() };
         let plan = record.validate(&self.ledger, &cx)?;
         Ok((record, cx, plan))
@@ -195,6 +221,20 @@ impl State {
         let tag: &[u8] = if outcome == Outcome::Applied { b"A" } else { b"R" };
         self.root = Hash::digest_parts(&[STATE_DOMAIN, &self.root.0, &id.0, tag, &ctx.height.to_be_bytes()]);
         Receipt { tx_id: id, outcome }
+    }
+}
+
+/// Takes a record's top-level `via` out: how a record signed by a
+/// validator's key came to it (`{"path": "appid", "appid": "…"}`: an
+/// enterprise's signed request, seed 004 table 1). A record without `via`
+/// was signed by its submitter's own key.
+fn take_via(record: &mut serde_json::Value) -> Result<Option<String>, RecordError> {
+    let Some(via) = record.as_object_mut().and_then(|o| o.remove("via")) else { return Ok(None) };
+    let rule = "is {\"path\": \"appid\", \"appid\": \"…\"}: set by the node that checked the app id's signed request";
+    let obj = via.as_object().ok_or_else(|| RecordError::new("record.via", rule))?;
+    match (obj.get("path").and_then(|p| p.as_str()), obj.get("appid").and_then(|a| a.as_str()), obj.len()) {
+        (Some("appid"), Some(appid), 2) => Ok(Some(appid.to_string())),
+        _ => Err(RecordError::new("record.via", rule)),
     }
 }
 
