@@ -73,11 +73,18 @@ enum Command {
         exit: bool,
     },
     /// Sign a record and submit it; prints the transaction id (and height with --wait).
+    /// With --appid instead of --key, the request is signed with the app
+    /// secret (seed 004's appid/timestamp/nonce/signature headers), read from
+    /// the environment variable COLDCHAIN_APP_SECRET.
     Submit {
         #[arg(long)]
         gateway: String,
+        /// An ed25519 key file (enterprise, bureau admin).
+        #[arg(long, required_unless_present = "appid", conflicts_with = "appid")]
+        key: Option<PathBuf>,
+        /// An app id issued by your bureau (`coldchain app issue`).
         #[arg(long)]
-        key: PathBuf,
+        appid: Option<String>,
         /// The record: a JSON object with a "type", e.g. {"type":"notarise","document":{…}}.
         record: PathBuf,
         /// Wait until the transaction is finalized.
@@ -113,6 +120,12 @@ enum Command {
         /// Revoke the client instead.
         #[arg(long)]
         revoke: bool,
+    },
+    /// Issue or revoke an enterprise's app id (seed 004 signed requests), as
+    /// its province's bureau, at that bureau's own node.
+    App {
+        #[command(subcommand)]
+        action: AppAction,
     },
     /// Print the proof bundle of a finalized transaction.
     Proof {
@@ -203,6 +216,29 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum AppAction {
+    /// Issue an app id; prints its secret once.
+    Issue(AppArgs),
+    /// Revoke an app id: its requests are refused from the next block on.
+    Revoke(AppArgs),
+}
+
+#[derive(clap::Args)]
+struct AppArgs {
+    /// The gateway of your bureau's own validator.
+    #[arg(long)]
+    gateway: String,
+    /// Your bureau's admin key.
+    #[arg(long)]
+    key: PathBuf,
+    #[arg(long)]
+    appid: String,
+    /// The enterprise's unified social credit code (enrolled in your province).
+    #[arg(long)]
+    uscc: String,
+}
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     match run(cli) {
@@ -259,14 +295,22 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
             rt.block_on(async move { coldchain_node::runtime::run(cfg, shutdown_signal()).await })?;
         }
         Command::Demo { dir, exit } => demo::run(dir, exit)?,
-        Command::Submit { gateway, key, record, wait } => {
-            let key = read_key_file(&key)?;
+        Command::Submit { gateway, key, appid, record, wait } => {
             let text = std::fs::read_to_string(&record).with_context(|| format!("reading {}", record.display()))?;
             let record: Value = serde_json::from_str(&text).with_context(|| format!("{} is not JSON", record.display()))?;
             let gw = Gateway::new(&gateway);
-            let tx = client::sign_record(&gw.chain_id()?, &key, record)?;
             let path = if wait { "/v1/records?wait=finalized" } else { "/v1/records" };
-            let result = gw.post(path, &tx)?.into_result()?;
+            let result = match (key, appid) {
+                (Some(key), _) => {
+                    let tx = client::sign_record(&gw.chain_id()?, &read_key_file(&key)?, record)?;
+                    gw.post(path, &tx)?.into_result()?
+                }
+                (None, Some(appid)) => {
+                    let secret = std::env::var("COLDCHAIN_APP_SECRET").context("set COLDCHAIN_APP_SECRET to the app secret `coldchain app issue` printed")?;
+                    gw.post_signed(path, &appid, &secret, &serde_json::to_vec(&record)?)?.into_result()?
+                }
+                (None, None) => unreachable!("clap requires --key or --appid"),
+            };
             println!("tx_id: {}", result["tx_id"].as_str().unwrap_or_default());
             match result["height"].as_u64() {
                 Some(h) => println!("finalized at height {h}"),
@@ -303,6 +347,24 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                     "Authorization: Basic {}",
                     base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("{client_id}:{secret}"))
                 );
+            }
+        }
+        Command::App { action } => {
+            let (args, revoked) = match action {
+                AppAction::Issue(a) => (a, false),
+                AppAction::Revoke(a) => (a, true),
+            };
+            let key = read_key_file(&args.key)?;
+            let record = serde_json::json!({"type": "app_credential", "appid": args.appid, "unifSociCredCode": args.uscc, "revoked": revoked});
+            let gw = Gateway::new(&args.gateway);
+            let tx = client::sign_record(&gw.chain_id()?, &key, record)?;
+            let result = gw.post("/v1/apps", &tx)?.into_result()?;
+            println!("appid:     {}", args.appid);
+            println!("uscc:      {}", args.uscc);
+            println!("served by: {} (send the app's requests to this gateway)", result["served_by"].as_str().unwrap_or_default());
+            match result["secret"].as_str() {
+                Some(secret) => println!("secret:    {secret}   (keep it secret: it signs every request; set COLDCHAIN_APP_SECRET to use it with `coldchain submit --appid`)"),
+                None => println!("revoked at height {}", result["height"]),
             }
         }
         Command::Proof { gateway, tx_id, out } => {

@@ -10,8 +10,9 @@
 //! | GET    | `/v1/tx/{id}`         | everyone    | the transaction and its state: pending, finalized at height H, unknown |
 //! | GET    | `/v1/proofs/{id}`     | auditors    | the proof bundle (docs/PROOFS.md) |
 //! | GET    | `/v1/blocks/{height}` | everyone    | header, hash, finality certificate, transaction ids |
-//! | POST   | `/v1/records`         | enterprises | one signed record (as `/v1/tx`); Base64 images are kept here, their SHA-256 on chain |
+//! | POST   | `/v1/records`         | enterprises | one signed record (as `/v1/tx`), or a bare record with seed 004's `appid`/`timestamp`/`nonce`/`signature` headers; Base64 images are kept here, their SHA-256 on chain |
 //! | POST   | `/v1/records/batch`   | enterprises | an array of signed records |
+//! | POST   | `/v1/apps`            | bureaus     | a signed `app_credential`: issues (answering the secret) or revokes an enterprise's app id |
 //! | GET    | `/v1/codes/{scheme}/{code}` | everyone | a code's lot, its linked codes in every scheme, resolution URLs |
 //! | GET    | `/v1/trace`           | bureaus     | `?scheme=&code=&direction=forward\|backward\|both&format=json\|csv\|dot\|svg` |
 //! | POST   | `/v1/alerts`          | bureaus     | a signed `alert`; answers with the affected set once finalized |
@@ -28,6 +29,7 @@
 //! | GET    | `/readyz`             | operators   | 200 when connected to a quorum and caught up with peers, else 503 saying why |
 //! | GET    | `/metrics`            | operators   | Prometheus text: height, view, finalized blocks and transactions, mempool, peers, votes, sync lag, requests by route |
 
+pub mod apps;
 pub mod envelope;
 mod explorer;
 mod export;
@@ -54,6 +56,8 @@ pub struct Gateway {
     pub submit_permits: Arc<Semaphore>,
     pub max_body_bytes: usize,
     pub metrics: Arc<metrics::Metrics>,
+    /// Nonces of seed-004 signed requests seen in the last 10 minutes.
+    pub apps: Arc<apps::NonceCache>,
 }
 
 pub fn router(services: NodeServices, max_body_bytes: usize) -> Router {
@@ -62,6 +66,7 @@ pub fn router(services: NodeServices, max_body_bytes: usize) -> Router {
         submit_permits: Arc::new(Semaphore::new(MAX_CONCURRENT_SUBMISSIONS)),
         max_body_bytes,
         metrics: Arc::new(metrics::Metrics::default()),
+        apps: Arc::new(apps::NonceCache::default()),
     };
     Router::new()
         .route("/", get(explorer::page))
@@ -71,7 +76,8 @@ pub fn router(services: NodeServices, max_body_bytes: usize) -> Router {
         .route("/v1/tx/{id}", get(handlers::transaction))
         .route("/v1/proofs/{id}", get(handlers::proof))
         .route("/v1/blocks/{height}", get(handlers::block))
-        .route("/v1/records", post(handlers::submit_one))
+        .route("/v1/records", post(apps::submit_record))
+        .route("/v1/apps", post(apps::issue))
         .route("/v1/records/batch", post(handlers::submit_batch))
         .route("/v1/codes/{scheme}/{code}", get(trace::code))
         .route("/v1/trace", get(trace::trace))

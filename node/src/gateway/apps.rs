@@ -1,0 +1,245 @@
+//! Seed 004's signed requests (§8.1 table 1): enterprises without an ed25519
+//! key submit records with the headers `appid`, `timestamp`, `nonce` and
+//! `signature`, and bureaus issue and revoke their app ids.
+//!
+//! ```text
+//! string to sign = appid "\n" timestamp "\n" nonce "\n" hex(SHA-256(body))
+//! signature      = hex(HMAC-SHA256(key = UTF-8 bytes of the app secret, string to sign))
+//! ```
+//!
+//! `timestamp` is milliseconds since the Unix epoch and must be within
+//! ±300 s of the node's clock; `nonce` is 10–64 of `A–Z a–z 0–9 - _` and is
+//! accepted once per app id. docs/FORMATS.md has a worked example.
+//!
+//! An app id is served by the issuing bureau's validator, whose node derives
+//! the secret: `hex(HMAC-SHA256(key = validator key, "coldchain/app-secret/v1\n"
+//! appid "\n" issuing transaction id))`. The secret is therefore on no disk
+//! and not on chain, survives a rebuilt data directory, and changes when an
+//! app id is revoked and issued again. The node submits each request's
+//! record signed by its validator key with `"via": {"path": "appid",
+//! "appid": …}` and a transaction nonce derived from the app id and the
+//! request nonce, so a replay, even after a restart, is the same transaction
+//! (the chain keeps it once).
+
+use super::Gateway;
+use super::envelope::{ApiError, ok};
+use super::handlers::{WaitQuery, parse_body, submit_one, submit_value, submitted, wait_ms};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use coldchain_chaincode::{Hash, Transaction, TxId};
+use hmac::{KeyInit, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+type HmacSha256 = hmac::Hmac<Sha256>;
+
+/// How far a request's timestamp may be from the node's clock.
+pub const WINDOW_MS: i64 = 300_000;
+/// Nonces remembered at most (a full cache refuses new nonces until the
+/// oldest expire, rather than forgetting any inside the window).
+const MAX_NONCES: usize = 1_000_000;
+
+/// The nonces seen inside the window, by (app id, nonce): when each expires.
+#[derive(Default)]
+pub struct NonceCache {
+    seen: Mutex<HashMap<(String, String), i64>>,
+}
+
+impl NonceCache {
+    /// Records the nonce; false if it was used already inside the window.
+    fn first_use(&self, appid: &str, nonce: &str, now_ms: i64) -> Result<bool, ApiError> {
+        let mut seen = self.seen.lock().map_err(ApiError::internal)?;
+        if seen.len() >= MAX_NONCES {
+            seen.retain(|_, expires| *expires > now_ms);
+            if seen.len() >= MAX_NONCES {
+                return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "too many signed requests in the last 10 minutes; retry later"));
+            }
+        }
+        Ok(seen.insert((appid.to_string(), nonce.to_string()), now_ms + 2 * WINDOW_MS).is_none())
+    }
+}
+
+fn unauthorized(error: &'static str, field: &str, rule: impl Into<String>) -> ApiError {
+    ApiError { status: StatusCode::UNAUTHORIZED, ..ApiError::field(error, field, rule) }
+}
+
+/// The app secret of `appid` as issued by transaction `tx`, on the node
+/// holding `validator_key`.
+pub fn app_secret(validator_key: &ed25519_dalek::SigningKey, appid: &str, tx: &TxId) -> String {
+    let mut mac = HmacSha256::new_from_slice(&validator_key.to_bytes()).expect("HMAC takes any key length");
+    mac.update(format!("coldchain/app-secret/v1\n{appid}\n{tx}").as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// The string an enterprise signs.
+pub fn string_to_sign(appid: &str, timestamp: &str, nonce: &str, body: &[u8]) -> String {
+    format!("{appid}\n{timestamp}\n{nonce}\n{}", Hash::digest(body).to_hex())
+}
+
+/// `hex(HMAC-SHA256(secret, string to sign))`: what the `signature` header holds.
+pub fn sign_request(secret: &str, appid: &str, timestamp: &str, nonce: &str, body: &[u8]) -> String {
+    let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    mac.update(string_to_sign(appid, timestamp, nonce, body).as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, ApiError> {
+    let value = headers.get(name).ok_or_else(|| {
+        unauthorized("missing_header", name, "is required: a signed request carries the headers appid, timestamp, nonce and signature (seed 004 table 1)")
+    })?;
+    value.to_str().map_err(|_| unauthorized("bad_header", name, "must be ASCII text"))
+}
+
+/// Checks a signed request's headers against its body; answers the app id's
+/// enterprise (USCC) once the request is authentic and new.
+fn authenticate(gw: &Gateway, headers: &HeaderMap, body: &[u8]) -> Result<(String, String, String), ApiError> {
+    let appid = header(headers, "appid")?;
+    let timestamp = header(headers, "timestamp")?;
+    let nonce = header(headers, "nonce")?;
+    let signature = header(headers, "signature")?;
+    if !(10..=64).contains(&nonce.len()) || !nonce.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        return Err(unauthorized("bad_nonce", "nonce", "is 10–64 letters, digits, '-' or '_' (seed 004: at least 10 characters)"));
+    }
+    let sent: i64 = timestamp
+        .parse()
+        .ok()
+        .filter(|t: &i64| *t > 1_000_000_000_000)
+        .ok_or_else(|| unauthorized("bad_timestamp", "timestamp", "is milliseconds since 1970-01-01T00:00:00Z, e.g. 1795485600000"))?;
+    let now = gw.services.clock.now_ms();
+    if (sent - now).abs() > WINDOW_MS {
+        return Err(unauthorized(
+            "stale_timestamp",
+            "timestamp",
+            format!("is {} s from this node's clock; a request is accepted within ±{} s of it", (sent - now) / 1000, WINDOW_MS / 1000),
+        ));
+    }
+    let (uscc, tx, served_by_me, issuer) = {
+        let state = gw.services.state.read().map_err(ApiError::internal)?;
+        let ledger = state.ledger();
+        let c = ledger.app_credentials.get(appid).ok_or_else(|| unauthorized("unknown_appid", "appid", format!("app id {appid} was never issued")))?;
+        if c.revoked {
+            return Err(unauthorized("revoked_appid", "appid", format!("app id {appid} is revoked by its bureau")));
+        }
+        let me = gw.services.node_key.verifying_key().to_bytes();
+        let issuer = ledger.bureaus.values().find(|b| b.validator_key == c.validator_key).map(|b| b.name.clone()).unwrap_or_default();
+        (c.uscc.clone(), c.tx, c.validator_key == me, issuer)
+    };
+    if !served_by_me {
+        return Err(ApiError {
+            status: StatusCode::FORBIDDEN,
+            ..ApiError::field("wrong_node", "appid", format!("app id {appid} is served by the {issuer} node's gateway, which issued it"))
+        });
+    }
+    let expected = app_secret(&gw.services.node_key, appid, &tx);
+    let mut mac = HmacSha256::new_from_slice(expected.as_bytes()).expect("HMAC takes any key length");
+    mac.update(string_to_sign(appid, timestamp, nonce, body).as_bytes());
+    let given = hex::decode(signature).map_err(|_| unauthorized("bad_signature", "signature", "is 64 hexadecimal characters: HMAC-SHA256"))?;
+    if mac.verify_slice(&given).is_err() {
+        return Err(unauthorized(
+            "bad_signature",
+            "signature",
+            format!(
+                "does not match HMAC-SHA256 with app id {appid}'s secret over appid, timestamp, nonce and SHA-256 of the body as received ({}); check the secret and that the body is sent unchanged",
+                Hash::digest(body).to_hex()
+            ),
+        ));
+    }
+    if !gw.apps.first_use(appid, nonce, now)? {
+        return Err(unauthorized("replayed_nonce", "nonce", format!("{nonce} was already used with app id {appid}; every request needs a new nonce")));
+    }
+    Ok((appid.to_string(), nonce.to_string(), uscc))
+}
+
+/// Any of these makes a request a signed request (and all are then required).
+const SIGNED_REQUEST_HEADERS: [&str; 4] = ["appid", "timestamp", "nonce", "signature"];
+
+/// The transaction nonce of a signed request: the same for a replay.
+fn tx_nonce(appid: &str, nonce: &str) -> u64 {
+    let h = Hash::digest(format!("coldchain/appid-nonce/v1\n{appid}\n{nonce}").as_bytes());
+    u64::from_be_bytes(h.0[..8].try_into().expect("8 bytes")) & coldchain_chaincode::transaction::MAX_NONCE
+}
+
+/// `POST /v1/records`: a record signed by its enterprise's key (a
+/// transaction, as `/v1/tx`), or, with seed 004's headers, a bare record in
+/// a signed request.
+pub async fn submit_record(
+    State(gw): State<Gateway>,
+    headers: HeaderMap,
+    q: Query<WaitQuery>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    if !SIGNED_REQUEST_HEADERS.iter().any(|h| headers.contains_key(*h)) {
+        return submit_one(State(gw), q, body).await;
+    }
+    let wait = wait_ms(&gw, &q)?;
+    let bytes = match body {
+        Ok(b) => b,
+        Err(e) => return Err(parse_body(Err(e), gw.max_body_bytes).expect_err("a rejected body is an error")),
+    };
+    let (appid, nonce, uscc) = authenticate(&gw, &headers, &bytes)?;
+    let mut record = parse_body(Ok(bytes), gw.max_body_bytes)?;
+    let Some(obj) = record.as_object_mut() else {
+        return Err(ApiError::field("malformed_json", "(body)", "must be the record: a JSON object with a \"type\""));
+    };
+    if obj.contains_key("via") {
+        return Err(ApiError::field("invalid_record", "record.via", "is set by the node that checks the signed request; leave it out"));
+    }
+    obj.insert("via".into(), json!({"path": "appid", "appid": appid}));
+    let mut signed_form = record.clone();
+    let images = coldchain_chaincode::images::extract(&mut signed_form).map_err(|e| ApiError::field("invalid_image", e.field, e.rule))?;
+    let tx = Transaction::sign(&gw.services.genesis.chain_id, tx_nonce(&appid, &nonce), signed_form, &gw.services.node_key);
+    let mut value = serde_json::to_value(&tx).map_err(ApiError::internal)?;
+    if !images.is_empty() {
+        value["record"] = record;
+    }
+    let (id, height) = submit_value(&gw, value, wait).await?;
+    tracing::info!(%appid, %uscc, tx = %id, "record submitted for an app id");
+    submitted(&gw, id, height, wait)
+}
+
+/// `POST /v1/apps`: a bureau's signed `app_credential` transaction. The
+/// bureau's own node finalizes it and answers with the app secret (again
+/// for the same transaction, never in a log); a revocation answers without.
+pub async fn issue(State(gw): State<Gateway>, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
+    let value = parse_body(body, gw.max_body_bytes)?;
+    let tx: Transaction = serde_json::from_value(value.clone()).map_err(|e| ApiError::field("invalid_transaction", "(body)", e.to_string()))?;
+    let record = tx.record.to_value();
+    if record["type"] != "app_credential" {
+        return Err(ApiError::field("invalid_record", "record.type", "must be app_credential at /v1/apps"));
+    }
+    let appid = record["appid"].as_str().unwrap_or_default().to_string();
+    {
+        let state = gw.services.state.read().map_err(ApiError::internal)?;
+        let ledger = state.ledger();
+        let me = ledger.bureau_of_validator(&gw.services.node_key.verifying_key().to_bytes()).map(|b| b.province.clone());
+        let signer = ledger.bureau_of_admin(&tx.signer.public_key).map(|b| b.province.clone());
+        if signer.is_none() || signer != me {
+            return Err(ApiError {
+                status: StatusCode::FORBIDDEN,
+                ..ApiError::field("wrong_node", "signer", "an app id is issued at the gateway of the issuing bureau's own validator, signed by that bureau's admin key")
+            });
+        }
+    }
+    let (id, height) = submit_value(&gw, value, Some(gw.services.max_wait_ms)).await?;
+    let Some(height) = height else {
+        return submitted(&gw, id, None, Some(gw.services.max_wait_ms));
+    };
+    let answer = submitted(&gw, id, Some(height), None)?;
+    if !answer.status().is_success() {
+        return Ok(answer);
+    }
+    let revoked = record["revoked"].as_bool().unwrap_or(false);
+    let uscc = record["unifSociCredCode"].as_str().or(record["uscc"].as_str()).unwrap_or_default();
+    tracing::info!(%appid, %uscc, tx = %id, revoked, "app id changed");
+    let me = &gw.services.genesis.validators[gw.services.me as usize].name;
+    let mut result = json!({"appid": appid, "uscc": uscc, "revoked": revoked, "tx_id": id, "height": height, "served_by": me});
+    if !revoked {
+        result["secret"] = Value::String(app_secret(&gw.services.node_key, &appid, &id));
+    }
+    Ok(ok(StatusCode::OK, if revoked { "revoked" } else { "issued; keep the secret: it signs every request" }, result))
+}
