@@ -243,3 +243,30 @@ pub async fn issue(State(gw): State<Gateway>, body: Result<Bytes, BytesRejection
     }
     Ok(ok(StatusCode::OK, if revoked { "revoked" } else { "issued; keep the secret: it signs every request" }, result))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_worked_example_of_docs_formats_md() {
+        let secret = "5f2b8c0e3d9a4f6e8b1c7d2a9e4f0b3c6d8a1e5f7b2c9d4e0a3f6b8c1d5e7a9f";
+        let body = br#"{"type":"notarise","document":{"note":"daily stock list"}}"#;
+        assert_eq!(
+            string_to_sign("bj-xinfadi-erp", "1795485600000", "8f14e45fceea167a5a36", body),
+            "bj-xinfadi-erp\n1795485600000\n8f14e45fceea167a5a36\nac154554392e8eea71a93a3e01bace84eee348cfd3d93fa476e68ddcd2900886"
+        );
+        assert_eq!(
+            sign_request(secret, "bj-xinfadi-erp", "1795485600000", "8f14e45fceea167a5a36", body),
+            "b214d3c778e26d75f471387c473f63a80e32e1b2ad602947064fc281b0e7e90b"
+        );
+    }
+
+    #[test]
+    fn a_replayed_nonce_is_refused_until_it_expires() {
+        let cache = NonceCache::default();
+        assert!(cache.first_use("app-1", "0123456789", 1_000).unwrap());
+        assert!(!cache.first_use("app-1", "0123456789", 2_000).unwrap());
+        assert!(cache.first_use("app-2", "0123456789", 2_000).unwrap(), "nonces are per app id");
+    }
+}
