@@ -1495,6 +1495,32 @@ fn a_validator_submits_for_an_enterprise_by_the_app_id_its_bureau_issued() {
     refuse(&mut w.chain, &validator_key("tianjin"), via(cold_storage_rec(&tj_storage, "TJ-CS-02", "津冷二号", "第三方"), "tj-storage-01"), "via.appid", "revoked");
 }
 
+// ───────────────────────────── auditor, access_log ─────────────────────────────
+
+#[test]
+fn bureaus_register_auditors_and_nodes_log_cross_province_reads() {
+    let mut w = with_lot();
+    let auditor = testkit::key("auditor").verifying_key().to_bytes();
+    let rec = |key: &[u8; 32], revoked: bool| json!({"type": "auditor", "name": "审计组", "publicKey": hex::encode(key), "revoked": revoked});
+    refuse(&mut w.chain, &w.importer.key.clone(), rec(&auditor, false), "signer", "bureau's admin key");
+    let ent_key = w.importer.key.verifying_key().to_bytes();
+    refuse(&mut w.chain, &admin_key("beijing"), rec(&ent_key, false), "record.publicKey", "an auditor has its own");
+    refuse(&mut w.chain, &admin_key("beijing"), rec(&auditor, true), "record.publicKey", "no auditor has this key");
+    ok(&w.chain.submit(&admin_key("beijing"), rec(&auditor, false)));
+    refuse(&mut w.chain, &admin_key("tianjin"), rec(&auditor, true), "record.publicKey", "registered by province 110000");
+    ok(&w.chain.submit(&admin_key("beijing"), rec(&auditor, true)));
+    assert!(w.chain.state.ledger().auditors[&auditor].revoked);
+
+    let alert = w.chain.submit(&admin_key("beijing"), alert_rec(HE_SCHEME, CODE));
+    ok(&alert);
+    let log = |alert: &str| json!({"type": "access_log", "readerProvince": "120000", "alertId": alert, "provinces": "130000", "what": "trace"});
+    refuse(&mut w.chain, &admin_key("tianjin"), log(&alert.tx_id.to_hex()), "signer", "signed by the validator");
+    refuse(&mut w.chain, &validator_key("beijing"), log(&"0".repeat(64)), "record.alertId", "no alert");
+    ok(&w.chain.submit(&validator_key("beijing"), log(&alert.tx_id.to_hex())));
+    let entry = w.chain.state.ledger().access_logs.last().unwrap();
+    assert_eq!((entry.reader.as_str(), entry.served_by.as_str(), entry.provinces.clone()), ("120000", BJ, vec!["130000".to_string()]));
+}
+
 // ───────────────────────────── rejections store nothing ─────────────────────────────
 
 #[test]

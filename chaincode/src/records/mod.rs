@@ -7,6 +7,7 @@
 //! a record that passes both checks is applied, so nothing of a rejected
 //! record is stored.
 
+pub mod access;
 pub mod alert;
 pub mod app_credential;
 pub mod central_warehouse;
@@ -113,6 +114,8 @@ pub const RECORD_TYPES: &[&str] = &[
     "notice",
     "report_client",
     "app_credential",
+    "auditor",
+    "access_log",
     "dictionary_amendment",
     "notarise",
 ];
@@ -152,6 +155,8 @@ pub enum Record {
     Notice(notice::NoticeRecord),
     ReportClient(report_client::ReportClientRecord),
     AppCredential(app_credential::AppCredentialRecord),
+    Auditor(access::AuditorRecord),
+    AccessLog(access::AccessLogRecord),
     DictionaryAmendment(dictionary_amendment::DictionaryAmendment),
     Notarise,
 }
@@ -185,6 +190,8 @@ impl Record {
             "notice" => Record::Notice(notice::NoticeRecord::parse(&mut f)?),
             "report_client" => Record::ReportClient(report_client::ReportClientRecord::parse(&mut f)?),
             "app_credential" => Record::AppCredential(app_credential::AppCredentialRecord::parse(&mut f)?),
+            "auditor" => Record::Auditor(access::AuditorRecord::parse(&mut f)?),
+            "access_log" => Record::AccessLog(access::AccessLogRecord::parse(&mut f)?),
             "dictionary_amendment" => Record::DictionaryAmendment(dictionary_amendment::DictionaryAmendment::parse(&mut f)?),
             "notarise" => {
                 notarise::parse(&mut f)?;
@@ -255,6 +262,14 @@ impl Record {
                 r.validate(l, cx)?;
                 Plan::Ready
             }
+            Record::Auditor(r) => {
+                r.validate(l, cx)?;
+                Plan::Ready
+            }
+            Record::AccessLog(r) => {
+                r.validate(l, cx)?;
+                Plan::Ready
+            }
             Record::DictionaryAmendment(r) => {
                 r.validate(l, cx)?;
                 Plan::Ready
@@ -285,6 +300,8 @@ impl Record {
             (Record::Notice(r), _) => r.apply(l, cx),
             (Record::ReportClient(r), _) => r.apply(l, cx),
             (Record::AppCredential(r), _) => r.apply(l, cx),
+            (Record::Auditor(r), _) => r.apply(l, cx),
+            (Record::AccessLog(r), _) => r.apply(l, cx),
             (Record::DictionaryAmendment(r), _) => r.apply(l, cx),
             (Record::Notarise, _) => notarise::apply(l, cx),
             (record, plan) => unreachable!("{} validated into {plan:?}", record.type_name()),
@@ -312,6 +329,8 @@ impl Record {
             Record::Notice(_) => "notice",
             Record::ReportClient(_) => "report_client",
             Record::AppCredential(_) => "app_credential",
+            Record::Auditor(_) => "auditor",
+            Record::AccessLog(_) => "access_log",
             Record::DictionaryAmendment(_) => "dictionary_amendment",
             Record::Notarise => "notarise",
         }

@@ -385,6 +385,32 @@ pub struct AppCredential {
     pub tx: TxId,
 }
 
+/// An auditor's key, registered by a bureau (`auditor`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Auditor {
+    pub name: String,
+    pub province: String,
+    pub revoked: bool,
+    pub tx: TxId,
+}
+
+/// A bureau's read of other provinces' unmasked data inside an alert's
+/// trace (`access_log`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AccessLog {
+    pub tx: TxId,
+    /// The reading bureau's province.
+    pub reader: String,
+    pub alert: TxId,
+    /// The provinces whose data was read.
+    pub provinces: Vec<String>,
+    pub what: String,
+    /// The province of the validator whose gateway served the read.
+    pub served_by: String,
+    pub height: u64,
+    pub time_ms: i64,
+}
+
 /// A dictionary amendment waiting for a bureau quorum.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct PendingAmendment {
@@ -438,6 +464,8 @@ pub struct Ledger {
     pub notices: Vec<Notice>,
     pub report_clients: BTreeMap<String, ReportClient>,
     pub app_credentials: BTreeMap<String, AppCredential>,
+    pub auditors: BTreeMap<[u8; 32], Auditor>,
+    pub access_logs: Vec<AccessLog>,
     pub notarisations: BTreeMap<TxId, Notarisation>,
     /// Lots by container number (for associated-product warnings).
     pub containers: BTreeMap<String, BTreeSet<LotId>>,
