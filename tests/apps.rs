@@ -82,7 +82,9 @@ fn enterprises_submit_with_signed_requests_and_every_bad_request_is_refused_with
 
     // Beijing's bureau enrols the wholesaler (its key is never used below: it has only an app id).
     let uscc = scenario::uscc("beijing-wholesaler");
-    let steps = scenario::steps((chrono::Utc::now() + chrono::Duration::hours(8)).date_naive(), |_| hex::encode(enterprise_key(5).verifying_key().to_bytes()));
+    let steps = scenario::steps((chrono::Utc::now() + chrono::Duration::hours(8)).date_naive(), |_| {
+        hex::encode(enterprise_key(5).verifying_key().to_bytes())
+    });
     let enrol = steps.iter().find(|s| s.record["Unif_soci_cred_code"] == uscc.as_str()).unwrap().record.clone();
     let tx = serde_json::to_value(Transaction::sign(&chain, 1, enrol, &admin_key)).unwrap();
     let (code, env) = post(&c.url(0, "/v1/records?wait=finalized"), &tx);

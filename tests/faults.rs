@@ -450,7 +450,11 @@ impl Suite {
         for height in self.ledger.hashes.len() as u64..=common {
             let blocks: Vec<Value> = (0..4).map(|i| self.block(i, height).unwrap_or_else(|| panic!("{} lacks block {height}", NAMES[i]))).collect();
             for (i, b) in blocks.iter().enumerate() {
-                assert_eq!(b["hash"], blocks[0]["hash"], "fork at height {height}: {} holds {}, {} holds {}", NAMES[i], b["hash"], NAMES[0], blocks[0]["hash"]);
+                assert_eq!(
+                    b["hash"], blocks[0]["hash"],
+                    "fork at height {height}: {} holds {}, {} holds {}",
+                    NAMES[i], b["hash"], NAMES[0], blocks[0]["hash"]
+                );
             }
             let header: Header = serde_json::from_value(blocks[0]["header"].clone()).unwrap();
             let hash = header.hash().to_string();

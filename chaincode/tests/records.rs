@@ -1480,7 +1480,10 @@ fn a_validator_submits_for_an_enterprise_by_the_app_id_its_bureau_issued() {
     ok(&w.chain.submit(&admin_key("tianjin"), app_rec("tj-storage-01", &tj_storage, false)));
     refuse(&mut w.chain, &admin_key("tianjin"), app_rec("tj-storage-01", &tj_storage, false), "record.appid", "already issued");
     let c = &w.chain.state.ledger().app_credentials["tj-storage-01"];
-    assert_eq!((c.uscc.as_str(), c.province.as_str(), c.validator_key), (tj_storage.as_str(), TJ, validator_key("tianjin").verifying_key().to_bytes()));
+    assert_eq!(
+        (c.uscc.as_str(), c.province.as_str(), c.validator_key),
+        (tj_storage.as_str(), TJ, validator_key("tianjin").verifying_key().to_bytes())
+    );
 
     // Served by Tianjin's validator only; the record then counts as the enterprise's own.
     refuse(&mut w.chain, &bj_node, via(record(), "tj-storage-01"), "via.appid", "served by the node of province 120000");
@@ -1492,7 +1495,13 @@ fn a_validator_submits_for_an_enterprise_by_the_app_id_its_bureau_issued() {
 
     // Revoked by its bureau: the node can no longer submit with it.
     ok(&w.chain.submit(&admin_key("tianjin"), app_rec("tj-storage-01", &tj_storage, true)));
-    refuse(&mut w.chain, &validator_key("tianjin"), via(cold_storage_rec(&tj_storage, "TJ-CS-02", "津冷二号", "第三方"), "tj-storage-01"), "via.appid", "revoked");
+    refuse(
+        &mut w.chain,
+        &validator_key("tianjin"),
+        via(cold_storage_rec(&tj_storage, "TJ-CS-02", "津冷二号", "第三方"), "tj-storage-01"),
+        "via.appid",
+        "revoked",
+    );
 }
 
 // ───────────────────────────── auditor, access_log ─────────────────────────────

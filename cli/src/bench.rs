@@ -428,7 +428,7 @@ fn bench_proofs(json_out: bool) -> Result<()> {
         ProofBundle {
             version: PROOF_VERSION,
             tx_id: ids[index],
-            transaction: txs[index].clone(),
+            transaction: Some(txs[index].clone()),
             leaf_index: index as u64,
             merkle_path: merkle_path(&ids, index),
             header,

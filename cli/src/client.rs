@@ -7,6 +7,9 @@ use std::time::Duration;
 pub struct Gateway {
     pub(crate) base: String,
     pub(crate) agent: ureq::Agent,
+    /// Signs reads (`x-coldchain-key`/`-timestamp`/`-signature`) as a
+    /// bureau, enterprise or auditor, so the node shows what that role may see.
+    reader: Option<ed25519_dalek::SigningKey>,
 }
 
 /// An envelope as the gateway sends it.
@@ -43,11 +46,31 @@ impl Gateway {
     pub fn new(base: &str) -> Gateway {
         let agent: ureq::Agent =
             ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(60))).build().into();
-        Gateway { base: base.trim_end_matches('/').to_string(), agent }
+        Gateway { base: base.trim_end_matches('/').to_string(), agent, reader: None }
+    }
+
+    /// Reads signed with `key` (docs/FORMATS.md, "Signed reads").
+    pub fn reading_as(mut self, key: Option<ed25519_dalek::SigningKey>) -> Gateway {
+        self.reader = key;
+        self
+    }
+
+    fn get_request(&self, path: &str) -> ureq::RequestBuilder<ureq::typestate::WithoutBody> {
+        let mut request = self.agent.get(format!("{}{path}", self.base));
+        if let Some(key) = &self.reader {
+            use ed25519_dalek::Signer;
+            let timestamp = chrono::Utc::now().timestamp_millis().to_string();
+            let message = coldchain_node::gateway::access::read_message("GET", path, &timestamp);
+            request = request
+                .header("x-coldchain-key", hex::encode(key.verifying_key().to_bytes()))
+                .header("x-coldchain-timestamp", &timestamp)
+                .header("x-coldchain-signature", hex::encode(key.sign(message.as_bytes()).to_bytes()));
+        }
+        request
     }
 
     pub fn get(&self, path: &str) -> Result<Answer> {
-        let resp = self.agent.get(format!("{}{path}", self.base)).call().with_context(|| format!("GET {}{path}", self.base))?;
+        let resp = self.get_request(path).call().with_context(|| format!("GET {}{path}", self.base))?;
         read(resp)
     }
 
@@ -78,7 +101,7 @@ impl Gateway {
 
     /// A non-envelope answer (CSV, DOT, SVG), or the envelope's error.
     pub fn get_text(&self, path: &str) -> Result<String> {
-        let mut resp = self.agent.get(format!("{}{path}", self.base)).call().with_context(|| format!("GET {}{path}", self.base))?;
+        let mut resp = self.get_request(path).call().with_context(|| format!("GET {}{path}", self.base))?;
         let status = resp.status().as_u16();
         let text = resp.body_mut().with_config().limit(512 * 1024 * 1024).read_to_string()?;
         if status != 200 {

@@ -105,6 +105,9 @@ enum Command {
         /// table, json, csv, dot or svg.
         #[arg(long, default_value = "table")]
         format: String,
+        /// Read as this key's bureau, enterprise or auditor (else contacts are masked).
+        #[arg(long)]
+        key: Option<PathBuf>,
     },
     /// Register a client of the national report interfaces for your bureau's
     /// province: prints a new secret once; the chain keeps only SHA-256 of
@@ -132,6 +135,10 @@ enum Command {
         #[arg(long)]
         gateway: String,
         tx_id: String,
+        /// Read as this key's bureau, enterprise or auditor: the bundle then
+        /// carries the record when that role may see it in full.
+        #[arg(long)]
+        key: Option<PathBuf>,
         /// Write it to this file instead of standard output.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -306,7 +313,8 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                     gw.post(path, &tx)?.into_result()?
                 }
                 (None, Some(appid)) => {
-                    let secret = std::env::var("COLDCHAIN_APP_SECRET").context("set COLDCHAIN_APP_SECRET to the app secret `coldchain app issue` printed")?;
+                    let secret =
+                        std::env::var("COLDCHAIN_APP_SECRET").context("set COLDCHAIN_APP_SECRET to the app secret `coldchain app issue` printed")?;
                     gw.post_signed(path, &appid, &secret, &serde_json::to_vec(&record)?)?.into_result()?
                 }
                 (None, None) => unreachable!("clap requires --key or --appid"),
@@ -317,8 +325,8 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 None => println!("state: {}", result["state"].as_str().unwrap_or("pending")),
             }
         }
-        Command::Trace { gateway, scheme, code, direction, format } => {
-            let gw = Gateway::new(&gateway);
+        Command::Trace { gateway, scheme, code, direction, format, key } => {
+            let gw = Gateway::new(&gateway).reading_as(key.map(|k| read_key_file(&k)).transpose()?);
             let query =
                 format!("/v1/trace?scheme={}&code={}&direction={}", client::escape(&scheme), client::escape(&code), client::escape(&direction));
             match format.as_str() {
@@ -363,12 +371,15 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
             println!("uscc:      {}", args.uscc);
             println!("served by: {} (send the app's requests to this gateway)", result["served_by"].as_str().unwrap_or_default());
             match result["secret"].as_str() {
-                Some(secret) => println!("secret:    {secret}   (keep it secret: it signs every request; set COLDCHAIN_APP_SECRET to use it with `coldchain submit --appid`)"),
+                Some(secret) => println!(
+                    "secret:    {secret}   (keep it secret: it signs every request; set COLDCHAIN_APP_SECRET to use it with `coldchain submit --appid`)"
+                ),
                 None => println!("revoked at height {}", result["height"]),
             }
         }
-        Command::Proof { gateway, tx_id, out } => {
-            let result = Gateway::new(&gateway).get(&format!("/v1/proofs/{tx_id}"))?.into_result()?;
+        Command::Proof { gateway, tx_id, out, key } => {
+            let result =
+                Gateway::new(&gateway).reading_as(key.map(|k| read_key_file(&k)).transpose()?).get(&format!("/v1/proofs/{tx_id}"))?.into_result()?;
             let text = serde_json::to_string_pretty(&result)? + "\n";
             match out {
                 Some(path) => std::fs::write(&path, text)?,
@@ -394,7 +405,12 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                             println!("  block {} is an ancestor of certified block {} ({})", v.height, v.certified_height, v.certified_hash);
                         }
                         println!("  finalized by {} of {} validators (quorum {}): {}", v.signers.len(), v.validators, v.quorum, v.signers.join(", "));
-                        println!("  signed by enterprise key {}", hex::encode(bundle.transaction.signer.public_key));
+                        match &bundle.transaction {
+                            Some(tx) => println!("  signed by key {}", hex::encode(tx.signer.public_key)),
+                            None => println!(
+                                "  the record was withheld from the proof's reader: this proves the transaction id; check the record you hold hashes to it"
+                            ),
+                        }
                     }
                     Err(e) => {
                         println!("INVALID proof ({}): {e}", proof.display());

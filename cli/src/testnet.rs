@@ -155,13 +155,26 @@ pub fn create_docker(dir: &Path, opts: &Options, subnet_prefix: &str) -> Result<
             .iter()
             .enumerate()
             .filter_map(|(k, &(a, b))| {
-                let other = if a == i { b } else if b == i { a } else { return None };
+                let other = if a == i {
+                    b
+                } else if b == i {
+                    a
+                } else {
+                    return None;
+                };
                 Some((other, format!("/ip4/{}/tcp/30000/p2p/{}", pair_address(subnet_prefix, k, other), members[other].peer_id)))
             })
             .collect::<std::collections::BTreeMap<_, _>>()
             .into_values()
             .collect();
         let text = config_text(&m.name, "genesis.json", "/data", "/ip4/0.0.0.0/tcp/30000", &peers, "0.0.0.0:8080", opts, " --docker");
+        // Inside its container the gateway listens on every address; the
+        // compose file publishes the port on the host's 127.0.0.1 only.
+        let text = text.replacen(
+            "listen = \"0.0.0.0:8080\"\n",
+            "listen = \"0.0.0.0:8080\"\n# plain HTTP: docker-compose.yml publishes this port on 127.0.0.1 only\nplain_http_on_any_address = true\n",
+            1,
+        );
         std::fs::write(node_dir.join("node.toml"), text)?;
     }
     Ok(())

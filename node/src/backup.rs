@@ -68,9 +68,8 @@ pub fn export(store: &ChainStore, genesis: &Genesis, out: &mut impl Write) -> Re
     out.write_all(b"\n")?;
     let mut summary = Summary { height, ..Summary::default() };
     for h in 1..=height {
-        let block = store
-            .block(h)?
-            .ok_or_else(|| StoreError::Corrupt { tree: "blocks", detail: format!("block {h} missing below head {height}") })?;
+        let block =
+            store.block(h)?.ok_or_else(|| StoreError::Corrupt { tree: "blocks", detail: format!("block {h} missing below head {height}") })?;
         serde_json::to_writer(&mut *out, &block).map_err(std::io::Error::from)?;
         out.write_all(b"\n")?;
         summary.blocks += 1;
@@ -90,7 +89,8 @@ pub fn import(store: &ChainStore, genesis: &Genesis, input: impl BufRead) -> Res
     let mut head: Header = replayed.head;
     let mut lines = input.lines().enumerate().map(|(i, l)| (i + 1, l));
     let (_, first) = lines.next().ok_or(BackupError::Format { line: 1, message: "the file is empty".into() })?;
-    let file: ExportHeader = serde_json::from_str(&first?).map_err(|e| BackupError::Format { line: 1, message: format!("not an export header: {e}") })?;
+    let file: ExportHeader =
+        serde_json::from_str(&first?).map_err(|e| BackupError::Format { line: 1, message: format!("not an export header: {e}") })?;
     if file.format != FORMAT {
         return Err(BackupError::Format { line: 1, message: format!("format `{}`, expected `{FORMAT}`", file.format) });
     }
@@ -129,8 +129,8 @@ pub fn import(store: &ChainStore, genesis: &Genesis, input: impl BufRead) -> Res
         if !certified {
             continue;
         }
-        let (count, certificate) =
-            verify_segment(&genesis.chain_id, &keys, genesis.quorum(), &head, &run).map_err(|error| BackupError::Invalid { line: run_start_line, error })?;
+        let (count, certificate) = verify_segment(&genesis.chain_id, &keys, genesis.quorum(), &head, &run)
+            .map_err(|error| BackupError::Invalid { line: run_start_line, error })?;
         debug_assert_eq!(count, run.len());
         let mut blocks = Vec::with_capacity(run.len());
         for stored in run.drain(..) {

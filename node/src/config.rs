@@ -54,14 +54,44 @@ pub struct P2pConfig {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GatewayConfig {
-    /// HTTP listen address, e.g. "127.0.0.1:8001".
+    /// Listen address, e.g. "127.0.0.1:8001". Plain HTTP only on a
+    /// loopback address, unless TLS is configured or
+    /// `plain_http_on_any_address` is set.
     pub listen: String,
-    /// Largest request body accepted, in bytes (default 16 MiB).
+    /// Largest request body accepted, in bytes (default 16 MiB); larger ones
+    /// get 413, whether they declare a Content-Length or come chunked.
     #[serde(default = "default_max_body")]
     pub max_body_bytes: usize,
     /// Longest `?wait=finalized` wait, in milliseconds (default 30 000).
     #[serde(default = "default_max_wait")]
     pub max_wait_ms: u64,
+    /// PEM file of the gateway's certificate chain (leaf first). With
+    /// `tls_key`, the gateway speaks HTTPS only (seed 004 §5). Both or neither.
+    #[serde(default)]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM file of the private key of `tls_cert` (PKCS#8, PKCS#1 or SEC1).
+    #[serde(default)]
+    pub tls_key: Option<PathBuf>,
+    /// Allows plain HTTP on a non-loopback `listen` address (default false:
+    /// the node refuses to start). Only for a node behind a TLS-terminating
+    /// proxy, or in a container whose port is published on loopback.
+    #[serde(default)]
+    pub plain_http_on_any_address: bool,
+    /// Requests per second one caller (client IP address; an IPv6 client by
+    /// its /64) may make, sustained (default 1000; 0: unlimited). Beyond it
+    /// and the burst: 429 `rate_limited` with Retry-After. `/healthz`,
+    /// `/readyz` and `/metrics` are not limited.
+    #[serde(default = "default_rate")]
+    pub rate_per_second: u32,
+    /// Requests one caller may make at once above the sustained rate
+    /// (default 2000; at least 1 when `rate_per_second` is set).
+    #[serde(default = "default_burst")]
+    pub rate_burst: u32,
+    /// Longest time to answer a request, in milliseconds, reading its body
+    /// included (default 60 000; must exceed `max_wait_ms`); beyond it 503
+    /// `timeout`. Not for the streams `/v1/alerts/stream` and `/v1/export`.
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout_ms: u64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -104,6 +134,15 @@ fn default_max_body() -> usize {
 }
 fn default_max_wait() -> u64 {
     30_000
+}
+fn default_rate() -> u32 {
+    1_000
+}
+fn default_burst() -> u32 {
+    2_000
+}
+fn default_request_timeout() -> u64 {
+    60_000
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -151,13 +190,40 @@ impl NodeConfig {
             }
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
-        for p in [&mut cfg.genesis, &mut cfg.key, &mut cfg.data_dir] {
+        let gw = &mut cfg.gateway;
+        for p in [&mut cfg.genesis, &mut cfg.key, &mut cfg.data_dir].into_iter().chain(gw.tls_cert.as_mut()).chain(gw.tls_key.as_mut()) {
             if p.is_relative() {
                 *p = base.join(&*p);
             }
         }
-        if cfg.gateway.listen.parse::<std::net::SocketAddr>().is_err() {
-            return Err(invalid(format!("`gateway.listen` must be host:port, got \"{}\"", cfg.gateway.listen)));
+        let Ok(listen) = gw.listen.parse::<std::net::SocketAddr>() else {
+            return Err(invalid(format!("`gateway.listen` must be host:port, got \"{}\"", gw.listen)));
+        };
+        match (&gw.tls_cert, &gw.tls_key) {
+            (Some(cert), Some(key)) => {
+                crate::gateway::tls::server_config(cert, key).map_err(invalid)?;
+            }
+            (None, None) if !listen.ip().is_loopback() && !gw.plain_http_on_any_address => {
+                return Err(invalid(format!(
+                    "`gateway.listen` is {listen}, not a loopback address, and no TLS is configured: set `gateway.tls_cert` and \
+                     `gateway.tls_key` (seed 004 §5 requires HTTPS), or, behind a proxy that terminates TLS, set \
+                     `gateway.plain_http_on_any_address = true`"
+                )));
+            }
+            (None, None) => {}
+            _ => return Err(invalid("`gateway.tls_cert` and `gateway.tls_key` go together: set both or neither".into())),
+        }
+        if gw.rate_per_second > 0 && gw.rate_burst == 0 {
+            return Err(invalid("`gateway.rate_burst` must be at least 1 when `gateway.rate_per_second` is set (0 turns the limit off)".into()));
+        }
+        if gw.request_timeout_ms <= gw.max_wait_ms {
+            return Err(invalid(format!(
+                "`gateway.request_timeout_ms` ({}) must exceed `gateway.max_wait_ms` ({}), or `?wait=finalized` would time out",
+                gw.request_timeout_ms, gw.max_wait_ms
+            )));
+        }
+        if gw.max_body_bytes == 0 {
+            return Err(invalid("`gateway.max_body_bytes` must be positive".into()));
         }
         if cfg.p2p.listen.parse::<libp2p::Multiaddr>().is_err() {
             return Err(invalid(format!("`p2p.listen` must be a multiaddr like /ip4/0.0.0.0/tcp/30001, got \"{}\"", cfg.p2p.listen)));
@@ -205,6 +271,7 @@ mod tests {
             f.path(),
             vars(&[
                 ("COLDCHAIN__GATEWAY__LISTEN", "0.0.0.0:9001"),
+                ("COLDCHAIN__GATEWAY__PLAIN_HTTP_ON_ANY_ADDRESS", "true"),
                 ("COLDCHAIN__MEMPOOL__MAX_TXS", "1234"),
                 ("PATH", "/bin"),
                 ("COLDCHAIN__DATA_DIR", "/var/lib/cc"),
@@ -224,5 +291,65 @@ mod tests {
         assert!(e.contains("max_txs") && e.contains("COLDCHAIN__MEMPOOL__MAX_TXS"), "{e}");
         let e = NodeConfig::load_with(f.path(), vars(&[("COLDCHAIN__GATEWAY__LISTN", "x")])).unwrap_err().to_string();
         assert!(e.contains("listn"), "{e}");
+    }
+
+    #[test]
+    fn gateway_limits_have_working_defaults_and_checked_values() {
+        let f = file();
+        let g = NodeConfig::load_with(f.path(), vars(&[])).unwrap().gateway;
+        assert_eq!((g.rate_per_second, g.rate_burst, g.request_timeout_ms), (1_000, 2_000, 60_000));
+        assert!(g.tls_cert.is_none() && g.tls_key.is_none() && !g.plain_http_on_any_address);
+        let err = |v: &[(&str, &str)]| NodeConfig::load_with(f.path(), vars(v)).unwrap_err().to_string();
+        let e = err(&[("COLDCHAIN__GATEWAY__REQUEST_TIMEOUT_MS", "30000")]);
+        assert!(e.contains("gateway.request_timeout_ms") && e.contains("gateway.max_wait_ms"), "{e}");
+        let e = err(&[("COLDCHAIN__GATEWAY__RATE_BURST", "0")]);
+        assert!(e.contains("gateway.rate_burst"), "{e}");
+        let e = err(&[("COLDCHAIN__GATEWAY__RATE_PER_SECOND", "-1")]);
+        assert!(e.contains("rate_per_second"), "{e}");
+        // 0 turns the rate limit off, burst and all.
+        let off = vars(&[("COLDCHAIN__GATEWAY__RATE_PER_SECOND", "0"), ("COLDCHAIN__GATEWAY__RATE_BURST", "0")]);
+        assert_eq!(NodeConfig::load_with(f.path(), off).unwrap().gateway.rate_per_second, 0);
+    }
+
+    #[test]
+    fn plain_http_off_loopback_is_refused_unless_allowed() {
+        let f = file();
+        for listen in ["0.0.0.0:8001", "10.0.0.5:8001", "[::]:8001"] {
+            let e = NodeConfig::load_with(f.path(), vars(&[("COLDCHAIN__GATEWAY__LISTEN", listen)])).unwrap_err().to_string();
+            assert!(e.contains("gateway.listen") && e.contains("gateway.tls_cert") && e.contains("plain_http_on_any_address"), "{e}");
+        }
+        for listen in ["127.0.0.1:8001", "127.0.0.2:8001", "[::1]:8001"] {
+            NodeConfig::load_with(f.path(), vars(&[("COLDCHAIN__GATEWAY__LISTEN", listen)])).unwrap();
+        }
+        let allowed = vars(&[("COLDCHAIN__GATEWAY__LISTEN", "0.0.0.0:8001"), ("COLDCHAIN__GATEWAY__PLAIN_HTTP_ON_ANY_ADDRESS", "true")]);
+        NodeConfig::load_with(f.path(), allowed).unwrap();
+    }
+
+    #[test]
+    fn tls_files_are_relative_to_the_config_and_checked_at_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.toml");
+        std::fs::write(&path, MINIMAL.replace("127.0.0.1:8001\"", "0.0.0.0:8001\"\ntls_cert = \"tls/cert.pem\"\ntls_key = \"tls/key.pem\"")).unwrap();
+        // Missing files: named by option.
+        let e = NodeConfig::load_with(&path, vars(&[])).unwrap_err().to_string();
+        assert!(e.contains("gateway.tls_cert") && e.contains("cannot read"), "{e}");
+        std::fs::create_dir(dir.path().join("tls")).unwrap();
+        let a = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let b = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        std::fs::write(dir.path().join("tls/cert.pem"), a.cert.pem()).unwrap();
+        // A key file without a key, then a key of another certificate.
+        std::fs::write(dir.path().join("tls/key.pem"), a.cert.pem()).unwrap();
+        let e = NodeConfig::load_with(&path, vars(&[])).unwrap_err().to_string();
+        assert!(e.contains("gateway.tls_key") && e.contains("no private key"), "{e}");
+        std::fs::write(dir.path().join("tls/key.pem"), b.signing_key.serialize_pem()).unwrap();
+        let e = NodeConfig::load_with(&path, vars(&[])).unwrap_err().to_string();
+        assert!(e.contains("gateway.tls_key") && e.contains("does not go with"), "{e}");
+        std::fs::write(dir.path().join("tls/key.pem"), a.signing_key.serialize_pem()).unwrap();
+        let g = NodeConfig::load_with(&path, vars(&[])).unwrap().gateway;
+        assert_eq!(g.tls_cert, Some(dir.path().join("tls/cert.pem")));
+        // One without the other is refused.
+        std::fs::write(&path, MINIMAL.replace("127.0.0.1:8001\"", "127.0.0.1:8001\"\ntls_cert = \"tls/cert.pem\"")).unwrap();
+        let e = NodeConfig::load_with(&path, vars(&[])).unwrap_err().to_string();
+        assert!(e.contains("set both or neither"), "{e}");
     }
 }

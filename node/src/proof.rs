@@ -15,7 +15,11 @@ pub const PROOF_VERSION: u32 = 1;
 pub struct ProofBundle {
     pub version: u32,
     pub tx_id: TxId,
-    pub transaction: Transaction,
+    /// The transaction itself; left out (`null`) when the caller may not
+    /// see its record in full: the proof then establishes that `tx_id` was
+    /// finalized, and whoever holds the record checks it hashes to `tx_id`.
+    #[serde(default)]
+    pub transaction: Option<Transaction>,
     pub leaf_index: u64,
     pub merkle_path: Vec<Hash>,
     /// The block that holds the transaction.
@@ -38,6 +42,8 @@ pub struct Verified {
     pub signers: Vec<String>,
     pub quorum: usize,
     pub validators: usize,
+    /// Whether the bundle carried the transaction (check 2 ran).
+    pub record_included: bool,
 }
 
 /// The first check that failed.
@@ -91,7 +97,10 @@ impl ProofVerifier {
             return Err(ProofError::Version(bundle.version));
         }
         let chain = &self.chain_id;
-        for found in std::iter::once(&bundle.transaction.chain_id)
+        for found in bundle
+            .transaction
+            .iter()
+            .map(|t| &t.chain_id)
             .chain(std::iter::once(&bundle.header.chain_id))
             .chain(bundle.links.iter().map(|h| &h.chain_id))
         {
@@ -99,7 +108,10 @@ impl ProofVerifier {
                 return Err(ProofError::Chain { expected: chain.clone(), found: found.clone() });
             }
         }
-        let computed = bundle.transaction.id();
+        let computed = match &bundle.transaction {
+            Some(tx) => tx.id(),
+            None => bundle.tx_id,
+        };
         if computed != bundle.tx_id {
             return Err(ProofError::TxId { computed, claimed: bundle.tx_id });
         }
@@ -136,6 +148,7 @@ impl ProofVerifier {
             signers: f.signatures.iter().map(|s| self.names[s.signer as usize].clone()).collect(),
             quorum: self.quorum,
             validators: self.keys.len(),
+            record_included: bundle.transaction.is_some(),
         })
     }
 }

@@ -23,9 +23,8 @@ pub fn replay(store: &ChainStore, genesis: &Genesis) -> Result<Replayed, StoreEr
     let mut head = genesis.block_header();
     let mut finalization = None;
     for height in 1..=top {
-        let stored = store
-            .block(height)?
-            .ok_or_else(|| StoreError::Corrupt { tree: "blocks", detail: format!("block {height} missing below head {top}") })?;
+        let stored =
+            store.block(height)?.ok_or_else(|| StoreError::Corrupt { tree: "blocks", detail: format!("block {height} missing below head {top}") })?;
         let ctx = BlockContext { height, time_ms: stored.block.header.time_ms };
         for tx in stored.block.txs.iter() {
             state.apply(ctx, tx.id(), tx);

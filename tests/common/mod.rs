@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod story;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -37,15 +39,28 @@ pub fn agent() -> ureq::Agent {
     ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(60))).build().into()
 }
 
+/// GET, waiting out the gateway's rate limit as it asks (429 with
+/// Retry-After): tests poll a lot from one address.
+fn get_response(url: &str) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
+    loop {
+        let resp = agent().get(url).call()?;
+        if resp.status().as_u16() != 429 {
+            return Ok(resp);
+        }
+        let seconds = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(1u64);
+        std::thread::sleep(Duration::from_secs(seconds.min(5)));
+    }
+}
+
 /// (HTTP status, envelope)
 pub fn get(url: &str) -> (u16, Value) {
-    let mut resp = agent().get(url).call().unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let mut resp = get_response(url).unwrap_or_else(|e| panic!("GET {url}: {e}"));
     let status = resp.status().as_u16();
     (status, resp.body_mut().with_config().limit(256 << 20).read_json().unwrap_or(Value::Null))
 }
 
 pub fn try_get(url: &str) -> Option<(u16, Value)> {
-    let mut resp = agent().get(url).call().ok()?;
+    let mut resp = get_response(url).ok()?;
     let status = resp.status().as_u16();
     Some((status, resp.body_mut().read_json().ok()?))
 }

@@ -174,7 +174,10 @@ impl State {
             return Err(RecordError::new("via.appid", format!("app id {appid} is revoked")));
         }
         if &c.validator_key != signer {
-            return Err(RecordError::new("via.appid", format!("app id {appid} is served by the node of province {}, not {}", c.province, bureau.province)));
+            return Err(RecordError::new(
+                "via.appid",
+                format!("app id {appid} is served by the node of province {}, not {}", c.province, bureau.province),
+            ));
         }
         let (id, e) = l.enterprise(&c.uscc).ok_or_else(|| RecordError::new("via.appid", format!("enterprise {} is not enrolled", c.uscc)))?;
         if e.suspended {

@@ -57,7 +57,11 @@ impl NonceCache {
         if seen.len() >= MAX_NONCES {
             seen.retain(|_, expires| *expires > now_ms);
             if seen.len() >= MAX_NONCES {
-                return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "too many signed requests in the last 10 minutes; retry later"));
+                return Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "overloaded",
+                    "too many signed requests in the last 10 minutes; retry later",
+                ));
             }
         }
         Ok(seen.insert((appid.to_string(), nonce.to_string()), now_ms + 2 * WINDOW_MS).is_none())
@@ -90,14 +94,18 @@ pub fn sign_request(secret: &str, appid: &str, timestamp: &str, nonce: &str, bod
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, ApiError> {
     let value = headers.get(name).ok_or_else(|| {
-        unauthorized("missing_header", name, "is required: a signed request carries the headers appid, timestamp, nonce and signature (seed 004 table 1)")
+        unauthorized(
+            "missing_header",
+            name,
+            "is required: a signed request carries the headers appid, timestamp, nonce and signature (seed 004 table 1)",
+        )
     })?;
     value.to_str().map_err(|_| unauthorized("bad_header", name, "must be ASCII text"))
 }
 
 /// Checks a signed request's headers against its body; answers the app id's
 /// enterprise (USCC) once the request is authentic and new.
-fn authenticate(gw: &Gateway, headers: &HeaderMap, body: &[u8]) -> Result<(String, String, String), ApiError> {
+pub(super) fn authenticate(gw: &Gateway, headers: &HeaderMap, body: &[u8]) -> Result<(String, String, String), ApiError> {
     let appid = header(headers, "appid")?;
     let timestamp = header(headers, "timestamp")?;
     let nonce = header(headers, "nonce")?;
@@ -121,7 +129,8 @@ fn authenticate(gw: &Gateway, headers: &HeaderMap, body: &[u8]) -> Result<(Strin
     let (uscc, tx, served_by_me, issuer) = {
         let state = gw.services.state.read().map_err(ApiError::internal)?;
         let ledger = state.ledger();
-        let c = ledger.app_credentials.get(appid).ok_or_else(|| unauthorized("unknown_appid", "appid", format!("app id {appid} was never issued")))?;
+        let c =
+            ledger.app_credentials.get(appid).ok_or_else(|| unauthorized("unknown_appid", "appid", format!("app id {appid} was never issued")))?;
         if c.revoked {
             return Err(unauthorized("revoked_appid", "appid", format!("app id {appid} is revoked by its bureau")));
         }
@@ -150,7 +159,11 @@ fn authenticate(gw: &Gateway, headers: &HeaderMap, body: &[u8]) -> Result<(Strin
         ));
     }
     if !gw.apps.first_use(appid, nonce, now)? {
-        return Err(unauthorized("replayed_nonce", "nonce", format!("{nonce} was already used with app id {appid}; every request needs a new nonce")));
+        return Err(unauthorized(
+            "replayed_nonce",
+            "nonce",
+            format!("{nonce} was already used with app id {appid}; every request needs a new nonce"),
+        ));
     }
     Ok((appid.to_string(), nonce.to_string(), uscc))
 }
@@ -167,6 +180,54 @@ fn tx_nonce(appid: &str, nonce: &str) -> u64 {
 /// `POST /v1/records`: a record signed by its enterprise's key (a
 /// transaction, as `/v1/tx`), or, with seed 004's headers, a bare record in
 /// a signed request.
+#[utoipa::path(
+    post,
+    path = "/v1/records",
+    tags = ["enterprises"],
+    summary = "Submit one trace record",
+    description = "A trace record (docs/RECORDS.md), either signed by the enterprise's key as a transaction (exactly as `POST /v1/tx`), or bare, in a seed 004 signed request (§8.1 table 1: headers `appid`, `timestamp`, `nonce`, `signature`; docs/FORMATS.md) sent to the gateway of the bureau that issued the app id, whose node signs the record with its validator key and adds `via`. Any one of the four headers makes the request a signed request, and then all four are required. Base64 images (bare or as `data:` URIs, at most 2 MiB) are taken out of the record, kept on this node (`GET /v1/images/{sha256}`), and only their SHA-256 goes on chain. The examples are seed 004 annex B's product batch.",
+    params(
+        WaitQuery,
+        ("appid" = Option<String>, Header, nullable = false, description = "Signed request: the app id a bureau issued (`POST /v1/apps`)."),
+        ("timestamp" = Option<String>, Header, nullable = false, description = "Signed request: milliseconds since 1970-01-01T00:00:00Z, within ±300 s of the node's clock, e.g. 1795485600000."),
+        ("nonce" = Option<String>, Header, nullable = false, description = "Signed request: 10–64 of A–Z a–z 0–9 - _, new for every request."),
+        ("signature" = Option<String>, Header, nullable = false, description = "Signed request: hex(HMAC-SHA256(app secret, appid \"\\n\" timestamp \"\\n\" nonce \"\\n\" hex(SHA-256(body))))."),
+    ),
+    request_body(
+        content = super::openapi::RecordRequest,
+        description = "A signed transaction whose record is a trace record, or (with the signed-request headers) the bare record.",
+        examples(
+            ("annex_b_product_batch" = (
+                summary = "Seed 004 annex B's product batch, as a signed transaction",
+                description = "Annex B's example record (the product batch interface) as a `product_batch`. The annex's GTIN 17896448006462 fails the GS1 mod-10 check digit (the rule gives 5), so this example uses 17896448006465, in `productLibraryId` and in the two GS1 trace codes that embed it; `numberOfPieces` (required, 900 × 15 kg = 13 500 kg) is added, the annex's JSON syntax is fixed and its image placeholders are a real Base64 image. The trace codes must match a code scheme of the signer's province; the key and signature shown are illustrative (`coldchain submit` signs).",
+                value = json!(super::openapi::examples::annex_b_signed())
+            )),
+            ("annex_b_signed_request" = (
+                summary = "The same record, bare, in a seed 004 signed request",
+                description = "Sent with the headers appid, timestamp, nonce and signature; the node that issued the app id signs it and adds `via`.",
+                value = json!(super::openapi::examples::annex_b_record())
+            )),
+            ("annex_b_as_published" = (
+                summary = "Annex B's GTIN as published: refused",
+                description = "With 17896448006462 as in the annex the chain refuses the record: 422 `rule_violated`, field `record.productLibraryId`, rule `GS1 check digit is 2 but the mod-10 rule gives 5`.",
+                value = json!(super::openapi::examples::annex_b_as_published())
+            ))
+        )
+    ),
+    security((), ("signed_request" = [])),
+    responses(
+        (status = 200, description = "Accepted (`pending`, durable on this node) or finalized (with its height).", body = super::openapi::SubmitEnvelope,
+            examples(("pending" = (value = json!(super::openapi::examples::accepted()))), ("finalized" = (value = json!(super::openapi::examples::finalized()))))),
+        (status = 202, description = "Accepted, but not finalized within the wait.", body = super::openapi::SubmitEnvelope, example = json!(super::openapi::examples::not_yet())),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 413, response = super::openapi::PayloadTooLarge),
+        (status = 422, response = super::openapi::RuleViolated),
+        (status = 500, response = super::openapi::Internal),
+        (status = 503, response = super::openapi::Unavailable),
+    )
+)]
 pub async fn submit_record(
     State(gw): State<Gateway>,
     headers: HeaderMap,
@@ -205,6 +266,26 @@ pub async fn submit_record(
 /// `POST /v1/apps`: a bureau's signed `app_credential` transaction. The
 /// bureau's own node finalizes it and answers with the app secret (again
 /// for the same transaction, never in a log); a revocation answers without.
+#[utoipa::path(
+    post,
+    path = "/v1/apps",
+    tags = ["bureaus"],
+    summary = "Issue or revoke an enterprise's app id",
+    description = "A bureau's `app_credential` transaction, signed by its admin key, at its own validator's gateway (else 403 `wrong_node`). The node waits (bounded) for finalization and answers with the app secret, derived from its validator key and this transaction (it is on no disk and not on chain); a revocation (`revoked: true`) answers without.",
+    request_body(content = super::openapi::Transaction, description = "A signed transaction whose record is an `app_credential`.", example = json!(super::openapi::examples::app_credential())),
+    responses(
+        (status = 200, description = "Issued (with `secret`) or revoked.", body = super::openapi::AppEnvelope, example = json!(super::openapi::examples::envelope(200, "issued; keep the secret: it signs every request",
+            serde_json::json!({"appid": "bj-fengze-erp", "uscc": "91110106MA01QF8J7U", "revoked": false, "tx_id": super::openapi::examples::TX_ID, "height": 1204, "served_by": "beijing",
+                "secret": "5f2b8c0e3d9a4f6e8b1c7d2a9e4f0b3c6d8a1e5f7b2c9d4e0a3f6b8c1d5e7a9f"})))),
+        (status = 202, description = "Accepted, but not finalized within the node's wait: ask again with the same transaction for the secret.", body = super::openapi::SubmitEnvelope, example = json!(super::openapi::examples::not_yet())),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 413, response = super::openapi::PayloadTooLarge),
+        (status = 422, response = super::openapi::RuleViolated),
+        (status = 500, response = super::openapi::Internal),
+        (status = 503, response = super::openapi::Unavailable),
+    )
+)]
 pub async fn issue(State(gw): State<Gateway>, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
     let value = parse_body(body, gw.max_body_bytes)?;
     let tx: Transaction = serde_json::from_value(value.clone()).map_err(|e| ApiError::field("invalid_transaction", "(body)", e.to_string()))?;
@@ -221,7 +302,11 @@ pub async fn issue(State(gw): State<Gateway>, body: Result<Bytes, BytesRejection
         if signer.is_none() || signer != me {
             return Err(ApiError {
                 status: StatusCode::FORBIDDEN,
-                ..ApiError::field("wrong_node", "signer", "an app id is issued at the gateway of the issuing bureau's own validator, signed by that bureau's admin key")
+                ..ApiError::field(
+                    "wrong_node",
+                    "signer",
+                    "an app id is issued at the gateway of the issuing bureau's own validator, signed by that bureau's admin key",
+                )
             });
         }
     }

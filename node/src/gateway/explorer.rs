@@ -7,8 +7,15 @@
 //! WebCrypto, the checks of docs/PROOFS.md), and the alerts with their
 //! disposal state, updated live from `GET /v1/alerts/stream`.
 //!
-//! The page only reads the gateway's public routes; the sources are in
-//! `explorer/` (index.html, explorer.css, explorer.js) and are compiled in.
+//! The page only reads the gateway's routes. As the public it sees what the
+//! public may (contacts masked, and proofs that establish a transaction id
+//! when the record is withheld); an officer who signs in with a key file
+//! (`admin.key` from `coldchain testnet`, or a `coldchain keygen` file) has
+//! every read signed in the browser (`x-coldchain-*` headers, see
+//! `access.rs`) and sees what that bureau or enterprise may. The key is
+//! imported into WebCrypto as not extractable and kept in the page's memory
+//! only. The sources are in `explorer/` (index.html, explorer.css,
+//! explorer.js) and are compiled in.
 
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -40,6 +47,14 @@ static PAGE: LazyLock<Page> = LazyLock::new(|| {
 });
 
 /// `GET /`: the explorer page.
+#[utoipa::path(
+    get,
+    path = "/",
+    tags = ["bureaus", "auditors"],
+    summary = "The explorer page",
+    description = "One self-contained HTML page for officers: bureaus up or down, latest blocks, trace search with the custody graph, transactions with an in-browser proof check, live alerts. Officers may sign in with their key file: the page then signs its reads (`x-coldchain-*` headers) and shows what their role may see. Nothing is fetched from outside the node.",
+    responses((status = 200, description = "The page.", content_type = "text/html; charset=utf-8", body = String))
+)]
 pub async fn page() -> Response {
     let page = &*PAGE;
     (

@@ -27,6 +27,14 @@ impl Write for ChannelWriter {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/export",
+    tags = ["operators"],
+    summary = "The finalized chain as an export file",
+    description = "JSON Lines (docs/OPERATIONS.md, `coldchain export --gateway`; `coldchain import` reads it), streamed as it is read; blocks finalized after the request started are not included. Not an envelope; a failure mid-way breaks the download.",
+    responses((status = 200, description = "The export file.", content_type = "application/x-ndjson", body = String))
+)]
 pub async fn export(State(gw): State<Gateway>) -> Response {
     let (tx, rx) = mpsc::channel::<Chunk>(8);
     let store = gw.services.store.clone();

@@ -2,6 +2,7 @@
 //! failed, and store nothing of a request that is refused.
 
 use super::Gateway;
+use super::access;
 use super::envelope::{ApiError, ok};
 use crate::block::merkle_path;
 use crate::network::peer_id_of;
@@ -11,7 +12,7 @@ use crate::storage::Finality;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, Uri};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
 use coldchain_chaincode::images::{self, Image};
 use coldchain_chaincode::{Hash, Outcome, Transaction, TxError, TxId};
@@ -22,7 +23,8 @@ use std::time::Duration;
 /// Most transactions in one batch request.
 pub const MAX_BATCH: usize = 10_000;
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct WaitQuery {
     /// `finalized` to wait for finalization.
     pub wait: Option<String>,
@@ -30,6 +32,14 @@ pub struct WaitQuery {
     pub timeout_ms: Option<u64>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tags = ["operators"],
+    summary = "Liveness",
+    description = "The process is alive (it does not say whether the node is connected or caught up: see `/readyz`).",
+    responses((status = 200, description = "Alive; `result` is an empty object.", body = super::openapi::HealthEnvelope, example = json!(super::openapi::examples::envelope(200, "alive", serde_json::json!({})))))
+)]
 pub async fn healthz() -> Response {
     ok(StatusCode::OK, "alive", json!({}))
 }
@@ -42,6 +52,14 @@ pub async fn wrong_method(uri: Uri) -> ApiError {
     ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", format!("{} does not take this method", uri.path()))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/status",
+    tags = ["operators", "auditors"],
+    summary = "Chain and validator status",
+    description = "Chain id, height and hash of the last finalized block, the consensus view, this validator, every validator of the genesis and whether it is connected, the quorum and the mempool.",
+    responses((status = 200, description = "The status.", body = super::openapi::StatusEnvelope))
+)]
 pub async fn status(State(gw): State<Gateway>) -> Result<Response, ApiError> {
     let s = &gw.services;
     let g = &s.genesis;
@@ -195,6 +213,25 @@ pub fn wait_ms(gw: &Gateway, q: &WaitQuery) -> Result<Option<u64>, ApiError> {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/tx",
+    tags = ["enterprises"],
+    summary = "Submit one signed transaction",
+    description = "One signed transaction (docs/FORMATS.md). The gateway checks the signature, the chain id and the record's rules against the state; an accepted transaction is on this node's disk before the answer. `?wait=finalized` waits (bounded by `timeout_ms` and the node's limit) for finalization. Resubmitting is harmless: the same id, `pending` or `finalized`.",
+    params(WaitQuery),
+    request_body(content = super::openapi::Transaction, description = "A signed transaction.", example = json!(super::openapi::examples::notarise())),
+    responses(
+        (status = 200, description = "Accepted (`pending`, durable on this node) or finalized (with its height).", body = super::openapi::SubmitEnvelope,
+            examples(("pending" = (value = json!(super::openapi::examples::accepted()))), ("finalized" = (value = json!(super::openapi::examples::finalized()))))),
+        (status = 202, description = "Accepted, but not finalized within the wait.", body = super::openapi::SubmitEnvelope, example = json!(super::openapi::examples::not_yet())),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 413, response = super::openapi::PayloadTooLarge),
+        (status = 422, response = super::openapi::RuleViolated),
+        (status = 500, response = super::openapi::Internal),
+        (status = 503, response = super::openapi::Unavailable),
+    )
+)]
 pub async fn submit_one(State(gw): State<Gateway>, Query(q): Query<WaitQuery>, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
     let wait = wait_ms(&gw, &q)?;
     let value = parse_body(body, gw.max_body_bytes)?;
@@ -245,6 +282,22 @@ pub async fn submit_value(gw: &Gateway, value: Value, wait: Option<u64>) -> Resu
     Ok((id, height))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/tx/batch",
+    tags = ["enterprises"],
+    summary = "Submit signed transactions in a batch",
+    description = "A JSON array of 1 to 10,000 signed transactions, checked together (batch signature verification); one result per item, in order: `pending`, `finalized` or `refused` with the field and the rule. `?wait=finalized` waits (bounded) for the accepted ones.",
+    params(WaitQuery),
+    request_body(content = Vec<super::openapi::Transaction>, description = "A JSON array of signed transactions.", example = json!(super::openapi::examples::batch())),
+    responses(
+        (status = 200, description = "At least one item accepted; see each item's result.", body = super::openapi::BatchEnvelope, example = json!(super::openapi::examples::batch_answer())),
+        (status = 400, description = "Malformed JSON or not an array of 1 to 10,000 (an error envelope), or every item refused (the batch envelope with `success: false`).", body = super::openapi::BatchRefused),
+        (status = 413, response = super::openapi::PayloadTooLarge),
+        (status = 500, response = super::openapi::Internal),
+        (status = 503, response = super::openapi::Unavailable),
+    )
+)]
 pub async fn submit_batch(State(gw): State<Gateway>, Query(q): Query<WaitQuery>, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
     let wait = wait_ms(&gw, &q)?;
     let value = parse_body(body, gw.max_body_bytes)?;
@@ -308,15 +361,46 @@ pub fn parse_id(id: &str) -> Result<TxId, ApiError> {
     id.parse::<Hash>().map_err(|_| ApiError::field("bad_tx_id", "id", "must be 64 hexadecimal characters (a transaction id)"))
 }
 
-pub async fn transaction(State(gw): State<Gateway>, Path(id): Path<String>) -> Result<Response, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/v1/tx/{id}",
+    tags = ["enterprises", "auditors"],
+    security((), ("signed_read" = []), ("signed_request" = [])),
+    summary = "A transaction and its state",
+    description = "`finalized` (height, index in the block, the chaincode's outcome, the transaction) or `pending`; 404 `unknown_transaction` when this node has never seen it. What the caller sees depends on who it is (least privilege, docs/OPERATIONS.md): the public gets contacts and phones masked and prices removed; a signed read (`x-coldchain-*` headers) or a seed 004 signed request identifies an enterprise, a bureau or an auditor; a bureau's unmasked read of another province inside an open alert's trace is recorded on chain (`GET /v1/access-log`). Bad read credentials: 401.",
+    params(("id" = String, Path, description = "Transaction id: 64 hexadecimal characters.")),
+    responses(
+        (status = 200, description = "The transaction's state.", body = super::openapi::TxEnvelope),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 500, response = super::openapi::Internal),
+    )
+)]
+pub async fn transaction(
+    State(gw): State<Gateway>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
+    let caller = access::caller(&gw, &method, &uri, &headers)?;
     let store = &gw.services.store;
     if let Some(loc) = store.tx_location(&id).map_err(ApiError::internal)? {
         let tx = store.tx_at(loc.height, loc.index).map_err(ApiError::internal)?.ok_or_else(|| ApiError::internal("indexed transaction missing"))?;
+        let judged = {
+            let state = gw.services.state.read().map_err(ApiError::internal)?;
+            access::judge(&state, &caller, &tx)
+        };
+        access::record_access(&gw, &caller, judged.alert, &judged.crossed, format!("transaction {id}")).await?;
+        let mut view = serde_json::to_value(&tx).map_err(ApiError::internal)?;
+        view["record"] = judged.record;
         return Ok(ok(
             StatusCode::OK,
             format!("finalized at height {}", loc.height),
-            json!({"tx_id": id, "state": "finalized", "height": loc.height, "index": loc.index, "outcome": loc.outcome, "transaction": tx}),
+            json!({"tx_id": id, "state": "finalized", "height": loc.height, "index": loc.index, "outcome": loc.outcome,
+                   "masked": !judged.full, "caller": caller.label(), "transaction": view}),
         ));
     }
     if store.is_pending(&id).map_err(ApiError::internal)? {
@@ -325,8 +409,29 @@ pub async fn transaction(State(gw): State<Gateway>, Path(id): Path<String>) -> R
     Err(ApiError::new(StatusCode::NOT_FOUND, "unknown_transaction", format!("transaction {id} is unknown to this node")))
 }
 
-pub async fn proof(State(gw): State<Gateway>, Path(id): Path<String>) -> Result<Response, ApiError> {
+/// `GET /v1/proofs/{id}`: the bundle with the transaction for callers who
+/// may see its record in full (its enterprise, its bureau, a bureau inside an
+/// open alert's trace, an auditor); for others the transaction is left out
+/// and the bundle proves the transaction id.
+#[utoipa::path(
+    get,
+    path = "/v1/proofs/{id}",
+    tags = ["auditors"],
+    security((), ("signed_read" = []), ("signed_request" = [])),
+    summary = "The proof bundle of a finalized transaction",
+    description = "Everything needed to check offline, with only the genesis file, that a quorum of validators finalized the transaction (docs/PROOFS.md; `coldchain verify`). 404 `not_finalized` while it is pending, `unknown_transaction` if unknown. Callers who may not see the record in full (the public) get the bundle without the transaction: it proves the transaction id. What the caller sees depends on who it is (least privilege, docs/OPERATIONS.md): the public gets contacts and phones masked and prices removed; a signed read (`x-coldchain-*` headers) or a seed 004 signed request identifies an enterprise, a bureau or an auditor; a bureau's unmasked read of another province inside an open alert's trace is recorded on chain (`GET /v1/access-log`). Bad read credentials: 401.",
+    params(("id" = String, Path, description = "Transaction id: 64 hexadecimal characters.")),
+    responses(
+        (status = 200, description = "The proof bundle.", body = super::openapi::ProofEnvelope),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 500, response = super::openapi::Internal),
+    )
+)]
+pub async fn proof(State(gw): State<Gateway>, method: Method, uri: Uri, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
+    let caller = access::caller(&gw, &method, &uri, &headers)?;
     let store = gw.services.store.clone();
     let bundle = tokio::task::spawn_blocking(move || -> Result<Option<ProofBundle>, ApiError> {
         let Some(loc) = store.tx_location(&id).map_err(ApiError::internal)? else { return Ok(None) };
@@ -339,7 +444,7 @@ pub async fn proof(State(gw): State<Gateway>, Path(id): Path<String>) -> Result<
         Ok(Some(ProofBundle {
             version: PROOF_VERSION,
             tx_id: id,
-            transaction,
+            transaction: Some(transaction),
             leaf_index: loc.index as u64,
             merkle_path: merkle_path(&ids, loc.index as usize),
             header,
@@ -350,7 +455,21 @@ pub async fn proof(State(gw): State<Gateway>, Path(id): Path<String>) -> Result<
     .await
     .map_err(ApiError::internal)??;
     match bundle {
-        Some(b) => Ok(ok(StatusCode::OK, "", b)),
+        Some(mut b) => {
+            let tx = b.transaction.as_ref().expect("built with the transaction");
+            let judged = {
+                let state = gw.services.state.read().map_err(ApiError::internal)?;
+                access::judge(&state, &caller, tx)
+            };
+            let included = judged.full || matches!(caller, access::Caller::Auditor { .. });
+            if included {
+                access::record_access(&gw, &caller, judged.alert, &judged.crossed, format!("proof {id}")).await?;
+            } else {
+                b.transaction = None;
+            }
+            let message = if included { "" } else { "the record is withheld from this caller; the proof establishes its transaction id" };
+            Ok(ok(StatusCode::OK, message, b))
+        }
         None if gw.services.store.is_pending(&id).map_err(ApiError::internal)? => {
             Err(ApiError::new(StatusCode::NOT_FOUND, "not_finalized", format!("transaction {id} is pending; a proof exists once it is finalized")))
         }
@@ -358,6 +477,20 @@ pub async fn proof(State(gw): State<Gateway>, Path(id): Path<String>) -> Result<
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/blocks/{height}",
+    tags = ["auditors"],
+    summary = "A finalized block",
+    description = "Header, hash, finality (its certificate, or the height whose certificate covers it) and transaction ids. Height 0 is the genesis block.",
+    params(("height" = u64, Path, description = "Block height; 0 is the genesis block.")),
+    responses(
+        (status = 200, description = "The block.", body = super::openapi::BlockEnvelope),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 500, response = super::openapi::Internal),
+    )
+)]
 pub async fn block(State(gw): State<Gateway>, Path(height): Path<String>) -> Result<Response, ApiError> {
     let height: u64 = height.parse().map_err(|_| ApiError::field("bad_height", "height", "must be a non-negative integer"))?;
     let store = &gw.services.store;

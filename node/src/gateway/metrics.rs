@@ -3,7 +3,13 @@
 //! Chain and consensus figures are read from the node's live status when
 //! scraped; gateway requests are counted by route template and outcome
 //! (`ok`, `client_error`, `server_error`) with a latency histogram, by a
-//! middleware around every route.
+//! middleware around every route, which also writes the interface log
+//! (seed 004 §5): one line per request, target
+//! `coldchain_node::gateway::interface_log`, with the caller (client IP and the
+//! `appid` header if any), method, route template (never the query string),
+//! status, outcome and duration in milliseconds (to the response head: a
+//! stream's line is written when it starts). Never headers such as
+//! `signature` or `authorization`, and never bodies.
 
 use super::Gateway;
 use super::envelope::ok;
@@ -68,9 +74,22 @@ impl Default for Metrics {
     }
 }
 
-/// Counts and times every request by its route template.
+/// The `appid` header as the log shows it: at most 64 characters, only
+/// letters, digits and `-_.:`, else `(invalid)`; `-` when absent.
+fn loggable_appid(request: &Request) -> String {
+    match request.headers().get("appid").map(|v| v.to_str().unwrap_or("\u{0}")) {
+        None => "-".into(),
+        Some(v) if v.len() <= 64 && !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c)) => v.into(),
+        Some(_) => "(invalid)".into(),
+    }
+}
+
+/// Counts, times and logs every request by its route template.
 pub async fn track(State(gw): State<Gateway>, request: Request, next: Next) -> Response {
     let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "(no route)".into());
+    let caller = super::limits::caller_ip(&request).map_or_else(|| "-".to_string(), |ip| ip.to_string());
+    let appid = loggable_appid(&request);
+    let method = request.method().clone();
     let start = Instant::now();
     let response = next.run(request).await;
     let status = response.status();
@@ -81,9 +100,21 @@ pub async fn track(State(gw): State<Gateway>, request: Request, next: Next) -> R
     } else {
         "ok"
     };
+    let elapsed = start.elapsed();
+    tracing::info!(
+        target: "coldchain_node::gateway::interface_log",
+        caller = %caller,
+        appid = %appid,
+        method = %method,
+        route = %route,
+        status = status.as_u16(),
+        outcome,
+        duration_ms = elapsed.as_micros() as f64 / 1000.0,
+        "request"
+    );
     let labels = RouteLabels { route, outcome: outcome.into() };
     gw.metrics.requests.get_or_create(&labels).inc();
-    gw.metrics.latency.get_or_create(&labels).observe(start.elapsed().as_secs_f64());
+    gw.metrics.latency.get_or_create(&labels).observe(elapsed.as_secs_f64());
     response
 }
 
@@ -105,6 +136,17 @@ fn refresh(gw: &Gateway) -> (u64, u64, usize) {
     (height, live.best_peer_height, peers)
 }
 
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tags = ["operators"],
+    summary = "Prometheus metrics",
+    description = "OpenMetrics text: height, view, finalized blocks and transactions, mempool, connected peers, votes, sync lag, gateway requests and latency by route and outcome. Not an envelope.",
+    responses(
+        (status = 200, description = "The metrics.", content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8", body = String),
+        (status = 500, description = "The metrics could not be encoded.", content_type = "text/plain", body = String),
+    )
+)]
 pub async fn metrics(State(gw): State<Gateway>) -> Response {
     refresh(&gw);
     let mut text = String::new();
@@ -116,6 +158,17 @@ pub async fn metrics(State(gw): State<Gateway>) -> Response {
 
 /// Ready when connected to enough validators to reach a quorum and no
 /// peer reports a finalized height more than 2 blocks ahead.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tags = ["operators"],
+    summary = "Readiness",
+    description = "200 `ready` when connected to enough validators for a quorum and no peer reports a finalized height more than 2 ahead; else 503 saying which.",
+    responses(
+        (status = 200, description = "Ready.", body = super::openapi::ReadyEnvelope),
+        (status = 503, description = "Not ready: too few validators connected, or catching up.", body = super::openapi::ReadyEnvelope),
+    )
+)]
 pub async fn readyz(State(gw): State<Gateway>) -> Response {
     let (height, best_peer, peers) = refresh(&gw);
     let needed = gw.services.genesis.quorum().saturating_sub(1);

@@ -20,6 +20,7 @@
 //! | GET    | `/v1/alerts/{id}`     | bureaus     | one alert: affected set by province, trace, associated lots |
 //! | GET    | `/v1/alerts/stream`   | bureaus     | server-sent events: alerts, disposals, notices as they finalize |
 //! | GET    | `/v1/notices`         | everyone    | published notices, newest first |
+//! | GET    | `/v1/access-log`      | bureaus, auditors | cross-province unmasked reads inside alerts' traces (signed read) |
 //! | GET    | `/v1/images/{sha256}` | everyone    | an image this node received with a record |
 //! | GET    | `/v1/state`           | auditors    | chaincode state root, digest and sizes |
 //! | GET    | `/v1/export`          | operators   | the finalized chain as an export file (JSON Lines, `coldchain export`) |
@@ -28,15 +29,20 @@
 //! | GET    | `/healthz`            | operators   | the process is alive |
 //! | GET    | `/readyz`             | operators   | 200 when connected to a quorum and caught up with peers, else 503 saying why |
 //! | GET    | `/metrics`            | operators   | Prometheus text: height, view, finalized blocks and transactions, mempool, peers, votes, sync lag, requests by route |
+//! | GET    | `/openapi.json`       | everyone    | the OpenAPI 3 document of every route, generated from the code ([`openapi`]); not an envelope |
 
+pub mod access;
 pub mod apps;
 pub mod envelope;
 mod explorer;
 mod export;
 mod handlers;
+pub mod limits;
 pub mod metrics;
 mod national;
+pub mod openapi;
 pub mod render;
+pub mod tls;
 mod trace;
 
 use crate::runtime::NodeServices;
@@ -85,6 +91,7 @@ pub fn router(services: NodeServices, max_body_bytes: usize) -> Router {
         .route("/v1/alerts/stream", get(trace::alert_stream))
         .route("/v1/alerts/{id}", get(trace::alert))
         .route("/v1/notices", get(trace::notices))
+        .route("/v1/access-log", get(trace::access_log))
         .route("/v1/images/{sha256}", get(trace::image))
         .route("/v1/state", get(trace::state))
         .route("/v1/export", get(export::export))
@@ -93,22 +100,72 @@ pub fn router(services: NodeServices, max_body_bytes: usize) -> Router {
         .route("/healthz", get(handlers::healthz))
         .route("/readyz", get(metrics::readyz))
         .route("/metrics", get(metrics::metrics))
+        .route("/openapi.json", get(openapi::document))
         .fallback(handlers::no_route)
         .method_not_allowed_fallback(handlers::wrong_method)
         .layer(DefaultBodyLimit::max(max_body_bytes))
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        // After routing (the route template is known), on every route and
+        // the fallback; each layer wraps those above it: the metrics and
+        // interface log see every answer of the limits that `serve`
+        // installs (rate, declared body size, timeout).
+        .layer(axum::middleware::from_fn(limits::enforce))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .with_state(state)
 }
 
-/// Serves until `stop` turns true, then finishes requests in flight.
-pub async fn serve(listener: tokio::net::TcpListener, services: NodeServices, max_body_bytes: usize, mut stop: watch::Receiver<bool>) {
+/// Longest time a client may take to send a request's headers.
+pub const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Serves HTTPS when `cfg` names a certificate and key, else plain HTTP,
+/// with the limits of `cfg`, until `stop` turns true; then stops accepting,
+/// finishes the requests in flight and closes what is still open (streams)
+/// after `request_timeout_ms`.
+pub async fn serve(listener: tokio::net::TcpListener, services: NodeServices, cfg: crate::config::GatewayConfig, mut stop: watch::Receiver<bool>) {
     let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
-    tracing::info!(%addr, "gateway listening");
-    let app = router(services, max_body_bytes);
-    let shutdown = async move {
-        let _ = stop.wait_for(|s| *s).await;
+    let tls = match (&cfg.tls_cert, &cfg.tls_key) {
+        (Some(cert), Some(key)) => match tls::server_config(cert, key) {
+            Ok(config) => Some(axum_server::tls_rustls::RustlsConfig::from_config(config)),
+            Err(e) => return tracing::error!(error = %e, "gateway not started"),
+        },
+        _ => None,
     };
-    if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+    let listener = match listener.into_std() {
+        Ok(listener) => listener,
+        Err(e) => return tracing::error!(error = %e, "gateway not started"),
+    };
+    let limits = Arc::new(limits::Limits::new(&cfg));
+    let app = router(services, cfg.max_body_bytes).layer(axum::Extension(limits.clone()));
+    let make_service = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let handle = axum_server::Handle::new();
+    let (stopper, grace) = (handle.clone(), std::time::Duration::from_millis(cfg.request_timeout_ms));
+    tokio::spawn(async move {
+        let mut sweep = tokio::time::interval(limits::SWEEP_INTERVAL);
+        loop {
+            tokio::select! {
+                _ = stop.wait_for(|s| *s) => break,
+                _ = sweep.tick() => { limits.sweep(); }
+            }
+        }
+        stopper.graceful_shutdown(Some(grace));
+    });
+    tracing::info!(%addr, scheme = if tls.is_some() { "https" } else { "http" }, "gateway listening");
+    let served = match tls {
+        Some(tls) => match axum_server::from_tcp_rustls(listener, tls) {
+            Ok(mut server) => {
+                server.http_builder().http1().header_read_timeout(HEADER_READ_TIMEOUT);
+                server.handle(handle).serve(make_service).await
+            }
+            Err(e) => Err(e),
+        },
+        None => match axum_server::from_tcp(listener) {
+            Ok(mut server) => {
+                server.http_builder().http1().header_read_timeout(HEADER_READ_TIMEOUT);
+                server.handle(handle).serve(make_service).await
+            }
+            Err(e) => Err(e),
+        },
+    };
+    if let Err(e) = served {
         tracing::error!(error = %e, "gateway stopped");
     }
 }

@@ -23,6 +23,25 @@ use base64::Engine;
 use coldchain_chaincode::{Hash, Transaction};
 use serde_json::{Value, json};
 
+#[utoipa::path(
+    post,
+    path = "/cold-chain-tracing/certification.register",
+    tags = ["national interface"],
+    summary = "Report entry certificate information",
+    description = "The national data-interface rules (seed 000 §2), HTTP Basic with a client a bureau registered (`report_client`). The body is the report's fields; the node adds `type` (`certificate_report`) and `clientId`, signs it with its validator key, and waits (bounded) for finalization. The chaincode applies the seed's duplicate rules.",
+    request_body(content = Object, description = "The report's fields (docs/RECORDS.md, `certificate_report`), without `type` and `clientId`.", example = json!(super::openapi::examples::certificate_report())),
+    security(("national_basic" = [])),
+    responses(
+        (status = 200, description = "Registered on chain.", body = super::openapi::ReportEnvelope),
+        (status = 202, description = "Accepted, but not finalized within the node's wait.", body = super::openapi::SubmitEnvelope, example = json!(super::openapi::examples::not_yet())),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 413, response = super::openapi::PayloadTooLarge),
+        (status = 422, response = super::openapi::RuleViolated),
+        (status = 500, response = super::openapi::Internal),
+        (status = 503, response = super::openapi::Unavailable),
+    )
+)]
 pub async fn certification_register(
     State(gw): State<Gateway>,
     headers: HeaderMap,
@@ -31,6 +50,25 @@ pub async fn certification_register(
     report(gw, headers, body, "certificate_report").await
 }
 
+#[utoipa::path(
+    post,
+    path = "/cold-chain-tracing/statistical.info.register",
+    tags = ["national interface"],
+    summary = "Report an interprovincial flow",
+    description = "The national data-interface rules (seed 000 §2), HTTP Basic with a client a bureau registered (`report_client`). The body is the report's fields; the node adds `type` (`flow_report`) and `clientId`, signs it with its validator key, and waits (bounded) for finalization. The chaincode applies the seed's duplicate rules.",
+    request_body(content = Object, description = "The report's fields (docs/RECORDS.md, `flow_report`), without `type` and `clientId`.", example = json!(super::openapi::examples::flow_report())),
+    security(("national_basic" = [])),
+    responses(
+        (status = 200, description = "Registered on chain.", body = super::openapi::ReportEnvelope),
+        (status = 202, description = "Accepted, but not finalized within the node's wait.", body = super::openapi::SubmitEnvelope, example = json!(super::openapi::examples::not_yet())),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 413, response = super::openapi::PayloadTooLarge),
+        (status = 422, response = super::openapi::RuleViolated),
+        (status = 500, response = super::openapi::Internal),
+        (status = 503, response = super::openapi::Unavailable),
+    )
+)]
 pub async fn statistical_info_register(
     State(gw): State<Gateway>,
     headers: HeaderMap,

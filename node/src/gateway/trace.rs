@@ -3,6 +3,7 @@
 //! state digest that shows two validators agree.
 
 use super::Gateway;
+use super::access;
 use super::envelope::{ApiError, ok};
 use super::handlers::{WaitQuery, parse_body, parse_id, submit_value, submitted, wait_ms};
 use super::render;
@@ -10,7 +11,7 @@ use crate::runtime::ChainEvent;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use coldchain_chaincode::Hash;
@@ -30,30 +31,84 @@ fn trace_error(e: TraceError) -> ApiError {
 
 /// `GET /v1/codes/{scheme}/{code}`: the code's lot, every linked code in
 /// every scheme, and each scheme's resolution URL.
+#[utoipa::path(
+    get,
+    path = "/v1/codes/{scheme}/{code}",
+    tags = ["bureaus", "enterprises", "auditors"],
+    summary = "Resolve a code in any province's scheme",
+    description = "The code's lot, every linked code of the lot in every province's scheme (this one first), and each scheme's resolution URL (seed 000 §3.5: mutual recognition of codes).",
+    params(
+        ("scheme" = String, Path, description = "Scheme id, e.g. `BJ-ZS`, `HE-GS1`."),
+        ("code" = String, Path, description = "A code of that scheme."),
+    ),
+    responses(
+        (status = 200, description = "The lot and its codes.", body = super::openapi::ResolutionEnvelope),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 500, response = super::openapi::Internal),
+    )
+)]
 pub async fn code(State(gw): State<Gateway>, Path((scheme, code)): Path<(String, String)>) -> Result<Response, ApiError> {
     let state = gw.services.state.read().map_err(ApiError::internal)?;
     let resolution = state.resolve_code(&scheme, &code).map_err(trace_error)?;
     Ok(ok(StatusCode::OK, format!("{} linked codes", resolution.codes.len()), resolution))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TraceQuery {
+    /// Required: the code's scheme id, e.g. `BJ-ZS`, `HE-GS1`.
     scheme: Option<String>,
+    /// Required: a trace code of that scheme.
     code: Option<String>,
+    /// `forward`, `backward` or `both` (default).
     direction: Option<String>,
+    /// `json` (default, in the envelope), `csv`, `dot` or `svg` (files).
     format: Option<String>,
 }
 
 /// `GET /v1/trace?scheme=S&code=C&direction=forward|backward|both&format=json|csv|dot|svg`
-pub async fn trace(State(gw): State<Gateway>, Query(q): Query<TraceQuery>) -> Result<Response, ApiError> {
+/// Contacts are masked unless the caller may see them (see [`access`]).
+#[utoipa::path(
+    get,
+    path = "/v1/trace",
+    tags = ["bureaus"],
+    security((), ("signed_read" = []), ("signed_request" = [])),
+    summary = "Trace a lot from any of its codes",
+    description = "The custody graph from the code's issuer: `backward` to the entry, `forward` to every holder, or `both`. Enterprises (USCC, name, type, province, coordinates, what each holds now) and steps (shipments with receipts and shortfalls, stock-in/out, vehicles), each with its transaction id. `format=csv|dot|svg` answers a file instead of the envelope. What the caller sees depends on who it is (least privilege, docs/OPERATIONS.md): the public gets contacts and phones masked and prices removed; a signed read (`x-coldchain-*` headers) or a seed 004 signed request identifies an enterprise, a bureau or an auditor; a bureau's unmasked read of another province inside an open alert's trace is recorded on chain (`GET /v1/access-log`). Bad read credentials: 401.",
+    params(TraceQuery),
+    responses(
+        (status = 200, description = "The trace: JSON in the envelope, or a CSV, Graphviz DOT or SVG file.", content(
+            (super::openapi::TraceEnvelope = "application/json"),
+            (String = "text/csv"),
+            (String = "text/vnd.graphviz"),
+            (String = "image/svg+xml"),
+        )),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 500, response = super::openapi::Internal),
+    )
+)]
+pub async fn trace(
+    State(gw): State<Gateway>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    Query(q): Query<TraceQuery>,
+) -> Result<Response, ApiError> {
+    let caller = access::caller(&gw, &method, &uri, &headers)?;
     let scheme = q.scheme.ok_or_else(|| ApiError::field("bad_query", "scheme", "is required: the code's scheme id"))?;
     let code = q.code.ok_or_else(|| ApiError::field("bad_query", "code", "is required: a trace code of the scheme"))?;
     let direction: Direction =
         q.direction.as_deref().unwrap_or("both").parse().map_err(|rule: String| ApiError::field("bad_query", "direction", rule))?;
-    let trace = {
+    let (trace, alert, crossed) = {
         let state = gw.services.state.read().map_err(ApiError::internal)?;
-        state.trace(&scheme, &code, direction).map_err(trace_error)?
+        let mut trace = state.trace(&scheme, &code, direction).map_err(trace_error)?;
+        let mut vis = access::Visibility::new(&caller, &state, access::alert_on_lot(&state, &scheme, &code));
+        access::mask_trace(&mut trace, &mut vis);
+        (trace, vis.alert(), vis.crossed)
     };
+    access::record_access(&gw, &caller, alert, &crossed, format!("trace {scheme} {code}")).await?;
     let file = |ext: &str| format!("attachment; filename=\"trace-{}-{}.{ext}\"", scheme.replace('"', ""), code.replace('"', ""));
     Ok(match q.format.as_deref().unwrap_or("json") {
         "json" => ok(StatusCode::OK, format!("{} steps, {} enterprises", trace.steps.len(), trace.enterprises.len()), trace),
@@ -72,6 +127,24 @@ pub async fn trace(State(gw): State<Gateway>, Query(q): Query<TraceQuery>) -> Re
 /// `POST /v1/alerts`: a bureau's signed `alert` record. Waits for
 /// finalization (unless `?wait=` says otherwise … it always waits, bounded)
 /// and answers with the affected set.
+#[utoipa::path(
+    post,
+    path = "/v1/alerts",
+    tags = ["bureaus"],
+    summary = "Raise a positive-test alert",
+    description = "A bureau's `alert` (signed by its admin key). Waits for finalization (bounded; `?wait` and `timeout_ms` as for `/v1/tx`, `wait` defaults to `finalized`) and answers with the affected enterprises by province, the trace and associated lots; other provinces see it on `/v1/alerts/stream`.",
+    params(WaitQuery),
+    request_body(content = super::openapi::Transaction, description = "A signed transaction whose record is an `alert`.", example = json!(super::openapi::examples::alert())),
+    responses(
+        (status = 200, description = "Finalized: the alert and its affected set (or the plain submission result if it cannot be read back).", body = super::openapi::AlertRaised),
+        (status = 202, description = "Accepted, but not finalized within the wait.", body = super::openapi::SubmitEnvelope, example = json!(super::openapi::examples::not_yet())),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 413, response = super::openapi::PayloadTooLarge),
+        (status = 422, response = super::openapi::RuleViolated),
+        (status = 500, response = super::openapi::Internal),
+        (status = 503, response = super::openapi::Unavailable),
+    )
+)]
 pub async fn raise_alert(State(gw): State<Gateway>, Query(q): Query<WaitQuery>, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
     let value = parse_body(body, gw.max_body_bytes)?;
     if value.pointer("/record/type").and_then(Value::as_str) != Some("alert") {
@@ -86,9 +159,22 @@ pub async fn raise_alert(State(gw): State<Gateway>, Query(q): Query<WaitQuery>, 
     if height.is_none() {
         return submitted(&gw, id, None, wait);
     }
-    let answer = gw.services.state.read().map_err(ApiError::internal)?.alert(&id);
+    // The raising bureau sees its alert's affected set in full.
+    let signer = value_signer(&gw, &id)?;
+    let (answer, crossed) = {
+        let state = gw.services.state.read().map_err(ApiError::internal)?;
+        match state.alert(&id) {
+            Ok(mut a) => {
+                let mut vis = access::Visibility::new(&signer, &state, Some(id));
+                access::mask_alert(&mut a, &mut vis);
+                (Ok(a), vis.crossed)
+            }
+            Err(e) => (Err(e), Default::default()),
+        }
+    };
     match answer {
         Ok(a) => {
+            access::record_access(&gw, &signer, Some(id), &crossed, format!("alert {id}")).await?;
             let n: usize = a.affected.values().map(Vec::len).sum();
             Ok(ok(StatusCode::OK, format!("alert finalized; {n} enterprises in {} provinces affected", a.affected.len()), a))
         }
@@ -96,19 +182,108 @@ pub async fn raise_alert(State(gw): State<Gateway>, Query(q): Query<WaitQuery>, 
     }
 }
 
+/// The caller a finalized transaction's signer stands for (a bureau, for an alert).
+fn value_signer(gw: &Gateway, id: &coldchain_chaincode::TxId) -> Result<access::Caller, ApiError> {
+    let Some(loc) = gw.services.store.tx_location(id).map_err(ApiError::internal)? else { return Ok(access::Caller::Public) };
+    let Some(tx) = gw.services.store.tx_at(loc.height, loc.index).map_err(ApiError::internal)? else { return Ok(access::Caller::Public) };
+    let state = gw.services.state.read().map_err(ApiError::internal)?;
+    Ok(match state.ledger().bureau_of_admin(&tx.signer.public_key) {
+        Some(b) => access::Caller::Bureau { province: b.province.clone() },
+        None => access::Caller::Public,
+    })
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/alerts",
+    tags = ["bureaus"],
+    summary = "Every alert and its disposal state",
+    responses(
+        (status = 200, description = "The alerts.", body = super::openapi::AlertsEnvelope),
+        (status = 500, response = super::openapi::Internal),
+    )
+)]
 pub async fn alerts(State(gw): State<Gateway>) -> Result<Response, ApiError> {
     let list = gw.services.state.read().map_err(ApiError::internal)?.alerts();
     Ok(ok(StatusCode::OK, format!("{} alerts", list.len()), list))
 }
 
-pub async fn alert(State(gw): State<Gateway>, Path(id): Path<String>) -> Result<Response, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/v1/alerts/{id}",
+    tags = ["bureaus"],
+    security((), ("signed_read" = []), ("signed_request" = [])),
+    summary = "One alert",
+    description = "The alert, the affected enterprises by province, the trace (both directions) and associated lots (same certificate, container or cold storage). What the caller sees depends on who it is (least privilege, docs/OPERATIONS.md): the public gets contacts and phones masked and prices removed; a signed read (`x-coldchain-*` headers) or a seed 004 signed request identifies an enterprise, a bureau or an auditor; a bureau's unmasked read of another province inside an open alert's trace is recorded on chain (`GET /v1/access-log`). Bad read credentials: 401.",
+    params(("id" = String, Path, description = "The alert's transaction id: 64 hexadecimal characters.")),
+    responses(
+        (status = 200, description = "The alert.", body = super::openapi::AlertEnvelope),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 500, response = super::openapi::Internal),
+    )
+)]
+pub async fn alert(State(gw): State<Gateway>, method: Method, uri: Uri, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
-    let answer = gw.services.state.read().map_err(ApiError::internal)?.alert(&id).map_err(trace_error)?;
+    let caller = access::caller(&gw, &method, &uri, &headers)?;
+    let (answer, crossed) = {
+        let state = gw.services.state.read().map_err(ApiError::internal)?;
+        let mut answer = state.alert(&id).map_err(trace_error)?;
+        let mut vis = access::Visibility::new(&caller, &state, Some(id));
+        access::mask_alert(&mut answer, &mut vis);
+        (answer, vis.crossed)
+    };
+    access::record_access(&gw, &caller, Some(id), &crossed, format!("alert {id}")).await?;
     Ok(ok(StatusCode::OK, "", answer))
+}
+
+/// `GET /v1/access-log`: bureaus' reads of other provinces' unmasked data
+/// inside alerts' traces. A bureau (signed read) sees those that read its
+/// province's data or that it made; an auditor sees all.
+#[utoipa::path(
+    get,
+    path = "/v1/access-log",
+    tags = ["bureaus", "auditors"],
+    summary = "Cross-province unmasked reads",
+    description = "Every read by a bureau of other provinces' unmasked data inside an open alert's trace, as recorded on chain (`access_log`). A bureau (signed read with its admin key) sees the reads by or about its province; an auditor sees all; anyone else gets 403.",
+    security(("signed_read" = [])),
+    responses(
+        (status = 200, description = "The reads.", body = super::openapi::AccessLogEnvelope),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 500, response = super::openapi::Internal),
+    )
+)]
+pub async fn access_log(State(gw): State<Gateway>, method: Method, uri: Uri, headers: HeaderMap) -> Result<Response, ApiError> {
+    let caller = access::caller(&gw, &method, &uri, &headers)?;
+    let province = match &caller {
+        access::Caller::Bureau { province } => Some(province.clone()),
+        access::Caller::Auditor { .. } => None,
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "the access log is read by bureaus (a signed read with the admin key) and auditors",
+            ));
+        }
+    };
+    let state = gw.services.state.read().map_err(ApiError::internal)?;
+    let entries: Vec<_> =
+        state.ledger().access_logs.iter().filter(|a| province.as_ref().is_none_or(|p| a.reader == *p || a.provinces.contains(p))).collect();
+    Ok(ok(StatusCode::OK, format!("{} reads", entries.len()), entries))
 }
 
 /// `GET /v1/alerts/stream`: server-sent events, one per finalized alert,
 /// disposal or notice: `event: alert`, `data: {"tx_id", "height", "alert"}`.
+#[utoipa::path(
+    get,
+    path = "/v1/alerts/stream",
+    tags = ["bureaus"],
+    summary = "Alerts, disposals and notices as they finalize",
+    description = "Server-sent events, one per finalized record: `event: alert`, `alert_disposal` or `notice`, `data: {\"tx_id\", \"height\", \"alert\"|\"notice\"}`; `event: lagged`, `data: {\"missed\": N}` when the client was too slow. Not an envelope; the stream stays open.",
+    responses((status = 200, description = "An event stream.", content_type = "text/event-stream", body = String))
+)]
 pub async fn alert_stream(State(gw): State<Gateway>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let rx = gw.services.events.subscribe();
     let state = gw.services.state.clone();
@@ -143,6 +318,16 @@ fn event(state: &crate::runtime::SharedState, e: ChainEvent) -> Event {
     Event::default().event(e.kind).data(data.to_string())
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/notices",
+    tags = ["bureaus", "enterprises"],
+    summary = "Published notices, newest first",
+    responses(
+        (status = 200, description = "The notices.", body = super::openapi::NoticesEnvelope),
+        (status = 500, response = super::openapi::Internal),
+    )
+)]
 pub async fn notices(State(gw): State<Gateway>) -> Result<Response, ApiError> {
     let state = gw.services.state.read().map_err(ApiError::internal)?;
     let list: Vec<_> = state.ledger().notices.iter().rev().cloned().collect();
@@ -150,6 +335,25 @@ pub async fn notices(State(gw): State<Gateway>) -> Result<Response, ApiError> {
 }
 
 /// `GET /v1/images/{sha256}`: an image this node received with a record.
+#[utoipa::path(
+    get,
+    path = "/v1/images/{sha256}",
+    tags = ["bureaus", "auditors"],
+    summary = "An image received with a record",
+    description = "The bytes of an image (licence, label, certificate) that this node took out of a record; the chain holds its SHA-256. Images stay on the node that received them. Not an envelope.",
+    params(("sha256" = String, Path, description = "SHA-256 of the image bytes: 64 hexadecimal characters.")),
+    responses(
+        (status = 200, description = "The image, with its media type.", content(
+            (super::openapi::Binary = "image/jpeg"),
+            (super::openapi::Binary = "image/png"),
+            (super::openapi::Binary = "image/gif"),
+            (super::openapi::Binary = "application/pdf"),
+            (super::openapi::Binary = "application/octet-stream"),
+        )),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 404, response = super::openapi::NotFound),
+    )
+)]
 pub async fn image(State(gw): State<Gateway>, Path(sha): Path<String>) -> Result<Response, ApiError> {
     let hash: Hash = sha.parse().map_err(|_| ApiError::field("bad_hash", "sha256", "must be 64 hexadecimal characters"))?;
     let bytes = match tokio::fs::read(gw.services.images_dir.join(hash.to_hex())).await {
@@ -168,6 +372,17 @@ pub async fn image(State(gw): State<Gateway>, Path(sha): Path<String>) -> Result
 
 /// `GET /v1/state`: the chaincode state's root, digest and sizes. Two
 /// validators with the same digest at the same height hold the same state.
+#[utoipa::path(
+    get,
+    path = "/v1/state",
+    tags = ["auditors", "operators"],
+    summary = "Chaincode state: root, digest and sizes",
+    description = "Two validators with the same digest at the same height hold the same state.",
+    responses(
+        (status = 200, description = "The state summary.", body = super::openapi::StateEnvelope),
+        (status = 500, response = super::openapi::Internal),
+    )
+)]
 pub async fn state(State(gw): State<Gateway>) -> Result<Response, ApiError> {
     let state = gw.services.state.clone();
     let result = tokio::task::spawn_blocking(move || {

@@ -120,7 +120,7 @@ pub async fn run_with(cfg: NodeConfig, shutdown: impl Future<Output = ()> + Send
     let listener =
         tokio::net::TcpListener::bind(&cfg.gateway.listen).await.map_err(|source| NodeError::Gateway { addr: cfg.gateway.listen.clone(), source })?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let gateway = tokio::spawn(crate::gateway::serve(listener, services.clone(), cfg.gateway.max_body_bytes, stop_rx.clone()));
+    let gateway = tokio::spawn(crate::gateway::serve(listener, services.clone(), cfg.gateway.clone(), stop_rx.clone()));
 
     let driver = driver::Driver::new(driver::DriverParts {
         core,

@@ -1,0 +1,1375 @@
+//! The gateway's OpenAPI 3 document, served at `GET /openapi.json`.
+//!
+//! It is generated from the code: each handler carries a `#[utoipa::path]`
+//! attribute (method, path, parameters, request body, responses), the query
+//! types derive `IntoParams`, and [`ApiDoc`] lists the handlers. The schemas
+//! here describe what the handlers build as untyped JSON: the seed-004
+//! envelope `{success, code, message, timestamp, result}` with each route's
+//! `result`, and the error result `{error, field, rule}`.
+//!
+//! Coverage is enforced by the tests below: [`ROUTES`] must equal the routes
+//! registered in `router()` (read from `mod.rs`'s source), the route table in
+//! `mod.rs`'s doc comment, and the operations of the document. A route added
+//! to the router without a `#[utoipa::path]` and an entry in [`ApiDoc`] fails
+//! `cargo test -p coldchain-node --lib openapi`; `tests/openapi.rs` checks
+//! the served document against a running node.
+
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToResponse, ToSchema};
+
+/// Every route of the gateway as (method, path template): the router in
+/// `mod.rs`, its doc-comment table and the OpenAPI document must all list
+/// exactly these (checked by this module's tests).
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/"),
+    ("GET", "/openapi.json"),
+    ("GET", "/v1/status"),
+    ("POST", "/v1/tx"),
+    ("POST", "/v1/tx/batch"),
+    ("GET", "/v1/tx/{id}"),
+    ("GET", "/v1/proofs/{id}"),
+    ("GET", "/v1/blocks/{height}"),
+    ("POST", "/v1/records"),
+    ("POST", "/v1/records/batch"),
+    ("POST", "/v1/apps"),
+    ("GET", "/v1/codes/{scheme}/{code}"),
+    ("GET", "/v1/trace"),
+    ("POST", "/v1/alerts"),
+    ("GET", "/v1/alerts"),
+    ("GET", "/v1/alerts/{id}"),
+    ("GET", "/v1/alerts/stream"),
+    ("GET", "/v1/access-log"),
+    ("GET", "/v1/notices"),
+    ("GET", "/v1/images/{sha256}"),
+    ("GET", "/v1/state"),
+    ("GET", "/v1/export"),
+    ("POST", "/cold-chain-tracing/certification.register"),
+    ("POST", "/cold-chain-tracing/statistical.info.register"),
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/metrics"),
+];
+
+const DESCRIPTION: &str = "The HTTP gateway of a coldchain validator: the permissioned consortium chain on which the \
+market-supervision bureaus of Beijing, Tianjin and Hebei and the national platform notarise and trace imported \
+cold-chain food.\n\n\
+Every JSON answer is the envelope of the Shenzhen interface standard (seed 004, DB4403/T §8.2): \
+`{\"success\", \"code\", \"message\", \"timestamp\", \"result\"}`. `code` repeats the HTTP status \
+(seed 004 annex A: 200, 401, 403, 404, 500, 503; this gateway adds 202 for \"accepted, not finalized within the wait\", \
+400 for a malformed request, 413 for a body over the limit, 422 for a record the chaincode refuses and 429 for a \
+caller over the rate limit). \
+An error's `result` is `{\"error\", \"field\", \"rule\"}`: a detail code, and where a field broke a rule, the field \
+and the rule.\n\n\
+Records are described in docs/RECORDS.md, the transaction and signed-request formats in docs/FORMATS.md, proofs \
+in docs/PROOFS.md. Routes that answer files or streams (`/`, `/openapi.json`, `/v1/trace?format=csv|dot|svg`, \
+`/v1/alerts/stream`, `/v1/images/{sha256}`, `/v1/export`, `/metrics`) are not enveloped.";
+
+/// The OpenAPI document of the gateway.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "coldchain gateway", version = env!("CARGO_PKG_VERSION"), description = DESCRIPTION),
+    paths(
+        super::explorer::page,
+        document,
+        super::handlers::status,
+        super::handlers::submit_one,
+        super::handlers::submit_batch,
+        super::handlers::transaction,
+        super::handlers::proof,
+        super::handlers::block,
+        super::apps::submit_record,
+        submit_records_batch,
+        super::apps::issue,
+        super::trace::code,
+        super::trace::trace,
+        super::trace::raise_alert,
+        super::trace::alerts,
+        super::trace::alert,
+        super::trace::alert_stream,
+        super::trace::access_log,
+        super::trace::notices,
+        super::trace::image,
+        super::trace::state,
+        super::export::export,
+        super::national::certification_register,
+        super::national::statistical_info_register,
+        super::handlers::healthz,
+        super::metrics::readyz,
+        super::metrics::metrics,
+    ),
+    components(
+        schemas(ErrorEnvelope, ErrorResult),
+        responses(BadRequest, Unauthorized, Forbidden, NotFound, PayloadTooLarge, RuleViolated, TooManyRequests, Internal, Unavailable)
+    ),
+    modifiers(&Security, &Limits),
+    tags(
+        (name = "enterprises", description = "Enterprises (or their trace systems) submitting signed records, in batches, or by app id with seed 004's signed-request headers."),
+        (name = "bureaus", description = "Market-supervision bureaus: app ids, trace codes in any province's scheme, traces, alerts and notices."),
+        (name = "auditors", description = "Anyone checking the chain: transactions, blocks, proof bundles verified offline, the state digest."),
+        (name = "operators", description = "A bureau's node operators: status, liveness, readiness, metrics, export, this document."),
+        (name = "national interface", description = "The national platform's report interfaces of seed 000 §2 (HTTP Basic)."),
+    )
+)]
+pub struct ApiDoc;
+
+/// Adds the two authentication schemes: seed 004's signed request
+/// (`appid`, `timestamp`, `nonce`, `signature` headers) and HTTP Basic for
+/// the national interface.
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "signed_request",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "signature",
+                "Seed 004 §8.1 table 1: the headers `appid`, `timestamp` (ms since the epoch, within ±300 s), `nonce` \
+                 (10–64 of A–Z a–z 0–9 - _, once per app id) and `signature` = hex(HMAC-SHA256(app secret, \
+                 appid \"\\n\" timestamp \"\\n\" nonce \"\\n\" hex(SHA-256(body)))). See docs/FORMATS.md \"Signed requests\".",
+            ))),
+        );
+        components.add_security_scheme(
+            "signed_read",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "x-coldchain-signature",
+                "A signed read (least privilege, seed 000 §三.(三)): the headers `x-coldchain-key` (hex ed25519 public key of a \
+                 bureau admin, an enrolled enterprise or a registered auditor), `x-coldchain-timestamp` (ms, within ±300 s) and \
+                 `x-coldchain-signature` = hex ed25519 over \"coldchain/read/v1\\n\" METHOD \"\\n\" PATH?QUERY \"\\n\" TIMESTAMP. \
+                 Without it (or a seed 004 signed request) the caller is the public: contacts and phones masked, prices removed.",
+            ))),
+        );
+        components.add_security_scheme(
+            "national_basic",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some(
+                        "`Authorization: Basic base64(clientId:secret)` of a report client a bureau registered on chain (`report_client`).",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Adds the answers of the limits middleware (`super::limits`) that every
+/// route can give: 429 `rate_limited` (except the probes) and 503 `timeout`
+/// (except the streams).
+struct Limits;
+
+impl Modify for Limits {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{Ref, RefOr};
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let operations = [&mut item.get, &mut item.post, &mut item.put, &mut item.delete, &mut item.patch];
+            for op in operations.into_iter().flatten() {
+                let responses = &mut op.responses.responses;
+                if !super::limits::PROBES.contains(&path.as_str()) {
+                    responses.entry("429".into()).or_insert_with(|| RefOr::Ref(Ref::from_response_name("TooManyRequests")));
+                }
+                if !super::limits::STREAMS.contains(&path.as_str()) {
+                    responses.entry("503".into()).or_insert_with(|| RefOr::Ref(Ref::from_response_name("Unavailable")));
+                }
+            }
+        }
+    }
+}
+
+/// `GET /openapi.json`: this document (JSON, not in the envelope).
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tags = ["operators"],
+    summary = "This OpenAPI 3 document",
+    description = "The gateway's OpenAPI document, generated from the code. It is a document, not an envelope.",
+    responses((status = 200, description = "The OpenAPI document.", content_type = "application/json", body = Object))
+)]
+pub async fn document() -> Response {
+    static DOC: LazyLock<String> = LazyLock::new(|| ApiDoc::openapi().to_json().expect("the OpenAPI document serializes"));
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], DOC.as_str()).into_response()
+}
+
+/// Documents `POST /v1/records/batch`, which the router serves with the
+/// same handler as `POST /v1/tx/batch` (one handler carries one path).
+#[utoipa::path(
+    post,
+    path = "/v1/records/batch",
+    tags = ["enterprises"],
+    summary = "Submit signed records in a batch",
+    description = "As `POST /v1/tx/batch` (the same handler): a JSON array of 1 to 10,000 signed transactions whose records are trace records (docs/RECORDS.md); one result per item, in order. Base64 images are taken out of each record and kept on this node.",
+    params(super::handlers::WaitQuery),
+    request_body(content = Vec<Transaction>, description = "A JSON array of signed transactions.", example = json!(examples::batch())),
+    responses(
+        (status = 200, description = "At least one item accepted; each item's result says `pending`, `finalized` or `refused` with field and rule.", body = BatchEnvelope, example = json!(examples::batch_answer())),
+        (status = 400, description = "Malformed JSON or not an array of 1 to 10,000 (`ErrorEnvelope`), or every item refused (`BatchEnvelope` with `success: false`).", body = BatchRefused),
+        (status = 413, response = PayloadTooLarge),
+        (status = 500, response = Internal),
+        (status = 503, response = Unavailable),
+    )
+)]
+#[allow(dead_code)]
+async fn submit_records_batch() {}
+
+// ---------------------------------------------------------------------------
+// The envelope and the results of each route.
+
+macro_rules! envelope {
+    ($(#[doc = $doc:literal])* $name:ident => $($result:tt)+) => {
+        $(#[doc = $doc])*
+        #[derive(Serialize, ToSchema)]
+        #[allow(dead_code)]
+        pub struct $name {
+            /// `true` for a 2xx answer.
+            pub success: bool,
+            /// The HTTP status code, repeated (seed 004 annex A).
+            pub code: u16,
+            /// What happened, for people; may be empty.
+            pub message: String,
+            /// When the node answered: RFC 3339, UTC, milliseconds.
+            #[schema(format = DateTime, example = "2026-11-24T02:31:07.412Z")]
+            pub timestamp: String,
+            pub result: $($result)+,
+        }
+    };
+}
+
+envelope!(
+    /// An error: `success` is false and `result` names the detail code and, where a field broke a rule, the field and the rule.
+    ErrorEnvelope => ErrorResult
+);
+
+/// The `result` of an error answer.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct ErrorResult {
+    /// Detail code, e.g. `bad_signature`, `malformed_json`, `rule_violated`, `not_found`, `overloaded`.
+    #[schema(example = "bad_signature")]
+    pub error: String,
+    /// The field that broke a rule, with its path as submitted (e.g. `record.quarantineInfo.quarantineNumber`, `signature`, `(body)`).
+    #[schema(required = false, example = "signature")]
+    pub field: String,
+    /// The rule it broke.
+    #[schema(required = false, example = "does not verify under signer.public_key over the transaction's signed bytes")]
+    pub rule: String,
+}
+
+envelope!(
+    /// `GET /v1/status`.
+    StatusEnvelope => StatusResult
+);
+envelope!(
+    /// One submission: pending, or finalized at a height.
+    SubmitEnvelope => SubmitResult
+);
+envelope!(
+    /// A batch: one result per item.
+    BatchEnvelope => BatchResult
+);
+envelope!(
+    /// `GET /v1/tx/{id}`.
+    TxEnvelope => TxResult
+);
+envelope!(
+    /// `GET /v1/proofs/{id}`: the proof bundle (docs/PROOFS.md).
+    ProofEnvelope => ProofBundle
+);
+envelope!(
+    /// `GET /v1/blocks/{height}`.
+    BlockEnvelope => BlockResult
+);
+envelope!(
+    /// `POST /v1/apps`.
+    AppEnvelope => AppResult
+);
+envelope!(
+    /// `GET /v1/codes/{scheme}/{code}`.
+    ResolutionEnvelope => Resolution
+);
+envelope!(
+    /// `GET /v1/trace` (format json).
+    TraceEnvelope => Trace
+);
+envelope!(
+    /// One alert with its affected set.
+    AlertEnvelope => AlertAnswer
+);
+envelope!(
+    /// `GET /v1/alerts`.
+    AlertsEnvelope => Vec<AlertView>
+);
+envelope!(
+    /// `GET /v1/access-log`.
+    AccessLogEnvelope => Vec<AccessLogEntry>
+);
+envelope!(
+    /// `GET /v1/notices`, newest first.
+    NoticesEnvelope => Vec<Notice>
+);
+envelope!(
+    /// `GET /v1/state`.
+    StateEnvelope => StateResult
+);
+envelope!(
+    /// A national report, registered on chain.
+    ReportEnvelope => ReportResult
+);
+envelope!(
+    /// `GET /healthz`: `result` is an empty object.
+    HealthEnvelope => Empty
+);
+envelope!(
+    /// `GET /readyz`, ready (200) or not (503).
+    ReadyEnvelope => ReadyResult
+);
+
+/// Bytes of a file (an image, a PDF).
+#[derive(Serialize, ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct Binary(Vec<u8>);
+
+/// An empty JSON object.
+#[derive(Serialize, ToSchema)]
+pub struct Empty {}
+
+/// A 400 answer of a batch: the request itself was refused, or every item was.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code, clippy::large_enum_variant)]
+pub enum BatchRefused {
+    Error(ErrorEnvelope),
+    AllRefused(BatchEnvelope),
+}
+
+/// The 200 answer of `POST /v1/alerts`: the alert and its affected set, or
+/// (if the alert cannot be read back) the plain submission result.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code, clippy::large_enum_variant)]
+pub enum AlertRaised {
+    Alert(AlertEnvelope),
+    Submitted(SubmitEnvelope),
+}
+
+/// The body of `POST /v1/records`: a signed transaction, or a bare record
+/// with the signed-request headers.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code, clippy::large_enum_variant)]
+pub enum RecordRequest {
+    Signed(Transaction),
+    Bare(Record),
+}
+
+/// A signed transaction (docs/FORMATS.md): the record and the Ed25519
+/// signature over its canonical (RFC 8785) form.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct Transaction {
+    /// The consortium's chain id (genesis).
+    #[schema(example = "coldchain-jjj-example")]
+    pub chain_id: String,
+    /// 0 … 2^53−1 (9007199254740991); makes two otherwise equal submissions distinct.
+    pub nonce: u64,
+    pub record: Record,
+    pub signer: Signer,
+    /// 128 hex characters: Ed25519 over the transaction's signed bytes.
+    #[schema(pattern = "^[0-9a-f]{128}$")]
+    pub signature: String,
+}
+
+/// The signer of a transaction.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct Signer {
+    #[schema(example = "ed25519")]
+    pub algorithm: String,
+    /// 64 hex characters.
+    #[schema(pattern = "^[0-9a-f]{64}$")]
+    pub public_key: String,
+}
+
+/// A record (docs/RECORDS.md): a JSON object with a `type` and the fields
+/// of that type, spelled as in seed 004 (camelCase or the tables' `Snake_case`).
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct Record {
+    /// enterprise, code_scheme, product, cold_storage, central_warehouse, product_batch, shipment, vehicle,
+    /// receipt, stock_in, stock_out, code_link, certificate_report, report_client, app_credential, flow_report,
+    /// alert, alert_disposal, notice, dictionary_amendment or notarise.
+    #[serde(rename = "type")]
+    #[schema(example = "product_batch")]
+    pub kind: String,
+}
+
+/// The result of `GET /v1/status`.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct StatusResult {
+    pub chain_id: String,
+    /// Height of the last finalized block.
+    pub height: u64,
+    /// 64 hex characters.
+    pub last_block_hash: String,
+    /// Current consensus view.
+    pub view: u64,
+    /// This node's validator.
+    pub validator: ThisValidator,
+    pub validators: Vec<ValidatorStatus>,
+    /// Votes needed to finalize.
+    pub quorum: u64,
+    /// libp2p peer ids of the connected validators.
+    pub connected_peers: Vec<String>,
+    pub mempool: Mempool,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct ThisValidator {
+    pub index: u64,
+    pub name: String,
+    /// GB/T 2260 code, e.g. 110000.
+    pub province: String,
+    pub public_key: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct ValidatorStatus {
+    pub index: u64,
+    pub name: String,
+    pub province: String,
+    pub public_key: String,
+    pub peer_id: String,
+    /// Connected to this node (this node itself is always true).
+    pub connected: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct Mempool {
+    pub pending: u64,
+    pub capacity: u64,
+}
+
+/// The state of a transaction.
+#[derive(Serialize, ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum TxState {
+    Pending,
+    Finalized,
+}
+
+/// The result of one submission.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct SubmitResult {
+    /// SHA-256 of the transaction's signed bytes, 64 hex characters.
+    pub tx_id: String,
+    pub state: TxState,
+    /// When finalized.
+    #[schema(required = false)]
+    pub height: u64,
+}
+
+/// The result of a batch.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct BatchResult {
+    pub results: Vec<BatchItem>,
+}
+
+/// One item of a batch, in request order.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct BatchItem {
+    pub index: u64,
+    /// Absent when the item did not parse.
+    #[schema(required = false)]
+    pub tx_id: String,
+    /// `pending`, `finalized` or `refused`.
+    #[schema(example = "pending")]
+    pub state: String,
+    #[schema(required = false)]
+    pub height: u64,
+    /// For a refused item: the detail code.
+    #[schema(required = false)]
+    pub error: String,
+    /// For a refused item: the field (may be null).
+    #[schema(required = false)]
+    pub field: String,
+    /// For a refused item: the rule (may be null).
+    #[schema(required = false)]
+    pub rule: String,
+}
+
+/// The result of `GET /v1/tx/{id}`: `pending`, or `finalized` with its place and outcome.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct TxResult {
+    pub tx_id: String,
+    pub state: TxState,
+    #[schema(required = false)]
+    pub height: u64,
+    /// Position in the block.
+    #[schema(required = false)]
+    pub index: u64,
+    #[schema(required = false)]
+    pub outcome: Outcome,
+    /// When finalized: whether the record is masked for this caller.
+    #[schema(required = false)]
+    pub masked: bool,
+    /// When finalized: who the caller is taken to be (`public`, an enterprise, a bureau, an auditor).
+    #[schema(required = false)]
+    pub caller: String,
+    /// When finalized: the transaction, its record masked as the caller may see it.
+    #[schema(required = false)]
+    pub transaction: Transaction,
+}
+
+/// What the chaincode did with a finalized transaction: `applied`, or
+/// `rejected` with the field and the rule (the transaction stays on chain).
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct Outcome {
+    /// `applied` or `rejected`.
+    #[schema(example = "applied")]
+    pub status: String,
+    #[schema(required = false)]
+    pub field: String,
+    #[schema(required = false)]
+    pub rule: String,
+}
+
+/// The proof bundle (docs/PROOFS.md): enough to check offline, with only
+/// the genesis file, that a quorum of validators finalized the transaction.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct ProofBundle {
+    pub version: u32,
+    pub tx_id: String,
+    /// `null` for callers who may not see the record in full: the proof then establishes the transaction id.
+    #[schema(required = false)]
+    pub transaction: Transaction,
+    pub leaf_index: u64,
+    /// Sibling hashes from the leaf to the block's `tx_root`.
+    pub merkle_path: Vec<String>,
+    pub header: BlockHeader,
+    /// Headers from `header.height + 1` to the certified block; usually empty.
+    pub links: Vec<BlockHeader>,
+    pub finalization: Certificate,
+}
+
+/// A block header (docs/FORMATS.md).
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct BlockHeader {
+    pub chain_id: String,
+    pub height: u64,
+    pub view: u64,
+    /// Hash of the parent header, 64 hex characters.
+    pub parent: String,
+    /// Merkle root of the block's transaction ids.
+    pub tx_root: String,
+    pub time_ms: i64,
+    /// Index of the proposing validator.
+    pub proposer: u16,
+    pub tx_count: u32,
+}
+
+/// A finalization certificate: a quorum of validator signatures over a view and block hash (docs/PROOFS.md).
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct Certificate {
+    pub kind: String,
+    pub view: u64,
+    pub hash: String,
+    /// One entry per signing validator.
+    #[schema(value_type = Vec<Object>)]
+    pub signatures: Vec<Value>,
+}
+
+/// The result of `GET /v1/blocks/{height}` (height 0 is the genesis block, without finality).
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct BlockResult {
+    pub height: u64,
+    pub hash: String,
+    pub header: BlockHeader,
+    #[schema(required = false)]
+    pub finality: Finality,
+    pub tx_ids: Vec<String>,
+}
+
+/// How a block is final: its own certificate, or covered by the certificate of a descendant at `covered_by`.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct Finality {
+    #[schema(required = false)]
+    pub certificate: Certificate,
+    #[schema(required = false)]
+    pub covered_by: u64,
+}
+
+/// The result of `POST /v1/apps`.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct AppResult {
+    pub appid: String,
+    /// The enterprise's unified social credit code.
+    pub uscc: String,
+    pub revoked: bool,
+    pub tx_id: String,
+    pub height: u64,
+    /// The validator whose gateway serves this app id.
+    pub served_by: String,
+    /// The app secret (only when issued): it signs every request; keep it.
+    #[schema(required = false)]
+    pub secret: String,
+}
+
+/// A lot (entry certificate number and batch) as the chain knows it.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct LotView {
+    pub quarantine_number: String,
+    pub certificate_batch: String,
+    pub product_id: String,
+    pub product_name: String,
+    pub label_batch: String,
+    #[schema(required = false)]
+    pub container: String,
+    #[schema(format = Date)]
+    pub production_date: String,
+    #[schema(format = Date)]
+    pub entry_date: String,
+    pub port_of_entry: String,
+    pub consignor: String,
+    pub consignee: String,
+    pub origin_uscc: String,
+    pub entered_pieces: u64,
+    /// Kilograms, decimal text.
+    pub entered_kg: String,
+    #[schema(required = false)]
+    pub nucleic_acid: String,
+    pub tx: String,
+}
+
+/// A code of the lot in some province's scheme.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct LinkedCode {
+    pub scheme: String,
+    pub code: String,
+    pub province: String,
+    pub resolver_url: String,
+    #[schema(required = false)]
+    pub issuer_uscc: String,
+    /// How the code came to the lot: `product_batch`, `parent_code`, `movement_line`, `link` (with `from_scheme`, `from_code`) or `matching_key`.
+    pub via: String,
+    #[schema(required = false)]
+    pub from_scheme: String,
+    #[schema(required = false)]
+    pub from_code: String,
+    pub tx: String,
+}
+
+/// The result of `GET /v1/codes/{scheme}/{code}`.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct Resolution {
+    pub scheme: String,
+    pub code: String,
+    pub lot: LotView,
+    /// Every code of the lot, in every scheme, this one first.
+    pub codes: Vec<LinkedCode>,
+}
+
+/// An enterprise on a trace, and what it holds of the lot now.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct EnterpriseView {
+    pub uscc: String,
+    pub name: String,
+    pub enterprise_type: String,
+    pub enterprise_type_name: String,
+    pub province: String,
+    pub address: String,
+    pub latitude: f64,
+    pub longitude: f64,
+    #[schema(required = false)]
+    pub contact: String,
+    #[schema(required = false)]
+    pub contact_phone: String,
+    pub holds_pieces: u64,
+    pub holds_kg: String,
+}
+
+/// One custody step.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct Step {
+    /// `entry`, `shipment`, `stock_in` or `stock_out`.
+    pub kind: String,
+    #[schema(required = false)]
+    pub from: String,
+    pub to: String,
+    pub pieces: u64,
+    pub weight_kg: String,
+    #[schema(format = Date)]
+    pub date: String,
+    pub document: String,
+    #[schema(required = false)]
+    pub cold_storage: String,
+    pub tx: String,
+    pub height: u64,
+    #[schema(value_type = Vec<Object>)]
+    pub vehicles: Vec<Value>,
+    /// For a shipment: the receipt, or null while in transit.
+    #[schema(required = false, value_type = Object)]
+    pub received: Value,
+}
+
+/// A trace (JSON form of `GET /v1/trace`).
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct Trace {
+    pub scheme: String,
+    pub code: String,
+    /// `forward`, `backward` or `both`.
+    pub direction: String,
+    /// Where the trace starts: the enterprise that issued the code.
+    pub start_uscc: String,
+    pub lot: LotView,
+    pub codes: Vec<LinkedCode>,
+    pub enterprises: Vec<EnterpriseView>,
+    pub steps: Vec<Step>,
+}
+
+/// An alert and its disposal state.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct AlertView {
+    /// The alert's transaction id.
+    pub id: String,
+    pub province: String,
+    pub scheme: String,
+    pub code: String,
+    pub reason: String,
+    #[schema(format = Date)]
+    pub tested_at: String,
+    pub lab: String,
+    pub height: u64,
+    pub time_ms: i64,
+    /// `raised`, `sealed`, `recalled`, `destroyed` or `closed`.
+    pub state: String,
+    /// `{province, state, note, height, tx}` per disposal.
+    #[schema(value_type = Vec<Object>)]
+    pub disposals: Vec<Value>,
+}
+
+/// One alert: the affected enterprises by province, the trace and associated lots.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct AlertAnswer {
+    pub alert: AlertView,
+    /// Every holder of the lot, by province (GB/T 2260 code): `{uscc, name, contact, contact_phone, holds_pieces, holds_kg, received_pieces, received_kg, received_on, sold_on}`.
+    #[schema(value_type = BTreeMap<String, Vec<Object>>)]
+    pub affected: BTreeMap<String, Vec<Value>>,
+    pub trace: Trace,
+    /// Lots sharing the certificate, the container or a cold storage: `{lot, reason, detail}`.
+    #[schema(value_type = Vec<Object>)]
+    pub associated: Vec<Value>,
+}
+
+/// A bureau's read of other provinces' unmasked data inside an alert's
+/// trace, recorded on chain (`access_log`).
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct AccessLogEntry {
+    /// The `access_log` transaction.
+    pub tx: String,
+    /// The reading bureau's province.
+    pub reader: String,
+    /// The alert whose trace the read was inside.
+    pub alert: String,
+    /// The provinces whose data was read.
+    pub provinces: Vec<String>,
+    pub what: String,
+    /// The province of the validator whose gateway served the read.
+    pub served_by: String,
+    pub height: u64,
+    pub time_ms: i64,
+}
+
+/// A published notice.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct Notice {
+    pub id: String,
+    pub province: String,
+    pub title: String,
+    pub content: String,
+    /// The alert it is about, if any.
+    #[schema(required = false)]
+    pub alert: String,
+    pub height: u64,
+    pub time_ms: i64,
+}
+
+/// The result of `GET /v1/state`: equal digests at equal heights mean equal states.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct StateResult {
+    pub height: u64,
+    pub root: String,
+    /// SHA-256 of the whole ledger.
+    pub digest: String,
+    pub applied: u64,
+    pub rejected: u64,
+    pub enterprises: u64,
+    pub lots: u64,
+    pub movements: u64,
+    pub codes: u64,
+    pub schemes: u64,
+    pub alerts: u64,
+    pub notices: u64,
+}
+
+/// The result of a national report.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct ReportResult {
+    pub tx_id: String,
+    pub height: u64,
+    pub client_id: String,
+}
+
+/// The result of `GET /readyz`.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct ReadyResult {
+    pub height: u64,
+    pub best_peer_height: u64,
+    pub connected_peers: u64,
+    /// Other validators needed for a quorum.
+    pub peers_for_quorum: u64,
+}
+
+// ---------------------------------------------------------------------------
+// Reusable error responses.
+
+/// A malformed request, or a field that breaks a rule.
+#[derive(ToResponse)]
+#[response(
+    description = "Malformed JSON, a bad query or path parameter, or a field that breaks a rule (`malformed_json`, `bad_query`, `bad_signature`, `unsupported_key_type`, `wrong_chain`, `invalid_transaction`, `invalid_image`, …).",
+    example = json!(examples::error(400, "bad_signature", Some(("signature", "does not verify under signer.public_key over the transaction's signed bytes"))))
+)]
+#[allow(dead_code)]
+pub struct BadRequest(ErrorEnvelope);
+
+/// Missing or wrong credentials.
+#[derive(ToResponse)]
+#[response(
+    description = "Missing or wrong credentials (seed 004 annex A 401): signed-request headers (`missing_header`, `bad_nonce`, `bad_timestamp`, `stale_timestamp`, `unknown_appid`, `revoked_appid`, `bad_signature`, `replayed_nonce`) or HTTP Basic (`unauthorized`).",
+    example = json!(examples::error(401, "missing_header", Some(("appid", "is required: a signed request carries the headers appid, timestamp, nonce and signature (seed 004 table 1)"))))
+)]
+#[allow(dead_code)]
+pub struct Unauthorized(ErrorEnvelope);
+
+/// Refused to this caller at this node.
+#[derive(ToResponse)]
+#[response(
+    description = "The server refuses the request (seed 004 annex A 403): `wrong_node`, the app id or admin key belongs to another bureau's node.",
+    example = json!(examples::error(403, "wrong_node", Some(("appid", "app id bj-fengze-erp is served by the beijing node's gateway, which issued it"))))
+)]
+#[allow(dead_code)]
+pub struct Forbidden(ErrorEnvelope);
+
+/// Not found.
+#[derive(ToResponse)]
+#[response(
+    description = "Not found (seed 004 annex A 404): an unknown route, transaction, block, code, scheme, alert or image.",
+    example = json!(examples::error_message(404, "unknown_transaction", &format!("transaction {} is unknown to this node", examples::TX_ID)))
+)]
+#[allow(dead_code)]
+pub struct NotFound(ErrorEnvelope);
+
+/// The body is over the node's limit.
+#[derive(ToResponse)]
+#[response(
+    description = "The request body exceeds `gateway.max_body_bytes` (`body_too_large`).",
+    example = json!(examples::error_message(413, "body_too_large", "the request body exceeds the limit of 4194304 bytes"))
+)]
+#[allow(dead_code)]
+pub struct PayloadTooLarge(ErrorEnvelope);
+
+/// The chaincode refuses the record.
+#[derive(ToResponse)]
+#[response(
+    description = "The chaincode refuses the record (`rule_violated`, with the field and the rule); nothing is stored.",
+    example = json!(examples::error(422, "rule_violated", Some(("record.productLibraryId", "GS1 check digit is 2 but the mod-10 rule gives 5"))))
+)]
+#[allow(dead_code)]
+pub struct RuleViolated(ErrorEnvelope);
+
+/// Too many requests from this caller.
+#[derive(ToResponse)]
+#[response(
+    description = "More requests from this caller (its IP address; an IPv6 client by its /64) than `gateway.rate_per_second` with burst `gateway.rate_burst` (`rate_limited`). Retry after `Retry-After` seconds. The probes `/healthz`, `/readyz` and `/metrics` are never limited.",
+    headers(("Retry-After" = u64, description = "Seconds to wait before retrying.")),
+    example = json!(examples::error_message(429, "rate_limited", "more than 200 requests per second (burst 400) from 203.0.113.7: `gateway.rate_per_second`; retry after 1 s"))
+)]
+#[allow(dead_code)]
+pub struct TooManyRequests(ErrorEnvelope);
+
+/// The node failed.
+#[derive(ToResponse)]
+#[response(description = "The node met an error (seed 004 annex A 500): storage, or a task that failed (`internal`).", example = json!(examples::error_message(500, "internal", "indexed transaction missing")))]
+#[allow(dead_code)]
+pub struct Internal(ErrorEnvelope);
+
+/// Overloaded or shutting down.
+#[derive(ToResponse)]
+#[response(
+    description = "Overloaded or stopping (seed 004 annex A 503): mempool full or too many submissions in flight (`overloaded`), `shutting_down`, or no answer within `gateway.request_timeout_ms` (`timeout`). Retry later.",
+    example = json!(examples::error_message(503, "overloaded", "too many submissions in flight; retry later"))
+)]
+#[allow(dead_code)]
+pub struct Unavailable(ErrorEnvelope);
+
+// ---------------------------------------------------------------------------
+// Examples, from seed 004 annex B where they apply.
+
+pub mod examples {
+    use serde_json::{Value, json};
+
+    pub const CHAIN_ID: &str = "coldchain-jjj-example";
+    pub const TX_ID: &str = "3f1c9a4e7b2d8f60a5c4e3b2a1908f7e6d5c4b3a29180f7e6d5c4b3a2918f7e6";
+    const PUBLIC_KEY: &str = "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c";
+    const SIGNATURE: &str =
+        "b128759b22ed106b6084914e082fca0cbe1977960c9ecad7d50d5e16d217e1ec23e2df08d29550254fb18d4c75e705cb6acdf4729aa2806604d6d7ac2340ce00";
+    /// A 1×1 PNG: stands for annex B's `data:image/jpg;Base64+Base64转换码` placeholders.
+    pub const PNG: &str = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
+
+    /// Seed 004 annex B's example (the product batch interface) as a
+    /// `product_batch` record. Changed from the annex, which is not valid
+    /// JSON and fails two rules: the GTIN's check digit is fixed
+    /// (17896448006462 fails the GS1 mod-10 check, which gives 5, so
+    /// `productLibraryId` and the two trace codes that embed the GTIN use
+    /// 17896448006465); `numberOfPieces` (required; 900 cases of 15 kg =
+    /// 13 500 kg) is added; `StorageName`'s value is quoted; the missing and
+    /// trailing commas are fixed; the image placeholders are a real (tiny)
+    /// Base64 image; the nucleic-acid image, named `Disinfectimg` in the
+    /// annex, is `naImg`.
+    pub fn annex_b_record() -> Value {
+        json!({
+            "type": "product_batch",
+            "productLibraryId": "17896448006465",
+            "productName": "冷冻鸡两节翅",
+            "containerNo": "MNBU3167382",
+            "parentTraceCode": "0117896448006465101138885683196",
+            "traceCode": "0117896448006465101138896901150",
+            "batch": "L1",
+            "numberOfPieces": 900,
+            "weight": 13500.00,
+            "productionDate": "2021-02-08",
+            "inventory": 501,
+            "inventoryWeight": 7515.00,
+            "StorageName": "深圳市龙岗区同城食品配送行",
+            "quarantineInfo": {
+                "batch": "BY9066",
+                "consignee": "深圳业俊贸易有限公司",
+                "consignor": "COOPAVEL COOPERATTVA AGROINDUSTRIAL",
+                "dateOfentry": "2021-07-16",
+                "portOfEntry": "盐田",
+                "quarantineNumber": "531620211160071009001",
+                "Quarantineimg": PNG
+            },
+            "customsInfo": {
+                "consumerEnterprises": "深圳市业俊贸易有限公司",
+                "customsNo": "531620211160071009",
+                "waybillNumber": "608370090",
+                "Consumerimg": PNG
+            },
+            "disinfectInfo": {
+                "disinfectDate": "2021-07-18",
+                "placeOfDisinfection": "CustomsPort",
+                "disinfectNumber": "HL20210718YL1",
+                "disinfectState": 1,
+                "Disinfectimg": PNG
+            },
+            "nucleicInfo": {
+                "naResult": "阴性",
+                "naDate": "2021-07-18",
+                "naUnit": "广州市赛泰特医学检验实验室",
+                "verifyMode": "SelfCheck",
+                "naImg": PNG
+            }
+        })
+    }
+
+    /// A signed transaction around `record` (the key and signature are
+    /// illustrative: `coldchain submit` signs; docs/FORMATS.md).
+    pub fn signed(record: Value, nonce: u64) -> Value {
+        json!({
+            "chain_id": CHAIN_ID,
+            "nonce": nonce,
+            "record": record,
+            "signer": {"algorithm": "ed25519", "public_key": PUBLIC_KEY},
+            "signature": SIGNATURE
+        })
+    }
+
+    pub fn annex_b_signed() -> Value {
+        signed(annex_b_record(), 1)
+    }
+
+    /// Annex B's record with the GTIN as published (17896448006462): the chain refuses it.
+    pub fn annex_b_as_published() -> Value {
+        let mut r = annex_b_record();
+        r["productLibraryId"] = json!("17896448006462");
+        r["parentTraceCode"] = json!("0117896448006462101138885683196");
+        r["traceCode"] = json!("0117896448006462101138896901150");
+        signed(r, 2)
+    }
+
+    pub fn notarise() -> Value {
+        signed(json!({"type": "notarise", "document": {"batch": "L1", "quarantineNumber": "531620211160071009001"}}), 3)
+    }
+
+    pub fn batch() -> Value {
+        json!([annex_b_signed(), notarise()])
+    }
+
+    pub fn app_credential() -> Value {
+        signed(json!({"type": "app_credential", "appid": "bj-fengze-erp", "unifSociCredCode": "91110106MA01QF8J7U"}), 4)
+    }
+
+    pub fn alert() -> Value {
+        signed(
+            json!({"type": "alert", "scheme": "BJ-ZS", "code": "BJ110105000000000B7",
+                   "reason": "packaging positive for SARS-CoV-2 RNA", "testedAt": "2026-11-23", "lab": "北京市疾控中心"}),
+            5,
+        )
+    }
+
+    /// The body of `certification.register` (seed 000; the interface sets `type` and `clientId`).
+    pub fn certificate_report() -> Value {
+        json!({"quarantineNumber": "020220261102000458001", "productionBatch": "BY9066", "portOfEntry": "0202",
+               "dateOfEntry": "2026-11-02", "country": "BR", "declaredWeight": 13500,
+               "consignor": "COOPAVEL COOPERATIVA AGROINDUSTRIAL", "consignee": "唐山冀港进口贸易有限公司",
+               "specification": "15kg/箱", "productBigClass": "冷链禽肉", "hsCode": "020714"})
+    }
+
+    /// The body of `statistical.info.register`.
+    pub fn flow_report() -> Value {
+        json!({"productionBatch": "BY9066", "quarantineNumber": "020220261102000458001", "productName": "巴西冷冻鸡两节翅",
+               "actualWeight": 4500, "direction": "in", "counterpartType": "province", "counterpart": "河北省"})
+    }
+
+    pub fn envelope(code: u16, message: &str, result: Value) -> Value {
+        json!({"success": (200..300).contains(&code), "code": code, "message": message,
+               "timestamp": "2026-11-24T02:31:07.412Z", "result": result})
+    }
+
+    pub fn error(code: u16, error: &str, field_rule: Option<(&str, &str)>) -> Value {
+        match field_rule {
+            Some((field, rule)) => envelope(code, &format!("field `{field}`: {rule}"), json!({"error": error, "field": field, "rule": rule})),
+            None => envelope(code, error, json!({"error": error})),
+        }
+    }
+
+    /// An error without a field, with the message the node gives.
+    pub fn error_message(code: u16, error: &str, message: &str) -> Value {
+        envelope(code, message, json!({"error": error}))
+    }
+
+    pub fn accepted() -> Value {
+        envelope(200, "accepted", json!({"tx_id": TX_ID, "state": "pending"}))
+    }
+
+    pub fn finalized() -> Value {
+        envelope(200, "finalized", json!({"tx_id": TX_ID, "state": "finalized", "height": 1204}))
+    }
+
+    pub fn not_yet() -> Value {
+        envelope(202, "accepted; not finalized within 10000 ms", json!({"tx_id": TX_ID, "state": "pending"}))
+    }
+
+    pub fn batch_answer() -> Value {
+        envelope(
+            200,
+            "1 of 2 refused; see each result's field and rule",
+            json!({"results": [
+                {"index": 0, "tx_id": TX_ID, "state": "pending"},
+                {"index": 1, "state": "refused", "error": "bad_signature", "field": "signature",
+                 "rule": "does not verify under signer.public_key over the transaction's signed bytes"}
+            ]}),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    fn routes() -> BTreeSet<(String, String)> {
+        ROUTES.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect()
+    }
+
+    /// The routes `router()` registers, read from `mod.rs`'s source: each
+    /// `.route("PATH", get(..).post(..))` with its method routers.
+    fn router_routes() -> BTreeSet<(String, String)> {
+        let src = include_str!("mod.rs");
+        let body = &src[src.find("pub fn router(").expect("router() in mod.rs")..];
+        let body = &body[..body.find("\n}\n").expect("end of router()")];
+        let mut out = BTreeSet::new();
+        let mut rest = body;
+        while let Some(at) = rest.find(".route(") {
+            rest = &rest[at + ".route(".len()..];
+            // The call's arguments, up to its closing parenthesis.
+            let mut depth = 1;
+            let end = rest
+                .char_indices()
+                .find(|&(_, c)| {
+                    depth += match c {
+                        '(' => 1,
+                        ')' => -1,
+                        _ => 0,
+                    };
+                    depth == 0
+                })
+                .expect("balanced .route(...)")
+                .0;
+            let args = &rest[..end];
+            let path = args.split('"').nth(1).expect("a path literal").to_string();
+            let after_path = &args[args.find(',').expect("a method router")..];
+            let mut found = false;
+            for method in ["get", "post", "put", "delete", "patch", "head", "options"] {
+                for (i, _) in after_path.match_indices(&format!("{method}(")) {
+                    let before = &after_path[..i];
+                    let boundary = before.chars().last().is_none_or(|c| !(c.is_alphanumeric() || c == '_' || c == ':'));
+                    if boundary {
+                        out.insert((method.to_uppercase(), path.clone()));
+                        found = true;
+                    }
+                }
+            }
+            assert!(found, "no method router recognised in .route({args})");
+        }
+        out
+    }
+
+    /// The rows of the route table in `mod.rs`'s doc comment.
+    fn table_routes() -> BTreeSet<(String, String)> {
+        include_str!("mod.rs")
+            .lines()
+            .filter_map(|l| l.strip_prefix("//! |"))
+            .filter_map(|row| {
+                let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+                let method = cells.first()?;
+                let path = cells.get(1)?.strip_prefix('`')?.strip_suffix('`')?;
+                ["GET", "POST", "PUT", "DELETE", "PATCH"].contains(method).then(|| (method.to_string(), path.to_string()))
+            })
+            .collect()
+    }
+
+    fn document_routes(doc: &Value) -> BTreeSet<(String, String)> {
+        let mut out = BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for method in ["get", "post", "put", "delete", "patch", "head", "options"] {
+                if item.get(method).is_some() {
+                    out.insert((method.to_uppercase(), path.clone()));
+                }
+            }
+        }
+        out
+    }
+
+    fn document() -> Value {
+        serde_json::to_value(ApiDoc::openapi()).unwrap()
+    }
+
+    #[test]
+    fn openapi_routes_match_the_router_the_route_table_and_the_document() {
+        let routes = routes();
+        assert_eq!(routes.len(), ROUTES.len(), "ROUTES lists a route twice");
+        let router = router_routes();
+        assert_eq!(router, routes, "router() in mod.rs and openapi::ROUTES differ: left only in the router, right only in ROUTES");
+        assert_eq!(table_routes(), routes, "the route table in mod.rs's doc comment and openapi::ROUTES differ");
+        assert_eq!(
+            document_routes(&document()),
+            routes,
+            "the OpenAPI document and openapi::ROUTES differ: add #[utoipa::path] and list the handler in ApiDoc"
+        );
+    }
+
+    #[test]
+    fn openapi_document_is_structurally_sound() {
+        let doc = document();
+        if let Ok(path) = std::env::var("OPENAPI_DUMP") {
+            std::fs::write(path, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+        }
+        let problems = check_structure(&doc);
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+        assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+        assert_eq!(doc["info"]["version"], env!("CARGO_PKG_VERSION"));
+        let tags: BTreeSet<&str> = doc["tags"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+        for audience in ["enterprises", "bureaus", "auditors", "operators", "national interface"] {
+            assert!(tags.contains(audience), "tag {audience}");
+        }
+        let examples = &doc["paths"]["/v1/records"]["post"]["requestBody"]["content"]["application/json"]["examples"];
+        assert_eq!(examples["annex_b_product_batch"]["value"]["record"]["productLibraryId"], "17896448006465");
+    }
+
+    /// The annex B example applies on a chain that holds the records of
+    /// docs/RECORDS.md before its `product_batch` section (bureaus, schemes,
+    /// enterprises, products), signed by the Hebei importer; with the GTIN
+    /// as the annex publishes it, the chain refuses it as the examples say.
+    #[test]
+    fn openapi_annex_b_example_applies_and_the_published_gtin_is_refused() {
+        use coldchain_chaincode::testkit::{self, Chain};
+        use coldchain_chaincode::{Outcome, images};
+        let doc = include_str!("../../../docs/RECORDS.md");
+        let doc = &doc[..doc.find("\n## product_batch").expect("a product_batch section")];
+        let mut chain = Chain::new();
+        let mut signer = None;
+        let mut lines = doc.lines();
+        while let Some(line) = lines.next() {
+            if let Some(list) = line.trim().strip_prefix("<!-- signer:").and_then(|r| r.strip_suffix("-->")) {
+                signer = Some(list.split(',').map(|s| s.trim().to_string()).collect::<Vec<_>>());
+            } else if line.trim() == "```json" {
+                let text: String = lines.by_ref().take_while(|l| l.trim() != "```").map(|l| format!("{l}\n")).collect();
+                let record: Value = serde_json::from_str(&text).expect("a JSON record");
+                for who in signer.take().expect("a signer comment") {
+                    let key = match who.split_once(':') {
+                        Some(("admin", b)) => testkit::admin_key(b),
+                        Some(("validator", b)) => testkit::validator_key(b),
+                        Some(("enterprise", l)) => testkit::key(l),
+                        _ => panic!("signer {who}"),
+                    };
+                    let receipt = chain.submit(&key, record.clone());
+                    assert_eq!(receipt.outcome, Outcome::Applied, "docs/RECORDS.md record {} by {who}", record["type"]);
+                }
+            }
+        }
+        let importer = testkit::key("hebei-importer");
+        let mut published = examples::annex_b_as_published()["record"].clone();
+        images::extract(&mut published).unwrap();
+        match chain.submit(&importer, published).outcome {
+            Outcome::Rejected { field, rule } => {
+                assert_eq!(field, "record.productLibraryId");
+                assert!(rule.contains("mod-10 rule gives 5"), "{rule}");
+            }
+            Outcome::Applied => panic!("annex B's published GTIN was accepted"),
+        }
+        let mut record = examples::annex_b_record();
+        assert_eq!(images::extract(&mut record).unwrap().len(), 4, "the example's four images are Base64");
+        let receipt = chain.submit(&importer, record);
+        assert_eq!(receipt.outcome, Outcome::Applied, "the annex B example as documented");
+    }
+
+    /// Every `$ref` resolves, every operation has responses (each with a
+    /// description), every path template parameter is declared as a required
+    /// path parameter and every declared path parameter is in the template,
+    /// operation ids are unique, every operation has a known tag.
+    pub fn check_structure(doc: &Value) -> Vec<String> {
+        let mut problems = Vec::new();
+        let mut refs = Vec::new();
+        collect_refs(doc, "", &mut refs);
+        for (at, r) in refs {
+            let resolved = r.strip_prefix('#').map(|p| doc.pointer(p).is_some()).unwrap_or(false);
+            if !resolved {
+                problems.push(format!("{at}: $ref {r} does not resolve"));
+            }
+        }
+        let tags: BTreeSet<&str> = doc["tags"].as_array().into_iter().flatten().filter_map(|t| t["name"].as_str()).collect();
+        let mut ids = BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+            let template: BTreeSet<String> = path.split('{').skip(1).filter_map(|s| s.split_once('}').map(|(name, _)| name.to_string())).collect();
+            for method in ["get", "post", "put", "delete", "patch", "head", "options"] {
+                let Some(op) = item.get(method) else { continue };
+                let here = format!("{} {path}", method.to_uppercase());
+                match op["responses"].as_object() {
+                    Some(r) if !r.is_empty() => {
+                        for (status, resp) in r {
+                            let resp = resolve(doc, resp);
+                            if !resp["description"].is_string() {
+                                problems.push(format!("{here}: response {status} has no description"));
+                            }
+                        }
+                    }
+                    _ => problems.push(format!("{here}: no responses")),
+                }
+                if let Some(id) = op["operationId"].as_str()
+                    && !ids.insert(id.to_string())
+                {
+                    problems.push(format!("{here}: operationId {id} is used twice"));
+                }
+                for tag in op["tags"].as_array().into_iter().flatten() {
+                    if !tags.contains(tag.as_str().unwrap_or("")) {
+                        problems.push(format!("{here}: tag {tag} is not declared"));
+                    }
+                }
+                if op["tags"].as_array().is_none_or(|t| t.is_empty()) {
+                    problems.push(format!("{here}: no tag"));
+                }
+                let params: Vec<Value> = item["parameters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .chain(op["parameters"].as_array().into_iter().flatten())
+                    .map(|p| resolve(doc, p).clone())
+                    .collect();
+                let declared: BTreeSet<String> =
+                    params.iter().filter(|p| p["in"] == "path").filter_map(|p| p["name"].as_str().map(String::from)).collect();
+                for p in params.iter().filter(|p| p["in"] == "path") {
+                    if p["required"] != true {
+                        problems.push(format!("{here}: path parameter {} is not required", p["name"]));
+                    }
+                }
+                if declared != template {
+                    problems.push(format!("{here}: path parameters declared {declared:?}, in the template {template:?}"));
+                }
+            }
+        }
+        problems
+    }
+
+    fn resolve<'a>(doc: &'a Value, v: &'a Value) -> &'a Value {
+        match v["$ref"].as_str().and_then(|r| r.strip_prefix('#')).and_then(|p| doc.pointer(p)) {
+            Some(target) => target,
+            None => v,
+        }
+    }
+
+    fn collect_refs(v: &Value, at: &str, out: &mut Vec<(String, String)>) {
+        match v {
+            Value::Object(m) => {
+                for (k, v) in m {
+                    if k == "$ref"
+                        && let Some(r) = v.as_str()
+                    {
+                        out.push((at.to_string(), r.to_string()));
+                    }
+                    collect_refs(v, &format!("{at}/{k}"), out);
+                }
+            }
+            Value::Array(a) => {
+                for (i, v) in a.iter().enumerate() {
+                    collect_refs(v, &format!("{at}/{i}"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+}

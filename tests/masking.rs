@@ -1,0 +1,126 @@
+//! Least privilege on four real nodes, with the demo story's data: the same
+//! record read as the public, as its enterprise, as its bureau, as another
+//! province's bureau without and then with an open alert shows exactly what
+//! each may see; the cross-province read inside the alert is itself a
+//! transaction the owning province can audit; proofs carry the record only
+//! for those who may see it in full, and prove the transaction id to others.
+
+mod common;
+
+use common::story::*;
+use common::*;
+use ed25519_dalek::{Signer, SigningKey};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const LONG: Duration = Duration::from_secs(120);
+
+/// GET as `reader` (a signed read), or as the public.
+fn read(c: &Cluster, node: usize, path: &str, reader: Option<&SigningKey>) -> (u16, Value) {
+    let mut req = agent().get(c.url(node, path));
+    if let Some(key) = reader {
+        let timestamp = chrono::Utc::now().timestamp_millis().to_string();
+        let message = coldchain_node::gateway::access::read_message("GET", path, &timestamp);
+        req = req
+            .header("x-coldchain-key", hex::encode(key.verifying_key().to_bytes()))
+            .header("x-coldchain-timestamp", &timestamp)
+            .header("x-coldchain-signature", hex::encode(key.sign(message.as_bytes()).to_bytes()));
+    }
+    let mut resp = req.call().unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.body_mut().read_json().unwrap_or(Value::Null))
+}
+
+/// The enrolment record of the Hebei importer as `reader` sees it.
+fn enrolment(c: &Cluster, id: &str, reader: Option<&SigningKey>) -> Value {
+    let (code, env) = read(c, 1, &format!("/v1/tx/{id}"), reader);
+    assert_eq!(code, 200, "{env}");
+    env["result"]["transaction"]["record"].clone()
+}
+
+fn contact(record: &Value) -> (String, String) {
+    (record["Contact"].as_str().unwrap().to_string(), record["Contact_phone"].as_str().unwrap().to_string())
+}
+
+#[test]
+fn each_role_sees_exactly_what_it_may_and_cross_province_reads_are_on_chain() {
+    let c = Cluster::start(4);
+    c.wait_height(&[0, 1, 2, 3], 1, LONG);
+    // The story up to the retail sale (wave 11), before any alert.
+    let story = run_story(&c, 11);
+    let importer_uscc = coldchain_chaincode::scenario::uscc("hebei-importer");
+    let importer_enrolment = story
+        .steps
+        .iter()
+        .filter(|s| s.kind == "enterprise")
+        .find(|s| {
+            let (_, env) = get(&c.url(0, &format!("/v1/tx/{}", s.tx_id)));
+            env["result"]["transaction"]["record"]["Unif_soci_cred_code"] == importer_uscc.as_str()
+        })
+        .expect("the importer's enrolment");
+    let id = importer_enrolment.tx_id.clone();
+    let (hebei, beijing) = (admin_key(&c, "hebei"), admin_key(&c, "beijing"));
+    let importer = story.keys["hebei-importer"].clone();
+    let retailer = story.keys["beijing-retailer-a"].clone();
+
+    let full = ("张经理".to_string(), "13812340588".to_string());
+    let masked = ("张**".to_string(), "138****0588".to_string());
+    assert_eq!(contact(&enrolment(&c, &id, None)), masked, "the public");
+    assert_eq!(contact(&enrolment(&c, &id, Some(&retailer))), masked, "another province's enterprise");
+    assert_eq!(contact(&enrolment(&c, &id, Some(&importer))), full, "the enterprise itself");
+    assert_eq!(contact(&enrolment(&c, &id, Some(&hebei))), full, "its own bureau");
+    assert_eq!(contact(&enrolment(&c, &id, Some(&beijing))), masked, "another bureau, no alert");
+    let public = enrolment(&c, &id, None);
+    assert_eq!(public["Ent_name"], "唐山曹妃甸冷链贸易有限公司", "names and codes stay readable");
+
+    // The trace: Beijing's bureau sees Beijing's enterprises in full, Hebei's masked.
+    let trace_path = format!("/v1/trace?scheme=BJ-ZS&code={}", coldchain_chaincode::scenario::BEIJING_RETAIL_CODE);
+    let (_, env) = read(&c, 0, &trace_path, Some(&beijing));
+    let phone_of = |env: &Value, province: &str| -> Vec<String> {
+        env["result"]["enterprises"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["province"] == province)
+            .map(|e| e["contact_phone"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(phone_of(&env, "110000").iter().all(|p| p == "13812340588"), "{env}");
+    assert!(phone_of(&env, "130000").iter().all(|p| p == "138****0588"), "{env}");
+    let (_, public_trace) = read(&c, 0, &trace_path, None);
+    assert!(phone_of(&public_trace, "110000").iter().all(|p| p == "138****0588"));
+    let (code, _) = read(&c, 0, "/v1/access-log", Some(&hebei));
+    assert_eq!(code, 200);
+
+    // Proofs: the record for its enterprise; only the transaction id for the public.
+    let (_, env) = read(&c, 2, &format!("/v1/proofs/{id}"), None);
+    assert!(env["result"]["transaction"].is_null() && env["result"]["tx_id"] == id.as_str(), "{env}");
+    let (_, env) = read(&c, 2, &format!("/v1/proofs/{id}"), Some(&hebei));
+    assert_eq!(env["result"]["transaction"]["record"]["Contact_phone"], "13812340588");
+
+    // Beijing raises an alert on the retail pack (wave 12): inside its trace,
+    // Beijing's bureau now sees Hebei's importer in full, and that read is a
+    // transaction Hebei's bureau can see.
+    let before: usize = {
+        let (_, env) = read(&c, 0, "/v1/access-log", Some(&hebei));
+        env["result"].as_array().unwrap().len()
+    };
+    let steps = coldchain_chaincode::scenario::steps(today(), |label| hex::encode(story.keys[label].verifying_key().to_bytes()));
+    let alert_step = steps.iter().find(|s| s.wave == 12).expect("the story's alert");
+    let (body, alert) = sign_record(&story.chain_id, &beijing, alert_step.record.clone());
+    let (code, env) = post(&c.url(0, "/v1/records?wait=finalized"), &body);
+    assert_eq!((code, env["result"]["state"].as_str()), (200, Some("finalized")), "{env}");
+    assert_eq!(contact(&enrolment(&c, &id, Some(&beijing))), full, "another bureau inside an open alert's trace");
+    assert_eq!(contact(&enrolment(&c, &id, None)), masked, "the public, still");
+    let log = wait_for("the cross-province read on chain", LONG, || {
+        let (_, env) = read(&c, 3, "/v1/access-log", Some(&hebei));
+        let entries = env["result"].as_array().cloned().unwrap_or_default();
+        (entries.len() > before).then(|| entries.last().cloned().unwrap())
+    });
+    assert_eq!(log["reader"], "110000", "{log}");
+    assert_eq!(log["alert"], alert.as_str(), "{log}");
+    assert!(log["provinces"].as_array().unwrap().contains(&json!("130000")), "{log}");
+    assert!(log["what"].as_str().unwrap().contains(&id), "{log}");
+    // The public may not read the access log.
+    assert_eq!(read(&c, 0, "/v1/access-log", None).0, 403);
+}
