@@ -98,6 +98,19 @@ fn each_role_sees_exactly_what_it_may_and_cross_province_reads_are_on_chain() {
     let (_, env) = read(&c, 2, &format!("/v1/proofs/{id}"), Some(&hebei));
     assert_eq!(env["result"]["transaction"]["record"]["Contact_phone"], "13812340588");
 
+    // An auditor registered by Hebei's bureau gets the proof with the record, and masked data elsewhere.
+    let auditor = enterprise_key(99);
+    let record = json!({"type": "auditor", "name": "河北省审计厅", "publicKey": hex::encode(auditor.verifying_key().to_bytes())});
+    let (body, _) = sign_record(&story.chain_id, &hebei, record);
+    let (code, env) = post(&c.url(2, "/v1/records?wait=finalized"), &body);
+    assert_eq!((code, env["result"]["state"].as_str()), (200, Some("finalized")), "{env}");
+    c.wait_height(&[1, 2], env["result"]["height"].as_u64().unwrap(), LONG);
+    let (_, env) = read(&c, 2, &format!("/v1/proofs/{id}"), Some(&auditor));
+    assert_eq!(env["result"]["transaction"]["record"]["Contact_phone"], "13812340588", "{env}");
+    assert_eq!(contact(&enrolment(&c, &id, Some(&auditor))), masked, "an auditor's data view is masked");
+    let stranger = enterprise_key(98);
+    assert_eq!(read(&c, 1, &format!("/v1/tx/{id}"), Some(&stranger)).0, 401, "an unknown key is refused, not read as the public");
+
     // Beijing raises an alert on the retail pack (wave 12): inside its trace,
     // Beijing's bureau now sees Hebei's importer in full, and that read is a
     // transaction Hebei's bureau can see.
