@@ -13,6 +13,11 @@
 //! the browser (SHA-256 and Ed25519 from WebCrypto), also against the
 //! genesis file chosen in the file input; the page's verifier accepts the
 //! proof of every story record and refuses tampered ones, naming the check.
+//! Least privilege: as the public, contacts are masked (`138****0588`) and
+//! the proof of an enrolment withholds the record and proves its transaction
+//! id (check 2 not run); signed in with Beijing's admin key file (imported by
+//! WebCrypto, every read signed), the same record shows in full and its proof
+//! includes it; signing out reads as the public again.
 //! A screenshot goes to docs/explorer.png.
 //!
 //! Needs Chromium (`apt-get install chromium`, or `CHROMIUM=/path/to/chrome`);
@@ -21,11 +26,10 @@
 mod common;
 
 use base64::Engine as _;
-use coldchain_chaincode::{Transaction, scenario};
+use coldchain_chaincode::scenario;
+use common::story::*;
 use common::*;
-use ed25519_dalek::SigningKey;
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::ops::RangeInclusive;
 use std::path::PathBuf;
@@ -215,6 +219,11 @@ impl Browser {
         self.eval(&format!("(document.querySelector({selector:?}) || {{}}).innerText || ''")).as_str().unwrap_or("").to_string()
     }
 
+    /// The text of `selector` even where it is folded away (in a closed `<details>`).
+    fn content(&mut self, selector: &str) -> String {
+        self.eval(&format!("(document.querySelector({selector:?}) || {{}}).textContent || ''")).as_str().unwrap_or("").to_string()
+    }
+
     /// Types `text` into the field `selector` as a user would.
     fn type_into(&mut self, selector: &str, text: &str) {
         self.eval(&format!("(() => {{ const e = document.querySelector({selector:?}); e.value = ''; e.focus(); }})()"));
@@ -250,71 +259,42 @@ impl Drop for Browser {
 }
 
 // ---------------------------------------------------------------------------
-// The demo story, wave by wave (as tests/trace.rs plays it)
+// The rest of the demo story, while the page is open
 // ---------------------------------------------------------------------------
 
-struct Story {
-    chain_id: String,
-    steps: Vec<scenario::Step>,
-    keys: BTreeMap<&'static str, SigningKey>,
-    admins: BTreeMap<&'static str, SigningKey>,
-    alert_id: Option<String>,
-    /// (note, transaction id) of every step submitted so far.
-    done: Vec<(&'static str, String)>,
-    top: u64,
-}
-
-impl Story {
-    fn new(c: &Cluster) -> Story {
-        let keys: BTreeMap<&str, SigningKey> = scenario::ENTERPRISES.iter().enumerate().map(|(i, e)| (e.0, enterprise_key(40 + i as u8))).collect();
-        let admins = ["beijing", "tianjin", "hebei"]
-            .into_iter()
-            .map(|b| (b, coldchain_node::crypto::read_key_file(&c.dir.path().join(b).join("admin.key")).unwrap()))
-            .collect();
-        let today = (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive();
-        let steps = scenario::steps(today, |label| hex::encode(keys[label].verifying_key().to_bytes()));
-        Story { chain_id: c.chain_id(), steps, keys, admins, alert_id: None, done: Vec::new(), top: 0 }
-    }
-
-    /// Submits the waves, each through node `wave % 4` once it has the waves
-    /// before, as one finalized batch; asserts every record was applied.
-    fn run(&mut self, c: &Cluster, waves: RangeInclusive<u32>) {
-        for wave in waves {
-            let node = wave as usize % c.nodes.len();
-            c.wait_height(&[node], self.top, LONG);
-            let steps: Vec<&scenario::Step> = self.steps.iter().filter(|s| s.wave == wave).collect();
-            let mut bodies = Vec::new();
-            for step in &steps {
-                let key = match step.signer {
-                    scenario::Signer::Admin(b) => &self.admins[b],
-                    scenario::Signer::Enterprise(l) => &self.keys[l],
-                };
-                let mut record = step.record.clone();
-                if record.get("alertId").is_some() {
-                    record["alertId"] = json!(self.alert_id.clone().expect("the alert comes before its disposals"));
-                }
-                let mut signed_form = record.clone();
-                let images = coldchain_chaincode::images::extract(&mut signed_form).unwrap();
-                let tx = Transaction::sign(&self.chain_id, coldchain_node::crypto::fresh_nonce(), signed_form, key);
-                let mut body = serde_json::to_value(&tx).unwrap();
-                if !images.is_empty() {
-                    body["record"] = record;
-                }
-                bodies.push(body);
+/// Plays waves `waves` of the story after `run_story` played those before,
+/// as `run_story` plays them (wave `w` through node `w % 4`, one finalized
+/// batch), adding them to `story`.
+fn continue_story(c: &Cluster, story: &mut Story, waves: RangeInclusive<u32>) {
+    let plan = scenario::steps(today(), |label| hex::encode(story.keys[label].verifying_key().to_bytes()));
+    for wave in waves {
+        let node = wave as usize % c.nodes.len();
+        c.wait_height(&[node], story.steps.iter().map(|s| s.height).max().unwrap_or(0), LONG);
+        let steps: Vec<&scenario::Step> = plan.iter().filter(|s| s.wave == wave).collect();
+        let mut bodies = Vec::new();
+        for step in &steps {
+            let key = match step.signer {
+                scenario::Signer::Admin(b) => admin_key(c, b),
+                scenario::Signer::Enterprise(l) => story.keys[l].clone(),
+            };
+            let mut record = step.record.clone();
+            if record.get("alertId").is_some() {
+                record["alertId"] = json!(story.alert_id.clone().expect("the alert comes before its disposals"));
             }
-            let (code, env) = post(&c.url(node, "/v1/records/batch?wait=finalized"), &Value::Array(bodies));
-            assert_eq!(code, 200, "wave {wave}: {env}");
-            for (step, r) in steps.iter().zip(env["result"]["results"].as_array().unwrap()) {
-                assert_eq!(r["state"], "finalized", "wave {wave}, step \"{}\": {r}", step.note);
-                let id = r["tx_id"].as_str().unwrap().to_string();
-                let (_, tx) = get(&c.url(node, &format!("/v1/tx/{id}")));
-                assert_eq!(tx["result"]["outcome"]["status"], "applied", "step \"{}\": {tx}", step.note);
-                if step.record["type"] == "alert" {
-                    self.alert_id = Some(id.clone());
-                }
-                self.top = self.top.max(r["height"].as_u64().unwrap());
-                self.done.push((step.note, id));
+            bodies.push(sign_record(&story.chain_id, &key, record).0);
+        }
+        let (code, env) = post(&c.url(node, "/v1/records/batch?wait=finalized"), &Value::Array(bodies));
+        assert_eq!(code, 200, "wave {wave}: {env}");
+        for (step, r) in steps.iter().zip(env["result"]["results"].as_array().unwrap()) {
+            assert_eq!(r["state"], "finalized", "wave {wave}, step \"{}\": {r}", step.note);
+            let id = r["tx_id"].as_str().unwrap().to_string();
+            let (_, tx) = get(&c.url(node, &format!("/v1/tx/{id}")));
+            assert_eq!(tx["result"]["outcome"]["status"], "applied", "step \"{}\": {tx}", step.note);
+            let kind = step.record["type"].as_str().unwrap().to_string();
+            if kind == "alert" {
+                story.alert_id = Some(id.clone());
             }
+            story.steps.push(StoryStep { note: step.note, wave, node, kind, tx_id: id, height: r["height"].as_u64().unwrap() });
         }
     }
 }
@@ -323,16 +303,39 @@ impl Story {
 // The test
 // ---------------------------------------------------------------------------
 
+/// What the proof view shows: (data-valid, data-record, checks passed, checks not run).
+fn proof_view(b: &mut Browser, what: &str) -> (Value, Value, Value, Value) {
+    let valid = b.wait_for(what, "(document.querySelector('#verdict') || {}).dataset?.valid || null");
+    let record = b.eval("document.querySelector('#verdict').dataset.record");
+    let ok = b.eval("document.querySelectorAll('#proof-result .checks li.ok').length");
+    let not_run = b.eval("document.querySelectorAll('#proof-result .checks li.na').length");
+    (valid, record, ok, not_run)
+}
+
+/// The value of the fact `label` in the transaction view.
+fn fact(b: &mut Browser, label: &str) -> String {
+    let v =
+        b.eval(&format!("[...document.querySelectorAll('#tx dt')].find((d) => d.textContent === {label:?})?.nextElementSibling.textContent || ''"));
+    v.as_str().unwrap_or("").to_string()
+}
+
+/// Chooses `file` in the page's file input `selector`, as an officer would.
+fn choose_file(b: &mut Browser, selector: &str, file: &std::path::Path) {
+    let doc = b.call("DOM.getDocument", json!({}));
+    let input = b.call("DOM.querySelector", json!({"nodeId": doc["root"]["nodeId"], "selector": selector}));
+    b.call("DOM.setFileInputFiles", json!({"nodeId": input["nodeId"], "files": [file]}));
+}
+
 #[test]
 fn an_officer_traces_a_code_verifies_a_proof_and_sees_alerts_live_in_the_explorer() {
     let chromium = find_chromium();
     let started = Instant::now();
     let c = Cluster::start(4);
-    let mut story = Story::new(&c);
-    let alert_wave = story.steps.iter().find(|s| s.record["type"] == "alert").expect("the story raises an alert").wave;
-    let last_wave = story.steps.iter().map(|s| s.wave).max().unwrap();
-    story.run(&c, 1..=alert_wave - 1);
-    c.wait_height(&[0], story.top, LONG);
+    let plan = scenario::steps(today(), |label| hex::encode(story_keys()[label].verifying_key().to_bytes()));
+    let alert_wave = plan.iter().find(|s| s.record["type"] == "alert").expect("the story raises an alert").wave;
+    let last_wave = plan.iter().map(|s| s.wave).max().unwrap();
+    let mut story = run_story(&c, alert_wave - 1);
+    c.wait_height(&[0], story.steps.iter().map(|s| s.height).max().unwrap(), LONG);
     eprintln!("story up to the alert finalized after {:?}", started.elapsed());
 
     // The page itself: one HTML document, its script allowed by hash only.
@@ -356,6 +359,7 @@ fn an_officer_traces_a_code_verifies_a_proof_and_sees_alerts_live_in_the_explore
         assert!(validators.contains(name), "{name} missing from the validators:\n{validators}");
     }
     assert!(b.text("#chain-line").contains(&story.chain_id));
+    assert_eq!(b.text("#reader-caller"), "the public", "nobody has signed in");
     b.wait_for("the latest blocks", "document.querySelectorAll('#blocks tbody tr').length >= 5");
     b.wait_for("the live alert stream connected", "document.querySelector('#live.on')");
     assert!(b.text("#alerts").contains("No alerts"), "{}", b.text("#alerts"));
@@ -373,6 +377,9 @@ fn an_officer_traces_a_code_verifies_a_proof_and_sees_alerts_live_in_the_explore
         assert!(enterprises.contains(name), "{name} missing from the enterprises table:\n{enterprises}");
     }
     assert!(enterprises.contains("298 pcs"), "what the Tianjin store holds:\n{enterprises}");
+    // The public sees the contacts masked, and is told so.
+    assert!(enterprises.contains("138****0588") && enterprises.contains("张**") && !enterprises.contains("13812340588"), "{enterprises}");
+    assert!(b.text("#trace-masked").contains("masked for you"), "{}", b.text("#trace"));
     let codes = b.text("#trace");
     for linked in [scenario::HEBEI_CODE, scenario::TIANJIN_CODE, scenario::BEIJING_WHOLESALE_CODE] {
         assert!(codes.contains(linked), "linked code {linked} missing:\n{codes}");
@@ -384,7 +391,7 @@ fn an_officer_traces_a_code_verifies_a_proof_and_sees_alerts_live_in_the_explore
 
     // The alert and its disposals, submitted while the page stays open, reach
     // it from the event stream (the page does not poll alerts).
-    story.run(&c, alert_wave..=last_wave);
+    continue_story(&c, &mut story, alert_wave..=last_wave);
     let alert_id = story.alert_id.clone().unwrap();
     b.wait_for("the alert, sealed", &format!("document.querySelector('#alerts .alert[data-id=\"{alert_id}\"][data-state=\"sealed\"]')"));
     b.wait_for("the public notice under the alert", "document.querySelector('#alerts').innerText.includes('Public notice')");
@@ -403,36 +410,111 @@ fn an_officer_traces_a_code_verifies_a_proof_and_sees_alerts_live_in_the_explore
     b.wait_for("the same five enterprises", "document.querySelectorAll('table.enterprises tbody tr').length === 5");
     assert!(b.text("#route").contains("北京海淀区万家超市有限公司"), "{}", b.text("#route"));
 
-    // A step's transaction: its record, and the proof verified in the browser.
+    // A step's transaction: the entry of the lot (a product batch: nothing
+    // sensitive, so the public gets the record), its proof verified in the
+    // browser with all six checks.
     b.eval("document.querySelector('table.steps a[href^=\"#tx/\"]').click()");
-    let valid = b.wait_for("the proof verdict", "(document.querySelector('#verdict') || {}).dataset?.valid || null");
+    let (valid, record, ok, not_run) = proof_view(&mut b, "the proof verdict");
     let verdict = b.text("#proof-result");
-    assert_eq!(valid, "true", "{verdict}");
-    assert!(verdict.contains("VALID") && verdict.contains("of the 4 bureaus"), "{verdict}");
-    assert_eq!(b.eval("document.querySelectorAll('#proof-result .checks li.ok').length"), 6, "{verdict}");
+    assert_eq!((valid, record, ok, not_run), (json!("true"), json!("included"), json!(6), json!(0)), "{verdict}");
+    assert!(verdict.contains("VALID (record included)") && verdict.contains("of the 4 bureaus"), "{verdict}");
     assert!(b.eval("!!document.querySelector('#download-proof')") == true);
+    assert_eq!(fact(&mut b, "Read as"), "public");
 
     // The same proof against the genesis file the officer chooses.
-    let doc = b.call("DOM.getDocument", json!({}));
-    let input = b.call("DOM.querySelector", json!({"nodeId": doc["root"]["nodeId"], "selector": "#proof input[type=file]"}));
-    b.call("DOM.setFileInputFiles", json!({"nodeId": input["nodeId"], "files": [c.genesis_path()]}));
+    choose_file(&mut b, "#proof input[type=file]", &c.genesis_path());
     b.wait_for("the verdict against genesis.json", "document.querySelector('#proof-result').innerText.includes('your genesis file genesis.json')");
     assert_eq!(b.wait_for("the verdict", "(document.querySelector('#verdict') || {}).dataset?.valid || null"), "true", "{}", b.text("#proof-result"));
 
-    // Every story record's proof verifies in the page (blocks of 1 to many
-    // records, every leaf position), and tampered proofs are refused at the
-    // check that catches them.
-    let ids: Vec<&str> = story.done.iter().map(|(_, id)| id.as_str()).collect();
+    // Every story record's proof verifies in the page as the public (blocks of
+    // 1 to many records, every leaf position): records with contacts (the
+    // enrolments...) withheld, proving their transaction id; the others included.
+    let ids: Vec<&str> = story.steps.iter().map(|s| s.tx_id.as_str()).collect();
+    assert_eq!(ids.len(), 30, "the whole story");
     let all = b.eval(&format!(
         "(async () => {{ const out = []; for (const id of {ids:?}) {{
             const env = await (await fetch('/v1/proofs/' + id)).json();
             const v = await coldchain.verifyProof(env.result, coldchain.state.anchor);
-            out.push(v.ok ? 'ok' : id + ': ' + JSON.stringify(v.checks.find(c => c.ok === false)));
+            out.push(v.ok ? (v.recordIncluded ? 'included' : 'withheld') : id + ': ' + JSON.stringify(v.checks.find(c => c.ok === false)));
         }} return out; }})()"
     ));
-    let failures: Vec<&Value> = all.as_array().unwrap().iter().filter(|v| *v != "ok").collect();
+    let all = all.as_array().unwrap();
+    let failures: Vec<&Value> = all.iter().filter(|v| *v != "included" && *v != "withheld").collect();
     assert!(failures.is_empty(), "proofs the page refused: {failures:#?}");
-    assert_eq!(all.as_array().unwrap().len(), story.done.len());
+    assert_eq!(all.len(), story.steps.len());
+    for (s, v) in story.steps.iter().zip(all) {
+        match s.kind.as_str() {
+            "enterprise" | "cold_storage" => assert_eq!(v, "withheld", "the public gets the record of \"{}\"", s.note),
+            "code_scheme" | "alert" | "notice" | "code_link" => assert_eq!(v, "included", "the public lacks the record of \"{}\"", s.note),
+            _ => {}
+        }
+    }
+    let withheld = all.iter().filter(|v| *v == "withheld").count();
+    eprintln!("as the public, {withheld} of {} story proofs withhold the record", all.len());
+
+    // A Beijing enterprise's enrolment, as the public: contacts masked, said
+    // so; its proof establishes the transaction id, check 2 not run.
+    let wholesaler = scenario::uscc("beijing-wholesaler");
+    let enrolment = story
+        .steps
+        .iter()
+        .filter(|s| s.kind == "enterprise")
+        .find(|s| get(&c.url(0, &format!("/v1/tx/{}", s.tx_id))).1["result"]["transaction"]["record"]["Unif_soci_cred_code"] == wholesaler.as_str())
+        .expect("the wholesaler's enrolment")
+        .tx_id
+        .clone();
+    b.eval(&format!("location.hash = '#tx/{enrolment}'"));
+    let (valid, record, ok, not_run) = proof_view(&mut b, "the enrolment's proof verdict");
+    let verdict = b.text("#proof-result");
+    assert_eq!((valid, record, ok, not_run), (json!("true"), json!("withheld"), json!(5), json!(1)), "{verdict}");
+    assert!(verdict.contains("VALID (transaction id proven)"), "{verdict}");
+    let check2 = b.text("#proof-result .checks li.na");
+    assert!(check2.contains("not run: the record is withheld from you") && check2.contains(&enrolment), "{check2}");
+    assert!(b.text("#masked-note").contains("masked for you; sign in with your bureau"), "{}", b.text("#tx"));
+    assert_eq!(fact(&mut b, "Read as"), "public");
+    let shown = b.content("#record");
+    assert!(shown.contains("138****0588") && shown.contains("张**") && !shown.contains("13812340588"), "{shown}");
+    assert!(b.eval("!!document.querySelector('#download-proof')") == true, "a withheld proof still downloads");
+    // The id is what is proven: another id is refused at the Merkle path.
+    let other_id = b.eval(
+        "(async () => { const p = structuredClone(coldchain.state.proof); p.tx_id = (p.tx_id[0] === '0' ? '1' : '0') + p.tx_id.slice(1);
+            const v = await coldchain.verifyProof(p, coldchain.state.anchor); return v.checks.findIndex(c => c.ok === false) + 1; })()",
+    );
+    assert_eq!(other_id, 3, "a withheld proof with another tx_id");
+
+    // Signing in: a file that is no key, then a key no node knows, are refused.
+    let unknown = c.dir.path().join("stranger.key");
+    coldchain_node::crypto::write_key_file(&unknown, &enterprise_key(99)).unwrap();
+    choose_file(&mut b, "#key-file", &c.genesis_path());
+    b.wait_for("the sign-in error for genesis.json", "!document.querySelector('#signin-error').hidden");
+    assert!(b.text("#signin-error").contains("Cannot sign in with genesis.json"), "{}", b.text("#signin-error"));
+    choose_file(&mut b, "#key-file", &unknown);
+    b.wait_for("the sign-in error for an unknown key", "document.querySelector('#signin-error').innerText.includes('stranger.key')");
+    assert!(b.text("#signin-error").contains("does not accept the key"), "{}", b.text("#signin-error"));
+    assert_eq!(b.text("#reader-caller"), "the public");
+    // The browser logs the 401 of that refused read; that one is expected.
+    b.errors.retain(|e| !e.contains("401"));
+
+    // Signed in as Beijing's bureau with its admin key file: the page signs
+    // its reads, the node names the caller, and the same enrolment shows in
+    // full, with a proof that includes the record and passes all six checks.
+    choose_file(&mut b, "#key-file", &c.dir.path().join("beijing").join("admin.key"));
+    b.wait_for("signed in as Beijing's bureau", "document.querySelector('#reader-caller').innerText === 'bureau 110000'");
+    let admin = hex::encode(admin_key(&c, "beijing").verifying_key().to_bytes());
+    assert!(b.text("#reader").contains(&admin[..8]), "{}", b.text("#reader"));
+    b.wait_for("the enrolment in full", "(document.querySelector('#record') || {}).textContent?.includes('13812340588')");
+    let (valid, record, ok, not_run) = proof_view(&mut b, "the enrolment's proof verdict, signed in");
+    let verdict = b.text("#proof-result");
+    assert_eq!((valid, record, ok, not_run), (json!("true"), json!("included"), json!(6), json!(0)), "{verdict}");
+    assert!(verdict.contains("VALID (record included)"), "{verdict}");
+    assert!(b.content("#record").contains("张经理") && b.eval("!document.querySelector('#masked-note')") == true, "{}", b.text("#tx"));
+    assert_eq!(fact(&mut b, "Read as"), "bureau 110000");
+    assert_eq!(
+        b.eval("JSON.stringify(localStorage).includes('secret') || JSON.stringify(localStorage).includes(coldchain.state.reader.publicKey)"),
+        false
+    );
+
+    // Tampered proofs (of this record, included) are refused at the check that catches them.
     let tampered = b.eval(
         r#"(async () => {
             const p = coldchain.state.proof, anchor = coldchain.state.anchor, out = {};
@@ -490,6 +572,20 @@ fn an_officer_traces_a_code_verifies_a_proof_and_sees_alerts_live_in_the_explore
     assert!(out.status.success(), "coldchain verify refuses what the page accepts: {}", String::from_utf8_lossy(&out.stdout));
     assert!(linked["links"].as_u64().unwrap() >= 1);
 
+    // Signed in, the trace's reads (with their query strings) are signed too:
+    // the lot is inside the open alert's trace, so Beijing's bureau sees the
+    // other provinces' enterprises in full, and that read is put on chain.
+    b.eval(&format!("location.hash = '#trace/{scheme}/{code}'"));
+    b.wait_for("the trace in full, signed in", "(document.querySelector('table.enterprises') || {}).innerText?.includes('13812340588')");
+    let enterprises = b.text("table.enterprises");
+    assert!(!enterprises.contains("138****0588") && b.eval("!document.querySelector('#trace-masked')") == true, "{enterprises}");
+    assert!(b.wait_for("the graph, signed in", "document.querySelectorAll('#graph svg rect').length || null").as_u64().unwrap() >= 5);
+    let reads = b.wait_for(
+        "the cross-province read on chain",
+        "(async () => { const log = await coldchain.api('/v1/access-log'); return log.some((a) => a.reader === '110000' && a.what.includes('trace')) ? log : null; })()",
+    );
+    assert!(reads.as_array().unwrap().iter().all(|a| a["reader"] == "110000"), "{reads:#}");
+
     // A block from the latest-blocks list.
     b.eval("location.hash = '#block/' + document.querySelector('#blocks tbody a').textContent.slice(1)");
     b.wait_for("the block view", "document.querySelector('#block h2')");
@@ -497,6 +593,15 @@ fn an_officer_traces_a_code_verifies_a_proof_and_sees_alerts_live_in_the_explore
     b.eval(&format!("document.querySelector('#alerts .alert[data-id=\"{alert_id}\"] a[href=\"#tx/{alert_id}\"]').click()"));
     assert_eq!(b.wait_for("the alert's proof verdict", "(document.querySelector('#verdict') || {}).dataset?.valid || null"), "true");
     assert!(b.text("#tx").contains("alert"), "{}", b.text("#tx"));
+
+    // Signing out: the page reads as the public again, and the enrolment is masked.
+    b.eval("document.querySelector('#signout').click()");
+    b.wait_for("signed out", "document.querySelector('#reader-caller').innerText === 'the public'");
+    assert_eq!(b.eval("coldchain.state.reader"), Value::Null);
+    b.eval(&format!("location.hash = '#tx/{enrolment}'"));
+    b.wait_for("the enrolment masked again", "(document.querySelector('#record') || {}).textContent?.includes('138****0588')");
+    let (_, record, ..) = proof_view(&mut b, "the enrolment's proof verdict, signed out");
+    assert_eq!(record, "withheld");
 
     let errors = std::mem::take(&mut b.errors);
     assert!(errors.is_empty(), "the page reported errors:\n{}", errors.join("\n"));

@@ -3,10 +3,12 @@
 // {success, code, message, timestamp, result}. Views are chosen by the URL
 // hash: #trace/SCHEME/CODE[/DIRECTION], #tx/ID, #block/HEIGHT.
 // Data from records is always inserted as text, never as HTML.
+// An officer may sign in with their key file: the key stays in this page's
+// memory (never in storage) and signs every read (signed reads, access.rs).
 'use strict';
 
 const $ = (id) => document.getElementById(id);
-const state = { status: null, blocks: new Map(), alerts: new Map(), notices: [], ticket: 0, proof: null, anchor: null, genesisAnchor: null };
+const state = { status: null, blocks: new Map(), alerts: new Map(), notices: [], ticket: 0, proof: null, anchor: null, genesisAnchor: null, reader: null };
 const PROVINCES = { '110000': '北京 Beijing', '120000': '天津 Tianjin', '130000': '河北 Hebei', '000000': '国家平台 National' };
 const province = (code) => (PROVINCES[code] ? `${PROVINCES[code]} ${code}` : code);
 const STEP_KINDS = { entry: 'entered (import)', shipment: 'shipped', stock_in: 'into cold store', stock_out: 'out of cold store' };
@@ -33,13 +35,20 @@ function time(ms) {
 }
 const errorBox = (what, e) => el('div', { class: 'card' }, el('div', { class: 'error' }, `${what}: ${e.message}`));
 
+/** GET a gateway route, signed if an officer signed in; the Response. */
+async function get(path, reader = state.reader) {
+  // Sign exactly the path and query the browser sends.
+  const url = new URL(path, location.href);
+  const headers = reader ? await readHeaders(reader, 'GET', url.pathname + url.search) : {};
+  try { return await fetch(url.href, { cache: 'no-store', headers }); } catch (e) { throw new Error(`this node does not answer (${e.message})`); }
+}
 /** GET a gateway route; the envelope's result, or an Error with its message. */
-async function api(path) {
-  let res, env = null;
-  try { res = await fetch(path, { cache: 'no-store' }); } catch (e) { throw new Error(`this node does not answer (${e.message})`); }
+async function api(path, reader = state.reader) {
+  const res = await get(path, reader);
+  let env = null;
   try { env = await res.json(); } catch (_) { /* not an envelope */ }
   if (!env || typeof env !== 'object' || !('success' in env)) throw new Error(`${path}: HTTP ${res.status}`);
-  if (!env.success) throw new Error(env.message || `HTTP ${env.code}`);
+  if (!env.success) throw Object.assign(new Error(env.message || `HTTP ${env.code}`), { status: res.status });
   return env.result;
 }
 
@@ -144,7 +153,7 @@ async function showTrace(scheme, code, direction) {
     [resolution, trace, svgText] = await Promise.all([
       api(`/v1/codes/${encodeURIComponent(scheme)}/${encodeURIComponent(code)}`),
       api(`/v1/trace?${q}&format=json`),
-      fetch(`/v1/trace?${q}&format=svg`).then((r) => (r.ok ? r.text() : null)),
+      get(`/v1/trace?${q}&format=svg`).then((r) => (r.ok ? r.text() : null)),
     ]);
   } catch (e) {
     if (ticket === state.ticket) view.replaceChildren(errorBox(`Cannot trace ${scheme} ${code}`, e));
@@ -184,9 +193,12 @@ async function showTrace(scheme, code, direction) {
     el('p', { class: 'route', id: 'route' }, el('b', {}, 'Route of the goods: '), routeOf(trace).flatMap((level, i) => [i ? ' → ' : '',
       level.map((u, j) => [j ? ', ' : '', u ? el('span', { class: `who p${(names.get(u) || {}).province}` }, names.get(u) ? names.get(u).name : u) : `port ${lot.port_of_entry}`])])),
     el('div', { class: 'toolbar' }, 'Direction: ', directions.flatMap((d, i) => (i ? [' · ', d] : [d])), el('span', { class: 'spacer' }), fit,
-      el('a', { class: 'button-link', id: 'csv-link', href: `/v1/trace?${q}&format=csv`, download: `trace-${scheme}-${code}.csv` }, 'Download CSV (Excel)')),
+      el('a', { class: 'button-link', id: 'csv-link', href: `/v1/trace?${q}&format=csv`, download: `trace-${scheme}-${code}.csv`, onclick: signedDownload }, 'Download CSV (Excel)')),
     graph, hint,
     el('h3', {}, `Enterprises (${trace.enterprises.length}) and what they hold now`),
+    trace.enterprises.some((e) => /\*/.test(`${e.contact || ''}${e.contact_phone || ''}`)) ? el('p', { class: 'muted small', id: 'trace-masked' }, state.reader
+      ? `Some contacts are masked: as ${state.reader.caller || 'this key'} your role may not see them in full.`
+      : 'Contact details are masked for you; sign in with your bureau’s or enterprise’s key to see what your role may see.') : null,
     el('div', { class: 'scroll' }, table(
       ['Enterprise', 'USCC', 'Province', 'Type', 'Holds now', 'Contact'],
       trace.enterprises.map((e) => el('tr', {}, el('td', {}, e.name, el('div', { class: 'muted small' }, e.address)), el('td', { class: 'mono' }, e.uscc),
@@ -280,20 +292,27 @@ const CHECKS = [
 ];
 
 /** The six checks of docs/PROOFS.md in order, stopping at the first that fails, as `coldchain verify` does.
- *  Returns {ok, checks: [{name, what, ok: true|false|null, detail}], signers, height}. */
+ *  A bundle whose record is withheld from the reader (`transaction: null`) proves its `tx_id`: check 2
+ *  does not run and the Merkle leaf is the id itself.
+ *  Returns {ok, recordIncluded, checks: [{name, what, ok: true|false|null, notRun, detail}], signers, height}. */
 async function verifyProof(b, anchor) {
   const n = anchor.validators.length, quorum = n - Math.floor((n - 1) / 3);
-  const out = { ok: false, checks: [], signers: [], quorum, validators: n, height: b.header && b.header.height };
+  const withheld = b.transaction === null || b.transaction === undefined;
+  const out = { ok: false, recordIncluded: !withheld, txId: b.tx_id, checks: [], signers: [], quorum, validators: n, height: b.header && b.header.height };
   let failed = false, id, tip, tipHash;
   const steps = [
     async () => {
       if (b.version !== 1) throw new Error(`unsupported proof version ${b.version} (this page reads version 1)`);
-      for (const found of [b.transaction.chain_id, b.header.chain_id, ...b.links.map((l) => l.chain_id)]) {
+      for (const found of [...(withheld ? [] : [b.transaction.chain_id]), b.header.chain_id, ...b.links.map((l) => l.chain_id)]) {
         if (found !== anchor.chain_id) throw new Error(`the proof is for chain “${found}”, the keys are for “${anchor.chain_id}”`);
       }
       return `chain “${anchor.chain_id}”`;
     },
     async () => {
+      if (withheld) {
+        id = unhex(b.tx_id, 32, 'tx_id');
+        return { notRun: `not run: the record is withheld from you; this proof establishes that transaction id ${tohex(id)} was finalized` };
+      }
       const bytes = txBytes(b.transaction);
       id = await sha256(bytes);
       if (tohex(id) !== String(b.tx_id).toLowerCase()) throw new Error(`its SHA-256 is ${tohex(id)}, the proof claims ${b.tx_id}`);
@@ -351,10 +370,109 @@ async function verifyProof(b, anchor) {
   for (const [i, step] of steps.entries()) {
     const [name, what] = CHECKS[i];
     if (failed) { out.checks.push({ name, what, ok: null, detail: 'not checked: an earlier check failed' }); continue; }
-    try { out.checks.push({ name, what, ok: true, detail: await step() }); } catch (e) { failed = true; out.checks.push({ name, what, ok: false, detail: e.message }); }
+    try {
+      const r = await step();
+      out.checks.push(typeof r === 'object' ? { name, what, ok: null, notRun: true, detail: r.notRun } : { name, what, ok: true, detail: r });
+    } catch (e) { failed = true; out.checks.push({ name, what, ok: false, detail: e.message }); }
   }
   out.ok = !failed;
   return out;
+}
+
+// ------------------------------------------------------------------ signing in: signed reads (gateway/access.rs)
+
+// PKCS#8 for an Ed25519 private key is this fixed prefix followed by the 32-byte seed (RFC 8410).
+const PKCS8_ED25519_PREFIX = '302e020100300506032b657004220420';
+
+/** The 32-byte seed of a key file written by `coldchain keygen` or `coldchain testnet`
+ *  ({"algorithm": "ed25519", "public_key": hex, "secret_key": hex of the seed}), or a bare 64-hex seed. */
+function seedOf(text, name) {
+  let file = null;
+  try { file = JSON.parse(text); } catch (_) { /* perhaps bare hex */ }
+  if (file && typeof file === 'object') {
+    if (file.algorithm !== undefined && file.algorithm !== 'ed25519') throw new Error(`the key's algorithm is “${file.algorithm}”, not ed25519`);
+    return { seed: unhex(file.secret_key, 32, 'its secret_key'), claimed: typeof file.public_key === 'string' ? file.public_key.toLowerCase() : null };
+  }
+  return { seed: unhex(text.trim(), 32, 'the file (neither a coldchain key file nor a hex seed)'), claimed: null };
+}
+
+/** Imports a key file for signing: {key (not extractable), publicKey (hex), caller (once the node names it)}. */
+async function importReader(text, name) {
+  if (!window.crypto || !crypto.subtle) throw new Error('this browser signs only on https:// pages or on this computer (localhost)');
+  const { seed, claimed } = seedOf(text, name);
+  const der = concat(unhex(PKCS8_ED25519_PREFIX, 16, 'prefix'), seed);
+  try {
+    // Imported once as extractable only to learn the public key (the JWK's x), then for good without export.
+    const probe = await crypto.subtle.importKey('pkcs8', der, { name: 'Ed25519' }, true, ['sign']);
+    const { x } = await crypto.subtle.exportKey('jwk', probe);
+    const publicKey = tohex(Uint8Array.from(atob(x.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0)));
+    if (claimed && claimed !== publicKey) throw new Error('its public_key does not match its secret_key');
+    const key = await crypto.subtle.importKey('pkcs8', der, { name: 'Ed25519' }, false, ['sign']);
+    return { key, publicKey, caller: null, file: name };
+  } finally { seed.fill(0); der.fill(0); }
+}
+
+/** The three headers of a signed read: ed25519 over "coldchain/read/v1\n" METHOD "\n" PATH?QUERY "\n" TIMESTAMP. */
+async function readHeaders(reader, method, pathAndQuery) {
+  const timestamp = String(Date.now());
+  const message = utf8.encode(`coldchain/read/v1\n${method}\n${pathAndQuery}\n${timestamp}`);
+  const signature = new Uint8Array(await crypto.subtle.sign({ name: 'Ed25519' }, reader.key, message));
+  return { 'x-coldchain-key': reader.publicKey, 'x-coldchain-timestamp': timestamp, 'x-coldchain-signature': tohex(signature) };
+}
+
+async function signIn(file) {
+  const error = $('signin-error');
+  error.hidden = true;
+  $('key-file').value = '';
+  let reader;
+  try {
+    reader = await importReader(await file.text(), file.name);
+    // Whether this node knows the key: a signed read of a bureau's alert record (which names no
+    // enterprise, so reading it is never a logged cross-province read) gives the caller's label;
+    // without alerts, a read of no transaction answers 404 for a known key and 401 for others.
+    const probe = [...state.alerts.keys()][0] || '0'.repeat(64);
+    try { reader.caller = (await api(`/v1/tx/${probe}`, reader)).caller || null; } catch (e) {
+      if (e.status !== 404) throw new Error(`this node does not accept the key: ${e.message}`);
+    }
+  } catch (e) {
+    error.textContent = `Cannot sign in with ${file.name}: ${e.message}`;
+    error.hidden = false;
+    return;
+  }
+  state.reader = reader;
+  renderReader();
+  route();
+}
+
+function signOut() {
+  state.reader = null;
+  $('signin-error').hidden = true;
+  renderReader();
+  route();
+}
+
+function renderReader() {
+  const r = state.reader;
+  $('reader-who').replaceChildren(...(r
+    ? [el('b', { id: 'reader-caller' }, r.caller || 'signed in'), ' · key ', el('span', { class: 'mono', title: r.publicKey }, `${r.publicKey.slice(0, 8)}…${r.publicKey.slice(-4)}`),
+      r.caller ? '' : el('span', { class: 'small' }, ' (role shown when the node first names it)')]
+    : [el('b', { id: 'reader-caller' }, 'the public'), el('span', { class: 'small' }, ' · contact details masked')]));
+  $('signin').hidden = !!r;
+  $('signout').hidden = !r;
+}
+
+/** Links to gateway files (the trace CSV) download through a signed read when signed in. */
+async function signedDownload(e) {
+  if (!state.reader) return;
+  e.preventDefault();
+  const a = e.currentTarget;
+  try {
+    const res = await get(a.getAttribute('href'));
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    const link = el('a', { href: URL.createObjectURL(await res.blob()), download: a.getAttribute('download') });
+    link.click();
+    setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+  } catch (err) { a.after(el('div', { class: 'error small' }, `Download: ${err.message}`)); }
 }
 
 // ------------------------------------------------------------------ transaction and block views
@@ -369,6 +487,7 @@ async function showTx(id) {
     return;
   }
   if (ticket !== state.ticket) return;
+  if (state.reader && tx.caller && state.reader.caller !== tx.caller) { state.reader.caller = tx.caller; renderReader(); }
   const t = tx.transaction, record = t && t.record;
   const outcome = tx.outcome && (tx.outcome.status === 'applied' ? 'applied to the ledger'
     : `refused by the rules: ${tx.outcome.field || ''} ${tx.outcome.rule || JSON.stringify(tx.outcome)}`);
@@ -381,8 +500,13 @@ async function showTx(id) {
       ['Block', tx.height !== undefined ? el('a', { href: `#block/${tx.height}` }, `#${tx.height}, record ${tx.index + 1}`) : null],
       ['Outcome', outcome],
       ['Signed by key', t && el('span', { class: 'mono' }, t.signer.public_key)],
+      ['Read as', tx.caller],
     ]),
-    record ? el('details', {}, el('summary', {}, 'The record as signed'), el('pre', { class: 'record' }, JSON.stringify(record, null, 2))) : null,
+    tx.masked ? el('p', { class: 'note', id: 'masked-note' }, state.reader
+      ? `Contact details are masked for you: as ${tx.caller || 'this key'} your role may not see this enterprise’s contacts in full. What you see is a view of the record, not the signed record itself.`
+      : 'Contact details are masked for you; sign in with your bureau’s or enterprise’s key to see what your role may see.') : null,
+    record ? el('details', { open: tx.masked || undefined }, el('summary', {}, tx.masked ? 'The record, masked for you' : 'The record as signed'),
+      el('pre', { class: 'record', id: 'record' }, JSON.stringify(record, null, 2))) : null,
     el('h3', {}, 'Proof that the bureaus confirmed it'), proofArea));
   if (tx.state === 'finalized') await loadProof(id, proofArea, ticket);
   else {
@@ -422,15 +546,19 @@ async function loadProof(id, area, ticket) {
     let v;
     try { v = await verifyProof(bundle, state.anchor); } catch (e) { v = { ok: false, checks: [{ name: 'Reading the proof', what: '', ok: false, detail: e.message }] }; }
     const failed = v.checks.find((c) => c.ok === false);
+    const signed = v.ok && `${v.signers.length} of the ${v.validators} bureaus (${v.signers.join(', ')}) signed as final`;
     result.replaceChildren(
-      el('div', { class: `verdict ${v.ok ? 'ok' : 'bad'}`, id: 'verdict', 'data-valid': String(v.ok) },
-        v.ok ? `✔ VALID — verified in this browser: this record is in block ${v.height}, which ${v.signers.length} of the ${v.validators} bureaus (${v.signers.join(', ')}) signed as final.`
-          : `✘ INVALID — ${failed ? `${failed.name}: ${failed.detail}` : 'the proof could not be checked'}`),
-      el('ol', { class: 'checks' }, v.checks.map((c) => el('li', { class: c.ok ? 'ok' : c.ok === false ? 'bad' : 'skip' },
-        el('span', { class: 'mark' }, c.ok ? '✔' : c.ok === false ? '✘' : '–'), el('b', {}, c.name),
+      el('div', { class: `verdict ${v.ok ? 'ok' : 'bad'}`, id: 'verdict', 'data-valid': String(v.ok), 'data-record': v.recordIncluded === false ? 'withheld' : 'included' },
+        !v.ok ? `✘ INVALID — ${failed ? `${failed.name}: ${failed.detail}` : 'the proof could not be checked'}`
+          : v.recordIncluded ? `✔ VALID (record included) — verified in this browser: this record, byte for byte, is in block ${v.height}, which ${signed}.`
+            : `✔ VALID (transaction id proven) — verified in this browser: transaction ${short(String(v.txId))} is in block ${v.height}, which ${signed}. ` +
+              'The record itself is withheld from you, so its content is not part of this check.'),
+      el('ol', { class: 'checks' }, v.checks.map((c) => el('li', { class: c.ok ? 'ok' : c.ok === false ? 'bad' : c.notRun ? 'na' : 'skip' },
+        el('span', { class: 'mark' }, c.ok ? '✔' : c.ok === false ? '✘' : c.notRun ? '○' : '–'), el('b', {}, c.name),
         el('span', {}, el('span', { class: 'what' }, c.what), el('span', { class: 'detail' }, c.detail))))),
       el('p', { class: 'muted small' }, `Checked with ${state.anchor.source}. `, state.genesisAnchor ? ''
-        : 'A node could report false keys: for a check that trusts no node, choose the consortium’s genesis.json above, or run coldchain verify.'));
+        : 'A node could report false keys: for a check that trusts no node, choose the consortium’s genesis.json above, or run coldchain verify.',
+        v.recordIncluded === false ? ' Whoever holds the record can check that it hashes to this transaction id; coldchain verify accepts this proof likewise.' : ''));
   }
   await render();
 }
@@ -534,10 +662,13 @@ $('search-form').addEventListener('submit', (e) => {
   go(`#trace/${encodeURIComponent($('scheme').value.trim())}/${encodeURIComponent($('code').value.trim())}/${$('direction').value}`);
 });
 $('tx-form').addEventListener('submit', (e) => { e.preventDefault(); go(`#tx/${$('tx-id').value.trim().toLowerCase()}`); });
+$('key-file').addEventListener('change', () => { if ($('key-file').files[0]) signIn($('key-file').files[0]); });
+$('signout').addEventListener('click', signOut);
+renderReader();
 window.addEventListener('hashchange', route);
 rememberSchemes([]);
 // For tests and the curious: the verifier, callable from the console.
-window.coldchain = { verifyProof, anchorFromStatus, anchorFromGenesis, state };
+window.coldchain = { verifyProof, anchorFromStatus, anchorFromGenesis, state, api };
 
 (async () => {
   connectAlertStream();
