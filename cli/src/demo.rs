@@ -150,8 +150,13 @@ pub fn run(dir: Option<PathBuf>, exit_after: bool) -> Result<()> {
     }
     let g = &g;
     println!();
+    println!("Open the explorer in a browser: {g}/  (sign in with {} to read as Beijing's bureau)", dir.join("beijing").join("admin.key").display());
     println!("Try:");
     println!("  coldchain trace --gateway {g} --scheme {scheme} {code}");
+    println!(
+        "  coldchain trace --gateway {g} --scheme {scheme} {code} --key {}   # as Beijing's bureau: its province unmasked",
+        dir.join("beijing").join("admin.key").display()
+    );
     println!("  curl -s '{g}/v1/trace?scheme={scheme}&code={code}&direction=backward&format=csv'");
     println!("  curl -s '{g}/v1/trace?scheme={scheme}&code={code}&format=svg' > trace.svg");
     println!("  curl -s {g}/v1/codes/HE-GS1/{}", scenario::HEBEI_CODE);
