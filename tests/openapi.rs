@@ -173,6 +173,9 @@ fn structural_problems(doc: &Value) -> Vec<String> {
                     problems.push(format!("{here}: tag {tag} is not declared"));
                 }
             }
+            if op["tags"].as_array().is_none_or(|t| t.is_empty()) {
+                problems.push(format!("{here}: no tag"));
+            }
             let params: Vec<&Value> = item["parameters"]
                 .as_array()
                 .into_iter()
