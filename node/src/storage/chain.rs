@@ -5,7 +5,10 @@
 //! - `block_txs`: height ‖ chunk (u32) → the canonical bytes of up to 64 of
 //!   the block's transactions, one per line (canonical JSON has no raw
 //!   newline);
-//! - `hashes`: block hash → height; `txs`: tx id → {height, index, outcome};
+//! - `hashes`: block hash → height; `txs`: tx id → height (u64) ‖ index
+//!   (u32), followed by the outcome as JSON when the chaincode refused the
+//!   transaction (12 bytes for the usual applied one; stores written before
+//!   this encoding hold JSON `{height, index, outcome}`, still read);
 //! - `pending`: tx id → canonical bytes of accepted, not yet final transactions;
 //! - outside sled, `proposals/HEIGHT-HASH.block`: the header and
 //!   transactions of each block this node voted for, fsynced before the vote
@@ -22,8 +25,9 @@ use crate::block::{Block, Header};
 use crate::consensus::{Certificate, Evidence};
 use coldchain_chaincode::{Hash, Outcome, Receipt, Transaction, TxId};
 use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -70,6 +74,9 @@ pub struct ChainStore {
     hashes: sled::Tree,
     txs: sled::Tree,
     pending: sled::Tree,
+    /// The keys of `pending`, in memory: a commit removes only those, without
+    /// a lookup in sled per finalized transaction.
+    pending_ids: Arc<Mutex<HashSet<TxId>>>,
     proposal_dir: std::path::PathBuf,
     evidence: sled::Tree,
     meta: sled::Tree,
@@ -79,6 +86,31 @@ const HEAD: &[u8] = b"head";
 
 fn corrupt(tree: &'static str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt { tree, detail: e.to_string() }
+}
+
+impl TxLocation {
+    fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(12);
+        out.extend_from_slice(&self.height.to_be_bytes());
+        out.extend_from_slice(&self.index.to_be_bytes());
+        if self.outcome != Outcome::Applied {
+            out.extend(serde_json::to_vec(&self.outcome).expect("plain data"));
+        }
+        out
+    }
+
+    fn decode(bytes: &[u8]) -> Result<TxLocation, StoreError> {
+        if bytes.first() == Some(&b'{') {
+            return serde_json::from_slice(bytes).map_err(|e| corrupt("txs", e));
+        }
+        if bytes.len() < 12 {
+            return Err(corrupt("txs", format!("location of {} bytes", bytes.len())));
+        }
+        let height = u64::from_be_bytes(bytes[..8].try_into().expect("8 bytes"));
+        let index = u32::from_be_bytes(bytes[8..12].try_into().expect("4 bytes"));
+        let outcome = if bytes.len() == 12 { Outcome::Applied } else { serde_json::from_slice(&bytes[12..]).map_err(|e| corrupt("txs", e))? };
+        Ok(TxLocation { height, index, outcome })
+    }
 }
 
 fn key(parts: &[&[u8]]) -> Vec<u8> {
@@ -132,12 +164,18 @@ impl ChainStore {
         let db = sled::Config::new().path(dir).cache_capacity(8 * 1024 * 1024).open()?;
         let proposal_dir = dir.join("proposals");
         std::fs::create_dir_all(&proposal_dir).map_err(|e| corrupt("proposals", e))?;
+        let pending = db.open_tree("pending")?;
+        let mut pending_ids = HashSet::new();
+        for k in pending.iter().keys() {
+            pending_ids.insert(Hash(k?.as_ref().try_into().map_err(|e| corrupt("pending", e))?));
+        }
         Ok(ChainStore {
             blocks: db.open_tree("blocks")?,
             block_txs: db.open_tree("block_txs")?,
             hashes: db.open_tree("hashes")?,
             txs: db.open_tree("txs")?,
-            pending: db.open_tree("pending")?,
+            pending,
+            pending_ids: Arc::new(Mutex::new(pending_ids)),
             proposal_dir,
             evidence: db.open_tree("evidence")?,
             meta: db.open_tree("meta")?,
@@ -206,7 +244,7 @@ impl ChainStore {
 
     pub fn tx_location(&self, id: &TxId) -> Result<Option<TxLocation>, StoreError> {
         let Some(v) = self.txs.get(id.0)? else { return Ok(None) };
-        let loc: TxLocation = serde_json::from_slice(&v).map_err(|e| corrupt("txs", e))?;
+        let loc = TxLocation::decode(&v)?;
         Ok((loc.height <= self.head()?).then_some(loc))
     }
 
@@ -216,6 +254,8 @@ impl ChainStore {
         let Some((last, _)) = blocks.last() else { return Ok(()) };
         let tip = last.header.height;
         let mut pending_done = sled::Batch::default();
+        let mut pending_ids = self.pending_ids.lock().map_err(|e| corrupt("pending", e))?;
+        let mut done_ids = Vec::new();
         for (block, receipts) in blocks {
             let height = block.header.height;
             let mut body = sled::Batch::default();
@@ -230,9 +270,10 @@ impl ChainStore {
                     continue;
                 }
                 let loc = TxLocation { height, index: i as u32, outcome: receipt.outcome.clone() };
-                index.insert(&receipt.tx_id.0, serde_json::to_vec(&loc).expect("plain data"));
-                if self.pending.contains_key(receipt.tx_id.0)? {
+                index.insert(&receipt.tx_id.0, loc.encode());
+                if pending_ids.contains(&receipt.tx_id) {
                     pending_done.remove(&receipt.tx_id.0);
+                    done_ids.push(receipt.tx_id);
                 }
             }
             self.block_txs.apply_batch(body)?;
@@ -244,6 +285,10 @@ impl ChainStore {
         }
         self.meta.insert(HEAD, &tip.to_be_bytes())?;
         self.pending.apply_batch(pending_done)?;
+        for id in &done_ids {
+            pending_ids.remove(id);
+        }
+        drop(pending_ids);
         self.db.flush()?;
         for (height, path) in self.proposal_files()? {
             if height <= tip {
@@ -259,12 +304,14 @@ impl ChainStore {
         for (id, tx) in txs {
             batch.insert(&id.0, tx.canonical_bytes());
         }
+        let mut pending_ids = self.pending_ids.lock().map_err(|e| corrupt("pending", e))?;
         self.pending.apply_batch(batch)?;
+        pending_ids.extend(txs.iter().map(|(id, _)| *id));
         Ok(())
     }
 
     pub fn is_pending(&self, id: &TxId) -> Result<bool, StoreError> {
-        Ok(self.pending.contains_key(id.0)?)
+        Ok(self.pending_ids.lock().map_err(|e| corrupt("pending", e))?.contains(id))
     }
 
     pub fn pending_txs(&self) -> Result<Vec<(TxId, Transaction)>, StoreError> {
