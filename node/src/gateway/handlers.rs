@@ -17,6 +17,7 @@ use axum::response::Response;
 use coldchain_chaincode::images::{self, Image};
 use coldchain_chaincode::{Hash, Outcome, Transaction, TxError, TxId};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -99,14 +100,38 @@ pub async fn status(State(gw): State<Gateway>) -> Result<Response, ApiError> {
 }
 
 pub fn parse_body(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Value, ApiError> {
-    let bytes = body.map_err(|e| {
+    serde_json::from_slice(&body_bytes(body, limit)?).map_err(malformed_json)
+}
+
+fn body_bytes(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, ApiError> {
+    body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", format!("the request body exceeds the limit of {limit} bytes"))
         } else {
             ApiError::new(e.status(), "bad_body", e.body_text())
         }
-    })?;
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::field("malformed_json", "(body)", format!("must be valid JSON: {e}")))
+    })
+}
+
+fn malformed_json(e: serde_json::Error) -> ApiError {
+    ApiError::field("malformed_json", "(body)", format!("must be valid JSON: {e}"))
+}
+
+/// 503 at once, before any parsing or signature check, while the mempool is
+/// full: under overload the gateway spends nothing on what it would shed.
+fn shed_if_full(gw: &Gateway) -> Result<(), ApiError> {
+    let (pending, capacity) = gw.services.live.read().map(|l| (l.mempool, l.mempool_capacity)).unwrap_or((0, usize::MAX));
+    if capacity > 0 && pending >= capacity {
+        return Err(submit_error(SubmitError::Overloaded(capacity)));
+    }
+    Ok(())
+}
+
+fn submission_permit(gw: &Gateway) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+    gw.submit_permits
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "too many submissions in flight; retry later"))
 }
 
 fn tx_error(e: TxError) -> ApiError {
@@ -134,12 +159,24 @@ pub type Checked = (TxId, Transaction, Vec<Image>);
 /// images as Base64; the chain keeps their SHA-256), then parses and
 /// verifies (batch signature check, off the async threads).
 pub async fn check_transactions(values: Vec<Value>, gw: &Gateway) -> Vec<Result<Checked, ApiError>> {
+    check_items(values, gw, Ok).await
+}
+
+/// As [`check_transactions`], for a batch held as raw JSON items: each is
+/// parsed only when its turn comes, so a batch never exists as one tree of
+/// `Value`s (about ten times its text).
+async fn check_raw_transactions(items: Vec<Box<RawValue>>, gw: &Gateway) -> Vec<Result<Checked, ApiError>> {
+    check_items(items, gw, |raw| serde_json::from_str(raw.get()).map_err(malformed_json)).await
+}
+
+async fn check_items<I: Send + 'static>(items: Vec<I>, gw: &Gateway, to_value: fn(I) -> Result<Value, ApiError>) -> Vec<Result<Checked, ApiError>> {
     let chain_id = gw.services.genesis.chain_id.clone();
     let signatures = gw.services.signatures;
     tokio::task::spawn_blocking(move || {
-        let parsed: Vec<Result<(Transaction, Vec<Image>), ApiError>> = values
+        let parsed: Vec<Result<(Transaction, Vec<Image>), ApiError>> = items
             .into_iter()
-            .map(|mut v| {
+            .map(|item| {
+                let mut v = to_value(item)?;
                 let images = match v.get_mut("record") {
                     Some(record) => images::extract(record).map_err(|e| ApiError::field("invalid_image", e.field, e.rule))?,
                     None => Vec::new(),
@@ -189,11 +226,17 @@ pub async fn wait_finalized(gw: &Gateway, ids: &[TxId], timeout_ms: u64) -> Resu
     let mut heights: Vec<Option<u64>> = vec![None; ids.len()];
     loop {
         head.borrow_and_update();
-        // Only the ones still pending are looked up again.
-        for (slot, id) in heights.iter_mut().zip(ids) {
-            if slot.is_none() {
-                *slot = gw.services.store.tx_location(id).map_err(ApiError::internal)?.map(|l| l.height);
-            }
+        // Only the ones still pending, and of those only the ones the state
+        // (in memory) has applied, are looked up in the store: one lookup per
+        // transaction, not one per transaction and block. The state is
+        // updated before the store, so one applied but not yet stored is
+        // looked up again when the head moves after its commit.
+        let applied: Vec<usize> = {
+            let state = gw.services.state.read().map_err(|_| ApiError::internal("state lock poisoned"))?;
+            heights.iter().zip(ids).enumerate().filter(|(_, (slot, id))| slot.is_none() && state.contains(id)).map(|(i, _)| i).collect()
+        };
+        for i in applied {
+            heights[i] = gw.services.store.tx_location(&ids[i]).map_err(ApiError::internal)?.map(|l| l.height);
         }
         if heights.iter().all(Option::is_some) {
             return Ok(heights);
@@ -261,11 +304,7 @@ pub fn submitted(gw: &Gateway, id: TxId, height: Option<u64>, wait: Option<u64>)
 /// Checks, submits and (when asked) waits for one transaction: its id and
 /// the height it was finalized at, if it was within the wait.
 pub async fn submit_value(gw: &Gateway, value: Value, wait: Option<u64>) -> Result<(TxId, Option<u64>), ApiError> {
-    let _permit = gw
-        .submit_permits
-        .clone()
-        .try_acquire_owned()
-        .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "too many submissions in flight; retry later"))?;
+    let permit = submission_permit(gw)?;
     let (id, tx, images) = check_transactions(vec![value], gw).await.pop().expect("one result")?;
     let outcome = gw.services.submit(vec![(id, tx)]).await.map_err(submit_error)?.pop().expect("one outcome");
     let mut height = match outcome {
@@ -276,6 +315,7 @@ pub async fn submit_value(gw: &Gateway, value: Value, wait: Option<u64>) -> Resu
         SubmitOutcome::Accepted | SubmitOutcome::AlreadyPending => None,
     };
     store_images(gw, &images)?;
+    drop(permit);
     if let (Some(ms), None) = (wait, height) {
         height = wait_finalized(gw, &[id], ms).await?[0];
     }
@@ -300,19 +340,19 @@ pub async fn submit_value(gw: &Gateway, value: Value, wait: Option<u64>) -> Resu
 )]
 pub async fn submit_batch(State(gw): State<Gateway>, Query(q): Query<WaitQuery>, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
     let wait = wait_ms(&gw, &q)?;
-    let value = parse_body(body, gw.max_body_bytes)?;
-    let Value::Array(items) = value else {
-        return Err(ApiError::field("invalid_batch", "(body)", "must be a JSON array of transactions"));
+    shed_if_full(&gw)?;
+    let permit = submission_permit(&gw)?;
+    let items: Vec<Box<RawValue>> = match serde_json::from_slice(&body_bytes(body, gw.max_body_bytes)?) {
+        Ok(items) => items,
+        Err(e) if e.classify() == serde_json::error::Category::Data => {
+            return Err(ApiError::field("invalid_batch", "(body)", "must be a JSON array of transactions"));
+        }
+        Err(e) => return Err(malformed_json(e)),
     };
     if items.is_empty() || items.len() > MAX_BATCH {
         return Err(ApiError::field("invalid_batch", "(body)", format!("must hold 1 to {MAX_BATCH} transactions, got {}", items.len())));
     }
-    let _permit = gw
-        .submit_permits
-        .clone()
-        .try_acquire_owned()
-        .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "too many submissions in flight; retry later"))?;
-    let checked = check_transactions(items, &gw).await;
+    let checked = check_raw_transactions(items, &gw).await;
     let valid: Vec<(TxId, Transaction)> = checked.iter().filter_map(|r| r.as_ref().ok().map(|(id, tx, _)| (*id, tx.clone()))).collect();
     let mut outcomes = if valid.is_empty() { Vec::new() } else { gw.services.submit(valid).await.map_err(submit_error)? }.into_iter();
     let mut results = Vec::with_capacity(checked.len());
@@ -340,6 +380,9 @@ pub async fn submit_batch(State(gw): State<Gateway>, Query(q): Query<WaitQuery>,
             },
         }
     }
+    // The permit bounds the work of checking and submitting; waiting for
+    // finalization holds only ids.
+    drop(permit);
     if let Some(ms) = wait
         && !to_wait.is_empty()
     {
