@@ -351,7 +351,7 @@ where
 
     let mut swarm = behaviour::build_swarm::<M, Q, R>(keypair, &config, &allowed)?;
     let listen_err = |reason: String| NetError::Listen { addr: config.listen.clone(), reason };
-    swarm.listen_on(config.listen.clone()).map_err(|e| listen_err(e.to_string()))?;
+    swarm.listen_on(config.listen.clone()).map_err(|e| listen_err(error_chain(&e)))?;
 
     // Wait for the first bound address (nothing else can happen before).
     let shared = Arc::new(Shared::default());
@@ -363,7 +363,7 @@ where
                     return Err(listen_err(format!("listener closed: {reason:?}")));
                 }
                 SwarmEvent::ListenerError { error, .. } => {
-                    return Err(listen_err(error.to_string()));
+                    return Err(listen_err(error_chain(&error)));
                 }
                 _ => {}
             }
@@ -381,6 +381,25 @@ where
 
     let handle = NetworkHandle { commands: commands_tx, shared, local_peer_id };
     Ok((handle, events_rx))
+}
+
+/// An error and its sources, `: `-separated: libp2p's transport errors
+/// display as nothing and keep the cause (e.g. "Address already in use") in
+/// their source.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !text.is_empty() && !out.contains(&text) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
+        }
+        source = cause.source();
+    }
+    out
 }
 
 #[cfg(test)]
@@ -410,3 +429,4 @@ mod tests {
         assert!(matches!(peer_of_addr(&bad), Err(NetError::InvalidPeerAddress(_))));
     }
 }
+
