@@ -1,5 +1,6 @@
 //! `coldchain`: the one binary of the consortium chain.
 
+#[cfg(target_env = "musl")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -246,7 +247,23 @@ struct AppArgs {
     uscc: String,
 }
 
+/// glibc gives every thread that allocates its own arena (up to 8 per core)
+/// and keeps what each arena once held: a node's peak resident memory was
+/// 400–450 MB for 140 MB of live heap. Two arenas: 200–250 MB, and no less
+/// throughput (docs/BENCHMARKS.md). `MALLOC_ARENA_MAX` in the environment
+/// still decides when set.
+fn limit_malloc_arenas() {
+    #[cfg(target_env = "gnu")]
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        // SAFETY: mallopt only sets a tunable; called before any other thread exists.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, 2);
+        }
+    }
+}
+
 fn main() -> std::process::ExitCode {
+    limit_malloc_arenas();
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
