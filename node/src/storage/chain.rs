@@ -5,10 +5,10 @@
 //! - `block_txs`: height ‖ chunk (u32) → the canonical bytes of up to 64 of
 //!   the block's transactions, one per line (canonical JSON has no raw
 //!   newline);
-//! - `hashes`: block hash → height; `txs`: tx id → height (u64) ‖ index
-//!   (u32), followed by the outcome as JSON when the chaincode refused the
-//!   transaction (12 bytes for the usual applied one; stores written before
-//!   this encoding hold JSON `{height, index, outcome}`, still read);
+//! - `hashes`: block hash → height; `txs`: for the transactions the
+//!   chaincode refused only, tx id → height (u64) ‖ index (u32) ‖ the
+//!   outcome as JSON (stores written before this encoding hold JSON
+//!   `{height, index, outcome}` for every transaction, still read);
 //! - `pending`: tx id → canonical bytes of accepted, not yet final transactions;
 //! - outside sled, `proposals/HEIGHT-HASH.block`: the header and
 //!   transactions of each block this node voted for, fsynced before the vote
@@ -17,17 +17,20 @@
 //! - `evidence`; `meta` (`head`: the last finalized height).
 //!
 //! Few, small values per block: sled copies a tree node on every insert, so
-//! per-transaction entries are kept to the one index that needs them. The head is written last and everything
-//! is flushed before a commit returns, so what the node acknowledges is on
-//! disk; index entries above the head (an interrupted commit) are ignored.
+//! there is no sled entry per applied transaction. Where each transaction is
+//! ([`TxIndex`]) is kept in memory and rebuilt at open from `block_txs`.
+//! The head is written last and everything is flushed before a commit
+//! returns, so what the node acknowledges is on disk; entries above the head
+//! (an interrupted commit) are ignored.
 
+use super::tx_index::{Slot, TxIndex};
 use crate::block::{Block, Header};
 use crate::consensus::{Certificate, Evidence};
 use coldchain_chaincode::{Hash, Outcome, Receipt, Transaction, TxId};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -77,6 +80,8 @@ pub struct ChainStore {
     /// The keys of `pending`, in memory: a commit removes only those, without
     /// a lookup in sled per finalized transaction.
     pending_ids: Arc<Mutex<HashSet<TxId>>>,
+    /// Every finalized transaction's location, up to the head.
+    index: Arc<RwLock<TxIndex>>,
     proposal_dir: std::path::PathBuf,
     evidence: sled::Tree,
     meta: sled::Tree,
@@ -169,18 +174,51 @@ impl ChainStore {
         for k in pending.iter().keys() {
             pending_ids.insert(Hash(k?.as_ref().try_into().map_err(|e| corrupt("pending", e))?));
         }
-        Ok(ChainStore {
+        let store = ChainStore {
             blocks: db.open_tree("blocks")?,
             block_txs: db.open_tree("block_txs")?,
             hashes: db.open_tree("hashes")?,
             txs: db.open_tree("txs")?,
             pending,
             pending_ids: Arc::new(Mutex::new(pending_ids)),
+            index: Arc::default(),
             proposal_dir,
             evidence: db.open_tree("evidence")?,
             meta: db.open_tree("meta")?,
             db,
-        })
+        };
+        let index = store.rebuild_index()?;
+        *store.index.write().map_err(|e| corrupt("txs", e))? = index;
+        Ok(store)
+    }
+
+    /// The locations of every transaction up to the head, from the stored
+    /// canonical bytes (hashed, not parsed), then the refused ones marked
+    /// from `txs`.
+    fn rebuild_index(&self) -> Result<TxIndex, StoreError> {
+        let head = self.head()?;
+        let mut index = TxIndex::default();
+        for item in self.block_txs.range(..(head + 1).to_be_bytes()) {
+            let (k, v) = item?;
+            if k.len() != 12 {
+                return Err(corrupt("block_txs", format!("key of {} bytes", k.len())));
+            }
+            let height = u64::from_be_bytes(k[..8].try_into().expect("8 bytes"));
+            let chunk = u32::from_be_bytes(k[8..].try_into().expect("4 bytes"));
+            for (i, line) in lines(&v).enumerate() {
+                let slot = Slot { height, index: chunk * CHUNK as u32 + i as u32, applied: true };
+                index.insert_first(Hash::digest(line), slot);
+            }
+        }
+        for item in self.txs.iter() {
+            let (k, v) = item?;
+            let id = Hash(k.as_ref().try_into().map_err(|e| corrupt("txs", e))?);
+            let loc = TxLocation::decode(&v)?;
+            if loc.outcome != Outcome::Applied && index.get(&id).is_some_and(|s| (s.height, s.index) == (loc.height, loc.index)) {
+                index.mark_refused(&id);
+            }
+        }
+        Ok(index)
     }
 
     /// Height of the last finalized block on disk (0: only genesis).
@@ -242,10 +280,14 @@ impl ChainStore {
         Ok((h <= self.head()?).then_some(h))
     }
 
+    /// Where a finalized transaction is and what the chaincode made of it.
     pub fn tx_location(&self, id: &TxId) -> Result<Option<TxLocation>, StoreError> {
-        let Some(v) = self.txs.get(id.0)? else { return Ok(None) };
-        let loc = TxLocation::decode(&v)?;
-        Ok((loc.height <= self.head()?).then_some(loc))
+        let Some(slot) = self.index.read().map_err(|e| corrupt("txs", e))?.get(id) else { return Ok(None) };
+        if slot.applied {
+            return Ok(Some(TxLocation { height: slot.height, index: slot.index, outcome: Outcome::Applied }));
+        }
+        let v = self.txs.get(id.0)?.ok_or_else(|| corrupt("txs", format!("outcome of refused transaction {id} missing")))?;
+        TxLocation::decode(&v).map(Some)
     }
 
     /// Stores finalized blocks in height order with their receipts; the last
@@ -256,32 +298,41 @@ impl ChainStore {
         let mut pending_done = sled::Batch::default();
         let mut pending_ids = self.pending_ids.lock().map_err(|e| corrupt("pending", e))?;
         let mut done_ids = Vec::new();
-        for (block, receipts) in blocks {
-            let height = block.header.height;
-            let mut body = sled::Batch::default();
-            for (c, chunk) in block.txs.chunks(CHUNK).enumerate() {
-                body.insert(key(&[&height.to_be_bytes(), &(c as u32).to_be_bytes()]), encode_txs(chunk.iter()));
-            }
-            let mut index = sled::Batch::default();
-            for (i, receipt) in receipts.iter().enumerate() {
-                // A transaction in a block again (the chaincode refuses the
-                // repeat) keeps the location where it took effect.
-                if receipt.outcome != Outcome::Applied && self.txs.contains_key(receipt.tx_id.0)? {
-                    continue;
+        let mut located: Vec<(TxId, Slot)> = Vec::new();
+        let mut seen_here = HashSet::new();
+        {
+            let index = self.index.read().map_err(|e| corrupt("txs", e))?;
+            for (block, receipts) in blocks {
+                let height = block.header.height;
+                let mut body = sled::Batch::default();
+                for (c, chunk) in block.txs.chunks(CHUNK).enumerate() {
+                    body.insert(key(&[&height.to_be_bytes(), &(c as u32).to_be_bytes()]), encode_txs(chunk.iter()));
                 }
-                let loc = TxLocation { height, index: i as u32, outcome: receipt.outcome.clone() };
-                index.insert(&receipt.tx_id.0, loc.encode());
-                if pending_ids.contains(&receipt.tx_id) {
-                    pending_done.remove(&receipt.tx_id.0);
-                    done_ids.push(receipt.tx_id);
+                let mut refused = sled::Batch::default();
+                for (i, receipt) in receipts.iter().enumerate() {
+                    // A transaction in a block again (the chaincode refuses the
+                    // repeat) keeps the location where it took effect.
+                    if index.get(&receipt.tx_id).is_some() || !seen_here.insert(receipt.tx_id) {
+                        continue;
+                    }
+                    let applied = receipt.outcome == Outcome::Applied;
+                    located.push((receipt.tx_id, Slot { height, index: i as u32, applied }));
+                    if !applied {
+                        let loc = TxLocation { height, index: i as u32, outcome: receipt.outcome.clone() };
+                        refused.insert(&receipt.tx_id.0, loc.encode());
+                    }
+                    if pending_ids.contains(&receipt.tx_id) {
+                        pending_done.remove(&receipt.tx_id.0);
+                        done_ids.push(receipt.tx_id);
+                    }
                 }
+                self.block_txs.apply_batch(body)?;
+                self.txs.apply_batch(refused)?;
+                self.hashes.insert(block.header.hash().0, &height.to_be_bytes())?;
+                let finality = if height == tip { Finality::Certificate(finalization.clone()) } else { Finality::CoveredBy(tip) };
+                let meta = BlockMeta { header: block.header.clone(), finality };
+                self.blocks.insert(height.to_be_bytes(), serde_json::to_vec(&meta).expect("plain data"))?;
             }
-            self.block_txs.apply_batch(body)?;
-            self.txs.apply_batch(index)?;
-            self.hashes.insert(block.header.hash().0, &height.to_be_bytes())?;
-            let finality = if height == tip { Finality::Certificate(finalization.clone()) } else { Finality::CoveredBy(tip) };
-            let meta = BlockMeta { header: block.header.clone(), finality };
-            self.blocks.insert(height.to_be_bytes(), serde_json::to_vec(&meta).expect("plain data"))?;
         }
         self.meta.insert(HEAD, &tip.to_be_bytes())?;
         self.pending.apply_batch(pending_done)?;
@@ -290,6 +341,12 @@ impl ChainStore {
         }
         drop(pending_ids);
         self.db.flush()?;
+        // Visible only once durable.
+        let mut index = self.index.write().map_err(|e| corrupt("txs", e))?;
+        for (id, slot) in located {
+            index.insert_first(id, slot);
+        }
+        drop(index);
         for (height, path) in self.proposal_files()? {
             if height <= tip {
                 let _ = std::fs::remove_file(path);

@@ -4,6 +4,7 @@
 
 mod chain;
 mod safety_file;
+mod tx_index;
 
 pub use chain::{ChainStore, Finality, StoreError, StoredBlock, TxLocation};
 pub use safety_file::SafetyFile;
