@@ -227,8 +227,14 @@ impl Transaction {
         let public_key = hex_field::<32>(signer, "public_key", "signer.public_key")?;
         let signature = hex_field::<64>(obj, "signature", "signature")?;
         let record = CanonicalJson::from_value(record).map_err(|e| TxError::new("record", e.to_string()))?;
-        let tx =
-            Transaction { chain_id: chain_id.to_string(), nonce, record, signer: Signer { algorithm: algorithm.to_string(), public_key }, signature, id: IdCache::default() };
+        let tx = Transaction {
+            chain_id: chain_id.to_string(),
+            nonce,
+            record,
+            signer: Signer { algorithm: algorithm.to_string(), public_key },
+            signature,
+            id: IdCache::default(),
+        };
         let bytes = tx.canonical_bytes();
         if bytes.len() > MAX_TX_BYTES {
             return Err(TxError::new("(body)", format!("transaction is {} bytes; the limit is {MAX_TX_BYTES}", bytes.len())));
