@@ -99,22 +99,28 @@ impl Transaction {
     /// signature. Members in RFC 8785 order: chain_id, nonce, record,
     /// signature, signer; strings escaped as serde_json (= RFC 8785) does.
     fn write_canonical(&self, out: &mut Vec<u8>, with_signature: bool) {
-        let text = |s: &str| serde_json::to_string(s).expect("strings serialize");
+        use std::io::Write as _;
+        let text = |out: &mut Vec<u8>, s: &str| serde_json::to_writer(&mut *out, s).expect("writing to a Vec cannot fail");
+        let hex_of = |out: &mut Vec<u8>, bytes: &[u8]| {
+            let start = out.len();
+            out.resize(start + 2 * bytes.len(), 0);
+            hex::encode_to_slice(bytes, &mut out[start..]).expect("sized to fit");
+        };
         out.extend_from_slice(b"{\"chain_id\":");
-        out.extend_from_slice(text(&self.chain_id).as_bytes());
+        text(out, &self.chain_id);
         out.extend_from_slice(b",\"nonce\":");
-        out.extend_from_slice(self.nonce.to_string().as_bytes());
+        write!(out, "{}", self.nonce).expect("writing to a Vec cannot fail");
         out.extend_from_slice(b",\"record\":");
         out.extend_from_slice(self.record.as_str().as_bytes());
         if with_signature {
             out.extend_from_slice(b",\"signature\":\"");
-            out.extend_from_slice(hex::encode(self.signature).as_bytes());
+            hex_of(out, &self.signature);
             out.push(b'"');
         }
         out.extend_from_slice(b",\"signer\":{\"algorithm\":");
-        out.extend_from_slice(text(&self.signer.algorithm).as_bytes());
+        text(out, &self.signer.algorithm);
         out.extend_from_slice(b",\"public_key\":\"");
-        out.extend_from_slice(hex::encode(self.signer.public_key).as_bytes());
+        hex_of(out, &self.signer.public_key);
         out.extend_from_slice(b"\"}}");
     }
 
@@ -132,6 +138,11 @@ impl Transaction {
         let mut out = Vec::with_capacity(self.record.len() + 330);
         self.write_canonical(&mut out, true);
         out
+    }
+
+    /// Appends the RFC 8785 bytes of the whole transaction to `out`.
+    pub fn write_canonical_bytes(&self, out: &mut Vec<u8>) {
+        self.write_canonical(out, true);
     }
 
     /// SHA-256 of the canonical bytes.

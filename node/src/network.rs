@@ -429,4 +429,3 @@ mod tests {
         assert!(matches!(peer_of_addr(&bad), Err(NetError::InvalidPeerAddress(_))));
     }
 }
-

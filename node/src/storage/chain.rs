@@ -132,7 +132,7 @@ fn lines(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
 fn encode_txs<'a>(txs: impl Iterator<Item = &'a Transaction>) -> Vec<u8> {
     let mut out = Vec::new();
     for tx in txs {
-        out.extend(tx.canonical_bytes());
+        tx.write_canonical_bytes(&mut out);
         out.push(b'\n');
     }
     out
