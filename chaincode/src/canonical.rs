@@ -13,8 +13,10 @@
 //! ryu-js (ECMAScript's Number::toString), strings escaped by serde_json
 //! (the same minimal escapes JCS prescribes).
 
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
@@ -118,8 +120,118 @@ impl CanonicalJson {
     }
 
     /// Whether the text is exactly the canonical form of what it denotes.
+    ///
+    /// Checked while parsing, without building a [`Value`]: the text is
+    /// re-written canonically as it is read (members must already come in
+    /// order, since canonical text has them sorted) and compared at the end.
     pub fn is_canonical(&self) -> bool {
-        serde_json::from_str::<Value>(&self.0).ok().and_then(|v| value_bytes(&v).ok()).is_some_and(|b| b == self.0.as_bytes())
+        let mut out = Vec::with_capacity(self.0.len());
+        let mut de = serde_json::Deserializer::from_str(&self.0);
+        Rewrite { out: &mut out }.deserialize(&mut de).is_ok() && de.end().is_ok() && out == self.0.as_bytes()
+    }
+}
+
+/// Writes what it parses in canonical form; fails on members out of
+/// canonical order (such text is not canonical whatever it denotes).
+struct Rewrite<'a> {
+    out: &'a mut Vec<u8>,
+}
+
+impl<'de> DeserializeSeed<'de> for Rewrite<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Rewrite<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("JSON")
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        self.out.extend_from_slice(b"null");
+        Ok(())
+    }
+    fn visit_bool<E>(self, b: bool) -> Result<(), E> {
+        self.out.extend_from_slice(if b { b"true" } else { b"false" });
+        Ok(())
+    }
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<(), E> {
+        self.visit_f64(n as f64)
+    }
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<(), E> {
+        self.visit_f64(n as f64)
+    }
+    fn visit_f64<E: de::Error>(self, f: f64) -> Result<(), E> {
+        if !f.is_finite() {
+            return Err(E::custom("not a finite double"));
+        }
+        self.out.extend_from_slice(ryu_js::Buffer::new().format_finite(f).as_bytes());
+        Ok(())
+    }
+    fn visit_str<E>(self, s: &str) -> Result<(), E> {
+        write_string(s, self.out);
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        self.out.push(b'[');
+        let mut first = true;
+        loop {
+            let mark = self.out.len();
+            if !first {
+                self.out.push(b',');
+            }
+            if seq.next_element_seed(Rewrite { out: self.out })?.is_none() {
+                self.out.truncate(mark);
+                break;
+            }
+            first = false;
+        }
+        self.out.push(b']');
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        self.out.push(b'{');
+        let mut previous: Option<Cow<'de, str>> = None;
+        while let Some(key) = map.next_key_seed(Key)? {
+            if let Some(p) = &previous {
+                if p.encode_utf16().cmp(key.encode_utf16()) != std::cmp::Ordering::Less {
+                    return Err(de::Error::custom("members out of canonical order"));
+                }
+                self.out.push(b',');
+            }
+            write_string(&key, self.out);
+            self.out.push(b':');
+            map.next_value_seed(Rewrite { out: self.out })?;
+            previous = Some(key);
+        }
+        self.out.push(b'}');
+        Ok(())
+    }
+}
+
+/// An object key, borrowed from the text when it has no escapes.
+struct Key;
+
+impl<'de> DeserializeSeed<'de> for Key {
+    type Value = Cow<'de, str>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Cow<'de, str>, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Key {
+    type Value = Cow<'de, str>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a string")
+    }
+    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Borrowed(s))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Owned(s.to_owned()))
     }
 }
 
@@ -208,6 +320,20 @@ mod tests {
             let text = CanonicalJson(String::from_utf8(ours).unwrap().into());
             prop_assert!(text.is_canonical());
         }
+
+        /// The streaming check agrees with the definition: text is canonical
+        /// exactly when it equals the canonical bytes of what it parses to.
+        #[test]
+        fn is_canonical_agrees_with_rewriting_the_parsed_value(v in any_value(), pretty in any::<bool>(), swap in any::<bool>()) {
+            let mut text = if pretty { serde_json::to_string_pretty(&v).unwrap() } else { String::from_utf8(value_bytes(&v).unwrap()).unwrap() };
+            if swap {
+                // Serialized as parsed (UTF-8 key order, serde_json numbers):
+                // canonical only when that happens to coincide.
+                text = serde_json::to_string(&v).unwrap();
+            }
+            let by_definition = serde_json::from_str::<Value>(&text).ok().and_then(|p| value_bytes(&p).ok()).is_some_and(|b| b == text.as_bytes());
+            prop_assert_eq!(CanonicalJson(text.clone().into()).is_canonical(), by_definition, "{}", text);
+        }
     }
 
     #[test]
@@ -241,5 +367,13 @@ mod tests {
         let back: CanonicalJson = serde_json::from_str(r#"{ "z" : 1.0, "a": [ true ] }"#).unwrap();
         assert_eq!(back, c, "JSON input is canonicalized");
         assert!(!CanonicalJson(r#"{"z":1,"a":[true]}"#.into()).is_canonical());
+        for not_canonical in
+            [r#"{"a":1,"a":1}"#, r#"{"a":1.0}"#, r#"[1,2] "#, r#"["\u0041"]"#, r#"{"a":1}{}"#, "[1e400]", "", r#"[1,]"#, r#"{"a":"\/"}"#]
+        {
+            assert!(!CanonicalJson(not_canonical.into()).is_canonical(), "{not_canonical}");
+        }
+        for canonical in [r#"{"a":[],"b":{},"c":"\n\u001f"}"#, "[]", "null", "-0.5", r#"[1e+21,"é"]"#] {
+            assert!(CanonicalJson(canonical.into()).is_canonical(), "{canonical}");
+        }
     }
 }
