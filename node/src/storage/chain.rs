@@ -9,7 +9,11 @@
 //!   chaincode refused only, tx id → height (u64) ‖ index (u32) ‖ the
 //!   outcome as JSON (stores written before this encoding hold JSON
 //!   `{height, index, outcome}` for every transaction, still read);
-//! - `pending`: tx id → canonical bytes of accepted, not yet final transactions;
+//! - `pending`: per accepted submission, values of up to 64 of its
+//!   transactions under a sequence number (u64): their canonical bytes, one
+//!   per line; each deleted
+//!   when the last of them is final (stores written before this hold one
+//!   transaction per value under its id, still read);
 //! - outside sled, `proposals/HEIGHT-HASH.block`: the header and
 //!   transactions of each block this node voted for, fsynced before the vote
 //!   (a consortium that restarts all at once still holds every block that
@@ -23,6 +27,7 @@
 //! returns, so what the node acknowledges is on disk; entries above the head
 //! (an interrupted commit) are ignored.
 
+use super::pending::PendingIndex;
 use super::tx_index::{Slot, TxIndex};
 use crate::block::{Block, Header};
 use crate::consensus::{Certificate, Evidence};
@@ -77,9 +82,9 @@ pub struct ChainStore {
     hashes: sled::Tree,
     txs: sled::Tree,
     pending: sled::Tree,
-    /// The keys of `pending`, in memory: a commit removes only those, without
-    /// a lookup in sled per finalized transaction.
-    pending_ids: Arc<Mutex<HashSet<TxId>>>,
+    /// Which `pending` batch holds each accepted transaction, in memory: a
+    /// commit finds the batches it completes without a lookup in sled.
+    pending_ids: Arc<Mutex<PendingIndex>>,
     /// Every finalized transaction's location, up to the head.
     index: Arc<RwLock<TxIndex>>,
     proposal_dir: std::path::PathBuf,
@@ -170,17 +175,13 @@ impl ChainStore {
         let proposal_dir = dir.join("proposals");
         std::fs::create_dir_all(&proposal_dir).map_err(|e| corrupt("proposals", e))?;
         let pending = db.open_tree("pending")?;
-        let mut pending_ids = HashSet::new();
-        for k in pending.iter().keys() {
-            pending_ids.insert(Hash(k?.as_ref().try_into().map_err(|e| corrupt("pending", e))?));
-        }
         let store = ChainStore {
             blocks: db.open_tree("blocks")?,
             block_txs: db.open_tree("block_txs")?,
             hashes: db.open_tree("hashes")?,
             txs: db.open_tree("txs")?,
             pending,
-            pending_ids: Arc::new(Mutex::new(pending_ids)),
+            pending_ids: Arc::default(),
             index: Arc::default(),
             proposal_dir,
             evidence: db.open_tree("evidence")?,
@@ -189,7 +190,26 @@ impl ChainStore {
         };
         let index = store.rebuild_index()?;
         *store.index.write().map_err(|e| corrupt("txs", e))? = index;
+        store.load_pending()?;
         Ok(store)
+    }
+
+    /// Indexes the stored pending batches; transactions already final (a
+    /// crash between a commit and the deletion of their batch) are not
+    /// pending, and batches left with none are deleted.
+    fn load_pending(&self) -> Result<(), StoreError> {
+        let index = self.index.read().map_err(|e| corrupt("txs", e))?;
+        let mut pending = self.pending_ids.lock().map_err(|e| corrupt("pending", e))?;
+        let mut closed = sled::Batch::default();
+        for item in self.pending.iter() {
+            let (k, v) = item?;
+            pending.add(&k, lines(&v).map(Hash::digest).filter(|id| index.get(id).is_none()));
+            if !pending.is_open(&k) {
+                closed.remove(k);
+            }
+        }
+        self.pending.apply_batch(closed)?;
+        Ok(())
     }
 
     /// The locations of every transaction up to the head, from the stored
@@ -297,7 +317,6 @@ impl ChainStore {
         let tip = last.header.height;
         let mut pending_done = sled::Batch::default();
         let mut pending_ids = self.pending_ids.lock().map_err(|e| corrupt("pending", e))?;
-        let mut done_ids = Vec::new();
         let mut located: Vec<(TxId, Slot)> = Vec::new();
         let mut seen_here = HashSet::new();
         {
@@ -321,9 +340,8 @@ impl ChainStore {
                         let loc = TxLocation { height, index: i as u32, outcome: receipt.outcome.clone() };
                         refused.insert(&receipt.tx_id.0, loc.encode());
                     }
-                    if pending_ids.contains(&receipt.tx_id) {
-                        pending_done.remove(&receipt.tx_id.0);
-                        done_ids.push(receipt.tx_id);
+                    if let Some(batch) = pending_ids.finalize(&receipt.tx_id) {
+                        pending_done.remove(batch);
                     }
                 }
                 self.block_txs.apply_batch(body)?;
@@ -336,9 +354,6 @@ impl ChainStore {
         }
         self.meta.insert(HEAD, &tip.to_be_bytes())?;
         self.pending.apply_batch(pending_done)?;
-        for id in &done_ids {
-            pending_ids.remove(id);
-        }
         drop(pending_ids);
         self.db.flush()?;
         // Visible only once durable.
@@ -355,15 +370,24 @@ impl ChainStore {
         Ok(())
     }
 
-    /// Stores accepted transactions; durable once [`ChainStore::flush`] returns.
+    /// Stores accepted transactions, 64 to a value; durable once
+    /// [`ChainStore::flush`] returns.
     pub fn put_pending(&self, txs: &[(TxId, Transaction)]) -> Result<(), StoreError> {
-        let mut batch = sled::Batch::default();
-        for (id, tx) in txs {
-            batch.insert(&id.0, tx.canonical_bytes());
+        if txs.is_empty() {
+            return Ok(());
         }
-        let mut pending_ids = self.pending_ids.lock().map_err(|e| corrupt("pending", e))?;
+        let mut pending = self.pending_ids.lock().map_err(|e| corrupt("pending", e))?;
+        let mut batch = sled::Batch::default();
+        let mut keys = Vec::new();
+        for chunk in txs.chunks(CHUNK) {
+            let key = self.db.generate_id()?.to_be_bytes();
+            batch.insert(&key, encode_txs(chunk.iter().map(|(_, tx)| tx)));
+            keys.push((key, chunk));
+        }
         self.pending.apply_batch(batch)?;
-        pending_ids.extend(txs.iter().map(|(id, _)| *id));
+        for (key, chunk) in keys {
+            pending.add(&key, chunk.iter().map(|(id, _)| *id));
+        }
         Ok(())
     }
 
@@ -371,12 +395,19 @@ impl ChainStore {
         Ok(self.pending_ids.lock().map_err(|e| corrupt("pending", e))?.contains(id))
     }
 
+    /// The accepted transactions not yet final.
     pub fn pending_txs(&self) -> Result<Vec<(TxId, Transaction)>, StoreError> {
+        let pending = self.pending_ids.lock().map_err(|e| corrupt("pending", e))?;
         let mut out = Vec::new();
+        let mut seen = HashSet::new();
         for item in self.pending.iter() {
-            let (k, v) = item?;
-            let id = Hash(k.as_ref().try_into().map_err(|e| corrupt("pending", e))?);
-            out.push((id, Transaction::from_canonical_bytes(&v).map_err(|e| corrupt("pending", e))?));
+            let (_, v) = item?;
+            for line in lines(&v) {
+                let id = Hash::digest(line);
+                if pending.contains(&id) && seen.insert(id) {
+                    out.push((id, Transaction::from_canonical_bytes(line).map_err(|e| corrupt("pending", e))?));
+                }
+            }
         }
         Ok(out)
     }

@@ -3,6 +3,7 @@
 //! validator signed survive even a damaged chain database.
 
 mod chain;
+mod pending;
 mod safety_file;
 mod tx_index;
 
