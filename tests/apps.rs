@@ -113,7 +113,12 @@ fn enterprises_submit_with_signed_requests_and_every_bad_request_is_refused_with
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(out.status.success() && text.contains("finalized at height"), "{text}{}", String::from_utf8_lossy(&out.stderr));
     let id = text.lines().find_map(|l| l.strip_prefix("tx_id: ")).unwrap().to_string();
-    let (_, env) = get(&c.url(2, &format!("/v1/tx/{id}")));
+    // Finalized where it was submitted; another node has it once it has
+    // committed that block.
+    let env = wait_for("the transaction finalized on hebei's node", LONG, || {
+        let (_, env) = get(&c.url(2, &format!("/v1/tx/{id}")));
+        (env["result"]["state"] == "finalized").then_some(env)
+    });
     let tx = &env["result"]["transaction"];
     assert_eq!(tx["record"]["via"], json!({"path": "appid", "appid": APPID}), "{env}");
     let status = c.status(0).unwrap();

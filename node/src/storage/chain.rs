@@ -315,8 +315,6 @@ impl ChainStore {
     pub fn commit(&self, blocks: &[(Block, Vec<Receipt>)], finalization: &Certificate) -> Result<(), StoreError> {
         let Some((last, _)) = blocks.last() else { return Ok(()) };
         let tip = last.header.height;
-        let mut pending_done = sled::Batch::default();
-        let mut pending_ids = self.pending_ids.lock().map_err(|e| corrupt("pending", e))?;
         let mut located: Vec<(TxId, Slot)> = Vec::new();
         let mut seen_here = HashSet::new();
         {
@@ -340,9 +338,6 @@ impl ChainStore {
                         let loc = TxLocation { height, index: i as u32, outcome: receipt.outcome.clone() };
                         refused.insert(&receipt.tx_id.0, loc.encode());
                     }
-                    if let Some(batch) = pending_ids.finalize(&receipt.tx_id) {
-                        pending_done.remove(batch);
-                    }
                 }
                 self.block_txs.apply_batch(body)?;
                 self.txs.apply_batch(refused)?;
@@ -353,15 +348,25 @@ impl ChainStore {
             }
         }
         self.meta.insert(HEAD, &tip.to_be_bytes())?;
-        self.pending.apply_batch(pending_done)?;
-        drop(pending_ids);
         self.db.flush()?;
-        // Visible only once durable.
+        // Visible only once durable, and located before no longer pending,
+        // so a reader never finds an acknowledged transaction in neither.
         let mut index = self.index.write().map_err(|e| corrupt("txs", e))?;
-        for (id, slot) in located {
-            index.insert_first(id, slot);
+        for (id, slot) in &located {
+            index.insert_first(*id, *slot);
         }
         drop(index);
+        // Pending values whose transactions are all final go; durable with
+        // the next flush (a crash before it: `load_pending` drops them).
+        let mut pending = self.pending_ids.lock().map_err(|e| corrupt("pending", e))?;
+        let mut closed = sled::Batch::default();
+        for (id, _) in &located {
+            if let Some(key) = pending.finalize(id) {
+                closed.remove(key);
+            }
+        }
+        drop(pending);
+        self.pending.apply_batch(closed)?;
         for (height, path) in self.proposal_files()? {
             if height <= tip {
                 let _ = std::fs::remove_file(path);
