@@ -51,8 +51,8 @@ impl PendingIndex {
         None
     }
 
-    /// Keys of stored batches with nothing pending (all final before a
-    /// restart, or every line a duplicate).
+    /// Whether a stored batch still holds a pending transaction (false once
+    /// all of them are final, or when every line was pending elsewhere).
     pub fn is_open(&self, key: &[u8]) -> bool {
         self.open.contains_key(key)
     }
