@@ -137,6 +137,12 @@ impl Core {
             Event::BlockAvailable { header } => self.on_block_available(header),
             Event::Synced { header, finalization } => self.on_synced(header, finalization),
         }
+        // Rule L: the leader proposes as soon as its parent is justified and
+        // known, whichever event made it so (the parent's header may arrive
+        // after the certificate that moved us into this view).
+        if self.me() == Some(self.leader(self.view)) {
+            self.try_propose();
+        }
         std::mem::take(&mut self.actions)
     }
 

@@ -21,6 +21,10 @@
 //!   parent is the block of the highest view w < v that has a notarization
 //!   (or is the last finalized block), and every view strictly between w and
 //!   v has a nullification. The proposal carries those certificates.
+//! - **Rule L (leader).** The leader of its current view proposes as soon as
+//!   the parent is justified and its header is known, re-checked after every
+//!   event: the notarization that ends view v−1 can arrive before v−1's
+//!   proposal does.
 //! - **Rule N (notarize).** In its current view, a validator notarizes the
 //!   first proposal of the view's leader whose parent is justified, whose
 //!   height is the parent's plus one, and whose body the driver verified

@@ -1,7 +1,8 @@
 //! Safety rules: what this validator has signed, and the checks that stop it
 //! from ever signing two conflicting votes, even across a restart.
 //!
-//! The state is small and written in full (write, fsync, rename) by the driver
+//! The state is small and written in full (over the older of two slot files,
+//! fdatasynced; see `storage::safety_file`) by the driver
 //! on every [`Action::Persist`](super::Action::Persist), which the core always
 //! emits before the vote it protects.
 

@@ -55,7 +55,7 @@ pub async fn run_with(cfg: NodeConfig, shutdown: impl Future<Output = ()> + Send
         .ok_or_else(|| NodeError::NotAValidator { key: cfg.key.display().to_string(), genesis: cfg.genesis.display().to_string() })?;
     std::fs::create_dir_all(&cfg.data_dir).map_err(|source| NodeError::DataDir { path: cfg.data_dir.display().to_string(), source })?;
     let store = ChainStore::open(&cfg.data_dir.join("chain"))?;
-    let safety_file = SafetyFile::new(&cfg.data_dir);
+    let mut safety_file = SafetyFile::new(&cfg.data_dir);
     let safety = safety_file.load().map_err(NodeError::Safety)?.unwrap_or_default();
 
     // Rebuild the chaincode state from the finalized blocks.

@@ -168,10 +168,24 @@ fn remove_half_written_snapshots(dir: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// sled's log segment size: 8 MiB for a new store, so a page of block
+/// bodies (up to 16 values of 64 transactions) stays in the log instead of
+/// becoming a blob file of its own (sled's threshold is a quarter segment;
+/// at its default 512 KiB every few blocks created, fsynced and later
+/// unlinked files). A store created before keeps the size it was created
+/// with (sled refuses to open it with another), read from sled's `conf`.
+fn segment_size(dir: &Path) -> usize {
+    // `conf` is text lines followed by a binary CRC-32.
+    std::fs::read(dir.join("conf"))
+        .ok()
+        .and_then(|conf| String::from_utf8_lossy(&conf).lines().find_map(|l| l.strip_prefix("segment_size: ")?.trim().parse().ok()))
+        .unwrap_or(8 << 20)
+}
+
 impl ChainStore {
     pub fn open(dir: &Path) -> Result<ChainStore, StoreError> {
         remove_half_written_snapshots(dir)?;
-        let db = sled::Config::new().path(dir).cache_capacity(8 * 1024 * 1024).open()?;
+        let db = sled::Config::new().path(dir).cache_capacity(8 * 1024 * 1024).segment_size(segment_size(dir)).open()?;
         let proposal_dir = dir.join("proposals");
         std::fs::create_dir_all(&proposal_dir).map_err(|e| corrupt("proposals", e))?;
         let pending = db.open_tree("pending")?;
@@ -497,5 +511,25 @@ impl ChainStore {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_created_with_sleds_default_segment_size_still_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = sled::Config::new().path(dir.path()).open().unwrap();
+        old.open_tree("blocks").unwrap().insert(b"k", b"v").unwrap();
+        old.flush().unwrap();
+        drop(old);
+        assert_eq!(segment_size(dir.path()), 512 * 1024);
+        let store = ChainStore::open(dir.path()).unwrap();
+        assert_eq!(store.head().unwrap(), 0);
+        let fresh = tempfile::tempdir().unwrap();
+        ChainStore::open(fresh.path()).unwrap();
+        assert_eq!(segment_size(fresh.path()), 8 << 20);
     }
 }
