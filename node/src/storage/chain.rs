@@ -2,9 +2,13 @@
 //!
 //! Trees (integers big-endian, so keys sort by height):
 //! - `blocks`: height → {header, finality} (JSON, small);
-//! - `block_txs`: height ‖ chunk (u32) → the canonical bytes of up to 64 of
-//!   the block's transactions, one per line (canonical JSON has no raw
-//!   newline);
+//! - `block_bodies`: height → where the block's body is in the body log
+//!   (`bodies/`, see [`super::body_log`]): segment (u64) ‖ offset (u64) ‖
+//!   length (u32), then the offset in the body of every 64th transaction's
+//!   line (u32 each), so one transaction is read without the rest;
+//! - `block_txs` (stores written before the body log, still read): height ‖
+//!   chunk (u32) → the canonical bytes of up to 64 of the block's
+//!   transactions, one per line (canonical JSON has no raw newline);
 //! - `hashes`: block hash → height; `txs`: for the transactions the
 //!   chaincode refused only, tx id → height (u64) ‖ index (u32) ‖ the
 //!   outcome as JSON (stores written before this encoding hold JSON
@@ -14,26 +18,29 @@
 //!   per line; each deleted
 //!   when the last of them is final (stores written before this hold one
 //!   transaction per value under its id, still read);
-//! - outside sled, `proposals/HEIGHT-HASH.block`: the header and
-//!   transactions of each block this node voted for, fsynced before the vote
-//!   (a consortium that restarts all at once still holds every block that
-//!   may be final); deleted once final;
+//! - outside sled, in the body log: the body of each block this node voted
+//!   for, fsynced before the vote (a consortium that restarts all at once
+//!   still holds every block that may be final); once final, `block_bodies`
+//!   points at it, so a body is written once. (Stores from before the log
+//!   kept these as `proposals/HEIGHT-HASH.block` files, still read.)
 //! - `evidence`; `meta` (`head`: the last finalized height).
 //!
 //! Few, small values per block: sled copies a tree node on every insert, so
-//! there is no sled entry per applied transaction. Where each transaction is
-//! ([`TxIndex`]) is kept in memory and rebuilt at open from `block_txs`.
+//! there is no sled entry per applied transaction, and no block body in
+//! sled. Where each transaction is ([`TxIndex`]) is kept in memory and
+//! rebuilt at open from the bodies.
 //! The head is written last and everything is flushed before a commit
 //! returns, so what the node acknowledges is on disk; entries above the head
 //! (an interrupted commit) are ignored.
 
+use super::body_log::{BodyLog, BodyPos};
 use super::pending::PendingIndex;
 use super::tx_index::{Slot, TxIndex};
 use crate::block::{Block, Header};
 use crate::consensus::{Certificate, Evidence};
 use coldchain_chaincode::{Hash, Outcome, Receipt, Transaction, TxId};
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -88,11 +95,90 @@ pub struct ChainStore {
     /// Every finalized transaction's location, up to the head.
     index: Arc<RwLock<TxIndex>>,
     proposal_dir: std::path::PathBuf,
+    bodies: BodyLog,
+    block_bodies: sled::Tree,
+    /// Bodies in the log of blocks above the head (voted for, not yet final).
+    unfinal: Arc<Mutex<HashMap<Hash, Unfinal>>>,
     evidence: sled::Tree,
     meta: sled::Tree,
 }
 
 const HEAD: &[u8] = b"head";
+
+struct Unfinal {
+    header: Header,
+    place: BodyPlace,
+}
+
+/// Where a body is: its place in the log, and the offset within it of every
+/// [`CHUNK`]th transaction line (none for an empty block).
+#[derive(Clone, Debug, PartialEq)]
+struct BodyPlace {
+    pos: BodyPos,
+    chunks: Vec<u32>,
+}
+
+impl BodyPlace {
+    fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(BodyPos::ENCODED + 4 * self.chunks.len());
+        self.pos.encode(&mut out);
+        for c in &self.chunks {
+            out.extend_from_slice(&c.to_be_bytes());
+        }
+        out
+    }
+
+    fn decode(bytes: &[u8]) -> Result<BodyPlace, StoreError> {
+        let pos = BodyPos::decode(bytes).ok_or_else(|| corrupt("block_bodies", format!("value of {} bytes", bytes.len())))?;
+        let rest = &bytes[BodyPos::ENCODED..];
+        if rest.len() % 4 != 0 {
+            return Err(corrupt("block_bodies", format!("value of {} bytes", bytes.len())));
+        }
+        Ok(BodyPlace { pos, chunks: rest.chunks(4).map(|c| u32::from_be_bytes(c.try_into().expect("4 bytes"))).collect() })
+    }
+
+    /// The byte range of the transaction lines from chunk `k` on (`None`:
+    /// to the end of the body).
+    fn range(&self, from: usize, to: Option<usize>) -> std::ops::Range<usize> {
+        let end = to.and_then(|k| self.chunks.get(k)).map_or(self.pos.len as usize, |&c| c as usize);
+        self.chunks.get(from).map_or(end, |&c| c as usize)..end
+    }
+}
+
+/// A block's body as the log holds it: the header as JSON, a newline, then
+/// each transaction's canonical bytes and a newline; and the offsets of
+/// every [`CHUNK`]th line.
+fn body_payload(block: &Block) -> (Vec<u8>, Vec<u32>) {
+    let mut out = serde_json::to_vec(&block.header).expect("plain data");
+    out.push(b'\n');
+    let mut chunks = Vec::with_capacity(block.txs.len().div_ceil(CHUNK));
+    for (i, tx) in block.txs.iter().enumerate() {
+        if i % CHUNK == 0 {
+            chunks.push(out.len() as u32);
+        }
+        tx.write_canonical_bytes(&mut out);
+        out.push(b'\n');
+    }
+    (out, chunks)
+}
+
+/// Splits a logged body into its header and the offsets of every
+/// [`CHUNK`]th transaction line.
+fn parse_payload(payload: &[u8]) -> Result<(Header, Vec<u32>), StoreError> {
+    let split = payload.iter().position(|b| *b == b'\n').ok_or_else(|| corrupt("bodies", "a body without a header line"))?;
+    let header: Header = serde_json::from_slice(&payload[..split]).map_err(|e| corrupt("bodies", e))?;
+    let mut chunks = Vec::new();
+    let mut at = split + 1;
+    let mut i = 0;
+    while at < payload.len() {
+        if i % CHUNK == 0 {
+            chunks.push(at as u32);
+        }
+        at += payload[at..].iter().position(|b| *b == b'\n').map_or(payload.len() - at, |p| p + 1);
+        i += 1;
+    }
+    Ok((header, chunks))
+}
 
 fn corrupt(tree: &'static str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt { tree, detail: e.to_string() }
@@ -182,13 +268,40 @@ fn segment_size(dir: &Path) -> usize {
         .unwrap_or(8 << 20)
 }
 
+fn head_of(meta: &sled::Tree) -> Result<u64, StoreError> {
+    Ok(match meta.get(HEAD)? {
+        Some(v) => u64::from_be_bytes(v.as_ref().try_into().map_err(|e| corrupt("meta", e))?),
+        None => 0,
+    })
+}
+
 impl ChainStore {
     pub fn open(dir: &Path) -> Result<ChainStore, StoreError> {
         remove_half_written_snapshots(dir)?;
         let db = sled::Config::new().path(dir).cache_capacity(8 * 1024 * 1024).segment_size(segment_size(dir)).open()?;
+        // Proposal files of stores from before the body log, if any.
         let proposal_dir = dir.join("proposals");
-        std::fs::create_dir_all(&proposal_dir).map_err(|e| corrupt("proposals", e))?;
         let pending = db.open_tree("pending")?;
+        let meta = db.open_tree("meta")?;
+        let head = head_of(&meta)?;
+        let block_bodies = db.open_tree("block_bodies")?;
+        // One pass over the body log: final bodies are indexed, those above
+        // the head are proposals this node voted for.
+        let mut index = TxIndex::default();
+        let mut unfinal = HashMap::new();
+        let bodies = BodyLog::open(&dir.join("bodies"), |pos, payload| {
+            let (header, chunks) = parse_payload(payload)?;
+            let height = header.height;
+            if height > head {
+                unfinal.insert(header.hash(), Unfinal { header, place: BodyPlace { pos, chunks } });
+            } else if block_bodies.get(height.to_be_bytes())?.is_some_and(|v| BodyPos::decode(&v) == Some(pos)) {
+                let start = chunks.first().map_or(payload.len(), |&c| c as usize);
+                for (i, line) in lines(&payload[start..]).enumerate() {
+                    index.insert_earliest(Hash::digest(line), Slot { height, index: i as u32, applied: true });
+                }
+            }
+            Ok(())
+        })?;
         let store = ChainStore {
             blocks: db.open_tree("blocks")?,
             block_txs: db.open_tree("block_txs")?,
@@ -198,11 +311,14 @@ impl ChainStore {
             pending_ids: Arc::default(),
             index: Arc::default(),
             proposal_dir,
+            bodies,
+            block_bodies,
+            unfinal: Arc::new(Mutex::new(unfinal)),
             evidence: db.open_tree("evidence")?,
-            meta: db.open_tree("meta")?,
+            meta,
             db,
         };
-        let index = store.rebuild_index()?;
+        let index = store.rebuild_index(index)?;
         *store.index.write().map_err(|e| corrupt("txs", e))? = index;
         store.load_pending()?;
         Ok(store)
@@ -226,12 +342,12 @@ impl ChainStore {
         Ok(())
     }
 
-    /// The locations of every transaction up to the head, from the stored
-    /// canonical bytes (hashed, not parsed), then the refused ones marked
-    /// from `txs`.
-    fn rebuild_index(&self) -> Result<TxIndex, StoreError> {
+    /// Completes the index of the bodies in the log: the locations of the
+    /// transactions in `block_txs` (stores from before the log) up to the
+    /// head, from the stored canonical bytes (hashed, not parsed), then the
+    /// refused ones marked from `txs`.
+    fn rebuild_index(&self, mut index: TxIndex) -> Result<TxIndex, StoreError> {
         let head = self.head()?;
-        let mut index = TxIndex::default();
         for item in self.block_txs.range(..(head + 1).to_be_bytes()) {
             let (k, v) = item?;
             if k.len() != 12 {
@@ -241,7 +357,7 @@ impl ChainStore {
             let chunk = u32::from_be_bytes(k[8..].try_into().expect("4 bytes"));
             for (i, line) in lines(&v).enumerate() {
                 let slot = Slot { height, index: chunk * CHUNK as u32 + i as u32, applied: true };
-                index.insert_first(Hash::digest(line), slot);
+                index.insert_earliest(Hash::digest(line), slot);
             }
         }
         for item in self.txs.iter() {
@@ -257,10 +373,11 @@ impl ChainStore {
 
     /// Height of the last finalized block on disk (0: only genesis).
     pub fn head(&self) -> Result<u64, StoreError> {
-        Ok(match self.meta.get(HEAD)? {
-            Some(v) => u64::from_be_bytes(v.as_ref().try_into().map_err(|e| corrupt("meta", e))?),
-            None => 0,
-        })
+        head_of(&self.meta)
+    }
+
+    fn place_of(&self, height: u64) -> Result<Option<BodyPlace>, StoreError> {
+        self.block_bodies.get(height.to_be_bytes())?.map(|v| BodyPlace::decode(&v)).transpose()
     }
 
     fn meta_of(&self, height: u64) -> Result<Option<BlockMeta>, StoreError> {
@@ -276,6 +393,9 @@ impl ChainStore {
     pub fn block(&self, height: u64) -> Result<Option<StoredBlock>, StoreError> {
         let Some(meta) = self.meta_of(height)? else { return Ok(None) };
         let mut txs = Vec::with_capacity(meta.header.tx_count as usize);
+        if let Some(place) = self.place_of(height)? {
+            txs = decode_txs(&self.bodies.read(place.pos, place.range(0, None))?, "bodies")?;
+        }
         for chunk in self.block_txs.scan_prefix(height.to_be_bytes()).values() {
             txs.extend(decode_txs(&chunk?, "block_txs")?);
         }
@@ -293,6 +413,9 @@ impl ChainStore {
     /// canonical bytes without parsing them.
     pub fn tx_ids(&self, height: u64) -> Result<Vec<TxId>, StoreError> {
         let mut ids = Vec::new();
+        if let Some(place) = self.place_of(height)? {
+            return Ok(lines(&self.bodies.read(place.pos, place.range(0, None))?).map(Hash::digest).collect());
+        }
         for chunk in self.block_txs.scan_prefix(height.to_be_bytes()).values() {
             ids.extend(lines(&chunk?).map(Hash::digest));
         }
@@ -301,6 +424,16 @@ impl ChainStore {
 
     pub fn tx_at(&self, height: u64, index: u32) -> Result<Option<Transaction>, StoreError> {
         let chunk = index / CHUNK as u32;
+        if let Some(place) = self.place_of(height)? {
+            if chunk as usize >= place.chunks.len() {
+                return Ok(None);
+            }
+            let bytes = self.bodies.read(place.pos, place.range(chunk as usize, Some(chunk as usize + 1)))?;
+            return match lines(&bytes).nth(index as usize % CHUNK) {
+                Some(line) => Ok(Some(Transaction::from_canonical_bytes(line).map_err(|e| corrupt("bodies", e))?)),
+                None => Ok(None),
+            };
+        }
         let Some(v) = self.block_txs.get(key(&[&height.to_be_bytes(), &chunk.to_be_bytes()]))? else { return Ok(None) };
         match lines(&v).nth(index as usize % CHUNK) {
             Some(line) => Ok(Some(Transaction::from_canonical_bytes(line).map_err(|e| corrupt("block_txs", e))?)),
@@ -331,14 +464,32 @@ impl ChainStore {
         let tip = last.header.height;
         let mut located: Vec<(TxId, Slot)> = Vec::new();
         let mut seen_here = HashSet::new();
+        // Bodies: those this node voted for are in the log already; the
+        // others (fetched, synced, imported) are appended once, and all are
+        // durable before sled points at them.
+        let mut places = Vec::with_capacity(blocks.len());
+        {
+            let unfinal = self.unfinal.lock().map_err(|e| corrupt("bodies", e))?;
+            let mut appended = false;
+            for (block, _) in blocks {
+                let place = match unfinal.get(&block.header.hash()) {
+                    Some(u) => u.place.clone(),
+                    None => {
+                        let (payload, chunks) = body_payload(block);
+                        appended = true;
+                        BodyPlace { pos: self.bodies.append(&payload)?, chunks }
+                    }
+                };
+                places.push(place);
+            }
+            if appended {
+                self.bodies.sync()?;
+            }
+        }
         {
             let index = self.index.read().map_err(|e| corrupt("txs", e))?;
-            for (block, receipts) in blocks {
+            for ((block, receipts), place) in blocks.iter().zip(&places) {
                 let height = block.header.height;
-                let mut body = sled::Batch::default();
-                for (c, chunk) in block.txs.chunks(CHUNK).enumerate() {
-                    body.insert(key(&[&height.to_be_bytes(), &(c as u32).to_be_bytes()]), encode_txs(chunk.iter()));
-                }
                 let mut refused = sled::Batch::default();
                 for (i, receipt) in receipts.iter().enumerate() {
                     // A transaction in a block again (the chaincode refuses the
@@ -353,7 +504,7 @@ impl ChainStore {
                         refused.insert(&receipt.tx_id.0, loc.encode());
                     }
                 }
-                self.block_txs.apply_batch(body)?;
+                self.block_bodies.insert(height.to_be_bytes(), place.encode())?;
                 self.txs.apply_batch(refused)?;
                 self.hashes.insert(block.header.hash().0, &height.to_be_bytes())?;
                 let finality = if height == tip { Finality::Certificate(finalization.clone()) } else { Finality::CoveredBy(tip) };
@@ -381,6 +532,7 @@ impl ChainStore {
         }
         drop(pending);
         self.pending.apply_batch(closed)?;
+        self.unfinal.lock().map_err(|e| corrupt("bodies", e))?.retain(|_, u| u.header.height > tip);
         for (height, path) in self.proposal_files()? {
             if height <= tip {
                 let _ = std::fs::remove_file(path);
@@ -431,30 +583,29 @@ impl ChainStore {
         Ok(out)
     }
 
-    /// Keeps the body of a block this node is about to vote for: written to
-    /// its own file and fsynced before this returns.
+    /// Keeps the body of a block this node is about to vote for: appended
+    /// to the body log and fsynced before this returns.
     pub fn put_proposal(&self, block: &Block) -> Result<(), StoreError> {
-        use std::io::Write;
-        let name = format!("{:020}-{}.block", block.header.height, block.header.hash());
-        let path = self.proposal_dir.join(&name);
-        if path.exists() {
+        let hash = block.header.hash();
+        if self.unfinal.lock().map_err(|e| corrupt("bodies", e))?.contains_key(&hash) {
             return Ok(());
         }
-        let tmp = self.proposal_dir.join(format!("{name}.tmp"));
-        let io = |e: std::io::Error| corrupt("proposals", e);
-        let mut f = std::fs::File::create(&tmp).map_err(io)?;
-        f.write_all(&serde_json::to_vec(&block.header).expect("plain data")).map_err(io)?;
-        f.write_all(b"\n").map_err(io)?;
-        f.write_all(&encode_txs(block.txs.iter())).map_err(io)?;
-        f.sync_all().map_err(io)?;
-        std::fs::rename(&tmp, &path).map_err(io)?;
-        std::fs::File::open(&self.proposal_dir).and_then(|d| d.sync_all()).map_err(io)?;
+        let (payload, chunks) = body_payload(block);
+        let pos = self.bodies.append(&payload)?;
+        self.bodies.sync()?;
+        let place = BodyPlace { pos, chunks };
+        self.unfinal.lock().map_err(|e| corrupt("bodies", e))?.insert(hash, Unfinal { header: block.header.clone(), place });
         Ok(())
     }
 
     fn proposal_files(&self) -> Result<Vec<(u64, std::path::PathBuf)>, StoreError> {
         let mut out = Vec::new();
-        for entry in std::fs::read_dir(&self.proposal_dir).map_err(|e| corrupt("proposals", e))? {
+        let entries = match std::fs::read_dir(&self.proposal_dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(corrupt("proposals", e)),
+        };
+        for entry in entries {
             let path = entry.map_err(|e| corrupt("proposals", e))?.path();
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
             if let Some(height) = name.strip_suffix(".block").and_then(|n| n.split('-').next()).and_then(|h| h.parse().ok()) {
@@ -467,6 +618,13 @@ impl ChainStore {
     /// Bodies of blocks this node voted for and has not seen final.
     pub fn proposals(&self) -> Result<Vec<Block>, StoreError> {
         let mut out = Vec::new();
+        let head = self.head()?;
+        for u in self.unfinal.lock().map_err(|e| corrupt("bodies", e))?.values() {
+            if u.header.height > head {
+                let txs = decode_txs(&self.bodies.read(u.place.pos, u.place.range(0, None))?, "bodies")?;
+                out.push(Block { header: u.header.clone(), txs: Arc::new(txs) });
+            }
+        }
         for (_, path) in self.proposal_files()? {
             let bytes = std::fs::read(&path).map_err(|e| corrupt("proposals", e))?;
             let mut parts = bytes.splitn(2, |b| *b == b'\n');
@@ -517,6 +675,72 @@ impl ChainStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::block::merkle_root;
+    use crate::consensus::SignerSignature;
+    use crate::crypto::VoteKind;
+    use ed25519_dalek::SigningKey;
+
+    fn block(height: u64, parent: Hash, txs: u64) -> Block {
+        let key = SigningKey::from_bytes(&[9; 32]);
+        let txs: Vec<Transaction> = (0..txs)
+            .map(|i| Transaction::sign("c", height * 1000 + i, serde_json::json!({"type": "notarise", "document": {"n": i}}), &key))
+            .collect();
+        let ids: Vec<TxId> = txs.iter().map(Transaction::id).collect();
+        let header = Header {
+            chain_id: "c".into(),
+            height,
+            view: height,
+            parent,
+            tx_root: merkle_root(&ids),
+            time_ms: height as i64,
+            proposer: 0,
+            tx_count: txs.len() as u32,
+        };
+        Block { header, txs: Arc::new(txs) }
+    }
+
+    fn certificate(header: &Header) -> Certificate {
+        let signatures = vec![SignerSignature { signer: 0, signature: [0; 64].into() }];
+        Certificate { kind: VoteKind::Finalize, view: header.view, hash: header.hash(), signatures }
+    }
+
+    fn log_bytes(dir: &Path) -> u64 {
+        std::fs::read_dir(dir.join("bodies")).unwrap().map(|e| e.unwrap().metadata().unwrap().len()).sum()
+    }
+
+    /// A body this node voted for is written once: it survives a restart as
+    /// a proposal, and committing it writes no second copy; every read
+    /// (block, ids, one transaction past the first chunk) finds it.
+    #[test]
+    fn a_voted_body_is_written_once_and_read_back_after_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let b1 = block(1, Hash::ZERO, 70);
+        let b2 = block(2, b1.header.hash(), 0);
+        {
+            let store = ChainStore::open(dir.path()).unwrap();
+            store.put_proposal(&b1).unwrap();
+            store.put_proposal(&b1).unwrap();
+        }
+        let written = log_bytes(dir.path());
+        let store = ChainStore::open(dir.path()).unwrap();
+        assert_eq!(store.proposals().unwrap(), vec![b1.clone()]);
+        let receipts = |b: &Block| b.txs.iter().map(|t| Receipt { tx_id: t.id(), outcome: Outcome::Applied }).collect::<Vec<_>>();
+        store.commit(&[(b1.clone(), receipts(&b1))], &certificate(&b1.header)).unwrap();
+        assert_eq!(log_bytes(dir.path()), written, "the committed body was written again");
+        // A block this node did not vote for is appended at commit.
+        store.commit(&[(b2.clone(), receipts(&b2))], &certificate(&b2.header)).unwrap();
+        drop(store);
+        let store = ChainStore::open(dir.path()).unwrap();
+        assert!(store.proposals().unwrap().is_empty());
+        assert_eq!(store.head().unwrap(), 2);
+        assert_eq!(store.block(1).unwrap().unwrap().block, b1);
+        assert_eq!(store.block(2).unwrap().unwrap().block, b2);
+        assert_eq!(store.tx_ids(1).unwrap(), b1.tx_ids());
+        assert_eq!(store.tx_at(1, 66).unwrap().as_ref(), Some(&b1.txs[66]));
+        assert_eq!(store.tx_at(1, 70).unwrap(), None);
+        let loc = store.tx_location(&b1.txs[69].id()).unwrap().unwrap();
+        assert_eq!((loc.height, loc.index), (1, 69));
+    }
 
     #[test]
     fn a_store_created_with_sleds_default_segment_size_still_opens() {

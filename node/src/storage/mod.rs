@@ -2,6 +2,7 @@
 //! the consensus safety file ([`SafetyFile`]), written apart so the votes a
 //! validator signed survive even a damaged chain database.
 
+mod body_log;
 mod chain;
 mod pending;
 mod safety_file;

@@ -48,6 +48,19 @@ impl TxIndex {
         true
     }
 
+    /// Indexes `id` at `slot` unless it is already at an earlier one (a
+    /// rebuild that meets blocks out of height order keeps where the
+    /// transaction took effect).
+    pub fn insert_earliest(&mut self, id: TxId, slot: Slot) {
+        let shard = &mut self.0[id.0[0] as usize];
+        match shard.get(&id) {
+            Some(s) if (s.height, s.index) <= (slot.height, slot.index) => {}
+            _ => {
+                shard.insert(id, slot);
+            }
+        }
+    }
+
     /// Marks an indexed transaction as refused by the chaincode.
     pub fn mark_refused(&mut self, id: &TxId) {
         if let Some(slot) = self.0[id.0[0] as usize].get_mut(id) {
