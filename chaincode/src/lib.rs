@@ -33,4 +33,4 @@ pub use hash::Hash;
 pub use record::RecordError;
 pub use records::Record;
 pub use state::{BlockContext, GenesisState, Outcome, Receipt, State};
-pub use transaction::{Signer, Transaction, TxError, TxId};
+pub use transaction::{IdMap, IdSet, Signer, Transaction, TxError, TxId};

@@ -31,6 +31,13 @@ pub const MAX_NONCE: u64 = (1 << 53) - 1;
 
 pub type TxId = Hash;
 
+/// Hashing for sets and maps keyed by transaction id. Ids are SHA-256
+/// digests, so foldhash (seeded per process) does; std's SipHash was a
+/// measurable share of a node's CPU at several lookups per transaction.
+pub type IdHasher = foldhash::fast::RandomState;
+pub type IdSet = std::collections::HashSet<TxId, IdHasher>;
+pub type IdMap<V> = std::collections::HashMap<TxId, V, IdHasher>;
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Signer {
     pub algorithm: String,

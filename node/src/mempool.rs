@@ -5,8 +5,9 @@
 //! without limit. Everything in it has had its signature verified once, so a
 //! proposal carrying it need not be verified again.
 
+use coldchain_chaincode::IdMap;
 use coldchain_chaincode::{Transaction, TxId};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum MempoolError {
@@ -18,12 +19,12 @@ pub struct Mempool {
     capacity: usize,
     next_seq: u64,
     order: BTreeMap<u64, TxId>,
-    txs: HashMap<TxId, (u64, Transaction)>,
+    txs: IdMap<(u64, Transaction)>,
 }
 
 impl Mempool {
     pub fn new(capacity: usize) -> Mempool {
-        Mempool { capacity, next_seq: 0, order: BTreeMap::new(), txs: HashMap::new() }
+        Mempool { capacity, next_seq: 0, order: BTreeMap::new(), txs: IdMap::default() }
     }
 
     pub fn len(&self) -> usize {

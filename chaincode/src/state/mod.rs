@@ -18,7 +18,6 @@ use crate::transaction::{Transaction, TxId};
 use chrono::NaiveDate;
 use ledger::{Bureau, Ledger};
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
 
 /// What the chaincode may know of the block it applies: nothing from a clock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,11 +67,11 @@ pub struct State {
 /// Every transaction id on chain, in 256 sets by the id's first byte, so
 /// that growing one never rehashes millions of ids while a block applies.
 #[derive(Clone, Debug)]
-struct Seen(Vec<HashSet<TxId>>);
+struct Seen(Vec<crate::IdSet>);
 
 impl Default for Seen {
     fn default() -> Self {
-        Seen(vec![HashSet::new(); 256])
+        Seen(vec![crate::IdSet::default(); 256])
     }
 }
 

@@ -317,12 +317,22 @@ impl Driver {
         let signatures = self.services.signatures;
         let tx = self.internal_tx.clone();
         let now = self.services.clock.now_ms();
+        let store = self.store.clone();
+        // Off the driver's task: the check, then (Rule P for bodies) the
+        // body durable on disk before the vote the result leads to.
         tokio::task::spawn_blocking(move || {
             let result = verify_body(&block, &parent, &chain_id, &known, now, signatures);
             if let Err(reason) = &result {
                 tracing::warn!(height = block.header.height, view = block.header.view, %reason, "rejected a proposal");
             }
-            let _ = tx.send(Internal::Verified { hash, valid: result.is_ok() });
+            let stored = result.is_ok() && {
+                let stored = store.put_proposal(&block);
+                if let Err(e) = &stored {
+                    tracing::error!(error = %e, "cannot store proposal body");
+                }
+                stored.is_ok()
+            };
+            let _ = tx.send(Internal::Verified { hash, valid: stored });
         });
     }
 
@@ -463,14 +473,14 @@ impl Driver {
     }
 
     fn on_relayed(&mut self, txs: &[Transaction]) {
+        let state = self.state.read().expect("state lock");
         let fresh: Vec<(TxId, Transaction)> = txs
             .iter()
             .map(|tx| (tx.id(), tx))
-            .filter(|(id, tx)| {
-                !self.mempool.contains(id) && !self.state.read().expect("state lock").contains(id) && tx.chain_id == self.services.genesis.chain_id
-            })
+            .filter(|(id, tx)| !self.mempool.contains(id) && !state.contains(id) && tx.chain_id == self.services.genesis.chain_id)
             .map(|(id, tx)| (id, tx.clone()))
             .collect();
+        drop(state);
         if fresh.is_empty() {
             return;
         }
@@ -553,17 +563,8 @@ impl Driver {
     fn on_internal(&mut self, internal: Internal) {
         match internal {
             Internal::Timeout { view, kind } => self.handle(Event::Timeout { view, kind }),
-            Internal::Verified { hash, valid } => {
-                if valid && let Some(block) = self.bodies.get(&hash) {
-                    // Rule P for bodies: on disk before our vote for it.
-                    if let Err(e) = tokio::task::block_in_place(|| self.store.put_proposal(block)) {
-                        tracing::error!(error = %e, "cannot store proposal body");
-                        self.handle(Event::Verified { hash, valid: false });
-                        return;
-                    }
-                }
-                self.handle(Event::Verified { hash, valid });
-            }
+            // A valid body is on disk already (stored by the verifying task).
+            Internal::Verified { hash, valid } => self.handle(Event::Verified { hash, valid }),
             Internal::Fetched(block) => {
                 if block.header.height <= self.last_finalized.height || !block.body_matches_header(&block.tx_ids()) {
                     return;
@@ -573,14 +574,16 @@ impl Driver {
                 self.handle(Event::BlockAvailable { header });
             }
             Internal::TxsVerified(txs) => {
+                let state = self.state.read().expect("state lock");
                 for (id, tx) in txs {
-                    if self.state.read().expect("state lock").contains(&id) {
+                    if state.contains(&id) {
                         continue;
                     }
                     if self.mempool.insert(id, tx).is_err() {
                         break;
                     }
                 }
+                drop(state);
                 self.try_build(false);
             }
             Internal::PeerHead { peer, height } => {

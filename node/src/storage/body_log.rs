@@ -84,10 +84,8 @@ impl BodyLog {
     /// order, and truncating a torn last frame.
     pub fn open(dir: &Path, mut each: impl FnMut(BodyPos, &[u8]) -> Result<(), StoreError>) -> Result<BodyLog, StoreError> {
         std::fs::create_dir_all(dir).map_err(io)?;
-        let mut segments: Vec<u64> = std::fs::read_dir(dir)
-            .map_err(io)?
-            .filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".log")?.parse().ok())
-            .collect();
+        let mut segments: Vec<u64> =
+            std::fs::read_dir(dir).map_err(io)?.filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".log")?.parse().ok()).collect();
         segments.sort_unstable();
         let mut tail_len = 0;
         for (i, &segment) in segments.iter().enumerate() {

@@ -7,6 +7,7 @@
 //! batch's transactions are still not final, so a batch is deleted once its
 //! last one is.
 
+use coldchain_chaincode::IdMap;
 use coldchain_chaincode::TxId;
 use std::collections::HashMap;
 
@@ -15,7 +16,7 @@ pub type BatchKey = Vec<u8>;
 
 #[derive(Debug, Default)]
 pub struct PendingIndex {
-    batch_of: HashMap<TxId, BatchKey>,
+    batch_of: IdMap<BatchKey>,
     open: HashMap<BatchKey, usize>,
 }
 

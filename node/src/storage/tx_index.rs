@@ -9,8 +9,8 @@
 //! The blocks are the truth and the index is derived from them, so it needs
 //! no durability of its own.
 
+use coldchain_chaincode::IdMap;
 use coldchain_chaincode::TxId;
-use std::collections::HashMap;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Slot {
@@ -23,11 +23,11 @@ pub struct Slot {
 /// 256 maps by the id's first byte, so that growing one never rehashes
 /// millions of ids at once while a block commits.
 #[derive(Debug)]
-pub struct TxIndex(Vec<HashMap<TxId, Slot>>);
+pub struct TxIndex(Vec<IdMap<Slot>>);
 
 impl Default for TxIndex {
     fn default() -> Self {
-        TxIndex(vec![HashMap::new(); 256])
+        TxIndex(vec![IdMap::default(); 256])
     }
 }
 
