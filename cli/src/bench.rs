@@ -33,7 +33,8 @@ pub struct Options {
     pub verify_proofs: bool,
     /// Opaque payloads of this many bytes, signature checks skipped.
     pub opaque: Option<usize>,
-    pub records: usize,
+    /// Records in the full-load phase (`None`: the mode's default).
+    pub records: Option<usize>,
     pub batch: usize,
     pub clients: usize,
 }
@@ -209,7 +210,7 @@ pub fn run(opts: Options) -> Result<()> {
     let pids = cluster.pids();
 
     // Pre-sign everything before any clock starts.
-    let n = opts.records;
+    let n = opts.records.unwrap_or(60_000);
     let full = sign_records(1_000_000, n);
     let warm = sign_records(2_000_000, 2_000);
     run_phase(&gateways, bodies(&warm, opts.batch), 8, None, true);
@@ -342,7 +343,10 @@ fn bench_opaque(opts: &Options, size: usize) -> Result<()> {
             })
             .collect()
     };
-    let full_txs = payloads(0, opts.records);
+    // Warm up as the main benchmark does (connections, allocator, first
+    // segments of the body log), then measure.
+    run_phase(&gateways, bodies(&payloads(20_000_000, 2_000), opts.batch), 8, None, true);
+    let full_txs = payloads(0, opts.records.unwrap_or(200_000));
     let max = run_phase(&gateways, bodies(&full_txs, opts.batch), opts.clients, None, true);
     let half_rate = 0.5 * max.rate();
     let half_batches = ((half_rate * 8.0) as usize / opts.batch).max(4);

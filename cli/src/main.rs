@@ -178,9 +178,10 @@ enum Command {
         /// validators in this process (no `coldchain node` can skip them).
         #[arg(long, value_name = "BYTES")]
         opaque: Option<usize>,
-        /// Records in the full-load phase.
-        #[arg(long, default_value_t = 60_000)]
-        records: usize,
+        /// Records in the full-load phase [default: 60,000; with --opaque
+        /// 200,000, so the phase lasts seconds, not two].
+        #[arg(long)]
+        records: Option<usize>,
         /// Records per POST /v1/tx/batch.
         #[arg(long, default_value_t = 500)]
         batch: usize,
