@@ -105,7 +105,9 @@ impl BodyLog {
                 }
                 let len = u32::from_le_bytes(head[..4].try_into().expect("4 bytes"));
                 let crc = u32::from_le_bytes(head[4..].try_into().expect("4 bytes"));
-                if at + FRAME_HEADER + len as u64 > size {
+                // A body always has its header line: a zero length is a
+                // region the file system extended with zeros, not a frame.
+                if len == 0 || at + FRAME_HEADER + len as u64 > size {
                     break false;
                 }
                 payload.resize(len as usize, 0);
@@ -256,10 +258,16 @@ mod tests {
             let next = log.append(b"next\n").unwrap();
             assert_eq!(log.read(next, 0..5).unwrap(), b"next\n");
         }
-        // A flipped byte in a whole frame is found too.
+        // A flipped byte in a whole frame is found too, and so is a tail of
+        // zeros (a file system that extended the file but lost the data).
         let mut bad = full.clone();
         *bad.last_mut().unwrap() ^= 1;
         std::fs::write(&path, &bad).unwrap();
         assert_eq!(reopen(dir.path()).1.len(), 1);
+        let mut zeros = good.clone();
+        zeros.extend_from_slice(&[0; 64]);
+        std::fs::write(&path, &zeros).unwrap();
+        assert_eq!(reopen(dir.path()).1.len(), 1);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), good.len() as u64);
     }
 }
