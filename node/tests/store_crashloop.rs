@@ -88,7 +88,8 @@ fn outcome_at(index: usize) -> Outcome {
 }
 
 /// Block `height`: up to two transactions of its own (every 50th block more
-/// than one `block_txs` chunk of 64), then its pending transaction.
+/// than one chunk of 64 transactions, as `block_bodies` indexes them), then
+/// its pending transaction.
 fn block_at(key: &SigningKey, height: u64, parent: Hash) -> (Block, Vec<Receipt>) {
     let own = if height.is_multiple_of(50) { 70 } else { height % 3 };
     let mut txs: Vec<Transaction> = (0..own)

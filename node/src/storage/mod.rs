@@ -1,6 +1,7 @@
-//! Durable state of a node: the finalized chain in sled ([`ChainStore`]) and
-//! the consensus safety file ([`SafetyFile`]), written apart so the votes a
-//! validator signed survive even a damaged chain database.
+//! Durable state of a node: the finalized chain ([`ChainStore`]: headers and
+//! indexes in sled, block bodies in an append-only log) and the consensus
+//! safety slots ([`SafetyFile`]), written apart so the votes a validator
+//! signed survive even a damaged chain database.
 
 mod body_log;
 mod chain;
