@@ -305,6 +305,9 @@ pub fn run(opts: Options) -> Result<()> {
 /// p99 at full load and at half load.
 fn bench_opaque(opts: &Options, size: usize) -> Result<()> {
     use coldchain_node::runtime::{SignatureCheck, run_with};
+    // The machine's speed at the time (a shared host varies by a third from
+    // hour to hour), so runs on different days can be compared.
+    let one_core = batch_verify_rate();
     let dir = tempfile_dir()?;
     let nodes = testnet::create(&dir, &testnet::Options { validators: 4, chain_id: CHAIN.into(), leader_timeout_ms: 2000 })?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -359,7 +362,7 @@ fn bench_opaque(opts: &Options, size: usize) -> Result<()> {
     rt.shutdown_timeout(Duration::from_secs(10));
     let _ = std::fs::remove_dir_all(&dir);
     let report = json!({
-        "mode": "opaque", "payload_bytes": size, "signature_checks": "skipped",
+        "mode": "opaque", "payload_bytes": size, "signature_checks": "skipped", "verify_rate_one_core": one_core.round(),
         "finalized_per_sec": max.rate().round(), "p50_ms": max.p(0.5).round(), "p99_ms": max.p(0.99).round(),
         "half_load": {"offered_per_sec": half_rate.round(), "finalized": half.finalized, "p50_ms": half.p(0.5).round(), "p99_ms": half.p(0.99).round()},
     });
@@ -367,6 +370,7 @@ fn bench_opaque(opts: &Options, size: usize) -> Result<()> {
         println!("{report}");
     } else {
         println!("opaque {size}-byte payloads, signature checks skipped, four validators in one process:");
+        println!("  machine: ed25519 batch verification {one_core:.0}/s on one core (its speed at the time)");
         println!(
             "  full load: {} finalized in {:.2} s = {:.0}/s; latency p50 {:.0} ms, p99 {:.0} ms",
             max.finalized,
