@@ -30,16 +30,18 @@ pub struct Options {
     pub leader_timeout_ms: u64,
 }
 
+/// The first port of the kernel's ephemeral range (Linux's default if unreadable).
+fn ephemeral_low() -> u16 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok().and_then(|s| s.split_whitespace().next()?.parse().ok()).unwrap_or(32768)
+}
+
 /// `n` distinct ports, free now, below the kernel's ephemeral range when it
 /// leaves room: the nodes dial each other while they start, and an outgoing
 /// connection's ephemeral source port could otherwise land on a port chosen
 /// here before its node binds it (seen once in about 25 runs of `bench
 /// --opaque`: "Address already in use").
 fn free_ports(n: usize) -> Result<Vec<u16>> {
-    let ephemeral_low: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .unwrap_or(32768);
+    let ephemeral_low = ephemeral_low();
     let low = 15_000u16;
     let mut held = Vec::with_capacity(n);
     if ephemeral_low > low + 1_000 {
@@ -209,7 +211,7 @@ pub fn create_docker(dir: &Path, opts: &Options, subnet_prefix: &str) -> Result<
 
 #[cfg(test)]
 mod port_tests {
-    use super::free_ports;
+    use super::{ephemeral_low, free_ports};
 
     #[test]
     fn free_ports_are_distinct_and_below_the_ephemeral_range() {
@@ -218,10 +220,7 @@ mod port_tests {
         unique.sort_unstable();
         unique.dedup();
         assert_eq!(unique.len(), 8, "{ports:?}");
-        let low: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-            .ok()
-            .and_then(|s| s.split_whitespace().next()?.parse().ok())
-            .unwrap_or(32768);
+        let low = ephemeral_low();
         if low > 16_000 {
             assert!(ports.iter().all(|p| (15_000..low).contains(p)), "{ports:?} not below {low}");
         }

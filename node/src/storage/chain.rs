@@ -137,8 +137,8 @@ impl BodyPlace {
         Ok(BodyPlace { pos, chunks: rest.chunks(4).map(|c| u32::from_be_bytes(c.try_into().expect("4 bytes"))).collect() })
     }
 
-    /// The byte range of the transaction lines from chunk `k` on (`None`:
-    /// to the end of the body).
+    /// The byte range of the transaction lines from chunk `from` up to chunk
+    /// `to` (`None`: to the end of the body).
     fn range(&self, from: usize, to: Option<usize>) -> std::ops::Range<usize> {
         let end = to.and_then(|k| self.chunks.get(k)).map_or(self.pos.len as usize, |&c| c as usize);
         self.chunks.get(from).map_or(end, |&c| c as usize)..end
@@ -162,13 +162,17 @@ fn body_payload(block: &Block) -> (Vec<u8>, Vec<u32>) {
     (out, chunks)
 }
 
-/// Splits a logged body into its header and the offsets of every
-/// [`CHUNK`]th transaction line.
-fn parse_payload(payload: &[u8]) -> Result<(Header, Vec<u32>), StoreError> {
+/// A logged body's header, and where its transaction lines start.
+fn parse_header(payload: &[u8]) -> Result<(Header, usize), StoreError> {
     let split = payload.iter().position(|b| *b == b'\n').ok_or_else(|| corrupt("bodies", "a body without a header line"))?;
     let header: Header = serde_json::from_slice(&payload[..split]).map_err(|e| corrupt("bodies", e))?;
+    Ok((header, split + 1))
+}
+
+/// The offsets of every [`CHUNK`]th transaction line of a logged body.
+fn chunk_offsets(payload: &[u8], start: usize) -> Vec<u32> {
     let mut chunks = Vec::new();
-    let mut at = split + 1;
+    let mut at = start;
     let mut i = 0;
     while at < payload.len() {
         if i % CHUNK == 0 {
@@ -177,7 +181,7 @@ fn parse_payload(payload: &[u8]) -> Result<(Header, Vec<u32>), StoreError> {
         at += payload[at..].iter().position(|b| *b == b'\n').map_or(payload.len() - at, |p| p + 1);
         i += 1;
     }
-    Ok((header, chunks))
+    chunks
 }
 
 fn corrupt(tree: &'static str, e: impl std::fmt::Display) -> StoreError {
@@ -254,11 +258,11 @@ fn remove_half_written_snapshots(dir: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// sled's log segment size: 8 MiB for a new store, so a page of block
-/// bodies (up to 16 values of 64 transactions) stays in the log instead of
+/// sled's log segment size: 8 MiB for a new store, so a page of pending
+/// transactions (up to 16 values of 64) stays in the log instead of
 /// becoming a blob file of its own (sled's threshold is a quarter segment;
-/// at its default 512 KiB every few blocks created, fsynced and later
-/// unlinked files). A store created before keeps the size it was created
+/// at its default 512 KiB such pages, then of block bodies too, created,
+/// fsynced and later unlinked a file each). A store created before keeps the size it was created
 /// with (sled refuses to open it with another), read from sled's `conf`.
 fn segment_size(dir: &Path) -> usize {
     // `conf` is text lines followed by a binary CRC-32.
@@ -290,12 +294,12 @@ impl ChainStore {
         let mut index = TxIndex::default();
         let mut unfinal = HashMap::new();
         let bodies = BodyLog::open(&dir.join("bodies"), |pos, payload| {
-            let (header, chunks) = parse_payload(payload)?;
+            let (header, start) = parse_header(payload)?;
             let height = header.height;
             if height > head {
+                let chunks = chunk_offsets(payload, start);
                 unfinal.insert(header.hash(), Unfinal { header, place: BodyPlace { pos, chunks } });
             } else if block_bodies.get(height.to_be_bytes())?.is_some_and(|v| BodyPos::decode(&v) == Some(pos)) {
-                let start = chunks.first().map_or(payload.len(), |&c| c as usize);
                 for (i, line) in lines(&payload[start..]).enumerate() {
                     index.insert_earliest(Hash::digest(line), Slot { height, index: i as u32, applied: true });
                 }
