@@ -125,6 +125,33 @@ fn one_node_killed_the_rest_finalize_and_it_catches_up() {
     wait_all_finalized(&c, 3, &more);
 }
 
+/// Proposals name their transactions by id; a validator that lacks them
+/// (here: its mempool holds 5, so it drops nearly every relay) fetches each
+/// block from its proposer and still votes. With a fourth node down, no
+/// block is finalized without its vote.
+#[test]
+fn a_validator_that_dropped_the_relays_fetches_the_blocks_and_votes() {
+    let mut c = Cluster::start(4);
+    c.wait_height(&[0, 1, 2, 3], 2, LONG);
+    c.kill(1);
+    let mut cfg = std::fs::read_to_string(&c.nodes[1].config).unwrap();
+    cfg.push_str("\n[mempool]\nmax_txs = 5\n");
+    std::fs::write(&c.nodes[1].config, cfg).unwrap();
+    c.start_node(1);
+    c.wait_height(&[1], c.height(0).unwrap(), LONG);
+    c.kill(3);
+    let ids = submit_records(&c, &[0], 300, 4000, false);
+    wait_all_finalized(&c, 1, &ids);
+    let big = (1..=c.height(1).unwrap()).any(|h| {
+        let (_, env) = get(&c.url(1, &format!("/v1/blocks/{h}")));
+        env["result"]["tx_ids"].as_array().is_some_and(|t| t.len() > 5)
+    });
+    assert!(big, "no block held more transactions than the validator's mempool");
+    let head = c.height(1).unwrap();
+    c.wait_height(&[0, 2], head, LONG);
+    c.assert_same_chain(&[0, 1, 2], head);
+}
+
 #[test]
 fn two_nodes_down_nothing_finalizes_no_fork_then_resumes() {
     let mut c = Cluster::start(4);

@@ -350,7 +350,12 @@ fn bench_opaque(opts: &Options, size: usize) -> Result<()> {
     // segments of the body log), then measure.
     run_phase(&gateways, bodies(&payloads(20_000_000, 2_000), opts.batch), 8, None, true);
     let full_txs = payloads(0, opts.records.unwrap_or(200_000));
+    let height = || Gateway::new(&gateways[0]).get("/v1/status").ok().and_then(|a| a.into_result().ok()).and_then(|s| s["height"].as_u64());
+    let before = height();
     let max = run_phase(&gateways, bodies(&full_txs, opts.batch), opts.clients, None, true);
+    // Blocks finalized during the phase (read after it, so a few late empty
+    // ones may count): how the pipeline cut the load.
+    let blocks = height().zip(before).map_or(0, |(a, b)| a.saturating_sub(b));
     let half_rate = 0.5 * max.rate();
     let half_batches = ((half_rate * 8.0) as usize / opts.batch).max(4);
     let half_txs = payloads(10_000_000, half_batches * opts.batch);
@@ -364,6 +369,7 @@ fn bench_opaque(opts: &Options, size: usize) -> Result<()> {
     let report = json!({
         "mode": "opaque", "payload_bytes": size, "signature_checks": "skipped", "verify_rate_one_core": one_core.round(),
         "finalized_per_sec": max.rate().round(), "p50_ms": max.p(0.5).round(), "p99_ms": max.p(0.99).round(),
+        "blocks": blocks, "mean_block_payloads": (max.finalized as f64 / blocks.max(1) as f64).round(),
         "half_load": {"offered_per_sec": half_rate.round(), "finalized": half.finalized, "p50_ms": half.p(0.5).round(), "p99_ms": half.p(0.99).round()},
     });
     if opts.json {
@@ -379,6 +385,7 @@ fn bench_opaque(opts: &Options, size: usize) -> Result<()> {
             max.p(0.5),
             max.p(0.99)
         );
+        println!("  blocks: {blocks}, {:.0} payloads each on average", max.finalized as f64 / blocks.max(1) as f64);
         println!("  half load ({half_rate:.0}/s offered): p50 {:.0} ms, p99 {:.0} ms", half.p(0.5), half.p(0.99));
     }
     Ok(())

@@ -43,6 +43,10 @@ impl Mempool {
         self.txs.contains_key(id)
     }
 
+    pub fn get(&self, id: &TxId) -> Option<&Transaction> {
+        self.txs.get(id).map(|(_, tx)| tx)
+    }
+
     /// Room for `n` more?
     pub fn has_room(&self, n: usize) -> bool {
         self.txs.len() + n <= self.capacity

@@ -3,7 +3,7 @@
 use crate::block::Block;
 use crate::consensus::{ConsensusMessage, Proposal};
 use crate::storage::StoredBlock;
-use coldchain_chaincode::{Hash, Transaction};
+use coldchain_chaincode::{Hash, Transaction, TxId};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -12,10 +12,16 @@ use std::sync::Arc;
 pub enum WireMessage {
     /// Votes and certificates.
     Consensus(ConsensusMessage),
-    /// A leader's proposal with the block's transactions.
+    /// A leader's proposal with the block's transactions: what validators
+    /// sent before [`WireMessage::ProposalIds`]; still read from them.
     Proposal { proposal: Proposal, txs: Arc<Vec<Transaction>> },
     /// Transactions accepted by a gateway, relayed so any leader can include them.
     Txs(Arc<Vec<Transaction>>),
+    /// A leader's proposal naming the block's transactions by id, in block
+    /// order: every validator already holds them, relayed by the gateway that
+    /// accepted them. A validator missing some waits briefly for their relay,
+    /// then fetches the whole block from the proposer (`SyncRequest::Block`).
+    ProposalIds { proposal: Proposal, ids: Vec<TxId> },
 }
 
 /// Block-sync requests.

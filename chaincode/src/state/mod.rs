@@ -278,6 +278,20 @@ mod tests {
     }
 
     #[test]
+    fn the_digest_does_not_depend_on_the_order_transactions_were_applied() {
+        let txs: Vec<Transaction> = (0..50).map(|i| tx(i, json!({"type": "notarise", "document": {"i": i}}))).collect();
+        let ctx = BlockContext { height: 1, time_ms: 0 };
+        let ledger_digest = |order: &mut dyn Iterator<Item = &Transaction>| {
+            let mut s = State::new();
+            for t in order {
+                s.apply(ctx, t.id(), t);
+            }
+            cbor4ii::serde::to_vec(Vec::new(), s.ledger()).expect("serializes")
+        };
+        assert_eq!(ledger_digest(&mut txs.iter()), ledger_digest(&mut txs.iter().rev()));
+    }
+
+    #[test]
     fn block_dates_are_china_standard_time() {
         // 2026-11-23T16:30Z is 00:30 on the 24th in Beijing.
         let ctx = BlockContext { height: 1, time_ms: 1_795_451_400_000 };

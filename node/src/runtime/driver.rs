@@ -4,11 +4,12 @@
 //! core's actions: persist (fsync) before broadcast, build, verify, fetch,
 //! commit.
 
+use super::awaited::AwaitedProposals;
 use super::services::{ChainEvent, Head, LiveStatus, NodeServices, SharedState, Submission, SubmitError, SubmitOutcome};
 use super::verify::verify_body;
 use crate::block::{Block, Header, merkle_root};
 use crate::config::ConsensusConfig;
-use crate::consensus::{Action, Certificate, ConsensusMessage, Core, Event, TimeoutKind, View};
+use crate::consensus::{Action, Certificate, ConsensusMessage, Core, Event, Proposal, TimeoutKind, View};
 use crate::mempool::Mempool;
 use crate::storage::{ChainStore, Finality, SafetyFile, StoredBlock};
 use crate::sync::verify_segment;
@@ -22,11 +23,22 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 /// Results of work done off the driver's task.
 enum Internal {
-    Timeout { view: View, kind: TimeoutKind },
-    Verified { hash: Hash, valid: bool },
+    Timeout {
+        view: View,
+        kind: TimeoutKind,
+    },
+    Verified {
+        hash: Hash,
+        valid: bool,
+    },
     Fetched(Block),
+    /// The grace period of a proposal held for missing transactions is over.
+    AwaitExpired(Hash),
     TxsVerified(Vec<(TxId, Transaction)>),
-    PeerHead { peer: PeerId, height: u64 },
+    PeerHead {
+        peer: PeerId,
+        height: u64,
+    },
     Segment(Vec<StoredBlock>),
     SyncIdle,
 }
@@ -55,6 +67,8 @@ pub struct Driver {
     mempool: Mempool,
     /// Bodies of blocks above the finalized head: proposals, fetched blocks.
     bodies: HashMap<Hash, Block>,
+    /// Proposals by ids waiting for transactions this node lacks.
+    awaited: AwaitedProposals,
     last_finalized: Header,
     consensus: ConsensusConfig,
     pending_build: Option<(View, Header, Instant)>,
@@ -75,6 +89,9 @@ pub struct Driver {
 
 /// Relayed batches waiting for verification before further relays are dropped.
 const RELAY_QUEUE: usize = 64;
+/// How long a proposal by ids waits for relays of the transactions this node
+/// lacks before the whole block is fetched from its proposer.
+const AWAIT_GRACE: Duration = Duration::from_millis(100);
 
 impl Driver {
     pub fn new(parts: DriverParts) -> Result<Driver, crate::storage::StoreError> {
@@ -96,6 +113,7 @@ impl Driver {
             state: parts.state,
             mempool,
             bodies,
+            awaited: AwaitedProposals::default(),
             last_finalized: parts.last_finalized,
             consensus: parts.consensus,
             pending_build: None,
@@ -196,9 +214,12 @@ impl Driver {
                     }
                 }
                 Action::Broadcast(ConsensusMessage::Proposal(proposal)) => {
+                    // By ids: the validators hold the transactions already
+                    // (relayed when accepted); a block's bytes cross the
+                    // network once, not once more behind the relays.
                     let hash = proposal.header.hash();
-                    let txs = self.bodies.get(&hash).map(|b| b.txs.clone()).unwrap_or_default();
-                    self.net.broadcast(WireMessage::Proposal { proposal, txs });
+                    let ids = self.bodies.get(&hash).map(|b| b.txs.iter().map(Transaction::id).collect()).unwrap_or_default();
+                    self.net.broadcast(WireMessage::ProposalIds { proposal, ids });
                 }
                 Action::Broadcast(message) => {
                     if matches!(message, ConsensusMessage::Vote(_))
@@ -341,7 +362,16 @@ impl Driver {
             self.events.push_back(Event::BlockAvailable { header: b.header.clone() });
             return;
         }
-        let peers = self.net.connected_peers();
+        self.request_block(hash, None);
+    }
+
+    /// Asks the connected peers for the block `hash`, `first` (if connected)
+    /// before the others; the block comes back as [`Internal::Fetched`].
+    fn request_block(&self, hash: Hash, first: Option<PeerId>) {
+        let mut peers = self.net.connected_peers();
+        if let Some(i) = first.and_then(|f| peers.iter().position(|p| *p == f)) {
+            peers.swap(0, i);
+        }
         let net = self.net.clone();
         let tx = self.internal_tx.clone();
         tokio::spawn(async move {
@@ -406,6 +436,7 @@ impl Driver {
             let _ = self.services.events.send(e);
         }
         self.bodies.retain(|_, b| b.header.height > tip.height);
+        self.awaited.prune(tip.height);
         self.last_finalized = tip.clone();
         self.head_moved = Instant::now();
         let _ = self.head.send(Head { height: tip.height, hash: tip.hash() });
@@ -415,7 +446,7 @@ impl Driver {
 
     fn on_net(&mut self, event: NetEvent) {
         match event {
-            crate::network::NetEvent::Message { message, .. } => match message {
+            crate::network::NetEvent::Message { from, message } => match message {
                 WireMessage::Consensus(m) => {
                     if matches!(m, ConsensusMessage::Vote(_))
                         && let Ok(mut live) = self.live.write()
@@ -436,6 +467,7 @@ impl Driver {
                     }
                     self.handle(Event::Message(ConsensusMessage::Proposal(proposal)));
                 }
+                WireMessage::ProposalIds { proposal, ids } => self.on_proposal_ids(from, proposal, ids),
                 WireMessage::Txs(txs) => self.on_relayed(&txs),
             },
             crate::network::NetEvent::Request { request, reply, .. } => self.answer(request, reply),
@@ -444,6 +476,54 @@ impl Driver {
                 self.relay_pending();
             }
             crate::network::NetEvent::Disconnected(peer) => tracing::info!(%peer, "peer disconnected"),
+        }
+    }
+
+    /// A proposal by ids: its body from this node's mempool, or held until
+    /// the missing transactions arrive (or the block is fetched).
+    fn on_proposal_ids(&mut self, from: PeerId, proposal: Proposal, ids: Vec<TxId>) {
+        let header = &proposal.header;
+        if header.height <= self.last_finalized.height || ids.len() != header.tx_count as usize {
+            return;
+        }
+        let hash = header.hash();
+        if self.bodies.contains_key(&hash) {
+            self.handle(Event::Message(ConsensusMessage::Proposal(proposal)));
+            return;
+        }
+        if self.awaited.contains(&hash) {
+            return;
+        }
+        let missing: coldchain_chaincode::IdSet = ids.iter().filter(|id| !self.mempool.contains(id)).copied().collect();
+        if missing.is_empty() {
+            self.assemble(hash, proposal, &ids, from);
+            return;
+        }
+        self.awaited.hold(hash, proposal, ids, missing, from);
+        let tx = self.internal_tx.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(AWAIT_GRACE).await;
+            let _ = tx.send(Internal::AwaitExpired(hash));
+        });
+    }
+
+    /// Builds the body of a proposal by ids from the mempool and shows the
+    /// proposal to the core; fetches the block instead if a transaction left
+    /// the mempool meanwhile (finalized in another block, so the proposal
+    /// repeats it and will be rejected once fetched).
+    fn assemble(&mut self, hash: Hash, proposal: Proposal, ids: &[TxId], from: PeerId) {
+        let txs: Option<Vec<Transaction>> = ids.iter().map(|id| self.mempool.get(id).cloned()).collect();
+        match txs {
+            Some(txs) => {
+                self.bodies.insert(hash, Block { header: proposal.header.clone(), txs: Arc::new(txs) });
+                self.handle(Event::Message(ConsensusMessage::Proposal(proposal)));
+            }
+            None => {
+                self.awaited.hold(hash, proposal, ids.to_vec(), Default::default(), from);
+                if let Some(first) = self.awaited.expire(&hash) {
+                    self.request_block(hash, Some(first));
+                }
+            }
         }
     }
 
@@ -570,11 +650,22 @@ impl Driver {
                     return;
                 }
                 let header = block.header.clone();
-                self.bodies.insert(header.hash(), block);
+                let hash = header.hash();
+                self.bodies.insert(hash, block);
+                if let Some(a) = self.awaited.take(&hash) {
+                    self.handle(Event::Message(ConsensusMessage::Proposal(a.proposal)));
+                }
                 self.handle(Event::BlockAvailable { header });
+            }
+            Internal::AwaitExpired(hash) => {
+                if let Some(first) = self.awaited.expire(&hash) {
+                    tracing::debug!(%hash, "transactions of a proposal did not arrive by relay; fetching its block");
+                    self.request_block(hash, Some(first));
+                }
             }
             Internal::TxsVerified(txs) => {
                 let state = self.state.read().expect("state lock");
+                let mut inserted = Vec::new();
                 for (id, tx) in txs {
                     if state.contains(&id) {
                         continue;
@@ -582,8 +673,12 @@ impl Driver {
                     if self.mempool.insert(id, tx).is_err() {
                         break;
                     }
+                    inserted.push(id);
                 }
                 drop(state);
+                for (hash, a) in self.awaited.arrived(&inserted) {
+                    self.assemble(hash, a.proposal, &a.ids, a.from);
+                }
                 self.try_build(false);
             }
             Internal::PeerHead { peer, height } => {

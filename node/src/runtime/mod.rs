@@ -2,6 +2,7 @@
 //! the chaincode state by replaying the finalized blocks, then runs the
 //! consensus driver, the network and the gateway until shutdown.
 
+mod awaited;
 mod driver;
 mod services;
 mod verify;

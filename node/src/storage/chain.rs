@@ -467,7 +467,7 @@ impl ChainStore {
         let Some((last, _)) = blocks.last() else { return Ok(()) };
         let tip = last.header.height;
         let mut located: Vec<(TxId, Slot)> = Vec::new();
-        let mut seen_here = HashSet::new();
+        let mut seen_here = coldchain_chaincode::IdSet::default();
         // Bodies: those this node voted for are in the log already; the
         // others (fetched, synced, imported) are appended once, and all are
         // durable before sled points at them.
