@@ -250,22 +250,30 @@ struct AppArgs {
 
 /// glibc gives every thread that allocates its own arena (up to 8 per core)
 /// and keeps what each arena once held: a node's peak resident memory was
-/// 400–450 MB for 140 MB of live heap. Two arenas: 200–250 MB, and no less
-/// throughput (docs/BENCHMARKS.md). `MALLOC_ARENA_MAX` in the environment
-/// still decides when set.
-fn limit_malloc_arenas() {
+/// 400–450 MB for 140 MB of live heap. Two arenas per node: 200–250 MB, and
+/// no less throughput (docs/BENCHMARKS.md). `bench --opaque` runs four
+/// validators in this one process: two arenas each, as four processes would
+/// have (with two in all, their threads queued on the arenas' locks: 22–32k
+/// payloads/s against 33–37k). `MALLOC_ARENA_MAX` in the environment still
+/// decides when set.
+fn limit_malloc_arenas(nodes: i32) {
     #[cfg(target_env = "gnu")]
     if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
         // SAFETY: mallopt only sets a tunable; called before any other thread exists.
         unsafe {
-            libc::mallopt(libc::M_ARENA_MAX, 2);
+            libc::mallopt(libc::M_ARENA_MAX, 2 * nodes);
         }
     }
+    #[cfg(not(target_env = "gnu"))]
+    let _ = nodes;
 }
 
 fn main() -> std::process::ExitCode {
-    limit_malloc_arenas();
     let cli = Cli::parse();
+    limit_malloc_arenas(match &cli.command {
+        Command::Bench { opaque: Some(_), .. } => 4,
+        _ => 1,
+    });
     match run(cli) {
         Ok(code) => code,
         Err(e) => {

@@ -306,7 +306,19 @@ impl Driver {
             tx_count: txs.len() as u32,
         };
         let block = Block { header: header.clone(), txs: Arc::new(txs) };
-        if let Err(e) = tokio::task::block_in_place(|| self.store.put_proposal(&block)) {
+        // The body goes to the log beside the broadcast, not before it: the
+        // block is notarized only with q − 1 other validators' votes, each
+        // sent after that validator stored the body, so a body that might
+        // become final is durable somewhere. Alone (n = 1) nobody else holds
+        // it: stored first.
+        if self.services.genesis.validators.len() > 1 {
+            let (store, body) = (self.store.clone(), block.clone());
+            tokio::task::spawn_blocking(move || {
+                if let Err(e) = store.put_proposal(&body) {
+                    tracing::error!(error = %e, "cannot store own proposal");
+                }
+            });
+        } else if let Err(e) = tokio::task::block_in_place(|| self.store.put_proposal(&block)) {
             tracing::error!(error = %e, "cannot store own proposal");
             return;
         }
