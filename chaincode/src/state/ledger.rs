@@ -1,7 +1,7 @@
 //! What the chain knows after applying its records: enrolled enterprises,
 //! lots of goods and who holds how much, every movement, code schemes and
-//! codes, reports, alerts and notices. Every collection is ordered (or, keyed
-//! by transaction id, serialized in order), so the ledger's bytes (and its digest) are the same on every validator.
+//! codes, reports, alerts and notices. Every collection is ordered, so the
+//! ledger's bytes (and its digest) are the same on every validator.
 //!
 //! The trace indexes are small: each lot lists the ids of its movements
 //! (4 bytes a movement) and its codes; holdings are keyed by enterprise.
@@ -10,7 +10,7 @@ use super::chunked::Chunked;
 use crate::dictionary::Dictionaries;
 use crate::fields::Qty;
 use crate::hash::Hash;
-use crate::transaction::{IdMap, TxId};
+use crate::transaction::TxId;
 use chrono::NaiveDate;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -466,19 +466,11 @@ pub struct Ledger {
     pub app_credentials: BTreeMap<String, AppCredential>,
     pub auditors: BTreeMap<[u8; 32], Auditor>,
     pub access_logs: Vec<AccessLog>,
-    /// Keyed by transaction id: hashed, not ordered (a tree of random
-    /// 32-byte keys was a tenth of applying a block); serialized in id order.
-    #[serde(serialize_with = "sorted")]
-    pub notarisations: IdMap<Notarisation>,
+    pub notarisations: BTreeMap<TxId, Notarisation>,
     /// Lots by container number (for associated-product warnings).
     pub containers: BTreeMap<String, BTreeSet<LotId>>,
     /// Stock-ins by cold storage (for associated-product warnings).
     pub storage_visits: BTreeMap<StorageId, Vec<MovId>>,
-}
-
-/// A map keyed by transaction id, serialized as the ordered map it stands for.
-fn sorted<V: Serialize, S: serde::Serializer>(map: &IdMap<V>, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_map(map.iter().collect::<BTreeMap<_, _>>())
 }
 
 impl Ledger {
