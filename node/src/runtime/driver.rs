@@ -5,11 +5,11 @@
 //! commit.
 
 use super::awaited::AwaitedProposals;
-use super::services::{ChainEvent, Head, LiveStatus, NodeServices, SharedState, Submission, SubmitError, SubmitOutcome};
+use super::services::{ChainEvent, Head, LiveStatus, NodeServices, SharedState, Submission};
 use super::verify::verify_body;
 use crate::block::{Block, Header, merkle_root};
 use crate::config::ConsensusConfig;
-use crate::consensus::{Action, Certificate, ConsensusMessage, Core, Event, Proposal, TimeoutKind, View};
+use crate::consensus::{Action, Certificate, ConsensusMessage, Core, Event, TimeoutKind, View};
 use crate::mempool::Mempool;
 use crate::storage::{ChainStore, Finality, SafetyFile, StoredBlock};
 use crate::sync::verify_segment;
@@ -20,6 +20,9 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, watch};
+
+mod bodies;
+mod intake;
 
 /// Results of work done off the driver's task.
 enum Internal {
@@ -89,9 +92,6 @@ pub struct Driver {
 
 /// Relayed batches waiting for verification before further relays are dropped.
 const RELAY_QUEUE: usize = 64;
-/// How long a proposal by ids waits for relays of the transactions this node
-/// lacks before the whole block is fetched from its proposer.
-const AWAIT_GRACE: Duration = Duration::from_millis(100);
 
 impl Driver {
     pub fn new(parts: DriverParts) -> Result<Driver, crate::storage::StoreError> {
@@ -369,35 +369,6 @@ impl Driver {
         });
     }
 
-    fn fetch(&mut self, hash: Hash) {
-        if let Some(b) = self.bodies.get(&hash) {
-            self.events.push_back(Event::BlockAvailable { header: b.header.clone() });
-            return;
-        }
-        self.request_block(hash, None);
-    }
-
-    /// Asks the connected peers for the block `hash`, `first` (if connected)
-    /// before the others; the block comes back as [`Internal::Fetched`].
-    fn request_block(&self, hash: Hash, first: Option<PeerId>) {
-        let mut peers = self.net.connected_peers();
-        if let Some(i) = first.and_then(|f| peers.iter().position(|p| *p == f)) {
-            peers.swap(0, i);
-        }
-        let net = self.net.clone();
-        let tx = self.internal_tx.clone();
-        tokio::spawn(async move {
-            for peer in peers {
-                if let Ok(SyncResponse::Block(Some(block))) = net.request(peer, SyncRequest::Block(hash)).await
-                    && block.header.hash() == hash
-                {
-                    let _ = tx.send(Internal::Fetched(block));
-                    return;
-                }
-            }
-        });
-    }
-
     fn commit(&mut self, headers: Vec<Header>, finalization: Certificate) {
         let mut blocks = Vec::with_capacity(headers.len());
         for header in &headers {
@@ -491,54 +462,6 @@ impl Driver {
         }
     }
 
-    /// A proposal by ids: its body from this node's mempool, or held until
-    /// the missing transactions arrive (or the block is fetched).
-    fn on_proposal_ids(&mut self, from: PeerId, proposal: Proposal, ids: Vec<TxId>) {
-        let header = &proposal.header;
-        if header.height <= self.last_finalized.height || ids.len() != header.tx_count as usize {
-            return;
-        }
-        let hash = header.hash();
-        if self.bodies.contains_key(&hash) {
-            self.handle(Event::Message(ConsensusMessage::Proposal(proposal)));
-            return;
-        }
-        if self.awaited.contains(&hash) {
-            return;
-        }
-        let missing: coldchain_chaincode::IdSet = ids.iter().filter(|id| !self.mempool.contains(id)).copied().collect();
-        if missing.is_empty() {
-            self.assemble(hash, proposal, &ids, from);
-            return;
-        }
-        self.awaited.hold(hash, proposal, ids, missing, from);
-        let tx = self.internal_tx.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(AWAIT_GRACE).await;
-            let _ = tx.send(Internal::AwaitExpired(hash));
-        });
-    }
-
-    /// Builds the body of a proposal by ids from the mempool and shows the
-    /// proposal to the core; fetches the block instead if a transaction left
-    /// the mempool meanwhile (finalized in another block, so the proposal
-    /// repeats it and will be rejected once fetched).
-    fn assemble(&mut self, hash: Hash, proposal: Proposal, ids: &[TxId], from: PeerId) {
-        let txs: Option<Vec<Transaction>> = ids.iter().map(|id| self.mempool.get(id).cloned()).collect();
-        match txs {
-            Some(txs) => {
-                self.bodies.insert(hash, Block { header: proposal.header.clone(), txs: Arc::new(txs) });
-                self.handle(Event::Message(ConsensusMessage::Proposal(proposal)));
-            }
-            None => {
-                self.awaited.hold(hash, proposal, ids.to_vec(), Default::default(), from);
-                if let Some(first) = self.awaited.expire(&hash) {
-                    self.request_block(hash, Some(first));
-                }
-            }
-        }
-    }
-
     fn answer(&self, request: SyncRequest, reply: oneshot::Sender<SyncResponse>) {
         match request {
             SyncRequest::Status => {
@@ -562,92 +485,6 @@ impl Driver {
                 });
             }
         }
-    }
-
-    fn on_relayed(&mut self, txs: &[Transaction]) {
-        let state = self.state.read().expect("state lock");
-        let fresh: Vec<(TxId, Transaction)> = txs
-            .iter()
-            .map(|tx| (tx.id(), tx))
-            .filter(|(id, tx)| !self.mempool.contains(id) && !state.contains(id) && tx.chain_id == self.services.genesis.chain_id)
-            .map(|(id, tx)| (id, tx.clone()))
-            .collect();
-        drop(state);
-        if fresh.is_empty() {
-            return;
-        }
-        if self.relay_queue.try_send(fresh).is_err() {
-            self.relays_dropped += 1;
-            tracing::debug!(dropped = self.relays_dropped, "relay verification queue full; dropped a relayed batch");
-        }
-    }
-
-    /// Re-relays what this node accepted and has not seen finalized, e.g.
-    /// after a restart or when a peer (re)connects.
-    fn relay_pending(&self) {
-        let pending: Vec<Transaction> = self.mempool.batch(usize::MAX, &HashSet::new()).into_iter().map(|(_, t)| t).collect();
-        for chunk in pending.chunks(2048) {
-            self.net.broadcast(WireMessage::Txs(Arc::new(chunk.to_vec())));
-        }
-    }
-
-    // ----- submissions -----------------------------------------------------
-
-    fn on_submission(&mut self, sub: Submission) {
-        let mut outcomes = Vec::with_capacity(sub.txs.len());
-        let mut accepted = Vec::new();
-        let fresh = sub.txs.iter().filter(|(id, _)| !self.mempool.contains(id)).count();
-        if !self.mempool.has_room(fresh) {
-            let _ = sub.reply.send(Err(SubmitError::Overloaded(self.mempool.capacity())));
-            return;
-        }
-        for (id, tx) in sub.txs {
-            if self.mempool.contains(&id) {
-                outcomes.push(SubmitOutcome::AlreadyPending);
-                continue;
-            }
-            if self.state.read().expect("state lock").contains(&id) {
-                match self.store.tx_location(&id) {
-                    Ok(Some(loc)) => {
-                        outcomes.push(SubmitOutcome::AlreadyFinalized { height: loc.height });
-                        continue;
-                    }
-                    Ok(None) => {}
-                    Err(e) => {
-                        let _ = sub.reply.send(Err(SubmitError::Storage(e.to_string())));
-                        return;
-                    }
-                }
-            }
-            let ctx = BlockContext { height: self.last_finalized.height + 1, time_ms: self.services.clock.now_ms() };
-            if let Err(e) = self.state.read().expect("state lock").check(ctx, &id, &tx) {
-                outcomes.push(SubmitOutcome::Rejected { field: e.field, rule: e.rule });
-                continue;
-            }
-            let _ = self.mempool.insert(id, tx.clone());
-            accepted.push((id, tx));
-            outcomes.push(SubmitOutcome::Accepted);
-        }
-        if accepted.is_empty() {
-            let _ = sub.reply.send(Ok(outcomes));
-            return;
-        }
-        if let Err(e) = self.store.put_pending(&accepted) {
-            for (id, _) in &accepted {
-                self.mempool.remove(id);
-            }
-            let _ = sub.reply.send(Err(SubmitError::Storage(e.to_string())));
-            return;
-        }
-        self.net.broadcast(WireMessage::Txs(Arc::new(accepted.into_iter().map(|(_, t)| t).collect())));
-        // Acknowledge only once durable; the flush runs off this task and
-        // concurrent submissions share it.
-        let store = self.store.clone();
-        tokio::task::spawn_blocking(move || {
-            let result = store.flush().map(|_| outcomes).map_err(|e| SubmitError::Storage(e.to_string()));
-            let _ = sub.reply.send(result);
-        });
-        self.try_build(false);
     }
 
     // ----- internal results --------------------------------------------------

@@ -1,0 +1,96 @@
+//! Transactions coming in: submissions through this node's gateway (checked,
+//! stored, acknowledged once durable, relayed) and relays from its peers
+//! (queued for signature checks, then into the mempool).
+
+use super::Driver;
+use crate::runtime::services::{Submission, SubmitError, SubmitOutcome};
+use crate::wire::WireMessage;
+use coldchain_chaincode::{BlockContext, Transaction, TxId};
+use std::collections::HashSet;
+use std::sync::Arc;
+
+impl Driver {
+    pub(super) fn on_relayed(&mut self, txs: &[Transaction]) {
+        let state = self.state.read().expect("state lock");
+        let fresh: Vec<(TxId, Transaction)> = txs
+            .iter()
+            .map(|tx| (tx.id(), tx))
+            .filter(|(id, tx)| !self.mempool.contains(id) && !state.contains(id) && tx.chain_id == self.services.genesis.chain_id)
+            .map(|(id, tx)| (id, tx.clone()))
+            .collect();
+        drop(state);
+        if fresh.is_empty() {
+            return;
+        }
+        if self.relay_queue.try_send(fresh).is_err() {
+            self.relays_dropped += 1;
+            tracing::debug!(dropped = self.relays_dropped, "relay verification queue full; dropped a relayed batch");
+        }
+    }
+
+    /// Re-relays what this node accepted and has not seen finalized, e.g.
+    /// after a restart or when a peer (re)connects.
+    pub(super) fn relay_pending(&self) {
+        let pending: Vec<Transaction> = self.mempool.batch(usize::MAX, &HashSet::new()).into_iter().map(|(_, t)| t).collect();
+        for chunk in pending.chunks(2048) {
+            self.net.broadcast(WireMessage::Txs(Arc::new(chunk.to_vec())));
+        }
+    }
+
+    pub(super) fn on_submission(&mut self, sub: Submission) {
+        let mut outcomes = Vec::with_capacity(sub.txs.len());
+        let mut accepted = Vec::new();
+        let fresh = sub.txs.iter().filter(|(id, _)| !self.mempool.contains(id)).count();
+        if !self.mempool.has_room(fresh) {
+            let _ = sub.reply.send(Err(SubmitError::Overloaded(self.mempool.capacity())));
+            return;
+        }
+        for (id, tx) in sub.txs {
+            if self.mempool.contains(&id) {
+                outcomes.push(SubmitOutcome::AlreadyPending);
+                continue;
+            }
+            if self.state.read().expect("state lock").contains(&id) {
+                match self.store.tx_location(&id) {
+                    Ok(Some(loc)) => {
+                        outcomes.push(SubmitOutcome::AlreadyFinalized { height: loc.height });
+                        continue;
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        let _ = sub.reply.send(Err(SubmitError::Storage(e.to_string())));
+                        return;
+                    }
+                }
+            }
+            let ctx = BlockContext { height: self.last_finalized.height + 1, time_ms: self.services.clock.now_ms() };
+            if let Err(e) = self.state.read().expect("state lock").check(ctx, &id, &tx) {
+                outcomes.push(SubmitOutcome::Rejected { field: e.field, rule: e.rule });
+                continue;
+            }
+            let _ = self.mempool.insert(id, tx.clone());
+            accepted.push((id, tx));
+            outcomes.push(SubmitOutcome::Accepted);
+        }
+        if accepted.is_empty() {
+            let _ = sub.reply.send(Ok(outcomes));
+            return;
+        }
+        if let Err(e) = self.store.put_pending(&accepted) {
+            for (id, _) in &accepted {
+                self.mempool.remove(id);
+            }
+            let _ = sub.reply.send(Err(SubmitError::Storage(e.to_string())));
+            return;
+        }
+        self.net.broadcast(WireMessage::Txs(Arc::new(accepted.into_iter().map(|(_, t)| t).collect())));
+        // Acknowledge only once durable; the flush runs off this task and
+        // concurrent submissions share it.
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || {
+            let result = store.flush().map(|_| outcomes).map_err(|e| SubmitError::Storage(e.to_string()));
+            let _ = sub.reply.send(result);
+        });
+        self.try_build(false);
+    }
+}
