@@ -341,8 +341,8 @@ pub fn alert_on_lot(state: &State, scheme: &str, code: &str) -> Option<TxId> {
         .alerts
         .values()
         .filter(|a| a.lot == lot && !matches!(a.state, coldchain_chaincode::state::ledger::AlertState::Closed))
+        .max_by_key(|a| (a.height, a.time_ms))
         .map(|a| a.id)
-        .last()
 }
 
 /// The open alert whose trace holds enterprise `uscc`, if any.

@@ -131,7 +131,7 @@ impl BodyPlace {
     fn decode(bytes: &[u8]) -> Result<BodyPlace, StoreError> {
         let pos = BodyPos::decode(bytes).ok_or_else(|| corrupt("block_bodies", format!("value of {} bytes", bytes.len())))?;
         let rest = &bytes[BodyPos::ENCODED..];
-        if rest.len() % 4 != 0 {
+        if !rest.len().is_multiple_of(4) {
             return Err(corrupt("block_bodies", format!("value of {} bytes", bytes.len())));
         }
         Ok(BodyPlace { pos, chunks: rest.chunks(4).map(|c| u32::from_be_bytes(c.try_into().expect("4 bytes"))).collect() })

@@ -25,8 +25,8 @@ impl PendingIndex {
     pub fn add(&mut self, key: &[u8], ids: impl IntoIterator<Item = TxId>) {
         let mut count = 0;
         for id in ids {
-            if !self.batch_of.contains_key(&id) {
-                self.batch_of.insert(id, key.to_vec());
+            if let std::collections::hash_map::Entry::Vacant(slot) = self.batch_of.entry(id) {
+                slot.insert(key.to_vec());
                 count += 1;
             }
         }
