@@ -136,7 +136,7 @@ fn structural_problems(doc: &Value) -> Vec<String> {
     let mut refs = Vec::new();
     collect_refs(doc, "", &mut refs);
     for (at, r) in &refs {
-        if !r.strip_prefix('#').is_some_and(|p| doc.pointer(p).is_some()) {
+        if r.strip_prefix('#').is_none_or(|p| doc.pointer(p).is_none()) {
             problems.push(format!("{at}: $ref {r} does not resolve"));
         }
     }

@@ -11,10 +11,9 @@
 
 mod common;
 
-use coldchain_chaincode::{Hash, Transaction, scenario};
+use coldchain_chaincode::{Hash, scenario};
 use common::story::*;
 use common::*;
-use ed25519_dalek::SigningKey;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};

@@ -704,7 +704,7 @@ mod tests {
     }
 
     fn certificate(header: &Header) -> Certificate {
-        let signatures = vec![SignerSignature { signer: 0, signature: [0; 64].into() }];
+        let signatures = vec![SignerSignature { signer: 0, signature: [0; 64] }];
         Certificate { kind: VoteKind::Finalize, view: header.view, hash: header.hash(), signatures }
     }
 
