@@ -152,6 +152,87 @@ fn a_validator_that_dropped_the_relays_fetches_the_blocks_and_votes() {
     c.assert_same_chain(&[0, 1, 2], head);
 }
 
+/// A validator of wire version 1, as it was before proposals by ids: it
+/// reads full proposals, votes and relays, and nothing else (a message of a
+/// later version does not decode and is dropped, as in that release).
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+enum EarlierWireMessage {
+    Consensus(coldchain_node::consensus::ConsensusMessage),
+    Proposal { proposal: coldchain_node::consensus::Proposal, txs: Vec<Transaction> },
+    Txs(Vec<Transaction>),
+}
+
+/// Rolling upgrade: the fourth validator still speaks wire version 1 (here
+/// an in-test endpoint with its key and address, which reads what that
+/// release read). Each of the three upgraded validators sends it its
+/// proposals whole (a proposal by ids would not decode there), with bodies
+/// that match their headers' Merkle roots, while proposing by ids to each
+/// other.
+#[test]
+fn a_validator_of_the_earlier_wire_version_is_sent_whole_proposals() {
+    use coldchain_node::network::{NetEvent, NetworkConfig, peer_id_of, spawn};
+    use coldchain_node::wire::{SyncRequest, SyncResponse};
+    let mut c = Cluster::start(4);
+    c.wait_height(&[0, 1, 2, 3], 2, LONG);
+    c.kill(3);
+    let cfg = coldchain_node::config::NodeConfig::load(&c.nodes[3].config).unwrap();
+    let key = coldchain_node::crypto::read_key_file(&cfg.key).unwrap();
+    let genesis = coldchain_node::genesis::Genesis::load(&cfg.genesis).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (_net, mut events) = rt
+        .block_on(spawn::<EarlierWireMessage, SyncRequest, SyncResponse>(NetworkConfig {
+            secret_key: key.to_bytes(),
+            listen: cfg.p2p.listen.parse().unwrap(),
+            peers: cfg.p2p.peers.iter().map(|p| p.parse().unwrap()).collect(),
+            allowed: genesis.keys().iter().map(|k| peer_id_of(&k.to_bytes())).collect(),
+            max_message_bytes: 256 * 1024 * 1024,
+            redial_interval: Duration::from_millis(200),
+        }))
+        .unwrap();
+    let upgraded: Vec<String> = genesis.keys()[..3].iter().map(|k| peer_id_of(&k.to_bytes()).to_string()).collect();
+    let mut whole_from = std::collections::BTreeSet::new();
+    let mut records_carried = 0;
+    let mut submitted = 0;
+    let deadline = std::time::Instant::now() + LONG;
+    while whole_from.len() < 3 || records_carried == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "whole proposals came only from {whole_from:?} of {upgraded:?}, carrying {records_carried} records"
+        );
+        if submitted < 3000 {
+            submit_records(&c, &[0, 1, 2], 100, 5000 + submitted, false);
+            submitted += 100;
+        }
+        let window = rt.block_on(async {
+            let mut got = Vec::new();
+            let until = tokio::time::Instant::now() + Duration::from_millis(500);
+            while let Ok(Some(event)) = tokio::time::timeout_at(until, events.recv()).await {
+                got.push(event);
+            }
+            got
+        });
+        for event in window {
+            if let NetEvent::Message { from, message: EarlierWireMessage::Proposal { proposal, txs } } = event {
+                let h = &proposal.header;
+                let ids: Vec<_> = txs.iter().map(Transaction::id).collect();
+                assert_eq!(ids.len(), h.tx_count as usize, "proposal at height {} from {from}: body and header disagree", h.height);
+                assert_eq!(
+                    coldchain_node::block::merkle_root(&ids),
+                    h.tx_root,
+                    "proposal at height {} from {from}: body is not the header's",
+                    h.height
+                );
+                whole_from.insert(from.to_string());
+                records_carried += txs.len();
+            }
+        }
+    }
+    // The three upgraded validators still finalize among themselves.
+    let head = c.height(0).unwrap();
+    c.wait_height(&[0, 1, 2], head + 1, LONG);
+    c.assert_same_chain(&[0, 1, 2], head + 1);
+}
+
 #[test]
 fn two_nodes_down_nothing_finalizes_no_fork_then_resumes() {
     let mut c = Cluster::start(4);

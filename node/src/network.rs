@@ -148,6 +148,10 @@ pub enum NetEvent<M, Q, R> {
     Request { from: PeerId, request: Q, reply: oneshot::Sender<R> },
     /// First connection to this peer established.
     Connected(PeerId),
+    /// Another connection to a connected peer established: the peer may have
+    /// restarted (perhaps as another version) before its old connection was
+    /// seen to close.
+    Reconnected(PeerId),
     /// Last connection to this peer closed.
     Disconnected(PeerId),
 }

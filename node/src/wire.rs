@@ -7,6 +7,14 @@ use coldchain_chaincode::{Hash, Transaction, TxId};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
+/// The wire version this validator reads and sends: 1, full proposals
+/// only ([`WireMessage::Proposal`]); 2, also proposals by transaction ids
+/// ([`WireMessage::ProposalIds`]) and [`WireMessage::Hello`].
+pub const WIRE_VERSION: u32 = 2;
+
+/// The first wire version that reads [`WireMessage::ProposalIds`].
+pub const PROPOSAL_IDS_VERSION: u32 = 2;
+
 /// One-way messages.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum WireMessage {
@@ -22,6 +30,12 @@ pub enum WireMessage {
     /// accepted them. A validator missing some waits briefly for their relay,
     /// then fetches the whole block from the proposer (`SyncRequest::Block`).
     ProposalIds { proposal: Proposal, ids: Vec<TxId> },
+    /// Sent to a peer when a connection to it is established: the wire
+    /// version this validator reads. A peer that has not sent it (a
+    /// validator of version 1 cannot: to it this message does not decode
+    /// and is dropped) is sent full proposals, so validators can be upgraded
+    /// one at a time.
+    Hello { version: u32 },
 }
 
 /// Block-sync requests.

@@ -253,7 +253,7 @@ async fn peers_outside_the_allowlist_cannot_deliver() {
             NetEvent::Message { from, .. } | NetEvent::Request { from, .. } => {
                 assert_eq!(from, pid(2))
             }
-            NetEvent::Connected(peer) | NetEvent::Disconnected(peer) => assert_eq!(peer, pid(2)),
+            NetEvent::Connected(peer) | NetEvent::Reconnected(peer) | NetEvent::Disconnected(peer) => assert_eq!(peer, pid(2)),
         }
     }
 }

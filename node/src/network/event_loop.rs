@@ -254,6 +254,8 @@ where
                     state.consecutive_timeouts = 0;
                     lock(&self.shared.connected).insert(peer_id);
                     self.control_event(NetEvent::Connected(peer_id));
+                } else {
+                    self.control_event(NetEvent::Reconnected(peer_id));
                 }
             }
             SwarmEvent::ConnectionClosed { peer_id, num_established, cause, .. } => {

@@ -13,7 +13,7 @@ use crate::consensus::{Action, Certificate, ConsensusMessage, Core, Event, Timeo
 use crate::mempool::Mempool;
 use crate::storage::{ChainStore, Finality, SafetyFile, StoredBlock};
 use crate::sync::verify_segment;
-use crate::wire::{NetEvent, Network, SyncRequest, SyncResponse, WireMessage};
+use crate::wire::{NetEvent, Network, PROPOSAL_IDS_VERSION, SyncRequest, SyncResponse, WIRE_VERSION, WireMessage};
 use coldchain_chaincode::{BlockContext, Hash, Outcome, Receipt, Transaction, TxId};
 use libp2p::PeerId;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -88,6 +88,9 @@ pub struct Driver {
     relay_queue: mpsc::Sender<Vec<(TxId, Transaction)>>,
     relay_rx: Option<mpsc::Receiver<Vec<(TxId, Transaction)>>>,
     relays_dropped: u64,
+    /// Connected peers that said (by [`WireMessage::Hello`]) they read
+    /// proposals by ids; the others are sent full proposals.
+    reads_ids: HashSet<PeerId>,
 }
 
 /// Relayed batches waiting for verification before further relays are dropped.
@@ -127,6 +130,7 @@ impl Driver {
             relay_queue,
             relay_rx: Some(relay_rx),
             relays_dropped: 0,
+            reads_ids: HashSet::new(),
         })
     }
 
@@ -213,14 +217,7 @@ impl Driver {
                         std::process::exit(70);
                     }
                 }
-                Action::Broadcast(ConsensusMessage::Proposal(proposal)) => {
-                    // By ids: the validators hold the transactions already
-                    // (relayed when accepted); a block's bytes cross the
-                    // network once, not once more behind the relays.
-                    let hash = proposal.header.hash();
-                    let ids = self.bodies.get(&hash).map(|b| b.txs.iter().map(Transaction::id).collect()).unwrap_or_default();
-                    self.net.broadcast(WireMessage::ProposalIds { proposal, ids });
-                }
+                Action::Broadcast(ConsensusMessage::Proposal(proposal)) => self.broadcast_proposal(proposal),
                 Action::Broadcast(message) => {
                     if matches!(message, ConsensusMessage::Vote(_))
                         && let Ok(mut live) = self.live.write()
@@ -450,15 +447,38 @@ impl Driver {
                     }
                     self.handle(Event::Message(ConsensusMessage::Proposal(proposal)));
                 }
-                WireMessage::ProposalIds { proposal, ids } => self.on_proposal_ids(from, proposal, ids),
+                WireMessage::ProposalIds { proposal, ids } => {
+                    // Sent only by validators that read them too.
+                    self.reads_ids.insert(from);
+                    self.on_proposal_ids(from, proposal, ids)
+                }
                 WireMessage::Txs(txs) => self.on_relayed(&txs),
+                WireMessage::Hello { version } => {
+                    tracing::info!(peer = %from, version, "peer's wire version");
+                    if version >= PROPOSAL_IDS_VERSION {
+                        self.reads_ids.insert(from);
+                    } else {
+                        self.reads_ids.remove(&from);
+                    }
+                }
             },
             crate::network::NetEvent::Request { request, reply, .. } => self.answer(request, reply),
             crate::network::NetEvent::Connected(peer) => {
                 tracing::info!(%peer, "peer connected");
+                self.net.send(peer, WireMessage::Hello { version: WIRE_VERSION });
                 self.relay_pending();
             }
-            crate::network::NetEvent::Disconnected(peer) => tracing::info!(%peer, "peer disconnected"),
+            crate::network::NetEvent::Reconnected(peer) => {
+                // Perhaps restarted as another version: full proposals until
+                // it says Hello again (it does on its new connection).
+                self.reads_ids.remove(&peer);
+                self.net.send(peer, WireMessage::Hello { version: WIRE_VERSION });
+            }
+            crate::network::NetEvent::Disconnected(peer) => {
+                tracing::info!(%peer, "peer disconnected");
+                // It may come back as another version.
+                self.reads_ids.remove(&peer);
+            }
         }
     }
 

@@ -5,7 +5,7 @@
 use super::{Driver, Internal};
 use crate::block::Block;
 use crate::consensus::{ConsensusMessage, Event, Proposal};
-use crate::wire::{SyncRequest, SyncResponse};
+use crate::wire::{SyncRequest, SyncResponse, WireMessage};
 use coldchain_chaincode::{Hash, IdSet, Transaction, TxId};
 use libp2p::PeerId;
 use std::sync::Arc;
@@ -47,6 +47,29 @@ impl Driver {
 
     /// A proposal by ids: its body from this node's mempool, or held until
     /// the missing transactions arrive (or the block is fetched).
+    /// Sends this leader's proposal: by ids to the peers that read them (they
+    /// hold the transactions already, relayed when accepted, so a block's
+    /// bytes cross the network once, not once more behind the relays), and
+    /// with the whole body to peers of an earlier wire version.
+    pub(super) fn broadcast_proposal(&mut self, proposal: Proposal) {
+        let hash = proposal.header.hash();
+        let txs = self.bodies.get(&hash).map(|b| b.txs.clone()).unwrap_or_default();
+        let ids: Vec<TxId> = txs.iter().map(Transaction::id).collect();
+        let peers = self.net.connected_peers();
+        if peers.iter().all(|p| self.reads_ids.contains(p)) {
+            self.net.broadcast(WireMessage::ProposalIds { proposal, ids });
+            return;
+        }
+        for peer in peers {
+            let message = if self.reads_ids.contains(&peer) {
+                WireMessage::ProposalIds { proposal: proposal.clone(), ids: ids.clone() }
+            } else {
+                WireMessage::Proposal { proposal: proposal.clone(), txs: txs.clone() }
+            };
+            self.net.send(peer, message);
+        }
+    }
+
     pub(super) fn on_proposal_ids(&mut self, from: PeerId, proposal: Proposal, ids: Vec<TxId>) {
         let header = &proposal.header;
         if header.height <= self.last_finalized.height || ids.len() != header.tx_count as usize {
