@@ -45,13 +45,11 @@ impl Driver {
         });
     }
 
-    /// A proposal by ids: its body from this node's mempool, or held until
-    /// the missing transactions arrive (or the block is fetched).
     /// Sends this leader's proposal: by ids to the peers that read them (they
     /// hold the transactions already, relayed when accepted, so a block's
     /// bytes cross the network once, not once more behind the relays), and
     /// with the whole body to peers of an earlier wire version.
-    pub(super) fn broadcast_proposal(&mut self, proposal: Proposal) {
+    pub(super) fn broadcast_proposal(&self, proposal: Proposal) {
         let hash = proposal.header.hash();
         let txs = self.bodies.get(&hash).map(|b| b.txs.clone()).unwrap_or_default();
         let ids: Vec<TxId> = txs.iter().map(Transaction::id).collect();
@@ -70,6 +68,8 @@ impl Driver {
         }
     }
 
+    /// A proposal by ids: its body from this node's mempool, or held until
+    /// the missing transactions arrive (or the block is fetched).
     pub(super) fn on_proposal_ids(&mut self, from: PeerId, proposal: Proposal, ids: Vec<TxId>) {
         let header = &proposal.header;
         if header.height <= self.last_finalized.height || ids.len() != header.tx_count as usize {
