@@ -102,6 +102,28 @@ fn enterprises_submit_with_signed_requests_and_every_bad_request_is_refused_with
     assert!(text.contains("served by: beijing"), "{text}");
     assert!(!c.log(0).contains(&secret), "the secret is never logged");
 
+    // The issuing transaction is public (every block lists it). Anyone
+    // re-posting it, at any node, gets no secret: it went once, to the
+    // request that submitted it.
+    let issued = wait_for("the app_credential in a block", LONG, || {
+        (1..=c.status(0)?["height"].as_u64()?).find_map(|h| {
+            let (_, block) = get(&c.url(0, &format!("/v1/blocks/{h}")));
+            block["result"]["tx_ids"].as_array()?.iter().find_map(|id| {
+                let (_, env) = get(&c.url(0, &format!("/v1/tx/{}", id.as_str()?)));
+                let tx = &env["result"]["transaction"];
+                (tx["record"]["type"] == "app_credential").then(|| tx.clone())
+            })
+        })
+    });
+    for node in 0..4 {
+        let (code, env) = post(&c.url(node, "/v1/apps"), &issued);
+        assert!(code == 409 || code == 403, "node {node}: {code} {env}");
+        assert!(!env.to_string().contains(&secret), "node {node} handed out the secret to a replay: {env}");
+        assert!(env["result"].get("secret").is_none(), "{env}");
+    }
+    let (code, env) = post(&c.url(0, "/v1/apps"), &issued);
+    assert_eq!((code, env["result"]["error"].as_str()), (409, Some("already_submitted")), "{env}");
+
     // The CLI's signed request: finalized, signed by Beijing's validator, saying it came by the app id.
     let file = c.dir.path().join("doc.json");
     std::fs::write(&file, serde_json::to_vec(&document(0)).unwrap()).unwrap();
@@ -167,8 +189,21 @@ fn enterprises_submit_with_signed_requests_and_every_bad_request_is_refused_with
     assert_eq!(env["result"]["tx_id"].as_str(), Some(good_id.as_str()), "a replay is the same transaction");
     assert_eq!(env["result"]["height"].as_u64(), Some(good_height), "finalized once, at its first height");
 
+    // Rotated: the old secret is refused, the new one signs.
+    let out = run_cli(&[
+        "app", "rotate", "--gateway", &c.nodes[0].gateway, "--key", path_str(&c.dir.path().join("beijing").join("admin.key")),
+        "--appid", APPID, "--uscc", &uscc,
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    let rotated = text.lines().find_map(|l| l.strip_prefix("secret:")).unwrap().split_whitespace().next().unwrap().to_string();
+    assert_ne!(rotated, secret, "{text}");
+    refused(&url, &signed(&secret, &document(11)), &[], 401, "bad_signature", "signature");
+    let (code, env) = send(&url, &signed(&rotated, &document(12)), &[]);
+    assert_eq!((code, env["result"]["state"].as_str()), (200, Some("finalized")), "{env}");
+
     // Revoked: refused from then on.
     let out = app_cli(&c, 0, true, &uscc);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    messages.push(refused(&url, &signed(&secret, &document(10)), &[], 401, "revoked_appid", "appid"));
+    messages.push(refused(&url, &signed(&rotated, &document(10)), &[], 401, "revoked_appid", "appid"));
 }

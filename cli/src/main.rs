@@ -231,6 +231,9 @@ enum AppAction {
     Issue(AppArgs),
     /// Revoke an app id: its requests are refused from the next block on.
     Revoke(AppArgs),
+    /// Revoke an app id and issue it again: a new secret replaces one that
+    /// was lost or exposed (the secret is shown once, at issue).
+    Rotate(AppArgs),
 }
 
 #[derive(clap::Args)]
@@ -384,23 +387,35 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
             }
         }
         Command::App { action } => {
-            let (args, revoked) = match action {
-                AppAction::Issue(a) => (a, false),
-                AppAction::Revoke(a) => (a, true),
+            let (args, steps): (AppArgs, &[bool]) = match action {
+                AppAction::Issue(a) => (a, &[false]),
+                AppAction::Revoke(a) => (a, &[true]),
+                AppAction::Rotate(a) => (a, &[true, false]),
             };
             let key = read_key_file(&args.key)?;
-            let record = serde_json::json!({"type": "app_credential", "appid": args.appid, "unifSociCredCode": args.uscc, "revoked": revoked});
             let gw = Gateway::new(&args.gateway);
-            let tx = client::sign_record(&gw.chain_id()?, &key, record)?;
-            let result = gw.post("/v1/apps", &tx)?.into_result()?;
+            let chain_id = gw.chain_id()?;
             println!("appid:     {}", args.appid);
             println!("uscc:      {}", args.uscc);
-            println!("served by: {} (send the app's requests to this gateway)", result["served_by"].as_str().unwrap_or_default());
-            match result["secret"].as_str() {
-                Some(secret) => println!(
-                    "secret:    {secret}   (keep it secret: it signs every request; set COLDCHAIN_APP_SECRET to use it with `coldchain submit --appid`)"
-                ),
-                None => println!("revoked at height {}", result["height"]),
+            for &revoked in steps {
+                let record = serde_json::json!({"type": "app_credential", "appid": args.appid, "unifSociCredCode": args.uscc, "revoked": revoked});
+                let tx = client::sign_record(&chain_id, &key, record)?;
+                let answer = gw.post("/v1/apps", &tx)?;
+                let pending = answer.status == 202;
+                let result = answer.into_result()?;
+                match result["secret"].as_str() {
+                    Some(secret) => {
+                        println!("served by: {} (send the app's requests to this gateway)", result["served_by"].as_str().unwrap_or_default());
+                        println!(
+                            "secret:    {secret}   (shown once: keep it secret, it signs every request; set COLDCHAIN_APP_SECRET to use it with `coldchain submit --appid`)"
+                        );
+                        if pending {
+                            println!("pending:   not finalized yet (tx {}); the secret works once it is", result["tx_id"].as_str().unwrap_or_default());
+                        }
+                    }
+                    None if pending => anyhow::bail!("the revocation (tx {}) is not finalized yet; run the command again later", result["tx_id"]),
+                    None => println!("revoked at height {}", result["height"]),
+                }
             }
         }
         Command::Proof { gateway, tx_id, out, key } => {

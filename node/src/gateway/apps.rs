@@ -23,7 +23,7 @@
 
 use super::Gateway;
 use super::envelope::{ApiError, ok};
-use super::handlers::{WaitQuery, parse_body, submit_one, submit_value, submitted, wait_ms};
+use super::handlers::{WaitQuery, parse_body, submit_new, submit_one, submit_value, submitted, wait_ms};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Query, State};
@@ -264,22 +264,27 @@ pub async fn submit_record(
 }
 
 /// `POST /v1/apps`: a bureau's signed `app_credential` transaction. The
-/// bureau's own node finalizes it and answers with the app secret (again
-/// for the same transaction, never in a log); a revocation answers without.
+/// bureau's own node submits it and answers with the app secret to the
+/// request that brought the transaction to it, and to no other: the
+/// transaction is public once relayed, so a resubmission of it (by anyone,
+/// the bureau included) gets 409 and no secret. A lost secret is replaced by
+/// revoking the app id and issuing it again, which rotates it. A revocation
+/// answers without a secret.
 #[utoipa::path(
     post,
     path = "/v1/apps",
     tags = ["bureaus"],
     summary = "Issue or revoke an enterprise's app id",
-    description = "A bureau's `app_credential` transaction, signed by its admin key, at its own validator's gateway (else 403 `wrong_node`). The node waits (bounded) for finalization and answers with the app secret, derived from its validator key and this transaction (it is on no disk and not on chain); a revocation (`revoked: true`) answers without.",
+    description = "A bureau's `app_credential` transaction, signed by its admin key, at its own validator's gateway (else 403 `wrong_node`). The node submits it, waits (bounded) for finalization and answers with the app secret, derived from its validator key and this transaction (it is on no disk and not on chain). The secret goes once, to the request that brought the transaction to the node: posting a transaction the node already holds (pending or finalized; transactions are public) answers 409 `already_submitted` without it. To replace a lost secret, revoke the app id and issue it again (`coldchain app rotate`). A revocation (`revoked: true`) answers without a secret.",
     request_body(content = super::openapi::Transaction, description = "A signed transaction whose record is an `app_credential`.", example = json!(super::openapi::examples::app_credential())),
     responses(
-        (status = 200, description = "Issued (with `secret`) or revoked.", body = super::openapi::AppEnvelope, example = json!(super::openapi::examples::envelope(200, "issued; keep the secret: it signs every request",
+        (status = 200, description = "Issued (with `secret`) or revoked.", body = super::openapi::AppEnvelope, example = json!(super::openapi::examples::envelope(200, "issued; keep the secret: it signs every request and is shown once",
             serde_json::json!({"appid": "bj-fengze-erp", "uscc": "91110106MA01QF8J7U", "revoked": false, "tx_id": super::openapi::examples::TX_ID, "height": 1204, "served_by": "beijing",
                 "secret": "5f2b8c0e3d9a4f6e8b1c7d2a9e4f0b3c6d8a1e5f7b2c9d4e0a3f6b8c1d5e7a9f"})))),
-        (status = 202, description = "Accepted, but not finalized within the node's wait: ask again with the same transaction for the secret.", body = super::openapi::SubmitEnvelope, example = json!(super::openapi::examples::not_yet())),
+        (status = 202, description = "Accepted, but not finalized within the node's wait: the answer holds the secret all the same (it is shown once); it signs requests once the transaction is finalized.", body = super::openapi::AppEnvelope),
         (status = 400, response = super::openapi::BadRequest),
         (status = 403, response = super::openapi::Forbidden),
+        (status = 409, response = super::openapi::Conflict),
         (status = 413, response = super::openapi::PayloadTooLarge),
         (status = 422, response = super::openapi::RuleViolated),
         (status = 500, response = super::openapi::Internal),
@@ -310,15 +315,27 @@ pub async fn issue(State(gw): State<Gateway>, body: Result<Bytes, BytesRejection
             });
         }
     }
-    let (id, height) = submit_value(&gw, value, Some(gw.services.max_wait_ms)).await?;
-    let Some(height) = height else {
-        return submitted(&gw, id, None, Some(gw.services.max_wait_ms));
-    };
-    let answer = submitted(&gw, id, Some(height), None)?;
+    let wait = gw.services.max_wait_ms;
+    let submission = submit_new(&gw, value, Some(wait)).await?;
+    let revoked = record["revoked"].as_bool().unwrap_or(false);
+    if !submission.first && !revoked {
+        return Err(ApiError {
+            status: StatusCode::CONFLICT,
+            ..ApiError::field(
+                "already_submitted",
+                "(body)",
+                format!(
+                    "transaction {} is already held by this node; its secret was given once, to the request that submitted it. To replace a lost secret, revoke app id {appid} and issue it again (`coldchain app rotate`)",
+                    submission.id
+                ),
+            )
+        });
+    }
+    let (id, height) = (submission.id, submission.height);
+    let answer = submitted(&gw, id, height, Some(wait))?;
     if !answer.status().is_success() {
         return Ok(answer);
     }
-    let revoked = record["revoked"].as_bool().unwrap_or(false);
     let uscc = record["unifSociCredCode"].as_str().or(record["uscc"].as_str()).unwrap_or_default();
     tracing::info!(%appid, %uscc, tx = %id, revoked, "app id changed");
     let me = &gw.services.genesis.validators[gw.services.me as usize].name;
@@ -326,7 +343,17 @@ pub async fn issue(State(gw): State<Gateway>, body: Result<Bytes, BytesRejection
     if !revoked {
         result["secret"] = Value::String(app_secret(&gw.services.node_key, &appid, &id));
     }
-    Ok(ok(StatusCode::OK, if revoked { "revoked" } else { "issued; keep the secret: it signs every request" }, result))
+    let (status, message) = match (revoked, height) {
+        (true, _) => (StatusCode::OK, "revoked".to_string()),
+        (false, Some(_)) => (StatusCode::OK, "issued; keep the secret: it signs every request and is shown once".to_string()),
+        (false, None) => (
+            StatusCode::ACCEPTED,
+            format!("accepted, not finalized within {wait} ms; keep the secret (it is shown once): it signs requests once the transaction is finalized"),
+        ),
+    };
+    let mut response = ok(status, message, result);
+    response.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
+    Ok(response)
 }
 
 #[cfg(test)]

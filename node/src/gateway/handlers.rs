@@ -304,22 +304,39 @@ pub fn submitted(gw: &Gateway, id: TxId, height: Option<u64>, wait: Option<u64>)
 /// Checks, submits and (when asked) waits for one transaction: its id and
 /// the height it was finalized at, if it was within the wait.
 pub async fn submit_value(gw: &Gateway, value: Value, wait: Option<u64>) -> Result<(TxId, Option<u64>), ApiError> {
+    let submission = submit_new(gw, value, wait).await?;
+    Ok((submission.id, submission.height))
+}
+
+/// What one submission did: the transaction's id, the height it was
+/// finalized at (if it was within the wait), and whether this request is
+/// the one that brought it to this node (`false` for a resubmission of a
+/// transaction already pending or finalized here).
+pub struct Submission {
+    pub id: TxId,
+    pub height: Option<u64>,
+    pub first: bool,
+}
+
+/// As [`submit_value`], also saying whether the transaction was new here.
+pub async fn submit_new(gw: &Gateway, value: Value, wait: Option<u64>) -> Result<Submission, ApiError> {
     let permit = submission_permit(gw)?;
     let (id, tx, images) = check_transactions(vec![value], gw).await.pop().expect("one result")?;
     let outcome = gw.services.submit(vec![(id, tx)]).await.map_err(submit_error)?.pop().expect("one outcome");
-    let mut height = match outcome {
+    let (mut height, first) = match outcome {
         SubmitOutcome::Rejected { field, rule } => {
             return Err(ApiError { status: StatusCode::UNPROCESSABLE_ENTITY, ..ApiError::field("rule_violated", field, rule) });
         }
-        SubmitOutcome::AlreadyFinalized { height } => Some(height),
-        SubmitOutcome::Accepted | SubmitOutcome::AlreadyPending => None,
+        SubmitOutcome::AlreadyFinalized { height } => (Some(height), false),
+        SubmitOutcome::AlreadyPending => (None, false),
+        SubmitOutcome::Accepted => (None, true),
     };
     store_images(gw, &images)?;
     drop(permit);
     if let (Some(ms), None) = (wait, height) {
         height = wait_finalized(gw, &[id], ms).await?[0];
     }
-    Ok((id, height))
+    Ok(Submission { id, height, first })
 }
 
 #[utoipa::path(

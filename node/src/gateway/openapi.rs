@@ -105,7 +105,7 @@ in docs/PROOFS.md. Routes that answer files or streams (`/`, `/openapi.json`, `/
     ),
     components(
         schemas(ErrorEnvelope, ErrorResult),
-        responses(BadRequest, Unauthorized, Forbidden, NotFound, PayloadTooLarge, RuleViolated, TooManyRequests, Internal, Unavailable)
+        responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge, RuleViolated, TooManyRequests, Internal, Unavailable)
     ),
     modifiers(&Security, &Limits),
     tags(
@@ -901,6 +901,15 @@ pub struct Forbidden(ErrorEnvelope);
 )]
 #[allow(dead_code)]
 pub struct NotFound(ErrorEnvelope);
+
+/// The request conflicts with what the node already holds.
+#[derive(ToResponse)]
+#[response(
+    description = "The request conflicts with what the node already holds: `already_submitted`, an `app_credential` transaction this node already has (its secret went once, to the request that submitted it).",
+    example = json!(examples::error(409, "already_submitted", Some(("(body)", "transaction … is already held by this node; its secret was given once, to the request that submitted it. To replace a lost secret, revoke app id bj-fengze-erp and issue it again (`coldchain app rotate`)"))))
+)]
+#[allow(dead_code)]
+pub struct Conflict(ErrorEnvelope);
 
 /// The body is over the node's limit.
 #[derive(ToResponse)]
