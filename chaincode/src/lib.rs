@@ -25,6 +25,7 @@ pub mod images;
 pub mod record;
 pub mod records;
 pub mod scenario;
+pub mod signature;
 pub mod state;
 pub mod testkit;
 pub mod transaction;

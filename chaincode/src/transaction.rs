@@ -14,7 +14,8 @@
 
 use crate::canonical::CanonicalJson;
 use crate::hash::{Hash, serde_bytes_compat as fixed};
-use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
+use crate::signature;
+use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -187,17 +188,16 @@ impl Transaction {
         self.record.is_canonical()
     }
 
-    /// The signer's key, refusing keys of small order (which would let one
-    /// signature verify for many messages).
+    /// The signer's key, refusing what [`crate::signature::check_key`]
+    /// refuses: a non-canonical encoding or a point of small order (which
+    /// would let one signature verify for many messages).
     pub fn verifying_key(&self) -> Result<VerifyingKey, TxError> {
         let bytes = &self.signer.public_key;
         if let Some(key) = KEYS.lock().ok().and_then(|keys| keys.get(bytes).copied()) {
             return Ok(key);
         }
+        signature::check_key(bytes).map_err(refusal)?;
         let key = VerifyingKey::from_bytes(bytes).map_err(|_| TxError::new("signer.public_key", "is not a valid ed25519 point"))?;
-        if key.is_weak() {
-            return Err(TxError::new("signer.public_key", "is a weak (small-order) ed25519 key"));
-        }
         if let Ok(mut keys) = KEYS.lock() {
             if keys.len() >= KEY_CACHE {
                 keys.clear();
@@ -207,10 +207,11 @@ impl Transaction {
         Ok(key)
     }
 
-    /// Checks the signature alone with `verify_strict`.
+    /// Checks the signature alone, by the chain's one rule
+    /// ([`crate::signature`]): the same verdict as in any batch.
     pub fn verify_signature(&self) -> Result<(), TxError> {
-        let key = self.verifying_key()?;
-        key.verify_strict(&self.signing_bytes(), &Signature::from_bytes(&self.signature)).map_err(|_| bad_signature())
+        self.verifying_key()?;
+        signature::verify(&self.signer.public_key, &self.signing_bytes(), &self.signature).map_err(refusal)
     }
 
     /// Parses a transaction from JSON, naming the first field that breaks a
@@ -297,39 +298,38 @@ fn hex_field<const N: usize>(obj: &Map<String, Value>, key: &str, field: &str) -
 static KEYS: LazyLock<Mutex<HashMap<[u8; 32], VerifyingKey>>> = LazyLock::new(Default::default);
 const KEY_CACHE: usize = 4096;
 
-/// Verifies many transactions' signatures at once with ed25519 batch
-/// verification; when the batch fails, each is checked alone with
-/// `verify_strict` to say which. Returns one result per transaction.
+/// Verifies many transactions' signatures at once by the chain's one rule
+/// ([`crate::signature::verify_all`]: one cofactored batch, then each alone
+/// if the batch fails, to say which). One result per transaction, each the
+/// same as [`Transaction::verify_signature`] gives it.
 pub fn verify_batch(txs: &[&Transaction]) -> Vec<Result<(), TxError>> {
     let mut results: Vec<Result<(), TxError>> = Vec::with_capacity(txs.len());
     let mut messages = Vec::with_capacity(txs.len());
-    let mut signatures = Vec::with_capacity(txs.len());
-    let mut keys = Vec::with_capacity(txs.len());
     let mut candidates = Vec::with_capacity(txs.len());
     for (i, tx) in txs.iter().enumerate() {
         match tx.verifying_key() {
-            Ok(key) => {
+            Ok(_) => {
                 messages.push(tx.signing_bytes());
-                signatures.push(Signature::from_bytes(&tx.signature));
-                keys.push(key);
                 candidates.push(i);
                 results.push(Ok(()));
             }
             Err(e) => results.push(Err(e)),
         }
     }
-    if candidates.is_empty() {
-        return results;
-    }
-    let message_refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
-    if ed25519_dalek::verify_batch(&message_refs, &signatures, &keys).is_err() {
-        for (j, &i) in candidates.iter().enumerate() {
-            if keys[j].verify_strict(message_refs[j], &signatures[j]).is_err() {
-                results[i] = Err(bad_signature());
-            }
-        }
+    let items: Vec<(&[u8; 32], &[u8], &[u8; 64])> =
+        candidates.iter().zip(&messages).map(|(&i, m)| (&txs[i].signer.public_key, m.as_slice(), &txs[i].signature)).collect();
+    for (verdict, &i) in signature::verify_all(&items).into_iter().zip(&candidates) {
+        results[i] = verdict.map_err(refusal);
     }
     results
+}
+
+fn refusal(r: signature::Refusal) -> TxError {
+    match r {
+        signature::Refusal::Key(rule) => TxError::new("signer.public_key", rule),
+        signature::Refusal::Encoding(rule) => TxError::new("signature", rule),
+        signature::Refusal::Equation => bad_signature(),
+    }
 }
 
 impl fmt::Display for Transaction {
