@@ -58,7 +58,18 @@ fn an_export_restores_a_lost_node_and_a_node_rebuilds_from_its_peers() {
 
     // An export from a running node: a header naming the chain, then every block.
     let online = work.path().join("online.export");
-    let text = cli_ok(&["export", "--gateway", &c.nodes[1].gateway, "--out", path_str(&online)]);
+    // The export is the whole chain unmasked: nobody but a bureau gets a byte of it.
+    let (code, env) = get(&c.url(1, "/v1/export"));
+    assert_eq!((code, env["result"]["error"].as_str()), (401, Some("bureaus_only")), "{env}");
+    let out = run_cli(&["export", "--gateway", &c.nodes[1].gateway, "--out", path_str(&online)]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--key"), "{}", String::from_utf8_lossy(&out.stderr));
+    let enterprise = work.path().join("enterprise.key");
+    run_cli(&["keygen", "--out", path_str(&enterprise)]);
+    let out = run_cli(&["export", "--gateway", &c.nodes[1].gateway, "--key", path_str(&enterprise), "--out", path_str(&online)]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("x-coldchain-key"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!online.exists(), "nothing written of a refused export");
+    let admin = c.dir.path().join("tianjin").join("admin.key");
+    let text = cli_ok(&["export", "--gateway", &c.nodes[1].gateway, "--key", path_str(&admin), "--out", path_str(&online)]);
     let file = lines(&online);
     let header: Value = serde_json::from_str(&file[0]).unwrap();
     assert_eq!(header["format"], "coldchain-export/1");

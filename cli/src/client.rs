@@ -55,7 +55,7 @@ impl Gateway {
         self
     }
 
-    fn get_request(&self, path: &str) -> ureq::RequestBuilder<ureq::typestate::WithoutBody> {
+    pub(crate) fn get_request(&self, path: &str) -> ureq::RequestBuilder<ureq::typestate::WithoutBody> {
         let mut request = self.agent.get(format!("{}{path}", self.base));
         if let Some(key) = &self.reader {
             use ed25519_dalek::Signer;

@@ -198,6 +198,10 @@ enum Command {
         /// A stopped node's node.toml (its data directory is read).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// With --gateway: your bureau's admin key (the export is the whole
+        /// chain unmasked; only bureaus may read it).
+        #[arg(long, requires = "gateway")]
+        key: Option<PathBuf>,
         #[arg(long)]
         out: PathBuf,
     },
@@ -467,9 +471,12 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
         Command::Bench { json, verify_proofs, opaque, records, batch, clients, .. } => {
             bench::run(bench::Options { json, verify_proofs, opaque, records, batch, clients })?
         }
-        Command::Export { gateway, config, out } => {
+        Command::Export { gateway, config, key, out } => {
             let summary = match (gateway, config) {
-                (Some(gateway), _) => backup::export_from_gateway(&gateway, &out)?,
+                (Some(gateway), _) => {
+                    let key = key.context("--gateway needs --key: your bureau's admin key (only bureaus may export the chain)")?;
+                    backup::export_from_gateway(&gateway, read_key_file(&key)?, &out)?
+                }
                 (None, Some(config)) => backup::export_from_store(&config, &out)?,
                 (None, None) => unreachable!("clap requires one"),
             };
