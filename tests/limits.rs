@@ -333,3 +333,85 @@ fn plain_http_off_loopback_stops_the_node_at_start() {
         assert!(stderr.contains(needle), "{needle} not in: {stderr}");
     }
 }
+
+/// Sends a GET on a raw connection; the status line's code, or None when
+/// the server closed the connection without answering.
+fn raw_get(stream: &mut TcpStream, path: &str) -> Option<u16> {
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).ok()?;
+    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+}
+
+/// True once the server has closed `stream` (EOF or reset on read), after
+/// reading what is left of earlier answers.
+fn closed_by_server(stream: &mut TcpStream) -> bool {
+    stream.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) => return !matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut),
+        }
+    }
+}
+
+#[test]
+fn connections_and_event_streams_are_capped_idle_ones_closed_and_the_node_lives() {
+    const PER_IP: usize = 24;
+    let node = OneNode::start(
+        "",
+        &[
+            ("COLDCHAIN__GATEWAY__MAX_CONNECTIONS_PER_IP", "24"),
+            ("COLDCHAIN__GATEWAY__MAX_STREAMS_PER_IP", "3"),
+            ("COLDCHAIN__GATEWAY__MAX_WAIT_MS", "500"),
+            ("COLDCHAIN__GATEWAY__REQUEST_TIMEOUT_MS", "1000"),
+            ("COLDCHAIN__GATEWAY__IDLE_TIMEOUT_MS", "1500"),
+        ],
+        |_| {},
+        http_ready,
+    );
+    let addr = format!("127.0.0.1:{}", node.port);
+    // Held open and served: PER_IP connections (once the readiness probe's own is gone).
+    let mut held: Vec<TcpStream> = wait_for("PER_IP connections served", Duration::from_secs(10), || {
+        let mut held: Vec<TcpStream> = (0..PER_IP).map(|_| TcpStream::connect(&addr).unwrap()).collect();
+        held.iter_mut().all(|s| raw_get(s, "/healthz") == Some(200)).then_some(held)
+    });
+    // One more from the same address is closed unanswered.
+    let mut extra = TcpStream::connect(&addr).unwrap();
+    assert_eq!(raw_get(&mut extra, "/healthz"), None, "connection {} from one address was served", PER_IP + 1);
+    // Held idle, they are closed by the node after gateway.idle_timeout_ms.
+    let started = Instant::now();
+    wait_for("the idle connections closed by the node", Duration::from_secs(10), || held.iter_mut().all(closed_by_server).then_some(()));
+    assert!(started.elapsed() >= Duration::from_millis(500), "closed before the idle timeout: {:?}", started.elapsed());
+    drop(held);
+    // Their slots are free again.
+    let mut again = TcpStream::connect(&addr).unwrap();
+    assert_eq!(raw_get(&mut again, "/healthz"), Some(200));
+    drop(again);
+
+    // Event streams: three from one address, the fourth refused with the envelope.
+    let streams: Vec<TcpStream> = (0..3)
+        .map(|_| {
+            let mut s = TcpStream::connect(&addr).unwrap();
+            assert_eq!(raw_get(&mut s, "/v1/alerts/stream"), Some(200));
+            s
+        })
+        .collect();
+    let (code, env) = get(&node.url("/v1/alerts/stream"));
+    assert_eq!((code, env["result"]["error"].as_str()), (503, Some("overloaded")), "{env}");
+    assert!(env["message"].as_str().unwrap().contains("max_streams_per_ip"), "{env}");
+    drop(streams);
+    let code = wait_for("a stream slot freed when its client left", Duration::from_secs(10), || {
+        let mut s = TcpStream::connect(&addr).unwrap();
+        raw_get(&mut s, "/v1/alerts/stream").filter(|&c| c == 200)
+    });
+    assert_eq!(code, 200);
+    assert_eq!(get(&node.url("/healthz")).0, 200);
+    let mut node = node;
+    assert!(node.child.try_wait().unwrap().is_none(), "the node is alive");
+    assert!(node.log().contains("gateway refused a connection"), "refusals are logged");
+}

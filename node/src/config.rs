@@ -92,6 +92,26 @@ pub struct GatewayConfig {
     /// `timeout`. Not for the streams `/v1/alerts/stream` and `/v1/export`.
     #[serde(default = "default_request_timeout")]
     pub request_timeout_ms: u64,
+    /// Connections open at once, in all (default 4096; lowered at start to
+    /// leave 1024 of the process's open-file limit to the node). One over
+    /// the cap is closed at once.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Connections open at once from one address (an IPv6 client by its
+    /// /64; default 256).
+    #[serde(default = "default_max_connections_per_ip")]
+    pub max_connections_per_ip: usize,
+    /// A connection on which nothing is read or written for this long is
+    /// closed, in milliseconds (default 75 000; must exceed
+    /// `request_timeout_ms`).
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout_ms: u64,
+    /// Event streams (`/v1/alerts/stream`) open at once, in all (default 512).
+    #[serde(default = "default_max_streams")]
+    pub max_streams: usize,
+    /// Event streams open at once from one address (default 8).
+    #[serde(default = "default_max_streams_per_ip")]
+    pub max_streams_per_ip: usize,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -143,6 +163,21 @@ fn default_burst() -> u32 {
 }
 fn default_request_timeout() -> u64 {
     60_000
+}
+fn default_max_connections() -> usize {
+    4_096
+}
+fn default_max_connections_per_ip() -> usize {
+    256
+}
+fn default_idle_timeout() -> u64 {
+    75_000
+}
+fn default_max_streams() -> usize {
+    512
+}
+fn default_max_streams_per_ip() -> usize {
+    8
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -221,6 +256,22 @@ impl NodeConfig {
                 "`gateway.request_timeout_ms` ({}) must exceed `gateway.max_wait_ms` ({}), or `?wait=finalized` would time out",
                 gw.request_timeout_ms, gw.max_wait_ms
             )));
+        }
+        if gw.idle_timeout_ms <= gw.request_timeout_ms {
+            return Err(invalid(format!(
+                "`gateway.idle_timeout_ms` ({}) must exceed `gateway.request_timeout_ms` ({}), or a request still being answered would be cut",
+                gw.idle_timeout_ms, gw.request_timeout_ms
+            )));
+        }
+        for (name, value) in [
+            ("max_connections", gw.max_connections),
+            ("max_connections_per_ip", gw.max_connections_per_ip),
+            ("max_streams", gw.max_streams),
+            ("max_streams_per_ip", gw.max_streams_per_ip),
+        ] {
+            if value == 0 {
+                return Err(invalid(format!("`gateway.{name}` must be at least 1")));
+            }
         }
         if gw.max_body_bytes == 0 {
             return Err(invalid("`gateway.max_body_bytes` must be positive".into()));

@@ -198,16 +198,28 @@ fn mask_members(obj: &mut Map<String, Value>) {
             (Some(Sensitive::Price), _) => {
                 obj.remove(&key);
             }
-            (Some(Sensitive::Phone), Some(Value::String(s))) => {
-                let masked = mask_phone(s);
-                obj.insert(key, Value::String(masked));
-            }
-            (Some(Sensitive::Person), Some(Value::String(s))) => {
-                let masked = mask_name(s);
-                obj.insert(key, Value::String(masked));
+            // Every representation is masked: a phone sent as a JSON
+            // number, or a name inside an array or object, shows no more
+            // than one sent as a string.
+            (Some(kind @ (Sensitive::Phone | Sensitive::Person)), Some(value)) if !value.is_null() => {
+                let masked = mask_value(value, &|s| if matches!(kind, Sensitive::Phone) { mask_phone(s) } else { mask_name(s) });
+                obj.insert(key, masked);
             }
             _ => {}
         }
+    }
+}
+
+/// `value` with every string or number in it masked by `mask` (numbers and
+/// booleans by their text, becoming strings).
+fn mask_value(value: &Value, mask: &dyn Fn(&str) -> String) -> Value {
+    match value {
+        Value::String(s) => Value::String(mask(s)),
+        Value::Number(n) => Value::String(mask(&n.to_string())),
+        Value::Bool(b) => Value::String(mask(&b.to_string())),
+        Value::Array(items) => Value::Array(items.iter().map(|i| mask_value(i, mask)).collect()),
+        Value::Object(obj) => Value::Object(obj.iter().map(|(k, v)| (k.clone(), mask_value(v, mask))).collect()),
+        Value::Null => Value::Null,
     }
 }
 
@@ -369,5 +381,22 @@ mod tests {
         let mut obj = json!({"Contact": "赵磊", "Contact_phone": "13812340588", "unitPrice": 12.5, "Ent_name": "北京丰泽"});
         mask_members(obj.as_object_mut().unwrap());
         assert_eq!(obj, json!({"Contact": "赵*", "Contact_phone": "138****0588", "Ent_name": "北京丰泽"}));
+    }
+
+    #[test]
+    fn phones_and_names_in_any_json_shape_are_masked() {
+        let mut obj = json!({
+            "Contact_phone": 13812340588u64, "driverPhone": [13900001111u64, "13900002222"], "mobile": {"work": 13700003333u64},
+            "Contact": ["赵磊", 42], "telephone": null,
+        });
+        mask_members(obj.as_object_mut().unwrap());
+        assert_eq!(
+            obj,
+            json!({
+                "Contact_phone": "138****0588", "driverPhone": ["139****1111", "139****2222"], "mobile": {"work": "137****3333"},
+                "Contact": ["赵*", "4*"], "telephone": null,
+            })
+        );
+        assert!(!obj.to_string().contains("12340588"));
     }
 }

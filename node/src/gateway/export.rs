@@ -32,15 +32,16 @@ type Chunk = Result<Vec<u8>, std::io::Error>;
 struct ChannelWriter {
     tx: mpsc::Sender<Chunk>,
     runtime: tokio::runtime::Handle,
+    stall: Duration,
 }
 
 impl Write for ChannelWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let send = tokio::time::timeout(STALL_TIMEOUT, self.tx.send(Ok(buf.to_vec())));
-        match self.runtime.block_on(send) {
+        let (tx, stall) = (&self.tx, self.stall);
+        match self.runtime.block_on(async move { tokio::time::timeout(stall, tx.send(Ok(buf.to_vec()))).await }) {
             Ok(Ok(())) => Ok(buf.len()),
             Ok(Err(_)) => Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe)),
-            Err(_) => Err(std::io::Error::new(std::io::ErrorKind::TimedOut, format!("the client took nothing for {} s", STALL_TIMEOUT.as_secs()))),
+            Err(_) => Err(std::io::Error::new(std::io::ErrorKind::TimedOut, format!("the client took nothing for {} ms", self.stall.as_millis()))),
         }
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -87,18 +88,39 @@ pub async fn export(State(gw): State<Gateway>, method: Method, uri: Uri, headers
     let runtime = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        let mut out = std::io::BufWriter::with_capacity(256 * 1024, ChannelWriter { tx: tx.clone(), runtime: runtime.clone() });
+        let mut out = std::io::BufWriter::with_capacity(256 * 1024, ChannelWriter { tx: tx.clone(), runtime: runtime.clone(), stall: STALL_TIMEOUT });
         match backup::export(&store, &genesis, &mut out) {
             Ok(summary) => tracing::info!(blocks = summary.blocks, height = summary.height, "chain exported"),
             Err(e) => {
                 tracing::warn!(error = %e, "export ended");
                 // Ends the body with an error, so the client sees a broken
                 // download rather than a short file.
-                let _ = runtime.block_on(tokio::time::timeout(STALL_TIMEOUT, tx.send(Err(std::io::Error::other(e.to_string())))));
+                let _ = runtime.block_on(async move { tokio::time::timeout(STALL_TIMEOUT, tx.send(Err(std::io::Error::other(e.to_string())))).await });
             }
         }
     });
     let chunks = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
     let file = format!("attachment; filename=\"{}.export.jsonl\"", gw.services.genesis.chain_id);
     Ok(([(header::CONTENT_TYPE, "application/x-ndjson".to_string()), (header::CONTENT_DISPOSITION, file)], Body::from_stream(chunks)).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reader_that_stops_taking_chunks_ends_the_export() {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_time().build().unwrap();
+        let (tx, rx) = mpsc::channel::<Chunk>(2);
+        let mut writer = ChannelWriter { tx, runtime: runtime.handle().clone(), stall: Duration::from_millis(50) };
+        // Two chunks fit in the channel; the third waits for a reader that never reads.
+        assert!(writer.write(b"one").is_ok() && writer.write(b"two").is_ok());
+        let started = std::time::Instant::now();
+        let err = writer.write(b"three").unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::TimedOut, "{err}");
+        assert!(started.elapsed() >= Duration::from_millis(50));
+        // A reader that went away ends it at once.
+        drop(rx);
+        assert_eq!(writer.write(b"four").unwrap_err().kind(), std::io::ErrorKind::BrokenPipe);
+    }
 }

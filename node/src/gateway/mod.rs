@@ -23,7 +23,7 @@
 //! | GET    | `/v1/access-log`      | bureaus, auditors | cross-province unmasked reads inside alerts' traces (signed read) |
 //! | GET    | `/v1/images/{sha256}` | everyone    | an image this node received with a record |
 //! | GET    | `/v1/state`           | auditors    | chaincode state root, digest and sizes |
-//! | GET    | `/v1/export`          | operators   | the finalized chain as an export file (JSON Lines, `coldchain export`) |
+//! | GET    | `/v1/export`          | bureaus     | the finalized chain as an export file (JSON Lines, `coldchain export --key`); a bureau's signed read only |
 //! | POST   | `/cold-chain-tracing/certification.register` | provinces | national interface (HTTP Basic): entry certificate |
 //! | POST   | `/cold-chain-tracing/statistical.info.register` | provinces | national interface (HTTP Basic): interprovincial flow |
 //! | GET    | `/healthz`            | operators   | the process is alive |
@@ -33,9 +33,10 @@
 
 pub mod access;
 pub mod apps;
+pub mod connections;
 pub mod envelope;
 mod explorer;
-mod export;
+pub mod export;
 mod handlers;
 pub mod limits;
 pub mod metrics;
@@ -64,6 +65,8 @@ pub struct Gateway {
     pub metrics: Arc<metrics::Metrics>,
     /// Nonces of seed-004 signed requests seen in the last 10 minutes.
     pub apps: Arc<apps::NonceCache>,
+    /// Exports that may start ([`export::MAX_CONCURRENT_EXPORTS`]).
+    pub exports: Arc<Semaphore>,
 }
 
 pub fn router(services: NodeServices, max_body_bytes: usize) -> Router {
@@ -73,6 +76,7 @@ pub fn router(services: NodeServices, max_body_bytes: usize) -> Router {
         max_body_bytes,
         metrics: Arc::new(metrics::Metrics::default()),
         apps: Arc::new(apps::NonceCache::default()),
+        exports: Arc::new(Semaphore::new(export::MAX_CONCURRENT_EXPORTS)),
     };
     Router::new()
         .route("/", get(explorer::page))
@@ -113,6 +117,38 @@ pub fn router(services: NodeServices, max_body_bytes: usize) -> Router {
         .with_state(state)
 }
 
+/// The event streams open now, capped ([`connections`]).
+#[derive(Clone)]
+pub struct Streams(pub Arc<connections::Slots>);
+
+/// Blocking threads of the gateway's runtime (signature checks of
+/// submissions, traces, proofs, exports).
+pub const GATEWAY_BLOCKING_THREADS: usize = 64;
+
+/// Runs [`serve`] on a tokio runtime of its own, on its own threads: its
+/// workers and blocking pool serve clients only, so clients that hold every
+/// one of them (stalled downloads, slow traces) cannot delay the consensus
+/// driver's verification, which runs on the node's runtime. Returns the
+/// thread; it ends when the gateway has stopped.
+pub fn spawn(
+    listener: std::net::TcpListener,
+    services: NodeServices,
+    cfg: crate::config::GatewayConfig,
+    stop: watch::Receiver<bool>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(GATEWAY_BLOCKING_THREADS)
+        .thread_name("gateway")
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new().name("gateway".into()).spawn(move || {
+        runtime.block_on(serve(listener, services, cfg, stop));
+        // Streams still open after the grace period are dropped with the runtime.
+        runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    })
+}
+
 /// Longest time a client may take to send a request's headers.
 pub const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
@@ -120,7 +156,7 @@ pub const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_s
 /// with the limits of `cfg`, until `stop` turns true; then stops accepting,
 /// finishes the requests in flight and closes what is still open (streams)
 /// after `request_timeout_ms`.
-pub async fn serve(listener: tokio::net::TcpListener, services: NodeServices, cfg: crate::config::GatewayConfig, mut stop: watch::Receiver<bool>) {
+pub async fn serve(listener: std::net::TcpListener, services: NodeServices, cfg: crate::config::GatewayConfig, mut stop: watch::Receiver<bool>) {
     let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
     let tls = match (&cfg.tls_cert, &cfg.tls_key) {
         (Some(cert), Some(key)) => match tls::server_config(cert, key) {
@@ -129,12 +165,33 @@ pub async fn serve(listener: tokio::net::TcpListener, services: NodeServices, cf
         },
         _ => None,
     };
-    let listener = match listener.into_std() {
-        Ok(listener) => listener,
-        Err(e) => return tracing::error!(error = %e, "gateway not started"),
-    };
+    if let Err(e) = listener.set_nonblocking(true) {
+        return tracing::error!(error = %e, "gateway not started");
+    }
     let limits = Arc::new(limits::Limits::new(&cfg));
-    let app = router(services, cfg.max_body_bytes).layer(axum::Extension(limits.clone()));
+    let nofile = match connections::raise_descriptor_limit() {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read or raise the open-file limit; assuming 1024");
+            1024
+        }
+    };
+    let max_connections = connections::fitting_cap(cfg.max_connections, nofile);
+    if max_connections < cfg.max_connections {
+        tracing::warn!(
+            configured = cfg.max_connections,
+            max_connections,
+            open_file_limit = nofile,
+            "gateway.max_connections lowered to leave 1024 descriptors to the node; raise the open-file limit (ulimit -n, LimitNOFILE) to allow more"
+        );
+    }
+    let capping = connections::CappingAcceptor {
+        slots: connections::Slots::new(max_connections, cfg.max_connections_per_ip),
+        idle: std::time::Duration::from_millis(cfg.idle_timeout_ms),
+    };
+    let app = router(services, cfg.max_body_bytes)
+        .layer(axum::Extension(limits.clone()))
+        .layer(axum::Extension(Streams(connections::Slots::new(cfg.max_streams, cfg.max_streams_per_ip))));
     let make_service = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let handle = axum_server::Handle::new();
     let (stopper, grace) = (handle.clone(), std::time::Duration::from_millis(cfg.request_timeout_ms));
@@ -148,17 +205,28 @@ pub async fn serve(listener: tokio::net::TcpListener, services: NodeServices, cf
         }
         stopper.graceful_shutdown(Some(grace));
     });
-    tracing::info!(%addr, scheme = if tls.is_some() { "https" } else { "http" }, "gateway listening");
+    tracing::info!(%addr, scheme = if tls.is_some() { "https" } else { "http" }, max_connections, "gateway listening");
+    // Refused connections (over a cap, or no descriptor left) are counted,
+    // not logged one by one: a flood would flood the log.
+    let refused = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let on_refused = move |_: Option<&std::net::SocketAddr>, e: &std::io::Error| {
+        let n = refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if (n + 1).is_power_of_two() {
+            tracing::warn!(error = %e, refused = n + 1, "gateway refused a connection");
+        }
+    };
     let served = match tls {
         Some(tls) => match axum_server::from_tcp_rustls(listener, tls) {
-            Ok(mut server) => {
+            Ok(server) => {
+                let mut server = server.map(|tls| tls.acceptor(capping)).accept_error_handler(on_refused);
                 server.http_builder().http1().header_read_timeout(HEADER_READ_TIMEOUT);
                 server.handle(handle).serve(make_service).await
             }
             Err(e) => Err(e),
         },
         None => match axum_server::from_tcp(listener) {
-            Ok(mut server) => {
+            Ok(server) => {
+                let mut server = server.acceptor(capping).accept_error_handler(on_refused);
                 server.http_builder().http1().header_read_timeout(HEADER_READ_TIMEOUT);
                 server.handle(handle).serve(make_service).await
             }

@@ -284,23 +284,44 @@ pub async fn access_log(State(gw): State<Gateway>, method: Method, uri: Uri, hea
     description = "Server-sent events, one per finalized record: `event: alert`, `alert_disposal` or `notice`, `data: {\"tx_id\", \"height\", \"alert\"|\"notice\"}`; `event: lagged`, `data: {\"missed\": N}` when the client was too slow. Not an envelope; the stream stays open.",
     responses((status = 200, description = "An event stream.", content_type = "text/event-stream", body = String))
 )]
-pub async fn alert_stream(State(gw): State<Gateway>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+pub async fn alert_stream(
+    State(gw): State<Gateway>,
+    extensions: axum::http::Extensions,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    // The slot lives as long as the stream (moved into its state). A router
+    // without `serve`'s extensions (unit tests) runs uncapped.
+    let addr = extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0);
+    let slot = match (extensions.get::<super::Streams>(), addr) {
+        (Some(super::Streams(slots)), Some(addr)) => Some(slots.try_take(addr.ip()).map_err(|full| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded",
+                match full {
+                    super::connections::Full::Total(n) => format!("{n} event streams are open on this node (gateway.max_streams); retry later"),
+                    super::connections::Full::PerIp(n) => {
+                        format!("{n} event streams are open from {} (gateway.max_streams_per_ip); close one first", addr.ip())
+                    }
+                },
+            )
+        })?),
+        _ => None,
+    };
     let rx = gw.services.events.subscribe();
     let state = gw.services.state.clone();
-    let stream = futures::stream::unfold(rx, move |mut rx| {
+    let stream = futures::stream::unfold((rx, slot), move |(mut rx, slot)| {
         let state = state.clone();
         async move {
             match rx.recv().await {
-                Ok(e) => Some((Ok(event(&state, e)), rx)),
+                Ok(e) => Some((Ok(event(&state, e)), (rx, slot))),
                 // A subscriber too slow to keep up is told how many it missed.
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                    Some((Ok(Event::default().event("lagged").data(format!("{{\"missed\":{n}}}"))), rx))
+                    Some((Ok(Event::default().event("lagged").data(format!("{{\"missed\":{n}}}"))), (rx, slot)))
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => None,
             }
         }
     });
-    Sse::new(stream).keep_alive(KeepAlive::default())
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
 fn event(state: &crate::runtime::SharedState, e: ChainEvent) -> Event {

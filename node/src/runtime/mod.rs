@@ -118,10 +118,10 @@ pub async fn run_with(cfg: NodeConfig, shutdown: impl Future<Output = ()> + Send
         clock: crate::clock::Clock::with_offset(cfg.clock_offset_ms),
     };
 
-    let listener =
-        tokio::net::TcpListener::bind(&cfg.gateway.listen).await.map_err(|source| NodeError::Gateway { addr: cfg.gateway.listen.clone(), source })?;
+    let gateway_error = |source| NodeError::Gateway { addr: cfg.gateway.listen.clone(), source };
+    let listener = std::net::TcpListener::bind(&cfg.gateway.listen).map_err(gateway_error)?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let gateway = tokio::spawn(crate::gateway::serve(listener, services.clone(), cfg.gateway.clone(), stop_rx.clone()));
+    let gateway = crate::gateway::spawn(listener, services.clone(), cfg.gateway.clone(), stop_rx.clone()).map_err(gateway_error)?;
 
     let driver = driver::Driver::new(driver::DriverParts {
         core,
@@ -141,7 +141,7 @@ pub async fn run_with(cfg: NodeConfig, shutdown: impl Future<Output = ()> + Send
     shutdown.await;
     tracing::info!("shutting down: closing the gateway, flushing the store");
     let _ = stop_tx.send(true);
-    let _ = gateway.await;
+    let _ = tokio::task::spawn_blocking(move || gateway.join()).await;
     let _ = driver_task.await;
     Ok(())
 }
