@@ -304,6 +304,24 @@ fn bad_input_gets_an_envelope_naming_the_problem_and_nothing_is_stored() {
     let (code, env) = get(&c.url(0, "/v1/nope"));
     assert_eq!((code, env["success"].clone()), (404, json!(false)));
 
+    // A key named twice is refused wherever it is, naming it: the signed
+    // text and what the node would keep (the last) would differ. The
+    // duplicate is the signed transaction's own value, so the signature holds.
+    let text = serde_json::to_string(&good).unwrap();
+    let chain_twice = text.replacen("{", &format!("{{\"chain_id\":\"other\","), 1);
+    let type_twice = text.replacen("\"type\":\"notarise\"", "\"type\":\"alert\",\"type\":\"notarise\"", 1);
+    let nonce_twice = text.replacen("{", "{\"nonce\":2,", 1);
+    for (body, field) in [(chain_twice, "chain_id"), (type_twice, "record.type"), (nonce_twice, "nonce")] {
+        let (code, env) = post_bytes(&tx_url, body.as_bytes());
+        assert_eq!((code, env["result"]["error"].as_str(), env["result"]["field"].as_str()), (400, Some("duplicate_key"), Some(field)), "{body}: {env}");
+        let (code, env) = post_bytes(&c.url(0, "/v1/tx/batch"), format!("[{body}]").as_bytes());
+        assert_eq!(code, 400, "{env}");
+        let item = &env["result"]["results"][0];
+        assert_eq!((item["error"].as_str(), item["field"].as_str()), (Some("duplicate_key"), Some(field)), "{env}");
+    }
+    let (code, _) = get(&c.url(0, &format!("/v1/tx/{}", Transaction::from_json(&good, &chain).unwrap().id())));
+    assert_eq!(code, 404, "nothing of a body with a repeated key is stored");
+
     // Nothing of the refused requests is stored; the node keeps serving.
     let (code, env) = get(&c.url(0, &format!("/v1/tx/{bad_id}")));
     assert_eq!(code, 404, "{env}");

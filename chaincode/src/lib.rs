@@ -27,6 +27,7 @@ pub mod records;
 pub mod scenario;
 pub mod signature;
 pub mod state;
+pub mod strict_json;
 pub mod testkit;
 pub mod transaction;
 

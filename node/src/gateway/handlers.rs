@@ -100,7 +100,7 @@ pub async fn status(State(gw): State<Gateway>) -> Result<Response, ApiError> {
 }
 
 pub fn parse_body(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Value, ApiError> {
-    serde_json::from_slice(&body_bytes(body, limit)?).map_err(malformed_json)
+    coldchain_chaincode::strict_json::from_slice(&body_bytes(body, limit)?).map_err(malformed_json)
 }
 
 fn body_bytes(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, ApiError> {
@@ -114,7 +114,14 @@ fn body_bytes(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes
 }
 
 fn malformed_json(e: serde_json::Error) -> ApiError {
-    ApiError::field("malformed_json", "(body)", format!("must be valid JSON: {e}"))
+    match coldchain_chaincode::strict_json::duplicate_path(&e) {
+        Some(path) => ApiError::field(
+            "duplicate_key",
+            path,
+            format!("appears twice in one object (line {}, column {}); an object names each key once", e.line(), e.column()),
+        ),
+        None => ApiError::field("malformed_json", "(body)", format!("must be valid JSON: {e}")),
+    }
 }
 
 /// 503 at once, before any parsing or signature check, while the mempool is
@@ -166,7 +173,7 @@ pub async fn check_transactions(values: Vec<Value>, gw: &Gateway) -> Vec<Result<
 /// parsed only when its turn comes, so a batch never exists as one tree of
 /// `Value`s (about ten times its text).
 async fn check_raw_transactions(items: Vec<Box<RawValue>>, gw: &Gateway) -> Vec<Result<Checked, ApiError>> {
-    check_items(items, gw, |raw| serde_json::from_str(raw.get()).map_err(malformed_json)).await
+    check_items(items, gw, |raw| coldchain_chaincode::strict_json::from_str(raw.get()).map_err(malformed_json)).await
 }
 
 async fn check_items<I: Send + 'static>(items: Vec<I>, gw: &Gateway, to_value: fn(I) -> Result<Value, ApiError>) -> Vec<Result<Checked, ApiError>> {
