@@ -2,9 +2,10 @@
 //! app id to a Beijing wholesaler at its own node; the wholesaler's system
 //! submits records with the appid/timestamp/nonce/signature headers and no
 //! ed25519 key; every way a request can be wrong is refused with its own
-//! message; a replay is refused, and after a restart (when the node has
-//! forgotten the nonce) it is the same transaction, kept once; a revoked app
-//! id is refused.
+//! message; a replay is refused, also after a restart (the node keeps the
+//! nonces it saw on disk); the signature covers method, path and query; an
+//! app id's secret goes only to the request that issued it; a rotated
+//! secret replaces the old one; a revoked app id is refused.
 
 mod common;
 
@@ -16,6 +17,8 @@ use std::time::Duration;
 
 const LONG: Duration = Duration::from_secs(90);
 const APPID: &str = "bj-xinfadi-erp";
+/// Where the signed requests below are sent (the signature covers it).
+const TARGET: &str = "/v1/records?wait=finalized";
 
 struct Request {
     appid: String,
@@ -36,7 +39,7 @@ fn fresh_nonce() -> String {
 fn signed(secret: &str, body: &Value) -> Request {
     let body = serde_json::to_vec(body).unwrap();
     let (timestamp, nonce) = (now_ms().to_string(), fresh_nonce());
-    let signature = sign_request(secret, APPID, &timestamp, &nonce, &body);
+    let signature = sign_request(secret, APPID, &timestamp, &nonce, "POST", TARGET, &body);
     Request { appid: APPID.into(), timestamp, nonce, signature, body }
 }
 
@@ -162,7 +165,7 @@ fn enterprises_submit_with_signed_requests_and_every_bad_request_is_refused_with
     messages.push(refused(&url, &altered, &[], 401, "bad_signature", "signature"));
     let mut stale = signed(&secret, &document(5));
     stale.timestamp = (now_ms() - 301_000).to_string();
-    stale.signature = sign_request(&secret, APPID, &stale.timestamp, &stale.nonce, &stale.body);
+    stale.signature = sign_request(&secret, APPID, &stale.timestamp, &stale.nonce, "POST", TARGET, &stale.body);
     messages.push(refused(&url, &stale, &[], 401, "stale_timestamp", "timestamp"));
     messages.push(refused(&url, &good, &[], 401, "replayed_nonce", "nonce"));
     for header in ["appid", "timestamp", "nonce", "signature"] {
@@ -170,7 +173,7 @@ fn enterprises_submit_with_signed_requests_and_every_bad_request_is_refused_with
     }
     let mut short = signed(&secret, &document(7));
     short.nonce = "abc123".into();
-    short.signature = sign_request(&secret, APPID, &short.timestamp, &short.nonce, &short.body);
+    short.signature = sign_request(&secret, APPID, &short.timestamp, &short.nonce, "POST", TARGET, &short.body);
     messages.push(refused(&url, &short, &[], 401, "bad_nonce", "nonce"));
     messages.push(refused(&c.url(1, "/v1/records"), &signed(&secret, &document(8)), &[], 403, "wrong_node", "appid"));
     let mut unknown = signed(&secret, &document(9));
@@ -180,14 +183,18 @@ fn enterprises_submit_with_signed_requests_and_every_bad_request_is_refused_with
     assert_eq!(distinct.len(), messages.len(), "each refusal has its own message: {messages:#?}");
     assert!(messages[1].contains(&coldchain_chaincode::Hash::digest(&altered.body).to_hex()), "names the body hash it checked");
 
-    // Restarted, the node has forgotten the nonce; the replay is the same transaction, kept once.
+    // The signature covers the method, path and query: the same request sent
+    // to another target is refused.
+    let elsewhere = signed(&secret, &document(13));
+    refused(&c.url(0, "/v1/records"), &elsewhere, &[], 401, "bad_signature", "signature");
+
+    // Restarted, the node still refuses the replay: the nonces it saw are on its disk.
     c.kill(0);
     c.start_node(0);
     wait_for("beijing back", LONG, || try_get(&c.url(0, "/healthz")));
-    let (code, env) = send(&url, &good, &[]);
-    assert_eq!(code, 200, "{env}");
-    assert_eq!(env["result"]["tx_id"].as_str(), Some(good_id.as_str()), "a replay is the same transaction");
-    assert_eq!(env["result"]["height"].as_u64(), Some(good_height), "finalized once, at its first height");
+    refused(&url, &good, &[], 401, "replayed_nonce", "nonce");
+    let (code, env) = get(&c.url(0, &format!("/v1/tx/{good_id}")));
+    assert_eq!((code, env["result"]["height"].as_u64()), (200, Some(good_height)), "finalized once, at its first height: {env}");
 
     // Rotated: the old secret is refused, the new one signs.
     let out = run_cli(&[

@@ -19,12 +19,34 @@ const LONG: Duration = Duration::from_secs(120);
 fn read(c: &Cluster, node: usize, path: &str, reader: Option<&SigningKey>) -> (u16, Value) {
     let mut req = agent().get(c.url(node, path));
     if let Some(key) = reader {
-        let timestamp = chrono::Utc::now().timestamp_millis().to_string();
-        let message = coldchain_node::gateway::access::read_message("GET", path, &timestamp);
-        req = req
-            .header("x-coldchain-key", hex::encode(key.verifying_key().to_bytes()))
-            .header("x-coldchain-timestamp", &timestamp)
-            .header("x-coldchain-signature", hex::encode(key.sign(message.as_bytes()).to_bytes()));
+        for (name, value) in signed_read(c, node, path, key) {
+            req = req.header(name, value);
+        }
+    }
+    let mut resp = req.call().unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.body_mut().read_json().unwrap_or(Value::Null))
+}
+
+/// The four headers of a signed read of `path` at `node` by `key`, with a fresh nonce.
+fn signed_read(c: &Cluster, node: usize, path: &str, key: &SigningKey) -> Vec<(&'static str, String)> {
+    let node_key = c.status(node).unwrap()["validator"]["public_key"].as_str().unwrap().to_string();
+    let timestamp = chrono::Utc::now().timestamp_millis().to_string();
+    let nonce = hex::encode(rand::random::<[u8; 12]>());
+    let message = coldchain_node::gateway::access::read_message("GET", path, &timestamp, &nonce, &node_key);
+    vec![
+        ("x-coldchain-key", hex::encode(key.verifying_key().to_bytes())),
+        ("x-coldchain-timestamp", timestamp),
+        ("x-coldchain-nonce", nonce),
+        ("x-coldchain-signature", hex::encode(key.sign(message.as_bytes()).to_bytes())),
+    ]
+}
+
+/// GET with exactly these headers: (status, envelope).
+fn read_with(c: &Cluster, node: usize, path: &str, headers: &[(&'static str, String)]) -> (u16, Value) {
+    let mut req = agent().get(c.url(node, path));
+    for (name, value) in headers {
+        req = req.header(*name, value.as_str());
     }
     let mut resp = req.call().unwrap();
     let status = resp.status().as_u16();
@@ -108,6 +130,17 @@ fn each_role_sees_exactly_what_it_may_and_cross_province_reads_are_on_chain() {
     let (_, env) = read(&c, 2, &format!("/v1/proofs/{id}"), Some(&auditor));
     assert_eq!(env["result"]["transaction"]["record"]["Contact_phone"], "13812340588", "{env}");
     assert_eq!(contact(&enrolment(&c, &id, Some(&auditor))), masked, "an auditor's data view is masked");
+    // A captured signed read is worth nothing a second time, at any node:
+    // its nonce is spent here and the signature names this node.
+    let path = format!("/v1/tx/{id}");
+    let captured = signed_read(&c, 1, &path, &hebei);
+    assert_eq!(read_with(&c, 1, &path, &captured).0, 200);
+    let (code, env) = read_with(&c, 1, &path, &captured);
+    assert_eq!((code, env["result"]["error"].as_str()), (401, Some("replayed_nonce")), "{env}");
+    for node in [0, 2, 3] {
+        let (code, env) = read_with(&c, node, &path, &captured);
+        assert_eq!((code, env["result"]["field"].as_str()), (401, Some("x-coldchain-signature")), "node {node}: {env}");
+    }
     let stranger = enterprise_key(98);
     assert_eq!(read(&c, 1, &format!("/v1/tx/{id}"), Some(&stranger)).0, 401, "an unknown key is refused, not read as the public");
 

@@ -92,7 +92,7 @@ impl Gateway {
     /// Streams a non-envelope download into `out`; returns the bytes copied.
     pub fn download(&self, path: &str, out: &mut impl Write) -> Result<u64> {
         let url = format!("{}{path}", self.base);
-        let mut resp = self.get_request(path).config().timeout_global(None).build().call().with_context(|| format!("GET {url}"))?;
+        let mut resp = self.get_request(path)?.config().timeout_global(None).build().call().with_context(|| format!("GET {url}"))?;
         if resp.status().as_u16() != 200 {
             let text = resp.body_mut().read_to_string().unwrap_or_default();
             let envelope: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();

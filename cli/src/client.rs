@@ -10,6 +10,9 @@ pub struct Gateway {
     /// Signs reads (`x-coldchain-key`/`-timestamp`/`-signature`) as a
     /// bureau, enterprise or auditor, so the node shows what that role may see.
     reader: Option<ed25519_dalek::SigningKey>,
+    /// The validator key of the node behind `base`, which signed reads name
+    /// (asked once, from `/v1/status`).
+    node_key: std::sync::OnceLock<String>,
 }
 
 /// An envelope as the gateway sends it.
@@ -46,7 +49,7 @@ impl Gateway {
     pub fn new(base: &str) -> Gateway {
         let agent: ureq::Agent =
             ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(60))).build().into();
-        Gateway { base: base.trim_end_matches('/').to_string(), agent, reader: None }
+        Gateway { base: base.trim_end_matches('/').to_string(), agent, reader: None, node_key: std::sync::OnceLock::new() }
     }
 
     /// Reads signed with `key` (docs/FORMATS.md, "Signed reads").
@@ -55,22 +58,37 @@ impl Gateway {
         self
     }
 
-    pub(crate) fn get_request(&self, path: &str) -> ureq::RequestBuilder<ureq::typestate::WithoutBody> {
+    /// The public key of the validator this gateway belongs to.
+    fn node_key(&self) -> Result<&str> {
+        if let Some(key) = self.node_key.get() {
+            return Ok(key);
+        }
+        let url = format!("{}/v1/status", self.base);
+        let status = read(self.agent.get(&url).call().with_context(|| format!("GET {url}"))?)?.into_result()?;
+        let key = status["validator"]["public_key"].as_str().context("/v1/status names no validator.public_key")?.to_string();
+        Ok(self.node_key.get_or_init(|| key))
+    }
+
+    /// A GET, signed as the reader if there is one (docs/FORMATS.md,
+    /// "Signed reads"): bound to a fresh nonce and to this node.
+    pub(crate) fn get_request(&self, path: &str) -> Result<ureq::RequestBuilder<ureq::typestate::WithoutBody>> {
         let mut request = self.agent.get(format!("{}{path}", self.base));
         if let Some(key) = &self.reader {
             use ed25519_dalek::Signer;
             let timestamp = chrono::Utc::now().timestamp_millis().to_string();
-            let message = coldchain_node::gateway::access::read_message("GET", path, &timestamp);
+            let nonce = hex::encode(rand::random::<[u8; 16]>());
+            let message = coldchain_node::gateway::access::read_message("GET", path, &timestamp, &nonce, self.node_key()?);
             request = request
                 .header("x-coldchain-key", hex::encode(key.verifying_key().to_bytes()))
                 .header("x-coldchain-timestamp", &timestamp)
+                .header("x-coldchain-nonce", &nonce)
                 .header("x-coldchain-signature", hex::encode(key.sign(message.as_bytes()).to_bytes()));
         }
-        request
+        Ok(request)
     }
 
     pub fn get(&self, path: &str) -> Result<Answer> {
-        let resp = self.get_request(path).call().with_context(|| format!("GET {}{path}", self.base))?;
+        let resp = self.get_request(path)?.call().with_context(|| format!("GET {}{path}", self.base))?;
         read(resp)
     }
 
@@ -85,7 +103,7 @@ impl Gateway {
         use coldchain_node::gateway::apps::sign_request;
         let timestamp = chrono::Utc::now().timestamp_millis().to_string();
         let nonce = hex::encode(rand::random::<[u8; 16]>());
-        let signature = sign_request(secret, appid, &timestamp, &nonce, body);
+        let signature = sign_request(secret, appid, &timestamp, &nonce, "POST", path, body);
         let resp = self
             .agent
             .post(format!("{}{path}", self.base))
@@ -101,7 +119,7 @@ impl Gateway {
 
     /// A non-envelope answer (CSV, DOT, SVG), or the envelope's error.
     pub fn get_text(&self, path: &str) -> Result<String> {
-        let mut resp = self.get_request(path).call().with_context(|| format!("GET {}{path}", self.base))?;
+        let mut resp = self.get_request(path)?.call().with_context(|| format!("GET {}{path}", self.base))?;
         let status = resp.status().as_u16();
         let text = resp.body_mut().with_config().limit(512 * 1024 * 1024).read_to_string()?;
         if status != 200 {

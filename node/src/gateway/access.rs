@@ -9,9 +9,13 @@
 //! | auditor | a key a bureau registered (`auditor`) | proofs and hashes of any record; data masked as for the public |
 //!
 //! A signed read carries `x-coldchain-key` (hex ed25519 public key),
-//! `x-coldchain-timestamp` (ms, within ±300 s of the node's clock) and
-//! `x-coldchain-signature`: hex ed25519 over
-//! `"coldchain/read/v1\n" METHOD "\n" PATH?QUERY "\n" TIMESTAMP`.
+//! `x-coldchain-timestamp` (ms, within ±300 s of the node's clock),
+//! `x-coldchain-nonce` (10–64 of `A–Z a–z 0–9 - _`, accepted once per key)
+//! and `x-coldchain-signature`: hex ed25519 over
+//! `"coldchain/read/v2\n" METHOD "\n" PATH?QUERY "\n" TIMESTAMP "\n" NONCE "\n" NODE`,
+//! NODE being the hex public key of the validator whose gateway is asked
+//! (`/v1/status` `validator.public_key`): a captured read is worth nothing
+//! a second time, or at another node.
 
 use super::Gateway;
 use super::apps::WINDOW_MS;
@@ -42,8 +46,13 @@ impl Caller {
 }
 
 /// The bytes a signed read signs.
-pub fn read_message(method: &str, path_and_query: &str, timestamp: &str) -> String {
-    format!("coldchain/read/v1\n{method}\n{path_and_query}\n{timestamp}")
+pub fn read_message(method: &str, path_and_query: &str, timestamp: &str, nonce: &str, node: &str) -> String {
+    format!("coldchain/read/v2\n{method}\n{path_and_query}\n{timestamp}\n{nonce}\n{node}")
+}
+
+/// A nonce is 10–64 of `A–Z a–z 0–9 - _` (seed 004: at least 10 characters).
+pub fn valid_nonce(nonce: &str) -> bool {
+    (10..=64).contains(&nonce.len()) && nonce.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 fn unauthorized(error: &'static str, field: &str, rule: impl Into<String>) -> ApiError {
@@ -53,7 +62,7 @@ fn unauthorized(error: &'static str, field: &str, rule: impl Into<String>) -> Ap
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, ApiError> {
     headers
         .get(name)
-        .ok_or_else(|| unauthorized("missing_header", name, "is required with x-coldchain-key: a signed read carries key, timestamp and signature"))?
+        .ok_or_else(|| unauthorized("missing_header", name, "is required with x-coldchain-key: a signed read carries key, timestamp, nonce and signature"))?
         .to_str()
         .map_err(|_| unauthorized("bad_header", name, "must be ASCII text"))
 }
@@ -62,33 +71,44 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, ApiError> {
 /// Credentials that are present but wrong are refused, never taken as public.
 pub fn caller(gw: &Gateway, method: &Method, uri: &Uri, headers: &HeaderMap) -> Result<Caller, ApiError> {
     if headers.contains_key("appid") {
-        let uscc = super::apps::authenticate(gw, headers, b"")?.2;
+        let uscc = super::apps::authenticate(gw, method, uri, headers, b"")?.2;
         return Ok(Caller::Enterprise { uscc });
     }
     let Some(key) = headers.get("x-coldchain-key") else { return Ok(Caller::Public) };
     let key = key.to_str().map_err(|_| unauthorized("bad_header", "x-coldchain-key", "must be ASCII text"))?;
     let timestamp = header(headers, "x-coldchain-timestamp")?;
+    let nonce = header(headers, "x-coldchain-nonce")?;
     let signature = header(headers, "x-coldchain-signature")?;
+    if !valid_nonce(nonce) {
+        return Err(unauthorized("bad_nonce", "x-coldchain-nonce", "is 10–64 letters, digits, '-' or '_', new for every request"));
+    }
     let mut public = [0u8; 32];
     hex::decode_to_slice(key, &mut public).map_err(|_| unauthorized("bad_key", "x-coldchain-key", "is an ed25519 public key, 64 hex"))?;
     let verifying =
         ed25519_dalek::VerifyingKey::from_bytes(&public).map_err(|_| unauthorized("bad_key", "x-coldchain-key", "is not an ed25519 key"))?;
     let sent: i64 = timestamp.parse().map_err(|_| unauthorized("bad_timestamp", "x-coldchain-timestamp", "is milliseconds since the Unix epoch"))?;
-    if (sent - gw.services.clock.now_ms()).abs() > WINDOW_MS {
+    let now = gw.services.clock.now_ms();
+    if (sent - now).abs() > WINDOW_MS {
         return Err(unauthorized("stale_timestamp", "x-coldchain-timestamp", format!("is more than ±{} s from this node's clock", WINDOW_MS / 1000)));
     }
     let mut sig = [0u8; 64];
     hex::decode_to_slice(signature, &mut sig).map_err(|_| unauthorized("bad_signature", "x-coldchain-signature", "is 128 hex"))?;
     let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    verifying.verify_strict(read_message(method.as_str(), path, timestamp).as_bytes(), &ed25519_dalek::Signature::from_bytes(&sig)).map_err(
-        |_| {
+    let node = hex::encode(gw.services.node_key.verifying_key().to_bytes());
+    verifying
+        .verify_strict(read_message(method.as_str(), path, timestamp, nonce, &node).as_bytes(), &ed25519_dalek::Signature::from_bytes(&sig))
+        .map_err(|_| {
             unauthorized(
                 "bad_signature",
                 "x-coldchain-signature",
-                "does not verify: ed25519 over \"coldchain/read/v1\\n\" METHOD \"\\n\" PATH?QUERY \"\\n\" TIMESTAMP",
+                format!(
+                    "does not verify: ed25519 over \"coldchain/read/v2\\n\" METHOD \"\\n\" PATH?QUERY \"\\n\" TIMESTAMP \"\\n\" NONCE \"\\n\" NODE, NODE being this validator's public key {node}"
+                ),
             )
-        },
-    )?;
+        })?;
+    if !gw.nonces.first_use("read", key, nonce, now)? {
+        return Err(unauthorized("replayed_nonce", "x-coldchain-nonce", format!("{nonce} was already used with this key; every signed read needs a new nonce")));
+    }
     let state = gw.services.state.read().map_err(ApiError::internal)?;
     let l = state.ledger();
     if let Some(b) = l.bureau_of_admin(&public) {

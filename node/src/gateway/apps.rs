@@ -27,46 +27,16 @@ use super::handlers::{WaitQuery, parse_body, submit_new, submit_one, submit_valu
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
 use coldchain_chaincode::{Hash, Transaction, TxId};
 use hmac::{KeyInit, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
-use std::collections::HashMap;
-use std::sync::Mutex;
 
 type HmacSha256 = hmac::Hmac<Sha256>;
 
-/// How far a request's timestamp may be from the node's clock.
-pub const WINDOW_MS: i64 = 300_000;
-/// Nonces remembered at most (a full cache refuses new nonces until the
-/// oldest expire, rather than forgetting any inside the window).
-const MAX_NONCES: usize = 1_000_000;
-
-/// The nonces seen inside the window, by (app id, nonce): when each expires.
-#[derive(Default)]
-pub struct NonceCache {
-    seen: Mutex<HashMap<(String, String), i64>>,
-}
-
-impl NonceCache {
-    /// Records the nonce; false if it was used already inside the window.
-    fn first_use(&self, appid: &str, nonce: &str, now_ms: i64) -> Result<bool, ApiError> {
-        let mut seen = self.seen.lock().map_err(ApiError::internal)?;
-        if seen.len() >= MAX_NONCES {
-            seen.retain(|_, expires| *expires > now_ms);
-            if seen.len() >= MAX_NONCES {
-                return Err(ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "overloaded",
-                    "too many signed requests in the last 10 minutes; retry later",
-                ));
-            }
-        }
-        Ok(seen.insert((appid.to_string(), nonce.to_string()), now_ms + 2 * WINDOW_MS).is_none())
-    }
-}
+pub use super::nonces::WINDOW_MS;
 
 fn unauthorized(error: &'static str, field: &str, rule: impl Into<String>) -> ApiError {
     ApiError { status: StatusCode::UNAUTHORIZED, ..ApiError::field(error, field, rule) }
@@ -80,15 +50,17 @@ pub fn app_secret(validator_key: &ed25519_dalek::SigningKey, appid: &str, tx: &T
     hex::encode(mac.finalize().into_bytes())
 }
 
-/// The string an enterprise signs.
-pub fn string_to_sign(appid: &str, timestamp: &str, nonce: &str, body: &[u8]) -> String {
-    format!("{appid}\n{timestamp}\n{nonce}\n{}", Hash::digest(body).to_hex())
+/// The string an enterprise signs: the request's method and target (path
+/// and query, as sent) are covered, so a signature made for one route or
+/// query is worth nothing on another.
+pub fn string_to_sign(appid: &str, timestamp: &str, nonce: &str, method: &str, path_and_query: &str, body: &[u8]) -> String {
+    format!("{appid}\n{timestamp}\n{nonce}\n{method}\n{path_and_query}\n{}", Hash::digest(body).to_hex())
 }
 
 /// `hex(HMAC-SHA256(secret, string to sign))`: what the `signature` header holds.
-pub fn sign_request(secret: &str, appid: &str, timestamp: &str, nonce: &str, body: &[u8]) -> String {
+pub fn sign_request(secret: &str, appid: &str, timestamp: &str, nonce: &str, method: &str, path_and_query: &str, body: &[u8]) -> String {
     let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
-    mac.update(string_to_sign(appid, timestamp, nonce, body).as_bytes());
+    mac.update(string_to_sign(appid, timestamp, nonce, method, path_and_query, body).as_bytes());
     hex::encode(mac.finalize().into_bytes())
 }
 
@@ -105,12 +77,12 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, ApiError> {
 
 /// Checks a signed request's headers against its body; answers the app id's
 /// enterprise (USCC) once the request is authentic and new.
-pub(super) fn authenticate(gw: &Gateway, headers: &HeaderMap, body: &[u8]) -> Result<(String, String, String), ApiError> {
+pub(super) fn authenticate(gw: &Gateway, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Result<(String, String, String), ApiError> {
     let appid = header(headers, "appid")?;
     let timestamp = header(headers, "timestamp")?;
     let nonce = header(headers, "nonce")?;
     let signature = header(headers, "signature")?;
-    if !(10..=64).contains(&nonce.len()) || !nonce.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+    if !super::access::valid_nonce(nonce) {
         return Err(unauthorized("bad_nonce", "nonce", "is 10–64 letters, digits, '-' or '_' (seed 004: at least 10 characters)"));
     }
     let sent: i64 = timestamp
@@ -146,19 +118,20 @@ pub(super) fn authenticate(gw: &Gateway, headers: &HeaderMap, body: &[u8]) -> Re
     }
     let expected = app_secret(&gw.services.node_key, appid, &tx);
     let mut mac = HmacSha256::new_from_slice(expected.as_bytes()).expect("HMAC takes any key length");
-    mac.update(string_to_sign(appid, timestamp, nonce, body).as_bytes());
+    let target = uri.path_and_query().map_or("/", |p| p.as_str());
+    mac.update(string_to_sign(appid, timestamp, nonce, method.as_str(), target, body).as_bytes());
     let given = hex::decode(signature).map_err(|_| unauthorized("bad_signature", "signature", "is 64 hexadecimal characters: HMAC-SHA256"))?;
     if mac.verify_slice(&given).is_err() {
         return Err(unauthorized(
             "bad_signature",
             "signature",
             format!(
-                "does not match HMAC-SHA256 with app id {appid}'s secret over appid, timestamp, nonce and SHA-256 of the body as received ({}); check the secret and that the body is sent unchanged",
+                "does not match HMAC-SHA256 with app id {appid}'s secret over appid, timestamp, nonce, method ({method}), path and query ({target}) and SHA-256 of the body as received ({}); check the secret and that the body is sent unchanged",
                 Hash::digest(body).to_hex()
             ),
         ));
     }
-    if !gw.apps.first_use(appid, nonce, now)? {
+    if !gw.nonces.first_use("app", appid, nonce, now)? {
         return Err(unauthorized(
             "replayed_nonce",
             "nonce",
@@ -230,6 +203,8 @@ fn tx_nonce(appid: &str, nonce: &str) -> u64 {
 )]
 pub async fn submit_record(
     State(gw): State<Gateway>,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
     q: Query<WaitQuery>,
     body: Result<Bytes, BytesRejection>,
@@ -242,7 +217,7 @@ pub async fn submit_record(
         Ok(b) => b,
         Err(e) => return Err(parse_body(Err(e), gw.max_body_bytes).expect_err("a rejected body is an error")),
     };
-    let (appid, nonce, uscc) = authenticate(&gw, &headers, &bytes)?;
+    let (appid, nonce, uscc) = authenticate(&gw, &method, &uri, &headers, &bytes)?;
     let mut record = parse_body(Ok(bytes), gw.max_body_bytes)?;
     let Some(obj) = record.as_object_mut() else {
         return Err(ApiError::field("malformed_json", "(body)", "must be the record: a JSON object with a \"type\""));
@@ -365,20 +340,12 @@ mod tests {
         let secret = "5f2b8c0e3d9a4f6e8b1c7d2a9e4f0b3c6d8a1e5f7b2c9d4e0a3f6b8c1d5e7a9f";
         let body = br#"{"type":"notarise","document":{"note":"daily stock list"}}"#;
         assert_eq!(
-            string_to_sign("bj-xinfadi-erp", "1795485600000", "8f14e45fceea167a5a36", body),
-            "bj-xinfadi-erp\n1795485600000\n8f14e45fceea167a5a36\nac154554392e8eea71a93a3e01bace84eee348cfd3d93fa476e68ddcd2900886"
+            string_to_sign("bj-xinfadi-erp", "1795485600000", "8f14e45fceea167a5a36", "POST", "/v1/records?wait=finalized", body),
+            "bj-xinfadi-erp\n1795485600000\n8f14e45fceea167a5a36\nPOST\n/v1/records?wait=finalized\nac154554392e8eea71a93a3e01bace84eee348cfd3d93fa476e68ddcd2900886"
         );
         assert_eq!(
-            sign_request(secret, "bj-xinfadi-erp", "1795485600000", "8f14e45fceea167a5a36", body),
-            "b214d3c778e26d75f471387c473f63a80e32e1b2ad602947064fc281b0e7e90b"
+            sign_request(secret, "bj-xinfadi-erp", "1795485600000", "8f14e45fceea167a5a36", "POST", "/v1/records?wait=finalized", body),
+            "c6d2c93fa892ba258ea3e9fb25dad397172ed48c7c682511d973981ec11e1465"
         );
-    }
-
-    #[test]
-    fn a_replayed_nonce_is_refused_until_it_expires() {
-        let cache = NonceCache::default();
-        assert!(cache.first_use("app-1", "0123456789", 1_000).unwrap());
-        assert!(!cache.first_use("app-1", "0123456789", 2_000).unwrap());
-        assert!(cache.first_use("app-2", "0123456789", 2_000).unwrap(), "nonces are per app id");
     }
 }

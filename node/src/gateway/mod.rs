@@ -41,6 +41,7 @@ mod handlers;
 pub mod limits;
 pub mod metrics;
 mod national;
+pub mod nonces;
 pub mod openapi;
 pub mod render;
 pub mod tls;
@@ -63,19 +64,28 @@ pub struct Gateway {
     pub submit_permits: Arc<Semaphore>,
     pub max_body_bytes: usize,
     pub metrics: Arc<metrics::Metrics>,
-    /// Nonces of seed-004 signed requests seen in the last 10 minutes.
-    pub apps: Arc<apps::NonceCache>,
+    /// Nonces of signed requests (seed 004's and signed reads) seen in the
+    /// last 10 minutes, kept in the store across restarts.
+    pub nonces: Arc<nonces::NonceCache>,
     /// Exports that may start ([`export::MAX_CONCURRENT_EXPORTS`]).
     pub exports: Arc<Semaphore>,
 }
 
 pub fn router(services: NodeServices, max_body_bytes: usize) -> Router {
+    let nonces = match nonces::NonceCache::open(services.store.request_nonces(), services.clock.now_ms()) {
+        Ok(cache) => cache,
+        Err(e) => {
+            // Refusing to serve would be worse than a replay window: say it loudly.
+            tracing::error!(error = %e, "cannot read the stored request nonces; replays of requests signed before this start are not refused");
+            nonces::NonceCache::in_memory()
+        }
+    };
     let state = Gateway {
         services,
         submit_permits: Arc::new(Semaphore::new(MAX_CONCURRENT_SUBMISSIONS)),
         max_body_bytes,
         metrics: Arc::new(metrics::Metrics::default()),
-        apps: Arc::new(apps::NonceCache::default()),
+        nonces: Arc::new(nonces),
         exports: Arc::new(Semaphore::new(export::MAX_CONCURRENT_EXPORTS)),
     };
     Router::new()

@@ -101,6 +101,7 @@ pub struct ChainStore {
     unfinal: Arc<Mutex<HashMap<Hash, Unfinal>>>,
     evidence: sled::Tree,
     meta: sled::Tree,
+    nonces: sled::Tree,
 }
 
 const HEAD: &[u8] = b"head";
@@ -319,6 +320,7 @@ impl ChainStore {
             block_bodies,
             unfinal: Arc::new(Mutex::new(unfinal)),
             evidence: db.open_tree("evidence")?,
+            nonces: db.open_tree("request_nonces")?,
             meta,
             db,
         };
@@ -376,6 +378,12 @@ impl ChainStore {
     }
 
     /// Height of the last finalized block on disk (0: only genesis).
+    /// The tree where the gateway keeps the nonces of signed requests
+    /// (`gateway::nonces`), so a restart does not forget them.
+    pub fn request_nonces(&self) -> sled::Tree {
+        self.nonces.clone()
+    }
+
     pub fn head(&self) -> Result<u64, StoreError> {
         head_of(&self.meta)
     }

@@ -412,12 +412,17 @@ async function importReader(text, name) {
   } finally { seed.fill(0); der.fill(0); }
 }
 
-/** The three headers of a signed read: ed25519 over "coldchain/read/v1\n" METHOD "\n" PATH?QUERY "\n" TIMESTAMP. */
+/** The four headers of a signed read: ed25519 over
+ *  "coldchain/read/v2\n" METHOD "\n" PATH?QUERY "\n" TIMESTAMP "\n" NONCE "\n" NODE,
+ *  NODE being this node's validator key: a fresh nonce each time, so a captured read cannot be replayed. */
 async function readHeaders(reader, method, pathAndQuery) {
+  if (!state.status) state.status = (await (await fetch('/v1/status')).json()).result;
+  const node = state.status.validator.public_key;
   const timestamp = String(Date.now());
-  const message = utf8.encode(`coldchain/read/v1\n${method}\n${pathAndQuery}\n${timestamp}`);
+  const nonce = tohex(crypto.getRandomValues(new Uint8Array(16)));
+  const message = utf8.encode(`coldchain/read/v2\n${method}\n${pathAndQuery}\n${timestamp}\n${nonce}\n${node}`);
   const signature = new Uint8Array(await crypto.subtle.sign({ name: 'Ed25519' }, reader.key, message));
-  return { 'x-coldchain-key': reader.publicKey, 'x-coldchain-timestamp': timestamp, 'x-coldchain-signature': tohex(signature) };
+  return { 'x-coldchain-key': reader.publicKey, 'x-coldchain-timestamp': timestamp, 'x-coldchain-nonce': nonce, 'x-coldchain-signature': tohex(signature) };
 }
 
 async function signIn(file) {
