@@ -422,6 +422,23 @@ fn national_interfaces_authenticate_clients_and_refuse_duplicates() {
     flow["productionBatch"] = certificate["productionBatch"].clone();
     let (code, env) = post_with(&flow_url, &[("authorization", &auth)], &flow);
     assert_eq!(code, 200, "{env}");
+
+    // Revoked: its holder is told so; anyone guessing gets the answer an
+    // unknown client id gets, so client ids cannot be probed.
+    let (body, id) = sign_record(
+        &chain,
+        &admin_key(&c, "hebei"),
+        json!({"type": "report_client", "clientId": client, "credentialSha256": credential, "revoked": true}),
+    );
+    let h = submit_applied(&c, 2, &body, &id);
+    c.wait_height(&[3], h, LONG);
+    let (code, env) = post_with(&cert_url, &[("authorization", &auth)], &other);
+    assert_eq!(code, 401, "{env}");
+    assert!(env["message"].as_str().unwrap().contains("revoked"), "{env}");
+    let (_, guessed) = post_with(&cert_url, &[("authorization", &basic("a-guess"))], &other);
+    let unknown = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("no-such-client:a-guess"));
+    let (_, nobody) = post_with(&cert_url, &[("authorization", &unknown)], &other);
+    assert_eq!((guessed["code"].clone(), guessed["message"].clone()), (nobody["code"].clone(), nobody["message"].clone()), "{guessed} vs {nobody}");
     eprintln!("national interfaces checked in {:?}", started.elapsed());
 }
 

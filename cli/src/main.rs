@@ -330,6 +330,16 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
         }
         Command::Node { config, log_json } => {
             init_logs(log_json);
+            // A panic in any task or thread ends the process with one clear
+            // line (a supervisor restarts it), instead of leaving a node that
+            // answers /healthz while its consensus or gateway task is dead.
+            // The store is crash-safe: nothing acknowledged is lost.
+            std::panic::set_hook(Box::new(|info| {
+                let thread = std::thread::current().name().unwrap_or("unnamed").to_string();
+                tracing::error!(%thread, panic = %info, "a task of the node panicked: exiting (code 70) so that a supervisor restarts it");
+                eprintln!("coldchain node: panic in thread {thread}: {info}; exiting");
+                std::process::exit(70);
+            }));
             let cfg = coldchain_node::config::NodeConfig::load(&config)?;
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             rt.block_on(async move { coldchain_node::runtime::run(cfg, shutdown_signal()).await })?;

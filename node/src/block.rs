@@ -100,11 +100,26 @@ pub fn merkle_path(tx_ids: &[TxId], index: usize) -> Vec<Hash> {
 
 /// Checks that `tx_id` is leaf `index` of `leaf_count` under `root`.
 pub fn verify_merkle_path(root: &Hash, tx_id: &TxId, index: usize, leaf_count: usize, path: &[Hash]) -> bool {
-    if index >= leaf_count {
+    if index >= leaf_count || path.len() != path_len(index, leaf_count) {
         return false;
     }
     let proof = MerkleProof::<DomainSha256>::new(path.iter().map(|h| h.0).collect());
     proof.verify(root.0, &[index], &[leaf_hash(tx_id)], leaf_count)
+}
+
+/// How many sibling hashes the path of leaf `index` of `width` leaves has:
+/// one per level where the node has a sibling (docs/PROOFS.md). A path with
+/// more or fewer is refused, not read up to what it needs.
+fn path_len(mut index: usize, mut width: usize) -> usize {
+    let mut n = 0;
+    while width > 1 {
+        if index % 2 == 1 || index + 1 < width {
+            n += 1;
+        }
+        index /= 2;
+        width = width.div_ceil(2);
+    }
+    n
 }
 
 impl Block {
@@ -155,6 +170,24 @@ mod tests {
                 assert!(verify_merkle_path(&root, &ids[i], i, n, &path), "n={n} i={i}");
                 assert!(documented_verify(&root, &ids[i], i, n, &path), "doc n={n} i={i}");
                 assert!(!verify_merkle_path(&root, &ids[(i + 1) % n], i, n, &path) || n == 1);
+            }
+        }
+    }
+
+    #[test]
+    fn a_path_with_surplus_or_missing_entries_is_refused() {
+        for n in [1usize, 2, 3, 5, 8, 33] {
+            let ids = ids(n);
+            let root = merkle_root(&ids);
+            for i in 0..n {
+                let path = merkle_path(&ids, i);
+                let mut longer = path.clone();
+                longer.push(Hash::digest(b"surplus"));
+                assert!(!verify_merkle_path(&root, &ids[i], i, n, &longer), "n={n} i={i}: a surplus entry");
+                assert!(!documented_verify(&root, &ids[i], i, n, &longer));
+                if let Some((_, shorter)) = path.split_last() {
+                    assert!(!verify_merkle_path(&root, &ids[i], i, n, shorter), "n={n} i={i}: a missing entry");
+                }
             }
         }
     }

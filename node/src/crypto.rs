@@ -93,9 +93,23 @@ pub fn write_key_file(path: &Path, key: &SigningKey) -> Result<(), KeyError> {
     f.sync_all().map_err(err)
 }
 
+/// Reads a key file, refusing one that others than its owner may read or
+/// write (a secret key another account could copy).
 pub fn read_key_file(path: &Path) -> Result<SigningKey, KeyError> {
-    let text = std::fs::read_to_string(path).map_err(|source| KeyError::Read { path: path.display().to_string(), source })?;
     let invalid = |rule: &str| KeyError::Invalid { path: path.display().to_string(), rule: rule.into() };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).map_err(|source| KeyError::Read { path: path.display().to_string(), source })?.permissions().mode();
+        if mode & 0o077 != 0 {
+            return Err(invalid(&format!(
+                "its mode is {:o}: group and others may read or write it; a secret key is for its owner only (chmod 600 {})",
+                mode & 0o777,
+                path.display()
+            )));
+        }
+    }
+    let text = std::fs::read_to_string(path).map_err(|source| KeyError::Read { path: path.display().to_string(), source })?;
     let file: KeyFile = serde_json::from_str(&text).map_err(|e| invalid(&format!("not a key file ({e})")))?;
     if file.algorithm != "ed25519" {
         return Err(invalid("`algorithm` must be \"ed25519\""));
@@ -156,5 +170,12 @@ mod tests {
             assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         }
         assert!(write_key_file(&path, &key).is_err(), "never overwrites a key");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+            let e = read_key_file(&path).unwrap_err().to_string();
+            assert!(e.contains("644") && e.contains("chmod 600"), "{e}");
+        }
     }
 }

@@ -78,18 +78,23 @@ impl Genesis {
         if self.validators.is_empty() || self.validators.len() > 64 {
             return bad("`validators` must list 1 to 64 validators".into());
         }
+        // Keys are compared as keys, and written one way only (lowercase
+        // hex): one key in two letter cases cannot take two slots.
+        let canonical = |text: &str| parse_public_key(text).filter(|k| hex::encode(k.to_bytes()) == text);
+        let mut keys = Vec::new();
         for (i, v) in self.validators.iter().enumerate() {
-            if parse_public_key(&v.public_key).is_none() {
-                return bad(format!("`validators[{i}].public_key` must be a valid ed25519 key of 64 hex characters"));
-            }
+            let Some(key) = canonical(&v.public_key) else {
+                return bad(format!("`validators[{i}].public_key` must be a valid ed25519 key of 64 lowercase hex characters"));
+            };
             if let Some(admin) = &v.admin_key
-                && parse_public_key(admin).is_none()
+                && canonical(admin).is_none()
             {
-                return bad(format!("`validators[{i}].admin_key` must be a valid ed25519 key of 64 hex characters"));
+                return bad(format!("`validators[{i}].admin_key` must be a valid ed25519 key of 64 lowercase hex characters"));
             }
-            if self.validators[..i].iter().any(|o| o.public_key == v.public_key || o.name == v.name) {
+            if keys.contains(&key.to_bytes()) || self.validators[..i].iter().any(|o| o.name == v.name) {
                 return bad(format!("`validators[{i}]` repeats another validator's name or key"));
             }
+            keys.push(key.to_bytes());
         }
         self.dictionaries.validate().map_err(|e| GenesisError::Invalid(e.to_string()))?;
         Ok(())
@@ -158,5 +163,16 @@ mod tests {
     #[test]
     fn quorum_tolerates_f_faults() {
         assert_eq!([1, 2, 3, 4, 5, 7, 10].map(quorum), [1, 2, 3, 3, 4, 5, 7]);
+    }
+
+    #[test]
+    fn one_key_in_two_letter_cases_cannot_take_two_slots() {
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../genesis/example.json")).unwrap();
+        let genesis: Genesis = serde_json::from_str(&text).unwrap();
+        genesis.validate().unwrap();
+        let mut twice = genesis.clone();
+        twice.validators[1].public_key = twice.validators[0].public_key.to_uppercase();
+        let e = twice.validate().unwrap_err().to_string();
+        assert!(e.contains("validators[1].public_key") && e.contains("lowercase"), "{e}");
     }
 }

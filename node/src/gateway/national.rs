@@ -95,9 +95,11 @@ fn authenticate(gw: &Gateway, headers: &HeaderMap) -> Result<String, ApiError> {
     let (client_id, _) = text.split_once(':').ok_or_else(|| unauthorized("the Basic credentials must be clientId:secret"))?;
     let digest = Hash::digest(text.as_bytes());
     let state = gw.services.state.read().map_err(ApiError::internal)?;
+    // Only the holder of the right secret learns that its client id is
+    // revoked; anyone else gets one answer whether the id exists or not.
     match state.ledger().report_clients.get(client_id) {
-        Some(c) if !c.revoked && constant_time_eq(&c.credential_sha256.0, &digest.0) => Ok(client_id.to_string()),
-        Some(c) if c.revoked => Err(unauthorized(&format!("client {client_id} is revoked"))),
+        Some(c) if constant_time_eq(&c.credential_sha256.0, &digest.0) && !c.revoked => Ok(client_id.to_string()),
+        Some(c) if constant_time_eq(&c.credential_sha256.0, &digest.0) => Err(unauthorized(&format!("client {client_id} is revoked"))),
         _ => Err(unauthorized("unknown client id or wrong secret")),
     }
 }
