@@ -54,17 +54,38 @@ fn check_point(bytes: &[u8; 32]) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// The y coordinates (sign bit clear) of the 8 points of small order.
+static TORSION_Y: std::sync::LazyLock<[[u8; 32]; 8]> = std::sync::LazyLock::new(|| {
+    curve25519_dalek::constants::EIGHT_TORSION.map(|t| {
+        let mut y = t.compress().0;
+        y[31] &= 0x7f;
+        y
+    })
+});
+
+/// Rule 1 for `R` from its bytes alone, without decompressing the point
+/// (which the verification does once): `y < p`, and `y` is not the `y` of a
+/// point of small order. The second also refuses the only non-canonical
+/// encodings with `y < p` (negative zero: `x = 0` holds only for `y = ±1`,
+/// both of small order). Bytes that are no point at all fail the equation.
+fn check_r(r: &[u8; 32]) -> Result<(), Refusal> {
+    let mut y = *r;
+    y[31] &= 0x7f;
+    // y ≥ p = 2^255 − 19 only for 0x7fff…ff with a low byte ≥ 0xed.
+    if y[31] == 0x7f && y[1..31].iter().all(|b| *b == 0xff) && y[0] >= 0xed {
+        return Err(Refusal::Encoding("R is not the canonical encoding of its point"));
+    }
+    if TORSION_Y.contains(&y) {
+        return Err(Refusal::Encoding("R is a point of small order"));
+    }
+    Ok(())
+}
+
 /// Rules 1 and 2 for a signature: `R` canonical and not of small order, `s < ℓ`.
 pub fn check_encoding(signature: &[u8; 64]) -> Result<(), Refusal> {
     let mut r = [0u8; 32];
     r.copy_from_slice(&signature[..32]);
-    check_point(&r).map_err(|rule| {
-        Refusal::Encoding(match rule {
-            "is a point of small order" => "R is a point of small order",
-            "is not the canonical encoding of its point" => "R is not the canonical encoding of its point",
-            _ => "R is not the encoding of an ed25519 point",
-        })
-    })?;
+    check_r(&r)?;
     let mut s = [0u8; 32];
     s.copy_from_slice(&signature[32..]);
     if Option::<Scalar>::from(Scalar::from_canonical_bytes(s)).is_none() {
@@ -77,6 +98,9 @@ pub fn check_encoding(signature: &[u8; 64]) -> Result<(), Refusal> {
 pub fn verify(key: &[u8; 32], message: &[u8], signature: &[u8; 64]) -> Result<(), Refusal> {
     check_key(key)?;
     check_encoding(signature)?;
+    if CompressedEdwardsY(signature[..32].try_into().unwrap_or([0; 32])).decompress().is_none() {
+        return Err(Refusal::Encoding("R is not the encoding of an ed25519 point"));
+    }
     let vk = VerificationKey::try_from(*key).map_err(|_| Refusal::Key("is not the encoding of an ed25519 point"))?;
     vk.verify(&Signature::from_bytes(signature), message).map_err(|_| Refusal::Equation)
 }
@@ -168,6 +192,44 @@ mod tests {
             let verdicts = verify_all(&[(&key, m, &sig), (&hk, m, &hs)]);
             assert_eq!(verdicts[0], Err(Refusal::Encoding("R is a point of small order")), "torsion point {i} as R in a batch");
             assert_eq!(verdicts[1], Ok(()));
+        }
+    }
+
+    #[test]
+    fn the_fast_check_of_r_agrees_with_decompressing_it() {
+        // Every small-order point, its negation's encoding, y = p and above,
+        // negative zero, and points and non-points around them.
+        let mut cases: Vec<[u8; 32]> = EIGHT_TORSION.iter().map(|t| t.compress().0).collect();
+        cases.extend(EIGHT_TORSION.iter().map(|t| {
+            let mut e = t.compress().0;
+            e[31] ^= 0x80;
+            e
+        }));
+        for low in [0xeb, 0xec, 0xed, 0xee, 0xff] {
+            for sign in [0, 0x80] {
+                let mut e = [0xffu8; 32];
+                e[0] = low;
+                e[31] = 0x7f | sign;
+                cases.push(e);
+            }
+        }
+        for i in 0..200u64 {
+            cases.push((Scalar::from(i + 1) * B).compress().0);
+            let mut e = cases[cases.len() - 1];
+            e[0] ^= 1;
+            cases.push(e);
+        }
+        for r in cases {
+            let decompressed = CompressedEdwardsY(r).decompress();
+            let slow = match decompressed {
+                None => None,
+                Some(p) => Some(p.compress().0 == r && !p.is_small_order()),
+            };
+            match slow {
+                // Not a point: the equation refuses it; the fast check may pass it.
+                None => {}
+                Some(ok) => assert_eq!(check_r(&r).is_ok(), ok, "{}", hex::encode(r)),
+            }
         }
     }
 
