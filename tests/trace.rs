@@ -486,5 +486,25 @@ fn an_image_stays_on_the_receiving_node_with_its_digest_on_chain() {
     assert_eq!(code, 200, "{}", String::from_utf8_lossy(&bytes));
     assert_eq!(media, "image/png");
     assert_eq!(bytes, PNG, "the node returns the exact image bytes");
+    let resp = agent().get(&c.url(1, &format!("/v1/images/{digest}"))).call().unwrap();
+    assert_eq!(resp.headers().get("x-content-type-options").and_then(|v| v.to_str().ok()), Some("nosniff"));
+    assert!(resp.headers().get("content-security-policy").and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("sandbox")));
+
+    // Nobody hosts files on the node: an image in a notarise (a record type
+    // without image fields), or from a key no bureau enrolled, is refused
+    // and nothing is written.
+    let stored = || std::fs::read_dir(c.dir.path().join("tianjin/data/images")).map(|d| d.count()).unwrap_or(0);
+    let before = stored();
+    assert!(before >= 1, "the accepted image is in tianjin/data/images");
+    let blob = format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode([PNG, b"other"].concat()));
+    let notarise = coldchain_chaincode::Transaction::sign(&chain, 5, json!({"type": "notarise", "document": {"Product_img": blob}}), &keys["hebei-importer"]);
+    let (code, env) = post(&c.url(1, "/v1/records"), &serde_json::to_value(&notarise).unwrap());
+    assert_eq!((code, env["result"]["error"].as_str(), env["result"]["field"].as_str()), (400, Some("invalid_image"), Some("record.type")), "{env}");
+    let mut product = record_of("product category", "hebei-importer");
+    product["Product_img"] = json!(blob);
+    let (body, _) = sign_record(&chain, &enterprise_key(77), product);
+    let (code, env) = post(&c.url(1, "/v1/records"), &body);
+    assert_eq!((code, env["result"]["error"].as_str(), env["result"]["field"].as_str()), (400, Some("invalid_image"), Some("signer.public_key")), "{env}");
+    assert_eq!(stored(), before, "no file written for a refused image");
     eprintln!("image checked in {:?}", started.elapsed());
 }

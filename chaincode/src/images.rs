@@ -43,12 +43,35 @@ pub struct ImageError {
     pub rule: String,
 }
 
+/// The record types whose seed tables carry image fields; an image in any
+/// other record (a `notarise`, an alert…) is refused.
+pub const IMAGE_RECORD_TYPES: &[&str] = &["enterprise", "product", "product_batch", "central_warehouse"];
+/// Most images in one record.
+pub const MAX_IMAGES_PER_RECORD: usize = 8;
+
 /// Replaces every Base64 image in `record` (at any depth) by its
 /// `sha256:<hex>` reference and returns the images. References already in
-/// that form are left as they are.
+/// that form are left as they are. Images are taken only in the image
+/// fields of [`IMAGE_RECORD_TYPES`], at most [`MAX_IMAGES_PER_RECORD`].
 pub fn extract(record: &mut Value) -> Result<Vec<Image>, ImageError> {
     let mut out = Vec::new();
     walk(record, "record", &mut out)?;
+    if out.is_empty() {
+        return Ok(out);
+    }
+    let kind = record.get("type").and_then(Value::as_str).unwrap_or("");
+    if !IMAGE_RECORD_TYPES.contains(&kind) {
+        return Err(ImageError {
+            field: "record.type".into(),
+            rule: format!(
+                "a {kind} record carries no images; images go only in the seeds' image fields of {} records",
+                IMAGE_RECORD_TYPES.join(", ")
+            ),
+        });
+    }
+    if out.len() > MAX_IMAGES_PER_RECORD {
+        return Err(ImageError { field: "record".into(), rule: format!("holds {} images; the limit is {MAX_IMAGES_PER_RECORD}", out.len()) });
+    }
     Ok(out)
 }
 
@@ -116,6 +139,12 @@ mod tests {
     #[test]
     fn base64_images_become_digests_at_any_depth() {
         let mut r = json!({"type": "product_batch", "quarantineInfo": {"Quarantine_img": "data:image/jpg;base64,aGVsbG8="}, "Product_img": "aGk="});
+        let mut notarised = json!({"type": "notarise", "document": {"Product_img": "aGk="}});
+        let e = extract(&mut notarised).unwrap_err();
+        assert_eq!(e.field, "record.type", "{e}");
+        let many: serde_json::Map<String, Value> = (0..=MAX_IMAGES_PER_RECORD).map(|i| (format!("x{i}"), json!({"Product_img": "aGk="}))).collect();
+        let mut many = json!({"type": "product", "parts": many});
+        assert!(extract(&mut many).unwrap_err().rule.contains("limit"));
         let images = extract(&mut r).unwrap();
         assert_eq!(images.len(), 2);
         assert_eq!(r["quarantineInfo"]["Quarantine_img"], json!(format!("sha256:{}", Hash::digest(b"hello"))));
@@ -127,10 +156,10 @@ mod tests {
 
     #[test]
     fn bad_images_name_their_field() {
-        let mut r = json!({"quarantineInfo": {"quarantineImg": "data:image/png;base64,@@@"}});
+        let mut r = json!({"type": "product_batch", "quarantineInfo": {"quarantineImg": "data:image/png;base64,@@@"}});
         assert_eq!(extract(&mut r).unwrap_err().field, "record.quarantineInfo.quarantineImg");
         let big = base64::engine::general_purpose::STANDARD.encode(vec![0u8; MAX_IMAGE_BYTES + 1]);
-        let mut r = json!({"Ent_img": big});
+        let mut r = json!({"type": "enterprise", "Ent_img": big});
         assert!(extract(&mut r).unwrap_err().rule.contains("limit"));
     }
 }

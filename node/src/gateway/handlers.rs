@@ -179,6 +179,7 @@ async fn check_raw_transactions(items: Vec<Box<RawValue>>, gw: &Gateway) -> Vec<
 async fn check_items<I: Send + 'static>(items: Vec<I>, gw: &Gateway, to_value: fn(I) -> Result<Value, ApiError>) -> Vec<Result<Checked, ApiError>> {
     let chain_id = gw.services.genesis.chain_id.clone();
     let signatures = gw.services.signatures;
+    let state = gw.services.state.clone();
     tokio::task::spawn_blocking(move || {
         let parsed: Vec<Result<(Transaction, Vec<Image>), ApiError>> = items
             .into_iter()
@@ -189,6 +190,13 @@ async fn check_items<I: Send + 'static>(items: Vec<I>, gw: &Gateway, to_value: f
                     None => Vec::new(),
                 };
                 let tx = Transaction::from_json(&v, &chain_id).map_err(tx_error)?;
+                if !images.is_empty() && !may_send_images(&state, &tx.signer.public_key) {
+                    return Err(ApiError::field(
+                        "invalid_image",
+                        "signer.public_key",
+                        "images are kept only for records signed by an enrolled enterprise, a bureau's admin key or (for an app id) its bureau's node",
+                    ));
+                }
                 Ok((tx, images))
             })
             .collect();
@@ -205,6 +213,16 @@ async fn check_items<I: Send + 'static>(items: Vec<I>, gw: &Gateway, to_value: f
     })
     .await
     .expect("verification task does not panic")
+}
+
+/// Whether this node keeps images sent under `key`: an enrolled
+/// enterprise's, a bureau's admin or validator key (an app id's records are
+/// signed by its bureau's node). Anyone else's would make the node a free
+/// file host.
+fn may_send_images(state: &crate::runtime::SharedState, key: &[u8; 32]) -> bool {
+    let Ok(state) = state.read() else { return false };
+    let l = state.ledger();
+    l.enterprise_keys.contains_key(key) || l.bureau_of_admin(key).is_some() || l.bureau_of_validator(key).is_some()
 }
 
 /// Keeps an accepted record's images, by SHA-256, durably.

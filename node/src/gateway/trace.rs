@@ -388,7 +388,18 @@ pub async fn image(State(gw): State<Gateway>, Path(sha): Path<String>) -> Result
         [b'%', b'P', b'D', b'F', ..] => "application/pdf",
         _ => "application/octet-stream",
     };
-    Ok(([(header::CONTENT_TYPE, media)], bytes).into_response())
+    // Never sniffed, never run as a page: a download if it is no known image.
+    let disposition = if media == "application/octet-stream" { "attachment" } else { "inline" };
+    Ok((
+        [
+            (header::CONTENT_TYPE, media),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::CONTENT_SECURITY_POLICY, "sandbox; default-src 'none'"),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 /// `GET /v1/state`: the chaincode state's root, digest and sizes. Two
