@@ -304,6 +304,15 @@ fn bad_input_gets_an_envelope_naming_the_problem_and_nothing_is_stored() {
     let (code, env) = get(&c.url(0, "/v1/nope"));
     assert_eq!((code, env["success"].clone()), (404, json!(false)));
 
+    // axum's own refusals (a query that does not parse, a path that is not
+    // UTF-8) come in the envelope too.
+    let (code, env) = post(&c.url(0, "/v1/tx?wait=finalized&timeout_ms=soon"), &good);
+    assert_eq!((code, env["success"].clone(), env["result"]["error"].as_str()), (400, json!(false), Some("bad_query")), "{env}");
+    assert!(env["message"].as_str().unwrap().contains("timeout_ms"), "{env}");
+    let (code, env) = get(&c.url(0, "/v1/tx/%FF%FE"));
+    assert_eq!((code, env["success"].clone()), (400, json!(false)), "{env}");
+    assert!(env["result"]["error"].is_string() && env["timestamp"].is_string(), "{env}");
+
     // A key named twice is refused wherever it is, naming it: the signed
     // text and what the node would keep (the last) would differ. The
     // duplicate is the signed transaction's own value, so the signature holds.

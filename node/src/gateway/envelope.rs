@@ -71,3 +71,38 @@ impl IntoResponse for ApiError {
         (self.status, Json(env)).into_response()
     }
 }
+
+/// Middleware: an error answer that is not an envelope (axum's own
+/// rejections: a query string or path parameter that does not parse, a path
+/// that is not UTF-8, a body that is not what the route takes) becomes one,
+/// with its text as the message: `bad_query`, `bad_path` or `bad_request`.
+pub async fn envelope_rejections(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let plain = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    if !(status.is_client_error() || status.is_server_error()) || !plain {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = match axum::body::to_bytes(body, 64 * 1024).await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(_) => String::new(),
+    };
+    let error = if text.contains("Query") || text.contains("query") {
+        "bad_query"
+    } else if text.contains("path") || text.contains("Path") || text.contains("URI") {
+        "bad_path"
+    } else {
+        "bad_request"
+    };
+    let message = if text.is_empty() { status.canonical_reason().unwrap_or("error").to_string() } else { text };
+    let mut answer = ApiError::new(parts.status, error, message).into_response();
+    for (name, value) in parts.headers.iter().filter(|(n, _)| *n != axum::http::header::CONTENT_TYPE && *n != axum::http::header::CONTENT_LENGTH) {
+        answer.headers_mut().insert(name.clone(), value.clone());
+    }
+    answer
+}

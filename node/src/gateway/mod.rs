@@ -122,6 +122,7 @@ pub fn router(services: NodeServices, max_body_bytes: usize) -> Router {
         // the fallback; each layer wraps those above it: the metrics and
         // interface log see every answer of the limits that `serve`
         // installs (rate, declared body size, timeout).
+        .layer(axum::middleware::from_fn(envelope::envelope_rejections))
         .layer(axum::middleware::from_fn(limits::enforce))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .with_state(state)
