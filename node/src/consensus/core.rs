@@ -210,8 +210,10 @@ impl Core {
             return;
         }
         let nullified = self.safety.voted(view).nullified;
-        if !nullified && self.safety.may_nullify(view) && self.me().is_some() {
-            let vote = self.sign(VoteKind::Nullify, view, Hash::ZERO).expect("signer present");
+        if !nullified
+            && self.safety.may_nullify(view)
+            && let Some(vote) = self.sign(VoteKind::Nullify, view, Hash::ZERO)
+        {
             self.safety.view = self.safety.view.max(view);
             self.safety.entry(view).nullified = true;
             self.persist_then_broadcast(ConsensusMessage::Vote(vote.clone()));
@@ -294,7 +296,8 @@ impl Core {
         if !self.safety.may_notarize(view, &hash) {
             return;
         }
-        let vote = self.sign(VoteKind::Notarize, view, hash).expect("only a validator builds");
+        // Only a validator builds; an observer (no key) has nothing to sign.
+        let Some(vote) = self.sign(VoteKind::Notarize, view, hash) else { return };
         self.headers.insert(hash, header.clone());
         self.safety.view = self.safety.view.max(view);
         self.safety.entry(view).notarized = Some(hash);
@@ -400,7 +403,7 @@ impl Core {
         if !self.safety.may_notarize(view, &hash) {
             return;
         }
-        let vote = self.sign(VoteKind::Notarize, view, hash).expect("only a validator verifies");
+        let Some(vote) = self.sign(VoteKind::Notarize, view, hash) else { return };
         self.safety.view = self.safety.view.max(view);
         self.safety.entry(view).notarized = Some(hash);
         self.persist_then_broadcast(ConsensusMessage::Vote(vote.clone()));
@@ -505,8 +508,10 @@ impl Core {
                 }
                 // Rule F: leaving view v on its notarization, finalize unless we
                 // nullified v.
-                if view == self.view && self.me().is_some() && self.safety.may_finalize(view, &cert.hash) {
-                    let vote = self.sign(VoteKind::Finalize, view, cert.hash).expect("signer present");
+                if view == self.view
+                    && self.safety.may_finalize(view, &cert.hash)
+                    && let Some(vote) = self.sign(VoteKind::Finalize, view, cert.hash)
+                {
                     self.safety.view = self.safety.view.max(view);
                     self.safety.entry(view).finalized = Some(cert.hash);
                     self.enter_view(view + 1);
@@ -566,7 +571,8 @@ impl Core {
         }
         chain.reverse();
         self.pending_commit = None;
-        let tip = chain.last().cloned().expect("cert view above last finalized implies a new block");
+        // A certificate above the last finalized height names at least one new block.
+        let Some(tip) = chain.last().cloned() else { return };
         self.finalize_to(tip, cert.clone());
         self.actions.push(Action::Commit { blocks: chain, finalization: cert });
     }

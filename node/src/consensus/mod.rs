@@ -55,6 +55,9 @@
 //! pass through view v's notarization, which can only be b's (two blocks
 //! notarized in one view would need an honest validator to notarize twice).
 
+// No panic reachable from a peer's message (docs/SECURITY.md).
+#![cfg_attr(not(test), deny(clippy::expect_used, clippy::unwrap_used))]
+
 mod core;
 pub mod safety;
 mod types;

@@ -23,7 +23,7 @@
 
 use super::Gateway;
 use super::envelope::{ApiError, ok};
-use super::handlers::{WaitQuery, parse_body, submit_new, submit_one, submit_value, submitted, wait_ms};
+use super::handlers::{WaitQuery, body_bytes, parse_body, submit_new, submit_one, submit_value, submitted, wait_ms};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Query, State};
@@ -38,6 +38,12 @@ type HmacSha256 = hmac::Hmac<Sha256>;
 
 pub use super::nonces::WINDOW_MS;
 
+/// HMAC-SHA256 keyed with `key`.
+#[allow(clippy::expect_used, reason = "HMAC takes a key of any length: new_from_slice never fails")]
+fn hmac_with(key: &[u8]) -> HmacSha256 {
+    HmacSha256::new_from_slice(key).expect("HMAC takes any key length")
+}
+
 fn unauthorized(error: &'static str, field: &str, rule: impl Into<String>) -> ApiError {
     ApiError { status: StatusCode::UNAUTHORIZED, ..ApiError::field(error, field, rule) }
 }
@@ -45,7 +51,7 @@ fn unauthorized(error: &'static str, field: &str, rule: impl Into<String>) -> Ap
 /// The app secret of `appid` as issued by transaction `tx`, on the node
 /// holding `validator_key`.
 pub fn app_secret(validator_key: &ed25519_dalek::SigningKey, appid: &str, tx: &TxId) -> String {
-    let mut mac = HmacSha256::new_from_slice(&validator_key.to_bytes()).expect("HMAC takes any key length");
+    let mut mac = hmac_with(&validator_key.to_bytes());
     mac.update(format!("coldchain/app-secret/v1\n{appid}\n{tx}").as_bytes());
     hex::encode(mac.finalize().into_bytes())
 }
@@ -59,7 +65,7 @@ pub fn string_to_sign(appid: &str, timestamp: &str, nonce: &str, method: &str, p
 
 /// `hex(HMAC-SHA256(secret, string to sign))`: what the `signature` header holds.
 pub fn sign_request(secret: &str, appid: &str, timestamp: &str, nonce: &str, method: &str, path_and_query: &str, body: &[u8]) -> String {
-    let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    let mut mac = hmac_with(secret.as_bytes());
     mac.update(string_to_sign(appid, timestamp, nonce, method, path_and_query, body).as_bytes());
     hex::encode(mac.finalize().into_bytes())
 }
@@ -117,7 +123,7 @@ pub(super) fn authenticate(gw: &Gateway, method: &Method, uri: &Uri, headers: &H
         });
     }
     let expected = app_secret(&gw.services.node_key, appid, &tx);
-    let mut mac = HmacSha256::new_from_slice(expected.as_bytes()).expect("HMAC takes any key length");
+    let mut mac = hmac_with(expected.as_bytes());
     let target = uri.path_and_query().map_or("/", |p| p.as_str());
     mac.update(string_to_sign(appid, timestamp, nonce, method.as_str(), target, body).as_bytes());
     let given = hex::decode(signature).map_err(|_| unauthorized("bad_signature", "signature", "is 64 hexadecimal characters: HMAC-SHA256"))?;
@@ -147,7 +153,9 @@ const SIGNED_REQUEST_HEADERS: [&str; 4] = ["appid", "timestamp", "nonce", "signa
 /// The transaction nonce of a signed request: the same for a replay.
 fn tx_nonce(appid: &str, nonce: &str) -> u64 {
     let h = Hash::digest(format!("coldchain/appid-nonce/v1\n{appid}\n{nonce}").as_bytes());
-    u64::from_be_bytes(h.0[..8].try_into().expect("8 bytes")) & coldchain_chaincode::transaction::MAX_NONCE
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&h.0[..8]);
+    u64::from_be_bytes(first) & coldchain_chaincode::transaction::MAX_NONCE
 }
 
 /// `POST /v1/records`: a record signed by its enterprise's key (a
@@ -213,10 +221,7 @@ pub async fn submit_record(
         return submit_one(State(gw), q, body).await;
     }
     let wait = wait_ms(&gw, &q)?;
-    let bytes = match body {
-        Ok(b) => b,
-        Err(e) => return Err(parse_body(Err(e), gw.max_body_bytes).expect_err("a rejected body is an error")),
-    };
+    let bytes = body_bytes(body, gw.max_body_bytes)?;
     let (appid, nonce, uscc) = authenticate(&gw, &method, &uri, &headers, &bytes)?;
     let mut record = parse_body(Ok(bytes), gw.max_body_bytes)?;
     let Some(obj) = record.as_object_mut() else {

@@ -71,12 +71,12 @@ pub async fn status(State(gw): State<Gateway>) -> Result<Response, ApiError> {
         .iter()
         .enumerate()
         .map(|(i, v)| {
-            let key = crate::crypto::parse_public_key(&v.public_key).expect("validated genesis");
-            let peer = peer_id_of(&key.to_bytes());
+            // Genesis keys were validated at start; a key that did not parse has no peer id.
+            let peer = crate::crypto::parse_public_key(&v.public_key).map(|key| peer_id_of(&key.to_bytes()));
             json!({
                 "index": i, "name": v.name, "province": v.province, "public_key": v.public_key,
-                "peer_id": peer.to_string(),
-                "connected": i == s.me as usize || connected.contains(&peer),
+                "peer_id": peer.map(|p| p.to_string()),
+                "connected": i == s.me as usize || peer.is_some_and(|p| connected.contains(&p)),
             })
         })
         .collect();
@@ -103,7 +103,7 @@ pub fn parse_body(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<V
     coldchain_chaincode::strict_json::from_slice(&body_bytes(body, limit)?).map_err(malformed_json)
 }
 
-fn body_bytes(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, ApiError> {
+pub fn body_bytes(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, ApiError> {
     body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", format!("the request body exceeds the limit of {limit} bytes"))
@@ -180,7 +180,8 @@ async fn check_items<I: Send + 'static>(items: Vec<I>, gw: &Gateway, to_value: f
     let chain_id = gw.services.genesis.chain_id.clone();
     let signatures = gw.services.signatures;
     let state = gw.services.state.clone();
-    tokio::task::spawn_blocking(move || {
+    let count = items.len();
+    let checked = tokio::task::spawn_blocking(move || {
         let parsed: Vec<Result<(Transaction, Vec<Image>), ApiError>> = items
             .into_iter()
             .map(|item| {
@@ -206,13 +207,14 @@ async fn check_items<I: Send + 'static>(items: Vec<I>, gw: &Gateway, to_value: f
             .into_iter()
             .map(|r| {
                 let (tx, images) = r?;
-                verdicts.next().expect("one verdict per parsed tx").map_err(tx_error)?;
+                verdicts.next().ok_or_else(|| ApiError::internal("a transaction was not checked"))?.map_err(tx_error)?;
                 Ok((tx.id(), tx, images))
             })
             .collect()
     })
-    .await
-    .expect("verification task does not panic")
+    .await;
+    // A check that failed (a panic in a decoder) refuses the items, never the node.
+    checked.unwrap_or_else(|e| (0..count).map(|_| Err(ApiError::internal(format!("checking the transactions failed: {e}")))).collect())
 }
 
 /// Whether this node keeps images sent under `key`: an enrolled
@@ -346,8 +348,9 @@ pub struct Submission {
 /// As [`submit_value`], also saying whether the transaction was new here.
 pub async fn submit_new(gw: &Gateway, value: Value, wait: Option<u64>) -> Result<Submission, ApiError> {
     let permit = submission_permit(gw)?;
-    let (id, tx, images) = check_transactions(vec![value], gw).await.pop().expect("one result")?;
-    let outcome = gw.services.submit(vec![(id, tx)]).await.map_err(submit_error)?.pop().expect("one outcome");
+    let (id, tx, images) = check_transactions(vec![value], gw).await.pop().ok_or_else(|| ApiError::internal("no result for the transaction"))??;
+    let outcome =
+        gw.services.submit(vec![(id, tx)]).await.map_err(submit_error)?.pop().ok_or_else(|| ApiError::internal("no outcome for the transaction"))?;
     let (mut height, first) = match outcome {
         SubmitOutcome::Rejected { field, rule } => {
             return Err(ApiError { status: StatusCode::UNPROCESSABLE_ENTITY, ..ApiError::field("rule_violated", field, rule) });
@@ -406,7 +409,7 @@ pub async fn submit_batch(State(gw): State<Gateway>, Query(q): Query<WaitQuery>,
                 refused += 1;
                 results.push(json!({"index": index, "state": "refused", "error": e.error, "field": e.field, "rule": e.rule}));
             }
-            Ok((id, _, images)) => match outcomes.next().expect("one outcome per valid tx") {
+            Ok((id, _, images)) => match outcomes.next().ok_or_else(|| ApiError::internal("no outcome for a transaction of the batch"))? {
                 SubmitOutcome::Rejected { field, rule } => {
                     refused += 1;
                     results.push(json!({"index": index, "tx_id": id, "state": "refused", "error": "rule_violated", "field": field, "rule": rule}));
@@ -541,7 +544,7 @@ pub async fn proof(State(gw): State<Gateway>, method: Method, uri: Uri, headers:
     .map_err(ApiError::internal)??;
     match bundle {
         Some(mut b) => {
-            let tx = b.transaction.as_ref().expect("built with the transaction");
+            let tx = b.transaction.as_ref().ok_or_else(|| ApiError::internal("the bundle was built without its transaction"))?;
             let judged = {
                 let state = gw.services.state.read().map_err(ApiError::internal)?;
                 access::judge(&state, &caller, tx)

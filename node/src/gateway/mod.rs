@@ -31,6 +31,9 @@
 //! | GET    | `/metrics`            | operators   | Prometheus text: height, view, finalized blocks and transactions, mempool, peers, votes, sync lag, requests by route |
 //! | GET    | `/openapi.json`       | everyone    | the OpenAPI 3 document of every route, generated from the code ([`openapi`]); not an envelope |
 
+// No panic reachable from a request: errors are answers (docs/SECURITY.md).
+#![cfg_attr(not(test), deny(clippy::expect_used, clippy::unwrap_used))]
+
 pub mod access;
 pub mod apps;
 pub mod connections;

@@ -480,10 +480,13 @@ pub fn svg(trace: &Trace) -> String {
         let cy = target.map(|b| b.cy()).unwrap_or(graph_top + BOX_H / 2.0);
         Box2 { x: MARGIN, y: cy - BOX_H / 2.0, w: entry_w, h: BOX_H, col: -1 }
     });
+    // A step from outside the trace starts at the entry node, which exists
+    // whenever such a step does (has_entry).
+    let outside = Box2 { x: MARGIN, y: graph_top, w: entry_w, h: BOX_H, col: -1 };
     let place = |uscc: Option<&str>| -> Box2 {
         match uscc {
             Some(u) => boxes[nodes.index[u]],
-            None => entry_box.expect("an entry step makes the entry node"),
+            None => entry_box.unwrap_or(outside),
         }
     };
 

@@ -417,10 +417,10 @@ pub async fn image(State(gw): State<Gateway>, Path(sha): Path<String>) -> Result
 )]
 pub async fn state(State(gw): State<Gateway>) -> Result<Response, ApiError> {
     let state = gw.services.state.clone();
-    let result = tokio::task::spawn_blocking(move || {
-        let s = state.read().expect("state lock");
+    let result = tokio::task::spawn_blocking(move || -> Result<Value, ApiError> {
+        let s = state.read().map_err(ApiError::internal)?;
         let l = s.ledger();
-        json!({
+        Ok(json!({
             "height": s.height(),
             "root": s.root(),
             "digest": s.digest(),
@@ -433,9 +433,9 @@ pub async fn state(State(gw): State<Gateway>) -> Result<Response, ApiError> {
             "schemes": l.schemes.len(),
             "alerts": l.alerts.len(),
             "notices": l.notices.len(),
-        })
+        }))
     })
     .await
-    .map_err(ApiError::internal)?;
+    .map_err(ApiError::internal)??;
     Ok(ok(StatusCode::OK, "", result))
 }
