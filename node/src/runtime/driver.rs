@@ -17,7 +17,7 @@ use crate::wire::{NetEvent, Network, PROPOSAL_IDS_VERSION, SyncRequest, SyncResp
 use coldchain_chaincode::{BlockContext, Hash, Outcome, Receipt, Transaction, TxId};
 use libp2p::PeerId;
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -141,7 +141,10 @@ impl Driver {
         mut stop: watch::Receiver<bool>,
     ) {
         // One verifier for relayed transactions, one batch at a time.
-        let mut relay_rx = self.relay_rx.take().expect("run once");
+        let Some(mut relay_rx) = self.relay_rx.take() else {
+            tracing::error!("the consensus driver was started twice");
+            return;
+        };
         let verified_tx = self.internal_tx.clone();
         let signatures = self.services.signatures;
         tokio::spawn(async move {
@@ -172,7 +175,7 @@ impl Driver {
                 Some(internal) = self.internal_rx.recv() => self.on_internal(internal),
                 Some(sub) = submissions.recv() => self.on_submission(sub),
                 _ = sync_tick.tick() => self.maybe_sync(),
-                _ = async { tokio::time::sleep_until(build_deadline.expect("guarded")).await }, if build_deadline.is_some() => self.try_build(true),
+                _ = async { tokio::time::sleep_until(build_deadline.unwrap_or_else(tokio::time::Instant::now)).await }, if build_deadline.is_some() => self.try_build(true),
             }
             self.drain_events();
             self.publish_live();
@@ -280,7 +283,7 @@ impl Driver {
         // those bodies is missing here (it is being fetched).
         let picked = match self.in_flight(&parent) {
             Some(exclude) => {
-                let state = self.state.read().expect("state lock");
+                let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
                 let mut picked = self.mempool.batch(self.consensus.max_block_txs, &exclude);
                 picked.retain(|(id, _)| !state.contains(id));
                 picked
@@ -334,7 +337,7 @@ impl Driver {
         // A transaction already finalized, or in a block this one extends,
         // must not be in it again.
         let repeated = {
-            let state = self.state.read().expect("state lock");
+            let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
             let in_flight = self.in_flight(&parent).unwrap_or_default();
             ids.iter().find(|id| state.contains(id) || in_flight.contains(id)).copied()
         };
@@ -385,7 +388,7 @@ impl Driver {
         let mut with_receipts = Vec::with_capacity(blocks.len());
         let mut events = Vec::new();
         let state_root = {
-            let mut state = self.state.write().expect("state lock");
+            let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
             for block in blocks {
                 let ctx = BlockContext { height: block.header.height, time_ms: block.header.time_ms };
                 let receipts: Vec<Receipt> = block.txs.iter().map(|tx| state.apply(ctx, tx.id(), tx)).collect();
@@ -405,7 +408,7 @@ impl Driver {
             tracing::error!(error = %e, "cannot store finalized blocks; exiting so nothing unstored is acknowledged");
             std::process::exit(72);
         }
-        let tip = with_receipts.last().expect("non-empty commit").0.header.clone();
+        let Some(tip) = with_receipts.last().map(|(b, _)| b.header.clone()) else { return };
         let txs: usize = with_receipts.iter().map(|(b, _)| b.txs.len()).sum();
         if let Ok(mut live) = self.live.write() {
             live.finalized_blocks += with_receipts.len() as u64;
@@ -533,7 +536,7 @@ impl Driver {
                 }
             }
             Internal::TxsVerified(txs) => {
-                let state = self.state.read().expect("state lock");
+                let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
                 let mut inserted = Vec::new();
                 for (id, tx) in txs {
                     if state.contains(&id) {
@@ -618,7 +621,7 @@ impl Driver {
         match verify_segment(&g.chain_id, &g.keys(), g.quorum(), &self.last_finalized, &segment) {
             Ok((count, certificate)) => {
                 let blocks: Vec<Block> = segment.into_iter().take(count).map(|s| s.block).collect();
-                let tip = blocks.last().expect("count >= 1").header.clone();
+                let Some(tip) = blocks.last().map(|b| b.header.clone()) else { return };
                 tracing::info!(from = blocks[0].header.height, to = tip.height, "caught up from a peer");
                 self.store_finalized(blocks, &certificate);
                 self.handle(Event::Synced { header: tip, finalization: certificate });

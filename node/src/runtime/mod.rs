@@ -2,6 +2,9 @@
 //! the chaincode state by replaying the finalized blocks, then runs the
 //! consensus driver, the network and the gateway until shutdown.
 
+// No panic reachable from a peer's message or a request (docs/SECURITY.md).
+#![cfg_attr(not(test), deny(clippy::expect_used, clippy::unwrap_used))]
+
 mod awaited;
 mod driver;
 mod services;
@@ -67,10 +70,16 @@ pub async fn run_with(cfg: NodeConfig, shutdown: impl Future<Output = ()> + Send
         tracing::warn!(clock_offset_ms = cfg.clock_offset_ms, "this node's clock is shifted by clock_offset_ms");
     }
 
-    let peers = cfg.p2p.peers.iter().map(|p| p.parse().expect("validated in config")).collect();
+    let peers = cfg
+        .p2p
+        .peers
+        .iter()
+        .map(|p| p.parse().map_err(|e| NodeError::Network(format!("`p2p.peers` entry {p}: {e}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let listen = cfg.p2p.listen.parse().map_err(|e| NodeError::Network(format!("`p2p.listen` {}: {e}", cfg.p2p.listen)))?;
     let net_config = NetworkConfig {
         secret_key: key.to_bytes(),
-        listen: cfg.p2p.listen.parse().expect("validated in config"),
+        listen,
         peers,
         allowed: genesis.keys().iter().map(|k| network::peer_id_of(&k.to_bytes())).collect(),
         max_message_bytes: 256 * 1024 * 1024,

@@ -7,11 +7,11 @@ use crate::runtime::services::{Submission, SubmitError, SubmitOutcome};
 use crate::wire::WireMessage;
 use coldchain_chaincode::{BlockContext, Transaction, TxId};
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 
 impl Driver {
     pub(super) fn on_relayed(&mut self, txs: &[Transaction]) {
-        let state = self.state.read().expect("state lock");
+        let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
         let fresh: Vec<(TxId, Transaction)> = txs
             .iter()
             .map(|tx| (tx.id(), tx))
@@ -50,7 +50,7 @@ impl Driver {
                 outcomes.push(SubmitOutcome::AlreadyPending);
                 continue;
             }
-            if self.state.read().expect("state lock").contains(&id) {
+            if self.state.read().unwrap_or_else(PoisonError::into_inner).contains(&id) {
                 match self.store.tx_location(&id) {
                     Ok(Some(loc)) => {
                         outcomes.push(SubmitOutcome::AlreadyFinalized { height: loc.height });
@@ -64,7 +64,7 @@ impl Driver {
                 }
             }
             let ctx = BlockContext { height: self.last_finalized.height + 1, time_ms: self.services.clock.now_ms() };
-            if let Err(e) = self.state.read().expect("state lock").check(ctx, &id, &tx) {
+            if let Err(e) = self.state.read().unwrap_or_else(PoisonError::into_inner).check(ctx, &id, &tx) {
                 outcomes.push(SubmitOutcome::Rejected { field: e.field, rule: e.rule });
                 continue;
             }
