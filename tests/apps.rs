@@ -198,8 +198,16 @@ fn enterprises_submit_with_signed_requests_and_every_bad_request_is_refused_with
 
     // Rotated: the old secret is refused, the new one signs.
     let out = run_cli(&[
-        "app", "rotate", "--gateway", &c.nodes[0].gateway, "--key", path_str(&c.dir.path().join("beijing").join("admin.key")),
-        "--appid", APPID, "--uscc", &uscc,
+        "app",
+        "rotate",
+        "--gateway",
+        &c.nodes[0].gateway,
+        "--key",
+        path_str(&c.dir.path().join("beijing").join("admin.key")),
+        "--appid",
+        APPID,
+        "--uscc",
+        &uscc,
     ]);
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));

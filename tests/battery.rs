@@ -86,7 +86,9 @@ fn bodies(good: &Value, chain: &str) -> Vec<(&'static str, Vec<u8>, Option<&'sta
     let mut other_chain = good.clone();
     other_chain["chain_id"] = json!(format!("{chain}-other"));
     let image = format!("data:image/png;base64,{}", "A".repeat(64));
-    let notarised_image = serde_json::to_vec(&Transaction::sign(chain, 77, json!({"type": "notarise", "document": {"Product_img": image}}), &enterprise_key(41))).unwrap();
+    let notarised_image =
+        serde_json::to_vec(&Transaction::sign(chain, 77, json!({"type": "notarise", "document": {"Product_img": image}}), &enterprise_key(41)))
+            .unwrap();
     let list = vec![
         ("empty body", vec![], None),
         ("open brace", b"{".to_vec(), None),
@@ -129,7 +131,9 @@ fn two_hundred_bad_requests_get_4xx_envelopes_and_store_nothing() {
     assert_eq!((code, env["result"]["state"].as_str()), (200, Some("finalized")), "{env}");
     let id = env["result"]["tx_id"].as_str().unwrap().to_string();
     for i in 1..4 {
-        wait_for("the transaction on every node", LONG, || (get(&c.url(i, &format!("/v1/tx/{id}"))).1["result"]["state"] == "finalized").then_some(()));
+        wait_for("the transaction on every node", LONG, || {
+            (get(&c.url(i, &format!("/v1/tx/{id}"))).1["result"]["state"] == "finalized").then_some(())
+        });
     }
     let good = serde_json::to_value(Transaction::sign(&chain, 2, json!({"type": "notarise", "document": {"seq": 2}}), &enterprise_key(40))).unwrap();
 
@@ -218,7 +222,11 @@ fn two_hundred_bad_requests_get_4xx_envelopes_and_store_nothing() {
     // Seed-004 signed requests gone wrong.
     let doc = br#"{"type":"notarise","document":{}}"#.to_vec();
     let app = |appid: &str, ts: &str, nonce: &str, sig: &str| {
-        case("app request", "POST", "/v1/records", doc.clone()).header("appid", appid).header("timestamp", ts).header("nonce", nonce).header("signature", sig)
+        case("app request", "POST", "/v1/records", doc.clone())
+            .header("appid", appid)
+            .header("timestamp", ts)
+            .header("nonce", nonce)
+            .header("signature", sig)
     };
     cases.push(case("appid alone", "POST", "/v1/records", doc.clone()).header("appid", "x").naming("timestamp"));
     cases.push(app("nobody-erp", &now, "0123456789ab", &"00".repeat(32)).naming("appid"));
@@ -228,7 +236,9 @@ fn two_hundred_bad_requests_get_4xx_envelopes_and_store_nothing() {
     cases.push(app("nobody-erp", &now, &"n".repeat(65), &"00".repeat(32)).naming("nonce"));
     // HTTP Basic gone wrong at the national interface.
     for auth in ["Basic", "Basic !!!", "Bearer abc", "Basic bm8tY29sb24=", "Basic dW5rbm93bjpzZWNyZXQ=", "basic dW5rbm93bjpzZWNyZXQ="] {
-        cases.push(case(format!("national auth {auth}"), "POST", "/cold-chain-tracing/certification.register", b"{}".to_vec()).header("Authorization", auth));
+        cases.push(
+            case(format!("national auth {auth}"), "POST", "/cold-chain-tracing/certification.register", b"{}".to_vec()).header("Authorization", auth),
+        );
     }
 
     assert!(cases.len() >= 200, "{} cases", cases.len());

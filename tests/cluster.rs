@@ -322,7 +322,11 @@ fn bad_input_gets_an_envelope_naming_the_problem_and_nothing_is_stored() {
     let nonce_twice = text.replacen("{", "{\"nonce\":2,", 1);
     for (body, field) in [(chain_twice, "chain_id"), (type_twice, "record.type"), (nonce_twice, "nonce")] {
         let (code, env) = post_bytes(&tx_url, body.as_bytes());
-        assert_eq!((code, env["result"]["error"].as_str(), env["result"]["field"].as_str()), (400, Some("duplicate_key"), Some(field)), "{body}: {env}");
+        assert_eq!(
+            (code, env["result"]["error"].as_str(), env["result"]["field"].as_str()),
+            (400, Some("duplicate_key"), Some(field)),
+            "{body}: {env}"
+        );
         let (code, env) = post_bytes(&c.url(0, "/v1/tx/batch"), format!("[{body}]").as_bytes());
         assert_eq!(code, 400, "{env}");
         let item = &env["result"]["results"][0];

@@ -497,14 +497,19 @@ fn an_image_stays_on_the_receiving_node_with_its_digest_on_chain() {
     let before = stored();
     assert!(before >= 1, "the accepted image is in tianjin/data/images");
     let blob = format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode([PNG, b"other"].concat()));
-    let notarise = coldchain_chaincode::Transaction::sign(&chain, 5, json!({"type": "notarise", "document": {"Product_img": blob}}), &keys["hebei-importer"]);
+    let notarise =
+        coldchain_chaincode::Transaction::sign(&chain, 5, json!({"type": "notarise", "document": {"Product_img": blob}}), &keys["hebei-importer"]);
     let (code, env) = post(&c.url(1, "/v1/records"), &serde_json::to_value(&notarise).unwrap());
     assert_eq!((code, env["result"]["error"].as_str(), env["result"]["field"].as_str()), (400, Some("invalid_image"), Some("record.type")), "{env}");
     let mut product = record_of("product category", "hebei-importer");
     product["Product_img"] = json!(blob);
     let (body, _) = sign_record(&chain, &enterprise_key(77), product);
     let (code, env) = post(&c.url(1, "/v1/records"), &body);
-    assert_eq!((code, env["result"]["error"].as_str(), env["result"]["field"].as_str()), (400, Some("invalid_image"), Some("signer.public_key")), "{env}");
+    assert_eq!(
+        (code, env["result"]["error"].as_str(), env["result"]["field"].as_str()),
+        (400, Some("invalid_image"), Some("signer.public_key")),
+        "{env}"
+    );
     assert_eq!(stored(), before, "no file written for a refused image");
     eprintln!("image checked in {:?}", started.elapsed());
 }

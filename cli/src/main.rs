@@ -424,7 +424,10 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                             "secret:    {secret}   (shown once: keep it secret, it signs every request; set COLDCHAIN_APP_SECRET to use it with `coldchain submit --appid`)"
                         );
                         if pending {
-                            println!("pending:   not finalized yet (tx {}); the secret works once it is", result["tx_id"].as_str().unwrap_or_default());
+                            println!(
+                                "pending:   not finalized yet (tx {}); the secret works once it is",
+                                result["tx_id"].as_str().unwrap_or_default()
+                            );
                         }
                     }
                     None if pending => anyhow::bail!("the revocation (tx {}) is not finalized yet; run the command again later", result["tx_id"]),

@@ -62,7 +62,9 @@ fn unauthorized(error: &'static str, field: &str, rule: impl Into<String>) -> Ap
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, ApiError> {
     headers
         .get(name)
-        .ok_or_else(|| unauthorized("missing_header", name, "is required with x-coldchain-key: a signed read carries key, timestamp, nonce and signature"))?
+        .ok_or_else(|| {
+            unauthorized("missing_header", name, "is required with x-coldchain-key: a signed read carries key, timestamp, nonce and signature")
+        })?
         .to_str()
         .map_err(|_| unauthorized("bad_header", name, "must be ASCII text"))
 }
@@ -107,7 +109,11 @@ pub fn caller(gw: &Gateway, method: &Method, uri: &Uri, headers: &HeaderMap) -> 
             )
         })?;
     if !gw.nonces.first_use("read", key, nonce, now)? {
-        return Err(unauthorized("replayed_nonce", "x-coldchain-nonce", format!("{nonce} was already used with this key; every signed read needs a new nonce")));
+        return Err(unauthorized(
+            "replayed_nonce",
+            "x-coldchain-nonce",
+            format!("{nonce} was already used with this key; every signed read needs a new nonce"),
+        ));
     }
     let state = gw.services.state.read().map_err(ApiError::internal)?;
     let l = state.ledger();

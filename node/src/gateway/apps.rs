@@ -328,7 +328,9 @@ pub async fn issue(State(gw): State<Gateway>, body: Result<Bytes, BytesRejection
         (false, Some(_)) => (StatusCode::OK, "issued; keep the secret: it signs every request and is shown once".to_string()),
         (false, None) => (
             StatusCode::ACCEPTED,
-            format!("accepted, not finalized within {wait} ms; keep the secret (it is shown once): it signs requests once the transaction is finalized"),
+            format!(
+                "accepted, not finalized within {wait} ms; keep the secret (it is shown once): it signs requests once the transaction is finalized"
+            ),
         ),
     };
     let mut response = ok(status, message, result);

@@ -79,11 +79,7 @@ impl IntoResponse for ApiError {
 pub async fn envelope_rejections(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let response = next.run(request).await;
     let status = response.status();
-    let plain = response
-        .headers()
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/plain"));
+    let plain = response.headers().get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/plain"));
     if !(status.is_client_error() || status.is_server_error()) || !plain {
         return response;
     }

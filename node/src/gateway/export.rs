@@ -77,11 +77,13 @@ pub async fn export(State(gw): State<Gateway>, method: Method, uri: Uri, headers
             });
         }
     }
-    let permit = gw
-        .exports
-        .clone()
-        .try_acquire_owned()
-        .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", format!("{MAX_CONCURRENT_EXPORTS} exports are running on this node; retry later")))?;
+    let permit = gw.exports.clone().try_acquire_owned().map_err(|_| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            format!("{MAX_CONCURRENT_EXPORTS} exports are running on this node; retry later"),
+        )
+    })?;
     let (tx, rx) = mpsc::channel::<Chunk>(8);
     let store = gw.services.store.clone();
     let genesis = gw.services.genesis.clone();
@@ -95,7 +97,8 @@ pub async fn export(State(gw): State<Gateway>, method: Method, uri: Uri, headers
                 tracing::warn!(error = %e, "export ended");
                 // Ends the body with an error, so the client sees a broken
                 // download rather than a short file.
-                let _ = runtime.block_on(async move { tokio::time::timeout(STALL_TIMEOUT, tx.send(Err(std::io::Error::other(e.to_string())))).await });
+                let _ =
+                    runtime.block_on(async move { tokio::time::timeout(STALL_TIMEOUT, tx.send(Err(std::io::Error::other(e.to_string())))).await });
             }
         }
     });

@@ -192,8 +192,11 @@ impl Modify for Limits {
     responses((status = 200, description = "The OpenAPI document.", content_type = "application/json", body = Object))
 )]
 pub async fn document() -> Response {
-    static DOC: LazyLock<String> =
-        LazyLock::new(|| ApiDoc::openapi().to_json().unwrap_or_else(|e| serde_json::json!({"error": format!("the OpenAPI document does not serialize: {e}")}).to_string()));
+    static DOC: LazyLock<String> = LazyLock::new(|| {
+        ApiDoc::openapi()
+            .to_json()
+            .unwrap_or_else(|e| serde_json::json!({"error": format!("the OpenAPI document does not serialize: {e}")}).to_string())
+    });
     ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], DOC.as_str()).into_response()
 }
 
