@@ -94,7 +94,9 @@ pub fn check_encoding(signature: &[u8; 64]) -> Result<(), Refusal> {
     Ok(())
 }
 
-/// The whole rule for one signature. The key must have passed [`check_key`].
+/// The whole rule for one signature, the key's checks included (callers
+/// that verify many keep [`check_key`]'s verdict per key and call
+/// [`verify_all`], which does not repeat it).
 pub fn verify(key: &[u8; 32], message: &[u8], signature: &[u8; 64]) -> Result<(), Refusal> {
     check_key(key)?;
     check_encoding(signature)?;
