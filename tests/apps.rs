@@ -79,6 +79,7 @@ fn document(n: u32) -> Value {
 #[test]
 fn enterprises_submit_with_signed_requests_and_every_bad_request_is_refused_with_its_own_message() {
     let mut c = Cluster::start(4);
+    c.advance(0, 1);
     c.wait_height(&[0, 1, 2, 3], 1, LONG);
     let chain = c.chain_id();
     let admin_key = coldchain_node::crypto::read_key_file(&c.dir.path().join("beijing").join("admin.key")).unwrap();

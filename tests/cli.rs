@@ -58,13 +58,14 @@ fn a_bad_config_stops_the_node_naming_the_option() {
 #[test]
 fn a_single_validator_testnet_finalizes_on_its_own() {
     let c = Cluster::start(1);
+    c.advance(0, 2);
     c.wait_height(&[0], 2, std::time::Duration::from_secs(60));
 }
 
 #[test]
 fn metrics_and_readiness_describe_a_running_node() {
     let c = Cluster::start(1);
-    c.wait_height(&[0], 1, std::time::Duration::from_secs(60));
+    c.advance(0, 1);
     // One validator: a quorum of one, nothing to catch up with.
     let (code, body) = wait_for("readyz 200", std::time::Duration::from_secs(60), || {
         let (code, body) = common::get(&c.url(0, "/readyz"));

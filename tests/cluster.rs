@@ -53,6 +53,7 @@ fn verify_cli(genesis: &str, proof: &Value) -> (bool, String) {
 #[test]
 fn records_finalize_identically_and_proofs_verify_offline() {
     let c = Cluster::start(4);
+    c.advance(0, 1);
     c.wait_height(&[0, 1, 2, 3], 1, LONG);
     let ids = submit_records(&c, &[0, 1, 2, 3], 500, 0, true);
     assert_eq!(ids.len(), 500);
@@ -107,11 +108,12 @@ fn records_finalize_identically_and_proofs_verify_offline() {
 #[test]
 fn one_node_killed_the_rest_finalize_and_it_catches_up() {
     let mut c = Cluster::start(4);
+    c.advance(0, 2);
     c.wait_height(&[0, 1, 2, 3], 2, LONG);
     c.kill(3);
     let ids = submit_records(&c, &[0, 1, 2], 60, 1000, false);
     wait_all_finalized(&c, 0, &ids);
-    let target = c.height(0).unwrap() + 3;
+    let target = c.advance(0, 3);
     c.wait_height(&[0, 1, 2], target, LONG);
 
     c.start_node(3);
@@ -132,6 +134,7 @@ fn one_node_killed_the_rest_finalize_and_it_catches_up() {
 #[test]
 fn a_validator_that_dropped_the_relays_fetches_the_blocks_and_votes() {
     let mut c = Cluster::start(4);
+    c.advance(0, 2);
     c.wait_height(&[0, 1, 2, 3], 2, LONG);
     c.kill(1);
     let mut cfg = std::fs::read_to_string(&c.nodes[1].config).unwrap();
@@ -173,6 +176,7 @@ fn a_validator_of_the_earlier_wire_version_is_sent_whole_proposals() {
     use coldchain_node::network::{NetEvent, NetworkConfig, peer_id_of, spawn};
     use coldchain_node::wire::{SyncRequest, SyncResponse};
     let mut c = Cluster::start(4);
+    c.advance(0, 2);
     c.wait_height(&[0, 1, 2, 3], 2, LONG);
     c.kill(3);
     let cfg = coldchain_node::config::NodeConfig::load(&c.nodes[3].config).unwrap();
@@ -228,14 +232,15 @@ fn a_validator_of_the_earlier_wire_version_is_sent_whole_proposals() {
         }
     }
     // The three upgraded validators still finalize among themselves.
-    let head = c.height(0).unwrap();
-    c.wait_height(&[0, 1, 2], head + 1, LONG);
-    c.assert_same_chain(&[0, 1, 2], head + 1);
+    let head = c.advance(0, 1);
+    c.wait_height(&[0, 1, 2], head, LONG);
+    c.assert_same_chain(&[0, 1, 2], head);
 }
 
 #[test]
 fn two_nodes_down_nothing_finalizes_no_fork_then_resumes() {
     let mut c = Cluster::start(4);
+    c.advance(0, 2);
     c.wait_height(&[0, 1, 2, 3], 2, LONG);
     c.kill(2);
     c.kill(3);
@@ -265,7 +270,7 @@ fn two_nodes_down_nothing_finalizes_no_fork_then_resumes() {
 #[test]
 fn bad_input_gets_an_envelope_naming_the_problem_and_nothing_is_stored() {
     let c = Cluster::start(4);
-    c.wait_height(&[0], 1, LONG);
+    c.advance(0, 1);
     let chain = c.chain_id();
     let tx_url = c.url(0, "/v1/tx");
     let good = serde_json::to_value(Transaction::sign(&chain, 1, record(1), &enterprise_key(3))).unwrap();
@@ -347,4 +352,43 @@ fn bad_input_gets_an_envelope_naming_the_problem_and_nothing_is_stored() {
     assert_eq!(code, 200);
     assert_eq!(again["result"]["tx_id"], env["result"]["tx_id"]);
     assert_eq!(again["result"]["height"], env["result"]["height"]);
+}
+
+/// The `coldchain_<name>` gauge of node `i`'s `/metrics`.
+fn gauge(c: &Cluster, i: usize, name: &str) -> u64 {
+    let mut resp = agent().get(&c.url(i, "/metrics")).call().unwrap();
+    let text = resp.body_mut().read_to_string().unwrap();
+    let prefix = format!("coldchain_{name} ");
+    text.lines().find_map(|l| l.strip_prefix(&prefix)).and_then(|v| v.trim().parse().ok()).unwrap_or_else(|| panic!("no {prefix} in /metrics"))
+}
+
+/// Rule I (docs/PROTOCOL.md): with nothing submitted the validators make no
+/// blocks and send no votes; the first record after the pause is finalized.
+#[test]
+fn an_idle_consortium_makes_no_blocks_and_sends_no_votes() {
+    let c = Cluster::start(4);
+    let h = c.advance(1, 1);
+    c.wait_height(&[0, 1, 2, 3], h, LONG);
+    // Settled: the last record's block is final everywhere and its view over.
+    let (heights, votes) = wait_for("heights and votes to settle", LONG, || {
+        let a: Vec<u64> = (0..4).map(|i| c.height(i).unwrap()).collect();
+        let va: Vec<u64> = (0..4).map(|i| gauge(&c, i, "votes_sent")).collect();
+        std::thread::sleep(Duration::from_millis(1500));
+        let b: Vec<u64> = (0..4).map(|i| c.height(i).unwrap()).collect();
+        let vb: Vec<u64> = (0..4).map(|i| gauge(&c, i, "votes_sent")).collect();
+        (a == b && va == vb).then_some((b, vb))
+    });
+    // An idle window of several leader timeouts (800 ms here): before Rule I
+    // this was ~4 empty blocks a second per node.
+    std::thread::sleep(Duration::from_secs(8));
+    let after: Vec<u64> = (0..4).map(|i| c.height(i).unwrap()).collect();
+    let votes_after: Vec<u64> = (0..4).map(|i| gauge(&c, i, "votes_sent")).collect();
+    assert_eq!(after, heights, "blocks were finalized while idle");
+    assert_eq!(votes_after, votes, "votes were sent while idle");
+    // The next record is finalized, in the next block.
+    let started = std::time::Instant::now();
+    let h2 = c.advance(2, 1);
+    assert_eq!(h2, heights[2] + 1, "the record is in the next block");
+    eprintln!("first record after {} s idle finalized in {:?}", 8, started.elapsed());
+    c.wait_height(&[0, 1, 2, 3], h2, LONG);
 }

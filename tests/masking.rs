@@ -67,6 +67,7 @@ fn contact(record: &Value) -> (String, String) {
 #[test]
 fn each_role_sees_exactly_what_it_may_and_cross_province_reads_are_on_chain() {
     let c = Cluster::start(4);
+    c.advance(0, 1);
     c.wait_height(&[0, 1, 2, 3], 1, LONG);
     // The story up to the retail sale (wave 11), before any alert.
     let story = run_story(&c, 11);

@@ -159,6 +159,7 @@ fn subscribe_alerts(gateway: &str, deadline: Instant) -> std::thread::JoinHandle
 fn the_story_traces_across_three_provinces_proves_offline_and_every_node_agrees() {
     let started = Instant::now();
     let mut c = Cluster::start(4);
+    c.advance(0, 1);
     c.wait_height(&[0, 1, 2, 3], 1, LONG);
     // A bureau watching alerts live, on Tianjin's node.
     let stream = subscribe_alerts(&c.nodes[1].gateway, Instant::now() + Duration::from_secs(400));

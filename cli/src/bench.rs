@@ -205,7 +205,7 @@ pub fn run(opts: Options) -> Result<()> {
         std::fs::write(&n.config, cfg)?;
     }
     let mut cluster = LocalCluster::start(nodes.clone())?;
-    cluster.wait_for_height(1, Duration::from_secs(60))?;
+    cluster.wait_until_ready(Duration::from_secs(60))?;
     let gateways: Vec<String> = nodes.iter().map(|n| n.gateway.clone()).collect();
     let pids = cluster.pids();
 
@@ -330,10 +330,7 @@ fn bench_opaque(opts: &Options, size: usize) -> Result<()> {
     }
     let gateways: Vec<String> = nodes.iter().map(|n| n.gateway.clone()).collect();
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !gateways
-        .iter()
-        .all(|g| Gateway::new(g).get("/v1/status").ok().and_then(|a| a.into_result().ok()).is_some_and(|s| s["height"].as_u64() >= Some(1)))
-    {
+    while !gateways.iter().all(|g| Gateway::new(g).get("/readyz").ok().is_some_and(|a| a.status == 200)) {
         anyhow::ensure!(Instant::now() < deadline, "in-process cluster did not start within 60 s");
         std::thread::sleep(Duration::from_millis(100));
     }

@@ -41,9 +41,11 @@ impl LocalCluster {
         self.children.iter().map(Child::id).collect()
     }
 
-    /// Polls every gateway until all answer and the chain has finalized at
-    /// least `height` blocks, or fails at the deadline.
-    pub fn wait_for_height(&mut self, height: u64, timeout: Duration) -> Result<()> {
+    /// Polls every gateway until all answer `/readyz` (connected to enough
+    /// validators for a quorum), or fails at the deadline. An idle
+    /// consortium makes no blocks (docs/PROTOCOL.md, Rule I), so readiness,
+    /// not a height, says it is up.
+    pub fn wait_until_ready(&mut self, timeout: Duration) -> Result<()> {
         let deadline = Instant::now() + timeout;
         loop {
             for (n, child) in self.nodes.iter().zip(self.children.iter_mut()) {
@@ -51,19 +53,12 @@ impl LocalCluster {
                     bail!("node {} exited ({status}); see {}", n.name, n.config.with_file_name("node.log").display());
                 }
             }
-            let ready = self.nodes.iter().all(|n| {
-                Gateway::new(&n.gateway)
-                    .get("/v1/status")
-                    .ok()
-                    .and_then(|a| a.into_result().ok())
-                    .and_then(|s| s["height"].as_u64())
-                    .is_some_and(|h| h >= height)
-            });
+            let ready = self.nodes.iter().all(|n| Gateway::new(&n.gateway).get("/readyz").ok().is_some_and(|a| a.status == 200));
             if ready {
                 return Ok(());
             }
             if Instant::now() > deadline {
-                bail!("the consortium did not reach height {height} within {timeout:?}; see the node.log files");
+                bail!("the consortium was not ready within {timeout:?}; see the node.log files");
             }
             std::thread::sleep(Duration::from_millis(100));
         }

@@ -103,7 +103,7 @@ pub fn run(dir: Option<PathBuf>, exit_after: bool) -> Result<()> {
         ctrlc_flag(stop)?;
     }
     println!("starting validators beijing, tianjin, hebei, national …");
-    cluster.wait_for_height(1, Duration::from_secs(60))?;
+    cluster.wait_until_ready(Duration::from_secs(60))?;
 
     println!("running the demo story: a batch enters at Caofeidian (Hebei), is stored in Tianjin, sold in Beijing, and tests positive …");
     let (steps, alert_id) = run_story(&dir, &nodes)?;

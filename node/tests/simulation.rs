@@ -219,6 +219,7 @@ fn core_emits_fetches_in_a_deterministic_order() {
         };
         let mut core = Core::new(cfg, Default::default(), genesis_header(), None, vec![]);
         core.start();
+        core.handle(Event::Work { pending: true });
         // Notarizations of blocks this node never saw: it fetches each.
         for view in 1..=6 {
             core.handle(Event::Message(ConsensusMessage::Certificate(notarization(view, Hash::digest(&view.to_be_bytes())))));
@@ -256,6 +257,7 @@ fn proposal_certificates_end_the_view() {
     let genesis = genesis_header();
     let mut core = Core::new(cfg, Default::default(), genesis.clone(), None, vec![]);
     core.start();
+    core.handle(Event::Work { pending: true });
     assert_eq!(core.view(), 1);
     let block = |view: u64, parent: &coldchain_node::block::Header| coldchain_node::block::Header {
         chain_id: CHAIN.into(),
@@ -335,6 +337,7 @@ fn lost_fetch_is_repeated_while_views_advance() {
     };
     let mut core = Core::new(cfg, Default::default(), chain[0].clone(), None, vec![chain[3].clone(), chain[4].clone(), chain[5].clone()]);
     core.start();
+    core.handle(Event::Work { pending: true });
     let missing = chain[2].hash();
     let fetches_of_missing = |actions: Vec<Action>| actions.iter().filter(|a| matches!(a, Action::Fetch { hash } if *hash == missing)).count();
     let first = core.handle(Event::Message(ConsensusMessage::Certificate(cert(VoteKind::Finalize, 2, missing))));
@@ -371,6 +374,7 @@ fn leader_proposes_once_the_parent_header_arrives() {
     let genesis = genesis_header();
     let mut core = Core::new(cfg, Default::default(), genesis.clone(), None, vec![]);
     core.start();
+    core.handle(Event::Work { pending: true });
     let b1 = Header { chain_id: CHAIN.into(), height: 1, view: 1, parent: genesis.hash(), tx_root: Hash::ZERO, time_ms: 1, proposer: 1, tx_count: 0 };
     let sig = |s: u16| sign_vote(&keys[s as usize], VoteKind::Notarize, CHAIN, 1, &b1.hash());
     let notarization = Certificate {
@@ -387,4 +391,53 @@ fn leader_proposes_once_the_parent_header_arrives() {
     let proposal = Proposal { header: b1.clone(), signature: sig(1), parent_certificate: None, nullifications: vec![] };
     let then = core.handle(Event::Message(ConsensusMessage::Proposal(proposal)));
     assert_eq!(builds(&then), 1, "the leader waits for a timeout although it can propose: {then:?}");
+}
+
+/// Rule I (idle): bursts of submissions over a lossy network with a crash or
+/// a partition; between bursts no block is finalized and no vote is sent,
+/// and every accepted item becomes final at every validator.
+#[test]
+fn idle_seeds() {
+    sweep("idle", "SIM_IDLE_SEEDS", 1000, 7_000_000, scenario_idle);
+}
+
+/// An equivocating validator while the consortium alternates between work
+/// and idleness: its core is idle-aware too, so the windows hold; safety
+/// holds and every item becomes final.
+#[test]
+fn idle_equivocator_seeds() {
+    sweep("idle+equivocator", "SIM_BYZ_SEEDS", 100, 8_000_000, scenario_idle_equivocator);
+}
+
+/// Rule I, reduced: a leader with an empty mempool neither builds nor starts
+/// timers; the first transaction makes it build at once and starts the
+/// view's timers; a timer that fires after the work became final stops.
+#[test]
+fn idle_leader_waits_for_work() {
+    use coldchain_node::consensus::{Action, Core, CoreConfig, Event, TimeoutKind, Timeouts};
+    let keys = keys_for(0);
+    let validators: Vec<_> = keys.iter().map(|k| k.verifying_key()).collect();
+    // Validator 1 leads view 1.
+    let cfg = CoreConfig { chain_id: CHAIN.into(), validators, quorum: 3, signer: Some((1, keys[1].clone())), timeouts: Timeouts::default() };
+    let mut core = Core::new(cfg, Default::default(), genesis_header(), None, vec![]);
+    let started = core.start();
+    assert_eq!(core.view(), 1);
+    assert!(started.is_empty(), "idle: no build, no timer: {started:?}");
+    let work = core.handle(Event::Work { pending: true });
+    assert!(work.iter().any(|a| matches!(a, Action::Build { view: 1, .. })), "{work:?}");
+    let timers: Vec<TimeoutKind> = work
+        .iter()
+        .filter_map(|a| match a {
+            Action::ScheduleTimeout { view: 1, kind, .. } => Some(*kind),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(timers, vec![TimeoutKind::Leader, TimeoutKind::Advance]);
+    // Reported again: nothing new (timers are started once per view).
+    assert!(core.handle(Event::Work { pending: true }).is_empty());
+    // The work became final elsewhere before anyone voted: the timers stop
+    // instead of nullifying the view.
+    core.handle(Event::Work { pending: false });
+    assert!(core.handle(Event::Timeout { view: 1, kind: TimeoutKind::Leader }).is_empty());
+    assert!(core.handle(Event::Timeout { view: 1, kind: TimeoutKind::Advance }).is_empty());
 }

@@ -243,6 +243,29 @@ impl Cluster {
         }
     }
 
+    /// Finalizes at least `blocks` more blocks, submitting one notarisation
+    /// at a time through node `via` and waiting until each is final: an idle
+    /// consortium makes no blocks (Rule I, docs/PROTOCOL.md). Returns the
+    /// height of the last one.
+    pub fn advance(&self, via: usize, blocks: u64) -> u64 {
+        static NONCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let chain = self.chain_id();
+        let key = enterprise_key(250);
+        let mut height = 0;
+        for _ in 0..blocks {
+            let nonce = std::process::id() as u64 * 1_000_000 + NONCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let tx =
+                coldchain_chaincode::Transaction::sign(&chain, nonce, serde_json::json!({"type": "notarise", "document": {"advance": nonce}}), &key);
+            let body = serde_json::to_value(tx).unwrap();
+            let env = wait_for(&format!("a notarisation finalized through node {via}"), Duration::from_secs(90), || {
+                let (code, env) = post(&self.url(via, "/v1/tx?wait=finalized"), &body);
+                (code == 200 && env["result"]["state"] == "finalized").then_some(env)
+            });
+            height = env["result"]["height"].as_u64().unwrap_or(0);
+        }
+        height
+    }
+
     pub fn block_hash(&self, i: usize, height: u64) -> Option<String> {
         let (code, env) = try_get(&self.url(i, &format!("/v1/blocks/{height}")))?;
         (code == 200).then(|| env["result"]["hash"].as_str().unwrap().to_string())

@@ -68,6 +68,10 @@ pub struct Core {
     /// Ordered: `on_timeout` re-issues these in iteration order, which must
     /// not depend on a per-process random hasher (exact replay).
     fetching: BTreeSet<Hash>,
+    /// The driver holds transactions not yet final (Rule I).
+    work: bool,
+    /// The view whose leader and advance timers are running (Rule I).
+    armed: Option<View>,
     actions: Vec<Action>,
 }
 
@@ -88,6 +92,8 @@ impl Core {
             parked: HashMap::new(),
             building: None,
             fetching: BTreeSet::new(),
+            work: false,
+            armed: None,
             actions: Vec::new(),
         };
         for h in known {
@@ -136,7 +142,10 @@ impl Core {
             Event::Verified { hash, valid } => self.on_verified(hash, valid),
             Event::BlockAvailable { header } => self.on_block_available(header),
             Event::Synced { header, finalization } => self.on_synced(header, finalization),
+            Event::Work { pending } => self.work = pending,
         }
+        // Rule I: the view's timers run once there is a reason to end it.
+        self.arm_if_busy();
         // Rule L: the leader proposes as soon as its parent is justified and
         // known, whichever event made it so (the parent's header may arrive
         // after the certificate that moved us into this view).
@@ -144,6 +153,34 @@ impl Core {
             self.try_propose();
         }
         std::mem::take(&mut self.actions)
+    }
+
+    /// Whether the driver reported transactions that are not yet final.
+    pub fn has_work(&self) -> bool {
+        self.work
+    }
+
+    /// Rule I: a view is busy when this validator has transactions to
+    /// finalize, or any validator has shown it is active in the view (a
+    /// proposal or a vote of any kind, its own included).
+    fn busy(&self) -> bool {
+        self.work
+            || self
+                .rounds
+                .get(&self.view)
+                .is_some_and(|r| r.proposal.is_some() || !r.notarizes.is_empty() || !r.nullifies.is_empty() || !r.finalizes.is_empty())
+    }
+
+    /// Rule I: start the current view's leader and advance timers, once.
+    fn arm_if_busy(&mut self) {
+        if self.armed == Some(self.view) || !self.busy() {
+            return;
+        }
+        let view = self.view;
+        self.armed = Some(view);
+        let t = &self.cfg.timeouts;
+        self.actions.push(Action::ScheduleTimeout { view, kind: TimeoutKind::Leader, after_ms: t.leader_ms });
+        self.actions.push(Action::ScheduleTimeout { view, kind: TimeoutKind::Advance, after_ms: t.advance_ms });
     }
 
     fn round(&mut self, view: View) -> &mut ViewRound {
@@ -173,16 +210,15 @@ impl Core {
     // ----- views and timers -------------------------------------------------
 
     /// Rule V: enter view v on a certificate for v−1 (or later); start the
-    /// leader and advance timers; the leader proposes.
+    /// leader and advance timers if the view is busy (Rule I); the leader
+    /// proposes.
     fn enter_view(&mut self, view: View) {
         if view <= self.view {
             return;
         }
         self.view = view;
         self.building = None;
-        let t = self.cfg.timeouts.clone();
-        self.actions.push(Action::ScheduleTimeout { view, kind: TimeoutKind::Leader, after_ms: t.leader_ms });
-        self.actions.push(Action::ScheduleTimeout { view, kind: TimeoutKind::Advance, after_ms: t.advance_ms });
+        self.arm_if_busy();
         // Forget rounds that can no longer matter.
         let keep_from = self.last_finalized.view.min(view.saturating_sub(1));
         self.rounds = self.rounds.split_off(&keep_from);
@@ -202,6 +238,12 @@ impl Core {
     /// certificate), nullify the view; while stuck, rebroadcast.
     fn on_timeout(&mut self, view: View, kind: TimeoutKind) {
         if view != self.view {
+            return;
+        }
+        // Rule I: a timer of a view that became idle again (the work it was
+        // armed for is final, nobody voted) stops; new work re-arms it.
+        if !self.busy() {
+            self.armed = None;
             return;
         }
         let round = self.rounds.get(&view);
@@ -270,6 +312,10 @@ impl Core {
 
     fn try_propose(&mut self) {
         let view = self.view;
+        // Rule I: a leader with nothing to finalize does not propose.
+        if !self.work {
+            return;
+        }
         if self.building == Some(view) || self.rounds.get(&view).is_some_and(|r| r.proposal.is_some()) {
             return;
         }
@@ -417,7 +463,8 @@ impl Core {
     }
 
     fn on_vote(&mut self, vote: Vote) {
-        if vote.view < self.last_finalized.view || vote.view > self.view + FUTURE_VOTE_WINDOW {
+        let stale = vote.view < self.last_finalized.view;
+        if vote.view > self.view + FUTURE_VOTE_WINDOW || (stale && vote.kind != VoteKind::Nullify) {
             return;
         }
         let Some(key) = self.cfg.validators.get(vote.signer as usize) else { return };
@@ -425,7 +472,29 @@ impl Core {
         if !hash_ok || !verify_vote(key, vote.kind, &self.cfg.chain_id, vote.view, &vote.hash, &vote.signature) {
             return;
         }
+        if vote.view < self.view && vote.kind == VoteKind::Nullify {
+            self.help_laggard(vote.view);
+        }
+        if stale {
+            return;
+        }
         self.add_vote(vote);
+    }
+
+    /// A nullify vote for a view we have left comes from a validator stuck
+    /// there, rebroadcasting (Rule T). Once the others are idle (Rule I)
+    /// nobody else rebroadcasts, so answer with the certificate that ended
+    /// the view, or the latest finalization, which ends it too.
+    fn help_laggard(&mut self, view: View) {
+        let ended =
+            self.rounds.get(&view).and_then(|r| r.nullification.clone().or_else(|| r.notarization.clone()).or_else(|| r.finalization.clone()));
+        let cert = match ended {
+            Some(c) => Some(c),
+            None => self.last_finalization.clone().filter(|f| f.view >= view),
+        };
+        if let Some(c) = cert {
+            self.actions.push(Action::Broadcast(ConsensusMessage::Certificate(c)));
+        }
     }
 
     /// Records a verified vote, keeps equivocation as evidence, and forms a

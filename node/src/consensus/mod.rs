@@ -16,7 +16,16 @@
 //!
 //! - **Rule V (views).** A validator enters view v+1 as soon as it holds a
 //!   notarization or nullification (or finalization) of view v or any later
-//!   view; on entering, it starts the *leader* and *advance* timers.
+//!   view; on entering, it starts the *leader* and *advance* timers if the
+//!   view is busy (Rule I).
+//! - **Rule I (idle).** The driver tells the core whether it holds
+//!   transactions not yet final ([`Event::Work`]). The current view is
+//!   *busy* when it does, or when a proposal or a vote of any kind (its own
+//!   included) for the view has been received. A validator starts the view's
+//!   timers only once the view is busy, and a leader proposes only while it
+//!   has work; a timer that fires in a view that has become idle again
+//!   stops (new work starts it anew). So with every mempool empty nobody
+//!   proposes, votes or runs a timer: no blocks, no traffic.
 //! - **Rule J (justified parent).** The leader of v proposes a block whose
 //!   parent is the block of the highest view w < v that has a notarization
 //!   (or is the last finalized block), and every view strictly between w and
@@ -48,6 +57,19 @@
 //! - **Evidence.** Two notarizes or two finalizes for different blocks in one
 //!   view, or a nullify and a finalize in one view, from one validator, are
 //!   kept as [`Evidence`].
+//!
+//! Rule I changes only *when* timers start and *whether* a leader proposes,
+//! never what may be signed, so it cannot break safety. Liveness: a
+//! transaction accepted by an honest validator keeps that validator busy
+//! until it is final. After GST either its relay reached every honest
+//! validator, and the first honest leader proposes it; or some honest
+//! validators are idle, and the busy one's nullify vote makes the view busy
+//! for each of them, so all time out, the view is nullified, and views move
+//! on until the accepting validator (or one the relay reached) leads. An
+//! idle leader's view ends the same way. A Byzantine validator can make
+//! views busy (and so time out) with votes, but it cannot finalize a block
+//! without q − f honest votes, so an idle chain still gains no blocks unless
+//! it leads a view, at most one block per view it leads.
 //!
 //! Why it is safe: finalization and nullification of the same view cannot
 //! both gather q votes (q + q − n > f, and no honest validator signs both),

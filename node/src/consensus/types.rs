@@ -153,6 +153,11 @@ pub enum Event {
         header: Header,
         finalization: Certificate,
     },
+    /// Whether the driver holds transactions not yet final (its mempool is
+    /// not empty). Sent when that changes; a core starts with none (Rule I).
+    Work {
+        pending: bool,
+    },
 }
 
 /// Outputs of the core, to be carried out in order. A [`Action::Persist`]

@@ -74,7 +74,12 @@ pub struct Driver {
     awaited: AwaitedProposals,
     last_finalized: Header,
     consensus: ConsensusConfig,
-    pending_build: Option<(View, Header, Instant)>,
+    /// A block the core asked for: its view, parent, and until when to wait
+    /// for transactions before proposing an empty block (`None`: wait for
+    /// transactions however long, the mempool being empty; Rule I).
+    pending_build: Option<(View, Header, Option<Instant>)>,
+    /// What the core was last told of the mempool ([`Event::Work`]).
+    reported_work: Option<bool>,
     head: watch::Sender<Head>,
     live: Arc<RwLock<LiveStatus>>,
     internal_tx: mpsc::UnboundedSender<Internal>,
@@ -120,6 +125,7 @@ impl Driver {
             last_finalized: parts.last_finalized,
             consensus: parts.consensus,
             pending_build: None,
+            reported_work: None,
             head: parts.head,
             live: parts.live,
             internal_tx,
@@ -164,11 +170,13 @@ impl Driver {
         });
         let actions = self.core.start();
         self.execute(actions);
+        // Rule I: the core learns at once whether the mempool holds work.
+        self.drain_events();
         self.relay_pending();
         let mut sync_tick = tokio::time::interval(Duration::from_millis(1000));
         sync_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let build_deadline = self.pending_build.as_ref().map(|(_, _, d)| tokio::time::Instant::from_std(*d));
+            let build_deadline = self.pending_build.as_ref().and_then(|(_, _, d)| d.map(tokio::time::Instant::from_std));
             tokio::select! {
                 _ = stop.changed() => break,
                 Some(ev) = net_events.recv() => self.on_net(ev),
@@ -194,9 +202,21 @@ impl Driver {
     }
 
     fn drain_events(&mut self) {
-        while let Some(event) = self.events.pop_front() {
+        loop {
+            self.report_work();
+            let Some(event) = self.events.pop_front() else { break };
             let actions = self.core.handle(event);
             self.execute(actions);
+        }
+    }
+
+    /// Rule I: tells the core when the mempool turns empty or not empty, so
+    /// an idle consortium neither proposes nor runs view timers.
+    fn report_work(&mut self) {
+        let pending = !self.mempool.is_empty();
+        if self.reported_work != Some(pending) {
+            self.reported_work = Some(pending);
+            self.events.push_back(Event::Work { pending });
         }
     }
 
@@ -231,7 +251,7 @@ impl Driver {
                 }
                 Action::Build { view, parent } => {
                     let deadline = Instant::now() + Duration::from_millis(self.consensus.max_block_interval_ms);
-                    self.pending_build = Some((view, parent, deadline));
+                    self.pending_build = Some((view, parent, Some(deadline)));
                     self.try_build(false);
                 }
                 Action::Verify { header, parent } => self.verify(header, parent),
@@ -291,6 +311,15 @@ impl Driver {
             None => Vec::new(),
         };
         if picked.is_empty() && !deadline_passed {
+            return;
+        }
+        // An empty block only carries the chain forward for transactions in
+        // the blocks it extends; with none left here (they became final
+        // meanwhile) it would be an idle block: wait for transactions instead.
+        if picked.is_empty() && self.mempool.is_empty() {
+            if let Some((_, _, deadline)) = self.pending_build.as_mut() {
+                *deadline = None;
+            }
             return;
         }
         self.pending_build = None;

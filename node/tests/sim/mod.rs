@@ -134,6 +134,21 @@ pub struct Scenario {
     pub sync_every: Option<u64>,
     pub timeouts: Timeouts,
     pub expect: Expect,
+    /// Transactions submitted to validators (Rule I). `None`: every
+    /// validator always has work, so views never idle.
+    pub workload: Option<Workload>,
+}
+
+/// Transactions ("items") submitted over time, and the windows in which the
+/// consortium must be idle: no block finalized, no vote sent.
+#[derive(Clone, Debug, Default)]
+pub struct Workload {
+    /// (time, validator it is submitted to); the item id is the index.
+    pub submissions: Vec<(u64, usize)>,
+    pub idle_windows: Vec<(u64, u64)>,
+    /// How long a leader with only in-flight transactions waits before it
+    /// proposes an empty block (the driver's `max_block_interval_ms`).
+    pub build_wait: u64,
 }
 
 fn base(name: &'static str, seed: u64) -> Scenario {
@@ -150,6 +165,7 @@ fn base(name: &'static str, seed: u64) -> Scenario {
         sync_every: Some(500),
         timeouts: Timeouts { leader_ms: 400, advance_ms: 800, retry_ms: 200 },
         expect: Expect { liveness: Some(Liveness { window: 8_000, blocks: 5 }), ..Expect::default() },
+        workload: None,
     }
 }
 
@@ -294,8 +310,72 @@ pub fn scenario_crash_all_after_commit(seed: u64) -> Scenario {
     sc
 }
 
+/// Rule I under the usual faults: three bursts of submissions, each to
+/// random validators over a lossy network (the relay to the others may be
+/// lost), with a crash or a partition during the first two bursts; between
+/// and after the bursts the consortium must fall idle (no block, no vote)
+/// and every item must become final at every validator.
+pub fn scenario_idle(seed: u64) -> Scenario {
+    let mut r = scenario_rng(seed, 7);
+    let mut sc = base("idle", seed);
+    sc.net = lossy_net(&mut r);
+    sc.net.drop = sc.net.drop.min(0.10);
+    // The real node always runs range sync: a validator that missed a
+    // finalization while the others fell idle learns it there (nobody
+    // rebroadcasts certificates in an idle view).
+    sc.sync_every = Some(r.random_range(300..=1_000));
+    sc.expect.liveness = None;
+    // Quiet by then: the last item final everywhere, the last timers fired.
+    let settle = 6_000;
+    let mut w = Workload { build_wait: 100, ..Workload::default() };
+    let mut t = r.random_range(0..500);
+    for burst in 0..3 {
+        let start = t;
+        for _ in 0..r.random_range(1..=6) {
+            w.submissions.push((start + r.random_range(0..300), r.random_range(0..N)));
+        }
+        let mut quiet_from = start + 300;
+        match (burst, r.random_range(0..3)) {
+            (0, 0) | (1, 0) => {
+                let down = r.random_range(50..=1_500);
+                let at = start + r.random_range(0..300);
+                sc.crashes.push(CrashPlan { node: r.random_range(0..N), at, down: Some(down), keep_bodies: r.random_bool(0.5) });
+                quiet_from = quiet_from.max(at + down);
+            }
+            (0, 1) | (1, 1) => {
+                let mut nodes: Vec<usize> = (0..N).collect();
+                nodes.shuffle(&mut r);
+                let from = start + r.random_range(0..300);
+                let until = from + r.random_range(200..=2_000);
+                sc.partitions.push(Partition { from, until, side: nodes[..r.random_range(1..=2)].to_vec() });
+                quiet_from = quiet_from.max(until);
+            }
+            _ => {}
+        }
+        let idle_from = quiet_from + settle;
+        let idle_until = idle_from + r.random_range(2_000..=8_000);
+        w.idle_windows.push((idle_from, idle_until));
+        t = idle_until;
+    }
+    sc.duration = t;
+    sc.workload = Some(w);
+    sc
+}
+
+/// [`scenario_idle`] without crashes or partitions, with an equivocator.
+pub fn scenario_idle_equivocator(seed: u64) -> Scenario {
+    let mut sc = scenario_idle(seed);
+    sc.name = "idle+equivocator";
+    sc.crashes.clear();
+    sc.partitions.clear();
+    sc.byzantine = Some((seed % N as u64) as usize);
+    sc
+}
+
 pub fn scenario_by_name(name: &str, seed: u64) -> Option<Scenario> {
     Some(match name {
+        "idle" => scenario_idle(seed),
+        "idle+equivocator" => scenario_idle_equivocator(seed),
         "random_faults" => scenario_random_faults(seed),
         "equivocator" => scenario_equivocator(seed),
         "total_crash" => scenario_total_crash(seed),
@@ -354,6 +434,8 @@ pub enum Msg {
     /// Finalized blocks above the requester's height, and the finalization of
     /// the last one.
     SyncResponse(Vec<Header>, Certificate),
+    /// A submitted item relayed to the other validators (Rule I workload).
+    Relay(u64),
 }
 
 #[derive(Debug)]
@@ -382,6 +464,17 @@ enum Ev {
     },
     Forge {
         node: usize,
+    },
+    /// An item submitted to a validator.
+    Submit {
+        node: usize,
+        item: u64,
+    },
+    /// A deferred build's wait for transactions is over.
+    BuildDeadline {
+        node: usize,
+        epoch: u64,
+        view: View,
     },
 }
 
@@ -435,12 +528,21 @@ pub struct Disk {
     pub last_finalization: Option<Certificate>,
     pub bodies: HashMap<Hash, Header>,
     chain_index: HashMap<Hash, u64>,
+    /// Items submitted or relayed here and not yet final here (the durable
+    /// mempool).
+    pub pending: std::collections::BTreeSet<u64>,
+    /// Items final here.
+    pub committed: HashSet<u64>,
 }
 
 /// What a running node holds in memory.
 struct Live {
     core: Core,
     bodies: HashMap<Hash, Header>,
+    /// What the core was last told ([`Event::Work`]).
+    reported_work: Option<bool>,
+    /// A build waiting for items (view, parent, still before its deadline).
+    deferred: Option<(View, Header)>,
 }
 
 pub struct SimNode {
@@ -492,6 +594,12 @@ pub struct Sim {
     /// Blocks whose bodies fail the driver's checks (made up by the
     /// Byzantine validator): `Verify` answers `valid: false`.
     invalid_bodies: HashSet<Hash>,
+    /// The items each built block carries (workload runs).
+    payloads: HashMap<Hash, Vec<u64>>,
+    /// (time, sender) of every vote an honest node broadcast.
+    pub votes_sent: Vec<(u64, usize)>,
+    /// Items a live validator accepted.
+    pub accepted: Vec<u64>,
 }
 
 pub fn keys_for(seed: u64) -> Vec<SigningKey> {
@@ -534,6 +642,7 @@ fn describe_msg(m: &Msg) -> String {
         Msg::FetchResponse(h) => format!("fetch! h{} v{} {}", h.height, h.view, short(&h.hash())),
         Msg::SyncRequest(h) => format!("sync? above h{h}"),
         Msg::SyncResponse(b, c) => format!("sync! {} blocks to h{} (final v{})", b.len(), b.last().map_or(0, |h| h.height), c.view),
+        Msg::Relay(item) => format!("relay item {item}"),
     }
 }
 
@@ -545,6 +654,7 @@ fn describe_event(e: &Event) -> String {
         Event::BlockAvailable { header } => format!("available h{} {}", header.height, short(&header.hash())),
         Event::Synced { header, finalization } => format!("synced h{} v{}", header.height, finalization.view),
         Event::Message(m) => describe_msg(&Msg::Consensus(m.clone())),
+        Event::Work { pending } => format!("work pending {pending}"),
     }
 }
 
@@ -574,8 +684,16 @@ impl Sim {
             ended_early: false,
             sort_fetches: true,
             invalid_bodies: HashSet::new(),
+            payloads: HashMap::new(),
+            votes_sent: Vec::new(),
+            accepted: Vec::new(),
             sc,
         };
+        if let Some(w) = sim.sc.workload.clone() {
+            for (item, (at, node)) in w.submissions.into_iter().enumerate() {
+                sim.push(at, Ev::Submit { node, item: item as u64 });
+            }
+        }
         for c in sim.sc.crashes.clone() {
             sim.push(c.at, Ev::Crash { node: c.node });
             if let Some(down) = c.down {
@@ -670,14 +788,21 @@ impl Sim {
         let last_fin = node.disk.last_finalization.clone();
         let mut core = Core::new(self.core_config(i), safety, last, last_fin, known);
         let bodies = self.nodes[i].disk.bodies.clone();
-        let actions = core.start();
-        self.nodes[i].live = Some(Live { core, bodies });
+        let mut actions = core.start();
+        let mut reported_work = None;
+        if self.sc.workload.is_none() {
+            // Always work to do: views are never idle.
+            actions.extend(core.handle(Event::Work { pending: true }));
+            reported_work = Some(true);
+        }
+        self.nodes[i].live = Some(Live { core, bodies, reported_work, deferred: None });
         let epoch = self.nodes[i].epoch;
         if let Some(every) = self.sc.sync_every {
             let first = self.rng.random_range(1..=every);
             self.push(self.now + first, Ev::SyncTick { node: i, epoch });
         }
         self.apply(i, actions);
+        self.report_work(i);
     }
 
     // ----- the trace ---------------------------------------------------------
@@ -729,6 +854,7 @@ impl Sim {
             Msg::FetchResponse(h) => self.record(to, 5, &[from as u64, h.height, h.view], Some(&h.tx_root)),
             Msg::SyncRequest(h) => self.record(to, 6, &[from as u64, *h], None),
             Msg::SyncResponse(b, c) => self.record(to, 7, &[from as u64, b.len() as u64, c.view], Some(&c.hash)),
+            Msg::Relay(item) => self.record(to, 8, &[from as u64, *item], None),
         }
         self.trace_line(|| format!("n{to} <- n{from}: {}", describe_msg(msg)));
     }
@@ -803,7 +929,109 @@ impl Sim {
                 self.boot(node, safety, known);
             }
             Ev::Forge { node } => self.forge_commit(node),
+            Ev::Submit { node, item } => {
+                // A validator that is down does not accept the submission.
+                if !self.nodes[node].alive() {
+                    return;
+                }
+                self.record(node, 40, &[item], None);
+                self.trace_line(|| format!("n{node}: SUBMIT item {item}"));
+                self.accepted.push(item);
+                self.add_item(node, item);
+                self.broadcast(node, Msg::Relay(item));
+            }
+            Ev::BuildDeadline { node, epoch, view } => {
+                if self.nodes[node].epoch != epoch || !self.nodes[node].alive() {
+                    return;
+                }
+                if self.nodes[node].live.as_ref().and_then(|l| l.deferred.as_ref()).map(|d| d.0) != Some(view) {
+                    return;
+                }
+                self.record(node, 41, &[view], None);
+                self.try_build(node, true);
+            }
         }
+    }
+
+    // ----- the workload (Rule I) -----------------------------------------------
+
+    fn add_item(&mut self, i: usize, item: u64) {
+        let disk = &mut self.nodes[i].disk;
+        if disk.committed.contains(&item) || !disk.pending.insert(item) {
+            return;
+        }
+        self.report_work(i);
+        self.try_build(i, false);
+    }
+
+    /// Like the driver: tell the core when the mempool turns empty or not.
+    /// Queued, not fed at once, as the driver queues its events.
+    fn report_work(&mut self, i: usize) {
+        let pending = !self.nodes[i].disk.pending.is_empty();
+        let Some(live) = self.nodes[i].live.as_mut() else { return };
+        if self.sc.workload.is_none() || live.reported_work == Some(pending) {
+            return;
+        }
+        live.reported_work = Some(pending);
+        self.local(i, 0, Event::Work { pending });
+    }
+
+    /// Items in blocks between the node's finalized tip and `parent`.
+    fn in_flight(&self, i: usize, parent: &Header) -> HashSet<u64> {
+        let node = &self.nodes[i];
+        let top = node.height();
+        let mut out = HashSet::new();
+        let mut cursor = parent.clone();
+        while cursor.height > top {
+            out.extend(self.payloads.get(&cursor.hash()).into_iter().flatten().copied());
+            let live = node.live.as_ref().expect("alive");
+            match live.bodies.get(&cursor.parent).or_else(|| node.disk.bodies.get(&cursor.parent)) {
+                Some(h) => cursor = h.clone(),
+                None => break,
+            }
+        }
+        out
+    }
+
+    /// The driver's build: the pending items not in the blocks it extends;
+    /// with none, wait (`build_wait`) and then propose an empty block only if
+    /// items are still pending (in flight), else keep waiting for items.
+    fn try_build(&mut self, i: usize, deadline_passed: bool) {
+        let Some(live) = self.nodes[i].live.as_ref() else { return };
+        let Some((view, parent)) = live.deferred.clone() else { return };
+        if view != live.core.view() {
+            self.nodes[i].live.as_mut().expect("alive").deferred = None;
+            return;
+        }
+        let exclude = self.in_flight(i, &parent);
+        let picked: Vec<u64> = self.nodes[i].disk.pending.iter().filter(|x| !exclude.contains(x)).copied().collect();
+        if picked.is_empty() && (!deadline_passed || self.nodes[i].disk.pending.is_empty()) {
+            return;
+        }
+        self.nodes[i].live.as_mut().expect("alive").deferred = None;
+        self.build(i, view, parent, picked);
+    }
+
+    fn build(&mut self, i: usize, view: View, parent: Header, items: Vec<u64>) {
+        let payload: u64 = self.rng.random();
+        let header = Header {
+            chain_id: CHAIN.into(),
+            height: parent.height + 1,
+            view,
+            parent: parent.hash(),
+            tx_root: Hash::digest_parts(&[b"payload", &payload.to_be_bytes()]),
+            time_ms: self.now as i64,
+            proposer: i as u16,
+            tx_count: if self.sc.workload.is_some() { items.len() as u32 } else { self.rng.random_range(0..5) },
+        };
+        if self.sc.workload.is_some() {
+            self.payloads.insert(header.hash(), items);
+        }
+        let node = &mut self.nodes[i];
+        node.disk.bodies.insert(header.hash(), header.clone());
+        node.live.as_mut().expect("alive").bodies.insert(header.hash(), header.clone());
+        let delay = self.rng.random_range(1..=15);
+        self.local(i, delay, Event::Built { header });
     }
 
     fn feed(&mut self, i: usize, event: Event) {
@@ -850,6 +1078,7 @@ impl Sim {
                 }
             }
             Msg::SyncResponse(blocks, cert) => self.on_sync_response(i, blocks, cert),
+            Msg::Relay(item) => self.add_item(i, item),
         }
     }
 
@@ -888,8 +1117,15 @@ impl Sim {
             live.bodies.retain(|_, h| h.height > top);
         }
         let disk = &mut self.nodes[i].disk;
+        for b in &blocks {
+            for item in self.payloads.get(&b.hash()).into_iter().flatten() {
+                disk.committed.insert(*item);
+                disk.pending.remove(item);
+            }
+        }
         disk.last_finalization = Some(finalization.clone());
         disk.batches.push(Batch { at: now, blocks, finalization, source });
+        self.report_work(i);
         if let Some(trigger) = self.crash_all_armed.clone()
             && now >= trigger.after
             && source == Source::Commit
@@ -960,30 +1196,25 @@ impl Sim {
             match a {
                 Action::Persist(state) => self.nodes[i].disk.safety = state,
                 Action::Broadcast(m) => {
+                    if matches!(m, ConsensusMessage::Vote(_)) && Some(i) != self.sc.byzantine {
+                        self.votes_sent.push((self.now, i));
+                    }
                     if Some(i) == self.sc.byzantine {
                         self.byzantine_broadcast(i, m);
                     } else {
                         self.broadcast(i, Msg::Consensus(m));
                     }
                 }
-                Action::Build { view, parent } => {
-                    let payload: u64 = self.rng.random();
-                    let header = Header {
-                        chain_id: CHAIN.into(),
-                        height: parent.height + 1,
-                        view,
-                        parent: parent.hash(),
-                        tx_root: Hash::digest_parts(&[b"payload", &payload.to_be_bytes()]),
-                        time_ms: self.now as i64,
-                        proposer: i as u16,
-                        tx_count: self.rng.random_range(0..5),
-                    };
-                    let node = &mut self.nodes[i];
-                    node.disk.bodies.insert(header.hash(), header.clone());
-                    node.live.as_mut().expect("alive").bodies.insert(header.hash(), header.clone());
-                    let delay = self.rng.random_range(1..=15);
-                    self.local(i, delay, Event::Built { header });
-                }
+                Action::Build { view, parent } => match &self.sc.workload {
+                    None => self.build(i, view, parent, vec![]),
+                    Some(w) => {
+                        let wait = w.build_wait;
+                        self.nodes[i].live.as_mut().expect("alive").deferred = Some((view, parent));
+                        let epoch = self.nodes[i].epoch;
+                        self.push(self.now + wait, Ev::BuildDeadline { node: i, epoch, view });
+                        self.try_build(i, false);
+                    }
+                },
                 Action::Verify { header, parent: _ } => {
                     // The body is checked and kept before the node votes for it.
                     self.nodes[i].disk.bodies.insert(header.hash(), header.clone());
@@ -1236,6 +1467,27 @@ pub fn check(sim: &Sim) -> Result<(), Violation> {
         let (h0, h1) = (max_at(from), max_at(until));
         if h1 != h0 {
             return Err(Violation::Progress(format!("highest finalized height went from {h0} at {from}ms to {h1} at {until}ms")));
+        }
+    }
+
+    // Rule I: every accepted item becomes final everywhere; in the idle
+    // windows no block becomes final and no honest validator votes.
+    if let Some(w) = &sim.sc.workload {
+        for &i in &honest {
+            if let Some(item) = sim.accepted.iter().find(|x| !sim.nodes[i].disk.committed.contains(x)) {
+                return Err(Violation::Liveness(format!("n{i}: item {item} accepted but never final there (run ended at {}ms)", sim.now)));
+            }
+        }
+        let max_at = |t| honest.iter().map(|&i| sim.height_at(i, t)).max().unwrap_or(0);
+        for &(from, until) in &w.idle_windows {
+            let (h0, h1) = (max_at(from), max_at(until));
+            if h1 != h0 {
+                return Err(Violation::Progress(format!("idle window [{from}, {until}]ms: {} blocks finalized (h{h0} -> h{h1})", h1 - h0)));
+            }
+            let votes = sim.votes_sent.iter().filter(|(t, _)| *t >= from && *t <= until).count();
+            if votes > 0 {
+                return Err(Violation::Progress(format!("idle window [{from}, {until}]ms: honest validators sent {votes} votes")));
+            }
         }
     }
 
