@@ -52,8 +52,6 @@ fn digest(c: &Cluster, i: usize) -> (u64, String) {
 #[test]
 fn an_export_restores_a_lost_node_and_a_node_rebuilds_from_its_peers() {
     let mut c = Cluster::start(4);
-    c.advance(0, 1);
-    c.wait_height(&[0, 1, 2, 3], 1, LONG);
     submit(&c, 40, 0);
     let work = tempfile::tempdir().unwrap();
 

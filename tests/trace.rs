@@ -285,6 +285,7 @@ fn the_story_traces_across_three_provinces_proves_offline_and_every_node_agrees(
 fn refused_records_name_field_and_rule_and_store_nothing() {
     let started = Instant::now();
     let c = Cluster::start(4);
+    c.advance(0, 1);
     c.wait_height(&[0, 1, 2, 3], 1, LONG);
     // Schemes, enterprises, products; the batch enters at the Hebei importer (1000 pieces).
     let story = run_story(&c, 3);
@@ -360,6 +361,7 @@ fn refused_records_name_field_and_rule_and_store_nothing() {
 fn national_interfaces_authenticate_clients_and_refuse_duplicates() {
     let started = Instant::now();
     let c = Cluster::start(4);
+    c.advance(0, 1);
     c.wait_height(&[0, 1, 2, 3], 1, LONG);
     let chain = c.chain_id();
     let (client, secret) = ("hebei-report-01", "s3cret-of-hebei");
@@ -455,6 +457,7 @@ const PNG: &[u8] = &[
 fn an_image_stays_on_the_receiving_node_with_its_digest_on_chain() {
     let started = Instant::now();
     let c = Cluster::start(4);
+    c.advance(0, 1);
     c.wait_height(&[0, 1, 2, 3], 1, LONG);
     let chain = c.chain_id();
     let keys = story_keys();

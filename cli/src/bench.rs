@@ -388,6 +388,97 @@ fn bench_opaque(opts: &Options, size: usize) -> Result<()> {
     Ok(())
 }
 
+/// Bytes a process has caused to be written to storage (`/proc/PID/io`).
+fn written_bytes(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/io"))
+        .ok()
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("write_bytes:").and_then(|v| v.trim().parse().ok())))
+        .unwrap_or(0)
+}
+
+/// Total size of the files under `dir`.
+fn tree_bytes(dir: &std::path::Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => tree_bytes(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// `coldchain bench --idle SECONDS`: four validators with nothing to do
+/// (Rule I, docs/PROTOCOL.md). One record first, so the window starts after
+/// a block; then blocks, bytes written to storage, data directory growth and
+/// CPU per node over the window; then the first record after it.
+pub fn run_idle(seconds: u64, json_out: bool) -> Result<()> {
+    let dir = tempfile_dir()?;
+    let nodes = testnet::create(&dir, &testnet::Options { validators: 4, chain_id: CHAIN.into(), leader_timeout_ms: 2000 })?;
+    let mut cluster = LocalCluster::start(nodes.clone())?;
+    cluster.wait_until_ready(Duration::from_secs(60))?;
+    let gateways: Vec<Gateway> = nodes.iter().map(|n| Gateway::new(&n.gateway)).collect();
+    let pids = cluster.pids();
+    let submit = |i: usize| -> Result<(u64, f64)> {
+        let tx = Transaction::sign(CHAIN, i as u64, record(i), &SigningKey::from_bytes(&[7; 32]));
+        let started = Instant::now();
+        let r = gateways[i % 4].post("/v1/tx?wait=finalized", &serde_json::to_value(tx)?)?.into_result()?;
+        anyhow::ensure!(r["state"] == "finalized", "record {i} not finalized: {r}");
+        Ok((r["height"].as_u64().unwrap_or(0), started.elapsed().as_secs_f64() * 1000.0))
+    };
+    submit(0)?;
+    let heights = || -> Vec<u64> {
+        gateways.iter().map(|g| g.get("/v1/status").ok().and_then(|a| a.into_result().ok()).and_then(|s| s["height"].as_u64()).unwrap_or(0)).collect()
+    };
+    // Let the first record's block become final everywhere.
+    std::thread::sleep(Duration::from_secs(3));
+    let data = |i: usize| nodes[i].config.with_file_name("data");
+    let h0 = heights();
+    let cpu0: Vec<f64> = pids.iter().map(|p| proc_usage(*p).0).collect();
+    let w0: Vec<u64> = pids.iter().map(|p| written_bytes(*p)).collect();
+    let d0: Vec<u64> = (0..4).map(|i| tree_bytes(&data(i))).collect();
+    if !json_out {
+        println!("idle for {seconds} s: four validators, no submissions …");
+    }
+    std::thread::sleep(Duration::from_secs(seconds));
+    let h1 = heights();
+    let cpu1: Vec<f64> = pids.iter().map(|p| proc_usage(*p).0).collect();
+    let w1: Vec<u64> = pids.iter().map(|p| written_bytes(*p)).collect();
+    let d1: Vec<u64> = (0..4).map(|i| tree_bytes(&data(i))).collect();
+    let (height, first_ms) = submit(1)?;
+    cluster.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+    let per_node: Vec<Value> = (0..4)
+        .map(|i| {
+            json!({
+                "name": nodes[i].name,
+                "blocks": h1[i].saturating_sub(h0[i]),
+                "bytes_written": w1[i].saturating_sub(w0[i]),
+                "data_dir_growth_bytes": d1[i] as i64 - d0[i] as i64,
+                "cpu_percent": (100.0 * (cpu1[i] - cpu0[i]) / seconds as f64 * 1000.0).round() / 1000.0,
+            })
+        })
+        .collect();
+    let report = json!({"idle_seconds": seconds, "nodes": per_node, "first_record_after_idle_ms": first_ms.round(), "first_record_height": height});
+    if json_out {
+        println!("{report}");
+    } else {
+        for n in &per_node {
+            println!(
+                "  {:<9} {} blocks, {} bytes written to storage, data directory {:+} bytes, cpu {}%",
+                n["name"].as_str().unwrap_or(""),
+                n["blocks"],
+                n["bytes_written"],
+                n["data_dir_growth_bytes"].as_i64().unwrap_or(0),
+                n["cpu_percent"]
+            );
+        }
+        println!("first record after the pause: finalized in {first_ms:.0} ms, at height {height}");
+    }
+    Ok(())
+}
+
 fn tempfile_dir() -> Result<std::path::PathBuf> {
     let dir = std::env::temp_dir().join(format!("coldchain-bench-{}", std::process::id()));
     if dir.exists() {

@@ -188,6 +188,11 @@ enum Command {
         /// Concurrent clients in the full-load phase, each with one batch in flight.
         #[arg(long, default_value_t = 16)]
         clients: usize,
+        /// Only measure an idle consortium: four validators, no submissions,
+        /// for this many seconds; prints blocks, bytes written and CPU per
+        /// node, then how fast the first record after the pause is final.
+        #[arg(long, value_name = "SECONDS")]
+        idle: Option<u64>,
     },
     /// Write the finalized chain to a file (JSON Lines, docs/OPERATIONS.md):
     /// from a running node's gateway, or from a stopped node's data directory.
@@ -481,6 +486,7 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
             }
         }
         Command::Bench { trace: true, json, movements, traces, .. } => bench_trace::run(&bench_trace::TraceBenchOptions { json, movements, traces })?,
+        Command::Bench { idle: Some(seconds), json, .. } => bench::run_idle(seconds, json)?,
         Command::Bench { json, verify_proofs, opaque, records, batch, clients, .. } => {
             bench::run(bench::Options { json, verify_proofs, opaque, records, batch, clients })?
         }
