@@ -94,6 +94,13 @@ fn an_export_restores_a_lost_node_and_a_node_rebuilds_from_its_peers() {
     cli_ok(&["export", "--config", path_str(&hebei), "--out", path_str(&offline)]);
     assert_eq!(lines(&offline), file, "the stopped node's export equals the running node's");
 
+    // The imported chain replays to the state root recorded for every block.
+    let text = cli_ok(&["verify-chain", "--config", path_str(&hebei)]);
+    assert!(
+        text.contains(&format!("replayed {exported_height} blocks")) && text.contains(&format!("{exported_height} recorded roots matched")),
+        "{text}"
+    );
+
     // More records while hebei is down; restarted, it catches up from there.
     submit(&c, 20, 1000);
     c.start_node(2);

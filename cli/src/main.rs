@@ -219,6 +219,14 @@ enum Command {
         config: PathBuf,
         file: PathBuf,
     },
+    /// Replay a stopped node's chain from genesis and check the state root
+    /// after every block against the one recorded at commit (a node does the
+    /// same at every start, and refuses to start on a difference).
+    VerifyChain {
+        /// The node's node.toml.
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// Exit 0 when a node's gateway answers 200 on PATH, else 1: a container
     /// healthcheck that needs no shell.
     Health {
@@ -501,6 +509,7 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
             };
             backup::print(&format!("exported to {}", out.display()), &summary);
         }
+        Command::VerifyChain { config } => backup::verify_chain(&config)?,
         Command::Import { config, file } => backup::import(&config, &file).map(|s| backup::print("imported", &s))?,
         Command::Health { gateway, path } => {
             let answer = Gateway::new(&gateway).get(&path)?;

@@ -133,6 +133,7 @@ pub fn import(store: &ChainStore, genesis: &Genesis, input: impl BufRead) -> Res
             .map_err(|error| BackupError::Invalid { line: run_start_line, error })?;
         debug_assert_eq!(count, run.len());
         let mut blocks = Vec::with_capacity(run.len());
+        let mut roots = Vec::with_capacity(run.len());
         for stored in run.drain(..) {
             let block = stored.block;
             let ctx = BlockContext { height: block.header.height, time_ms: block.header.time_ms };
@@ -140,8 +141,9 @@ pub fn import(store: &ChainStore, genesis: &Genesis, input: impl BufRead) -> Res
             summary.blocks += 1;
             summary.transactions += block.txs.len() as u64;
             blocks.push((block, receipts));
+            roots.push(state.root());
         }
-        store.commit(&blocks, &certificate)?;
+        store.commit_with_roots(&blocks, &certificate, &roots)?;
         head = blocks.last().expect("a run holds its certified block").0.header.clone();
     }
     if let Some(last) = run.last() {

@@ -29,6 +29,14 @@ pub fn replay(store: &ChainStore, genesis: &Genesis) -> Result<Replayed, StoreEr
         for tx in stored.block.txs.iter() {
             state.apply(ctx, tx.id(), tx);
         }
+        // The same blocks must give the same state as when they were
+        // committed: a release that decides a historical transaction
+        // differently, or an altered store, stops here, not after diverging.
+        if let Some(stored_root) = store.state_root(height)?
+            && stored_root != state.root()
+        {
+            return Err(StoreError::StateDiverged { height, stored: stored_root, replayed: state.root() });
+        }
         head = stored.block.header;
         finalization = match stored.finality {
             Finality::Certificate(c) => Some(c),
@@ -36,4 +44,93 @@ pub fn replay(store: &ChainStore, genesis: &Genesis) -> Result<Replayed, StoreEr
         };
     }
     Ok(Replayed { state, head, finalization })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::block::{Block, merkle_root};
+    use crate::consensus::{Certificate, SignerSignature};
+    use crate::crypto::VoteKind;
+    use crate::genesis::Validator;
+    use coldchain_chaincode::{Hash, Receipt, Transaction, TxId};
+    use ed25519_dalek::SigningKey;
+    use std::sync::Arc;
+
+    fn genesis() -> Genesis {
+        Genesis {
+            chain_id: "c".into(),
+            genesis_time: "2026-11-24T00:00:00Z".into(),
+            validators: vec![Validator {
+                name: "beijing".into(),
+                province: "110000".into(),
+                public_key: hex::encode(SigningKey::from_bytes(&[1; 32]).verifying_key().to_bytes()),
+                admin_key: None,
+            }],
+            dictionaries: coldchain_chaincode::dictionary::Dictionaries::builtin(),
+        }
+    }
+
+    /// Three blocks of notarisations committed with the roots a state
+    /// computed; `tamper` changes the root recorded for block 2.
+    fn chain(dir: &std::path::Path, tamper: bool) -> (ChainStore, Genesis) {
+        let g = genesis();
+        let store = ChainStore::open(dir).unwrap();
+        let mut state = State::with_genesis(g.chaincode_genesis());
+        let mut parent = g.block_header();
+        let key = SigningKey::from_bytes(&[9; 32]);
+        for height in 1..=3u64 {
+            let txs: Vec<Transaction> = (0..4)
+                .map(|i| Transaction::sign("c", height * 10 + i, serde_json::json!({"type": "notarise", "document": {"n": i}}), &key))
+                .collect();
+            let ids: Vec<TxId> = txs.iter().map(Transaction::id).collect();
+            let header = Header {
+                chain_id: "c".into(),
+                height,
+                view: height,
+                parent: parent.hash(),
+                tx_root: merkle_root(&ids),
+                time_ms: parent.time_ms + 1,
+                proposer: 0,
+                tx_count: 4,
+            };
+            let block = Block { header: header.clone(), txs: Arc::new(txs) };
+            let ctx = BlockContext { height, time_ms: header.time_ms };
+            let receipts: Vec<Receipt> = block.txs.iter().map(|t| state.apply(ctx, t.id(), t)).collect();
+            let root = if tamper && height == 2 { Hash::digest(b"another release's root") } else { state.root() };
+            let cert = Certificate {
+                kind: VoteKind::Finalize,
+                view: height,
+                hash: header.hash(),
+                signatures: vec![SignerSignature { signer: 0, signature: [0; 64] }],
+            };
+            store.commit_with_roots(&[(block, receipts)], &cert, &[root]).unwrap();
+            parent = header;
+        }
+        (store, g)
+    }
+
+    #[test]
+    fn replay_checks_every_recorded_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, g) = chain(dir.path(), false);
+        let replayed = replay(&store, &g).unwrap();
+        assert_eq!(replayed.head.height, 3);
+        assert_eq!(Some(replayed.state.root()), store.state_root(3).unwrap());
+    }
+
+    #[test]
+    fn a_replay_that_differs_from_the_recorded_root_stops_naming_the_height() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, g) = chain(dir.path(), true);
+        match replay(&store, &g) {
+            Err(e @ StoreError::StateDiverged { height: 2, .. }) => {
+                let text = e.to_string();
+                let recorded = Hash::digest(b"another release's root").to_string();
+                assert!(text.contains("height 2") && text.contains(&recorded), "{text}");
+            }
+            Err(e) => panic!("another error: {e}"),
+            Ok(_) => panic!("a replay that differs from the committed root was accepted"),
+        }
+    }
 }

@@ -416,6 +416,7 @@ impl Driver {
     fn store_finalized(&mut self, blocks: Vec<Block>, finalization: &Certificate) {
         let mut with_receipts = Vec::with_capacity(blocks.len());
         let mut events = Vec::new();
+        let mut roots = Vec::with_capacity(blocks.len());
         let state_root = {
             let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
             for block in blocks {
@@ -430,10 +431,11 @@ impl Driver {
                     }
                 }
                 with_receipts.push((block, receipts));
+                roots.push(state.root());
             }
             state.root()
         };
-        if let Err(e) = tokio::task::block_in_place(|| self.store.commit(&with_receipts, finalization)) {
+        if let Err(e) = tokio::task::block_in_place(|| self.store.commit_with_roots(&with_receipts, finalization, &roots)) {
             tracing::error!(error = %e, "cannot store finalized blocks; exiting so nothing unstored is acknowledged");
             std::process::exit(72);
         }

@@ -50,6 +50,14 @@ pub enum StoreError {
     Sled(#[from] sled::Error),
     #[error("corrupt record in tree `{tree}`: {detail}")]
     Corrupt { tree: &'static str, detail: String },
+    /// Replaying the stored blocks gave another state root than the one
+    /// recorded when the block was committed.
+    #[error(
+        "the state replayed from the stored blocks differs at height {height}: root {replayed}, but {stored} when the block was committed; \
+         this binary applies a historical transaction differently from the one that committed it, or the store was altered. Not starting: \
+         run the release that committed the chain, or restore this node from a peer (docs/OPERATIONS.md)"
+    )]
+    StateDiverged { height: u64, stored: Hash, replayed: Hash },
 }
 
 /// How a stored block is known to be final.
@@ -72,6 +80,11 @@ pub struct StoredBlock {
 struct BlockMeta {
     header: Header,
     finality: Finality,
+    /// The chaincode state root after this block, as the committing node
+    /// computed it; checked on every replay (absent in stores written
+    /// before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    state_root: Option<Hash>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -421,6 +434,12 @@ impl ChainStore {
         Ok(self.meta_of(height)?.map(|m| m.header))
     }
 
+    /// The chaincode state root after block `height`, as recorded when it
+    /// was committed.
+    pub fn state_root(&self, height: u64) -> Result<Option<Hash>, StoreError> {
+        Ok(self.meta_of(height)?.and_then(|m| m.state_root))
+    }
+
     /// The ids of a block's transactions, in order, hashed from the stored
     /// canonical bytes without parsing them.
     pub fn tx_ids(&self, height: u64) -> Result<Vec<TxId>, StoreError> {
@@ -472,6 +491,12 @@ impl ChainStore {
     /// Stores finalized blocks in height order with their receipts; the last
     /// one carries `finalization`, the others are covered by it. Flushes.
     pub fn commit(&self, blocks: &[(Block, Vec<Receipt>)], finalization: &Certificate) -> Result<(), StoreError> {
+        self.commit_with_roots(blocks, finalization, &[])
+    }
+
+    /// [`commit`](Self::commit), recording `roots[k]`, the chaincode state
+    /// root after `blocks[k]`, in the same write as the block.
+    pub fn commit_with_roots(&self, blocks: &[(Block, Vec<Receipt>)], finalization: &Certificate, roots: &[Hash]) -> Result<(), StoreError> {
         let Some((last, _)) = blocks.last() else { return Ok(()) };
         let tip = last.header.height;
         let mut located: Vec<(TxId, Slot)> = Vec::new();
@@ -500,7 +525,7 @@ impl ChainStore {
         }
         {
             let index = self.index.read().map_err(|e| corrupt("txs", e))?;
-            for ((block, receipts), place) in blocks.iter().zip(&places) {
+            for (k, ((block, receipts), place)) in blocks.iter().zip(&places).enumerate() {
                 let height = block.header.height;
                 let mut refused = sled::Batch::default();
                 for (i, receipt) in receipts.iter().enumerate() {
@@ -520,7 +545,7 @@ impl ChainStore {
                 self.txs.apply_batch(refused)?;
                 self.hashes.insert(block.header.hash().0, &height.to_be_bytes())?;
                 let finality = if height == tip { Finality::Certificate(finalization.clone()) } else { Finality::CoveredBy(tip) };
-                let meta = BlockMeta { header: block.header.clone(), finality };
+                let meta = BlockMeta { header: block.header.clone(), finality, state_root: roots.get(k).copied() };
                 self.blocks.insert(height.to_be_bytes(), serde_json::to_vec(&meta).expect("plain data"))?;
             }
         }
