@@ -385,6 +385,10 @@ fn an_idle_consortium_makes_no_blocks_and_sends_no_votes() {
     let votes_after: Vec<u64> = (0..4).map(|i| gauge(&c, i, "votes_sent")).collect();
     assert_eq!(after, heights, "blocks were finalized while idle");
     assert_eq!(votes_after, votes, "votes were sent while idle");
+    for i in 0..4 {
+        assert_eq!(c.status(i).unwrap()["idle"], true, "node {i} says it is idle");
+        assert_eq!(gauge(&c, i, "consensus_idle"), 1);
+    }
     // The next record is finalized, in the next block.
     let started = std::time::Instant::now();
     let h2 = c.advance(2, 1);

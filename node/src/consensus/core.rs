@@ -160,6 +160,11 @@ impl Core {
         self.work
     }
 
+    /// Rule I: nothing to finalize and nobody active in the current view.
+    pub fn idle(&self) -> bool {
+        !self.busy()
+    }
+
     /// Rule I: a view is busy when this validator has transactions to
     /// finalize, or any validator has shown it is active in the view (a
     /// proposal or a vote of any kind, its own included).

@@ -90,6 +90,7 @@ pub async fn status(State(gw): State<Gateway>) -> Result<Response, ApiError> {
             "height": head.height,
             "last_block_hash": head.hash,
             "view": live.view,
+            "idle": live.idle,
             "validator": {"index": s.me, "name": me.name, "province": me.province, "public_key": me.public_key},
             "validators": validators,
             "quorum": g.quorum(),

@@ -45,6 +45,7 @@ pub struct Metrics {
     votes_sent: Gauge,
     votes_received: Gauge,
     sync_lag: Gauge,
+    idle: Gauge,
     requests: Family<RouteLabels, Counter>,
     latency: Family<RouteLabels, Histogram>,
 }
@@ -66,11 +67,26 @@ impl Default for Metrics {
         let votes_sent = gauge(&mut registry, "votes_sent", "Consensus votes broadcast since the process started");
         let votes_received = gauge(&mut registry, "votes_received", "Consensus votes received since the process started");
         let sync_lag = gauge(&mut registry, "sync_lag_blocks", "Blocks between the highest height a peer reported and this node's");
+        let idle = gauge(&mut registry, "consensus_idle", "1 while the consensus is idle (no work, nobody active in the view: no blocks are made)");
         let requests = Family::<RouteLabels, Counter>::default();
         registry.register("gateway_requests", "Gateway requests by route and outcome", requests.clone());
         let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| Histogram::new(exponential_buckets(0.0005, 2.0, 16)));
         registry.register("gateway_request_seconds", "Gateway request latency by route and outcome", latency.clone());
-        Metrics { registry, height, view, finalized_blocks, finalized_txs, mempool, peers, votes_sent, votes_received, sync_lag, requests, latency }
+        Metrics {
+            registry,
+            height,
+            view,
+            finalized_blocks,
+            finalized_txs,
+            mempool,
+            peers,
+            votes_sent,
+            votes_received,
+            sync_lag,
+            idle,
+            requests,
+            latency,
+        }
     }
 }
 
@@ -133,6 +149,7 @@ fn refresh(gw: &Gateway) -> (u64, u64, usize) {
     m.votes_sent.set(live.votes_sent as i64);
     m.votes_received.set(live.votes_received as i64);
     m.sync_lag.set(live.best_peer_height.saturating_sub(height) as i64);
+    m.idle.set(live.idle as i64);
     (height, live.best_peer_height, peers)
 }
 

@@ -423,6 +423,10 @@ pub struct StatusResult {
     pub last_block_hash: String,
     /// Current consensus view.
     pub view: u64,
+    /// No transaction waits and no validator is active in the view: the
+    /// consortium makes no blocks until one is submitted (docs/PROTOCOL.md,
+    /// Rule I), so a height that does not move is expected.
+    pub idle: bool,
     /// This node's validator.
     pub validator: ThisValidator,
     pub validators: Vec<ValidatorStatus>,

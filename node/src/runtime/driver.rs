@@ -196,6 +196,7 @@ impl Driver {
     fn publish_live(&self) {
         if let Ok(mut live) = self.live.write() {
             live.view = self.core.view();
+            live.idle = self.core.idle();
             live.mempool = self.mempool.len();
             live.mempool_capacity = self.mempool.capacity();
         }

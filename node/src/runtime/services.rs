@@ -56,6 +56,9 @@ pub struct LiveStatus {
     /// Blocks and transactions finalized since this process started.
     pub finalized_blocks: u64,
     pub finalized_txs: u64,
+    /// The consensus core is idle (Rule I): no work and nobody active in
+    /// the current view, so no timer runs and no block is made.
+    pub idle: bool,
 }
 
 /// The driver's answer for one submitted transaction.
