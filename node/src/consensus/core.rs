@@ -155,11 +155,6 @@ impl Core {
         std::mem::take(&mut self.actions)
     }
 
-    /// Whether the driver reported transactions that are not yet final.
-    pub fn has_work(&self) -> bool {
-        self.work
-    }
-
     /// Rule I: nothing to finalize and nobody active in the current view.
     pub fn idle(&self) -> bool {
         !self.busy()

@@ -63,7 +63,7 @@ pub async fn run_with(cfg: NodeConfig, shutdown: impl Future<Output = ()> + Send
     let safety = safety_file.load().map_err(NodeError::Safety)?.unwrap_or_default();
 
     // Rebuild the chaincode state from the finalized blocks.
-    let crate::replay::Replayed { state, head: last, finalization: last_finalization } = crate::replay::replay(&store, &genesis)?;
+    let crate::replay::Replayed { state, head: last, finalization: last_finalization, .. } = crate::replay::replay(&store, &genesis)?;
     let head = last.height;
     tracing::info!(validator = %genesis.validators[me as usize].name, height = head, state_root = %state.root(), "state rebuilt from disk");
     if cfg.clock_offset_ms != 0 {

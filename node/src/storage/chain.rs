@@ -416,6 +416,12 @@ impl ChainStore {
     }
 
     pub fn block(&self, height: u64) -> Result<Option<StoredBlock>, StoreError> {
+        Ok(self.block_and_root(height)?.map(|(block, _)| block))
+    }
+
+    /// A block with the chaincode state root recorded after it when it was
+    /// committed, from one read of its metadata: what replay checks.
+    pub fn block_and_root(&self, height: u64) -> Result<Option<(StoredBlock, Option<Hash>)>, StoreError> {
         let Some(meta) = self.meta_of(height)? else { return Ok(None) };
         let mut txs = Vec::with_capacity(meta.header.tx_count as usize);
         if let Some(place) = self.place_of(height)? {
@@ -427,17 +433,11 @@ impl ChainStore {
         if txs.len() != meta.header.tx_count as usize {
             return Err(corrupt("block_txs", format!("block {height} has {} of {} transactions", txs.len(), meta.header.tx_count)));
         }
-        Ok(Some(StoredBlock { block: Block { header: meta.header, txs: Arc::new(txs) }, finality: meta.finality }))
+        Ok(Some((StoredBlock { block: Block { header: meta.header, txs: Arc::new(txs) }, finality: meta.finality }, meta.state_root)))
     }
 
     pub fn header(&self, height: u64) -> Result<Option<Header>, StoreError> {
         Ok(self.meta_of(height)?.map(|m| m.header))
-    }
-
-    /// The chaincode state root after block `height`, as recorded when it
-    /// was committed.
-    pub fn state_root(&self, height: u64) -> Result<Option<Hash>, StoreError> {
-        Ok(self.meta_of(height)?.and_then(|m| m.state_root))
     }
 
     /// The ids of a block's transactions, in order, hashed from the stored
@@ -712,28 +712,11 @@ impl ChainStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::block::merkle_root;
     use crate::consensus::SignerSignature;
     use crate::crypto::VoteKind;
-    use ed25519_dalek::SigningKey;
 
     fn block(height: u64, parent: Hash, txs: u64) -> Block {
-        let key = SigningKey::from_bytes(&[9; 32]);
-        let txs: Vec<Transaction> = (0..txs)
-            .map(|i| Transaction::sign("c", height * 1000 + i, serde_json::json!({"type": "notarise", "document": {"n": i}}), &key))
-            .collect();
-        let ids: Vec<TxId> = txs.iter().map(Transaction::id).collect();
-        let header = Header {
-            chain_id: "c".into(),
-            height,
-            view: height,
-            parent,
-            tx_root: merkle_root(&ids),
-            time_ms: height as i64,
-            proposer: 0,
-            tx_count: txs.len() as u32,
-        };
-        Block { header, txs: Arc::new(txs) }
+        crate::block::notarise_block(height, parent, txs)
     }
 
     fn certificate(header: &Header) -> Certificate {
