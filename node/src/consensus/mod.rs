@@ -42,7 +42,9 @@
 //! - **Rule T (timeout).** If the leader timer fires with no valid proposal,
 //!   or the advance timer fires with the view not ended, the validator
 //!   nullifies the view. While the view does not end it rebroadcasts its
-//!   nullify vote and the certificates it holds, every retry interval.
+//!   nullify vote and the certificates it holds, every retry interval. A
+//!   nullify vote for a view this validator has left is answered with the
+//!   certificate that ended it (idle validators rebroadcast nothing).
 //! - **Rule F (finalize).** On a notarization of its current view v, a
 //!   validator that did not nullify v sends finalize(v, hash), then enters
 //!   v+1. It never nullifies a view after finalizing in it (Rule X).
