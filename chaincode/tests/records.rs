@@ -4,7 +4,7 @@
 
 mod common;
 
-use coldchain_chaincode::state::ledger::{AlertState, CodeOrigin, FlowDirection, MovementKind};
+use coldchain_chaincode::state::ledger::{self, AlertState, CodeOrigin, Counter, FlowDirection, Ledger, Movement, MovementKind};
 use coldchain_chaincode::state::trace::Direction;
 use coldchain_chaincode::testkit::{self, Chain, admin_key, validator_key};
 use coldchain_chaincode::{BlockContext, Hash, Outcome};
@@ -44,6 +44,11 @@ fn product_rec(id: &str) -> Value {
 
 fn other_char(c: char) -> char {
     if c == '0' { '1' } else { '0' }
+}
+
+/// The movement recorded last.
+fn last_movement(l: &Ledger) -> Movement {
+    rows(l, &ledger::MOVEMENTS, Counter::Movements).pop().expect("a movement")
 }
 
 // ───────────────────────────── enterprise ─────────────────────────────
@@ -142,7 +147,7 @@ fn another_provinces_bureau_cannot_change_an_enterprise() {
     let (_, got) = c.state.ledger().enterprise(&e.uscc).unwrap();
     assert_eq!(got.name, "新名字");
     assert_eq!(got.history.len(), 2);
-    assert_eq!(c.state.ledger().enterprises.len(), 1);
+    assert_eq!(rows(c.state.ledger(), &ledger::ENTERPRISES, Counter::Enterprises).len(), 1);
 }
 
 #[test]
@@ -225,9 +230,9 @@ fn both_spellings_of_a_field_are_accepted() {
     ok(&w.chain.submit(&k, snake));
     ok(&w.chain.submit(&k, product_rec(GTIN2)));
     let id = w.ent_id(&w.importer);
-    let products = &w.chain.state.ledger().products;
-    assert_eq!(products[&(id, GTIN.to_string())].category, "4501");
-    assert_eq!(products[&(id, GTIN2.to_string())].name, "冻牛肉");
+    let product = |gtin: &str| w.chain.state.ledger().get(&ledger::PRODUCTS, &(id, gtin.to_string())).expect("the product");
+    assert_eq!(product(GTIN).category, "4501");
+    assert_eq!(product(GTIN2).name, "冻牛肉");
 
     // `Quarantine_number` inside `quarantineInfo`, and the table spellings at the top.
     let mut rec = batch_rec(CODE, QN, BATCH, 10, "200");
@@ -238,7 +243,7 @@ fn both_spellings_of_a_field_are_accepted() {
     );
     rec = patch(rec, json!({"productLibraryId": null, "Product_library_id": GTIN, "numberOfPieces": null, "Number_of_pieces": 10}));
     ok(&w.chain.submit(&k, rec));
-    let lot = &w.chain.state.ledger().lots[w.lot(QN, BATCH) as usize];
+    let lot = w.chain.state.ledger().lot_at(w.lot(QN, BATCH));
     assert_eq!(lot.quarantine_number, QN);
     assert_eq!(lot.entered.pieces, 10);
 }
@@ -302,7 +307,7 @@ fn product_id_gs1_check_digit() {
     refuse(&mut w.chain, &k, product_rec("bad id!"), "record.productLibraryId", "GS1 product code or a system product code");
     ok(&w.chain.submit(&k, product_rec("17896448006465")));
     ok(&w.chain.submit(&k, product_rec("SZ-PC-000123")));
-    assert_eq!(w.chain.state.ledger().products.len(), 2);
+    assert_eq!(len(w.chain.state.ledger(), &ledger::PRODUCTS), 2);
 }
 
 #[test]
@@ -315,7 +320,7 @@ fn product_category_and_country_by_code_or_exact_name() {
     refuse(&mut w.chain, &k, patch(product_rec(GTIN), json!({"country": "br"})), "record.country", "neither a code nor a name");
     ok(&w.chain.submit(&k, patch(product_rec(GTIN), json!({"productCategory": "其他畜肉及其副产品/牛肉", "country": "巴西"}))));
     let id = w.ent_id(&w.importer);
-    let p = &w.chain.state.ledger().products[&(id, GTIN.to_string())];
+    let p = w.chain.state.ledger().get(&ledger::PRODUCTS, &(id, GTIN.to_string())).expect("the product");
     assert_eq!((p.category.as_str(), p.country.as_str()), ("4501", "BR"));
 }
 
@@ -337,7 +342,7 @@ fn product_is_an_enterprises_record() {
         .chain
         .submit(&k, patch(product_rec(GTIN), json!({"lifeNumber": 12, "lifeUnit": "月", "specification": "20", "specificationUnit": "千克"}))));
     let id = w.ent_id(&w.importer);
-    let p = &w.chain.state.ledger().products[&(id, GTIN.to_string())];
+    let p = w.chain.state.ledger().get(&ledger::PRODUCTS, &(id, GTIN.to_string())).expect("the product");
     assert_eq!(p.shelf_life, Some((12, "month".to_string())));
     assert_eq!(p.specification, Some(("20".to_string(), "kg".to_string())));
 }
@@ -351,7 +356,7 @@ fn quarantine_numbers_are_15_18_or_21_digits() {
     for (i, n) in ["531620211160071", "531620211160071009", "531620211160071009001"].iter().enumerate() {
         ok(&w.chain.submit(&k, batch_rec(&format!("HE0000001{i}"), n, BATCH, 1, "1")));
     }
-    assert_eq!(w.chain.state.ledger().lots.len(), 3);
+    assert_eq!(rows(w.chain.state.ledger(), &ledger::LOTS, Counter::Lots).len(), 3);
     let field = "record.quarantineInfo.quarantineNumber";
     for bad in ["5316202111600710", "53162021116007", "53162021116007100A", "5316202111600710090"] {
         refuse(&mut w.chain, &k, batch_rec("HE00000099", bad, BATCH, 1, "1"), field, "15, 18 or 21 digits");
@@ -424,8 +429,8 @@ fn port_of_entry_comes_from_the_dictionary() {
     ok(&w.chain.submit(&k, patch_in(batch_rec(CODE, QN, BATCH, 1, "1"), "quarantineInfo", json!({"portOfEntry": "0202"}))));
     ok(&w.chain.submit(&k, patch_in(batch_rec("HE00000002", QN, "B2", 1, "1"), "quarantineInfo", json!({"portOfEntry": "盐田"}))));
     let l = w.chain.state.ledger();
-    assert_eq!(l.lots[0].port_of_entry, "0202");
-    assert_eq!(l.lots[1].port_of_entry, "5316");
+    assert_eq!(l.lot_at(0).port_of_entry, "0202");
+    assert_eq!(l.lot_at(1).port_of_entry, "5316");
 }
 
 #[test]
@@ -487,23 +492,24 @@ fn a_second_product_batch_of_a_lot_is_for_its_holders_and_adds_only_a_code() {
         &format!("was entered by {origin}"),
     );
     ok(&w.chain.submit(&tj, receipt_rec("R1", "S1", &origin, vec![line(BATCH, 30, "600")])));
-    let (movements, lots) = (w.chain.state.ledger().movements.len(), w.chain.state.ledger().lots.len());
+    let counts = |l: &Ledger| (rows(l, &ledger::MOVEMENTS, Counter::Movements).len(), rows(l, &ledger::LOTS, Counter::Lots).len());
+    let (movements, lots) = counts(w.chain.state.ledger());
     ok(&w.chain.submit(&tj, second()));
     let l = w.chain.state.ledger();
     let lot = w.lot(QN, BATCH);
-    assert_eq!(l.lots.len(), lots);
-    assert_eq!(l.movements.len(), movements, "no new entry movement");
-    assert_eq!(l.lots[lot as usize].entered.pieces, 100, "nothing entered twice");
+    assert_eq!(counts(l).1, lots);
+    assert_eq!(counts(l).0, movements, "no new entry movement");
+    assert_eq!(l.lot_at(lot).entered.pieces, 100, "nothing entered twice");
     assert_eq!(w.held(&w.storage, QN, BATCH), (30, 600_000), "the storage's holding is what it received");
     assert_eq!(w.held(&w.importer, QN, BATCH), (70, 1_400_000));
-    assert_eq!(l.lots[lot as usize].codes.len(), 2);
+    assert_eq!(l.lot_codes(lot).len(), 2);
     let e = l.code(TJ_SCHEME, "TJ00000001").expect("registered");
     assert_eq!((e.lot, e.issuer), (lot, Some(w.ent_id(&w.storage))));
     // The importer itself may give its lot another code, again without quantity.
     let k = w.importer.key.clone();
     ok(&w.chain.submit(&k, batch_rec("HE00000002", QN, BATCH, 100, "2000")));
     assert_eq!(w.held(&w.importer, QN, BATCH), (70, 1_400_000));
-    assert_eq!(w.chain.state.ledger().lots[lot as usize].codes.len(), 3);
+    assert_eq!(w.chain.state.ledger().lot_codes(lot).len(), 3);
 }
 
 #[test]
@@ -531,9 +537,9 @@ fn product_batch_documents_are_checked() {
     );
     ok(&w.chain.submit(&k, good));
     let l = w.chain.state.ledger();
-    assert_eq!(l.lots[0].container.as_deref(), Some("MNBU3167382"));
-    assert_eq!(l.lots[0].documents.nucleic_acid.as_ref().map(|n| n.0.as_str()), Some("negative"));
-    assert!(l.containers["MNBU3167382"].contains(&0));
+    assert_eq!(l.lot_at(0).container.as_deref(), Some("MNBU3167382"));
+    assert_eq!(l.lot_at(0).documents.nucleic_acid.as_ref().map(|n| n.0.as_str()), Some("negative"));
+    assert!(l.contains(&ledger::CONTAINERS, &("MNBU3167382".to_string(), 0)));
 }
 
 // ───────────────────────────── shipment ─────────────────────────────
@@ -571,11 +577,11 @@ fn a_shipment_lowers_the_senders_holding_and_records_a_movement() {
     assert_eq!(w.held(&w.importer, QN, BATCH), (70, 1_399_500));
     let l = w.chain.state.ledger();
     let lot = w.lot(QN, BATCH);
-    assert!(!l.holdings.contains_key(&(w.ent_id(&w.storage), lot)), "in transit until received");
-    let s = &l.shipments[&(w.ent_id(&w.importer), "S1".to_string())];
+    assert!(!l.contains(&ledger::HOLDINGS, &(w.ent_id(&w.storage), lot)), "in transit until received");
+    let s = l.get(&ledger::SHIPMENTS, &(w.ent_id(&w.importer), "S1".to_string())).expect("the shipment");
     assert_eq!(s.receiver, w.ent_id(&w.storage));
     assert_eq!(s.receipt, None);
-    let m = &l.movements[s.movements[0] as usize];
+    let m = l.movement_at(s.movements[0]);
     assert_eq!(
         (m.kind, m.from, m.to, m.qty.pieces, m.qty.grams),
         (MovementKind::Shipment, Some(w.ent_id(&w.importer)), w.ent_id(&w.storage), 30, 600_500)
@@ -660,9 +666,10 @@ fn a_short_receipt_records_the_difference() {
     assert_eq!(w.held(&w.storage, QN, BATCH), (28, 560_000));
     assert_eq!(w.held(&w.importer, QN, BATCH), (70, 1_400_000), "what was short is not returned to the sender");
     let l = w.chain.state.ledger();
-    let s = &l.shipments[&(w.ent_id(&w.importer), "S1".to_string())];
+    let s = l.get(&ledger::SHIPMENTS, &(w.ent_id(&w.importer), "S1".to_string())).expect("the shipment");
     assert_eq!(s.receipt, Some(r.tx_id));
-    let rec = l.movements[s.movements[0] as usize].received.as_ref().expect("received");
+    let m = l.movement_at(s.movements[0]);
+    let rec = m.received.as_ref().expect("received");
     assert_eq!((rec.qty.pieces, rec.qty.grams, rec.document.as_str()), (28, 560_000, "R1"));
     let t = w.chain.state.trace(HE_SCHEME, CODE, Direction::Forward).unwrap();
     let step = t.steps.iter().find(|s| s.kind == MovementKind::Shipment).expect("the shipment step");
@@ -749,7 +756,7 @@ fn stock_in_from_an_owner_moves_custody_to_the_operator() {
     assert_eq!(w.held(&w.importer, QN, BATCH), (80, 1_600_000));
     assert_eq!(w.held(&w.storage, QN, BATCH), (20, 400_000));
     let l = w.chain.state.ledger();
-    let m = l.movements.last().unwrap();
+    let m = last_movement(l);
     assert_eq!((m.kind, m.from, m.to, m.storage), (MovementKind::StockIn, Some(w.ent_id(&w.importer)), w.ent_id(&w.storage), Some(0)));
     refuse(
         &mut w.chain,
@@ -789,7 +796,7 @@ fn stock_in_of_goods_the_operator_holds_places_them_without_moving_them() {
     ok(&w.chain.submit(&tj, by_name));
     assert_eq!(w.held(&w.storage, QN, BATCH), (30, 600_000));
     assert_eq!(w.held(&w.importer, QN, BATCH), (70, 1_400_000));
-    let m = w.chain.state.ledger().movements.last().unwrap();
+    let m = last_movement(w.chain.state.ledger());
     assert_eq!((m.kind, m.from, m.to, m.storage), (MovementKind::StockIn, Some(w.ent_id(&w.storage)), w.ent_id(&w.storage), Some(0)));
     // Naming as owner an enterprise that has too few: the operator's own goods are placed.
     let importer = w.importer.uscc.clone();
@@ -800,7 +807,7 @@ fn stock_in_of_goods_the_operator_holds_places_them_without_moving_them() {
     ok(&w.chain.submit(&tj, stock_in_rec("IN-2", Some(&importer), None, vec![line(BATCH, 20, "400")])));
     assert_eq!(w.held(&w.importer, QN, BATCH), (5, 100_000));
     assert_eq!(w.held(&w.storage, QN, BATCH), (95, 1_900_000));
-    let m = w.chain.state.ledger().movements.last().unwrap();
+    let m = last_movement(w.chain.state.ledger());
     assert_eq!((m.from, m.to), (Some(w.ent_id(&w.storage)), w.ent_id(&w.storage)));
 }
 
@@ -829,7 +836,7 @@ fn stock_out_hands_goods_to_the_receiver_within_the_holding() {
     ok(&w.chain.submit(&tj, stock_out_rec("O1", &to, vec![line(BATCH, 25, "500")])));
     assert_eq!(w.held(&w.storage, QN, BATCH), (5, 100_000));
     assert_eq!(w.held(&w.wholesaler, QN, BATCH), (25, 500_000), "the receiver's from that moment");
-    let m = w.chain.state.ledger().movements.last().unwrap();
+    let m = last_movement(w.chain.state.ledger());
     assert_eq!((m.kind, m.from, m.to, m.storage), (MovementKind::StockOut, Some(w.ent_id(&w.storage)), w.ent_id(&w.wholesaler), Some(0)));
     refuse(&mut w.chain, &tj, stock_out_rec("O1", &to, vec![line(BATCH, 1, "1")]), "record.outstockCode", "stock-out O1 was already recorded");
     refuse(&mut w.chain, &tj, stock_out_rec("O2", &to, vec![line(BATCH, 6, "1")]), "record.productList[0].numberOfPieces", "has 5 pieces");
@@ -859,12 +866,12 @@ fn cold_storage_types() {
     .enumerate()
     {
         ok(&w.chain.submit(&tj, cold_storage_rec(&me, &format!("C{i}"), &format!("库{i}"), t)));
-        assert_eq!(w.chain.state.ledger().cold_storages[i].storage_type, *want);
+        assert_eq!(rows(w.chain.state.ledger(), &ledger::COLD_STORAGES, Counter::ColdStorages)[i].storage_type, *want);
     }
     // Seed 004 table 11 spells it `Type`: a member apart from the record's own `type`.
     let table_spelling = patch(cold_storage_rec(&me, "C9", "库9", "own"), json!({"storageType": null, "Type": "集中仓"}));
     ok(&w.chain.submit(&tj, table_spelling));
-    assert_eq!(w.chain.state.ledger().cold_storages.last().unwrap().storage_type, "central");
+    assert_eq!(rows(w.chain.state.ledger(), &ledger::COLD_STORAGES, Counter::ColdStorages).last().unwrap().storage_type, "central");
     refuse(&mut w.chain, &tj, patch(cold_storage_rec(&me, "C9", "库9", "own"), json!({"Type": "own"})), "record.Type", "unknown field");
 }
 
@@ -907,10 +914,10 @@ fn a_cold_storage_is_registered_by_its_operator_or_the_operators_bureau() {
     ok(&w.chain.submit(&tj, cold_storage_rec(&op, "C2", "津冷二号", "own")));
     // Re-submitting the same number replaces the entry.
     ok(&w.chain.submit(&tj, cold_storage_rec(&op, "C1", "津冷一号", "third_party")));
-    let l = w.chain.state.ledger();
-    assert_eq!(l.cold_storages.len(), 2);
-    assert_eq!(l.cold_storages[0].storage_type, "third_party");
-    assert!(l.cold_storages.iter().all(|s| s.operator == w.ent_id(&w.storage)));
+    let cold_storages = rows(w.chain.state.ledger(), &ledger::COLD_STORAGES, Counter::ColdStorages);
+    assert_eq!(cold_storages.len(), 2);
+    assert_eq!(cold_storages[0].storage_type, "third_party");
+    assert!(cold_storages.iter().all(|s| s.operator == w.ent_id(&w.storage)));
 }
 
 #[test]
@@ -1008,9 +1015,10 @@ fn central_warehouse_data_ids_are_unique() {
     );
     ok(&w.chain.submit(&admin_key("tianjin"), warehouse_rec("D-2", &owner)));
     let l = w.chain.state.ledger();
-    assert_eq!(l.warehouse_records.len(), 2);
-    assert_eq!(l.warehouse_records["D-1"].fields["placeorigin"], "BR");
-    assert_eq!(l.warehouse_records["D-1"].gross_grams, Some(2_100_000));
+    assert_eq!(len(l, &ledger::WAREHOUSE_RECORDS), 2);
+    let d1 = l.get(&ledger::WAREHOUSE_RECORDS, &"D-1".to_string()).expect("D-1");
+    assert_eq!(d1.fields["placeorigin"], "BR");
+    assert_eq!(d1.gross_grams, Some(2_100_000));
 }
 
 // ───────────────────────────── certificate_report ─────────────────────────────
@@ -1034,11 +1042,11 @@ fn a_certificate_is_reported_once_a_day_per_province() {
     // The next day.
     w.chain.advance_days(1);
     ok(&w.chain.submit(&bj, cert_rec(QN, BATCH)));
-    let l = w.chain.state.ledger();
-    assert_eq!(l.certificate_reports.len(), 5);
-    let last = l.certificate_reports.last().unwrap();
+    let reports = rows(w.chain.state.ledger(), &ledger::CERTIFICATE_REPORTS, Counter::CertificateReports);
+    assert_eq!(reports.len(), 5);
+    let last = reports.last().unwrap();
     assert_eq!((last.province.as_str(), last.reported_on.to_string()), (BJ, "2026-11-25".to_string()));
-    assert_eq!(l.certificate_reports[2].province, HE);
+    assert_eq!(reports[2].province, HE);
 }
 
 #[test]
@@ -1064,10 +1072,10 @@ fn certificate_report_values_come_from_the_dictionaries() {
     let by_name =
         patch(cert_rec(QN, BATCH), json!({"portOfEntry": "天津新港", "country": "巴西", "productBigClass": "冷链畜肉", "hsCode": "冻牛肉"}));
     ok(&w.chain.submit(&bj, by_name));
-    let r = &w.chain.state.ledger().certificate_reports[0];
+    let r = &rows(w.chain.state.ledger(), &ledger::CERTIFICATE_REPORTS, Counter::CertificateReports)[0];
     assert_eq!((r.port_of_entry.as_str(), r.country.as_str(), r.product_big_class.as_str(), r.hs_code.as_str()), ("0202", "BR", "2", "0202"));
     assert_eq!(r.declared_grams, 13_500_000);
-    assert!(w.chain.state.ledger().reported_batches.contains(&(QN.to_string(), BATCH.to_string())));
+    assert!(w.chain.state.ledger().contains(&ledger::REPORTED_BATCHES, &(QN.to_string(), BATCH.to_string())));
 }
 
 // ───────────────────────────── flow_report ─────────────────────────────
@@ -1092,7 +1100,7 @@ fn a_flow_must_match_a_known_certificate_and_production_batch() {
     refuse(&mut w.chain, &bj, flow_rec(qn2, "B2", "in", "1000"), "record.productionBatch", "no certificate");
     ok(&w.chain.submit(&w.importer.key.clone(), batch_rec(CODE, qn2, "B2", 10, "100")));
     ok(&w.chain.submit(&bj, flow_rec(qn2, "B2", "流入", "1000")));
-    let f = w.chain.state.ledger().flow_reports.last().unwrap();
+    let f = rows(w.chain.state.ledger(), &ledger::FLOW_REPORTS, Counter::FlowReports).pop().unwrap();
     assert_eq!((f.province.as_str(), f.direction, f.counterpart.as_str()), (BJ, FlowDirection::In, TJ));
 }
 
@@ -1112,7 +1120,7 @@ fn a_duplicate_flow_is_refused_and_a_different_weight_is_not() {
     ok(&w.chain.submit(&bj, flow_rec(QN, BATCH, "in", "1000.5")));
     ok(&w.chain.submit(&bj, flow_rec(QN, BATCH, "out", "1000")));
     ok(&w.chain.submit(&admin_key("hebei"), flow_rec(QN, BATCH, "in", "1000")));
-    assert_eq!(w.chain.state.ledger().flow_reports.len(), 4);
+    assert_eq!(rows(w.chain.state.ledger(), &ledger::FLOW_REPORTS, Counter::FlowReports).len(), 4);
 }
 
 #[test]
@@ -1139,7 +1147,7 @@ fn flow_report_counterpart_and_direction() {
     );
     ok(&w.chain.submit(&tj, patch(flow_rec(QN, BATCH, "in", "1"), json!({"counterpartType": "口岸", "counterpart": "天津新港"}))));
     ok(&w.chain.submit(&tj, patch(flow_rec(QN, BATCH, "out", "1"), json!({"counterpart": "北京市"}))));
-    let flows = &w.chain.state.ledger().flow_reports;
+    let flows = rows(w.chain.state.ledger(), &ledger::FLOW_REPORTS, Counter::FlowReports);
     assert_eq!((flows[0].counterpart_kind.as_str(), flows[0].counterpart.as_str()), ("port", "0202"));
     assert_eq!(flows[1].counterpart, BJ);
 }
@@ -1167,7 +1175,7 @@ fn only_a_provinces_bureau_registers_its_schemes() {
     refuse(&mut w.chain, &k, scheme_rec("bj-2", BJ, "BJ2[0-9]+"), "signer", "bureau's admin key");
     refuse(&mut w.chain, &validator_key("beijing"), scheme_rec("bj-2", BJ, "BJ2[0-9]+"), "signer", "bureau's admin key");
     ok(&w.chain.submit(&admin_key("beijing"), scheme_rec("bj-2", BJ, "BJ2[0-9]+")));
-    assert_eq!(w.chain.state.ledger().schemes["bj-2"].province, BJ);
+    assert_eq!(w.chain.state.ledger().schemes()["bj-2"].province, BJ);
 }
 
 #[test]
@@ -1206,14 +1214,14 @@ fn a_scheme_pattern_matches_whole_codes() {
 #[test]
 fn the_owner_updates_its_scheme() {
     let mut w = World::new();
-    let before = w.chain.state.ledger().schemes[BJ_SCHEME].updated_at;
+    let before = w.chain.state.ledger().schemes()[BJ_SCHEME].updated_at;
     let update = patch(scheme_rec(BJ_SCHEME, BJ, "BJ[0-9]{8}"), json!({"issuedCount": 1200, "name": "北京追溯码"}));
     let r = w.chain.submit(&admin_key("beijing"), update);
     ok(&r);
-    let s = &w.chain.state.ledger().schemes[BJ_SCHEME];
+    let s = &w.chain.state.ledger().schemes()[BJ_SCHEME];
     assert_eq!((s.issued_count, s.name.as_str(), s.tx), (1200, "北京追溯码", r.tx_id));
     assert!(s.updated_at > before);
-    assert_eq!(w.chain.state.ledger().schemes.len(), 3);
+    assert_eq!(w.chain.state.ledger().schemes().len(), 3);
     // The updated scheme still resolves codes.
     ok(&w.chain.submit(&w.wholesaler.key.clone(), batch_rec("BJ00000001", QN, BATCH, 1, "1")));
 }
@@ -1307,7 +1315,7 @@ fn only_bureaus_raise_alerts_from_known_codes() {
     // Without a scheme, the code is looked up in every scheme.
     let r = w.chain.submit(&admin_key("national"), patch(alert_rec(HE_SCHEME, CODE), json!({"scheme": null})));
     ok(&r);
-    let a = &w.chain.state.ledger().alerts[&r.tx_id];
+    let a = w.chain.state.ledger().get(&ledger::ALERTS, &r.tx_id).expect("the alert");
     assert_eq!((a.province.as_str(), a.scheme.as_str(), a.state, a.lot), ("000000", HE_SCHEME, AlertState::Open, w.lot(QN, BATCH)));
     assert_eq!(a.holder, Some(w.ent_id(&w.importer)));
 }
@@ -1330,11 +1338,11 @@ fn alert_states_only_move_forward_and_only_the_raiser_closes() {
     ok(&w.chain.submit(&tj, disposal_rec(&id, "sealed")));
     ok(&w.chain.submit(&tj, disposal_rec(&id, "destroyed")));
     refuse(&mut w.chain, &tj, disposal_rec(&id, "closed"), "record.state", "only the raising bureau (110000) closes the alert");
-    assert_eq!(w.chain.state.ledger().alerts[&id].state, AlertState::Destroyed);
+    assert_eq!(w.chain.state.ledger().get(&ledger::ALERTS, &id).expect("the alert").state, AlertState::Destroyed);
     ok(&w.chain.submit(&bj, disposal_rec(&id, "closed")));
     refuse(&mut w.chain, &tj, disposal_rec(&id, "destroyed"), "record.state", "the alert is closed");
     refuse(&mut w.chain, &admin_key("hebei"), disposal_rec(&id, "sealed"), "record.state", "the alert is closed");
-    let a = &w.chain.state.ledger().alerts[&id];
+    let a = w.chain.state.ledger().get(&ledger::ALERTS, &id).expect("the alert");
     assert_eq!(a.state, AlertState::Closed);
     let steps: Vec<(&str, AlertState)> = a.disposals.iter().map(|d| (d.province.as_str(), d.state)).collect();
     assert_eq!(
@@ -1356,7 +1364,7 @@ fn only_bureaus_publish_notices() {
     ok(&w.chain.submit(&admin_key("hebei"), notice.clone()));
     let id = raise(&mut w);
     ok(&w.chain.submit(&admin_key("beijing"), patch(notice, json!({"alertId": id.to_hex()}))));
-    let n = &w.chain.state.ledger().notices;
+    let n = rows(w.chain.state.ledger(), &ledger::NOTICES, Counter::Notices);
     assert_eq!(n.len(), 2);
     assert_eq!((n[0].province.as_str(), n[0].alert), (HE, None));
     assert_eq!((n[1].province.as_str(), n[1].alert), (BJ, Some(id)));
@@ -1379,15 +1387,15 @@ fn a_dictionary_amendment_takes_effect_at_a_quorum_of_bureaus() {
     refuse(&mut w.chain, &hebei, with_port("0499"), "record.portOfEntry", "dictionary `entry_port`");
     ok(&w.chain.submit(&admin_key("tianjin"), amend.clone()));
     refuse(&mut w.chain, &hebei, with_port("0499"), "record.portOfEntry", "dictionary `entry_port`");
-    assert_eq!(w.chain.state.ledger().amendments.values().next().unwrap().approvals.len(), 2);
+    assert_eq!(w.chain.state.ledger().amendments().values().next().unwrap().approvals.len(), 2);
     // A different amendment does not count towards this one.
     ok(&w.chain.submit(&admin_key("national"), json!({"type": "dictionary_amendment", "dictionary": "entry_port", "add": {"0499": "雄安新港"}})));
     refuse(&mut w.chain, &hebei, with_port("0499"), "record.portOfEntry", "dictionary `entry_port`");
     ok(&w.chain.submit(&admin_key("national"), amend.clone()));
-    assert_eq!(w.chain.state.ledger().amendments.len(), 1, "only the other amendment is pending");
+    assert_eq!(w.chain.state.ledger().amendments().len(), 1, "only the other amendment is pending");
     ok(&w.chain.submit(&hebei, with_port("0499")));
     ok(&w.chain.submit(&admin_key("beijing"), with_port("雄安港")));
-    let reports = &w.chain.state.ledger().certificate_reports;
+    let reports = rows(w.chain.state.ledger(), &ledger::CERTIFICATE_REPORTS, Counter::CertificateReports);
     assert_eq!(reports.len(), 2);
     assert!(reports.iter().all(|r| r.port_of_entry == "0499"));
 }
@@ -1435,18 +1443,19 @@ fn a_node_reports_for_a_registered_client() {
     refuse(&mut w.chain, &ent, client_rec("bj-client", false), "signer", "bureau's admin key");
     refuse(&mut w.chain, &admin_key("beijing"), client_rec("bj:client", false), "record.clientId", "without ':'");
     ok(&w.chain.submit(&admin_key("beijing"), client_rec("bj-client", false)));
-    assert_eq!(w.chain.state.ledger().report_clients["bj-client"].credential_sha256, Hash::digest(b"bj-client:secret"));
+    let client = w.chain.state.ledger().get(&ledger::REPORT_CLIENTS, &"bj-client".to_string()).expect("the client");
+    assert_eq!(client.credential_sha256, Hash::digest(b"bj-client:secret"));
     refuse(&mut w.chain, &node, cert_rec(QN, BATCH), "record.clientId", "on behalf of a registered report client");
     refuse(&mut w.chain, &ent, for_client("bj-client"), "record.clientId", "only a node reporting for a client");
     refuse(&mut w.chain, &admin_key("beijing"), for_client("bj-client"), "record.clientId", "only a node");
     refuse(&mut w.chain, &node, for_client("ghost"), "record.clientId", "not registered");
     ok(&w.chain.submit(&node, for_client("bj-client")));
-    let r = w.chain.state.ledger().certificate_reports.last().unwrap();
+    let r = rows(w.chain.state.ledger(), &ledger::CERTIFICATE_REPORTS, Counter::CertificateReports).pop().unwrap();
     assert_eq!((r.province.as_str(), r.client_id.as_deref()), (BJ, Some("bj-client")));
     // The report counts for the client's province: the bureau's own report the same day is a repeat.
     refuse(&mut w.chain, &admin_key("beijing"), cert_rec(QN, BATCH), "record.quarantineNumber", "one report a day");
     ok(&w.chain.submit(&node, patch(flow_rec(QN, BATCH, "in", "10"), json!({"clientId": "bj-client"}))));
-    assert_eq!(w.chain.state.ledger().flow_reports[0].client_id.as_deref(), Some("bj-client"));
+    assert_eq!(rows(w.chain.state.ledger(), &ledger::FLOW_REPORTS, Counter::FlowReports)[0].client_id.as_deref(), Some("bj-client"));
     // Another province's bureau cannot revoke it; its own can.
     refuse(&mut w.chain, &admin_key("tianjin"), client_rec("bj-client", true), "record.clientId", "belongs to province 110000");
     ok(&w.chain.submit(&admin_key("beijing"), client_rec("bj-client", true)));
@@ -1479,7 +1488,7 @@ fn a_validator_submits_for_an_enterprise_by_the_app_id_its_bureau_issued() {
     refuse(&mut w.chain, &admin_key("tianjin"), app_rec("tj-storage-01", &tj_storage, true), "record.appid", "never issued");
     ok(&w.chain.submit(&admin_key("tianjin"), app_rec("tj-storage-01", &tj_storage, false)));
     refuse(&mut w.chain, &admin_key("tianjin"), app_rec("tj-storage-01", &tj_storage, false), "record.appid", "already issued");
-    let c = &w.chain.state.ledger().app_credentials["tj-storage-01"];
+    let c = w.chain.state.ledger().get(&ledger::APP_CREDENTIALS, &"tj-storage-01".to_string()).expect("issued");
     assert_eq!(
         (c.uscc.as_str(), c.province.as_str(), c.validator_key),
         (tj_storage.as_str(), TJ, validator_key("tianjin").verifying_key().to_bytes())
@@ -1490,8 +1499,9 @@ fn a_validator_submits_for_an_enterprise_by_the_app_id_its_bureau_issued() {
     refuse(&mut w.chain, &admin_key("tianjin"), via(record(), "tj-storage-01"), "via", "only a validator's node");
     refuse(&mut w.chain, &validator_key("tianjin"), patch(record(), json!({"via": {"path": "key"}})), "record.via", "set by the node");
     ok(&w.chain.submit(&validator_key("tianjin"), via(record(), "tj-storage-01")));
-    let storage = w.chain.state.ledger().cold_storages.iter().find(|s| s.code.as_deref() == Some("TJ-CS-01")).expect("registered");
-    assert_eq!(w.chain.state.ledger().enterprises[storage.operator as usize].uscc, tj_storage);
+    let cold_storages = rows(w.chain.state.ledger(), &ledger::COLD_STORAGES, Counter::ColdStorages);
+    let storage = cold_storages.iter().find(|s| s.code.as_deref() == Some("TJ-CS-01")).expect("registered");
+    assert_eq!(rows(w.chain.state.ledger(), &ledger::ENTERPRISES, Counter::Enterprises)[storage.operator as usize].uscc, tj_storage);
 
     // Revoked by its bureau: the node can no longer submit with it.
     ok(&w.chain.submit(&admin_key("tianjin"), app_rec("tj-storage-01", &tj_storage, true)));
@@ -1518,7 +1528,7 @@ fn bureaus_register_auditors_and_nodes_log_cross_province_reads() {
     ok(&w.chain.submit(&admin_key("beijing"), rec(&auditor, false)));
     refuse(&mut w.chain, &admin_key("tianjin"), rec(&auditor, true), "record.publicKey", "registered by province 110000");
     ok(&w.chain.submit(&admin_key("beijing"), rec(&auditor, true)));
-    assert!(w.chain.state.ledger().auditors[&auditor].revoked);
+    assert!(w.chain.state.ledger().get(&ledger::AUDITORS, &auditor).expect("registered").revoked);
 
     let alert = w.chain.submit(&admin_key("beijing"), alert_rec(HE_SCHEME, CODE));
     ok(&alert);
@@ -1526,7 +1536,7 @@ fn bureaus_register_auditors_and_nodes_log_cross_province_reads() {
     refuse(&mut w.chain, &admin_key("tianjin"), log(&alert.tx_id.to_hex()), "signer", "signed by the validator");
     refuse(&mut w.chain, &validator_key("beijing"), log(&"0".repeat(64)), "record.alertId", "no alert");
     ok(&w.chain.submit(&validator_key("beijing"), log(&alert.tx_id.to_hex())));
-    let entry = w.chain.state.ledger().access_logs.last().unwrap();
+    let entry = rows(w.chain.state.ledger(), &ledger::ACCESS_LOGS, Counter::AccessLogs).pop().unwrap();
     assert_eq!((entry.reader.as_str(), entry.served_by.as_str(), entry.provinces.clone()), ("120000", BJ, vec!["130000".to_string()]));
 }
 
@@ -1545,10 +1555,11 @@ fn a_rejected_record_leaves_the_ledger_as_a_chain_that_never_saw_it() {
     ok(&a.chain.submit(&ka, ship_rec("S1", &to, vec![line(BATCH, 10, "1")])));
     ok(&b.chain.submit(&kb, ship_rec("S1", &to, vec![line(BATCH, 10, "1")])));
     let (la, lb) = (a.chain.state.ledger(), b.chain.state.ledger());
-    assert_eq!(la.lots.len(), lb.lots.len());
-    assert_eq!(la.holdings, lb.holdings);
-    assert_eq!(la.movements.len(), lb.movements.len());
-    assert_eq!(la.shipments.keys().collect::<Vec<_>>(), lb.shipments.keys().collect::<Vec<_>>());
+    assert_eq!(rows(la, &ledger::LOTS, Counter::Lots).len(), rows(lb, &ledger::LOTS, Counter::Lots).len());
+    assert_eq!(la.scan_all(&ledger::HOLDINGS).collect::<Vec<_>>(), lb.scan_all(&ledger::HOLDINGS).collect::<Vec<_>>());
+    assert_eq!(rows(la, &ledger::MOVEMENTS, Counter::Movements).len(), rows(lb, &ledger::MOVEMENTS, Counter::Movements).len());
+    let shipments = |l: &Ledger| l.scan_all(&ledger::SHIPMENTS).map(|(k, _)| k).collect::<Vec<_>>();
+    assert_eq!(shipments(la), shipments(lb));
     assert_eq!(b.chain.state.rejected_count(), a.chain.state.rejected_count() + 1);
     assert_eq!(b.chain.state.applied_count(), a.chain.state.applied_count());
     assert_ne!(a.chain.state.root(), b.chain.state.root(), "the root commits to the rejection");
@@ -1562,7 +1573,7 @@ fn dictionary_names_of_any_length_are_accepted_where_a_code_or_name_is() {
     let k = w.importer.key.clone();
     // 16 characters: 其他畜肉及其副产品/其他畜副产品 (4507).
     ok(&w.chain.submit(&k, patch(product_rec(GTIN), json!({"productCategory": "其他畜肉及其副产品/其他畜副产品"}))));
-    assert_eq!(w.chain.state.ledger().products.values().next().unwrap().category, "4507");
+    assert_eq!(w.chain.state.ledger().scan_all(&ledger::PRODUCTS).next().unwrap().1.category, "4507");
     // 16 characters: 中华人民共和国民办学校办学许可证 (03).
     let uscc = uscc_for("130102", "school");
     let rec =
@@ -1573,7 +1584,7 @@ fn dictionary_names_of_any_length_are_accepted_where_a_code_or_name_is() {
     let hs = testkit::dictionaries().get("hs").unwrap().name_of("020312").unwrap().to_string();
     assert!(hs.chars().count() > 12, "{hs}");
     ok(&w.chain.submit(&admin_key("hebei"), patch(cert_rec(QN, BATCH), json!({"hsCode": hs}))));
-    assert_eq!(w.chain.state.ledger().certificate_reports[0].hs_code, "020312");
+    assert_eq!(rows(w.chain.state.ledger(), &ledger::CERTIFICATE_REPORTS, Counter::CertificateReports)[0].hs_code, "020312");
 }
 
 #[test]
@@ -1590,7 +1601,7 @@ fn today_is_the_date_in_china_standard_time() {
     w.chain.time_ms += 3_600_000;
     ok(&w.chain.submit(&bj, cert_rec(QN, BATCH)));
     ok(&w.chain.submit(&k, tomorrow));
-    assert_eq!(w.chain.state.ledger().certificate_reports[1].reported_on.to_string(), "2026-11-25");
+    assert_eq!(rows(w.chain.state.ledger(), &ledger::CERTIFICATE_REPORTS, Counter::CertificateReports)[1].reported_on.to_string(), "2026-11-25");
 }
 
 #[test]
@@ -1644,7 +1655,7 @@ fn a_parent_trace_code_is_registered_with_its_lot() {
     );
     // Of the same lot, it is fine (a holder's second code).
     ok(&w.chain.submit(&k, with_parent("HE00000003", QN, BATCH, "HE90000001")));
-    assert_eq!(w.chain.state.ledger().lots[0].codes.len(), 3);
+    assert_eq!(w.chain.state.ledger().lot_codes(0).len(), 3);
 }
 
 #[test]
@@ -1672,5 +1683,5 @@ fn enterprise_phone_numbers_and_required_fields() {
     refuse(&mut c, &admin, patch(base.clone(), json!({"officeAddress": null})), "record.officeAddress", "is required");
     refuse(&mut c, &admin, patch(base.clone(), json!({"suspended": "yes"})), "record.suspended", "true or false");
     ok(&c.submit(&admin, patch(base, json!({"entName": null, "Ent_name": "北京某企业"}))));
-    assert_eq!(c.state.ledger().enterprises[0].name, "北京某企业");
+    assert_eq!(rows(c.state.ledger(), &ledger::ENTERPRISES, Counter::Enterprises)[0].name, "北京某企业");
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use coldchain_chaincode::state::ledger::{CodeOrigin, MovementKind};
+use coldchain_chaincode::state::ledger::{self, CodeOrigin, Ledger, MovementKind};
 use coldchain_chaincode::state::trace::{Direction, Trace, TraceError};
 use coldchain_chaincode::testkit::admin_key;
 use coldchain_chaincode::{BlockContext, Hash, Outcome, Transaction};
@@ -311,11 +311,12 @@ fn conflicting_shipments_in_another_order_give_another_outcome_each_reproducible
     assert_eq!(o3[n - 2], Outcome::Applied, "Y first: Y applies");
     rejected(&coldchain_chaincode::Receipt { tx_id: x.id(), outcome: o3[n - 1].clone() }, "record.productList[0].numberOfPieces", "takes 70 pieces");
     let importer = s1.ledger().enterprise(&w.importer.uscc).unwrap().0;
-    let lot = s1.ledger().lot_ids[&(QN.to_string(), BATCH.to_string())];
+    let lot = s1.ledger().get(&ledger::LOT_IDS, &(QN.to_string(), BATCH.to_string())).expect("the lot");
     assert_eq!(s1.ledger().holding(importer, lot).pieces, 30);
     assert_eq!(s3.ledger().holding(importer, lot).pieces, 40);
-    assert!(s1.ledger().shipments.keys().any(|(_, n)| n == "X") && !s1.ledger().shipments.keys().any(|(_, n)| n == "Y"));
-    assert!(s3.ledger().shipments.keys().any(|(_, n)| n == "Y") && !s3.ledger().shipments.keys().any(|(_, n)| n == "X"));
+    let shipped = |l: &Ledger, number: &str| l.scan_all(&ledger::SHIPMENTS).any(|((_, n), _)| n == number);
+    assert!(shipped(s1.ledger(), "X") && !shipped(s1.ledger(), "Y"));
+    assert!(shipped(s3.ledger(), "Y") && !shipped(s3.ledger(), "X"));
     // The test chain's own block path gives the same result as the replay.
     let mut chain = coldchain_chaincode::testkit::Chain::new();
     let mut outcomes = Vec::new();

@@ -11,8 +11,9 @@
 //! - times `State::trace` forward, backward and both from random codes of
 //!   random lots, with the steps each touches;
 //! - compares the canonical bytes of the records with the resident memory
-//!   the state costs, times `State::digest`, and replays the same records
-//!   into a fresh state: the digests must be identical.
+//!   the state costs and the size of its (in-memory) store, times
+//!   `State::digest`, and replays the same records into a fresh state: the
+//!   digests must be identical.
 //!
 //! Records are generated from a fixed seed on a second thread (signed with
 //! `testkit` keys) and streamed to the applying thread in blocks, so the
@@ -20,7 +21,7 @@
 
 use anyhow::{Result, bail};
 use coldchain_chaincode::identifiers::{gtin_with_check, uscc_with_check};
-use coldchain_chaincode::state::ledger::{Ledger, Movement};
+use coldchain_chaincode::state::ledger::{Counter, LOT_MOVEMENTS, Ledger, LotId};
 use coldchain_chaincode::state::trace::Direction;
 use coldchain_chaincode::testkit::{self, CHAIN_ID};
 use coldchain_chaincode::{BlockContext, Hash, Outcome, State, Transaction, TxId};
@@ -467,6 +468,8 @@ fn build(movements: usize, label: &str) -> Result<Built> {
                 }
             }
         }
+        // The block's changes go to the store, as a node commits them with the block.
+        state.settle();
         let elapsed_ms = t.elapsed().as_secs_f64() * 1e3;
         if !block.setup {
             block_ms.push(elapsed_ms);
@@ -565,18 +568,19 @@ impl TraceFigures {
 }
 
 fn run_traces(state: &State, traces: usize) -> Result<Vec<TraceFigures>> {
-    let lots = &state.ledger().lots;
+    let l = state.ledger();
+    let lots = l.count(Counter::Lots);
     let mut rng = Rng(TRACE_SEED);
     let mut starts: Vec<(String, String)> = Vec::with_capacity(traces);
     for _ in 0..traces {
-        if lots.is_empty() {
+        if lots == 0 {
             break;
         }
-        let lot = &lots[rng.below(lots.len() as u64) as usize];
-        if lot.codes.is_empty() {
+        let mut codes = l.lot_codes(rng.below(lots) as LotId);
+        if codes.is_empty() {
             continue;
         }
-        starts.push(lot.codes[rng.below(lot.codes.len() as u64) as usize].clone());
+        starts.push(codes.swap_remove(rng.below(codes.len() as u64) as usize));
     }
     let mut out = Vec::new();
     for (direction, name) in [(Direction::Forward, "forward"), (Direction::Backward, "backward"), (Direction::Both, "both")] {
@@ -611,10 +615,10 @@ struct Longest {
 
 const REPEAT: usize = 20;
 
-fn trace_longest(state: &State) -> Result<Option<Longest>> {
-    let lots = &state.ledger().lots;
-    let Some(lot) = lots.iter().max_by_key(|l| l.movements.len()) else { return Ok(None) };
-    let Some((scheme, code)) = lot.codes.first() else { return Ok(None) };
+fn trace_longest(state: &State, movements: &[usize]) -> Result<Option<Longest>> {
+    let Some((lot, n)) = movements.iter().enumerate().max_by_key(|(_, n)| **n) else { return Ok(None) };
+    let codes = state.ledger().lot_codes(lot as LotId);
+    let Some((scheme, code)) = codes.first() else { return Ok(None) };
     let mut runs = Vec::new();
     for (direction, name) in [(Direction::Forward, "forward"), (Direction::Backward, "backward"), (Direction::Both, "both")] {
         let (mut times, mut steps) = (Vec::with_capacity(REPEAT), 0);
@@ -627,48 +631,16 @@ fn trace_longest(state: &State) -> Result<Option<Longest>> {
         times.sort_by(f64::total_cmp);
         runs.push((name, steps, times));
     }
-    Ok(Some(Longest { movements: lot.movements.len(), runs }))
+    Ok(Some(Longest { movements: *n, runs }))
 }
 
-/// What the ledger's movement table and trace indexes hold, counted from
-/// their lengths (vector capacities, string bytes; map node slack excluded).
-struct IndexEstimate {
-    movements: u64,
-    /// The movement table as allocated (vector capacity) and as used (length).
-    movement_table: u64,
-    movement_table_used: u64,
-    lot_lists: u64,
-    codes: u64,
-    code_maps: u64,
-    holdings: u64,
-    holdings_bytes: u64,
-}
-
-fn estimate(l: &Ledger) -> IndexEstimate {
-    let strings = l.movements.iter().map(|m| m.document.capacity() + m.received.as_ref().map_or(0, |r| r.document.capacity())).sum::<usize>() as u64;
-    let movement_table = (l.movements.capacity() * std::mem::size_of::<Movement>()) as u64 + strings;
-    let movement_table_used = (l.movements.len() * std::mem::size_of::<Movement>()) as u64 + strings;
-    let lot_lists = l.lots.iter().map(|lot| lot.movements.capacity() * 4).sum::<usize>() as u64;
-    // The code map (key strings and entry) and each lot's list of its codes.
-    let code_maps = l
-        .codes
-        .iter()
-        .map(|((s, c), _)| {
-            2 * (std::mem::size_of::<(String, String)>() + s.capacity() + c.capacity())
-                + std::mem::size_of::<coldchain_chaincode::state::ledger::CodeEntry>()
-        })
-        .sum::<usize>() as u64;
-    let holdings_bytes = (l.holdings.len() * (8 + std::mem::size_of::<coldchain_chaincode::fields::Qty>())) as u64;
-    IndexEstimate {
-        movements: l.movements.len() as u64,
-        movement_table,
-        movement_table_used,
-        lot_lists,
-        codes: l.codes.len() as u64,
-        code_maps,
-        holdings: l.holdings.len() as u64,
-        holdings_bytes,
+/// How many movements each lot has, by lot id, in one pass over the lots' lists.
+fn movements_by_lot(l: &Ledger) -> Vec<usize> {
+    let mut counts = vec![0; l.count(Counter::Lots) as usize];
+    for ((lot, _), ()) in l.scan_all(&LOT_MOVEMENTS) {
+        counts[lot as usize] += 1;
     }
+    counts
 }
 
 pub fn run(opts: &TraceBenchOptions) -> Result<()> {
@@ -683,16 +655,21 @@ pub fn run(opts: &TraceBenchOptions) -> Result<()> {
     slowest.truncate(5);
     block_ms.sort_by(f64::total_cmp);
 
+    let movements_of = movements_by_lot(state.ledger());
     let traces = run_traces(&state, opts.traces)?;
-    let longest_trace = trace_longest(&state)?;
+    let longest_trace = trace_longest(&state, &movements_of)?;
 
     let t = Instant::now();
     let digest = state.digest();
     let digest_s = t.elapsed().as_secs_f64();
 
-    let est = estimate(state.ledger());
-    let (lots, enterprises) = (state.ledger().lots.len(), state.ledger().enterprises.len());
-    let longest = state.ledger().lots.iter().map(|l| l.movements.len()).max().unwrap_or(0);
+    let l = state.ledger();
+    let (lots, enterprises, movements, codes) =
+        (l.count(Counter::Lots), l.count(Counter::Enterprises), l.count(Counter::Movements), l.count(Counter::Codes));
+    let longest = movements_of.iter().copied().max().unwrap_or(0);
+    // The state's store in memory: its entries and their key and value bytes.
+    let (store_entries, store_bytes) = l.kv().mem_store().map(|m| m.size()).unwrap_or_default();
+    let (store_entries, store_bytes) = (store_entries as u64, store_bytes as u64);
     drop(state);
 
     let replay = build(opts.movements, "replay")?;
@@ -709,7 +686,7 @@ pub fn run(opts: &TraceBenchOptions) -> Result<()> {
         "records": records,
         "setup_records": stats.setup,
         "by_type": {"product_batch": stats.product_batch, "shipment": stats.shipment, "receipt": stats.receipt, "stock_in": stats.stock_in, "stock_out": stats.stock_out},
-        "lots": lots, "enterprises": enterprises, "movements": est.movements, "codes": est.codes, "longest_lot_movements": longest,
+        "lots": lots, "enterprises": enterprises, "movements": movements, "codes": codes, "longest_lot_movements": longest,
         "generate_and_apply_s": round3(wall_s),
         "apply_block": {"records": BLOCK, "blocks": block_ms.len(), "p50_ms": round3(percentile(&block_ms, 0.5)), "p99_ms": round3(percentile(&block_ms, 0.99)),
                         "max_ms": round3(percentile(&block_ms, 1.0)), "target_ms": APPLY_TARGET_MS,
@@ -725,8 +702,8 @@ pub fn run(opts: &TraceBenchOptions) -> Result<()> {
             "canonical_bytes": stats.canonical_bytes,
             "rss_before_bytes": rss_before, "rss_after_bytes": rss_after, "rss_growth_bytes": growth,
             "rss_growth_per_canonical_byte": round3(growth as f64 / stats.canonical_bytes.max(1) as f64),
-            "movement_table_bytes": est.movement_table, "movement_table_used_bytes": est.movement_table_used, "movement_bytes": std::mem::size_of::<Movement>(), "lot_movement_lists_bytes": est.lot_lists, "code_maps_bytes": est.code_maps,
-            "holdings": est.holdings, "holdings_bytes": est.holdings_bytes,
+            "store_entries": store_entries, "store_bytes": store_bytes,
+            "store_bytes_per_movement": round3(store_bytes as f64 / movements.max(1) as f64),
         },
         "digest_s": round3(digest_s), "digest": digest.to_hex(),
         "replay": {"identical_digest": true, "s": round3(replay_s)},
@@ -747,11 +724,11 @@ pub fn run(opts: &TraceBenchOptions) -> Result<()> {
     );
     println!(
         "  {} lots ({} movements, the longest {}), {} codes, {} enterprises in 3 provinces; generated (2nd thread) and applied in {:.1} s",
-        thousands(lots as u64),
-        thousands(est.movements),
+        thousands(lots),
+        thousands(movements),
         thousands(longest as u64),
-        thousands(est.codes),
-        thousands(enterprises as u64),
+        thousands(codes),
+        thousands(enterprises),
         wall_s
     );
     println!(
@@ -798,26 +775,18 @@ pub fn run(opts: &TraceBenchOptions) -> Result<()> {
                 .join("; ")
         );
     }
-    let counted = est.movement_table + est.lot_lists + est.code_maps + est.holdings_bytes;
     println!(
         "memory: records {:.1} MB canonical; resident growth holding the state {:.1} MB ({:.2} × the records){}",
         mb(stats.canonical_bytes as f64),
         mb(growth as f64),
         growth as f64 / stats.canonical_bytes.max(1) as f64,
-        if growth < counted { " (less than counted below: this process reused memory it had freed before)" } else { "" }
+        if growth < store_bytes { " (less than the store below: this process reused memory it had freed before)" } else { "" }
     );
     println!(
-        "  counted: movement table {:.1} MB allocated, {:.1} MB used ({:.0} B/movement, {} B struct); trace indexes: lot movement lists {:.1} MB ({:.1} B/movement), code maps {:.1} MB ({} codes, each in the code map and its lot's list); holdings {:.1} MB ({} entries)",
-        mb(est.movement_table as f64),
-        mb(est.movement_table_used as f64),
-        est.movement_table_used as f64 / est.movements.max(1) as f64,
-        std::mem::size_of::<Movement>(),
-        mb(est.lot_lists as f64),
-        est.lot_lists as f64 / est.movements.max(1) as f64,
-        mb(est.code_maps as f64),
-        thousands(est.codes),
-        mb(est.holdings_bytes as f64),
-        thousands(est.holdings)
+        "  store: {} entries, {:.1} MB of keys and values ({:.0} B/movement)",
+        thousands(store_entries),
+        mb(store_bytes as f64),
+        store_bytes as f64 / movements.max(1) as f64
     );
     println!("digest: {digest_s:.2} s ({digest})");
     println!("replay: identical digest ({replay_s:.1} s to regenerate and re-apply)");
@@ -854,8 +823,9 @@ mod tests {
         let s = &a.stats;
         assert_eq!(s.product_batch + s.shipment + s.receipt + s.stock_in + s.stock_out, 3_000);
         assert!(s.shipment > 0 && s.receipt > 0 && s.stock_in > 0 && s.stock_out > 0 && s.product_batch > s.lots / 2);
-        let provinces: std::collections::BTreeSet<_> =
-            a.state.ledger().movements.iter().filter_map(|m| m.from).map(|e| a.state.ledger().enterprises[e as usize].province.clone()).collect();
+        let l = a.state.ledger();
+        let senders: std::collections::BTreeSet<_> = l.scan_all(&coldchain_chaincode::state::ledger::MOVEMENTS).filter_map(|(_, m)| m.from).collect();
+        let provinces: std::collections::BTreeSet<_> = senders.into_iter().map(|e| l.enterprise_at(e).province).collect();
         assert_eq!(provinces.len(), 3);
     }
 }

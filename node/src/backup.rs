@@ -11,7 +11,7 @@
 
 use crate::block::Header;
 use crate::genesis::Genesis;
-use crate::replay::replay;
+use crate::replay::open_state;
 use crate::storage::{ChainStore, Finality, StoreError, StoredBlock};
 use crate::sync::{SyncError, verify_segment};
 use coldchain_chaincode::{BlockContext, Hash, Receipt};
@@ -84,7 +84,7 @@ pub fn export(store: &ChainStore, genesis: &Genesis, out: &mut impl Write) -> Re
 /// store already holds must be identical. Stops at the first bad line: what
 /// was stored before it is checked and final, nothing after it is stored.
 pub fn import(store: &ChainStore, genesis: &Genesis, input: impl BufRead) -> Result<Summary, BackupError> {
-    let replayed = replay(store, genesis)?;
+    let replayed = open_state(store, genesis)?;
     let mut state = replayed.state;
     let mut head: Header = replayed.head;
     let mut lines = input.lines().enumerate().map(|(i, l)| (i + 1, l));
@@ -143,7 +143,8 @@ pub fn import(store: &ChainStore, genesis: &Genesis, input: impl BufRead) -> Res
             blocks.push((block, receipts));
             roots.push(state.root());
         }
-        store.commit_with_roots(&blocks, &certificate, &roots)?;
+        store.commit_with_state(&blocks, &certificate, &roots, state.changes())?;
+        state.settle();
         head = blocks.last().expect("a run holds its certified block").0.header.clone();
     }
     if let Some(last) = run.last() {

@@ -34,6 +34,8 @@ pub struct NodeConfig {
     pub consensus: ConsensusConfig,
     #[serde(default)]
     pub mempool: MempoolConfig,
+    #[serde(default)]
+    pub storage: StorageConfig,
     /// Shifts this node's clock by this many milliseconds (default 0). For
     /// the fault suite's clock-skew scenario; a real node leaves it at 0
     /// and keeps its host clock in sync (NTP).
@@ -146,6 +148,21 @@ pub struct MempoolConfig {
 impl Default for MempoolConfig {
     fn default() -> Self {
         MempoolConfig { max_txs: 50_000 }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// Memory for the store's page cache (the chaincode state, block
+    /// metadata and indexes are read through it), in MiB. The state itself
+    /// lives on disk: memory does not grow with the chain.
+    pub cache_mb: u64,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig { cache_mb: 64 }
     }
 }
 

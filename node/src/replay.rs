@@ -1,11 +1,19 @@
-//! Rebuilding the chaincode state from the finalized blocks on disk: what a
-//! node does at start, and what `coldchain import` does before it appends.
+//! The chaincode state of a node's store at start, and the full replay
+//! from genesis that checks it.
+//!
+//! The state lives in the store, written with each block ([`open_state`]
+//! reads it: no replay). Only blocks stored above the state's height (a
+//! store from before the state was stored, or a crash between a block and
+//! its state, which the store's open repairs) are applied at start.
+//! [`replay`] re-derives the whole state from genesis in memory, for
+//! `coldchain verify-chain`.
 
 use crate::block::Header;
 use crate::consensus::Certificate;
 use crate::genesis::Genesis;
 use crate::storage::{ChainStore, Finality, StoreError};
 use coldchain_chaincode::{BlockContext, State};
+use std::sync::Arc;
 
 /// The state after the last finalized block on disk.
 pub struct Replayed {
@@ -14,19 +22,69 @@ pub struct Replayed {
     pub head: Header,
     /// The head's own finalization certificate, if it carries one.
     pub finalization: Option<Certificate>,
-    /// Blocks whose recorded state root was checked (stores from before
-    /// roots were recorded have none).
+    /// Blocks applied to reach the head, and of those, blocks whose
+    /// recorded state root was checked (stores from before roots were
+    /// recorded have none).
+    pub applied_blocks: u64,
     pub checked_roots: u64,
 }
 
-/// Applies every stored block, in height order, to genesis's state.
+/// Changes held before they are written while catching up.
+const CATCH_UP_CHANGES: usize = 200_000;
+
+/// The state stored in `store`, brought up to its head: blocks above the
+/// state's height are applied (checking their recorded roots) and their
+/// changes written, in chunks.
+pub fn open_state(store: &ChainStore, genesis: &Genesis) -> Result<Replayed, StoreError> {
+    let state = State::open_store(Arc::new(store.state_tree()), genesis.chaincode_genesis());
+    let from = state.height();
+    if from > store.head()? {
+        return Err(StoreError::Corrupt { tree: "state", detail: format!("state at height {from}, above the chain's head {}", store.head()?) });
+    }
+    apply_stored(store, genesis, state, from, |state| {
+        if state.changes().len() >= CATCH_UP_CHANGES {
+            store.write_state(state.changes())?;
+            state.settle();
+        }
+        Ok(())
+    })
+    .and_then(|mut r| {
+        store.write_state(r.state.changes())?;
+        r.state.settle();
+        Ok(r)
+    })
+}
+
+/// Applies every stored block, in height order, to genesis's state, in memory.
 pub fn replay(store: &ChainStore, genesis: &Genesis) -> Result<Replayed, StoreError> {
+    apply_stored(store, genesis, State::with_genesis(genesis.chaincode_genesis()), 0, |state| {
+        state.settle();
+        Ok(())
+    })
+}
+
+/// Applies blocks `from + 1 ..= head` to `state`, calling `after_block` after each.
+fn apply_stored(
+    store: &ChainStore,
+    genesis: &Genesis,
+    mut state: State,
+    from: u64,
+    mut after_block: impl FnMut(&mut State) -> Result<(), StoreError>,
+) -> Result<Replayed, StoreError> {
     let top = store.head()?;
-    let mut state = State::with_genesis(genesis.chaincode_genesis());
     let mut head = genesis.block_header();
     let mut finalization = None;
     let mut checked_roots = 0;
-    for height in 1..=top {
+    if from > 0 {
+        let stored =
+            store.block(from)?.ok_or_else(|| StoreError::Corrupt { tree: "blocks", detail: format!("block {from} missing below head {top}") })?;
+        head = stored.block.header;
+        finalization = match stored.finality {
+            Finality::Certificate(c) => Some(c),
+            Finality::CoveredBy(_) => None,
+        };
+    }
+    for height in from + 1..=top {
         let (stored, recorded) = store
             .block_and_root(height)?
             .ok_or_else(|| StoreError::Corrupt { tree: "blocks", detail: format!("block {height} missing below head {top}") })?;
@@ -43,13 +101,14 @@ pub fn replay(store: &ChainStore, genesis: &Genesis) -> Result<Replayed, StoreEr
             }
             checked_roots += 1;
         }
+        after_block(&mut state)?;
         head = stored.block.header;
         finalization = match stored.finality {
             Finality::Certificate(c) => Some(c),
             Finality::CoveredBy(_) => None,
         };
     }
-    Ok(Replayed { state, head, finalization, checked_roots })
+    Ok(Replayed { state, head, finalization, applied_blocks: top - from, checked_roots })
 }
 
 #[cfg(test)]
@@ -77,8 +136,10 @@ mod tests {
     }
 
     /// Three blocks of notarisations committed with the roots a state
-    /// computed; `tamper` changes the root recorded for block 2.
-    fn chain(dir: &std::path::Path, tamper: bool) -> (ChainStore, Genesis) {
+    /// computed; `tamper` changes the root recorded for block 2;
+    /// `store_state` writes the state with the blocks (else the store is
+    /// one of a release that kept no state).
+    fn chain(dir: &std::path::Path, tamper: bool, store_state: bool) -> (ChainStore, Genesis) {
         let g = genesis();
         let store = ChainStore::open(dir).unwrap();
         let mut state = State::with_genesis(g.chaincode_genesis());
@@ -95,7 +156,9 @@ mod tests {
                 hash: header.hash(),
                 signatures: vec![SignerSignature { signer: 0, signature: [0; 64] }],
             };
-            store.commit_with_roots(&[(block, receipts)], &cert, &[root]).unwrap();
+            let changes = if store_state { state.changes().clone() } else { Default::default() };
+            store.commit_with_state(&[(block, receipts)], &cert, &[root], &changes).unwrap();
+            state.settle();
             parent = header;
         }
         (store, g)
@@ -104,7 +167,7 @@ mod tests {
     #[test]
     fn replay_checks_every_recorded_root() {
         let dir = tempfile::tempdir().unwrap();
-        let (store, g) = chain(dir.path(), false);
+        let (store, g) = chain(dir.path(), false, false);
         let replayed = replay(&store, &g).unwrap();
         assert_eq!(replayed.head.height, 3);
         assert_eq!(replayed.checked_roots, 3);
@@ -114,7 +177,7 @@ mod tests {
     #[test]
     fn a_replay_that_differs_from_the_recorded_root_stops_naming_the_height() {
         let dir = tempfile::tempdir().unwrap();
-        let (store, g) = chain(dir.path(), true);
+        let (store, g) = chain(dir.path(), true, false);
         match replay(&store, &g) {
             Err(e @ StoreError::StateDiverged { height: 2, .. }) => {
                 let text = e.to_string();
@@ -124,5 +187,34 @@ mod tests {
             Err(e) => panic!("another error: {e}"),
             Ok(_) => panic!("a replay that differs from the committed root was accepted"),
         }
+    }
+
+    /// A store that holds its state opens at its head without applying a
+    /// block, with the state a replay from genesis gives, entry for entry.
+    #[test]
+    fn a_stored_state_opens_without_replay_and_equals_a_replay() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, g) = chain(dir.path(), false, true);
+        let opened = open_state(&store, &g).unwrap();
+        assert_eq!((opened.head.height, opened.applied_blocks), (3, 0));
+        let replayed = replay(&store, &g).unwrap();
+        assert_eq!(opened.state.root(), replayed.state.root());
+        assert_eq!(opened.state.digest(), replayed.state.digest());
+        assert_eq!(opened.state.applied_count(), 12);
+    }
+
+    /// A store from a release that kept no state: its blocks are applied
+    /// once, at the first start, and the state written; the next start
+    /// applies none.
+    #[test]
+    fn a_store_without_state_is_caught_up_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, g) = chain(dir.path(), false, false);
+        let first = open_state(&store, &g).unwrap();
+        assert_eq!((first.applied_blocks, first.checked_roots), (3, 3));
+        drop(first);
+        let second = open_state(&store, &g).unwrap();
+        assert_eq!((second.head.height, second.applied_blocks), (3, 0));
+        assert_eq!(second.state.digest(), replay(&store, &g).unwrap().state.digest());
     }
 }

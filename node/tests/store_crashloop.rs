@@ -4,8 +4,10 @@
 //! A child process (this test binary re-executed, entering [`child_writer`])
 //! opens a [`ChainStore`] and writes to it as a validator does, forever:
 //! accepted transactions with `put_pending` + `flush`, then finalized blocks
-//! with `commit` (one to three blocks per commit, the last carrying the
-//! certificate, the pending transactions included in them). It prints a line
+//! with `commit_with_state` (one to three blocks per commit, the last
+//! carrying the certificate, the pending transactions included in them),
+//! applying them to the chaincode state stored beside them, as the node
+//! does, and writing the state's changes in the same commit. It prints a line
 //! only after the call that makes the data durable has returned:
 //! `pending <tx id>` after `flush`, `ack <height> <block hash>` after `commit`.
 //!
@@ -18,7 +20,10 @@
 //! - every block 1..=head is there, links to its parent by hash and its
 //!   body matches its header; an acknowledged height holds exactly the
 //!   acknowledged hash; nothing is readable above the head;
-//! - every transaction of those blocks is indexed at its height and index;
+//! - every transaction of those blocks is indexed at its height and index,
+//!   applied or refused as the chaincode decides;
+//! - the stored state is at the head, with the root recorded for the head
+//!   (every 200th round: equal entry for entry to a replay from genesis);
 //! - every acknowledged pending transaction is still pending or finalized.
 //!
 //! Then the next round restarts the child on the same directory. A block's
@@ -35,7 +40,7 @@
 //! depends on the machine, so a seed narrows a failure down rather than
 //! replaying it exactly.
 
-use coldchain_chaincode::{Hash, Outcome, Receipt, Transaction, TxId};
+use coldchain_chaincode::{BlockContext, Hash, Outcome, Receipt, State, Transaction, TxId};
 use coldchain_node::block::{Block, Header, merkle_root};
 use coldchain_node::consensus::{Certificate, SignerSignature};
 use coldchain_node::crypto::{VoteKind, sign_vote};
@@ -81,23 +86,24 @@ fn pending_tx(key: &SigningKey, height: u64) -> Transaction {
     Transaction::sign(CHAIN_ID, height * 100, json!({"type": "notarise", "document": {"batch": format!("P{height}")}}), key)
 }
 
-/// The outcome written for transaction `index` of a block: every third
-/// rejected, so receipts differ.
-fn outcome_at(index: usize) -> Outcome {
-    if index % 3 == 2 { Outcome::Rejected { field: "document".into(), rule: "crash-loop test".into() } } else { Outcome::Applied }
+/// Whether the chaincode applies transaction `index` of a block: every
+/// third is a record type it refuses, so receipts differ.
+fn refused_at(index: u64) -> bool {
+    index % 3 == 2
 }
 
 /// Block `height`: up to two transactions of its own (every 50th block more
 /// than one chunk of 64 transactions, as `block_bodies` indexes them), then
 /// its pending transaction.
-fn block_at(key: &SigningKey, height: u64, parent: Hash) -> (Block, Vec<Receipt>) {
+fn block_at(key: &SigningKey, height: u64, parent: Hash) -> Block {
     let own = if height.is_multiple_of(50) { 70 } else { height % 3 };
-    let mut txs: Vec<Transaction> = (0..own)
-        .map(|j| Transaction::sign(CHAIN_ID, height * 100 + 1 + j, json!({"type": "notarise", "document": {"batch": format!("L{height}-{j}")}}), key))
-        .collect();
+    let record = |j: u64| {
+        let kind = if refused_at(j) { "crashloop_refused" } else { "notarise" };
+        json!({"type": kind, "document": {"batch": format!("L{height}-{j}")}})
+    };
+    let mut txs: Vec<Transaction> = (0..own).map(|j| Transaction::sign(CHAIN_ID, height * 100 + 1 + j, record(j), key)).collect();
     txs.push(pending_tx(key, height));
     let ids: Vec<TxId> = txs.iter().map(Transaction::id).collect();
-    let receipts = ids.iter().enumerate().map(|(i, id)| Receipt { tx_id: *id, outcome: outcome_at(i) }).collect();
     let header = Header {
         chain_id: CHAIN_ID.into(),
         height,
@@ -108,7 +114,18 @@ fn block_at(key: &SigningKey, height: u64, parent: Hash) -> (Block, Vec<Receipt>
         proposer: (height % 4) as u16,
         tx_count: txs.len() as u32,
     };
-    (Block { header, txs: Arc::new(txs) }, receipts)
+    Block { header, txs: Arc::new(txs) }
+}
+
+/// Applies `block` to `state` as a validator does.
+fn apply(state: &mut State, block: &Block) -> Vec<Receipt> {
+    let ctx = BlockContext { height: block.header.height, time_ms: block.header.time_ms };
+    block.txs.iter().map(|tx| state.apply(ctx, tx.id(), tx)).collect()
+}
+
+/// The chaincode state kept in `store`.
+fn stored_state(store: &ChainStore) -> State {
+    State::open_store(Arc::new(store.state_tree()), Default::default())
 }
 
 fn finalization(validators: &[SigningKey], header: &Header) -> Certificate {
@@ -166,6 +183,8 @@ fn run_child(dir: &Path, seed: u64) -> ! {
     let validators = validator_keys();
     let (store, lock_waits) = open_when_unlocked(dir).unwrap_or_else(|e| panic!("{e}"));
     let head = store.head().expect("head");
+    let mut state = stored_state(&store);
+    assert_eq!(state.height(), head, "the stored state is at the head");
     let mut parent = if head == 0 { genesis_hash() } else { store.header(head).expect("read head").expect("head block").hash() };
     say(&format!("opened {head} {lock_waits}\n"));
     let mut next = head + 1;
@@ -184,14 +203,18 @@ fn run_child(dir: &Path, seed: u64) -> ! {
             pending_to = to;
         }
         let mut blocks = Vec::new();
+        let mut roots = Vec::new();
         for h in next..=last {
-            let (block, receipts) = block_at(&key, h, parent);
+            let block = block_at(&key, h, parent);
             parent = block.header.hash();
+            let receipts = apply(&mut state, &block);
+            roots.push(state.root());
             blocks.push((block, receipts));
         }
         let cert = finalization(&validators, &blocks.last().expect("one block").0.header);
         say(&format!("committing {next} {last}\n"));
-        store.commit(&blocks, &cert).expect("commit");
+        store.commit_with_state(&blocks, &cert, &roots, state.changes()).expect("commit");
+        state.settle();
         say(&blocks.iter().map(|(b, _)| format!("ack {} {}\n", b.header.height, b.header.hash())).collect::<String>());
         next = last + 1;
     }
@@ -340,7 +363,8 @@ fn check_block(store: &ChainStore, h: u64, parent: Hash) -> Result<Hash, String>
     }
     for (i, id) in ids.iter().enumerate() {
         match store.tx_location(id).map_err(store_err)? {
-            Some(TxLocation { height, index, outcome }) if height == h && index == i as u32 && outcome == outcome_at(i) => {}
+            Some(TxLocation { height, index, outcome })
+                if height == h && index == i as u32 && (outcome == Outcome::Applied) != (refused_at(i as u64) && i + 1 < ids.len()) => {}
             other => return Err(format!("tx {id} (block {h}, index {i}) is indexed as {other:?}")),
         }
     }
@@ -380,6 +404,28 @@ fn verify(store: &ChainStore, model: &mut Model, acks: &RoundAcks, sample: &[u64
     }
     if store.block(head + 1).map_err(store_err)?.is_some() || store.header(head + 1).map_err(store_err)?.is_some() {
         return Err(format!("a block is readable above head {head}"));
+    }
+    // The state was written with its blocks: it is the head's, never half of one.
+    let stored = stored_state(store);
+    if stored.height() != head {
+        return Err(format!("the stored state is at height {} but the chain's head is {head}", stored.height()));
+    }
+    if head > 0 {
+        let recorded = store.block_and_root(head).map_err(store_err)?.and_then(|(_, root)| root);
+        if recorded != Some(stored.root()) {
+            return Err(format!("the stored state's root {} is not the root {recorded:?} recorded for head {head}", stored.root()));
+        }
+    }
+    if full {
+        let mut replayed = State::with_genesis(Default::default());
+        for h in 1..=head {
+            let b = store.block(h).map_err(store_err)?.ok_or_else(|| format!("block {h} missing"))?;
+            apply(&mut replayed, &b.block);
+            replayed.settle();
+        }
+        if replayed.digest() != stored.digest() {
+            return Err(format!("at head {head} the stored state differs from a replay of blocks 1..={head}"));
+        }
     }
     let to_check = if full { &model.pending } else { &model.open_pending };
     let mut finalized = Vec::new();

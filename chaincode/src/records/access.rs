@@ -8,7 +8,7 @@
 use super::Cx;
 use crate::fields::{Fields, Result};
 use crate::record::RecordError;
-use crate::state::ledger::{AccessLog, Auditor, Ledger};
+use crate::state::ledger::{ACCESS_LOGS, ALERTS, AUDITORS, AccessLog, Auditor, Counter, ENTERPRISE_KEYS, Ledger};
 use crate::transaction::TxId;
 
 #[derive(Clone, Debug)]
@@ -42,10 +42,10 @@ impl AuditorRecord {
 
     pub fn validate(&self, l: &Ledger, cx: &Cx) -> Result<()> {
         let province = cx.require_bureau("auditor")?;
-        if l.bureau_of_admin(&self.key.0).is_some() || l.bureau_of_validator(&self.key.0).is_some() || l.enterprise_keys.contains_key(&self.key.0) {
+        if l.bureau_of_admin(&self.key.0).is_some() || l.bureau_of_validator(&self.key.0).is_some() || l.contains(&ENTERPRISE_KEYS, &self.key.0) {
             return Err(RecordError::new(&self.key.1, "is already a bureau's, a validator's or an enterprise's key; an auditor has its own"));
         }
-        match l.auditors.get(&self.key.0) {
+        match l.get(&AUDITORS, &self.key.0) {
             Some(a) if a.province != province => Err(RecordError::new(&self.key.1, format!("this auditor is registered by province {}", a.province))),
             None if self.revoked => Err(RecordError::new(&self.key.1, "no auditor has this key")),
             _ => Ok(()),
@@ -53,8 +53,8 @@ impl AuditorRecord {
     }
 
     pub fn apply(self, l: &mut Ledger, cx: &Cx) {
-        let province = cx.province(l).to_string();
-        l.auditors.insert(self.key.0, Auditor { name: self.name, province, revoked: self.revoked, tx: cx.tx });
+        let province = cx.province(l);
+        l.put(&AUDITORS, &self.key.0, &Auditor { name: self.name, province, revoked: self.revoked, tx: cx.tx });
     }
 }
 
@@ -85,10 +85,10 @@ impl AccessLogRecord {
         if !matches!(cx.actor, super::Actor::Node { .. }) {
             return Err(RecordError::new("signer", "an access_log is signed by the validator whose gateway served the read"));
         }
-        if !l.bureaus.values().any(|b| b.province == self.reader.0) {
+        if !l.bureaus().values().any(|b| b.province == self.reader.0) {
             return Err(RecordError::new(&self.reader.1, "is not the province of a bureau of the consortium"));
         }
-        if !l.alerts.contains_key(&self.alert.0) {
+        if !l.contains(&ALERTS, &self.alert.0) {
             return Err(RecordError::new(&self.alert.1, format!("no alert {} is on chain", self.alert.0)));
         }
         Ok(())
@@ -96,8 +96,8 @@ impl AccessLogRecord {
 
     pub fn apply(self, l: &mut Ledger, cx: &Cx) {
         let reader = self.reader.0;
-        let served_by = cx.province(l).to_string();
-        l.access_logs.push(AccessLog {
+        let served_by = cx.province(l);
+        let log = AccessLog {
             tx: cx.tx,
             reader,
             alert: self.alert.0,
@@ -106,6 +106,8 @@ impl AccessLogRecord {
             served_by,
             height: cx.block.height,
             time_ms: cx.block.time_ms,
-        });
+        };
+        let i = l.next_id(Counter::AccessLogs);
+        l.put(&ACCESS_LOGS, &i, &log);
     }
 }

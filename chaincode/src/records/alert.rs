@@ -9,7 +9,7 @@ use super::product_batch::known_code;
 use super::{Cx, not_future};
 use crate::fields::{Fields, Result};
 use crate::record::RecordError;
-use crate::state::ledger::{Alert, AlertState, Disposal, EntId, Ledger, LotId};
+use crate::state::ledger::{ALERTS, Alert, AlertState, Counter, Disposal, EntId, Ledger, LotId};
 use crate::transaction::TxId;
 use chrono::NaiveDate;
 
@@ -41,26 +41,27 @@ impl AlertRecord {
         not_future(self.tested_at.0, &self.tested_at.1, cx)?;
         let found = match &self.scheme {
             Some((s, path)) => {
-                if !l.schemes.contains_key(s) {
+                if !l.schemes().contains_key(s) {
                     return Err(RecordError::new(path, format!("no code scheme \"{s}\" is registered")));
                 }
-                l.code(s, &self.code.0).map(|e| (s.clone(), e))
+                l.code(s, &self.code.0).map(|e| (s.clone(), e.lot, e.issuer))
             }
-            None => known_code(l, &self.code.0).map(|(s, e)| (s.clone(), e)),
+            None => known_code(l, &self.code.0).map(|(s, e)| (s.to_string(), e.lot, e.issuer)),
         };
-        let (scheme, entry) = found.ok_or_else(|| {
+        found.ok_or_else(|| {
             RecordError::new(&self.code.1, format!("code {} is not known on chain; an alert starts from a registered code", self.code.0))
-        })?;
-        Ok((scheme, entry.lot, entry.issuer))
+        })
     }
 
     /// Applies what [`Self::validate`] planned against this same ledger.
     pub fn apply(self, plan: (String, LotId, Option<EntId>), l: &mut Ledger, cx: &Cx) {
         let (scheme, lot, holder) = plan;
         let province = cx.require_bureau("alert").expect("validated").to_string();
-        l.alerts.insert(
-            cx.tx,
-            Alert {
+        l.next_id(Counter::Alerts);
+        l.put(
+            &ALERTS,
+            &cx.tx,
+            &Alert {
                 id: cx.tx,
                 province,
                 scheme,
@@ -100,7 +101,7 @@ impl AlertDisposal {
 
     pub fn validate(&self, l: &Ledger, cx: &Cx) -> Result<()> {
         let province = cx.require_bureau("alert_disposal")?;
-        let alert = l.alerts.get(&self.alert.0).ok_or_else(|| RecordError::new(&self.alert.1, format!("no alert {} is on chain", self.alert.0)))?;
+        let alert = l.get(&ALERTS, &self.alert.0).ok_or_else(|| RecordError::new(&self.alert.1, format!("no alert {} is on chain", self.alert.0)))?;
         if alert.state == AlertState::Closed {
             return Err(RecordError::new(&self.state.1, "the alert is closed"));
         }
@@ -121,9 +122,10 @@ impl AlertDisposal {
     }
 
     pub fn apply(self, l: &mut Ledger, cx: &Cx) {
-        let province = cx.province(l).to_string();
-        let Some(alert) = l.alerts.get_mut(&self.alert.0) else { return };
+        let province = cx.province(l);
+        let Some(mut alert) = l.get(&ALERTS, &self.alert.0) else { return };
         alert.disposals.push(Disposal { province, state: self.state.0, note: self.note, height: cx.block.height, tx: cx.tx });
         alert.state = alert.state.max(self.state.0);
+        l.put(&ALERTS, &self.alert.0, &alert);
     }
 }

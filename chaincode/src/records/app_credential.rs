@@ -14,7 +14,7 @@
 use super::Cx;
 use crate::fields::{Fields, Result};
 use crate::record::RecordError;
-use crate::state::ledger::{AppCredential, Ledger};
+use crate::state::ledger::{APP_CREDENTIALS, AppCredential, Ledger};
 
 #[derive(Clone, Debug)]
 pub struct AppCredentialRecord {
@@ -54,7 +54,7 @@ impl AppCredentialRecord {
                 format!("enterprise {} is enrolled in province {}; its own bureau issues its app ids", self.uscc.0, enterprise.province),
             ));
         }
-        match l.app_credentials.get(&self.appid.0) {
+        match l.get(&APP_CREDENTIALS, &self.appid.0) {
             Some(c) if c.uscc != self.uscc.0 => {
                 Err(RecordError::new(&self.appid.1, format!("app id {} belongs to enterprise {}", self.appid.0, c.uscc)))
             }
@@ -68,11 +68,9 @@ impl AppCredentialRecord {
     }
 
     pub fn apply(self, l: &mut Ledger, cx: &Cx) {
-        let province = cx.province(l).to_string();
-        let validator_key = l.bureaus.values().find(|b| b.province == province).map(|b| b.validator_key).unwrap_or_default();
-        l.app_credentials.insert(
-            self.appid.0.clone(),
-            AppCredential { appid: self.appid.0, uscc: self.uscc.0, province, validator_key, revoked: self.revoked, tx: cx.tx },
-        );
+        let province = cx.province(l);
+        let validator_key = l.bureaus().values().find(|b| b.province == province).map(|b| b.validator_key).unwrap_or_default();
+        let c = AppCredential { appid: self.appid.0, uscc: self.uscc.0, province, validator_key, revoked: self.revoked, tx: cx.tx };
+        l.put(&APP_CREDENTIALS, &c.appid, &c);
     }
 }

@@ -5,7 +5,7 @@
 use super::{Actor, Cx, dict, not_future, uscc};
 use crate::fields::{Fields, Result};
 use crate::record::RecordError;
-use crate::state::ledger::{Ledger, WarehouseRecord};
+use crate::state::ledger::{Ledger, WAREHOUSE_RECORDS, WarehouseRecord};
 use chrono::NaiveDate;
 use std::collections::BTreeMap;
 
@@ -118,7 +118,7 @@ impl CentralWarehouse {
         if let Some((c, path)) = &self.origin {
             dict(l, "country", c, path)?;
         }
-        if l.warehouse_records.contains_key(&self.data_id.0) {
+        if l.contains(&WAREHOUSE_RECORDS, &self.data_id.0) {
             return Err(RecordError::new(&self.data_id.1, format!("data id {} was already pushed", self.data_id.0)));
         }
         Ok(())
@@ -129,24 +129,22 @@ impl CentralWarehouse {
         let mut fields = self.fields;
         fields.insert("unifSociCredCode".into(), self.owner.0);
         if let Some((c, _)) = self.origin {
-            fields.insert("placeorigin".into(), l.dictionaries.lookup("country", &c).unwrap_or(c));
+            fields.insert("placeorigin".into(), l.dictionaries().lookup("country", &c).unwrap_or(c));
         }
-        l.warehouse_records.insert(
-            self.data_id.0.clone(),
-            WarehouseRecord {
-                data_id: self.data_id.0,
-                operator,
-                container: self.container,
-                production_batch: self.production_batch,
-                quarantine_number: self.quarantine_number,
-                nucleic_result: self.nucleic_result,
-                certificate_number: self.certificate_number,
-                certificate_date: self.certificate_date,
-                pieces: self.pieces,
-                gross_grams: self.gross_grams,
-                tx: cx.tx,
-                fields,
-            },
-        );
+        let record = WarehouseRecord {
+            data_id: self.data_id.0,
+            operator,
+            container: self.container,
+            production_batch: self.production_batch,
+            quarantine_number: self.quarantine_number,
+            nucleic_result: self.nucleic_result,
+            certificate_number: self.certificate_number,
+            certificate_date: self.certificate_date,
+            pieces: self.pieces,
+            gross_grams: self.gross_grams,
+            tx: cx.tx,
+            fields,
+        };
+        l.put(&WAREHOUSE_RECORDS, &record.data_id, &record);
     }
 }

@@ -9,7 +9,7 @@
 use super::{Actor, Cx, dict, not_future};
 use crate::fields::{Fields, Result};
 use crate::record::RecordError;
-use crate::state::ledger::{CertificateReport, Ledger};
+use crate::state::ledger::{CERTIFICATE_REPORTS, CertificateReport, Counter, Ledger, REPORT_CLIENTS, REPORT_DAYS, REPORTED_BATCHES};
 use chrono::NaiveDate;
 
 #[derive(Clone, Debug)]
@@ -42,8 +42,8 @@ pub fn quarantine_number(f: &mut Fields) -> Result<(String, String)> {
 /// The province a national report counts for, and the client it came by.
 pub fn reporter(l: &Ledger, cx: &Cx, client: Option<&(String, String)>) -> Result<(String, Option<String>)> {
     match (&cx.actor, client) {
-        (Actor::Node { .. }, Some((id, path))) => match l.report_clients.get(id) {
-            Some(c) if !c.revoked => Ok((c.province.clone(), Some(id.clone()))),
+        (Actor::Node { .. }, Some((id, path))) => match l.get(&REPORT_CLIENTS, id) {
+            Some(c) if !c.revoked => Ok((c.province, Some(id.clone()))),
             Some(_) => Err(RecordError::new(path, format!("report client {id} is revoked"))),
             None => Err(RecordError::new(path, format!("report client {id} is not registered by any bureau"))),
         },
@@ -55,7 +55,7 @@ pub fn reporter(l: &Ledger, cx: &Cx, client: Option<&(String, String)>) -> Resul
         (actor, None) => Ok((
             match actor {
                 Actor::Bureau { province } => province.clone(),
-                Actor::Enterprise(e) => l.enterprises[*e as usize].province.clone(),
+                Actor::Enterprise(e) => l.enterprise_at(*e).province,
                 Actor::Node { .. } | Actor::Anyone => {
                     return Err(RecordError::new("signer", "reports are signed by a bureau, an enterprise or a node"));
                 }
@@ -92,7 +92,7 @@ impl CertificateReportRecord {
         dict(l, "country", &self.country.0, &self.country.1)?;
         dict(l, "product_big_class", &self.product_big_class.0, &self.product_big_class.1)?;
         dict(l, "hs", &self.hs_code.0, &self.hs_code.1)?;
-        if l.report_days.contains(&(province.clone(), self.quarantine_number.0.clone(), cx.today)) {
+        if l.contains(&REPORT_DAYS, &(province.clone(), self.quarantine_number.0.clone(), cx.today)) {
             return Err(RecordError::new(
                 &self.quarantine_number.1,
                 format!(
@@ -106,7 +106,7 @@ impl CertificateReportRecord {
 
     pub fn apply(self, l: &mut Ledger, cx: &Cx) {
         let Ok((province, client_id)) = reporter(l, cx, self.client_id.as_ref()) else { return };
-        let lookup = |d: &str, v: String| l.dictionaries.lookup(d, &v).unwrap_or(v);
+        let lookup = |d: &str, v: String| l.dictionaries().lookup(d, &v).unwrap_or(v);
         let report = CertificateReport {
             province: province.clone(),
             quarantine_number: self.quarantine_number.0.clone(),
@@ -124,10 +124,11 @@ impl CertificateReportRecord {
             client_id,
             tx: cx.tx,
         };
-        l.report_days.insert((province, self.quarantine_number.0.clone(), cx.today));
+        l.put(&REPORT_DAYS, &(province, self.quarantine_number.0.clone(), cx.today), &());
         if let Some(b) = self.production_batch {
-            l.reported_batches.insert((self.quarantine_number.0, b));
+            l.put(&REPORTED_BATCHES, &(self.quarantine_number.0, b), &());
         }
-        l.certificate_reports.push(report);
+        let id = l.next_id(Counter::CertificateReports);
+        l.put(&CERTIFICATE_REPORTS, &id, &report);
     }
 }

@@ -8,7 +8,7 @@ use super::Cx;
 use super::product_batch::register_code;
 use crate::fields::{Fields, Result};
 use crate::record::RecordError;
-use crate::state::ledger::{CodeOrigin, Ledger, LotId};
+use crate::state::ledger::{CodeOrigin, HOLDINGS, LOT_IDS, Ledger, LotId};
 
 #[derive(Clone, Debug)]
 pub struct CodeRef {
@@ -49,12 +49,12 @@ impl CodeLinkRecord {
     /// The lot both codes belong to, and whether `from` is new.
     pub fn validate(&self, l: &Ledger, cx: &Cx) -> Result<(LotId, bool)> {
         let ent = cx.require_enterprise("code_link")?;
-        let province = &l.enterprises[ent as usize].province;
+        let province = l.enterprise_at(ent).province;
         let to_scheme = l
-            .schemes
+            .schemes()
             .get(&self.to.scheme)
             .ok_or_else(|| RecordError::new(format!("{}.scheme", self.to.path), format!("no code scheme \"{}\" is registered", self.to.scheme)))?;
-        if to_scheme.province != *province {
+        if to_scheme.province != province {
             return Err(RecordError::new(
                 format!("{}.scheme", self.to.path),
                 format!(
@@ -69,7 +69,7 @@ impl CodeLinkRecord {
                 format!("\"{}\" does not match scheme {}'s pattern {}", self.to.code, to_scheme.scheme_id, to_scheme.pattern),
             ));
         }
-        let from_scheme = l.schemes.get(&self.from.scheme).ok_or_else(|| {
+        let from_scheme = l.schemes().get(&self.from.scheme).ok_or_else(|| {
             RecordError::new(format!("{}.scheme", self.from.path), format!("no code scheme \"{}\" is registered", self.from.scheme))
         })?;
         let (lot, from_is_new) = match l.code(&self.from.scheme, &self.from.code) {
@@ -90,14 +90,14 @@ impl CodeLinkRecord {
                         ),
                     ));
                 };
-                let lot = *l.lot_ids.get(&(n.clone(), b.clone())).ok_or_else(|| {
+                let lot = l.get(&LOT_IDS, &(n.clone(), b.clone())).ok_or_else(|| {
                     RecordError::new("record.quarantineNumber", format!("no lot with certificate {n} and production batch {b} is on chain"))
                 })?;
                 (lot, true)
             }
         };
         if let (Some(n), Some(b)) = (&self.quarantine_number, &self.batch) {
-            let lot_ref = &l.lots[lot as usize];
+            let lot_ref = l.lot_at(lot);
             if lot_ref.quarantine_number != *n || lot_ref.certificate_batch != *b {
                 return Err(RecordError::new(
                     "record.quarantineNumber",
@@ -114,7 +114,7 @@ impl CodeLinkRecord {
                 format!("code {} of scheme {} is already registered (transaction {})", self.to.code, self.to.scheme, existing.tx),
             ));
         }
-        if !l.holdings.contains_key(&(ent, lot)) && !l.lots[lot as usize].movements.iter().any(|m| l.movements[*m as usize].to == ent) {
+        if !l.contains(&HOLDINGS, &(ent, lot)) && !l.lot_movements(lot).into_iter().any(|m| l.movement_at(m).to == ent) {
             return Err(RecordError::new(
                 format!("{}.code", self.from.path),
                 "the signer has never received these goods; it links codes of goods it has received",

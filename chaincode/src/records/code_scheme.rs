@@ -58,7 +58,7 @@ impl CodeSchemeRecord {
                 format!("bureau {bureau} registers schemes of its own province only, not {}", self.province.0),
             ));
         }
-        if let Some(existing) = l.schemes.get(&self.scheme_id.0)
+        if let Some(existing) = l.schemes().get(&self.scheme_id.0)
             && existing.province != bureau
         {
             return Err(RecordError::new(&self.scheme_id.1, format!("scheme {} belongs to province {}", self.scheme_id.0, existing.province)));
@@ -68,20 +68,17 @@ impl CodeSchemeRecord {
 
     pub fn apply(self, l: &mut Ledger, cx: &Cx) {
         let regex = compile(&self.pattern).ok();
-        l.schemes.insert(
-            self.scheme_id.0.clone(),
-            CodeScheme {
-                scheme_id: self.scheme_id.0,
-                province: self.province.0,
-                name: self.name,
-                pattern: self.pattern,
-                resolver_url: self.resolver_url,
-                rule_doc_sha256: self.rule_doc_sha256,
-                issued_count: self.issued_count,
-                updated_at: cx.block.height,
-                tx: cx.tx,
-                regex,
-            },
-        );
+        l.put_scheme(CodeScheme {
+            scheme_id: self.scheme_id.0,
+            province: self.province.0,
+            name: self.name,
+            pattern: self.pattern,
+            resolver_url: self.resolver_url,
+            rule_doc_sha256: self.rule_doc_sha256,
+            issued_count: self.issued_count,
+            updated_at: cx.block.height,
+            tx: cx.tx,
+            regex,
+        });
     }
 }

@@ -5,7 +5,7 @@
 use super::{Actor, Cx, uscc};
 use crate::fields::{Fields, Result};
 use crate::record::RecordError;
-use crate::state::ledger::{ColdStorage, EntId, Ledger};
+use crate::state::ledger::{COLD_STORAGES, ColdStorage, Counter, EntId, Ledger, STORAGE_IDS, StorageId};
 
 #[derive(Clone, Debug)]
 pub struct ColdStorageRecord {
@@ -69,15 +69,15 @@ impl ColdStorageRecord {
     pub fn validate(&self, l: &Ledger, cx: &Cx) -> Result<()> {
         let operator = self.operator(l, cx)?;
         if let Some(code) = &self.code {
-            let province = &l.enterprises[operator as usize].province;
+            let province = l.enterprise_at(operator).province;
             if let Some(other) = l
-                .cold_storages
-                .iter()
-                .find(|s| s.code.as_ref() == Some(code) && s.operator != operator && l.enterprises[s.operator as usize].province == *province)
+                .scan_all(&COLD_STORAGES)
+                .map(|(_, s)| s)
+                .find(|s| s.code.as_ref() == Some(code) && s.operator != operator && l.enterprise_at(s.operator).province == province)
             {
                 return Err(RecordError::new(
                     "record.code",
-                    format!("cold storage number {code} is already filed in province {province} by {}", l.enterprises[other.operator as usize].uscc),
+                    format!("cold storage number {code} is already filed in province {province} by {}", l.enterprise_at(other.operator).uscc),
                 ));
             }
         }
@@ -86,7 +86,7 @@ impl ColdStorageRecord {
 
     pub fn apply(self, l: &mut Ledger, cx: &Cx) {
         let Ok(operator) = self.operator(l, cx) else { return };
-        let existing = self.code.iter().chain([&self.name]).find_map(|k| l.storage_ids.get(&(operator, k.clone())).copied());
+        let existing = self.code.iter().chain([&self.name]).find_map(|k| l.get(&STORAGE_IDS, &(operator, k.clone())));
         let storage = ColdStorage {
             operator,
             code: self.code.clone(),
@@ -102,18 +102,13 @@ impl ColdStorageRecord {
             tx: cx.tx,
         };
         let id = match existing {
-            Some(id) => {
-                l.cold_storages[id as usize] = storage;
-                id
-            }
-            None => {
-                l.cold_storages.push(storage);
-                (l.cold_storages.len() - 1) as u32
-            }
+            Some(id) => id,
+            None => l.next_id(Counter::ColdStorages) as StorageId,
         };
-        l.storage_ids.insert((operator, self.name), id);
+        l.put(&COLD_STORAGES, &id, &storage);
+        l.put(&STORAGE_IDS, &(operator, self.name), &id);
         if let Some(code) = self.code {
-            l.storage_ids.insert((operator, code), id);
+            l.put(&STORAGE_IDS, &(operator, code), &id);
         }
     }
 }

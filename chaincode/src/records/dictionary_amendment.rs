@@ -62,10 +62,10 @@ impl DictionaryAmendment {
 
     pub fn validate(&self, l: &Ledger, cx: &Cx) -> Result<()> {
         let province = cx.require_bureau("dictionary_amendment")?;
-        if l.amendments.get(&self.digest()).is_some_and(|a| a.approvals.contains(province)) {
+        if l.amendments().get(&self.digest()).is_some_and(|a| a.approvals.contains(province)) {
             return Err(RecordError::new("signer", format!("bureau {province} already approved this amendment")));
         }
-        let dict = l.dictionaries.get(&self.dictionary);
+        let dict = l.dictionaries().get(&self.dictionary);
         for (code, name) in &self.add {
             if let Some(other) = dict.and_then(|d| d.code_of(name)).filter(|c| *c != code && !self.remove.contains(*c)) {
                 return Err(RecordError::new(format!("record.add.{code}"), format!("name \"{name}\" is already code {other}'s")));
@@ -75,25 +75,31 @@ impl DictionaryAmendment {
     }
 
     pub fn apply(self, l: &mut Ledger, cx: &Cx) {
-        let province = cx.province(l).to_string();
+        let province = cx.province(l);
         let digest = self.digest();
         let quorum = l.quorum_of_bureaus();
-        let pending = l.amendments.entry(digest).or_insert_with(|| PendingAmendment {
+        let mut pending = l.amendments().get(&digest).cloned().unwrap_or_else(|| PendingAmendment {
             dictionary: self.dictionary.clone(),
             add: self.add.clone(),
             remove: self.remove.clone(),
             approvals: BTreeSet::new(),
         });
         pending.approvals.insert(province);
-        if pending.approvals.len() >= quorum {
-            let done = l.amendments.remove(&digest).expect("present");
-            let dict = l.dictionaries.0.entry(done.dictionary).or_default();
-            for code in &done.remove {
-                dict.remove(code);
-            }
-            for (code, name) in done.add {
-                dict.insert(code, name);
-            }
+        if pending.approvals.len() < quorum {
+            l.put_amendment(digest, pending);
+            return;
         }
+        if l.amendments().contains_key(&digest) {
+            l.remove_amendment(&digest);
+        }
+        let mut dictionaries = l.dictionaries().clone();
+        let dict = dictionaries.0.entry(pending.dictionary).or_default();
+        for code in &pending.remove {
+            dict.remove(code);
+        }
+        for (code, name) in pending.add {
+            dict.insert(code, name);
+        }
+        l.set_dictionaries(dictionaries);
     }
 }

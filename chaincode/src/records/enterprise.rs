@@ -6,7 +6,7 @@ use super::{Cx, dict};
 use crate::fields::{Fields, Result};
 use crate::hash::Hash;
 use crate::record::RecordError;
-use crate::state::ledger::{Enterprise, Ledger, Licence};
+use crate::state::ledger::{Counter, ENTERPRISE_IDS, ENTERPRISE_KEYS, ENTERPRISES, EntId, Enterprise, Ledger, Licence};
 
 #[derive(Clone, Debug)]
 pub struct EnterpriseRecord {
@@ -87,7 +87,7 @@ impl EnterpriseRecord {
 
     pub fn validate(&self, l: &Ledger, cx: &Cx) -> Result<()> {
         let province = cx.require_bureau("enterprise")?;
-        if l.dictionaries.get("province").is_none_or(|d| d.name_of(province).is_none()) {
+        if l.dictionaries().get("province").is_none_or(|d| d.name_of(province).is_none()) {
             return Err(RecordError::new("signer", format!("bureau {province} is not a province's bureau; only provinces enrol enterprises")));
         }
         if let Some(p) = crate::identifiers::division_province(&self.district.0)
@@ -111,27 +111,24 @@ impl EnterpriseRecord {
             ));
         }
         let key = &self.public_key.0;
-        if let Some(owner) = l.enterprise_keys.get(key)
-            && l.enterprises[*owner as usize].uscc != self.uscc.0
+        if let Some(owner) = l.enterprise_of_key(key).map(|id| l.enterprise_at(id).uscc)
+            && owner != self.uscc.0
         {
-            return Err(RecordError::new(
-                &self.public_key.1,
-                format!("this key already belongs to enterprise {}", l.enterprises[*owner as usize].uscc),
-            ));
+            return Err(RecordError::new(&self.public_key.1, format!("this key already belongs to enterprise {owner}")));
         }
-        if l.bureaus.values().any(|b| &b.validator_key == key || b.admin_key.as_ref() == Some(key)) {
+        if l.bureaus().values().any(|b| &b.validator_key == key || b.admin_key.as_ref() == Some(key)) {
             return Err(RecordError::new(&self.public_key.1, "this key is a bureau's or validator's key"));
         }
         Ok(())
     }
 
     pub fn apply(self, l: &mut Ledger, cx: &Cx) {
-        let province = cx.province(l).to_string();
-        let enterprise_type = l.dictionaries.lookup("enterprise_type", &self.enterprise_type.0).unwrap_or(self.enterprise_type.0);
+        let province = cx.province(l);
+        let enterprise_type = l.dictionaries().lookup("enterprise_type", &self.enterprise_type.0).unwrap_or(self.enterprise_type.0);
         let licences = self
             .licences
             .into_iter()
-            .map(|(t, _, number, image)| Licence { licence_type: l.dictionaries.lookup("licence_type", &t).unwrap_or(t), number, image })
+            .map(|(t, _, number, image)| Licence { licence_type: l.dictionaries().lookup("licence_type", &t).unwrap_or(t), number, image })
             .chain(self.licence_image.map(|image| Licence { licence_type: "01".into(), number: None, image: Some(image) }))
             .collect();
         let mut e = Enterprise {
@@ -151,21 +148,20 @@ impl EnterpriseRecord {
             suspended: self.suspended,
             history: vec![cx.tx],
         };
-        match l.enterprise_ids.get(&self.uscc.0).copied() {
-            Some(id) => {
-                let old = &mut l.enterprises[id as usize];
-                l.enterprise_keys.remove(&old.public_key);
-                let mut history = std::mem::take(&mut old.history);
+        match l.enterprise(&self.uscc.0) {
+            Some((id, old)) => {
+                l.delete(&ENTERPRISE_KEYS, &old.public_key);
+                let mut history = old.history;
                 history.push(cx.tx);
                 e.history = history;
-                *old = e;
-                l.enterprise_keys.insert(self.public_key.0, id);
+                l.put(&ENTERPRISES, &id, &e);
+                l.put(&ENTERPRISE_KEYS, &self.public_key.0, &id);
             }
             None => {
-                let id = l.enterprises.len() as u32;
-                l.enterprises.push(e);
-                l.enterprise_ids.insert(self.uscc.0, id);
-                l.enterprise_keys.insert(self.public_key.0, id);
+                let id = l.next_id(Counter::Enterprises) as EntId;
+                l.put(&ENTERPRISES, &id, &e);
+                l.put(&ENTERPRISE_IDS, &self.uscc.0, &id);
+                l.put(&ENTERPRISE_KEYS, &self.public_key.0, &id);
             }
         }
     }

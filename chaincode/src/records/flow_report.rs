@@ -8,7 +8,7 @@ use super::certificate_report::{quarantine_number, reporter};
 use super::{Cx, dict};
 use crate::fields::{Fields, Result};
 use crate::record::RecordError;
-use crate::state::ledger::{FlowDirection, FlowReport, Ledger};
+use crate::state::ledger::{Counter, FLOW_KEYS, FLOW_REPORTS, FlowDirection, FlowReport, LOT_IDS, Ledger, REPORTED_BATCHES};
 
 #[derive(Clone, Debug)]
 pub struct FlowReportRecord {
@@ -65,7 +65,7 @@ impl FlowReportRecord {
             return Err(RecordError::new(&self.counterpart.1, "an interprovincial flow's counterpart is another province or a port"));
         }
         let pair = (self.quarantine_number.0.clone(), self.production_batch.0.clone());
-        if !l.lot_ids.contains_key(&pair) && !l.reported_batches.contains(&pair) {
+        if !l.contains(&LOT_IDS, &pair) && !l.contains(&REPORTED_BATCHES, &pair) {
             return Err(RecordError::new(
                 &self.production_batch.1,
                 format!(
@@ -74,7 +74,7 @@ impl FlowReportRecord {
                 ),
             ));
         }
-        if l.flow_keys.contains(&self.key(province.clone())) {
+        if l.contains(&FLOW_KEYS, &self.key(province.clone())) {
             return Err(RecordError::new(
                 &self.actual_grams.1,
                 format!("province {province} already reported this flow (same certificate, batch, direction and weight); a duplicate is refused"),
@@ -86,19 +86,24 @@ impl FlowReportRecord {
     pub fn apply(self, l: &mut Ledger, cx: &Cx) {
         let Ok((province, client_id)) = reporter(l, cx, self.client_id.as_ref()) else { return };
         let counterpart = self.counterpart_code(l).unwrap_or_default();
-        l.flow_keys.insert(self.key(province.clone()));
-        l.flow_reports.push(FlowReport {
-            province,
-            production_batch: self.production_batch.0,
-            quarantine_number: self.quarantine_number.0,
-            product_name: self.product_name,
-            actual_grams: self.actual_grams.0,
-            direction: self.direction,
-            counterpart_kind: self.counterpart_kind,
-            counterpart,
-            reported_on: cx.today,
-            client_id,
-            tx: cx.tx,
-        });
+        l.put(&FLOW_KEYS, &self.key(province.clone()), &());
+        let id = l.next_id(Counter::FlowReports);
+        l.put(
+            &FLOW_REPORTS,
+            &id,
+            &FlowReport {
+                province,
+                production_batch: self.production_batch.0,
+                quarantine_number: self.quarantine_number.0,
+                product_name: self.product_name,
+                actual_grams: self.actual_grams.0,
+                direction: self.direction,
+                counterpart_kind: self.counterpart_kind,
+                counterpart,
+                reported_on: cx.today,
+                client_id,
+                tx: cx.tx,
+            },
+        );
     }
 }

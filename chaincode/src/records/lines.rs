@@ -91,7 +91,7 @@ pub fn resolve_lines(l: &Ledger, lines: &[Line], offer: &BTreeMap<LotId, Qty>, h
     for (lot, want) in &taken {
         let have = offer.get(lot).copied().unwrap_or_default();
         if !have.covers(want) {
-            let lot_ref = &l.lots[*lot as usize];
+            let lot_ref = l.lot_at(*lot);
             let field = if want.pieces > have.pieces { "numberOfPieces" } else { "weight" };
             return Err(RecordError::new(
                 format!("{}.{field}", last_path[lot]),
@@ -133,7 +133,7 @@ fn is_new(l: &Ledger, code: &str, scheme: Option<&str>) -> bool {
 
 /// Registers the new codes [`check_new_codes`] allowed.
 pub fn register_new_codes(l: &mut Ledger, lines: &[Line], per_line: &[LotId], issuer: EntId, cx: &super::Cx) {
-    let province = l.enterprises[issuer as usize].province.clone();
+    let province = l.enterprise_at(issuer).province;
     for (line, lot) in lines.iter().zip(per_line) {
         if let Some((code, scheme)) = &line.trace_code
             && is_new(l, code, scheme.as_deref())
@@ -160,9 +160,11 @@ fn match_line(l: &Ledger, line: &Line, offer: &BTreeMap<LotId, Qty>, holder: &st
     let candidates: Vec<LotId> = offer
         .iter()
         .filter(|(lot, q)| {
-            let lot_ref = &l.lots[**lot as usize];
-            !q.is_zero()
-                && lot_ref.product_id == line.product_id
+            if q.is_zero() {
+                return false;
+            }
+            let lot_ref = l.lot_at(**lot);
+            lot_ref.product_id == line.product_id
                 && (lot_ref.label_batch == line.batch || lot_ref.certificate_batch == line.batch)
                 && line.quarantine_number.as_ref().is_none_or(|n| *n == lot_ref.quarantine_number)
         })

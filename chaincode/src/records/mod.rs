@@ -85,11 +85,11 @@ impl Cx {
     }
 
     /// The province a submission counts for.
-    pub fn province<'a>(&'a self, ledger: &'a Ledger) -> &'a str {
+    pub fn province(&self, ledger: &Ledger) -> String {
         match &self.actor {
-            Actor::Bureau { province } | Actor::Node { province } => province,
-            Actor::Enterprise(e) => &ledger.enterprises[*e as usize].province,
-            Actor::Anyone => "",
+            Actor::Bureau { province } | Actor::Node { province } => province.clone(),
+            Actor::Enterprise(e) => ledger.enterprise_at(*e).province,
+            Actor::Anyone => String::new(),
         }
     }
 }
@@ -347,7 +347,7 @@ pub fn not_future(date: NaiveDate, path: &str, cx: &Cx) -> Result<()> {
 
 /// A dictionary rule: the code for `value` in `dict`.
 pub fn dict(l: &Ledger, dict: &str, value: &str, path: &str) -> Result<String> {
-    l.dictionaries.lookup(dict, value).map_err(|rule| RecordError::new(path, rule))
+    l.dictionaries().lookup(dict, value).map_err(|rule| RecordError::new(path, rule))
 }
 
 /// A unified social credit code rule.

@@ -3,7 +3,7 @@
 use super::Cx;
 use crate::fields::{Fields, Result};
 use crate::record::RecordError;
-use crate::state::ledger::{Ledger, Notarisation};
+use crate::state::ledger::{Ledger, NOTARISATIONS, Notarisation};
 
 pub fn parse(f: &mut Fields) -> Result<()> {
     match f.opt_value("document") {
@@ -15,5 +15,5 @@ pub fn parse(f: &mut Fields) -> Result<()> {
 }
 
 pub fn apply(l: &mut Ledger, cx: &Cx) {
-    l.notarisations.insert(cx.tx, Notarisation { signer: cx.signer, height: cx.block.height });
+    l.put(&NOTARISATIONS, &cx.tx, &Notarisation { signer: cx.signer, height: cx.block.height });
 }

@@ -4,7 +4,7 @@
 use super::Cx;
 use crate::fields::{Fields, Result};
 use crate::record::RecordError;
-use crate::state::ledger::{Ledger, Notice};
+use crate::state::ledger::{ALERTS, Counter, Ledger, NOTICE_IDS, NOTICES, Notice};
 use crate::transaction::TxId;
 
 #[derive(Clone, Debug)]
@@ -34,7 +34,7 @@ impl NoticeRecord {
     pub fn validate(&self, l: &Ledger, cx: &Cx) -> Result<()> {
         cx.require_bureau("notice")?;
         if let Some((id, path)) = &self.alert
-            && !l.alerts.contains_key(id)
+            && !l.contains(&ALERTS, id)
         {
             return Err(RecordError::new(path, format!("no alert {id} is on chain")));
         }
@@ -42,8 +42,8 @@ impl NoticeRecord {
     }
 
     pub fn apply(self, l: &mut Ledger, cx: &Cx) {
-        let province = cx.province(l).to_string();
-        l.notices.push(Notice {
+        let province = cx.province(l);
+        let n = Notice {
             id: cx.tx,
             province,
             title: self.title,
@@ -51,6 +51,9 @@ impl NoticeRecord {
             alert: self.alert.map(|a| a.0),
             height: cx.block.height,
             time_ms: cx.block.time_ms,
-        });
+        };
+        let i = l.next_id(Counter::Notices);
+        l.put(&NOTICES, &i, &n);
+        l.put(&NOTICE_IDS, &n.id, &i);
     }
 }

@@ -5,7 +5,7 @@ use super::{Cx, dict};
 use crate::fields::{Fields, Result};
 use crate::hash::Hash;
 use crate::record::RecordError;
-use crate::state::ledger::{Ledger, Product};
+use crate::state::ledger::{Ledger, PRODUCTS, Product};
 
 #[derive(Clone, Debug)]
 pub struct ProductRecord {
@@ -100,8 +100,8 @@ impl ProductRecord {
 
     pub fn apply(self, l: &mut Ledger, cx: &Cx) {
         let ent = cx.enterprise().expect("validated");
-        let category = l.dictionaries.lookup("product_category", &self.category.0).unwrap_or(self.category.0);
-        let country = l.dictionaries.lookup("country", &self.country.0).unwrap_or(self.country.0);
+        let category = l.dictionaries().lookup("product_category", &self.category.0).unwrap_or(self.category.0);
+        let country = l.dictionaries().lookup("country", &self.country.0).unwrap_or(self.country.0);
         let p = Product {
             product_id: self.product_id.clone(),
             name: self.name,
@@ -115,6 +115,6 @@ impl ProductRecord {
             image: self.image,
             tx: cx.tx,
         };
-        l.products.insert((ent, self.product_id), p);
+        l.put(&PRODUCTS, &(ent, self.product_id), &p);
     }
 }

@@ -13,7 +13,9 @@ use super::{Cx, dict, not_future};
 use crate::fields::{Fields, Qty, Result};
 use crate::hash::Hash;
 use crate::record::RecordError;
-use crate::state::ledger::{CodeEntry, CodeOrigin, Ledger, Lot, LotDocuments, LotId, Movement, MovementKind};
+use crate::state::ledger::{
+    CODES, CONTAINERS, CodeEntry, CodeOrigin, Counter, HOLDINGS, LOT_IDS, LOTS, Ledger, Lot, LotDocuments, LotId, Movement, MovementKind,
+};
 use chrono::NaiveDate;
 
 #[derive(Clone, Debug)]
@@ -208,7 +210,7 @@ impl ProductBatch {
 
     pub fn validate(&self, l: &Ledger, cx: &Cx) -> Result<()> {
         let ent = cx.require_enterprise("product_batch")?;
-        let province = &l.enterprises[ent as usize].province;
+        let province = l.enterprise_at(ent).province;
         let entry = &self.quarantine.date_of_entry;
         if self.production_date.0 > entry.0 {
             return Err(RecordError::new(
@@ -221,11 +223,11 @@ impl ProductBatch {
             not_future(*d, path, cx)?;
         }
         dict(l, "entry_port", &self.quarantine.port_of_entry.0, &self.quarantine.port_of_entry.1)?;
-        let existing = l.lot_ids.get(&self.lot_key()).copied();
+        let existing = l.get(&LOT_IDS, &self.lot_key());
         if let Some(lot) = existing
-            && !l.holdings.contains_key(&(ent, lot))
+            && !l.contains(&HOLDINGS, &(ent, lot))
         {
-            let origin = &l.enterprises[l.lots[lot as usize].origin as usize].uscc;
+            let origin = l.enterprise_at(l.lot_at(lot).origin).uscc;
             return Err(RecordError::new(
                 "record.quarantineInfo.quarantineNumber",
                 format!(
@@ -235,7 +237,7 @@ impl ProductBatch {
             ));
         }
         let scheme = l
-            .scheme_for(&self.trace_code.0, self.trace_code_scheme.as_deref(), province)
+            .scheme_for(&self.trace_code.0, self.trace_code_scheme.as_deref(), &province)
             .map_err(|rule| RecordError::new(&self.trace_code.1, rule))?;
         if let Some(known) = l.code(&scheme.scheme_id, &self.trace_code.0) {
             return Err(RecordError::new(
@@ -248,12 +250,12 @@ impl ProductBatch {
                 Some((_, entry)) if Some(entry.lot) != existing => {
                     return Err(RecordError::new(
                         path,
-                        format!("code {parent} belongs to another lot (certificate {})", l.lots[entry.lot as usize].quarantine_number),
+                        format!("code {parent} belongs to another lot (certificate {})", l.lot_at(entry.lot).quarantine_number),
                     ));
                 }
                 Some(_) => {}
                 None => {
-                    l.scheme_for(parent, None, province).map_err(|rule| RecordError::new(path, rule))?;
+                    l.scheme_for(parent, None, &province).map_err(|rule| RecordError::new(path, rule))?;
                 }
             }
         }
@@ -262,16 +264,15 @@ impl ProductBatch {
 
     pub fn apply(self, l: &mut Ledger, cx: &Cx) {
         let ent = cx.enterprise().expect("validated");
-        let province = l.enterprises[ent as usize].province.clone();
-        let port = l.dictionaries.lookup("entry_port", &self.quarantine.port_of_entry.0).unwrap_or_default();
+        let province = l.enterprise_at(ent).province;
+        let port = l.dictionaries().lookup("entry_port", &self.quarantine.port_of_entry.0).unwrap_or_default();
         let scheme = l.scheme_for(&self.trace_code.0, self.trace_code_scheme.as_deref(), &province).map(|s| s.scheme_id.clone()).unwrap_or_default();
         let key = self.lot_key();
-        let lot: LotId = match l.lot_ids.get(&key) {
-            Some(lot) => *lot,
+        let lot: LotId = match l.get(&LOT_IDS, &key) {
+            Some(lot) => lot,
             None => {
-                let lot = l.lots.len() as LotId;
-                let mov = l.movements.len() as u32;
-                l.movements.push(Movement {
+                let lot = l.next_id(Counter::Lots) as LotId;
+                l.add_movement(Movement {
                     kind: MovementKind::Entry,
                     lot,
                     from: None,
@@ -284,29 +285,31 @@ impl ProductBatch {
                     storage: None,
                     received: None,
                 });
-                l.lots.push(Lot {
-                    quarantine_number: key.0.clone(),
-                    certificate_batch: key.1.clone(),
-                    product_id: self.product_id.clone(),
-                    product_name: self.product_name.clone(),
-                    label_batch: self.label_batch.clone(),
-                    container: self.container.clone(),
-                    production_date: self.production_date.0,
-                    entry_date: self.quarantine.date_of_entry.0,
-                    port_of_entry: port,
-                    consignor: self.quarantine.consignor.clone(),
-                    consignee: self.quarantine.consignee.clone(),
-                    origin: ent,
-                    entered: self.qty,
-                    documents: self.documents.clone(),
-                    tx: cx.tx,
-                    movements: vec![mov],
-                    codes: Vec::new(),
-                });
-                l.lot_ids.insert(key, lot);
-                l.holdings.insert((ent, lot), self.qty);
+                l.put(
+                    &LOTS,
+                    &lot,
+                    &Lot {
+                        quarantine_number: key.0.clone(),
+                        certificate_batch: key.1.clone(),
+                        product_id: self.product_id.clone(),
+                        product_name: self.product_name.clone(),
+                        label_batch: self.label_batch.clone(),
+                        container: self.container.clone(),
+                        production_date: self.production_date.0,
+                        entry_date: self.quarantine.date_of_entry.0,
+                        port_of_entry: port,
+                        consignor: self.quarantine.consignor.clone(),
+                        consignee: self.quarantine.consignee.clone(),
+                        origin: ent,
+                        entered: self.qty,
+                        documents: self.documents.clone(),
+                        tx: cx.tx,
+                    },
+                );
+                l.put(&LOT_IDS, &key, &lot);
+                l.put(&HOLDINGS, &(ent, lot), &self.qty);
                 if let Some(c) = &self.container {
-                    l.containers.entry(c.clone()).or_default().insert(lot);
+                    l.put(&CONTAINERS, &(c.clone(), lot), &());
                 }
                 lot
             }
@@ -322,20 +325,15 @@ impl ProductBatch {
 }
 
 /// A code known in any scheme.
-pub fn known_code<'a>(l: &'a Ledger, code: &str) -> Option<(&'a String, &'a CodeEntry)> {
+pub fn known_code(l: &Ledger, code: &str) -> Option<(String, CodeEntry)> {
     let mut key = (String::new(), code.to_string());
-    l.schemes.keys().find_map(|s| {
+    l.schemes().keys().find_map(|s| {
         s.clone_into(&mut key.0);
-        l.codes.get_key_value(&key).map(|((s, _), e)| (s, e))
+        l.get(&CODES, &key).map(|e| (s.clone(), e))
     })
 }
 
 /// Registers a code of `scheme` as belonging to `lot`.
 pub fn register_code(l: &mut Ledger, lot: LotId, scheme: String, code: String, issuer: Option<u32>, origin: CodeOrigin, cx: &Cx) {
-    let key = (scheme, code);
-    if l.codes.contains_key(&key) {
-        return;
-    }
-    l.lots[lot as usize].codes.push(key.clone());
-    l.codes.insert(key, CodeEntry { lot, issuer, origin, tx: cx.tx });
+    l.add_code(scheme, code, CodeEntry { lot, issuer, origin, tx: cx.tx });
 }

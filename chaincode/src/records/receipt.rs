@@ -7,7 +7,7 @@ use super::lines::{Line, Taken, check_new_codes, parse_lines, register_new_codes
 use super::{Cx, not_future};
 use crate::fields::{Fields, Qty, Result};
 use crate::record::RecordError;
-use crate::state::ledger::{DocumentKind, EntId, Ledger, LotId, Reception};
+use crate::state::ledger::{DOCUMENTS, DocumentKind, EntId, Ledger, LotId, MOVEMENTS, Reception, SHIPMENTS};
 use chrono::NaiveDate;
 use std::collections::BTreeMap;
 
@@ -53,7 +53,7 @@ impl ReceiptRecord {
         let sender = l.enterprise(&self.sender.0).map(|(id, _)| id).ok_or_else(|| {
             RecordError::new(&self.sender.1, format!("{} is not an enrolled enterprise; its province's bureau enrols it first", self.sender.0))
         })?;
-        let shipment = l.shipments.get(&(sender, self.send_number.0.clone())).ok_or_else(|| {
+        let shipment = l.get(&SHIPMENTS, &(sender, self.send_number.0.clone())).ok_or_else(|| {
             RecordError::new(
                 &self.send_number.1,
                 format!("{} recorded no shipment {}; a receipt must reference a shipment", self.sender.0, self.send_number.0),
@@ -62,7 +62,7 @@ impl ReceiptRecord {
         if shipment.receiver != receiver {
             return Err(RecordError::new(
                 &self.send_number.1,
-                format!("shipment {} goes to {}, not to the signer", self.send_number.0, l.enterprises[shipment.receiver as usize].uscc),
+                format!("shipment {} goes to {}, not to the signer", self.send_number.0, l.enterprise_at(shipment.receiver).uscc),
             ));
         }
         if let Some(tx) = shipment.receipt {
@@ -71,12 +71,19 @@ impl ReceiptRecord {
         if self.receive_time.0 < shipment.date {
             return Err(RecordError::new(&self.receive_time.1, format!("received {} before it was sent on {}", self.receive_time.0, shipment.date)));
         }
-        if l.documents.contains(&(receiver, DocumentKind::Receipt, self.number.0.clone())) {
+        if l.contains(&DOCUMENTS, &(receiver, DocumentKind::Receipt, self.number.0.clone())) {
             return Err(RecordError::new(&self.number.1, format!("receipt {} was already recorded", self.number.0)));
         }
-        let offer: BTreeMap<LotId, Qty> = shipment.movements.iter().map(|m| (l.movements[*m as usize].lot, l.movements[*m as usize].qty)).collect();
+        let offer: BTreeMap<LotId, Qty> = shipment
+            .movements
+            .iter()
+            .map(|m| {
+                let mov = l.movement_at(*m);
+                (mov.lot, mov.qty)
+            })
+            .collect();
         let taken = resolve_lines(l, &self.lines, &offer, &format!("shipment {}", self.send_number.0))?;
-        check_new_codes(l, &self.lines, &l.enterprises[receiver as usize].province)?;
+        check_new_codes(l, &self.lines, &l.enterprise_at(receiver).province)?;
         Ok((sender, receiver, taken))
     }
 
@@ -86,17 +93,19 @@ impl ReceiptRecord {
         let Taken { lots: taken, per_line } = taken;
         register_new_codes(l, &self.lines, &per_line, receiver, cx);
         let received: BTreeMap<LotId, Qty> = taken.into_iter().collect();
-        let shipment = l.shipments.get_mut(&(sender, self.send_number.0.clone())).expect("validated");
+        let key = (sender, self.send_number.0.clone());
+        let mut shipment = l.get(&SHIPMENTS, &key).expect("validated");
         shipment.receipt = Some(cx.tx);
-        for m in shipment.movements.clone() {
-            let mov = &mut l.movements[m as usize];
+        for &m in &shipment.movements {
+            let mut mov = l.movement_at(m);
             let qty = received.get(&mov.lot).copied().unwrap_or_default();
             mov.received = Some(Reception { qty, date: self.receive_time.0, tx: cx.tx, document: self.number.0.clone() });
+            l.put(&MOVEMENTS, &m, &mov);
             if !qty.is_zero() {
-                let lot = mov.lot;
-                l.give(receiver, lot, &qty);
+                l.give(receiver, mov.lot, &qty);
             }
         }
-        l.documents.insert((receiver, DocumentKind::Receipt, self.number.0));
+        l.put(&SHIPMENTS, &key, &shipment);
+        l.put(&DOCUMENTS, &(receiver, DocumentKind::Receipt, self.number.0), &());
     }
 }

@@ -7,7 +7,7 @@ use super::Cx;
 use crate::fields::{Fields, Result};
 use crate::hash::Hash;
 use crate::record::RecordError;
-use crate::state::ledger::{Ledger, ReportClient};
+use crate::state::ledger::{Ledger, REPORT_CLIENTS, ReportClient};
 
 #[derive(Clone, Debug)]
 pub struct ReportClientRecord {
@@ -34,7 +34,7 @@ impl ReportClientRecord {
         if province == "000000" {
             return Err(RecordError::new("signer", "the national platform receives reports; a province's bureau registers its report clients"));
         }
-        if let Some(c) = l.report_clients.get(&self.client_id.0)
+        if let Some(c) = l.get(&REPORT_CLIENTS, &self.client_id.0)
             && c.province != province
         {
             return Err(RecordError::new(&self.client_id.1, format!("client {} belongs to province {}", self.client_id.0, c.province)));
@@ -43,10 +43,8 @@ impl ReportClientRecord {
     }
 
     pub fn apply(self, l: &mut Ledger, cx: &Cx) {
-        let province = cx.province(l).to_string();
-        l.report_clients.insert(
-            self.client_id.0.clone(),
-            ReportClient { client_id: self.client_id.0, province, credential_sha256: self.credential, revoked: self.revoked, tx: cx.tx },
-        );
+        let province = cx.province(l);
+        let c = ReportClient { client_id: self.client_id.0, province, credential_sha256: self.credential, revoked: self.revoked, tx: cx.tx };
+        l.put(&REPORT_CLIENTS, &c.client_id, &c);
     }
 }

@@ -7,7 +7,7 @@ use super::lines::{Line, Taken, check_new_codes, holdings_of, parse_lines, regis
 use super::{Cx, counterpart, not_future};
 use crate::fields::{Fields, Result};
 use crate::record::RecordError;
-use crate::state::ledger::{EntId, Ledger, Movement, MovementKind, Shipment, ShipmentLine};
+use crate::state::ledger::{EntId, Ledger, Movement, MovementKind, SHIPMENTS, Shipment, ShipmentLine};
 use chrono::NaiveDate;
 
 #[derive(Clone, Debug)]
@@ -48,10 +48,10 @@ impl ShipmentRecord {
         if receiver == sender {
             return Err(RecordError::new(&self.receiver.1, "a shipment goes to another enterprise; use stock_in / stock_out within one"));
         }
-        if let Some(s) = l.shipments.get(&(sender, self.number.0.clone())) {
+        if let Some(s) = l.get(&SHIPMENTS, &(sender, self.number.0.clone())) {
             return Err(RecordError::new(&self.number.1, format!("shipment {} was already recorded (transaction {})", self.number.0, s.tx)));
         }
-        let e = &l.enterprises[sender as usize];
+        let e = l.enterprise_at(sender);
         let taken = resolve_lines(l, &self.lines, &holdings_of(l, sender), &e.uscc)?;
         check_new_codes(l, &self.lines, &e.province)?;
         Ok((sender, receiver, taken))
@@ -86,9 +86,20 @@ impl ShipmentRecord {
             .zip(&per_line)
             .map(|(line, lot)| ShipmentLine { lot: *lot, product_id: line.product_id.clone(), label_batch: line.batch.clone(), qty: line.qty })
             .collect();
-        l.shipments.insert(
-            (sender, self.number.0.clone()),
-            Shipment { sender, receiver, number: self.number.0, date: self.date.0, lines, movements, vehicles: Vec::new(), receipt: None, tx: cx.tx },
+        l.put(
+            &SHIPMENTS,
+            &(sender, self.number.0.clone()),
+            &Shipment {
+                sender,
+                receiver,
+                number: self.number.0,
+                date: self.date.0,
+                lines,
+                movements,
+                vehicles: Vec::new(),
+                receipt: None,
+                tx: cx.tx,
+            },
         );
     }
 }

@@ -9,7 +9,7 @@ use super::lines::{Line, holdings_of, parse_lines, resolve};
 use super::{Cx, counterpart, not_future};
 use crate::fields::{Fields, Qty, Result};
 use crate::record::RecordError;
-use crate::state::ledger::{DocumentKind, EntId, Ledger, LotId, Movement, MovementKind, StorageId};
+use crate::state::ledger::{DOCUMENTS, DocumentKind, EntId, Ledger, LotId, Movement, MovementKind, STORAGE_IDS, StorageId};
 use chrono::NaiveDate;
 
 #[derive(Clone, Debug)]
@@ -30,13 +30,11 @@ const FIELDS: &str = "inStockCode, inStockDate, senderUscc, sendEntName, sendCon
 pub fn storage_of(l: &Ledger, operator: EntId, named: Option<&(String, String)>) -> Result<Option<StorageId>> {
     match named {
         Some((name, path)) => l
-            .storage_ids
-            .get(&(operator, name.clone()))
-            .copied()
+            .get(&STORAGE_IDS, &(operator, name.clone()))
             .map(Some)
             .ok_or_else(|| RecordError::new(path, format!("the signer registered no cold storage numbered or named \"{name}\""))),
         None => {
-            let mut own = l.storage_ids.range((operator, String::new())..).take_while(|((e, _), _)| *e == operator).map(|(_, s)| *s);
+            let mut own = l.scan(&STORAGE_IDS, &operator).map(|(_, s)| s);
             let first = own.next();
             Ok(if own.all(|s| Some(s) == first) { first } else { None })
         }
@@ -74,7 +72,7 @@ impl StockIn {
     pub fn validate(&self, l: &Ledger, cx: &Cx) -> Result<Placement> {
         let operator = cx.require_enterprise("stock_in")?;
         not_future(self.date.0, &self.date.1, cx)?;
-        if l.documents.contains(&(operator, DocumentKind::StockIn, self.code.0.clone())) {
+        if l.contains(&DOCUMENTS, &(operator, DocumentKind::StockIn, self.code.0.clone())) {
             return Err(RecordError::new(&self.code.1, format!("stock-in {} was already recorded", self.code.0)));
         }
         let storage = storage_of(l, operator, self.storage.as_ref())?;
@@ -89,12 +87,12 @@ impl StockIn {
                     "taking another enterprise's goods into custody needs one of the signer's registered cold storages (cold_storage); name it by storageNumber or storageName",
                 ));
             }
-            let from_owner = resolve(l, &self.lines, &holdings_of(l, owner), &l.enterprises[owner as usize].uscc);
+            let from_owner = resolve(l, &self.lines, &holdings_of(l, owner), &l.enterprise_at(owner).uscc);
             if let Ok(taken) = from_owner {
                 return Ok(Placement { operator, owner: Some(owner), storage, taken });
             }
         }
-        let taken = resolve(l, &self.lines, &holdings_of(l, operator), &l.enterprises[operator as usize].uscc)?;
+        let taken = resolve(l, &self.lines, &holdings_of(l, operator), &l.enterprise_at(operator).uscc)?;
         Ok(Placement { operator, owner: None, storage, taken })
     }
 
@@ -120,6 +118,6 @@ impl StockIn {
                 received: None,
             });
         }
-        l.documents.insert((operator, DocumentKind::StockIn, self.code.0));
+        l.put(&DOCUMENTS, &(operator, DocumentKind::StockIn, self.code.0), &());
     }
 }

@@ -7,7 +7,7 @@ use super::stock_in::storage_of;
 use super::{Cx, counterpart, not_future};
 use crate::fields::{Fields, Result};
 use crate::record::RecordError;
-use crate::state::ledger::{DocumentKind, EntId, Ledger, Movement, MovementKind, StorageId};
+use crate::state::ledger::{DOCUMENTS, DocumentKind, EntId, Ledger, Movement, MovementKind, StorageId};
 use chrono::NaiveDate;
 
 #[derive(Clone, Debug)]
@@ -53,7 +53,7 @@ impl StockOut {
     pub fn validate(&self, l: &Ledger, cx: &Cx) -> Result<(EntId, EntId, Option<StorageId>, Taken)> {
         let operator = cx.require_enterprise("stock_out")?;
         not_future(self.date.0, &self.date.1, cx)?;
-        if l.documents.contains(&(operator, DocumentKind::StockOut, self.code.0.clone())) {
+        if l.contains(&DOCUMENTS, &(operator, DocumentKind::StockOut, self.code.0.clone())) {
             return Err(RecordError::new(&self.code.1, format!("stock-out {} was already recorded", self.code.0)));
         }
         let receiver = counterpart(l, &self.receiver.0, &self.receiver.1)?;
@@ -61,7 +61,7 @@ impl StockOut {
             return Err(RecordError::new(&self.receiver.1, "goods stocked out go to another enterprise"));
         }
         let storage = storage_of(l, operator, self.storage.as_ref())?;
-        let e = &l.enterprises[operator as usize];
+        let e = l.enterprise_at(operator);
         let taken = resolve_lines(l, &self.lines, &holdings_of(l, operator), &e.uscc)?;
         check_new_codes(l, &self.lines, &e.province)?;
         Ok((operator, receiver, storage, taken))
@@ -89,6 +89,6 @@ impl StockOut {
                 received: None,
             });
         }
-        l.documents.insert((operator, DocumentKind::StockOut, self.code.0));
+        l.put(&DOCUMENTS, &(operator, DocumentKind::StockOut, self.code.0), &());
     }
 }

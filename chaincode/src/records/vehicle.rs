@@ -5,7 +5,7 @@
 use super::Cx;
 use crate::fields::{Fields, Result};
 use crate::record::RecordError;
-use crate::state::ledger::{EntId, Ledger, Vehicle};
+use crate::state::ledger::{EntId, Ledger, SHIPMENTS, Shipment, Vehicle};
 
 #[derive(Clone, Debug)]
 pub struct VehicleRecord {
@@ -35,7 +35,7 @@ impl VehicleRecord {
         Ok(r)
     }
 
-    fn shipment_key(&self, l: &Ledger, cx: &Cx) -> Result<(EntId, String)> {
+    fn shipment_key(&self, l: &Ledger, cx: &Cx) -> Result<((EntId, String), Shipment)> {
         let me = cx.require_enterprise("vehicle")?;
         let sender = match &self.sender {
             // The shipment is on chain: its sender may have been suspended since.
@@ -46,18 +46,18 @@ impl VehicleRecord {
             None => me,
         };
         let key = (sender, self.send_number.0.clone());
-        let shipment = l.shipments.get(&key).ok_or_else(|| {
-            RecordError::new(&self.send_number.1, format!("{} recorded no shipment {}", l.enterprises[sender as usize].uscc, self.send_number.0))
+        let shipment = l.get(&SHIPMENTS, &key).ok_or_else(|| {
+            RecordError::new(&self.send_number.1, format!("{} recorded no shipment {}", l.enterprise_at(sender).uscc, self.send_number.0))
         })?;
         if shipment.sender != me && shipment.receiver != me {
             return Err(RecordError::new(&self.send_number.1, "only the shipment's sender or receiver records the vehicle that carried it"));
         }
-        Ok(key)
+        Ok((key, shipment))
     }
 
     pub fn validate(&self, l: &Ledger, cx: &Cx) -> Result<()> {
-        let key = self.shipment_key(l, cx)?;
-        if l.shipments[&key].vehicles.iter().any(|v| v.plate == self.plate && v.driver_name == self.driver_name) {
+        let (_, shipment) = self.shipment_key(l, cx)?;
+        if shipment.vehicles.iter().any(|v| v.plate == self.plate && v.driver_name == self.driver_name) {
             return Err(RecordError::new(
                 "record.licenseplate",
                 format!("vehicle {} with driver {} is already recorded on this shipment", self.plate, self.driver_name),
@@ -67,8 +67,8 @@ impl VehicleRecord {
     }
 
     pub fn apply(self, l: &mut Ledger, cx: &Cx) {
-        let Ok(key) = self.shipment_key(l, cx) else { return };
-        let shipment = l.shipments.get_mut(&key).expect("validated");
+        let Ok((key, mut shipment)) = self.shipment_key(l, cx) else { return };
         shipment.vehicles.push(Vehicle { plate: self.plate, driver_name: self.driver_name, driver_phone: self.driver_phone, tx: cx.tx });
+        l.put(&SHIPMENTS, &key, &shipment);
     }
 }

@@ -3,16 +3,19 @@
 //! codes, reports, alerts and notices. Every collection is ordered, so the
 //! ledger's bytes (and its digest) are the same on every validator.
 //!
-//! The trace indexes are small: each lot lists the ids of its movements
-//! (4 bytes a movement) and its codes; holdings are keyed by enterprise.
+//! Everything but the few small tables (bureaus, dictionaries, code schemes,
+//! pending amendments, kept decoded in memory and written through) lives in
+//! the state store, one [`Table`] each (see [`super::store`]). Each lot's
+//! movements and codes are key ranges (`lot ‖ movement id`), so a trace
+//! reads only the lot it follows and a movement never rewrites its lot.
 
-use super::chunked::Chunked;
+use super::store::{Key, Kv, Table};
 use crate::dictionary::Dictionaries;
 use crate::fields::Qty;
 use crate::hash::Hash;
 use crate::transaction::TxId;
 use chrono::NaiveDate;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
 pub type EntId = u32;
@@ -21,7 +24,7 @@ pub type MovId = u32;
 pub type StorageId = u32;
 
 /// A bureau of the consortium, from genesis.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Bureau {
     pub name: String,
     pub province: String,
@@ -29,14 +32,14 @@ pub struct Bureau {
     pub admin_key: Option<[u8; 32]>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Licence {
     pub licence_type: String,
     pub number: Option<String>,
     pub image: Option<Hash>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Enterprise {
     pub uscc: String,
     pub name: String,
@@ -56,7 +59,7 @@ pub struct Enterprise {
     pub history: Vec<TxId>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Product {
     pub product_id: String,
     pub name: String,
@@ -72,7 +75,7 @@ pub struct Product {
 }
 
 /// The documents that came with a lot (seed 004 tables 6–10).
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct LotDocuments {
     pub quarantine_image: Option<Hash>,
     pub customs_number: Option<String>,
@@ -85,7 +88,7 @@ pub struct LotDocuments {
 
 /// A lot: the goods of one entry quarantine certificate and production
 /// batch, the matching key seed 000 uses between provinces.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Lot {
     pub quarantine_number: String,
     pub certificate_batch: String,
@@ -102,11 +105,9 @@ pub struct Lot {
     pub entered: Qty,
     pub documents: LotDocuments,
     pub tx: TxId,
-    pub movements: Vec<MovId>,
-    pub codes: Vec<(String, String)>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MovementKind {
     /// The lot's first stock-in by its importer (product batch record).
@@ -116,7 +117,7 @@ pub enum MovementKind {
     StockOut,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Reception {
     pub qty: Qty,
     pub date: NaiveDate,
@@ -125,7 +126,7 @@ pub struct Reception {
 }
 
 /// One step of custody of a lot.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Movement {
     pub kind: MovementKind,
     pub lot: LotId,
@@ -141,7 +142,7 @@ pub struct Movement {
     pub received: Option<Reception>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Vehicle {
     pub plate: String,
     pub driver_name: String,
@@ -149,7 +150,7 @@ pub struct Vehicle {
     pub tx: TxId,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ShipmentLine {
     pub lot: LotId,
     pub product_id: String,
@@ -157,7 +158,7 @@ pub struct ShipmentLine {
     pub qty: Qty,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Shipment {
     pub sender: EntId,
     pub receiver: EntId,
@@ -171,7 +172,7 @@ pub struct Shipment {
     pub tx: TxId,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ColdStorage {
     pub operator: EntId,
     pub code: Option<String>,
@@ -188,7 +189,7 @@ pub struct ColdStorage {
 }
 
 /// A central supervision warehouse's record of a container (seed 004 table 12).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WarehouseRecord {
     pub data_id: String,
     pub operator: EntId,
@@ -204,7 +205,7 @@ pub struct WarehouseRecord {
     pub fields: BTreeMap<String, String>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CodeScheme {
     pub scheme_id: String,
     pub province: String,
@@ -226,7 +227,7 @@ impl CodeScheme {
 }
 
 /// How a code came to belong to its lot.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "via", rename_all = "snake_case")]
 pub enum CodeOrigin {
     /// Issued on a product batch record (its `traceCode`).
@@ -241,7 +242,7 @@ pub enum CodeOrigin {
     MatchingKey,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CodeEntry {
     pub lot: LotId,
     /// The enterprise that issued or linked the code: where a trace from it starts.
@@ -250,14 +251,14 @@ pub struct CodeEntry {
     pub tx: TxId,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FlowDirection {
     In,
     Out,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CertificateReport {
     pub province: String,
     pub quarantine_number: String,
@@ -276,7 +277,7 @@ pub struct CertificateReport {
     pub tx: TxId,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FlowReport {
     pub province: String,
     pub production_batch: String,
@@ -292,7 +293,7 @@ pub struct FlowReport {
 }
 
 /// Disposal states of an alert, in the only order they may be reached.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertState {
     Open,
@@ -323,7 +324,7 @@ impl AlertState {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Disposal {
     pub province: String,
     pub state: AlertState,
@@ -332,7 +333,7 @@ pub struct Disposal {
     pub tx: TxId,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
     pub id: TxId,
     pub province: String,
@@ -349,7 +350,7 @@ pub struct Alert {
     pub disposals: Vec<Disposal>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Notice {
     pub id: TxId,
     pub province: String,
@@ -361,7 +362,7 @@ pub struct Notice {
 }
 
 /// A client of the national report interfaces (seed 000 §2: HTTP Basic).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ReportClient {
     pub client_id: String,
     pub province: String,
@@ -373,7 +374,7 @@ pub struct ReportClient {
 
 /// An app id issued to an enterprise (`app_credential`): the credential of
 /// seed 004's signed requests, served by the issuing bureau's validator.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AppCredential {
     pub appid: String,
     pub uscc: String,
@@ -386,7 +387,7 @@ pub struct AppCredential {
 }
 
 /// An auditor's key, registered by a bureau (`auditor`).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Auditor {
     pub name: String,
     pub province: String,
@@ -396,7 +397,7 @@ pub struct Auditor {
 
 /// A bureau's read of other provinces' unmasked data inside an alert's
 /// trace (`access_log`).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AccessLog {
     pub tx: TxId,
     /// The reading bureau's province.
@@ -412,7 +413,7 @@ pub struct AccessLog {
 }
 
 /// A dictionary amendment waiting for a bureau quorum.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PendingAmendment {
     pub dictionary: String,
     pub add: BTreeMap<String, String>,
@@ -420,13 +421,13 @@ pub struct PendingAmendment {
     pub approvals: BTreeSet<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Notarisation {
     pub signer: [u8; 32],
     pub height: u64,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DocumentKind {
     Receipt,
@@ -434,48 +435,253 @@ pub enum DocumentKind {
     StockOut,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+impl Key for DocumentKind {
+    fn put(&self, out: &mut Vec<u8>) {
+        out.push(*self as u8);
+    }
+    fn take(input: &mut &[u8]) -> Option<Self> {
+        Some(match u8::take(input)? {
+            0 => DocumentKind::Receipt,
+            1 => DocumentKind::StockIn,
+            2 => DocumentKind::StockOut,
+            _ => return None,
+        })
+    }
+}
+
+impl Key for FlowDirection {
+    fn put(&self, out: &mut Vec<u8>) {
+        out.push(*self as u8);
+    }
+    fn take(input: &mut &[u8]) -> Option<Self> {
+        Some(match u8::take(input)? {
+            0 => FlowDirection::In,
+            1 => FlowDirection::Out,
+            _ => return None,
+        })
+    }
+}
+
+/// Where a transaction took effect: its block, its place in the block, and
+/// whether it was applied (a rejected one's reason is in its receipt).
+/// A transaction repeated in a later block keeps its first place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Seen(pub u64, pub u32, pub bool);
+
+impl Seen {
+    pub fn height(&self) -> u64 {
+        self.0
+    }
+    pub fn index(&self) -> u32 {
+        self.1
+    }
+    pub fn applied(&self) -> bool {
+        self.2
+    }
+}
+
+// The tables. Prefix bytes are part of the stored format: never reuse one.
+/// The state's own figures ([`super::State`]: height, counts, root).
+pub const META: Table<u8, u64> = Table::new(0x01, "meta");
+pub const STATE_ROOT: Table<(), Hash> = Table::new(0x02, "state_root");
+/// Every transaction on chain (applied or rejected): where it took effect.
+pub const SEEN: Table<TxId, Seen> = Table::new(0x03, "seen");
+pub const COUNTS: Table<u8, u64> = Table::new(0x04, "counts");
+pub const BUREAUS: Table<String, Bureau> = Table::new(0x10, "bureaus");
+pub const DICTIONARIES: Table<(), Dictionaries> = Table::new(0x11, "dictionaries");
+pub const AMENDMENTS: Table<Hash, PendingAmendment> = Table::new(0x12, "amendments");
+pub const SCHEMES: Table<String, CodeScheme> = Table::new(0x13, "schemes");
+pub const ENTERPRISES: Table<EntId, Enterprise> = Table::new(0x20, "enterprises");
+pub const ENTERPRISE_IDS: Table<String, EntId> = Table::new(0x21, "enterprise_ids");
+pub const ENTERPRISE_KEYS: Table<[u8; 32], EntId> = Table::new(0x22, "enterprise_keys");
+pub const PRODUCTS: Table<(EntId, String), Product> = Table::new(0x23, "products");
+pub const LOTS: Table<LotId, Lot> = Table::new(0x30, "lots");
+/// (certificate number, production batch) → lot.
+pub const LOT_IDS: Table<(String, String), LotId> = Table::new(0x31, "lot_ids");
+/// Each lot's movements, in order.
+pub const LOT_MOVEMENTS: Table<(LotId, MovId), ()> = Table::new(0x32, "lot_movements");
+/// Each lot's codes, in the order they were registered: lot ‖ code sequence → (scheme, code).
+pub const LOT_CODES: Table<(LotId, u64), (String, String)> = Table::new(0x33, "lot_codes");
+pub const HOLDINGS: Table<(EntId, LotId), Qty> = Table::new(0x34, "holdings");
+pub const MOVEMENTS: Table<MovId, Movement> = Table::new(0x35, "movements");
+pub const SHIPMENTS: Table<(EntId, String), Shipment> = Table::new(0x36, "shipments");
+pub const DOCUMENTS: Table<(EntId, DocumentKind, String), ()> = Table::new(0x37, "documents");
+/// Lots by container number (for associated-product warnings).
+pub const CONTAINERS: Table<(String, LotId), ()> = Table::new(0x38, "containers");
+pub const COLD_STORAGES: Table<StorageId, ColdStorage> = Table::new(0x40, "cold_storages");
+pub const STORAGE_IDS: Table<(EntId, String), StorageId> = Table::new(0x41, "storage_ids");
+/// Stock-ins by cold storage (for associated-product warnings).
+pub const STORAGE_VISITS: Table<(StorageId, MovId), ()> = Table::new(0x42, "storage_visits");
+pub const WAREHOUSE_RECORDS: Table<String, WarehouseRecord> = Table::new(0x43, "warehouse_records");
+pub const CODES: Table<(String, String), CodeEntry> = Table::new(0x50, "codes");
+pub const CERTIFICATE_REPORTS: Table<u64, CertificateReport> = Table::new(0x60, "certificate_reports");
+pub const REPORT_DAYS: Table<(String, String, NaiveDate), ()> = Table::new(0x61, "report_days");
+/// (certificate number, production batch) pairs certificate reports named.
+pub const REPORTED_BATCHES: Table<(String, String), ()> = Table::new(0x62, "reported_batches");
+pub const FLOW_REPORTS: Table<u64, FlowReport> = Table::new(0x63, "flow_reports");
+pub const FLOW_KEYS: Table<(String, String, String, FlowDirection, u64), ()> = Table::new(0x64, "flow_keys");
+pub const ALERTS: Table<TxId, Alert> = Table::new(0x70, "alerts");
+pub const NOTICES: Table<u64, Notice> = Table::new(0x71, "notices");
+/// A notice's place in [`NOTICES`] by its transaction id.
+pub const NOTICE_IDS: Table<TxId, u64> = Table::new(0x72, "notice_ids");
+pub const REPORT_CLIENTS: Table<String, ReportClient> = Table::new(0x80, "report_clients");
+pub const APP_CREDENTIALS: Table<String, AppCredential> = Table::new(0x81, "app_credentials");
+pub const AUDITORS: Table<[u8; 32], Auditor> = Table::new(0x82, "auditors");
+pub const ACCESS_LOGS: Table<u64, AccessLog> = Table::new(0x83, "access_logs");
+pub const NOTARISATIONS: Table<TxId, Notarisation> = Table::new(0x90, "notarisations");
+
+/// The counted tables (keys of [`COUNTS`]): the next id of each is its count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Counter {
+    Enterprises = 0,
+    Lots = 1,
+    Movements = 2,
+    ColdStorages = 3,
+    Codes = 4,
+    CertificateReports = 5,
+    FlowReports = 6,
+    Notices = 7,
+    AccessLogs = 8,
+    Alerts = 9,
+}
+
+#[derive(Clone, Debug, Default)]
 pub struct Ledger {
-    pub bureaus: BTreeMap<String, Bureau>,
-    pub dictionaries: Dictionaries,
-    pub amendments: BTreeMap<Hash, PendingAmendment>,
-    pub enterprises: Vec<Enterprise>,
-    pub enterprise_ids: BTreeMap<String, EntId>,
-    pub enterprise_keys: BTreeMap<[u8; 32], EntId>,
-    pub products: BTreeMap<(EntId, String), Product>,
-    pub lots: Vec<Lot>,
-    pub lot_ids: BTreeMap<(String, String), LotId>,
-    pub holdings: BTreeMap<(EntId, LotId), Qty>,
-    pub movements: Chunked<Movement>,
-    pub shipments: BTreeMap<(EntId, String), Shipment>,
-    pub documents: BTreeSet<(EntId, DocumentKind, String)>,
-    pub cold_storages: Vec<ColdStorage>,
-    pub storage_ids: BTreeMap<(EntId, String), StorageId>,
-    pub warehouse_records: BTreeMap<String, WarehouseRecord>,
-    pub schemes: BTreeMap<String, CodeScheme>,
-    pub codes: BTreeMap<(String, String), CodeEntry>,
-    pub certificate_reports: Vec<CertificateReport>,
-    pub report_days: BTreeSet<(String, String, NaiveDate)>,
-    /// (certificate number, production batch) pairs certificate reports named.
-    pub reported_batches: BTreeSet<(String, String)>,
-    pub flow_reports: Vec<FlowReport>,
-    pub flow_keys: BTreeSet<(String, String, String, FlowDirection, u64)>,
-    pub alerts: BTreeMap<TxId, Alert>,
-    pub notices: Vec<Notice>,
-    pub report_clients: BTreeMap<String, ReportClient>,
-    pub app_credentials: BTreeMap<String, AppCredential>,
-    pub auditors: BTreeMap<[u8; 32], Auditor>,
-    pub access_logs: Vec<AccessLog>,
-    pub notarisations: BTreeMap<TxId, Notarisation>,
-    /// Lots by container number (for associated-product warnings).
-    pub containers: BTreeMap<String, BTreeSet<LotId>>,
-    /// Stock-ins by cold storage (for associated-product warnings).
-    pub storage_visits: BTreeMap<StorageId, Vec<MovId>>,
+    kv: Kv,
+    bureaus: BTreeMap<String, Bureau>,
+    dictionaries: Dictionaries,
+    amendments: BTreeMap<Hash, PendingAmendment>,
+    schemes: BTreeMap<String, CodeScheme>,
 }
 
 impl Ledger {
-    pub fn enterprise(&self, uscc: &str) -> Option<(EntId, &Enterprise)> {
-        self.enterprise_ids.get(uscc).map(|id| (*id, &self.enterprises[*id as usize]))
+    /// A ledger over `kv`, loading the small tables it keeps in memory.
+    pub fn open(kv: Kv) -> Ledger {
+        let bureaus = kv.scan_all(&BUREAUS).collect();
+        let dictionaries = kv.get(&DICTIONARIES, &()).unwrap_or_default();
+        let amendments = kv.scan_all(&AMENDMENTS).collect();
+        let schemes = kv
+            .scan_all(&SCHEMES)
+            .map(|(id, mut s): (String, CodeScheme)| {
+                s.regex = crate::records::code_scheme::compile(&s.pattern).ok();
+                (id, s)
+            })
+            .collect();
+        Ledger { kv, bureaus, dictionaries, amendments, schemes }
+    }
+
+    pub fn kv(&self) -> &Kv {
+        &self.kv
+    }
+
+    pub fn kv_mut(&mut self) -> &mut Kv {
+        &mut self.kv
+    }
+
+    // ----- generic table access ---------------------------------------
+
+    pub fn get<K: Key, V: Serialize + serde::de::DeserializeOwned>(&self, t: &Table<K, V>, k: &K) -> Option<V> {
+        self.kv.get(t, k)
+    }
+
+    pub fn contains<K: Key, V: Serialize + serde::de::DeserializeOwned>(&self, t: &Table<K, V>, k: &K) -> bool {
+        self.kv.contains(t, k)
+    }
+
+    pub fn put<K: Key, V: Serialize + serde::de::DeserializeOwned>(&mut self, t: &Table<K, V>, k: &K, v: &V) {
+        self.kv.put(t, k, v)
+    }
+
+    pub fn delete<K: Key, V: Serialize + serde::de::DeserializeOwned>(&mut self, t: &Table<K, V>, k: &K) {
+        self.kv.delete(t, k)
+    }
+
+    /// Entries whose key starts with `prefix`'s parts (a tuple's leading parts), in key order.
+    pub fn scan<'a, K: Key, V: Serialize + serde::de::DeserializeOwned, P: Key>(
+        &'a self,
+        t: &'a Table<K, V>,
+        prefix: &P,
+    ) -> impl Iterator<Item = (K, V)> + use<'a, K, V, P> {
+        self.kv.scan(t, prefix)
+    }
+
+    pub fn scan_all<'a, K: Key, V: Serialize + serde::de::DeserializeOwned>(
+        &'a self,
+        t: &'a Table<K, V>,
+    ) -> impl Iterator<Item = (K, V)> + use<'a, K, V> {
+        self.kv.scan_all(t)
+    }
+
+    /// How many entries a counted table has.
+    pub fn count(&self, c: Counter) -> u64 {
+        self.kv.get(&COUNTS, &(c as u8)).unwrap_or(0)
+    }
+
+    /// The next id of a counted table, counted as used.
+    pub fn next_id(&mut self, c: Counter) -> u64 {
+        let n = self.count(c);
+        self.kv.put(&COUNTS, &(c as u8), &(n + 1));
+        n
+    }
+
+    // ----- the small tables, in memory --------------------------------
+
+    pub fn bureaus(&self) -> &BTreeMap<String, Bureau> {
+        &self.bureaus
+    }
+
+    pub fn put_bureau(&mut self, b: Bureau) {
+        self.kv.put(&BUREAUS, &b.province, &b);
+        self.bureaus.insert(b.province.clone(), b);
+    }
+
+    pub fn dictionaries(&self) -> &Dictionaries {
+        &self.dictionaries
+    }
+
+    pub fn set_dictionaries(&mut self, d: Dictionaries) {
+        self.kv.put(&DICTIONARIES, &(), &d);
+        self.dictionaries = d;
+    }
+
+    pub fn amendments(&self) -> &BTreeMap<Hash, PendingAmendment> {
+        &self.amendments
+    }
+
+    pub fn put_amendment(&mut self, digest: Hash, a: PendingAmendment) {
+        self.kv.put(&AMENDMENTS, &digest, &a);
+        self.amendments.insert(digest, a);
+    }
+
+    pub fn remove_amendment(&mut self, digest: &Hash) -> Option<PendingAmendment> {
+        self.kv.delete(&AMENDMENTS, digest);
+        self.amendments.remove(digest)
+    }
+
+    pub fn schemes(&self) -> &BTreeMap<String, CodeScheme> {
+        &self.schemes
+    }
+
+    pub fn put_scheme(&mut self, s: CodeScheme) {
+        self.kv.put(&SCHEMES, &s.scheme_id, &s);
+        self.schemes.insert(s.scheme_id.clone(), s);
+    }
+
+    // ----- enterprises -------------------------------------------------
+
+    pub fn enterprise(&self, uscc: &str) -> Option<(EntId, Enterprise)> {
+        let id = self.kv.get(&ENTERPRISE_IDS, &uscc.to_string())?;
+        Some((id, self.enterprise_at(id)))
+    }
+
+    /// An enterprise by id; ids come from the ledger, so it exists.
+    pub fn enterprise_at(&self, id: EntId) -> Enterprise {
+        self.kv.get(&ENTERPRISES, &id).unwrap_or_else(|| panic!("state: enterprise {id} is missing"))
+    }
+
+    pub fn enterprise_of_key(&self, key: &[u8; 32]) -> Option<EntId> {
+        self.kv.get(&ENTERPRISE_KEYS, key)
     }
 
     pub fn bureau_of_admin(&self, key: &[u8; 32]) -> Option<&Bureau> {
@@ -486,37 +692,60 @@ impl Ledger {
         self.bureaus.values().find(|b| &b.validator_key == key)
     }
 
+    // ----- lots, movements, holdings -----------------------------------
+
+    /// A lot by id; ids come from the ledger, so it exists.
+    pub fn lot_at(&self, id: LotId) -> Lot {
+        self.kv.get(&LOTS, &id).unwrap_or_else(|| panic!("state: lot {id} is missing"))
+    }
+
+    pub fn movement_at(&self, id: MovId) -> Movement {
+        self.kv.get(&MOVEMENTS, &id).unwrap_or_else(|| panic!("state: movement {id} is missing"))
+    }
+
+    /// A lot's movements, in the order they were recorded.
+    pub fn lot_movements(&self, lot: LotId) -> Vec<MovId> {
+        self.kv.scan(&LOT_MOVEMENTS, &lot).map(|((_, m), ())| m).collect()
+    }
+
+    /// A lot's codes (scheme, code), in the order they were registered.
+    pub fn lot_codes(&self, lot: LotId) -> Vec<(String, String)> {
+        self.kv.scan(&LOT_CODES, &lot).map(|(_, c)| c).collect()
+    }
+
     /// Records a step of custody in the ledger and in its lot's list.
     pub fn add_movement(&mut self, m: Movement) -> MovId {
-        let id = self.movements.len() as MovId;
-        self.lots[m.lot as usize].movements.push(id);
+        let id = self.next_id(Counter::Movements) as MovId;
+        self.kv.put(&LOT_MOVEMENTS, &(m.lot, id), &());
         if let (MovementKind::StockIn, Some(storage)) = (m.kind, m.storage) {
-            self.storage_visits.entry(storage).or_default().push(id);
+            self.kv.put(&STORAGE_VISITS, &(storage, id), &());
         }
-        self.movements.push(m);
+        self.kv.put(&MOVEMENTS, &id, &m);
         id
     }
 
     /// Takes a validated quantity out of an enterprise's holding.
     pub fn take(&mut self, ent: EntId, lot: LotId, qty: &Qty) {
-        let held = self.holdings.get_mut(&(ent, lot)).expect("a validated holding");
-        *held = held.minus(qty);
+        let held = self.holding(ent, lot);
+        self.kv.put(&HOLDINGS, &(ent, lot), &held.minus(qty));
     }
 
     /// Adds a quantity to an enterprise's holding.
     pub fn give(&mut self, ent: EntId, lot: LotId, qty: &Qty) {
-        let held = self.holdings.entry((ent, lot)).or_default();
-        *held = held.plus(qty);
+        let held = self.holding(ent, lot);
+        self.kv.put(&HOLDINGS, &(ent, lot), &held.plus(qty));
     }
 
     pub fn holding(&self, ent: EntId, lot: LotId) -> Qty {
-        self.holdings.get(&(ent, lot)).copied().unwrap_or_default()
+        self.kv.get(&HOLDINGS, &(ent, lot)).unwrap_or_default()
     }
 
     /// Lots `ent` holds or has held.
-    pub fn lots_of(&self, ent: EntId) -> impl Iterator<Item = (LotId, Qty)> + '_ {
-        self.holdings.range((ent, 0)..=(ent, LotId::MAX)).map(|((_, lot), q)| (*lot, *q))
+    pub fn lots_of(&self, ent: EntId) -> impl Iterator<Item = (LotId, Qty)> + use<'_> {
+        self.kv.scan(&HOLDINGS, &ent).map(|((_, lot), q)| (lot, q))
     }
+
+    // ----- codes -----------------------------------------------------------
 
     /// The code scheme a code belongs to: the one named, or else the one
     /// scheme of `province` whose pattern it matches.
@@ -539,8 +768,19 @@ impl Ledger {
         }
     }
 
-    pub fn code(&self, scheme: &str, code: &str) -> Option<&CodeEntry> {
-        self.codes.get(&(scheme.to_string(), code.to_string()))
+    pub fn code(&self, scheme: &str, code: &str) -> Option<CodeEntry> {
+        self.kv.get(&CODES, &(scheme.to_string(), code.to_string()))
+    }
+
+    /// Registers a code as belonging to `entry.lot`, unless it is known already.
+    pub fn add_code(&mut self, scheme: String, code: String, entry: CodeEntry) {
+        let key = (scheme, code);
+        if self.kv.contains(&CODES, &key) {
+            return;
+        }
+        let seq = self.next_id(Counter::Codes);
+        self.kv.put(&LOT_CODES, &(entry.lot, seq), &key);
+        self.kv.put(&CODES, &key, &entry);
     }
 
     pub fn quorum_of_bureaus(&self) -> usize {

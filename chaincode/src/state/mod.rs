@@ -6,8 +6,8 @@
 //! same blocks from genesis yields the same root and the same
 //! [`State::digest`] (a hash of the whole ledger) on every validator.
 
-pub mod chunked;
 pub mod ledger;
+pub mod store;
 pub mod trace;
 
 use crate::dictionary::Dictionaries;
@@ -18,6 +18,8 @@ use crate::transaction::{Transaction, TxId};
 use chrono::NaiveDate;
 use ledger::{Bureau, Ledger};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use store::{Changes, Kv, StateStore};
 
 /// What the chaincode may know of the block it applies: nothing from a clock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,51 +56,69 @@ pub struct GenesisState {
     pub dictionaries: Dictionaries,
 }
 
-#[derive(Clone, Debug, Default)]
+/// The chain state: the ledger in its store, and the figures of the last
+/// block applied.
+#[derive(Debug, Default)]
 pub struct State {
     root: Hash,
     height: u64,
+    /// The place in its block of the next transaction applied.
+    next_index: u32,
     applied: u64,
     rejected: u64,
-    seen: Seen,
     ledger: Ledger,
 }
 
-/// Every transaction id on chain, in 256 sets by the id's first byte, so
-/// that growing one never rehashes millions of ids while a block applies.
-#[derive(Clone, Debug)]
-struct Seen(Vec<crate::IdSet>);
-
-impl Default for Seen {
-    fn default() -> Self {
-        Seen(vec![crate::IdSet::default(); 256])
-    }
-}
-
-impl Seen {
-    fn contains(&self, id: &TxId) -> bool {
-        self.0[id.0[0] as usize].contains(id)
-    }
-    fn insert(&mut self, id: TxId) {
-        self.0[id.0[0] as usize].insert(id);
-    }
-}
-
 const STATE_DOMAIN: &[u8] = b"coldchain-state-v1\0";
+const META_HEIGHT: u8 = 0;
+const META_APPLIED: u8 = 1;
+const META_REJECTED: u8 = 2;
 
 impl State {
-    /// An empty chain with no bureaus and no dictionaries (notarise only).
+    /// An empty chain with no bureaus and no dictionaries (notarise only), in memory.
     pub fn new() -> State {
         State::default()
     }
 
+    /// A new chain in memory.
     pub fn with_genesis(genesis: GenesisState) -> State {
-        let mut state = State::default();
-        state.ledger.dictionaries = genesis.dictionaries;
-        for b in genesis.bureaus {
-            state.ledger.bureaus.insert(b.province.clone(), b);
+        State::open(Kv::in_memory(), genesis)
+    }
+
+    /// The state in `store`: as committed there, or (an empty store) the
+    /// chain's start, whose entries are written with the first block.
+    pub fn open_store(store: Arc<dyn StateStore>, genesis: GenesisState) -> State {
+        State::open(Kv::over(store), genesis)
+    }
+
+    fn open(kv: Kv, genesis: GenesisState) -> State {
+        let meta = |k: u8| kv.get(&ledger::META, &k);
+        if let Some(height) = meta(META_HEIGHT) {
+            let (applied, rejected) = (meta(META_APPLIED).unwrap_or(0), meta(META_REJECTED).unwrap_or(0));
+            let root = kv.get(&ledger::STATE_ROOT, &()).unwrap_or_default();
+            return State { root, height, next_index: 0, applied, rejected, ledger: Ledger::open(kv) };
         }
+        let mut state = State { ledger: Ledger::open(kv), ..State::default() };
+        state.ledger.set_dictionaries(genesis.dictionaries);
+        for b in genesis.bureaus {
+            state.ledger.put_bureau(b);
+        }
+        state.write_meta();
         state
+    }
+
+    /// The height of the state a store holds, without opening it (none:
+    /// nothing stored yet).
+    pub fn stored_height(store: &dyn StateStore) -> Option<u64> {
+        store.get(&ledger::META.key(&META_HEIGHT)).map(|b| ledger::META.decode(&b))
+    }
+
+    fn write_meta(&mut self) {
+        let kv = self.ledger.kv_mut();
+        kv.put(&ledger::META, &META_HEIGHT, &self.height);
+        kv.put(&ledger::META, &META_APPLIED, &self.applied);
+        kv.put(&ledger::META, &META_REJECTED, &self.rejected);
+        kv.put(&ledger::STATE_ROOT, &(), &self.root);
     }
 
     /// Commits to every applied transaction and outcome, in order.
@@ -106,12 +126,20 @@ impl State {
         self.root
     }
 
-    /// SHA-256 over the whole ledger (every enterprise, lot, movement, code,
-    /// report, alert …) in a fixed binary form, and the root. Two validators
-    /// with the same digest hold the same state. Costs a full serialization.
+    /// SHA-256 over every entry of the state (every enterprise, lot,
+    /// movement, code, report, alert …, and the root) in key order. Two
+    /// validators with the same digest hold the same state. Reads it all.
     pub fn digest(&self) -> Hash {
-        let bytes = cbor4ii::serde::to_vec(Vec::new(), &self.ledger).expect("the ledger serializes");
-        Hash::digest_parts(&[b"coldchain-ledger-v1\0", &self.root.0, &bytes])
+        use sha2::Digest as _;
+        let mut h = sha2::Sha256::new();
+        h.update(b"coldchain-ledger-v2\0");
+        for (k, v) in self.ledger.kv().scan_raw(&[], &[0xFF; 2]) {
+            h.update((k.len() as u32).to_be_bytes());
+            h.update(&k);
+            h.update((v.len() as u32).to_be_bytes());
+            h.update(&v);
+        }
+        Hash(h.finalize().into())
     }
 
     /// The height of the last block applied.
@@ -131,13 +159,30 @@ impl State {
         &self.ledger
     }
 
-    /// Whether a transaction with this id is on chain (applied or rejected).
-    pub fn contains(&self, id: &TxId) -> bool {
-        self.seen.contains(id)
+    /// What the blocks applied since the last [`State::settle`] changed,
+    /// for the node to write with them, atomically.
+    pub fn changes(&self) -> &Changes {
+        self.ledger.kv().changes()
     }
 
-    pub fn notarisation(&self, id: &TxId) -> Option<&ledger::Notarisation> {
-        self.ledger.notarisations.get(id)
+    /// The changes are in the store: reads go there. (A state in memory
+    /// writes them itself.)
+    pub fn settle(&mut self) {
+        self.ledger.kv_mut().settle();
+    }
+
+    /// Whether a transaction with this id is on chain (applied or rejected).
+    pub fn contains(&self, id: &TxId) -> bool {
+        self.ledger.contains(&ledger::SEEN, id)
+    }
+
+    /// Where a transaction took effect, read from a store directly.
+    pub fn stored_location(store: &dyn StateStore, id: &TxId) -> Option<ledger::Seen> {
+        store.get(&ledger::SEEN.key(id)).map(|b| ledger::SEEN.decode(&b))
+    }
+
+    pub fn notarisation(&self, id: &TxId) -> Option<ledger::Notarisation> {
+        self.ledger.get(&ledger::NOTARISATIONS, id)
     }
 
     fn actor(&self, record: &Record, signer: &[u8; 32]) -> Result<Actor, RecordError> {
@@ -148,12 +193,12 @@ impl State {
         if let Some(b) = l.bureau_of_validator(signer) {
             return Ok(Actor::Node { province: b.province.clone() });
         }
-        if let Some(id) = l.enterprise_keys.get(signer) {
-            let e = &l.enterprises[*id as usize];
+        if let Some(id) = l.enterprise_of_key(signer) {
+            let e = l.enterprise_at(id);
             if e.suspended {
                 return Err(RecordError::new("signer", format!("enterprise {} is suspended by its bureau", e.uscc)));
             }
-            return Ok(Actor::Enterprise(*id));
+            return Ok(Actor::Enterprise(id));
         }
         if matches!(record, Record::Notarise) {
             return Ok(Actor::Anyone);
@@ -168,7 +213,9 @@ impl State {
         let Some(bureau) = l.bureau_of_validator(signer) else {
             return Err(RecordError::new("via", "only a validator's node submits a record on an app id's behalf"));
         };
-        let c = l.app_credentials.get(appid).ok_or_else(|| RecordError::new("via.appid", format!("app id {appid} was never issued")))?;
+        let c = l
+            .get(&ledger::APP_CREDENTIALS, &appid.to_string())
+            .ok_or_else(|| RecordError::new("via.appid", format!("app id {appid} was never issued")))?;
         if c.revoked {
             return Err(RecordError::new("via.appid", format!("app id {appid} is revoked")));
         }
@@ -189,7 +236,7 @@ impl State {
     /// block `ctx`; used by the gateway before accepting, and again by
     /// `apply` at finalization.
     pub fn check(&self, ctx: BlockContext, id: &TxId, tx: &Transaction) -> Result<(Record, Cx, Plan), RecordError> {
-        if self.seen.contains(id) {
+        if self.contains(id) {
             return Err(RecordError::new("(transaction)", format!("duplicate: transaction {id} is already on chain")));
         }
         let mut value = tx.record.to_value();
@@ -218,10 +265,17 @@ impl State {
                 Outcome::Rejected { field: e.field, rule: e.rule }
             }
         };
-        self.seen.insert(id);
+        if ctx.height != self.height {
+            self.next_index = 0;
+        }
+        if !self.contains(&id) {
+            self.ledger.put(&ledger::SEEN, &id, &ledger::Seen(ctx.height, self.next_index, outcome == Outcome::Applied));
+        }
+        self.next_index += 1;
         self.height = ctx.height;
         let tag: &[u8] = if outcome == Outcome::Applied { b"A" } else { b"R" };
         self.root = Hash::digest_parts(&[STATE_DOMAIN, &self.root.0, &id.0, tag, &ctx.height.to_be_bytes()]);
+        self.write_meta();
         Receipt { tx_id: id, outcome }
     }
 }
@@ -286,7 +340,10 @@ mod tests {
             for t in order {
                 s.apply(ctx, t.id(), t);
             }
-            cbor4ii::serde::to_vec(Vec::new(), s.ledger()).expect("serializes")
+            // The ledger's entries; the root and each transaction's place
+            // depend on the order by design.
+            let own = [ledger::META.prefix(), ledger::STATE_ROOT.prefix(), ledger::SEEN.prefix()];
+            s.ledger().kv().scan_raw(&[], &[0xFF; 2]).filter(|(k, _)| !own.contains(&k[0])).collect::<Vec<_>>()
         };
         assert_eq!(ledger_digest(&mut txs.iter()), ledger_digest(&mut txs.iter().rev()));
     }

@@ -6,8 +6,11 @@
 //! its cost is linear in the steps it returns, whatever the ledger's size.
 
 use super::State;
-use super::ledger::{Alert, AlertState, CodeOrigin, EntId, Ledger, LotId, MovId, MovementKind};
-use crate::fields::kg;
+use super::ledger::{
+    ALERTS, Alert, AlertState, COLD_STORAGES, CONTAINERS, CodeOrigin, EntId, Enterprise, LOT_IDS, Ledger, Lot, LotId, MovId, Movement, MovementKind,
+    SHIPMENTS, STORAGE_VISITS, StorageId,
+};
+use crate::fields::{Qty, kg};
 use crate::transaction::TxId;
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -201,16 +204,18 @@ pub struct AlertAnswer {
 impl State {
     pub fn resolve_code(&self, scheme: &str, code: &str) -> Result<Resolution, TraceError> {
         let l = self.ledger();
-        if !l.schemes.contains_key(scheme) {
+        if !l.schemes().contains_key(scheme) {
             return Err(TraceError::UnknownScheme(scheme.to_string()));
         }
         let entry = l.code(scheme, code).ok_or_else(|| TraceError::UnknownCode { scheme: scheme.into(), code: code.into() })?;
-        let mut codes = linked_codes(l, entry.lot);
+        let mut r = Reader::new(l);
+        let mut codes = linked_codes(&mut r, entry.lot);
         if let Some(i) = codes.iter().position(|c| c.scheme == scheme && c.code == code) {
             let me = codes.remove(i);
             codes.insert(0, me);
         }
-        Ok(Resolution { scheme: scheme.into(), code: code.into(), lot: lot_view(l, entry.lot), codes })
+        let lot = lot_view_of(&mut r, &l.lot_at(entry.lot));
+        Ok(Resolution { scheme: scheme.into(), code: code.into(), lot, codes })
     }
 
     /// The custody graph of the lot a code names, from the code's issuer.
@@ -219,159 +224,223 @@ impl State {
     /// forward to every holder (what a positive test calls for).
     pub fn trace(&self, scheme: &str, code: &str, direction: Direction) -> Result<Trace, TraceError> {
         let l = self.ledger();
-        if !l.schemes.contains_key(scheme) {
+        if !l.schemes().contains_key(scheme) {
             return Err(TraceError::UnknownScheme(scheme.to_string()));
         }
         let entry = l.code(scheme, code).ok_or_else(|| TraceError::UnknownCode { scheme: scheme.into(), code: code.into() })?;
-        let start = entry.issuer.unwrap_or(l.lots[entry.lot as usize].origin);
-        Ok(trace_lot(l, entry.lot, start, scheme, code, direction))
+        let lot = LotData::read(l, entry.lot);
+        let start = entry.issuer.unwrap_or(lot.lot.origin);
+        Ok(trace_lot(&mut Reader::new(l), &lot, start, scheme, code, direction).0)
     }
 
     pub fn alert(&self, id: &TxId) -> Result<AlertAnswer, TraceError> {
         let l = self.ledger();
-        let a = l.alerts.get(id).ok_or(TraceError::UnknownAlert(*id))?;
-        let start = a.holder.unwrap_or(l.lots[a.lot as usize].origin);
-        let trace = trace_lot(l, a.lot, start, &a.scheme, &a.code, Direction::Both);
-        let affected = affected(l, &trace, a.lot);
-        Ok(AlertAnswer { alert: alert_view(a), affected, associated: self.associated(a.lot), trace })
+        let a = l.get(&ALERTS, id).ok_or(TraceError::UnknownAlert(*id))?;
+        let lot = LotData::read(l, a.lot);
+        let start = a.holder.unwrap_or(lot.lot.origin);
+        let mut r = Reader::new(l);
+        let (trace, nodes) = trace_lot(&mut r, &lot, start, &a.scheme, &a.code, Direction::Both);
+        let affected = affected(&trace, &nodes, &lot.movements);
+        let associated = associated(&mut r, &lot);
+        Ok(AlertAnswer { alert: alert_view(a), affected, associated, trace })
     }
 
     pub fn alerts(&self) -> Vec<AlertView> {
-        self.ledger().alerts.values().map(alert_view).collect()
+        self.ledger().scan_all(&ALERTS).map(|(_, a)| alert_view(a)).collect()
     }
 
     /// Risk warning for associated products (seed 003): lots sharing the
     /// certificate, the container, or a cold storage within a day.
     pub fn associated(&self, lot: LotId) -> Vec<Association> {
         let l = self.ledger();
-        let me = &l.lots[lot as usize];
-        let mut out: BTreeMap<LotId, (String, String)> = BTreeMap::new();
-        for ((_, batch), other) in
-            l.lot_ids.range((me.quarantine_number.clone(), String::new())..).take_while(|((n, _), _)| *n == me.quarantine_number)
-        {
-            if *other != lot {
-                out.entry(*other).or_insert(("same_certificate".into(), format!("certificate {} (batch {batch})", me.quarantine_number)));
-            }
-        }
-        if let Some(c) = &me.container {
-            for other in l.containers.get(c).into_iter().flatten() {
-                if *other != lot {
-                    out.entry(*other).or_insert(("same_container".into(), format!("container {c}")));
-                }
-            }
-        }
-        let visits: Vec<(u32, NaiveDate)> = me
-            .movements
-            .iter()
-            .map(|m| &l.movements[*m as usize])
-            .filter(|m| m.kind == MovementKind::StockIn)
-            .filter_map(|m| m.storage.map(|s| (s, m.date)))
-            .collect();
-        for (storage, day) in &visits {
-            for m in l.storage_visits.get(storage).into_iter().flatten().map(|m| &l.movements[*m as usize]) {
-                if m.lot != lot && (m.date - *day).num_days().abs() <= 1 {
-                    let name = &l.cold_storages[*storage as usize].name;
-                    out.entry(m.lot).or_insert(("same_cold_storage".into(), format!("cold storage {name} around {day}")));
-                }
-            }
-        }
-        out.into_iter().map(|(lot, (reason, detail))| Association { lot: lot_view(l, lot), reason, detail }).collect()
+        associated(&mut Reader::new(l), &LotData::read(l, lot))
     }
 }
 
-fn alert_view(a: &Alert) -> AlertView {
+/// What a query reads more than once, read once: enterprises and cold
+/// storage names by id.
+struct Reader<'a> {
+    l: &'a Ledger,
+    enterprises: HashMap<EntId, Enterprise>,
+    storages: HashMap<StorageId, String>,
+}
+
+impl<'a> Reader<'a> {
+    fn new(l: &'a Ledger) -> Self {
+        Reader { l, enterprises: HashMap::new(), storages: HashMap::new() }
+    }
+
+    fn enterprise(&mut self, id: EntId) -> &Enterprise {
+        let l = self.l;
+        self.enterprises.entry(id).or_insert_with(|| l.enterprise_at(id))
+    }
+
+    fn uscc(&mut self, id: EntId) -> String {
+        self.enterprise(id).uscc.clone()
+    }
+
+    fn storage_name(&mut self, id: StorageId) -> String {
+        let l = self.l;
+        self.storages
+            .entry(id)
+            .or_insert_with(|| l.get(&COLD_STORAGES, &id).unwrap_or_else(|| panic!("state: cold storage {id} is missing")).name)
+            .clone()
+    }
+}
+
+/// A lot and its movements, each read once, in the order recorded.
+struct LotData {
+    id: LotId,
+    lot: Lot,
+    /// By movement id, ascending (the lot's key order).
+    movements: Vec<(MovId, Movement)>,
+}
+
+impl LotData {
+    fn read(l: &Ledger, id: LotId) -> LotData {
+        let lot = l.lot_at(id);
+        let movements = l.lot_movements(id).into_iter().map(|m| (m, l.movement_at(m))).collect();
+        LotData { id, lot, movements }
+    }
+
+    fn has_movement(&self, m: MovId) -> bool {
+        self.movements.binary_search_by_key(&m, |(id, _)| *id).is_ok()
+    }
+}
+
+fn associated(r: &mut Reader, me: &LotData) -> Vec<Association> {
+    let l = r.l;
+    let lot = me.id;
+    let number = &me.lot.quarantine_number;
+    let mut out: BTreeMap<LotId, (String, String)> = BTreeMap::new();
+    for ((_, batch), other) in l.scan(&LOT_IDS, number) {
+        if other != lot {
+            out.entry(other).or_insert_with(|| ("same_certificate".into(), format!("certificate {number} (batch {batch})")));
+        }
+    }
+    if let Some(c) = &me.lot.container {
+        for ((_, other), ()) in l.scan(&CONTAINERS, c) {
+            if other != lot {
+                out.entry(other).or_insert_with(|| ("same_container".into(), format!("container {c}")));
+            }
+        }
+    }
+    let visits: Vec<(StorageId, NaiveDate)> =
+        me.movements.iter().map(|(_, m)| m).filter(|m| m.kind == MovementKind::StockIn).filter_map(|m| m.storage.map(|s| (s, m.date))).collect();
+    // Other lots' stock-ins (lot, date) by cold storage, each storage's read once.
+    let mut stored: HashMap<StorageId, Vec<(LotId, NaiveDate)>> = HashMap::new();
+    for (storage, day) in &visits {
+        let others = stored.entry(*storage).or_insert_with(|| {
+            l.scan(&STORAGE_VISITS, storage)
+                .filter(|((_, m), ())| !me.has_movement(*m))
+                .map(|((_, m), ())| {
+                    let m = l.movement_at(m);
+                    (m.lot, m.date)
+                })
+                .collect()
+        });
+        for (other, date) in others.iter() {
+            if *other != lot && (*date - *day).num_days().abs() <= 1 {
+                out.entry(*other).or_insert_with(|| {
+                    let name = r.storage_name(*storage);
+                    ("same_cold_storage".into(), format!("cold storage {name} around {day}"))
+                });
+            }
+        }
+    }
+    out.into_iter().map(|(other, (reason, detail))| Association { lot: lot_view_of(r, &l.lot_at(other)), reason, detail }).collect()
+}
+
+fn alert_view(a: Alert) -> AlertView {
     AlertView {
         id: a.id,
-        province: a.province.clone(),
-        scheme: a.scheme.clone(),
-        code: a.code.clone(),
-        reason: a.reason.clone(),
+        province: a.province,
+        scheme: a.scheme,
+        code: a.code,
+        reason: a.reason,
         tested_at: a.tested_at,
-        lab: a.lab.clone(),
+        lab: a.lab,
         height: a.height,
         time_ms: a.time_ms,
         state: a.state,
-        disposals: a.disposals.clone(),
+        disposals: a.disposals,
     }
 }
 
 pub fn lot_view(l: &Ledger, lot: LotId) -> LotView {
-    let r = &l.lots[lot as usize];
+    lot_view_of(&mut Reader::new(l), &l.lot_at(lot))
+}
+
+fn lot_view_of(r: &mut Reader, lot: &Lot) -> LotView {
     LotView {
-        quarantine_number: r.quarantine_number.clone(),
-        certificate_batch: r.certificate_batch.clone(),
-        product_id: r.product_id.clone(),
-        product_name: r.product_name.clone(),
-        label_batch: r.label_batch.clone(),
-        container: r.container.clone(),
-        production_date: r.production_date,
-        entry_date: r.entry_date,
-        port_of_entry: r.port_of_entry.clone(),
-        consignor: r.consignor.clone(),
-        consignee: r.consignee.clone(),
-        origin_uscc: l.enterprises[r.origin as usize].uscc.clone(),
-        entered_pieces: r.entered.pieces,
-        entered_kg: kg(r.entered.grams),
-        nucleic_acid: r.documents.nucleic_acid.as_ref().map(|n| n.0.clone()),
-        tx: r.tx,
+        quarantine_number: lot.quarantine_number.clone(),
+        certificate_batch: lot.certificate_batch.clone(),
+        product_id: lot.product_id.clone(),
+        product_name: lot.product_name.clone(),
+        label_batch: lot.label_batch.clone(),
+        container: lot.container.clone(),
+        production_date: lot.production_date,
+        entry_date: lot.entry_date,
+        port_of_entry: lot.port_of_entry.clone(),
+        consignor: lot.consignor.clone(),
+        consignee: lot.consignee.clone(),
+        origin_uscc: r.uscc(lot.origin),
+        entered_pieces: lot.entered.pieces,
+        entered_kg: kg(lot.entered.grams),
+        nucleic_acid: lot.documents.nucleic_acid.as_ref().map(|n| n.0.clone()),
+        tx: lot.tx,
     }
 }
 
-fn linked_codes(l: &Ledger, lot: LotId) -> Vec<LinkedCode> {
-    l.lots[lot as usize]
-        .codes
-        .iter()
+fn linked_codes(r: &mut Reader, lot: LotId) -> Vec<LinkedCode> {
+    let l = r.l;
+    l.lot_codes(lot)
+        .into_iter()
         .filter_map(|(s, c)| {
-            let e = l.code(s, c)?;
-            let scheme = l.schemes.get(s)?;
+            let e = l.code(&s, &c)?;
+            let scheme = l.schemes().get(&s)?;
             Some(LinkedCode {
-                scheme: s.clone(),
-                code: c.clone(),
                 province: scheme.province.clone(),
-                resolver_url: scheme.resolver_url.replace("{code}", c),
-                issuer_uscc: e.issuer.map(|i| l.enterprises[i as usize].uscc.clone()),
-                origin: e.origin.clone(),
+                resolver_url: scheme.resolver_url.replace("{code}", &c),
+                issuer_uscc: e.issuer.map(|i| r.uscc(i)),
+                origin: e.origin,
                 tx: e.tx,
+                scheme: s,
+                code: c,
             })
         })
         .collect()
 }
 
-fn enterprise_view(l: &Ledger, e: EntId, lot: LotId) -> EnterpriseView {
-    let r = &l.enterprises[e as usize];
-    let held = l.holding(e, lot);
+fn enterprise_view(r: &mut Reader, id: EntId, lot: LotId) -> EnterpriseView {
+    let l = r.l;
+    let held = l.holding(id, lot);
+    let e = r.enterprise(id);
     EnterpriseView {
-        uscc: r.uscc.clone(),
-        name: r.name.clone(),
-        enterprise_type: r.enterprise_type.clone(),
-        enterprise_type_name: l.dictionaries.get("enterprise_type").and_then(|d| d.name_of(&r.enterprise_type)).unwrap_or("").to_string(),
-        province: r.province.clone(),
-        address: r.address.clone(),
-        latitude: r.latitude,
-        longitude: r.longitude,
-        contact: r.contact.clone(),
-        contact_phone: r.contact_phone.clone(),
+        uscc: e.uscc.clone(),
+        name: e.name.clone(),
+        enterprise_type: e.enterprise_type.clone(),
+        enterprise_type_name: l.dictionaries().get("enterprise_type").and_then(|d| d.name_of(&e.enterprise_type)).unwrap_or("").to_string(),
+        province: e.province.clone(),
+        address: e.address.clone(),
+        latitude: e.latitude,
+        longitude: e.longitude,
+        contact: e.contact.clone(),
+        contact_phone: e.contact_phone.clone(),
         holds_pieces: held.pieces,
         holds_kg: kg(held.grams),
     }
 }
 
-fn step(l: &Ledger, m: MovId) -> Step {
-    let mov = &l.movements[m as usize];
-    let uscc = |e: EntId| l.enterprises[e as usize].uscc.clone();
+fn step(r: &mut Reader, mov: &Movement) -> Step {
+    let l = r.l;
     let vehicles = if mov.kind == MovementKind::Shipment {
         let sender = mov.from.expect("a shipment has a sender");
-        l.shipments
-            .get(&(sender, mov.document.clone()))
+        l.get(&SHIPMENTS, &(sender, mov.document.clone()))
             .map(|s| {
                 s.vehicles
-                    .iter()
-                    .map(|v| VehicleView {
-                        plate: v.plate.clone(),
-                        driver_name: v.driver_name.clone(),
-                        driver_phone: v.driver_phone.clone(),
-                        tx: v.tx,
-                    })
+                    .into_iter()
+                    .map(|v| VehicleView { plate: v.plate, driver_name: v.driver_name, driver_phone: v.driver_phone, tx: v.tx })
                     .collect()
             })
             .unwrap_or_default()
@@ -380,24 +449,24 @@ fn step(l: &Ledger, m: MovId) -> Step {
     };
     Step {
         kind: mov.kind,
-        from: mov.from.map(uscc),
-        to: uscc(mov.to),
+        from: mov.from.map(|e| r.uscc(e)),
+        to: r.uscc(mov.to),
         pieces: mov.qty.pieces,
         weight_kg: kg(mov.qty.grams),
         date: mov.date,
         document: mov.document.clone(),
-        cold_storage: mov.storage.map(|s| l.cold_storages[s as usize].name.clone()),
+        cold_storage: mov.storage.map(|s| r.storage_name(s)),
         tx: mov.tx,
         height: mov.height,
         vehicles,
-        received: mov.received.as_ref().map(|r| {
-            let short = mov.qty.minus(&r.qty);
+        received: mov.received.as_ref().map(|rc| {
+            let short = mov.qty.minus(&rc.qty);
             ReceivedView {
-                pieces: r.qty.pieces,
-                weight_kg: kg(r.qty.grams),
-                date: r.date,
-                tx: r.tx,
-                document: r.document.clone(),
+                pieces: rc.qty.pieces,
+                weight_kg: kg(rc.qty.grams),
+                date: rc.date,
+                tx: rc.tx,
+                document: rc.document.clone(),
                 short_pieces: short.pieces,
                 short_kg: kg(short.grams),
             }
@@ -405,26 +474,27 @@ fn step(l: &Ledger, m: MovId) -> Step {
     }
 }
 
-fn trace_lot(l: &Ledger, lot: LotId, start: EntId, scheme: &str, code: &str, direction: Direction) -> Trace {
-    let movements = &l.lots[lot as usize].movements;
-    let mut outgoing: HashMap<EntId, Vec<MovId>> = HashMap::new();
-    let mut incoming: HashMap<EntId, Vec<MovId>> = HashMap::new();
-    for m in movements {
-        let mov = &l.movements[*m as usize];
+/// The trace, and the ids of its enterprises (in the order of `enterprises`).
+fn trace_lot(r: &mut Reader, me: &LotData, start: EntId, scheme: &str, code: &str, direction: Direction) -> (Trace, Vec<EntId>) {
+    // Edges are indices into `me.movements`, whose order is the movements' ids.
+    let movements = &me.movements;
+    let mut outgoing: HashMap<EntId, Vec<usize>> = HashMap::new();
+    let mut incoming: HashMap<EntId, Vec<usize>> = HashMap::new();
+    for (i, (_, mov)) in movements.iter().enumerate() {
         if let Some(from) = mov.from {
-            outgoing.entry(from).or_default().push(*m);
+            outgoing.entry(from).or_default().push(i);
         }
-        incoming.entry(mov.to).or_default().push(*m);
+        incoming.entry(mov.to).or_default().push(i);
     }
-    let mut steps: BTreeSet<MovId> = BTreeSet::new();
+    let mut steps: BTreeSet<usize> = BTreeSet::new();
     let mut nodes: BTreeSet<EntId> = BTreeSet::from([start]);
-    let walk = |seeds: Vec<EntId>, edges: &HashMap<EntId, Vec<MovId>>, forward: bool, steps: &mut BTreeSet<MovId>, nodes: &mut BTreeSet<EntId>| {
+    let walk = |seeds: Vec<EntId>, edges: &HashMap<EntId, Vec<usize>>, forward: bool, steps: &mut BTreeSet<usize>, nodes: &mut BTreeSet<EntId>| {
         let mut seen: BTreeSet<EntId> = seeds.iter().copied().collect();
         let mut queue: VecDeque<EntId> = seeds.into();
         while let Some(n) = queue.pop_front() {
-            for m in edges.get(&n).into_iter().flatten() {
-                steps.insert(*m);
-                let mov = &l.movements[*m as usize];
+            for i in edges.get(&n).into_iter().flatten() {
+                steps.insert(*i);
+                let mov = &movements[*i].1;
                 let next = if forward { Some(mov.to) } else { mov.from };
                 if let Some(next) = next {
                     nodes.insert(next);
@@ -448,42 +518,45 @@ fn trace_lot(l: &Ledger, lot: LotId, start: EntId, scheme: &str, code: &str, dir
             walk(upstream.into_iter().collect(), &outgoing, true, &mut steps, &mut nodes);
         }
     }
-    Trace {
+    let nodes: Vec<EntId> = nodes.into_iter().collect();
+    let trace = Trace {
         scheme: scheme.into(),
         code: code.into(),
         direction,
-        start_uscc: l.enterprises[start as usize].uscc.clone(),
-        lot: lot_view(l, lot),
-        codes: linked_codes(l, lot),
-        enterprises: nodes.into_iter().map(|e| enterprise_view(l, e, lot)).collect(),
-        steps: steps.into_iter().map(|m| step(l, m)).collect(),
-    }
+        start_uscc: r.uscc(start),
+        lot: lot_view_of(r, &me.lot),
+        codes: linked_codes(r, me.id),
+        enterprises: nodes.iter().map(|e| enterprise_view(r, *e, me.id)).collect(),
+        steps: steps.into_iter().map(|i| step(r, &movements[i].1)).collect(),
+    };
+    (trace, nodes)
 }
 
-fn affected(l: &Ledger, trace: &Trace, lot: LotId) -> BTreeMap<String, Vec<AffectedEnterprise>> {
-    let mut out: BTreeMap<String, Vec<AffectedEnterprise>> = BTreeMap::new();
-    for e in &trace.enterprises {
-        let (id, _) = l.enterprise(&e.uscc).expect("traced enterprises are enrolled");
-        let mut received = crate::fields::Qty::default();
-        let (mut received_on, mut sold_on) = (Vec::new(), Vec::new());
-        for m in &l.lots[lot as usize].movements {
-            let mov = &l.movements[*m as usize];
-            if mov.from == Some(mov.to) {
-                continue;
-            }
-            if mov.to == id {
-                let q = match (&mov.kind, &mov.received) {
-                    (MovementKind::Shipment, Some(r)) => r.qty,
-                    (MovementKind::Shipment, None) => mov.qty,
-                    _ => mov.qty,
-                };
-                received = received.plus(&q);
-                received_on.push(mov.received.as_ref().map(|r| r.date).unwrap_or(mov.date));
-            }
-            if mov.from == Some(id) {
-                sold_on.push(mov.date);
-            }
+/// Each traced enterprise's holding, receipts and sales of the lot, by
+/// province; `nodes` are the ids of `trace.enterprises`, in order.
+fn affected(trace: &Trace, nodes: &[EntId], movements: &[(MovId, Movement)]) -> BTreeMap<String, Vec<AffectedEnterprise>> {
+    // (received, received on, sold on) of each traced enterprise, in one pass.
+    let mut flows: HashMap<EntId, (Qty, Vec<NaiveDate>, Vec<NaiveDate>)> = nodes.iter().map(|n| (*n, Default::default())).collect();
+    for (_, mov) in movements {
+        if mov.from == Some(mov.to) {
+            continue;
         }
+        if let Some((received, received_on, _)) = flows.get_mut(&mov.to) {
+            let q = match (&mov.kind, &mov.received) {
+                (MovementKind::Shipment, Some(r)) => r.qty,
+                (MovementKind::Shipment, None) => mov.qty,
+                _ => mov.qty,
+            };
+            *received = received.plus(&q);
+            received_on.push(mov.received.as_ref().map(|r| r.date).unwrap_or(mov.date));
+        }
+        if let Some((_, _, sold_on)) = mov.from.and_then(|from| flows.get_mut(&from)) {
+            sold_on.push(mov.date);
+        }
+    }
+    let mut out: BTreeMap<String, Vec<AffectedEnterprise>> = BTreeMap::new();
+    for (e, id) in trace.enterprises.iter().zip(nodes) {
+        let (received, mut received_on, mut sold_on) = flows.remove(id).unwrap_or_default();
         received_on.sort();
         received_on.dedup();
         sold_on.sort();

@@ -5,7 +5,8 @@
 #![allow(dead_code)]
 
 use coldchain_chaincode::identifiers::uscc_with_check;
-use coldchain_chaincode::state::ledger::LotId;
+use coldchain_chaincode::state::ledger::{self, Counter, Ledger, LotId};
+use coldchain_chaincode::state::store::{Key, Table};
 use coldchain_chaincode::testkit::{self, Chain};
 use coldchain_chaincode::{BlockContext, Hash, Outcome, Receipt, State, Transaction};
 use ed25519_dalek::SigningKey;
@@ -227,8 +228,45 @@ pub fn patch_in(mut v: Value, member: &str, changes: Value) -> Value {
 }
 
 /// The whole ledger in its fixed binary form: equal bytes, equal ledgers.
+/// That is the small tables kept in memory and every entry of the store
+/// but the state's own figures (height, counts of outcomes, root) and the
+/// transactions seen, which are not the ledger's.
 pub fn ledger_bytes(state: &State) -> Vec<u8> {
-    cbor4ii::serde::to_vec(Vec::new(), state.ledger()).expect("the ledger serializes")
+    let l = state.ledger();
+    let in_memory = (l.bureaus(), l.dictionaries(), l.amendments(), l.schemes());
+    let mut out = cbor4ii::serde::to_vec(Vec::new(), &in_memory).expect("the ledger serializes");
+    let not_ledger = [ledger::META.prefix(), ledger::STATE_ROOT.prefix(), ledger::SEEN.prefix()];
+    for (k, v) in l.kv().scan_raw(&[], &[0xFF; 2]) {
+        if not_ledger.contains(&k[0]) {
+            continue;
+        }
+        for part in [&k, &v] {
+            out.extend_from_slice(&(part.len() as u32).to_be_bytes());
+            out.extend_from_slice(part);
+        }
+    }
+    out
+}
+
+/// Every row of a counted table in id order, as the list it used to be:
+/// its ids are dense from 0 and as many as its counter says.
+#[track_caller]
+pub fn rows<K, V>(l: &Ledger, t: &Table<K, V>, c: Counter) -> Vec<V>
+where
+    K: Key + Copy + Into<u64>,
+    V: serde::Serialize + serde::de::DeserializeOwned,
+{
+    let rows: Vec<(K, V)> = l.scan_all(t).collect();
+    for (i, (k, _)) in rows.iter().enumerate() {
+        assert_eq!((*k).into(), i as u64, "table `{}`: ids are dense from 0", t.name());
+    }
+    assert_eq!(l.count(c), rows.len() as u64, "table `{}`: its counter is its length", t.name());
+    rows.into_iter().map(|(_, v)| v).collect()
+}
+
+/// How many entries a table has.
+pub fn len<K: Key, V: serde::Serialize + serde::de::DeserializeOwned>(l: &Ledger, t: &Table<K, V>) -> usize {
+    l.scan_all(t).count()
 }
 
 #[track_caller]
@@ -319,7 +357,7 @@ impl World {
     }
 
     pub fn lot(&self, qn: &str, batch: &str) -> LotId {
-        self.chain.state.ledger().lot_ids[&(qn.to_string(), batch.to_string())]
+        self.chain.state.ledger().get(&ledger::LOT_IDS, &(qn.to_string(), batch.to_string())).expect("a lot of that certificate and batch")
     }
 
     pub fn ent_id(&self, e: &Ent) -> u32 {

@@ -21,6 +21,7 @@ use super::Gateway;
 use super::apps::WINDOW_MS;
 use super::envelope::ApiError;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use coldchain_chaincode::state::ledger::{ALERTS, APP_CREDENTIALS, AUDITORS, AlertState};
 use coldchain_chaincode::state::trace::{AlertAnswer, Trace};
 use coldchain_chaincode::{State, TxId};
 use serde_json::{Map, Value, json};
@@ -120,11 +121,11 @@ pub fn caller(gw: &Gateway, method: &Method, uri: &Uri, headers: &HeaderMap) -> 
     if let Some(b) = l.bureau_of_admin(&public) {
         return Ok(Caller::Bureau { province: b.province.clone() });
     }
-    if let Some(id) = l.enterprise_keys.get(&public) {
-        return Ok(Caller::Enterprise { uscc: l.enterprises[*id as usize].uscc.clone() });
+    if let Some(id) = l.enterprise_of_key(&public) {
+        return Ok(Caller::Enterprise { uscc: l.enterprise_at(id).uscc });
     }
-    match l.auditors.get(&public) {
-        Some(a) if !a.revoked => Ok(Caller::Auditor { name: a.name.clone() }),
+    match l.get(&AUDITORS, &public) {
+        Some(a) if !a.revoked => Ok(Caller::Auditor { name: a.name }),
         _ => Err(unauthorized("unknown_key", "x-coldchain-key", "is not a bureau's, an enrolled enterprise's or a registered auditor's key")),
     }
 }
@@ -132,7 +133,8 @@ pub fn caller(gw: &Gateway, method: &Method, uri: &Uri, headers: &HeaderMap) -> 
 /// Decides, enterprise by enterprise, what one answer may show a caller.
 pub struct Visibility<'a> {
     caller: &'a Caller,
-    /// Province of each enterprise, by USCC.
+    state: &'a State,
+    /// Province of each enterprise asked about, by USCC, read once.
     provinces: HashMap<String, String>,
     /// An open alert the answer is inside of, and the enterprises of its trace.
     alert: Option<(TxId, BTreeSet<String>)>,
@@ -141,31 +143,40 @@ pub struct Visibility<'a> {
 }
 
 impl<'a> Visibility<'a> {
-    pub fn new(caller: &'a Caller, state: &State, alert: Option<TxId>) -> Visibility<'a> {
-        let l = state.ledger();
-        let provinces = l.enterprises.iter().map(|e| (e.uscc.clone(), e.province.clone())).collect();
+    pub fn new(caller: &'a Caller, state: &'a State, alert: Option<TxId>) -> Visibility<'a> {
         let alert = alert.and_then(|id| {
             let answer = state.alert(&id).ok()?;
-            let open = !matches!(answer.alert.state, coldchain_chaincode::state::ledger::AlertState::Closed);
+            let open = !matches!(answer.alert.state, AlertState::Closed);
             open.then(|| (id, answer.trace.enterprises.iter().map(|e| e.uscc.clone()).collect()))
         });
-        Visibility { caller, provinces, alert, crossed: BTreeSet::new() }
+        Visibility { caller, state, provinces: HashMap::new(), alert, crossed: BTreeSet::new() }
+    }
+
+    /// The province of enterprise `uscc` (empty if it is not enrolled).
+    fn province(&mut self, uscc: &str) -> String {
+        let l = self.state.ledger();
+        self.provinces.entry(uscc.to_string()).or_insert_with(|| l.enterprise(uscc).map(|(_, e)| e.province).unwrap_or_default()).clone()
     }
 
     /// Whether enterprise `uscc`'s contacts may be shown in full.
     pub fn full(&mut self, uscc: &str) -> bool {
-        let province = self.provinces.get(uscc).cloned().unwrap_or_default();
-        match self.caller {
+        let caller = self.caller;
+        match caller {
             Caller::Public | Caller::Auditor { .. } => false,
             Caller::Enterprise { uscc: me } => me == uscc,
-            Caller::Bureau { province: mine } if *mine == province => true,
-            Caller::Bureau { .. } => match &self.alert {
-                Some((_, inside)) if inside.contains(uscc) => {
-                    self.crossed.insert(province);
-                    true
+            Caller::Bureau { province: mine } => {
+                let province = self.province(uscc);
+                if *mine == province {
+                    return true;
                 }
-                _ => false,
-            },
+                match &self.alert {
+                    Some((_, inside)) if inside.contains(uscc) => {
+                        self.crossed.insert(province);
+                        true
+                    }
+                    _ => false,
+                }
+            }
         }
     }
 
@@ -340,11 +351,11 @@ pub struct Judged {
 /// app id a validator submitted it for.
 fn owner(state: &State, tx: &coldchain_chaincode::Transaction, record: &Value) -> Option<String> {
     let l = state.ledger();
-    if let Some(id) = l.enterprise_keys.get(&tx.signer.public_key) {
-        return Some(l.enterprises[*id as usize].uscc.clone());
+    if let Some(id) = l.enterprise_of_key(&tx.signer.public_key) {
+        return Some(l.enterprise_at(id).uscc);
     }
     let appid = record["via"]["appid"].as_str()?;
-    l.app_credentials.get(appid).map(|c| c.uscc.clone())
+    l.get(&APP_CREDENTIALS, &appid.to_string()).map(|c| c.uscc)
 }
 
 pub fn judge(state: &State, caller: &Caller, tx: &coldchain_chaincode::Transaction) -> Judged {
@@ -373,20 +384,18 @@ pub fn judge(state: &State, caller: &Caller, tx: &coldchain_chaincode::Transacti
 
 /// The open alert a trace of lot `code` is inside, if any (the newest).
 pub fn alert_on_lot(state: &State, scheme: &str, code: &str) -> Option<TxId> {
-    let lot = state.ledger().code(scheme, code)?.lot;
-    state
-        .ledger()
-        .alerts
-        .values()
-        .filter(|a| a.lot == lot && !matches!(a.state, coldchain_chaincode::state::ledger::AlertState::Closed))
+    let l = state.ledger();
+    let lot = l.code(scheme, code)?.lot;
+    l.scan_all(&ALERTS)
+        .map(|(_, a)| a)
+        .filter(|a| a.lot == lot && !matches!(a.state, AlertState::Closed))
         .max_by_key(|a| (a.height, a.time_ms))
         .map(|a| a.id)
 }
 
 /// The open alert whose trace holds enterprise `uscc`, if any.
 pub fn alert_holding(state: &State, uscc: &str) -> Option<TxId> {
-    let ids: Vec<TxId> =
-        state.ledger().alerts.values().filter(|a| !matches!(a.state, coldchain_chaincode::state::ledger::AlertState::Closed)).map(|a| a.id).collect();
+    let ids: Vec<TxId> = state.ledger().scan_all(&ALERTS).map(|(_, a)| a).filter(|a| !matches!(a.state, AlertState::Closed)).map(|a| a.id).collect();
     ids.into_iter().rev().find(|id| state.alert(id).is_ok_and(|a| a.trace.enterprises.iter().any(|e| e.uscc == uscc)))
 }
 

@@ -29,6 +29,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
+use coldchain_chaincode::state::ledger::APP_CREDENTIALS;
 use coldchain_chaincode::{Hash, Transaction, TxId};
 use hmac::{KeyInit, Mac};
 use serde_json::{Value, json};
@@ -107,14 +108,15 @@ pub(super) fn authenticate(gw: &Gateway, method: &Method, uri: &Uri, headers: &H
     let (uscc, tx, served_by_me, issuer) = {
         let state = gw.services.state.read().map_err(ApiError::internal)?;
         let ledger = state.ledger();
-        let c =
-            ledger.app_credentials.get(appid).ok_or_else(|| unauthorized("unknown_appid", "appid", format!("app id {appid} was never issued")))?;
+        let c = ledger
+            .get(&APP_CREDENTIALS, &appid.to_string())
+            .ok_or_else(|| unauthorized("unknown_appid", "appid", format!("app id {appid} was never issued")))?;
         if c.revoked {
             return Err(unauthorized("revoked_appid", "appid", format!("app id {appid} is revoked by its bureau")));
         }
         let me = gw.services.node_key.verifying_key().to_bytes();
-        let issuer = ledger.bureaus.values().find(|b| b.validator_key == c.validator_key).map(|b| b.name.clone()).unwrap_or_default();
-        (c.uscc.clone(), c.tx, c.validator_key == me, issuer)
+        let issuer = ledger.bureaus().values().find(|b| b.validator_key == c.validator_key).map(|b| b.name.clone()).unwrap_or_default();
+        (c.uscc, c.tx, c.validator_key == me, issuer)
     };
     if !served_by_me {
         return Err(ApiError {

@@ -15,6 +15,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
 use coldchain_chaincode::images::{self, Image};
+use coldchain_chaincode::state::ledger::ENTERPRISE_KEYS;
 use coldchain_chaincode::{Hash, Outcome, Transaction, TxError, TxId};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -225,7 +226,7 @@ async fn check_items<I: Send + 'static>(items: Vec<I>, gw: &Gateway, to_value: f
 fn may_send_images(state: &crate::runtime::SharedState, key: &[u8; 32]) -> bool {
     let Ok(state) = state.read() else { return false };
     let l = state.ledger();
-    l.enterprise_keys.contains_key(key) || l.bureau_of_admin(key).is_some() || l.bureau_of_validator(key).is_some()
+    l.contains(&ENTERPRISE_KEYS, key) || l.bureau_of_admin(key).is_some() || l.bureau_of_validator(key).is_some()
 }
 
 /// Keeps an accepted record's images, by SHA-256, durably.

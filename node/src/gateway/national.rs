@@ -20,6 +20,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use base64::Engine;
+use coldchain_chaincode::state::ledger::REPORT_CLIENTS;
 use coldchain_chaincode::{Hash, Transaction};
 use serde_json::{Value, json};
 
@@ -97,7 +98,7 @@ fn authenticate(gw: &Gateway, headers: &HeaderMap) -> Result<String, ApiError> {
     let state = gw.services.state.read().map_err(ApiError::internal)?;
     // Only the holder of the right secret learns that its client id is
     // revoked; anyone else gets one answer whether the id exists or not.
-    match state.ledger().report_clients.get(client_id) {
+    match state.ledger().get(&REPORT_CLIENTS, &client_id.to_string()) {
         Some(c) if constant_time_eq(&c.credential_sha256.0, &digest.0) && !c.revoked => Ok(client_id.to_string()),
         Some(c) if constant_time_eq(&c.credential_sha256.0, &digest.0) => Err(unauthorized(&format!("client {client_id} is revoked"))),
         _ => Err(unauthorized("unknown client id or wrong secret")),

@@ -15,7 +15,8 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use coldchain_chaincode::Hash;
-use coldchain_chaincode::state::trace::{Direction, TraceError};
+use coldchain_chaincode::state::ledger::{ACCESS_LOGS, ALERTS, Alert, Counter, NOTICE_IDS, NOTICES};
+use coldchain_chaincode::state::trace::{AlertView, Direction, TraceError};
 use futures::Stream;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -269,8 +270,12 @@ pub async fn access_log(State(gw): State<Gateway>, method: Method, uri: Uri, hea
         }
     };
     let state = gw.services.state.read().map_err(ApiError::internal)?;
-    let entries: Vec<_> =
-        state.ledger().access_logs.iter().filter(|a| province.as_ref().is_none_or(|p| a.reader == *p || a.provinces.contains(p))).collect();
+    let entries: Vec<_> = state
+        .ledger()
+        .scan_all(&ACCESS_LOGS)
+        .map(|(_, a)| a)
+        .filter(|a| province.as_ref().is_none_or(|p| a.reader == *p || a.provinces.contains(p)))
+        .collect();
     Ok(ok(StatusCode::OK, format!("{} reads", entries.len()), entries))
 }
 
@@ -329,14 +334,31 @@ fn event(state: &crate::runtime::SharedState, e: ChainEvent) -> Event {
     if let Ok(s) = state.read() {
         let l = s.ledger();
         match e.kind {
-            "alert" => data["alert"] = json!(s.alerts().into_iter().find(|a| a.id == e.tx_id)),
+            "alert" => data["alert"] = json!(l.get(&ALERTS, &e.tx_id).map(alert_view)),
             "alert_disposal" => {
-                data["alert"] = json!(s.alerts().into_iter().find(|a| a.disposals.iter().any(|d| d.tx == e.tx_id)));
+                data["alert"] = json!(l.scan_all(&ALERTS).map(|(_, a)| a).find(|a| a.disposals.iter().any(|d| d.tx == e.tx_id)).map(alert_view));
             }
-            _ => data["notice"] = json!(l.notices.iter().find(|n| n.id == e.tx_id)),
+            _ => data["notice"] = json!(l.get(&NOTICE_IDS, &e.tx_id).and_then(|i| l.get(&NOTICES, &i))),
         }
     }
     Event::default().event(e.kind).data(data.to_string())
+}
+
+/// An alert as `/v1/alerts` shows it (one read, not every alert's view).
+fn alert_view(a: Alert) -> AlertView {
+    AlertView {
+        id: a.id,
+        province: a.province,
+        scheme: a.scheme,
+        code: a.code,
+        reason: a.reason,
+        tested_at: a.tested_at,
+        lab: a.lab,
+        height: a.height,
+        time_ms: a.time_ms,
+        state: a.state,
+        disposals: a.disposals,
+    }
 }
 
 #[utoipa::path(
@@ -351,7 +373,8 @@ fn event(state: &crate::runtime::SharedState, e: ChainEvent) -> Event {
 )]
 pub async fn notices(State(gw): State<Gateway>) -> Result<Response, ApiError> {
     let state = gw.services.state.read().map_err(ApiError::internal)?;
-    let list: Vec<_> = state.ledger().notices.iter().rev().cloned().collect();
+    let l = state.ledger();
+    let list: Vec<_> = (0..l.count(Counter::Notices)).rev().filter_map(|i| l.get(&NOTICES, &i)).collect();
     Ok(ok(StatusCode::OK, format!("{} notices", list.len()), list))
 }
 
@@ -426,13 +449,13 @@ pub async fn state(State(gw): State<Gateway>) -> Result<Response, ApiError> {
             "digest": s.digest(),
             "applied": s.applied_count(),
             "rejected": s.rejected_count(),
-            "enterprises": l.enterprises.len(),
-            "lots": l.lots.len(),
-            "movements": l.movements.len(),
-            "codes": l.codes.len(),
-            "schemes": l.schemes.len(),
-            "alerts": l.alerts.len(),
-            "notices": l.notices.len(),
+            "enterprises": l.count(Counter::Enterprises),
+            "lots": l.count(Counter::Lots),
+            "movements": l.count(Counter::Movements),
+            "codes": l.count(Counter::Codes),
+            "schemes": l.schemes().len(),
+            "alerts": l.count(Counter::Alerts),
+            "notices": l.count(Counter::Notices),
         }))
     })
     .await

@@ -436,10 +436,17 @@ impl Driver {
             }
             state.root()
         };
-        if let Err(e) = tokio::task::block_in_place(|| self.store.commit_with_roots(&with_receipts, finalization, &roots)) {
+        // The blocks and the state they leave are written together; readers
+        // see the changes (from memory) meanwhile, and from the store after.
+        let committed = tokio::task::block_in_place(|| {
+            let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
+            self.store.commit_with_state(&with_receipts, finalization, &roots, state.changes())
+        });
+        if let Err(e) = committed {
             tracing::error!(error = %e, "cannot store finalized blocks; exiting so nothing unstored is acknowledged");
             std::process::exit(72);
         }
+        self.state.write().unwrap_or_else(PoisonError::into_inner).settle();
         let Some(tip) = with_receipts.last().map(|(b, _)| b.header.clone()) else { return };
         let txs: usize = with_receipts.iter().map(|(b, _)| b.txs.len()).sum();
         if let Ok(mut live) = self.live.write() {

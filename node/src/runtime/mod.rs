@@ -58,14 +58,24 @@ pub async fn run_with(cfg: NodeConfig, shutdown: impl Future<Output = ()> + Send
         .index_of(&key.verifying_key())
         .ok_or_else(|| NodeError::NotAValidator { key: cfg.key.display().to_string(), genesis: cfg.genesis.display().to_string() })?;
     std::fs::create_dir_all(&cfg.data_dir).map_err(|source| NodeError::DataDir { path: cfg.data_dir.display().to_string(), source })?;
-    let store = ChainStore::open(&cfg.data_dir.join("chain"))?;
+    let store = ChainStore::open_with_cache(&cfg.data_dir.join("chain"), cfg.storage.cache_mb << 20)?;
     let mut safety_file = SafetyFile::new(&cfg.data_dir);
     let safety = safety_file.load().map_err(NodeError::Safety)?.unwrap_or_default();
 
-    // Rebuild the chaincode state from the finalized blocks.
-    let crate::replay::Replayed { state, head: last, finalization: last_finalization, .. } = crate::replay::replay(&store, &genesis)?;
+    // The chaincode state as stored, brought up to the head if blocks are
+    // stored above it (a store from an earlier release).
+    let opened = std::time::Instant::now();
+    let crate::replay::Replayed { state, head: last, finalization: last_finalization, applied_blocks, .. } =
+        crate::replay::open_state(&store, &genesis)?;
     let head = last.height;
-    tracing::info!(validator = %genesis.validators[me as usize].name, height = head, state_root = %state.root(), "state rebuilt from disk");
+    tracing::info!(
+        validator = %genesis.validators[me as usize].name,
+        height = head,
+        state_root = %state.root(),
+        applied_blocks,
+        ms = opened.elapsed().as_millis() as u64,
+        "state opened from disk"
+    );
     if cfg.clock_offset_ms != 0 {
         tracing::warn!(clock_offset_ms = cfg.clock_offset_ms, "this node's clock is shifted by clock_offset_ms");
     }

@@ -35,14 +35,15 @@
 
 use super::body_log::{BodyLog, BodyPos};
 use super::pending::PendingIndex;
-use super::tx_index::{Slot, TxIndex};
+use super::state_tree::StateTree;
 use crate::block::{Block, Header};
 use crate::consensus::{Certificate, Evidence};
-use coldchain_chaincode::{Hash, Outcome, Receipt, Transaction, TxId};
+use coldchain_chaincode::state::store::Changes;
+use coldchain_chaincode::{Hash, Outcome, Receipt, State, Transaction, TxId};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -105,8 +106,6 @@ pub struct ChainStore {
     /// Which `pending` batch holds each accepted transaction, in memory: a
     /// commit finds the batches it completes without a lookup in sled.
     pending_ids: Arc<Mutex<PendingIndex>>,
-    /// Every finalized transaction's location, up to the head.
-    index: Arc<RwLock<TxIndex>>,
     proposal_dir: std::path::PathBuf,
     bodies: BodyLog,
     block_bodies: sled::Tree,
@@ -115,6 +114,7 @@ pub struct ChainStore {
     evidence: sled::Tree,
     meta: sled::Tree,
     nonces: sled::Tree,
+    state: StateTree,
 }
 
 const HEAD: &[u8] = b"head";
@@ -294,51 +294,62 @@ fn head_of(meta: &sled::Tree) -> Result<u64, StoreError> {
 }
 
 impl ChainStore {
+    /// Opens (or creates) the store in `dir` with a small page cache.
     pub fn open(dir: &Path) -> Result<ChainStore, StoreError> {
+        ChainStore::open_with_cache(dir, 8 << 20)
+    }
+
+    /// Opens the store, with a page cache of `cache_bytes`.
+    pub fn open_with_cache(dir: &Path, cache_bytes: u64) -> Result<ChainStore, StoreError> {
         remove_half_written_snapshots(dir)?;
-        let db = sled::Config::new().path(dir).cache_capacity(8 * 1024 * 1024).segment_size(segment_size(dir)).open()?;
+        let db = sled::Config::new().path(dir).cache_capacity(cache_bytes).segment_size(segment_size(dir)).open()?;
         // Proposal files of stores from before the body log, if any.
         let proposal_dir = dir.join("proposals");
         let pending = db.open_tree("pending")?;
         let meta = db.open_tree("meta")?;
-        let head = head_of(&meta)?;
+        let blocks = db.open_tree("blocks")?;
+        let state = StateTree(db.open_tree("state")?);
+        let mut head = head_of(&meta)?;
+        // A crash between a commit's state batch and its head: the blocks
+        // are stored (they are written first), so the head moves up to them.
+        if let Some(at) = coldchain_chaincode::State::stored_height(&state)
+            && at > head
+        {
+            if blocks.get(at.to_be_bytes())?.is_none() {
+                return Err(corrupt("state", format!("the state is at height {at} but the chain holds blocks only up to {head}")));
+            }
+            meta.insert(HEAD, &at.to_be_bytes())?;
+            head = at;
+        }
         let block_bodies = db.open_tree("block_bodies")?;
-        // One pass over the body log: final bodies are indexed, those above
-        // the head are proposals this node voted for.
-        let mut index = TxIndex::default();
+        // One pass over the body log: those above the head are proposals
+        // this node voted for.
         let mut unfinal = HashMap::new();
         let bodies = BodyLog::open(&dir.join("bodies"), |pos, payload| {
             let (header, start) = parse_header(payload)?;
-            let height = header.height;
-            if height > head {
+            if header.height > head {
                 let chunks = chunk_offsets(payload, start);
                 unfinal.insert(header.hash(), Unfinal { header, place: BodyPlace { pos, chunks } });
-            } else if block_bodies.get(height.to_be_bytes())?.is_some_and(|v| BodyPos::decode(&v) == Some(pos)) {
-                for (i, line) in lines(&payload[start..]).enumerate() {
-                    index.insert_earliest(Hash::digest(line), Slot { height, index: i as u32, applied: true });
-                }
             }
             Ok(())
         })?;
         let store = ChainStore {
-            blocks: db.open_tree("blocks")?,
+            blocks,
             block_txs: db.open_tree("block_txs")?,
             hashes: db.open_tree("hashes")?,
             txs: db.open_tree("txs")?,
             pending,
             pending_ids: Arc::default(),
-            index: Arc::default(),
             proposal_dir,
             bodies,
             block_bodies,
             unfinal: Arc::new(Mutex::new(unfinal)),
             evidence: db.open_tree("evidence")?,
             nonces: db.open_tree("request_nonces")?,
+            state,
             meta,
             db,
         };
-        let index = store.rebuild_index(index)?;
-        *store.index.write().map_err(|e| corrupt("txs", e))? = index;
         store.load_pending()?;
         Ok(store)
     }
@@ -347,12 +358,11 @@ impl ChainStore {
     /// crash between a commit and the deletion of their batch) are not
     /// pending, and batches left with none are deleted.
     fn load_pending(&self) -> Result<(), StoreError> {
-        let index = self.index.read().map_err(|e| corrupt("txs", e))?;
         let mut pending = self.pending_ids.lock().map_err(|e| corrupt("pending", e))?;
         let mut closed = sled::Batch::default();
         for item in self.pending.iter() {
             let (k, v) = item?;
-            pending.add(&k, lines(&v).map(Hash::digest).filter(|id| index.get(id).is_none()));
+            pending.add(&k, lines(&v).map(Hash::digest).filter(|id| !self.is_final(id)));
             if !pending.is_open(&k) {
                 closed.remove(k);
             }
@@ -361,42 +371,26 @@ impl ChainStore {
         Ok(())
     }
 
-    /// Completes the index of the bodies in the log: the locations of the
-    /// transactions in `block_txs` (stores from before the log) up to the
-    /// head, from the stored canonical bytes (hashed, not parsed), then the
-    /// refused ones marked from `txs`.
-    fn rebuild_index(&self, mut index: TxIndex) -> Result<TxIndex, StoreError> {
-        let head = self.head()?;
-        for item in self.block_txs.range(..(head + 1).to_be_bytes()) {
-            let (k, v) = item?;
-            if k.len() != 12 {
-                return Err(corrupt("block_txs", format!("key of {} bytes", k.len())));
-            }
-            let height = u64::from_be_bytes(k[..8].try_into().expect("8 bytes"));
-            let chunk = u32::from_be_bytes(k[8..].try_into().expect("4 bytes"));
-            for (i, line) in lines(&v).enumerate() {
-                let slot = Slot { height, index: chunk * CHUNK as u32 + i as u32, applied: true };
-                index.insert_earliest(Hash::digest(line), slot);
-            }
-        }
-        for item in self.txs.iter() {
-            let (k, v) = item?;
-            let id = Hash(k.as_ref().try_into().map_err(|e| corrupt("txs", e))?);
-            let loc = TxLocation::decode(&v)?;
-            if loc.outcome != Outcome::Applied && index.get(&id).is_some_and(|s| (s.height, s.index) == (loc.height, loc.index)) {
-                index.mark_refused(&id);
-            }
-        }
-        Ok(index)
-    }
-
-    /// Height of the last finalized block on disk (0: only genesis).
     /// The tree where the gateway keeps the nonces of signed requests
     /// (`gateway::nonces`), so a restart does not forget them.
     pub fn request_nonces(&self) -> sled::Tree {
         self.nonces.clone()
     }
 
+    /// The chaincode state's tree.
+    pub fn state_tree(&self) -> StateTree {
+        self.state.clone()
+    }
+
+    /// Writes state changes made outside a commit (catching up after a
+    /// restart, in chunks of blocks already stored), atomically; flushes.
+    pub fn write_state(&self, changes: &Changes) -> Result<(), StoreError> {
+        self.state.write(changes)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Height of the last finalized block on disk (0: only genesis).
     pub fn head(&self) -> Result<u64, StoreError> {
         head_of(&self.meta)
     }
@@ -478,28 +472,40 @@ impl ChainStore {
         Ok((h <= self.head()?).then_some(h))
     }
 
+    /// Whether a transaction is in a finalized block (in the state's
+    /// record of every transaction, written with its block).
+    pub fn is_final(&self, id: &TxId) -> bool {
+        State::stored_location(&self.state, id).is_some()
+    }
+
     /// Where a finalized transaction is and what the chaincode made of it.
     pub fn tx_location(&self, id: &TxId) -> Result<Option<TxLocation>, StoreError> {
-        let Some(slot) = self.index.read().map_err(|e| corrupt("txs", e))?.get(id) else { return Ok(None) };
-        if slot.applied {
-            return Ok(Some(TxLocation { height: slot.height, index: slot.index, outcome: Outcome::Applied }));
+        let Some(seen) = State::stored_location(&self.state, id) else { return Ok(None) };
+        if seen.applied() {
+            return Ok(Some(TxLocation { height: seen.height(), index: seen.index(), outcome: Outcome::Applied }));
         }
         let v = self.txs.get(id.0)?.ok_or_else(|| corrupt("txs", format!("outcome of refused transaction {id} missing")))?;
         TxLocation::decode(&v).map(Some)
     }
 
     /// Stores finalized blocks in height order with their receipts; the last
-    /// one carries `finalization`, the others are covered by it. Flushes.
-    pub fn commit(&self, blocks: &[(Block, Vec<Receipt>)], finalization: &Certificate) -> Result<(), StoreError> {
-        self.commit_with_roots(blocks, finalization, &[])
-    }
-
-    /// [`commit`](Self::commit), recording `roots[k]`, the chaincode state
-    /// root after `blocks[k]`, in the same write as the block.
-    pub fn commit_with_roots(&self, blocks: &[(Block, Vec<Receipt>)], finalization: &Certificate, roots: &[Hash]) -> Result<(), StoreError> {
+    /// one carries `finalization`, the others are covered by it. Records
+    /// `roots[k]`, the chaincode state root after `blocks[k]`, with the
+    /// block, and writes the chaincode state's `changes` (those of `blocks`)
+    /// in one atomic batch after the blocks and before the head: after a
+    /// crash the state is that of the head or of a later stored block
+    /// ([`ChainStore::open`] moves the head up to it), never of half a
+    /// block. Flushes.
+    pub fn commit_with_state(
+        &self,
+        blocks: &[(Block, Vec<Receipt>)],
+        finalization: &Certificate,
+        roots: &[Hash],
+        changes: &Changes,
+    ) -> Result<(), StoreError> {
         let Some((last, _)) = blocks.last() else { return Ok(()) };
         let tip = last.header.height;
-        let mut located: Vec<(TxId, Slot)> = Vec::new();
+        let mut located: Vec<TxId> = Vec::new();
         let mut seen_here = coldchain_chaincode::IdSet::default();
         // Bodies: those this node voted for are in the log already; the
         // others (fetched, synced, imported) are appended once, and all are
@@ -524,18 +530,17 @@ impl ChainStore {
             }
         }
         {
-            let index = self.index.read().map_err(|e| corrupt("txs", e))?;
             for (k, ((block, receipts), place)) in blocks.iter().zip(&places).enumerate() {
                 let height = block.header.height;
                 let mut refused = sled::Batch::default();
                 for (i, receipt) in receipts.iter().enumerate() {
                     // A transaction in a block again (the chaincode refuses the
                     // repeat) keeps the location where it took effect.
-                    if index.get(&receipt.tx_id).is_some() || !seen_here.insert(receipt.tx_id) {
+                    if self.is_final(&receipt.tx_id) || !seen_here.insert(receipt.tx_id) {
                         continue;
                     }
                     let applied = receipt.outcome == Outcome::Applied;
-                    located.push((receipt.tx_id, Slot { height, index: i as u32, applied }));
+                    located.push(receipt.tx_id);
                     if !applied {
                         let loc = TxLocation { height, index: i as u32, outcome: receipt.outcome.clone() };
                         refused.insert(&receipt.tx_id.0, loc.encode());
@@ -549,20 +554,16 @@ impl ChainStore {
                 self.blocks.insert(height.to_be_bytes(), serde_json::to_vec(&meta).expect("plain data"))?;
             }
         }
+        self.state.write(changes)?;
         self.meta.insert(HEAD, &tip.to_be_bytes())?;
         self.db.flush()?;
-        // Visible only once durable, and located before no longer pending,
-        // so a reader never finds an acknowledged transaction in neither.
-        let mut index = self.index.write().map_err(|e| corrupt("txs", e))?;
-        for (id, slot) in &located {
-            index.insert_first(*id, *slot);
-        }
-        drop(index);
+        // Located (in the state batch above) before no longer pending, so a
+        // reader never finds an acknowledged transaction in neither.
         // Pending values whose transactions are all final go; durable with
         // the next flush (a crash before it: `load_pending` drops them).
         let mut pending = self.pending_ids.lock().map_err(|e| corrupt("pending", e))?;
         let mut closed = sled::Batch::default();
-        for (id, _) in &located {
+        for id in &located {
             if let Some(key) = pending.finalize(id) {
                 closed.remove(key);
             }
@@ -724,6 +725,14 @@ mod tests {
         Certificate { kind: VoteKind::Finalize, view: header.view, hash: header.hash(), signatures }
     }
 
+    /// Applies `b` to `state` and commits both, as the driver does.
+    fn commit(store: &ChainStore, state: &mut State, b: &Block) {
+        let ctx = coldchain_chaincode::BlockContext { height: b.header.height, time_ms: b.header.time_ms };
+        let receipts: Vec<Receipt> = b.txs.iter().map(|t| state.apply(ctx, t.id(), t)).collect();
+        store.commit_with_state(&[(b.clone(), receipts)], &certificate(&b.header), &[state.root()], state.changes()).unwrap();
+        state.settle();
+    }
+
     fn log_bytes(dir: &Path) -> u64 {
         std::fs::read_dir(dir.join("bodies")).unwrap().map(|e| e.unwrap().metadata().unwrap().len()).sum()
     }
@@ -744,12 +753,12 @@ mod tests {
         let written = log_bytes(dir.path());
         let store = ChainStore::open(dir.path()).unwrap();
         assert_eq!(store.proposals().unwrap(), vec![b1.clone()]);
-        let receipts = |b: &Block| b.txs.iter().map(|t| Receipt { tx_id: t.id(), outcome: Outcome::Applied }).collect::<Vec<_>>();
-        store.commit(&[(b1.clone(), receipts(&b1))], &certificate(&b1.header)).unwrap();
+        let mut state = State::open_store(Arc::new(store.state_tree()), Default::default());
+        commit(&store, &mut state, &b1);
         assert_eq!(log_bytes(dir.path()), written, "the committed body was written again");
         // A block this node did not vote for is appended at commit.
-        store.commit(&[(b2.clone(), receipts(&b2))], &certificate(&b2.header)).unwrap();
-        drop(store);
+        commit(&store, &mut state, &b2);
+        drop((store, state));
         let store = ChainStore::open(dir.path()).unwrap();
         assert!(store.proposals().unwrap().is_empty());
         assert_eq!(store.head().unwrap(), 2);
@@ -759,7 +768,36 @@ mod tests {
         assert_eq!(store.tx_at(1, 66).unwrap().as_ref(), Some(&b1.txs[66]));
         assert_eq!(store.tx_at(1, 70).unwrap(), None);
         let loc = store.tx_location(&b1.txs[69].id()).unwrap().unwrap();
-        assert_eq!((loc.height, loc.index), (1, 69));
+        assert_eq!((loc.height, loc.index, loc.outcome), (1, 69, Outcome::Applied));
+    }
+
+    /// A transaction in a block again keeps the place where it took effect;
+    /// the repeat is refused, and a refused one's reason is found.
+    #[test]
+    fn a_repeated_transaction_keeps_its_first_place_and_refusals_their_reason() {
+        let with_txs = |height: u64, parent: Hash, txs: Vec<Transaction>| {
+            let mut b = block(height, parent, 0);
+            b.header.tx_root = crate::block::merkle_root(&txs.iter().map(Transaction::id).collect::<Vec<_>>());
+            b.header.tx_count = txs.len() as u32;
+            b.txs = Arc::new(txs);
+            b
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let store = ChainStore::open(dir.path()).unwrap();
+        let mut state = State::open_store(Arc::new(store.state_tree()), Default::default());
+        let b1 = block(1, Hash::ZERO, 3);
+        let b2 = with_txs(2, b1.header.hash(), vec![b1.txs[2].clone()]);
+        let key = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+        let bogus = Transaction::sign("c", 7, serde_json::json!({"type": "no_such_record"}), &key);
+        let b3 = with_txs(3, b2.header.hash(), vec![bogus.clone()]);
+        for b in [&b1, &b2, &b3] {
+            commit(&store, &mut state, b);
+        }
+        let loc = store.tx_location(&b1.txs[2].id()).unwrap().unwrap();
+        assert_eq!((loc.height, loc.index, loc.outcome), (1, 2, Outcome::Applied));
+        let loc = store.tx_location(&bogus.id()).unwrap().unwrap();
+        assert_eq!((loc.height, loc.index), (3, 0));
+        assert!(matches!(loc.outcome, Outcome::Rejected { ref field, .. } if field == "record.type"), "{:?}", loc.outcome);
     }
 
     #[test]

@@ -7,7 +7,8 @@ mod body_log;
 mod chain;
 mod pending;
 mod safety_file;
-mod tx_index;
+mod state_tree;
 
 pub use chain::{ChainStore, Finality, StoreError, StoredBlock, TxLocation};
 pub use safety_file::SafetyFile;
+pub use state_tree::StateTree;
