@@ -97,7 +97,9 @@ fn an_export_restores_a_lost_node_and_a_node_rebuilds_from_its_peers() {
     // The imported chain replays to the state root recorded for every block.
     let text = cli_ok(&["verify-chain", "--config", path_str(&hebei)]);
     assert!(
-        text.contains(&format!("replayed {exported_height} blocks")) && text.contains(&format!("{exported_height} recorded roots matched")),
+        text.contains(&format!("replayed {exported_height} blocks"))
+            && text.contains(&format!("{exported_height} recorded roots matched"))
+            && text.contains("the stored state matches the replayed one entry for entry"),
         "{text}"
     );
 

@@ -25,10 +25,13 @@ use coldchain_chaincode::state::ledger::{Counter, LOT_MOVEMENTS, Ledger, LotId};
 use coldchain_chaincode::state::trace::Direction;
 use coldchain_chaincode::testkit::{self, CHAIN_ID};
 use coldchain_chaincode::{BlockContext, Hash, Outcome, State, Transaction, TxId};
+use coldchain_node::storage::StateTree;
 use ed25519_dalek::SigningKey;
 use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 pub struct TraceBenchOptions {
     /// One JSON object instead of text.
@@ -447,8 +450,13 @@ struct Built {
     wall_s: f64,
 }
 
-fn build(movements: usize, label: &str) -> Result<Built> {
-    let mut state = State::with_genesis(testkit::genesis());
+/// Applies the generated records to a state in `store` (as a node's), or in
+/// memory.
+fn build(movements: usize, label: &str, store: Option<&StateTree>) -> Result<Built> {
+    let mut state = match store {
+        Some(store) => State::open_store(Arc::new(store.clone()), testkit::genesis()),
+        None => State::with_genesis(testkit::genesis()),
+    };
     let (rx, handle) = spawn_generator(movements);
     let start = Instant::now();
     let mut block_ms = Vec::with_capacity(movements / BLOCK + 1);
@@ -468,7 +476,12 @@ fn build(movements: usize, label: &str) -> Result<Built> {
                 }
             }
         }
-        // The block's changes go to the store, as a node commits them with the block.
+        // The block's changes go to the store, as a node commits them with
+        // the block (one atomic batch, flushed).
+        if let Some(store) = store {
+            store.write(state.changes())?;
+            store.flush()?;
+        }
         state.settle();
         let elapsed_ms = t.elapsed().as_secs_f64() * 1e3;
         if !block.setup {
@@ -643,9 +656,58 @@ fn movements_by_lot(l: &Ledger) -> Vec<usize> {
     counts
 }
 
+/// The store's page cache, as a node's default `[storage] cache_mb`.
+const CACHE_BYTES: u64 = 64 << 20;
+
+/// A store directory that is removed when the benchmark ends.
+struct BenchDir(PathBuf);
+
+impl BenchDir {
+    fn new(label: &str) -> BenchDir {
+        let dir = std::env::temp_dir().join(format!("coldchain-bench-{label}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        BenchDir(dir)
+    }
+}
+
+impl Drop for BenchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn dir_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| match e.metadata() {
+                    Ok(m) if m.is_dir() => dir_bytes(&e.path()),
+                    Ok(m) => m.len(),
+                    Err(_) => 0,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// Opens the store, waiting while a dropped handle still holds sled's file
+/// lock (its background threads release it a little after the drop).
+fn open_store(dir: &Path) -> Result<StateTree> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match StateTree::open(dir, CACHE_BYTES) {
+            Ok(store) => return Ok(store),
+            Err(e) if e.to_string().contains("could not acquire lock") && Instant::now() < deadline => std::thread::sleep(Duration::from_millis(2)),
+            Err(e) => bail!("opening the benchmark's store in {}: {e}", dir.display()),
+        }
+    }
+}
+
 pub fn run(opts: &TraceBenchOptions) -> Result<()> {
+    let dir = BenchDir::new("trace");
     let rss_before = rss_bytes();
-    let built = build(opts.movements, "bench trace")?;
+    let built = build(opts.movements, "bench trace", Some(&open_store(&dir.0)?))?;
     let rss_after = rss_bytes();
     let Built { state, stats, mut block_ms, wall_s } = built;
     // The slowest blocks, by the records applied before them: growth of the
@@ -654,25 +716,35 @@ pub fn run(opts: &TraceBenchOptions) -> Result<()> {
     slowest.sort_by(|a, b| b.1.total_cmp(&a.1));
     slowest.truncate(5);
     block_ms.sort_by(f64::total_cmp);
+    let t = Instant::now();
+    let digest = state.digest();
+    let digest_s = t.elapsed().as_secs_f64();
+    drop(state);
+    let disk_bytes = dir_bytes(&dir.0);
+
+    // A restart: the store reopened, the state read where it is, then the
+    // first answer (a trace) from it.
+    let t = Instant::now();
+    let store = open_store(&dir.0)?;
+    let state = State::open_store(Arc::new(store.clone()), testkit::genesis());
+    let reopen_ms = t.elapsed().as_secs_f64() * 1e3;
+    let first_answer = run_traces(&state, 1)?;
+    let first_answer_ms = reopen_ms + first_answer.first().and_then(|f| f.ms.first()).copied().unwrap_or(f64::NAN);
 
     let movements_of = movements_by_lot(state.ledger());
     let traces = run_traces(&state, opts.traces)?;
     let longest_trace = trace_longest(&state, &movements_of)?;
-
-    let t = Instant::now();
-    let digest = state.digest();
-    let digest_s = t.elapsed().as_secs_f64();
+    let rss_reopened = rss_bytes();
 
     let l = state.ledger();
     let (lots, enterprises, movements, codes) =
         (l.count(Counter::Lots), l.count(Counter::Enterprises), l.count(Counter::Movements), l.count(Counter::Codes));
     let longest = movements_of.iter().copied().max().unwrap_or(0);
-    // The state's store in memory: its entries and their key and value bytes.
-    let (store_entries, store_bytes) = l.kv().mem_store().map(|m| m.size()).unwrap_or_default();
-    let (store_entries, store_bytes) = (store_entries as u64, store_bytes as u64);
-    drop(state);
+    let (store_entries, store_bytes) = store.size();
+    drop((state, store));
 
-    let replay = build(opts.movements, "replay")?;
+    let replay_dir = BenchDir::new("trace-replay");
+    let replay = build(opts.movements, "replay", Some(&open_store(&replay_dir.0)?))?;
     let replay_digest = replay.state.digest();
     if replay_digest != digest || replay.stats != stats {
         bail!("replay: digest differs: first run {digest}, replay {replay_digest} (the same records from the same seed must give the same state)");
@@ -702,9 +774,15 @@ pub fn run(opts: &TraceBenchOptions) -> Result<()> {
             "canonical_bytes": stats.canonical_bytes,
             "rss_before_bytes": rss_before, "rss_after_bytes": rss_after, "rss_growth_bytes": growth,
             "rss_growth_per_canonical_byte": round3(growth as f64 / stats.canonical_bytes.max(1) as f64),
-            "store_entries": store_entries, "store_bytes": store_bytes,
-            "store_bytes_per_movement": round3(store_bytes as f64 / movements.max(1) as f64),
+            "rss_after_restart_and_traces_bytes": rss_reopened,
+            "cache_bytes": CACHE_BYTES,
         },
+        "disk": {
+            "bytes": disk_bytes, "per_canonical_byte": round3(disk_bytes as f64 / stats.canonical_bytes.max(1) as f64),
+            "state_entries": store_entries, "state_key_value_bytes": store_bytes,
+            "state_bytes_per_movement": round3(store_bytes as f64 / movements.max(1) as f64),
+        },
+        "restart": {"open_ms": round3(reopen_ms), "first_trace_answered_ms": round3(first_answer_ms)},
         "digest_s": round3(digest_s), "digest": digest.to_hex(),
         "replay": {"identical_digest": true, "s": round3(replay_s)},
     });
@@ -776,20 +854,24 @@ pub fn run(opts: &TraceBenchOptions) -> Result<()> {
         );
     }
     println!(
-        "memory: records {:.1} MB canonical; resident growth holding the state {:.1} MB ({:.2} × the records){}",
+        "memory: records {:.1} MB canonical; resident {:.1} MB after applying them ({:.1} MB before), {:.1} MB after a restart and the traces; page cache {:.0} MB",
         mb(stats.canonical_bytes as f64),
-        mb(growth as f64),
-        growth as f64 / stats.canonical_bytes.max(1) as f64,
-        if growth < store_bytes { " (less than the store below: this process reused memory it had freed before)" } else { "" }
+        mb(rss_after as f64),
+        mb(rss_before as f64),
+        mb(rss_reopened as f64),
+        mb(CACHE_BYTES as f64)
     );
     println!(
-        "  store: {} entries, {:.1} MB of keys and values ({:.0} B/movement)",
+        "disk: {:.1} MB ({:.2} × the records); state {} entries, {:.1} MB of keys and values ({:.0} B/movement)",
+        mb(disk_bytes as f64),
+        disk_bytes as f64 / stats.canonical_bytes.max(1) as f64,
         thousands(store_entries),
         mb(store_bytes as f64),
         store_bytes as f64 / movements.max(1) as f64
     );
+    println!("restart: store and state opened in {} ms; first trace answered {} ms after the open began", ms(reopen_ms), ms(first_answer_ms));
     println!("digest: {digest_s:.2} s ({digest})");
-    println!("replay: identical digest ({replay_s:.1} s to regenerate and re-apply)");
+    println!("replay: identical digest ({replay_s:.1} s to regenerate and re-apply into a second store)");
     Ok(())
 }
 
@@ -812,11 +894,13 @@ mod tests {
         run(&opts).unwrap();
     }
 
-    /// Every generated record applies, and the same seed gives the same records.
+    /// Every generated record applies, the same seed gives the same records,
+    /// and a state in memory and one in a node's store hold the same entries.
     #[test]
     fn bench_trace_generator_is_valid_and_reproducible() {
-        let a = build(3_000, "a").unwrap();
-        let b = build(3_000, "b").unwrap();
+        let dir = BenchDir::new("generator-test");
+        let a = build(3_000, "a", None).unwrap();
+        let b = build(3_000, "b", Some(&open_store(&dir.0).unwrap())).unwrap();
         assert_eq!(a.stats, b.stats);
         assert_eq!(a.state.digest(), b.state.digest());
         assert_eq!(a.state.rejected_count(), 0);

@@ -81,19 +81,28 @@ fn segment_path(dir: &Path, segment: u64) -> PathBuf {
 
 impl BodyLog {
     /// Opens the log, calling `each(pos, payload)` for every whole frame in
-    /// order, and truncating a torn last frame.
-    pub fn open(dir: &Path, mut each: impl FnMut(BodyPos, &[u8]) -> Result<(), StoreError>) -> Result<BodyLog, StoreError> {
+    /// order from `from` (a segment and the start of a frame in it; the
+    /// whole log without it), and truncating a torn last frame. Frames
+    /// before `from` were synced before anything relied on them and are
+    /// not read: a node's start does not read its whole history.
+    pub fn open(dir: &Path, from: Option<(u64, u64)>, mut each: impl FnMut(BodyPos, &[u8]) -> Result<(), StoreError>) -> Result<BodyLog, StoreError> {
         std::fs::create_dir_all(dir).map_err(io)?;
         let mut segments: Vec<u64> =
             std::fs::read_dir(dir).map_err(io)?.filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".log")?.parse().ok()).collect();
         segments.sort_unstable();
         let mut tail_len = 0;
+        let (from_segment, from_offset) = from.unwrap_or((0, 0));
         for (i, &segment) in segments.iter().enumerate() {
+            let last = i + 1 == segments.len();
+            if segment < from_segment && !last {
+                continue;
+            }
             let path = segment_path(dir, segment);
-            let file = File::open(&path).map_err(io)?;
+            let mut file = File::open(&path).map_err(io)?;
             let size = file.metadata().map_err(io)?.len();
+            let mut at = if segment == from_segment { from_offset.min(size) } else { 0 };
+            std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(at)).map_err(io)?;
             let mut reader = BufReader::with_capacity(1 << 20, file);
-            let mut at = 0u64;
             let mut payload = Vec::new();
             let whole = loop {
                 let mut head = [0u8; FRAME_HEADER as usize];
@@ -118,7 +127,6 @@ impl BodyLog {
                 each(BodyPos { segment, offset: at + FRAME_HEADER, len }, &payload)?;
                 at += FRAME_HEADER + len as u64;
             };
-            let last = i + 1 == segments.len();
             if !whole {
                 if !last {
                     return Err(io(format!("{}: a damaged frame at byte {at} before the last segment", path.display())));
@@ -142,6 +150,17 @@ impl BodyLog {
             tail: Arc::new(Mutex::new(Tail { segment, file, len: tail_len, dirty: false, created })),
             readers: Arc::default(),
         })
+    }
+
+    /// Where the next frame will start: (segment, offset).
+    pub fn end(&self) -> Result<(u64, u64), StoreError> {
+        let tail = self.tail.lock().map_err(io)?;
+        Ok((tail.segment, tail.len))
+    }
+
+    /// Where the frame of the payload at `pos` starts.
+    pub fn frame_start(pos: BodyPos) -> (u64, u64) {
+        (pos.segment, pos.offset - FRAME_HEADER)
     }
 
     /// Appends one payload; durable after the next [`sync`](Self::sync).
@@ -212,7 +231,7 @@ mod tests {
 
     fn reopen(dir: &Path) -> (BodyLog, Vec<(BodyPos, Vec<u8>)>) {
         let mut seen = Vec::new();
-        let log = BodyLog::open(dir, |pos, payload| {
+        let log = BodyLog::open(dir, None, |pos, payload| {
             seen.push((pos, payload.to_vec()));
             Ok(())
         })

@@ -118,6 +118,9 @@ pub struct ChainStore {
 }
 
 const HEAD: &[u8] = b"head";
+/// Where in the body log the oldest body above the head starts (segment ‖
+/// offset, u64 each): a start reads the log from there only.
+const BODIES_FROM: &[u8] = b"bodies_from";
 
 struct Unfinal {
     header: Header,
@@ -322,10 +325,18 @@ impl ChainStore {
             head = at;
         }
         let block_bodies = db.open_tree("block_bodies")?;
-        // One pass over the body log: those above the head are proposals
-        // this node voted for.
+        // One pass over the body log from where the oldest body not yet
+        // final was when the last commit ended: those above the head are
+        // proposals this node voted for.
+        let from = match meta.get(BODIES_FROM)? {
+            Some(v) if v.len() == 16 => {
+                Some((u64::from_be_bytes(v[..8].try_into().expect("8 bytes")), u64::from_be_bytes(v[8..].try_into().expect("8 bytes"))))
+            }
+            Some(v) => return Err(corrupt("meta", format!("bodies_from of {} bytes", v.len()))),
+            None => None,
+        };
         let mut unfinal = HashMap::new();
-        let bodies = BodyLog::open(&dir.join("bodies"), |pos, payload| {
+        let bodies = BodyLog::open(&dir.join("bodies"), from, |pos, payload| {
             let (header, start) = parse_header(payload)?;
             if header.height > head {
                 let chunks = chunk_offsets(payload, start);
@@ -570,7 +581,14 @@ impl ChainStore {
         }
         drop(pending);
         self.pending.apply_batch(closed)?;
-        self.unfinal.lock().map_err(|e| corrupt("bodies", e))?.retain(|_, u| u.header.height > tip);
+        let (segment, offset) = {
+            let mut unfinal = self.unfinal.lock().map_err(|e| corrupt("bodies", e))?;
+            let end = self.bodies.end()?;
+            unfinal.retain(|_, u| u.header.height > tip);
+            unfinal.values().map(|u| BodyLog::frame_start(u.place.pos)).min().unwrap_or(end)
+        };
+        // Durable with the next flush; an older value only makes a start read more.
+        self.meta.insert(BODIES_FROM, [segment.to_be_bytes(), offset.to_be_bytes()].concat())?;
         for (height, path) in self.proposal_files()? {
             if height <= tip {
                 let _ = std::fs::remove_file(path);
@@ -625,14 +643,17 @@ impl ChainStore {
     /// to the body log and fsynced before this returns.
     pub fn put_proposal(&self, block: &Block) -> Result<(), StoreError> {
         let hash = block.header.hash();
-        if self.unfinal.lock().map_err(|e| corrupt("bodies", e))?.contains_key(&hash) {
+        // Appended and listed under one lock, so a commit computing where
+        // the unfinal bodies start sees every body appended before it.
+        let mut unfinal = self.unfinal.lock().map_err(|e| corrupt("bodies", e))?;
+        if unfinal.contains_key(&hash) {
             return Ok(());
         }
         let (payload, chunks) = body_payload(block);
         let pos = self.bodies.append(&payload)?;
         self.bodies.sync()?;
         let place = BodyPlace { pos, chunks };
-        self.unfinal.lock().map_err(|e| corrupt("bodies", e))?.insert(hash, Unfinal { header: block.header.clone(), place });
+        unfinal.insert(hash, Unfinal { header: block.header.clone(), place });
         Ok(())
     }
 
@@ -769,6 +790,14 @@ mod tests {
         assert_eq!(store.tx_at(1, 70).unwrap(), None);
         let loc = store.tx_location(&b1.txs[69].id()).unwrap().unwrap();
         assert_eq!((loc.height, loc.index, loc.outcome), (1, 69, Outcome::Applied));
+        // A start reads the log only from where the bodies above the head
+        // begin, and still finds a proposal voted for after the last commit.
+        let b3 = block(3, b2.header.hash(), 5);
+        store.put_proposal(&b3).unwrap();
+        drop(store);
+        let store = ChainStore::open(dir.path()).unwrap();
+        assert_eq!(store.proposals().unwrap(), vec![b3]);
+        assert_eq!(store.tx_at(1, 66).unwrap().as_ref(), Some(&b1.txs[66]));
     }
 
     /// A transaction in a block again keeps the place where it took effect;

@@ -20,6 +20,18 @@ fn fatal(e: sled::Error) -> ! {
 }
 
 impl StateTree {
+    /// A state store of its own in `dir`, without a chain (benchmarks that
+    /// apply records straight to a state), with a page cache of `cache_bytes`.
+    pub fn open(dir: &std::path::Path, cache_bytes: u64) -> Result<StateTree, sled::Error> {
+        let db = sled::Config::new().path(dir).cache_capacity(cache_bytes).segment_size(8 << 20).open()?;
+        Ok(StateTree(db.open_tree("state")?))
+    }
+
+    /// Makes every write so far durable.
+    pub fn flush(&self) -> Result<(), sled::Error> {
+        self.0.flush().map(|_| ())
+    }
+
     /// Writes a batch of changes atomically.
     pub fn write(&self, changes: &Changes) -> Result<(), sled::Error> {
         let mut batch = sled::Batch::default();
