@@ -6,7 +6,7 @@ use super::product::specification;
 use super::product_batch::{container, known_code};
 use crate::fields::{Fields, Qty, Result};
 use crate::record::RecordError;
-use crate::state::ledger::{EntId, Ledger, LotId};
+use crate::state::ledger::{EntId, HOLDINGS, LOT_BATCHES, Ledger, LotId};
 use chrono::NaiveDate;
 use std::collections::BTreeMap;
 
@@ -65,7 +65,7 @@ pub fn parse_lines(f: &mut Fields) -> Result<Vec<Line>> {
 /// Matches every line to one lot among `offer` (lot → quantity available)
 /// and checks the lines of each lot together do not take more than is on
 /// offer. `holder` names who holds the offer, for the error.
-pub fn resolve(l: &Ledger, lines: &[Line], offer: &BTreeMap<LotId, Qty>, holder: &str) -> Result<Vec<(LotId, Qty)>> {
+pub fn resolve(l: &Ledger, lines: &[Line], offer: &Offer, holder: &str) -> Result<Vec<(LotId, Qty)>> {
     resolve_lines(l, lines, offer, holder).map(|t| t.lots)
 }
 
@@ -77,7 +77,7 @@ pub struct Taken {
 }
 
 /// [`resolve`], also giving each line's lot.
-pub fn resolve_lines(l: &Ledger, lines: &[Line], offer: &BTreeMap<LotId, Qty>, holder: &str) -> Result<Taken> {
+pub fn resolve_lines(l: &Ledger, lines: &[Line], offer: &Offer, holder: &str) -> Result<Taken> {
     let mut taken: BTreeMap<LotId, Qty> = BTreeMap::new();
     let mut last_path: BTreeMap<LotId, &str> = BTreeMap::new();
     let mut per_line = Vec::with_capacity(lines.len());
@@ -89,7 +89,7 @@ pub fn resolve_lines(l: &Ledger, lines: &[Line], offer: &BTreeMap<LotId, Qty>, h
         last_path.insert(lot, &line.path);
     }
     for (lot, want) in &taken {
-        let have = offer.get(lot).copied().unwrap_or_default();
+        let have = offer.get(l, *lot);
         if !have.covers(want) {
             let lot_ref = l.lot_at(*lot);
             let field = if want.pieces > have.pieces { "numberOfPieces" } else { "weight" };
@@ -144,31 +144,28 @@ pub fn register_new_codes(l: &mut Ledger, lines: &[Line], per_line: &[LotId], is
     }
 }
 
-fn match_line(l: &Ledger, line: &Line, offer: &BTreeMap<LotId, Qty>, holder: &str) -> Result<LotId> {
+fn match_line(l: &Ledger, line: &Line, offer: &Offer, holder: &str) -> Result<LotId> {
     if let Some((code, scheme)) = &line.trace_code {
         let entry = match scheme {
             Some(s) => l.code(s, code),
             None => known_code(l, code).map(|(_, e)| e),
         };
         if let Some(entry) = entry {
-            if !offer.contains_key(&entry.lot) {
+            if !offer.has(l, entry.lot) {
                 return Err(RecordError::new(format!("{}.traceCode", line.path), format!("code {code} names goods {holder} does not have")));
             }
             return Ok(entry.lot);
         }
     }
     let candidates: Vec<LotId> = offer
-        .iter()
-        .filter(|(lot, q)| {
-            if q.is_zero() {
-                return false;
-            }
-            let lot_ref = l.lot_at(**lot);
+        .with_batch(l, &line.product_id, &line.batch)
+        .into_iter()
+        .filter(|lot| {
+            let lot_ref = l.lot_at(*lot);
             lot_ref.product_id == line.product_id
                 && (lot_ref.label_batch == line.batch || lot_ref.certificate_batch == line.batch)
                 && line.quarantine_number.as_ref().is_none_or(|n| *n == lot_ref.quarantine_number)
         })
-        .map(|(lot, _)| *lot)
         .collect();
     match candidates.as_slice() {
         [lot] => Ok(*lot),
@@ -193,7 +190,44 @@ fn match_line(l: &Ledger, line: &Line, offer: &BTreeMap<LotId, Qty>, holder: &st
     }
 }
 
-/// What an enterprise has of each lot, for matching lines.
-pub fn holdings_of(l: &Ledger, ent: EntId) -> BTreeMap<LotId, Qty> {
-    l.lots_of(ent).collect()
+/// What lines may take from.
+pub enum Offer<'a> {
+    /// What an enterprise holds, read lot by lot as lines name them (an
+    /// importer may hold or have held many thousands).
+    Holdings(EntId),
+    /// A fixed list: the lots of a shipment and their quantities.
+    Lots(&'a BTreeMap<LotId, Qty>),
+}
+
+impl Offer<'_> {
+    /// How much of `lot` is on offer.
+    fn get(&self, l: &Ledger, lot: LotId) -> Qty {
+        match self {
+            Offer::Holdings(ent) => l.holding(*ent, lot),
+            Offer::Lots(m) => m.get(&lot).copied().unwrap_or_default(),
+        }
+    }
+
+    /// Whether `lot` is (or was) on offer at all.
+    fn has(&self, l: &Ledger, lot: LotId) -> bool {
+        match self {
+            Offer::Holdings(ent) => l.contains(&HOLDINGS, &(*ent, lot)),
+            Offer::Lots(m) => m.contains_key(&lot),
+        }
+    }
+
+    /// The lots on offer, not used up, that a product id and batch may name,
+    /// in lot order.
+    fn with_batch(&self, l: &Ledger, product_id: &str, batch: &str) -> Vec<LotId> {
+        match self {
+            Offer::Holdings(_) => {
+                let mut lots: Vec<LotId> = l.scan(&LOT_BATCHES, &(product_id.to_string(), batch.to_string())).map(|((_, _, lot), ())| lot).collect();
+                lots.sort_unstable();
+                lots.dedup();
+                lots.retain(|lot| !self.get(l, *lot).is_zero());
+                lots
+            }
+            Offer::Lots(m) => m.iter().filter(|(_, q)| !q.is_zero()).map(|(lot, _)| *lot).collect(),
+        }
+    }
 }

@@ -285,6 +285,8 @@ impl ProductBatch {
                     storage: None,
                     received: None,
                 });
+                l.put(&crate::state::ledger::LOT_BATCHES, &(self.product_id.clone(), self.label_batch.clone(), lot), &());
+                l.put(&crate::state::ledger::LOT_BATCHES, &(self.product_id.clone(), key.1.clone(), lot), &());
                 l.put(
                     &LOTS,
                     &lot,

@@ -3,7 +3,7 @@
 //! what was shipped but not received stays recorded on the shipment as a
 //! difference, never hidden. It cannot receive more than was shipped.
 
-use super::lines::{Line, Taken, check_new_codes, parse_lines, register_new_codes, resolve_lines};
+use super::lines::{Line, Offer, Taken, check_new_codes, parse_lines, register_new_codes, resolve_lines};
 use super::{Cx, not_future};
 use crate::fields::{Fields, Qty, Result};
 use crate::record::RecordError;
@@ -82,7 +82,7 @@ impl ReceiptRecord {
                 (mov.lot, mov.qty)
             })
             .collect();
-        let taken = resolve_lines(l, &self.lines, &offer, &format!("shipment {}", self.send_number.0))?;
+        let taken = resolve_lines(l, &self.lines, &Offer::Lots(&offer), &format!("shipment {}", self.send_number.0))?;
         check_new_codes(l, &self.lines, &l.enterprise_at(receiver).province)?;
         Ok((sender, receiver, taken))
     }

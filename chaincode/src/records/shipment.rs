@@ -3,7 +3,7 @@
 //! the sender's holding at once and are in transit until the receiver's
 //! `receipt`; a trace shows the receiver as soon as the goods are sent.
 
-use super::lines::{Line, Taken, check_new_codes, holdings_of, parse_lines, register_new_codes, resolve_lines};
+use super::lines::{Line, Offer, Taken, check_new_codes, parse_lines, register_new_codes, resolve_lines};
 use super::{Cx, counterpart, not_future};
 use crate::fields::{Fields, Result};
 use crate::record::RecordError;
@@ -52,7 +52,7 @@ impl ShipmentRecord {
             return Err(RecordError::new(&self.number.1, format!("shipment {} was already recorded (transaction {})", self.number.0, s.tx)));
         }
         let e = l.enterprise_at(sender);
-        let taken = resolve_lines(l, &self.lines, &holdings_of(l, sender), &e.uscc)?;
+        let taken = resolve_lines(l, &self.lines, &Offer::Holdings(sender), &e.uscc)?;
         check_new_codes(l, &self.lines, &e.province)?;
         Ok((sender, receiver, taken))
     }

@@ -5,7 +5,7 @@
 //! custody (only into a cold storage the operator registered); when the operator already has them (received by a shipment, or
 //! its own goods), the record places them in the storage without moving them.
 
-use super::lines::{Line, holdings_of, parse_lines, resolve};
+use super::lines::{Line, Offer, parse_lines, resolve};
 use super::{Cx, counterpart, not_future};
 use crate::fields::{Fields, Qty, Result};
 use crate::record::RecordError;
@@ -87,12 +87,12 @@ impl StockIn {
                     "taking another enterprise's goods into custody needs one of the signer's registered cold storages (cold_storage); name it by storageNumber or storageName",
                 ));
             }
-            let from_owner = resolve(l, &self.lines, &holdings_of(l, owner), &l.enterprise_at(owner).uscc);
+            let from_owner = resolve(l, &self.lines, &Offer::Holdings(owner), &l.enterprise_at(owner).uscc);
             if let Ok(taken) = from_owner {
                 return Ok(Placement { operator, owner: Some(owner), storage, taken });
             }
         }
-        let taken = resolve(l, &self.lines, &holdings_of(l, operator), &l.enterprise_at(operator).uscc)?;
+        let taken = resolve(l, &self.lines, &Offer::Holdings(operator), &l.enterprise_at(operator).uscc)?;
         Ok(Placement { operator, owner: None, storage, taken })
     }
 

@@ -2,7 +2,7 @@
 //! receiver named by USCC (`receiverUscc`). They leave the operator's
 //! custody and are the receiver's from that moment.
 
-use super::lines::{Line, Taken, check_new_codes, holdings_of, parse_lines, register_new_codes, resolve_lines};
+use super::lines::{Line, Offer, Taken, check_new_codes, parse_lines, register_new_codes, resolve_lines};
 use super::stock_in::storage_of;
 use super::{Cx, counterpart, not_future};
 use crate::fields::{Fields, Result};
@@ -62,7 +62,7 @@ impl StockOut {
         }
         let storage = storage_of(l, operator, self.storage.as_ref())?;
         let e = l.enterprise_at(operator);
-        let taken = resolve_lines(l, &self.lines, &holdings_of(l, operator), &e.uscc)?;
+        let taken = resolve_lines(l, &self.lines, &Offer::Holdings(operator), &e.uscc)?;
         check_new_codes(l, &self.lines, &e.province)?;
         Ok((operator, receiver, storage, taken))
     }

@@ -503,6 +503,9 @@ pub const LOT_MOVEMENTS: Table<(LotId, MovId), ()> = Table::new(0x32, "lot_movem
 /// Each lot's codes, in the order they were registered: lot ‖ code sequence → (scheme, code).
 pub const LOT_CODES: Table<(LotId, u64), (String, String)> = Table::new(0x33, "lot_codes");
 pub const HOLDINGS: Table<(EntId, LotId), Qty> = Table::new(0x34, "holdings");
+/// Lots by (product id, batch), under both the label batch and the
+/// certificate's batch: a line that names no code is matched among these.
+pub const LOT_BATCHES: Table<(String, String, LotId), ()> = Table::new(0x39, "lot_batches");
 pub const MOVEMENTS: Table<MovId, Movement> = Table::new(0x35, "movements");
 pub const SHIPMENTS: Table<(EntId, String), Shipment> = Table::new(0x36, "shipments");
 pub const DOCUMENTS: Table<(EntId, DocumentKind, String), ()> = Table::new(0x37, "documents");

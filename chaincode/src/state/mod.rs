@@ -237,8 +237,13 @@ impl State {
     /// `apply` at finalization.
     pub fn check(&self, ctx: BlockContext, id: &TxId, tx: &Transaction) -> Result<(Record, Cx, Plan), RecordError> {
         if self.contains(id) {
-            return Err(RecordError::new("(transaction)", format!("duplicate: transaction {id} is already on chain")));
+            return Err(duplicate(id));
         }
+        self.check_new(ctx, id, tx)
+    }
+
+    /// [`State::check`] of a transaction known not to be on chain.
+    fn check_new(&self, ctx: BlockContext, id: &TxId, tx: &Transaction) -> Result<(Record, Cx, Plan), RecordError> {
         let mut value = tx.record.to_value();
         let via = take_via(&mut value)?;
         let record = Record::parse(&value)?;
@@ -254,7 +259,10 @@ impl State {
     /// Applies one transaction of a finalized block. The caller has verified
     /// its signature (consensus only finalizes verified blocks).
     pub fn apply(&mut self, ctx: BlockContext, id: TxId, tx: &Transaction) -> Receipt {
-        let outcome = match self.check(ctx, &id, tx) {
+        // One lookup of the id: a store read per transaction is a cost.
+        let repeated = self.contains(&id);
+        let checked = if repeated { Err(duplicate(&id)) } else { self.check_new(ctx, &id, tx) };
+        let outcome = match checked {
             Ok((record, cx, plan)) => {
                 record.apply(plan, &mut self.ledger, &cx);
                 self.applied += 1;
@@ -268,7 +276,7 @@ impl State {
         if ctx.height != self.height {
             self.next_index = 0;
         }
-        if !self.contains(&id) {
+        if !repeated {
             self.ledger.put(&ledger::SEEN, &id, &ledger::Seen(ctx.height, self.next_index, outcome == Outcome::Applied));
         }
         self.next_index += 1;
@@ -278,6 +286,10 @@ impl State {
         self.write_meta();
         Receipt { tx_id: id, outcome }
     }
+}
+
+fn duplicate(id: &TxId) -> RecordError {
+    RecordError::new("(transaction)", format!("duplicate: transaction {id} is already on chain"))
 }
 
 /// Takes a record's top-level `via` out: how a record signed by a

@@ -305,13 +305,14 @@ impl ChainStore {
     /// Opens the store, with a page cache of `cache_bytes`.
     pub fn open_with_cache(dir: &Path, cache_bytes: u64) -> Result<ChainStore, StoreError> {
         remove_half_written_snapshots(dir)?;
-        let db = sled::Config::new().path(dir).cache_capacity(cache_bytes).segment_size(segment_size(dir)).open()?;
+        // Half for sled's page cache, half for the state's read cache.
+        let db = sled::Config::new().path(dir).cache_capacity(cache_bytes / 2).segment_size(segment_size(dir)).open()?;
         // Proposal files of stores from before the body log, if any.
         let proposal_dir = dir.join("proposals");
         let pending = db.open_tree("pending")?;
         let meta = db.open_tree("meta")?;
         let blocks = db.open_tree("blocks")?;
-        let state = StateTree(db.open_tree("state")?);
+        let state = StateTree::new(db.open_tree("state")?, cache_bytes / 2);
         let mut head = head_of(&meta)?;
         // A crash between a commit's state batch and its head: the blocks
         // are stored (they are written first), so the head moves up to them.
@@ -547,10 +548,12 @@ impl ChainStore {
                 for (i, receipt) in receipts.iter().enumerate() {
                     // A transaction in a block again (the chaincode refuses the
                     // repeat) keeps the location where it took effect.
-                    if self.is_final(&receipt.tx_id) || !seen_here.insert(receipt.tx_id) {
+                    // (Only a refused one can be a repeat: the chaincode
+                    // refuses every transaction already on chain.)
+                    let applied = receipt.outcome == Outcome::Applied;
+                    if (!applied && self.is_final(&receipt.tx_id)) || !seen_here.insert(receipt.tx_id) {
                         continue;
                     }
-                    let applied = receipt.outcome == Outcome::Applied;
                     located.push(receipt.tx_id);
                     if !applied {
                         let loc = TxLocation { height, index: i as u32, outcome: receipt.outcome.clone() };
