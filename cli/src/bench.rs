@@ -397,7 +397,7 @@ fn written_bytes(pid: u32) -> u64 {
 }
 
 /// Total size of the files under `dir`.
-fn tree_bytes(dir: &std::path::Path) -> u64 {
+pub(crate) fn tree_bytes(dir: &std::path::Path) -> u64 {
     let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
     entries
         .flatten()

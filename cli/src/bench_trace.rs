@@ -676,21 +676,6 @@ impl Drop for BenchDir {
     }
 }
 
-fn dir_bytes(dir: &Path) -> u64 {
-    std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .flatten()
-                .map(|e| match e.metadata() {
-                    Ok(m) if m.is_dir() => dir_bytes(&e.path()),
-                    Ok(m) => m.len(),
-                    Err(_) => 0,
-                })
-                .sum()
-        })
-        .unwrap_or(0)
-}
-
 /// Opens the store, waiting while a dropped handle still holds sled's file
 /// lock (its background threads release it a little after the drop).
 fn open_store(dir: &Path) -> Result<StateTree> {
@@ -720,7 +705,7 @@ pub fn run(opts: &TraceBenchOptions) -> Result<()> {
     let digest = state.digest();
     let digest_s = t.elapsed().as_secs_f64();
     drop(state);
-    let disk_bytes = dir_bytes(&dir.0);
+    let disk_bytes = crate::bench::tree_bytes(&dir.0);
 
     // A restart: the store reopened, the state read where it is, then the
     // first answer (a trace) from it.

@@ -242,11 +242,11 @@ impl State {
         let (trace, nodes) = trace_lot(&mut r, &lot, start, &a.scheme, &a.code, Direction::Both);
         let affected = affected(&trace, &nodes, &lot.movements);
         let associated = associated(&mut r, &lot);
-        Ok(AlertAnswer { alert: alert_view(a), affected, associated, trace })
+        Ok(AlertAnswer { alert: AlertView::from(a), affected, associated, trace })
     }
 
     pub fn alerts(&self) -> Vec<AlertView> {
-        self.ledger().scan_all(&ALERTS).map(|(_, a)| alert_view(a)).collect()
+        self.ledger().scan_all(&ALERTS).map(|(_, a)| AlertView::from(a)).collect()
     }
 
     /// Risk warning for associated products (seed 003): lots sharing the
@@ -351,19 +351,21 @@ fn associated(r: &mut Reader, me: &LotData) -> Vec<Association> {
     out.into_iter().map(|(other, (reason, detail))| Association { lot: lot_view_of(r, &l.lot_at(other)), reason, detail }).collect()
 }
 
-fn alert_view(a: Alert) -> AlertView {
-    AlertView {
-        id: a.id,
-        province: a.province,
-        scheme: a.scheme,
-        code: a.code,
-        reason: a.reason,
-        tested_at: a.tested_at,
-        lab: a.lab,
-        height: a.height,
-        time_ms: a.time_ms,
-        state: a.state,
-        disposals: a.disposals,
+impl From<Alert> for AlertView {
+    fn from(a: Alert) -> AlertView {
+        AlertView {
+            id: a.id,
+            province: a.province,
+            scheme: a.scheme,
+            code: a.code,
+            reason: a.reason,
+            tested_at: a.tested_at,
+            lab: a.lab,
+            height: a.height,
+            time_ms: a.time_ms,
+            state: a.state,
+            disposals: a.disposals,
+        }
     }
 }
 

@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use coldchain_chaincode::Hash;
-use coldchain_chaincode::state::ledger::{ACCESS_LOGS, ALERTS, Alert, Counter, NOTICE_IDS, NOTICES};
+use coldchain_chaincode::state::ledger::{ACCESS_LOGS, ALERTS, Counter, NOTICE_IDS, NOTICES};
 use coldchain_chaincode::state::trace::{AlertView, Direction, TraceError};
 use futures::Stream;
 use serde::Deserialize;
@@ -334,31 +334,14 @@ fn event(state: &crate::runtime::SharedState, e: ChainEvent) -> Event {
     if let Ok(s) = state.read() {
         let l = s.ledger();
         match e.kind {
-            "alert" => data["alert"] = json!(l.get(&ALERTS, &e.tx_id).map(alert_view)),
+            "alert" => data["alert"] = json!(l.get(&ALERTS, &e.tx_id).map(AlertView::from)),
             "alert_disposal" => {
-                data["alert"] = json!(l.scan_all(&ALERTS).map(|(_, a)| a).find(|a| a.disposals.iter().any(|d| d.tx == e.tx_id)).map(alert_view));
+                data["alert"] = json!(l.scan_all(&ALERTS).map(|(_, a)| a).find(|a| a.disposals.iter().any(|d| d.tx == e.tx_id)).map(AlertView::from));
             }
             _ => data["notice"] = json!(l.get(&NOTICE_IDS, &e.tx_id).and_then(|i| l.get(&NOTICES, &i))),
         }
     }
     Event::default().event(e.kind).data(data.to_string())
-}
-
-/// An alert as `/v1/alerts` shows it (one read, not every alert's view).
-fn alert_view(a: Alert) -> AlertView {
-    AlertView {
-        id: a.id,
-        province: a.province,
-        scheme: a.scheme,
-        code: a.code,
-        reason: a.reason,
-        tested_at: a.tested_at,
-        lab: a.lab,
-        height: a.height,
-        time_ms: a.time_ms,
-        state: a.state,
-        disposals: a.disposals,
-    }
 }
 
 #[utoipa::path(
