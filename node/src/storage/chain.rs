@@ -23,15 +23,17 @@
 //!   still holds every block that may be final); once final, `block_bodies`
 //!   points at it, so a body is written once. (Stores from before the log
 //!   kept these as `proposals/HEIGHT-HASH.block` files, still read.)
-//! - `evidence`; `meta` (`head`: the last finalized height).
+//! - `state`: the chaincode state ([`super::StateTree`], docs/FORMATS.md),
+//!   which also says where each finalized transaction is (its `seen` table);
+//! - `evidence`; `meta` (`head`: the last finalized height; `bodies_from`:
+//!   where in the body log the bodies above the head begin).
 //!
-//! Few, small values per block: sled copies a tree node on every insert, so
-//! there is no sled entry per applied transaction, and no block body in
-//! sled. Where each transaction is ([`TxIndex`]) is kept in memory and
-//! rebuilt at open from the bodies.
-//! The head is written last and everything is flushed before a commit
-//! returns, so what the node acknowledges is on disk; entries above the head
-//! (an interrupted commit) are ignored.
+//! No block body in sled: sled copies a tree node on every insert. The
+//! state's batch is written after the blocks and before the head; the head
+//! is written last and everything is flushed before a commit returns, so
+//! what the node acknowledges is on disk; block entries above the head (an
+//! interrupted commit) are ignored, and a state above the head moves the
+//! head up at open.
 
 use super::body_log::{BodyLog, BodyPos};
 use super::pending::PendingIndex;
