@@ -79,14 +79,15 @@ impl Chain {
     pub fn submit(&mut self, key: &SigningKey, record: Value) -> Receipt {
         let tx = self.sign(key, record);
         self.height += 1;
-        self.state.apply(self.ctx(), tx.id(), &tx)
+        let ctx = self.ctx();
+        self.state.apply_block(ctx, [&tx]).remove(0)
     }
 
     /// Applies records as one block.
     pub fn block(&mut self, txs: &[Transaction]) -> Vec<Receipt> {
         self.height += 1;
         let ctx = self.ctx();
-        txs.iter().map(|t| self.state.apply(ctx, t.id(), t)).collect()
+        self.state.apply_block(ctx, txs)
     }
 
     /// Moves the clock by whole days.

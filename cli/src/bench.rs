@@ -523,6 +523,8 @@ fn bench_proofs(json_out: bool) -> Result<()> {
             time_ms: 1_764_000_000_000,
             proposer: (block % 4) as u16,
             tx_count: ids.len() as u32,
+            state_height: 0,
+            state_root: Default::default(),
         };
         let hash = header.hash();
         let signatures = (0..3u16)

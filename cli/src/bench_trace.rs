@@ -476,8 +476,10 @@ fn build(movements: usize, label: &str, store: Option<&StateTree>) -> Result<Bui
                 }
             }
         }
-        // The block's changes go to the store, as a node commits them with
-        // the block (one atomic batch, flushed).
+        // The block's changed keys go into the state tree, and its changes
+        // to the store, as a node commits them with the block (one atomic
+        // batch, flushed).
+        state.seal_block();
         if let Some(store) = store {
             store.write(state.changes())?;
             store.flush()?;

@@ -144,7 +144,8 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Check proof bundles offline against a genesis file; exit 0 only if all hold.
+    /// Check proof bundles (of transactions, or of state entries) offline
+    /// against a genesis file; exit 0 only if all hold.
     Verify {
         #[arg(long)]
         genesis: PathBuf,
@@ -466,6 +467,31 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 let mut value: Value = serde_json::from_str(&text).with_context(|| format!("{} is not JSON", proof.display()))?;
                 if value.get("result").is_some() && value.get("success").is_some() {
                     value = value["result"].take(); // the gateway's envelope, saved as is
+                }
+                if value.get("kind").and_then(Value::as_str) == Some(coldchain_node::state_proof::STATE_PROOF_KIND) {
+                    let bundle: coldchain_node::state_proof::StateProofBundle =
+                        serde_json::from_value(value).with_context(|| format!("{} is not a state proof bundle", proof.display()))?;
+                    match coldchain_node::state_proof::verify_state(&mut verifier, &bundle) {
+                        Ok(v) => {
+                            println!("VALID state proof for chain {} ({})", v.chain_id, proof.display());
+                            println!("  state root {} after block {}, in the header of block {}", v.state_root, v.state_height, v.header_height);
+                            if v.certified_height != v.header_height {
+                                println!("  block {} is an ancestor of certified block {} ({})", v.header_height, v.certified_height, v.certified_hash);
+                            }
+                            println!("  finalized by {} of {} validators (quorum {}): {}", v.signers.len(), verifier.validators(), verifier.quorum(), v.signers.join(", "));
+                            for e in &v.entries {
+                                match &e.value {
+                                    Some(value) => println!("  {} [{}] = {}", e.table, e.key, value),
+                                    None => println!("  {} [{}] is absent", e.table, e.key),
+                                }
+                            }
+                        }
+                        Err(e) => {
+                            println!("INVALID state proof ({}): {e}", proof.display());
+                            invalid += 1;
+                        }
+                    }
+                    continue;
                 }
                 let bundle: ProofBundle = serde_json::from_value(value).with_context(|| format!("{} is not a proof bundle", proof.display()))?;
                 match verifier.verify(&bundle) {

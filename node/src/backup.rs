@@ -137,7 +137,7 @@ pub fn import(store: &ChainStore, genesis: &Genesis, input: impl BufRead) -> Res
         for stored in run.drain(..) {
             let block = stored.block;
             let ctx = BlockContext { height: block.header.height, time_ms: block.header.time_ms };
-            let receipts: Vec<Receipt> = block.txs.iter().map(|tx| state.apply(ctx, tx.id(), tx)).collect();
+            let receipts: Vec<Receipt> = state.apply_block(ctx, block.txs.iter());
             summary.blocks += 1;
             summary.transactions += block.txs.len() as u64;
             blocks.push((block, receipts));

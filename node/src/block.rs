@@ -2,9 +2,13 @@
 //! block's transactions.
 //!
 //! Header bytes (all integers big-endian):
-//! `"coldchain-header-v1" ‖ 0x00 ‖ u16 len(chain_id) ‖ chain_id ‖ u64 height ‖
-//! u64 view ‖ parent[32] ‖ tx_root[32] ‖ i64 time_ms ‖ u16 proposer ‖ u32 tx_count`;
-//! the block hash is SHA-256 of those bytes.
+//! `"coldchain-header-v2" ‖ 0x00 ‖ u16 len(chain_id) ‖ chain_id ‖ u64 height ‖
+//! u64 view ‖ parent[32] ‖ tx_root[32] ‖ i64 time_ms ‖ u16 proposer ‖ u32 tx_count ‖
+//! u64 state_height ‖ state_root[32]`; the block hash is SHA-256 of those bytes.
+//!
+//! `state_root` is the root of the chaincode state's tree after block
+//! `state_height` (the proposer's last applied block, below this one and
+//! not below the parent's): a finalized header certifies that state.
 //!
 //! Merkle tree (rs_merkle, with domain separation): leaf = SHA-256(0x00 ‖
 //! tx id); inner = SHA-256(0x01 ‖ left ‖ right); a node without a right
@@ -24,13 +28,16 @@ pub struct Header {
     pub time_ms: i64,
     pub proposer: u16,
     pub tx_count: u32,
+    /// The block after which [`Header::state_root`] is the state's root.
+    pub state_height: u64,
+    pub state_root: Hash,
 }
 
-const HEADER_DOMAIN: &[u8] = b"coldchain-header-v1\0";
+const HEADER_DOMAIN: &[u8] = b"coldchain-header-v2\0";
 
 impl Header {
     pub fn canonical_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(HEADER_DOMAIN.len() + 2 + self.chain_id.len() + 8 + 8 + 64 + 8 + 2 + 4);
+        let mut out = Vec::with_capacity(HEADER_DOMAIN.len() + 2 + self.chain_id.len() + 8 + 8 + 64 + 8 + 2 + 4 + 8 + 32);
         out.extend_from_slice(HEADER_DOMAIN);
         out.extend_from_slice(&(self.chain_id.len() as u16).to_be_bytes());
         out.extend_from_slice(self.chain_id.as_bytes());
@@ -41,6 +48,8 @@ impl Header {
         out.extend_from_slice(&self.time_ms.to_be_bytes());
         out.extend_from_slice(&self.proposer.to_be_bytes());
         out.extend_from_slice(&self.tx_count.to_be_bytes());
+        out.extend_from_slice(&self.state_height.to_be_bytes());
+        out.extend_from_slice(&self.state_root.0);
         out
     }
 
@@ -209,7 +218,7 @@ mod tests {
 
     #[test]
     fn header_hash_covers_every_field() {
-        let h = Header { chain_id: "c".into(), height: 1, view: 2, parent: Hash::ZERO, tx_root: Hash::ZERO, time_ms: 3, proposer: 0, tx_count: 0 };
+        let h = Header { chain_id: "c".into(), height: 1, view: 2, parent: Hash::ZERO, tx_root: Hash::ZERO, time_ms: 3, proposer: 0, tx_count: 0, state_height: 0, state_root: Hash::ZERO };
         let base = h.hash();
         let variants = [
             Header { chain_id: "d".into(), ..h.clone() },
@@ -220,6 +229,8 @@ mod tests {
             Header { time_ms: 9, ..h.clone() },
             Header { proposer: 1, ..h.clone() },
             Header { tx_count: 1, ..h.clone() },
+            Header { state_height: 1, ..h.clone() },
+            Header { state_root: Hash([1; 32]), ..h.clone() },
         ];
         for v in variants {
             assert_ne!(v.hash(), base);
@@ -244,6 +255,8 @@ pub(crate) fn notarise_block(height: u64, parent: Hash, txs: u64) -> Block {
         time_ms: height as i64,
         proposer: 0,
         tx_count: txs.len() as u32,
+        state_height: 0,
+        state_root: Default::default(),
     };
     Block { header, txs: std::sync::Arc::new(txs) }
 }

@@ -152,6 +152,8 @@ impl Genesis {
             time_ms: self.time_ms(),
             proposer: 0,
             tx_count: 0,
+            state_height: 0,
+            state_root: Default::default(),
         }
     }
 }

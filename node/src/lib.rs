@@ -13,6 +13,7 @@ pub mod genesis;
 pub mod mempool;
 pub mod network;
 pub mod proof;
+pub mod state_proof;
 pub mod replay;
 pub mod runtime;
 pub mod storage;

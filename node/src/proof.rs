@@ -96,7 +96,7 @@ impl ProofVerifier {
         if bundle.version != PROOF_VERSION {
             return Err(ProofError::Version(bundle.version));
         }
-        let chain = &self.chain_id;
+        let chain = self.chain_id.clone();
         for found in bundle
             .transaction
             .iter()
@@ -104,7 +104,7 @@ impl ProofVerifier {
             .chain(std::iter::once(&bundle.header.chain_id))
             .chain(bundle.links.iter().map(|h| &h.chain_id))
         {
-            if found != chain {
+            if *found != chain {
                 return Err(ProofError::Chain { expected: chain.clone(), found: found.clone() });
             }
         }
@@ -119,37 +119,60 @@ impl ProofVerifier {
         if !verify_merkle_path(&h.tx_root, &computed, bundle.leaf_index as usize, h.tx_count as usize, &bundle.merkle_path) {
             return Err(ProofError::Merkle { index: bundle.leaf_index, count: h.tx_count, root: h.tx_root });
         }
-        let mut tip = h;
-        let mut tip_hash = h.hash();
-        let block_hash = tip_hash;
-        for link in &bundle.links {
+        let block_hash = h.hash();
+        let (tip, tip_hash, signers) = self.certified(h, &bundle.links, &bundle.finalization)?;
+        Ok(Verified {
+            chain_id: chain,
+            tx_id: computed,
+            height: h.height,
+            block_hash,
+            certified_height: tip,
+            certified_hash: tip_hash,
+            signers,
+            quorum: self.quorum,
+            validators: self.keys.len(),
+            record_included: bundle.transaction.is_some(),
+        })
+    }
+}
+
+impl ProofVerifier {
+    pub fn chain_id(&self) -> &str {
+        &self.chain_id
+    }
+
+    /// Checks 4–6: `header`, then `links`, form a chain ending at the block
+    /// `finalization` certifies, and a quorum of the genesis validators
+    /// signed it. Returns that block's height and hash and the signers.
+    pub fn certified(&mut self, header: &Header, links: &[Header], finalization: &Certificate) -> Result<(u64, Hash, Vec<String>), ProofError> {
+        let mut tip = header;
+        let mut tip_hash = header.hash();
+        for link in links {
             if link.parent != tip_hash || link.height != tip.height + 1 {
                 return Err(ProofError::Link { height: link.height });
             }
             tip = link;
             tip_hash = link.hash();
         }
-        let f = &bundle.finalization;
+        let f = finalization;
         if f.hash != tip_hash || f.view != tip.view {
             return Err(ProofError::CertifiedHash { certified: f.hash, view: f.view, computed: tip_hash, header_view: tip.view });
         }
         let memo = (f.view, f.hash, f.signatures.iter().map(|s| (s.signer, s.signature)).collect::<Vec<_>>());
         if f.kind != VoteKind::Finalize || !self.verified.contains(&memo) {
-            f.verify(VoteKind::Finalize, chain, &self.keys, self.quorum).map_err(ProofError::Certificate)?;
+            f.verify(VoteKind::Finalize, &self.chain_id, &self.keys, self.quorum).map_err(ProofError::Certificate)?;
             self.verified.insert(memo);
         }
-        Ok(Verified {
-            chain_id: chain.clone(),
-            tx_id: computed,
-            height: h.height,
-            block_hash,
-            certified_height: tip.height,
-            certified_hash: tip_hash,
-            signers: f.signatures.iter().map(|s| self.names[s.signer as usize].clone()).collect(),
-            quorum: self.quorum,
-            validators: self.keys.len(),
-            record_included: bundle.transaction.is_some(),
-        })
+        let signers = f.signatures.iter().map(|s| self.names.get(s.signer as usize).cloned().unwrap_or_default()).collect();
+        Ok((tip.height, tip_hash, signers))
+    }
+
+    pub fn quorum(&self) -> usize {
+        self.quorum
+    }
+
+    pub fn validators(&self) -> usize {
+        self.keys.len()
     }
 }
 

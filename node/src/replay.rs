@@ -89,9 +89,7 @@ fn apply_stored(
             .block_and_root(height)?
             .ok_or_else(|| StoreError::Corrupt { tree: "blocks", detail: format!("block {height} missing below head {top}") })?;
         let ctx = BlockContext { height, time_ms: stored.block.header.time_ms };
-        for tx in stored.block.txs.iter() {
-            state.apply(ctx, tx.id(), tx);
-        }
+        state.apply_block(ctx, stored.block.txs.iter());
         // The same blocks must give the same state as when they were
         // committed: a release that decides a historical transaction
         // differently, or an altered store, stops here, not after diverging.
@@ -148,7 +146,7 @@ mod tests {
             let block = notarise_block(height, parent.hash(), 4);
             let header = block.header.clone();
             let ctx = BlockContext { height, time_ms: header.time_ms };
-            let receipts: Vec<Receipt> = block.txs.iter().map(|t| state.apply(ctx, t.id(), t)).collect();
+            let receipts: Vec<Receipt> = state.apply_block(ctx, block.txs.iter());
             let root = if tamper && height == 2 { Hash::digest(b"another release's root") } else { state.root() };
             let cert = Certificate {
                 kind: VoteKind::Finalize,

@@ -41,6 +41,8 @@ fn header_vote_and_merkle_examples() {
         time_ms: 1_764_000_000_000,
         proposer: 1,
         tx_count: 1,
+        state_height: 0,
+        state_root: Hash([0xcd; 32]),
     };
     let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/FORMATS.md")).unwrap();
     let header_hex = hex::encode(header.canonical_bytes());

@@ -52,6 +52,8 @@ static HEADER: LazyLock<Header> = LazyLock::new(|| Header {
     time_ms: 1_795_485_600_000,
     proposer: 1,
     tx_count: 1,
+    state_height: 0,
+    state_root: Default::default(),
 });
 
 static CERTIFICATE: LazyLock<Certificate> = LazyLock::new(|| Certificate {

@@ -268,6 +268,8 @@ fn proposal_certificates_end_the_view() {
         time_ms: view as i64,
         proposer: (view % 4) as u16,
         tx_count: 0,
+        state_height: 0,
+        state_root: Default::default(),
     };
     let b1 = block(1, &genesis);
     let b2 = block(2, &b1);
@@ -327,6 +329,8 @@ fn lost_fetch_is_repeated_while_views_advance() {
             time_ms: view as i64,
             proposer: (view % 4) as u16,
             tx_count: 0,
+            state_height: 0,
+            state_root: Default::default(),
         });
     }
     let cert = |kind: VoteKind, view: u64, hash: Hash| Certificate {
@@ -375,7 +379,7 @@ fn leader_proposes_once_the_parent_header_arrives() {
     let mut core = Core::new(cfg, Default::default(), genesis.clone(), None, vec![]);
     core.start();
     core.handle(Event::Work { pending: true });
-    let b1 = Header { chain_id: CHAIN.into(), height: 1, view: 1, parent: genesis.hash(), tx_root: Hash::ZERO, time_ms: 1, proposer: 1, tx_count: 0 };
+    let b1 = Header { chain_id: CHAIN.into(), height: 1, view: 1, parent: genesis.hash(), tx_root: Hash::ZERO, time_ms: 1, proposer: 1, tx_count: 0, state_height: 0, state_root: Hash::ZERO };
     let sig = |s: u16| sign_vote(&keys[s as usize], VoteKind::Notarize, CHAIN, 1, &b1.hash());
     let notarization = Certificate {
         kind: VoteKind::Notarize,

@@ -113,6 +113,8 @@ fn block_at(key: &SigningKey, height: u64, parent: Hash) -> Block {
         time_ms: 1_750_000_000_000 + height as i64 * 1000,
         proposer: (height % 4) as u16,
         tx_count: txs.len() as u32,
+        state_height: 0,
+        state_root: Default::default(),
     };
     Block { header, txs: Arc::new(txs) }
 }
@@ -120,7 +122,7 @@ fn block_at(key: &SigningKey, height: u64, parent: Hash) -> Block {
 /// Applies `block` to `state` as a validator does.
 fn apply(state: &mut State, block: &Block) -> Vec<Receipt> {
     let ctx = BlockContext { height: block.header.height, time_ms: block.header.time_ms };
-    block.txs.iter().map(|tx| state.apply(ctx, tx.id(), tx)).collect()
+    state.apply_block(ctx, block.txs.iter())
 }
 
 /// The chaincode state kept in `store`.

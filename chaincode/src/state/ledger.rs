@@ -791,3 +791,67 @@ impl Ledger {
         n - n.saturating_sub(1) / 3
     }
 }
+
+/// Every table of the state, by prefix (for readers of raw entries: proofs).
+const TABLE_NAMES: &[(u8, &str)] = &[
+    (0x01, "meta"),
+    (0x02, "state_root"),
+    (0x03, "seen"),
+    (0x04, "counts"),
+    (0x10, "bureaus"),
+    (0x11, "dictionaries"),
+    (0x12, "amendments"),
+    (0x13, "schemes"),
+    (0x20, "enterprises"),
+    (0x21, "enterprise_ids"),
+    (0x22, "enterprise_keys"),
+    (0x23, "products"),
+    (0x30, "lots"),
+    (0x31, "lot_ids"),
+    (0x32, "lot_movements"),
+    (0x33, "lot_codes"),
+    (0x34, "holdings"),
+    (0x35, "movements"),
+    (0x36, "shipments"),
+    (0x37, "documents"),
+    (0x38, "containers"),
+    (0x39, "lot_batches"),
+    (0x40, "cold_storages"),
+    (0x41, "storage_ids"),
+    (0x42, "storage_visits"),
+    (0x43, "warehouse_records"),
+    (0x50, "codes"),
+    (0x60, "certificate_reports"),
+    (0x61, "report_days"),
+    (0x62, "reported_batches"),
+    (0x63, "flow_reports"),
+    (0x64, "flow_keys"),
+    (0x70, "alerts"),
+    (0x71, "notices"),
+    (0x72, "notice_ids"),
+    (0x80, "report_clients"),
+    (0x81, "app_credentials"),
+    (0x82, "auditors"),
+    (0x83, "access_logs"),
+    (0x90, "notarisations"),
+    (super::merkle::NODE_PREFIX, "state_tree"),
+];
+
+/// A stored entry as a reader sees it: its table, its key's parts, and its
+/// value as JSON (CBOR read generically). Read from the bytes alone, so a
+/// verifier shows what it verified, not what a node said.
+pub fn describe_entry(key: &[u8], value: Option<&[u8]>) -> (String, String, Option<serde_json::Value>) {
+    let table = key.first().and_then(|p| TABLE_NAMES.iter().find(|(q, _)| q == p)).map_or("unknown", |(_, n)| n);
+    let mut rest = key.get(1..).unwrap_or_default();
+    let parts = match key.first() {
+        Some(0x50) => <(String, String)>::take(&mut rest).map(|(s, c)| format!("scheme {s}, code {c}")),
+        Some(0x21) => String::take(&mut rest).map(|u| format!("uscc {u}")),
+        Some(0x20) => EntId::take(&mut rest).map(|e| format!("enterprise #{e}")),
+        Some(0x30) => LotId::take(&mut rest).map(|l| format!("lot #{l}")),
+        Some(0x34) => <(EntId, LotId)>::take(&mut rest).map(|(e, l)| format!("enterprise #{e}, lot #{l}")),
+        _ => None,
+    };
+    let parts = parts.filter(|_| rest.is_empty()).unwrap_or_else(|| hex::encode(key.get(1..).unwrap_or_default()));
+    let value = value.map(|v| cbor4ii::serde::from_slice::<serde_json::Value>(v).unwrap_or_else(|_| serde_json::Value::String(hex::encode(v))));
+    (table.to_string(), parts, value)
+}

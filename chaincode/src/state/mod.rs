@@ -2,11 +2,13 @@
 //!
 //! A transaction in a finalized block either applies or is rejected with a
 //! receipt naming the field and rule; a rejected transaction changes nothing
-//! but the state root, which commits to every outcome in order. Replaying the
-//! same blocks from genesis yields the same root and the same
-//! [`State::digest`] (a hash of the whole ledger) on every validator.
+//! but its entry in `seen` (its place and outcome). The state root
+//! ([`merkle`]) commits to every entry after each block. Replaying the same
+//! blocks from genesis yields the same roots and the same [`State::digest`]
+//! (a hash of every stored entry) on every validator.
 
 pub mod ledger;
+pub mod merkle;
 pub mod store;
 pub mod trace;
 
@@ -60,7 +62,11 @@ pub struct GenesisState {
 /// block applied.
 #[derive(Debug, Default)]
 pub struct State {
+    /// The root of the state tree ([`merkle`]) after the last block sealed.
     root: Hash,
+    /// The state tree's version: how many blocks changed the state (none:
+    /// nothing sealed yet).
+    tree_version: Option<u64>,
     height: u64,
     /// The place in its block of the next transaction applied.
     next_index: u32,
@@ -69,15 +75,15 @@ pub struct State {
     ledger: Ledger,
 }
 
-const STATE_DOMAIN: &[u8] = b"coldchain-state-v1\0";
 const META_HEIGHT: u8 = 0;
 const META_APPLIED: u8 = 1;
 const META_REJECTED: u8 = 2;
+const META_TREE_VERSION: u8 = 3;
 
 impl State {
     /// An empty chain with no bureaus and no dictionaries (notarise only), in memory.
     pub fn new() -> State {
-        State::default()
+        State::with_genesis(GenesisState::default())
     }
 
     /// A new chain in memory.
@@ -95,15 +101,17 @@ impl State {
         let meta = |k: u8| kv.get(&ledger::META, &k);
         if let Some(height) = meta(META_HEIGHT) {
             let (applied, rejected) = (meta(META_APPLIED).unwrap_or(0), meta(META_REJECTED).unwrap_or(0));
-            let root = kv.get(&ledger::STATE_ROOT, &()).unwrap_or_default();
-            return State { root, height, next_index: 0, applied, rejected, ledger: Ledger::open(kv) };
+            let root = kv.get(&ledger::STATE_ROOT, &()).unwrap_or(merkle::EMPTY_ROOT);
+            let tree_version = meta(META_TREE_VERSION);
+            return State { root, tree_version, height, next_index: 0, applied, rejected, ledger: Ledger::open(kv) };
         }
-        let mut state = State { ledger: Ledger::open(kv), ..State::default() };
+        let mut state = State { ledger: Ledger::open(kv), root: merkle::EMPTY_ROOT, ..State::default() };
         state.ledger.set_dictionaries(genesis.dictionaries);
         for b in genesis.bureaus {
             state.ledger.put_bureau(b);
         }
-        state.write_meta();
+        // The chain's start has a root of its own (height 0).
+        state.seal_block();
         state
     }
 
@@ -119,11 +127,47 @@ impl State {
         kv.put(&ledger::META, &META_APPLIED, &self.applied);
         kv.put(&ledger::META, &META_REJECTED, &self.rejected);
         kv.put(&ledger::STATE_ROOT, &(), &self.root);
+        if let Some(v) = self.tree_version {
+            kv.put(&ledger::META, &META_TREE_VERSION, &v);
+        }
     }
 
-    /// Commits to every applied transaction and outcome, in order.
+    /// The root of the state tree as of the last sealed block: it commits
+    /// to every entry of the state (every enterprise, lot, movement, code
+    /// … and every transaction's outcome), and proves any of them
+    /// ([`State::prove`]).
     pub fn root(&self) -> Hash {
         self.root
+    }
+
+    /// Ends the block being applied: the keys it changed go into the state
+    /// tree, whose new root is returned. A block that changed nothing
+    /// leaves the root as it was. [`State::apply`] seals the previous block
+    /// itself when a new height begins; the last block needs this call.
+    pub fn seal_block(&mut self) -> Hash {
+        let touched = self.ledger.kv_mut().take_touched();
+        if touched.is_empty() {
+            return self.root;
+        }
+        let version = self.tree_version.map_or(0, |v| v + 1);
+        self.root = merkle::update(self.ledger.kv_mut(), version, touched);
+        self.tree_version = Some(version);
+        self.write_meta();
+        self.root
+    }
+
+    /// Applies a block's transactions in order and seals it.
+    pub fn apply_block<'a>(&mut self, ctx: BlockContext, txs: impl IntoIterator<Item = &'a Transaction>) -> Vec<Receipt> {
+        let receipts = txs.into_iter().map(|tx| self.apply(ctx, tx.id(), tx)).collect();
+        self.seal_block();
+        receipts
+    }
+
+    /// The value of `key` (a table key, [`ledger`]) in the sealed state and
+    /// the proof of it, or of its absence, under [`State::root`].
+    pub fn prove(&self, key: &[u8]) -> (Option<Vec<u8>>, merkle::StateProof) {
+        let kv = self.ledger.kv();
+        (kv.get_raw(key), merkle::prove(kv, self.tree_version, key))
     }
 
     /// SHA-256 over every entry of the state (every enterprise, lot,
@@ -259,6 +303,9 @@ impl State {
     /// Applies one transaction of a finalized block. The caller has verified
     /// its signature (consensus only finalizes verified blocks).
     pub fn apply(&mut self, ctx: BlockContext, id: TxId, tx: &Transaction) -> Receipt {
+        if ctx.height != self.height {
+            self.seal_block();
+        }
         // One lookup of the id: a store read per transaction is a cost.
         let repeated = self.contains(&id);
         let checked = if repeated { Err(duplicate(&id)) } else { self.check_new(ctx, &id, tx) };
@@ -281,8 +328,6 @@ impl State {
         }
         self.next_index += 1;
         self.height = ctx.height;
-        let tag: &[u8] = if outcome == Outcome::Applied { b"A" } else { b"R" };
-        self.root = Hash::digest_parts(&[STATE_DOMAIN, &self.root.0, &id.0, tag, &ctx.height.to_be_bytes()]);
         self.write_meta();
         Receipt { tx_id: id, outcome }
     }
@@ -335,7 +380,7 @@ mod tests {
         let run = || {
             let mut s = State::new();
             for (h, t) in txs.iter().enumerate() {
-                s.apply(BlockContext { height: h as u64, time_ms: 0 }, t.id(), t);
+                s.apply_block(BlockContext { height: h as u64 + 1, time_ms: 0 }, [t]);
             }
             (s.root(), s.digest())
         };
@@ -349,12 +394,10 @@ mod tests {
         let ctx = BlockContext { height: 1, time_ms: 0 };
         let ledger_digest = |order: &mut dyn Iterator<Item = &Transaction>| {
             let mut s = State::new();
-            for t in order {
-                s.apply(ctx, t.id(), t);
-            }
+            s.apply_block(ctx, order);
             // The ledger's entries; the root and each transaction's place
             // depend on the order by design.
-            let own = [ledger::META.prefix(), ledger::STATE_ROOT.prefix(), ledger::SEEN.prefix()];
+            let own = [ledger::META.prefix(), ledger::STATE_ROOT.prefix(), ledger::SEEN.prefix(), merkle::NODE_PREFIX];
             s.ledger().kv().scan_raw(&[], &[0xFF; 2]).filter(|(k, _)| !own.contains(&k[0])).collect::<Vec<_>>()
         };
         assert_eq!(ledger_digest(&mut txs.iter()), ledger_digest(&mut txs.iter().rev()));

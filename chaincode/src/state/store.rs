@@ -19,7 +19,7 @@ use crate::hash::Hash;
 use chrono::NaiveDate;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::Bound;
@@ -78,6 +78,9 @@ pub struct Kv {
     /// the changes there itself.
     mem: Option<Arc<MemStore>>,
     changes: Changes,
+    /// The committed keys changed since the state tree was last updated
+    /// (the block being applied): [`super::merkle`].
+    touched: BTreeSet<Vec<u8>>,
 }
 
 impl fmt::Debug for Kv {
@@ -95,11 +98,11 @@ impl Default for Kv {
 impl Kv {
     pub fn in_memory() -> Kv {
         let mem = Arc::new(MemStore::default());
-        Kv { base: mem.clone(), mem: Some(mem), changes: Changes::new() }
+        Kv { base: mem.clone(), mem: Some(mem), changes: Changes::new(), touched: BTreeSet::new() }
     }
 
     pub fn over(base: Arc<dyn StateStore>) -> Kv {
-        Kv { base, mem: None, changes: Changes::new() }
+        Kv { base, mem: None, changes: Changes::new(), touched: BTreeSet::new() }
     }
 
     /// The in-memory store, when this state keeps its own.
@@ -115,11 +118,24 @@ impl Kv {
     }
 
     pub fn put_raw(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.touch(&key);
         self.changes.insert(key, Some(value));
     }
 
     pub fn delete_raw(&mut self, key: Vec<u8>) {
+        self.touch(&key);
         self.changes.insert(key, None);
+    }
+
+    fn touch(&mut self, key: &[u8]) {
+        if super::merkle::committed(key) && !self.touched.contains(key) {
+            self.touched.insert(key.to_vec());
+        }
+    }
+
+    /// The committed keys changed since the last call.
+    pub fn take_touched(&mut self) -> BTreeSet<Vec<u8>> {
+        std::mem::take(&mut self.touched)
     }
 
     /// Entries with `from <= key < to`: the store's, overlaid by the changes.

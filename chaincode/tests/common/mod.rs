@@ -235,7 +235,9 @@ pub fn ledger_bytes(state: &State) -> Vec<u8> {
     let l = state.ledger();
     let in_memory = (l.bureaus(), l.dictionaries(), l.amendments(), l.schemes());
     let mut out = cbor4ii::serde::to_vec(Vec::new(), &in_memory).expect("the ledger serializes");
-    let not_ledger = [ledger::META.prefix(), ledger::STATE_ROOT.prefix(), ledger::SEEN.prefix()];
+    // The state's own figures, the transactions' outcomes and the state
+    // tree over them (which a rejection changes through `seen`).
+    let not_ledger = [ledger::META.prefix(), ledger::STATE_ROOT.prefix(), ledger::SEEN.prefix(), coldchain_chaincode::state::merkle::NODE_PREFIX];
     for (k, v) in l.kv().scan_raw(&[], &[0xFF; 2]) {
         if not_ledger.contains(&k[0]) {
             continue;
@@ -380,6 +382,8 @@ impl Default for World {
 /// Applies logged transactions, in their blocks, to a fresh genesis state.
 pub fn replay(log: &[(BlockContext, Transaction)]) -> (State, Vec<Outcome>) {
     let mut s = State::with_genesis(testkit::genesis());
+    // A new height seals the block before it; the last one is sealed here.
     let outcomes = log.iter().map(|(ctx, tx)| s.apply(*ctx, tx.id(), tx).outcome).collect();
+    s.seal_block();
     (s, outcomes)
 }

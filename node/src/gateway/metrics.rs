@@ -173,23 +173,27 @@ pub async fn metrics(State(gw): State<Gateway>) -> Response {
     ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text).into_response()
 }
 
-/// Ready when connected to enough validators to reach a quorum and no
-/// peer reports a finalized height more than 2 blocks ahead.
+/// Ready when connected to enough validators to reach a quorum, no peer
+/// reports a finalized height more than 2 blocks ahead, and this
+/// validator's state agrees with the certified one.
 #[utoipa::path(
     get,
     path = "/readyz",
     tags = ["operators"],
     summary = "Readiness",
-    description = "200 `ready` when connected to enough validators for a quorum and no peer reports a finalized height more than 2 ahead; else 503 saying which.",
+    description = "200 `ready` when connected to enough validators for a quorum, no peer reports a finalized height more than 2 ahead and this validator's state root agrees with the certified one; else 503 saying which.",
     responses(
         (status = 200, description = "Ready.", body = super::openapi::ReadyEnvelope),
-        (status = 503, description = "Not ready: too few validators connected, or catching up.", body = super::openapi::ReadyEnvelope),
+        (status = 503, description = "Not ready: too few validators connected, catching up, or this validator's state diverged.", body = super::openapi::ReadyEnvelope),
     )
 )]
 pub async fn readyz(State(gw): State<Gateway>) -> Response {
     let (height, best_peer, peers) = refresh(&gw);
     let needed = gw.services.genesis.quorum().saturating_sub(1);
     let body = json!({"height": height, "best_peer_height": best_peer, "connected_peers": peers, "peers_for_quorum": needed});
+    if let Some(why) = gw.services.live.read().ok().and_then(|l| l.diverged.clone()) {
+        return ok(StatusCode::SERVICE_UNAVAILABLE, format!("not ready: this validator's state diverged ({why}); it does not vote"), body);
+    }
     if peers < needed {
         return ok(StatusCode::SERVICE_UNAVAILABLE, format!("not ready: connected to {peers} validators, {needed} needed for a quorum"), body);
     }

@@ -23,6 +23,7 @@
 //! | GET    | `/v1/access-log`      | bureaus, auditors | cross-province unmasked reads inside alerts' traces (signed read) |
 //! | GET    | `/v1/images/{sha256}` | everyone    | an image this node received with a record |
 //! | GET    | `/v1/state`           | auditors    | chaincode state root, digest and sizes |
+//! | GET    | `/v1/state/proof`     | auditors    | state entries proven under a certified state root |
 //! | GET    | `/v1/export`          | bureaus     | the finalized chain as an export file (JSON Lines, `coldchain export --key`); a bureau's signed read only |
 //! | POST   | `/cold-chain-tracing/certification.register` | provinces | national interface (HTTP Basic): entry certificate |
 //! | POST   | `/cold-chain-tracing/statistical.info.register` | provinces | national interface (HTTP Basic): interprovincial flow |
@@ -47,6 +48,7 @@ mod national;
 pub mod nonces;
 pub mod openapi;
 pub mod render;
+mod state_proof;
 pub mod tls;
 mod trace;
 
@@ -111,6 +113,7 @@ pub fn router(services: NodeServices, max_body_bytes: usize) -> Router {
         .route("/v1/access-log", get(trace::access_log))
         .route("/v1/images/{sha256}", get(trace::image))
         .route("/v1/state", get(trace::state))
+        .route("/v1/state/proof", get(state_proof::state_proof))
         .route("/v1/export", get(export::export))
         .route("/cold-chain-tracing/certification.register", post(national::certification_register))
         .route("/cold-chain-tracing/statistical.info.register", post(national::statistical_info_register))

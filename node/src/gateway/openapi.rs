@@ -48,6 +48,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/notices"),
     ("GET", "/v1/images/{sha256}"),
     ("GET", "/v1/state"),
+    ("GET", "/v1/state/proof"),
     ("GET", "/v1/export"),
     ("POST", "/cold-chain-tracing/certification.register"),
     ("POST", "/cold-chain-tracing/statistical.info.register"),
@@ -96,6 +97,7 @@ in docs/PROOFS.md. Routes that answer files or streams (`/`, `/openapi.json`, `/
         super::trace::notices,
         super::trace::image,
         super::trace::state,
+        super::state_proof::state_proof,
         super::export::export,
         super::national::certification_register,
         super::national::statistical_info_register,
@@ -319,6 +321,10 @@ envelope!(
 envelope!(
     /// `GET /v1/state`.
     StateEnvelope => StateResult
+);
+envelope!(
+    /// `GET /v1/state/proof`.
+    StateProofEnvelope => StateProofBundle
 );
 envelope!(
     /// A national report, registered on chain.
@@ -575,6 +581,52 @@ pub struct ProofBundle {
     pub finalization: Certificate,
 }
 
+/// A state proof bundle (docs/PROOFS.md, "State proofs"): entries of the
+/// chaincode state, each with its proof under `header.state_root`, and that
+/// header's finalization.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct StateProofBundle {
+    /// Always `state`.
+    pub kind: String,
+    pub version: u32,
+    pub entries: Vec<ProvenEntry>,
+    pub header: BlockHeader,
+    /// Headers from `header.height + 1` to the certified block; usually empty.
+    pub links: Vec<BlockHeader>,
+    pub finalization: Certificate,
+}
+
+/// One entry and its proof.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct ProvenEntry {
+    /// Key bytes, hex (docs/FORMATS.md, "The chaincode state on disk").
+    pub key: String,
+    /// Value bytes (CBOR), hex; `null` when the proof shows the key absent.
+    #[schema(required = false)]
+    pub value: String,
+    pub proof: StateTreeProof,
+}
+
+/// A path in the state tree (docs/PROOFS.md).
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct StateTreeProof {
+    /// The leaf on the key's path: `{key_hash, value_hash}`, or `null` for an empty place.
+    #[schema(required = false)]
+    pub leaf: ProofLeaf,
+    /// Sibling hashes, bottom first.
+    pub siblings: Vec<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct ProofLeaf {
+    pub key_hash: String,
+    pub value_hash: String,
+}
+
 /// A block header (docs/FORMATS.md).
 #[derive(Serialize, ToSchema)]
 #[allow(dead_code)]
@@ -590,6 +642,10 @@ pub struct BlockHeader {
     /// Index of the proposing validator.
     pub proposer: u16,
     pub tx_count: u32,
+    /// The block after which `state_root` is the chaincode state's root.
+    pub state_height: u64,
+    /// Root of the state tree (docs/PROOFS.md, "State proofs").
+    pub state_root: String,
 }
 
 /// A finalization certificate: a quorum of validator signatures over a view and block hash (docs/PROOFS.md).

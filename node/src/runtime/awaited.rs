@@ -103,6 +103,8 @@ mod tests {
             time_ms: 0,
             proposer: 0,
             tx_count: 2,
+            state_height: 0,
+            state_root: Default::default(),
         };
         Proposal { header, signature: [0; 64], parent_certificate: None, nullifications: Vec::new() }
     }

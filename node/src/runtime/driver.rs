@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, watch};
 
 mod bodies;
+mod certified;
 mod intake;
 
 /// Results of work done off the driver's task.
@@ -96,6 +97,12 @@ pub struct Driver {
     /// Connected peers that said (by [`WireMessage::Hello`]) they read
     /// proposals by ids; the others are sent full proposals.
     reads_ids: HashSet<PeerId>,
+    /// The root of the chain's start (height 0).
+    genesis_root: Hash,
+    /// Proposals whose state root names a block not applied here yet.
+    root_waiting: Vec<(Header, Header)>,
+    /// Set once a finalized header's root differs from this validator's.
+    diverged: Option<certified::Divergence>,
 }
 
 /// Relayed batches waiting for verification before further relays are dropped.
@@ -111,6 +118,7 @@ impl Driver {
                 let _ = mempool.insert(id, tx);
             }
         }
+        let genesis_root = coldchain_chaincode::State::with_genesis(parts.services.genesis.chaincode_genesis()).root();
         let bodies = parts.proposals.into_iter().filter(|b| b.header.height > parts.last_finalized.height).map(|b| (b.header.hash(), b)).collect();
         Ok(Driver {
             core: parts.core,
@@ -137,6 +145,9 @@ impl Driver {
             relay_rx: Some(relay_rx),
             relays_dropped: 0,
             reads_ids: HashSet::new(),
+            genesis_root,
+            root_waiting: Vec::new(),
+            diverged: None,
         })
     }
 
@@ -214,7 +225,7 @@ impl Driver {
     /// Rule I: tells the core when the mempool turns empty or not empty, so
     /// an idle consortium neither proposes nor runs view timers.
     fn report_work(&mut self) {
-        let pending = !self.mempool.is_empty();
+        let pending = !self.mempool.is_empty() || self.uncertified();
         if self.reported_work != Some(pending) {
             self.reported_work = Some(pending);
             self.events.push_back(Event::Work { pending });
@@ -295,7 +306,7 @@ impl Driver {
 
     fn try_build(&mut self, deadline_passed: bool) {
         let Some((view, parent, _)) = self.pending_build.clone() else { return };
-        if view != self.core.view() {
+        if view != self.core.view() || self.diverged.is_some() {
             self.pending_build = None;
             return;
         }
@@ -315,9 +326,10 @@ impl Driver {
             return;
         }
         // An empty block only carries the chain forward for transactions in
-        // the blocks it extends; with none left here (they became final
-        // meanwhile) it would be an idle block: wait for transactions instead.
-        if picked.is_empty() && self.mempool.is_empty() {
+        // the blocks it extends, or certifies the state the last blocks left;
+        // with neither (they became final meanwhile and a header certifies
+        // the state) it would be an idle block: wait for transactions instead.
+        if picked.is_empty() && self.mempool.is_empty() && !self.uncertified() {
             if let Some((_, _, deadline)) = self.pending_build.as_mut() {
                 *deadline = None;
             }
@@ -325,6 +337,7 @@ impl Driver {
         }
         self.pending_build = None;
         let (ids, txs): (Vec<TxId>, Vec<Transaction>) = picked.into_iter().unzip();
+        let state_root = self.state.read().unwrap_or_else(PoisonError::into_inner).root();
         let header = Header {
             chain_id: self.services.genesis.chain_id.clone(),
             height: parent.height + 1,
@@ -334,6 +347,9 @@ impl Driver {
             time_ms: self.services.clock.now_ms().max(parent.time_ms),
             proposer: self.services.me,
             tx_count: txs.len() as u32,
+            // The state after the last block applied here (certified.rs).
+            state_height: self.last_finalized.height,
+            state_root,
         };
         let block = Block { header: header.clone(), txs: Arc::new(txs) };
         // The body goes to the log beside the broadcast, not before it: the
@@ -362,6 +378,40 @@ impl Driver {
             self.events.push_back(Event::Verified { hash, valid: false });
             return;
         };
+        if self.diverged.is_some() || header.state_height >= header.height {
+            self.refuse(&header);
+            return;
+        }
+        match self.check_root(&header) {
+            certified::RootCheck::Matches => {}
+            certified::RootCheck::Ahead => {
+                if !self.wait_for_root(header.clone(), parent) {
+                    self.refuse(&header);
+                }
+                return;
+            }
+            certified::RootCheck::Mismatch { ours } => {
+                tracing::error!(
+                    height = header.height,
+                    view = header.view,
+                    proposer = header.proposer,
+                    state_height = header.state_height,
+                    proposed = %header.state_root,
+                    ours = %ours,
+                    "STATE ROOT MISMATCH: refused a proposal: its state root after block {} is {}, this validator's is {}",
+                    header.state_height,
+                    header.state_root,
+                    ours
+                );
+                self.refuse(&header);
+                return;
+            }
+            certified::RootCheck::Unknown => {
+                tracing::warn!(height = header.height, state_height = header.state_height, "refused a proposal: no state root is recorded here for the block it names");
+                self.refuse(&header);
+                return;
+            }
+        }
         let ids = block.tx_ids();
         let known: HashSet<TxId> = ids.iter().filter(|id| self.mempool.contains(id)).copied().collect();
         // A transaction already finalized, or in a block this one extends,
@@ -418,11 +468,26 @@ impl Driver {
         let mut with_receipts = Vec::with_capacity(blocks.len());
         let mut events = Vec::new();
         let mut roots = Vec::with_capacity(blocks.len());
+        // Each header's root against ours after the block it names, this
+        // commit's blocks included.
+        let mut certified = Vec::with_capacity(blocks.len());
+        let before = self.last_finalized.height;
+        let earlier: Vec<(u64, Option<Hash>)> = blocks
+            .iter()
+            .map(|b| b.header.state_height)
+            .filter(|&h| h < before)
+            .map(|h| (h, if h == 0 { Some(self.genesis_root) } else { self.store.state_root_at(h).ok().flatten() }))
+            .collect();
         let state_root = {
             let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
+            let mut applied = vec![(before, state.root())];
             for block in blocks {
+                let named = block.header.state_height;
+                let ours = if named >= before { applied.iter().find(|(h, _)| *h == named).map(|(_, r)| *r) } else { earlier.iter().find(|(h, _)| *h == named).and_then(|(_, r)| *r) };
+                certified.push((block.header.clone(), ours));
                 let ctx = BlockContext { height: block.header.height, time_ms: block.header.time_ms };
-                let receipts: Vec<Receipt> = block.txs.iter().map(|tx| state.apply(ctx, tx.id(), tx)).collect();
+                let receipts: Vec<Receipt> = state.apply_block(ctx, block.txs.iter());
+                applied.push((block.header.height, state.root()));
                 for (r, tx) in receipts.iter().zip(block.txs.iter()) {
                     self.mempool.remove(&r.tx_id);
                     if r.outcome == Outcome::Applied
@@ -447,6 +512,9 @@ impl Driver {
             std::process::exit(72);
         }
         self.state.write().unwrap_or_else(PoisonError::into_inner).settle();
+        for (header, ours) in certified {
+            self.check_certified(&header, ours);
+        }
         let Some(tip) = with_receipts.last().map(|(b, _)| b.header.clone()) else { return };
         let txs: usize = with_receipts.iter().map(|(b, _)| b.txs.len()).sum();
         if let Ok(mut live) = self.live.write() {
@@ -462,6 +530,7 @@ impl Driver {
         self.last_finalized = tip.clone();
         self.head_moved = Instant::now();
         let _ = self.head.send(Head { height: tip.height, hash: tip.hash() });
+        self.release_root_waiting();
     }
 
     // ----- network ---------------------------------------------------------

@@ -59,6 +59,9 @@ pub struct LiveStatus {
     /// The consensus core is idle (Rule I): no work and nobody active in
     /// the current view, so no timer runs and no block is made.
     pub idle: bool,
+    /// Why this validator stopped voting: its state root differs from one
+    /// the quorum certified (runtime/driver/certified.rs).
+    pub diverged: Option<String>,
 }
 
 /// The driver's answer for one submitted transaction.

@@ -444,6 +444,11 @@ impl ChainStore {
         Ok(Some((StoredBlock { block: Block { header: meta.header, txs: Arc::new(txs) }, finality: meta.finality }, meta.state_root)))
     }
 
+    /// The state root recorded after block `height` when it was committed.
+    pub fn state_root_at(&self, height: u64) -> Result<Option<Hash>, StoreError> {
+        Ok(self.meta_of(height)?.and_then(|m| m.state_root))
+    }
+
     pub fn header(&self, height: u64) -> Result<Option<Header>, StoreError> {
         Ok(self.meta_of(height)?.map(|m| m.header))
     }
@@ -754,7 +759,7 @@ mod tests {
     /// Applies `b` to `state` and commits both, as the driver does.
     fn commit(store: &ChainStore, state: &mut State, b: &Block) {
         let ctx = coldchain_chaincode::BlockContext { height: b.header.height, time_ms: b.header.time_ms };
-        let receipts: Vec<Receipt> = b.txs.iter().map(|t| state.apply(ctx, t.id(), t)).collect();
+        let receipts: Vec<Receipt> = state.apply_block(ctx, b.txs.iter());
         store.commit_with_state(&[(b.clone(), receipts)], &certificate(&b.header), &[state.root()], state.changes()).unwrap();
         state.settle();
     }

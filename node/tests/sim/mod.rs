@@ -616,6 +616,8 @@ pub fn genesis_header() -> Header {
         time_ms: 0,
         proposer: 0,
         tx_count: 0,
+        state_height: 0,
+        state_root: Default::default(),
     }
 }
 
@@ -1023,6 +1025,8 @@ impl Sim {
             time_ms: self.now as i64,
             proposer: i as u16,
             tx_count: if self.sc.workload.is_some() { items.len() as u32 } else { self.rng.random_range(0..5) },
+            state_height: 0,
+            state_root: Default::default(),
         };
         if self.sc.workload.is_some() {
             self.payloads.insert(header.hash(), items);
@@ -1153,6 +1157,8 @@ impl Sim {
             time_ms: self.now as i64,
             proposer: i as u16,
             tx_count: 1,
+            state_height: 0,
+            state_root: Default::default(),
         };
         // Reuse whatever certificate the node holds: it certifies another block.
         let cert = disk.last_finalization.clone().unwrap_or(Certificate {

@@ -257,9 +257,10 @@ function txBytes(tx) {
 }
 function headerBytes(h, what) {
   const chain = utf8.encode(h.chain_id);
-  return concat(utf8.encode('coldchain-header-v1\0'), int(chain.length, 2, `${what}.chain_id length`), chain, int(h.height, 8, `${what}.height`), int(h.view, 8, `${what}.view`),
+  return concat(utf8.encode('coldchain-header-v2\0'), int(chain.length, 2, `${what}.chain_id length`), chain, int(h.height, 8, `${what}.height`), int(h.view, 8, `${what}.view`),
     unhex(h.parent, 32, `${what}.parent`), unhex(h.tx_root, 32, `${what}.tx_root`), int(h.time_ms, 8, `${what}.time_ms`, true),
-    int(h.proposer, 2, `${what}.proposer`), int(h.tx_count, 4, `${what}.tx_count`));
+    int(h.proposer, 2, `${what}.proposer`), int(h.tx_count, 4, `${what}.tx_count`),
+    int(h.state_height, 8, `${what}.state_height`), unhex(h.state_root, 32, `${what}.state_root`));
 }
 // verify_strict also refuses keys and signature points of small order: those
 // whose y coordinate (mod p) is one of these five.
