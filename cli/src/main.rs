@@ -144,6 +144,29 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Print a state proof: a code's lot and holders, an enterprise's
+    /// enrolment, or any entry by key, under a certified state root.
+    StateProof {
+        #[arg(long)]
+        gateway: String,
+        /// With --code: a code's resolution, its lot and the lot's holders.
+        #[arg(long, requires = "code")]
+        scheme: Option<String>,
+        #[arg(long, requires = "scheme")]
+        code: Option<String>,
+        /// An enterprise's USCC: its enrolment and status (bureaus and auditors).
+        #[arg(long, conflicts_with_all = ["scheme", "entry"])]
+        enterprise: Option<String>,
+        /// Any entry's key bytes, hex (docs/FORMATS.md; bureaus and auditors).
+        #[arg(long, conflicts_with_all = ["scheme", "enterprise"])]
+        entry: Option<String>,
+        /// Read as this key's bureau or auditor.
+        #[arg(long)]
+        key: Option<PathBuf>,
+        /// Write it to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Check proof bundles (of transactions, or of state entries) offline
     /// against a genesis file; exit 0 only if all hold.
     Verify {
@@ -452,6 +475,22 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
         Command::Proof { gateway, tx_id, out, key } => {
             let result =
                 Gateway::new(&gateway).reading_as(key.map(|k| read_key_file(&k)).transpose()?).get(&format!("/v1/proofs/{tx_id}"))?.into_result()?;
+            let text = serde_json::to_string_pretty(&result)? + "\n";
+            match out {
+                Some(path) => std::fs::write(&path, text)?,
+                None => print!("{text}"),
+            }
+        }
+        Command::StateProof { gateway, scheme, code, enterprise, entry, key, out } => {
+            let enc = |v: &str| v.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-_.".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect::<String>();
+            let query = match (scheme, code, enterprise, entry) {
+                (Some(s), Some(c), _, _) => format!("scheme={}&code={}", enc(&s), enc(&c)),
+                (_, _, Some(e), _) => format!("enterprise={}", enc(&e)),
+                (_, _, _, Some(k)) => format!("key={}", enc(&k)),
+                _ => anyhow::bail!("give --scheme and --code, --enterprise, or --entry"),
+            };
+            let result =
+                Gateway::new(&gateway).reading_as(key.map(|k| read_key_file(&k)).transpose()?).get(&format!("/v1/state/proof?{query}"))?.into_result()?;
             let text = serde_json::to_string_pretty(&result)? + "\n";
             match out {
                 Some(path) => std::fs::write(&path, text)?,

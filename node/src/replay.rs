@@ -29,6 +29,10 @@ pub struct Replayed {
     pub checked_roots: u64,
 }
 
+/// Roots kept to check the roots headers name (a header names a block
+/// at most a few below it).
+const RECENT_ROOTS: usize = 256;
+
 /// Changes held before they are written while catching up.
 const CATCH_UP_CHANGES: usize = 200_000;
 
@@ -84,10 +88,19 @@ fn apply_stored(
             Finality::CoveredBy(_) => None,
         };
     }
+    // Roots after the latest blocks: each header names one (the state its
+    // proposer had applied), which the replayed state must match too.
+    let mut recent: std::collections::BTreeMap<u64, coldchain_chaincode::Hash> = [(from, state.root())].into();
     for height in from + 1..=top {
         let (stored, recorded) = store
             .block_and_root(height)?
             .ok_or_else(|| StoreError::Corrupt { tree: "blocks", detail: format!("block {height} missing below head {top}") })?;
+        let named = (stored.block.header.state_height, stored.block.header.state_root);
+        if let Some(replayed) = recent.get(&named.0)
+            && *replayed != named.1
+        {
+            return Err(StoreError::StateDiverged { height: named.0, stored: named.1, replayed: *replayed });
+        }
         let ctx = BlockContext { height, time_ms: stored.block.header.time_ms };
         state.apply_block(ctx, stored.block.txs.iter());
         // The same blocks must give the same state as when they were
@@ -98,6 +111,10 @@ fn apply_stored(
                 return Err(StoreError::StateDiverged { height, stored: recorded, replayed: state.root() });
             }
             checked_roots += 1;
+        }
+        recent.insert(height, state.root());
+        if recent.len() > RECENT_ROOTS {
+            recent.pop_first();
         }
         after_block(&mut state)?;
         head = stored.block.header;
@@ -138,12 +155,22 @@ mod tests {
     /// `store_state` writes the state with the blocks (else the store is
     /// one of a release that kept no state).
     fn chain(dir: &std::path::Path, tamper: bool, store_state: bool) -> (ChainStore, Genesis) {
+        chain_with(dir, tamper, false, store_state)
+    }
+
+    fn chain_with(dir: &std::path::Path, tamper: bool, tamper_header: bool, store_state: bool) -> (ChainStore, Genesis) {
         let g = genesis();
         let store = ChainStore::open(dir).unwrap();
         let mut state = State::with_genesis(g.chaincode_genesis());
         let mut parent = g.block_header();
         for height in 1..=3u64 {
-            let block = notarise_block(height, parent.hash(), 4);
+            let mut block = notarise_block(height, parent.hash(), 4);
+            // Each header names the state after the block before it.
+            block.header.state_height = height - 1;
+            block.header.state_root = state.root();
+            if tamper_header && height == 3 {
+                block.header.state_root = Hash::digest(b"a root nobody computed");
+            }
             let header = block.header.clone();
             let ctx = BlockContext { height, time_ms: header.time_ms };
             let receipts: Vec<Receipt> = state.apply_block(ctx, block.txs.iter());
@@ -170,6 +197,16 @@ mod tests {
         assert_eq!(replayed.head.height, 3);
         assert_eq!(replayed.checked_roots, 3);
         assert_eq!(Some(replayed.state.root()), store.block_and_root(3).unwrap().unwrap().1);
+    }
+
+    #[test]
+    fn a_replay_that_differs_from_a_root_a_header_names_stops_naming_the_height() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, g) = chain_with(dir.path(), false, true, false);
+        match replay(&store, &g) {
+            Err(StoreError::StateDiverged { height: 2, stored, .. }) => assert_eq!(stored, Hash::digest(b"a root nobody computed")),
+            other => panic!("expected a divergence at 2, got {:?}", other.map(|r| r.head.height)),
+        }
     }
 
     #[test]

@@ -92,10 +92,10 @@ fn refused_at(index: u64) -> bool {
     index % 3 == 2
 }
 
-/// Block `height`: up to two transactions of its own (every 50th block more
+/// Block `height`, naming the state root after the block before it: up to two transactions of its own (every 50th block more
 /// than one chunk of 64 transactions, as `block_bodies` indexes them), then
 /// its pending transaction.
-fn block_at(key: &SigningKey, height: u64, parent: Hash) -> Block {
+fn block_at(key: &SigningKey, height: u64, parent: Hash, state_root: Hash) -> Block {
     let own = if height.is_multiple_of(50) { 70 } else { height % 3 };
     let record = |j: u64| {
         let kind = if refused_at(j) { "crashloop_refused" } else { "notarise" };
@@ -113,8 +113,9 @@ fn block_at(key: &SigningKey, height: u64, parent: Hash) -> Block {
         time_ms: 1_750_000_000_000 + height as i64 * 1000,
         proposer: (height % 4) as u16,
         tx_count: txs.len() as u32,
-        state_height: 0,
-        state_root: Default::default(),
+        // As a proposer names it: the state after the block before.
+        state_height: height - 1,
+        state_root,
     };
     Block { header, txs: Arc::new(txs) }
 }
@@ -207,7 +208,7 @@ fn run_child(dir: &Path, seed: u64) -> ! {
         let mut blocks = Vec::new();
         let mut roots = Vec::new();
         for h in next..=last {
-            let block = block_at(&key, h, parent);
+            let block = block_at(&key, h, parent, state.root());
             parent = block.header.hash();
             let receipts = apply(&mut state, &block);
             roots.push(state.root());

@@ -159,6 +159,14 @@ impl State {
     /// Applies a block's transactions in order and seals it.
     pub fn apply_block<'a>(&mut self, ctx: BlockContext, txs: impl IntoIterator<Item = &'a Transaction>) -> Vec<Receipt> {
         let receipts = txs.into_iter().map(|tx| self.apply(ctx, tx.id(), tx)).collect();
+        // An empty block moves the state's height too: the state is the
+        // state after the last block applied, whatever it held.
+        if ctx.height != self.height {
+            self.seal_block();
+            self.height = ctx.height;
+            self.next_index = 0;
+            self.write_meta();
+        }
         self.seal_block();
         receipts
     }
@@ -186,7 +194,8 @@ impl State {
         Hash(h.finalize().into())
     }
 
-    /// The height of the last block applied.
+    /// The height of the last block applied (by [`State::apply_block`],
+    /// empty ones included).
     pub fn height(&self) -> u64 {
         self.height
     }

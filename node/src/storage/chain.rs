@@ -54,9 +54,9 @@ pub enum StoreError {
     #[error("corrupt record in tree `{tree}`: {detail}")]
     Corrupt { tree: &'static str, detail: String },
     /// Replaying the stored blocks gave another state root than the one
-    /// recorded when the block was committed.
+    /// recorded when the block was committed, or than a header certifies.
     #[error(
-        "the state replayed from the stored blocks differs at height {height}: root {replayed}, but {stored} when the block was committed; \
+        "the state replayed from the stored blocks differs at height {height}: root {replayed}, but {stored} recorded when the block was committed or certified by a later header; \
          this binary applies a historical transaction differently from the one that committed it, or the store was altered. Not starting: \
          run the release that committed the chain, or restore this node from a peer (docs/OPERATIONS.md)"
     )]
