@@ -582,6 +582,49 @@ impl TraceFigures {
     }
 }
 
+/// State proofs of code entries (`codes` table) under the state's root.
+struct ProofFigures {
+    count: usize,
+    generated_per_s: f64,
+    verified_per_s: f64,
+    siblings: f64,
+    json_bytes: f64,
+}
+
+impl ProofFigures {
+    fn json(&self) -> Value {
+        json!({"proofs": self.count, "generated_per_s": self.generated_per_s.round(), "verified_per_s": self.verified_per_s.round(),
+               "siblings_avg": round3(self.siblings), "json_bytes_avg": self.json_bytes.round()})
+    }
+}
+
+fn run_state_proofs(state: &State, count: usize) -> Result<ProofFigures> {
+    let l = state.ledger();
+    let lots = l.count(Counter::Lots);
+    let mut rng = Rng(TRACE_SEED ^ 0x5eed);
+    let keys: Vec<Vec<u8>> = (0..count)
+        .filter_map(|_| (lots > 0).then(|| l.lot_codes(rng.below(lots) as LotId)).and_then(|c| c.into_iter().next()))
+        .map(|code| coldchain_chaincode::state::ledger::CODES.key(&code))
+        .collect();
+    let t = Instant::now();
+    let proofs: Vec<_> = keys.iter().map(|k| state.prove(k)).collect();
+    let generated_s = t.elapsed().as_secs_f64();
+    let root = state.root();
+    let t = Instant::now();
+    for (k, (value, proof)) in keys.iter().zip(&proofs) {
+        proof.verify(&root, k, value.as_deref()).map_err(|e| anyhow::anyhow!("a state proof does not verify: {e}"))?;
+    }
+    let verified_s = t.elapsed().as_secs_f64();
+    let n = proofs.len().max(1) as f64;
+    Ok(ProofFigures {
+        count: proofs.len(),
+        generated_per_s: n / generated_s.max(1e-9),
+        verified_per_s: n / verified_s.max(1e-9),
+        siblings: proofs.iter().map(|(_, p)| p.siblings.len() as f64).sum::<f64>() / n,
+        json_bytes: proofs.iter().map(|(v, p)| serde_json::to_vec(&(v.as_ref().map(hex::encode), p)).map_or(0, |b| b.len()) as f64).sum::<f64>() / n,
+    })
+}
+
 fn run_traces(state: &State, traces: usize) -> Result<Vec<TraceFigures>> {
     let l = state.ledger();
     let lots = l.count(Counter::Lots);
@@ -720,6 +763,7 @@ pub fn run(opts: &TraceBenchOptions) -> Result<()> {
 
     let movements_of = movements_by_lot(state.ledger());
     let traces = run_traces(&state, opts.traces)?;
+    let proofs = run_state_proofs(&state, opts.traces)?;
     let longest_trace = trace_longest(&state, &movements_of)?;
     let rss_reopened = rss_bytes();
 
@@ -770,6 +814,7 @@ pub fn run(opts: &TraceBenchOptions) -> Result<()> {
             "state_bytes_per_movement": round3(store_bytes as f64 / movements.max(1) as f64),
         },
         "restart": {"open_ms": round3(reopen_ms), "first_trace_answered_ms": round3(first_answer_ms)},
+        "state_proofs": proofs.json(),
         "digest_s": round3(digest_s), "digest": digest.to_hex(),
         "replay": {"identical_digest": true, "s": round3(replay_s)},
     });
@@ -857,6 +902,14 @@ pub fn run(opts: &TraceBenchOptions) -> Result<()> {
         store_bytes as f64 / movements.max(1) as f64
     );
     println!("restart: store and state opened in {} ms; first trace answered {} ms after the open began", ms(reopen_ms), ms(first_answer_ms));
+    println!(
+        "state proofs of code entries (from the reopened store): {} generated/s, {} verified/s; {:.1} sibling hashes and {} bytes of JSON each on average ({} proofs)",
+        thousands(proofs.generated_per_s as u64),
+        thousands(proofs.verified_per_s as u64),
+        proofs.siblings,
+        proofs.json_bytes as u64,
+        proofs.count
+    );
     println!("digest: {digest_s:.2} s ({digest})");
     println!("replay: identical digest ({replay_s:.1} s to regenerate and re-apply into a second store)");
     Ok(())

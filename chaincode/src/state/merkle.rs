@@ -37,10 +37,28 @@ pub fn committed(key: &[u8]) -> bool {
     key.first().is_some_and(|p| !UNCOMMITTED.contains(p))
 }
 
+/// `F0 ‖ nibble count (u8) ‖ nibble bytes ‖ version (u64 BE)`: a node's
+/// new version sorts beside the version it replaces, and the nodes near
+/// the root beside each other, so a block's tree writes touch few pages.
 fn node_key_bytes(key: &NodeKey) -> Vec<u8> {
-    let mut out = vec![NODE_PREFIX];
-    // Writing into a Vec cannot fail.
-    let _ = borsh::to_writer(&mut out, key);
+    let path = key.nibble_path();
+    let n = path.num_nibbles();
+    let mut out = Vec::with_capacity(2 + n.div_ceil(2) + 8);
+    out.push(NODE_PREFIX);
+    out.push(n as u8);
+    for i in (0..n).step_by(2) {
+        let hi = u8::from(path.get_nibble(i));
+        let lo = if i + 1 < n { u8::from(path.get_nibble(i + 1)) } else { 0 };
+        out.push(hi << 4 | lo);
+    }
+    out.extend_from_slice(&key.version().to_be_bytes());
+    out
+}
+
+/// The stored key of the root node of `version` (an empty nibble path).
+fn root_key_bytes(version: Version) -> Vec<u8> {
+    let mut out = vec![NODE_PREFIX, 0];
+    out.extend_from_slice(&version.to_be_bytes());
     out
 }
 
@@ -79,11 +97,53 @@ fn key_hash(key: &[u8]) -> KeyHash {
 /// Puts the current values of `touched` (a block's changed keys) into the
 /// tree as `version` (the previous version plus one, or 0 for the first),
 /// writes its new nodes and deletes the replaced ones, and returns the
-/// new root. The store must hold `version - 1`.
-pub fn update(kv: &mut Kv, version: Version, touched: BTreeSet<Vec<u8>>) -> Hash {
-    let values: Vec<(KeyHash, Option<OwnedValue>)> = touched.iter().map(|k| (key_hash(k), kv.get_raw(k))).collect();
+/// new root and the version reached. The store must hold `version - 1`.
+///
+/// Keys written go in with jmt's batch insert, which builds each new node
+/// once; deletions (rare: a rotated key, a decided amendment) need its
+/// per-key path and take the next version.
+pub fn update(kv: &mut Kv, version: Version, touched: BTreeSet<Vec<u8>>) -> (Hash, Version) {
+    let mut written = Vec::with_capacity(touched.len());
+    let mut deleted = Vec::new();
+    for k in &touched {
+        match kv.get_raw(k) {
+            Some(v) => written.push((key_hash(k), v)),
+            None => deleted.push((key_hash(k), None)),
+        }
+    }
+    let mut version = version;
+    let mut root = None;
+    if !written.is_empty() {
+        root = Some(write_version(kv, version, |tree| tree.batch_put_value_sets(vec![written], None, version)));
+        version += 1;
+    }
+    if !deleted.is_empty() {
+        root = Some(write_version(kv, version, |tree| tree.put_value_sets(vec![deleted], version)));
+        // Deleting keys the tree never held (written and deleted within the
+        // block) changes nothing, and jmt then writes no root for the
+        // version: carry the previous root over, so every version has one.
+        if version > 0 && kv.get_raw(&root_key_bytes(version)).is_none() {
+            if let Some(node) = kv.get_raw(&root_key_bytes(version - 1)) {
+                kv.delete_raw(root_key_bytes(version - 1));
+                kv.put_raw(root_key_bytes(version), node);
+            }
+        }
+        version += 1;
+    }
+    match root {
+        Some(root) => (root, version - 1),
+        // Nothing to put: the caller only updates a tree with changes.
+        None => (root_at(kv, version.checked_sub(1)), version.saturating_sub(1)),
+    }
+}
+
+fn write_version(
+    kv: &mut Kv,
+    _version: Version,
+    put: impl FnOnce(&Sha256Jmt<'_, Reader<'_>>) -> anyhow::Result<(Vec<jmt::RootHash>, jmt::storage::TreeUpdateBatch)>,
+) -> Hash {
     let reader = Reader { kv, proving: None };
-    let (root, batch) = match Sha256Jmt::new(&reader).put_value_set(values, version) {
+    let (roots, batch) = match put(&Sha256Jmt::new(&reader)) {
         Ok(done) => done,
         // A node the store wrote and cannot read back: the store is beyond
         // repair (see StateStore), and a node stops rather than diverge.
@@ -95,7 +155,18 @@ pub fn update(kv: &mut Kv, version: Version, touched: BTreeSet<Vec<u8>>) -> Hash
     for (key, node) in batch.node_batch.nodes() {
         kv.put_raw(node_key_bytes(key), borsh::to_vec(node).unwrap_or_default());
     }
-    Hash(root.0)
+    roots.last().map_or(EMPTY_ROOT, |r| Hash(r.0))
+}
+
+/// The root of the tree's `version` (none: the empty tree).
+fn root_at(kv: &Kv, version: Option<Version>) -> Hash {
+    let Some(version) = version else { return EMPTY_ROOT };
+    let reader = Reader { kv, proving: None };
+    match Sha256Jmt::new(&reader).get_root_hash_option(version) {
+        Ok(Some(root)) => Hash(root.0),
+        Ok(None) => EMPTY_ROOT,
+        Err(e) => panic!("the state tree in the store is damaged: {e}"),
+    }
 }
 
 /// A proof that a key has a value, or none, in the state under a root.
@@ -260,7 +331,7 @@ mod tests {
             kv.put_raw(k.clone(), format!("value {i}").into_bytes());
             touched.insert(k);
         }
-        let root = update(&mut kv, 0, touched);
+        let (root, _) = update(&mut kv, 0, touched);
         kv.settle();
         (kv, root)
     }
@@ -291,6 +362,21 @@ mod tests {
     }
 
     #[test]
+    fn deleting_a_key_the_tree_never_held_keeps_the_root() {
+        let (mut kv, root) = kv_with(10);
+        kv.put_raw(key(50), b"short-lived".to_vec());
+        kv.delete_raw(key(50));
+        assert!(kv.get_raw(&root_key_bytes(0)).is_some(), "root_key_bytes is where jmt's root of version 0 is stored");
+        let (after, v) = update(&mut kv, 1, [key(50)].into_iter().collect());
+        kv.settle();
+        assert_eq!((after, v), (root, 1));
+        // The next version builds on it.
+        kv.put_raw(key(51), b"next".to_vec());
+        let (next, _) = update(&mut kv, 2, [key(51)].into_iter().collect());
+        assert_ne!(next, root);
+    }
+
+    #[test]
     fn a_changed_sibling_or_root_fails() {
         let (kv, root) = kv_with(64);
         let mut p = prove(&kv, Some(0), &key(5));
@@ -307,7 +393,8 @@ mod tests {
         let nodes_before = kv.scan_raw(&[NODE_PREFIX], &[NODE_PREFIX + 1]).count();
         kv.put_raw(key(3), b"changed".to_vec());
         kv.delete_raw(key(4));
-        let root = update(&mut kv, 1, [key(3), key(4)].into_iter().collect());
+        let (root, v) = update(&mut kv, 1, [key(3), key(4)].into_iter().collect());
+        assert_eq!(v, 2, "the write, then the deletion");
         kv.settle();
         let nodes_after = kv.scan_raw(&[NODE_PREFIX], &[NODE_PREFIX + 1]).count();
         assert!(nodes_after <= nodes_before, "replaced nodes are deleted ({nodes_before} → {nodes_after})");
@@ -319,7 +406,7 @@ mod tests {
             fresh.put_raw(key(i), v);
             touched.insert(key(i));
         }
-        assert_eq!(update(&mut fresh, 0, touched), root);
-        assert_eq!(prove(&kv, Some(1), &key(4)).verify(&root, &key(4), None), Ok(()));
+        assert_eq!(update(&mut fresh, 0, touched).0, root);
+        assert_eq!(prove(&kv, Some(v), &key(4)).verify(&root, &key(4), None), Ok(()));
     }
 }

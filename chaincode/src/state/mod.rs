@@ -150,8 +150,9 @@ impl State {
             return self.root;
         }
         let version = self.tree_version.map_or(0, |v| v + 1);
-        self.root = merkle::update(self.ledger.kv_mut(), version, touched);
-        self.tree_version = Some(version);
+        let (root, reached) = merkle::update(self.ledger.kv_mut(), version, touched);
+        self.root = root;
+        self.tree_version = Some(reached);
         self.write_meta();
         self.root
     }
