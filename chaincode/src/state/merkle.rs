@@ -122,11 +122,12 @@ pub fn update(kv: &mut Kv, version: Version, touched: BTreeSet<Vec<u8>>) -> (Has
         // Deleting keys the tree never held (written and deleted within the
         // block) changes nothing, and jmt then writes no root for the
         // version: carry the previous root over, so every version has one.
-        if version > 0 && kv.get_raw(&root_key_bytes(version)).is_none() {
-            if let Some(node) = kv.get_raw(&root_key_bytes(version - 1)) {
-                kv.delete_raw(root_key_bytes(version - 1));
-                kv.put_raw(root_key_bytes(version), node);
-            }
+        if version > 0
+            && kv.get_raw(&root_key_bytes(version)).is_none()
+            && let Some(node) = kv.get_raw(&root_key_bytes(version - 1))
+        {
+            kv.delete_raw(root_key_bytes(version - 1));
+            kv.put_raw(root_key_bytes(version), node);
         }
         version += 1;
     }
