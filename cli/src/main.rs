@@ -482,15 +482,21 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
             }
         }
         Command::StateProof { gateway, scheme, code, enterprise, entry, key, out } => {
-            let enc = |v: &str| v.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-_.".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect::<String>();
+            let enc = |v: &str| {
+                v.bytes()
+                    .map(|b| if b.is_ascii_alphanumeric() || b"-_.".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+                    .collect::<String>()
+            };
             let query = match (scheme, code, enterprise, entry) {
                 (Some(s), Some(c), _, _) => format!("scheme={}&code={}", enc(&s), enc(&c)),
                 (_, _, Some(e), _) => format!("enterprise={}", enc(&e)),
                 (_, _, _, Some(k)) => format!("key={}", enc(&k)),
                 _ => anyhow::bail!("give --scheme and --code, --enterprise, or --entry"),
             };
-            let result =
-                Gateway::new(&gateway).reading_as(key.map(|k| read_key_file(&k)).transpose()?).get(&format!("/v1/state/proof?{query}"))?.into_result()?;
+            let result = Gateway::new(&gateway)
+                .reading_as(key.map(|k| read_key_file(&k)).transpose()?)
+                .get(&format!("/v1/state/proof?{query}"))?
+                .into_result()?;
             let text = serde_json::to_string_pretty(&result)? + "\n";
             match out {
                 Some(path) => std::fs::write(&path, text)?,
@@ -515,9 +521,18 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                             println!("VALID state proof for chain {} ({})", v.chain_id, proof.display());
                             println!("  state root {} after block {}, in the header of block {}", v.state_root, v.state_height, v.header_height);
                             if v.certified_height != v.header_height {
-                                println!("  block {} is an ancestor of certified block {} ({})", v.header_height, v.certified_height, v.certified_hash);
+                                println!(
+                                    "  block {} is an ancestor of certified block {} ({})",
+                                    v.header_height, v.certified_height, v.certified_hash
+                                );
                             }
-                            println!("  finalized by {} of {} validators (quorum {}): {}", v.signers.len(), verifier.validators(), verifier.quorum(), v.signers.join(", "));
+                            println!(
+                                "  finalized by {} of {} validators (quorum {}): {}",
+                                v.signers.len(),
+                                verifier.validators(),
+                                verifier.quorum(),
+                                v.signers.join(", ")
+                            );
                             for e in &v.entries {
                                 match &e.value {
                                     Some(value) => println!("  {} [{}] = {}", e.table, e.key, value),

@@ -218,7 +218,18 @@ mod tests {
 
     #[test]
     fn header_hash_covers_every_field() {
-        let h = Header { chain_id: "c".into(), height: 1, view: 2, parent: Hash::ZERO, tx_root: Hash::ZERO, time_ms: 3, proposer: 0, tx_count: 0, state_height: 0, state_root: Hash::ZERO };
+        let h = Header {
+            chain_id: "c".into(),
+            height: 1,
+            view: 2,
+            parent: Hash::ZERO,
+            tx_root: Hash::ZERO,
+            time_ms: 3,
+            proposer: 0,
+            tx_count: 0,
+            state_height: 0,
+            state_root: Hash::ZERO,
+        };
         let base = h.hash();
         let variants = [
             Header { chain_id: "d".into(), ..h.clone() },

@@ -106,9 +106,12 @@ pub fn verify_state(verifier: &mut ProofVerifier, b: &StateProofBundle) -> Resul
             None => None,
         };
         let (table, key_text, decoded) = describe_entry(&key, value.as_deref());
-        e.proof
-            .verify(&b.header.state_root, &key, value.as_deref())
-            .map_err(|source| StateProofError::Entry { index, table: table.clone(), key: key_text.clone(), source })?;
+        e.proof.verify(&b.header.state_root, &key, value.as_deref()).map_err(|source| StateProofError::Entry {
+            index,
+            table: table.clone(),
+            key: key_text.clone(),
+            source,
+        })?;
         entries.push(ReadEntry { table, key: key_text, value: decoded });
     }
     let (certified_height, certified_hash, signers) = verifier.certified(&b.header, &b.links, &b.finalization).map_err(StateProofError::Certified)?;

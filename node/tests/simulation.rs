@@ -379,7 +379,18 @@ fn leader_proposes_once_the_parent_header_arrives() {
     let mut core = Core::new(cfg, Default::default(), genesis.clone(), None, vec![]);
     core.start();
     core.handle(Event::Work { pending: true });
-    let b1 = Header { chain_id: CHAIN.into(), height: 1, view: 1, parent: genesis.hash(), tx_root: Hash::ZERO, time_ms: 1, proposer: 1, tx_count: 0, state_height: 0, state_root: Hash::ZERO };
+    let b1 = Header {
+        chain_id: CHAIN.into(),
+        height: 1,
+        view: 1,
+        parent: genesis.hash(),
+        tx_root: Hash::ZERO,
+        time_ms: 1,
+        proposer: 1,
+        tx_count: 0,
+        state_height: 0,
+        state_root: Hash::ZERO,
+    };
     let sig = |s: u16| sign_vote(&keys[s as usize], VoteKind::Notarize, CHAIN, 1, &b1.hash());
     let notarization = Certificate {
         kind: VoteKind::Notarize,

@@ -170,7 +170,8 @@ pub async fn state_proof(
                     }
                     let (finalization, links) =
                         store.finality_of(h).map_err(ApiError::internal)?.ok_or_else(|| ApiError::internal("finality missing"))?;
-                    let bundle = StateProofBundle { kind: STATE_PROOF_KIND.into(), version: STATE_PROOF_VERSION, entries, header, links, finalization };
+                    let bundle =
+                        StateProofBundle { kind: STATE_PROOF_KIND.into(), version: STATE_PROOF_VERSION, entries, header, links, finalization };
                     return Ok((Some(bundle), false));
                 }
                 Ok((None, superseded))

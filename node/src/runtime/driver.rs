@@ -407,7 +407,11 @@ impl Driver {
                 return;
             }
             certified::RootCheck::Unknown => {
-                tracing::warn!(height = header.height, state_height = header.state_height, "refused a proposal: no state root is recorded here for the block it names");
+                tracing::warn!(
+                    height = header.height,
+                    state_height = header.state_height,
+                    "refused a proposal: no state root is recorded here for the block it names"
+                );
                 self.refuse(&header);
                 return;
             }
@@ -483,7 +487,11 @@ impl Driver {
             let mut applied = vec![(before, state.root())];
             for block in blocks {
                 let named = block.header.state_height;
-                let ours = if named >= before { applied.iter().find(|(h, _)| *h == named).map(|(_, r)| *r) } else { earlier.iter().find(|(h, _)| *h == named).and_then(|(_, r)| *r) };
+                let ours = if named >= before {
+                    applied.iter().find(|(h, _)| *h == named).map(|(_, r)| *r)
+                } else {
+                    earlier.iter().find(|(h, _)| *h == named).and_then(|(_, r)| *r)
+                };
                 certified.push((block.header.clone(), ours));
                 let ctx = BlockContext { height: block.header.height, time_ms: block.header.time_ms };
                 let receipts: Vec<Receipt> = state.apply_block(ctx, block.txs.iter());

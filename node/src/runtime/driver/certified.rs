@@ -36,7 +36,9 @@ pub(super) enum RootCheck {
     Matches,
     /// Names a block above the last this validator applied.
     Ahead,
-    Mismatch { ours: Hash },
+    Mismatch {
+        ours: Hash,
+    },
     /// Names a block whose root is not recorded here (a store from before
     /// roots were recorded).
     Unknown,
