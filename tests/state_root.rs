@@ -76,6 +76,8 @@ fn state_proofs_verify_offline_and_a_tampered_validator_stops_voting() {
     let uscc = scenario::uscc("beijing-wholesaler");
     let (code_, env) = get(&c.url(0, &format!("/v1/state/proof?enterprise={uscc}")));
     assert_eq!(code_, 403, "{env}");
+    let (code_, env) = get(&c.url(0, "/v1/state/proof?key=8100"));
+    assert_eq!(code_, 403, "raw keys (app credentials among them) are for bureaus and auditors: {env}");
     let (code_, env) = get(&c.url(0, "/v1/state/proof?scheme=BJ-ZS"));
     assert_eq!((code_, env["result"]["field"].as_str()), (400, Some("code")), "{env}");
 

@@ -793,55 +793,59 @@ impl Ledger {
 }
 
 /// Every table of the state, by prefix (for readers of raw entries: proofs).
-const TABLE_NAMES: &[(u8, &str)] = &[
-    (0x01, "meta"),
-    (0x02, "state_root"),
-    (0x03, "seen"),
-    (0x04, "counts"),
-    (0x10, "bureaus"),
-    (0x11, "dictionaries"),
-    (0x12, "amendments"),
-    (0x13, "schemes"),
-    (0x20, "enterprises"),
-    (0x21, "enterprise_ids"),
-    (0x22, "enterprise_keys"),
-    (0x23, "products"),
-    (0x30, "lots"),
-    (0x31, "lot_ids"),
-    (0x32, "lot_movements"),
-    (0x33, "lot_codes"),
-    (0x34, "holdings"),
-    (0x35, "movements"),
-    (0x36, "shipments"),
-    (0x37, "documents"),
-    (0x38, "containers"),
-    (0x39, "lot_batches"),
-    (0x40, "cold_storages"),
-    (0x41, "storage_ids"),
-    (0x42, "storage_visits"),
-    (0x43, "warehouse_records"),
-    (0x50, "codes"),
-    (0x60, "certificate_reports"),
-    (0x61, "report_days"),
-    (0x62, "reported_batches"),
-    (0x63, "flow_reports"),
-    (0x64, "flow_keys"),
-    (0x70, "alerts"),
-    (0x71, "notices"),
-    (0x72, "notice_ids"),
-    (0x80, "report_clients"),
-    (0x81, "app_credentials"),
-    (0x82, "auditors"),
-    (0x83, "access_logs"),
-    (0x90, "notarisations"),
-    (super::merkle::NODE_PREFIX, "state_tree"),
-];
+fn table_names() -> [(u8, &'static str); 41] {
+    macro_rules! named {
+        ($($t:ident),* $(,)?) => { [$(($t.prefix(), $t.name())),*, (super::merkle::NODE_PREFIX, "state_tree")] };
+    }
+    named!(
+        META,
+        STATE_ROOT,
+        SEEN,
+        COUNTS,
+        BUREAUS,
+        DICTIONARIES,
+        AMENDMENTS,
+        SCHEMES,
+        ENTERPRISES,
+        ENTERPRISE_IDS,
+        ENTERPRISE_KEYS,
+        PRODUCTS,
+        LOTS,
+        LOT_IDS,
+        LOT_MOVEMENTS,
+        LOT_CODES,
+        HOLDINGS,
+        LOT_BATCHES,
+        MOVEMENTS,
+        SHIPMENTS,
+        DOCUMENTS,
+        CONTAINERS,
+        COLD_STORAGES,
+        STORAGE_IDS,
+        STORAGE_VISITS,
+        WAREHOUSE_RECORDS,
+        CODES,
+        CERTIFICATE_REPORTS,
+        REPORT_DAYS,
+        REPORTED_BATCHES,
+        FLOW_REPORTS,
+        FLOW_KEYS,
+        ALERTS,
+        NOTICES,
+        NOTICE_IDS,
+        REPORT_CLIENTS,
+        APP_CREDENTIALS,
+        AUDITORS,
+        ACCESS_LOGS,
+        NOTARISATIONS,
+    )
+}
 
 /// A stored entry as a reader sees it: its table, its key's parts, and its
 /// value as JSON (CBOR read generically). Read from the bytes alone, so a
 /// verifier shows what it verified, not what a node said.
 pub fn describe_entry(key: &[u8], value: Option<&[u8]>) -> (String, String, Option<serde_json::Value>) {
-    let table = key.first().and_then(|p| TABLE_NAMES.iter().find(|(q, _)| q == p)).map_or("unknown", |(_, n)| n);
+    let table = key.first().and_then(|p| table_names().into_iter().find(|(q, _)| q == p)).map_or("unknown", |(_, n)| n);
     let mut rest = key.get(1..).unwrap_or_default();
     let parts = match key.first() {
         Some(0x50) => <(String, String)>::take(&mut rest).map(|(s, c)| format!("scheme {s}, code {c}")),

@@ -103,6 +103,7 @@ fn key_hash(key: &[u8]) -> KeyHash {
 /// once; deletions (rare: a rotated key, a decided amendment) need its
 /// per-key path and take the next version.
 pub fn update(kv: &mut Kv, version: Version, touched: BTreeSet<Vec<u8>>) -> (Hash, Version) {
+    debug_assert!(!touched.is_empty(), "the tree is updated with changes only");
     let mut written = Vec::with_capacity(touched.len());
     let mut deleted = Vec::new();
     for k in &touched {
@@ -114,11 +115,11 @@ pub fn update(kv: &mut Kv, version: Version, touched: BTreeSet<Vec<u8>>) -> (Has
     let mut version = version;
     let mut root = None;
     if !written.is_empty() {
-        root = Some(write_version(kv, version, |tree| tree.batch_put_value_sets(vec![written], None, version)));
+        root = Some(write_version(kv, |tree| tree.batch_put_value_sets(vec![written], None, version)));
         version += 1;
     }
     if !deleted.is_empty() {
-        root = Some(write_version(kv, version, |tree| tree.put_value_sets(vec![deleted], version)));
+        root = Some(write_version(kv, |tree| tree.put_value_sets(vec![deleted], version)));
         // Deleting keys the tree never held (written and deleted within the
         // block) changes nothing, and jmt then writes no root for the
         // version: carry the previous root over, so every version has one.
@@ -131,16 +132,13 @@ pub fn update(kv: &mut Kv, version: Version, touched: BTreeSet<Vec<u8>>) -> (Has
         }
         version += 1;
     }
-    match root {
-        Some(root) => (root, version - 1),
-        // Nothing to put: the caller only updates a tree with changes.
-        None => (root_at(kv, version.checked_sub(1)), version.saturating_sub(1)),
-    }
+    // `touched` is never empty (the caller updates a tree with changes),
+    // so one of the two wrote the version reached.
+    (root.unwrap_or(EMPTY_ROOT), version.saturating_sub(1))
 }
 
 fn write_version(
     kv: &mut Kv,
-    _version: Version,
     put: impl FnOnce(&Sha256Jmt<'_, Reader<'_>>) -> anyhow::Result<(Vec<jmt::RootHash>, jmt::storage::TreeUpdateBatch)>,
 ) -> Hash {
     let reader = Reader { kv, proving: None };
@@ -157,17 +155,6 @@ fn write_version(
         kv.put_raw(node_key_bytes(key), borsh::to_vec(node).unwrap_or_default());
     }
     roots.last().map_or(EMPTY_ROOT, |r| Hash(r.0))
-}
-
-/// The root of the tree's `version` (none: the empty tree).
-fn root_at(kv: &Kv, version: Option<Version>) -> Hash {
-    let Some(version) = version else { return EMPTY_ROOT };
-    let reader = Reader { kv, proving: None };
-    match Sha256Jmt::new(&reader).get_root_hash_option(version) {
-        Ok(Some(root)) => Hash(root.0),
-        Ok(None) => EMPTY_ROOT,
-        Err(e) => panic!("the state tree in the store is damaged: {e}"),
-    }
 }
 
 /// A proof that a key has a value, or none, in the state under a root.

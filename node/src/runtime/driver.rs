@@ -476,12 +476,8 @@ impl Driver {
         // commit's blocks included.
         let mut certified = Vec::with_capacity(blocks.len());
         let before = self.last_finalized.height;
-        let earlier: Vec<(u64, Option<Hash>)> = blocks
-            .iter()
-            .map(|b| b.header.state_height)
-            .filter(|&h| h < before)
-            .map(|h| (h, if h == 0 { Some(self.genesis_root) } else { self.store.state_root_at(h).ok().flatten() }))
-            .collect();
+        let earlier: Vec<(u64, Option<Hash>)> =
+            blocks.iter().map(|b| b.header.state_height).filter(|&h| h < before).map(|h| (h, self.root_at(h))).collect();
         let state_root = {
             let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
             let mut applied = vec![(before, state.root())];

@@ -47,7 +47,7 @@ pub(super) enum RootCheck {
 impl Driver {
     /// This validator's state root after block `height` (at most the last
     /// finalized one).
-    fn root_at(&self, height: u64) -> Option<Hash> {
+    pub(super) fn root_at(&self, height: u64) -> Option<Hash> {
         if height == self.last_finalized.height {
             return Some(self.state.read().unwrap_or_else(PoisonError::into_inner).root());
         }
