@@ -22,6 +22,7 @@
 use anyhow::{Result, bail};
 use coldchain_chaincode::identifiers::{gtin_with_check, uscc_with_check};
 use coldchain_chaincode::state::ledger::{Counter, LOT_MOVEMENTS, Ledger, LotId};
+use coldchain_chaincode::state::merkle;
 use coldchain_chaincode::state::trace::Direction;
 use coldchain_chaincode::testkit::{self, CHAIN_ID};
 use coldchain_chaincode::{BlockContext, Hash, Outcome, State, Transaction, TxId};
@@ -447,7 +448,29 @@ struct Built {
     stats: GenStats,
     /// Milliseconds to apply each block of movement records.
     block_ms: Vec<f64>,
+    /// Where the blocks' time went, summed over them.
+    phases: Phases,
     wall_s: f64,
+}
+
+/// The parts of applying a block, summed over the movement blocks: the
+/// records' checks and effects, the state tree's update, the store's write
+/// (with its flush); and the entries each block wrote.
+#[derive(Default)]
+struct Phases {
+    records_ms: f64,
+    tree_ms: f64,
+    write_ms: f64,
+    state_entries: u64,
+    tree_entries: u64,
+}
+
+impl Phases {
+    fn json(&self, blocks: usize) -> Value {
+        let per = |x: f64| round3(x / blocks.max(1) as f64);
+        json!({"records_ms_per_block": per(self.records_ms), "tree_ms_per_block": per(self.tree_ms), "write_ms_per_block": per(self.write_ms),
+               "state_entries_per_block": per(self.state_entries as f64), "tree_entries_per_block": per(self.tree_entries as f64)})
+    }
 }
 
 /// Applies the generated records to a state in `store` (as a node's), or in
@@ -463,6 +486,7 @@ fn build(movements: usize, label: &str, store: Option<&StateTree>) -> Result<Bui
     let (mut height, mut applied, mut next_progress) = (0u64, 0usize, PROGRESS_EVERY);
     let mut rejections: Vec<String> = Vec::new();
     let mut rejected = 0usize;
+    let mut phases = Phases::default();
     for block in rx {
         height += 1;
         let ctx = BlockContext { height, time_ms: TIME_MS };
@@ -476,17 +500,26 @@ fn build(movements: usize, label: &str, store: Option<&StateTree>) -> Result<Bui
                 }
             }
         }
+        let records_ms = t.elapsed().as_secs_f64() * 1e3;
         // The block's changed keys go into the state tree, and its changes
         // to the store, as a node commits them with the block (one atomic
         // batch, flushed).
         state.seal_block();
+        let tree_ms = t.elapsed().as_secs_f64() * 1e3 - records_ms;
         if let Some(store) = store {
             store.write(state.changes())?;
             store.flush()?;
         }
+        let tree_entries = state.changes().keys().filter(|k| k.first() == Some(&merkle::NODE_PREFIX)).count() as u64;
+        let state_entries = state.changes().len() as u64 - tree_entries;
         state.settle();
         let elapsed_ms = t.elapsed().as_secs_f64() * 1e3;
         if !block.setup {
+            phases.records_ms += records_ms;
+            phases.tree_ms += tree_ms;
+            phases.write_ms += elapsed_ms - records_ms - tree_ms;
+            phases.state_entries += state_entries;
+            phases.tree_entries += tree_entries;
             block_ms.push(elapsed_ms);
             applied += block.txs.len();
             if applied >= next_progress || applied == movements {
@@ -509,7 +542,7 @@ fn build(movements: usize, label: &str, store: Option<&StateTree>) -> Result<Bui
     if rejected > 0 {
         bail!("{label}: {rejected} generated records were rejected (a bug of the benchmark's generator), e.g.:\n  {}", rejections.join("\n  "));
     }
-    Ok(Built { state, stats, block_ms, wall_s: start.elapsed().as_secs_f64() })
+    Ok(Built { state, stats, block_ms, phases, wall_s: start.elapsed().as_secs_f64() })
 }
 
 // ---------------------------------------------------------------------------
@@ -739,7 +772,7 @@ pub fn run(opts: &TraceBenchOptions) -> Result<()> {
     let rss_before = rss_bytes();
     let built = build(opts.movements, "bench trace", Some(&open_store(&dir.0)?))?;
     let rss_after = rss_bytes();
-    let Built { state, stats, mut block_ms, wall_s } = built;
+    let Built { state, stats, mut block_ms, phases, wall_s } = built;
     // The slowest blocks, by the records applied before them: growth of the
     // ledger's tables shows here.
     let mut slowest: Vec<(usize, f64)> = block_ms.iter().copied().enumerate().map(|(i, t)| (i * BLOCK, t)).collect();
@@ -792,7 +825,7 @@ pub fn run(opts: &TraceBenchOptions) -> Result<()> {
         "lots": lots, "enterprises": enterprises, "movements": movements, "codes": codes, "longest_lot_movements": longest,
         "generate_and_apply_s": round3(wall_s),
         "apply_block": {"records": BLOCK, "blocks": block_ms.len(), "p50_ms": round3(percentile(&block_ms, 0.5)), "p99_ms": round3(percentile(&block_ms, 0.99)),
-                        "max_ms": round3(percentile(&block_ms, 1.0)), "target_ms": APPLY_TARGET_MS,
+                        "max_ms": round3(percentile(&block_ms, 1.0)), "target_ms": APPLY_TARGET_MS, "phases": phases.json(block_ms.len()),
                         "slowest": slowest.iter().map(|(at, t)| json!({"after_records": at, "ms": round3(*t)})).collect::<Vec<_>>()},
         "trace": traces.iter().map(|f| (f.direction.to_string(), f.json())).collect::<serde_json::Map<_, _>>(),
         "trace_target_ms": TRACE_TARGET_MS,
@@ -848,6 +881,15 @@ pub fn run(opts: &TraceBenchOptions) -> Result<()> {
         ms(percentile(&block_ms, 0.99)),
         ms(percentile(&block_ms, 1.0)),
         thousands(block_ms.len() as u64)
+    );
+    let per = |x: f64| x / block_ms.len().max(1) as f64;
+    println!(
+        "  per block: records {} ms, state tree {} ms, store write and flush {} ms; {:.0} state entries and {:.0} tree nodes written or deleted",
+        ms(per(phases.records_ms)),
+        ms(per(phases.tree_ms)),
+        ms(per(phases.write_ms)),
+        per(phases.state_entries as f64),
+        per(phases.tree_entries as f64)
     );
     println!(
         "  slowest blocks: {}",

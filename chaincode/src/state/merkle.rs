@@ -37,13 +37,15 @@ pub fn committed(key: &[u8]) -> bool {
     key.first().is_some_and(|p| !UNCOMMITTED.contains(p))
 }
 
-/// `F0 ‖ nibble count (u8) ‖ nibble bytes ‖ version (u64 BE)`: a node's
-/// new version sorts beside the version it replaces, and the nodes near
-/// the root beside each other, so a block's tree writes touch few pages.
+/// `F0 ‖ nibble count (u8) ‖ nibble bytes`: a node is stored by its
+/// place in the tree alone. Only the newest version of the tree is kept,
+/// so a place holds one node, and a block's new node overwrites the one
+/// it replaces there (one write, no deletion); the nodes near the root
+/// sort beside each other, so a block's tree writes touch few pages.
 fn node_key_bytes(key: &NodeKey) -> Vec<u8> {
     let path = key.nibble_path();
     let n = path.num_nibbles();
-    let mut out = Vec::with_capacity(2 + n.div_ceil(2) + 8);
+    let mut out = Vec::with_capacity(2 + n.div_ceil(2));
     out.push(NODE_PREFIX);
     out.push(n as u8);
     for i in (0..n).step_by(2) {
@@ -51,14 +53,6 @@ fn node_key_bytes(key: &NodeKey) -> Vec<u8> {
         let lo = if i + 1 < n { u8::from(path.get_nibble(i + 1)) } else { 0 };
         out.push(hi << 4 | lo);
     }
-    out.extend_from_slice(&key.version().to_be_bytes());
-    out
-}
-
-/// The stored key of the root node of `version` (an empty nibble path).
-fn root_key_bytes(version: Version) -> Vec<u8> {
-    let mut out = vec![NODE_PREFIX, 0];
-    out.extend_from_slice(&version.to_be_bytes());
     out
 }
 
@@ -70,6 +64,9 @@ struct Reader<'a> {
 }
 
 impl TreeReader for Reader<'_> {
+    /// The node at the key's place, whatever version it names: jmt asks
+    /// only for nodes of the newest tree (the one being updated or proven),
+    /// and that is the one kept.
     fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
         match self.kv.get_raw(&node_key_bytes(node_key)) {
             Some(bytes) => Ok(Some(borsh::from_slice(&bytes)?)),
@@ -120,16 +117,6 @@ pub fn update(kv: &mut Kv, version: Version, touched: BTreeSet<Vec<u8>>) -> (Has
     }
     if !deleted.is_empty() {
         root = Some(write_version(kv, |tree| tree.put_value_sets(vec![deleted], version)));
-        // Deleting keys the tree never held (written and deleted within the
-        // block) changes nothing, and jmt then writes no root for the
-        // version: carry the previous root over, so every version has one.
-        if version > 0
-            && kv.get_raw(&root_key_bytes(version)).is_none()
-            && let Some(node) = kv.get_raw(&root_key_bytes(version - 1))
-        {
-            kv.delete_raw(root_key_bytes(version - 1));
-            kv.put_raw(root_key_bytes(version), node);
-        }
         version += 1;
     }
     // `touched` is never empty (the caller updates a tree with changes),
@@ -148,6 +135,9 @@ fn write_version(
         // repair (see StateStore), and a node stops rather than diverge.
         Err(e) => panic!("the state tree in the store is damaged: {e}"),
     };
+    // A replaced node's place is deleted, then the new nodes written: a
+    // place that holds a new node keeps it; one that does not (a subtree
+    // that shrank to one leaf) is emptied.
     for stale in &batch.stale_node_index_batch {
         kv.delete_raw(node_key_bytes(&stale.node_key));
     }
@@ -354,7 +344,6 @@ mod tests {
         let (mut kv, root) = kv_with(10);
         kv.put_raw(key(50), b"short-lived".to_vec());
         kv.delete_raw(key(50));
-        assert!(kv.get_raw(&root_key_bytes(0)).is_some(), "root_key_bytes is where jmt's root of version 0 is stored");
         let (after, v) = update(&mut kv, 1, [key(50)].into_iter().collect());
         kv.settle();
         assert_eq!((after, v), (root, 1));
@@ -395,6 +384,48 @@ mod tests {
             touched.insert(key(i));
         }
         assert_eq!(update(&mut fresh, 0, touched).0, root);
+        fresh.settle();
         assert_eq!(prove(&kv, Some(v), &key(4)).verify(&root, &key(4), None), Ok(()));
+        // What is stored is the tree of those entries and nothing else: no
+        // replaced node is left at a place the tree no longer uses. (The
+        // nodes' bytes differ: a child names the version that wrote it.)
+        let nodes = |kv: &Kv| kv.scan_raw(&[NODE_PREFIX], &[NODE_PREFIX + 1]).map(|(k, _)| k).collect::<Vec<_>>();
+        assert_eq!(nodes(&kv), nodes(&fresh));
+    }
+
+    #[test]
+    fn many_versions_of_writes_and_deletions_leave_exactly_the_tree_of_the_entries() {
+        let mut kv = Kv::in_memory();
+        let mut version = 0;
+        let mut root = EMPTY_ROOT;
+        // Blocks that add keys, change some and delete others, so that
+        // subtrees grow, shrink to one leaf and vanish.
+        for block in 0..40u32 {
+            let mut touched = BTreeSet::new();
+            for i in 0..30u32 {
+                let k = key((block * 7 + i * 13) % 200);
+                if (block + i) % 3 == 0 {
+                    kv.delete_raw(k.clone());
+                } else {
+                    kv.put_raw(k.clone(), format!("{block}/{i}").into_bytes());
+                }
+                touched.insert(k);
+            }
+            let (r, reached) = update(&mut kv, version, touched);
+            kv.settle();
+            (root, version) = (r, reached + 1);
+        }
+        let mut fresh = Kv::in_memory();
+        let entries: Vec<_> = kv.scan_raw(&[0x30], &[0x31]).collect();
+        for (k, v) in &entries {
+            fresh.put_raw(k.clone(), v.clone());
+        }
+        assert_eq!(update(&mut fresh, 0, entries.iter().map(|(k, _)| k.clone()).collect()).0, root);
+        fresh.settle();
+        let nodes = |kv: &Kv| kv.scan_raw(&[NODE_PREFIX], &[NODE_PREFIX + 1]).map(|(k, _)| k).collect::<Vec<_>>();
+        assert_eq!(nodes(&kv), nodes(&fresh), "the stored nodes are the entries' tree, nothing more");
+        for (k, v) in entries.iter().take(20) {
+            assert_eq!(prove(&kv, Some(version - 1), k).verify(&root, k, Some(v)), Ok(()));
+        }
     }
 }

@@ -12,6 +12,7 @@
 //! replaces the entries it changes, and a read that raced a write does not
 //! fill the cache with what it read.
 
+use coldchain_chaincode::state::merkle;
 use coldchain_chaincode::state::store::{Changes, StateStore};
 use quick_cache::sync::Cache;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -57,6 +58,15 @@ fn fatal(e: sled::Error) -> ! {
     std::process::exit(72)
 }
 
+/// A node of the state tree below its top three levels: a block rewrites
+/// thousands of them, each read again only when a later block changes a key
+/// beneath it, so writing them into the cache would only push out the
+/// entries that records read (enterprises, lots, holdings). The top levels
+/// (at most 4,369 nodes) are read by every block and stay.
+fn deep_tree_node(key: &[u8]) -> bool {
+    key.first() == Some(&merkle::NODE_PREFIX) && key.get(1).is_some_and(|&nibbles| nibbles > 3)
+}
+
 impl StateTree {
     /// The state in `tree`, with a read cache of about `cache_bytes`.
     pub(super) fn new(tree: sled::Tree, cache_bytes: u64) -> StateTree {
@@ -95,7 +105,11 @@ impl StateTree {
         {
             let _closed = self.cache.gate.write().unwrap_or_else(|e| e.into_inner());
             for (k, v) in changes {
-                self.cache.entries.insert(k.clone(), v.as_deref().map(Arc::from));
+                if deep_tree_node(k) {
+                    self.cache.entries.remove(k);
+                } else {
+                    self.cache.entries.insert(k.clone(), v.as_deref().map(Arc::from));
+                }
             }
             self.cache.writes.fetch_add(1, Ordering::AcqRel);
         }
