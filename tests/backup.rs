@@ -43,10 +43,10 @@ fn lines(path: &Path) -> Vec<String> {
     std::fs::read_to_string(path).unwrap().lines().map(str::to_string).collect()
 }
 
-fn digest(c: &Cluster, i: usize) -> (u64, String) {
+fn state_root(c: &Cluster, i: usize) -> (u64, String) {
     let (code, env) = get(&c.url(i, "/v1/state"));
     assert_eq!(code, 200, "{env}");
-    (env["result"]["height"].as_u64().unwrap(), env["result"]["digest"].as_str().unwrap().to_string())
+    (env["result"]["height"].as_u64().unwrap(), env["result"]["root"].as_str().unwrap().to_string())
 }
 
 #[test]
@@ -117,8 +117,8 @@ fn an_export_restores_a_lost_node_and_a_node_rebuilds_from_its_peers() {
     let target = c.height(0).unwrap();
     c.wait_height(&[1], target, LONG);
     c.assert_same_chain(&[0, 1, 2, 3], target);
-    wait_for("equal state digests on all four nodes", LONG, || {
-        let d: Vec<(u64, String)> = (0..4).map(|i| digest(&c, i)).collect();
+    wait_for("equal state roots on all four nodes", LONG, || {
+        let d: Vec<(u64, String)> = (0..4).map(|i| state_root(&c, i)).collect();
         d.iter().all(|x| *x == d[0]).then_some(())
     });
 

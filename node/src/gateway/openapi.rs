@@ -888,14 +888,12 @@ pub struct Notice {
     pub time_ms: i64,
 }
 
-/// The result of `GET /v1/state`: equal digests at equal heights mean equal states.
+/// The result of `GET /v1/state`: equal roots at equal heights mean equal states.
 #[derive(Serialize, ToSchema)]
 #[allow(dead_code)]
 pub struct StateResult {
     pub height: u64,
     pub root: String,
-    /// SHA-256 of the whole ledger.
-    pub digest: String,
     pub applied: u64,
     pub rejected: u64,
     pub enterprises: u64,
@@ -921,6 +919,8 @@ pub struct ReportResult {
 #[allow(dead_code)]
 pub struct ReadyResult {
     pub height: u64,
+    /// The highest finalized height that f + 1 peers claim (one peer's
+    /// claim alone moves it only when it is the last peer connected).
     pub best_peer_height: u64,
     pub connected_peers: u64,
     /// Other validators needed for a quorum.

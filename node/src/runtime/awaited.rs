@@ -3,8 +3,11 @@
 //! to the consensus core, until the relays bring the rest or, after a grace
 //! period, the whole block is fetched from the proposer.
 //!
-//! Bounded: at most [`MAX_AWAITED`] proposals; past it the lowest one is
-//! dropped (consensus recovers it as a notarized block it fetches).
+//! Bounded: at most [`MAX_AWAITED`] proposals; past it the one furthest
+//! ahead is dropped (or the new one, when it is further still): proposals
+//! for the views being decided now are never pushed out by a peer's flood
+//! of far-future ones, and a dropped one that does become notarized is
+//! fetched as a block.
 
 use crate::consensus::Proposal;
 use coldchain_chaincode::{Hash, IdSet, TxId};
@@ -46,10 +49,14 @@ impl AwaitedProposals {
 
     /// Holds `proposal` until every id of `missing` has arrived.
     pub fn hold(&mut self, hash: Hash, proposal: Proposal, ids: Vec<TxId>, missing: IdSet, from: PeerId) {
+        let place = |p: &Proposal| (p.header.height, p.header.view);
         if self.entries.len() >= MAX_AWAITED
-            && let Some(lowest) = self.entries.iter().min_by_key(|(_, a)| (a.proposal.header.height, a.proposal.header.view)).map(|(h, _)| *h)
+            && let Some((furthest, at)) = self.entries.iter().map(|(h, a)| (*h, place(&a.proposal))).max_by_key(|(_, at)| *at)
         {
-            self.entries.remove(&lowest);
+            if place(&proposal) >= at {
+                return;
+            }
+            self.entries.remove(&furthest);
         }
         self.entries.insert(hash, Awaited { proposal, ids, from, missing, fetching: false });
     }
@@ -149,9 +156,27 @@ mod tests {
             awaited.hold(p.header.hash(), p, vec![id(1)], [id(1)].into_iter().collect(), PeerId::random());
         }
         assert_eq!(awaited.len(), MAX_AWAITED);
-        assert!(!awaited.contains(&proposal(4).header.hash()), "the lowest were dropped");
-        assert!(awaited.contains(&proposal(5).header.hash()));
+        assert!(awaited.contains(&proposal(1).header.hash()), "the nearest are kept");
+        assert!(!awaited.contains(&proposal(MAX_AWAITED as u64 + 1).header.hash()), "those further ahead were not held");
         awaited.prune(10);
-        assert_eq!(awaited.len(), MAX_AWAITED + 4 - 10);
+        assert_eq!(awaited.len(), MAX_AWAITED - 10);
+    }
+
+    #[test]
+    fn a_flood_of_far_future_proposals_does_not_push_out_the_current_one() {
+        let mut awaited = AwaitedProposals::default();
+        let current = proposal(5);
+        awaited.hold(current.header.hash(), current.clone(), vec![id(1)], [id(1)].into_iter().collect(), PeerId::random());
+        let flooder = PeerId::random();
+        for h in 1_000..1_000 + 4 * MAX_AWAITED as u64 {
+            let p = proposal(h);
+            awaited.hold(p.header.hash(), p, vec![id(1)], [id(1)].into_iter().collect(), flooder);
+        }
+        assert!(awaited.contains(&current.header.hash()), "the proposal of the current height is still held");
+        // A nearer proposal still gets a place, at the expense of the furthest.
+        let next = proposal(6);
+        awaited.hold(next.header.hash(), next.clone(), vec![id(1)], [id(1)].into_iter().collect(), PeerId::random());
+        assert!(awaited.contains(&next.header.hash()));
+        assert_eq!(awaited.len(), MAX_AWAITED);
     }
 }

@@ -667,7 +667,7 @@ impl Driver {
             }
             Internal::PeerHead { peer, height } => {
                 if let Ok(mut live) = self.live.write() {
-                    live.best_peer_height = live.best_peer_height.max(height);
+                    live.best_peer_height = height;
                 }
                 let behind = height > self.last_finalized.height + 2
                     || (height > self.last_finalized.height && self.head_moved.elapsed() > Duration::from_secs(3));
@@ -708,16 +708,15 @@ impl Driver {
         self.syncing = true;
         let net = self.net.clone();
         let tx = self.internal_tx.clone();
+        let faulty = self.services.genesis.validators.len() - self.services.genesis.quorum();
         tokio::spawn(async move {
-            let mut best: Option<(PeerId, u64)> = None;
+            let mut claims = Vec::with_capacity(peers.len());
             for peer in peers {
-                if let Ok(SyncResponse::Status { height, .. }) = net.request(peer, SyncRequest::Status).await
-                    && best.is_none_or(|(_, h)| height > h)
-                {
-                    best = Some((peer, height));
+                if let Ok(SyncResponse::Status { height, .. }) = net.request(peer, SyncRequest::Status).await {
+                    claims.push((peer, height));
                 }
             }
-            let _ = tx.send(match best {
+            let _ = tx.send(match vouched_head(claims, faulty) {
                 Some((peer, height)) => Internal::PeerHead { peer, height },
                 None => Internal::SyncIdle,
             });
@@ -743,6 +742,18 @@ impl Driver {
     }
 }
 
+/// The head to catch up to, from the heights peers claim: the highest that
+/// `faulty + 1` of them claim (so at least one honest validator has it),
+/// and the peer to fetch it from: of those claiming at least that, the one
+/// claiming least (a liar's huge height puts it last). With fewer answers
+/// than that, the lowest claim: a lagging node with one peer left still
+/// catches up, and what it fetches is checked by its certificates anyway.
+pub(crate) fn vouched_head(mut claims: Vec<(PeerId, u64)>, faulty: usize) -> Option<(PeerId, u64)> {
+    claims.sort_by(|a, b| b.1.cmp(&a.1));
+    let height = claims.get(faulty).or(claims.last())?.1;
+    claims.into_iter().filter(|(_, h)| *h >= height).min_by_key(|(_, h)| *h)
+}
+
 /// Keeps a sync answer to a few megabytes.
 const MAX_SEGMENT_TXS: usize = 16_000;
 
@@ -763,4 +774,24 @@ fn read_segment(store: &ChainStore, from: u64, max: u32) -> Vec<StoredBlock> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::vouched_head;
+    use libp2p::PeerId;
+
+    #[test]
+    fn one_peer_claiming_a_huge_height_moves_neither_the_target_nor_the_source() {
+        let (liar, a, b) = (PeerId::random(), PeerId::random(), PeerId::random());
+        // Four validators tolerate one fault: a height counts when two claim
+        // it (the liar and b both claim 41 or more; b is the one asked).
+        assert_eq!(vouched_head(vec![(liar, u64::MAX), (a, 40), (b, 41)], 1), Some((b, 41)));
+        assert_eq!(vouched_head(vec![(a, 40), (liar, u64::MAX), (b, 40)], 1).map(|(_, h)| h), Some(40));
+        // Two honest peers ahead: the target is theirs, fetched from one of them.
+        assert_eq!(vouched_head(vec![(liar, u64::MAX), (a, 90), (b, 90)], 1).map(|(_, h)| h), Some(90));
+        // One peer left: its word is all there is (its blocks are checked by their certificates).
+        assert_eq!(vouched_head(vec![(a, 7)], 1), Some((a, 7)));
+        assert_eq!(vouched_head(Vec::new(), 1), None);
+    }
 }
