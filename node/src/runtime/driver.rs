@@ -749,7 +749,7 @@ impl Driver {
 /// than that, the lowest claim: a lagging node with one peer left still
 /// catches up, and what it fetches is checked by its certificates anyway.
 pub(crate) fn vouched_head(mut claims: Vec<(PeerId, u64)>, faulty: usize) -> Option<(PeerId, u64)> {
-    claims.sort_by(|a, b| b.1.cmp(&a.1));
+    claims.sort_by_key(|c| std::cmp::Reverse(c.1));
     let height = claims.get(faulty).or(claims.last())?.1;
     claims.into_iter().filter(|(_, h)| *h >= height).min_by_key(|(_, h)| *h)
 }
