@@ -56,6 +56,7 @@
 
 mod behaviour;
 mod event_loop;
+mod inbox;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -80,6 +81,9 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 pub const MAX_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// Capacity of the channel of [`NetEvent`]s to the application.
 pub const EVENT_QUEUE_CAPACITY: usize = 16 * 1024;
+/// Messages of one peer kept while that channel is full, before the peer's
+/// oldest are dropped (its own, never another peer's).
+pub const PEER_INBOX_CAPACITY: usize = 4 * 1024;
 /// Capacity of the channel of commands from the handles to the swarm task.
 pub const COMMAND_QUEUE_CAPACITY: usize = 8 * 1024;
 /// Unacknowledged one-way messages per peer before further ones are queued.

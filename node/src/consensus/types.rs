@@ -113,6 +113,18 @@ impl Evidence {
             Evidence::ConflictingNotarize(a, _) | Evidence::ConflictingFinalize(a, _) | Evidence::NullifyFinalize(a, _) => a.signer,
         }
     }
+
+    /// The offence: its kind, the offender and the view. Any number of
+    /// conflicting votes one validator signs in one view are one offence,
+    /// recorded once.
+    pub fn offence(&self) -> (u8, ValidatorIndex, View) {
+        let (kind, vote) = match self {
+            Evidence::ConflictingNotarize(a, _) => (0, a),
+            Evidence::ConflictingFinalize(a, _) => (1, a),
+            Evidence::NullifyFinalize(a, _) => (2, a),
+        };
+        (kind, vote.signer, vote.view)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -18,7 +18,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::MissedTickBehavior;
 
 use super::behaviour::{Behaviour, BehaviourEvent};
-use super::{Command, MAX_IN_FLIGHT_MESSAGES, MAX_REQUEST_TIMEOUT, NetError, NetEvent, PEER_QUEUE_CAPACITY, Shared, lock};
+use super::inbox::Inbox;
+use super::{Command, MAX_IN_FLIGHT_MESSAGES, MAX_REQUEST_TIMEOUT, NetError, NetEvent, PEER_INBOX_CAPACITY, PEER_QUEUE_CAPACITY, Shared, lock};
 
 /// Outstanding outbound sync requests before [`NetError::Busy`].
 const MAX_PENDING_REQUESTS: usize = 1024;
@@ -75,6 +76,8 @@ where
     replies: FuturesUnordered<PendingReply<R>>,
     /// Connect/disconnect events not yet delivered (application queue full).
     control_backlog: VecDeque<NetEvent<M, Q, R>>,
+    /// Peers' messages not yet delivered (application queue full), per peer.
+    inbox: Inbox<M>,
 }
 
 impl<M, Q, R> EventLoop<M, Q, R>
@@ -105,6 +108,7 @@ where
             requests: HashMap::new(),
             replies: FuturesUnordered::new(),
             control_backlog: VecDeque::new(),
+            inbox: Inbox::new(PEER_INBOX_CAPACITY),
         }
     }
 
@@ -125,10 +129,14 @@ where
                 Some((channel, response)) = self.replies.next(), if !self.replies.is_empty() => {
                     self.on_reply(channel, response);
                 }
-                permit = events.reserve(), if !self.control_backlog.is_empty() => {
-                    match (permit, self.control_backlog.pop_front()) {
+                permit = events.reserve(), if !self.control_backlog.is_empty() || !self.inbox.is_empty() => {
+                    let next = self.control_backlog.pop_front().or_else(|| self.inbox.pop().map(|(from, message)| NetEvent::Message { from, message }));
+                    match (permit, next) {
                         (Ok(permit), Some(event)) => permit.send(event),
-                        (Err(_), _) => self.control_backlog.clear(),
+                        (Err(_), _) => {
+                            self.control_backlog.clear();
+                            self.inbox = Inbox::new(PEER_INBOX_CAPACITY);
+                        }
                         (Ok(_), None) => {}
                     }
                 }
@@ -312,12 +320,19 @@ where
                     return;
                 }
                 tracing::trace!(%peer, "message received");
-                match self.events.try_send(NetEvent::Message { from: peer, message: request }) {
-                    Ok(()) => {}
-                    Err(mpsc::error::TrySendError::Full(_)) => {
-                        tracing::debug!(%peer, "application event queue full; dropping message");
+                // Straight to the application while nothing waits; else
+                // behind the peer's own queued messages, served in turn.
+                let request = if self.inbox.is_empty() {
+                    match self.events.try_send(NetEvent::Message { from: peer, message: request }) {
+                        Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => return,
+                        Err(mpsc::error::TrySendError::Full(NetEvent::Message { message, .. })) => message,
+                        Err(mpsc::error::TrySendError::Full(_)) => return,
                     }
-                    Err(mpsc::error::TrySendError::Closed(_)) => {}
+                } else {
+                    request
+                };
+                if self.inbox.push(peer, request).is_some() {
+                    tracing::debug!(%peer, "this peer's queue is full; dropping its oldest message");
                 }
             }
             RrEvent::Message { message: RrMessage::Response { request_id, .. }, .. } => self.message_done(request_id, Outcome::Acked),

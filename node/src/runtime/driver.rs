@@ -276,12 +276,11 @@ impl Driver {
                 }
                 Action::Fetch { hash } => self.fetch(hash),
                 Action::Commit { blocks, finalization } => self.commit(blocks, finalization),
-                Action::Evidence(evidence) => {
-                    tracing::warn!(offender = evidence.offender(), ?evidence, "equivocation evidence");
-                    if let Err(e) = self.store.put_evidence(&evidence) {
-                        tracing::error!(error = %e, "cannot store evidence");
-                    }
-                }
+                Action::Evidence(evidence) => match self.store.put_evidence(&evidence) {
+                    Ok(true) => tracing::warn!(offender = evidence.offender(), ?evidence, "equivocation evidence"),
+                    Ok(false) => tracing::debug!(offender = evidence.offender(), "equivocation evidence of an offence already recorded"),
+                    Err(e) => tracing::error!(error = %e, "cannot store evidence"),
+                },
             }
         }
     }

@@ -706,10 +706,16 @@ impl ChainStore {
         Ok(out)
     }
 
-    pub fn put_evidence(&self, evidence: &Evidence) -> Result<(), StoreError> {
-        let id = self.db.generate_id()?;
-        self.evidence.insert(id.to_be_bytes(), serde_json::to_vec(evidence).expect("plain data"))?;
-        Ok(())
+    /// Records an offence once: keyed by kind (u8) ‖ offender (u16) ‖ view
+    /// (u64), so a validator flooding conflicting votes in one view leaves
+    /// one record, the first; returns whether this one was new. (Stores
+    /// from before this keyed each record by a sequence number of 8 bytes;
+    /// those are still read.)
+    pub fn put_evidence(&self, evidence: &Evidence) -> Result<bool, StoreError> {
+        let (kind, offender, view) = evidence.offence();
+        let key = [&[kind][..], &offender.to_be_bytes(), &view.to_be_bytes()].concat();
+        let value = serde_json::to_vec(evidence).expect("plain data");
+        Ok(self.evidence.compare_and_swap(key, None as Option<&[u8]>, Some(value))?.is_ok())
     }
 
     pub fn evidence(&self) -> Result<Vec<Evidence>, StoreError> {
@@ -746,6 +752,25 @@ mod tests {
     use super::*;
     use crate::consensus::SignerSignature;
     use crate::crypto::VoteKind;
+
+    #[test]
+    fn an_offence_is_recorded_once_however_many_conflicting_votes_arrive() {
+        use crate::consensus::{Evidence, Vote};
+        let dir = tempfile::tempdir().unwrap();
+        let store = ChainStore::open(dir.path()).unwrap();
+        let vote = |view: u64, hash: u8| Vote { kind: VoteKind::Notarize, view, hash: Hash([hash; 32]), signer: 3, signature: [0; 64] };
+        // One validator signs 200 conflicting notarize votes in view 7.
+        let mut new = 0;
+        for h in 1..=200u8 {
+            new += store.put_evidence(&Evidence::ConflictingNotarize(vote(7, 0), vote(7, h))).unwrap() as usize;
+        }
+        assert_eq!(new, 1);
+        assert_eq!(store.evidence().unwrap(), vec![Evidence::ConflictingNotarize(vote(7, 0), vote(7, 1))], "the first evidence of the offence stays");
+        // Another view is another offence; so is another kind in the same view.
+        assert!(store.put_evidence(&Evidence::ConflictingNotarize(vote(8, 0), vote(8, 1))).unwrap());
+        assert!(store.put_evidence(&Evidence::NullifyFinalize(vote(7, 0), vote(7, 1))).unwrap());
+        assert_eq!(store.evidence().unwrap().len(), 3);
+    }
 
     fn block(height: u64, parent: Hash, txs: u64) -> Block {
         crate::block::notarise_block(height, parent, txs)
