@@ -42,7 +42,7 @@ pub fn committed(key: &[u8]) -> bool {
 /// so a place holds one node, and a block's new node overwrites the one
 /// it replaces there (one write, no deletion); the nodes near the root
 /// sort beside each other, so a block's tree writes touch few pages.
-fn node_key_bytes(key: &NodeKey) -> Vec<u8> {
+pub(super) fn node_key_bytes(key: &NodeKey) -> Vec<u8> {
     let path = key.nibble_path();
     let n = path.num_nibbles();
     let mut out = Vec::with_capacity(2 + n.div_ceil(2));
@@ -87,7 +87,7 @@ impl TreeReader for Reader<'_> {
     }
 }
 
-fn key_hash(key: &[u8]) -> KeyHash {
+pub(super) fn key_hash(key: &[u8]) -> KeyHash {
     KeyHash(Hash::digest(key).0)
 }
 
@@ -145,6 +145,29 @@ fn write_version(
         kv.put_raw(node_key_bytes(key), borsh::to_vec(node).unwrap_or_default());
     }
     roots.last().map_or(EMPTY_ROOT, |r| Hash(r.0))
+}
+
+/// A proof that the leaves up to one key (in key-hash order) are those of
+/// the tree under a root: the hashes of the subtrees to the right of that
+/// key's path (a snapshot chunk's proof, [`super::snapshot`]).
+pub type RangeProof = jmt::proof::SparseMerkleRangeProof<jmt_sha2::Sha256>;
+
+/// The range proof of `rightmost` (a key the tree's `version` holds).
+pub fn range_proof(kv: &Kv, version: Version, rightmost: &[u8]) -> RangeProof {
+    let reader = Reader { kv, proving: Some((key_hash(rightmost), rightmost)) };
+    match Sha256Jmt::new(&reader).get_range_proof(key_hash(rightmost), version) {
+        Ok(proof) => proof,
+        Err(e) => panic!("the state tree in the store is damaged: {e}"),
+    }
+}
+
+/// The hash of a stored tree node (the root's, for a restored tree).
+pub(super) fn node_hash(bytes: &[u8]) -> Option<Hash> {
+    Some(match borsh::from_slice(bytes).ok()? {
+        Node::Null => EMPTY_ROOT,
+        Node::Internal(n) => Hash(n.hash::<jmt_sha2::Sha256>()),
+        Node::Leaf(n) => Hash(n.hash::<jmt_sha2::Sha256>()),
+    })
 }
 
 /// A proof that a key has a value, or none, in the state under a root.

@@ -9,6 +9,7 @@
 
 pub mod ledger;
 pub mod merkle;
+pub mod snapshot;
 pub mod store;
 pub mod trace;
 
@@ -75,10 +76,10 @@ pub struct State {
     ledger: Ledger,
 }
 
-const META_HEIGHT: u8 = 0;
-const META_APPLIED: u8 = 1;
-const META_REJECTED: u8 = 2;
-const META_TREE_VERSION: u8 = 3;
+pub(super) const META_HEIGHT: u8 = 0;
+pub(super) const META_APPLIED: u8 = 1;
+pub(super) const META_REJECTED: u8 = 2;
+pub(super) const META_TREE_VERSION: u8 = 3;
 
 impl State {
     /// An empty chain with no bureaus and no dictionaries (notarise only), in memory.
@@ -179,13 +180,17 @@ impl State {
     }
 
     /// SHA-256 over every entry of the state (every enterprise, lot,
-    /// movement, code, report, alert …, and the root) in key order. Two
-    /// validators with the same digest hold the same state. Reads it all.
+    /// movement, code, report, alert …, and the root) in key order, but
+    /// the tree's nodes: the root covers them, and their bytes name the
+    /// version that wrote each one, which differs between a state replayed
+    /// and one restored from a snapshot. Two validators with the same
+    /// digest hold the same state. Reads it all.
     pub fn digest(&self) -> Hash {
         use sha2::Digest as _;
         let mut h = sha2::Sha256::new();
         h.update(b"coldchain-ledger-v2\0");
-        for (k, v) in self.ledger.kv().scan_raw(&[], &[0xFF; 2]) {
+        let kv = self.ledger.kv();
+        for (k, v) in kv.scan_raw(&[], &[merkle::NODE_PREFIX]).chain(kv.scan_raw(&[merkle::NODE_PREFIX + 1], &[0xFF; 2])) {
             h.update((k.len() as u32).to_be_bytes());
             h.update(&k);
             h.update((v.len() as u32).to_be_bytes());
@@ -366,7 +371,7 @@ mod tests {
     use ed25519_dalek::SigningKey;
     use serde_json::json;
 
-    fn tx(nonce: u64, record: serde_json::Value) -> Transaction {
+    pub(super) fn tx(nonce: u64, record: serde_json::Value) -> Transaction {
         Transaction::sign("c", nonce, record, &SigningKey::from_bytes(&[9; 32]))
     }
 
