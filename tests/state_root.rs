@@ -128,3 +128,120 @@ fn state_proofs_verify_offline_and_a_tampered_validator_stops_voting() {
     assert!(after >= before + 3, "{before} → {after}");
     c.wait_height(&[0, 1, 3], after, LONG);
 }
+
+/// A log without its colours.
+fn plain(log: &str) -> String {
+    let mut out = String::with_capacity(log.len());
+    let mut escape = false;
+    for ch in log.chars() {
+        match (escape, ch) {
+            (false, '\x1b') => escape = true,
+            (true, 'm') => escape = false,
+            (true, _) => {}
+            (false, _) => out.push(ch),
+        }
+    }
+    out
+}
+
+/// `/v1/state` of node `i`: (height, root).
+fn state_of(c: &Cluster, i: usize) -> Option<(u64, String)> {
+    let (code, env) = try_get(&c.url(i, "/v1/state"))?;
+    (code == 200).then(|| (env["result"]["height"].as_u64().unwrap_or(0), env["result"]["root"].as_str().unwrap_or("").to_string()))
+}
+
+#[test]
+fn a_wiped_validator_rejoins_from_a_snapshot_and_a_forged_chunk_is_refused() {
+    let mut c = Cluster::start(4);
+    // Snapshots every two blocks, each validator in turn (every eighth block per validator).
+    for i in 0..4 {
+        c.kill(i);
+        let cfg = &c.nodes[i].config;
+        let text = std::fs::read_to_string(cfg).unwrap();
+        std::fs::write(cfg, format!("{text}\n[snapshot]\ninterval_blocks = 2\n")).unwrap();
+    }
+    for i in 0..4 {
+        c.start_node(i);
+    }
+    let story = run_story(&c, u32::MAX);
+    let head = c.advance(0, 12);
+    c.wait_height(&[0, 1, 2, 3], head, LONG);
+    let snapshots = |i: usize| -> Vec<u64> {
+        let dir = c.nodes[i].config.with_file_name("data").join("snapshots");
+        let mut hs: Vec<u64> =
+            std::fs::read_dir(dir).map(|d| d.flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).collect()).unwrap_or_default();
+        hs.sort();
+        hs
+    };
+    let taken: Vec<Vec<u64>> = (0..3).map(snapshots).collect();
+    assert!(taken.iter().all(|t| !t.is_empty()), "every validator has taken snapshots: {taken:?}");
+
+    // Beijing's and Tianjin's validators (nodes 0 and 1) serve forged
+    // chunks: a byte of the first chunk of each of their snapshots is
+    // changed on their disks. Hebei's (node 2) are genuine.
+    for i in [0, 1] {
+        for h in &taken[i] {
+            let chunk = c.nodes[i].config.with_file_name("data").join(format!("snapshots/{h}/0.chunk"));
+            let mut bytes = std::fs::read(&chunk).unwrap();
+            let at = bytes.len() / 2;
+            bytes[at] ^= 0x01;
+            std::fs::write(&chunk, bytes).unwrap();
+        }
+    }
+    let forged: Vec<u64> = taken[0].iter().chain(&taken[1]).copied().collect();
+
+    // The national platform's validator (node 3) loses its data directory.
+    c.kill(3);
+    std::fs::remove_dir_all(c.nodes[3].config.with_file_name("data")).unwrap();
+    std::fs::write(c.nodes[3].config.with_file_name("node.log"), b"").unwrap();
+    c.start_node(3);
+    let head = c.height(0).unwrap();
+    c.wait_height(&[3], head, LONG);
+    let log = plain(&c.log(3));
+    let restored = log.lines().find(|l| l.contains("state restored from a snapshot")).unwrap_or_else(|| panic!("node 3 joined by snapshot:\n{log}"));
+    let height: u64 = restored.split("height=").nth(1).and_then(|s| s.split_whitespace().next()).and_then(|s| s.parse().ok()).unwrap();
+    assert!(height > 0, "{restored}");
+    assert!(log.contains("applied_blocks=0"), "no block up to the snapshot was applied: {log}");
+    assert!(taken[2].contains(&height), "restored from Hebei's genuine snapshot {:?}, not {height}", taken[2]);
+    // Every forged snapshot offered above it was tried first, and refused.
+    let offered: Vec<u64> = log
+        .lines()
+        .filter(|l| l.contains("snapshot offered"))
+        .filter_map(|l| l.split("height=").nth(1)?.split_whitespace().next()?.parse().ok())
+        .collect();
+    let refusals = log.matches("refused a state snapshot chunk").count();
+    let forged_above = offered.iter().filter(|h| forged.contains(h) && **h > height).count();
+    assert_eq!(refusals, forged_above, "offered {offered:?}, forged {forged:?}:\n{log}");
+    eprintln!("node 3 restored the state after block {height}; offered {offered:?}; {refusals} forged offers refused");
+    // The blocks below the snapshot are there, the same as everyone's.
+    c.assert_same_chain(&[0, 3], head);
+
+    // It votes and applies from there: records through it, and all four
+    // agree on the state after every block.
+    let after = c.advance(3, 3);
+    c.wait_height(&[0, 1, 2, 3], after, LONG);
+    let states = wait_for("all four at the same certified state", LONG, || {
+        let s: Vec<_> = (0..4).map(|i| state_of(&c, i)).collect::<Option<Vec<_>>>()?;
+        s.iter().all(|x| x == &s[0]).then_some(s)
+    });
+    assert!(states[0].0 >= after, "{states:?}");
+    for h in height + 1..=after {
+        let roots: Vec<Option<String>> = (0..4)
+            .map(|i| try_get(&c.url(i, &format!("/v1/blocks/{h}"))).map(|(_, env)| env["result"]["header"]["state_root"].to_string()))
+            .collect();
+        assert!(roots.iter().all(|r| r == &roots[0]), "block {h}: {roots:?}");
+    }
+    assert!(!c.log(3).contains("STATE DIVERGED"));
+    let (code, env) = get(&c.url(3, "/readyz"));
+    assert_eq!(code, 200, "{env}");
+    // A state proof from the rejoined node verifies against genesis alone.
+    let (scheme, code) = scenario::RETAIL;
+    let bundle = proof(&c, 3, &format!("scheme={scheme}&code={code}"));
+    let (status, out) = verify(&c, &bundle, "rejoined.json");
+    assert_eq!(status, 0, "{out}");
+    // A transaction from before the snapshot is found there, with its outcome.
+    let id = &story.steps.iter().find(|s| s.height <= height).expect("a story step below the snapshot").tx_id;
+    let (code, tx) = get(&c.url(3, &format!("/v1/tx/{id}")));
+    assert_eq!(code, 200, "{tx}");
+    assert_eq!(tx["result"]["outcome"]["status"], "applied", "{tx}");
+}

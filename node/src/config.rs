@@ -36,6 +36,8 @@ pub struct NodeConfig {
     pub mempool: MempoolConfig,
     #[serde(default)]
     pub storage: StorageConfig,
+    #[serde(default)]
+    pub snapshot: SnapshotConfig,
     /// Shifts this node's clock by this many milliseconds (default 0). For
     /// the fault suite's clock-skew scenario; a real node leaves it at 0
     /// and keeps its host clock in sync (NTP).
@@ -163,6 +165,28 @@ pub struct StorageConfig {
 impl Default for StorageConfig {
     fn default() -> Self {
         StorageConfig { cache_mb: 64 }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SnapshotConfig {
+    /// A validator takes a snapshot of the state in every n-th run of this
+    /// many blocks (n validators, each its own run, so they never pause
+    /// together); 0: never.
+    pub interval_blocks: u64,
+    /// Snapshots kept on disk, the newest.
+    pub keep: usize,
+    /// A node whose store is empty starts from a peer's snapshot instead
+    /// of applying the chain from genesis.
+    pub sync: bool,
+    /// How long such a node waits at start for every peer's answer, in ms.
+    pub offer_wait_ms: u64,
+}
+
+impl Default for SnapshotConfig {
+    fn default() -> Self {
+        SnapshotConfig { interval_blocks: 1_000, keep: 2, sync: true, offer_wait_ms: 5_000 }
     }
 }
 

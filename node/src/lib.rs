@@ -15,6 +15,7 @@ pub mod network;
 pub mod proof;
 pub mod replay;
 pub mod runtime;
+pub mod snapshot;
 pub mod state_proof;
 pub mod storage;
 pub mod sync;

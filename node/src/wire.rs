@@ -2,6 +2,7 @@
 
 use crate::block::Block;
 use crate::consensus::{ConsensusMessage, Proposal};
+use crate::snapshot::SnapshotOffer;
 use crate::storage::StoredBlock;
 use coldchain_chaincode::{Hash, Transaction, TxId};
 use serde::{Deserialize, Serialize};
@@ -48,6 +49,10 @@ pub enum SyncRequest {
     /// Finalized blocks from `from`, at most `max`, extended to the next block
     /// that carries its own finalization certificate.
     Blocks { from: u64, max: u32 },
+    /// The peer's newest state snapshot that a finalized header certifies.
+    Snapshot,
+    /// One chunk of the snapshot after block `height`.
+    SnapshotChunk { height: u64, index: u32 },
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -55,6 +60,8 @@ pub enum SyncResponse {
     Status { height: u64, hash: Hash },
     Block(Option<Block>),
     Blocks(Vec<StoredBlock>),
+    Snapshot(Option<SnapshotOffer>),
+    SnapshotChunk(#[serde(with = "serde_bytes")] Option<Vec<u8>>),
 }
 
 /// A network handle for these message types.

@@ -8,10 +8,10 @@ use super::awaited::AwaitedProposals;
 use super::services::{ChainEvent, Head, LiveStatus, NodeServices, SharedState, Submission};
 use super::verify::verify_body;
 use crate::block::{Block, Header, merkle_root};
-use crate::config::ConsensusConfig;
+use crate::config::{ConsensusConfig, SnapshotConfig};
 use crate::consensus::{Action, Certificate, ConsensusMessage, Core, Event, TimeoutKind, View};
 use crate::mempool::Mempool;
-use crate::storage::{ChainStore, Finality, SafetyFile, StoredBlock};
+use crate::storage::{ChainStore, Finality, SafetyFile, SnapshotFiles, StoredBlock};
 use crate::sync::verify_segment;
 use crate::wire::{NetEvent, Network, PROPOSAL_IDS_VERSION, SyncRequest, SyncResponse, WIRE_VERSION, WireMessage};
 use coldchain_chaincode::{BlockContext, Hash, Outcome, Receipt, Transaction, TxId};
@@ -59,6 +59,8 @@ pub struct DriverParts {
     pub mempool_capacity: usize,
     pub head: watch::Sender<Head>,
     pub live: Arc<RwLock<LiveStatus>>,
+    pub snapshots: SnapshotFiles,
+    pub snapshot: SnapshotConfig,
 }
 
 pub struct Driver {
@@ -103,6 +105,10 @@ pub struct Driver {
     root_waiting: Vec<(Header, Header)>,
     /// Set once a finalized header's root differs from this validator's.
     diverged: Option<certified::Divergence>,
+    snapshots: SnapshotFiles,
+    snapshot: SnapshotConfig,
+    /// The height of this validator's newest snapshot.
+    last_snapshot: u64,
 }
 
 /// Relayed batches waiting for verification before further relays are dropped.
@@ -148,6 +154,9 @@ impl Driver {
             genesis_root,
             root_waiting: Vec::new(),
             diverged: None,
+            last_snapshot: parts.snapshots.list().first().map_or(0, |i| i.height),
+            snapshots: parts.snapshots,
+            snapshot: parts.snapshot,
         })
     }
 
@@ -183,6 +192,11 @@ impl Driver {
         self.execute(actions);
         // Rule I: the core learns at once whether the mempool holds work.
         self.drain_events();
+        // Peers connected before the driver ran (while joining from a
+        // snapshot) learn its wire version now.
+        for peer in self.net.connected_peers() {
+            self.net.send(peer, WireMessage::Hello { version: WIRE_VERSION });
+        }
         self.relay_pending();
         let mut sync_tick = tokio::time::interval(Duration::from_millis(1000));
         sync_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -528,12 +542,31 @@ impl Driver {
         for e in events {
             let _ = self.services.events.send(e);
         }
+        self.maybe_snapshot(tip.height);
         self.bodies.retain(|_, b| b.header.height > tip.height);
         self.awaited.prune(tip.height);
         self.last_finalized = tip.clone();
         self.head_moved = Instant::now();
         let _ = self.head.send(Head { height: tip.height, hash: tip.hash() });
         self.release_root_waiting();
+    }
+
+    /// Takes this validator's snapshot when its turn has come: the state
+    /// is that of the block just committed, and no block is applied until
+    /// it is written (docs/PROTOCOL.md, "Snapshots").
+    fn maybe_snapshot(&mut self, tip: u64) {
+        let n = self.services.genesis.validators.len();
+        if !crate::snapshot::due(&self.snapshot, n, self.services.me, self.last_snapshot, tip) {
+            return;
+        }
+        self.last_snapshot = tip;
+        let taken = tokio::task::block_in_place(|| {
+            let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
+            crate::snapshot::take(&self.snapshots, self.snapshot.keep, &state)
+        });
+        if let Err(e) = taken {
+            tracing::error!(error = %e, height = tip, "cannot write a state snapshot; the node goes on without it");
+        }
     }
 
     // ----- network ---------------------------------------------------------
@@ -610,6 +643,18 @@ impl Driver {
                 tokio::task::spawn_blocking(move || {
                     let block = store.height_of(&hash).ok().flatten().and_then(|h| store.block(h).ok().flatten()).map(|s| s.block);
                     let _ = reply.send(SyncResponse::Block(block));
+                });
+            }
+            SyncRequest::Snapshot => {
+                let (store, files) = (self.store.clone(), self.snapshots.clone());
+                tokio::task::spawn_blocking(move || {
+                    let _ = reply.send(SyncResponse::Snapshot(crate::snapshot::offer(&store, &files)));
+                });
+            }
+            SyncRequest::SnapshotChunk { height, index } => {
+                let files = self.snapshots.clone();
+                tokio::task::spawn_blocking(move || {
+                    let _ = reply.send(SyncResponse::SnapshotChunk(files.chunk(height, index)));
                 });
             }
             SyncRequest::Blocks { from, max } => {

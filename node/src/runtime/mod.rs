@@ -17,7 +17,7 @@ use crate::consensus::{Core, CoreConfig, Timeouts};
 use crate::crypto::read_key_file;
 use crate::genesis::Genesis;
 use crate::network::{self, NetworkConfig};
-use crate::storage::{ChainStore, SafetyFile};
+use crate::storage::{ChainStore, SafetyFile, SnapshotFiles};
 use std::future::Future;
 use std::sync::{Arc, RwLock};
 use tokio::sync::{mpsc, watch};
@@ -62,6 +62,30 @@ pub async fn run_with(cfg: NodeConfig, shutdown: impl Future<Output = ()> + Send
     let mut safety_file = SafetyFile::new(&cfg.data_dir);
     let safety = safety_file.load().map_err(NodeError::Safety)?.unwrap_or_default();
 
+    let peers = cfg
+        .p2p
+        .peers
+        .iter()
+        .map(|p| p.parse().map_err(|e| NodeError::Network(format!("`p2p.peers` entry {p}: {e}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let listen = cfg.p2p.listen.parse().map_err(|e| NodeError::Network(format!("`p2p.listen` {}: {e}", cfg.p2p.listen)))?;
+    let net_config = NetworkConfig {
+        secret_key: key.to_bytes(),
+        listen,
+        peers,
+        allowed: genesis.keys().iter().map(|k| network::peer_id_of(&k.to_bytes())).collect(),
+        max_message_bytes: 256 * 1024 * 1024,
+        redial_interval: std::time::Duration::from_millis(1000),
+    };
+    let (net, mut net_events) = network::spawn(net_config).await.map_err(|e| NodeError::Network(e.to_string()))?;
+    let snapshots = SnapshotFiles::open(&cfg.data_dir.join("snapshots"))
+        .map_err(|source| NodeError::DataDir { path: cfg.data_dir.join("snapshots").display().to_string(), source })?;
+    // A node with no state joins from a peer's snapshot, if one is offered.
+    match crate::snapshot::join(&net, &mut net_events, &store, &genesis, &cfg.snapshot).await {
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "joining from a snapshot failed; starting from the blocks stored"),
+    }
+
     // The chaincode state as stored, brought up to the head if blocks are
     // stored above it (a store from an earlier release).
     let opened = std::time::Instant::now();
@@ -79,23 +103,6 @@ pub async fn run_with(cfg: NodeConfig, shutdown: impl Future<Output = ()> + Send
     if cfg.clock_offset_ms != 0 {
         tracing::warn!(clock_offset_ms = cfg.clock_offset_ms, "this node's clock is shifted by clock_offset_ms");
     }
-
-    let peers = cfg
-        .p2p
-        .peers
-        .iter()
-        .map(|p| p.parse().map_err(|e| NodeError::Network(format!("`p2p.peers` entry {p}: {e}"))))
-        .collect::<Result<Vec<_>, _>>()?;
-    let listen = cfg.p2p.listen.parse().map_err(|e| NodeError::Network(format!("`p2p.listen` {}: {e}", cfg.p2p.listen)))?;
-    let net_config = NetworkConfig {
-        secret_key: key.to_bytes(),
-        listen,
-        peers,
-        allowed: genesis.keys().iter().map(|k| network::peer_id_of(&k.to_bytes())).collect(),
-        max_message_bytes: 256 * 1024 * 1024,
-        redial_interval: std::time::Duration::from_millis(1000),
-    };
-    let (net, net_events) = network::spawn(net_config).await.map_err(|e| NodeError::Network(e.to_string()))?;
 
     let proposals = store.proposals()?;
     let known = proposals.iter().filter(|b| b.header.height > head).map(|b| b.header.clone()).collect();
@@ -154,6 +161,8 @@ pub async fn run_with(cfg: NodeConfig, shutdown: impl Future<Output = ()> + Send
         mempool_capacity: cfg.mempool.max_txs,
         head: head_tx,
         live,
+        snapshots,
+        snapshot: cfg.snapshot.clone(),
     })?;
     let driver_task = tokio::spawn(driver.run(net_events, submit_rx, stop_rx));
 

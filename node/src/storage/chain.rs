@@ -123,6 +123,8 @@ const HEAD: &[u8] = b"head";
 /// Where in the body log the oldest body above the head starts (segment ‖
 /// offset, u64 each): a start reads the log from there only.
 const BODIES_FROM: &[u8] = b"bodies_from";
+/// The height of the snapshot the state was restored from (u64).
+const RESTORED_AT: &[u8] = b"restored_at";
 
 struct Unfinal {
     header: Header,
@@ -318,8 +320,12 @@ impl ChainStore {
         let mut head = head_of(&meta)?;
         // A crash between a commit's state batch and its head: the blocks
         // are stored (they are written first), so the head moves up to them.
+        // A state restored from a snapshot above the blocks stored so far
+        // is not that: the blocks below it are being fetched.
+        let restored_at = meta.get(RESTORED_AT)?.and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes));
         if let Some(at) = coldchain_chaincode::State::stored_height(&state)
             && at > head
+            && restored_at.is_none_or(|r| head >= r)
         {
             if blocks.get(at.to_be_bytes())?.is_none() {
                 return Err(corrupt("state", format!("the state is at height {at} but the chain holds blocks only up to {head}")));
@@ -503,8 +509,21 @@ impl ChainStore {
         if seen.applied() {
             return Ok(Some(TxLocation { height: seen.height(), index: seen.index(), outcome: Outcome::Applied }));
         }
-        let v = self.txs.get(id.0)?.ok_or_else(|| corrupt("txs", format!("outcome of refused transaction {id} missing")))?;
-        TxLocation::decode(&v).map(Some)
+        match self.txs.get(id.0)? {
+            Some(v) => TxLocation::decode(&v).map(Some),
+            // Refused in a block stored, not applied, here (below the
+            // snapshot this node's state was restored from): the state
+            // records the refusal, the nodes that applied it the reason.
+            None if self.restored_at()?.is_some_and(|at| seen.height() <= at) => Ok(Some(TxLocation {
+                height: seen.height(),
+                index: seen.index(),
+                outcome: Outcome::Rejected {
+                    field: "-".into(),
+                    rule: "refused; this node started from a state snapshot taken after this block and keeps no reason for it (another validator's /v1/tx has it)".into(),
+                },
+            })),
+            None => Err(corrupt("txs", format!("outcome of refused transaction {id} missing"))),
+        }
     }
 
     /// Stores finalized blocks in height order with their receipts; the last
@@ -567,12 +586,9 @@ impl ChainStore {
                         refused.insert(&receipt.tx_id.0, loc.encode());
                     }
                 }
-                self.block_bodies.insert(height.to_be_bytes(), place.encode())?;
                 self.txs.apply_batch(refused)?;
-                self.hashes.insert(block.header.hash().0, &height.to_be_bytes())?;
                 let finality = if height == tip { Finality::Certificate(finalization.clone()) } else { Finality::CoveredBy(tip) };
-                let meta = BlockMeta { header: block.header.clone(), finality, state_root: roots.get(k).copied() };
-                self.blocks.insert(height.to_be_bytes(), serde_json::to_vec(&meta).expect("plain data"))?;
+                self.put_block(&block.header, place, finality, roots.get(k).copied())?;
             }
         }
         self.state.write(changes)?;
@@ -605,6 +621,62 @@ impl ChainStore {
             }
         }
         Ok(())
+    }
+
+    fn put_block(&self, header: &Header, place: &BodyPlace, finality: Finality, state_root: Option<Hash>) -> Result<(), StoreError> {
+        let height = header.height;
+        self.block_bodies.insert(height.to_be_bytes(), place.encode())?;
+        self.hashes.insert(header.hash().0, &height.to_be_bytes())?;
+        let meta = BlockMeta { header: header.clone(), finality, state_root };
+        self.blocks.insert(height.to_be_bytes(), serde_json::to_vec(&meta).map_err(|e| corrupt("blocks", e))?)?;
+        Ok(())
+    }
+
+    /// Stores finalized blocks without applying them: the history below a
+    /// state restored from a snapshot (docs/PROTOCOL.md, "Snapshots"). They
+    /// are final by the certificate of block `certified` (one of them, or
+    /// the block above them that carries it). Moves the head; flushes.
+    pub fn commit_history(&self, blocks: &[Block], certified: (u64, &Certificate)) -> Result<(), StoreError> {
+        let Some(last) = blocks.last() else { return Ok(()) };
+        let mut places = Vec::with_capacity(blocks.len());
+        for block in blocks {
+            let (payload, chunks) = body_payload(block);
+            places.push(BodyPlace { pos: self.bodies.append(&payload)?, chunks });
+        }
+        self.bodies.sync()?;
+        for (block, place) in blocks.iter().zip(&places) {
+            let finality = match block.header.height == certified.0 {
+                true => Finality::Certificate(certified.1.clone()),
+                false => Finality::CoveredBy(certified.0),
+            };
+            self.put_block(&block.header, place, finality, None)?;
+        }
+        self.meta.insert(HEAD, &last.header.height.to_be_bytes())?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Empties the chaincode state (a restore that did not finish); flushes.
+    pub fn clear_state(&self) -> Result<(), StoreError> {
+        self.state.clear()?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Records that the state was restored from a snapshot after block
+    /// `height`: the blocks up to it were stored, not applied, here.
+    pub fn set_restored_at(&self, height: u64) -> Result<(), StoreError> {
+        self.meta.insert(RESTORED_AT, &height.to_be_bytes())?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// The height of the snapshot this node's state started from, if any.
+    pub fn restored_at(&self) -> Result<Option<u64>, StoreError> {
+        match self.meta.get(RESTORED_AT)? {
+            Some(v) => Ok(Some(u64::from_be_bytes(v.as_ref().try_into().map_err(|e| corrupt("meta", e))?))),
+            None => Ok(None),
+        }
     }
 
     /// Stores accepted transactions, 64 to a value; durable once

@@ -7,8 +7,10 @@ mod body_log;
 mod chain;
 mod pending;
 mod safety_file;
+mod snapshots;
 mod state_tree;
 
 pub use chain::{ChainStore, Finality, StoreError, StoredBlock, TxLocation};
 pub use safety_file::SafetyFile;
+pub use snapshots::{SnapshotFiles, SnapshotInfo};
 pub use state_tree::StateTree;

@@ -116,6 +116,15 @@ impl StateTree {
         written
     }
 
+    /// Removes every entry.
+    pub fn clear(&self) -> Result<(), sled::Error> {
+        let _closed = self.cache.gate.write().unwrap_or_else(|e| e.into_inner());
+        self.cache.writes.fetch_add(1, Ordering::AcqRel);
+        self.tree.clear()?;
+        self.cache.entries.clear();
+        Ok(())
+    }
+
     /// Entries and their key and value bytes.
     pub fn size(&self) -> (u64, u64) {
         let mut n = 0;
