@@ -24,6 +24,7 @@ use crate::storage::{ChainStore, SnapshotFiles, SnapshotInfo, StoreError};
 use crate::sync::verify_segment;
 use crate::wire::{NetEvent, Network, SyncRequest, SyncResponse};
 use coldchain_chaincode::State;
+use coldchain_chaincode::state::ledger;
 use coldchain_chaincode::state::snapshot::{CHUNK_ENTRIES, Chunk, Restore, SnapshotError};
 use coldchain_chaincode::state::store::{Changes, StateStore};
 use ed25519_dalek::VerifyingKey;
@@ -97,7 +98,7 @@ pub fn take(files: &SnapshotFiles, keep: usize, state: &State) -> std::io::Resul
     let started = Instant::now();
     let height = state.height();
     let info = files.write(height, keep, |sink| {
-        let summary = state.snapshot(CHUNK_ENTRIES, |c| sink(c))?;
+        let summary = state.snapshot(CHUNK_ENTRIES, sink)?;
         Ok(SnapshotInfo {
             height,
             root: state.root(),
@@ -174,7 +175,8 @@ pub async fn join(
         && store.head()? < at
     {
         tracing::info!(height = at, head = store.head()?, "resuming the blocks below the snapshot this node's state was restored from");
-        link.history(genesis, at).await?;
+        let root = store.state_tree().get(&ledger::STATE_ROOT.key(&())).map(|b| ledger::STATE_ROOT.decode(&b)).unwrap_or_default();
+        link.history(genesis, (at, root)).await?;
         return Ok(Some(at));
     }
     if State::stored_height(&store.state_tree()).is_some() {
@@ -207,7 +209,7 @@ pub async fn join(
         }
         store.set_restored_at(info.height)?;
         let restore_ms = started.elapsed().as_millis() as u64;
-        link.history(genesis, info.height).await?;
+        link.history(genesis, (info.height, info.root)).await?;
         let top = store.header(info.height)?.map(|h| h.hash());
         if offer.headers.first().map(|h| h.parent) != top {
             return Err(JoinError::History(format!("block {} stored does not lead to the offer's certified headers", info.height)));
@@ -310,10 +312,11 @@ impl Link<'_> {
         offers
     }
 
-    /// Stores the finalized blocks up to `height`, unapplied, fetched from
+    /// Stores the finalized blocks up to `height` (the snapshot's, whose
+    /// `root` is recorded with its block), unapplied, fetched from
     /// the connected peers in turn and checked as block sync checks them.
     /// Without them the node cannot start: it keeps asking.
-    async fn history(&mut self, genesis: &Genesis, height: u64) -> Result<(), JoinError> {
+    async fn history(&mut self, genesis: &Genesis, (height, root): (u64, coldchain_chaincode::Hash)) -> Result<(), JoinError> {
         let mut failures = 0usize;
         while self.store.head()? < height {
             let peers = self.net.connected_peers();
@@ -322,7 +325,7 @@ impl Link<'_> {
                 continue;
             }
             let peer = peers[failures % peers.len()];
-            if failures > 0 && failures % 10 == 0 {
+            if failures > 0 && failures.is_multiple_of(10) {
                 tracing::warn!(failures, head = self.store.head()?, height, "still fetching the blocks below the restored snapshot");
             }
             let head = self.store.head()?;
@@ -338,7 +341,7 @@ impl Link<'_> {
                 Ok((count, certificate)) => {
                     let tip = segment[count - 1].block.header.height;
                     let blocks: Vec<_> = segment.into_iter().take(count).map(|s| s.block).filter(|b| b.header.height <= height).collect();
-                    self.store.commit_history(&blocks, (tip, &certificate))?;
+                    self.store.commit_history(&blocks, (tip, &certificate), (height, root))?;
                 }
                 Err(e) => {
                     failures += 1;
@@ -433,6 +436,68 @@ impl RestoreThread {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::consensus::SignerSignature;
+    use coldchain_chaincode::Hash;
+    use ed25519_dalek::SigningKey;
+
+    fn keys() -> Vec<SigningKey> {
+        (1..=4u8).map(|i| SigningKey::from_bytes(&[i; 32])).collect()
+    }
+
+    /// A snapshot after block 10 and headers 11–13; 12 names it; 13 is
+    /// finalized by `signers`.
+    fn offer(signers: &[usize]) -> SnapshotOffer {
+        let root = Hash::digest(b"the state after block 10");
+        let info = SnapshotInfo { height: 10, root, tree_version: 9, applied: 40, refused: 1, entries: 300, chunks: 1, bytes: 9_000 };
+        let mut parent = Hash::digest(b"block 10");
+        let mut headers = Vec::new();
+        for height in 11..=13u64 {
+            let named = height == 12;
+            let header = Header {
+                chain_id: "c".into(),
+                height,
+                view: height,
+                parent,
+                tx_root: Hash::default(),
+                time_ms: 0,
+                proposer: 0,
+                tx_count: 0,
+                state_height: if named { 10 } else { height - 2 },
+                state_root: if named { root } else { Hash::digest(&height.to_be_bytes()) },
+            };
+            parent = header.hash();
+            headers.push(header);
+        }
+        let keys = keys();
+        let signatures = signers
+            .iter()
+            .map(|&i| SignerSignature { signer: i as u16, signature: crate::crypto::sign_vote(&keys[i], VoteKind::Finalize, "c", 13, &parent) })
+            .collect();
+        SnapshotOffer { info, headers, certificate: Certificate { kind: VoteKind::Finalize, view: 13, hash: parent, signatures } }
+    }
+
+    #[test]
+    fn an_offer_verifies_only_with_a_quorum_certified_header_naming_its_root() {
+        let validators: Vec<_> = keys().iter().map(|k| k.verifying_key()).collect();
+        let check = |o: &SnapshotOffer| o.verify("c", &validators, 3);
+        assert_eq!(check(&offer(&[0, 1, 3])), Ok(()));
+        assert!(matches!(check(&offer(&[0, 1])), Err(OfferError::Certificate(_))), "two signatures of four");
+        let mut other_root = offer(&[0, 1, 2]);
+        other_root.info.root = Hash::digest(b"a forged state");
+        assert!(matches!(check(&other_root), Err(OfferError::NotNamed { .. })));
+        let mut other_height = offer(&[0, 1, 2]);
+        other_height.info.height = 9;
+        assert!(matches!(check(&other_height), Err(OfferError::Link(11))));
+        let mut unlinked = offer(&[0, 1, 2]);
+        unlinked.headers[1].time_ms = 1;
+        assert!(matches!(check(&unlinked), Err(OfferError::Link(13))));
+        let mut uncertified = offer(&[0, 1, 2]);
+        uncertified.headers.pop();
+        assert_eq!(check(&uncertified), Err(OfferError::CertifiedHash));
+        let mut empty = offer(&[0, 1, 2]);
+        empty.headers.clear();
+        assert_eq!(check(&empty), Err(OfferError::Headers(0)));
+    }
 
     #[test]
     fn each_validator_takes_its_turn() {

@@ -88,7 +88,7 @@ impl State {
         let kv = self.ledger.kv();
         debug_assert!(kv.changes().is_empty(), "a snapshot is of a settled state");
         let mut leaves: Vec<(KeyHash, Vec<u8>)> = leaf_keys(kv).map(|k| (merkle::key_hash(&k), k)).collect();
-        leaves.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        leaves.sort_unstable_by_key(|l| l.0);
         let mut summary = Summary::default();
         let Some(version) = self.tree_version else { return Ok(summary) };
         for run in leaves.chunks(chunk_entries.max(1)) {
@@ -244,7 +244,12 @@ mod tests {
 
     fn chunks(state: &State, per: usize) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
-        state.snapshot::<()>(per, |c| Ok(out.push(c.to_bytes()))).unwrap();
+        state
+            .snapshot::<()>(per, |c| {
+                out.push(c.to_bytes());
+                Ok(())
+            })
+            .unwrap();
         out
     }
 

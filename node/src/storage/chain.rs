@@ -635,8 +635,9 @@ impl ChainStore {
     /// Stores finalized blocks without applying them: the history below a
     /// state restored from a snapshot (docs/PROTOCOL.md, "Snapshots"). They
     /// are final by the certificate of block `certified` (one of them, or
-    /// the block above them that carries it). Moves the head; flushes.
-    pub fn commit_history(&self, blocks: &[Block], certified: (u64, &Certificate)) -> Result<(), StoreError> {
+    /// the block above them that carries it); `restored` is the snapshot's
+    /// (height, root), recorded with its block. Moves the head; flushes.
+    pub fn commit_history(&self, blocks: &[Block], certified: (u64, &Certificate), restored: (u64, Hash)) -> Result<(), StoreError> {
         let Some(last) = blocks.last() else { return Ok(()) };
         let mut places = Vec::with_capacity(blocks.len());
         for block in blocks {
@@ -649,7 +650,8 @@ impl ChainStore {
                 true => Finality::Certificate(certified.1.clone()),
                 false => Finality::CoveredBy(certified.0),
             };
-            self.put_block(&block.header, place, finality, None)?;
+            let root = (block.header.height == restored.0).then_some(restored.1);
+            self.put_block(&block.header, place, finality, root)?;
         }
         self.meta.insert(HEAD, &last.header.height.to_be_bytes())?;
         self.db.flush()?;
