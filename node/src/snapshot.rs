@@ -207,7 +207,6 @@ pub async fn join(
             tracing::warn!(height = info.height, error = %e, "could not restore this snapshot");
             continue;
         }
-        store.set_restored_at(info.height)?;
         let restore_ms = started.elapsed().as_millis() as u64;
         link.history(genesis, (info.height, info.root)).await?;
         let top = store.header(info.height)?.map(|h| h.hash());
@@ -385,7 +384,7 @@ impl Link<'_> {
         }
         match restore.call(Step::Finish).await {
             Ok(last) => {
-                self.store.write_state(&last)?;
+                self.store.finish_restore(info.height, &last)?;
                 Ok(Ok(()))
             }
             Err(e) => Ok(Err(e)),

@@ -665,12 +665,15 @@ impl ChainStore {
         Ok(())
     }
 
-    /// Records that the state was restored from a snapshot after block
-    /// `height`: the blocks up to it were stored, not applied, here.
-    pub fn set_restored_at(&self, height: u64) -> Result<(), StoreError> {
+    /// Writes the last changes of a state restored from a snapshot after
+    /// block `height` (its height and figures), and records that height:
+    /// the blocks up to it are stored here without being applied. The
+    /// record is written first, so no crash leaves the state at `height`
+    /// without it (which [`ChainStore::open`] would take for a store
+    /// whose head was lost). Flushes.
+    pub fn finish_restore(&self, height: u64, changes: &Changes) -> Result<(), StoreError> {
         self.meta.insert(RESTORED_AT, &height.to_be_bytes())?;
-        self.db.flush()?;
-        Ok(())
+        self.write_state(changes)
     }
 
     /// The height of the snapshot this node's state started from, if any.
@@ -907,6 +910,23 @@ mod tests {
         let store = ChainStore::open(dir.path()).unwrap();
         assert_eq!(store.proposals().unwrap(), vec![b3]);
         assert_eq!(store.tx_at(1, 66).unwrap().as_ref(), Some(&b1.txs[66]));
+    }
+
+    /// A crash after a snapshot's state was written and before the blocks
+    /// below it were fetched: the store opens (its head is not "lost"), and
+    /// says which blocks it still needs.
+    #[test]
+    fn a_state_restored_above_the_blocks_stored_opens_and_waits_for_them() {
+        use coldchain_chaincode::state::ledger;
+        let dir = tempfile::tempdir().unwrap();
+        let store = ChainStore::open(dir.path()).unwrap();
+        let height: Changes = [(ledger::META.key(&0u8), Some(ledger::META.encode(&5u64)))].into_iter().collect();
+        store.finish_restore(5, &height).unwrap();
+        drop(store);
+        let store = ChainStore::open(dir.path()).unwrap();
+        assert_eq!(store.head().unwrap(), 0);
+        assert_eq!(store.restored_at().unwrap(), Some(5));
+        assert_eq!(State::stored_height(&store.state_tree()), Some(5));
     }
 
     /// A transaction in a block again keeps the place where it took effect;
