@@ -13,6 +13,17 @@ use crate::state::ledger::{ALERTS, Alert, AlertState, Counter, Disposal, EntId, 
 use crate::transaction::TxId;
 use chrono::NaiveDate;
 
+/// What an alert's validation found: the raising bureau and what the code names.
+#[derive(Clone, Debug)]
+pub struct Found {
+    /// The raising bureau's province.
+    pub province: String,
+    pub scheme: String,
+    pub lot: LotId,
+    /// The code's issuer.
+    pub holder: Option<EntId>,
+}
+
 #[derive(Clone, Debug)]
 pub struct AlertRecord {
     pub scheme: Option<(String, String)>,
@@ -35,9 +46,9 @@ impl AlertRecord {
         Ok(r)
     }
 
-    /// The scheme, lot and holder the code names.
-    pub fn validate(&self, l: &Ledger, cx: &Cx) -> Result<(String, LotId, Option<EntId>)> {
-        cx.require_bureau("alert")?;
+    /// The raising bureau's province; the scheme, lot and holder the code names.
+    pub fn validate(&self, l: &Ledger, cx: &Cx) -> Result<Found> {
+        let province = cx.require_bureau("alert")?;
         not_future(self.tested_at.0, &self.tested_at.1, cx)?;
         let found = match &self.scheme {
             Some((s, path)) => {
@@ -48,15 +59,15 @@ impl AlertRecord {
             }
             None => known_code(l, &self.code.0).map(|(s, e)| (s.to_string(), e.lot, e.issuer)),
         };
-        found.ok_or_else(|| {
+        let (scheme, lot, holder) = found.ok_or_else(|| {
             RecordError::new(&self.code.1, format!("code {} is not known on chain; an alert starts from a registered code", self.code.0))
-        })
+        })?;
+        Ok(Found { province: province.to_string(), scheme, lot, holder })
     }
 
     /// Applies what [`Self::validate`] planned against this same ledger.
-    pub fn apply(self, plan: (String, LotId, Option<EntId>), l: &mut Ledger, cx: &Cx) {
-        let (scheme, lot, holder) = plan;
-        let province = cx.require_bureau("alert").expect("validated").to_string();
+    pub fn apply(self, plan: Found, l: &mut Ledger, cx: &Cx) {
+        let Found { province, scheme, lot, holder } = plan;
         l.next_id(Counter::Alerts);
         l.put(
             &ALERTS,

@@ -121,17 +121,20 @@ pub const RECORD_TYPES: &[&str] = &[
 ];
 
 /// What a record's validation worked out, so applying it does not work it
-/// out again: the lots a movement takes, the lot a code or alert names.
+/// out again (nor assume it): the submitting enterprise, the lots a movement
+/// takes, the shipment a receipt confirms, the lot a code or alert names.
 #[derive(Clone, Debug)]
 pub enum Plan {
     /// Nothing to carry over.
     Ready,
+    Product(EntId),
+    ProductBatch(EntId),
     Shipment((EntId, EntId, lines::Taken)),
-    Receipt((EntId, EntId, lines::Taken)),
+    Receipt((EntId, EntId, Box<crate::state::ledger::Shipment>, lines::Taken)),
     StockIn(stock_in::Placement),
     StockOut((EntId, EntId, Option<crate::state::ledger::StorageId>, lines::Taken)),
     CodeLink((crate::state::ledger::LotId, bool)),
-    Alert((String, crate::state::ledger::LotId, Option<EntId>)),
+    Alert(alert::Found),
 }
 
 #[derive(Clone, Debug)]
@@ -208,14 +211,8 @@ impl Record {
                 r.validate(l, cx)?;
                 Plan::Ready
             }
-            Record::Product(r) => {
-                r.validate(l, cx)?;
-                Plan::Ready
-            }
-            Record::ProductBatch(r) => {
-                r.validate(l, cx)?;
-                Plan::Ready
-            }
+            Record::Product(r) => Plan::Product(r.validate(l, cx)?),
+            Record::ProductBatch(r) => Plan::ProductBatch(r.validate(l, cx)?),
             Record::ColdStorage(r) => {
                 r.validate(l, cx)?;
                 Plan::Ready
@@ -282,8 +279,8 @@ impl Record {
     pub fn apply(self, plan: Plan, l: &mut Ledger, cx: &Cx) {
         match (self, plan) {
             (Record::Enterprise(r), _) => r.apply(l, cx),
-            (Record::Product(r), _) => r.apply(l, cx),
-            (Record::ProductBatch(r), _) => r.apply(l, cx),
+            (Record::Product(r), Plan::Product(ent)) => r.apply(ent, l, cx),
+            (Record::ProductBatch(r), Plan::ProductBatch(ent)) => r.apply(ent, l, cx),
             (Record::ColdStorage(r), _) => r.apply(l, cx),
             (Record::CentralWarehouse(r), _) => r.apply(l, cx),
             (Record::Shipment(r), Plan::Shipment(p)) => r.apply(p, l, cx),

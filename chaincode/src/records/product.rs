@@ -5,7 +5,7 @@ use super::{Cx, dict};
 use crate::fields::{Fields, Result};
 use crate::hash::Hash;
 use crate::record::RecordError;
-use crate::state::ledger::{Ledger, PRODUCTS, Product};
+use crate::state::ledger::{EntId, Ledger, PRODUCTS, Product};
 
 #[derive(Clone, Debug)]
 pub struct ProductRecord {
@@ -91,15 +91,16 @@ impl ProductRecord {
         Ok(ProductRecord { product_id, name, category, country, shelf_life, specification, registration_number, manufacturer, label_image, image })
     }
 
-    pub fn validate(&self, l: &Ledger, cx: &Cx) -> Result<()> {
-        cx.require_enterprise("product")?;
+    /// The submitting enterprise.
+    pub fn validate(&self, l: &Ledger, cx: &Cx) -> Result<EntId> {
+        let ent = cx.require_enterprise("product")?;
         dict(l, "product_category", &self.category.0, &self.category.1)?;
         dict(l, "country", &self.country.0, &self.country.1)?;
-        Ok(())
+        Ok(ent)
     }
 
-    pub fn apply(self, l: &mut Ledger, cx: &Cx) {
-        let ent = cx.enterprise().expect("validated");
+    /// Applies the record for `ent`, the enterprise [`Self::validate`] found.
+    pub fn apply(self, ent: EntId, l: &mut Ledger, cx: &Cx) {
         let category = l.dictionaries().lookup("product_category", &self.category.0).unwrap_or(self.category.0);
         let country = l.dictionaries().lookup("country", &self.country.0).unwrap_or(self.country.0);
         let p = Product {

@@ -14,7 +14,7 @@ use crate::fields::{Fields, Qty, Result};
 use crate::hash::Hash;
 use crate::record::RecordError;
 use crate::state::ledger::{
-    CODES, CONTAINERS, CodeEntry, CodeOrigin, Counter, HOLDINGS, LOT_IDS, LOTS, Ledger, Lot, LotDocuments, LotId, Movement, MovementKind,
+    CODES, CONTAINERS, CodeEntry, CodeOrigin, Counter, EntId, HOLDINGS, LOT_IDS, LOTS, Ledger, Lot, LotDocuments, LotId, Movement, MovementKind,
 };
 use chrono::NaiveDate;
 
@@ -208,7 +208,8 @@ impl ProductBatch {
         (self.quarantine.number.clone(), self.quarantine.batch.clone())
     }
 
-    pub fn validate(&self, l: &Ledger, cx: &Cx) -> Result<()> {
+    /// The submitting enterprise.
+    pub fn validate(&self, l: &Ledger, cx: &Cx) -> Result<EntId> {
         let ent = cx.require_enterprise("product_batch")?;
         let province = l.enterprise_at(ent).province;
         let entry = &self.quarantine.date_of_entry;
@@ -259,11 +260,11 @@ impl ProductBatch {
                 }
             }
         }
-        Ok(())
+        Ok(ent)
     }
 
-    pub fn apply(self, l: &mut Ledger, cx: &Cx) {
-        let ent = cx.enterprise().expect("validated");
+    /// Applies the record for `ent`, the enterprise [`Self::validate`] found.
+    pub fn apply(self, ent: EntId, l: &mut Ledger, cx: &Cx) {
         let province = l.enterprise_at(ent).province;
         let port = l.dictionaries().lookup("entry_port", &self.quarantine.port_of_entry.0).unwrap_or_default();
         let scheme = l.scheme_for(&self.trace_code.0, self.trace_code_scheme.as_deref(), &province).map(|s| s.scheme_id.clone()).unwrap_or_default();

@@ -7,7 +7,7 @@ use super::lines::{Line, Offer, Taken, check_new_codes, parse_lines, register_ne
 use super::{Cx, not_future};
 use crate::fields::{Fields, Qty, Result};
 use crate::record::RecordError;
-use crate::state::ledger::{DOCUMENTS, DocumentKind, EntId, Ledger, LotId, MOVEMENTS, Reception, SHIPMENTS};
+use crate::state::ledger::{DOCUMENTS, DocumentKind, EntId, Ledger, LotId, MOVEMENTS, Reception, SHIPMENTS, Shipment};
 use chrono::NaiveDate;
 use std::collections::BTreeMap;
 
@@ -43,7 +43,8 @@ impl ReceiptRecord {
         Ok(r)
     }
 
-    pub fn validate(&self, l: &Ledger, cx: &Cx) -> Result<(EntId, EntId, Taken)> {
+    /// The sender, the receiver, the shipment received and the lots taken from it.
+    pub fn validate(&self, l: &Ledger, cx: &Cx) -> Result<(EntId, EntId, Box<Shipment>, Taken)> {
         let receiver = cx.require_enterprise("receipt")?;
         not_future(self.receive_time.0, &self.receive_time.1, cx)?;
         // Enrolled, but not necessarily active: a shipment on chain was sent
@@ -84,17 +85,16 @@ impl ReceiptRecord {
             .collect();
         let taken = resolve_lines(l, &self.lines, &Offer::Lots(&offer), &format!("shipment {}", self.send_number.0))?;
         check_new_codes(l, &self.lines, &l.enterprise_at(receiver).province)?;
-        Ok((sender, receiver, taken))
+        Ok((sender, receiver, Box::new(shipment), taken))
     }
 
     /// Applies what [`Self::validate`] planned against this same ledger.
-    pub fn apply(self, plan: (EntId, EntId, Taken), l: &mut Ledger, cx: &Cx) {
-        let (sender, receiver, taken) = plan;
+    pub fn apply(self, plan: (EntId, EntId, Box<Shipment>, Taken), l: &mut Ledger, cx: &Cx) {
+        let (sender, receiver, mut shipment, taken) = plan;
         let Taken { lots: taken, per_line } = taken;
         register_new_codes(l, &self.lines, &per_line, receiver, cx);
         let received: BTreeMap<LotId, Qty> = taken.into_iter().collect();
         let key = (sender, self.send_number.0.clone());
-        let mut shipment = l.get(&SHIPMENTS, &key).expect("validated");
         shipment.receipt = Some(cx.tx);
         for &m in &shipment.movements {
             let mut mov = l.movement_at(m);
