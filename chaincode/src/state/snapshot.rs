@@ -168,7 +168,8 @@ impl Restore {
                 return Err(SnapshotError::NotALeaf { index, key: hex::encode(&key) });
             }
             if key.first() == Some(&SEEN.prefix()) {
-                match SEEN.decode(&value).applied() {
+                // The peer's bytes: a value that does not decode is refused, not a panic.
+                match SEEN.try_decode(&value).map_err(|e| SnapshotError::Decode(format!("chunk {index}: {e}")))?.applied() {
                     true => self.applied += 1,
                     false => self.rejected += 1,
                 }
@@ -320,6 +321,13 @@ mod tests {
         c.entries.insert(0, (ledger::META.key(&META_APPLIED), ledger::META.encode(&1u64)));
         meta[0] = c.to_bytes();
         assert!(matches!(restore(&state, &meta), Err(SnapshotError::NotALeaf { index: 0, .. })));
+        // A `seen` value that does not decode: refused, not a panic.
+        let mut junk = good.clone();
+        let mut c = Chunk::from_bytes(&junk[1]).unwrap();
+        let seen = c.entries.iter_mut().find(|(k, _)| k.first() == Some(&SEEN.prefix())).unwrap();
+        seen.1 = vec![0xFF];
+        junk[1] = c.to_bytes();
+        assert!(matches!(restore(&state, &junk), Err(SnapshotError::Decode(e)) if e.starts_with("chunk 1: state table `seen`")));
         // Figures that the entries contradict.
         let mut r = Restore::new(state.root(), state.tree_version());
         for c in &good {

@@ -194,13 +194,11 @@ pub trait Key: Sized {
     fn take(input: &mut &[u8]) -> Option<Self>;
 }
 
-fn take_n<'a>(input: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
-    if input.len() < n {
-        return None;
-    }
-    let (head, rest) = input.split_at(n);
+/// The next `N` bytes, or `None` when fewer are left.
+fn take_array<const N: usize>(input: &mut &[u8]) -> Option<[u8; N]> {
+    let (head, rest) = input.split_first_chunk::<N>()?;
     *input = rest;
-    Some(head)
+    Some(*head)
 }
 
 impl Key for () {
@@ -215,7 +213,7 @@ impl Key for u8 {
         out.push(*self);
     }
     fn take(input: &mut &[u8]) -> Option<Self> {
-        take_n(input, 1).map(|b| b[0])
+        take_array(input).map(|[b]| b)
     }
 }
 
@@ -224,7 +222,7 @@ impl Key for u32 {
         out.extend_from_slice(&self.to_be_bytes());
     }
     fn take(input: &mut &[u8]) -> Option<Self> {
-        take_n(input, 4).map(|b| u32::from_be_bytes(b.try_into().expect("4 bytes")))
+        take_array(input).map(u32::from_be_bytes)
     }
 }
 
@@ -233,7 +231,7 @@ impl Key for u64 {
         out.extend_from_slice(&self.to_be_bytes());
     }
     fn take(input: &mut &[u8]) -> Option<Self> {
-        take_n(input, 8).map(|b| u64::from_be_bytes(b.try_into().expect("8 bytes")))
+        take_array(input).map(u64::from_be_bytes)
     }
 }
 
@@ -242,7 +240,7 @@ impl Key for [u8; 32] {
         out.extend_from_slice(self);
     }
     fn take(input: &mut &[u8]) -> Option<Self> {
-        take_n(input, 32).map(|b| b.try_into().expect("32 bytes"))
+        take_array(input)
     }
 }
 
@@ -313,6 +311,14 @@ tuple_key!(A 0, B 1, C 2);
 tuple_key!(A 0, B 1, C 2, D 3);
 tuple_key!(A 0, B 1, C 2, D 3, E 4);
 
+/// A value that does not decode as its table's type.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("state table `{table}`: a stored value does not decode: {reason}")]
+pub struct DecodeError {
+    pub table: &'static str,
+    pub reason: String,
+}
+
 /// A typed table: keys `K` under one prefix byte, values `V`.
 pub struct Table<K, V> {
     prefix: u8,
@@ -351,10 +357,16 @@ impl<K: Key, V: Serialize + DeserializeOwned> Table<K, V> {
         cbor4ii::serde::to_vec(Vec::new(), v).expect("ledger values serialize")
     }
 
+    /// Decodes a value that did not come from this node's own store (a
+    /// snapshot chunk from a peer): one that does not decode is an error.
+    pub fn try_decode(&self, bytes: &[u8]) -> Result<V, DecodeError> {
+        cbor4ii::serde::from_slice(bytes).map_err(|e| DecodeError { table: self.name, reason: e.to_string() })
+    }
+
     /// Decodes a stored value; one this release cannot read is a store
     /// beyond repair.
     pub fn decode(&self, bytes: &[u8]) -> V {
-        cbor4ii::serde::from_slice(bytes).unwrap_or_else(|e| panic!("state table `{}`: a stored value does not decode: {e}", self.name))
+        self.try_decode(bytes).unwrap_or_else(|e| panic!("{e}"))
     }
 
     pub fn decode_key(&self, key: &[u8]) -> K {
