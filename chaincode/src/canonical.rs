@@ -77,7 +77,8 @@ fn write_value(value: &Value, out: &mut Vec<u8>) -> Result<(), CanonicalError> {
     Ok(())
 }
 
-fn write_string(s: &str, out: &mut Vec<u8>) {
+/// Writes `s` as a JSON string, escaped as serde_json (= RFC 8785) does.
+pub(crate) fn write_string(s: &str, out: &mut Vec<u8>) {
     serde_json::to_writer(&mut *out, s).expect("writing a string to a Vec cannot fail");
 }
 

@@ -371,7 +371,8 @@ fn grams(path: &str, v: &Value) -> Result<u64> {
         return Err(RecordError::new(path, "a weight in kilograms has at most 3 decimals (grams)"));
     }
     let whole: u64 = whole.parse().map_err(|_| RecordError::new(path, "weight is too large"))?;
-    let frac: u64 = format!("{frac:0<3}").parse().expect("three digits");
+    // Three ASCII digits (`decimal_text` allows only digits; more than 3 are refused above).
+    let frac: u64 = format!("{frac:0<3}").parse().map_err(|_| RecordError::new(path, format!("\"{s}\" is not a non-negative decimal number")))?;
     whole
         .checked_mul(1000)
         .and_then(|g| g.checked_add(frac))

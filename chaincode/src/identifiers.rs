@@ -29,8 +29,9 @@ pub fn uscc_problem(code: &str) -> Option<String> {
 }
 
 /// Appends the GB 32100 check character to 17 characters (tests, demo data).
+/// A character outside the alphabet makes a code [`uscc_problem`] refuses.
 pub fn uscc_with_check(first17: &str) -> String {
-    let sum: u32 = first17.chars().zip(USCC_WEIGHTS).map(|(c, w)| USCC_ALPHABET.find(c).expect("alphabet") as u32 * w).sum();
+    let sum: u32 = first17.chars().zip(USCC_WEIGHTS).filter_map(|(c, w)| USCC_ALPHABET.find(c).map(|v| v as u32 * w)).sum();
     let check = (31 - sum % 31) % 31;
     format!("{first17}{}", USCC_ALPHABET.as_bytes()[check as usize] as char)
 }

@@ -107,17 +107,18 @@ impl Transaction {
     /// signature. Members in RFC 8785 order: chain_id, nonce, record,
     /// signature, signer; strings escaped as serde_json (= RFC 8785) does.
     fn write_canonical(&self, out: &mut Vec<u8>, with_signature: bool) {
-        use std::io::Write as _;
-        let text = |out: &mut Vec<u8>, s: &str| serde_json::to_writer(&mut *out, s).expect("writing to a Vec cannot fail");
+        use crate::canonical::write_string as text;
         let hex_of = |out: &mut Vec<u8>, bytes: &[u8]| {
-            let start = out.len();
-            out.resize(start + 2 * bytes.len(), 0);
-            hex::encode_to_slice(bytes, &mut out[start..]).expect("sized to fit");
+            const DIGITS: &[u8; 16] = b"0123456789abcdef";
+            out.reserve(2 * bytes.len());
+            for &b in bytes {
+                out.extend_from_slice(&[DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 0x0F)]]);
+            }
         };
         out.extend_from_slice(b"{\"chain_id\":");
-        text(out, &self.chain_id);
+        text(&self.chain_id, out);
         out.extend_from_slice(b",\"nonce\":");
-        write!(out, "{}", self.nonce).expect("writing to a Vec cannot fail");
+        out.extend_from_slice(self.nonce.to_string().as_bytes());
         out.extend_from_slice(b",\"record\":");
         out.extend_from_slice(self.record.as_str().as_bytes());
         if with_signature {
@@ -126,7 +127,7 @@ impl Transaction {
             out.push(b'"');
         }
         out.extend_from_slice(b",\"signer\":{\"algorithm\":");
-        text(out, &self.signer.algorithm);
+        text(&self.signer.algorithm, out);
         out.extend_from_slice(b",\"public_key\":\"");
         hex_of(out, &self.signer.public_key);
         out.extend_from_slice(b"\"}}");

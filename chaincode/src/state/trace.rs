@@ -436,18 +436,18 @@ fn enterprise_view(r: &mut Reader, id: EntId, lot: LotId) -> EnterpriseView {
 
 fn step(r: &mut Reader, mov: &Movement) -> Step {
     let l = r.l;
-    let vehicles = if mov.kind == MovementKind::Shipment {
-        let sender = mov.from.expect("a shipment has a sender");
-        l.get(&SHIPMENTS, &(sender, mov.document.clone()))
+    // A shipment is recorded under its sender; a movement without one names no shipment.
+    let vehicles = match (mov.kind, mov.from) {
+        (MovementKind::Shipment, Some(sender)) => l
+            .get(&SHIPMENTS, &(sender, mov.document.clone()))
             .map(|s| {
                 s.vehicles
                     .into_iter()
                     .map(|v| VehicleView { plate: v.plate, driver_name: v.driver_name, driver_phone: v.driver_phone, tx: v.tx })
                     .collect()
             })
-            .unwrap_or_default()
-    } else {
-        Vec::new()
+            .unwrap_or_default(),
+        _ => Vec::new(),
     };
     Step {
         kind: mov.kind,
