@@ -78,6 +78,7 @@ fn write_value(value: &Value, out: &mut Vec<u8>) -> Result<(), CanonicalError> {
 }
 
 /// Writes `s` as a JSON string, escaped as serde_json (= RFC 8785) does.
+#[allow(clippy::expect_used, reason = "serializing a str cannot fail, and neither can writing to a Vec")]
 pub(crate) fn write_string(s: &str, out: &mut Vec<u8>) {
     serde_json::to_writer(&mut *out, s).expect("writing a string to a Vec cannot fail");
 }

@@ -85,6 +85,10 @@ pub enum DictionaryError {
 pub const BUILTIN_JSON: &str = include_str!("../../genesis/dictionaries.json");
 
 impl Dictionaries {
+    #[allow(
+        clippy::expect_used,
+        reason = "BUILTIN_JSON is embedded at compile time; the test the_builtin_dictionaries_are_complete parses and validates it"
+    )]
     pub fn builtin() -> Dictionaries {
         serde_json::from_str(BUILTIN_JSON).expect("genesis/dictionaries.json parses")
     }

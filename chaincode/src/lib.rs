@@ -16,6 +16,9 @@
 //! - [`images`]: Base64 images off chain, their SHA-256 on chain.
 //! - [`state`]: applying records, receipts, the ledger and its trace queries.
 
+// No panic reachable from a peer's block or a request: errors are typed (docs/SECURITY.md).
+#![cfg_attr(not(test), deny(clippy::expect_used, clippy::unwrap_used))]
+
 pub mod canonical;
 pub mod dictionary;
 pub mod fields;

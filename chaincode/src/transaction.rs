@@ -95,6 +95,10 @@ impl TxError {
 
 impl Transaction {
     /// Builds and signs a transaction with `key`.
+    #[allow(
+        clippy::expect_used,
+        reason = "canonical JSON refuses only non-finite numbers, which a serde_json Value cannot hold (no arbitrary_precision; test every_json_value_canonicalizes)"
+    )]
     pub fn sign(chain_id: &str, nonce: u64, record: Value, key: &SigningKey) -> Transaction {
         let signer = Signer { algorithm: "ed25519".into(), public_key: key.verifying_key().to_bytes() };
         let record = CanonicalJson::from_value(&record).expect("a JSON value is always canonicalizable");
@@ -350,6 +354,17 @@ mod tests {
 
     fn sample() -> Transaction {
         Transaction::sign("test-chain", 7, json!({"type": "notarise", "document": {"n": 1}}), &key(1))
+    }
+
+    /// `Transaction::sign` signs any record a caller builds: a serde_json
+    /// value holds no non-finite number (it would with serde_json's
+    /// arbitrary_precision feature, and then this fails).
+    #[test]
+    fn every_json_value_canonicalizes() {
+        assert!(serde_json::from_str::<Value>("1e400").is_err());
+        assert_eq!(json!(f64::NAN), Value::Null);
+        assert_eq!(json!(f64::INFINITY), Value::Null);
+        assert!(CanonicalJson::from_value(&json!({"max": f64::MAX, "min": f64::MIN_POSITIVE, "u": u64::MAX, "i": i64::MIN})).is_ok());
     }
 
     #[test]

@@ -353,6 +353,10 @@ impl<K: Key, V: Serialize + DeserializeOwned> Table<K, V> {
         (from, to)
     }
 
+    #[allow(
+        clippy::expect_used,
+        reason = "ledger values are serde derives over types whose binary serialization cannot fail (cbor4ii is not human-readable: hashes are bytes, canonical JSON its text); cbor4ii's Vec writer fails only when memory runs out"
+    )]
     pub fn encode(&self, v: &V) -> Vec<u8> {
         cbor4ii::serde::to_vec(Vec::new(), v).expect("ledger values serialize")
     }
