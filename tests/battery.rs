@@ -160,6 +160,16 @@ fn two_hundred_bad_requests_get_4xx_envelopes_and_store_nothing() {
             cases.push(c);
         }
     }
+    // A good body under a type that is not JSON (a form post across sites, a
+    // client that sent the wrong thing): refused before it is read.
+    let wrong_types = ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/xml", "application/jsonp"];
+    for (route, media) in post_routes.iter().zip(wrong_types.iter().cycle()) {
+        cases.push(
+            case(format!("POST {route} as {media}"), "POST", *route, serde_json::to_vec(&good).unwrap())
+                .header("Content-Type", *media)
+                .naming("content-type"),
+        );
+    }
     // Path and query tricks on every read route.
     for bad in ["nothex", "00", &"g".repeat(64), "%00", "%FF%FE", "..%2F..%2Fetc%2Fpasswd", &"0".repeat(65), "%20"] {
         cases.push(case(format!("tx id {bad}"), "GET", format!("/v1/tx/{bad}"), ""));

@@ -361,8 +361,9 @@ fn an_officer_traces_a_code_verifies_a_proof_and_sees_alerts_live_in_the_explore
     assert!(b.text("#chain-line").contains(&story.chain_id));
     assert_eq!(b.text("#reader-caller"), "the public", "nobody has signed in");
     b.wait_for("the latest blocks", "document.querySelectorAll('#blocks tbody tr').length >= 5");
-    b.wait_for("the live alert stream connected", "document.querySelector('#live.on')");
-    assert!(b.text("#alerts").contains("No alerts"), "{}", b.text("#alerts"));
+    // Alerts are for bureaus: the public is told so, and no stream is opened.
+    b.wait_for("alerts kept for bureaus", "!!document.querySelector('#alerts-for-bureaus')");
+    assert_eq!(b.text("#live"), "bureaus only");
 
     // Search the Beijing retail code, typed in as an officer would.
     let (scheme, code) = scenario::RETAIL;
@@ -389,6 +390,13 @@ fn an_officer_traces_a_code_verifies_a_proof_and_sees_alerts_live_in_the_explore
     let csv = agent().get(csv_href.as_str().unwrap()).call().unwrap().body_mut().read_to_string().unwrap();
     assert!(csv.contains("天津东疆港冷链物流有限公司") && csv.lines().count() >= 7, "{csv}");
 
+    // Beijing's officer signs in with the bureau's admin key file: the page
+    // reads the alerts signed and follows their stream.
+    choose_file(&mut b, "#key-file", &c.dir.path().join("beijing").join("admin.key"));
+    b.wait_for("signed in as Beijing's bureau", "document.querySelector('#reader-caller').innerText === 'bureau 110000'");
+    b.wait_for("the live alert stream connected", "document.querySelector('#live.on')");
+    b.wait_for("no alerts yet", "document.querySelector('#alerts').innerText.includes('No alerts')");
+
     // The alert and its disposals, submitted while the page stays open, reach
     // it from the event stream (the page does not poll alerts).
     continue_story(&c, &mut story, alert_wave..=last_wave);
@@ -403,6 +411,13 @@ fn an_officer_traces_a_code_verifies_a_proof_and_sees_alerts_live_in_the_explore
     let shot = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/explorer.png");
     std::fs::write(&shot, &png).unwrap();
     eprintln!("screenshot: {} ({} bytes)", shot.display(), png.len());
+
+    // Signed out, the page reads as the public: the alerts leave the page.
+    b.eval("document.querySelector('#signout').click()");
+    b.wait_for("signed out", "document.querySelector('#reader-caller').innerText === 'the public'");
+    b.wait_for("alerts hidden from the public", "!!document.querySelector('#alerts-for-bureaus') && !document.querySelector('#alerts .alert')");
+    assert_eq!(b.text("#live"), "bureaus only");
+    b.wait_for("the trace again, as the public", "(document.querySelector('#trace-masked') || {}).innerText?.includes('masked for you')");
 
     // The same lot from Hebei's code, by its link in the table of codes.
     b.eval(&format!("document.querySelector('table.codes a[href$=\"/{}\"]').click()", scenario::HEBEI_CODE));

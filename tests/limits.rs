@@ -337,8 +337,14 @@ fn plain_http_off_loopback_stops_the_node_at_start() {
 /// Sends a GET on a raw connection; the status line's code, or None when
 /// the server closed the connection without answering.
 fn raw_get(stream: &mut TcpStream, path: &str) -> Option<u16> {
+    raw_get_with(stream, path, &[])
+}
+
+/// [`raw_get`] with more headers.
+fn raw_get_with(stream: &mut TcpStream, path: &str, headers: &[(&str, String)]) -> Option<u16> {
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
+    let headers: String = headers.iter().map(|(name, value)| format!("{name}: {value}\r\n")).collect();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\n{headers}\r\n");
     stream.write_all(request.as_bytes()).ok()?;
     let mut head = [0u8; 12];
     stream.read_exact(&mut head).ok()?;
@@ -393,21 +399,30 @@ fn connections_and_event_streams_are_capped_idle_ones_closed_and_the_node_lives(
     assert_eq!(raw_get(&mut again, "/healthz"), Some(200));
     drop(again);
 
-    // Event streams: three from one address, the fourth refused with the envelope.
+    // Event streams (a bureau's signed reads): three from one address, the
+    // fourth refused with the envelope.
+    let admin = coldchain_node::crypto::read_key_file(&node.dir.path().join("beijing/admin.key")).unwrap();
+    let node_key = get(&node.url("/v1/status")).1["result"]["validator"]["public_key"].as_str().unwrap().to_string();
+    let signed = || signed_read(&node_key, "/v1/alerts/stream", &admin);
     let streams: Vec<TcpStream> = (0..3)
         .map(|_| {
             let mut s = TcpStream::connect(&addr).unwrap();
-            assert_eq!(raw_get(&mut s, "/v1/alerts/stream"), Some(200));
+            assert_eq!(raw_get_with(&mut s, "/v1/alerts/stream", &signed()), Some(200));
             s
         })
         .collect();
-    let (code, env) = get(&node.url("/v1/alerts/stream"));
+    let mut req = agent().get(node.url("/v1/alerts/stream"));
+    for (name, value) in signed() {
+        req = req.header(name, value);
+    }
+    let mut resp = req.call().unwrap();
+    let (code, env): (u16, Value) = (resp.status().as_u16(), resp.body_mut().read_json().unwrap_or(Value::Null));
     assert_eq!((code, env["result"]["error"].as_str()), (503, Some("overloaded")), "{env}");
     assert!(env["message"].as_str().unwrap().contains("max_streams_per_ip"), "{env}");
     drop(streams);
     let code = wait_for("a stream slot freed when its client left", Duration::from_secs(10), || {
         let mut s = TcpStream::connect(&addr).unwrap();
-        raw_get(&mut s, "/v1/alerts/stream").filter(|&c| c == 200)
+        raw_get_with(&mut s, "/v1/alerts/stream", &signed()).filter(|&c| c == 200)
     });
     assert_eq!(code, 200);
     assert_eq!(get(&node.url("/healthz")).0, 200);

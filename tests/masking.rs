@@ -9,7 +9,7 @@ mod common;
 
 use common::story::*;
 use common::*;
-use ed25519_dalek::{Signer, SigningKey};
+use ed25519_dalek::SigningKey;
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -30,16 +30,7 @@ fn read(c: &Cluster, node: usize, path: &str, reader: Option<&SigningKey>) -> (u
 
 /// The four headers of a signed read of `path` at `node` by `key`, with a fresh nonce.
 fn signed_read(c: &Cluster, node: usize, path: &str, key: &SigningKey) -> Vec<(&'static str, String)> {
-    let node_key = c.status(node).unwrap()["validator"]["public_key"].as_str().unwrap().to_string();
-    let timestamp = chrono::Utc::now().timestamp_millis().to_string();
-    let nonce = hex::encode(rand::random::<[u8; 12]>());
-    let message = coldchain_node::gateway::access::read_message("GET", path, &timestamp, &nonce, &node_key);
-    vec![
-        ("x-coldchain-key", hex::encode(key.verifying_key().to_bytes())),
-        ("x-coldchain-timestamp", timestamp),
-        ("x-coldchain-nonce", nonce),
-        ("x-coldchain-signature", hex::encode(key.sign(message.as_bytes()).to_bytes())),
-    ]
+    c.signed_read(node, path, key)
 }
 
 /// GET with exactly these headers: (status, envelope).

@@ -33,6 +33,18 @@ fn get_raw(url: &str) -> (u16, String, Vec<u8>) {
     (status, media, resp.body_mut().with_config().limit(64 << 20).read_to_vec().unwrap())
 }
 
+/// [`get_raw`] with headers (a signed read).
+fn get_raw_with(url: &str, headers: &[(&'static str, String)]) -> (u16, String, Vec<u8>) {
+    let mut req = agent().get(url);
+    for (name, value) in headers {
+        req = req.header(*name, value.as_str());
+    }
+    let mut resp = req.call().unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let status = resp.status().as_u16();
+    let media = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    (status, media, resp.body_mut().with_config().limit(64 << 20).read_to_vec().unwrap())
+}
+
 fn get_text(url: &str) -> String {
     let (status, _, body) = get_raw(url);
     let text = String::from_utf8(body).unwrap();
@@ -113,13 +125,14 @@ fn agreed_state(c: &Cluster, nodes: &[usize], min_height: u64) -> (u64, Value) {
 /// the stream's headers arrived (the node has subscribed); the thread then
 /// collects what the stream sends until it has seen `event: alert` and the
 /// end of that event, or until the deadline.
-fn subscribe_alerts(gateway: &str, deadline: Instant) -> std::thread::JoinHandle<String> {
+fn subscribe_alerts(gateway: &str, signed: Vec<(&'static str, String)>, deadline: Instant) -> std::thread::JoinHandle<String> {
     let addr = gateway.trim_start_matches("http://").trim_end_matches('/').to_string();
+    let headers: String = signed.iter().map(|(name, value)| format!("{name}: {value}\r\n")).collect();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let handle = std::thread::spawn(move || {
         let mut sock = std::net::TcpStream::connect(&addr).unwrap();
         sock.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
-        write!(sock, "GET /v1/alerts/stream HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n").unwrap();
+        write!(sock, "GET /v1/alerts/stream HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n{headers}\r\n").unwrap();
         let mut text = String::new();
         let mut buf = [0u8; 8192];
         let mut signalled = false;
@@ -156,8 +169,9 @@ fn the_story_traces_across_three_provinces_proves_offline_and_every_node_agrees(
     let mut c = Cluster::start(4);
     c.advance(0, 1);
     c.wait_height(&[0, 1, 2, 3], 1, LONG);
-    // A bureau watching alerts live, on Tianjin's node.
-    let stream = subscribe_alerts(&c.nodes[1].gateway, Instant::now() + Duration::from_secs(400));
+    // Tianjin's bureau watching alerts live, on its node (a signed read).
+    let tianjin = admin_key(&c, "tianjin");
+    let stream = subscribe_alerts(&c.nodes[1].gateway, c.signed_read(1, "/v1/alerts/stream", &tianjin), Instant::now() + Duration::from_secs(400));
 
     let story = run_story(&c, u32::MAX);
     let last_wave = story.steps.iter().map(|s| s.wave).max().unwrap();
@@ -198,8 +212,22 @@ fn the_story_traces_across_three_provinces_proves_offline_and_every_node_agrees(
         assert_eq!(get_ok(&c.url(node, &both_path)), both, "node {node} traces differently");
     }
 
-    // The alert, seen from Hebei's node: affected enterprises in three provinces.
-    let alert = get_ok(&c.url(2, &format!("/v1/alerts/{alert_id}")));
+    // The alert, seen by Hebei's bureau at its node: affected enterprises in three provinces.
+    let hebei = admin_key(&c, "hebei");
+    let (code, env) = c.read_as(2, &format!("/v1/alerts/{alert_id}"), Some(&hebei));
+    assert_eq!(code, 200, "{env}");
+    let alert = env["result"].clone();
+    // Alerts are for bureaus: the public and an enterprise get 403 on the
+    // list, the alert and the stream.
+    let retailer = story.keys["beijing-retailer-a"].clone();
+    for path in ["/v1/alerts".to_string(), format!("/v1/alerts/{alert_id}"), "/v1/alerts/stream".to_string()] {
+        for reader in [None, Some(&retailer)] {
+            let (code, env) = c.read_as(2, &path, reader);
+            assert_eq!((code, env["result"]["error"].as_str()), (403, Some("forbidden")), "{path} as {reader:?}: {env}");
+        }
+    }
+    let (code, env) = c.read_as(0, "/v1/alerts", Some(&admin_key(&c, "beijing")));
+    assert_eq!((code, env["result"].as_array().map(Vec::len)), (200, Some(1)), "{env}");
     let affected = alert["affected"].as_object().unwrap();
     assert_eq!(affected.keys().map(String::as_str).collect::<Vec<_>>(), ["110000", "120000", "130000"], "{alert:#}");
     for (province, list) in affected {
@@ -491,8 +519,13 @@ fn an_image_stays_on_the_receiving_node_with_its_digest_on_chain() {
     let digest = Hash::digest(PNG).to_hex();
     let tx = get_ok(&c.url(1, &format!("/v1/tx/{id}")));
     assert_eq!(tx["transaction"]["record"]["Product_img"], format!("sha256:{digest}"), "{tx:#}");
-    let (code, media, bytes) = get_raw(&c.url(1, &format!("/v1/images/{digest}")));
+    // Kept once its record is final (the node settles staged images after each block).
+    let (code, media, bytes) = wait_for("the product image kept", LONG, || {
+        let answer = get_raw(&c.url(1, &format!("/v1/images/{digest}")));
+        (answer.0 != 404).then_some(answer)
+    });
     assert_eq!(code, 200, "{}", String::from_utf8_lossy(&bytes));
+    assert!(!c.dir.path().join(format!("tianjin/data/images/staged/{id}")).exists(), "the staged copy is gone once the image is kept");
     assert_eq!(media, "image/png");
     assert_eq!(bytes, PNG, "the node returns the exact image bytes");
     let resp = agent().get(&c.url(1, &format!("/v1/images/{digest}"))).call().unwrap();
@@ -520,5 +553,25 @@ fn an_image_stays_on_the_receiving_node_with_its_digest_on_chain() {
         "{env}"
     );
     assert_eq!(stored(), before, "no file written for a refused image");
+
+    // An image in a record with contacts (the importer's licence in a new
+    // enrolment of Hebei's bureau) is served to whoever may see that record
+    // in full: the enterprise and its bureau, not the public or another
+    // province's bureau.
+    let licence = [PNG, b"licence"].concat();
+    let mut enrolment = record_of("enrol an enterprise", "hebei-importer");
+    enrolment["Ent_img"] = json!(format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(&licence)));
+    let (body, id) = sign_record(&chain, &admin_key(&c, "hebei"), enrolment);
+    submit_applied(&c, 1, &body, &id);
+    let path = format!("/v1/images/{}", Hash::digest(&licence).to_hex());
+    let (code, env) = wait_for("the licence kept", LONG, || {
+        let answer = c.read_as(1, &path, None);
+        (answer.0 != 404).then_some(answer)
+    });
+    assert_eq!((code, env["result"]["error"].as_str()), (403, Some("forbidden")), "the public: {env}");
+    assert_eq!(c.read_as(1, &path, Some(&admin_key(&c, "beijing"))).0, 403, "another province's bureau, outside an alert");
+    let (code, media, bytes) = get_raw_with(&c.url(1, &path), &c.signed_read(1, &path, &keys["hebei-importer"]));
+    assert_eq!((code, media.as_str(), bytes.as_slice()), (200, "image/png", licence.as_slice()), "the enterprise itself");
+    assert_eq!(get_raw_with(&c.url(1, &path), &c.signed_read(1, &path, &admin_key(&c, "hebei"))).0, 200, "its bureau");
     eprintln!("image checked in {:?}", started.elapsed());
 }

@@ -117,6 +117,25 @@ impl Gateway {
         read(resp)
     }
 
+    /// Prints a server-sent event stream line by line (keep-alive comments
+    /// left out) until the node closes it; the envelope's error if it refuses.
+    pub fn follow(&self, path: &str) -> Result<()> {
+        use std::io::{BufRead, Write};
+        let resp = self.get_request(path)?.config().timeout_global(None).build().call().with_context(|| format!("GET {}{path}", self.base))?;
+        if resp.status().as_u16() != 200 {
+            return read(resp)?.into_result().map(|_| ());
+        }
+        let mut out = std::io::stdout().lock();
+        for line in std::io::BufReader::new(resp.into_body().into_reader()).lines() {
+            let line = line.with_context(|| format!("reading {}{path}", self.base))?;
+            if !line.starts_with(':') {
+                writeln!(out, "{line}")?;
+                out.flush()?;
+            }
+        }
+        Ok(())
+    }
+
     /// A non-envelope answer (CSV, DOT, SVG), or the envelope's error.
     pub fn get_text(&self, path: &str) -> Result<String> {
         let mut resp = self.get_request(path)?.call().with_context(|| format!("GET {}{path}", self.base))?;

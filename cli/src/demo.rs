@@ -117,9 +117,10 @@ pub fn run(dir: Option<PathBuf>, exit_after: bool) -> Result<()> {
     println!();
     println!("trace of Beijing retail code {scheme} {code}, as Beijing's officer sees it:");
     print!("{}", crate::client::trace_table(&trace));
-    let alert = Gateway::new(&nodes[1].gateway).get(&format!("/v1/alerts/{alert_id}"))?.into_result()?;
+    let tianjin = read_key_file(&dir.join("tianjin").join("admin.key"))?;
+    let alert = Gateway::new(&nodes[1].gateway).reading_as(Some(tianjin)).get(&format!("/v1/alerts/{alert_id}"))?.into_result()?;
     println!();
-    println!("alert {alert_id} (seen from Tianjin's node): state {}", alert["alert"]["state"]);
+    println!("alert {alert_id} (seen by Tianjin's bureau at its node): state {}", alert["alert"]["state"]);
     for (province, list) in alert["affected"].as_object().into_iter().flatten() {
         for e in list.as_array().into_iter().flatten() {
             println!(
@@ -160,8 +161,9 @@ pub fn run(dir: Option<PathBuf>, exit_after: bool) -> Result<()> {
     println!("  curl -s '{g}/v1/trace?scheme={scheme}&code={code}&direction=backward&format=csv'");
     println!("  curl -s '{g}/v1/trace?scheme={scheme}&code={code}&format=svg' > trace.svg");
     println!("  curl -s {g}/v1/codes/HE-GS1/{}", scenario::HEBEI_CODE);
-    println!("  curl -s {g}/v1/alerts/{alert_id}");
-    println!("  curl -sN {g}/v1/alerts/stream");
+    let beijing_admin = dir.join("beijing").join("admin.key");
+    println!("  coldchain alerts --gateway {g} --key {} {alert_id}   # alerts are for bureaus", beijing_admin.display());
+    println!("  coldchain alerts --gateway {g} --key {} --follow", beijing_admin.display());
     println!("  curl -s {g}/v1/status");
     println!("  curl -s {g}/v1/tx/{tx_id}");
     println!("  coldchain proof --gateway {g} {tx_id} --out proof.json");

@@ -110,6 +110,20 @@ enum Command {
         #[arg(long)]
         key: Option<PathBuf>,
     },
+    /// Read alerts as a bureau (signed with its admin key): every alert, one
+    /// alert with its affected set, or the live stream (--follow).
+    Alerts {
+        #[arg(long)]
+        gateway: String,
+        /// Your bureau's admin key (alerts are for bureaus only).
+        #[arg(long)]
+        key: PathBuf,
+        /// One alert: its transaction id.
+        id: Option<String>,
+        /// Print the server-sent events (alert, alert_disposal, notice) as they finalize, until Ctrl-C.
+        #[arg(long, conflicts_with = "id")]
+        follow: bool,
+    },
     /// Register a client of the national report interfaces for your bureau's
     /// province: prints a new secret once; the chain keeps only SHA-256 of
     /// `clientId:secret`.
@@ -414,6 +428,18 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 "json" => println!("{}", serde_json::to_string_pretty(&gw.get(&query)?.into_result()?)?),
                 "csv" | "dot" | "svg" => print!("{}", gw.get_text(&format!("{query}&format={format}"))?),
                 other => anyhow::bail!("--format {other}: use table, json, csv, dot or svg"),
+            }
+        }
+        Command::Alerts { gateway, key, id, follow } => {
+            let gw = Gateway::new(&gateway).reading_as(Some(read_key_file(&key)?));
+            if follow {
+                gw.follow("/v1/alerts/stream")?;
+            } else {
+                let path = match &id {
+                    Some(id) => format!("/v1/alerts/{}", client::escape(id)),
+                    None => "/v1/alerts".to_string(),
+                };
+                println!("{}", serde_json::to_string_pretty(&gw.get(&path)?.into_result()?)?);
             }
         }
         Command::ReportClient { gateway, key, client_id, revoke } => {

@@ -116,6 +116,10 @@ pub struct GatewayConfig {
     /// Event streams open at once from one address (default 8).
     #[serde(default = "default_max_streams_per_ip")]
     pub max_streams_per_ip: usize,
+    /// Bytes of new images one signing key may send per UTC day (default
+    /// 256 MiB); beyond it the record is refused with 429 `image_quota`.
+    #[serde(default = "default_image_quota")]
+    pub image_quota_bytes_per_day: u64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -190,6 +194,9 @@ impl Default for SnapshotConfig {
     }
 }
 
+fn default_image_quota() -> u64 {
+    256 * 1024 * 1024
+}
 fn default_max_body() -> usize {
     16 * 1024 * 1024
 }

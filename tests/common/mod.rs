@@ -216,6 +216,24 @@ impl Cluster {
         (code == 200).then(|| env["result"].clone())
     }
 
+    /// The four headers of a signed read of `path` at node `i` by `key`,
+    /// with a fresh nonce (docs/FORMATS.md, "Signed reads").
+    pub fn signed_read(&self, i: usize, path: &str, key: &ed25519_dalek::SigningKey) -> Vec<(&'static str, String)> {
+        let node_key = self.status(i).unwrap()["validator"]["public_key"].as_str().unwrap().to_string();
+        signed_read(&node_key, path, key)
+    }
+
+    /// GET `path` at node `i` as `reader` (a signed read), or as the public: (status, envelope).
+    pub fn read_as(&self, i: usize, path: &str, reader: Option<&ed25519_dalek::SigningKey>) -> (u16, Value) {
+        let mut req = agent().get(self.url(i, path));
+        for (name, value) in reader.map(|key| self.signed_read(i, path, key)).unwrap_or_default() {
+            req = req.header(name, value);
+        }
+        let mut resp = req.call().unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        let status = resp.status().as_u16();
+        (status, resp.body_mut().with_config().limit(256 << 20).read_json().unwrap_or(Value::Null))
+    }
+
     pub fn height(&self, i: usize) -> Option<u64> {
         self.status(i)?["height"].as_u64()
     }
@@ -301,6 +319,21 @@ impl Drop for Cluster {
             }
         }
     }
+}
+
+/// The four headers of a signed read of `path` by `key` at the node whose
+/// validator key is `node_key` (hex), with a fresh nonce.
+pub fn signed_read(node_key: &str, path: &str, key: &ed25519_dalek::SigningKey) -> Vec<(&'static str, String)> {
+    use ed25519_dalek::Signer;
+    let timestamp = chrono::Utc::now().timestamp_millis().to_string();
+    let nonce = hex::encode(rand::random::<[u8; 12]>());
+    let message = coldchain_node::gateway::access::read_message("GET", path, &timestamp, &nonce, node_key);
+    vec![
+        ("x-coldchain-key", hex::encode(key.verifying_key().to_bytes())),
+        ("x-coldchain-timestamp", timestamp),
+        ("x-coldchain-nonce", nonce),
+        ("x-coldchain-signature", hex::encode(key.sign(message.as_bytes()).to_bytes())),
+    ]
 }
 
 pub fn enterprise_key(seed: u8) -> ed25519_dalek::SigningKey {

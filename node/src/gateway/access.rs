@@ -130,6 +130,19 @@ pub fn caller(gw: &Gateway, method: &Method, uri: &Uri, headers: &HeaderMap) -> 
     }
 }
 
+/// The province of a bureau caller; anyone else gets 403 `forbidden`
+/// saying what `what` is kept for and how a bureau proves it is one.
+pub fn bureau_only(caller: &Caller, what: &str) -> Result<String, ApiError> {
+    match caller {
+        Caller::Bureau { province } => Ok(province.clone()),
+        other => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("{what} is for bureaus: a signed read with a bureau's admin key (x-coldchain-* headers); this request is from {}", other.label()),
+        )),
+    }
+}
+
 /// Decides, enterprise by enterprise, what one answer may show a caller.
 pub struct Visibility<'a> {
     caller: &'a Caller,

@@ -102,3 +102,50 @@ pub async fn envelope_rejections(request: axum::extract::Request, next: axum::mi
     }
     answer
 }
+
+/// Middleware: a request with a body (POST) says it is JSON or says
+/// nothing. Any other declared type (`text/plain`, a form, XML) is 415
+/// `unsupported_media_type` naming the header, before the body is read: a
+/// browser form can then not post to the gateway across sites, and a client
+/// that sent the wrong thing learns it from the answer, not from a JSON
+/// error about bytes it never meant as JSON.
+pub async fn json_bodies(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    if request.method() == axum::http::Method::POST
+        && let Some(declared) = request.headers().get(axum::http::header::CONTENT_TYPE)
+        && !is_json(declared)
+    {
+        let shown = String::from_utf8_lossy(declared.as_bytes()).chars().take(80).collect::<String>();
+        return ApiError {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ..ApiError::field("unsupported_media_type", "content-type", format!("is \"{shown}\"; the body must be JSON: application/json"))
+        }
+        .into_response();
+    }
+    next.run(request).await
+}
+
+/// `application/json` or `application/<anything>+json`, parameters
+/// (`; charset=utf-8`) allowed, any letter case.
+pub fn is_json(value: &axum::http::HeaderValue) -> bool {
+    let Ok(text) = value.to_str() else { return false };
+    let media = text.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    media == "application/json" || (media.starts_with("application/") && media.ends_with("+json"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_json;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn json_media_types_are_told_from_the_others() {
+        for ok in ["application/json", "Application/JSON; charset=utf-8", "application/ld+json", "application/json ;charset=UTF-8"] {
+            assert!(is_json(&HeaderValue::from_static(ok)), "{ok}");
+        }
+        for bad in
+            ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/xml", "json", "", "application/jsonp"]
+        {
+            assert!(!is_json(&HeaderValue::from_static(bad)), "{bad}");
+        }
+    }
+}

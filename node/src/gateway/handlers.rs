@@ -59,10 +59,16 @@ pub async fn wrong_method(uri: Uri) -> ApiError {
     path = "/v1/status",
     tags = ["operators", "auditors"],
     summary = "Chain and validator status",
-    description = "Chain id, height and hash of the last finalized block, the consensus view, this validator, every validator of the genesis and whether it is connected, the quorum and the mempool.",
-    responses((status = 200, description = "The status.", body = super::openapi::StatusEnvelope))
+    description = "Chain id, height and hash of the last finalized block, the consensus view, this validator, every validator of the genesis and whether it is connected, the quorum and the mempool. With a signed read (`x-coldchain-*` headers) it also says who the node takes the caller for (`caller`: `bureau 110000`, `enterprise <USCC>`, `auditor <name>`); a key it does not know is 401.",
+    security((), ("signed_read" = [])),
+    responses(
+        (status = 200, description = "The status.", body = super::openapi::StatusEnvelope),
+        (status = 401, response = super::openapi::Unauthorized),
+    )
 )]
-pub async fn status(State(gw): State<Gateway>) -> Result<Response, ApiError> {
+pub async fn status(State(gw): State<Gateway>, method: Method, uri: Uri, headers: HeaderMap) -> Result<Response, ApiError> {
+    // Only a signed read is checked (a signature, a nonce): the plain status stays as cheap as ever.
+    let caller = if headers.contains_key("x-coldchain-key") { Some(access::caller(&gw, &method, &uri, &headers)?.label()) } else { None };
     let s = &gw.services;
     let g = &s.genesis;
     let head = *s.head.borrow();
@@ -83,10 +89,7 @@ pub async fn status(State(gw): State<Gateway>) -> Result<Response, ApiError> {
         .collect();
     let live = s.live.read().map(|l| l.clone()).unwrap_or_default();
     let me = &g.validators[s.me as usize];
-    Ok(ok(
-        StatusCode::OK,
-        "",
-        json!({
+    let mut answer = json!({
             "chain_id": g.chain_id,
             "height": head.height,
             "last_block_hash": head.hash,
@@ -97,8 +100,11 @@ pub async fn status(State(gw): State<Gateway>) -> Result<Response, ApiError> {
             "quorum": g.quorum(),
             "connected_peers": connected.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
             "mempool": {"pending": live.mempool, "capacity": live.mempool_capacity},
-        }),
-    ))
+    });
+    if let Some(caller) = caller {
+        answer["caller"] = Value::String(caller);
+    }
+    Ok(ok(StatusCode::OK, "", answer))
 }
 
 pub fn parse_body(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Value, ApiError> {
@@ -229,24 +235,18 @@ fn may_send_images(state: &crate::runtime::SharedState, key: &[u8; 32]) -> bool 
     l.contains(&ENTERPRISE_KEYS, key) || l.bureau_of_admin(key).is_some() || l.bureau_of_validator(key).is_some()
 }
 
-/// Keeps an accepted record's images, by SHA-256, durably.
-pub fn store_images(gw: &Gateway, images: &[Image]) -> Result<(), ApiError> {
-    for image in images {
-        let path = gw.services.images_dir.join(image.sha256.to_hex());
-        if path.exists() {
-            continue;
-        }
-        let tmp = path.with_extension("tmp");
-        let write = || -> std::io::Result<()> {
-            use std::io::Write;
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&image.bytes)?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, &path)
-        };
-        write().map_err(|e| ApiError::internal(format!("cannot store image {}: {e}", image.sha256)))?;
+/// Stages a record's images until its transaction is final
+/// ([`super::images`]), within its signer's daily quota (429 `image_quota`).
+pub fn stage_images(gw: &Gateway, id: &TxId, tx: &Transaction, images: &[Image]) -> Result<(), ApiError> {
+    if images.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    gw.images.stage(id, &tx.signer.public_key, images, gw.services.clock.now_ms()).map_err(|e| match e {
+        super::images::ImageStoreError::OverQuota { .. } => {
+            ApiError { status: StatusCode::TOO_MANY_REQUESTS, ..ApiError::field("image_quota", "signer.public_key", e.to_string()) }
+        }
+        other => ApiError::internal(format!("cannot stage the images of {id}: {other}")),
+    })
 }
 
 pub async fn wait_finalized(gw: &Gateway, ids: &[TxId], timeout_ms: u64) -> Result<Vec<Option<u64>>, ApiError> {
@@ -351,6 +351,9 @@ pub struct Submission {
 pub async fn submit_new(gw: &Gateway, value: Value, wait: Option<u64>) -> Result<Submission, ApiError> {
     let permit = submission_permit(gw)?;
     let (id, tx, images) = check_transactions(vec![value], gw).await.pop().ok_or_else(|| ApiError::internal("no result for the transaction"))??;
+    // Staged before the transaction can be final: an image over the quota
+    // refuses the record, it never finalizes without its images.
+    stage_images(gw, &id, &tx, &images)?;
     let outcome =
         gw.services.submit(vec![(id, tx)]).await.map_err(submit_error)?.pop().ok_or_else(|| ApiError::internal("no outcome for the transaction"))?;
     let (mut height, first) = match outcome {
@@ -361,7 +364,6 @@ pub async fn submit_new(gw: &Gateway, value: Value, wait: Option<u64>) -> Result
         SubmitOutcome::AlreadyPending => (None, false),
         SubmitOutcome::Accepted => (None, true),
     };
-    store_images(gw, &images)?;
     drop(permit);
     if let (Some(ms), None) = (wait, height) {
         height = wait_finalized(gw, &[id], ms).await?[0];
@@ -399,8 +401,12 @@ pub async fn submit_batch(State(gw): State<Gateway>, Query(q): Query<WaitQuery>,
     if items.is_empty() || items.len() > MAX_BATCH {
         return Err(ApiError::field("invalid_batch", "(body)", format!("must hold 1 to {MAX_BATCH} transactions, got {}", items.len())));
     }
-    let checked = check_raw_transactions(items, &gw).await;
-    let valid: Vec<(TxId, Transaction)> = checked.iter().filter_map(|r| r.as_ref().ok().map(|(id, tx, _)| (*id, tx.clone()))).collect();
+    let checked: Vec<_> = check_raw_transactions(items, &gw)
+        .await
+        .into_iter()
+        .map(|r| r.and_then(|(id, tx, images)| stage_images(&gw, &id, &tx, &images).map(|_| (id, tx))))
+        .collect();
+    let valid: Vec<(TxId, Transaction)> = checked.iter().filter_map(|r| r.as_ref().ok().map(|(id, tx)| (*id, tx.clone()))).collect();
     let mut outcomes = if valid.is_empty() { Vec::new() } else { gw.services.submit(valid).await.map_err(submit_error)? }.into_iter();
     let mut results = Vec::with_capacity(checked.len());
     let mut to_wait = Vec::new();
@@ -411,7 +417,7 @@ pub async fn submit_batch(State(gw): State<Gateway>, Query(q): Query<WaitQuery>,
                 refused += 1;
                 results.push(json!({"index": index, "state": "refused", "error": e.error, "field": e.field, "rule": e.rule}));
             }
-            Ok((id, _, images)) => match outcomes.next().ok_or_else(|| ApiError::internal("no outcome for a transaction of the batch"))? {
+            Ok((id, _)) => match outcomes.next().ok_or_else(|| ApiError::internal("no outcome for a transaction of the batch"))? {
                 SubmitOutcome::Rejected { field, rule } => {
                     refused += 1;
                     results.push(json!({"index": index, "tx_id": id, "state": "refused", "error": "rule_violated", "field": field, "rule": rule}));
@@ -420,7 +426,6 @@ pub async fn submit_batch(State(gw): State<Gateway>, Query(q): Query<WaitQuery>,
                     results.push(json!({"index": index, "tx_id": id, "state": "finalized", "height": height}))
                 }
                 SubmitOutcome::Accepted | SubmitOutcome::AlreadyPending => {
-                    store_images(&gw, &images)?;
                     to_wait.push((results.len(), id));
                     results.push(json!({"index": index, "tx_id": id, "state": "pending"}));
                 }

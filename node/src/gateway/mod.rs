@@ -16,12 +16,12 @@
 //! | GET    | `/v1/codes/{scheme}/{code}` | everyone | a code's lot, its linked codes in every scheme, resolution URLs |
 //! | GET    | `/v1/trace`           | bureaus     | `?scheme=&code=&direction=forward\|backward\|both&format=json\|csv\|dot\|svg` |
 //! | POST   | `/v1/alerts`          | bureaus     | a signed `alert`; answers with the affected set once finalized |
-//! | GET    | `/v1/alerts`          | bureaus     | every alert and its disposal state |
+//! | GET    | `/v1/alerts`          | bureaus     | every alert and its disposal state (signed read; 403 for others) |
 //! | GET    | `/v1/alerts/{id}`     | bureaus     | one alert: affected set by province, trace, associated lots |
-//! | GET    | `/v1/alerts/stream`   | bureaus     | server-sent events: alerts, disposals, notices as they finalize |
+//! | GET    | `/v1/alerts/stream`   | bureaus     | server-sent events: alerts, disposals, notices as they finalize (signed read; 403 for others) |
 //! | GET    | `/v1/notices`         | everyone    | published notices, newest first |
 //! | GET    | `/v1/access-log`      | bureaus, auditors | cross-province unmasked reads inside alerts' traces (signed read) |
-//! | GET    | `/v1/images/{sha256}` | everyone    | an image this node received with a record |
+//! | GET    | `/v1/images/{sha256}` | who may see its record | an image this node received with a record, kept once the record is final |
 //! | GET    | `/v1/state`           | auditors    | chaincode state root, digest and sizes |
 //! | GET    | `/v1/state/proof`     | auditors    | state entries proven under a certified state root |
 //! | GET    | `/v1/export`          | bureaus     | the finalized chain as an export file (JSON Lines, `coldchain export --key`); a bureau's signed read only |
@@ -42,6 +42,7 @@ pub mod envelope;
 mod explorer;
 pub mod export;
 mod handlers;
+pub mod images;
 pub mod limits;
 pub mod metrics;
 mod national;
@@ -74,9 +75,11 @@ pub struct Gateway {
     pub nonces: Arc<nonces::NonceCache>,
     /// Exports that may start ([`export::MAX_CONCURRENT_EXPORTS`]).
     pub exports: Arc<Semaphore>,
+    /// The images of records received here, staged until final ([`images`]).
+    pub images: Arc<images::ImageStore>,
 }
 
-pub fn router(services: NodeServices, max_body_bytes: usize) -> Router {
+pub fn router(services: NodeServices, max_body_bytes: usize, images: Arc<images::ImageStore>) -> Router {
     let nonces = match nonces::NonceCache::open(services.store.request_nonces(), services.clock.now_ms()) {
         Ok(cache) => cache,
         Err(e) => {
@@ -92,6 +95,7 @@ pub fn router(services: NodeServices, max_body_bytes: usize) -> Router {
         metrics: Arc::new(metrics::Metrics::default()),
         nonces: Arc::new(nonces),
         exports: Arc::new(Semaphore::new(export::MAX_CONCURRENT_EXPORTS)),
+        images,
     };
     Router::new()
         .route("/", get(explorer::page))
@@ -128,10 +132,47 @@ pub fn router(services: NodeServices, max_body_bytes: usize) -> Router {
         // the fallback; each layer wraps those above it: the metrics and
         // interface log see every answer of the limits that `serve`
         // installs (rate, declared body size, timeout).
+        .layer(axum::middleware::from_fn(envelope::json_bodies))
         .layer(axum::middleware::from_fn(envelope::envelope_rejections))
         .layer(axum::middleware::from_fn(limits::enforce))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .with_state(state)
+}
+
+/// Keeps the staged images of transactions finalized since the last call,
+/// drops those refused or long unknown ([`images`]); after every new head,
+/// and once a minute for the grace period.
+async fn settle_images(services: NodeServices, images: Arc<images::ImageStore>, mut stop: watch::Receiver<bool>) {
+    let mut head = services.head.clone();
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => return,
+            changed = head.changed() => if changed.is_err() { return },
+            _ = tick.tick() => {}
+        }
+        let (services, images) = (services.clone(), images.clone());
+        let settled = tokio::task::spawn_blocking(move || {
+            let store = &services.store;
+            images.settle(
+                |id| match store.tx_location(id) {
+                    Ok(Some(loc)) if matches!(loc.outcome, coldchain_chaincode::Outcome::Applied) => images::Fate::Applied,
+                    Ok(Some(_)) => images::Fate::Refused,
+                    Ok(None) if store.is_pending(id).unwrap_or(true) => images::Fate::Pending,
+                    Ok(None) => images::Fate::Unknown,
+                    Err(_) => images::Fate::Pending,
+                },
+                services.clock.now_ms(),
+            )
+        })
+        .await;
+        match settled {
+            Ok(Ok(s)) if s != images::Settled::default() => tracing::debug!(kept = s.kept, dropped = s.dropped, "images settled"),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "cannot settle staged images; retrying at the next block"),
+            Err(e) => tracing::warn!(error = %e, "settling staged images failed"),
+        }
+    }
 }
 
 /// The event streams open now, capped ([`connections`]).
@@ -206,7 +247,12 @@ pub async fn serve(listener: std::net::TcpListener, services: NodeServices, cfg:
         slots: connections::Slots::new(max_connections, cfg.max_connections_per_ip),
         idle: std::time::Duration::from_millis(cfg.idle_timeout_ms),
     };
-    let app = router(services, cfg.max_body_bytes)
+    let images = match images::ImageStore::open(&services.images_dir, services.store.image_index(), cfg.image_quota_bytes_per_day) {
+        Ok(images) => Arc::new(images),
+        Err(e) => return tracing::error!(error = %e, "gateway not started"),
+    };
+    tokio::spawn(settle_images(services.clone(), images.clone(), stop.clone()));
+    let app = router(services, cfg.max_body_bytes, images)
         .layer(axum::Extension(limits.clone()))
         .layer(axum::Extension(Streams(connections::Slots::new(cfg.max_streams, cfg.max_streams_per_ip))));
     let make_service = app.into_make_service_with_connect_info::<std::net::SocketAddr>();

@@ -441,6 +441,10 @@ pub struct StatusResult {
     /// libp2p peer ids of the connected validators.
     pub connected_peers: Vec<String>,
     pub mempool: Mempool,
+    /// Who the node takes a signed read's caller for (`bureau 110000`,
+    /// `enterprise <USCC>`, `auditor <name>`); absent from an unsigned request's answer.
+    #[schema(nullable = false)]
+    pub caller: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]

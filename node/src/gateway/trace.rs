@@ -199,12 +199,17 @@ fn value_signer(gw: &Gateway, id: &coldchain_chaincode::TxId) -> Result<access::
     path = "/v1/alerts",
     tags = ["bureaus"],
     summary = "Every alert and its disposal state",
+    description = "For bureaus only: a signed read with a bureau's admin key (`x-coldchain-*` headers); anyone else gets 403. The public learns whether a lot is under an open alert from its trace.",
+    security(("signed_read" = [])),
     responses(
         (status = 200, description = "The alerts.", body = super::openapi::AlertsEnvelope),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 403, response = super::openapi::Forbidden),
         (status = 500, response = super::openapi::Internal),
     )
 )]
-pub async fn alerts(State(gw): State<Gateway>) -> Result<Response, ApiError> {
+pub async fn alerts(State(gw): State<Gateway>, method: Method, uri: Uri, headers: HeaderMap) -> Result<Response, ApiError> {
+    access::bureau_only(&access::caller(&gw, &method, &uri, &headers)?, "the list of alerts")?;
     let list = gw.services.state.read().map_err(ApiError::internal)?.alerts();
     Ok(ok(StatusCode::OK, format!("{} alerts", list.len()), list))
 }
@@ -213,14 +218,15 @@ pub async fn alerts(State(gw): State<Gateway>) -> Result<Response, ApiError> {
     get,
     path = "/v1/alerts/{id}",
     tags = ["bureaus"],
-    security((), ("signed_read" = []), ("signed_request" = [])),
+    security(("signed_read" = [])),
     summary = "One alert",
-    description = "The alert, the affected enterprises by province, the trace (both directions) and associated lots (same certificate, container or cold storage). What the caller sees depends on who it is (least privilege, docs/OPERATIONS.md): the public gets contacts and phones masked and prices removed; a signed read (`x-coldchain-*` headers) or a seed 004 signed request identifies an enterprise, a bureau or an auditor; a bureau's unmasked read of another province inside an open alert's trace is recorded on chain (`GET /v1/access-log`). Bad read credentials: 401.",
+    description = "For bureaus only (a signed read with a bureau's admin key, `x-coldchain-*` headers; anyone else gets 403). The alert, the affected enterprises by province, the trace (both directions) and associated lots (same certificate, container or cold storage). The bureau sees its own province in full and other provinces' contacts in full while the alert is open; each such cross-province read is recorded on chain (`GET /v1/access-log`). Bad read credentials: 401.",
     params(("id" = String, Path, description = "The alert's transaction id: 64 hexadecimal characters.")),
     responses(
         (status = 200, description = "The alert.", body = super::openapi::AlertEnvelope),
         (status = 400, response = super::openapi::BadRequest),
         (status = 401, response = super::openapi::Unauthorized),
+        (status = 403, response = super::openapi::Forbidden),
         (status = 404, response = super::openapi::NotFound),
         (status = 500, response = super::openapi::Internal),
     )
@@ -228,6 +234,7 @@ pub async fn alerts(State(gw): State<Gateway>) -> Result<Response, ApiError> {
 pub async fn alert(State(gw): State<Gateway>, method: Method, uri: Uri, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
     let caller = access::caller(&gw, &method, &uri, &headers)?;
+    access::bureau_only(&caller, "an alert")?;
     let (answer, crossed) = {
         let state = gw.services.state.read().map_err(ApiError::internal)?;
         let mut answer = state.alert(&id).map_err(trace_error)?;
@@ -286,13 +293,23 @@ pub async fn access_log(State(gw): State<Gateway>, method: Method, uri: Uri, hea
     path = "/v1/alerts/stream",
     tags = ["bureaus"],
     summary = "Alerts, disposals and notices as they finalize",
-    description = "Server-sent events, one per finalized record: `event: alert`, `alert_disposal` or `notice`, `data: {\"tx_id\", \"height\", \"alert\"|\"notice\"}`; `event: lagged`, `data: {\"missed\": N}` when the client was too slow. Not an envelope; the stream stays open.",
-    responses((status = 200, description = "An event stream.", content_type = "text/event-stream", body = String))
+    description = "Server-sent events, one per finalized record: `event: alert`, `alert_disposal` or `notice`, `data: {\"tx_id\", \"height\", \"alert\"|\"notice\"}`; `event: lagged`, `data: {\"missed\": N}` when the client was too slow. Not an envelope; the stream stays open. For bureaus only: a signed read with a bureau's admin key (`x-coldchain-*` headers); anyone else gets 403, and more than `gateway.max_streams_per_ip` open streams from one address 503.",
+    security(("signed_read" = [])),
+    responses(
+        (status = 200, description = "An event stream.", content_type = "text/event-stream", body = String),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 503, response = super::openapi::Unavailable),
+    )
 )]
 pub async fn alert_stream(
     State(gw): State<Gateway>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
     extensions: axum::http::Extensions,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    access::bureau_only(&access::caller(&gw, &method, &uri, &headers)?, "the alert stream")?;
     // The slot lives as long as the stream (moved into its state). A router
     // without `serve`'s extensions (unit tests) runs uncapped.
     let addr = extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0);
@@ -367,7 +384,8 @@ pub async fn notices(State(gw): State<Gateway>) -> Result<Response, ApiError> {
     path = "/v1/images/{sha256}",
     tags = ["bureaus", "auditors"],
     summary = "An image received with a record",
-    description = "The bytes of an image (licence, label, certificate) that this node took out of a record; the chain holds its SHA-256. Images stay on the node that received them. Not an envelope.",
+    description = "The bytes of an image (licence, label, certificate) that this node took out of a record it received; the chain holds its SHA-256. Images stay on the node that received them, are kept only once their record is finalized and applied, and are served only to a caller who may see that record in full (least privilege: a product's label to anyone, an enterprise's licence to the enterprise and its bureau; others 403). Not an envelope.",
+    security((), ("signed_read" = []), ("signed_request" = [])),
     params(("sha256" = String, Path, description = "SHA-256 of the image bytes: 64 hexadecimal characters.")),
     responses(
         (status = 200, description = "The image, with its media type.", content(
@@ -378,15 +396,43 @@ pub async fn notices(State(gw): State<Gateway>) -> Result<Response, ApiError> {
             (super::openapi::Binary = "application/octet-stream"),
         )),
         (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 403, response = super::openapi::Forbidden),
         (status = 404, response = super::openapi::NotFound),
+        (status = 500, response = super::openapi::Internal),
     )
 )]
-pub async fn image(State(gw): State<Gateway>, Path(sha): Path<String>) -> Result<Response, ApiError> {
+pub async fn image(State(gw): State<Gateway>, method: Method, uri: Uri, headers: HeaderMap, Path(sha): Path<String>) -> Result<Response, ApiError> {
     let hash: Hash = sha.parse().map_err(|_| ApiError::field("bad_hash", "sha256", "must be 64 hexadecimal characters"))?;
-    let bytes = match tokio::fs::read(gw.services.images_dir.join(hash.to_hex())).await {
-        Ok(b) => b,
-        Err(_) => return Err(ApiError::not_found(format!("image {hash} is not kept on this node (images stay on the node that received them)"))),
+    let caller = access::caller(&gw, &method, &uri, &headers)?;
+    let images = gw.images.clone();
+    let kept = tokio::task::spawn_blocking(move || images.read(&hash)).await.map_err(ApiError::internal)?.map_err(ApiError::internal)?;
+    let Some((tx_id, bytes)) = kept else {
+        return Err(ApiError::not_found(format!(
+            "image {hash} is not kept on this node (images stay on the node that received them, once their record is final)"
+        )));
     };
+    let store = &gw.services.store;
+    let loc = store
+        .tx_location(&tx_id)
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::internal(format!("image {hash}: its record {tx_id} is not final")))?;
+    let tx = store.tx_at(loc.height, loc.index).map_err(ApiError::internal)?.ok_or_else(|| ApiError::internal("indexed transaction missing"))?;
+    let judged = {
+        let state = gw.services.state.read().map_err(ApiError::internal)?;
+        access::judge(&state, &caller, &tx)
+    };
+    if !judged.full {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "image {hash} belongs to record {tx_id}, which {} may not see in full: its enterprise (its key or app id) or its bureau (a signed read) may",
+                caller.label()
+            ),
+        ));
+    }
+    access::record_access(&gw, &caller, judged.alert, &judged.crossed, format!("image {hash}")).await?;
     let media = match bytes.as_slice() {
         [0xFF, 0xD8, ..] => "image/jpeg",
         [0x89, b'P', b'N', b'G', ..] => "image/png",

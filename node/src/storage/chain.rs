@@ -116,6 +116,7 @@ pub struct ChainStore {
     evidence: sled::Tree,
     meta: sled::Tree,
     nonces: sled::Tree,
+    images: sled::Tree,
     state: StateTree,
 }
 
@@ -366,6 +367,7 @@ impl ChainStore {
             unfinal: Arc::new(Mutex::new(unfinal)),
             evidence: db.open_tree("evidence")?,
             nonces: db.open_tree("request_nonces")?,
+            images: db.open_tree("images")?,
             state,
             meta,
             db,
@@ -395,6 +397,12 @@ impl ChainStore {
     /// (`gateway::nonces`), so a restart does not forget them.
     pub fn request_nonces(&self) -> sled::Tree {
         self.nonces.clone()
+    }
+
+    /// The tree where the gateway indexes the images it keeps and counts
+    /// each key's daily image bytes (`gateway::images`).
+    pub fn image_index(&self) -> sled::Tree {
+        self.images.clone()
     }
 
     /// The chaincode state's tree.

@@ -433,12 +433,10 @@ async function signIn(file) {
   let reader;
   try {
     reader = await importReader(await file.text(), file.name);
-    // Whether this node knows the key: a signed read of a bureau's alert record (which names no
-    // enterprise, so reading it is never a logged cross-province read) gives the caller's label;
-    // without alerts, a read of no transaction answers 404 for a known key and 401 for others.
-    const probe = [...state.alerts.keys()][0] || '0'.repeat(64);
-    try { reader.caller = (await api(`/v1/tx/${probe}`, reader)).caller || null; } catch (e) {
-      if (e.status !== 404) throw new Error(`this node does not accept the key: ${e.message}`);
+    // Whether this node knows the key, and as whom: a signed read of the status names the caller
+    // (401 for a key it does not know).
+    try { reader.caller = (await api('/v1/status', reader)).caller || null; } catch (e) {
+      throw new Error(`this node does not accept the key: ${e.message}`);
     }
   } catch (e) {
     error.textContent = `Cannot sign in with ${file.name}: ${e.message}`;
@@ -448,6 +446,8 @@ async function signIn(file) {
   state.reader = reader;
   renderReader();
   route();
+  loadAlerts();
+  connectAlertStream();
 }
 
 function signOut() {
@@ -455,6 +455,8 @@ function signOut() {
   $('signin-error').hidden = true;
   renderReader();
   route();
+  loadAlerts();
+  connectAlertStream();
 }
 
 function renderReader() {
@@ -600,23 +602,34 @@ function showWelcome() {
     el('ol', {},
       el('li', {}, 'Type the trace code from a pack in the box above, in its province’s code scheme, and press Trace: you see where the lot entered the country, every enterprise that held it and what each holds now.'),
       el('li', {}, 'Click “verify” next to any step to see its record and a proof this browser checks by itself.'),
-      el('li', {}, 'Alerts raised by any bureau appear on the right as soon as they are final.')),
+      el('li', {}, 'Bureaus signed in with their admin key see alerts raised by any bureau on the right as soon as they are final.')),
     first ? el('p', {}, 'For example, the code of the latest alert: ', el('a', { href: `#trace/${encodeURIComponent(first.scheme)}/${encodeURIComponent(first.code)}` }, `${first.scheme} ${first.code}`)) : null));
 }
 
-// ------------------------------------------------------------------ alerts, live
+// ------------------------------------------------------------------ alerts, live (bureaus only)
+
+const isBureau = () => !!(state.reader && (state.reader.caller || '').startsWith('bureau '));
 
 async function loadAlerts() {
   try {
-    const [alerts, notices] = await Promise.all([api('/v1/alerts'), api('/v1/notices')]);
-    state.alerts = new Map(alerts.map((a) => [a.id, a]));
+    const notices = await api('/v1/notices');
     state.notices = notices;
+    if (!isBureau()) {
+      state.alerts = new Map();
+      $('alerts').replaceChildren(el('p', { class: 'muted small', id: 'alerts-for-bureaus' },
+        'Alerts are for bureaus: sign in with your bureau’s admin key file to see them, live. ',
+        'Public notices of positive tests: ', String(notices.length), '.'));
+      return;
+    }
+    const alerts = await api('/v1/alerts');
+    state.alerts = new Map(alerts.map((a) => [a.id, a]));
     rememberSchemes(alerts.map((a) => a.scheme));
     renderAlerts();
   } catch (e) { $('alerts').replaceChildren(el('div', { class: 'error' }, `Alerts: ${e.message}`)); }
 }
 
 function renderAlerts(fresh) {
+  if (!isBureau()) return;
   const list = [...state.alerts.values()].sort((a, b) => (a.state === 'closed') - (b.state === 'closed') || b.height - a.height);
   const open = list.filter((a) => a.state !== 'closed').length;
   $('alerts').replaceChildren(el('p', { class: 'muted small' }, list.length ? `${open} open of ${list.length}.` : 'No alerts: no bureau has reported a positive test.'),
@@ -629,26 +642,64 @@ function renderAlerts(fresh) {
         state.notices.filter((n) => n.alert === a.id).map((n) => el('li', {}, el('b', {}, 'Public notice: '), n.title, ' ', txLink(n.id, '›')))))));
 }
 
-function connectAlertStream() {
-  const es = new EventSource('/v1/alerts/stream');
-  const live = (on) => { $('live').className = `live ${on ? 'on' : 'off'}`; $('live').textContent = on ? '● live' : 'reconnecting…'; };
-  let dropped = false;
-  es.addEventListener('open', () => { live(true); if (dropped) loadAlerts(); dropped = false; });
-  es.addEventListener('error', () => { live(false); dropped = true; });
-  for (const kind of ['alert', 'alert_disposal']) {
-    es.addEventListener(kind, (e) => {
-      const data = JSON.parse(e.data);
-      if (!data.alert) return loadAlerts();
-      state.alerts.set(data.alert.id, data.alert);
-      renderAlerts(data.alert.id);
-    });
-  }
-  es.addEventListener('notice', (e) => {
-    const data = JSON.parse(e.data);
+/** One server-sent event ("event: K\ndata: D"), as the stream's reader gives it. */
+function onAlertEvent(kind, text) {
+  let data = null;
+  try { data = JSON.parse(text); } catch (_) { return; }
+  if (kind === 'alert' || kind === 'alert_disposal') {
+    if (!data.alert) return loadAlerts();
+    state.alerts.set(data.alert.id, data.alert);
+    renderAlerts(data.alert.id);
+  } else if (kind === 'notice') {
     if (data.notice) state.notices.unshift(data.notice);
     renderAlerts(data.notice && data.notice.alert);
-  });
-  es.addEventListener('lagged', loadAlerts);
+  } else if (kind === 'lagged') loadAlerts();
+}
+
+let alertStream = null;
+/** The alert stream, read with fetch (an EventSource cannot sign its request) while a bureau is
+ *  signed in; reconnects after a drop, with a fresh signature, until the reader changes. */
+async function connectAlertStream() {
+  if (alertStream) alertStream.abort();
+  alertStream = null;
+  const live = (on, text) => { $('live').className = `live ${on ? 'on' : 'off'}`; $('live').textContent = text; };
+  const reader = state.reader;
+  if (!isBureau()) return live(false, 'bureaus only');
+  const stop = new AbortController();
+  alertStream = stop;
+  let dropped = false;
+  while (!stop.signal.aborted && state.reader === reader) {
+    try {
+      const res = await fetch('/v1/alerts/stream', { cache: 'no-store', signal: stop.signal, headers: await readHeaders(reader, 'GET', '/v1/alerts/stream') });
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      live(true, '● live');
+      if (dropped) loadAlerts();
+      const lines = res.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = '';
+      for (;;) {
+        const { value, done } = await lines.read();
+        if (done) break;
+        buffer += value.replace(/\r\n?/g, '\n');
+        let end;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          let kind = 'message';
+          const data = [];
+          for (const line of block.split('\n')) {
+            if (line.startsWith('event:')) kind = line.slice(6).trim();
+            else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+          }
+          if (data.length) onAlertEvent(kind, data.join('\n'));
+        }
+      }
+    } catch (e) {
+      if (stop.signal.aborted) return;
+    }
+    live(false, 'reconnecting…');
+    dropped = true;
+    await new Promise((r) => setTimeout(r, 2000));
+  }
 }
 
 // ------------------------------------------------------------------ routing and start
