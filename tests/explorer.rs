@@ -370,25 +370,21 @@ fn an_officer_traces_a_code_verifies_a_proof_and_sees_alerts_live_in_the_explore
     b.type_into("#scheme", scheme);
     b.type_into("#code", code);
     b.eval("document.querySelector('#search-button').click()");
-    let boxes = b.wait_for("the trace graph", "document.querySelectorAll('#graph svg rect').length || null");
-    assert!(boxes.as_u64().unwrap() >= 5, "one box per enterprise, got {boxes}");
-    b.wait_for("the enterprises table", "document.querySelectorAll('table.enterprises tbody tr').length === 5");
-    let enterprises = b.text("table.enterprises");
-    for (_, _, name, ..) in scenario::ENTERPRISES {
-        assert!(enterprises.contains(name), "{name} missing from the enterprises table:\n{enterprises}");
-    }
-    assert!(enterprises.contains("298 pcs"), "what the Tianjin store holds:\n{enterprises}");
-    // The public sees the contacts masked, and is told so.
-    assert!(enterprises.contains("138****0588") && enterprises.contains("张**") && !enterprises.contains("13812340588"), "{enterprises}");
-    assert!(b.text("#trace-masked").contains("masked for you"), "{}", b.text("#trace"));
-    let codes = b.text("#trace");
+    // The public gets the consumer view: the product, its certificate, the
+    // provinces it passed and whether an alert is open; no enterprise, no
+    // step, no graph (least privilege, docs/SECURITY.md).
+    b.wait_for("the consumer view", "document.querySelector('#trace[data-view=\"consumer\"]')");
+    let consumer = b.text("#trace");
+    assert_eq!(b.text("#provinces"), "河北 Hebei 130000 → 天津 Tianjin 120000 → 北京 Beijing 110000", "{consumer}");
+    assert!(b.text("#alert-status").contains("No open alert"), "{consumer}");
+    assert!(b.text("#trace-consumer").contains("sign in"), "{consumer}");
     for linked in [scenario::HEBEI_CODE, scenario::TIANJIN_CODE, scenario::BEIJING_WHOLESALE_CODE] {
-        assert!(codes.contains(linked), "linked code {linked} missing:\n{codes}");
+        assert!(consumer.contains(linked), "linked code {linked} missing:\n{consumer}");
     }
-    assert_eq!(b.eval("document.querySelectorAll('table.steps tbody tr').length"), 6, "{}", b.text("table.steps"));
-    let csv_href = b.eval("document.querySelector('#csv-link').href");
-    let csv = agent().get(csv_href.as_str().unwrap()).call().unwrap().body_mut().read_to_string().unwrap();
-    assert!(csv.contains("天津东疆港冷链物流有限公司") && csv.lines().count() >= 7, "{csv}");
+    for (_, _, name, ..) in scenario::ENTERPRISES {
+        assert!(!consumer.contains(name), "{name} shown to the public:\n{consumer}");
+    }
+    assert_eq!(b.eval("!document.querySelector('#graph') && !document.querySelector('table.steps')"), true);
 
     // Beijing's officer signs in with the bureau's admin key file: the page
     // reads the alerts signed and follows their stream.
@@ -396,6 +392,23 @@ fn an_officer_traces_a_code_verifies_a_proof_and_sees_alerts_live_in_the_explore
     b.wait_for("signed in as Beijing's bureau", "document.querySelector('#reader-caller').innerText === 'bureau 110000'");
     b.wait_for("the live alert stream connected", "document.querySelector('#live.on')");
     b.wait_for("no alerts yet", "document.querySelector('#alerts').innerText.includes('No alerts')");
+    // Signed in, the same trace as Beijing's bureau sees it before any alert:
+    // the steps with an end in Beijing, its enterprises in full, the Tianjin
+    // store it bought from masked and without holdings.
+    let boxes = b.wait_for("the trace graph, as Beijing's bureau", "document.querySelectorAll('#graph svg rect').length || null");
+    assert!(boxes.as_u64().unwrap() >= 4, "one box per enterprise, got {boxes}");
+    b.wait_for("the enterprises table", "document.querySelectorAll('table.enterprises tbody tr').length === 4");
+    let enterprises = b.text("table.enterprises");
+    for (label, _, name, ..) in scenario::ENTERPRISES {
+        assert_eq!(enterprises.contains(name), label != "hebei-importer", "{name} in the enterprises table:\n{enterprises}");
+    }
+    assert!(!enterprises.contains("298 pcs"), "what the Tianjin store holds is not Beijing's to see:\n{enterprises}");
+    assert!(enterprises.contains("138****0588") && enterprises.contains("13812340588"), "{enterprises}");
+    assert!(b.text("#trace-masked").contains("as bureau 110000"), "{}", b.text("#trace"));
+    assert!(b.text("#trace-withheld").contains("other provinces"), "{}", b.text("#trace"));
+    let csv = b.eval("(async () => (await coldchain.get(document.querySelector('#csv-link').getAttribute('href'))).text())()");
+    let csv = csv.as_str().unwrap();
+    assert!(csv.contains("天津东疆港冷链物流有限公司") && !csv.contains("唐山曹妃甸"), "{csv}");
 
     // The alert and its disposals, submitted while the page stays open, reach
     // it from the event stream (the page does not poll alerts).
@@ -417,18 +430,19 @@ fn an_officer_traces_a_code_verifies_a_proof_and_sees_alerts_live_in_the_explore
     b.wait_for("signed out", "document.querySelector('#reader-caller').innerText === 'the public'");
     b.wait_for("alerts hidden from the public", "!!document.querySelector('#alerts-for-bureaus') && !document.querySelector('#alerts .alert')");
     assert_eq!(b.text("#live"), "bureaus only");
-    b.wait_for("the trace again, as the public", "(document.querySelector('#trace-masked') || {}).innerText?.includes('masked for you')");
+    b.wait_for("the trace again, as the public", "document.querySelector('#trace[data-view=\"consumer\"]')");
+    b.wait_for("the open alert shown to the public", "(document.querySelector('#alert-status') || {}).innerText?.includes('has raised an alert')");
 
     // The same lot from Hebei's code, by its link in the table of codes.
     b.eval(&format!("document.querySelector('table.codes a[href$=\"/{}\"]').click()", scenario::HEBEI_CODE));
     b.wait_for("the trace from the Hebei code", "(document.querySelector('#trace h2') || {}).innerText?.includes('HE-GS1')");
-    b.wait_for("the same five enterprises", "document.querySelectorAll('table.enterprises tbody tr').length === 5");
-    assert!(b.text("#route").contains("北京海淀区万家超市有限公司"), "{}", b.text("#route"));
+    assert_eq!(b.text("#provinces"), "河北 Hebei 130000", "a pack under the importer's code has been in Hebei only");
 
     // A step's transaction: the entry of the lot (a product batch: nothing
     // sensitive, so the public gets the record), its proof verified in the
     // browser with all six checks.
-    b.eval("document.querySelector('table.steps a[href^=\"#tx/\"]').click()");
+    let batch = story.steps.iter().find(|s| s.kind == "product_batch").expect("the lot's entry").tx_id.clone();
+    b.eval(&format!("location.hash = '#tx/{batch}'"));
     let (valid, record, ok, not_run) = proof_view(&mut b, "the proof verdict");
     let verdict = b.text("#proof-result");
     assert_eq!((valid, record, ok, not_run), (json!("true"), json!("included"), json!(6), json!(0)), "{verdict}");

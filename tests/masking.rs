@@ -87,22 +87,66 @@ fn each_role_sees_exactly_what_it_may_and_cross_province_reads_are_on_chain() {
     let public = enrolment(&c, &id, None);
     assert_eq!(public["Ent_name"], "唐山曹妃甸冷链贸易有限公司", "names and codes stay readable");
 
-    // The trace: Beijing's bureau sees Beijing's enterprises in full, Hebei's masked.
+    // The trace of the Beijing retail pack, role by role (least privilege,
+    // docs/SECURITY.md "Who sees what").
+    use coldchain_chaincode::scenario::uscc;
     let trace_path = format!("/v1/trace?scheme=BJ-ZS&code={}", coldchain_chaincode::scenario::BEIJING_RETAIL_CODE);
-    let (_, env) = read(&c, 0, &trace_path, Some(&beijing));
-    let phone_of = |env: &Value, province: &str| -> Vec<String> {
-        env["result"]["enterprises"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|e| e["province"] == province)
-            .map(|e| e["contact_phone"].as_str().unwrap().to_string())
-            .collect()
+    let usccs = |env: &Value| -> Vec<String> {
+        env["result"]["enterprises"].as_array().unwrap().iter().map(|e| e["uscc"].as_str().unwrap().to_string()).collect()
     };
-    assert!(phone_of(&env, "110000").iter().all(|p| p == "13812340588"), "{env}");
-    assert!(phone_of(&env, "130000").iter().all(|p| p == "138****0588"), "{env}");
-    let (_, public_trace) = read(&c, 0, &trace_path, None);
-    assert!(phone_of(&public_trace, "110000").iter().all(|p| p == "138****0588"));
+    let enterprise = |env: &Value, u: &str| env["result"]["enterprises"].as_array().unwrap().iter().find(|e| e["uscc"] == u).cloned().unwrap();
+    let provinces_of_steps = |env: &Value| -> Vec<(String, String)> {
+        let province = |u: &Value| {
+            env["result"]["enterprises"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["uscc"] == *u)
+                .map(|e| e["province"].as_str().unwrap().to_string())
+                .unwrap_or_default()
+        };
+        env["result"]["steps"].as_array().unwrap().iter().map(|s| (province(&s["from"]), province(&s["to"]))).collect()
+    };
+    // The public: the consumer view, no enterprise, no step, no graph.
+    let (code, public_trace) = read(&c, 0, &trace_path, None);
+    assert_eq!(code, 200, "{public_trace}");
+    let r = &public_trace["result"];
+    assert_eq!(r["view"], "consumer", "{r:#}");
+    assert!(r.get("enterprises").is_none() && r.get("steps").is_none() && r.get("lot").is_none(), "{r:#}");
+    assert_eq!(r["provinces"], json!(["130000", "120000", "110000"]), "{r:#}");
+    assert_eq!(
+        (r["alert_open"].as_bool(), r["product"]["product_name"].is_string(), r["certificate"]["quarantine_number"].is_string()),
+        (Some(false), true, true)
+    );
+    assert!(!public_trace.to_string().contains(&uscc("tianjin-storage")), "no trading partner named to the public");
+    let (code, env) = read(&c, 0, &format!("{trace_path}&format=csv"), None);
+    assert_eq!((code, env["result"]["error"].as_str()), (403, Some("forbidden")), "the public gets no custody file: {env}");
+    let (_, codes) = read(&c, 0, &format!("/v1/codes/BJ-ZS/{}", coldchain_chaincode::scenario::BEIJING_RETAIL_CODE), None);
+    assert!(codes["result"]["lot"].get("consignee").is_none() && codes["result"]["codes"][0].get("issuer_uscc").is_none(), "{codes:#}");
+    // Beijing's bureau, no alert: the steps with an end in Beijing, its own
+    // enterprises in full, the Tianjin store it bought from masked and
+    // without holdings; Hebei's importer not at all.
+    let (_, env) = read(&c, 0, &trace_path, Some(&beijing));
+    assert_eq!(env["result"]["view"], "bureau", "{env}");
+    assert!(provinces_of_steps(&env).iter().all(|(from, to)| from == "110000" || to == "110000"), "{:?}", provinces_of_steps(&env));
+    assert!(env["result"]["withheld_steps"].as_u64().unwrap() >= 2, "{env}");
+    assert!(!usccs(&env).contains(&importer_uscc), "{env}");
+    let store = enterprise(&env, &uscc("tianjin-storage"));
+    assert_eq!((store["contact_phone"].as_str(), store.get("holds_pieces")), (Some("138****0588"), None), "{store}");
+    let wholesaler = enterprise(&env, &uscc("beijing-wholesaler"));
+    assert_eq!((wholesaler["contact_phone"].as_str(), wholesaler["holds_pieces"].is_u64()), (Some("13812340588"), true), "{wholesaler}");
+    // The retailer on the trace: its own steps, itself and the wholesaler it bought from.
+    let (_, env) = read(&c, 0, &trace_path, Some(&retailer));
+    assert_eq!(env["result"]["view"], "enterprise", "{env}");
+    let mut seen = usccs(&env);
+    seen.sort();
+    let mut expected = vec![uscc("beijing-retailer-a"), uscc("beijing-wholesaler")];
+    expected.sort();
+    assert_eq!(seen, expected, "{env}");
+    assert!(enterprise(&env, &uscc("beijing-wholesaler")).get("holds_pieces").is_none(), "{env}");
+    // An enterprise not on the (backward) trace gets the consumer view.
+    let (_, env) = read(&c, 0, &format!("{trace_path}&direction=backward"), Some(&story.keys["beijing-retailer-b"]));
+    assert_eq!(env["result"]["view"], "consumer", "{env}");
     let (code, _) = read(&c, 0, "/v1/access-log", Some(&hebei));
     assert_eq!(code, 200);
 
@@ -122,6 +166,11 @@ fn each_role_sees_exactly_what_it_may_and_cross_province_reads_are_on_chain() {
     let (_, env) = read(&c, 2, &format!("/v1/proofs/{id}"), Some(&auditor));
     assert_eq!(env["result"]["transaction"]["record"]["Contact_phone"], "13812340588", "{env}");
     assert_eq!(contact(&enrolment(&c, &id, Some(&auditor))), masked, "an auditor's data view is masked");
+    // Its trace: as the bureau that registered it (Hebei's steps), masked.
+    let (_, env) = read(&c, 2, &trace_path, Some(&auditor));
+    assert_eq!(env["result"]["view"], "auditor", "{env}");
+    assert!(provinces_of_steps(&env).iter().all(|(from, to)| from == "130000" || to == "130000") && !provinces_of_steps(&env).is_empty(), "{env}");
+    assert_eq!(enterprise(&env, &importer_uscc)["contact_phone"], "138****0588", "{env}");
     // A captured signed read is worth nothing a second time, at any node:
     // its nonce is spent here and the signature names this node.
     let path = format!("/v1/tx/{id}");
@@ -159,6 +208,13 @@ fn each_role_sees_exactly_what_it_may_and_cross_province_reads_are_on_chain() {
     assert_eq!(log["alert"], alert.as_str(), "{log}");
     assert!(log["provinces"].as_array().unwrap().contains(&json!("130000")), "{log}");
     assert!(log["what"].as_str().unwrap().contains(&id), "{log}");
+    // Inside the open alert Beijing's bureau sees every step and enterprise;
+    // the public learns that an alert is open, nothing more.
+    let (_, env) = read(&c, 0, &trace_path, Some(&beijing));
+    assert_eq!((env["result"]["view"].as_str(), env["result"]["withheld_steps"].as_u64()), (Some("alert"), Some(0)), "{env}");
+    assert!(usccs(&env).contains(&importer_uscc) && enterprise(&env, &importer_uscc)["contact_phone"] == "13812340588", "{env}");
+    let (_, env) = read(&c, 0, &trace_path, None);
+    assert_eq!((env["result"]["view"].as_str(), env["result"]["alert_open"].as_bool()), (Some("consumer"), Some(true)), "{env}");
     // The public may not read the access log.
     assert_eq!(read(&c, 0, "/v1/access-log", None).0, 403);
 }

@@ -134,7 +134,7 @@ fn forward_from_the_hebei_code_reaches_every_holder() {
     let all = set([&w.importer.uscc, &w.storage.uscc, &w.wholesaler.uscc, &w.retail1.uscc, &w.retail2.uscc]);
     assert_eq!(usccs(&t), all);
     assert_eq!(documents(&t), set(["HB-S1", "IN-1", "TJ-O1", "BJ-S1", "BJ-S2"]));
-    let holds: Vec<(String, u64)> = t.enterprises.iter().map(|e| (e.uscc.clone(), e.holds_pieces)).collect();
+    let holds: Vec<(String, u64)> = t.enterprises.iter().map(|e| (e.uscc.clone(), e.holds_pieces.unwrap_or_default())).collect();
     for (e, pieces) in [(&w.importer, 40), (&w.storage, 8), (&w.wholesaler, 5), (&w.retail1, 20), (&w.retail2, 25)] {
         assert!(holds.contains(&(e.uscc.clone(), pieces)), "{} holds {pieces}: {holds:?}", e.label);
     }

@@ -191,6 +191,41 @@ pub fn trace_table(t: &Value) -> String {
     use std::fmt::Write;
     let mut out = String::new();
     let s = |v: &Value| v.as_str().map(str::to_string).unwrap_or_else(|| if v.is_null() { "-".into() } else { v.to_string() });
+    if t["view"] == "consumer" {
+        let (p, c) = (&t["product"], &t["certificate"]);
+        let _ = writeln!(
+            out,
+            "{} {}: {} ({}), batch {}, produced {}",
+            s(&t["scheme"]),
+            s(&t["code"]),
+            s(&p["product_name"]),
+            s(&p["product_id"]),
+            s(&p["label_batch"]),
+            s(&p["production_date"])
+        );
+        let _ = writeln!(
+            out,
+            "certificate {} batch {}, entered {} at {}, nucleic acid test: {}",
+            s(&c["quarantine_number"]),
+            s(&c["certificate_batch"]),
+            s(&c["entry_date"]),
+            s(&c["port_of_entry"]),
+            s(&c["nucleic_acid"])
+        );
+        let provinces: Vec<String> = t["provinces"].as_array().into_iter().flatten().map(|p| s(p)).collect();
+        let _ = writeln!(out, "provinces passed: {}", provinces.join(" -> "));
+        let _ = writeln!(out, "alert: {}", if t["alert_open"] == true { "OPEN: a bureau has raised an alert on this lot" } else { "none open" });
+        let _ = writeln!(out, "\ncodes:");
+        for c in t["codes"].as_array().into_iter().flatten() {
+            let _ = writeln!(out, "  {:<8} {:<32} province {}  {}", s(&c["scheme"]), s(&c["code"]), s(&c["province"]), s(&c["resolver_url"]));
+        }
+        let _ = writeln!(out, "\n(the consumer view: the custody chain is for enterprises on it and bureaus; pass --key)");
+        return out;
+    }
+    if t["withheld_steps"].as_u64().unwrap_or(0) + t["withheld_enterprises"].as_u64().unwrap_or(0) > 0 {
+        let _ =
+            writeln!(out, "({} steps and {} enterprises of this lot are not shown to you)", s(&t["withheld_steps"]), s(&t["withheld_enterprises"]));
+    }
     let lot = &t["lot"];
     let _ = writeln!(
         out,
@@ -214,13 +249,16 @@ pub fn trace_table(t: &Value) -> String {
     for e in t["enterprises"].as_array().into_iter().flatten() {
         let _ = writeln!(
             out,
-            "  {} {} {:<4} {}  holds {} pieces / {} kg  ({}, {})  {}",
+            "  {} {} {:<4} {}  {}  ({}, {})  {}",
             s(&e["province"]),
             s(&e["uscc"]),
             s(&e["enterprise_type"]),
             s(&e["name"]),
-            s(&e["holds_pieces"]),
-            s(&e["holds_kg"]),
+            if e["holds_pieces"].is_null() {
+                "holdings not shown to you".to_string()
+            } else {
+                format!("holds {} pieces / {} kg", s(&e["holds_pieces"]), s(&e["holds_kg"]))
+            },
             s(&e["latitude"]),
             s(&e["longitude"]),
             s(&e["contact_phone"])

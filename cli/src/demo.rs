@@ -113,9 +113,10 @@ pub fn run(dir: Option<PathBuf>, exit_after: bool) -> Result<()> {
     let tx_id = steps.iter().find(|(n, _)| n.contains("stock the imported batch")).map(|(_, id)| id.clone()).context("no batch step")?;
     let g = nodes[0].gateway.clone();
     let (scheme, code) = scenario::RETAIL;
-    let trace = Gateway::new(&g).get(&format!("/v1/trace?scheme={scheme}&code={code}&direction=both"))?.into_result()?;
+    let beijing = read_key_file(&dir.join("beijing").join("admin.key"))?;
+    let trace = Gateway::new(&g).reading_as(Some(beijing)).get(&format!("/v1/trace?scheme={scheme}&code={code}&direction=both"))?.into_result()?;
     println!();
-    println!("trace of Beijing retail code {scheme} {code}, as Beijing's officer sees it:");
+    println!("trace of Beijing retail code {scheme} {code}, as Beijing's officer sees it (inside the open alert: every province):");
     print!("{}", crate::client::trace_table(&trace));
     let tianjin = read_key_file(&dir.join("tianjin").join("admin.key"))?;
     let alert = Gateway::new(&nodes[1].gateway).reading_as(Some(tianjin)).get(&format!("/v1/alerts/{alert_id}"))?.into_result()?;
@@ -153,17 +154,14 @@ pub fn run(dir: Option<PathBuf>, exit_after: bool) -> Result<()> {
     println!();
     println!("Open the explorer in a browser: {g}/  (sign in with {} to read as Beijing's bureau)", dir.join("beijing").join("admin.key").display());
     println!("Try:");
-    println!("  coldchain trace --gateway {g} --scheme {scheme} {code}");
-    println!(
-        "  coldchain trace --gateway {g} --scheme {scheme} {code} --key {}   # as Beijing's bureau: its province unmasked",
-        dir.join("beijing").join("admin.key").display()
-    );
-    println!("  curl -s '{g}/v1/trace?scheme={scheme}&code={code}&direction=backward&format=csv'");
-    println!("  curl -s '{g}/v1/trace?scheme={scheme}&code={code}&format=svg' > trace.svg");
+    println!("  coldchain trace --gateway {g} --scheme {scheme} {code}   # the consumer view: product, certificate, provinces, alert");
+    let admin = dir.join("beijing").join("admin.key");
+    println!("  coldchain trace --gateway {g} --scheme {scheme} {code} --key {}   # as Beijing's bureau", admin.display());
+    println!("  coldchain trace --gateway {g} --scheme {scheme} {code} --key {} --direction backward --format csv", admin.display());
+    println!("  coldchain trace --gateway {g} --scheme {scheme} {code} --key {} --format svg > trace.svg", admin.display());
     println!("  curl -s {g}/v1/codes/HE-GS1/{}", scenario::HEBEI_CODE);
-    let beijing_admin = dir.join("beijing").join("admin.key");
-    println!("  coldchain alerts --gateway {g} --key {} {alert_id}   # alerts are for bureaus", beijing_admin.display());
-    println!("  coldchain alerts --gateway {g} --key {} --follow", beijing_admin.display());
+    println!("  coldchain alerts --gateway {g} --key {} {alert_id}   # alerts are for bureaus", admin.display());
+    println!("  coldchain alerts --gateway {g} --key {} --follow", admin.display());
     println!("  curl -s {g}/v1/status");
     println!("  curl -s {g}/v1/tx/{tx_id}");
     println!("  coldchain proof --gateway {g} {tx_id} --out proof.json");

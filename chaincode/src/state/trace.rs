@@ -99,9 +99,12 @@ pub struct EnterpriseView {
     pub longitude: f64,
     pub contact: Option<String>,
     pub contact_phone: Option<String>,
-    /// What it has of the lot now.
-    pub holds_pieces: u64,
-    pub holds_kg: String,
+    /// What it has of the lot now; left out of an answer for a caller who
+    /// may not see it (the gateway's least privilege).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub holds_pieces: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub holds_kg: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -429,8 +432,8 @@ fn enterprise_view(r: &mut Reader, id: EntId, lot: LotId) -> EnterpriseView {
         longitude: e.longitude,
         contact: e.contact.clone(),
         contact_phone: e.contact_phone.clone(),
-        holds_pieces: held.pieces,
-        holds_kg: kg(held.grams),
+        holds_pieces: Some(held.pieces),
+        holds_kg: Some(kg(held.grams)),
     }
 }
 
@@ -568,8 +571,8 @@ fn affected(trace: &Trace, nodes: &[EntId], movements: &[(MovId, Movement)]) -> 
             name: e.name.clone(),
             contact: e.contact.clone(),
             contact_phone: e.contact_phone.clone(),
-            holds_pieces: e.holds_pieces,
-            holds_kg: e.holds_kg.clone(),
+            holds_pieces: e.holds_pieces.unwrap_or_default(),
+            holds_kg: e.holds_kg.clone().unwrap_or_default(),
             received_pieces: received.pieces,
             received_kg: kg(received.grams),
             received_on,

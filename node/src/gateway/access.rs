@@ -32,7 +32,7 @@ pub enum Caller {
     Public,
     Enterprise { uscc: String },
     Bureau { province: String },
-    Auditor { name: String },
+    Auditor { name: String, province: String },
 }
 
 impl Caller {
@@ -41,7 +41,7 @@ impl Caller {
             Caller::Public => "public".into(),
             Caller::Enterprise { uscc } => format!("enterprise {uscc}"),
             Caller::Bureau { province } => format!("bureau {province}"),
-            Caller::Auditor { name } => format!("auditor {name}"),
+            Caller::Auditor { name, .. } => format!("auditor {name}"),
         }
     }
 }
@@ -125,7 +125,7 @@ pub fn caller(gw: &Gateway, method: &Method, uri: &Uri, headers: &HeaderMap) -> 
         return Ok(Caller::Enterprise { uscc: l.enterprise_at(id).uscc });
     }
     match l.get(&AUDITORS, &public) {
-        Some(a) if !a.revoked => Ok(Caller::Auditor { name: a.name }),
+        Some(a) if !a.revoked => Ok(Caller::Auditor { name: a.name, province: a.province }),
         _ => Err(unauthorized("unknown_key", "x-coldchain-key", "is not a bureau's, an enrolled enterprise's or a registered auditor's key")),
     }
 }

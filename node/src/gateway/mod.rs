@@ -49,6 +49,7 @@ mod national;
 pub mod nonces;
 pub mod openapi;
 pub mod render;
+pub mod scope;
 mod state_proof;
 pub mod tls;
 mod trace;

@@ -299,8 +299,8 @@ envelope!(
     ResolutionEnvelope => Resolution
 );
 envelope!(
-    /// `GET /v1/trace` (format json).
-    TraceEnvelope => Trace
+    /// `GET /v1/trace` (format json): the custody graph as far as the caller may see it, or the consumer view.
+    TraceEnvelope => TraceAnswer
 );
 envelope!(
     /// One alert with its affected set.
@@ -719,11 +719,20 @@ pub struct LotView {
     #[schema(format = Date)]
     pub entry_date: String,
     pub port_of_entry: String,
+    /// Not shown to the public (`/v1/codes`).
+    #[schema(required = false)]
     pub consignor: String,
+    /// Not shown to the public (`/v1/codes`).
+    #[schema(required = false)]
     pub consignee: String,
+    /// Not shown to the public (`/v1/codes`).
+    #[schema(required = false)]
     pub origin_uscc: String,
+    /// Not shown to the public (`/v1/codes`).
+    #[schema(required = false)]
     pub entered_pieces: u64,
     /// Kilograms, decimal text.
+    #[schema(required = false)]
     pub entered_kg: String,
     #[schema(required = false)]
     pub nucleic_acid: String,
@@ -741,11 +750,13 @@ pub struct LinkedCode {
     #[schema(required = false)]
     pub issuer_uscc: String,
     /// How the code came to the lot: `product_batch`, `parent_code`, `movement_line`, `link` (with `from_scheme`, `from_code`) or `matching_key`.
+    #[schema(required = false)]
     pub via: String,
     #[schema(required = false)]
     pub from_scheme: String,
     #[schema(required = false)]
     pub from_code: String,
+    #[schema(required = false)]
     pub tx: String,
 }
 
@@ -776,7 +787,11 @@ pub struct EnterpriseView {
     pub contact: String,
     #[schema(required = false)]
     pub contact_phone: String,
+    /// What it holds of the lot now; absent where the caller may not see it
+    /// (another bureau's province, a counterparty of an enterprise).
+    #[schema(required = false)]
     pub holds_pieces: u64,
+    #[schema(required = false)]
     pub holds_kg: String,
 }
 
@@ -805,10 +820,84 @@ pub struct Step {
     pub received: Value,
 }
 
-/// A trace (JSON form of `GET /v1/trace`).
+/// What `GET /v1/trace` answers a caller (docs/SECURITY.md, "Who sees what").
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum TraceAnswer {
+    Custody(Trace),
+    Consumer(ConsumerTrace),
+}
+
+/// The consumer view: what anyone scanning a pack sees (the public, an
+/// enterprise not on the trace).
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct ConsumerTrace {
+    /// `consumer`.
+    pub view: String,
+    pub scheme: String,
+    pub code: String,
+    pub product: ConsumerProduct,
+    pub certificate: ConsumerCertificate,
+    /// GB/T 2260 codes of the provinces the lot passed, in the order it reached them.
+    pub provinces: Vec<String>,
+    /// The lot's codes in every province's scheme: `{scheme, code, province, resolver_url}`.
+    pub codes: Vec<ConsumerCode>,
+    /// A bureau has raised an alert on the lot that is not closed.
+    pub alert_open: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct ConsumerProduct {
+    pub product_id: String,
+    pub product_name: String,
+    pub label_batch: String,
+    #[schema(format = Date)]
+    pub production_date: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct ConsumerCertificate {
+    /// 检验检疫证明编号.
+    pub quarantine_number: String,
+    pub certificate_batch: String,
+    #[schema(format = Date)]
+    pub entry_date: String,
+    pub port_of_entry: String,
+    /// The nucleic-acid result recorded at entry, if any.
+    #[schema(required = false)]
+    pub nucleic_acid: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct ConsumerCode {
+    pub scheme: String,
+    pub code: String,
+    pub province: String,
+    pub resolver_url: String,
+}
+
+/// The custody graph of a lot, as far as the caller may see it (JSON form
+/// of `GET /v1/trace` for enterprises on the trace, bureaus and auditors).
 #[derive(Serialize, ToSchema)]
 #[allow(dead_code)]
 pub struct Trace {
+    /// `enterprise` (its own steps and direct counterparties), `bureau` (steps with an end in its province), `auditor` (as its registering bureau, masked) or `alert` (a bureau inside an open alert: every step). Absent inside an alert's answer.
+    #[schema(required = false)]
+    pub view: String,
+    /// A bureau has raised an alert on the lot that is not closed.
+    #[schema(required = false)]
+    pub alert_open: bool,
+    /// Steps of the lot left out of this answer.
+    #[schema(required = false)]
+    pub withheld_steps: u64,
+    /// Enterprises of the lot left out of this answer.
+    #[schema(required = false)]
+    pub withheld_enterprises: u64,
     pub scheme: String,
     pub code: String,
     /// `forward`, `backward` or `both`.

@@ -597,7 +597,10 @@ pub fn svg(trace: &Trace) -> String {
         let (fill, stroke) = province_colours(province);
         let mut tip = format!("{name}\n{uscc}\n{}", province_label(province));
         if let Some(e) = e {
-            let _ = write!(tip, "\n{} {}\nholds {} pcs / {} kg", e.enterprise_type, e.enterprise_type_name, e.holds_pieces, e.holds_kg);
+            let _ = write!(tip, "\n{} {}", e.enterprise_type, e.enterprise_type_name);
+            if let (Some(pieces), Some(kg)) = (e.holds_pieces, &e.holds_kg) {
+                let _ = write!(tip, "\nholds {pieces} pcs / {kg} kg");
+            }
         }
         let inner = b.w - 20.0;
         let _ = writeln!(
@@ -760,8 +763,8 @@ mod tests {
             longitude: 116.4,
             contact: None,
             contact_phone: None,
-            holds_pieces: 10,
-            holds_kg: "100".into(),
+            holds_pieces: Some(10),
+            holds_kg: Some("100".into()),
         }
     }
 

@@ -7,6 +7,7 @@ use super::access;
 use super::envelope::{ApiError, ok};
 use super::handlers::{WaitQuery, parse_body, parse_id, submit_value, submitted, wait_ms};
 use super::render;
+use super::scope;
 use crate::runtime::ChainEvent;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -37,21 +38,31 @@ fn trace_error(e: TraceError) -> ApiError {
     path = "/v1/codes/{scheme}/{code}",
     tags = ["bureaus", "enterprises", "auditors"],
     summary = "Resolve a code in any province's scheme",
-    description = "The code's lot, every linked code of the lot in every province's scheme (this one first), and each scheme's resolution URL (seed 000 §3.5: mutual recognition of codes).",
+    description = "The code's lot, every linked code of the lot in every province's scheme (this one first), and each scheme's resolution URL (seed 000 §3.5: mutual recognition of codes). The public gets the lot's product and certificate and each code's scheme, province and resolver; who issued the codes and who imported the lot need a signed read (least privilege, docs/SECURITY.md).",
+    security((), ("signed_read" = []), ("signed_request" = [])),
     params(
         ("scheme" = String, Path, description = "Scheme id, e.g. `BJ-ZS`, `HE-GS1`."),
         ("code" = String, Path, description = "A code of that scheme."),
     ),
     responses(
         (status = 200, description = "The lot and its codes.", body = super::openapi::ResolutionEnvelope),
+        (status = 401, response = super::openapi::Unauthorized),
         (status = 404, response = super::openapi::NotFound),
         (status = 500, response = super::openapi::Internal),
     )
 )]
-pub async fn code(State(gw): State<Gateway>, Path((scheme, code)): Path<(String, String)>) -> Result<Response, ApiError> {
+pub async fn code(
+    State(gw): State<Gateway>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    Path((scheme, code)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let caller = access::caller(&gw, &method, &uri, &headers)?;
     let state = gw.services.state.read().map_err(ApiError::internal)?;
     let resolution = state.resolve_code(&scheme, &code).map_err(trace_error)?;
-    Ok(ok(StatusCode::OK, format!("{} linked codes", resolution.codes.len()), resolution))
+    let n = resolution.codes.len();
+    Ok(ok(StatusCode::OK, format!("{n} linked codes"), scope::resolution(resolution, &caller).map_err(ApiError::internal)?))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -75,7 +86,7 @@ pub struct TraceQuery {
     tags = ["bureaus"],
     security((), ("signed_read" = []), ("signed_request" = [])),
     summary = "Trace a lot from any of its codes",
-    description = "The custody graph from the code's issuer: `backward` to the entry, `forward` to every holder, or `both`. Enterprises (USCC, name, type, province, coordinates, what each holds now) and steps (shipments with receipts and shortfalls, stock-in/out, vehicles), each with its transaction id. `format=csv|dot|svg` answers a file instead of the envelope. What the caller sees depends on who it is (least privilege, docs/OPERATIONS.md): the public gets contacts and phones masked and prices removed; a signed read (`x-coldchain-*` headers) or a seed 004 signed request identifies an enterprise, a bureau or an auditor; a bureau's unmasked read of another province inside an open alert's trace is recorded on chain (`GET /v1/access-log`). Bad read credentials: 401.",
+    description = "The custody graph from the code's issuer: `backward` to the entry, `forward` to every holder, or `both`, cut to what the caller may see (least privilege, docs/SECURITY.md \"Who sees what\"; `view` names the cut). The public, and an enterprise not on the trace, get the consumer view (product, certificate, provinces passed, the lot's codes, whether an alert is open; `format=json` only, files 403). An enterprise on the trace gets the steps it is a party to and its direct counterparties; a bureau the steps with an end in its province, and every step inside an open alert on the lot (a cross-province read recorded on chain, `GET /v1/access-log`); an auditor the view of the bureau that registered it, masked. Contacts the caller may not read are masked; holdings of enterprises outside its view are left out. A signed read (`x-coldchain-*` headers) or a seed 004 signed request identifies the caller; bad read credentials: 401. `format=csv|dot|svg` answers a file instead of the envelope.",
     params(TraceQuery),
     responses(
         (status = 200, description = "The trace: JSON in the envelope, or a CSV, Graphviz DOT or SVG file.", content(
@@ -86,6 +97,7 @@ pub struct TraceQuery {
         )),
         (status = 400, response = super::openapi::BadRequest),
         (status = 401, response = super::openapi::Unauthorized),
+        (status = 403, response = super::openapi::Forbidden),
         (status = 404, response = super::openapi::NotFound),
         (status = 500, response = super::openapi::Internal),
     )
@@ -102,17 +114,43 @@ pub async fn trace(
     let code = q.code.ok_or_else(|| ApiError::field("bad_query", "code", "is required: a trace code of the scheme"))?;
     let direction: Direction =
         q.direction.as_deref().unwrap_or("both").parse().map_err(|rule: String| ApiError::field("bad_query", "direction", rule))?;
-    let (trace, alert, crossed) = {
+    let format = q.format.as_deref().unwrap_or("json");
+    if !["json", "csv", "dot", "svg"].contains(&format) {
+        return Err(ApiError::field("bad_query", "format", format!("\"{format}\" is not a format: json, csv, dot or svg")));
+    }
+    let (scoped, alert, crossed) = {
         let state = gw.services.state.read().map_err(ApiError::internal)?;
-        let mut trace = state.trace(&scheme, &code, direction).map_err(trace_error)?;
+        let trace = state.trace(&scheme, &code, direction).map_err(trace_error)?;
         let mut vis = access::Visibility::new(&caller, &state, access::alert_on_lot(&state, &scheme, &code));
-        access::mask_trace(&mut trace, &mut vis);
-        (trace, vis.alert(), vis.crossed)
+        let open = vis.alert().is_some();
+        let scoped = match scope::scope(trace, &caller, &mut vis, open) {
+            // A pack's history is where it came from, whatever direction was asked.
+            scope::Scoped::Consumer(_) if direction != Direction::Backward => {
+                scope::scope(state.trace(&scheme, &code, Direction::Backward).map_err(trace_error)?, &caller, &mut vis, open)
+            }
+            scoped => scoped,
+        };
+        (scoped, vis.alert(), vis.crossed)
     };
     access::record_access(&gw, &caller, alert, &crossed, format!("trace {scheme} {code}")).await?;
+    let message = scoped.summary();
+    let trace = match scoped {
+        scope::Scoped::Custody(custody) if format != "json" => custody.trace,
+        scope::Scoped::Custody(custody) => return Ok(ok(StatusCode::OK, message, custody)),
+        scope::Scoped::Consumer(consumer) if format == "json" => return Ok(ok(StatusCode::OK, message, consumer)),
+        scope::Scoped::Consumer(_) => {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!(
+                    "the custody graph ({format}) is for enterprises on the trace and bureaus (a signed read); {} gets the consumer view (format=json)",
+                    caller.label()
+                ),
+            ));
+        }
+    };
     let file = |ext: &str| format!("attachment; filename=\"trace-{}-{}.{ext}\"", scheme.replace('"', ""), code.replace('"', ""));
-    Ok(match q.format.as_deref().unwrap_or("json") {
-        "json" => ok(StatusCode::OK, format!("{} steps, {} enterprises", trace.steps.len(), trace.enterprises.len()), trace),
+    Ok(match format {
         "csv" => ([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, file("csv"))], render::csv(&trace))
             .into_response(),
         "dot" => (
@@ -120,8 +158,7 @@ pub async fn trace(
             render::dot(&trace),
         )
             .into_response(),
-        "svg" => ([(header::CONTENT_TYPE, "image/svg+xml; charset=utf-8")], render::svg(&trace)).into_response(),
-        other => return Err(ApiError::field("bad_query", "format", format!("\"{other}\" is not a format: json, csv, dot or svg"))),
+        _ => ([(header::CONTENT_TYPE, "image/svg+xml; charset=utf-8")], render::svg(&trace)).into_response(),
     })
 }
 

@@ -116,7 +116,10 @@ function routeOf(trace) {
   const next = new Map();
   for (const s of trace.steps) if (s.from && s.from !== s.to) next.set(s.from, [...(next.get(s.from) || []), s.to]);
   const known = new Set(trace.enterprises.map((e) => e.uscc));
-  const start = known.has(trace.lot.origin_uscc) ? trace.lot.origin_uscc : trace.start_uscc;
+  // The importer when the caller sees it, else the first holder it sees (a trace cut to a province).
+  const reached = new Set(trace.steps.filter((s) => s.from !== s.to).map((s) => s.to));
+  const first = trace.steps.map((s) => s.from).find((f) => f && known.has(f) && !reached.has(f));
+  const start = known.has(trace.lot.origin_uscc) ? trace.lot.origin_uscc : first || trace.start_uscc;
   const levels = [[start]], seen = new Set([start]);
   for (;;) {
     const level = [...new Set(levels[levels.length - 1].flatMap((u) => next.get(u) || []))].filter((u) => !seen.has(u));
@@ -148,20 +151,22 @@ async function showTrace(scheme, code, direction) {
   const view = $('view');
   view.replaceChildren(el('div', { class: 'card muted' }, `Tracing ${scheme} ${code} …`));
   const q = new URLSearchParams({ scheme, code, direction }).toString();
-  let resolution, trace, svgText;
+  let resolution, trace, svgText = null;
   try {
-    [resolution, trace, svgText] = await Promise.all([
+    [resolution, trace] = await Promise.all([
       api(`/v1/codes/${encodeURIComponent(scheme)}/${encodeURIComponent(code)}`),
       api(`/v1/trace?${q}&format=json`),
-      get(`/v1/trace?${q}&format=svg`).then((r) => (r.ok ? r.text() : null)),
     ]);
+    // The custody graph is drawn only for those who may see it (the consumer view has none).
+    if (trace.view !== 'consumer') svgText = await get(`/v1/trace?${q}&format=svg`).then((r) => (r.ok ? r.text() : null));
   } catch (e) {
     if (ticket === state.ticket) view.replaceChildren(errorBox(`Cannot trace ${scheme} ${code}`, e));
     return;
   }
   if (ticket !== state.ticket) return;
   rememberSchemes(resolution.codes.map((c) => c.scheme));
-  const lot = resolution.lot;
+  if (trace.view === 'consumer') return showConsumerTrace(trace);
+  const lot = trace.lot;
   const names = new Map(trace.enterprises.map((e) => [e.uscc, e]));
   const who = (uscc) => (uscc ? el('span', { title: uscc }, names.get(uscc) ? names.get(uscc).name : uscc) : el('span', { class: 'muted' }, 'port of entry'));
   const svg = svgText && safeSvg(svgText);
@@ -195,6 +200,9 @@ async function showTrace(scheme, code, direction) {
     el('div', { class: 'toolbar' }, 'Direction: ', directions.flatMap((d, i) => (i ? [' · ', d] : [d])), el('span', { class: 'spacer' }), fit,
       el('a', { class: 'button-link', id: 'csv-link', href: `/v1/trace?${q}&format=csv`, download: `trace-${scheme}-${code}.csv`, onclick: signedDownload }, 'Download CSV (Excel)')),
     graph, hint,
+    trace.withheld_steps || trace.withheld_enterprises ? el('p', { class: 'muted small', id: 'trace-withheld' },
+      `${trace.withheld_steps} steps and ${trace.withheld_enterprises} enterprises of this lot are outside what ${state.reader ? state.reader.caller || 'your key' : 'you'} may see` +
+      (trace.view === 'bureau' ? ' (other provinces’ records: a bureau sees them inside an open alert on the lot).' : '.')) : null,
     el('h3', {}, `Enterprises (${trace.enterprises.length}) and what they hold now`),
     trace.enterprises.some((e) => /\*/.test(`${e.contact || ''}${e.contact_phone || ''}`)) ? el('p', { class: 'muted small', id: 'trace-masked' }, state.reader
       ? `Some contacts are masked: as ${state.reader.caller || 'this key'} your role may not see them in full.`
@@ -203,7 +211,8 @@ async function showTrace(scheme, code, direction) {
       ['Enterprise', 'USCC', 'Province', 'Type', 'Holds now', 'Contact'],
       trace.enterprises.map((e) => el('tr', {}, el('td', {}, e.name, el('div', { class: 'muted small' }, e.address)), el('td', { class: 'mono' }, e.uscc),
         el('td', {}, province(e.province)), el('td', {}, e.enterprise_type_name || e.enterprise_type),
-        el('td', { class: 'num' }, `${e.holds_pieces} pcs`, el('div', { class: 'muted' }, `${e.holds_kg} kg`)),
+        e.holds_pieces === undefined ? el('td', { class: 'muted small', title: 'not shown to you' }, '—')
+          : el('td', { class: 'num' }, `${e.holds_pieces} pcs`, el('div', { class: 'muted' }, `${e.holds_kg} kg`)),
         el('td', {}, e.contact || '', el('div', { class: 'muted' }, e.contact_phone || '')))), 'enterprises')),
     el('h3', {}, `Steps (${trace.steps.length})`),
     el('div', { class: 'scroll' }, table(
@@ -214,6 +223,32 @@ async function showTrace(scheme, code, direction) {
         el('td', {}, s.document, s.vehicles.map((v) => el('div', { class: 'muted small' }, `${v.plate} ${v.driver_name}`))),
         el('td', {}, txLink(s.tx, 'verify ›')))), 'steps'))));
   hint.hidden = graph.scrollWidth <= graph.clientWidth;
+}
+
+/** What anyone scanning a pack sees: the product, its certificate, the provinces it passed, an open alert. */
+function showConsumerTrace(t) {
+  const p = t.product, c = t.certificate;
+  $('view').replaceChildren(el('section', { class: 'card', id: 'trace', 'data-view': 'consumer' },
+    el('h2', {}, `${p.product_name} — ${t.scheme} ${t.code}`),
+    el('p', { id: 'alert-status', class: t.alert_open ? 'error' : 'muted' }, t.alert_open
+      ? 'A bureau has raised an alert on this lot (a positive test): do not buy, use or sell it; follow the bureau’s notice.'
+      : 'No open alert on this lot.'),
+    el('div', { class: 'two' },
+      facts([
+        ['Product', `${p.product_name} · GTIN ${p.product_id} · batch ${p.label_batch}`],
+        ['Produced', p.production_date],
+        ['Certificate', `${c.quarantine_number} / ${c.certificate_batch}`],
+        ['Entered', `${c.entry_date} · port ${c.port_of_entry}`],
+        ['Nucleic acid test', c.nucleic_acid],
+        ['Provinces passed', el('span', { id: 'provinces' }, t.provinces.map(province).join(' → '))],
+      ]),
+      el('div', {}, el('div', { class: 'muted small' }, 'The same lot under every province’s code scheme:'), el('div', { class: 'scroll' }, table(
+        ['Scheme', 'Code', 'Province'],
+        t.codes.map((x) => el('tr', {}, el('td', {}, x.scheme),
+          el('td', {}, el('a', { href: `#trace/${encodeURIComponent(x.scheme)}/${encodeURIComponent(x.code)}`, class: 'mono', title: x.resolver_url }, x.code)),
+          el('td', {}, province(x.province)))), 'compact codes')))),
+    el('p', { class: 'muted small', id: 'trace-consumer' },
+      'The custody chain (who held the lot, when, how much) is for the enterprises on it and for bureaus: sign in with your key to see what your role may see.')));
 }
 
 // ------------------------------------------------------------------ proof verification (docs/PROOFS.md)
@@ -725,7 +760,7 @@ renderReader();
 window.addEventListener('hashchange', route);
 rememberSchemes([]);
 // For tests and the curious: the verifier, callable from the console.
-window.coldchain = { verifyProof, anchorFromStatus, anchorFromGenesis, state, api };
+window.coldchain = { verifyProof, anchorFromStatus, anchorFromGenesis, state, api, get };
 
 (async () => {
   connectAlertStream();

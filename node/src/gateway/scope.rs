@@ -1,0 +1,200 @@
+//! What each caller sees of a lot's trace (seed 000 §三(三): necessity and
+//! minimum access; docs/SECURITY.md, "Who sees what"). The trace routes
+//! (JSON, CSV, DOT, SVG) and so the explorer and `coldchain trace` get their
+//! answer from [`scope`], and nowhere else.
+//!
+//! | caller | sees |
+//! |---|---|
+//! | public, or an enterprise not on the trace | the consumer view: the product, the lot's certificate and nucleic-acid result, the provinces it passed, its codes in every scheme, whether an alert on it is open |
+//! | enterprise on the trace | the steps it is a party to, itself in full, its direct counterparties (name, province, address; contacts masked, holdings withheld) |
+//! | bureau | the steps with an end in its province, its province's enterprises in full, the other ends (contacts masked, holdings withheld); inside an open alert every step and enterprise, other provinces' in full (each such read on chain) |
+//! | auditor | as the bureau of the province that registered it, contacts masked |
+
+use super::access::{Caller, Visibility, mask_trace};
+use coldchain_chaincode::state::trace::{Resolution, Trace};
+use serde::Serialize;
+use std::collections::BTreeSet;
+
+/// A trace as one caller may see it.
+pub enum Scoped {
+    Consumer(ConsumerTrace),
+    /// The custody graph, cut to what the caller may see.
+    Custody(CustodyTrace),
+}
+
+#[derive(Serialize)]
+pub struct CustodyTrace {
+    /// `enterprise`, `bureau`, `auditor`, or `alert` (a bureau inside an open alert: everything).
+    pub view: &'static str,
+    pub alert_open: bool,
+    /// Steps and enterprises of the lot left out of this answer.
+    pub withheld_steps: usize,
+    pub withheld_enterprises: usize,
+    #[serde(flatten)]
+    pub trace: Trace,
+}
+
+/// What anyone scanning a pack sees.
+#[derive(Serialize)]
+pub struct ConsumerTrace {
+    pub view: &'static str,
+    pub scheme: String,
+    pub code: String,
+    pub product: ConsumerProduct,
+    pub certificate: ConsumerCertificate,
+    /// GB/T 2260 codes of the provinces the lot passed, in the order it reached them.
+    pub provinces: Vec<String>,
+    /// The lot's codes in every province's scheme.
+    pub codes: Vec<ConsumerCode>,
+    /// A bureau has raised an alert on the lot that is not closed.
+    pub alert_open: bool,
+}
+
+#[derive(Serialize)]
+pub struct ConsumerProduct {
+    pub product_id: String,
+    pub product_name: String,
+    pub label_batch: String,
+    pub production_date: chrono::NaiveDate,
+}
+
+#[derive(Serialize)]
+pub struct ConsumerCertificate {
+    /// 检验检疫证明编号 and its batch.
+    pub quarantine_number: String,
+    pub certificate_batch: String,
+    pub entry_date: chrono::NaiveDate,
+    pub port_of_entry: String,
+    /// The nucleic-acid result recorded at entry, if any.
+    pub nucleic_acid: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct ConsumerCode {
+    pub scheme: String,
+    pub code: String,
+    pub province: String,
+    pub resolver_url: String,
+}
+
+impl Scoped {
+    pub fn summary(&self) -> String {
+        match self {
+            Scoped::Consumer(c) => {
+                format!("consumer view: {} provinces passed{}", c.provinces.len(), if c.alert_open { "; an alert is open" } else { "" })
+            }
+            Scoped::Custody(c) => format!(
+                "{} steps, {} enterprises{}",
+                c.trace.steps.len(),
+                c.trace.enterprises.len(),
+                if c.withheld_steps + c.withheld_enterprises > 0 {
+                    format!(" ({} steps, {} enterprises not shown to you)", c.withheld_steps, c.withheld_enterprises)
+                } else {
+                    String::new()
+                }
+            ),
+        }
+    }
+}
+
+/// Cuts `trace` to what `caller` may see and masks what it may not read in
+/// full; `vis` knows the open alert the lot is inside, if any (and records
+/// which other provinces a bureau read in full).
+pub fn scope(mut trace: Trace, caller: &Caller, vis: &mut Visibility, alert_open: bool) -> Scoped {
+    let province_of = |t: &Trace, uscc: &str| t.enterprises.iter().find(|e| e.uscc == uscc).map(|e| e.province.clone()).unwrap_or_default();
+    let on_trace = |t: &Trace, uscc: &str| t.enterprises.iter().any(|e| e.uscc == uscc);
+    let (view, mine): (&'static str, Box<dyn Fn(&Trace, &str) -> bool>) = match caller {
+        Caller::Enterprise { uscc } if on_trace(&trace, uscc) => {
+            let me = uscc.clone();
+            ("enterprise", Box::new(move |_, u| u == me))
+        }
+        Caller::Public | Caller::Enterprise { .. } => return Scoped::Consumer(consumer(trace, alert_open)),
+        Caller::Bureau { .. } if vis.alert().is_some() => ("alert", Box::new(|_, _| true)),
+        Caller::Bureau { province } | Caller::Auditor { province, .. } => {
+            let province = province.clone();
+            (if matches!(caller, Caller::Bureau { .. }) { "bureau" } else { "auditor" }, Box::new(move |t, u| province_of(t, u) == province))
+        }
+    };
+    let (steps_before, enterprises_before) = (trace.steps.len(), trace.enterprises.len());
+    let kept_steps: Vec<_> =
+        trace.steps.iter().filter(|s| mine(&trace, &s.to) || s.from.as_deref().is_some_and(|f| mine(&trace, f))).cloned().collect();
+    let ends: BTreeSet<String> = kept_steps.iter().flat_map(|s| s.from.iter().cloned().chain([s.to.clone()])).collect();
+    let mine_set: BTreeSet<String> = trace.enterprises.iter().filter(|e| mine(&trace, &e.uscc)).map(|e| e.uscc.clone()).collect();
+    trace.steps = kept_steps;
+    trace.enterprises.retain(|e| mine_set.contains(&e.uscc) || ends.contains(&e.uscc));
+    for e in &mut trace.enterprises {
+        if !mine_set.contains(&e.uscc) {
+            e.holds_pieces = None;
+            e.holds_kg = None;
+        }
+    }
+    mask_trace(&mut trace, vis);
+    Scoped::Custody(CustodyTrace {
+        view,
+        alert_open,
+        withheld_steps: steps_before - trace.steps.len(),
+        withheld_enterprises: enterprises_before - trace.enterprises.len(),
+        trace,
+    })
+}
+
+fn consumer(trace: Trace, alert_open: bool) -> ConsumerTrace {
+    // Provinces in the order the lot reached them: the entry first, then by step date.
+    let mut steps = trace.steps.clone();
+    steps.sort_by_key(|s| (s.date, s.height));
+    let mut provinces: Vec<String> = Vec::new();
+    for s in &steps {
+        if let Some(p) = trace.enterprises.iter().find(|e| e.uscc == s.to).map(|e| e.province.clone())
+            && !provinces.contains(&p)
+        {
+            provinces.push(p);
+        }
+    }
+    let lot = trace.lot;
+    ConsumerTrace {
+        view: "consumer",
+        scheme: trace.scheme,
+        code: trace.code,
+        product: ConsumerProduct {
+            product_id: lot.product_id,
+            product_name: lot.product_name,
+            label_batch: lot.label_batch,
+            production_date: lot.production_date,
+        },
+        certificate: ConsumerCertificate {
+            quarantine_number: lot.quarantine_number,
+            certificate_batch: lot.certificate_batch,
+            entry_date: lot.entry_date,
+            port_of_entry: lot.port_of_entry,
+            nucleic_acid: lot.nucleic_acid,
+        },
+        provinces,
+        codes: trace
+            .codes
+            .into_iter()
+            .map(|c| ConsumerCode { scheme: c.scheme, code: c.code, province: c.province, resolver_url: c.resolver_url })
+            .collect(),
+        alert_open,
+    }
+}
+
+/// A code's resolution (`GET /v1/codes/...`) as `caller` may see it: the
+/// public gets the lot's product and certificate and each code's scheme,
+/// province and resolver, not who issued the codes or imported the lot;
+/// a signed caller gets it whole (it names no holdings or contacts).
+pub fn resolution(res: Resolution, caller: &Caller) -> Result<serde_json::Value, serde_json::Error> {
+    let mut v = serde_json::to_value(res)?;
+    if matches!(caller, Caller::Public) {
+        if let Some(lot) = v.get_mut("lot").and_then(serde_json::Value::as_object_mut) {
+            for k in ["consignor", "consignee", "origin_uscc", "entered_pieces", "entered_kg", "container"] {
+                lot.remove(k);
+            }
+        }
+        for c in v.get_mut("codes").and_then(serde_json::Value::as_array_mut).into_iter().flatten() {
+            if let Some(c) = c.as_object_mut() {
+                c.retain(|k, _| ["scheme", "code", "province", "resolver_url"].contains(&k.as_str()));
+            }
+        }
+    }
+    Ok(v)
+}
