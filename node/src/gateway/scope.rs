@@ -101,25 +101,20 @@ impl Scoped {
 /// full; `vis` knows the open alert the lot is inside, if any (and records
 /// which other provinces a bureau read in full).
 pub fn scope(mut trace: Trace, caller: &Caller, vis: &mut Visibility, alert_open: bool) -> Scoped {
-    let province_of = |t: &Trace, uscc: &str| t.enterprises.iter().find(|e| e.uscc == uscc).map(|e| e.province.clone()).unwrap_or_default();
-    let on_trace = |t: &Trace, uscc: &str| t.enterprises.iter().any(|e| e.uscc == uscc);
-    let (view, mine): (&'static str, Box<dyn Fn(&Trace, &str) -> bool>) = match caller {
-        Caller::Enterprise { uscc } if on_trace(&trace, uscc) => {
-            let me = uscc.clone();
-            ("enterprise", Box::new(move |_, u| u == me))
-        }
+    let on_trace = trace.enterprises.iter().any(|e| matches!(caller, Caller::Enterprise { uscc } if *uscc == e.uscc));
+    // The enterprises that are the caller's own (itself, or its province's), found once; `all` inside an alert.
+    let own = |province: &str| -> BTreeSet<String> { trace.enterprises.iter().filter(|e| e.province == province).map(|e| e.uscc.clone()).collect() };
+    let (view, all, mine_set): (&'static str, bool, BTreeSet<String>) = match caller {
+        Caller::Enterprise { uscc } if on_trace => ("enterprise", false, BTreeSet::from([uscc.clone()])),
         Caller::Public | Caller::Enterprise { .. } => return Scoped::Consumer(consumer(trace, alert_open)),
-        Caller::Bureau { .. } if vis.alert().is_some() => ("alert", Box::new(|_, _| true)),
-        Caller::Bureau { province } | Caller::Auditor { province, .. } => {
-            let province = province.clone();
-            (if matches!(caller, Caller::Bureau { .. }) { "bureau" } else { "auditor" }, Box::new(move |t, u| province_of(t, u) == province))
-        }
+        Caller::Bureau { .. } if vis.alert().is_some() => ("alert", true, trace.enterprises.iter().map(|e| e.uscc.clone()).collect()),
+        Caller::Bureau { province } => ("bureau", false, own(province)),
+        Caller::Auditor { province, .. } => ("auditor", false, own(province)),
     };
+    let mine = |u: &str| all || mine_set.contains(u);
     let (steps_before, enterprises_before) = (trace.steps.len(), trace.enterprises.len());
-    let kept_steps: Vec<_> =
-        trace.steps.iter().filter(|s| mine(&trace, &s.to) || s.from.as_deref().is_some_and(|f| mine(&trace, f))).cloned().collect();
+    let kept_steps: Vec<_> = trace.steps.iter().filter(|s| mine(&s.to) || s.from.as_deref().is_some_and(mine)).cloned().collect();
     let ends: BTreeSet<String> = kept_steps.iter().flat_map(|s| s.from.iter().cloned().chain([s.to.clone()])).collect();
-    let mine_set: BTreeSet<String> = trace.enterprises.iter().filter(|e| mine(&trace, &e.uscc)).map(|e| e.uscc.clone()).collect();
     trace.steps = kept_steps;
     trace.enterprises.retain(|e| mine_set.contains(&e.uscc) || ends.contains(&e.uscc));
     for e in &mut trace.enterprises {
