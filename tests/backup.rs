@@ -59,7 +59,11 @@ fn an_export_restores_a_lost_node_and_a_node_rebuilds_from_its_peers() {
     let online = work.path().join("online.export");
     // The export is the whole chain unmasked: nobody but a bureau gets a byte of it.
     let (code, env) = get(&c.url(1, "/v1/export"));
-    assert_eq!((code, env["result"]["error"].as_str()), (401, Some("bureaus_only")), "{env}");
+    assert_eq!(
+        (code, env["result"]["error"].as_str(), env["result"]["field"].as_str()),
+        (401, Some("unauthorized"), Some("x-coldchain-key")),
+        "{env}"
+    );
     let out = run_cli(&["export", "--gateway", &c.nodes[1].gateway, "--out", path_str(&online)]);
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--key"), "{}", String::from_utf8_lossy(&out.stderr));
     let enterprise = work.path().join("enterprise.key");

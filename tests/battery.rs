@@ -252,6 +252,12 @@ fn two_hundred_bad_requests_get_4xx_envelopes_and_store_nothing() {
         );
     }
 
+    // Request heads over the limits: the gateway's envelope, not hyper's bare 414/431.
+    cases.push(case("long target", "GET", format!("/v1/trace?scheme=BJ-ZS&code={}", "A".repeat(60_000)), "").naming("(uri)"));
+    cases.push(case("long path", "GET", format!("/v1/tx/{}", "0".repeat(9_000)), "").naming("(uri)"));
+    let many = (0..150).fold(case("150 headers", "GET", "/v1/status", ""), |c, i| c.header(&format!("x-h{i}"), "v"));
+    cases.push(many.naming("(headers)"));
+    cases.push(case("one 40 KiB header", "GET", "/v1/status", "").header("x-big", "b".repeat(40 * 1024)).naming("(headers)"));
     assert!(cases.len() >= 200, "{} cases", cases.len());
     let before = stored(&c);
     let addr = c.url(0, "").trim_start_matches("http://").trim_end_matches('/').to_string();

@@ -215,6 +215,7 @@ fn each_role_sees_exactly_what_it_may_and_cross_province_reads_are_on_chain() {
     assert!(usccs(&env).contains(&importer_uscc) && enterprise(&env, &importer_uscc)["contact_phone"] == "13812340588", "{env}");
     let (_, env) = read(&c, 0, &trace_path, None);
     assert_eq!((env["result"]["view"].as_str(), env["result"]["alert_open"].as_bool()), (Some("consumer"), Some(true)), "{env}");
-    // The public may not read the access log.
-    assert_eq!(read(&c, 0, "/v1/access-log", None).0, 403);
+    // The public may not read the access log: it is asked to sign (401); an enterprise is refused (403).
+    assert_eq!(read(&c, 0, "/v1/access-log", None).0, 401);
+    assert_eq!(read(&c, 0, "/v1/access-log", Some(&importer)).0, 403);
 }

@@ -5,10 +5,9 @@
 //!   own structural rules (every `$ref` resolves, every operation has
 //!   responses with descriptions, every path template parameter is declared
 //!   as a required path parameter and no other, operation ids are unique);
-//! - it covers every route: its operations are exactly
-//!   `coldchain_node::gateway::openapi::ROUTES`, which the unit tests in
-//!   `node/src/gateway/openapi.rs` hold equal to the routes `router()`
-//!   registers and to the route table in its doc comment;
+//! - it covers every route: its operations are exactly the routes declared
+//!   in `coldchain_node::gateway::routes::declared`, from which the router
+//!   is built, and each says who may call it (`x-coldchain-who`);
 //! - every documented route is served (no answer is the router's fallback),
 //!   with a status the document lists for it, and each enveloped answer
 //!   conforms to the documented schema of that status;
@@ -17,7 +16,7 @@
 
 mod common;
 
-use coldchain_node::gateway::openapi::ROUTES;
+use coldchain_node::gateway::routes;
 use common::*;
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -50,7 +49,8 @@ fn the_openapi_document_is_valid_and_covers_every_route() {
     assert!(problems.is_empty(), "the document breaks structural rules:\n{}", problems.join("\n"));
 
     // Every route, and nothing else.
-    let routes: BTreeSet<(String, String)> = ROUTES.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
+    let declared = routes::declared();
+    let routes: BTreeSet<(String, String)> = declared.iter().map(|r| (r.method.to_string(), r.path.clone())).collect();
     let documented: BTreeSet<(String, String)> = parsed
         .paths
         .iter()
@@ -62,10 +62,12 @@ fn the_openapi_document_is_valid_and_covers_every_route() {
     assert_eq!(documented, routes, "documented operations (left) and the gateway's routes (right) differ");
 
     // Every route is served, answers a documented status, and its envelope conforms.
-    for (method, path) in ROUTES {
+    for route in &declared {
+        let (method, path) = (route.method.as_str(), route.path.as_str());
+        assert_eq!(doc["paths"][path][method.to_lowercase()]["x-coldchain-who"], route.who.label(), "{method} {path}");
         let url = c.url(0, &concrete(path));
         let agent = agent();
-        let mut resp = match *method {
+        let mut resp = match method {
             "GET" => agent.get(&url).call(),
             "POST" => agent.post(&url).header("content-type", "application/json").send("{}"),
             other => panic!("no request for method {other}"),
@@ -74,13 +76,13 @@ fn the_openapi_document_is_valid_and_covers_every_route() {
         let status = resp.status().as_u16();
         let content_type = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
         let here = format!("{method} {path} answered {status} ({content_type})");
-        let streaming = ["/v1/alerts/stream", "/v1/export"].contains(path);
+        let streaming = route.limit == routes::Limit::Stream;
         let body: Value =
             if streaming || !content_type.starts_with("application/json") { Value::Null } else { resp.body_mut().read_json().unwrap_or(Value::Null) };
         assert_ne!(status, 405, "{here}: the router does not serve this method");
         let fallback = status == 404 && body["message"].as_str().is_some_and(|m| m.starts_with("no route"));
         assert!(!fallback, "{here}: the router has no such route: {body}");
-        let op = &doc["paths"][*path][method.to_lowercase()];
+        let op = &doc["paths"][path][method.to_lowercase()];
         let response = resolve(&doc, &op["responses"][status.to_string()]);
         assert!(response.is_object(), "{here}: status {status} is not documented for this operation");
         let media = content_type.split(';').next().unwrap_or_default().trim();
@@ -89,7 +91,7 @@ fn the_openapi_document_is_valid_and_covers_every_route() {
             documented_media.iter().any(|m| m.split(';').next().unwrap_or_default().trim() == media),
             "{here}: media type {media} is not documented for this status ({documented_media:?})"
         );
-        if media == "application/json" && !body.is_null() && path != &"/openapi.json" {
+        if media == "application/json" && !body.is_null() && path != "/openapi.json" {
             let schema = &response["content"]["application/json"]["schema"];
             if let Err(e) = conforms(&doc, schema, &body, "") {
                 panic!("{here}: the answer does not conform to the documented schema: {e}\n{body:#}");

@@ -219,13 +219,14 @@ fn the_story_traces_across_three_provinces_proves_offline_and_every_node_agrees(
     let (code, env) = c.read_as(2, &format!("/v1/alerts/{alert_id}"), Some(&hebei));
     assert_eq!(code, 200, "{env}");
     let alert = env["result"].clone();
-    // Alerts are for bureaus: the public and an enterprise get 403 on the
-    // list, the alert and the stream.
+    // Alerts are for bureaus: on the list, the alert and the stream, the
+    // public is asked to sign (401) and an enterprise is refused (403).
     let retailer = story.keys["beijing-retailer-a"].clone();
     for path in ["/v1/alerts".to_string(), format!("/v1/alerts/{alert_id}"), "/v1/alerts/stream".to_string()] {
-        for reader in [None, Some(&retailer)] {
+        for (reader, refusal) in [(None, (401, Some("unauthorized"))), (Some(&retailer), (403, Some("forbidden")))] {
             let (code, env) = c.read_as(2, &path, reader);
-            assert_eq!((code, env["result"]["error"].as_str()), (403, Some("forbidden")), "{path} as {reader:?}: {env}");
+            assert_eq!((code, env["result"]["error"].as_str()), refusal, "{path} as {reader:?}: {env}");
+            assert_eq!(env["result"]["field"], "x-coldchain-key", "{path} as {reader:?}: {env}");
         }
     }
     let (code, env) = c.read_as(0, "/v1/alerts", Some(&admin_key(&c, "beijing")));

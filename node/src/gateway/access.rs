@@ -19,7 +19,7 @@
 
 use super::Gateway;
 use super::apps::WINDOW_MS;
-use super::envelope::ApiError;
+use super::envelope::{ApiError, ErrorCode};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use coldchain_chaincode::state::ledger::{ALERTS, APP_CREDENTIALS, AUDITORS, AlertState};
 use coldchain_chaincode::state::trace::{AlertAnswer, Trace};
@@ -56,7 +56,7 @@ pub fn valid_nonce(nonce: &str) -> bool {
     (10..=64).contains(&nonce.len()) && nonce.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-fn unauthorized(error: &'static str, field: &str, rule: impl Into<String>) -> ApiError {
+fn unauthorized(error: ErrorCode, field: &str, rule: impl Into<String>) -> ApiError {
     ApiError { status: StatusCode::UNAUTHORIZED, ..ApiError::field(error, field, rule) }
 }
 
@@ -64,10 +64,14 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, ApiError> {
     headers
         .get(name)
         .ok_or_else(|| {
-            unauthorized("missing_header", name, "is required with x-coldchain-key: a signed read carries key, timestamp, nonce and signature")
+            unauthorized(
+                ErrorCode::MissingHeader,
+                name,
+                "is required with x-coldchain-key: a signed read carries key, timestamp, nonce and signature",
+            )
         })?
         .to_str()
-        .map_err(|_| unauthorized("bad_header", name, "must be ASCII text"))
+        .map_err(|_| unauthorized(ErrorCode::BadHeader, name, "must be ASCII text"))
 }
 
 /// Who is asking: from a signed read, an app id's signed request, or nobody.
@@ -78,31 +82,36 @@ pub fn caller(gw: &Gateway, method: &Method, uri: &Uri, headers: &HeaderMap) -> 
         return Ok(Caller::Enterprise { uscc });
     }
     let Some(key) = headers.get("x-coldchain-key") else { return Ok(Caller::Public) };
-    let key = key.to_str().map_err(|_| unauthorized("bad_header", "x-coldchain-key", "must be ASCII text"))?;
+    let key = key.to_str().map_err(|_| unauthorized(ErrorCode::BadHeader, "x-coldchain-key", "must be ASCII text"))?;
     let timestamp = header(headers, "x-coldchain-timestamp")?;
     let nonce = header(headers, "x-coldchain-nonce")?;
     let signature = header(headers, "x-coldchain-signature")?;
     if !valid_nonce(nonce) {
-        return Err(unauthorized("bad_nonce", "x-coldchain-nonce", "is 10–64 letters, digits, '-' or '_', new for every request"));
+        return Err(unauthorized(ErrorCode::BadNonce, "x-coldchain-nonce", "is 10–64 letters, digits, '-' or '_', new for every request"));
     }
     let mut public = [0u8; 32];
-    hex::decode_to_slice(key, &mut public).map_err(|_| unauthorized("bad_key", "x-coldchain-key", "is an ed25519 public key, 64 hex"))?;
+    hex::decode_to_slice(key, &mut public).map_err(|_| unauthorized(ErrorCode::BadKey, "x-coldchain-key", "is an ed25519 public key, 64 hex"))?;
     let verifying =
-        ed25519_dalek::VerifyingKey::from_bytes(&public).map_err(|_| unauthorized("bad_key", "x-coldchain-key", "is not an ed25519 key"))?;
-    let sent: i64 = timestamp.parse().map_err(|_| unauthorized("bad_timestamp", "x-coldchain-timestamp", "is milliseconds since the Unix epoch"))?;
+        ed25519_dalek::VerifyingKey::from_bytes(&public).map_err(|_| unauthorized(ErrorCode::BadKey, "x-coldchain-key", "is not an ed25519 key"))?;
+    let sent: i64 =
+        timestamp.parse().map_err(|_| unauthorized(ErrorCode::BadTimestamp, "x-coldchain-timestamp", "is milliseconds since the Unix epoch"))?;
     let now = gw.services.clock.now_ms();
     if (sent - now).abs() > WINDOW_MS {
-        return Err(unauthorized("stale_timestamp", "x-coldchain-timestamp", format!("is more than ±{} s from this node's clock", WINDOW_MS / 1000)));
+        return Err(unauthorized(
+            ErrorCode::StaleTimestamp,
+            "x-coldchain-timestamp",
+            format!("is more than ±{} s from this node's clock", WINDOW_MS / 1000),
+        ));
     }
     let mut sig = [0u8; 64];
-    hex::decode_to_slice(signature, &mut sig).map_err(|_| unauthorized("bad_signature", "x-coldchain-signature", "is 128 hex"))?;
+    hex::decode_to_slice(signature, &mut sig).map_err(|_| unauthorized(ErrorCode::BadSignature, "x-coldchain-signature", "is 128 hex"))?;
     let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     let node = hex::encode(gw.services.node_key.verifying_key().to_bytes());
     verifying
         .verify_strict(read_message(method.as_str(), path, timestamp, nonce, &node).as_bytes(), &ed25519_dalek::Signature::from_bytes(&sig))
         .map_err(|_| {
             unauthorized(
-                "bad_signature",
+                ErrorCode::BadSignature,
                 "x-coldchain-signature",
                 format!(
                     "does not verify: ed25519 over \"coldchain/read/v2\\n\" METHOD \"\\n\" PATH?QUERY \"\\n\" TIMESTAMP \"\\n\" NONCE \"\\n\" NODE, NODE being this validator's public key {node}"
@@ -111,7 +120,7 @@ pub fn caller(gw: &Gateway, method: &Method, uri: &Uri, headers: &HeaderMap) -> 
         })?;
     if !gw.nonces.first_use("read", key, nonce, now)? {
         return Err(unauthorized(
-            "replayed_nonce",
+            ErrorCode::ReplayedNonce,
             "x-coldchain-nonce",
             format!("{nonce} was already used with this key; every signed read needs a new nonce"),
         ));
@@ -126,20 +135,7 @@ pub fn caller(gw: &Gateway, method: &Method, uri: &Uri, headers: &HeaderMap) -> 
     }
     match l.get(&AUDITORS, &public) {
         Some(a) if !a.revoked => Ok(Caller::Auditor { name: a.name, province: a.province }),
-        _ => Err(unauthorized("unknown_key", "x-coldchain-key", "is not a bureau's, an enrolled enterprise's or a registered auditor's key")),
-    }
-}
-
-/// The province of a bureau caller; anyone else gets 403 `forbidden`
-/// saying what `what` is kept for and how a bureau proves it is one.
-pub fn bureau_only(caller: &Caller, what: &str) -> Result<String, ApiError> {
-    match caller {
-        Caller::Bureau { province } => Ok(province.clone()),
-        other => Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            format!("{what} is for bureaus: a signed read with a bureau's admin key (x-coldchain-* headers); this request is from {}", other.label()),
-        )),
+        _ => Err(unauthorized(ErrorCode::UnknownKey, "x-coldchain-key", "is not a bureau's, an enrolled enterprise's or a registered auditor's key")),
     }
 }
 

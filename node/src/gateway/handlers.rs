@@ -2,8 +2,8 @@
 //! failed, and store nothing of a request that is refused.
 
 use super::Gateway;
-use super::access;
-use super::envelope::{ApiError, ok};
+use super::access::{self, Caller};
+use super::envelope::{ApiError, ErrorCode, ok};
 use crate::block::merkle_path;
 use crate::network::peer_id_of;
 use crate::proof::{PROOF_VERSION, ProofBundle};
@@ -12,7 +12,7 @@ use crate::storage::Finality;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{StatusCode, Uri};
 use axum::response::Response;
 use coldchain_chaincode::images::{self, Image};
 use coldchain_chaincode::state::ledger::ENTERPRISE_KEYS;
@@ -51,7 +51,7 @@ pub async fn no_route(uri: Uri) -> ApiError {
 }
 
 pub async fn wrong_method(uri: Uri) -> ApiError {
-    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", format!("{} does not take this method", uri.path()))
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, ErrorCode::MethodNotAllowed, format!("{} does not take this method", uri.path()))
 }
 
 #[utoipa::path(
@@ -60,15 +60,14 @@ pub async fn wrong_method(uri: Uri) -> ApiError {
     tags = ["operators", "auditors"],
     summary = "Chain and validator status",
     description = "Chain id, height and hash of the last finalized block, the consensus view, this validator, every validator of the genesis and whether it is connected, the quorum and the mempool. With a signed read (`x-coldchain-*` headers) it also says who the node takes the caller for (`caller`: `bureau 110000`, `enterprise <USCC>`, `auditor <name>`); a key it does not know is 401.",
-    security((), ("signed_read" = [])),
     responses(
         (status = 200, description = "The status.", body = super::openapi::StatusEnvelope),
         (status = 401, response = super::openapi::Unauthorized),
     )
 )]
-pub async fn status(State(gw): State<Gateway>, method: Method, uri: Uri, headers: HeaderMap) -> Result<Response, ApiError> {
-    // Only a signed read is checked (a signature, a nonce): the plain status stays as cheap as ever.
-    let caller = if headers.contains_key("x-coldchain-key") { Some(access::caller(&gw, &method, &uri, &headers)?.label()) } else { None };
+pub async fn status(State(gw): State<Gateway>, caller: Caller) -> Result<Response, ApiError> {
+    // Named only for a signed read; the plain status stays as cheap as ever.
+    let caller = (caller != Caller::Public).then(|| caller.label());
     let s = &gw.services;
     let g = &s.genesis;
     let head = *s.head.borrow();
@@ -114,9 +113,9 @@ pub fn parse_body(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<V
 pub fn body_bytes(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, ApiError> {
     body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", format!("the request body exceeds the limit of {limit} bytes"))
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::BodyTooLarge, format!("the request body exceeds the limit of {limit} bytes"))
         } else {
-            ApiError::new(e.status(), "bad_body", e.body_text())
+            ApiError::new(e.status(), ErrorCode::BadBody, e.body_text())
         }
     })
 }
@@ -124,11 +123,11 @@ pub fn body_bytes(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<B
 fn malformed_json(e: serde_json::Error) -> ApiError {
     match coldchain_chaincode::strict_json::duplicate_path(&e) {
         Some(path) => ApiError::field(
-            "duplicate_key",
+            ErrorCode::DuplicateKey,
             path,
             format!("appears twice in one object (line {}, column {}); an object names each key once", e.line(), e.column()),
         ),
-        None => ApiError::field("malformed_json", "(body)", format!("must be valid JSON: {e}")),
+        None => ApiError::field(ErrorCode::MalformedJson, "(body)", format!("must be valid JSON: {e}")),
     }
 }
 
@@ -146,23 +145,23 @@ fn submission_permit(gw: &Gateway) -> Result<tokio::sync::OwnedSemaphorePermit, 
     gw.submit_permits
         .clone()
         .try_acquire_owned()
-        .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "too many submissions in flight; retry later"))
+        .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Overloaded, "too many submissions in flight; retry later"))
 }
 
 fn tx_error(e: TxError) -> ApiError {
     let code = match e.field.as_str() {
-        "signature" => "bad_signature",
-        "signer.algorithm" => "unsupported_key_type",
-        "chain_id" => "wrong_chain",
-        _ => "invalid_transaction",
+        "signature" => ErrorCode::BadSignature,
+        "signer.algorithm" => ErrorCode::UnsupportedKeyType,
+        "chain_id" => ErrorCode::WrongChain,
+        _ => ErrorCode::InvalidTransaction,
     };
     ApiError::field(code, e.field, e.rule)
 }
 
 fn submit_error(e: SubmitError) -> ApiError {
     match e {
-        SubmitError::Overloaded(_) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", e.to_string()),
-        SubmitError::ShuttingDown => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting_down", e.to_string()),
+        SubmitError::Overloaded(_) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Overloaded, e.to_string()),
+        SubmitError::ShuttingDown => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::ShuttingDown, e.to_string()),
         SubmitError::Storage(_) => ApiError::internal(e),
     }
 }
@@ -195,13 +194,13 @@ async fn check_items<I: Send + 'static>(items: Vec<I>, gw: &Gateway, to_value: f
             .map(|item| {
                 let mut v = to_value(item)?;
                 let images = match v.get_mut("record") {
-                    Some(record) => images::extract(record).map_err(|e| ApiError::field("invalid_image", e.field, e.rule))?,
+                    Some(record) => images::extract(record).map_err(|e| ApiError::field(ErrorCode::InvalidImage, e.field, e.rule))?,
                     None => Vec::new(),
                 };
                 let tx = Transaction::from_json(&v, &chain_id).map_err(tx_error)?;
                 if !images.is_empty() && !may_send_images(&state, &tx.signer.public_key) {
                     return Err(ApiError::field(
-                        "invalid_image",
+                        ErrorCode::InvalidImage,
                         "signer.public_key",
                         "images are kept only for records signed by an enrolled enterprise, a bureau's admin key or (for an app id) its bureau's node",
                     ));
@@ -243,7 +242,7 @@ pub fn stage_images(gw: &Gateway, id: &TxId, tx: &Transaction, images: &[Image])
     }
     gw.images.stage(id, &tx.signer.public_key, images, gw.services.clock.now_ms()).map_err(|e| match e {
         super::images::ImageStoreError::OverQuota { .. } => {
-            ApiError { status: StatusCode::TOO_MANY_REQUESTS, ..ApiError::field("image_quota", "signer.public_key", e.to_string()) }
+            ApiError { status: StatusCode::TOO_MANY_REQUESTS, ..ApiError::field(ErrorCode::ImageQuota, "signer.public_key", e.to_string()) }
         }
         other => ApiError::internal(format!("cannot stage the images of {id}: {other}")),
     })
@@ -281,7 +280,7 @@ pub fn wait_ms(gw: &Gateway, q: &WaitQuery) -> Result<Option<u64>, ApiError> {
     match q.wait.as_deref() {
         None => Ok(None),
         Some("finalized") => Ok(Some(q.timeout_ms.unwrap_or(gw.services.max_wait_ms).min(gw.services.max_wait_ms))),
-        Some(other) => Err(ApiError::field("bad_query", "wait", format!("must be \"finalized\", got \"{other}\""))),
+        Some(other) => Err(ApiError::field(ErrorCode::BadQuery, "wait", format!("must be \"finalized\", got \"{other}\""))),
     }
 }
 
@@ -318,7 +317,7 @@ pub fn submitted(gw: &Gateway, id: TxId, height: Option<u64>, wait: Option<u64>)
             Some(Outcome::Rejected { field, rule }) => {
                 return Err(ApiError {
                     status: StatusCode::UNPROCESSABLE_ENTITY,
-                    ..ApiError::field("rule_violated", field, format!("{rule} (refused when finalized at height {h})"))
+                    ..ApiError::field(ErrorCode::RuleViolated, field, format!("{rule} (refused when finalized at height {h})"))
                 });
             }
             _ => ok(StatusCode::OK, "finalized", json!({"tx_id": id, "state": "finalized", "height": h})),
@@ -358,7 +357,7 @@ pub async fn submit_new(gw: &Gateway, value: Value, wait: Option<u64>) -> Result
         gw.services.submit(vec![(id, tx)]).await.map_err(submit_error)?.pop().ok_or_else(|| ApiError::internal("no outcome for the transaction"))?;
     let (mut height, first) = match outcome {
         SubmitOutcome::Rejected { field, rule } => {
-            return Err(ApiError { status: StatusCode::UNPROCESSABLE_ENTITY, ..ApiError::field("rule_violated", field, rule) });
+            return Err(ApiError { status: StatusCode::UNPROCESSABLE_ENTITY, ..ApiError::field(ErrorCode::RuleViolated, field, rule) });
         }
         SubmitOutcome::AlreadyFinalized { height } => (Some(height), false),
         SubmitOutcome::AlreadyPending => (None, false),
@@ -394,12 +393,12 @@ pub async fn submit_batch(State(gw): State<Gateway>, Query(q): Query<WaitQuery>,
     let items: Vec<Box<RawValue>> = match serde_json::from_slice(&body_bytes(body, gw.max_body_bytes)?) {
         Ok(items) => items,
         Err(e) if e.classify() == serde_json::error::Category::Data => {
-            return Err(ApiError::field("invalid_batch", "(body)", "must be a JSON array of transactions"));
+            return Err(ApiError::field(ErrorCode::InvalidBatch, "(body)", "must be a JSON array of transactions"));
         }
         Err(e) => return Err(malformed_json(e)),
     };
     if items.is_empty() || items.len() > MAX_BATCH {
-        return Err(ApiError::field("invalid_batch", "(body)", format!("must hold 1 to {MAX_BATCH} transactions, got {}", items.len())));
+        return Err(ApiError::field(ErrorCode::InvalidBatch, "(body)", format!("must hold 1 to {MAX_BATCH} transactions, got {}", items.len())));
     }
     let checked: Vec<_> = check_raw_transactions(items, &gw)
         .await
@@ -452,15 +451,36 @@ pub async fn submit_batch(State(gw): State<Gateway>, Query(q): Query<WaitQuery>,
     Ok(ok(status, message, json!({"results": results})))
 }
 
+/// `POST /v1/records/batch`: as `POST /v1/tx/batch`, under the name seed
+/// 004's clients look for (one handler carries one path).
+#[utoipa::path(
+    post,
+    path = "/v1/records/batch",
+    tags = ["enterprises"],
+    summary = "Submit signed records in a batch",
+    description = "As `POST /v1/tx/batch` (the same handler): a JSON array of 1 to 10,000 signed transactions whose records are trace records (docs/RECORDS.md); one result per item, in order. Base64 images are taken out of each record and kept on this node.",
+    params(WaitQuery),
+    request_body(content = Vec<super::openapi::Transaction>, description = "A JSON array of signed transactions.", example = json!(super::openapi::examples::batch())),
+    responses(
+        (status = 200, description = "At least one item accepted; each item's result says `pending`, `finalized` or `refused` with field and rule.", body = super::openapi::BatchEnvelope, example = json!(super::openapi::examples::batch_answer())),
+        (status = 400, description = "Malformed JSON or not an array of 1 to 10,000 (`ErrorEnvelope`), or every item refused (`BatchEnvelope` with `success: false`).", body = super::openapi::BatchRefused),
+        (status = 413, response = super::openapi::PayloadTooLarge),
+        (status = 500, response = super::openapi::Internal),
+        (status = 503, response = super::openapi::Unavailable),
+    )
+)]
+pub async fn submit_records_batch(gw: State<Gateway>, q: Query<WaitQuery>, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
+    submit_batch(gw, q, body).await
+}
+
 pub fn parse_id(id: &str) -> Result<TxId, ApiError> {
-    id.parse::<Hash>().map_err(|_| ApiError::field("bad_tx_id", "id", "must be 64 hexadecimal characters (a transaction id)"))
+    id.parse::<Hash>().map_err(|_| ApiError::field(ErrorCode::BadTxId, "id", "must be 64 hexadecimal characters (a transaction id)"))
 }
 
 #[utoipa::path(
     get,
     path = "/v1/tx/{id}",
     tags = ["enterprises", "auditors"],
-    security((), ("signed_read" = []), ("signed_request" = [])),
     summary = "A transaction and its state",
     description = "`finalized` (height, index in the block, the chaincode's outcome, the transaction) or `pending`; 404 `unknown_transaction` when this node has never seen it. What the caller sees depends on who it is (least privilege, docs/OPERATIONS.md): the public gets contacts and phones masked and prices removed; a signed read (`x-coldchain-*` headers) or a seed 004 signed request identifies an enterprise, a bureau or an auditor; a bureau's unmasked read of another province inside an open alert's trace is recorded on chain (`GET /v1/access-log`). Bad read credentials: 401.",
     params(("id" = String, Path, description = "Transaction id: 64 hexadecimal characters.")),
@@ -472,15 +492,8 @@ pub fn parse_id(id: &str) -> Result<TxId, ApiError> {
         (status = 500, response = super::openapi::Internal),
     )
 )]
-pub async fn transaction(
-    State(gw): State<Gateway>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
+pub async fn transaction(State(gw): State<Gateway>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
-    let caller = access::caller(&gw, &method, &uri, &headers)?;
     let store = &gw.services.store;
     if let Some(loc) = store.tx_location(&id).map_err(ApiError::internal)? {
         let tx = store.tx_at(loc.height, loc.index).map_err(ApiError::internal)?.ok_or_else(|| ApiError::internal("indexed transaction missing"))?;
@@ -501,7 +514,7 @@ pub async fn transaction(
     if store.is_pending(&id).map_err(ApiError::internal)? {
         return Ok(ok(StatusCode::OK, "pending", json!({"tx_id": id, "state": "pending"})));
     }
-    Err(ApiError::new(StatusCode::NOT_FOUND, "unknown_transaction", format!("transaction {id} is unknown to this node")))
+    Err(ApiError::new(StatusCode::NOT_FOUND, ErrorCode::UnknownTransaction, format!("transaction {id} is unknown to this node")))
 }
 
 /// `GET /v1/proofs/{id}`: the bundle with the transaction for callers who
@@ -512,7 +525,6 @@ pub async fn transaction(
     get,
     path = "/v1/proofs/{id}",
     tags = ["auditors"],
-    security((), ("signed_read" = []), ("signed_request" = [])),
     summary = "The proof bundle of a finalized transaction",
     description = "Everything needed to check offline, with only the genesis file, that a quorum of validators finalized the transaction (docs/PROOFS.md; `coldchain verify`). 404 `not_finalized` while it is pending, `unknown_transaction` if unknown. Callers who may not see the record in full (the public) get the bundle without the transaction: it proves the transaction id. What the caller sees depends on who it is (least privilege, docs/OPERATIONS.md): the public gets contacts and phones masked and prices removed; a signed read (`x-coldchain-*` headers) or a seed 004 signed request identifies an enterprise, a bureau or an auditor; a bureau's unmasked read of another province inside an open alert's trace is recorded on chain (`GET /v1/access-log`). Bad read credentials: 401.",
     params(("id" = String, Path, description = "Transaction id: 64 hexadecimal characters.")),
@@ -524,9 +536,8 @@ pub async fn transaction(
         (status = 500, response = super::openapi::Internal),
     )
 )]
-pub async fn proof(State(gw): State<Gateway>, method: Method, uri: Uri, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn proof(State(gw): State<Gateway>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
-    let caller = access::caller(&gw, &method, &uri, &headers)?;
     let store = gw.services.store.clone();
     let bundle = tokio::task::spawn_blocking(move || -> Result<Option<ProofBundle>, ApiError> {
         let Some(loc) = store.tx_location(&id).map_err(ApiError::internal)? else { return Ok(None) };
@@ -565,10 +576,12 @@ pub async fn proof(State(gw): State<Gateway>, method: Method, uri: Uri, headers:
             let message = if included { "" } else { "the record is withheld from this caller; the proof establishes its transaction id" };
             Ok(ok(StatusCode::OK, message, b))
         }
-        None if gw.services.store.is_pending(&id).map_err(ApiError::internal)? => {
-            Err(ApiError::new(StatusCode::NOT_FOUND, "not_finalized", format!("transaction {id} is pending; a proof exists once it is finalized")))
-        }
-        None => Err(ApiError::new(StatusCode::NOT_FOUND, "unknown_transaction", format!("transaction {id} is unknown to this node"))),
+        None if gw.services.store.is_pending(&id).map_err(ApiError::internal)? => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::NotFinalized,
+            format!("transaction {id} is pending; a proof exists once it is finalized"),
+        )),
+        None => Err(ApiError::new(StatusCode::NOT_FOUND, ErrorCode::UnknownTransaction, format!("transaction {id} is unknown to this node"))),
     }
 }
 
@@ -587,7 +600,7 @@ pub async fn proof(State(gw): State<Gateway>, method: Method, uri: Uri, headers:
     )
 )]
 pub async fn block(State(gw): State<Gateway>, Path(height): Path<String>) -> Result<Response, ApiError> {
-    let height: u64 = height.parse().map_err(|_| ApiError::field("bad_height", "height", "must be a non-negative integer"))?;
+    let height: u64 = height.parse().map_err(|_| ApiError::field(ErrorCode::BadHeight, "height", "must be a non-negative integer"))?;
     let store = &gw.services.store;
     if height == 0 {
         let header = gw.services.genesis.block_header();

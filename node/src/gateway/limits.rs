@@ -1,12 +1,13 @@
 //! The gateway's request limits, one middleware on every route and the
-//! fallback, after routing (so it knows the route template):
+//! fallback, by the route's declared [`Limit`] (`super::routes`):
 //!
 //! - **rate** per caller: a caller is the client's IP address as the
 //!   connection shows it (an IPv6 client by its /64), so more connections do
 //!   not buy more requests. A keyed GCRA limiter (`governor`) allows
 //!   `gateway.rate_burst` requests at once and `gateway.rate_per_second`
 //!   sustained; beyond it the answer is 429 `rate_limited` with `Retry-After`.
-//!   The operators' probes `/healthz`, `/readyz` and `/metrics` are exempt.
+//!   The operators' probes ([`Limit::Probe`]: `/healthz`, `/readyz`,
+//!   `/metrics`) are exempt.
 //!   Callers whose allowance is full again are forgotten every
 //!   [`SWEEP_INTERVAL`], which bounds the limiter's memory.
 //! - **body size**: a declared Content-Length over `gateway.max_body_bytes`
@@ -15,14 +16,15 @@
 //!   [`super::handlers::parse_body`]).
 //! - **time**: `gateway.request_timeout_ms` from routing to the response
 //!   head, reading the body included; beyond it 503 `timeout`. The streams
-//!   `/v1/alerts/stream` and `/v1/export` are exempt.
+//!   ([`Limit::Stream`]: `/v1/alerts/stream`, `/v1/export`) are exempt.
 //!
 //! [`super::serve`] puts the [`Limits`] in every request's extensions; a
 //! router without them (unit tests) runs unlimited.
 
-use super::envelope::ApiError;
+use super::envelope::{ApiError, ErrorCode};
+use super::routes::Limit;
 use crate::config::GatewayConfig;
-use axum::extract::{ConnectInfo, MatchedPath, Request};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -33,10 +35,6 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Routes that are never rate limited: health, readiness and metrics probes.
-pub const PROBES: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
-/// Routes whose answers are long-lived streams: no request timeout.
-pub const STREAMS: [&str; 2] = ["/v1/alerts/stream", "/v1/export"];
 /// How often callers with a full allowance again are forgotten.
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(10);
 
@@ -99,11 +97,11 @@ pub fn rate_key(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// The middleware: rate, declared body size, then the timeout.
-pub async fn enforce(request: Request, next: Next) -> Response {
+/// The middleware, with the route's declared [`Limit`]: rate, declared body
+/// size, then the timeout.
+pub async fn enforce(State(limit): State<Limit>, request: Request, next: Next) -> Response {
     let Some(limits) = request.extensions().get::<Arc<Limits>>().cloned() else { return next.run(request).await };
-    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_default();
-    if !PROBES.contains(&route.as_str())
+    if limit.rate_limited()
         && let Some(ip) = caller_ip(&request)
         && let Err(retry_after) = limits.check(ip)
     {
@@ -111,24 +109,28 @@ pub async fn enforce(request: Request, next: Next) -> Response {
             "more than {} requests per second (burst {}) from {ip}: `gateway.rate_per_second`; retry after {retry_after} s",
             limits.rate_per_second, limits.rate_burst
         );
-        let mut response = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message).into_response();
+        let mut response = ApiError::new(StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited, message).into_response();
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
         return response;
     }
     let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limits.max_body_bytes as u64) {
         let message = format!("the request body exceeds the limit of {} bytes", limits.max_body_bytes);
-        return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", message).into_response();
+        return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::BodyTooLarge, message).into_response();
     }
-    if STREAMS.contains(&route.as_str()) {
+    if !limit.timed() {
         return next.run(request).await;
     }
     match tokio::time::timeout(limits.request_timeout, next.run(request)).await {
         Ok(response) => response,
         Err(_) => {
             let ms = limits.request_timeout.as_millis();
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "timeout", format!("no answer within {ms} ms (`gateway.request_timeout_ms`); retry later"))
-                .into_response()
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::Timeout,
+                format!("no answer within {ms} ms (`gateway.request_timeout_ms`); retry later"),
+            )
+            .into_response()
         }
     }
 }
@@ -188,11 +190,11 @@ mod tests {
         };
         let cfg: GatewayConfig = toml::from_str("listen = \"127.0.0.1:1\"\nrate_per_second = 1\nrate_burst = 2\nmax_body_bytes = 100").unwrap();
         let limits = Limits { request_timeout: Duration::from_millis(50), ..Limits::new(&cfg) };
+        let limited = |limit: Limit| axum::middleware::from_fn_with_state(limit, enforce);
         let app = axum::Router::new()
-            .route("/slow", get(slow))
-            .route("/upload", post(|| async { "stored" }))
-            .route("/healthz", get(|| async { "alive" }))
-            .layer(axum::middleware::from_fn(enforce))
+            .route("/slow", get(slow).layer(limited(Limit::Request)))
+            .route("/upload", post(|| async { "stored" }).layer(limited(Limit::Request)))
+            .route("/healthz", get(|| async { "alive" }).layer(limited(Limit::Probe)))
             .layer(axum::Extension(Arc::new(limits)));
 
         let (status, _, env) = call(&app, "GET", "/slow", None).await;
@@ -215,10 +217,7 @@ mod tests {
         // A stream is not cut by the request timeout (and is rate limited like any route).
         let unlimited: GatewayConfig = toml::from_str("listen = \"127.0.0.1:1\"\nrate_per_second = 0").unwrap();
         let limits = Limits { request_timeout: Duration::from_millis(50), ..Limits::new(&unlimited) };
-        let app = axum::Router::new()
-            .route("/v1/alerts/stream", get(slow))
-            .layer(axum::middleware::from_fn(enforce))
-            .layer(axum::Extension(Arc::new(limits)));
+        let app = axum::Router::new().route("/v1/alerts/stream", get(slow).layer(limited(Limit::Stream))).layer(axum::Extension(Arc::new(limits)));
         assert_eq!(call(&app, "GET", "/v1/alerts/stream", None).await.0, StatusCode::OK);
     }
 }

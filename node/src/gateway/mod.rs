@@ -1,36 +1,8 @@
-//! The HTTP gateway (axum). Every route is in the table below; every answer
-//! is the seed-004 envelope (see [`envelope`]).
-//!
-//! | method | path                  | for         | what |
-//! |--------|-----------------------|-------------|------|
-//! | GET    | `/`                   | officers    | the explorer page: status, blocks, trace search and graph, transactions with in-browser proof check, live alerts |
-//! | GET    | `/v1/status`          | everyone    | chain id, height, head hash, this validator, validators and which are connected |
-//! | POST   | `/v1/tx`              | enterprises | one signed transaction; `?wait=finalized` waits (bounded) for its height |
-//! | POST   | `/v1/tx/batch`        | enterprises | an array of signed transactions, one result each |
-//! | GET    | `/v1/tx/{id}`         | everyone    | the transaction and its state: pending, finalized at height H, unknown |
-//! | GET    | `/v1/proofs/{id}`     | auditors    | the proof bundle (docs/PROOFS.md) |
-//! | GET    | `/v1/blocks/{height}` | everyone    | header, hash, finality certificate, transaction ids |
-//! | POST   | `/v1/records`         | enterprises | one signed record (as `/v1/tx`), or a bare record with seed 004's `appid`/`timestamp`/`nonce`/`signature` headers; Base64 images are kept here, their SHA-256 on chain |
-//! | POST   | `/v1/records/batch`   | enterprises | an array of signed records |
-//! | POST   | `/v1/apps`            | bureaus     | a signed `app_credential`: issues (answering the secret) or revokes an enterprise's app id |
-//! | GET    | `/v1/codes/{scheme}/{code}` | everyone | a code's lot, its linked codes in every scheme, resolution URLs |
-//! | GET    | `/v1/trace`           | bureaus     | `?scheme=&code=&direction=forward\|backward\|both&format=json\|csv\|dot\|svg` |
-//! | POST   | `/v1/alerts`          | bureaus     | a signed `alert`; answers with the affected set once finalized |
-//! | GET    | `/v1/alerts`          | bureaus     | every alert and its disposal state (signed read; 403 for others) |
-//! | GET    | `/v1/alerts/{id}`     | bureaus     | one alert: affected set by province, trace, associated lots |
-//! | GET    | `/v1/alerts/stream`   | bureaus     | server-sent events: alerts, disposals, notices as they finalize (signed read; 403 for others) |
-//! | GET    | `/v1/notices`         | everyone    | published notices, newest first |
-//! | GET    | `/v1/access-log`      | bureaus, auditors | cross-province unmasked reads inside alerts' traces (signed read) |
-//! | GET    | `/v1/images/{sha256}` | who may see its record | an image this node received with a record, kept once the record is final |
-//! | GET    | `/v1/state`           | auditors    | chaincode state root, digest and sizes |
-//! | GET    | `/v1/state/proof`     | auditors    | state entries proven under a certified state root |
-//! | GET    | `/v1/export`          | bureaus     | the finalized chain as an export file (JSON Lines, `coldchain export --key`); a bureau's signed read only |
-//! | POST   | `/cold-chain-tracing/certification.register` | provinces | national interface (HTTP Basic): entry certificate |
-//! | POST   | `/cold-chain-tracing/statistical.info.register` | provinces | national interface (HTTP Basic): interprovincial flow |
-//! | GET    | `/healthz`            | operators   | the process is alive |
-//! | GET    | `/readyz`             | operators   | 200 when connected to a quorum and caught up with peers, else 503 saying why |
-//! | GET    | `/metrics`            | operators   | Prometheus text: height, view, finalized blocks and transactions, mempool, peers, votes, sync lag, requests by route |
-//! | GET    | `/openapi.json`       | everyone    | the OpenAPI 3 document of every route, generated from the code ([`openapi`]); not an envelope |
+//! The HTTP gateway (axum). Every route is declared once, in
+//! [`routes::declared`], with who may call it and its limits; the router,
+//! each request's admission and the OpenAPI document (`GET /openapi.json`)
+//! come from there. Every JSON answer is the seed-004 envelope (see
+//! [`envelope`]); files and streams are not.
 
 // No panic reachable from a request: errors are answers (docs/SECURITY.md).
 #![cfg_attr(not(test), deny(clippy::expect_used, clippy::unwrap_used))]
@@ -49,6 +21,7 @@ mod national;
 pub mod nonces;
 pub mod openapi;
 pub mod render;
+pub mod routes;
 pub mod scope;
 mod state_proof;
 pub mod tls;
@@ -57,7 +30,6 @@ mod trace;
 use crate::runtime::NodeServices;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
 use std::sync::Arc;
 use tokio::sync::{Semaphore, watch};
 
@@ -98,44 +70,15 @@ pub fn router(services: NodeServices, max_body_bytes: usize, images: Arc<images:
         exports: Arc::new(Semaphore::new(export::MAX_CONCURRENT_EXPORTS)),
         images,
     };
-    Router::new()
-        .route("/", get(explorer::page))
-        .route("/v1/status", get(handlers::status))
-        .route("/v1/tx", post(handlers::submit_one))
-        .route("/v1/tx/batch", post(handlers::submit_batch))
-        .route("/v1/tx/{id}", get(handlers::transaction))
-        .route("/v1/proofs/{id}", get(handlers::proof))
-        .route("/v1/blocks/{height}", get(handlers::block))
-        .route("/v1/records", post(apps::submit_record))
-        .route("/v1/apps", post(apps::issue))
-        .route("/v1/records/batch", post(handlers::submit_batch))
-        .route("/v1/codes/{scheme}/{code}", get(trace::code))
-        .route("/v1/trace", get(trace::trace))
-        .route("/v1/alerts", post(trace::raise_alert).get(trace::alerts))
-        .route("/v1/alerts/stream", get(trace::alert_stream))
-        .route("/v1/alerts/{id}", get(trace::alert))
-        .route("/v1/notices", get(trace::notices))
-        .route("/v1/access-log", get(trace::access_log))
-        .route("/v1/images/{sha256}", get(trace::image))
-        .route("/v1/state", get(trace::state))
-        .route("/v1/state/proof", get(state_proof::state_proof))
-        .route("/v1/export", get(export::export))
-        .route("/cold-chain-tracing/certification.register", post(national::certification_register))
-        .route("/cold-chain-tracing/statistical.info.register", post(national::statistical_info_register))
-        .route("/healthz", get(handlers::healthz))
-        .route("/readyz", get(metrics::readyz))
-        .route("/metrics", get(metrics::metrics))
-        .route("/openapi.json", get(openapi::document))
-        .fallback(handlers::no_route)
-        .method_not_allowed_fallback(handlers::wrong_method)
+    routes::router(state.clone())
         .layer(DefaultBodyLimit::max(max_body_bytes))
         // After routing (the route template is known), on every route and
-        // the fallback; each layer wraps those above it: the metrics and
-        // interface log see every answer of the limits that `serve`
-        // installs (rate, declared body size, timeout).
+        // the fallback, outside each route's own limits and admission; each
+        // layer wraps those above it: the metrics and interface log see
+        // every answer.
         .layer(axum::middleware::from_fn(envelope::json_bodies))
         .layer(axum::middleware::from_fn(envelope::envelope_rejections))
-        .layer(axum::middleware::from_fn(limits::enforce))
+        .layer(axum::middleware::from_fn(envelope::request_heads))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .with_state(state)
 }
@@ -283,7 +226,7 @@ pub async fn serve(listener: std::net::TcpListener, services: NodeServices, cfg:
         Some(tls) => match axum_server::from_tcp_rustls(listener, tls) {
             Ok(server) => {
                 let mut server = server.map(|tls| tls.acceptor(capping)).accept_error_handler(on_refused);
-                server.http_builder().http1().header_read_timeout(HEADER_READ_TIMEOUT);
+                server.http_builder().http1().header_read_timeout(HEADER_READ_TIMEOUT).max_headers(envelope::HYPER_MAX_HEADERS);
                 server.handle(handle).serve(make_service).await
             }
             Err(e) => Err(e),
@@ -291,7 +234,7 @@ pub async fn serve(listener: std::net::TcpListener, services: NodeServices, cfg:
         None => match axum_server::from_tcp(listener) {
             Ok(server) => {
                 let mut server = server.acceptor(capping).accept_error_handler(on_refused);
-                server.http_builder().http1().header_read_timeout(HEADER_READ_TIMEOUT);
+                server.http_builder().http1().header_read_timeout(HEADER_READ_TIMEOUT).max_headers(envelope::HYPER_MAX_HEADERS);
                 server.handle(handle).serve(make_service).await
             }
             Err(e) => Err(e),

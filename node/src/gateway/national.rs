@@ -12,7 +12,7 @@
 //! same duplicate rules as for any other reporter.
 
 use super::Gateway;
-use super::envelope::{ApiError, ok};
+use super::envelope::{ApiError, ErrorCode, ok};
 use super::handlers::{parse_body, submit_value, submitted};
 use axum::body::Bytes;
 use axum::extract::State;
@@ -31,7 +31,6 @@ use serde_json::{Value, json};
     summary = "Report entry certificate information",
     description = "The national data-interface rules (seed 000 §2), HTTP Basic with a client a bureau registered (`report_client`). The body is the report's fields; the node adds `type` (`certificate_report`) and `clientId`, signs it with its validator key, and waits (bounded) for finalization. The chaincode applies the seed's duplicate rules.",
     request_body(content = Object, description = "The report's fields (docs/RECORDS.md, `certificate_report`), without `type` and `clientId`.", example = json!(super::openapi::examples::certificate_report())),
-    security(("national_basic" = [])),
     responses(
         (status = 200, description = "Registered on chain.", body = super::openapi::ReportEnvelope),
         (status = 202, description = "Accepted, but not finalized within the node's wait.", body = super::openapi::SubmitEnvelope, example = json!(super::openapi::examples::not_yet())),
@@ -58,7 +57,6 @@ pub async fn certification_register(
     summary = "Report an interprovincial flow",
     description = "The national data-interface rules (seed 000 §2), HTTP Basic with a client a bureau registered (`report_client`). The body is the report's fields; the node adds `type` (`flow_report`) and `clientId`, signs it with its validator key, and waits (bounded) for finalization. The chaincode applies the seed's duplicate rules.",
     request_body(content = Object, description = "The report's fields (docs/RECORDS.md, `flow_report`), without `type` and `clientId`.", example = json!(super::openapi::examples::flow_report())),
-    security(("national_basic" = [])),
     responses(
         (status = 200, description = "Registered on chain.", body = super::openapi::ReportEnvelope),
         (status = 202, description = "Accepted, but not finalized within the node's wait.", body = super::openapi::SubmitEnvelope, example = json!(super::openapi::examples::not_yet())),
@@ -79,7 +77,7 @@ pub async fn statistical_info_register(
 }
 
 fn unauthorized(message: &str) -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message.to_string())
+    ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, message.to_string())
 }
 
 /// The client id whose HTTP Basic credentials are valid and not revoked.
@@ -113,10 +111,10 @@ async fn report(gw: Gateway, headers: HeaderMap, body: Result<Bytes, BytesReject
     let client_id = authenticate(&gw, &headers)?;
     let mut record = parse_body(body, gw.max_body_bytes)?;
     let Some(obj) = record.as_object_mut() else {
-        return Err(ApiError::field("malformed_json", "(body)", "must be a JSON object of the report's fields"));
+        return Err(ApiError::field(ErrorCode::MalformedJson, "(body)", "must be a JSON object of the report's fields"));
     };
     if obj.contains_key("type") || obj.contains_key("clientId") {
-        return Err(ApiError::field("invalid_report", "(body)", "the interface sets `type` and `clientId` itself; leave them out"));
+        return Err(ApiError::field(ErrorCode::InvalidReport, "(body)", "the interface sets `type` and `clientId` itself; leave them out"));
     }
     obj.insert("type".into(), Value::String(kind.into()));
     obj.insert("clientId".into(), Value::String(client_id.clone()));

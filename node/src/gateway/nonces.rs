@@ -9,7 +9,7 @@
 //! full cache ([`MAX_NONCES`]) refuses new nonces until old ones expire
 //! rather than forget any inside the window.
 
-use super::envelope::ApiError;
+use super::envelope::{ApiError, ErrorCode};
 use axum::http::StatusCode;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -70,7 +70,7 @@ impl NonceCache {
             if seen.len() >= MAX_NONCES {
                 return Err(ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "overloaded",
+                    ErrorCode::Overloaded,
                     "too many signed requests in the last 10 minutes; retry later",
                 ));
             }

@@ -7,12 +7,10 @@
 //! envelope `{success, code, message, timestamp, result}` with each route's
 //! `result`, and the error result `{error, field, rule}`.
 //!
-//! Coverage is enforced by the tests below: [`ROUTES`] must equal the routes
-//! registered in `router()` (read from `mod.rs`'s source), the route table in
-//! `mod.rs`'s doc comment, and the operations of the document. A route added
-//! to the router without a `#[utoipa::path]` and an entry in [`ApiDoc`] fails
-//! `cargo test -p coldchain-node --lib openapi`; `tests/openapi.rs` checks
-//! the served document against a running node.
+//! Which routes there are, who may call each and under which limits is
+//! declared once, in `super::routes`; [`super::routes::document`] puts the
+//! handlers' paths into [`ApiDoc`] with what that declaration implies.
+//! `tests/openapi.rs` checks the served document against a running node.
 
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -22,40 +20,6 @@ use std::collections::BTreeMap;
 use std::sync::LazyLock;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToResponse, ToSchema};
-
-/// Every route of the gateway as (method, path template): the router in
-/// `mod.rs`, its doc-comment table and the OpenAPI document must all list
-/// exactly these (checked by this module's tests).
-pub const ROUTES: &[(&str, &str)] = &[
-    ("GET", "/"),
-    ("GET", "/openapi.json"),
-    ("GET", "/v1/status"),
-    ("POST", "/v1/tx"),
-    ("POST", "/v1/tx/batch"),
-    ("GET", "/v1/tx/{id}"),
-    ("GET", "/v1/proofs/{id}"),
-    ("GET", "/v1/blocks/{height}"),
-    ("POST", "/v1/records"),
-    ("POST", "/v1/records/batch"),
-    ("POST", "/v1/apps"),
-    ("GET", "/v1/codes/{scheme}/{code}"),
-    ("GET", "/v1/trace"),
-    ("POST", "/v1/alerts"),
-    ("GET", "/v1/alerts"),
-    ("GET", "/v1/alerts/{id}"),
-    ("GET", "/v1/alerts/stream"),
-    ("GET", "/v1/access-log"),
-    ("GET", "/v1/notices"),
-    ("GET", "/v1/images/{sha256}"),
-    ("GET", "/v1/state"),
-    ("GET", "/v1/state/proof"),
-    ("GET", "/v1/export"),
-    ("POST", "/cold-chain-tracing/certification.register"),
-    ("POST", "/cold-chain-tracing/statistical.info.register"),
-    ("GET", "/healthz"),
-    ("GET", "/readyz"),
-    ("GET", "/metrics"),
-];
 
 const DESCRIPTION: &str = "The HTTP gateway of a coldchain validator: the permissioned consortium chain on which the \
 market-supervision bureaus of Beijing, Tianjin and Hebei and the national platform notarise and trace imported \
@@ -75,41 +39,11 @@ in docs/PROOFS.md. Routes that answer files or streams (`/`, `/openapi.json`, `/
 #[derive(OpenApi)]
 #[openapi(
     info(title = "coldchain gateway", version = env!("CARGO_PKG_VERSION"), description = DESCRIPTION),
-    paths(
-        super::explorer::page,
-        document,
-        super::handlers::status,
-        super::handlers::submit_one,
-        super::handlers::submit_batch,
-        super::handlers::transaction,
-        super::handlers::proof,
-        super::handlers::block,
-        super::apps::submit_record,
-        submit_records_batch,
-        super::apps::issue,
-        super::trace::code,
-        super::trace::trace,
-        super::trace::raise_alert,
-        super::trace::alerts,
-        super::trace::alert,
-        super::trace::alert_stream,
-        super::trace::access_log,
-        super::trace::notices,
-        super::trace::image,
-        super::trace::state,
-        super::state_proof::state_proof,
-        super::export::export,
-        super::national::certification_register,
-        super::national::statistical_info_register,
-        super::handlers::healthz,
-        super::metrics::readyz,
-        super::metrics::metrics,
-    ),
     components(
         schemas(ErrorEnvelope, ErrorResult),
         responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge, RuleViolated, TooManyRequests, Internal, Unavailable)
     ),
-    modifiers(&Security, &Limits),
+    modifiers(&Security),
     tags(
         (name = "enterprises", description = "Enterprises (or their trace systems) submitting signed records, in batches, or by app id with seed 004's signed-request headers."),
         (name = "bureaus", description = "Market-supervision bureaus: app ids, trace codes in any province's scheme, traces, alerts and notices."),
@@ -161,29 +95,6 @@ impl Modify for Security {
     }
 }
 
-/// Adds the answers of the limits middleware (`super::limits`) that every
-/// route can give: 429 `rate_limited` (except the probes) and 503 `timeout`
-/// (except the streams).
-struct Limits;
-
-impl Modify for Limits {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::{Ref, RefOr};
-        for (path, item) in openapi.paths.paths.iter_mut() {
-            let operations = [&mut item.get, &mut item.post, &mut item.put, &mut item.delete, &mut item.patch];
-            for op in operations.into_iter().flatten() {
-                let responses = &mut op.responses.responses;
-                if !super::limits::PROBES.contains(&path.as_str()) {
-                    responses.entry("429".into()).or_insert_with(|| RefOr::Ref(Ref::from_response_name("TooManyRequests")));
-                }
-                if !super::limits::STREAMS.contains(&path.as_str()) {
-                    responses.entry("503".into()).or_insert_with(|| RefOr::Ref(Ref::from_response_name("Unavailable")));
-                }
-            }
-        }
-    }
-}
-
 /// `GET /openapi.json`: this document (JSON, not in the envelope).
 #[utoipa::path(
     get,
@@ -195,33 +106,12 @@ impl Modify for Limits {
 )]
 pub async fn document() -> Response {
     static DOC: LazyLock<String> = LazyLock::new(|| {
-        ApiDoc::openapi()
+        super::routes::document()
             .to_json()
             .unwrap_or_else(|e| serde_json::json!({"error": format!("the OpenAPI document does not serialize: {e}")}).to_string())
     });
     ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], DOC.as_str()).into_response()
 }
-
-/// Documents `POST /v1/records/batch`, which the router serves with the
-/// same handler as `POST /v1/tx/batch` (one handler carries one path).
-#[utoipa::path(
-    post,
-    path = "/v1/records/batch",
-    tags = ["enterprises"],
-    summary = "Submit signed records in a batch",
-    description = "As `POST /v1/tx/batch` (the same handler): a JSON array of 1 to 10,000 signed transactions whose records are trace records (docs/RECORDS.md); one result per item, in order. Base64 images are taken out of each record and kept on this node.",
-    params(super::handlers::WaitQuery),
-    request_body(content = Vec<Transaction>, description = "A JSON array of signed transactions.", example = json!(examples::batch())),
-    responses(
-        (status = 200, description = "At least one item accepted; each item's result says `pending`, `finalized` or `refused` with field and rule.", body = BatchEnvelope, example = json!(examples::batch_answer())),
-        (status = 400, description = "Malformed JSON or not an array of 1 to 10,000 (`ErrorEnvelope`), or every item refused (`BatchEnvelope` with `success: false`).", body = BatchRefused),
-        (status = 413, response = PayloadTooLarge),
-        (status = 500, response = Internal),
-        (status = 503, response = Unavailable),
-    )
-)]
-#[allow(dead_code)]
-async fn submit_records_batch() {}
 
 // ---------------------------------------------------------------------------
 // The envelope and the results of each route.
@@ -826,59 +716,7 @@ pub struct Step {
 #[allow(dead_code)]
 pub enum TraceAnswer {
     Custody(Trace),
-    Consumer(ConsumerTrace),
-}
-
-/// The consumer view: what anyone scanning a pack sees (the public, an
-/// enterprise not on the trace).
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct ConsumerTrace {
-    /// `consumer`.
-    pub view: String,
-    pub scheme: String,
-    pub code: String,
-    pub product: ConsumerProduct,
-    pub certificate: ConsumerCertificate,
-    /// GB/T 2260 codes of the provinces the lot passed, in the order it reached them.
-    pub provinces: Vec<String>,
-    /// The lot's codes in every province's scheme: `{scheme, code, province, resolver_url}`.
-    pub codes: Vec<ConsumerCode>,
-    /// A bureau has raised an alert on the lot that is not closed.
-    pub alert_open: bool,
-}
-
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct ConsumerProduct {
-    pub product_id: String,
-    pub product_name: String,
-    pub label_batch: String,
-    #[schema(format = Date)]
-    pub production_date: String,
-}
-
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct ConsumerCertificate {
-    /// 检验检疫证明编号.
-    pub quarantine_number: String,
-    pub certificate_batch: String,
-    #[schema(format = Date)]
-    pub entry_date: String,
-    pub port_of_entry: String,
-    /// The nucleic-acid result recorded at entry, if any.
-    #[schema(required = false)]
-    pub nucleic_acid: String,
-}
-
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct ConsumerCode {
-    pub scheme: String,
-    pub code: String,
-    pub province: String,
-    pub resolver_url: String,
+    Consumer(super::scope::ConsumerTrace),
 }
 
 /// The custody graph of a lot, as far as the caller may see it (JSON form
@@ -1288,95 +1126,8 @@ mod tests {
     use super::*;
     use std::collections::BTreeSet;
 
-    fn routes() -> BTreeSet<(String, String)> {
-        ROUTES.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect()
-    }
-
-    /// The routes `router()` registers, read from `mod.rs`'s source: each
-    /// `.route("PATH", get(..).post(..))` with its method routers.
-    fn router_routes() -> BTreeSet<(String, String)> {
-        let src = include_str!("mod.rs");
-        let body = &src[src.find("pub fn router(").expect("router() in mod.rs")..];
-        let body = &body[..body.find("\n}\n").expect("end of router()")];
-        let mut out = BTreeSet::new();
-        let mut rest = body;
-        while let Some(at) = rest.find(".route(") {
-            rest = &rest[at + ".route(".len()..];
-            // The call's arguments, up to its closing parenthesis.
-            let mut depth = 1;
-            let end = rest
-                .char_indices()
-                .find(|&(_, c)| {
-                    depth += match c {
-                        '(' => 1,
-                        ')' => -1,
-                        _ => 0,
-                    };
-                    depth == 0
-                })
-                .expect("balanced .route(...)")
-                .0;
-            let args = &rest[..end];
-            let path = args.split('"').nth(1).expect("a path literal").to_string();
-            let after_path = &args[args.find(',').expect("a method router")..];
-            let mut found = false;
-            for method in ["get", "post", "put", "delete", "patch", "head", "options"] {
-                for (i, _) in after_path.match_indices(&format!("{method}(")) {
-                    let before = &after_path[..i];
-                    let boundary = before.chars().last().is_none_or(|c| !(c.is_alphanumeric() || c == '_' || c == ':'));
-                    if boundary {
-                        out.insert((method.to_uppercase(), path.clone()));
-                        found = true;
-                    }
-                }
-            }
-            assert!(found, "no method router recognised in .route({args})");
-        }
-        out
-    }
-
-    /// The rows of the route table in `mod.rs`'s doc comment.
-    fn table_routes() -> BTreeSet<(String, String)> {
-        include_str!("mod.rs")
-            .lines()
-            .filter_map(|l| l.strip_prefix("//! |"))
-            .filter_map(|row| {
-                let cells: Vec<&str> = row.split('|').map(str::trim).collect();
-                let method = cells.first()?;
-                let path = cells.get(1)?.strip_prefix('`')?.strip_suffix('`')?;
-                ["GET", "POST", "PUT", "DELETE", "PATCH"].contains(method).then(|| (method.to_string(), path.to_string()))
-            })
-            .collect()
-    }
-
-    fn document_routes(doc: &Value) -> BTreeSet<(String, String)> {
-        let mut out = BTreeSet::new();
-        for (path, item) in doc["paths"].as_object().expect("paths") {
-            for method in ["get", "post", "put", "delete", "patch", "head", "options"] {
-                if item.get(method).is_some() {
-                    out.insert((method.to_uppercase(), path.clone()));
-                }
-            }
-        }
-        out
-    }
-
     fn document() -> Value {
-        serde_json::to_value(ApiDoc::openapi()).unwrap()
-    }
-
-    #[test]
-    fn openapi_routes_match_the_router_the_route_table_and_the_document() {
-        let routes = routes();
-        assert_eq!(routes.len(), ROUTES.len(), "ROUTES lists a route twice");
-        let router = router_routes();
-        assert_eq!(router, routes, "router() in mod.rs and openapi::ROUTES differ: left only in the router, right only in ROUTES");
-        assert_eq!(table_routes(), routes, "the route table in mod.rs's doc comment and openapi::ROUTES differ");
-        assert_eq!(
-            document_routes(&document()),
-            routes,
-            "the OpenAPI document and openapi::ROUTES differ: add #[utoipa::path] and list the handler in ApiDoc"
-        );
+        serde_json::to_value(super::super::routes::document()).unwrap()
     }
 
     #[test]

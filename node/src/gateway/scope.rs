@@ -14,6 +14,7 @@ use super::access::{Caller, Visibility, mask_trace};
 use coldchain_chaincode::state::trace::{Resolution, Trace};
 use serde::Serialize;
 use std::collections::BTreeSet;
+use utoipa::ToSchema;
 
 /// A trace as one caller may see it.
 pub enum Scoped {
@@ -34,9 +35,12 @@ pub struct CustodyTrace {
     pub trace: Trace,
 }
 
-/// What anyone scanning a pack sees.
-#[derive(Serialize)]
+/// The consumer view: what anyone scanning a pack sees (the public, an
+/// enterprise not on the trace).
+#[derive(Serialize, ToSchema)]
 pub struct ConsumerTrace {
+    /// `consumer`.
+    #[schema(value_type = String)]
     pub view: &'static str,
     pub scheme: String,
     pub code: String,
@@ -44,32 +48,36 @@ pub struct ConsumerTrace {
     pub certificate: ConsumerCertificate,
     /// GB/T 2260 codes of the provinces the lot passed, in the order it reached them.
     pub provinces: Vec<String>,
-    /// The lot's codes in every province's scheme.
+    /// The lot's codes in every province's scheme: `{scheme, code, province, resolver_url}`.
     pub codes: Vec<ConsumerCode>,
     /// A bureau has raised an alert on the lot that is not closed.
     pub alert_open: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ConsumerProduct {
     pub product_id: String,
     pub product_name: String,
     pub label_batch: String,
+    #[schema(value_type = String, format = Date)]
     pub production_date: chrono::NaiveDate,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ConsumerCertificate {
     /// 检验检疫证明编号 and its batch.
     pub quarantine_number: String,
     pub certificate_batch: String,
+    #[schema(value_type = String, format = Date)]
     pub entry_date: chrono::NaiveDate,
     pub port_of_entry: String,
     /// The nucleic-acid result recorded at entry, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub nucleic_acid: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ConsumerCode {
     pub scheme: String,
     pub code: String,

@@ -8,11 +8,11 @@
 //! docs/PROTOCOL.md).
 
 use super::Gateway;
-use super::access::{self, Caller};
-use super::envelope::{ApiError, ok};
+use super::access::Caller;
+use super::envelope::{ApiError, ErrorCode, ok};
 use crate::state_proof::{ProvenEntry, STATE_PROOF_KIND, STATE_PROOF_VERSION, StateProofBundle};
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::Response;
 use coldchain_chaincode::Hash;
 use coldchain_chaincode::state::ledger::{CODES, CodeEntry, ENTERPRISE_IDS, ENTERPRISES, EntId, HOLDINGS, LOTS};
@@ -51,15 +51,16 @@ fn asked(q: StateProofQuery) -> Result<Asked, ApiError> {
         (Some(scheme), Some(code), None, None) => Ok(Asked::Code { scheme, code }),
         (None, None, Some(uscc), None) => Ok(Asked::Enterprise(uscc)),
         (None, None, None, Some(key)) => {
-            let bytes = hex::decode(&key).map_err(|_| ApiError::field("bad_key", "key", "must be hexadecimal key bytes (docs/FORMATS.md)"))?;
+            let bytes =
+                hex::decode(&key).map_err(|_| ApiError::field(ErrorCode::BadKey, "key", "must be hexadecimal key bytes (docs/FORMATS.md)"))?;
             if bytes.is_empty() {
-                return Err(ApiError::field("bad_key", "key", "must not be empty"));
+                return Err(ApiError::field(ErrorCode::BadKey, "key", "must not be empty"));
             }
             Ok(Asked::Key(bytes))
         }
-        (Some(_), None, None, None) => Err(ApiError::field("bad_query", "code", "is required with scheme")),
-        (None, Some(_), None, None) => Err(ApiError::field("bad_query", "scheme", "is required with code")),
-        _ => Err(ApiError::field("bad_query", "query", rule)),
+        (Some(_), None, None, None) => Err(ApiError::field(ErrorCode::BadQuery, "code", "is required with scheme")),
+        (None, Some(_), None, None) => Err(ApiError::field(ErrorCode::BadQuery, "scheme", "is required with code")),
+        _ => Err(ApiError::field(ErrorCode::BadQuery, "query", rule)),
     }
 }
 
@@ -118,19 +119,12 @@ fn allowed(caller: &Caller, asked: &Asked) -> bool {
         (status = 503, response = super::openapi::Unavailable),
     )
 )]
-pub async fn state_proof(
-    State(gw): State<Gateway>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    Query(q): Query<StateProofQuery>,
-) -> Result<Response, ApiError> {
+pub async fn state_proof(State(gw): State<Gateway>, caller: Caller, Query(q): Query<StateProofQuery>) -> Result<Response, ApiError> {
     let asked = asked(q)?;
-    let caller = access::caller(&gw, &method, &uri, &headers)?;
     if !allowed(&caller, &asked) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            "forbidden",
+            ErrorCode::Forbidden,
             "proofs of enterprise records and of raw keys are for bureaus and auditors (a signed read, docs/FORMATS.md)",
         ));
     }
@@ -186,7 +180,7 @@ pub async fn state_proof(
             if left.is_zero() {
                 return Err(ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "not_certified",
+                    ErrorCode::NotCertified,
                     format!("no finalized header certified the state root {root} within {} s; try again", CERTIFY_WAIT.as_secs()),
                 ));
             }

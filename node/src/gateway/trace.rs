@@ -3,8 +3,8 @@
 //! state digest that shows two validators agree.
 
 use super::Gateway;
-use super::access;
-use super::envelope::{ApiError, ok};
+use super::access::{self, Caller};
+use super::envelope::{ApiError, ErrorCode, ok};
 use super::handlers::{WaitQuery, parse_body, parse_id, submit_value, submitted, wait_ms};
 use super::render;
 use super::scope;
@@ -12,7 +12,7 @@ use crate::runtime::ChainEvent;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use coldchain_chaincode::Hash;
@@ -25,9 +25,13 @@ use std::convert::Infallible;
 
 fn trace_error(e: TraceError) -> ApiError {
     match e {
-        TraceError::UnknownScheme(_) => ApiError { status: StatusCode::NOT_FOUND, ..ApiError::field("unknown_scheme", "scheme", e.to_string()) },
-        TraceError::UnknownCode { .. } => ApiError { status: StatusCode::NOT_FOUND, ..ApiError::field("unknown_code", "code", e.to_string()) },
-        TraceError::UnknownAlert(_) => ApiError { status: StatusCode::NOT_FOUND, ..ApiError::field("unknown_alert", "id", e.to_string()) },
+        TraceError::UnknownScheme(_) => {
+            ApiError { status: StatusCode::NOT_FOUND, ..ApiError::field(ErrorCode::UnknownScheme, "scheme", e.to_string()) }
+        }
+        TraceError::UnknownCode { .. } => {
+            ApiError { status: StatusCode::NOT_FOUND, ..ApiError::field(ErrorCode::UnknownCode, "code", e.to_string()) }
+        }
+        TraceError::UnknownAlert(_) => ApiError { status: StatusCode::NOT_FOUND, ..ApiError::field(ErrorCode::UnknownAlert, "id", e.to_string()) },
     }
 }
 
@@ -39,7 +43,6 @@ fn trace_error(e: TraceError) -> ApiError {
     tags = ["bureaus", "enterprises", "auditors"],
     summary = "Resolve a code in any province's scheme",
     description = "The code's lot, every linked code of the lot in every province's scheme (this one first), and each scheme's resolution URL (seed 000 §3.5: mutual recognition of codes). The public gets the lot's product and certificate and each code's scheme, province and resolver; who issued the codes and who imported the lot need a signed read (least privilege, docs/SECURITY.md).",
-    security((), ("signed_read" = []), ("signed_request" = [])),
     params(
         ("scheme" = String, Path, description = "Scheme id, e.g. `BJ-ZS`, `HE-GS1`."),
         ("code" = String, Path, description = "A code of that scheme."),
@@ -51,14 +54,7 @@ fn trace_error(e: TraceError) -> ApiError {
         (status = 500, response = super::openapi::Internal),
     )
 )]
-pub async fn code(
-    State(gw): State<Gateway>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    Path((scheme, code)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
-    let caller = access::caller(&gw, &method, &uri, &headers)?;
+pub async fn code(State(gw): State<Gateway>, caller: Caller, Path((scheme, code)): Path<(String, String)>) -> Result<Response, ApiError> {
     let state = gw.services.state.read().map_err(ApiError::internal)?;
     let resolution = state.resolve_code(&scheme, &code).map_err(trace_error)?;
     let n = resolution.codes.len();
@@ -84,7 +80,6 @@ pub struct TraceQuery {
     get,
     path = "/v1/trace",
     tags = ["bureaus"],
-    security((), ("signed_read" = []), ("signed_request" = [])),
     summary = "Trace a lot from any of its codes",
     description = "The custody graph from the code's issuer: `backward` to the entry, `forward` to every holder, or `both`, cut to what the caller may see (least privilege, docs/SECURITY.md \"Who sees what\"; `view` names the cut). The public, and an enterprise not on the trace, get the consumer view (product, certificate, provinces passed, the lot's codes, whether an alert is open; `format=json` only, files 403). An enterprise on the trace gets the steps it is a party to and its direct counterparties; a bureau the steps with an end in its province, and every step inside an open alert on the lot (a cross-province read recorded on chain, `GET /v1/access-log`); an auditor the view of the bureau that registered it, masked. Contacts the caller may not read are masked; holdings of enterprises outside its view are left out. A signed read (`x-coldchain-*` headers) or a seed 004 signed request identifies the caller; bad read credentials: 401. `format=csv|dot|svg` answers a file instead of the envelope.",
     params(TraceQuery),
@@ -102,21 +97,14 @@ pub struct TraceQuery {
         (status = 500, response = super::openapi::Internal),
     )
 )]
-pub async fn trace(
-    State(gw): State<Gateway>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    Query(q): Query<TraceQuery>,
-) -> Result<Response, ApiError> {
-    let caller = access::caller(&gw, &method, &uri, &headers)?;
-    let scheme = q.scheme.ok_or_else(|| ApiError::field("bad_query", "scheme", "is required: the code's scheme id"))?;
-    let code = q.code.ok_or_else(|| ApiError::field("bad_query", "code", "is required: a trace code of the scheme"))?;
+pub async fn trace(State(gw): State<Gateway>, caller: Caller, Query(q): Query<TraceQuery>) -> Result<Response, ApiError> {
+    let scheme = q.scheme.ok_or_else(|| ApiError::field(ErrorCode::BadQuery, "scheme", "is required: the code's scheme id"))?;
+    let code = q.code.ok_or_else(|| ApiError::field(ErrorCode::BadQuery, "code", "is required: a trace code of the scheme"))?;
     let direction: Direction =
-        q.direction.as_deref().unwrap_or("both").parse().map_err(|rule: String| ApiError::field("bad_query", "direction", rule))?;
+        q.direction.as_deref().unwrap_or("both").parse().map_err(|rule: String| ApiError::field(ErrorCode::BadQuery, "direction", rule))?;
     let format = q.format.as_deref().unwrap_or("json");
     if !["json", "csv", "dot", "svg"].contains(&format) {
-        return Err(ApiError::field("bad_query", "format", format!("\"{format}\" is not a format: json, csv, dot or svg")));
+        return Err(ApiError::field(ErrorCode::BadQuery, "format", format!("\"{format}\" is not a format: json, csv, dot or svg")));
     }
     let (scoped, alert, crossed) = {
         let state = gw.services.state.read().map_err(ApiError::internal)?;
@@ -141,7 +129,7 @@ pub async fn trace(
         scope::Scoped::Consumer(_) => {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
-                "forbidden",
+                ErrorCode::Forbidden,
                 format!(
                     "the custody graph ({format}) is for enterprises on the trace and bureaus (a signed read); {} gets the consumer view (format=json)",
                     caller.label()
@@ -187,7 +175,7 @@ pub async fn raise_alert(State(gw): State<Gateway>, Query(q): Query<WaitQuery>, 
     let value = parse_body(body, gw.max_body_bytes)?;
     if value.pointer("/record/type").and_then(Value::as_str) != Some("alert") {
         return Err(ApiError::field(
-            "invalid_transaction",
+            ErrorCode::InvalidTransaction,
             "record.type",
             "POST /v1/alerts takes a signed transaction whose record is of type \"alert\"",
         ));
@@ -237,7 +225,6 @@ fn value_signer(gw: &Gateway, id: &coldchain_chaincode::TxId) -> Result<access::
     tags = ["bureaus"],
     summary = "Every alert and its disposal state",
     description = "For bureaus only: a signed read with a bureau's admin key (`x-coldchain-*` headers); anyone else gets 403. The public learns whether a lot is under an open alert from its trace.",
-    security(("signed_read" = [])),
     responses(
         (status = 200, description = "The alerts.", body = super::openapi::AlertsEnvelope),
         (status = 401, response = super::openapi::Unauthorized),
@@ -245,8 +232,7 @@ fn value_signer(gw: &Gateway, id: &coldchain_chaincode::TxId) -> Result<access::
         (status = 500, response = super::openapi::Internal),
     )
 )]
-pub async fn alerts(State(gw): State<Gateway>, method: Method, uri: Uri, headers: HeaderMap) -> Result<Response, ApiError> {
-    access::bureau_only(&access::caller(&gw, &method, &uri, &headers)?, "the list of alerts")?;
+pub async fn alerts(State(gw): State<Gateway>) -> Result<Response, ApiError> {
     let list = gw.services.state.read().map_err(ApiError::internal)?.alerts();
     Ok(ok(StatusCode::OK, format!("{} alerts", list.len()), list))
 }
@@ -255,7 +241,6 @@ pub async fn alerts(State(gw): State<Gateway>, method: Method, uri: Uri, headers
     get,
     path = "/v1/alerts/{id}",
     tags = ["bureaus"],
-    security(("signed_read" = [])),
     summary = "One alert",
     description = "For bureaus only (a signed read with a bureau's admin key, `x-coldchain-*` headers; anyone else gets 403). The alert, the affected enterprises by province, the trace (both directions) and associated lots (same certificate, container or cold storage). The bureau sees its own province in full and other provinces' contacts in full while the alert is open; each such cross-province read is recorded on chain (`GET /v1/access-log`). Bad read credentials: 401.",
     params(("id" = String, Path, description = "The alert's transaction id: 64 hexadecimal characters.")),
@@ -268,10 +253,8 @@ pub async fn alerts(State(gw): State<Gateway>, method: Method, uri: Uri, headers
         (status = 500, response = super::openapi::Internal),
     )
 )]
-pub async fn alert(State(gw): State<Gateway>, method: Method, uri: Uri, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn alert(State(gw): State<Gateway>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
-    let caller = access::caller(&gw, &method, &uri, &headers)?;
-    access::bureau_only(&caller, "an alert")?;
     let (answer, crossed) = {
         let state = gw.services.state.read().map_err(ApiError::internal)?;
         let mut answer = state.alert(&id).map_err(trace_error)?;
@@ -292,7 +275,6 @@ pub async fn alert(State(gw): State<Gateway>, method: Method, uri: Uri, headers:
     tags = ["bureaus", "auditors"],
     summary = "Cross-province unmasked reads",
     description = "Every read by a bureau of other provinces' unmasked data inside an open alert's trace, as recorded on chain (`access_log`). A bureau (signed read with its admin key) sees the reads by or about its province; an auditor sees all; anyone else gets 403.",
-    security(("signed_read" = [])),
     responses(
         (status = 200, description = "The reads.", body = super::openapi::AccessLogEnvelope),
         (status = 401, response = super::openapi::Unauthorized),
@@ -300,15 +282,14 @@ pub async fn alert(State(gw): State<Gateway>, method: Method, uri: Uri, headers:
         (status = 500, response = super::openapi::Internal),
     )
 )]
-pub async fn access_log(State(gw): State<Gateway>, method: Method, uri: Uri, headers: HeaderMap) -> Result<Response, ApiError> {
-    let caller = access::caller(&gw, &method, &uri, &headers)?;
+pub async fn access_log(State(gw): State<Gateway>, caller: Caller) -> Result<Response, ApiError> {
     let province = match &caller {
         access::Caller::Bureau { province } => Some(province.clone()),
         access::Caller::Auditor { .. } => None,
         _ => {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
-                "forbidden",
+                ErrorCode::Forbidden,
                 "the access log is read by bureaus (a signed read with the admin key) and auditors",
             ));
         }
@@ -331,7 +312,6 @@ pub async fn access_log(State(gw): State<Gateway>, method: Method, uri: Uri, hea
     tags = ["bureaus"],
     summary = "Alerts, disposals and notices as they finalize",
     description = "Server-sent events, one per finalized record: `event: alert`, `alert_disposal` or `notice`, `data: {\"tx_id\", \"height\", \"alert\"|\"notice\"}`; `event: lagged`, `data: {\"missed\": N}` when the client was too slow. Not an envelope; the stream stays open. For bureaus only: a signed read with a bureau's admin key (`x-coldchain-*` headers); anyone else gets 403, and more than `gateway.max_streams_per_ip` open streams from one address 503.",
-    security(("signed_read" = [])),
     responses(
         (status = 200, description = "An event stream.", content_type = "text/event-stream", body = String),
         (status = 401, response = super::openapi::Unauthorized),
@@ -341,12 +321,8 @@ pub async fn access_log(State(gw): State<Gateway>, method: Method, uri: Uri, hea
 )]
 pub async fn alert_stream(
     State(gw): State<Gateway>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
     extensions: axum::http::Extensions,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    access::bureau_only(&access::caller(&gw, &method, &uri, &headers)?, "the alert stream")?;
     // The slot lives as long as the stream (moved into its state). A router
     // without `serve`'s extensions (unit tests) runs uncapped.
     let addr = extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0);
@@ -354,7 +330,7 @@ pub async fn alert_stream(
         (Some(super::Streams(slots)), Some(addr)) => Some(slots.try_take(addr.ip()).map_err(|full| {
             ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "overloaded",
+                ErrorCode::Overloaded,
                 match full {
                     super::connections::Full::Total(n) => format!("{n} event streams are open on this node (gateway.max_streams); retry later"),
                     super::connections::Full::PerIp(n) => {
@@ -422,7 +398,6 @@ pub async fn notices(State(gw): State<Gateway>) -> Result<Response, ApiError> {
     tags = ["bureaus", "auditors"],
     summary = "An image received with a record",
     description = "The bytes of an image (licence, label, certificate) that this node took out of a record it received; the chain holds its SHA-256. Images stay on the node that received them, are kept only once their record is finalized and applied, and are served only to a caller who may see that record in full (least privilege: a product's label to anyone, an enterprise's licence to the enterprise and its bureau; others 403). Not an envelope.",
-    security((), ("signed_read" = []), ("signed_request" = [])),
     params(("sha256" = String, Path, description = "SHA-256 of the image bytes: 64 hexadecimal characters.")),
     responses(
         (status = 200, description = "The image, with its media type.", content(
@@ -439,9 +414,8 @@ pub async fn notices(State(gw): State<Gateway>) -> Result<Response, ApiError> {
         (status = 500, response = super::openapi::Internal),
     )
 )]
-pub async fn image(State(gw): State<Gateway>, method: Method, uri: Uri, headers: HeaderMap, Path(sha): Path<String>) -> Result<Response, ApiError> {
-    let hash: Hash = sha.parse().map_err(|_| ApiError::field("bad_hash", "sha256", "must be 64 hexadecimal characters"))?;
-    let caller = access::caller(&gw, &method, &uri, &headers)?;
+pub async fn image(State(gw): State<Gateway>, caller: Caller, Path(sha): Path<String>) -> Result<Response, ApiError> {
+    let hash: Hash = sha.parse().map_err(|_| ApiError::field(ErrorCode::BadHash, "sha256", "must be 64 hexadecimal characters"))?;
     let images = gw.images.clone();
     let kept = tokio::task::spawn_blocking(move || images.read(&hash)).await.map_err(ApiError::internal)?.map_err(ApiError::internal)?;
     let Some((tx_id, bytes)) = kept else {
@@ -462,7 +436,7 @@ pub async fn image(State(gw): State<Gateway>, method: Method, uri: Uri, headers:
     if !judged.full {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            "forbidden",
+            ErrorCode::Forbidden,
             format!(
                 "image {hash} belongs to record {tx_id}, which {} may not see in full: its enterprise (its key or app id) or its bureau (a signed read) may",
                 caller.label()
