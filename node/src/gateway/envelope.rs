@@ -7,7 +7,6 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 macro_rules! error_codes {
@@ -15,8 +14,9 @@ macro_rules! error_codes {
         /// The detail code of an error answer (`result.error`): one name per
         /// kind of refusal, the same on every route.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+        #[serde(rename_all = "snake_case")]
         pub enum ErrorCode {
-            $($(#[doc = $doc])+ #[serde(rename = $code)] $variant,)+
+            $($(#[doc = $doc])+ $variant,)+
         }
 
         impl ErrorCode {
@@ -183,15 +183,24 @@ impl ApiError {
     }
 }
 
+/// The `result` of an error answer.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorResult {
+    /// The detail code: one of a fixed list, the same on every route.
+    pub error: ErrorCode,
+    /// The field that broke a rule, with its path as submitted (e.g. `record.quarantineInfo.quarantineNumber`, `signature`, `(body)`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, example = "signature")]
+    pub field: Option<String>,
+    /// The rule it broke.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, example = "does not verify under signer.public_key over the transaction's signed bytes")]
+    pub rule: Option<String>,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut result = json!({ "error": self.error.as_str() });
-        if let Some(f) = self.field {
-            result["field"] = Value::String(f);
-        }
-        if let Some(r) = self.rule {
-            result["rule"] = Value::String(r);
-        }
+        let result = ErrorResult { error: self.error, field: self.field, rule: self.rule };
         let env = Envelope { success: false, code: self.status.as_u16(), message: self.message, timestamp: timestamp(), result };
         (self.status, Json(env)).into_response()
     }
@@ -296,6 +305,13 @@ pub fn is_json(value: &axum::http::HeaderValue) -> bool {
 mod tests {
     use super::is_json;
     use axum::http::HeaderValue;
+
+    #[test]
+    fn each_error_code_is_written_as_its_name() {
+        for code in super::ErrorCode::ALL {
+            assert_eq!(serde_json::to_value(code).unwrap(), code.as_str(), "{code:?}");
+        }
+    }
 
     #[test]
     fn json_media_types_are_told_from_the_others() {

@@ -17,10 +17,11 @@ use axum::response::Response;
 use coldchain_chaincode::images::{self, Image};
 use coldchain_chaincode::state::ledger::ENTERPRISE_KEYS;
 use coldchain_chaincode::{Hash, Outcome, Transaction, TxError, TxId};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use serde_json::value::RawValue;
-use serde_json::{Value, json};
 use std::time::Duration;
+use utoipa::ToSchema;
 
 /// Most transactions in one batch request.
 pub const MAX_BATCH: usize = 10_000;
@@ -34,6 +35,137 @@ pub struct WaitQuery {
     pub timeout_ms: Option<u64>,
 }
 
+/// The result of `GET /v1/status`.
+#[derive(Serialize, ToSchema)]
+pub struct StatusResult {
+    pub chain_id: String,
+    /// Height of the last finalized block.
+    pub height: u64,
+    /// 64 hex characters.
+    #[schema(value_type = String)]
+    pub last_block_hash: Hash,
+    /// Current consensus view.
+    pub view: u64,
+    /// No transaction waits and no validator is active in the view: the
+    /// consortium makes no blocks until one is submitted (docs/PROTOCOL.md,
+    /// Rule I), so a height that does not move is expected.
+    pub idle: bool,
+    /// This node's validator.
+    pub validator: ThisValidator,
+    pub validators: Vec<ValidatorStatus>,
+    /// Votes needed to finalize.
+    pub quorum: usize,
+    /// libp2p peer ids of the connected validators.
+    pub connected_peers: Vec<String>,
+    pub mempool: Mempool,
+    /// Who the node takes a signed read's caller for (`bureau 110000`,
+    /// `enterprise <USCC>`, `auditor <name>`); absent from an unsigned request's answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub caller: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ThisValidator {
+    pub index: u16,
+    pub name: String,
+    /// GB/T 2260 code, e.g. 110000.
+    pub province: String,
+    pub public_key: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ValidatorStatus {
+    pub index: usize,
+    pub name: String,
+    pub province: String,
+    pub public_key: String,
+    /// Absent when the genesis key does not parse (the node refuses such a genesis at start).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub peer_id: Option<String>,
+    /// Connected to this node (this node itself is always true).
+    pub connected: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Mempool {
+    pub pending: usize,
+    pub capacity: usize,
+}
+
+/// The state of a transaction.
+#[derive(Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TxState {
+    Pending,
+    Finalized,
+}
+
+/// The result of one submission.
+#[derive(Serialize, ToSchema)]
+pub struct SubmitResult {
+    /// SHA-256 of the transaction's signed bytes, 64 hex characters.
+    #[schema(value_type = String)]
+    pub tx_id: TxId,
+    pub state: TxState,
+    /// When finalized.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub height: Option<u64>,
+}
+
+/// The result of a batch.
+#[derive(Serialize, ToSchema)]
+pub struct BatchResult {
+    pub results: Vec<BatchItem>,
+}
+
+/// The state of one item of a batch.
+#[derive(Clone, Copy, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemState {
+    Pending,
+    Finalized,
+    Refused,
+}
+
+/// One item of a batch, in request order.
+#[derive(Serialize, ToSchema)]
+pub struct BatchItem {
+    pub index: usize,
+    /// Absent when the item did not parse.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, nullable = false)]
+    pub tx_id: Option<TxId>,
+    pub state: ItemState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub height: Option<u64>,
+    /// For a refused item: the detail code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub error: Option<ErrorCode>,
+    /// For a refused item: the field, where one is at fault.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub field: Option<String>,
+    /// For a refused item: the rule.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub rule: Option<String>,
+}
+
+impl BatchItem {
+    fn new(index: usize, tx_id: Option<TxId>, state: ItemState) -> BatchItem {
+        BatchItem { index, tx_id, state, height: None, error: None, field: None, rule: None }
+    }
+
+    fn refused(index: usize, tx_id: Option<TxId>, e: ApiError) -> BatchItem {
+        BatchItem { error: Some(e.error), field: e.field, rule: e.rule, ..BatchItem::new(index, tx_id, ItemState::Refused) }
+    }
+}
+
 #[utoipa::path(
     get,
     path = "/healthz",
@@ -43,7 +175,7 @@ pub struct WaitQuery {
     responses((status = 200, description = "Alive; `result` is an empty object.", body = super::openapi::HealthEnvelope, example = json!(super::openapi::examples::envelope(200, "alive", serde_json::json!({})))))
 )]
 pub async fn healthz() -> Response {
-    ok(StatusCode::OK, "alive", json!({}))
+    ok(StatusCode::OK, "alive", super::openapi::Empty {})
 }
 
 pub async fn no_route(uri: Uri) -> ApiError {
@@ -72,37 +204,38 @@ pub async fn status(State(gw): State<Gateway>, caller: Caller) -> Result<Respons
     let g = &s.genesis;
     let head = *s.head.borrow();
     let connected = s.network.connected_peers();
-    let validators: Vec<Value> = g
+    let validators = g
         .validators
         .iter()
         .enumerate()
         .map(|(i, v)| {
             // Genesis keys were validated at start; a key that did not parse has no peer id.
             let peer = crate::crypto::parse_public_key(&v.public_key).map(|key| peer_id_of(&key.to_bytes()));
-            json!({
-                "index": i, "name": v.name, "province": v.province, "public_key": v.public_key,
-                "peer_id": peer.map(|p| p.to_string()),
-                "connected": i == s.me as usize || peer.is_some_and(|p| connected.contains(&p)),
-            })
+            ValidatorStatus {
+                index: i,
+                name: v.name.clone(),
+                province: v.province.clone(),
+                public_key: v.public_key.clone(),
+                peer_id: peer.map(|p| p.to_string()),
+                connected: i == s.me as usize || peer.is_some_and(|p| connected.contains(&p)),
+            }
         })
         .collect();
     let live = s.live.read().map(|l| l.clone()).unwrap_or_default();
     let me = &g.validators[s.me as usize];
-    let mut answer = json!({
-            "chain_id": g.chain_id,
-            "height": head.height,
-            "last_block_hash": head.hash,
-            "view": live.view,
-            "idle": live.idle,
-            "validator": {"index": s.me, "name": me.name, "province": me.province, "public_key": me.public_key},
-            "validators": validators,
-            "quorum": g.quorum(),
-            "connected_peers": connected.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
-            "mempool": {"pending": live.mempool, "capacity": live.mempool_capacity},
-    });
-    if let Some(caller) = caller {
-        answer["caller"] = Value::String(caller);
-    }
+    let answer = StatusResult {
+        chain_id: g.chain_id.clone(),
+        height: head.height,
+        last_block_hash: head.hash,
+        view: live.view,
+        idle: live.idle,
+        validator: ThisValidator { index: s.me, name: me.name.clone(), province: me.province.clone(), public_key: me.public_key.clone() },
+        validators,
+        quorum: g.quorum(),
+        connected_peers: connected.iter().map(|p| p.to_string()).collect(),
+        mempool: Mempool { pending: live.mempool, capacity: live.mempool_capacity },
+        caller,
+    };
     Ok(ok(StatusCode::OK, "", answer))
 }
 
@@ -320,12 +453,14 @@ pub fn submitted(gw: &Gateway, id: TxId, height: Option<u64>, wait: Option<u64>)
                     ..ApiError::field(ErrorCode::RuleViolated, field, format!("{rule} (refused when finalized at height {h})"))
                 });
             }
-            _ => ok(StatusCode::OK, "finalized", json!({"tx_id": id, "state": "finalized", "height": h})),
+            _ => ok(StatusCode::OK, "finalized", SubmitResult { tx_id: id, state: TxState::Finalized, height: Some(h) }),
         },
-        None if wait.is_some() => {
-            ok(StatusCode::ACCEPTED, format!("accepted; not finalized within {} ms", wait.unwrap_or(0)), json!({"tx_id": id, "state": "pending"}))
-        }
-        None => ok(StatusCode::OK, "accepted", json!({"tx_id": id, "state": "pending"})),
+        None if wait.is_some() => ok(
+            StatusCode::ACCEPTED,
+            format!("accepted; not finalized within {} ms", wait.unwrap_or(0)),
+            SubmitResult { tx_id: id, state: TxState::Pending, height: None },
+        ),
+        None => ok(StatusCode::OK, "accepted", SubmitResult { tx_id: id, state: TxState::Pending, height: None }),
     })
 }
 
@@ -414,19 +549,19 @@ pub async fn submit_batch(State(gw): State<Gateway>, Query(q): Query<WaitQuery>,
         match r {
             Err(e) => {
                 refused += 1;
-                results.push(json!({"index": index, "state": "refused", "error": e.error, "field": e.field, "rule": e.rule}));
+                results.push(BatchItem::refused(index, None, e));
             }
             Ok((id, _)) => match outcomes.next().ok_or_else(|| ApiError::internal("no outcome for a transaction of the batch"))? {
                 SubmitOutcome::Rejected { field, rule } => {
                     refused += 1;
-                    results.push(json!({"index": index, "tx_id": id, "state": "refused", "error": "rule_violated", "field": field, "rule": rule}));
+                    results.push(BatchItem::refused(index, Some(id), ApiError::field(ErrorCode::RuleViolated, field, rule)));
                 }
                 SubmitOutcome::AlreadyFinalized { height } => {
-                    results.push(json!({"index": index, "tx_id": id, "state": "finalized", "height": height}))
+                    results.push(BatchItem { height: Some(height), ..BatchItem::new(index, Some(id), ItemState::Finalized) })
                 }
                 SubmitOutcome::Accepted | SubmitOutcome::AlreadyPending => {
                     to_wait.push((results.len(), id));
-                    results.push(json!({"index": index, "tx_id": id, "state": "pending"}));
+                    results.push(BatchItem::new(index, Some(id), ItemState::Pending));
                 }
             },
         }
@@ -440,15 +575,15 @@ pub async fn submit_batch(State(gw): State<Gateway>, Query(q): Query<WaitQuery>,
         let ids: Vec<TxId> = to_wait.iter().map(|(_, id)| *id).collect();
         for ((slot, _), height) in to_wait.iter().zip(wait_finalized(&gw, &ids, ms).await?) {
             if let Some(h) = height {
-                results[*slot]["state"] = json!("finalized");
-                results[*slot]["height"] = json!(h);
+                results[*slot].state = ItemState::Finalized;
+                results[*slot].height = Some(h);
             }
         }
     }
     let total = results.len();
     let message = if refused == 0 { format!("{total} accepted") } else { format!("{refused} of {total} refused; see each result's field and rule") };
     let status = if refused == total { StatusCode::BAD_REQUEST } else { StatusCode::OK };
-    Ok(ok(status, message, json!({"results": results})))
+    Ok(ok(status, message, BatchResult { results }))
 }
 
 /// `POST /v1/records/batch`: as `POST /v1/tx/batch`, under the name seed
@@ -471,6 +606,38 @@ pub async fn submit_batch(State(gw): State<Gateway>, Query(q): Query<WaitQuery>,
 )]
 pub async fn submit_records_batch(gw: State<Gateway>, q: Query<WaitQuery>, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
     submit_batch(gw, q, body).await
+}
+
+/// The result of `GET /v1/tx/{id}`: `pending`, or `finalized` with its
+/// place and outcome, as the caller may see it (the other fields are absent
+/// while pending).
+#[derive(Serialize, ToSchema)]
+pub struct TxResult {
+    #[schema(value_type = String)]
+    pub tx_id: TxId,
+    pub state: TxState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub height: Option<u64>,
+    /// Position in the block.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub index: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<super::openapi::Outcome>, nullable = false)]
+    pub outcome: Option<Outcome>,
+    /// Whether the record is masked for this caller.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub masked: Option<bool>,
+    /// Who the caller is taken to be (`public`, an enterprise, a bureau, an auditor).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub caller: Option<String>,
+    /// The transaction, its record masked as the caller may see it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<super::openapi::Transaction>, nullable = false)]
+    pub transaction: Option<Value>,
 }
 
 pub fn parse_id(id: &str) -> Result<TxId, ApiError> {
@@ -507,12 +674,24 @@ pub async fn transaction(State(gw): State<Gateway>, caller: Caller, Path(id): Pa
         return Ok(ok(
             StatusCode::OK,
             format!("finalized at height {}", loc.height),
-            json!({"tx_id": id, "state": "finalized", "height": loc.height, "index": loc.index, "outcome": loc.outcome,
-                   "masked": !judged.full, "caller": caller.label(), "transaction": view}),
+            TxResult {
+                tx_id: id,
+                state: TxState::Finalized,
+                height: Some(loc.height),
+                index: Some(loc.index),
+                outcome: Some(loc.outcome),
+                masked: Some(!judged.full),
+                caller: Some(caller.label()),
+                transaction: Some(view),
+            },
         ));
     }
     if store.is_pending(&id).map_err(ApiError::internal)? {
-        return Ok(ok(StatusCode::OK, "pending", json!({"tx_id": id, "state": "pending"})));
+        return Ok(ok(
+            StatusCode::OK,
+            "pending",
+            TxResult { tx_id: id, state: TxState::Pending, height: None, index: None, outcome: None, masked: None, caller: None, transaction: None },
+        ));
     }
     Err(ApiError::new(StatusCode::NOT_FOUND, ErrorCode::UnknownTransaction, format!("transaction {id} is unknown to this node")))
 }
@@ -604,19 +783,43 @@ pub async fn block(State(gw): State<Gateway>, Path(height): Path<String>) -> Res
     let store = &gw.services.store;
     if height == 0 {
         let header = gw.services.genesis.block_header();
-        return Ok(ok(StatusCode::OK, "genesis", json!({"height": 0, "hash": header.hash(), "header": header, "tx_ids": []})));
+        return Ok(ok(StatusCode::OK, "genesis", BlockResult { height: 0, hash: header.hash(), header, finality: None, tx_ids: vec![] }));
     }
     let stored = store
         .block(height)
         .map_err(ApiError::internal)?
         .ok_or_else(|| ApiError::not_found(format!("no finalized block at height {height}; the head is {}", gw.services.head.borrow().height)))?;
-    let finality = match &stored.finality {
-        Finality::Certificate(c) => json!({"certificate": c}),
-        Finality::CoveredBy(h) => json!({"covered_by": h}),
+    let finality = match stored.finality {
+        Finality::Certificate(c) => BlockFinality { certificate: Some(c), covered_by: None },
+        Finality::CoveredBy(h) => BlockFinality { certificate: None, covered_by: Some(h) },
     };
-    Ok(ok(
-        StatusCode::OK,
-        "",
-        json!({"height": height, "hash": stored.block.header.hash(), "header": stored.block.header, "finality": finality, "tx_ids": stored.block.tx_ids()}),
-    ))
+    let (hash, tx_ids) = (stored.block.header.hash(), stored.block.tx_ids());
+    Ok(ok(StatusCode::OK, "", BlockResult { height, hash, header: stored.block.header, finality: Some(finality), tx_ids }))
+}
+
+/// The result of `GET /v1/blocks/{height}` (height 0 is the genesis block, without finality).
+#[derive(Serialize, ToSchema)]
+pub struct BlockResult {
+    pub height: u64,
+    /// The header's hash, 64 hex characters.
+    #[schema(value_type = String)]
+    pub hash: Hash,
+    #[schema(value_type = super::openapi::BlockHeader)]
+    pub header: crate::block::Header,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub finality: Option<BlockFinality>,
+    #[schema(value_type = Vec<String>)]
+    pub tx_ids: Vec<TxId>,
+}
+
+/// How a block is final: its own certificate, or covered by the certificate of a descendant at `covered_by`.
+#[derive(Serialize, ToSchema)]
+pub struct BlockFinality {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<super::openapi::Certificate>, nullable = false)]
+    pub certificate: Option<crate::consensus::Certificate>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub covered_by: Option<u64>,
 }

@@ -23,7 +23,6 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use serde_json::json;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -190,7 +189,7 @@ pub async fn metrics(State(gw): State<Gateway>) -> Response {
 pub async fn readyz(State(gw): State<Gateway>) -> Response {
     let (height, best_peer, peers) = refresh(&gw);
     let needed = gw.services.genesis.quorum().saturating_sub(1);
-    let body = json!({"height": height, "best_peer_height": best_peer, "connected_peers": peers, "peers_for_quorum": needed});
+    let body = ReadyResult { height, best_peer_height: best_peer, connected_peers: peers, peers_for_quorum: needed };
     if let Some(why) = gw.services.live.read().ok().and_then(|l| l.diverged.clone()) {
         return ok(StatusCode::SERVICE_UNAVAILABLE, format!("not ready: this validator's state diverged ({why}); it does not vote"), body);
     }
@@ -201,4 +200,16 @@ pub async fn readyz(State(gw): State<Gateway>) -> Response {
         return ok(StatusCode::SERVICE_UNAVAILABLE, format!("not ready: catching up, at {height} of {best_peer}"), body);
     }
     ok(StatusCode::OK, "ready", body)
+}
+
+/// The result of `GET /readyz`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ReadyResult {
+    pub height: u64,
+    /// The highest finalized height that f + 1 peers claim (one peer's
+    /// claim alone moves it only when it is the last peer connected).
+    pub best_peer_height: u64,
+    pub connected_peers: usize,
+    /// Other validators needed for a quorum.
+    pub peers_for_quorum: usize,
 }

@@ -22,7 +22,7 @@ use axum::response::Response;
 use base64::Engine;
 use coldchain_chaincode::state::ledger::REPORT_CLIENTS;
 use coldchain_chaincode::{Hash, Transaction};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 #[utoipa::path(
     post,
@@ -122,14 +122,17 @@ async fn report(gw: Gateway, headers: HeaderMap, body: Result<Bytes, BytesReject
     let value = serde_json::to_value(&tx).map_err(ApiError::internal)?;
     let wait = Some(gw.services.max_wait_ms);
     let (id, height) = submit_value(&gw, value, wait).await?;
-    if height.is_none() {
-        return submitted(&gw, id, None, wait);
-    }
-    let response = submitted(&gw, id, height, wait)?;
+    let Some(height) = height else { return submitted(&gw, id, None, wait) };
+    let response = submitted(&gw, id, Some(height), wait)?;
     tracing::info!(client = %client_id, kind, tx = %id, "national report finalized");
-    Ok(if response.status().is_success() {
-        ok(StatusCode::OK, "registered", json!({"tx_id": id, "height": height, "client_id": client_id}))
-    } else {
-        response
-    })
+    Ok(if response.status().is_success() { ok(StatusCode::OK, "registered", ReportResult { tx_id: id, height, client_id }) } else { response })
+}
+
+/// The result of a national report: registered on chain at `height`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ReportResult {
+    #[schema(value_type = String)]
+    pub tx_id: coldchain_chaincode::TxId,
+    pub height: u64,
+    pub client_id: String,
 }

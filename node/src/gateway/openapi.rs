@@ -40,7 +40,7 @@ in docs/PROOFS.md. Routes that answer files or streams (`/`, `/openapi.json`, `/
 #[openapi(
     info(title = "coldchain gateway", version = env!("CARGO_PKG_VERSION"), description = DESCRIPTION),
     components(
-        schemas(ErrorEnvelope, ErrorResult),
+        schemas(ErrorEnvelope, super::envelope::ErrorResult),
         responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge, RuleViolated, TooManyRequests, Internal, Unavailable)
     ),
     modifiers(&Security),
@@ -138,39 +138,24 @@ macro_rules! envelope {
 
 envelope!(
     /// An error: `success` is false and `result` names the detail code and, where a field broke a rule, the field and the rule.
-    ErrorEnvelope => ErrorResult
+    ErrorEnvelope => super::envelope::ErrorResult
 );
-
-/// The `result` of an error answer.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct ErrorResult {
-    /// Detail code, e.g. `bad_signature`, `malformed_json`, `rule_violated`, `not_found`, `overloaded`.
-    #[schema(example = "bad_signature")]
-    pub error: String,
-    /// The field that broke a rule, with its path as submitted (e.g. `record.quarantineInfo.quarantineNumber`, `signature`, `(body)`).
-    #[schema(required = false, example = "signature")]
-    pub field: String,
-    /// The rule it broke.
-    #[schema(required = false, example = "does not verify under signer.public_key over the transaction's signed bytes")]
-    pub rule: String,
-}
 
 envelope!(
     /// `GET /v1/status`.
-    StatusEnvelope => StatusResult
+    StatusEnvelope => super::handlers::StatusResult
 );
 envelope!(
     /// One submission: pending, or finalized at a height.
-    SubmitEnvelope => SubmitResult
+    SubmitEnvelope => super::handlers::SubmitResult
 );
 envelope!(
     /// A batch: one result per item.
-    BatchEnvelope => BatchResult
+    BatchEnvelope => super::handlers::BatchResult
 );
 envelope!(
     /// `GET /v1/tx/{id}`.
-    TxEnvelope => TxResult
+    TxEnvelope => super::handlers::TxResult
 );
 envelope!(
     /// `GET /v1/proofs/{id}`: the proof bundle (docs/PROOFS.md).
@@ -178,7 +163,7 @@ envelope!(
 );
 envelope!(
     /// `GET /v1/blocks/{height}`.
-    BlockEnvelope => BlockResult
+    BlockEnvelope => super::handlers::BlockResult
 );
 envelope!(
     /// `POST /v1/apps`.
@@ -210,7 +195,7 @@ envelope!(
 );
 envelope!(
     /// `GET /v1/state`.
-    StateEnvelope => StateResult
+    StateEnvelope => super::trace::StateResult
 );
 envelope!(
     /// `GET /v1/state/proof`.
@@ -218,7 +203,7 @@ envelope!(
 );
 envelope!(
     /// A national report, registered on chain.
-    ReportEnvelope => ReportResult
+    ReportEnvelope => super::national::ReportResult
 );
 envelope!(
     /// `GET /healthz`: `result` is an empty object.
@@ -226,7 +211,7 @@ envelope!(
 );
 envelope!(
     /// `GET /readyz`, ready (200) or not (503).
-    ReadyEnvelope => ReadyResult
+    ReadyEnvelope => super::metrics::ReadyResult
 );
 
 /// Bytes of a file (an image, a PDF).
@@ -306,140 +291,6 @@ pub struct Record {
     #[serde(rename = "type")]
     #[schema(example = "product_batch")]
     pub kind: String,
-}
-
-/// The result of `GET /v1/status`.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct StatusResult {
-    pub chain_id: String,
-    /// Height of the last finalized block.
-    pub height: u64,
-    /// 64 hex characters.
-    pub last_block_hash: String,
-    /// Current consensus view.
-    pub view: u64,
-    /// No transaction waits and no validator is active in the view: the
-    /// consortium makes no blocks until one is submitted (docs/PROTOCOL.md,
-    /// Rule I), so a height that does not move is expected.
-    pub idle: bool,
-    /// This node's validator.
-    pub validator: ThisValidator,
-    pub validators: Vec<ValidatorStatus>,
-    /// Votes needed to finalize.
-    pub quorum: u64,
-    /// libp2p peer ids of the connected validators.
-    pub connected_peers: Vec<String>,
-    pub mempool: Mempool,
-    /// Who the node takes a signed read's caller for (`bureau 110000`,
-    /// `enterprise <USCC>`, `auditor <name>`); absent from an unsigned request's answer.
-    #[schema(nullable = false)]
-    pub caller: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct ThisValidator {
-    pub index: u64,
-    pub name: String,
-    /// GB/T 2260 code, e.g. 110000.
-    pub province: String,
-    pub public_key: String,
-}
-
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct ValidatorStatus {
-    pub index: u64,
-    pub name: String,
-    pub province: String,
-    pub public_key: String,
-    pub peer_id: String,
-    /// Connected to this node (this node itself is always true).
-    pub connected: bool,
-}
-
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct Mempool {
-    pub pending: u64,
-    pub capacity: u64,
-}
-
-/// The state of a transaction.
-#[derive(Serialize, ToSchema)]
-#[schema(rename_all = "snake_case")]
-#[allow(dead_code)]
-pub enum TxState {
-    Pending,
-    Finalized,
-}
-
-/// The result of one submission.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct SubmitResult {
-    /// SHA-256 of the transaction's signed bytes, 64 hex characters.
-    pub tx_id: String,
-    pub state: TxState,
-    /// When finalized.
-    #[schema(required = false)]
-    pub height: u64,
-}
-
-/// The result of a batch.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct BatchResult {
-    pub results: Vec<BatchItem>,
-}
-
-/// One item of a batch, in request order.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct BatchItem {
-    pub index: u64,
-    /// Absent when the item did not parse.
-    #[schema(required = false)]
-    pub tx_id: String,
-    /// `pending`, `finalized` or `refused`.
-    #[schema(example = "pending")]
-    pub state: String,
-    #[schema(required = false)]
-    pub height: u64,
-    /// For a refused item: the detail code.
-    #[schema(required = false)]
-    pub error: String,
-    /// For a refused item: the field (may be null).
-    #[schema(required = false)]
-    pub field: String,
-    /// For a refused item: the rule (may be null).
-    #[schema(required = false)]
-    pub rule: String,
-}
-
-/// The result of `GET /v1/tx/{id}`: `pending`, or `finalized` with its place and outcome.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct TxResult {
-    pub tx_id: String,
-    pub state: TxState,
-    #[schema(required = false)]
-    pub height: u64,
-    /// Position in the block.
-    #[schema(required = false)]
-    pub index: u64,
-    #[schema(required = false)]
-    pub outcome: Outcome,
-    /// When finalized: whether the record is masked for this caller.
-    #[schema(required = false)]
-    pub masked: bool,
-    /// When finalized: who the caller is taken to be (`public`, an enterprise, a bureau, an auditor).
-    #[schema(required = false)]
-    pub caller: String,
-    /// When finalized: the transaction, its record masked as the caller may see it.
-    #[schema(required = false)]
-    pub transaction: Transaction,
 }
 
 /// What the chaincode did with a finalized transaction: `applied`, or
@@ -552,28 +403,6 @@ pub struct Certificate {
     /// One entry per signing validator.
     #[schema(value_type = Vec<Object>)]
     pub signatures: Vec<Value>,
-}
-
-/// The result of `GET /v1/blocks/{height}` (height 0 is the genesis block, without finality).
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct BlockResult {
-    pub height: u64,
-    pub hash: String,
-    pub header: BlockHeader,
-    #[schema(required = false)]
-    pub finality: Finality,
-    pub tx_ids: Vec<String>,
-}
-
-/// How a block is final: its own certificate, or covered by the certificate of a descendant at `covered_by`.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct Finality {
-    #[schema(required = false)]
-    pub certificate: Certificate,
-    #[schema(required = false)]
-    pub covered_by: u64,
 }
 
 /// The result of `POST /v1/apps`.
@@ -817,45 +646,6 @@ pub struct Notice {
     pub alert: String,
     pub height: u64,
     pub time_ms: i64,
-}
-
-/// The result of `GET /v1/state`: equal roots at equal heights mean equal states.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct StateResult {
-    pub height: u64,
-    pub root: String,
-    pub applied: u64,
-    pub rejected: u64,
-    pub enterprises: u64,
-    pub lots: u64,
-    pub movements: u64,
-    pub codes: u64,
-    pub schemes: u64,
-    pub alerts: u64,
-    pub notices: u64,
-}
-
-/// The result of a national report.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct ReportResult {
-    pub tx_id: String,
-    pub height: u64,
-    pub client_id: String,
-}
-
-/// The result of `GET /readyz`.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct ReadyResult {
-    pub height: u64,
-    /// The highest finalized height that f + 1 peers claim (one peer's
-    /// claim alone moves it only when it is the last peer connected).
-    pub best_peer_height: u64,
-    pub connected_peers: u64,
-    /// Other validators needed for a quorum.
-    pub peers_for_quorum: u64,
 }
 
 // ---------------------------------------------------------------------------

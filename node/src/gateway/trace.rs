@@ -19,9 +19,10 @@ use coldchain_chaincode::Hash;
 use coldchain_chaincode::state::ledger::{ACCESS_LOGS, ALERTS, Counter, NOTICE_IDS, NOTICES};
 use coldchain_chaincode::state::trace::{AlertView, Direction, TraceError};
 use futures::Stream;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::convert::Infallible;
+use utoipa::ToSchema;
 
 fn trace_error(e: TraceError) -> ApiError {
     match e {
@@ -480,7 +481,7 @@ pub async fn image(State(gw): State<Gateway>, caller: Caller, Path(sha): Path<St
 )]
 pub async fn state(State(gw): State<Gateway>) -> Result<Response, ApiError> {
     let state = gw.services.state.clone();
-    let result = tokio::task::spawn_blocking(move || -> Result<Value, ApiError> { Ok(summary(&*state.read().map_err(ApiError::internal)?)) })
+    let result = tokio::task::spawn_blocking(move || -> Result<StateResult, ApiError> { Ok(summary(&*state.read().map_err(ApiError::internal)?)) })
         .await
         .map_err(ApiError::internal)??;
     Ok(ok(StatusCode::OK, "", result))
@@ -489,21 +490,39 @@ pub async fn state(State(gw): State<Gateway>) -> Result<Response, ApiError> {
 /// The state's figures, read from its counters (a few entries, whatever
 /// the chain's length: the state's lock is held while they are read, and
 /// blocks wait for it).
-fn summary(s: &coldchain_chaincode::State) -> Value {
+fn summary(s: &coldchain_chaincode::State) -> StateResult {
     let l = s.ledger();
-    json!({
-        "height": s.height(),
-        "root": s.root(),
-        "applied": s.applied_count(),
-        "rejected": s.rejected_count(),
-        "enterprises": l.count(Counter::Enterprises),
-        "lots": l.count(Counter::Lots),
-        "movements": l.count(Counter::Movements),
-        "codes": l.count(Counter::Codes),
-        "schemes": l.schemes().len(),
-        "alerts": l.count(Counter::Alerts),
-        "notices": l.count(Counter::Notices),
-    })
+    StateResult {
+        height: s.height(),
+        root: s.root(),
+        applied: s.applied_count(),
+        rejected: s.rejected_count(),
+        enterprises: l.count(Counter::Enterprises),
+        lots: l.count(Counter::Lots),
+        movements: l.count(Counter::Movements),
+        codes: l.count(Counter::Codes),
+        schemes: l.schemes().len(),
+        alerts: l.count(Counter::Alerts),
+        notices: l.count(Counter::Notices),
+    }
+}
+
+/// The result of `GET /v1/state`: equal roots at equal heights mean equal states.
+#[derive(Serialize, ToSchema)]
+pub struct StateResult {
+    pub height: u64,
+    /// The state root, 64 hex characters.
+    #[schema(value_type = String)]
+    pub root: Hash,
+    pub applied: u64,
+    pub rejected: u64,
+    pub enterprises: u64,
+    pub lots: u64,
+    pub movements: u64,
+    pub codes: u64,
+    pub schemes: usize,
+    pub alerts: u64,
+    pub notices: u64,
 }
 
 #[cfg(test)]
@@ -546,7 +565,7 @@ mod tests {
         store.reads.store(0, Ordering::Relaxed);
         let s = summary(&state);
         let reads = store.reads.load(Ordering::Relaxed);
-        assert_eq!(s["height"], 1);
+        assert_eq!(s.height, 1);
         assert!(reads <= 32, "GET /v1/state read {reads} entries: an anonymous request must not scan the state");
     }
 }
