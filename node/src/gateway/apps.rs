@@ -32,7 +32,7 @@ use axum::response::Response;
 use coldchain_chaincode::state::ledger::APP_CREDENTIALS;
 use coldchain_chaincode::{Hash, Transaction, TxId};
 use hmac::{KeyInit, Mac};
-use serde_json::{Value, json};
+use serde_json::json;
 use sha2::Sha256;
 
 type HmacSha256 = hmac::Hmac<Sha256>;
@@ -322,10 +322,15 @@ pub async fn issue(State(gw): State<Gateway>, body: Result<Bytes, BytesRejection
     let uscc = record["unifSociCredCode"].as_str().or(record["uscc"].as_str()).unwrap_or_default();
     tracing::info!(%appid, %uscc, tx = %id, revoked, "app id changed");
     let me = &gw.services.genesis.validators[gw.services.me as usize].name;
-    let mut result = json!({"appid": appid, "uscc": uscc, "revoked": revoked, "tx_id": id, "height": height, "served_by": me});
-    if !revoked {
-        result["secret"] = Value::String(app_secret(&gw.services.node_key, &appid, &id));
-    }
+    let result = AppResult {
+        secret: (!revoked).then(|| app_secret(&gw.services.node_key, &appid, &id)),
+        appid,
+        uscc: uscc.to_string(),
+        revoked,
+        tx_id: id,
+        height,
+        served_by: me.clone(),
+    };
     let (status, message) = match (revoked, height) {
         (true, _) => (StatusCode::OK, "revoked".to_string()),
         (false, Some(_)) => (StatusCode::OK, "issued; keep the secret: it signs every request and is shown once".to_string()),
@@ -339,6 +344,27 @@ pub async fn issue(State(gw): State<Gateway>, body: Result<Bytes, BytesRejection
     let mut response = ok(status, message, result);
     response.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
     Ok(response)
+}
+
+/// The result of `POST /v1/apps`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct AppResult {
+    pub appid: String,
+    /// The enterprise's unified social credit code.
+    pub uscc: String,
+    pub revoked: bool,
+    #[schema(value_type = String)]
+    pub tx_id: TxId,
+    /// Absent when not finalized within the wait (202).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub height: Option<u64>,
+    /// The validator whose gateway serves this app id.
+    pub served_by: String,
+    /// The app secret (only when issued): it signs every request; keep it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub secret: Option<String>,
 }
 
 #[cfg(test)]

@@ -167,7 +167,7 @@ envelope!(
 );
 envelope!(
     /// `POST /v1/apps`.
-    AppEnvelope => AppResult
+    AppEnvelope => super::apps::AppResult
 );
 envelope!(
     /// `GET /v1/codes/{scheme}/{code}`.
@@ -403,23 +403,6 @@ pub struct Certificate {
     /// One entry per signing validator.
     #[schema(value_type = Vec<Object>)]
     pub signatures: Vec<Value>,
-}
-
-/// The result of `POST /v1/apps`.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct AppResult {
-    pub appid: String,
-    /// The enterprise's unified social credit code.
-    pub uscc: String,
-    pub revoked: bool,
-    pub tx_id: String,
-    pub height: u64,
-    /// The validator whose gateway serves this app id.
-    pub served_by: String,
-    /// The app secret (only when issued): it signs every request; keep it.
-    #[schema(required = false)]
-    pub secret: String,
 }
 
 /// A lot (entry certificate number and batch) as the chain knows it.
