@@ -1,7 +1,7 @@
 //! The gateway's OpenAPI document (`GET /openapi.json`), fetched from a
 //! running single-validator node:
 //!
-//! - it is OpenAPI 3: it parses with the `openapiv3` crate, and passes our
+//! - it is OpenAPI 3.1: it parses with the `oas3` crate, and passes our
 //!   own structural rules (every `$ref` resolves, every operation has
 //!   responses with descriptions, every path template parameter is declared
 //!   as a required path parameter and no other, operation ids are unique);
@@ -11,12 +11,14 @@
 //! - every documented route is served (no answer is the router's fallback),
 //!   with a status the document lists for it, and each enveloped answer
 //!   conforms to the documented schema of that status;
+//!   (tests/trace.rs checks real answers, after the demo story, the same way);
 //! - the examples of `POST /v1/records` are seed 004 annex B's, with a GTIN
 //!   whose GS1 check digit holds.
 
 mod common;
 
 use coldchain_node::gateway::routes;
+use common::schema::{conforms, resolve};
 use common::*;
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -34,9 +36,9 @@ fn the_openapi_document_is_valid_and_covers_every_route() {
     let doc: Value = serde_json::from_str(&text).expect("the document is JSON");
     assert!(doc.get("success").is_none(), "the document is not wrapped in the envelope");
 
-    // OpenAPI 3, as a parser of the specification reads it.
-    let parsed: openapiv3::OpenAPI = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not an OpenAPI 3 document: {e}"));
-    assert!(parsed.openapi.starts_with("3."), "openapi {}", parsed.openapi);
+    // OpenAPI 3.1, as a parser of the specification reads it.
+    let parsed = oas3::from_json(&text).unwrap_or_else(|e| panic!("not an OpenAPI 3.1 document: {e}"));
+    assert!(parsed.openapi.starts_with("3.1"), "openapi {}", parsed.openapi);
     assert_eq!(parsed.info.version, env!("CARGO_PKG_VERSION"));
     assert!(!parsed.info.title.is_empty() && parsed.info.description.as_deref().is_some_and(|d| d.contains("envelope")));
     let tags: BTreeSet<&str> = parsed.tags.iter().map(|t| t.name.as_str()).collect();
@@ -54,10 +56,8 @@ fn the_openapi_document_is_valid_and_covers_every_route() {
     let documented: BTreeSet<(String, String)> = parsed
         .paths
         .iter()
-        .flat_map(|(path, item)| {
-            let item = item.as_item().unwrap_or_else(|| panic!("{path} is a reference"));
-            item.iter().map(move |(method, _)| (method.to_uppercase(), path.clone()))
-        })
+        .flatten()
+        .flat_map(|(path, item)| item.methods().into_iter().map(move |(method, _)| (method.to_string(), path.clone())))
         .collect();
     assert_eq!(documented, routes, "documented operations (left) and the gateway's routes (right) differ");
 
@@ -116,17 +116,6 @@ fn concrete(path: &str) -> String {
         .replace("{height}", "999999")
         .replace("{scheme}", "NO-SUCH-SCHEME")
         .replace("{code}", "NO-SUCH-CODE")
-}
-
-fn resolve<'a>(doc: &'a Value, v: &'a Value) -> &'a Value {
-    let mut v = v;
-    for _ in 0..16 {
-        match v["$ref"].as_str().and_then(|r| r.strip_prefix('#')).and_then(|p| doc.pointer(p)) {
-            Some(target) => v = target,
-            None => break,
-        }
-    }
-    v
 }
 
 /// Every `$ref` resolves; every operation has responses, each with a
@@ -225,68 +214,4 @@ fn collect_refs(v: &Value, at: &str, out: &mut Vec<(String, String)>) {
         }
         _ => {}
     }
-}
-
-/// A small JSON Schema check, enough for the gateway's schemas: `$ref`,
-/// `oneOf`, `type`, `properties` (an undocumented member is an error),
-/// `required` (an optional member may be null), `items`,
-/// `additionalProperties`, `enum`.
-fn conforms(doc: &Value, schema: &Value, value: &Value, at: &str) -> Result<(), String> {
-    let schema = resolve(doc, schema);
-    if let Some(alternatives) = schema["oneOf"].as_array() {
-        let errors: Vec<String> = alternatives.iter().filter_map(|s| conforms(doc, s, value, at).err()).collect();
-        return if errors.len() < alternatives.len() { Ok(()) } else { Err(format!("{at}: matches no alternative: {}", errors.join("; "))) };
-    }
-    if let Some(allowed) = schema["enum"].as_array()
-        && !allowed.contains(value)
-    {
-        return Err(format!("{at}: {value} is not one of {allowed:?}"));
-    }
-    let types: Vec<&str> = match &schema["type"] {
-        Value::String(t) => vec![t.as_str()],
-        Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
-        _ => return Ok(()),
-    };
-    let fits = types.iter().any(|t| match *t {
-        "object" => value.is_object(),
-        "array" => value.is_array(),
-        "string" => value.is_string(),
-        "integer" => value.is_i64() || value.is_u64(),
-        "number" => value.is_number(),
-        "boolean" => value.is_boolean(),
-        "null" => value.is_null(),
-        _ => true,
-    });
-    if !fits {
-        return Err(format!("{at}: {value} is not of type {types:?}"));
-    }
-    if let Some(items) = schema.get("items")
-        && let Some(a) = value.as_array()
-    {
-        for (i, v) in a.iter().enumerate() {
-            conforms(doc, items, v, &format!("{at}[{i}]"))?;
-        }
-    }
-    if let Some(obj) = value.as_object() {
-        let properties = schema["properties"].as_object();
-        let required: BTreeSet<&str> = schema["required"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-        for name in &required {
-            if !obj.contains_key(*name) {
-                return Err(format!("{at}: required member {name} is missing"));
-            }
-        }
-        for (k, v) in obj {
-            match properties.and_then(|p| p.get(k)) {
-                Some(_) if v.is_null() && !required.contains(k.as_str()) => {}
-                Some(s) => conforms(doc, s, v, &format!("{at}.{k}"))?,
-                None => match &schema["additionalProperties"] {
-                    Value::Bool(false) => return Err(format!("{at}: member {k} is not allowed")),
-                    Value::Object(_) => conforms(doc, &schema["additionalProperties"], v, &format!("{at}.{k}"))?,
-                    _ if properties.is_some() => return Err(format!("{at}: member {k} is not documented")),
-                    _ => {}
-                },
-            }
-        }
-    }
-    Ok(())
 }

@@ -12,6 +12,7 @@
 mod common;
 
 use coldchain_chaincode::{Hash, scenario};
+use common::schema;
 use common::story::*;
 use common::*;
 use serde_json::{Value, json};
@@ -288,6 +289,36 @@ fn the_story_traces_across_three_provinces_proves_offline_and_every_node_agrees(
     for s in &story.steps {
         assert!(stdout.contains(&s.tx_id), "verify says nothing of {}", s.tx_id);
     }
+
+    // Real answers conform to the schemas the OpenAPI document derives from
+    // the types the handlers return: a trace in each caller's view, a code
+    // as the public and signed, the alert, the lists, a transaction, its
+    // proof and block, the state and a state proof.
+    let (scheme, code) = scenario::RETAIL;
+    let entry = story.steps.iter().find(|s| s.kind == "product_batch").expect("a product batch step");
+    let code_path = format!("/v1/codes/{scheme}/{code}");
+    schema::assert_answers_conform(
+        &c,
+        0,
+        &[
+            (both_path.clone(), None, "the public (consumer view)"),
+            (both_path.clone(), Some(&retailer), "an enterprise on the trace"),
+            (both_path.clone(), Some(&beijing), "a bureau inside the alert"),
+            (code_path.clone(), None, "the public"),
+            (code_path, Some(&beijing), "a bureau"),
+            (format!("/v1/alerts/{alert_id}"), Some(&beijing), "a bureau"),
+            ("/v1/alerts".into(), Some(&beijing), "a bureau"),
+            ("/v1/access-log".into(), Some(&beijing), "a bureau"),
+            ("/v1/notices".into(), None, "the public"),
+            (format!("/v1/tx/{}", entry.tx_id), None, "the public"),
+            (format!("/v1/tx/{}", entry.tx_id), Some(&beijing), "a bureau"),
+            (format!("/v1/proofs/{}", entry.tx_id), None, "the public"),
+            (format!("/v1/blocks/{}", entry.height), None, "the public"),
+            ("/v1/status".into(), None, "the public"),
+            ("/v1/state".into(), None, "the public"),
+            (format!("/v1/state/proof?scheme={scheme}&code={code}"), None, "the public"),
+        ],
+    );
 
     // Same state everywhere, once the bureau's cross-province reads above
     // (access_log transactions) are final.

@@ -25,6 +25,8 @@ pub mod fields;
 pub mod hash;
 pub mod identifiers;
 pub mod images;
+#[cfg(feature = "openapi")]
+mod openapi;
 pub mod record;
 pub mod records;
 pub mod scenario;

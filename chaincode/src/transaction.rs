@@ -39,21 +39,35 @@ pub type IdHasher = foldhash::fast::RandomState;
 pub type IdSet = std::collections::HashSet<TxId, IdHasher>;
 pub type IdMap<V> = std::collections::HashMap<TxId, V, IdHasher>;
 
+/// The signer of a transaction.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Signer {
+    /// `ed25519`.
+    #[cfg_attr(feature = "openapi", schema(example = "ed25519"))]
     pub algorithm: String,
+    /// The Ed25519 public key: 64 hexadecimal characters.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^[0-9a-f]{64}$"))]
     #[serde(serialize_with = "fixed::serialize_32", deserialize_with = "fixed::deserialize_32")]
     pub public_key: [u8; 32],
 }
 
+/// A signed transaction (docs/FORMATS.md): the record and the Ed25519
+/// signature over its canonical (RFC 8785) form.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Transaction {
+    /// The consortium's chain id (genesis).
+    #[cfg_attr(feature = "openapi", schema(example = "coldchain-jjj-example"))]
     pub chain_id: String,
+    /// 0 … 2^53−1 (9007199254740991); makes two otherwise equal submissions distinct.
     pub nonce: u64,
     /// The record, held as its RFC 8785 text.
     pub record: CanonicalJson,
     pub signer: Signer,
+    /// Ed25519 over the transaction's signed bytes: 128 hexadecimal characters.
     #[serde(serialize_with = "fixed::serialize_64", deserialize_with = "fixed::deserialize_64")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^[0-9a-f]{128}$"))]
     pub signature: [u8; 64],
     #[serde(skip)]
     id: IdCache,

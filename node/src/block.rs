@@ -18,14 +18,19 @@ use coldchain_chaincode::{Hash, Transaction, TxId};
 use rs_merkle::{MerkleProof, MerkleTree};
 use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// A block header (docs/FORMATS.md).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = BlockHeader)]
 pub struct Header {
     pub chain_id: String,
     pub height: u64,
     pub view: u64,
+    /// The parent header's hash.
     pub parent: Hash,
+    /// Merkle root of the block's transaction ids.
     pub tx_root: Hash,
     pub time_ms: i64,
+    /// Index of the proposing validator.
     pub proposer: u16,
     pub tx_count: u32,
     /// The block after which [`Header::state_root`] is the state's root.

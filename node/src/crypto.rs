@@ -12,7 +12,7 @@ use std::path::Path;
 pub use ed25519_dalek::{SigningKey as SecretKey, VerifyingKey as PublicKey};
 
 /// The three kinds of vote of Simplex.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum VoteKind {
     Notarize,

@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 
 pub const PROOF_VERSION: u32 = 1;
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// The proof bundle (docs/PROOFS.md): enough to check offline, with only
+/// the genesis file, that a quorum of validators finalized the transaction.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ProofBundle {
     pub version: u32,
     pub tx_id: TxId,
@@ -21,6 +23,7 @@ pub struct ProofBundle {
     #[serde(default)]
     pub transaction: Option<Transaction>,
     pub leaf_index: u64,
+    /// Sibling hashes from the leaf to the block's `tx_root`.
     pub merkle_path: Vec<Hash>,
     /// The block that holds the transaction.
     pub header: Header,

@@ -19,8 +19,12 @@ pub const STATE_PROOF_VERSION: u32 = 1;
 /// The `kind` that tells a state proof from a transaction proof.
 pub const STATE_PROOF_KIND: &str = "state";
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// A state proof bundle (docs/PROOFS.md, "State proofs"): entries of the
+/// chaincode state, each with its proof under `header.state_root`, and that
+/// header's finalization.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StateProofBundle {
+    /// Always `state`.
     pub kind: String,
     pub version: u32,
     pub entries: Vec<ProvenEntry>,
@@ -33,7 +37,8 @@ pub struct StateProofBundle {
     pub finalization: Certificate,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// One entry and its proof.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ProvenEntry {
     /// The entry's key bytes (docs/FORMATS.md, "The chaincode state on disk"), hex.
     pub key: String,

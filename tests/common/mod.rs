@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod schema;
 pub mod story;
 
 use serde_json::Value;

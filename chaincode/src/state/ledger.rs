@@ -108,6 +108,7 @@ pub struct Lot {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum MovementKind {
     /// The lot's first stock-in by its importer (product batch record).
@@ -228,6 +229,7 @@ impl CodeScheme {
 
 /// How a code came to belong to its lot.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "via", rename_all = "snake_case")]
 pub enum CodeOrigin {
     /// Issued on a product batch record (its `traceCode`).
@@ -294,6 +296,7 @@ pub struct FlowReport {
 
 /// Disposal states of an alert, in the only order they may be reached.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AlertState {
     Open,
@@ -324,7 +327,9 @@ impl AlertState {
     }
 }
 
+/// A province's disposal step on an alert.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Disposal {
     pub province: String,
     pub state: AlertState,
@@ -350,7 +355,9 @@ pub struct Alert {
     pub disposals: Vec<Disposal>,
 }
 
+/// A published notice.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Notice {
     pub id: TxId,
     pub province: String,
@@ -398,6 +405,7 @@ pub struct Auditor {
 /// A bureau's read of other provinces' unmasked data inside an alert's
 /// trace (`access_log`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AccessLog {
     pub tx: TxId,
     /// The reading bureau's province.

@@ -172,6 +172,7 @@ pub(super) fn node_hash(bytes: &[u8]) -> Option<Hash> {
 
 /// A proof that a key has a value, or none, in the state under a root.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StateProof {
     /// The leaf on the key's path: the key's own (membership), another
     /// key's alone in the subtree where the key would be, or none (the
@@ -181,7 +182,9 @@ pub struct StateProof {
     pub siblings: Vec<Hash>,
 }
 
+/// A leaf of the state tree: the hashes of a key and of its value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProofLeaf {
     pub key_hash: Hash,
     pub value_hash: Hash,

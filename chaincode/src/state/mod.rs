@@ -39,7 +39,10 @@ impl BlockContext {
     }
 }
 
+/// What the chaincode did with a finalized transaction: `applied`, or
+/// `rejected` with the field and the rule (the transaction stays on chain).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Outcome {
     Applied,

@@ -17,6 +17,7 @@ use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     Forward,
@@ -46,7 +47,9 @@ pub enum TraceError {
     UnknownAlert(TxId),
 }
 
+/// A lot (entry certificate number and batch) as the chain knows it.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LotView {
     pub quarantine_number: String,
     pub certificate_batch: String,
@@ -61,12 +64,18 @@ pub struct LotView {
     pub consignee: String,
     pub origin_uscc: String,
     pub entered_pieces: u64,
+    /// Kilograms, decimal text.
     pub entered_kg: String,
     pub nucleic_acid: Option<String>,
+    /// The product batch record that entered the lot.
     pub tx: TxId,
 }
 
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+/// A code of the lot in some province's scheme, and how it came to the lot
+/// (`via`: `product_batch`, `parent_code`, `movement_line`, `link` with
+/// `from_scheme` and `from_code`, or `matching_key`).
 pub struct LinkedCode {
     pub scheme: String,
     pub code: String,
@@ -79,6 +88,8 @@ pub struct LinkedCode {
 }
 
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+/// A code resolved to its lot and every code of the lot.
 pub struct Resolution {
     pub scheme: String,
     pub code: String,
@@ -88,6 +99,8 @@ pub struct Resolution {
 }
 
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+/// An enterprise on a trace, and what it holds of the lot now.
 pub struct EnterpriseView {
     pub uscc: String,
     pub name: String,
@@ -108,6 +121,8 @@ pub struct EnterpriseView {
 }
 
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+/// A vehicle that carried a shipment.
 pub struct VehicleView {
     pub plate: String,
     pub driver_name: String,
@@ -116,6 +131,8 @@ pub struct VehicleView {
 }
 
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+/// The receipt of a shipment.
 pub struct ReceivedView {
     pub pieces: u64,
     pub weight_kg: String,
@@ -128,6 +145,8 @@ pub struct ReceivedView {
 }
 
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+/// One custody step.
 pub struct Step {
     pub kind: MovementKind,
     pub from: Option<String>,
@@ -145,6 +164,8 @@ pub struct Step {
 }
 
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+/// The custody graph of a lot.
 pub struct Trace {
     pub scheme: String,
     pub code: String,
@@ -158,6 +179,8 @@ pub struct Trace {
 }
 
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+/// A holder of an alert's lot: what it holds, received and when.
 pub struct AffectedEnterprise {
     pub uscc: String,
     pub name: String,
@@ -173,6 +196,8 @@ pub struct AffectedEnterprise {
 }
 
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+/// A lot associated with an alert's lot.
 pub struct Association {
     pub lot: LotView,
     /// `same_certificate`, `same_container` or `same_cold_storage`.
@@ -181,7 +206,10 @@ pub struct Association {
 }
 
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+/// An alert and its disposal state.
 pub struct AlertView {
+    /// The alert's transaction id.
     pub id: TxId,
     pub province: String,
     pub scheme: String,
@@ -196,6 +224,8 @@ pub struct AlertView {
 }
 
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+/// One alert: the affected enterprises by province, the trace and associated lots.
 pub struct AlertAnswer {
     pub alert: AlertView,
     /// Every holder of the lot, by province.

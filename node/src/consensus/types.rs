@@ -23,18 +23,24 @@ pub struct Vote {
     pub signature: [u8; 64],
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// One validator's signature in a certificate.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SignerSignature {
+    /// The validator's index in genesis.
+    #[schema(value_type = u16)]
     pub signer: ValidatorIndex,
+    /// Ed25519 over the vote's signed bytes (docs/PROOFS.md): 128 hexadecimal characters.
     #[serde(serialize_with = "fixed::serialize_64", deserialize_with = "fixed::deserialize_64")]
+    #[schema(value_type = String, pattern = "^[0-9a-f]{128}$")]
     pub signature: [u8; 64],
 }
 
 /// q votes of one kind for one (view, hash) from distinct validators: a
 /// notarization, a nullification or a finalization.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Certificate {
     pub kind: VoteKind,
+    #[schema(value_type = u64)]
     pub view: View,
     pub hash: Hash,
     pub signatures: Vec<SignerSignature>,

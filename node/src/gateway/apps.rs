@@ -258,7 +258,7 @@ pub async fn submit_record(
     tags = ["bureaus"],
     summary = "Issue or revoke an enterprise's app id",
     description = "A bureau's `app_credential` transaction, signed by its admin key, at its own validator's gateway (else 403 `wrong_node`). The node submits it, waits (bounded) for finalization and answers with the app secret, derived from its validator key and this transaction (it is on no disk and not on chain). The secret goes once, to the request that brought the transaction to the node: posting a transaction the node already holds (pending or finalized; transactions are public) answers 409 `already_submitted` without it. To replace a lost secret, revoke the app id and issue it again (`coldchain app rotate`). A revocation (`revoked: true`) answers without a secret.",
-    request_body(content = super::openapi::Transaction, description = "A signed transaction whose record is an `app_credential`.", example = json!(super::openapi::examples::app_credential())),
+    request_body(content = coldchain_chaincode::Transaction, description = "A signed transaction whose record is an `app_credential`.", example = json!(super::openapi::examples::app_credential())),
     responses(
         (status = 200, description = "Issued (with `secret`) or revoked.", body = super::openapi::AppEnvelope, example = json!(super::openapi::examples::envelope(200, "issued; keep the secret: it signs every request and is shown once",
             serde_json::json!({"appid": "bj-fengze-erp", "uscc": "91110106MA01QF8J7U", "revoked": false, "tx_id": super::openapi::examples::TX_ID, "height": 1204, "served_by": "beijing",
@@ -353,7 +353,6 @@ pub struct AppResult {
     /// The enterprise's unified social credit code.
     pub uscc: String,
     pub revoked: bool,
-    #[schema(value_type = String)]
     pub tx_id: TxId,
     /// Absent when not finalized within the wait (202).
     #[serde(skip_serializing_if = "Option::is_none")]

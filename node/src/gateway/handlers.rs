@@ -42,7 +42,6 @@ pub struct StatusResult {
     /// Height of the last finalized block.
     pub height: u64,
     /// 64 hex characters.
-    #[schema(value_type = String)]
     pub last_block_hash: Hash,
     /// Current consensus view.
     pub view: u64,
@@ -106,7 +105,6 @@ pub enum TxState {
 #[derive(Serialize, ToSchema)]
 pub struct SubmitResult {
     /// SHA-256 of the transaction's signed bytes, 64 hex characters.
-    #[schema(value_type = String)]
     pub tx_id: TxId,
     pub state: TxState,
     /// When finalized.
@@ -136,7 +134,7 @@ pub struct BatchItem {
     pub index: usize,
     /// Absent when the item did not parse.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>, nullable = false)]
+    #[schema(nullable = false)]
     pub tx_id: Option<TxId>,
     pub state: ItemState,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -424,7 +422,7 @@ pub fn wait_ms(gw: &Gateway, q: &WaitQuery) -> Result<Option<u64>, ApiError> {
     summary = "Submit one signed transaction",
     description = "One signed transaction (docs/FORMATS.md). The gateway checks the signature, the chain id and the record's rules against the state; an accepted transaction is on this node's disk before the answer. `?wait=finalized` waits (bounded by `timeout_ms` and the node's limit) for finalization. Resubmitting is harmless: the same id, `pending` or `finalized`.",
     params(WaitQuery),
-    request_body(content = super::openapi::Transaction, description = "A signed transaction.", example = json!(super::openapi::examples::notarise())),
+    request_body(content = coldchain_chaincode::Transaction, description = "A signed transaction.", example = json!(super::openapi::examples::notarise())),
     responses(
         (status = 200, description = "Accepted (`pending`, durable on this node) or finalized (with its height).", body = super::openapi::SubmitEnvelope,
             examples(("pending" = (value = json!(super::openapi::examples::accepted()))), ("finalized" = (value = json!(super::openapi::examples::finalized()))))),
@@ -512,7 +510,7 @@ pub async fn submit_new(gw: &Gateway, value: Value, wait: Option<u64>) -> Result
     summary = "Submit signed transactions in a batch",
     description = "A JSON array of 1 to 10,000 signed transactions, checked together (batch signature verification); one result per item, in order: `pending`, `finalized` or `refused` with the field and the rule. `?wait=finalized` waits (bounded) for the accepted ones.",
     params(WaitQuery),
-    request_body(content = Vec<super::openapi::Transaction>, description = "A JSON array of signed transactions.", example = json!(super::openapi::examples::batch())),
+    request_body(content = Vec<coldchain_chaincode::Transaction>, description = "A JSON array of signed transactions.", example = json!(super::openapi::examples::batch())),
     responses(
         (status = 200, description = "At least one item accepted; see each item's result.", body = super::openapi::BatchEnvelope, example = json!(super::openapi::examples::batch_answer())),
         (status = 400, description = "Malformed JSON or not an array of 1 to 10,000 (an error envelope), or every item refused (the batch envelope with `success: false`).", body = super::openapi::BatchRefused),
@@ -595,7 +593,7 @@ pub async fn submit_batch(State(gw): State<Gateway>, Query(q): Query<WaitQuery>,
     summary = "Submit signed records in a batch",
     description = "As `POST /v1/tx/batch` (the same handler): a JSON array of 1 to 10,000 signed transactions whose records are trace records (docs/RECORDS.md); one result per item, in order. Base64 images are taken out of each record and kept on this node.",
     params(WaitQuery),
-    request_body(content = Vec<super::openapi::Transaction>, description = "A JSON array of signed transactions.", example = json!(super::openapi::examples::batch())),
+    request_body(content = Vec<coldchain_chaincode::Transaction>, description = "A JSON array of signed transactions.", example = json!(super::openapi::examples::batch())),
     responses(
         (status = 200, description = "At least one item accepted; each item's result says `pending`, `finalized` or `refused` with field and rule.", body = super::openapi::BatchEnvelope, example = json!(super::openapi::examples::batch_answer())),
         (status = 400, description = "Malformed JSON or not an array of 1 to 10,000 (`ErrorEnvelope`), or every item refused (`BatchEnvelope` with `success: false`).", body = super::openapi::BatchRefused),
@@ -613,7 +611,6 @@ pub async fn submit_records_batch(gw: State<Gateway>, q: Query<WaitQuery>, body:
 /// while pending).
 #[derive(Serialize, ToSchema)]
 pub struct TxResult {
-    #[schema(value_type = String)]
     pub tx_id: TxId,
     pub state: TxState,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -624,7 +621,7 @@ pub struct TxResult {
     #[schema(nullable = false)]
     pub index: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<super::openapi::Outcome>, nullable = false)]
+    #[schema(nullable = false)]
     pub outcome: Option<Outcome>,
     /// Whether the record is masked for this caller.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -636,7 +633,7 @@ pub struct TxResult {
     pub caller: Option<String>,
     /// The transaction, its record masked as the caller may see it.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<super::openapi::Transaction>, nullable = false)]
+    #[schema(value_type = Option<coldchain_chaincode::Transaction>, nullable = false)]
     pub transaction: Option<Value>,
 }
 
@@ -802,14 +799,11 @@ pub async fn block(State(gw): State<Gateway>, Path(height): Path<String>) -> Res
 pub struct BlockResult {
     pub height: u64,
     /// The header's hash, 64 hex characters.
-    #[schema(value_type = String)]
     pub hash: Hash,
-    #[schema(value_type = super::openapi::BlockHeader)]
     pub header: crate::block::Header,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub finality: Option<BlockFinality>,
-    #[schema(value_type = Vec<String>)]
     pub tx_ids: Vec<TxId>,
 }
 
@@ -817,7 +811,7 @@ pub struct BlockResult {
 #[derive(Serialize, ToSchema)]
 pub struct BlockFinality {
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<super::openapi::Certificate>, nullable = false)]
+    #[schema(nullable = false)]
     pub certificate: Option<crate::consensus::Certificate>,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]

@@ -131,7 +131,6 @@ async fn report(gw: Gateway, headers: HeaderMap, body: Result<Bytes, BytesReject
 /// The result of a national report: registered on chain at `height`.
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct ReportResult {
-    #[schema(value_type = String)]
     pub tx_id: coldchain_chaincode::TxId,
     pub height: u64,
     pub client_id: String,

@@ -15,8 +15,6 @@
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use serde_json::Value;
-use std::collections::BTreeMap;
 use std::sync::LazyLock;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToResponse, ToSchema};
@@ -159,7 +157,7 @@ envelope!(
 );
 envelope!(
     /// `GET /v1/proofs/{id}`: the proof bundle (docs/PROOFS.md).
-    ProofEnvelope => ProofBundle
+    ProofEnvelope => crate::proof::ProofBundle
 );
 envelope!(
     /// `GET /v1/blocks/{height}`.
@@ -171,27 +169,27 @@ envelope!(
 );
 envelope!(
     /// `GET /v1/codes/{scheme}/{code}`.
-    ResolutionEnvelope => Resolution
+    ResolutionEnvelope => super::scope::ScopedResolution
 );
 envelope!(
     /// `GET /v1/trace` (format json): the custody graph as far as the caller may see it, or the consumer view.
-    TraceEnvelope => TraceAnswer
+    TraceEnvelope => super::scope::Scoped
 );
 envelope!(
     /// One alert with its affected set.
-    AlertEnvelope => AlertAnswer
+    AlertEnvelope => coldchain_chaincode::state::trace::AlertAnswer
 );
 envelope!(
     /// `GET /v1/alerts`.
-    AlertsEnvelope => Vec<AlertView>
+    AlertsEnvelope => Vec<coldchain_chaincode::state::trace::AlertView>
 );
 envelope!(
     /// `GET /v1/access-log`.
-    AccessLogEnvelope => Vec<AccessLogEntry>
+    AccessLogEnvelope => Vec<coldchain_chaincode::state::ledger::AccessLog>
 );
 envelope!(
     /// `GET /v1/notices`, newest first.
-    NoticesEnvelope => Vec<Notice>
+    NoticesEnvelope => Vec<coldchain_chaincode::state::ledger::Notice>
 );
 envelope!(
     /// `GET /v1/state`.
@@ -199,7 +197,7 @@ envelope!(
 );
 envelope!(
     /// `GET /v1/state/proof`.
-    StateProofEnvelope => StateProofBundle
+    StateProofEnvelope => crate::state_proof::StateProofBundle
 );
 envelope!(
     /// A national report, registered on chain.
@@ -248,387 +246,8 @@ pub enum AlertRaised {
 #[serde(untagged)]
 #[allow(dead_code, clippy::large_enum_variant)]
 pub enum RecordRequest {
-    Signed(Transaction),
-    Bare(Record),
-}
-
-/// A signed transaction (docs/FORMATS.md): the record and the Ed25519
-/// signature over its canonical (RFC 8785) form.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct Transaction {
-    /// The consortium's chain id (genesis).
-    #[schema(example = "coldchain-jjj-example")]
-    pub chain_id: String,
-    /// 0 … 2^53−1 (9007199254740991); makes two otherwise equal submissions distinct.
-    pub nonce: u64,
-    pub record: Record,
-    pub signer: Signer,
-    /// 128 hex characters: Ed25519 over the transaction's signed bytes.
-    #[schema(pattern = "^[0-9a-f]{128}$")]
-    pub signature: String,
-}
-
-/// The signer of a transaction.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct Signer {
-    #[schema(example = "ed25519")]
-    pub algorithm: String,
-    /// 64 hex characters.
-    #[schema(pattern = "^[0-9a-f]{64}$")]
-    pub public_key: String,
-}
-
-/// A record (docs/RECORDS.md): a JSON object with a `type` and the fields
-/// of that type, spelled as in seed 004 (camelCase or the tables' `Snake_case`).
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct Record {
-    /// enterprise, code_scheme, product, cold_storage, central_warehouse, product_batch, shipment, vehicle,
-    /// receipt, stock_in, stock_out, code_link, certificate_report, report_client, app_credential, flow_report,
-    /// alert, alert_disposal, notice, dictionary_amendment or notarise.
-    #[serde(rename = "type")]
-    #[schema(example = "product_batch")]
-    pub kind: String,
-}
-
-/// What the chaincode did with a finalized transaction: `applied`, or
-/// `rejected` with the field and the rule (the transaction stays on chain).
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct Outcome {
-    /// `applied` or `rejected`.
-    #[schema(example = "applied")]
-    pub status: String,
-    #[schema(required = false)]
-    pub field: String,
-    #[schema(required = false)]
-    pub rule: String,
-}
-
-/// The proof bundle (docs/PROOFS.md): enough to check offline, with only
-/// the genesis file, that a quorum of validators finalized the transaction.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct ProofBundle {
-    pub version: u32,
-    pub tx_id: String,
-    /// `null` for callers who may not see the record in full: the proof then establishes the transaction id.
-    #[schema(required = false)]
-    pub transaction: Transaction,
-    pub leaf_index: u64,
-    /// Sibling hashes from the leaf to the block's `tx_root`.
-    pub merkle_path: Vec<String>,
-    pub header: BlockHeader,
-    /// Headers from `header.height + 1` to the certified block; usually empty.
-    pub links: Vec<BlockHeader>,
-    pub finalization: Certificate,
-}
-
-/// A state proof bundle (docs/PROOFS.md, "State proofs"): entries of the
-/// chaincode state, each with its proof under `header.state_root`, and that
-/// header's finalization.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct StateProofBundle {
-    /// Always `state`.
-    pub kind: String,
-    pub version: u32,
-    pub entries: Vec<ProvenEntry>,
-    pub header: BlockHeader,
-    /// Headers from `header.height + 1` to the certified block; usually empty.
-    pub links: Vec<BlockHeader>,
-    pub finalization: Certificate,
-}
-
-/// One entry and its proof.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct ProvenEntry {
-    /// Key bytes, hex (docs/FORMATS.md, "The chaincode state on disk").
-    pub key: String,
-    /// Value bytes (CBOR), hex; `null` when the proof shows the key absent.
-    #[schema(required = false)]
-    pub value: String,
-    pub proof: StateTreeProof,
-}
-
-/// A path in the state tree (docs/PROOFS.md).
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct StateTreeProof {
-    /// The leaf on the key's path: `{key_hash, value_hash}`, or `null` for an empty place.
-    #[schema(required = false)]
-    pub leaf: ProofLeaf,
-    /// Sibling hashes, bottom first.
-    pub siblings: Vec<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct ProofLeaf {
-    pub key_hash: String,
-    pub value_hash: String,
-}
-
-/// A block header (docs/FORMATS.md).
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct BlockHeader {
-    pub chain_id: String,
-    pub height: u64,
-    pub view: u64,
-    /// Hash of the parent header, 64 hex characters.
-    pub parent: String,
-    /// Merkle root of the block's transaction ids.
-    pub tx_root: String,
-    pub time_ms: i64,
-    /// Index of the proposing validator.
-    pub proposer: u16,
-    pub tx_count: u32,
-    /// The block after which `state_root` is the chaincode state's root.
-    pub state_height: u64,
-    /// Root of the state tree (docs/PROOFS.md, "State proofs").
-    pub state_root: String,
-}
-
-/// A finalization certificate: a quorum of validator signatures over a view and block hash (docs/PROOFS.md).
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct Certificate {
-    pub kind: String,
-    pub view: u64,
-    pub hash: String,
-    /// One entry per signing validator.
-    #[schema(value_type = Vec<Object>)]
-    pub signatures: Vec<Value>,
-}
-
-/// A lot (entry certificate number and batch) as the chain knows it.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct LotView {
-    pub quarantine_number: String,
-    pub certificate_batch: String,
-    pub product_id: String,
-    pub product_name: String,
-    pub label_batch: String,
-    #[schema(required = false)]
-    pub container: String,
-    #[schema(format = Date)]
-    pub production_date: String,
-    #[schema(format = Date)]
-    pub entry_date: String,
-    pub port_of_entry: String,
-    /// Not shown to the public (`/v1/codes`).
-    #[schema(required = false)]
-    pub consignor: String,
-    /// Not shown to the public (`/v1/codes`).
-    #[schema(required = false)]
-    pub consignee: String,
-    /// Not shown to the public (`/v1/codes`).
-    #[schema(required = false)]
-    pub origin_uscc: String,
-    /// Not shown to the public (`/v1/codes`).
-    #[schema(required = false)]
-    pub entered_pieces: u64,
-    /// Kilograms, decimal text.
-    #[schema(required = false)]
-    pub entered_kg: String,
-    #[schema(required = false)]
-    pub nucleic_acid: String,
-    pub tx: String,
-}
-
-/// A code of the lot in some province's scheme.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct LinkedCode {
-    pub scheme: String,
-    pub code: String,
-    pub province: String,
-    pub resolver_url: String,
-    #[schema(required = false)]
-    pub issuer_uscc: String,
-    /// How the code came to the lot: `product_batch`, `parent_code`, `movement_line`, `link` (with `from_scheme`, `from_code`) or `matching_key`.
-    #[schema(required = false)]
-    pub via: String,
-    #[schema(required = false)]
-    pub from_scheme: String,
-    #[schema(required = false)]
-    pub from_code: String,
-    #[schema(required = false)]
-    pub tx: String,
-}
-
-/// The result of `GET /v1/codes/{scheme}/{code}`.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct Resolution {
-    pub scheme: String,
-    pub code: String,
-    pub lot: LotView,
-    /// Every code of the lot, in every scheme, this one first.
-    pub codes: Vec<LinkedCode>,
-}
-
-/// An enterprise on a trace, and what it holds of the lot now.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct EnterpriseView {
-    pub uscc: String,
-    pub name: String,
-    pub enterprise_type: String,
-    pub enterprise_type_name: String,
-    pub province: String,
-    pub address: String,
-    pub latitude: f64,
-    pub longitude: f64,
-    #[schema(required = false)]
-    pub contact: String,
-    #[schema(required = false)]
-    pub contact_phone: String,
-    /// What it holds of the lot now; absent where the caller may not see it
-    /// (another bureau's province, a counterparty of an enterprise).
-    #[schema(required = false)]
-    pub holds_pieces: u64,
-    #[schema(required = false)]
-    pub holds_kg: String,
-}
-
-/// One custody step.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct Step {
-    /// `entry`, `shipment`, `stock_in` or `stock_out`.
-    pub kind: String,
-    #[schema(required = false)]
-    pub from: String,
-    pub to: String,
-    pub pieces: u64,
-    pub weight_kg: String,
-    #[schema(format = Date)]
-    pub date: String,
-    pub document: String,
-    #[schema(required = false)]
-    pub cold_storage: String,
-    pub tx: String,
-    pub height: u64,
-    #[schema(value_type = Vec<Object>)]
-    pub vehicles: Vec<Value>,
-    /// For a shipment: the receipt, or null while in transit.
-    #[schema(required = false, value_type = Object)]
-    pub received: Value,
-}
-
-/// What `GET /v1/trace` answers a caller (docs/SECURITY.md, "Who sees what").
-#[derive(Serialize, ToSchema)]
-#[serde(untagged)]
-#[allow(dead_code)]
-pub enum TraceAnswer {
-    Custody(Trace),
-    Consumer(super::scope::ConsumerTrace),
-}
-
-/// The custody graph of a lot, as far as the caller may see it (JSON form
-/// of `GET /v1/trace` for enterprises on the trace, bureaus and auditors).
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct Trace {
-    /// `enterprise` (its own steps and direct counterparties), `bureau` (steps with an end in its province), `auditor` (as its registering bureau, masked) or `alert` (a bureau inside an open alert: every step). Absent inside an alert's answer.
-    #[schema(required = false)]
-    pub view: String,
-    /// A bureau has raised an alert on the lot that is not closed.
-    #[schema(required = false)]
-    pub alert_open: bool,
-    /// Steps of the lot left out of this answer.
-    #[schema(required = false)]
-    pub withheld_steps: u64,
-    /// Enterprises of the lot left out of this answer.
-    #[schema(required = false)]
-    pub withheld_enterprises: u64,
-    pub scheme: String,
-    pub code: String,
-    /// `forward`, `backward` or `both`.
-    pub direction: String,
-    /// Where the trace starts: the enterprise that issued the code.
-    pub start_uscc: String,
-    pub lot: LotView,
-    pub codes: Vec<LinkedCode>,
-    pub enterprises: Vec<EnterpriseView>,
-    pub steps: Vec<Step>,
-}
-
-/// An alert and its disposal state.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct AlertView {
-    /// The alert's transaction id.
-    pub id: String,
-    pub province: String,
-    pub scheme: String,
-    pub code: String,
-    pub reason: String,
-    #[schema(format = Date)]
-    pub tested_at: String,
-    pub lab: String,
-    pub height: u64,
-    pub time_ms: i64,
-    /// `raised`, `sealed`, `recalled`, `destroyed` or `closed`.
-    pub state: String,
-    /// `{province, state, note, height, tx}` per disposal.
-    #[schema(value_type = Vec<Object>)]
-    pub disposals: Vec<Value>,
-}
-
-/// One alert: the affected enterprises by province, the trace and associated lots.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct AlertAnswer {
-    pub alert: AlertView,
-    /// Every holder of the lot, by province (GB/T 2260 code): `{uscc, name, contact, contact_phone, holds_pieces, holds_kg, received_pieces, received_kg, received_on, sold_on}`.
-    #[schema(value_type = BTreeMap<String, Vec<Object>>)]
-    pub affected: BTreeMap<String, Vec<Value>>,
-    pub trace: Trace,
-    /// Lots sharing the certificate, the container or a cold storage: `{lot, reason, detail}`.
-    #[schema(value_type = Vec<Object>)]
-    pub associated: Vec<Value>,
-}
-
-/// A bureau's read of other provinces' unmasked data inside an alert's
-/// trace, recorded on chain (`access_log`).
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct AccessLogEntry {
-    /// The `access_log` transaction.
-    pub tx: String,
-    /// The reading bureau's province.
-    pub reader: String,
-    /// The alert whose trace the read was inside.
-    pub alert: String,
-    /// The provinces whose data was read.
-    pub provinces: Vec<String>,
-    pub what: String,
-    /// The province of the validator whose gateway served the read.
-    pub served_by: String,
-    pub height: u64,
-    pub time_ms: i64,
-}
-
-/// A published notice.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
-pub struct Notice {
-    pub id: String,
-    pub province: String,
-    pub title: String,
-    pub content: String,
-    /// The alert it is about, if any.
-    #[schema(required = false)]
-    pub alert: String,
-    pub height: u64,
-    pub time_ms: i64,
+    Signed(coldchain_chaincode::Transaction),
+    Bare(coldchain_chaincode::canonical::CanonicalJson),
 }
 
 // ---------------------------------------------------------------------------
@@ -897,6 +516,7 @@ pub mod examples {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
     use std::collections::BTreeSet;
 
     fn document() -> Value {

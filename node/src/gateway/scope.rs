@@ -11,22 +11,29 @@
 //! | auditor | as the bureau of the province that registered it, contacts masked |
 
 use super::access::{Caller, Visibility, mask_trace};
-use coldchain_chaincode::state::trace::{Resolution, Trace};
+use coldchain_chaincode::state::trace::{LinkedCode, LotView, Resolution, Trace};
 use serde::Serialize;
 use std::collections::BTreeSet;
 use utoipa::ToSchema;
 
-/// A trace as one caller may see it.
+/// A trace as one caller may see it (docs/SECURITY.md, "Who sees what").
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(clippy::large_enum_variant)]
 pub enum Scoped {
     Consumer(ConsumerTrace),
     /// The custody graph, cut to what the caller may see.
     Custody(CustodyTrace),
 }
 
-#[derive(Serialize)]
+/// The custody graph of a lot, as far as the caller may see it (JSON form
+/// of `GET /v1/trace` for enterprises on the trace, bureaus and auditors).
+#[derive(Serialize, ToSchema)]
 pub struct CustodyTrace {
-    /// `enterprise`, `bureau`, `auditor`, or `alert` (a bureau inside an open alert: everything).
+    /// `enterprise` (its own steps and direct counterparties), `bureau` (steps with an end in its province), `auditor` (as its registering bureau, masked) or `alert` (a bureau inside an open alert: every step).
+    #[schema(value_type = String)]
     pub view: &'static str,
+    /// A bureau has raised an alert on the lot that is not closed.
     pub alert_open: bool,
     /// Steps and enterprises of the lot left out of this answer.
     pub withheld_steps: usize,
@@ -59,7 +66,6 @@ pub struct ConsumerProduct {
     pub product_id: String,
     pub product_name: String,
     pub label_batch: String,
-    #[schema(value_type = String, format = Date)]
     pub production_date: chrono::NaiveDate,
 }
 
@@ -68,7 +74,6 @@ pub struct ConsumerCertificate {
     /// 检验检疫证明编号 and its batch.
     pub quarantine_number: String,
     pub certificate_batch: String,
-    #[schema(value_type = String, format = Date)]
     pub entry_date: chrono::NaiveDate,
     pub port_of_entry: String,
     /// The nucleic-acid result recorded at entry, if any.
@@ -83,6 +88,12 @@ pub struct ConsumerCode {
     pub code: String,
     pub province: String,
     pub resolver_url: String,
+}
+
+impl From<LinkedCode> for ConsumerCode {
+    fn from(c: LinkedCode) -> ConsumerCode {
+        ConsumerCode { scheme: c.scheme, code: c.code, province: c.province, resolver_url: c.resolver_url }
+    }
 }
 
 impl Scoped {
@@ -172,32 +183,73 @@ fn consumer(trace: Trace, alert_open: bool) -> ConsumerTrace {
             nucleic_acid: lot.nucleic_acid,
         },
         provinces,
-        codes: trace
-            .codes
-            .into_iter()
-            .map(|c| ConsumerCode { scheme: c.scheme, code: c.code, province: c.province, resolver_url: c.resolver_url })
-            .collect(),
+        codes: trace.codes.into_iter().map(ConsumerCode::from).collect(),
         alert_open,
     }
 }
 
-/// A code's resolution (`GET /v1/codes/...`) as `caller` may see it: the
-/// public gets the lot's product and certificate and each code's scheme,
-/// province and resolver, not who issued the codes or imported the lot;
-/// a signed caller gets it whole (it names no holdings or contacts).
-pub fn resolution(res: Resolution, caller: &Caller) -> Result<serde_json::Value, serde_json::Error> {
-    let mut v = serde_json::to_value(res)?;
-    if matches!(caller, Caller::Public) {
-        if let Some(lot) = v.get_mut("lot").and_then(serde_json::Value::as_object_mut) {
-            for k in ["consignor", "consignee", "origin_uscc", "entered_pieces", "entered_kg", "container"] {
-                lot.remove(k);
-            }
-        }
-        for c in v.get_mut("codes").and_then(serde_json::Value::as_array_mut).into_iter().flatten() {
-            if let Some(c) = c.as_object_mut() {
-                c.retain(|k, _| ["scheme", "code", "province", "resolver_url"].contains(&k.as_str()));
-            }
+/// A code's resolution (`GET /v1/codes/...`) as one caller may see it.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum ScopedResolution {
+    /// A signed caller: the resolution whole (it names no holdings or contacts).
+    Full(Resolution),
+    /// The public: the lot's product and certificate and each code's
+    /// scheme, province and resolver, not who issued the codes or imported
+    /// the lot.
+    Public(PublicResolution),
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PublicResolution {
+    pub scheme: String,
+    pub code: String,
+    pub lot: PublicLot,
+    /// Every code of the lot, in every scheme, this one first.
+    pub codes: Vec<ConsumerCode>,
+}
+
+/// A lot as the public sees it: no consignor, consignee, importer, container or quantities.
+#[derive(Serialize, ToSchema)]
+pub struct PublicLot {
+    pub quarantine_number: String,
+    pub certificate_batch: String,
+    pub product_id: String,
+    pub product_name: String,
+    pub label_batch: String,
+    pub production_date: chrono::NaiveDate,
+    pub entry_date: chrono::NaiveDate,
+    pub port_of_entry: String,
+    pub nucleic_acid: Option<String>,
+    pub tx: coldchain_chaincode::TxId,
+}
+
+impl From<LotView> for PublicLot {
+    fn from(l: LotView) -> PublicLot {
+        PublicLot {
+            quarantine_number: l.quarantine_number,
+            certificate_batch: l.certificate_batch,
+            product_id: l.product_id,
+            product_name: l.product_name,
+            label_batch: l.label_batch,
+            production_date: l.production_date,
+            entry_date: l.entry_date,
+            port_of_entry: l.port_of_entry,
+            nucleic_acid: l.nucleic_acid,
+            tx: l.tx,
         }
     }
-    Ok(v)
+}
+
+/// `res` as `caller` may see it.
+pub fn resolution(res: Resolution, caller: &Caller) -> ScopedResolution {
+    if !matches!(caller, Caller::Public) {
+        return ScopedResolution::Full(res);
+    }
+    ScopedResolution::Public(PublicResolution {
+        scheme: res.scheme,
+        code: res.code,
+        lot: res.lot.into(),
+        codes: res.codes.into_iter().map(ConsumerCode::from).collect(),
+    })
 }

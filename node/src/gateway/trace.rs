@@ -59,7 +59,7 @@ pub async fn code(State(gw): State<Gateway>, caller: Caller, Path((scheme, code)
     let state = gw.services.state.read().map_err(ApiError::internal)?;
     let resolution = state.resolve_code(&scheme, &code).map_err(trace_error)?;
     let n = resolution.codes.len();
-    Ok(ok(StatusCode::OK, format!("{n} linked codes"), scope::resolution(resolution, &caller).map_err(ApiError::internal)?))
+    Ok(ok(StatusCode::OK, format!("{n} linked codes"), scope::resolution(resolution, &caller)))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -161,7 +161,7 @@ pub async fn trace(State(gw): State<Gateway>, caller: Caller, Query(q): Query<Tr
     summary = "Raise a positive-test alert",
     description = "A bureau's `alert` (signed by its admin key). Waits for finalization (bounded; `?wait` and `timeout_ms` as for `/v1/tx`, `wait` defaults to `finalized`) and answers with the affected enterprises by province, the trace and associated lots; other provinces see it on `/v1/alerts/stream`.",
     params(WaitQuery),
-    request_body(content = super::openapi::Transaction, description = "A signed transaction whose record is an `alert`.", example = json!(super::openapi::examples::alert())),
+    request_body(content = coldchain_chaincode::Transaction, description = "A signed transaction whose record is an `alert`.", example = json!(super::openapi::examples::alert())),
     responses(
         (status = 200, description = "Finalized: the alert and its affected set (or the plain submission result if it cannot be read back).", body = super::openapi::AlertRaised),
         (status = 202, description = "Accepted, but not finalized within the wait.", body = super::openapi::SubmitEnvelope, example = json!(super::openapi::examples::not_yet())),
@@ -512,7 +512,6 @@ fn summary(s: &coldchain_chaincode::State) -> StateResult {
 pub struct StateResult {
     pub height: u64,
     /// The state root, 64 hex characters.
-    #[schema(value_type = String)]
     pub root: Hash,
     pub applied: u64,
     pub rejected: u64,
