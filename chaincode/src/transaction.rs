@@ -79,7 +79,7 @@ pub struct Transaction {
 /// always equal. The public fields must not change after [`Transaction::id`]
 /// was read (only tests change them, before).
 #[derive(Clone, Default)]
-struct IdCache(OnceLock<TxId>);
+struct IdCache(OnceLock<(TxId, usize)>);
 
 impl PartialEq for IdCache {
     fn eq(&self, _: &IdCache) -> bool {
@@ -174,7 +174,21 @@ impl Transaction {
 
     /// SHA-256 of the canonical bytes.
     pub fn id(&self) -> TxId {
-        *self.id.0.get_or_init(|| Hash::digest(&self.canonical_bytes()))
+        self.id_and_len().0
+    }
+
+    /// The length of the canonical bytes: a transaction's size wherever a
+    /// limit counts it (the genesis `max_tx_bytes` and `max_block_bytes`).
+    /// Computed with the id, once.
+    pub fn byte_len(&self) -> usize {
+        self.id_and_len().1
+    }
+
+    fn id_and_len(&self) -> (TxId, usize) {
+        *self.id.0.get_or_init(|| {
+            let bytes = self.canonical_bytes();
+            (Hash::digest(&bytes), bytes.len())
+        })
     }
 
     /// Reads back bytes written by [`Transaction::canonical_bytes`] without
@@ -277,8 +291,34 @@ impl Transaction {
         if bytes.len() > MAX_TX_BYTES {
             return Err(TxError::new("(body)", format!("transaction is {} bytes; the limit is {MAX_TX_BYTES}", bytes.len())));
         }
-        let _ = tx.id.0.set(Hash::digest(&bytes));
+        let _ = tx.id.0.set((Hash::digest(&bytes), bytes.len()));
         Ok(tx)
+    }
+
+    /// The rules every transaction meets on every path, whether it came
+    /// through a gateway ([`Transaction::from_json`] checks them there) or
+    /// from a peer, in a relay or a proposal: this chain, a nonce an IEEE
+    /// double holds, an Ed25519 signer and at most `max_tx_bytes` canonical
+    /// bytes. Cheap once the id is known. The record's canonical form and
+    /// the signature are checked apart, once per transaction, where it is
+    /// first seen (signatures in batches).
+    pub fn check_envelope(&self, chain_id: &str, max_tx_bytes: usize) -> Result<(), TxError> {
+        if self.chain_id != chain_id {
+            return Err(TxError::new("chain_id", format!("must be \"{chain_id}\" (this chain), got \"{}\"", self.chain_id)));
+        }
+        if self.nonce > MAX_NONCE {
+            return Err(TxError::new("nonce", format!("must be an integer from 0 to {MAX_NONCE}")));
+        }
+        if self.signer.algorithm != "ed25519" {
+            return Err(TxError::new(
+                "signer.algorithm",
+                format!("unsupported key type \"{}\"; only \"ed25519\" is accepted", self.signer.algorithm),
+            ));
+        }
+        if self.byte_len() > max_tx_bytes {
+            return Err(TxError::new("(body)", format!("transaction is {} bytes; the limit is {max_tx_bytes}", self.byte_len())));
+        }
+        Ok(())
     }
 
     /// The record's `type` (parses the record).
@@ -454,6 +494,28 @@ mod tests {
             mutate(&mut v);
             assert_eq!(Transaction::from_json(&v, "test-chain").unwrap_err().field, field);
         }
+    }
+
+    /// A peer's transaction never passed through `from_json`: the same
+    /// rules hold for it (issue 17: relays skipped them).
+    #[test]
+    fn a_peers_transaction_meets_the_gateways_rules() {
+        assert_eq!(sample().check_envelope("test-chain", MAX_TX_BYTES), Ok(()));
+        type Mutation = Box<dyn Fn(&mut Transaction)>;
+        let cases: Vec<(Mutation, &str)> = vec![
+            (Box::new(|t| t.chain_id = "other".into()), "chain_id"),
+            (Box::new(|t| t.nonce = MAX_NONCE + 1), "nonce"),
+            (Box::new(|t| t.signer.algorithm = "secp256k1".into()), "signer.algorithm"),
+            (Box::new(|t| t.record = CanonicalJson::trusted(&format!("{{\"type\":\"notarise\",\"x\":\"{}\"}}", "y".repeat(MAX_TX_BYTES)))), "(body)"),
+        ];
+        for (mutate, field) in cases {
+            let mut tx = sample();
+            mutate(&mut tx);
+            assert_eq!(tx.check_envelope("test-chain", MAX_TX_BYTES).unwrap_err().field, field);
+        }
+        let small = sample();
+        assert_eq!(small.check_envelope("test-chain", small.byte_len() - 1).unwrap_err().field, "(body)");
+        assert_eq!(small.byte_len(), small.canonical_bytes().len());
     }
 
     #[test]

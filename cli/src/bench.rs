@@ -507,6 +507,7 @@ fn bench_proofs(json_out: bool) -> Result<()> {
             })
             .collect(),
         dictionaries: coldchain_chaincode::dictionary::Dictionaries::builtin(),
+        consensus: Default::default(),
     };
     let txs = sign_records(0, 1000);
     let ids: Vec<_> = txs.iter().map(Transaction::id).collect();

@@ -100,6 +100,7 @@ fn write_genesis(dir: &Path, opts: &Options, keys_dir: impl Fn(&str) -> PathBuf)
         genesis_time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         validators,
         dictionaries: coldchain_chaincode::dictionary::Dictionaries::builtin(),
+        consensus: Default::default(),
     };
     genesis.validate()?;
     std::fs::write(dir.join("genesis.json"), serde_json::to_string_pretty(&genesis)? + "\n")?;

@@ -43,6 +43,80 @@ pub struct Genesis {
     pub validators: Vec<Validator>,
     /// The code dictionaries records are checked against (genesis/dictionaries.json).
     pub dictionaries: Dictionaries,
+    /// Limits every validator enforces alike; absent from the file when
+    /// they are the defaults (so a file without them hashes as before).
+    #[serde(default, skip_serializing_if = "ConsensusParams::is_default")]
+    pub consensus: ConsensusParams,
+}
+
+/// Consensus parameters: the same for every validator, so a block one of
+/// them accepts every honest one accepts (docs/PROTOCOL.md, "Limits").
+/// Enforced on every path a transaction or a block takes: the gateway, a
+/// peer's relay, a proposal, a leader's own block.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsensusParams {
+    /// Largest transaction, in canonical bytes (docs/FORMATS.md).
+    pub max_tx_bytes: u64,
+    /// Most transactions in one block.
+    pub max_block_txs: u32,
+    /// Most canonical transaction bytes in one block.
+    pub max_block_bytes: u64,
+    /// Largest message between validators; at least twice `max_block_bytes`.
+    pub max_message_bytes: u64,
+    /// How far a block's time may be ahead of a validator's clock for it to
+    /// vote for the block: the bureaus' clocks (NTP) must agree this well.
+    pub max_clock_drift_ms: u64,
+}
+
+impl Default for ConsensusParams {
+    fn default() -> ConsensusParams {
+        ConsensusParams {
+            max_tx_bytes: coldchain_chaincode::transaction::MAX_TX_BYTES as u64,
+            max_block_txs: 10_000,
+            max_block_bytes: 16 << 20,
+            max_message_bytes: 256 << 20,
+            max_clock_drift_ms: 5_000,
+        }
+    }
+}
+
+impl ConsensusParams {
+    pub fn is_default(&self) -> bool {
+        *self == ConsensusParams::default()
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let p = self;
+        if p.max_tx_bytes == 0 || p.max_block_txs == 0 || p.max_clock_drift_ms == 0 {
+            return Err("`consensus.max_tx_bytes`, `max_block_txs` and `max_clock_drift_ms` must be positive".into());
+        }
+        if p.max_tx_bytes > coldchain_chaincode::transaction::MAX_TX_BYTES as u64 {
+            return Err(format!(
+                "`consensus.max_tx_bytes` {} is over {}, the largest transaction a gateway reads",
+                p.max_tx_bytes,
+                coldchain_chaincode::transaction::MAX_TX_BYTES
+            ));
+        }
+        if p.max_block_bytes < p.max_tx_bytes {
+            return Err(format!("`consensus.max_block_bytes` {} must hold one largest transaction ({})", p.max_block_bytes, p.max_tx_bytes));
+        }
+        if p.max_message_bytes < 2 * p.max_block_bytes {
+            return Err(format!(
+                "`consensus.max_message_bytes` {} must be at least twice `max_block_bytes` {}: a proposal carries a whole block",
+                p.max_message_bytes, p.max_block_bytes
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn max_tx_bytes(&self) -> usize {
+        usize::try_from(self.max_tx_bytes).unwrap_or(usize::MAX)
+    }
+
+    pub fn max_block_bytes(&self) -> usize {
+        usize::try_from(self.max_block_bytes).unwrap_or(usize::MAX)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +171,7 @@ impl Genesis {
             keys.push(key.to_bytes());
         }
         self.dictionaries.validate().map_err(|e| GenesisError::Invalid(e.to_string()))?;
+        self.consensus.validate().map_err(GenesisError::Invalid)?;
         Ok(())
     }
 
@@ -176,5 +251,48 @@ mod tests {
         twice.validators[1].public_key = twice.validators[0].public_key.to_uppercase();
         let e = twice.validate().unwrap_err().to_string();
         assert!(e.contains("validators[1].public_key") && e.contains("lowercase"), "{e}");
+    }
+
+    fn example() -> (String, Genesis) {
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../genesis/example.json")).unwrap();
+        let genesis: Genesis = serde_json::from_str(&text).unwrap();
+        (text, genesis)
+    }
+
+    /// A file without `consensus` has the defaults and keeps its hash (the
+    /// chain it started is the same chain); one that sets them is another.
+    #[test]
+    fn consensus_parameters_default_and_a_file_without_them_keeps_its_hash() {
+        let (text, genesis) = example();
+        assert!(!text.contains("\"consensus\""));
+        assert_eq!(genesis.consensus, ConsensusParams::default());
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(genesis.hash(), Hash::digest(&canonical::to_bytes(&value).unwrap()), "the hash of the file's own content");
+        let mut set = value.clone();
+        set["consensus"] = serde_json::json!({"max_block_txs": 500});
+        let tighter: Genesis = serde_json::from_value(set).unwrap();
+        tighter.validate().unwrap();
+        assert_eq!(tighter.consensus, ConsensusParams { max_block_txs: 500, ..ConsensusParams::default() });
+        assert_ne!(tighter.hash(), genesis.hash());
+    }
+
+    #[test]
+    fn consensus_parameters_that_cannot_work_are_refused_naming_the_parameter() {
+        let (_, genesis) = example();
+        let d = ConsensusParams::default();
+        let cases = [
+            (ConsensusParams { max_block_txs: 0, ..d.clone() }, "max_block_txs"),
+            (ConsensusParams { max_tx_bytes: 1 << 30, ..d.clone() }, "max_tx_bytes"),
+            (ConsensusParams { max_block_bytes: 1_000, max_tx_bytes: 2_000, ..d.clone() }, "max_block_bytes"),
+            (ConsensusParams { max_message_bytes: d.max_block_bytes, ..d.clone() }, "max_message_bytes"),
+        ];
+        for (consensus, field) in cases {
+            let e = Genesis { consensus, ..genesis.clone() }.validate().unwrap_err().to_string();
+            assert!(e.contains(field), "{field}: {e}");
+        }
+        let mut value = serde_json::to_value(&genesis).unwrap();
+        value["consensus"] = serde_json::json!({"max_blok_txs": 5});
+        let e = serde_json::from_value::<Genesis>(value).unwrap_err().to_string();
+        assert!(e.contains("max_blok_txs"), "a misspelt parameter is refused: {e}");
     }
 }

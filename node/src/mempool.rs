@@ -67,9 +67,23 @@ impl Mempool {
         Ok(true)
     }
 
-    /// Up to `max` transactions in arrival order, skipping `exclude`.
-    pub fn batch(&self, max: usize, exclude: &HashSet<TxId>) -> Vec<(TxId, Transaction)> {
-        self.order.values().filter(|id| !exclude.contains(id)).take(max).map(|id| (*id, self.txs[id].1.clone())).collect()
+    /// Transactions in arrival order, skipping `exclude`: at most `max_txs`
+    /// of them and `max_bytes` of their canonical bytes (a block's limits).
+    /// Stops at the first that does not fit, so none is passed over for
+    /// long: it leads the next block.
+    pub fn batch(&self, max_txs: usize, max_bytes: usize, exclude: &HashSet<TxId>) -> Vec<(TxId, Transaction)> {
+        let mut bytes = 0usize;
+        self.order
+            .values()
+            .filter(|id| !exclude.contains(id))
+            .take(max_txs)
+            .map(|id| (id, &self.txs[id].1))
+            .take_while(|(_, tx)| {
+                bytes = bytes.saturating_add(tx.byte_len());
+                bytes <= max_bytes
+            })
+            .map(|(id, tx)| (*id, tx.clone()))
+            .collect()
     }
 
     pub fn remove(&mut self, id: &TxId) {
@@ -100,8 +114,13 @@ mod tests {
         m.insert(c.0, c.1).unwrap();
         assert_eq!(m.insert(d.0, d.1.clone()), Err(MempoolError::Full(3)));
         let exclude: HashSet<Hash> = [b.0].into();
-        let ids: Vec<TxId> = m.batch(10, &exclude).into_iter().map(|(id, _)| id).collect();
+        let ids: Vec<TxId> = m.batch(10, usize::MAX, &exclude).into_iter().map(|(id, _)| id).collect();
         assert_eq!(ids, vec![a.0, c.0]);
+        // A block's byte limit: the first that does not fit ends the batch.
+        let one = a.1.byte_len();
+        assert_eq!(m.batch(10, 2 * one - 1, &exclude).len(), 1);
+        assert_eq!(m.batch(10, 2 * one, &exclude).len(), 2);
+        assert_eq!(m.batch(1, usize::MAX, &exclude).len(), 1);
         m.remove(&a.0);
         assert_eq!(m.insert(d.0, d.1), Ok(true));
         assert_eq!(m.len(), 3);

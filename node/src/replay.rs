@@ -147,6 +147,7 @@ mod tests {
                 admin_key: None,
             }],
             dictionaries: coldchain_chaincode::dictionary::Dictionaries::builtin(),
+            consensus: Default::default(),
         }
     }
 

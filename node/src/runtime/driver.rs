@@ -96,6 +96,8 @@ pub struct Driver {
     relay_queue: mpsc::Sender<Vec<(TxId, Transaction)>>,
     relay_rx: Option<mpsc::Receiver<Vec<(TxId, Transaction)>>>,
     relays_dropped: u64,
+    /// Relayed transactions refused by the transaction rules.
+    relays_refused: u64,
     /// Connected peers that said (by [`WireMessage::Hello`]) they read
     /// proposals by ids; the others are sent full proposals.
     reads_ids: HashSet<PeerId>,
@@ -150,6 +152,7 @@ impl Driver {
             relay_queue,
             relay_rx: Some(relay_rx),
             relays_dropped: 0,
+            relays_refused: 0,
             reads_ids: HashSet::new(),
             genesis_root,
             root_waiting: Vec::new(),
@@ -329,7 +332,11 @@ impl Driver {
         let picked = match self.in_flight(&parent) {
             Some(exclude) => {
                 let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
-                let mut picked = self.mempool.batch(self.consensus.max_block_txs, &exclude);
+                let mut picked = self.mempool.batch(
+                    self.consensus.max_block_txs.min(self.services.genesis.consensus.max_block_txs as usize),
+                    self.services.genesis.consensus.max_block_bytes(),
+                    &exclude,
+                );
                 picked.retain(|(id, _)| !state.contains(id));
                 picked
             }
@@ -444,6 +451,7 @@ impl Driver {
             return;
         }
         let chain_id = self.services.genesis.chain_id.clone();
+        let limits = self.services.genesis.consensus.clone();
         let signatures = self.services.signatures;
         let tx = self.internal_tx.clone();
         let now = self.services.clock.now_ms();
@@ -451,7 +459,7 @@ impl Driver {
         // Off the driver's task: the check, then (Rule P for bodies) the
         // body durable on disk before the vote the result leads to.
         tokio::task::spawn_blocking(move || {
-            let result = verify_body(&block, &parent, &chain_id, &known, now, signatures);
+            let result = verify_body(&block, &parent, &chain_id, &limits, &known, now, signatures);
             if let Err(reason) = &result {
                 tracing::warn!(height = block.header.height, view = block.header.view, %reason, "rejected a proposal");
             }

@@ -10,15 +10,28 @@ use std::collections::HashSet;
 use std::sync::{Arc, PoisonError};
 
 impl Driver {
+    /// A peer's transactions meet the rules the gateway applies (chain,
+    /// nonce, algorithm, size: [`Transaction::check_envelope`]) before they
+    /// are queued; those that do not are dropped and counted.
     pub(super) fn on_relayed(&mut self, txs: &[Transaction]) {
-        let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
+        let (genesis, state) = (&self.services.genesis, self.state.read().unwrap_or_else(PoisonError::into_inner));
+        let mut refused = 0u64;
         let fresh: Vec<(TxId, Transaction)> = txs
             .iter()
+            .filter(|tx| {
+                let ok = tx.check_envelope(&genesis.chain_id, genesis.consensus.max_tx_bytes()).is_ok();
+                refused += u64::from(!ok);
+                ok
+            })
             .map(|tx| (tx.id(), tx))
-            .filter(|(id, tx)| !self.mempool.contains(id) && !state.contains(id) && tx.chain_id == self.services.genesis.chain_id)
+            .filter(|(id, _)| !self.mempool.contains(id) && !state.contains(id))
             .map(|(id, tx)| (id, tx.clone()))
             .collect();
         drop(state);
+        if refused > 0 {
+            self.relays_refused += refused;
+            tracing::warn!(refused, total = self.relays_refused, "refused relayed transactions that break the transaction rules");
+        }
         if fresh.is_empty() {
             return;
         }
@@ -31,7 +44,7 @@ impl Driver {
     /// Re-relays what this node accepted and has not seen finalized, e.g.
     /// after a restart or when a peer (re)connects.
     pub(super) fn relay_pending(&self) {
-        let pending: Vec<Transaction> = self.mempool.batch(usize::MAX, &HashSet::new()).into_iter().map(|(_, t)| t).collect();
+        let pending: Vec<Transaction> = self.mempool.batch(usize::MAX, usize::MAX, &HashSet::new()).into_iter().map(|(_, t)| t).collect();
         for chunk in pending.chunks(2048) {
             self.net.broadcast(WireMessage::Txs(Arc::new(chunk.to_vec())));
         }
@@ -62,6 +75,13 @@ impl Driver {
                         return;
                     }
                 }
+            }
+            // The rules a peer's relay and a proposal are held to, for every
+            // local path (gateway, app ids, national reports, access logs).
+            let genesis = &self.services.genesis;
+            if let Err(e) = tx.check_envelope(&genesis.chain_id, genesis.consensus.max_tx_bytes()) {
+                outcomes.push(SubmitOutcome::Rejected { field: e.field, rule: e.rule });
+                continue;
             }
             let ctx = BlockContext { height: self.last_finalized.height + 1, time_ms: self.services.clock.now_ms() };
             if let Err(e) = self.state.read().unwrap_or_else(PoisonError::into_inner).check(ctx, &id, &tx) {
