@@ -667,8 +667,9 @@ impl Driver {
             }
             SyncRequest::Blocks { from, max } => {
                 let store = self.store.clone();
+                let max_message_bytes = usize::try_from(self.services.genesis.consensus.max_message_bytes).unwrap_or(usize::MAX);
                 tokio::task::spawn_blocking(move || {
-                    let _ = reply.send(SyncResponse::Blocks(read_segment(&store, from, max.min(256))));
+                    let _ = reply.send(SyncResponse::Blocks(read_segment(&store, from, max.min(256), max_message_bytes)));
                 });
             }
         }
@@ -806,32 +807,93 @@ pub(crate) fn vouched_head(mut claims: Vec<(PeerId, u64)>, faulty: usize) -> Opt
     claims.into_iter().filter(|(_, h)| *h >= height).min_by_key(|(_, h)| *h)
 }
 
-/// Keeps a sync answer to a few megabytes.
-const MAX_SEGMENT_TXS: usize = 16_000;
+/// A sync answer stops growing at this many transaction bytes, once it
+/// ends with a certified block: a few megabytes per answer.
+const SEGMENT_BYTES: usize = 8 << 20;
 
 /// Finalized blocks from `from`, at most `max`, extended to the next block
-/// with its own certificate so the segment can be verified on its own.
-fn read_segment(store: &ChainStore, from: u64, max: u32) -> Vec<StoredBlock> {
+/// with its own certificate so the segment can be verified on its own, and
+/// never more transaction bytes than half of `max_message_bytes` (genesis)
+/// but for its first block: every answer fits in one message, since a block
+/// holds at most `max_block_bytes`, which is at most half of it.
+fn read_segment(store: &ChainStore, from: u64, max: u32, max_message_bytes: usize) -> Vec<StoredBlock> {
+    let blocks = (from..).map_while(|h| store.block(h).ok().flatten());
     let mut out = Vec::new();
-    let mut height = from;
-    let mut txs = 0;
-    while let Ok(Some(b)) = store.block(height) {
-        let certified = matches!(b.finality, Finality::Certificate(_));
-        txs += b.block.txs.len();
+    let mut plan = SegmentPlan::new(max as usize, SEGMENT_BYTES, max_message_bytes / 2);
+    for b in blocks {
+        let bytes = b.block.txs.iter().map(Transaction::byte_len).sum();
+        if !plan.take(bytes, matches!(b.finality, Finality::Certificate(_))) {
+            break;
+        }
         out.push(b);
-        height += 1;
-        let enough = out.len() >= max as usize || txs >= MAX_SEGMENT_TXS;
-        if (enough && certified) || out.len() >= 4 * max as usize {
+        if plan.done() {
             break;
         }
     }
     out
 }
 
+/// Which blocks a sync answer takes, by their transaction bytes and
+/// whether each carries its own certificate (pure, so it is tested alone).
+struct SegmentPlan {
+    max_blocks: usize,
+    enough_bytes: usize,
+    hard_bytes: usize,
+    blocks: usize,
+    bytes: usize,
+    done: bool,
+}
+
+impl SegmentPlan {
+    fn new(max_blocks: usize, enough_bytes: usize, hard_bytes: usize) -> SegmentPlan {
+        SegmentPlan { max_blocks, enough_bytes, hard_bytes, blocks: 0, bytes: 0, done: false }
+    }
+
+    /// Whether the next block, of `bytes`, joins the answer.
+    fn take(&mut self, bytes: usize, certified: bool) -> bool {
+        if self.blocks > 0 && self.bytes.saturating_add(bytes) > self.hard_bytes {
+            return false;
+        }
+        self.blocks += 1;
+        self.bytes = self.bytes.saturating_add(bytes);
+        let enough = self.blocks >= self.max_blocks || self.bytes >= self.enough_bytes;
+        self.done = (enough && certified) || self.blocks >= 4 * self.max_blocks;
+        true
+    }
+
+    fn done(&self) -> bool {
+        self.done
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::vouched_head;
+    use super::{SegmentPlan, vouched_head};
     use libp2p::PeerId;
+
+    /// Issue 17: sync counted transactions, not bytes, so a segment of large
+    /// blocks could outgrow the message limit and a lagging node never get it.
+    #[test]
+    fn a_sync_answer_is_bounded_by_bytes_and_ends_certified() {
+        let take = |plan: &mut SegmentPlan, blocks: &[(usize, bool)]| blocks.iter().take_while(|(b, c)| plan.take(*b, *c) && !plan.done()).count();
+        // Enough bytes, then on to the next certified block.
+        let mut plan = SegmentPlan::new(256, 100, 1_000);
+        assert_eq!(take(&mut plan, &[(60, true), (60, false), (60, false), (60, true), (60, true)]), 3);
+        assert!(plan.done() && plan.bytes == 240);
+        // Never over the hard limit, whatever the certificates: a block that
+        // would pass it waits for the next answer.
+        let mut plan = SegmentPlan::new(256, 100, 150);
+        assert_eq!(take(&mut plan, &[(60, false), (60, false), (60, true)]), 2);
+        assert!(!plan.done() && plan.bytes == 120);
+        // The first block always goes, so a lagging node always progresses.
+        let mut plan = SegmentPlan::new(256, 100, 150);
+        assert!(plan.take(140, false));
+        assert!(!plan.take(20, true));
+        // By count, as before, when the blocks are small.
+        let mut plan = SegmentPlan::new(2, 1 << 20, 1 << 30);
+        assert_eq!(take(&mut plan, &[(1, true), (1, true), (1, true)]), 1);
+        assert_eq!(plan.blocks, 2);
+    }
 
     #[test]
     fn one_peer_claiming_a_huge_height_moves_neither_the_target_nor_the_source() {
