@@ -45,7 +45,14 @@ impl Driver {
     /// after a restart or when a peer (re)connects.
     pub(super) fn relay_pending(&self) {
         let pending: Vec<Transaction> = self.mempool.batch(usize::MAX, usize::MAX, &HashSet::new()).into_iter().map(|(_, t)| t).collect();
-        for chunk in pending.chunks(2048) {
+        self.relay(&pending);
+    }
+
+    /// Relays `txs` to every peer, in messages that each fit the genesis
+    /// message limit (half of it, for the encoding's overhead).
+    fn relay(&self, txs: &[Transaction]) {
+        let max_bytes = usize::try_from(self.services.genesis.consensus.max_message_bytes / 2).unwrap_or(usize::MAX);
+        for chunk in relay_chunks(txs, RELAY_CHUNK_TXS, max_bytes) {
             self.net.broadcast(WireMessage::Txs(Arc::new(chunk.to_vec())));
         }
     }
@@ -103,7 +110,8 @@ impl Driver {
             let _ = sub.reply.send(Err(SubmitError::Storage(e.to_string())));
             return;
         }
-        self.net.broadcast(WireMessage::Txs(Arc::new(accepted.into_iter().map(|(_, t)| t).collect())));
+        let accepted: Vec<Transaction> = accepted.into_iter().map(|(_, t)| t).collect();
+        self.relay(&accepted);
         // Acknowledge only once durable; the flush runs off this task and
         // concurrent submissions share it.
         let store = self.store.clone();
@@ -112,5 +120,52 @@ impl Driver {
             let _ = sub.reply.send(result);
         });
         self.try_build(false);
+    }
+}
+
+/// Most transactions in one relay message.
+const RELAY_CHUNK_TXS: usize = 2048;
+
+/// Splits `txs`, in order, into runs of at most `max_txs` transactions and
+/// `max_bytes` canonical bytes; a transaction larger than `max_bytes` goes
+/// alone (the genesis limits keep it within a message).
+fn relay_chunks(txs: &[Transaction], max_txs: usize, max_bytes: usize) -> Vec<&[Transaction]> {
+    let mut chunks = Vec::new();
+    let (mut start, mut bytes) = (0, 0usize);
+    for (i, tx) in txs.iter().enumerate() {
+        let n = tx.byte_len();
+        if i > start && (i - start >= max_txs || bytes.saturating_add(n) > max_bytes) {
+            chunks.push(&txs[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes = bytes.saturating_add(n);
+    }
+    if start < txs.len() {
+        chunks.push(&txs[start..]);
+    }
+    chunks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::relay_chunks;
+    use coldchain_chaincode::Transaction;
+    use ed25519_dalek::SigningKey;
+
+    /// Issue 17: relays were cut by count alone (2,048), so 2,048 large
+    /// transactions made one message far over the message limit, which
+    /// every peer drops.
+    #[test]
+    fn relays_are_cut_by_count_and_by_bytes_in_order() {
+        let key = SigningKey::from_bytes(&[3; 32]);
+        let txs: Vec<Transaction> = (0..7).map(|n| Transaction::sign("c", n, serde_json::json!({"type": "notarise"}), &key)).collect();
+        let one = txs[0].byte_len();
+        let sizes = |chunks: Vec<&[Transaction]>| chunks.iter().map(|c| c.len()).collect::<Vec<_>>();
+        assert_eq!(sizes(relay_chunks(&txs, 3, usize::MAX)), [3, 3, 1]);
+        assert_eq!(sizes(relay_chunks(&txs, 100, 2 * one)), [2, 2, 2, 1]);
+        assert_eq!(sizes(relay_chunks(&txs, 100, one - 1)), [1; 7], "one too large goes alone");
+        let flat: Vec<u64> = relay_chunks(&txs, 2, 3 * one).concat().iter().map(|t| t.nonce).collect();
+        assert_eq!(flat, (0..7).collect::<Vec<_>>());
+        assert!(relay_chunks(&[], 2, 10).is_empty());
     }
 }
