@@ -301,6 +301,45 @@ fn proposal_certificates_end_the_view() {
     assert!(core.view() >= 2, "holding a notarization of view 1, the validator is still in view {}", core.view());
 }
 
+/// Issue 17: the driver kept a peer's block body before any check, so a
+/// peer could make a validator hold bodies nobody signed. It now keeps a
+/// body only for a proposal the core admits: this chain, a view after the
+/// last finalized one and within the window, signed by that view's leader.
+#[test]
+fn only_a_proposal_signed_by_its_views_leader_is_admitted() {
+    use coldchain_node::consensus::{Core, CoreConfig, Event, Proposal, Timeouts};
+    use coldchain_node::crypto::{VoteKind, sign_vote};
+    let keys = keys_for(0);
+    let validators: Vec<_> = keys.iter().map(|k| k.verifying_key()).collect();
+    let cfg = CoreConfig { chain_id: CHAIN.into(), validators, quorum: 3, signer: Some((0, keys[0].clone())), timeouts: Timeouts::default() };
+    let genesis = genesis_header();
+    let mut core = Core::new(cfg, Default::default(), genesis.clone(), None, vec![]);
+    core.start();
+    core.handle(Event::Work { pending: true });
+    let proposal = |view: u64, proposer: u16, signer: usize, chain: &str| {
+        let header = coldchain_node::block::Header {
+            chain_id: chain.into(),
+            height: 1,
+            view,
+            parent: genesis.hash(),
+            tx_root: coldchain_chaincode::Hash::ZERO,
+            time_ms: 1,
+            proposer,
+            tx_count: 0,
+            state_height: 0,
+            state_root: Default::default(),
+        };
+        let signature = sign_vote(&keys[signer], VoteKind::Notarize, chain, view, &header.hash());
+        Proposal { header, signature, parent_certificate: None, nullifications: vec![] }
+    };
+    assert!(core.admits_proposal(&proposal(1, 1, 1, CHAIN)), "view 1's leader, signed by it");
+    assert!(!core.admits_proposal(&proposal(1, 1, 2, CHAIN)), "signed by another validator");
+    assert!(!core.admits_proposal(&proposal(1, 2, 2, CHAIN)), "proposed by a validator that does not lead view 1");
+    assert!(!core.admits_proposal(&proposal(1, 1, 1, "other")), "another chain");
+    assert!(!core.admits_proposal(&proposal(0, 0, 0, CHAIN)), "a view already finalized");
+    assert!(!core.admits_proposal(&proposal(1_001, 1, 1, CHAIN)), "a view far ahead of the window");
+}
+
 /// Core bug 2, reduced: a finalization arrives for a block
 /// whose header this node lacks, so the core asks for it once; that request
 /// is lost. The validator keeps up with the views (certificates keep

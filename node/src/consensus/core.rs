@@ -357,20 +357,31 @@ impl Core {
 
     /// Rule N: notarize the first valid proposal of the current view's
     /// leader, once its parent is justified and its body verified.
+    /// Whether a proposal is one this core would look at: this chain, a view
+    /// after the last finalized one and within the window ahead, signed by
+    /// that view's leader. The driver asks before it keeps a body a peer
+    /// sent with a proposal, so a peer cannot make it hold bodies nobody
+    /// signed (issue 17).
+    pub fn admits_proposal(&self, p: &Proposal) -> bool {
+        let h = &p.header;
+        let view = h.view;
+        if h.chain_id != self.cfg.chain_id || view <= self.last_finalized.view || h.proposer != self.leader(view) {
+            return false;
+        }
+        if view > self.view + FUTURE_VOTE_WINDOW {
+            return false;
+        }
+        let leader_key = &self.cfg.validators[h.proposer as usize];
+        verify_vote(leader_key, VoteKind::Notarize, &self.cfg.chain_id, view, &h.hash(), &p.signature)
+    }
+
     fn on_proposal(&mut self, p: Proposal) {
+        if !self.admits_proposal(&p) {
+            return;
+        }
         let h = &p.header;
         let view = h.view;
         let hash = h.hash();
-        if h.chain_id != self.cfg.chain_id || view <= self.last_finalized.view || h.proposer != self.leader(view) {
-            return;
-        }
-        let leader_key = &self.cfg.validators[h.proposer as usize];
-        if !verify_vote(leader_key, VoteKind::Notarize, &self.cfg.chain_id, view, &hash, &p.signature) {
-            return;
-        }
-        if view > self.view + FUTURE_VOTE_WINDOW {
-            return;
-        }
         // The leader's signature is its notarize vote, whatever view we are in.
         self.add_vote(Vote { kind: VoteKind::Notarize, view, hash, signer: h.proposer, signature: p.signature });
         // The driver holds the body of every signed proposal it passes on.

@@ -592,7 +592,8 @@ impl Driver {
                 }
                 WireMessage::Proposal { proposal, txs } => {
                     let header = proposal.header.clone();
-                    if header.height <= self.last_finalized.height || txs.len() != header.tx_count as usize {
+                    // A body is kept only for a proposal its view's leader signed.
+                    if header.height <= self.last_finalized.height || txs.len() != header.tx_count as usize || !self.core.admits_proposal(&proposal) {
                         return;
                     }
                     let hash = header.hash();

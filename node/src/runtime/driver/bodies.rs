@@ -72,7 +72,8 @@ impl Driver {
     /// the missing transactions arrive (or the block is fetched).
     pub(super) fn on_proposal_ids(&mut self, from: PeerId, proposal: Proposal, ids: Vec<TxId>) {
         let header = &proposal.header;
-        if header.height <= self.last_finalized.height || ids.len() != header.tx_count as usize {
+        // Nothing is built, held or fetched for a proposal its view's leader did not sign.
+        if header.height <= self.last_finalized.height || ids.len() != header.tx_count as usize || !self.core.admits_proposal(&proposal) {
             return;
         }
         let hash = header.hash();
