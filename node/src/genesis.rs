@@ -117,6 +117,16 @@ impl ConsensusParams {
     pub fn max_block_bytes(&self) -> usize {
         usize::try_from(self.max_block_bytes).unwrap_or(usize::MAX)
     }
+
+    pub fn max_message_bytes(&self) -> usize {
+        usize::try_from(self.max_message_bytes).unwrap_or(usize::MAX)
+    }
+
+    /// The transaction bytes one message may carry (a sync answer, a
+    /// relay): half the message limit, the rest for the encoding.
+    pub fn max_payload_bytes(&self) -> usize {
+        self.max_message_bytes() / 2
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

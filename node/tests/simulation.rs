@@ -247,10 +247,10 @@ fn core_emits_fetches_in_a_deterministic_order() {
 /// the validator never leaves view 1. In the simulator this stalls the whole
 /// network whenever two validators are caught that way (e.g. seed 0 of
 /// `random_faults`: finalization stops at height 12 for good).
-#[test]
-fn proposal_certificates_end_the_view() {
-    use coldchain_node::consensus::{Certificate, ConsensusMessage, Core, CoreConfig, Event, Proposal, SignerSignature, Timeouts, Vote};
-    use coldchain_node::crypto::{VoteKind, sign_vote};
+/// Validator 0 of four (keys of seed 0), started on the genesis header and
+/// in view 1 with work pending: its keys, the genesis header and its core.
+fn validator_zero_in_view_one() -> (Vec<ed25519_dalek::SigningKey>, coldchain_node::block::Header, coldchain_node::consensus::Core) {
+    use coldchain_node::consensus::{Core, CoreConfig, Event, Timeouts};
     let keys = keys_for(0);
     let validators: Vec<_> = keys.iter().map(|k| k.verifying_key()).collect();
     let cfg = CoreConfig { chain_id: CHAIN.into(), validators, quorum: 3, signer: Some((0, keys[0].clone())), timeouts: Timeouts::default() };
@@ -258,6 +258,14 @@ fn proposal_certificates_end_the_view() {
     let mut core = Core::new(cfg, Default::default(), genesis.clone(), None, vec![]);
     core.start();
     core.handle(Event::Work { pending: true });
+    (keys, genesis, core)
+}
+
+#[test]
+fn proposal_certificates_end_the_view() {
+    use coldchain_node::consensus::{Certificate, ConsensusMessage, Event, Proposal, SignerSignature, Vote};
+    use coldchain_node::crypto::{VoteKind, sign_vote};
+    let (keys, genesis, mut core) = validator_zero_in_view_one();
     assert_eq!(core.view(), 1);
     let block = |view: u64, parent: &coldchain_node::block::Header| coldchain_node::block::Header {
         chain_id: CHAIN.into(),
@@ -307,15 +315,9 @@ fn proposal_certificates_end_the_view() {
 /// last finalized one and within the window, signed by that view's leader.
 #[test]
 fn only_a_proposal_signed_by_its_views_leader_is_admitted() {
-    use coldchain_node::consensus::{Core, CoreConfig, Event, Proposal, Timeouts};
+    use coldchain_node::consensus::Proposal;
     use coldchain_node::crypto::{VoteKind, sign_vote};
-    let keys = keys_for(0);
-    let validators: Vec<_> = keys.iter().map(|k| k.verifying_key()).collect();
-    let cfg = CoreConfig { chain_id: CHAIN.into(), validators, quorum: 3, signer: Some((0, keys[0].clone())), timeouts: Timeouts::default() };
-    let genesis = genesis_header();
-    let mut core = Core::new(cfg, Default::default(), genesis.clone(), None, vec![]);
-    core.start();
-    core.handle(Event::Work { pending: true });
+    let (keys, genesis, core) = validator_zero_in_view_one();
     let proposal = |view: u64, proposer: u16, signer: usize, chain: &str| {
         let header = coldchain_node::block::Header {
             chain_id: chain.into(),

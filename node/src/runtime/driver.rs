@@ -668,9 +668,9 @@ impl Driver {
             }
             SyncRequest::Blocks { from, max } => {
                 let store = self.store.clone();
-                let max_message_bytes = usize::try_from(self.services.genesis.consensus.max_message_bytes).unwrap_or(usize::MAX);
+                let max_payload = self.services.genesis.consensus.max_payload_bytes();
                 tokio::task::spawn_blocking(move || {
-                    let _ = reply.send(SyncResponse::Blocks(read_segment(&store, from, max.min(256), max_message_bytes)));
+                    let _ = reply.send(SyncResponse::Blocks(read_segment(&store, from, max.min(256), max_payload)));
                 });
             }
         }
@@ -814,13 +814,13 @@ const SEGMENT_BYTES: usize = 8 << 20;
 
 /// Finalized blocks from `from`, at most `max`, extended to the next block
 /// with its own certificate so the segment can be verified on its own, and
-/// never more transaction bytes than half of `max_message_bytes` (genesis)
+/// never more transaction bytes than `max_payload` (half the genesis message limit)
 /// but for its first block: every answer fits in one message, since a block
 /// holds at most `max_block_bytes`, which is at most half of it.
-fn read_segment(store: &ChainStore, from: u64, max: u32, max_message_bytes: usize) -> Vec<StoredBlock> {
+fn read_segment(store: &ChainStore, from: u64, max: u32, max_payload: usize) -> Vec<StoredBlock> {
     let blocks = (from..).map_while(|h| store.block(h).ok().flatten());
     let mut out = Vec::new();
-    let mut plan = SegmentPlan::new(max as usize, SEGMENT_BYTES, max_message_bytes / 2);
+    let mut plan = SegmentPlan::new(max as usize, SEGMENT_BYTES, max_payload);
     for b in blocks {
         let bytes = b.block.txs.iter().map(Transaction::byte_len).sum();
         if !plan.take(bytes, matches!(b.finality, Finality::Certificate(_))) {

@@ -74,7 +74,7 @@ pub async fn run_with(cfg: NodeConfig, shutdown: impl Future<Output = ()> + Send
         listen,
         peers,
         allowed: genesis.keys().iter().map(|k| network::peer_id_of(&k.to_bytes())).collect(),
-        max_message_bytes: usize::try_from(genesis.consensus.max_message_bytes).unwrap_or(usize::MAX),
+        max_message_bytes: genesis.consensus.max_message_bytes(),
         redial_interval: std::time::Duration::from_millis(1000),
     };
     let (net, mut net_events) = network::spawn(net_config).await.map_err(|e| NodeError::Network(e.to_string()))?;

@@ -51,8 +51,7 @@ impl Driver {
     /// Relays `txs` to every peer, in messages that each fit the genesis
     /// message limit (half of it, for the encoding's overhead).
     fn relay(&self, txs: &[Transaction]) {
-        let max_bytes = usize::try_from(self.services.genesis.consensus.max_message_bytes / 2).unwrap_or(usize::MAX);
-        for chunk in relay_chunks(txs, RELAY_CHUNK_TXS, max_bytes) {
+        for chunk in relay_chunks(txs, RELAY_CHUNK_TXS, self.services.genesis.consensus.max_payload_bytes()) {
             self.net.broadcast(WireMessage::Txs(Arc::new(chunk.to_vec())));
         }
     }
