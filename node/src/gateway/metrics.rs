@@ -45,6 +45,9 @@ pub struct Metrics {
     votes_received: Gauge,
     sync_lag: Gauge,
     idle: Gauge,
+    body_log: Gauge,
+    body_log_garbage: Gauge,
+    body_log_reclaimed: Gauge,
     requests: Family<RouteLabels, Counter>,
     latency: Family<RouteLabels, Histogram>,
 }
@@ -67,6 +70,13 @@ impl Default for Metrics {
         let votes_received = gauge(&mut registry, "votes_received", "Consensus votes received since the process started");
         let sync_lag = gauge(&mut registry, "sync_lag_blocks", "Blocks between the highest height a peer reported and this node's");
         let idle = gauge(&mut registry, "consensus_idle", "1 while the consensus is idle (no work, nobody active in the view: no blocks are made)");
+        let body_log = gauge(&mut registry, "body_log_bytes", "Bytes in the block-body log's files");
+        let body_log_garbage = gauge(
+            &mut registry,
+            "body_log_garbage_bytes",
+            "Bytes of the body log that are bodies of proposals that never became final, not yet reclaimed",
+        );
+        let body_log_reclaimed = gauge(&mut registry, "body_log_reclaimed_bytes", "Body-log bytes reclaimed by compaction since the process started");
         let requests = Family::<RouteLabels, Counter>::default();
         registry.register("gateway_requests", "Gateway requests by route and outcome", requests.clone());
         let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| Histogram::new(exponential_buckets(0.0005, 2.0, 16)));
@@ -83,6 +93,9 @@ impl Default for Metrics {
             votes_received,
             sync_lag,
             idle,
+            body_log,
+            body_log_garbage,
+            body_log_reclaimed,
             requests,
             latency,
         }
@@ -149,6 +162,9 @@ fn refresh(gw: &Gateway) -> (u64, u64, usize) {
     m.votes_received.set(live.votes_received as i64);
     m.sync_lag.set(live.best_peer_height.saturating_sub(height) as i64);
     m.idle.set(live.idle as i64);
+    m.body_log.set(live.body_log_bytes as i64);
+    m.body_log_garbage.set(live.body_log_garbage_bytes as i64);
+    m.body_log_reclaimed.set(live.body_log_reclaimed_bytes as i64);
     (height, live.best_peer_height, peers)
 }
 

@@ -111,7 +111,14 @@ pub struct Driver {
     snapshot: SnapshotConfig,
     /// The height of this validator's newest snapshot.
     last_snapshot: u64,
+    /// A body-log compaction runs; when the last one started.
+    compacting: Arc<std::sync::atomic::AtomicBool>,
+    compacted_at: Option<Instant>,
 }
+
+/// Body-log compaction is tried at most this often (after commits only: an
+/// idle chain makes no garbage).
+const COMPACTION_EVERY: Duration = Duration::from_secs(10);
 
 /// Relayed batches waiting for verification before further relays are dropped.
 const RELAY_QUEUE: usize = 64;
@@ -160,6 +167,8 @@ impl Driver {
             last_snapshot: parts.snapshots.list().first().map_or(0, |i| i.height),
             snapshots: parts.snapshots,
             snapshot: parts.snapshot,
+            compacting: Arc::default(),
+            compacted_at: None,
         })
     }
 
@@ -551,6 +560,7 @@ impl Driver {
             let _ = self.services.events.send(e);
         }
         self.maybe_snapshot(tip.height);
+        self.maybe_compact();
         self.bodies.retain(|_, b| b.header.height > tip.height);
         self.awaited.prune(tip.height);
         self.last_finalized = tip.clone();
@@ -575,6 +585,46 @@ impl Driver {
         if let Err(e) = taken {
             tracing::error!(error = %e, height = tip, "cannot write a state snapshot; the node goes on without it");
         }
+    }
+
+    /// Reclaims body-log segments that are mostly bodies of proposals that
+    /// never became final (storage/compaction.rs), off the consensus task,
+    /// one run at a time.
+    fn maybe_compact(&mut self) {
+        use std::sync::atomic::Ordering;
+        if self.compacted_at.is_some_and(|t| t.elapsed() < COMPACTION_EVERY) || self.compacting.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.compacted_at = Some(Instant::now());
+        let (store, live, busy) = (self.store.clone(), self.live.clone(), self.compacting.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut reclaimed = 0;
+            loop {
+                match store.compact_bodies() {
+                    Ok(Some(c)) => {
+                        tracing::info!(
+                            segment = c.segment,
+                            segment_bytes = c.segment_bytes,
+                            moved_bodies = c.moved_bodies,
+                            moved_bytes = c.moved_bytes,
+                            "body log: a segment of bodies that never became final reclaimed"
+                        );
+                        reclaimed += c.segment_bytes.saturating_sub(c.moved_bytes);
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::error!(error = %e, "body log compaction failed; the garbage stays until the next try");
+                        break;
+                    }
+                }
+            }
+            if let (Ok((garbage, bytes)), Ok(mut live)) = (store.body_log_usage(), live.write()) {
+                live.body_log_bytes = bytes;
+                live.body_log_garbage_bytes = garbage;
+                live.body_log_reclaimed_bytes += reclaimed;
+            }
+            busy.store(false, Ordering::Release);
+        });
     }
 
     // ----- network ---------------------------------------------------------

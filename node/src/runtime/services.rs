@@ -62,6 +62,12 @@ pub struct LiveStatus {
     /// Why this validator stopped voting: its state root differs from one
     /// the quorum certified (runtime/driver/certified.rs).
     pub diverged: Option<String>,
+    /// The body log's files, the part of it that is garbage (bodies of
+    /// proposals that never became final), and what compaction reclaimed
+    /// since this process started; measured after each compaction run.
+    pub body_log_bytes: u64,
+    pub body_log_garbage_bytes: u64,
+    pub body_log_reclaimed_bytes: u64,
 }
 
 /// The driver's answer for one submitted transaction.

@@ -13,7 +13,9 @@
 //! about to vote for a block and when it commits one it does not yet hold,
 //! and fdatasynced before either goes on; a frame cut short by a crash can
 //! only be the last one, and was never relied on, so opening truncates it.
-//! Bodies of proposals that never became final stay in the log unused.
+//! Bodies of proposals that never became final are dead weight: a sealed
+//! segment that is mostly dead is compacted (its live bodies copied to the
+//! tail, then the file deleted; see `ChainStore::compact_bodies`).
 
 use super::chain::StoreError;
 use std::collections::HashMap;
@@ -24,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
 /// A segment grows to about this many bytes before the next one starts.
-const SEGMENT_BYTES: u64 = 128 << 20;
+pub(super) const SEGMENT_BYTES: u64 = 128 << 20;
 const FRAME_HEADER: u64 = 8;
 
 /// Where a body's payload is.
@@ -67,8 +69,13 @@ struct Tail {
 #[derive(Clone)]
 pub struct BodyLog {
     dir: PathBuf,
+    segment_bytes: u64,
     tail: Arc<Mutex<Tail>>,
     readers: Arc<RwLock<HashMap<u64, Arc<File>>>>,
+    /// Segments deleted by the last compaction, whose open handles stay in
+    /// `readers` until the next one: a reader that looked a body up just
+    /// before it moved still reads it.
+    retired: Arc<Mutex<Vec<u64>>>,
 }
 
 fn io(e: impl std::fmt::Display) -> StoreError {
@@ -79,17 +86,61 @@ fn segment_path(dir: &Path, segment: u64) -> PathBuf {
     dir.join(format!("{segment:010}.log"))
 }
 
+fn list_segments(dir: &Path) -> Result<Vec<u64>, StoreError> {
+    let mut segments: Vec<u64> =
+        std::fs::read_dir(dir).map_err(io)?.filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".log")?.parse().ok()).collect();
+    segments.sort_unstable();
+    Ok(segments)
+}
+
+/// Reads the whole frames of one segment file from byte `start` (at most
+/// its size), calling `each` for each; returns where the whole frames end
+/// and the file's size (equal unless the rest is torn or damaged).
+fn scan(path: &Path, start: u64, each: &mut impl FnMut(BodyPos, &[u8]) -> Result<(), StoreError>) -> Result<(u64, u64), StoreError> {
+    let segment = path.file_stem().and_then(|s| s.to_str()?.parse().ok()).ok_or_else(|| io(format!("{}: not a segment", path.display())))?;
+    let mut file = File::open(path).map_err(io)?;
+    let size = file.metadata().map_err(io)?.len();
+    let mut at = start.min(size);
+    std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(at)).map_err(io)?;
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let mut payload = Vec::new();
+    loop {
+        let mut head = [0u8; FRAME_HEADER as usize];
+        if at == size || at + FRAME_HEADER > size || reader.read_exact(&mut head).is_err() {
+            return Ok((at, size));
+        }
+        let len = u32::from_le_bytes(head[..4].try_into().expect("4 bytes"));
+        let crc = u32::from_le_bytes(head[4..].try_into().expect("4 bytes"));
+        // A body always has its header line: a zero length is a region the
+        // file system extended with zeros, not a frame.
+        if len == 0 || at + FRAME_HEADER + len as u64 > size {
+            return Ok((at, size));
+        }
+        payload.resize(len as usize, 0);
+        reader.read_exact(&mut payload).map_err(io)?;
+        if crc32fast::hash(&payload) != crc {
+            return Ok((at, size));
+        }
+        each(BodyPos { segment, offset: at + FRAME_HEADER, len }, &payload)?;
+        at += FRAME_HEADER + len as u64;
+    }
+}
+
 impl BodyLog {
-    /// Opens the log, calling `each(pos, payload)` for every whole frame in
-    /// order from `from` (a segment and the start of a frame in it; the
-    /// whole log without it), and truncating a torn last frame. Frames
-    /// before `from` were synced before anything relied on them and are
-    /// not read: a node's start does not read its whole history.
-    pub fn open(dir: &Path, from: Option<(u64, u64)>, mut each: impl FnMut(BodyPos, &[u8]) -> Result<(), StoreError>) -> Result<BodyLog, StoreError> {
+    /// Opens the log, with segments of about `segment_bytes`, calling
+    /// `each(pos, payload)` for every whole frame in order from `from` (a
+    /// segment and the start of a frame in it; the whole log without it),
+    /// and truncating a torn last frame. Frames before `from` were synced
+    /// before anything relied on them and are not read: a node's start
+    /// does not read its whole history.
+    pub fn open_with_segment_bytes(
+        dir: &Path,
+        from: Option<(u64, u64)>,
+        segment_bytes: u64,
+        mut each: impl FnMut(BodyPos, &[u8]) -> Result<(), StoreError>,
+    ) -> Result<BodyLog, StoreError> {
         std::fs::create_dir_all(dir).map_err(io)?;
-        let mut segments: Vec<u64> =
-            std::fs::read_dir(dir).map_err(io)?.filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".log")?.parse().ok()).collect();
-        segments.sort_unstable();
+        let segments = list_segments(dir)?;
         let mut tail_len = 0;
         let (from_segment, from_offset) = from.unwrap_or((0, 0));
         for (i, &segment) in segments.iter().enumerate() {
@@ -98,36 +149,9 @@ impl BodyLog {
                 continue;
             }
             let path = segment_path(dir, segment);
-            let mut file = File::open(&path).map_err(io)?;
-            let size = file.metadata().map_err(io)?.len();
-            let mut at = if segment == from_segment { from_offset.min(size) } else { 0 };
-            std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(at)).map_err(io)?;
-            let mut reader = BufReader::with_capacity(1 << 20, file);
-            let mut payload = Vec::new();
-            let whole = loop {
-                let mut head = [0u8; FRAME_HEADER as usize];
-                if at == size {
-                    break true;
-                }
-                if at + FRAME_HEADER > size || reader.read_exact(&mut head).is_err() {
-                    break false;
-                }
-                let len = u32::from_le_bytes(head[..4].try_into().expect("4 bytes"));
-                let crc = u32::from_le_bytes(head[4..].try_into().expect("4 bytes"));
-                // A body always has its header line: a zero length is a
-                // region the file system extended with zeros, not a frame.
-                if len == 0 || at + FRAME_HEADER + len as u64 > size {
-                    break false;
-                }
-                payload.resize(len as usize, 0);
-                reader.read_exact(&mut payload).map_err(io)?;
-                if crc32fast::hash(&payload) != crc {
-                    break false;
-                }
-                each(BodyPos { segment, offset: at + FRAME_HEADER, len }, &payload)?;
-                at += FRAME_HEADER + len as u64;
-            };
-            if !whole {
+            let start = if segment == from_segment { from_offset } else { 0 };
+            let (at, size) = scan(&path, start, &mut each)?;
+            if at < size {
                 if !last {
                     return Err(io(format!("{}: a damaged frame at byte {at} before the last segment", path.display())));
                 }
@@ -147,9 +171,56 @@ impl BodyLog {
         let file = OpenOptions::new().create(true).append(true).open(segment_path(dir, segment)).map_err(io)?;
         Ok(BodyLog {
             dir: dir.to_path_buf(),
+            segment_bytes,
             tail: Arc::new(Mutex::new(Tail { segment, file, len: tail_len, dirty: false, created })),
             readers: Arc::default(),
+            retired: Arc::default(),
         })
+    }
+
+    /// The segments no longer appended to, with their sizes in bytes.
+    pub fn sealed_segments(&self) -> Result<Vec<(u64, u64)>, StoreError> {
+        let tail = self.tail.lock().map_err(io)?.segment;
+        let mut out = Vec::new();
+        for segment in list_segments(&self.dir)?.into_iter().filter(|s| *s < tail) {
+            out.push((segment, std::fs::metadata(segment_path(&self.dir, segment)).map_err(io)?.len()));
+        }
+        Ok(out)
+    }
+
+    /// Calls `each(pos, payload)` for every frame of a sealed segment.
+    pub fn read_segment(&self, segment: u64, mut each: impl FnMut(BodyPos, &[u8]) -> Result<(), StoreError>) -> Result<(), StoreError> {
+        if segment >= self.tail.lock().map_err(io)?.segment {
+            return Err(io(format!("segment {segment} is still appended to")));
+        }
+        let path = segment_path(&self.dir, segment);
+        let (at, size) = scan(&path, 0, &mut each)?;
+        if at < size {
+            return Err(io(format!("{}: a damaged frame at byte {at} of a sealed segment", path.display())));
+        }
+        Ok(())
+    }
+
+    /// Deletes a sealed segment nothing points into any more. Its open
+    /// handle is kept until the next call, for reads already under way.
+    pub fn retire(&self, segment: u64) -> Result<(), StoreError> {
+        if segment >= self.tail.lock().map_err(io)?.segment {
+            return Err(io(format!("segment {segment} is still appended to")));
+        }
+        let mut retired = self.retired.lock().map_err(io)?;
+        {
+            let mut readers = self.readers.write().map_err(io)?;
+            for old in retired.drain(..) {
+                readers.remove(&old);
+            }
+        }
+        // Open first, so a read that found the old place a moment ago
+        // still has the file after its name is gone.
+        let _ = self.reader(segment);
+        std::fs::remove_file(segment_path(&self.dir, segment)).map_err(io)?;
+        File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io)?;
+        retired.push(segment);
+        Ok(())
     }
 
     /// Where the next frame will start: (segment, offset).
@@ -166,7 +237,7 @@ impl BodyLog {
     /// Appends one payload; durable after the next [`sync`](Self::sync).
     pub fn append(&self, payload: &[u8]) -> Result<BodyPos, StoreError> {
         let mut tail = self.tail.lock().map_err(io)?;
-        if tail.len >= SEGMENT_BYTES {
+        if tail.len >= self.segment_bytes {
             // The full segment is synced before its successor exists, so a
             // torn frame can only ever be in the last segment.
             tail.file.sync_data().map_err(io)?;
@@ -231,7 +302,7 @@ mod tests {
 
     fn reopen(dir: &Path) -> (BodyLog, Vec<(BodyPos, Vec<u8>)>) {
         let mut seen = Vec::new();
-        let log = BodyLog::open(dir, None, |pos, payload| {
+        let log = BodyLog::open_with_segment_bytes(dir, None, SEGMENT_BYTES, |pos, payload| {
             seen.push((pos, payload.to_vec()));
             Ok(())
         })

@@ -25,8 +25,13 @@
 //!   kept these as `proposals/HEIGHT-HASH.block` files, still read.)
 //! - `state`: the chaincode state ([`super::StateTree`], docs/FORMATS.md),
 //!   which also says where each finalized transaction is (its `seen` table);
+//! - `body_garbage`: segment ‖ offset (u64 each) → frame bytes (u64), for
+//!   each frame of the body log that nothing points at (the body of a
+//!   proposal that never became final): what body-log compaction reclaims
+//!   ([`super::compaction`]);
 //! - `evidence`; `meta` (`head`: the last finalized height; `bodies_from`:
-//!   where in the body log the bodies above the head begin).
+//!   where in the body log the bodies above the head begin;
+//!   `bodies_compacting`: a compaction under way).
 //!
 //! No block body in sled: sled copies a tree node on every insert. The
 //! state's batch is written after the blocks and before the head; the head
@@ -99,7 +104,7 @@ pub struct TxLocation {
 
 #[derive(Clone)]
 pub struct ChainStore {
-    db: sled::Db,
+    pub(super) db: sled::Db,
     blocks: sled::Tree,
     block_txs: sled::Tree,
     hashes: sled::Tree,
@@ -109,12 +114,15 @@ pub struct ChainStore {
     /// commit finds the batches it completes without a lookup in sled.
     pending_ids: Arc<Mutex<PendingIndex>>,
     proposal_dir: std::path::PathBuf,
-    bodies: BodyLog,
-    block_bodies: sled::Tree,
+    pub(super) bodies: BodyLog,
+    pub(super) block_bodies: sled::Tree,
+    pub(super) body_garbage: sled::Tree,
+    /// One body-log compaction at a time.
+    pub(super) compaction: Arc<Mutex<()>>,
     /// Bodies in the log of blocks above the head (voted for, not yet final).
     unfinal: Arc<Mutex<HashMap<Hash, Unfinal>>>,
     evidence: sled::Tree,
-    meta: sled::Tree,
+    pub(super) meta: sled::Tree,
     nonces: sled::Tree,
     images: sled::Tree,
     state: StateTree,
@@ -135,13 +143,13 @@ struct Unfinal {
 /// Where a body is: its place in the log, and the offset within it of every
 /// [`CHUNK`]th transaction line (none for an empty block).
 #[derive(Clone, Debug, PartialEq)]
-struct BodyPlace {
-    pos: BodyPos,
+pub(super) struct BodyPlace {
+    pub(super) pos: BodyPos,
     chunks: Vec<u32>,
 }
 
 impl BodyPlace {
-    fn encode(&self) -> Vec<u8> {
+    pub(super) fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(BodyPos::ENCODED + 4 * self.chunks.len());
         self.pos.encode(&mut out);
         for c in &self.chunks {
@@ -170,7 +178,7 @@ impl BodyPlace {
 /// A block's body as the log holds it: the header as JSON, a newline, then
 /// each transaction's canonical bytes and a newline; and the offsets of
 /// every [`CHUNK`]th line.
-fn body_payload(block: &Block) -> (Vec<u8>, Vec<u32>) {
+pub(super) fn body_payload(block: &Block) -> (Vec<u8>, Vec<u32>) {
     let mut out = serde_json::to_vec(&block.header).expect("plain data");
     out.push(b'\n');
     let mut chunks = Vec::with_capacity(block.txs.len().div_ceil(CHUNK));
@@ -185,7 +193,7 @@ fn body_payload(block: &Block) -> (Vec<u8>, Vec<u32>) {
 }
 
 /// A logged body's header, and where its transaction lines start.
-fn parse_header(payload: &[u8]) -> Result<(Header, usize), StoreError> {
+pub(super) fn parse_header(payload: &[u8]) -> Result<(Header, usize), StoreError> {
     let split = payload.iter().position(|b| *b == b'\n').ok_or_else(|| corrupt("bodies", "a body without a header line"))?;
     let header: Header = serde_json::from_slice(&payload[..split]).map_err(|e| corrupt("bodies", e))?;
     Ok((header, split + 1))
@@ -206,7 +214,7 @@ fn chunk_offsets(payload: &[u8], start: usize) -> Vec<u32> {
     chunks
 }
 
-fn corrupt(tree: &'static str, e: impl std::fmt::Display) -> StoreError {
+pub(super) fn corrupt(tree: &'static str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt { tree, detail: e.to_string() }
 }
 
@@ -294,6 +302,17 @@ fn segment_size(dir: &Path) -> usize {
         .unwrap_or(8 << 20)
 }
 
+/// Where in the body log the bodies above the head begin, as last recorded.
+pub(super) fn bodies_from(meta: &sled::Tree) -> Result<Option<(u64, u64)>, StoreError> {
+    match meta.get(BODIES_FROM)? {
+        Some(v) if v.len() == 16 => {
+            Ok(Some((u64::from_be_bytes(v[..8].try_into().expect("8 bytes")), u64::from_be_bytes(v[8..].try_into().expect("8 bytes")))))
+        }
+        Some(v) => Err(corrupt("meta", format!("bodies_from of {} bytes", v.len()))),
+        None => Ok(None),
+    }
+}
+
 fn head_of(meta: &sled::Tree) -> Result<u64, StoreError> {
     Ok(match meta.get(HEAD)? {
         Some(v) => u64::from_be_bytes(v.as_ref().try_into().map_err(|e| corrupt("meta", e))?),
@@ -309,6 +328,12 @@ impl ChainStore {
 
     /// Opens the store, with a page cache of `cache_bytes`.
     pub fn open_with_cache(dir: &Path, cache_bytes: u64) -> Result<ChainStore, StoreError> {
+        ChainStore::open_with(dir, cache_bytes, super::body_log::SEGMENT_BYTES)
+    }
+
+    /// Opens the store, with a page cache of `cache_bytes` and body-log
+    /// segments of about `body_segment_bytes`.
+    pub(super) fn open_with(dir: &Path, cache_bytes: u64, body_segment_bytes: u64) -> Result<ChainStore, StoreError> {
         remove_half_written_snapshots(dir)?;
         // Half for sled's page cache, half for the state's read cache.
         let db = sled::Config::new().path(dir).cache_capacity(cache_bytes / 2).segment_size(segment_size(dir)).open()?;
@@ -338,22 +363,35 @@ impl ChainStore {
         // One pass over the body log from where the oldest body not yet
         // final was when the last commit ended: those above the head are
         // proposals this node voted for.
-        let from = match meta.get(BODIES_FROM)? {
-            Some(v) if v.len() == 16 => {
-                Some((u64::from_be_bytes(v[..8].try_into().expect("8 bytes")), u64::from_be_bytes(v[8..].try_into().expect("8 bytes"))))
-            }
-            Some(v) => return Err(corrupt("meta", format!("bodies_from of {} bytes", v.len()))),
-            None => None,
+        let from = bodies_from(&meta)?;
+        // A compaction cut short copied bodies to the end of the log: the
+        // pass reads from there too, so the copies nothing points at are
+        // counted as garbage.
+        let compacting = super::compaction::Marker::read(&meta)?;
+        let from = match (from, compacting.as_ref().and_then(|m| m.copies_from())) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (_, None) => from,
+            (None, Some(_)) => None,
         };
+        let body_garbage = db.open_tree("body_garbage")?;
         let mut unfinal = HashMap::new();
-        let bodies = BodyLog::open(&dir.join("bodies"), from, |pos, payload| {
+        let mut garbage = sled::Batch::default();
+        let bodies = BodyLog::open_with_segment_bytes(&dir.join("bodies"), from, body_segment_bytes, |pos, payload| {
             let (header, start) = parse_header(payload)?;
             if header.height > head {
                 let chunks = chunk_offsets(payload, start);
                 unfinal.insert(header.hash(), Unfinal { header, place: BodyPlace { pos, chunks } });
+            } else if let Some(place) = block_bodies.get(header.height.to_be_bytes())? {
+                // Final, and a body the block does not point at (a proposal
+                // that lost, or a copy made by a compaction cut short).
+                if BodyPlace::decode(&place)?.pos != pos {
+                    let (key, value) = super::compaction::garbage_entry(pos);
+                    garbage.insert(&key, &value);
+                }
             }
             Ok(())
         })?;
+        body_garbage.apply_batch(garbage)?;
         let store = ChainStore {
             blocks,
             block_txs: db.open_tree("block_txs")?,
@@ -364,6 +402,8 @@ impl ChainStore {
             proposal_dir,
             bodies,
             block_bodies,
+            body_garbage,
+            compaction: Arc::default(),
             unfinal: Arc::new(Mutex::new(unfinal)),
             evidence: db.open_tree("evidence")?,
             nonces: db.open_tree("request_nonces")?,
@@ -373,6 +413,9 @@ impl ChainStore {
             db,
         };
         store.load_pending()?;
+        if let Some(marker) = compacting {
+            store.finish_compaction(marker)?;
+        }
         Ok(store)
     }
 
@@ -423,7 +466,7 @@ impl ChainStore {
         head_of(&self.meta)
     }
 
-    fn place_of(&self, height: u64) -> Result<Option<BodyPlace>, StoreError> {
+    pub(super) fn place_of(&self, height: u64) -> Result<Option<BodyPlace>, StoreError> {
         self.block_bodies.get(height.to_be_bytes())?.map(|v| BodyPlace::decode(&v)).transpose()
     }
 
@@ -618,6 +661,17 @@ impl ChainStore {
         let (segment, offset) = {
             let mut unfinal = self.unfinal.lock().map_err(|e| corrupt("bodies", e))?;
             let end = self.bodies.end()?;
+            // The bodies of proposals at final heights that did not become
+            // the block there are garbage now: counted before `bodies_from`
+            // moves past them.
+            let mut garbage = sled::Batch::default();
+            for u in unfinal.values().filter(|u| u.header.height <= tip) {
+                if self.place_of(u.header.height)?.is_none_or(|p| p.pos != u.place.pos) {
+                    let (key, value) = super::compaction::garbage_entry(u.place.pos);
+                    garbage.insert(&key, &value);
+                }
+            }
+            self.body_garbage.apply_batch(garbage)?;
             unfinal.retain(|_, u| u.header.height > tip);
             unfinal.values().map(|u| BodyLog::frame_start(u.place.pos)).min().unwrap_or(end)
         };
@@ -832,10 +886,39 @@ impl ChainStore {
     }
 }
 
+/// Blocks and commits for the store's tests.
 #[cfg(test)]
-mod tests {
+pub(super) mod test_support {
     use super::*;
     use crate::consensus::SignerSignature;
+    use crate::crypto::VoteKind;
+
+    pub(in crate::storage) fn block(height: u64, parent: Hash, txs: u64) -> Block {
+        crate::block::notarise_block(height, parent, txs)
+    }
+
+    pub(in crate::storage) fn certificate(header: &Header) -> Certificate {
+        let signatures = vec![SignerSignature { signer: 0, signature: [0; 64] }];
+        Certificate { kind: VoteKind::Finalize, view: header.view, hash: header.hash(), signatures }
+    }
+
+    /// Applies `b` to `state` and commits both, as the driver does.
+    pub(in crate::storage) fn commit(store: &ChainStore, state: &mut State, b: &Block) {
+        let ctx = coldchain_chaincode::BlockContext { height: b.header.height, time_ms: b.header.time_ms };
+        let receipts: Vec<Receipt> = state.apply_block(ctx, b.txs.iter());
+        store.commit_with_state(&[(b.clone(), receipts)], &certificate(&b.header), &[state.root()], state.changes()).unwrap();
+        state.settle();
+    }
+
+    pub(in crate::storage) fn log_bytes(dir: &Path) -> u64 {
+        std::fs::read_dir(dir.join("bodies")).unwrap().map(|e| e.unwrap().metadata().unwrap().len()).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::*;
+    use super::*;
     use crate::crypto::VoteKind;
 
     #[test]
@@ -855,27 +938,6 @@ mod tests {
         assert!(store.put_evidence(&Evidence::ConflictingNotarize(vote(8, 0), vote(8, 1))).unwrap());
         assert!(store.put_evidence(&Evidence::NullifyFinalize(vote(7, 0), vote(7, 1))).unwrap());
         assert_eq!(store.evidence().unwrap().len(), 3);
-    }
-
-    fn block(height: u64, parent: Hash, txs: u64) -> Block {
-        crate::block::notarise_block(height, parent, txs)
-    }
-
-    fn certificate(header: &Header) -> Certificate {
-        let signatures = vec![SignerSignature { signer: 0, signature: [0; 64] }];
-        Certificate { kind: VoteKind::Finalize, view: header.view, hash: header.hash(), signatures }
-    }
-
-    /// Applies `b` to `state` and commits both, as the driver does.
-    fn commit(store: &ChainStore, state: &mut State, b: &Block) {
-        let ctx = coldchain_chaincode::BlockContext { height: b.header.height, time_ms: b.header.time_ms };
-        let receipts: Vec<Receipt> = state.apply_block(ctx, b.txs.iter());
-        store.commit_with_state(&[(b.clone(), receipts)], &certificate(&b.header), &[state.root()], state.changes()).unwrap();
-        state.settle();
-    }
-
-    fn log_bytes(dir: &Path) -> u64 {
-        std::fs::read_dir(dir.join("bodies")).unwrap().map(|e| e.unwrap().metadata().unwrap().len()).sum()
     }
 
     /// A body this node voted for is written once: it survives a restart as

@@ -5,6 +5,7 @@
 
 mod body_log;
 mod chain;
+mod compaction;
 mod pending;
 mod safety_file;
 mod snapshots;
