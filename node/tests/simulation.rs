@@ -250,10 +250,16 @@ fn core_emits_fetches_in_a_deterministic_order() {
 /// Validator 0 of four (keys of seed 0), started on the genesis header and
 /// in view 1 with work pending: its keys, the genesis header and its core.
 fn validator_zero_in_view_one() -> (Vec<ed25519_dalek::SigningKey>, coldchain_node::block::Header, coldchain_node::consensus::Core) {
+    validator_in_view_one(0)
+}
+
+/// Validator `me` of four, as [`validator_zero_in_view_one`].
+fn validator_in_view_one(me: u16) -> (Vec<ed25519_dalek::SigningKey>, coldchain_node::block::Header, coldchain_node::consensus::Core) {
     use coldchain_node::consensus::{Core, CoreConfig, Event, Timeouts};
     let keys = keys_for(0);
     let validators: Vec<_> = keys.iter().map(|k| k.verifying_key()).collect();
-    let cfg = CoreConfig { chain_id: CHAIN.into(), validators, quorum: 3, signer: Some((0, keys[0].clone())), timeouts: Timeouts::default() };
+    let signer = Some((me, keys[me as usize].clone()));
+    let cfg = CoreConfig { chain_id: CHAIN.into(), validators, quorum: 3, signer, timeouts: Timeouts::default() };
     let genesis = genesis_header();
     let mut core = Core::new(cfg, Default::default(), genesis.clone(), None, vec![]);
     core.start();
@@ -315,31 +321,88 @@ fn proposal_certificates_end_the_view() {
 /// last finalized one and within the window, signed by that view's leader.
 #[test]
 fn only_a_proposal_signed_by_its_views_leader_is_admitted() {
-    use coldchain_node::consensus::Proposal;
-    use coldchain_node::crypto::{VoteKind, sign_vote};
     let (keys, genesis, core) = validator_zero_in_view_one();
-    let proposal = |view: u64, proposer: u16, signer: usize, chain: &str| {
-        let header = coldchain_node::block::Header {
-            chain_id: chain.into(),
-            height: 1,
-            view,
-            parent: genesis.hash(),
-            tx_root: coldchain_chaincode::Hash::ZERO,
-            time_ms: 1,
-            proposer,
-            tx_count: 0,
-            state_height: 0,
-            state_root: Default::default(),
-        };
-        let signature = sign_vote(&keys[signer], VoteKind::Notarize, chain, view, &header.hash());
-        Proposal { header, signature, parent_certificate: None, nullifications: vec![] }
-    };
+    let proposal = |view: u64, proposer: u16, signer: usize, chain: &str| signed_proposal(&keys, &genesis, view, 1, proposer, signer, chain, 0);
     assert!(core.admits_proposal(&proposal(1, 1, 1, CHAIN)), "view 1's leader, signed by it");
     assert!(!core.admits_proposal(&proposal(1, 1, 2, CHAIN)), "signed by another validator");
     assert!(!core.admits_proposal(&proposal(1, 2, 2, CHAIN)), "proposed by a validator that does not lead view 1");
     assert!(!core.admits_proposal(&proposal(1, 1, 1, "other")), "another chain");
     assert!(!core.admits_proposal(&proposal(0, 0, 0, CHAIN)), "a view already finalized");
     assert!(!core.admits_proposal(&proposal(1_001, 1, 1, CHAIN)), "a view far ahead of the window");
+    // Issue 17: a height no chain can reach by view 5 (one block a view at
+    // most) was kept, with its body, until the chain grew past it: never.
+    assert!(core.admits_proposal(&signed_proposal(&keys, &genesis, 5, 5, 1, 1, CHAIN, 0)), "height 5 in view 5");
+    assert!(!core.admits_proposal(&signed_proposal(&keys, &genesis, 5, 6, 1, 1, CHAIN, 0)), "height 6 in view 5");
+    assert!(!core.admits_proposal(&signed_proposal(&keys, &genesis, 5, u64::MAX, 1, 1, CHAIN, 0)), "height u64::MAX");
+}
+
+/// A proposal of `view` at `height` on genesis, `proposer` named in its
+/// header and `signer`'s signature; `salt` makes another block of the view.
+#[allow(clippy::too_many_arguments)]
+fn signed_proposal(
+    keys: &[ed25519_dalek::SigningKey],
+    genesis: &coldchain_node::block::Header,
+    view: u64,
+    height: u64,
+    proposer: u16,
+    signer: usize,
+    chain: &str,
+    salt: i64,
+) -> coldchain_node::consensus::Proposal {
+    use coldchain_node::consensus::Proposal;
+    use coldchain_node::crypto::{VoteKind, sign_vote};
+    let header = coldchain_node::block::Header {
+        chain_id: chain.into(),
+        height,
+        view,
+        parent: genesis.hash(),
+        tx_root: coldchain_chaincode::Hash::ZERO,
+        time_ms: 1 + salt,
+        proposer,
+        tx_count: 0,
+        state_height: 0,
+        state_root: Default::default(),
+    };
+    let signature = sign_vote(&keys[signer], VoteKind::Notarize, chain, view, &header.hash());
+    Proposal { header, signature, parent_certificate: None, nullifications: vec![] }
+}
+
+/// Issue 17: a leader that signs two proposals of one view and sends each
+/// validator only one was never caught: each saw one signature. Each
+/// validator now passes the leader's signature on; the one that got the
+/// other proposal holds both and records the offence. And only the first
+/// proposal of a view has its body kept.
+#[test]
+fn a_two_faced_leader_is_caught_from_its_proposals_signatures() {
+    use coldchain_node::consensus::{Action, ConsensusMessage, Event, Evidence};
+    let (keys, genesis, mut tianjin) = validator_in_view_one(2);
+    let (_, _, mut hebei) = validator_in_view_one(3);
+    let first = signed_proposal(&keys, &genesis, 1, 1, 1, 1, CHAIN, 0);
+    let second = signed_proposal(&keys, &genesis, 1, 1, 1, 1, CHAIN, 1);
+    assert_ne!(first.header.hash(), second.header.hash());
+    let passed_on: Vec<ConsensusMessage> = tianjin
+        .handle(Event::Message(ConsensusMessage::Proposal(first.clone())))
+        .into_iter()
+        .filter_map(|a| match a {
+            Action::Broadcast(m @ ConsensusMessage::Vote(_)) => Some(m),
+            _ => None,
+        })
+        .collect();
+    assert!(!tianjin.admits_body(&second), "a second proposal of the view has its body kept");
+    assert!(tianjin.admits_body(&first));
+    let got = hebei.handle(Event::Message(ConsensusMessage::Proposal(second.clone())));
+    assert!(!got.iter().any(|a| matches!(a, Action::Evidence(_))), "one proposal is no offence");
+    let mut evidence = Vec::new();
+    for m in passed_on {
+        evidence.extend(hebei.handle(Event::Message(m)).into_iter().filter_map(|a| match a {
+            Action::Evidence(e) => Some(e),
+            _ => None,
+        }));
+    }
+    assert!(
+        matches!(&evidence[..], [Evidence::ConflictingNotarize(a, b)] if a.signer == 1 && b.signer == 1 && a.hash == second.header.hash() && b.hash == first.header.hash()),
+        "hebei, which got only the second proposal, records the leader's two signatures: {evidence:?}"
+    );
 }
 
 /// Core bug 2, reduced: a finalization arrives for a block

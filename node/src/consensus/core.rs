@@ -36,6 +36,10 @@ pub struct CoreConfig {
 /// Votes and certificates of one view.
 #[derive(Default)]
 struct ViewRound {
+    /// The first proposal its leader signed for this view that reached this
+    /// validator: the only one whose header and body are kept. Another is
+    /// equivocation (evidence), and is fetched only if a quorum certifies it.
+    signed: Option<Hash>,
     proposal: Option<Proposal>,
     /// Set once the proposal passed the core's checks and awaits the driver.
     verifying: Option<Hash>,
@@ -365,7 +369,7 @@ impl Core {
     pub fn admits_proposal(&self, p: &Proposal) -> bool {
         let h = &p.header;
         let view = h.view;
-        if h.chain_id != self.cfg.chain_id || view <= self.last_finalized.view || h.proposer != self.leader(view) {
+        if h.chain_id != self.cfg.chain_id || !may_extend(&self.last_finalized, h) || h.proposer != self.leader(view) {
             return false;
         }
         if view > self.view + FUTURE_VOTE_WINDOW {
@@ -373,6 +377,13 @@ impl Core {
         }
         let leader_key = &self.cfg.validators[h.proposer as usize];
         verify_vote(leader_key, VoteKind::Notarize, &self.cfg.chain_id, view, &h.hash(), &p.signature)
+    }
+
+    /// Whether the driver keeps the body of this proposal: an admitted one,
+    /// the first its leader signed for the view that reached this validator
+    /// (one body per view, however many a two-faced leader signs).
+    pub fn admits_body(&self, p: &Proposal) -> bool {
+        self.admits_proposal(p) && self.rounds.get(&p.header.view).and_then(|r| r.signed).is_none_or(|first| first == p.header.hash())
     }
 
     fn on_proposal(&mut self, p: Proposal) {
@@ -383,7 +394,24 @@ impl Core {
         let view = h.view;
         let hash = h.hash();
         // The leader's signature is its notarize vote, whatever view we are in.
-        self.add_vote(Vote { kind: VoteKind::Notarize, view, hash, signer: h.proposer, signature: p.signature });
+        let leader_vote = Vote { kind: VoteKind::Notarize, view, hash, signer: h.proposer, signature: p.signature };
+        self.add_vote(leader_vote.clone());
+        match self.round(view).signed {
+            // A second proposal of the view: the leader equivocated, and
+            // `add_vote` made the pair evidence. Nothing more of it is kept.
+            Some(first) if first != hash => return,
+            Some(_) => {}
+            None => {
+                self.round(view).signed = Some(hash);
+                // Two-faced leaders: pass the leader's signature on, so a
+                // validator that got another proposal of this view holds both
+                // signatures (evidence) even if the leader sent each
+                // validator only one.
+                if self.me().is_some_and(|me| me != h.proposer) {
+                    self.actions.push(Action::Broadcast(ConsensusMessage::Vote(leader_vote)));
+                }
+            }
+        }
         // The driver holds the body of every signed proposal it passes on.
         if let std::collections::hash_map::Entry::Vacant(slot) = self.headers.entry(hash) {
             slot.insert(h.clone());
@@ -661,11 +689,11 @@ impl Core {
         self.last_finalized = tip;
         self.last_finalization = Some(cert);
         let lf = &self.last_finalized;
-        self.headers.retain(|_, h| h.height > lf.height);
+        self.headers.retain(|_, h| may_extend(lf, h));
         // Keep asking only for parents of parked proposals; a finalization
         // that still misses an ancestor asks again on its own.
         self.fetching.retain(|h| self.parked.contains_key(h));
-        self.parked.retain(|_, p| p.header.height > lf.height + 1);
+        self.parked.retain(|_, p| p.header.height > lf.height + 1 && may_extend(lf, &p.header));
         self.rounds = self.rounds.split_off(&self.last_finalized.view);
         self.safety.prune(self.last_finalized.view);
     }
@@ -678,7 +706,7 @@ impl Core {
 
     fn on_block_available(&mut self, header: Header) {
         let hash = header.hash();
-        if header.chain_id != self.cfg.chain_id || header.height <= self.last_finalized.height {
+        if header.chain_id != self.cfg.chain_id || !may_extend(&self.last_finalized, &header) {
             return;
         }
         self.fetching.remove(&hash);
@@ -713,6 +741,14 @@ impl Core {
             self.try_commit();
         }
     }
+}
+
+/// Whether a block could ever extend the finalized block `finalized`: it is
+/// higher, of a later view, and not higher by more than its view is later
+/// (each block's view is above its parent's). A header a Byzantine leader
+/// signed with a height no chain can reach is dropped, not kept for ever.
+pub fn may_extend(finalized: &Header, h: &Header) -> bool {
+    h.height > finalized.height && h.view > finalized.view && h.height - finalized.height <= h.view - finalized.view
 }
 
 impl ViewRound {

@@ -86,6 +86,6 @@ mod core;
 pub mod safety;
 mod types;
 
-pub use self::core::{Core, CoreConfig, Timeouts};
+pub use self::core::{Core, CoreConfig, Timeouts, may_extend};
 pub use safety::SafetyState;
 pub use types::*;

@@ -561,7 +561,7 @@ impl Driver {
         }
         self.maybe_snapshot(tip.height);
         self.maybe_compact();
-        self.bodies.retain(|_, b| b.header.height > tip.height);
+        self.bodies.retain(|_, b| crate::consensus::may_extend(&tip, &b.header));
         self.awaited.prune(tip.height);
         self.last_finalized = tip.clone();
         self.head_moved = Instant::now();
@@ -642,14 +642,14 @@ impl Driver {
                 }
                 WireMessage::Proposal { proposal, txs } => {
                     let header = proposal.header.clone();
-                    // A body is kept only for a proposal its view's leader signed.
-                    if header.height <= self.last_finalized.height || txs.len() != header.tx_count as usize || !self.core.admits_proposal(&proposal) {
+                    // A body is kept only for a proposal its view's leader
+                    // signed, the first of its view to reach this node; a
+                    // second one still goes to the core (evidence).
+                    if txs.len() != header.tx_count as usize || !self.core.admits_proposal(&proposal) {
                         return;
                     }
-                    let hash = header.hash();
-                    let inserted = !self.bodies.contains_key(&hash);
-                    if inserted {
-                        self.bodies.insert(hash, Block { header, txs });
+                    if self.core.admits_body(&proposal) {
+                        self.bodies.entry(header.hash()).or_insert(Block { header, txs });
                     }
                     self.handle(Event::Message(ConsensusMessage::Proposal(proposal)));
                 }
@@ -734,7 +734,7 @@ impl Driver {
             // A valid body is on disk already (stored by the verifying task).
             Internal::Verified { hash, valid } => self.handle(Event::Verified { hash, valid }),
             Internal::Fetched(block) => {
-                if block.header.height <= self.last_finalized.height || !block.body_matches_header(&block.tx_ids()) {
+                if !crate::consensus::may_extend(&self.last_finalized, &block.header) || !block.body_matches_header(&block.tx_ids()) {
                     return;
                 }
                 let header = block.header.clone();

@@ -73,11 +73,13 @@ impl Driver {
     pub(super) fn on_proposal_ids(&mut self, from: PeerId, proposal: Proposal, ids: Vec<TxId>) {
         let header = &proposal.header;
         // Nothing is built, held or fetched for a proposal its view's leader did not sign.
-        if header.height <= self.last_finalized.height || ids.len() != header.tx_count as usize || !self.core.admits_proposal(&proposal) {
+        if ids.len() != header.tx_count as usize || !self.core.admits_proposal(&proposal) {
             return;
         }
         let hash = header.hash();
-        if self.bodies.contains_key(&hash) {
+        // A second proposal of the view (a two-faced leader) goes to the
+        // core for the evidence; its body is neither built nor fetched.
+        if self.bodies.contains_key(&hash) || !self.core.admits_body(&proposal) {
             self.handle(Event::Message(ConsensusMessage::Proposal(proposal)));
             return;
         }
