@@ -35,6 +35,7 @@ pub mod state;
 pub mod strict_json;
 pub mod testkit;
 pub mod transaction;
+pub mod vote;
 
 pub use hash::Hash;
 pub use record::RecordError;

@@ -1,8 +1,6 @@
-//! Keys and the byte strings validators sign.
-//!
-//! Every consensus signature covers `domain tag ‖ 0x00 ‖ len(chain_id) as u16
-//! BE ‖ chain_id ‖ view as u64 BE ‖ block hash (32 bytes; zeros for nullify)`,
-//! so a vote can never be replayed on another chain or as another kind of vote.
+//! Keys, and votes signed and checked. The bytes a vote covers are
+//! [`vote_message`] (defined in the chaincode, which checks them again in
+//! evidence records).
 
 use coldchain_chaincode::Hash;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
@@ -11,38 +9,9 @@ use std::path::Path;
 
 pub use ed25519_dalek::{SigningKey as SecretKey, VerifyingKey as PublicKey};
 
-/// The three kinds of vote of Simplex.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum VoteKind {
-    Notarize,
-    Nullify,
-    Finalize,
-}
+pub use coldchain_chaincode::vote::{VoteKind, vote_message};
 
-impl VoteKind {
-    pub fn domain(self) -> &'static [u8] {
-        match self {
-            VoteKind::Notarize => b"coldchain-notarize-v1",
-            VoteKind::Nullify => b"coldchain-nullify-v1",
-            VoteKind::Finalize => b"coldchain-finalize-v1",
-        }
-    }
-}
-
-/// The exact bytes a validator signs for a vote.
-pub fn vote_message(kind: VoteKind, chain_id: &str, view: u64, hash: &Hash) -> Vec<u8> {
-    let domain = kind.domain();
-    let mut out = Vec::with_capacity(domain.len() + 3 + chain_id.len() + 8 + 32);
-    out.extend_from_slice(domain);
-    out.push(0);
-    out.extend_from_slice(&(chain_id.len() as u16).to_be_bytes());
-    out.extend_from_slice(chain_id.as_bytes());
-    out.extend_from_slice(&view.to_be_bytes());
-    out.extend_from_slice(&hash.0);
-    out
-}
-
+/// Signs a vote.
 pub fn sign_vote(key: &SigningKey, kind: VoteKind, chain_id: &str, view: u64, hash: &Hash) -> [u8; 64] {
     key.sign(&vote_message(kind, chain_id, view, hash)).to_bytes()
 }

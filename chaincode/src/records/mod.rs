@@ -17,6 +17,7 @@ pub mod code_scheme;
 pub mod cold_storage;
 pub mod dictionary_amendment;
 pub mod enterprise;
+pub mod evidence;
 pub mod flow_report;
 pub mod lines;
 pub mod notarise;
@@ -61,6 +62,9 @@ pub struct Cx {
     pub actor: Actor,
     /// The block's date in China Standard Time (UTC+8): "today" for date rules.
     pub today: NaiveDate,
+    /// The transaction's chain (the node admits only its own): what the
+    /// votes in an evidence record were signed for.
+    pub chain_id: String,
 }
 
 impl Cx {
@@ -117,6 +121,7 @@ pub const RECORD_TYPES: &[&str] = &[
     "auditor",
     "access_log",
     "dictionary_amendment",
+    "evidence",
     "notarise",
 ];
 
@@ -161,6 +166,7 @@ pub enum Record {
     Auditor(access::AuditorRecord),
     AccessLog(access::AccessLogRecord),
     DictionaryAmendment(dictionary_amendment::DictionaryAmendment),
+    Evidence(evidence::EvidenceRecord),
     Notarise,
 }
 
@@ -196,6 +202,7 @@ impl Record {
             "auditor" => Record::Auditor(access::AuditorRecord::parse(&mut f)?),
             "access_log" => Record::AccessLog(access::AccessLogRecord::parse(&mut f)?),
             "dictionary_amendment" => Record::DictionaryAmendment(dictionary_amendment::DictionaryAmendment::parse(&mut f)?),
+            "evidence" => Record::Evidence(evidence::EvidenceRecord::parse(&mut f)?),
             "notarise" => {
                 notarise::parse(&mut f)?;
                 Record::Notarise
@@ -271,6 +278,10 @@ impl Record {
                 r.validate(l, cx)?;
                 Plan::Ready
             }
+            Record::Evidence(r) => {
+                r.validate(l, cx)?;
+                Plan::Ready
+            }
             Record::Notarise => Plan::Ready,
         })
     }
@@ -300,6 +311,7 @@ impl Record {
             (Record::Auditor(r), _) => r.apply(l, cx),
             (Record::AccessLog(r), _) => r.apply(l, cx),
             (Record::DictionaryAmendment(r), _) => r.apply(l, cx),
+            (Record::Evidence(r), _) => r.apply(l, cx),
             (Record::Notarise, _) => notarise::apply(l, cx),
             (record, plan) => unreachable!("{} validated into {plan:?}", record.type_name()),
         }
@@ -329,6 +341,7 @@ impl Record {
             Record::Auditor(_) => "auditor",
             Record::AccessLog(_) => "access_log",
             Record::DictionaryAmendment(_) => "dictionary_amendment",
+            Record::Evidence(_) => "evidence",
             Record::Notarise => "notarise",
         }
     }

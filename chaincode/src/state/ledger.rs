@@ -368,6 +368,34 @@ pub struct Notice {
     pub time_ms: i64,
 }
 
+/// A validator's offence, proven by two votes it signed (`evidence` record).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Evidence {
+    /// The evidence transaction.
+    pub id: TxId,
+    /// The offending validator's province code.
+    pub offender: String,
+    /// `conflicting_notarize`, `conflicting_finalize` or `nullify_finalize`.
+    pub offence: String,
+    pub view: u64,
+    /// The two votes, as signed: anyone can check them against genesis.
+    pub votes: Vec<EvidenceVote>,
+    /// The province of the validator whose node submitted it.
+    pub reporter: String,
+    pub height: u64,
+    pub time_ms: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EvidenceVote {
+    pub kind: crate::vote::VoteKind,
+    pub hash: Hash,
+    /// The ed25519 signature, hex.
+    pub signature: String,
+}
+
 /// A client of the national report interfaces (seed 000 §2: HTTP Basic).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ReportClient {
@@ -540,6 +568,8 @@ pub const APP_CREDENTIALS: Table<String, AppCredential> = Table::new(0x81, "app_
 pub const AUDITORS: Table<[u8; 32], Auditor> = Table::new(0x82, "auditors");
 pub const ACCESS_LOGS: Table<u64, AccessLog> = Table::new(0x83, "access_logs");
 pub const NOTARISATIONS: Table<TxId, Notarisation> = Table::new(0x90, "notarisations");
+/// (offender's province, view, offence) → the evidence.
+pub const EVIDENCE: Table<(String, u64, u8), Evidence> = Table::new(0x91, "evidence");
 
 /// The counted tables (keys of [`COUNTS`]): the next id of each is its count.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -801,7 +831,7 @@ impl Ledger {
 }
 
 /// Every table of the state, by prefix (for readers of raw entries: proofs).
-fn table_names() -> [(u8, &'static str); 41] {
+fn table_names() -> [(u8, &'static str); 42] {
     macro_rules! named {
         ($($t:ident),* $(,)?) => { [$(($t.prefix(), $t.name())),*, (super::merkle::NODE_PREFIX, "state_tree")] };
     }
@@ -846,6 +876,7 @@ fn table_names() -> [(u8, &'static str); 41] {
         AUDITORS,
         ACCESS_LOGS,
         NOTARISATIONS,
+        EVIDENCE,
     )
 }
 

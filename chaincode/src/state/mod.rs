@@ -242,6 +242,11 @@ impl State {
         store.get(&ledger::SEEN.key(id)).map(|b| ledger::SEEN.decode(&b))
     }
 
+    /// Every validator offence on chain, by offender, view and offence.
+    pub fn evidence(&self) -> Vec<ledger::Evidence> {
+        self.ledger.scan_all(&ledger::EVIDENCE).map(|(_, e)| e).collect()
+    }
+
     pub fn notarisation(&self, id: &TxId) -> Option<ledger::Notarisation> {
         self.ledger.get(&ledger::NOTARISATIONS, id)
     }
@@ -312,7 +317,7 @@ impl State {
             Some(appid) => self.actor_via_appid(&appid, &tx.signer.public_key)?,
             None => self.actor(&record, &tx.signer.public_key)?,
         };
-        let cx = Cx { block: ctx, tx: *id, signer: tx.signer.public_key, actor, today: ctx.date() };
+        let cx = Cx { block: ctx, tx: *id, signer: tx.signer.public_key, actor, today: ctx.date(), chain_id: tx.chain_id.clone() };
         let plan = record.validate(&self.ledger, &cx)?;
         Ok((record, cx, plan))
     }

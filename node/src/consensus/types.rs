@@ -120,6 +120,14 @@ impl Evidence {
         }
     }
 
+    /// The chaincode's `evidence` record of this offence (docs/RECORDS.md),
+    /// naming the offender by its province code.
+    pub fn record(&self, offender_province: &str) -> serde_json::Value {
+        let (Evidence::ConflictingNotarize(a, b) | Evidence::ConflictingFinalize(a, b) | Evidence::NullifyFinalize(a, b)) = self;
+        let vote = |v: &Vote| serde_json::json!({"kind": v.kind.as_str(), "hash": v.hash.to_string(), "signature": hex::encode(v.signature)});
+        serde_json::json!({"type": "evidence", "offender": offender_province, "view": a.view, "votes": [vote(a), vote(b)]})
+    }
+
     /// The offence: its kind, the offender and the view. Any number of
     /// conflicting votes one validator signs in one view are one offence,
     /// recorded once.

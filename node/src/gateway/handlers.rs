@@ -763,6 +763,22 @@ pub async fn proof(State(gw): State<Gateway>, caller: Caller, Path(id): Path<Str
 
 #[utoipa::path(
     get,
+    path = "/v1/evidence",
+    tags = ["auditors", "operators"],
+    summary = "Validators' offences on chain",
+    description = "Every offence a validator committed and another validator's node recorded (an `evidence` transaction): two notarize or two finalize votes for different blocks in one view, or a nullify and a finalize vote in one view; each once, by offender, view and offence, with both signatures as signed, so anyone can check them against the genesis keys.",
+    responses(
+        (status = 200, description = "The offences.", body = super::openapi::EvidenceEnvelope),
+        (status = 500, response = super::openapi::Internal),
+    )
+)]
+pub async fn evidence(State(gw): State<Gateway>) -> Result<Response, ApiError> {
+    let list = gw.services.state.read().map_err(ApiError::internal)?.evidence();
+    Ok(ok(StatusCode::OK, format!("{} offences", list.len()), list))
+}
+
+#[utoipa::path(
+    get,
     path = "/v1/blocks/{height}",
     tags = ["auditors"],
     summary = "A finalized block",

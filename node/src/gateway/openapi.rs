@@ -192,6 +192,10 @@ envelope!(
     NoticesEnvelope => Vec<coldchain_chaincode::state::ledger::Notice>
 );
 envelope!(
+    /// `GET /v1/evidence`.
+    EvidenceEnvelope => Vec<coldchain_chaincode::state::ledger::Evidence>
+);
+envelope!(
     /// `GET /v1/state`.
     StateEnvelope => super::trace::StateResult
 );

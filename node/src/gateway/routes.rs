@@ -158,6 +158,7 @@ pub fn declared() -> Vec<Route> {
         declare(AnyoneScoped, Request, routes!(handlers::transaction)),
         declare(AnyoneScoped, Request, routes!(handlers::proof)),
         declare(Anyone, Request, routes!(handlers::block)),
+        declare(Anyone, Request, routes!(handlers::evidence)),
         declare(SignersOrApps, Request, routes!(apps::submit_record)),
         declare(Signers, Request, routes!(handlers::submit_records_batch)),
         declare(Signers, Request, routes!(apps::issue)),
@@ -312,7 +313,7 @@ mod tests {
             assert_eq!((r.paths.paths.len(), operations), (1, 1), "{} {}: one handler, one path, one method", r.method, r.path);
             assert!(seen.insert((r.method.to_string(), r.path.clone())), "{} {} is declared twice", r.method, r.path);
         }
-        assert_eq!(routes.len(), 28);
+        assert_eq!(routes.len(), 29);
     }
 
     #[test]

@@ -303,7 +303,10 @@ impl Driver {
                 Action::Fetch { hash } => self.fetch(hash),
                 Action::Commit { blocks, finalization } => self.commit(blocks, finalization),
                 Action::Evidence(evidence) => match self.store.put_evidence(&evidence) {
-                    Ok(true) => tracing::warn!(offender = evidence.offender(), ?evidence, "equivocation evidence"),
+                    Ok(true) => {
+                        tracing::warn!(offender = evidence.offender(), ?evidence, "equivocation evidence");
+                        self.submit_evidence(&evidence);
+                    }
                     Ok(false) => tracing::debug!(offender = evidence.offender(), "equivocation evidence of an offence already recorded"),
                     Err(e) => tracing::error!(error = %e, "cannot store evidence"),
                 },
@@ -585,6 +588,30 @@ impl Driver {
         if let Err(e) = taken {
             tracing::error!(error = %e, height = tip, "cannot write a state snapshot; the node goes on without it");
         }
+    }
+
+    /// Puts an offence on chain: an `evidence` transaction signed by this
+    /// validator, through the same intake as any submission. Its nonce comes
+    /// from the offence, so this validator makes one transaction per offence,
+    /// across restarts; the chaincode records the offence once, whichever
+    /// validator's transaction is first.
+    fn submit_evidence(&mut self, evidence: &crate::consensus::Evidence) {
+        let genesis = self.services.genesis.clone();
+        let Some(offender) = genesis.validators.get(evidence.offender() as usize) else { return };
+        let (kind, signer, view) = evidence.offence();
+        let digest = Hash::digest(format!("evidence:{kind}:{signer}:{view}").as_bytes());
+        let nonce = u64::from_be_bytes(digest.0[..8].try_into().expect("8 bytes")) & coldchain_chaincode::transaction::MAX_NONCE;
+        let tx = Transaction::sign(&genesis.chain_id, nonce, evidence.record(&offender.province), &self.services.node_key);
+        let (reply, answer) = oneshot::channel();
+        self.on_submission(Submission { txs: vec![(tx.id(), tx)], reply });
+        let offender = offender.province.clone();
+        tokio::spawn(async move {
+            match answer.await {
+                Ok(Ok(outcomes)) => tracing::warn!(%offender, view, ?outcomes, "evidence submitted to the chain"),
+                Ok(Err(e)) => tracing::error!(%offender, view, error = %e, "evidence not submitted"),
+                Err(_) => {}
+            }
+        });
     }
 
     /// Reclaims body-log segments that are mostly bodies of proposals that

@@ -81,6 +81,19 @@ async function updateStatus() {
   $('quorum-note').textContent = `${up} of ${s.validators.length} up, as this node sees them. A record is final once ${s.quorum} of the ${s.validators.length} bureaus have signed its block; ` +
     (up >= s.quorum ? 'enough are up to keep confirming records.' : 'too few are up: new records wait until more return.');
   await refreshBlocks(s.height);
+  if (state.evidenceHeight !== s.height) await refreshEvidence(s);
+}
+
+const OFFENCES = { conflicting_notarize: 'voted for two blocks', conflicting_finalize: 'finalized two blocks', nullify_finalize: 'voted to skip and to finalize' };
+async function refreshEvidence(s) {
+  let list;
+  try { list = await api('/v1/evidence'); } catch (_) { return; /* shown next time */ }
+  state.evidenceHeight = s.height;
+  const name = (province) => (s.validators.find((v) => v.province === province) || { name: province }).name;
+  $('evidence').replaceChildren(list.length === 0 ? el('p', { class: 'muted' }, 'None recorded.') :
+    el('ul', { class: 'evidence' }, list.map((e) => el('li', {},
+      el('b', {}, name(e.offender)), ` ${OFFENCES[e.offence] || e.offence} in view ${e.view} · `,
+      el('a', { href: `#tx/${e.id}`, title: `recorded by the ${name(e.reporter)} node at block ${e.height}` }, `block #${e.height}`)))));
 }
 
 async function refreshBlocks(height) {
