@@ -359,6 +359,39 @@ mod tests {
         assert_eq!(s, "[1,13500,1e+21,0.000001]");
     }
 
+    /// Every double's shortest form parses back to the same double, so the
+    /// canonical bytes a node derives from a signer's canonical record are
+    /// the signer's (200,000 doubles: random bits, decimals of every
+    /// magnitude, and the integers up to 1e21 that ECMAScript writes without
+    /// an exponent).
+    #[test]
+    fn shortest_doubles_parse_back_exactly() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for i in 0..200_000u32 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let unit = (x >> 11) as f64 / (1u64 << 53) as f64;
+            let d = match i % 3 {
+                0 => f64::from_bits(x),
+                1 => unit * 10f64.powi((i % 40) as i32 - 20),
+                // Up to 1e21 ECMAScript writes a double as an integer: past
+                // u64, serde_json parses those as floats.
+                _ => 1e15 + unit * 1e21,
+            };
+            if !d.is_finite() {
+                continue;
+            }
+            let text = String::from_utf8(to_bytes(&json!([d])).unwrap()).unwrap();
+            let back: Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(back[0].as_f64().map(f64::to_bits), Some(d.to_bits()), "{text}");
+        }
+        for text in ["[1.3333333333333333]", "[0.30000000000000004]", "[2.2250738585072014e-308]", "[100000000000000030000]"] {
+            let v: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(String::from_utf8(to_bytes(&v).unwrap()).unwrap(), text);
+        }
+    }
+
     #[test]
     fn canonical_text_round_trips_through_json_and_detects_non_canonical_text() {
         let c = CanonicalJson::from_value(&json!({"z": 1, "a": [true]})).unwrap();
