@@ -46,6 +46,10 @@ pub enum BackupError {
     Invalid { line: usize, error: SyncError },
     #[error("the export ends at height {height} with a block that has no finalization certificate of its own")]
     Unfinished { height: u64 },
+    /// A line or a run of blocks no honest chain writes: over the genesis
+    /// message limit (a block is at most half of it).
+    #[error("line {line}: {what} is over {limit} bytes, the genesis `consensus.max_message_bytes`; no block of this chain is that large")]
+    TooLarge { line: usize, what: &'static str, limit: usize },
 }
 
 /// What [`export`] wrote or [`import`] stored.
@@ -87,10 +91,14 @@ pub fn import(store: &ChainStore, genesis: &Genesis, input: impl BufRead) -> Res
     let replayed = open_state(store, genesis)?;
     let mut state = replayed.state;
     let mut head: Header = replayed.head;
-    let mut lines = input.lines().enumerate().map(|(i, l)| (i + 1, l));
+    // A line is read only up to the genesis message limit, and a run of
+    // blocks waiting for its certificate is held only up to it: a file
+    // cannot make the node read or hold more than an honest chain's block.
+    let limit = genesis.consensus.max_message_bytes();
+    let mut lines = bounded_lines(input, limit).enumerate().map(|(i, l)| (i + 1, l));
     let (_, first) = lines.next().ok_or(BackupError::Format { line: 1, message: "the file is empty".into() })?;
-    let file: ExportHeader =
-        serde_json::from_str(&first?).map_err(|e| BackupError::Format { line: 1, message: format!("not an export header: {e}") })?;
+    let file: ExportHeader = serde_json::from_str(&first.map_err(|e| e.at(1))?)
+        .map_err(|e| BackupError::Format { line: 1, message: format!("not an export header: {e}") })?;
     if file.format != FORMAT {
         return Err(BackupError::Format { line: 1, message: format!("format `{}`, expected `{FORMAT}`", file.format) });
     }
@@ -107,8 +115,9 @@ pub fn import(store: &ChainStore, genesis: &Genesis, input: impl BufRead) -> Res
     let mut summary = Summary::default();
     let mut run: Vec<StoredBlock> = Vec::new();
     let mut run_start_line = 0;
+    let mut run_bytes = 0;
     for (line, text) in lines {
-        let text = text?;
+        let text = text.map_err(|e| e.at(line))?;
         if text.trim().is_empty() {
             continue;
         }
@@ -123,6 +132,11 @@ pub fn import(store: &ChainStore, genesis: &Genesis, input: impl BufRead) -> Res
         }
         if run.is_empty() {
             run_start_line = line;
+            run_bytes = 0;
+        }
+        run_bytes += text.len();
+        if run_bytes > limit {
+            return Err(BackupError::TooLarge { line: run_start_line, what: "the run of blocks from here to its certificate", limit });
         }
         let certified = matches!(stored.finality, Finality::Certificate(_));
         run.push(stored);
@@ -152,4 +166,72 @@ pub fn import(store: &ChainStore, genesis: &Genesis, input: impl BufRead) -> Res
     }
     summary.height = head.height;
     Ok(summary)
+}
+
+/// Why a line could not be read.
+enum LineError {
+    Io(std::io::Error),
+    TooLong(usize),
+}
+
+impl LineError {
+    fn at(self, line: usize) -> BackupError {
+        match self {
+            LineError::Io(e) => BackupError::Io(e),
+            LineError::TooLong(limit) => BackupError::TooLarge { line, what: "the line", limit },
+        }
+    }
+}
+
+/// The lines of `input`, each read only up to `limit` bytes: a longer one
+/// is an error, and nothing after it is read.
+fn bounded_lines(mut input: impl BufRead, limit: usize) -> impl Iterator<Item = Result<String, LineError>> {
+    let mut done = false;
+    std::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        let mut buf = Vec::new();
+        let read = std::io::Read::take(&mut input, limit as u64 + 1).read_until(b'\n', &mut buf);
+        match read {
+            Ok(0) => None,
+            Err(e) => {
+                done = true;
+                Some(Err(LineError::Io(e)))
+            }
+            Ok(_) => {
+                if buf.last() == Some(&b'\n') {
+                    buf.pop();
+                }
+                if buf.len() > limit {
+                    done = true;
+                    return Some(Err(LineError::TooLong(limit)));
+                }
+                Some(String::from_utf8(buf).map_err(|e| LineError::Io(std::io::Error::new(std::io::ErrorKind::InvalidData, e))))
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 17: `lines()` read a line of any length into memory: a file of
+    /// one 10 GB line took 10 GB before anything was checked. A line is
+    /// now read up to the limit, and the one over it is refused by number.
+    #[test]
+    fn a_line_over_the_message_limit_is_refused_without_reading_it_all() {
+        let text = format!("short\n{}\n{}\nnever read\n", "x".repeat(64), "y".repeat(65));
+        let lines: Vec<_> = bounded_lines(text.as_bytes(), 64).enumerate().map(|(i, l)| l.map_err(|e| e.at(i + 1).to_string())).collect();
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[0].as_deref(), Ok("short"));
+        assert_eq!(lines[1].as_deref().map(str::len), Ok(64));
+        let err = lines[2].clone().unwrap_err();
+        assert!(err.starts_with("line 3: the line is over 64 bytes"), "{err}");
+        // A stream that never ends a line is cut at the limit, not read on.
+        let endless = std::io::BufReader::new(std::io::repeat(b'z'));
+        let first = bounded_lines(endless, 1 << 20).next().unwrap();
+        assert!(matches!(first, Err(LineError::TooLong(_))));
+    }
 }
