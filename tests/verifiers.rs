@@ -76,7 +76,14 @@ fn run(name: &str, cmd: &mut Command, files: &[PathBuf], rust: bool) -> (i32, BT
     let out = cmd.args(files).output().unwrap_or_else(|e| panic!("cannot run the {name} verifier: {e}"));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let verdicts = if rust { rust_verdicts(&stdout) } else { independent_verdicts(&stdout) };
-    assert_eq!(verdicts.len(), files.len(), "{name} gave {} verdicts for {} files:\n{stdout}\n{}", verdicts.len(), files.len(), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        verdicts.len(),
+        files.len(),
+        "{name} gave {} verdicts for {} files:\n{stdout}\n{}",
+        verdicts.len(),
+        files.len(),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.code().unwrap_or(-1), verdicts)
 }
 
@@ -124,8 +131,8 @@ fn flipped(v: &Value, pointer: &str) -> Value {
 /// A signature whose `s` is `s + ℓ`: the same equation, a non-canonical scalar.
 fn plus_order(sig_hex: &str) -> String {
     const L: [u8; 32] = [
-        0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 0x10,
+        0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0x10,
     ];
     let mut sig = hex::decode(sig_hex).unwrap();
     let mut carry = 0u16;
@@ -200,8 +207,7 @@ fn python_and_java_verifiers_agree_with_coldchain_verify() {
     let started = Instant::now();
     let c = Cluster::start(4);
     let chain = c.chain_id();
-    let node_keys: Vec<String> =
-        (0..4).map(|i| c.status(i).unwrap()["validator"]["public_key"].as_str().unwrap().to_string()).collect();
+    let node_keys: Vec<String> = (0..4).map(|i| c.status(i).unwrap()["validator"]["public_key"].as_str().unwrap().to_string()).collect();
     // The validators' keys, in genesis order.
     let genesis_file: Value = serde_json::from_slice(&std::fs::read(c.genesis_path()).unwrap()).unwrap();
     let mut validators: Vec<SigningKey> = Vec::new();
@@ -306,7 +312,8 @@ fn python_and_java_verifiers_agree_with_coldchain_verify() {
     let base = tx_proofs.iter().filter(full).find(|p| p["header"]["tx_count"].as_u64().unwrap() >= 3).expect("a block of 3").clone();
     let notarise = tx_proofs.iter().filter(full).find(|p| p["transaction"]["record"]["type"] == "notarise").unwrap().clone();
     let tx_link1 = tx_proofs.iter().filter(|p| p["links"].as_array().unwrap().is_empty()).find_map(|p| linked(p, 1)).expect("two consecutive blocks");
-    let tx_link2 = tx_proofs.iter().filter(|p| p["links"].as_array().unwrap().is_empty()).find_map(|p| linked(p, 2)).expect("three consecutive blocks");
+    let tx_link2 =
+        tx_proofs.iter().filter(|p| p["links"].as_array().unwrap().is_empty()).find_map(|p| linked(p, 2)).expect("three consecutive blocks");
     let state_link = linked(&code, 1).expect("the block after the state proof's header");
     good(&mut cases, "good-linked-tx-1.json".into(), tx_link1.clone());
     good(&mut cases, "good-linked-tx-2.json".into(), tx_link2.clone());
@@ -329,7 +336,11 @@ fn python_and_java_verifiers_agree_with_coldchain_verify() {
     };
     good(&mut cases, "good-variant-other-quorum.json".into(), quorum_variant);
     good(&mut cases, "good-variant-withheld.json".into(), set(&base, "/transaction", Value::Null));
-    good(&mut cases, "good-variant-envelope.json".into(), json!({"success": true, "code": 200, "message": "ok", "timestamp": 0, "result": base.clone()}));
+    good(
+        &mut cases,
+        "good-variant-envelope.json".into(),
+        json!({"success": true, "code": 200, "message": "ok", "timestamp": 0, "result": base.clone()}),
+    );
     let mut extra = base.clone();
     extra["comment"] = json!("not part of the proof");
     good(&mut cases, "good-variant-unknown-member.json".into(), extra);
@@ -383,13 +394,29 @@ fn python_and_java_verifiers_agree_with_coldchain_verify() {
     bad("final-duplicate", set(&base, "/finalization/signatures", json!([sigs[0], sigs[0], sigs[1]])), "6");
     bad("final-duplicate-index", set(&base, "/finalization/signatures/1/signer", json!(signer(0))), "6");
     bad("final-unknown-signer", set(&base, "/finalization/signatures/0/signer", json!(4)), "6");
-    bad("final-swapped-signers", set(&set(&base, "/finalization/signatures/0/signer", json!(signer(1))), "/finalization/signatures/1/signer", json!(signer(0))), "6");
+    bad(
+        "final-swapped-signers",
+        set(&set(&base, "/finalization/signatures/0/signer", json!(signer(1))), "/finalization/signatures/1/signer", json!(signer(0))),
+        "6",
+    );
     let outsider = SigningKey::from_bytes(&[99; 32]);
-    bad("final-outsider", set(&base, "/finalization/signatures/0/signature", json!(hex::encode(sign_vote(&outsider, VoteKind::Finalize, &chain, view, &hash)))), "6");
+    bad(
+        "final-outsider",
+        set(&base, "/finalization/signatures/0/signature", json!(hex::encode(sign_vote(&outsider, VoteKind::Finalize, &chain, view, &hash)))),
+        "6",
+    );
     let sig0 = sigs[0]["signature"].as_str().unwrap();
     bad("final-s-plus-order", set(&base, "/finalization/signatures/0/signature", json!(plus_order(sig0))), "6");
     bad("final-identity-r", set(&base, "/finalization/signatures/0/signature", json!(identity_r_signature(&validators[signer(0)], &vote))), "6");
-    bad("final-other-kind-signed", set(&base, "/finalization/signatures/0/signature", json!(hex::encode(sign_vote(&validators[signer(0)], VoteKind::Notarize, &chain, view, &hash)))), "6");
+    bad(
+        "final-other-kind-signed",
+        set(
+            &base,
+            "/finalization/signatures/0/signature",
+            json!(hex::encode(sign_vote(&validators[signer(0)], VoteKind::Notarize, &chain, view, &hash))),
+        ),
+        "6",
+    );
     bad("link-parent", flipped(&tx_link1, "/links/0/parent"), "4");
     bad("link-height", bump(&tx_link1, "/links/0/height"), "4");
     bad("link-time", bump(&tx_link1, "/links/0/time_ms"), "5");
