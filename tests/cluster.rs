@@ -12,6 +12,41 @@ use std::time::Duration;
 
 const LONG: Duration = Duration::from_secs(90);
 
+/// A bare libp2p endpoint in place of a validator, holding its key: what a
+/// test makes of it (a validator of an earlier release, a Byzantine one).
+struct Endpoint<M> {
+    rt: tokio::runtime::Runtime,
+    net: coldchain_node::network::NetworkHandle<M, coldchain_node::wire::SyncRequest, coldchain_node::wire::SyncResponse>,
+    events: tokio::sync::mpsc::Receiver<coldchain_node::network::NetEvent<M, coldchain_node::wire::SyncRequest, coldchain_node::wire::SyncResponse>>,
+    key: ed25519_dalek::SigningKey,
+    genesis: coldchain_node::genesis::Genesis,
+}
+
+/// Stops node `i` and starts an endpoint of message type `M` with its key,
+/// at its address, dialling its peers.
+fn endpoint_in_place_of<M>(c: &mut Cluster, i: usize) -> Endpoint<M>
+where
+    M: serde::Serialize + serde::de::DeserializeOwned + Send + Clone + 'static,
+{
+    use coldchain_node::network::{NetworkConfig, peer_id_of, spawn};
+    c.kill(i);
+    let cfg = coldchain_node::config::NodeConfig::load(&c.nodes[i].config).unwrap();
+    let key = coldchain_node::crypto::read_key_file(&cfg.key).unwrap();
+    let genesis = coldchain_node::genesis::Genesis::load(&cfg.genesis).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (net, events) = rt
+        .block_on(spawn(NetworkConfig {
+            secret_key: key.to_bytes(),
+            listen: cfg.p2p.listen.parse().unwrap(),
+            peers: cfg.p2p.peers.iter().map(|p| p.parse().unwrap()).collect(),
+            allowed: genesis.keys().iter().map(|k| peer_id_of(&k.to_bytes())).collect(),
+            max_message_bytes: 256 * 1024 * 1024,
+            redial_interval: Duration::from_millis(200),
+        }))
+        .unwrap();
+    Endpoint { rt, net, events, key, genesis }
+}
+
 /// Submits `n` signed records as batches spread over `via` nodes; returns ids.
 fn submit_records(c: &Cluster, via: &[usize], n: usize, offset: usize, wait: bool) -> Vec<String> {
     let chain = c.chain_id();
@@ -173,26 +208,11 @@ enum EarlierWireMessage {
 /// other.
 #[test]
 fn a_validator_of_the_earlier_wire_version_is_sent_whole_proposals() {
-    use coldchain_node::network::{NetEvent, NetworkConfig, peer_id_of, spawn};
-    use coldchain_node::wire::{SyncRequest, SyncResponse};
+    use coldchain_node::network::{NetEvent, peer_id_of};
     let mut c = Cluster::start(4);
     c.advance(0, 2);
     c.wait_height(&[0, 1, 2, 3], 2, LONG);
-    c.kill(3);
-    let cfg = coldchain_node::config::NodeConfig::load(&c.nodes[3].config).unwrap();
-    let key = coldchain_node::crypto::read_key_file(&cfg.key).unwrap();
-    let genesis = coldchain_node::genesis::Genesis::load(&cfg.genesis).unwrap();
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let (_net, mut events) = rt
-        .block_on(spawn::<EarlierWireMessage, SyncRequest, SyncResponse>(NetworkConfig {
-            secret_key: key.to_bytes(),
-            listen: cfg.p2p.listen.parse().unwrap(),
-            peers: cfg.p2p.peers.iter().map(|p| p.parse().unwrap()).collect(),
-            allowed: genesis.keys().iter().map(|k| peer_id_of(&k.to_bytes())).collect(),
-            max_message_bytes: 256 * 1024 * 1024,
-            redial_interval: Duration::from_millis(200),
-        }))
-        .unwrap();
+    let Endpoint { rt, net: _net, mut events, genesis, .. } = endpoint_in_place_of::<EarlierWireMessage>(&mut c, 3);
     let upgraded: Vec<String> = genesis.keys()[..3].iter().map(|k| peer_id_of(&k.to_bytes()).to_string()).collect();
     let mut whole_from = std::collections::BTreeSet::new();
     let mut records_carried = 0;
@@ -249,25 +269,11 @@ fn a_validator_that_votes_for_two_blocks_is_recorded_on_chain_once() {
     use coldchain_chaincode::Hash;
     use coldchain_node::consensus::{ConsensusMessage, Vote};
     use coldchain_node::crypto::{VoteKind, sign_vote, verify_vote};
-    use coldchain_node::network::{NetEvent, NetworkConfig, peer_id_of, spawn};
-    use coldchain_node::wire::{SyncRequest, SyncResponse, WIRE_VERSION, WireMessage};
+    use coldchain_node::network::NetEvent;
+    use coldchain_node::wire::{WIRE_VERSION, WireMessage};
     let mut c = Cluster::start(4);
     c.advance(0, 1);
-    c.kill(3);
-    let cfg = coldchain_node::config::NodeConfig::load(&c.nodes[3].config).unwrap();
-    let key = coldchain_node::crypto::read_key_file(&cfg.key).unwrap();
-    let genesis = coldchain_node::genesis::Genesis::load(&cfg.genesis).unwrap();
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let (net, mut events) = rt
-        .block_on(spawn::<WireMessage, SyncRequest, SyncResponse>(NetworkConfig {
-            secret_key: key.to_bytes(),
-            listen: cfg.p2p.listen.parse().unwrap(),
-            peers: cfg.p2p.peers.iter().map(|p| p.parse().unwrap()).collect(),
-            allowed: genesis.keys().iter().map(|k| peer_id_of(&k.to_bytes())).collect(),
-            max_message_bytes: 256 * 1024 * 1024,
-            redial_interval: Duration::from_millis(200),
-        }))
-        .unwrap();
+    let Endpoint { rt, net, mut events, key, genesis } = endpoint_in_place_of::<WireMessage>(&mut c, 3);
     let mut equivocated = std::collections::BTreeSet::new();
     let deadline = std::time::Instant::now() + LONG;
     let mut submitted = 0;
