@@ -3,7 +3,7 @@
 //! `signature`, and bureaus issue and revoke their app ids.
 //!
 //! ```text
-//! string to sign = appid "\n" timestamp "\n" nonce "\n" hex(SHA-256(body))
+//! string to sign = appid "\n" timestamp "\n" nonce "\n" method "\n" path and query "\n" hex(SHA-256(body))
 //! signature      = hex(HMAC-SHA256(key = UTF-8 bytes of the app secret, string to sign))
 //! ```
 //!
@@ -175,7 +175,7 @@ fn tx_nonce(appid: &str, nonce: &str) -> u64 {
         ("appid" = Option<String>, Header, nullable = false, description = "Signed request: the app id a bureau issued (`POST /v1/apps`)."),
         ("timestamp" = Option<String>, Header, nullable = false, description = "Signed request: milliseconds since 1970-01-01T00:00:00Z, within ±300 s of the node's clock, e.g. 1795485600000."),
         ("nonce" = Option<String>, Header, nullable = false, description = "Signed request: 10–64 of A–Z a–z 0–9 - _, new for every request."),
-        ("signature" = Option<String>, Header, nullable = false, description = "Signed request: hex(HMAC-SHA256(app secret, appid \"\\n\" timestamp \"\\n\" nonce \"\\n\" hex(SHA-256(body))))."),
+        ("signature" = Option<String>, Header, nullable = false, description = "Signed request: hex(HMAC-SHA256(the app secret's 64 characters as UTF-8, appid \"\\n\" timestamp \"\\n\" nonce \"\\n\" method \"\\n\" path and query as sent \"\\n\" hex(SHA-256(body as sent))))."),
     ),
     request_body(
         content = super::openapi::RecordRequest,

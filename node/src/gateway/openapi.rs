@@ -65,8 +65,9 @@ impl Modify for Security {
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
                 "signature",
                 "Seed 004 §8.1 table 1: the headers `appid`, `timestamp` (ms since the epoch, within ±300 s), `nonce` \
-                 (10–64 of A–Z a–z 0–9 - _, once per app id) and `signature` = hex(HMAC-SHA256(app secret, \
-                 appid \"\\n\" timestamp \"\\n\" nonce \"\\n\" hex(SHA-256(body)))). See docs/FORMATS.md \"Signed requests\".",
+                 (10–64 of A–Z a–z 0–9 - _, once per app id) and `signature` = hex(HMAC-SHA256(the app secret's 64 characters as UTF-8, \
+                 appid \"\\n\" timestamp \"\\n\" nonce \"\\n\" method \"\\n\" path and query as sent \"\\n\" hex(SHA-256(body as sent)))). \
+                 See docs/FORMATS.md \"Signed requests\".",
             ))),
         );
         components.add_security_scheme(

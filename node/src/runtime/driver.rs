@@ -600,7 +600,7 @@ impl Driver {
         let Some(offender) = genesis.validators.get(evidence.offender() as usize) else { return };
         let (kind, signer, view) = evidence.offence();
         let digest = Hash::digest(format!("evidence:{kind}:{signer}:{view}").as_bytes());
-        let nonce = u64::from_be_bytes(digest.0[..8].try_into().expect("8 bytes")) & coldchain_chaincode::transaction::MAX_NONCE;
+        let nonce = digest.0[..8].iter().fold(0u64, |n, b| n << 8 | u64::from(*b)) & coldchain_chaincode::transaction::MAX_NONCE;
         let tx = Transaction::sign(&genesis.chain_id, nonce, evidence.record(&offender.province), &self.services.node_key);
         let (reply, answer) = oneshot::channel();
         self.on_submission(Submission { txs: vec![(tx.id(), tx)], reply });
