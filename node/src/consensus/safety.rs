@@ -41,10 +41,11 @@ impl SafetyState {
         view >= self.view && !v.nullified && v.notarized.is_none_or(|h| h == *hash)
     }
 
-    /// Rule F: finalize only a view not nullified, and only one block.
+    /// Rule F: finalize only a view not nullified, and only one block; never
+    /// in a view below the highest voted in (its record may be pruned).
     pub fn may_finalize(&self, view: View, hash: &Hash) -> bool {
         let v = self.voted(view);
-        !v.nullified && v.finalized.is_none_or(|h| h == *hash)
+        view >= self.view && !v.nullified && v.finalized.is_none_or(|h| h == *hash)
     }
 
     /// Rule X: never nullify a view after finalizing in it.
@@ -60,5 +61,59 @@ impl SafetyState {
     pub fn prune(&mut self, finalized_view: View) {
         self.votes = self.votes.split_off(&finalized_view);
         self.certificates.retain(|c| c.view >= finalized_view);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state_in_view_5() -> SafetyState {
+        SafetyState { view: 5, ..Default::default() }
+    }
+
+    const A: Hash = Hash([0xaa; 32]);
+    const B: Hash = Hash([0xbb; 32]);
+
+    #[test]
+    fn notarize_one_block_a_view_never_after_nullify_never_below() {
+        let mut s = state_in_view_5();
+        assert!(s.may_notarize(5, &A));
+        s.entry(5).notarized = Some(A);
+        assert!(s.may_notarize(5, &A), "the same block again");
+        assert!(!s.may_notarize(5, &B), "another block of the view");
+        s.entry(6).nullified = true;
+        assert!(!s.may_notarize(6, &A), "after nullifying the view");
+        assert!(!s.may_notarize(4, &A), "below the highest view voted in");
+    }
+
+    /// Issue 17: `may_finalize` lacked the `view >= self.view` check the
+    /// other two rules have. Once the record of a view is pruned (or lost
+    /// with it), a finalize vote for that view could be signed in a view
+    /// this validator had nullified: the two votes no honest validator signs.
+    #[test]
+    fn finalize_one_block_a_view_never_after_nullify_never_below() {
+        let mut s = state_in_view_5();
+        assert!(s.may_finalize(5, &A));
+        s.entry(5).finalized = Some(A);
+        assert!(s.may_finalize(5, &A), "the same block again");
+        assert!(!s.may_finalize(5, &B), "another block of the view");
+        s.entry(6).nullified = true;
+        assert!(!s.may_finalize(6, &A), "after nullifying the view");
+        s.entry(3).nullified = true;
+        s.prune(4);
+        assert_eq!(s.voted(3), Voted::default(), "view 3's record is pruned");
+        assert!(!s.may_finalize(3, &A), "below the highest view voted in, record pruned");
+        assert!(!s.may_finalize(4, &A), "below the highest view voted in");
+    }
+
+    #[test]
+    fn nullify_never_after_finalize_never_below() {
+        let mut s = state_in_view_5();
+        assert!(s.may_nullify(5));
+        s.entry(6).finalized = Some(A);
+        assert!(!s.may_nullify(6), "after finalizing in the view");
+        assert!(!s.may_nullify(4), "below the highest view voted in");
+        assert!(s.may_nullify(7));
     }
 }
