@@ -367,6 +367,52 @@ fn signed_proposal(
     Proposal { header, signature, parent_certificate: None, nullifications: vec![] }
 }
 
+/// Issue 17: the core dropped what a faulty peer sent with a bare `return`,
+/// so an operator could not see a Byzantine peer at work. Each dropped
+/// message is now counted by its reason (`coldchain_consensus_refused`).
+#[test]
+fn each_message_the_core_drops_is_counted_by_its_reason() {
+    use coldchain_chaincode::Hash;
+    use coldchain_node::consensus::{Certificate, ConsensusMessage, Event, SignerSignature, Vote};
+    use coldchain_node::crypto::{VoteKind, sign_vote};
+    let (keys, genesis, mut core) = validator_in_view_one(0);
+    let vote = |signer: u16, view: u64, signed_by: usize| Vote {
+        kind: VoteKind::Notarize,
+        view,
+        hash: Hash([7; 32]),
+        signer,
+        signature: sign_vote(&keys[signed_by], VoteKind::Notarize, CHAIN, view, &Hash([7; 32])),
+    };
+    let mut feed = |m: ConsensusMessage| {
+        core.handle(Event::Message(m));
+    };
+    feed(ConsensusMessage::Vote(vote(1, 1, 2)));
+    feed(ConsensusMessage::Vote(vote(1, 1, 2)));
+    feed(ConsensusMessage::Vote(vote(9, 1, 1)));
+    feed(ConsensusMessage::Vote(vote(1, 1_000, 1)));
+    feed(ConsensusMessage::Proposal(signed_proposal(&keys, &genesis, 1, 1, 2, 2, CHAIN, 0)));
+    feed(ConsensusMessage::Proposal(signed_proposal(&keys, &genesis, 1, 1, 1, 2, CHAIN, 0)));
+    feed(ConsensusMessage::Proposal(signed_proposal(&keys, &genesis, 3, 9, 3, 3, CHAIN, 0)));
+    let forged =
+        Certificate { kind: VoteKind::Finalize, view: 1, hash: Hash([7; 32]), signatures: vec![SignerSignature { signer: 1, signature: [0; 64] }] };
+    feed(ConsensusMessage::Certificate(forged));
+    // An honest vote is not counted.
+    feed(ConsensusMessage::Vote(vote(1, 1, 1)));
+    let refused: Vec<(&str, u64)> = core.refused().iter().map(|(r, n)| (*r, *n)).collect();
+    assert_eq!(
+        refused,
+        vec![
+            ("certificate_invalid", 1),
+            ("proposal_bad_signature", 1),
+            ("proposal_not_leader", 1),
+            ("proposal_unreachable_height", 1),
+            ("vote_bad_signature", 2),
+            ("vote_far_future", 1),
+            ("vote_unknown_signer", 1),
+        ]
+    );
+}
+
 /// Issue 17: a leader that signs two proposals of one view and sends each
 /// validator only one was never caught: each saw one signature. Each
 /// validator now passes the leader's signature on; the one that got the

@@ -76,6 +76,8 @@ pub struct Core {
     work: bool,
     /// The view whose leader and advance timers are running (Rule I).
     armed: Option<View>,
+    /// Messages from peers dropped, by reason (`/metrics`).
+    refused: BTreeMap<&'static str, u64>,
     actions: Vec<Action>,
 }
 
@@ -98,6 +100,7 @@ impl Core {
             fetching: BTreeSet::new(),
             work: false,
             armed: None,
+            refused: BTreeMap::new(),
             actions: Vec::new(),
         };
         for h in known {
@@ -367,16 +370,40 @@ impl Core {
     /// sent with a proposal, so a peer cannot make it hold bodies nobody
     /// signed (issue 17).
     pub fn admits_proposal(&self, p: &Proposal) -> bool {
+        self.proposal_refusal(p).is_none()
+    }
+
+    /// Why a proposal is not admitted, if it is not.
+    fn proposal_refusal(&self, p: &Proposal) -> Option<&'static str> {
         let h = &p.header;
         let view = h.view;
-        if h.chain_id != self.cfg.chain_id || !may_extend(&self.last_finalized, h) || h.proposer != self.leader(view) {
-            return false;
+        if h.chain_id != self.cfg.chain_id {
+            return Some("proposal_other_chain");
+        }
+        if view <= self.last_finalized.view {
+            return Some("proposal_late");
+        }
+        if !may_extend(&self.last_finalized, h) {
+            return Some("proposal_unreachable_height");
+        }
+        if h.proposer != self.leader(view) {
+            return Some("proposal_not_leader");
         }
         if view > self.view + FUTURE_VOTE_WINDOW {
-            return false;
+            return Some("proposal_far_future");
         }
         let leader_key = &self.cfg.validators[h.proposer as usize];
-        verify_vote(leader_key, VoteKind::Notarize, &self.cfg.chain_id, view, &h.hash(), &p.signature)
+        (!verify_vote(leader_key, VoteKind::Notarize, &self.cfg.chain_id, view, &h.hash(), &p.signature)).then_some("proposal_bad_signature")
+    }
+
+    /// Messages from peers this core dropped, by reason: what a Byzantine
+    /// (or broken) peer sends shows here (`coldchain_consensus_refused`).
+    pub fn refused(&self) -> &BTreeMap<&'static str, u64> {
+        &self.refused
+    }
+
+    fn refuse(&mut self, reason: &'static str) {
+        *self.refused.entry(reason).or_default() += 1;
     }
 
     /// Whether the driver keeps the body of this proposal: an admitted one,
@@ -387,7 +414,8 @@ impl Core {
     }
 
     fn on_proposal(&mut self, p: Proposal) {
-        if !self.admits_proposal(&p) {
+        if let Some(reason) = self.proposal_refusal(&p) {
+            self.refuse(reason);
             return;
         }
         let h = &p.header;
@@ -428,21 +456,27 @@ impl Core {
             Some(c) => {
                 let kind_ok = matches!(c.kind, VoteKind::Notarize | VoteKind::Finalize);
                 if !kind_ok || c.hash != h.parent || c.view >= view || self.verify_cert(c).is_err() {
+                    self.refuse("proposal_bad_parent_certificate");
                     return;
                 }
                 c.view
             }
             None if h.parent == self.last_finalized.hash() && self.last_finalized.height == 0 => 0,
-            None => return,
+            None => {
+                self.refuse("proposal_bad_parent_certificate");
+                return;
+            }
         };
         let mut expected = parent_view + 1;
         for n in &p.nullifications {
             if n.kind != VoteKind::Nullify || n.view != expected || self.verify_cert(n).is_err() {
+                self.refuse("proposal_bad_nullification");
                 return;
             }
             expected += 1;
         }
         if expected != view {
+            self.refuse("proposal_bad_nullification");
             return;
         }
         // The justification's certificates count as received: they may end
@@ -503,12 +537,21 @@ impl Core {
 
     fn on_vote(&mut self, vote: Vote) {
         let stale = vote.view < self.last_finalized.view;
-        if vote.view > self.view + FUTURE_VOTE_WINDOW || (stale && vote.kind != VoteKind::Nullify) {
+        if vote.view > self.view + FUTURE_VOTE_WINDOW {
+            self.refuse("vote_far_future");
             return;
         }
-        let Some(key) = self.cfg.validators.get(vote.signer as usize) else { return };
+        if stale && vote.kind != VoteKind::Nullify {
+            self.refuse("vote_late");
+            return;
+        }
+        let Some(key) = self.cfg.validators.get(vote.signer as usize) else {
+            self.refuse("vote_unknown_signer");
+            return;
+        };
         let hash_ok = (vote.kind == VoteKind::Nullify) == (vote.hash == Hash::ZERO);
         if !hash_ok || !verify_vote(key, vote.kind, &self.cfg.chain_id, vote.view, &vote.hash, &vote.signature) {
+            self.refuse("vote_bad_signature");
             return;
         }
         if vote.view < self.view && vote.kind == VoteKind::Nullify {
@@ -599,8 +642,13 @@ impl Core {
             VoteKind::Finalize => r.finalization.is_some(),
         });
         let stale = cert.view < self.last_finalized.view || (cert.kind == VoteKind::Finalize && cert.view <= self.last_finalized.view);
+        if known || stale {
+            // Gossip repeats certificates (Rule T): not a fault.
+            return;
+        }
         let shape_ok = (cert.kind == VoteKind::Nullify) == (cert.hash == Hash::ZERO);
-        if known || stale || !shape_ok || self.verify_cert(&cert).is_err() {
+        if !shape_ok || self.verify_cert(&cert).is_err() {
+            self.refuse("certificate_invalid");
             return;
         }
         self.on_certificate_checked(cert);

@@ -32,6 +32,11 @@ pub struct RouteLabels {
     pub outcome: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    pub reason: String,
+}
+
 /// The node's metrics: the registry and the handles that are updated.
 pub struct Metrics {
     registry: Registry,
@@ -48,6 +53,7 @@ pub struct Metrics {
     body_log: Gauge,
     body_log_garbage: Gauge,
     body_log_reclaimed: Gauge,
+    refused: Family<ReasonLabels, Gauge>,
     requests: Family<RouteLabels, Counter>,
     latency: Family<RouteLabels, Histogram>,
 }
@@ -77,6 +83,12 @@ impl Default for Metrics {
             "Bytes of the body log that are bodies of proposals that never became final, not yet reclaimed",
         );
         let body_log_reclaimed = gauge(&mut registry, "body_log_reclaimed_bytes", "Body-log bytes reclaimed by compaction since the process started");
+        let refused = Family::<ReasonLabels, Gauge>::default();
+        registry.register(
+            "consensus_refused",
+            "Consensus messages from peers dropped since the process started, by reason (docs/OPERATIONS.md)",
+            refused.clone(),
+        );
         let requests = Family::<RouteLabels, Counter>::default();
         registry.register("gateway_requests", "Gateway requests by route and outcome", requests.clone());
         let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| Histogram::new(exponential_buckets(0.0005, 2.0, 16)));
@@ -96,6 +108,7 @@ impl Default for Metrics {
             body_log,
             body_log_garbage,
             body_log_reclaimed,
+            refused,
             requests,
             latency,
         }
@@ -165,6 +178,9 @@ fn refresh(gw: &Gateway) -> (u64, u64, usize) {
     m.body_log.set(live.body_log_bytes as i64);
     m.body_log_garbage.set(live.body_log_garbage_bytes as i64);
     m.body_log_reclaimed.set(live.body_log_reclaimed_bytes as i64);
+    for (reason, n) in &live.refused {
+        m.refused.get_or_create(&ReasonLabels { reason: reason.to_string() }).set(*n as i64);
+    }
     (height, live.best_peer_height, peers)
 }
 

@@ -236,6 +236,9 @@ impl Driver {
             live.idle = self.core.idle();
             live.mempool = self.mempool.len();
             live.mempool_capacity = self.mempool.capacity();
+            if live.refused != *self.core.refused() {
+                live.refused = self.core.refused().clone();
+            }
         }
     }
 

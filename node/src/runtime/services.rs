@@ -68,6 +68,8 @@ pub struct LiveStatus {
     pub body_log_bytes: u64,
     pub body_log_garbage_bytes: u64,
     pub body_log_reclaimed_bytes: u64,
+    /// Consensus messages from peers the core dropped, by reason.
+    pub refused: std::collections::BTreeMap<&'static str, u64>,
 }
 
 /// The driver's answer for one submitted transaction.
