@@ -406,11 +406,13 @@ impl Core {
         *self.refused.entry(reason).or_default() += 1;
     }
 
-    /// Whether the driver keeps the body of this proposal: an admitted one,
-    /// the first its leader signed for the view that reached this validator
-    /// (one body per view, however many a two-faced leader signs).
+    /// Whether the driver keeps the body of this proposal, which
+    /// [`admits_proposal`](Self::admits_proposal) admitted (its signature is
+    /// not checked again): the first its leader signed for the view that
+    /// reached this validator (one body per view, however many a two-faced
+    /// leader signs).
     pub fn admits_body(&self, p: &Proposal) -> bool {
-        self.admits_proposal(p) && self.rounds.get(&p.header.view).and_then(|r| r.signed).is_none_or(|first| first == p.header.hash())
+        self.rounds.get(&p.header.view).and_then(|r| r.signed).is_none_or(|first| first == p.header.hash())
     }
 
     fn on_proposal(&mut self, p: Proposal) {

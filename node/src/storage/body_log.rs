@@ -27,7 +27,8 @@ use std::sync::{Arc, Mutex, RwLock};
 
 /// A segment grows to about this many bytes before the next one starts.
 pub(super) const SEGMENT_BYTES: u64 = 128 << 20;
-const FRAME_HEADER: u64 = 8;
+/// Bytes before a frame's payload: its length and CRC.
+pub(super) const FRAME_HEADER: u64 = 8;
 
 /// Where a body's payload is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -232,6 +233,11 @@ impl BodyLog {
     /// Where the frame of the payload at `pos` starts.
     pub fn frame_start(pos: BodyPos) -> (u64, u64) {
         (pos.segment, pos.offset - FRAME_HEADER)
+    }
+
+    /// The bytes of the frame of the payload at `pos`.
+    pub fn frame_len(pos: BodyPos) -> u64 {
+        FRAME_HEADER + pos.len as u64
     }
 
     /// Appends one payload; durable after the next [`sync`](Self::sync).

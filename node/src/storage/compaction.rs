@@ -26,13 +26,12 @@
 //! moment before step 2 still reads it (the file's handle is kept open
 //! until the next compaction).
 
-use super::body_log::BodyPos;
+use super::body_log::{BodyLog, BodyPos};
 use super::chain::{ChainStore, StoreError, bodies_from, corrupt, parse_header};
 use sled::Transactional;
 use std::collections::BTreeMap;
 
 const COMPACTING: &[u8] = b"bodies_compacting";
-const FRAME_HEADER: u64 = 8;
 
 /// A compaction under way, as recorded in `meta`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,6 +61,11 @@ impl Marker {
         marker.map(Some).ok_or_else(|| corrupt("meta", format!("bodies_compacting of {} bytes", v.len())))
     }
 
+    fn write(&self, meta: &sled::Tree) -> Result<(), StoreError> {
+        meta.insert(COMPACTING, self.encode())?;
+        Ok(())
+    }
+
     /// Where copies nothing may point at yet begin.
     pub(super) fn copies_from(&self) -> Option<(u64, u64)> {
         match self {
@@ -73,10 +77,11 @@ impl Marker {
 
 /// The `body_garbage` entry of the frame whose payload is at `pos`.
 pub(super) fn garbage_entry(pos: BodyPos) -> ([u8; 16], [u8; 8]) {
+    let (segment, offset) = BodyLog::frame_start(pos);
     let mut key = [0u8; 16];
-    key[..8].copy_from_slice(&pos.segment.to_be_bytes());
-    key[8..].copy_from_slice(&(pos.offset - FRAME_HEADER).to_be_bytes());
-    (key, (FRAME_HEADER + pos.len as u64).to_be_bytes())
+    key[..8].copy_from_slice(&segment.to_be_bytes());
+    key[8..].copy_from_slice(&offset.to_be_bytes());
+    (key, BodyLog::frame_len(pos).to_be_bytes())
 }
 
 /// What one compaction reclaimed.
@@ -205,7 +210,7 @@ impl ChainStore {
 
         // 3. Delete the segment.
         self.finish_compaction(Marker::Retiring { segment })?;
-        let moved_bytes = moved.iter().map(|(_, p)| FRAME_HEADER + p.len as u64).sum();
+        let moved_bytes = moved.iter().map(|(_, p)| BodyLog::frame_len(*p)).sum();
         Ok(Some(Compaction { segment, segment_bytes, moved_bodies: moved.len(), moved_bytes }))
     }
 
@@ -218,13 +223,6 @@ impl ChainStore {
         // by the start's pass over the log.
         self.meta.remove(COMPACTING)?;
         self.db.flush()?;
-        Ok(())
-    }
-}
-
-impl Marker {
-    fn write(&self, meta: &sled::Tree) -> Result<(), StoreError> {
-        meta.insert(COMPACTING, self.encode())?;
         Ok(())
     }
 }
@@ -264,7 +262,7 @@ mod tests {
     }
 
     fn body_bytes(blocks: &[Block]) -> u64 {
-        blocks.iter().map(|b| FRAME_HEADER + body_payload(b).0.len() as u64).sum()
+        blocks.iter().map(|b| super::super::body_log::FRAME_HEADER + body_payload(b).0.len() as u64).sum()
     }
 
     fn compact_all(store: &ChainStore) -> usize {
