@@ -1212,6 +1212,34 @@ fn a_scheme_pattern_matches_whole_codes() {
 }
 
 #[test]
+fn a_scheme_pattern_means_ascii_by_backslash_d_w_s() {
+    let mut w = World::new();
+    let bj = admin_key("beijing");
+    // A GS1 element string as a bureau writes it: with Unicode classes this
+    // compiled past the size limit ("Compiled regex exceeds size limit").
+    ok(&w.chain.submit(&bj, scheme_rec("bj-gs1", BJ, r"01\d{14}10\w{1,20}")));
+    let k = w.wholesaler.key.clone();
+    let gs1 = |code: &str| patch(batch_rec(code, QN, BATCH, 1, "1"), json!({"traceCodeScheme": "bj-gs1"}));
+    // Fullwidth digits are Unicode \d but not ASCII: refused.
+    refuse(&mut w.chain, &k, gs1("01１７８９６４４８００６４６５10LOT7"), "record.traceCode", "does not match");
+    // A non-ASCII letter in the lot part is Unicode \w but not ASCII: refused.
+    refuse(&mut w.chain, &k, gs1("011789644800646510批LOT"), "record.traceCode", "does not match");
+    ok(&w.chain.submit(&k, gs1("011789644800646510LOT_7")));
+    // Negated and bracketed classes are ASCII too: [\d-] and \S.
+    ok(&w.chain.submit(&bj, scheme_rec("bj-dash", BJ, r"BJD[\d-]{4}\S")));
+    // A pattern that is too large names the repetition that makes it so.
+    refuse(
+        &mut w.chain,
+        &bj,
+        scheme_rec("bj-big", BJ, r"BJ(?:[a-z]{1,100}\d){1,500}"),
+        "record.pattern",
+        r"the repetition `(?:[a-z]{1,100}\d){1,500}` is the largest",
+    );
+    // A syntax error says where.
+    refuse(&mut w.chain, &bj, scheme_rec("bj-bad", BJ, "BJ(?:[0-9]"), "record.pattern", "unclosed group at characters 2–3 (`(`)");
+}
+
+#[test]
 fn the_owner_updates_its_scheme() {
     let mut w = World::new();
     let before = w.chain.state.ledger().schemes()[BJ_SCHEME].updated_at;

@@ -24,8 +24,105 @@ pub struct CodeSchemeRecord {
 const FIELDS: &str = "schemeId, province, name, pattern, resolverUrl, ruleDocSha256, issuedCount";
 
 /// Compiles a scheme's pattern, anchored so that it must match a whole code.
+///
+/// Trace codes are ASCII, so `\d`, `\w` and `\s` (and `\D`, `\W`, `\S`)
+/// mean their ASCII classes (`[0-9]`, `[0-9A-Za-z_]`, `[\t\n\v\f\r ]`), as
+/// a bureau writing `^01\d{14}10\w{1,20}$` means them: the Unicode classes
+/// would make such a GS1 pattern compile past the size limit. `\p{…}` and `.`
+/// keep their Unicode meaning, written out as they are.
 pub fn compile(pattern: &str) -> std::result::Result<regex::Regex, String> {
-    regex::RegexBuilder::new(&format!("^(?:{pattern})$")).size_limit(1 << 20).build().map_err(|e| format!("is not a valid regular expression: {e}"))
+    use regex_syntax::ast::{parse::Parser, print::Printer};
+    let mut tree = Parser::new().parse(pattern).map_err(|e| {
+        let at = e.span();
+        format!(
+            "is not a valid regular expression: {} at characters {}–{} (`{}`)",
+            e.kind(),
+            at.start.offset,
+            at.end.offset,
+            &pattern[at.start.offset..at.end.offset.max(at.start.offset)]
+        )
+    })?;
+    let largest = largest_repetition(&tree).map(|span| pattern[span.start.offset..span.end.offset].to_string());
+    ascii_perl_classes(&mut tree);
+    let mut ascii = String::new();
+    Printer::new().print(&tree, &mut ascii).map_err(|_| "cannot be written back out".to_string())?;
+    regex::RegexBuilder::new(&format!("^(?:{ascii})$")).size_limit(PATTERN_SIZE_LIMIT).build().map_err(|e| match e {
+        regex::Error::CompiledTooBig(limit) => match largest {
+            Some(rep) => format!("compiles to more than {limit} bytes; the repetition `{rep}` is the largest: repeat less, or split the scheme"),
+            None => format!("compiles to more than {limit} bytes; write a shorter pattern"),
+        },
+        e => format!("is not a valid regular expression: {}", e.to_string().lines().last().unwrap_or_default().trim_start_matches("error: ")),
+    })
+}
+
+/// The compiled size a pattern may reach (the regex crate's own measure).
+pub const PATTERN_SIZE_LIMIT: usize = 1 << 20;
+
+/// Rewrites every Perl class (`\d`, `\w`, `\s`, negated too) as its ASCII class.
+fn ascii_perl_classes(tree: &mut regex_syntax::ast::Ast) {
+    use regex_syntax::ast::{Ast, ClassAscii, ClassAsciiKind, ClassBracketed, ClassPerl, ClassPerlKind, ClassSet, ClassSetItem};
+    fn ascii(p: &ClassPerl) -> ClassAscii {
+        let kind = match p.kind {
+            ClassPerlKind::Digit => ClassAsciiKind::Digit,
+            ClassPerlKind::Space => ClassAsciiKind::Space,
+            ClassPerlKind::Word => ClassAsciiKind::Word,
+        };
+        ClassAscii { span: p.span, kind, negated: p.negated }
+    }
+    fn in_set(set: &mut ClassSet) {
+        match set {
+            ClassSet::Item(item) => in_item(item),
+            ClassSet::BinaryOp(op) => {
+                in_set(&mut op.lhs);
+                in_set(&mut op.rhs);
+            }
+        }
+    }
+    fn in_item(item: &mut ClassSetItem) {
+        match item {
+            ClassSetItem::Perl(p) => *item = ClassSetItem::Ascii(ascii(p)),
+            ClassSetItem::Bracketed(b) => in_set(&mut b.kind),
+            ClassSetItem::Union(u) => u.items.iter_mut().for_each(in_item),
+            _ => {}
+        }
+    }
+    match tree {
+        Ast::ClassPerl(p) => {
+            let span = p.span;
+            *tree = Ast::class_bracketed(ClassBracketed { span, negated: false, kind: ClassSet::Item(ClassSetItem::Ascii(ascii(p))) });
+        }
+        Ast::ClassBracketed(b) => in_set(&mut b.kind),
+        Ast::Repetition(r) => ascii_perl_classes(&mut r.ast),
+        Ast::Group(g) => ascii_perl_classes(&mut g.ast),
+        Ast::Alternation(a) => a.asts.iter_mut().for_each(ascii_perl_classes),
+        Ast::Concat(c) => c.asts.iter_mut().for_each(ascii_perl_classes),
+        _ => {}
+    }
+}
+
+/// The span of the counted repetition with the largest upper bound, which is
+/// what makes a pattern compile large.
+fn largest_repetition(tree: &regex_syntax::ast::Ast) -> Option<regex_syntax::ast::Span> {
+    use regex_syntax::ast::{Ast, RepetitionKind, RepetitionRange};
+    fn walk(tree: &Ast, best: &mut Option<(u32, regex_syntax::ast::Span)>) {
+        match tree {
+            Ast::Repetition(r) => {
+                if let RepetitionKind::Range(RepetitionRange::Exactly(n) | RepetitionRange::AtLeast(n) | RepetitionRange::Bounded(_, n)) = r.op.kind
+                    && best.is_none_or(|(m, _)| n > m)
+                {
+                    *best = Some((n, r.span));
+                }
+                walk(&r.ast, best);
+            }
+            Ast::Group(g) => walk(&g.ast, best),
+            Ast::Alternation(a) => a.asts.iter().for_each(|t| walk(t, best)),
+            Ast::Concat(c) => c.asts.iter().for_each(|t| walk(t, best)),
+            _ => {}
+        }
+    }
+    let mut best = None;
+    walk(tree, &mut best);
+    best.map(|(_, span)| span)
 }
 
 impl CodeSchemeRecord {
