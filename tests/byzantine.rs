@@ -1,0 +1,646 @@
+//! Issue 17: a Byzantine validator against three real `coldchain node`
+//! processes. Validator 3 is stopped and a bare libp2p endpoint holding its
+//! genesis key takes its place ([`Byzantine`]); each test gives it one
+//! behaviour and checks, while it misbehaves, that the three honest
+//! validators keep finalizing the records submitted to them (their heights
+//! advance), hold one chain (the same block at every height), stay under
+//! [`MAX_RSS_KIB`] of memory, and, where the behaviour is an offence, record
+//! it on chain once (`GET /v1/evidence`); where it is not, they record none.
+
+mod common;
+
+use coldchain_chaincode::{Hash, Transaction};
+use coldchain_node::block::{Header, merkle_root};
+use coldchain_node::consensus::{Certificate, ConsensusMessage, Proposal, Vote};
+use coldchain_node::crypto::{VoteKind, sign_vote};
+use coldchain_node::network::{NetEvent, NetworkConfig, peer_id_of, spawn};
+use coldchain_node::wire::{SyncRequest, SyncResponse, WIRE_VERSION, WireMessage};
+use common::*;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const LONG: Duration = Duration::from_secs(90);
+
+/// The validator the endpoint replaces: it leads the views v ≡ 3 (mod 4).
+const BYZ: usize = 3;
+const HONEST: [usize; 3] = [0, 1, 2];
+
+/// Resident memory allowed to each honest `coldchain node` (a debug build)
+/// while the Byzantine validator acts. Such a node idles at about 40 MiB and
+/// peaks near 100 MiB in these tests (figures printed by each test). What
+/// a Byzantine peer can make it hold is bounded by design: its inbox queue
+/// (4,096 messages), the event channel (16,384), one body per view, headers
+/// reachable from the finalized block, votes within 64 views. A leak of one
+/// small entry per flood message (tens of thousands of them, a few hundred
+/// bytes each with its map overhead) or a kept 17 MiB body would each pass it.
+const MAX_RSS_KIB: u64 = 256 * 1024;
+
+/// Votes and proposals more than this many views ahead of a validator's own
+/// are refused (`FUTURE_VOTE_WINDOW` in node/src/consensus/core.rs).
+const WINDOW: u64 = 64;
+
+/// What the endpoint has seen of the honest validators' messages.
+#[derive(Default)]
+struct Seen {
+    /// The highest view of any vote, proposal or certificate seen.
+    view: u64,
+    /// Headers of the honest leaders' proposals, by view.
+    headers: BTreeMap<u64, Header>,
+    /// Notarizations by view.
+    notarizations: BTreeMap<u64, Certificate>,
+    /// Status requests answered, by the asking peer.
+    status_asked: BTreeMap<String, u64>,
+}
+
+impl Seen {
+    fn observe(&mut self, message: WireMessage) {
+        let proposal = match message {
+            WireMessage::ProposalIds { proposal, .. }
+            | WireMessage::Proposal { proposal, .. }
+            | WireMessage::Consensus(ConsensusMessage::Proposal(proposal)) => proposal,
+            WireMessage::Consensus(ConsensusMessage::Vote(v)) => {
+                self.view = self.view.max(v.view);
+                return;
+            }
+            WireMessage::Consensus(ConsensusMessage::Certificate(c)) => {
+                self.view = self.view.max(c.view + 1);
+                if c.kind == VoteKind::Notarize {
+                    self.notarizations.insert(c.view, c);
+                }
+                return;
+            }
+            _ => return,
+        };
+        self.view = self.view.max(proposal.header.view);
+        self.headers.insert(proposal.header.view, proposal.header);
+        // Kept small: only the recent views matter to the behaviours.
+        while self.headers.len() > 64 {
+            self.headers.pop_first();
+        }
+        while self.notarizations.len() > 64 {
+            self.notarizations.pop_first();
+        }
+    }
+}
+
+/// A bare libp2p endpoint in place of validator [`BYZ`], holding its key: it
+/// answers status requests as told (refuses every other request), keeps
+/// what it sees in [`Seen`], and sends whatever a test makes it.
+struct Byzantine {
+    rt: tokio::runtime::Runtime,
+    net: coldchain_node::wire::Network,
+    key: ed25519_dalek::SigningKey,
+    genesis: coldchain_node::genesis::Genesis,
+    seen: Arc<Mutex<Seen>>,
+}
+
+impl Byzantine {
+    /// Stops node [`BYZ`] and starts the endpoint at its address, dialling
+    /// its peers. `status`: the finalized height it claims when asked
+    /// (`None`: it refuses to answer).
+    fn in_place_of(c: &mut Cluster, status: Option<u64>) -> Byzantine {
+        c.kill(BYZ);
+        let cfg = coldchain_node::config::NodeConfig::load(&c.nodes[BYZ].config).unwrap();
+        let key = coldchain_node::crypto::read_key_file(&cfg.key).unwrap();
+        let genesis = coldchain_node::genesis::Genesis::load(&cfg.genesis).unwrap();
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let (net, mut events) = rt
+            .block_on(spawn::<WireMessage, SyncRequest, SyncResponse>(NetworkConfig {
+                secret_key: key.to_bytes(),
+                listen: cfg.p2p.listen.parse().unwrap(),
+                peers: cfg.p2p.peers.iter().map(|p| p.parse().unwrap()).collect(),
+                allowed: genesis.keys().iter().map(|k| peer_id_of(&k.to_bytes())).collect(),
+                // More than the genesis limit: the endpoint may send oversized messages.
+                max_message_bytes: 512 * 1024 * 1024,
+                redial_interval: Duration::from_millis(200),
+            }))
+            .unwrap();
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let (shared, hello) = (seen.clone(), net.clone());
+        rt.spawn(async move {
+            while let Some(event) = events.recv().await {
+                match event {
+                    NetEvent::Request { from, request: SyncRequest::Status, reply } => {
+                        *shared.lock().unwrap().status_asked.entry(from.to_string()).or_default() += 1;
+                        if let Some(height) = status {
+                            let _ = reply.send(SyncResponse::Status { height, hash: Hash([0xee; 32]) });
+                        }
+                    }
+                    NetEvent::Message { message, .. } => shared.lock().unwrap().observe(message),
+                    NetEvent::Connected(peer) | NetEvent::Reconnected(peer) => hello.send(peer, WireMessage::Hello { version: WIRE_VERSION }),
+                    // Any other request is refused (its reply dropped).
+                    _ => {}
+                }
+            }
+        });
+        Byzantine { rt, net, key, genesis, seen }
+    }
+
+    fn chain_id(&self) -> &str {
+        &self.genesis.chain_id
+    }
+
+    /// The highest view the honest validators were seen in.
+    fn view(&self) -> u64 {
+        self.seen.lock().unwrap().view
+    }
+
+    /// A vote of this validator, validly signed.
+    fn vote(&self, kind: VoteKind, view: u64, hash: Hash) -> Vote {
+        let signature = sign_vote(&self.key, kind, self.chain_id(), view, &hash);
+        Vote { kind, view, hash, signer: BYZ as u16, signature }
+    }
+
+    /// A proposal of `header`, signed by this validator, with no justification.
+    fn proposal(&self, header: Header) -> Proposal {
+        let signature = sign_vote(&self.key, VoteKind::Notarize, self.chain_id(), header.view, &header.hash());
+        Proposal { header, signature, parent_certificate: None, nullifications: Vec::new() }
+    }
+
+    /// A header of this validator for `view` at `height`, with no transactions.
+    fn header(&self, view: u64, height: u64) -> Header {
+        Header {
+            chain_id: self.chain_id().to_string(),
+            height,
+            view,
+            parent: Hash([7; 32]),
+            tx_root: merkle_root(&[]),
+            time_ms: chrono::Utc::now().timestamp_millis(),
+            proposer: BYZ as u16,
+            tx_count: 0,
+            state_height: 0,
+            state_root: Hash::ZERO,
+        }
+    }
+
+    fn broadcast(&self, message: ConsensusMessage) {
+        self.net.broadcast(WireMessage::Consensus(message));
+    }
+
+    /// Runs `act` in a loop on a thread of its own until `check` returns;
+    /// gives `check`'s result and how many times `act` ran.
+    fn while_acting<T>(&self, act: impl Fn(&Byzantine) + Sync, check: impl FnOnce() -> T) -> (T, u64) {
+        struct StopOnDrop<'a>(&'a AtomicBool);
+        impl Drop for StopOnDrop<'_> {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::Release);
+            }
+        }
+        let stop = AtomicBool::new(false);
+        let rounds = AtomicU64::new(0);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                while !stop.load(Ordering::Acquire) {
+                    act(self);
+                    rounds.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+            // Stops the loop even if `check` panics, so the scope can end.
+            let _stop = StopOnDrop(&stop);
+            (check(), rounds.load(Ordering::Relaxed))
+        })
+    }
+}
+
+impl Drop for Byzantine {
+    fn drop(&mut self) {
+        let net = self.net.clone();
+        self.rt.block_on(net.shutdown());
+    }
+}
+
+/// Submits `n` signed records as batches spread over `via` nodes; returns ids.
+fn submit_records(c: &Cluster, via: &[usize], n: usize, offset: usize) -> Vec<String> {
+    let chain = c.chain_id();
+    let key = enterprise_key(7);
+    let txs: Vec<Value> =
+        (0..n).map(|i| serde_json::to_value(Transaction::sign(&chain, (offset + i) as u64, record(offset + i), &key)).unwrap()).collect();
+    let mut ids = Vec::new();
+    for (k, chunk) in txs.chunks(n.div_ceil(via.len())).enumerate() {
+        let (code, env) = post(&c.url(via[k % via.len()], "/v1/tx/batch"), &Value::Array(chunk.to_vec()));
+        assert_eq!(code, 200, "{env}");
+        ids.extend(env["result"]["results"].as_array().unwrap().iter().map(|r| r["tx_id"].as_str().unwrap().to_string()));
+    }
+    ids
+}
+
+fn is_finalized(c: &Cluster, node: usize, id: &str) -> bool {
+    try_get(&c.url(node, &format!("/v1/tx/{id}"))).is_some_and(|(code, env)| code == 200 && env["result"]["state"] == "finalized")
+}
+
+/// The pid of node `i`'s process, found by its config path in /proc.
+fn pid_of(c: &Cluster, i: usize) -> u32 {
+    let config = c.nodes[i].config.to_str().unwrap();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .find(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+            args.windows(2).any(|w| w[0] == b"--config" && w[1] == config.as_bytes()) && args.iter().any(|a| *a == b"node")
+        })
+        .unwrap_or_else(|| panic!("no process of {}", c.nodes[i].name))
+}
+
+/// VmRSS of a process, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_else(|e| panic!("node process {pid} gone: {e}"));
+    status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()).unwrap()
+}
+
+/// Node `i`'s `/metrics` as (name with labels → value).
+fn metrics(c: &Cluster, i: usize) -> BTreeMap<String, f64> {
+    let mut resp = agent().get(&c.url(i, "/metrics")).call().unwrap();
+    let text = resp.body_mut().read_to_string().unwrap();
+    text.lines().filter(|l| !l.starts_with('#')).filter_map(|l| l.rsplit_once(' ')).filter_map(|(k, v)| Some((k.to_string(), v.parse().ok()?))).collect()
+}
+
+/// `coldchain_consensus_refused{reason}` of node `i`.
+fn refused(c: &Cluster, i: usize, reason: &str) -> u64 {
+    metrics(c, i).get(&format!("coldchain_consensus_refused{{reason=\"{reason}\"}}")).copied().unwrap_or(0.0) as u64
+}
+
+fn gauge(c: &Cluster, i: usize, name: &str) -> u64 {
+    metrics(c, i).get(&format!("coldchain_{name}")).copied().unwrap_or_else(|| panic!("no coldchain_{name} in /metrics")) as u64
+}
+
+/// What the honest validators did while the Byzantine one acted (the
+/// tests print it: heights, peak RSS, duration).
+#[derive(Debug)]
+#[allow(dead_code)]
+struct Progress {
+    before: Vec<u64>,
+    after: Vec<u64>,
+    max_rss_kib: Vec<u64>,
+    took: Duration,
+}
+
+/// The checks every test makes of the honest validators: `rounds` batches
+/// of 30 records submitted through them are finalized by each (heights
+/// advance), RSS sampled at every poll stays under [`MAX_RSS_KIB`], and they
+/// hold the same block at every height. `also` runs at each poll (a test's
+/// own check while the behaviour goes on).
+fn honest_keep_finalizing(c: &Cluster, rounds: usize, offset: usize, mut also: impl FnMut()) -> Progress {
+    let started = Instant::now();
+    let pids: Vec<u32> = HONEST.iter().map(|&i| pid_of(c, i)).collect();
+    let before: Vec<u64> = HONEST.iter().map(|&i| c.height(i).unwrap()).collect();
+    let mut max_rss = vec![0; HONEST.len()];
+    let sample = |max_rss: &mut Vec<u64>| {
+        for (k, pid) in pids.iter().enumerate() {
+            let rss = rss_kib(*pid);
+            max_rss[k] = max_rss[k].max(rss);
+            assert!(rss < MAX_RSS_KIB, "node {} holds {rss} KiB, over the bound of {MAX_RSS_KIB} KiB", HONEST[k]);
+        }
+    };
+    for r in 0..rounds {
+        let ids = submit_records(c, &HONEST, 30, offset + 30 * r);
+        for &i in &HONEST {
+            wait_for(&format!("round {r}: {} records finalized on node {i}", ids.len()), LONG, || {
+                sample(&mut max_rss);
+                also();
+                ids.iter().all(|id| is_finalized(c, i, id)).then_some(())
+            });
+        }
+    }
+    sample(&mut max_rss);
+    let after: Vec<u64> = HONEST.iter().map(|&i| c.height(i).unwrap()).collect();
+    for k in 0..HONEST.len() {
+        assert!(after[k] > before[k], "node {} did not advance: {} → {}", HONEST[k], before[k], after[k]);
+    }
+    c.assert_same_chain(&HONEST, *after.iter().min().unwrap());
+    let progress = Progress { before, after, max_rss_kib: max_rss, took: started.elapsed() };
+    eprintln!("{progress:?}");
+    progress
+}
+
+/// The offences on chain, as node `i` answers `GET /v1/evidence`.
+fn evidence(c: &Cluster, i: usize) -> Vec<Value> {
+    let (code, env) = get(&c.url(i, "/v1/evidence"));
+    assert_eq!(code, 200, "{env}");
+    env["result"].as_array().unwrap().clone()
+}
+
+fn assert_no_evidence(c: &Cluster) {
+    for i in HONEST {
+        assert_eq!(evidence(c, i), Vec::<Value>::new(), "node {i} recorded an offence where there was none");
+    }
+}
+
+/// A cluster of four with a block finalized, validator 3 replaced.
+fn start(status: Option<u64>) -> (Cluster, Byzantine) {
+    let mut c = Cluster::start(4);
+    let h = c.advance(0, 1);
+    c.wait_height(&[0, 1, 2, 3], h, LONG);
+    let byz = Byzantine::in_place_of(&mut c, status);
+    (c, byz)
+}
+
+/// A lying status: asked for its finalized head (block sync, each node
+/// every second), the endpoint claims height u64::MAX. Readiness and sync
+/// targets come from what f + 1 peers claim, so each honest node stays
+/// ready (`/readyz` 200, its best peer height not the lie) and finalizes.
+#[test]
+fn a_validator_claiming_height_u64_max_moves_neither_readiness_nor_sync() {
+    let (c, byz) = start(Some(u64::MAX));
+    let ready = |i: usize| {
+        let (code, env) = get(&c.url(i, "/readyz"));
+        assert_eq!(code, 200, "node {i} not ready under a lying peer: {env}");
+        let best = env["result"]["best_peer_height"].as_u64().unwrap();
+        assert!(best <= env["result"]["height"].as_u64().unwrap() + 2, "node {i} took the lie: {env}");
+    };
+    // The lie reached every honest node several times before the checks.
+    wait_for("each honest node to ask the liar its status 3 times", LONG, || {
+        let seen = byz.seen.lock().unwrap();
+        (seen.status_asked.len() == 3 && seen.status_asked.values().all(|n| *n >= 3)).then_some(())
+    });
+    let progress = honest_keep_finalizing(&c, 3, 100_000, || HONEST.iter().for_each(|&i| ready(i)));
+    let asked = byz.seen.lock().unwrap().status_asked.clone();
+    eprintln!("status requests answered with u64::MAX: {asked:?}; {progress:?}");
+    assert!(asked.values().all(|n| *n >= 5), "{asked:?}");
+    assert_no_evidence(&c);
+}
+
+/// Far-future messages: the endpoint keeps signing proposals (each validly,
+/// with its key, for views it leads) for views far beyond the window, and
+/// at heights no chain can reach by their views (u64::MAX, a million
+/// ahead), and votes of every kind for views far ahead. Each is refused
+/// with its reason (`coldchain_consensus_refused`), before anything is kept:
+/// no honest view jumps, memory stays bounded, the chain goes on.
+#[test]
+fn far_future_views_and_heights_are_refused_and_the_chain_goes_on() {
+    let (c, byz) = start(None);
+    let reasons = ["proposal_far_future", "proposal_unreachable_height", "vote_far_future"];
+    let before: Vec<Vec<u64>> = HONEST.iter().map(|&i| reasons.iter().map(|r| refused(&c, i, r)).collect()).collect();
+    let act = |b: &Byzantine| {
+        let view = b.view().max(1);
+        // The next views it leads: far beyond the window, and inside it.
+        let led = |from: u64| from + (BYZ as u64 + 4 - from % 4) % 4;
+        let far = led(view + 1000 + rand::random::<u32>() as u64);
+        let near = led(view + 4);
+        let height = b.seen.lock().unwrap().headers.values().map(|h| h.height).max().unwrap_or(1);
+        let messages = [
+            b.proposal(b.header(far, height + 1)),
+            b.proposal(b.header(near, u64::MAX)),
+            b.proposal(b.header(near, height + 1_000_000)),
+        ];
+        for p in messages {
+            b.broadcast(ConsensusMessage::Proposal(p));
+        }
+        for kind in [VoteKind::Notarize, VoteKind::Finalize, VoteKind::Nullify] {
+            let hash = if kind == VoteKind::Nullify { Hash::ZERO } else { Hash(rand::random()) };
+            b.broadcast(ConsensusMessage::Vote(b.vote(kind, far + 1 + rand::random::<u8>() as u64, hash)));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let (progress, rounds) = byz.while_acting(act, || {
+        honest_keep_finalizing(&c, 3, 200_000, || {
+            for &i in &HONEST {
+                let view = c.status(i).map_or(0, |s| s["view"].as_u64().unwrap());
+                assert!(view < byz.view() + WINDOW, "node {i} jumped to view {view} (seen {})", byz.view());
+            }
+        })
+    });
+    eprintln!("{rounds} rounds of 3 far-future proposals and 3 votes; {progress:?}");
+    for (k, &i) in HONEST.iter().enumerate() {
+        let after: Vec<u64> = reasons.iter().map(|r| refused(&c, i, r)).collect();
+        eprintln!("node {i} refused {reasons:?}: {:?} → {after:?}", before[k]);
+        for (r, reason) in reasons.iter().enumerate() {
+            assert!(after[r] > before[k][r], "node {i}: no {reason} counted ({} → {})", before[k][r], after[r]);
+        }
+    }
+    assert_no_evidence(&c);
+}
+
+/// Vote and nullify floods: the endpoint sends, as fast as its network
+/// takes them, validly signed nullifies for the views around the honest
+/// ones (those of views already left make each honest node answer with a
+/// certificate), and notarizes and nullifies with signatures that do not
+/// verify, as itself and as validator 0. Each honest node's inbox gives the
+/// flooding peer one queue of its own, served in turn with the others:
+/// tens of thousands of votes arrive, the bad ones are counted
+/// (`vote_bad_signature`), memory stays bounded, and the chain goes on.
+#[test]
+fn a_flood_of_votes_and_nullifies_does_not_stop_the_honest_validators() {
+    let (c, byz) = start(None);
+    let received: Vec<u64> = HONEST.iter().map(|&i| gauge(&c, i, "votes_received")).collect();
+    let bad: Vec<u64> = HONEST.iter().map(|&i| refused(&c, i, "vote_bad_signature")).collect();
+    let sent = AtomicU64::new(0);
+    let act = |b: &Byzantine| {
+        let view = b.view().max(1);
+        let mut batch: Vec<Vote> = (0..32).map(|k| b.vote(VoteKind::Nullify, (view + k).saturating_sub(8).max(1), Hash::ZERO)).collect();
+        batch.extend((0..480u64).map(|k| {
+            let kind = if k % 2 == 0 { VoteKind::Notarize } else { VoteKind::Nullify };
+            let hash = if kind == VoteKind::Nullify { Hash::ZERO } else { Hash(rand::random()) };
+            let signature: [u8; 64] = rand::random();
+            Vote { kind, view: view + k % 8, hash, signer: if k % 3 == 0 { 0 } else { BYZ as u16 }, signature }
+        }));
+        for v in batch {
+            b.broadcast(ConsensusMessage::Vote(v));
+            sent.fetch_add(1, Ordering::Relaxed);
+        }
+        // Only so the endpoint's own command queue (8,192) is not overrun
+        // by a spinning loop that would also take a core from the nodes.
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let (progress, _) = byz.while_acting(act, || honest_keep_finalizing(&c, 3, 300_000, || {}));
+    let sent = sent.load(Ordering::Relaxed);
+    for (k, &i) in HONEST.iter().enumerate() {
+        let got = gauge(&c, i, "votes_received") - received[k];
+        let refused_bad = refused(&c, i, "vote_bad_signature") - bad[k];
+        eprintln!("node {i}: {got} votes received, {refused_bad} refused as badly signed, of {sent} broadcast");
+        assert!(got >= 10_000, "node {i} received only {got} votes of the flood's {sent}: not a flood");
+        assert!(refused_bad >= 5_000, "node {i} counted only {refused_bad} badly signed votes");
+    }
+    eprintln!("{progress:?}");
+    assert_no_evidence(&c);
+}
+
+/// What the endpoint puts in the body of a proposal of a view it leads.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Body {
+    /// Transactions of more bytes than genesis `max_block_bytes` (16 MiB).
+    Oversized,
+    /// A transaction whose signature does not verify.
+    Garbage,
+    /// Transactions that are not the ones the header's `tx_root` names.
+    Mismatch,
+    /// An empty block to validator 0, another to validators 1 and 2.
+    TwoFaced,
+}
+
+impl Body {
+    /// What an honest node logs when it rejects the body.
+    fn rejection(self) -> &'static str {
+        match self {
+            Body::Oversized => "transaction bytes; genesis allows",
+            Body::Garbage => "transaction signature",
+            Body::Mismatch => "transactions do not match tx_root/tx_count",
+            Body::TwoFaced => unreachable!("a two-faced leader's bodies are valid"),
+        }
+    }
+}
+
+impl Byzantine {
+    /// Once the honest validators hold a notarization of the view before a
+    /// view this validator leads, not yet proposed in, proposes in it a
+    /// block extending the notarized one, justified, with a body of `kind`;
+    /// returns the view.
+    fn propose_when_leading(&self, kind: Body, done: &Mutex<Vec<(u64, Body)>>) -> Option<u64> {
+        let (cert, parent) = {
+            let seen = self.seen.lock().unwrap();
+            let last = done.lock().unwrap().last().map_or(0, |(v, _)| *v);
+            seen.notarizations
+                .iter()
+                .rev()
+                .find(|(v, _)| (*v + 1) % 4 == BYZ as u64 && *v + 1 > last && *v + 4 > seen.view)
+                .and_then(|(v, cert)| Some((cert.clone(), seen.headers.get(v).filter(|h| h.hash() == cert.hash)?.clone())))?
+        };
+        let view = cert.view + 1;
+        let key = enterprise_key(9);
+        let tx = |pad: usize| {
+            let document = serde_json::json!({"batch": "BYZ", "pad": "x".repeat(pad), "nonce": rand::random::<u32>()});
+            Transaction::sign(self.chain_id(), rand::random::<u32>() as u64, serde_json::json!({"type": "notarise", "document": document}), &key)
+        };
+        let mut txs: Vec<Transaction> = match kind {
+            Body::Oversized => (0..70).map(|_| tx(245_000)).collect(),
+            Body::Garbage | Body::Mismatch => (0..3).map(|_| tx(10)).collect(),
+            Body::TwoFaced => Vec::new(),
+        };
+        if kind == Body::Garbage {
+            txs[1].signature[0] ^= 1;
+        }
+        let ids: Vec<_> = txs.iter().map(Transaction::id).collect();
+        let mut header = self.header(view, parent.height + 1);
+        header.parent = parent.hash();
+        header.tx_root = if kind == Body::Mismatch { merkle_root(&ids[..2]) } else { merkle_root(&ids) };
+        header.tx_count = txs.len() as u32;
+        header.time_ms = header.time_ms.max(parent.time_ms);
+        // The state the parent's proposer certified: every honest node has it.
+        (header.state_height, header.state_root) = (parent.state_height, parent.state_root);
+        let mut proposal = self.proposal(header.clone());
+        proposal.parent_certificate = Some(cert);
+        let txs = Arc::new(txs);
+        if kind == Body::TwoFaced {
+            let keys = self.genesis.keys();
+            header.time_ms += 1;
+            let mut other = self.proposal(header);
+            other.parent_certificate = proposal.parent_certificate.clone();
+            for (i, p) in [(0, &proposal), (1, &other), (2, &other)] {
+                self.net.send(peer_id_of(&keys[i].to_bytes()), WireMessage::Proposal { proposal: p.clone(), txs: txs.clone() });
+            }
+        } else {
+            self.net.broadcast(WireMessage::Proposal { proposal, txs });
+        }
+        done.lock().unwrap().push((view, kind));
+        Some(view)
+    }
+}
+
+/// Bytes in node `i`'s block-body log.
+fn body_log_bytes(c: &Cluster, i: usize) -> u64 {
+    let cfg = coldchain_node::config::NodeConfig::load(&c.nodes[i].config).unwrap();
+    fn size(p: &std::path::Path, inside: bool) -> u64 {
+        std::fs::read_dir(p).map_or(0, |d| {
+            d.filter_map(Result::ok)
+                .map(|e| {
+                    let (path, meta) = (e.path(), e.metadata().unwrap());
+                    let inside = inside || e.file_name() == "bodies";
+                    if meta.is_dir() { size(&path, inside) } else if inside { meta.len() } else { 0 }
+                })
+                .sum()
+        })
+    }
+    size(&cfg.data_dir, false)
+}
+
+/// Runs `kinds` of bodies in proposals of successive views the endpoint
+/// leads while records are submitted; returns the views proposed in.
+fn propose_bodies(c: &Cluster, byz: &Byzantine, kinds: &[Body], offset: usize) -> (Vec<(u64, Body)>, Progress) {
+    let done = Mutex::new(Vec::new());
+    let act = |b: &Byzantine| {
+        let next = kinds.get(done.lock().unwrap().len()).copied();
+        if next.and_then(|kind| b.propose_when_leading(kind, &done)).is_none() {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    let (progress, _) = byz.while_acting(act, || {
+        let mut progress = honest_keep_finalizing(c, 1, offset, || {});
+        let mut round = 1;
+        while done.lock().unwrap().len() < kinds.len() {
+            assert!(round < 20, "the endpoint led no view with a notarized parent often enough: {:?}", done.lock().unwrap());
+            progress = honest_keep_finalizing(c, 1, offset + 30 * round, || {});
+            round += 1;
+        }
+        // One more round: the last view's proposal judged and passed.
+        honest_keep_finalizing(c, 1, offset + 30 * round, || {});
+        progress
+    });
+    (done.into_inner().unwrap(), progress)
+}
+
+/// Bodies no honest validator may vote for, each in a justified proposal of
+/// a view the endpoint leads: more transaction bytes than genesis
+/// `max_block_bytes` (17 MiB), a transaction whose signature does not
+/// verify, transactions other than those the header's `tx_root` names.
+/// Each honest node rejects each (its log names why), stores none of them
+/// (its body log grows by less than the oversized body), no block of
+/// those views is final, and the chain goes on.
+#[test]
+fn oversized_garbage_and_mismatched_bodies_get_no_vote_and_are_not_stored() {
+    let (c, byz) = start(None);
+    let logs_before: Vec<u64> = HONEST.iter().map(|&i| body_log_bytes(&c, i)).collect();
+    let from = c.height(0).unwrap();
+    let (done, progress) = propose_bodies(&c, &byz, &[Body::Oversized, Body::Garbage, Body::Mismatch], 400_000);
+    eprintln!("bad bodies proposed in views {done:?}; {progress:?}");
+    for (k, &i) in HONEST.iter().enumerate() {
+        let grown = body_log_bytes(&c, i) - logs_before[k];
+        eprintln!("node {i}: body log grew by {grown} bytes");
+        assert!(grown < 16 << 20, "node {i} stored {grown} body bytes: the oversized body was kept");
+        let log = c.log(i);
+        for (view, kind) in &done {
+            let rejected = log.lines().any(|l| l.contains("rejected a proposal") && l.contains(&format!("view={view} ")) && l.contains(kind.rejection()));
+            assert!(rejected, "node {i} did not reject the {kind:?} body of view {view}");
+        }
+    }
+    let top = *progress.after.iter().min().unwrap();
+    for h in from + 1..=top {
+        let (_, env) = get(&c.url(0, &format!("/v1/blocks/{h}")));
+        let view = env["result"]["header"]["view"].as_u64().unwrap();
+        assert!(done.iter().all(|(v, _)| *v != view), "the bad block of view {view} is final at height {h}");
+    }
+    assert_no_evidence(&c);
+}
+
+/// A two-faced leader: in views it leads, the endpoint signs two different
+/// blocks and sends one to validator 0, the other to validators 1 and 2.
+/// Each validator passes the leader's signature on as a vote, so each holds
+/// both: the offence is recorded on chain once per view (one record, the
+/// same on every node, whoever caught it), and the chain goes on.
+#[test]
+fn a_two_faced_leader_is_recorded_on_chain_once_per_view() {
+    let (c, byz) = start(None);
+    let (done, progress) = propose_bodies(&c, &byz, &[Body::TwoFaced, Body::TwoFaced], 500_000);
+    let views: Vec<u64> = done.iter().map(|(v, _)| *v).collect();
+    eprintln!("two-faced in views {views:?}; {progress:?}");
+    let list = wait_for("both offences on chain", LONG, || {
+        let list = evidence(&c, 0);
+        (list.len() >= views.len()).then_some(list)
+    });
+    // A few more blocks: any further evidence transaction would be final by then.
+    let head = c.advance(0, 2);
+    c.wait_height(&HONEST, head, LONG);
+    let list_after = evidence(&c, 0);
+    assert_eq!(list_after, list, "a second record of an offence");
+    let recorded: Vec<u64> = list.iter().map(|e| e["view"].as_u64().unwrap()).collect();
+    assert_eq!(recorded, views, "one record per two-faced view: {list:?}");
+    for e in &list {
+        assert_eq!(e["offence"], "conflicting_notarize", "{e}");
+        assert_eq!(e["offender"], byz.genesis.validators[BYZ].province.as_str(), "{e}");
+    }
+    for i in [1, 2] {
+        assert_eq!(evidence(&c, i), list, "node {i} holds other records");
+    }
+}
