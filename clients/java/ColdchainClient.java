@@ -359,6 +359,9 @@ public class ColdchainClient {
         static final Object NULL = new Object();
 
         record Num(String text) {
+            @Override
+            public String toString() { return text; }
+
             double value() {
                 boolean integral = text.indexOf('.') < 0 && text.indexOf('e') < 0 && text.indexOf('E') < 0;
                 return integral ? new BigInteger(text).doubleValue() : Double.parseDouble(text); // both correctly rounded
