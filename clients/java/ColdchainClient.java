@@ -358,6 +358,13 @@ public class ColdchainClient {
     static final class Json {
         static final Object NULL = new Object();
 
+        /**
+         * A number, read as the nearest IEEE double (as RFC 8785 reads it). `coldchain submit`
+         * (serde_json without its float_roundtrip feature) may read a number of more than 15
+         * significant digits, or with a power of ten beyond ±22, one unit in the last place
+         * apart: such a record is signed and identified differently by the two tools (each is
+         * accepted; the node keeps what was signed). Prices, weights and counts are far inside.
+         */
         record Num(String text) {
             @Override
             public String toString() { return text; }
