@@ -326,7 +326,9 @@ impl Generator {
             "containerNumber": format!("MSKU{:07}", lot.index % 10_000_000), "traceCode": code, "batch": format!("L{}", lot.index),
             "numberOfPieces": n.pieces, "weight": n.pieces * 20, "productionDate": lot.date(0).replace("2026-", "2025-"),
             "quarantineInfo": {"batch": format!("B{}", lot.index), "consignee": "京津冀冷链贸易有限公司", "consignor": "COOPAVEL COOPERATIVA AGROINDUSTRIAL",
-                               "dateOfEntry": lot.date(0), "portOfEntry": PORTS[lot.port], "quarantineNumber": lot.quarantine_number()}
+                               "dateOfEntry": lot.date(0), "portOfEntry": PORTS[lot.port], "quarantineNumber": lot.quarantine_number()},
+            "disinfectInfo": {"disinfectDate": lot.date(0), "placeOfDisinfection": "CustomsPort", "disinfectNumber": format!("XD{}", lot.index), "disinfectState": 1},
+            "nucleicInfo": {"naResult": "阴性", "naDate": lot.date(0), "naUnit": "天津海关技术中心"}
         })
     }
 

@@ -2,10 +2,10 @@
 //! (集中监管仓) records a container it checked, sampled, disinfected and
 //! released. Signed by the warehouse's operator or a bureau.
 
-use super::{Actor, Cx, dict, not_future, uscc};
+use super::{Actor, Cx, clearance, dict, not_future, uscc};
 use crate::fields::{Fields, Result};
 use crate::record::RecordError;
-use crate::state::ledger::{Ledger, WAREHOUSE_RECORDS, WarehouseRecord};
+use crate::state::ledger::{CONTAINERS, Ledger, WAREHOUSE_RECORDS, WarehouseRecord};
 use chrono::NaiveDate;
 use std::collections::BTreeMap;
 
@@ -22,6 +22,7 @@ pub struct CentralWarehouse {
     pub certificate_number: Option<String>,
     pub dates: Vec<(NaiveDate, String)>,
     pub certificate_date: Option<NaiveDate>,
+    pub nucleic_date: Option<NaiveDate>,
     pub origin: Option<(String, String)>,
     pub fields: BTreeMap<String, String>,
 }
@@ -68,7 +69,8 @@ impl CentralWarehouse {
         let mut dates: Vec<(NaiveDate, String)> = certificate_date.iter().cloned().collect();
         // Seed 004 spells these two dates "…_data".
         dates.extend(f.opt_date("disinfectData", &["disinfectDate"])?);
-        dates.extend(f.opt_date("nucleicData", &["nucleicDate"])?);
+        let nucleic_date = f.opt_date("nucleicData", &["nucleicDate"])?;
+        dates.extend(nucleic_date.clone());
         let origin = f.opt_str_at("placeorigin", &["placeOrigin"], 60)?;
         super::product::specification(f)?;
         f.opt_str("customsImg", 500)?;
@@ -102,6 +104,7 @@ impl CentralWarehouse {
             gross_grams,
             certificate_number,
             certificate_date: certificate_date.map(|d| d.0),
+            nucleic_date: nucleic_date.map(|d| d.0),
             dates,
             origin,
             fields,
@@ -126,6 +129,34 @@ impl CentralWarehouse {
 
     pub fn apply(self, l: &mut Ledger, cx: &Cx) {
         let operator = cx.enterprise().unwrap_or(u32::MAX);
+        if self.nucleic_result == "positive" {
+            let lab = self.fields.get("coldName").cloned().unwrap_or_else(|| "集中监管仓".to_string());
+            let tested_at = self.nucleic_date.unwrap_or(cx.today);
+            // The lot by certificate and batch; without a certificate number,
+            // the lots of that batch in the container.
+            let keys: Vec<(String, String)> = match &self.quarantine_number {
+                Some(qn) => vec![(qn.clone(), self.production_batch.clone())],
+                None => l
+                    .scan(&CONTAINERS, &self.container)
+                    .map(|((_, lot), ())| l.lot_at(lot))
+                    .filter(|lot| lot.certificate_batch == self.production_batch || lot.label_batch == self.production_batch)
+                    .map(|lot| (lot.quarantine_number, lot.certificate_batch))
+                    .collect(),
+            };
+            for key in keys {
+                let positive = clearance::Positive {
+                    result: format!(
+                        "nucleic-acid test positive (核酸检测阳性) at the central supervised warehouse (集中监管仓) {lab}, container {}",
+                        self.container
+                    ),
+                    record: "central_warehouse",
+                    tested_at,
+                    lab: lab.clone(),
+                    holder: cx.enterprise(),
+                };
+                clearance::stop(l, key, positive, cx);
+            }
+        }
         let mut fields = self.fields;
         fields.insert("unifSociCredCode".into(), self.owner.0);
         if let Some((c, _)) = self.origin {

@@ -12,6 +12,7 @@ pub mod alert;
 pub mod app_credential;
 pub mod central_warehouse;
 pub mod certificate_report;
+pub mod clearance;
 pub mod code_link;
 pub mod code_scheme;
 pub mod cold_storage;

@@ -9,7 +9,7 @@
 //! lot, only gives the lot that enterprise's own trace code.
 
 use super::product::{product_id, specification};
-use super::{Cx, dict, not_future};
+use super::{Cx, clearance, dict, not_future};
 use crate::fields::{Fields, Qty, Result};
 use crate::hash::Hash;
 use crate::record::RecordError;
@@ -240,7 +240,9 @@ impl ProductBatch {
         let scheme = l
             .scheme_for(&self.trace_code.0, self.trace_code_scheme.as_deref(), &province)
             .map_err(|rule| RecordError::new(&self.trace_code.1, rule))?;
-        if let Some(known) = l.code(&scheme.scheme_id, &self.trace_code.0) {
+        if let Some(known) = l.code(&scheme.scheme_id, &self.trace_code.0)
+            && !(Some(known.lot) == existing && known.issuer == Some(ent) && self.documents.any())
+        {
             return Err(RecordError::new(
                 &self.trace_code.1,
                 format!("code {} of scheme {} is already registered (transaction {})", self.trace_code.0, scheme.scheme_id, known.tx),
@@ -269,9 +271,19 @@ impl ProductBatch {
         let port = l.dictionaries().lookup("entry_port", &self.quarantine.port_of_entry.0).unwrap_or_default();
         let scheme = l.scheme_for(&self.trace_code.0, self.trace_code_scheme.as_deref(), &province).map(|s| s.scheme_id.clone()).unwrap_or_default();
         let key = self.lot_key();
+        let mut entered = false;
         let lot: LotId = match l.get(&LOT_IDS, &key) {
-            Some(lot) => lot,
+            Some(lot) => {
+                // The documents it carries complete or update the lot's.
+                if self.documents.any() {
+                    let mut lot_ref = l.lot_at(lot);
+                    lot_ref.documents.update(&self.documents);
+                    l.put(&LOTS, &lot, &lot_ref);
+                }
+                lot
+            }
             None => {
+                entered = true;
                 let lot = l.next_id(Counter::Lots) as LotId;
                 l.add_movement(Movement {
                     kind: MovementKind::Entry,
@@ -317,12 +329,29 @@ impl ProductBatch {
                 lot
             }
         };
-        register_code(l, lot, scheme, self.trace_code.0, Some(ent), CodeOrigin::ProductBatch, cx);
+        if l.code(&scheme, &self.trace_code.0).is_none() {
+            register_code(l, lot, scheme, self.trace_code.0, Some(ent), CodeOrigin::ProductBatch, cx);
+        }
         if let Some((parent, _)) = self.parent_trace_code
             && known_code(l, &parent).is_none()
             && let Ok(s) = l.scheme_for(&parent, None, &province).map(|s| s.scheme_id.clone())
         {
             register_code(l, lot, s, parent, Some(ent), CodeOrigin::ParentCode, cx);
+        }
+        if let Some((result, date, lab)) = &self.documents.nucleic_acid
+            && result == "positive"
+        {
+            let positive = clearance::Positive {
+                result: format!("nucleic-acid test positive (核酸检测阳性) by {lab} on {date}"),
+                record: "product_batch",
+                tested_at: *date,
+                lab: lab.clone(),
+                holder: Some(ent),
+            };
+            clearance::stop(l, key, positive, cx);
+        }
+        if entered {
+            clearance::alert_on_entry(l, lot, ent, cx);
         }
     }
 }

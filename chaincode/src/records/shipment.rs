@@ -4,7 +4,7 @@
 //! `receipt`; a trace shows the receiver as soon as the goods are sent.
 
 use super::lines::{Line, Offer, Taken, check_new_codes, parse_lines, register_new_codes, resolve_lines};
-use super::{Cx, counterpart, not_future};
+use super::{Cx, clearance, counterpart, not_future};
 use crate::fields::{Fields, Result};
 use crate::record::RecordError;
 use crate::state::ledger::{EntId, Ledger, Movement, MovementKind, SHIPMENTS, Shipment, ShipmentLine};
@@ -53,6 +53,7 @@ impl ShipmentRecord {
         }
         let e = l.enterprise_at(sender);
         let taken = resolve_lines(l, &self.lines, &Offer::Holdings(sender), &e.uscc)?;
+        clearance::check_movable(l, &self.lines, &taken.per_line)?;
         check_new_codes(l, &self.lines, &e.province)?;
         Ok((sender, receiver, taken))
     }

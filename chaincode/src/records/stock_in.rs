@@ -5,8 +5,8 @@
 //! custody (only into a cold storage the operator registered); when the operator already has them (received by a shipment, or
 //! its own goods), the record places them in the storage without moving them.
 
-use super::lines::{Line, Offer, parse_lines, resolve};
-use super::{Cx, counterpart, not_future};
+use super::lines::{Line, Offer, parse_lines, resolve_lines};
+use super::{Cx, clearance, counterpart, not_future};
 use crate::fields::{Fields, Qty, Result};
 use crate::record::RecordError;
 use crate::state::ledger::{DOCUMENTS, DocumentKind, EntId, Ledger, LotId, Movement, MovementKind, STORAGE_IDS, StorageId};
@@ -87,13 +87,15 @@ impl StockIn {
                     "taking another enterprise's goods into custody needs one of the signer's registered cold storages (cold_storage); name it by storageNumber or storageName",
                 ));
             }
-            let from_owner = resolve(l, &self.lines, &Offer::Holdings(owner), &l.enterprise_at(owner).uscc);
+            let from_owner = resolve_lines(l, &self.lines, &Offer::Holdings(owner), &l.enterprise_at(owner).uscc);
             if let Ok(taken) = from_owner {
-                return Ok(Placement { operator, owner: Some(owner), storage, taken });
+                clearance::check_movable(l, &self.lines, &taken.per_line)?;
+                return Ok(Placement { operator, owner: Some(owner), storage, taken: taken.lots });
             }
         }
-        let taken = resolve(l, &self.lines, &Offer::Holdings(operator), &l.enterprise_at(operator).uscc)?;
-        Ok(Placement { operator, owner: None, storage, taken })
+        let taken = resolve_lines(l, &self.lines, &Offer::Holdings(operator), &l.enterprise_at(operator).uscc)?;
+        clearance::check_movable(l, &self.lines, &taken.per_line)?;
+        Ok(Placement { operator, owner: None, storage, taken: taken.lots })
     }
 
     /// Applies what [`Self::validate`] planned against this same ledger.

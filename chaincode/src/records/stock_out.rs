@@ -4,7 +4,7 @@
 
 use super::lines::{Line, Offer, Taken, check_new_codes, parse_lines, register_new_codes, resolve_lines};
 use super::stock_in::storage_of;
-use super::{Cx, counterpart, not_future};
+use super::{Cx, clearance, counterpart, not_future};
 use crate::fields::{Fields, Result};
 use crate::record::RecordError;
 use crate::state::ledger::{DOCUMENTS, DocumentKind, EntId, Ledger, Movement, MovementKind, StorageId};
@@ -63,6 +63,7 @@ impl StockOut {
         let storage = storage_of(l, operator, self.storage.as_ref())?;
         let e = l.enterprise_at(operator);
         let taken = resolve_lines(l, &self.lines, &Offer::Holdings(operator), &e.uscc)?;
+        clearance::check_movable(l, &self.lines, &taken.per_line)?;
         check_new_codes(l, &self.lines, &e.province)?;
         Ok((operator, receiver, storage, taken))
     }

@@ -86,6 +86,34 @@ pub struct LotDocuments {
     pub release_certificate: Option<(String, NaiveDate)>,
 }
 
+impl LotDocuments {
+    /// Whether a product batch record carries any document beyond its certificate.
+    pub fn any(&self) -> bool {
+        self.customs_number.is_some()
+            || self.waybill_number.is_some()
+            || self.consumer_enterprises.is_some()
+            || self.disinfection.is_some()
+            || self.nucleic_acid.is_some()
+            || self.release_certificate.is_some()
+    }
+
+    /// Takes each document `newer` carries in place of this one's.
+    pub fn update(&mut self, newer: &LotDocuments) {
+        fn take<T: Clone>(mine: &mut Option<T>, theirs: &Option<T>) {
+            if theirs.is_some() {
+                mine.clone_from(theirs);
+            }
+        }
+        take(&mut self.quarantine_image, &newer.quarantine_image);
+        take(&mut self.customs_number, &newer.customs_number);
+        take(&mut self.waybill_number, &newer.waybill_number);
+        take(&mut self.consumer_enterprises, &newer.consumer_enterprises);
+        take(&mut self.disinfection, &newer.disinfection);
+        take(&mut self.nucleic_acid, &newer.nucleic_acid);
+        take(&mut self.release_certificate, &newer.release_certificate);
+    }
+}
+
 /// A lot: the goods of one entry quarantine certificate and production
 /// batch, the matching key seed 000 uses between provinces.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -355,6 +383,20 @@ pub struct Alert {
     pub disposals: Vec<Disposal>,
 }
 
+/// Why a lot may not move: a positive nucleic-acid test (seed 000 §二.5).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Stop {
+    /// What was found, e.g. "nucleic-acid test positive (核酸检测阳性) by 天津海关技术中心".
+    pub result: String,
+    /// The record type that reported it (`product_batch`, `central_warehouse`).
+    pub record: String,
+    /// The province where it was recorded: its bureau holds the alert.
+    pub province: String,
+    pub tx: TxId,
+    pub height: u64,
+}
+
 /// A published notice.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -547,6 +589,9 @@ pub const SHIPMENTS: Table<(EntId, String), Shipment> = Table::new(0x36, "shipme
 pub const DOCUMENTS: Table<(EntId, DocumentKind, String), ()> = Table::new(0x37, "documents");
 /// Lots by container number (for associated-product warnings).
 pub const CONTAINERS: Table<(String, LotId), ()> = Table::new(0x38, "containers");
+/// Lots stopped by a positive test, by (certificate, batch): a test recorded
+/// before the lot's product batch stops it too.
+pub const STOPS: Table<(String, String), Stop> = Table::new(0x3A, "stops");
 pub const COLD_STORAGES: Table<StorageId, ColdStorage> = Table::new(0x40, "cold_storages");
 pub const STORAGE_IDS: Table<(EntId, String), StorageId> = Table::new(0x41, "storage_ids");
 /// Stock-ins by cold storage (for associated-product warnings).
@@ -831,7 +876,7 @@ impl Ledger {
 }
 
 /// Every table of the state, by prefix (for readers of raw entries: proofs).
-fn table_names() -> [(u8, &'static str); 42] {
+fn table_names() -> [(u8, &'static str); 43] {
     macro_rules! named {
         ($($t:ident),* $(,)?) => { [$(($t.prefix(), $t.name())),*, (super::merkle::NODE_PREFIX, "state_tree")] };
     }
@@ -858,6 +903,7 @@ fn table_names() -> [(u8, &'static str); 42] {
         SHIPMENTS,
         DOCUMENTS,
         CONTAINERS,
+        STOPS,
         COLD_STORAGES,
         STORAGE_IDS,
         STORAGE_VISITS,

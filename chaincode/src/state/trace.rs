@@ -67,6 +67,10 @@ pub struct LotView {
     /// Kilograms, decimal text.
     pub entered_kg: String,
     pub nucleic_acid: Option<String>,
+    /// Why the lot may not move, if it may not: a positive test stopped it,
+    /// or its nucleic-acid test or disinfection is not on chain (seed 000
+    /// §二.5, 四无五不; docs/RECORDS.md, "Goods that may not move").
+    pub stopped: Option<String>,
     /// The product batch record that entered the lot.
     pub tx: TxId,
 }
@@ -423,6 +427,7 @@ fn lot_view_of(r: &mut Reader, lot: &Lot) -> LotView {
         entered_pieces: lot.entered.pieces,
         entered_kg: kg(lot.entered.grams),
         nucleic_acid: lot.documents.nucleic_acid.as_ref().map(|n| n.0.clone()),
+        stopped: crate::records::clearance::why_not_movable(r.l, lot),
         tx: lot.tx,
     }
 }

@@ -122,6 +122,8 @@ pub fn batch_rec(code: &str, qn: &str, batch: &str, pieces: u64, weight_kg: &str
             "portOfEntry": "天津新港",
             "quarantineNumber": qn,
         },
+        "disinfectInfo": {"disinfectDate": "2026-11-01", "placeOfDisinfection": "CustomsPort", "disinfectNumber": "XD20261101", "disinfectState": 1},
+        "nucleicInfo": {"naResult": "阴性", "naDate": "2026-11-01", "naUnit": "天津海关技术中心"},
     })
 }
 

@@ -531,7 +531,7 @@ impl Driver {
                 for (r, tx) in receipts.iter().zip(block.txs.iter()) {
                     self.mempool.remove(&r.tx_id);
                     if r.outcome == Outcome::Applied
-                        && let Some(kind) = ChainEvent::kind_of(tx)
+                        && let Some(kind) = ChainEvent::kind_of(tx, &r.tx_id, &state)
                     {
                         events.push(ChainEvent { kind, tx_id: r.tx_id, height: ctx.height });
                     }

@@ -27,9 +27,15 @@ pub struct ChainEvent {
 }
 
 impl ChainEvent {
-    /// The event kind of a transaction's record, if it is one.
-    pub fn kind_of(tx: &Transaction) -> Option<&'static str> {
+    /// The event kind of an applied transaction, if it is one: an alert,
+    /// disposal or notice record, or a record whose positive test result
+    /// made the chain raise an alert (`state`, after applying it, holds an
+    /// alert under its id; chaincode `records::clearance`).
+    pub fn kind_of(tx: &Transaction, tx_id: &TxId, state: &State) -> Option<&'static str> {
         let text = tx.record.as_str();
+        if text.contains("\"type\":\"product_batch\"") || text.contains("\"type\":\"central_warehouse\"") {
+            return state.ledger().contains(&coldchain_chaincode::state::ledger::ALERTS, tx_id).then_some("alert");
+        }
         if !text.contains("\"type\":\"alert") && !text.contains("\"type\":\"notice\"") {
             return None; // most records: no parse
         }
