@@ -430,6 +430,32 @@ fn refused_records_name_field_and_rule_and_store_nothing() {
             assert_eq!(code, 404, "refused transaction {id} is known to node {node}: {env}");
         }
     }
+
+    // A positive nucleic-acid test stops the goods (seed 000 §二.5): the
+    // importer re-submits its product batch with the result; the chain
+    // raises an alert for Hebei, streamed to Hebei's bureau, and the next
+    // shipment of the lot is refused naming the line and the result.
+    let hebei = admin_key(&c, "hebei");
+    let stream = subscribe_alerts(&c.nodes[2].gateway, c.signed_read(2, "/v1/alerts/stream", &hebei), Instant::now() + Duration::from_secs(120));
+    let mut positive = record_of("stock the imported batch");
+    positive["nucleicInfo"]["naResult"] = json!("阳性");
+    let (body, id) = sign_record(chain, importer, positive);
+    let h = submit_applied(&c, 2, &body, &id);
+    c.wait_height(&[0, 1, 2, 3], h, LONG);
+    let streamed = stream.join().unwrap();
+    assert!(streamed.contains(&format!("\"tx_id\":\"{id}\"")), "the chain's alert was not streamed: {streamed}");
+    let (code, env) = c.read_as(2, &format!("/v1/alerts/{id}"), Some(&hebei));
+    assert_eq!(code, 200, "{env}");
+    assert_eq!(env["result"]["alert"]["province"], "130000", "{env}");
+    assert!(env["result"]["alert"]["reason"].as_str().unwrap().contains("核酸检测阳性"), "{env}");
+    let mut ship = record_of("ship 800 cartons");
+    ship["Send_number"] = json!("HE-SO-9998");
+    ship["Product_list"][0]["numberOfPieces"] = json!(10);
+    ship["Product_list"][0]["weight"] = json!(200);
+    let (body, _) = sign_record(chain, importer, ship);
+    let r = refuse(0, &body);
+    assert_eq!(r["field"], "record.Product_list[0]", "{r}");
+    assert!(r["rule"].as_str().unwrap().contains("is stopped: nucleic-acid test positive"), "{r}");
     eprintln!("refusals checked in {:?}", started.elapsed());
 }
 
