@@ -17,7 +17,7 @@ use coldchain_node::network::{NetEvent, NetworkConfig, peer_id_of, spawn};
 use coldchain_node::wire::{SyncRequest, SyncResponse, WIRE_VERSION, WireMessage};
 use common::*;
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -735,5 +735,76 @@ fn far_future_proposals_by_ids_or_whole_are_counted_as_refused() {
         let after = count(i);
         eprintln!("node {i}: {rounds} rounds of 6 proposals; refused counted {} → {after}", before[k]);
         assert!(after > before[k], "node {i} counted none of {} refused proposals", 6 * rounds);
+    }
+}
+
+/// Equivocating votes (moved here from tests/cluster.rs): in the first
+/// three views it sees a proposal of, the endpoint notarizes that block and
+/// 40 blocks that do not exist. Each of the three honest validators catches
+/// each offence and submits an `evidence` transaction; the chain records
+/// each offence once (`GET /v1/evidence`, the same on every node, both
+/// signatures checkable against genesis), and keeps finalizing.
+#[test]
+fn a_validator_that_votes_for_two_blocks_is_recorded_on_chain_once() {
+    use coldchain_node::crypto::verify_vote;
+    let (c, byz) = start(None);
+    let equivocated = Mutex::new(BTreeSet::new());
+    let act = |b: &Byzantine| {
+        let fresh: Vec<Header> = {
+            let seen = b.seen.lock().unwrap();
+            let done = equivocated.lock().unwrap();
+            seen.headers.values().filter(|h| !done.contains(&h.view)).take(3 - done.len()).cloned().collect()
+        };
+        for h in fresh {
+            equivocated.lock().unwrap().insert(h.view);
+            for hash in std::iter::once(h.hash()).chain((0..40u8).map(|i| Hash([i; 32]))) {
+                b.broadcast(ConsensusMessage::Vote(b.vote(VoteKind::Notarize, h.view, hash)));
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let (progress, _) = byz.while_acting(act, || {
+        let deadline = Instant::now() + LONG;
+        let mut round = 0;
+        loop {
+            let progress = honest_keep_finalizing(&c, 1, 700_000 + 30 * round, || {});
+            round += 1;
+            if equivocated.lock().unwrap().len() == 3 {
+                break progress;
+            }
+            assert!(Instant::now() < deadline, "saw proposals of only {:?}", equivocated.lock().unwrap());
+        }
+    });
+    let equivocated = equivocated.into_inner().unwrap();
+    eprintln!("equivocated in views {equivocated:?}; {progress:?}");
+    wait_for("an offence on chain", LONG, || (!evidence(&c, 0).is_empty()).then_some(()));
+    // Every honest node that caught an offence submitted it; the chain
+    // settles on one record each. (A view the others finalized before the
+    // conflicting votes arrived is not caught: votes of finalized views are
+    // not looked at.)
+    let head = c.advance(0, 2);
+    c.wait_height(&HONEST, head, LONG);
+    let list = evidence(&c, 0);
+    let views: BTreeSet<u64> = list.iter().map(|e| e["view"].as_u64().unwrap()).collect();
+    assert_eq!(views.len(), list.len(), "one record per offence, whoever caught it: {list:?}");
+    assert!(views.is_subset(&equivocated), "offences in views {views:?}, but the validator equivocated in {equivocated:?}");
+    eprintln!("offences recorded in views {views:?} of the {equivocated:?} the validator equivocated in");
+    let offender_key = byz.genesis.keys()[BYZ];
+    for e in &list {
+        assert_eq!(e["offender"], byz.genesis.validators[BYZ].province.as_str());
+        assert_eq!(e["offence"], "conflicting_notarize");
+        let view = e["view"].as_u64().unwrap();
+        let votes = e["votes"].as_array().unwrap();
+        assert_eq!(votes.len(), 2);
+        assert_ne!(votes[0]["hash"], votes[1]["hash"]);
+        for v in votes {
+            let hash: Hash = v["hash"].as_str().unwrap().parse().unwrap();
+            let mut sig = [0u8; 64];
+            hex::decode_to_slice(v["signature"].as_str().unwrap(), &mut sig).unwrap();
+            assert!(verify_vote(&offender_key, VoteKind::Notarize, byz.chain_id(), view, &hash, &sig), "a recorded signature does not verify: {e}");
+        }
+    }
+    for i in [1, 2] {
+        assert_eq!(evidence(&c, i), list, "node {i}");
     }
 }

@@ -18,7 +18,6 @@ struct Endpoint<M> {
     rt: tokio::runtime::Runtime,
     net: coldchain_node::network::NetworkHandle<M, coldchain_node::wire::SyncRequest, coldchain_node::wire::SyncResponse>,
     events: tokio::sync::mpsc::Receiver<coldchain_node::network::NetEvent<M, coldchain_node::wire::SyncRequest, coldchain_node::wire::SyncResponse>>,
-    key: ed25519_dalek::SigningKey,
     genesis: coldchain_node::genesis::Genesis,
 }
 
@@ -44,7 +43,7 @@ where
             redial_interval: Duration::from_millis(200),
         }))
         .unwrap();
-    Endpoint { rt, net, events, key, genesis }
+    Endpoint { rt, net, events, genesis }
 }
 
 /// Submits `n` signed records as batches spread over `via` nodes; returns ids.
@@ -255,99 +254,6 @@ fn a_validator_of_the_earlier_wire_version_is_sent_whole_proposals() {
     let head = c.advance(0, 1);
     c.wait_height(&[0, 1, 2], head, LONG);
     c.assert_same_chain(&[0, 1, 2], head);
-}
-
-/// Issue 17, evidence on chain: validator 3 is replaced by an endpoint that
-/// holds its key and, in the first three views it sees a proposal of,
-/// notarizes that block and 40 blocks that do not exist. Each of the three
-/// honest validators catches each offence and submits an `evidence`
-/// transaction; the chain records each offence once (`GET /v1/evidence`,
-/// the same on every node, both signatures checkable against genesis), and
-/// keeps finalizing.
-#[test]
-fn a_validator_that_votes_for_two_blocks_is_recorded_on_chain_once() {
-    use coldchain_chaincode::Hash;
-    use coldchain_node::consensus::{ConsensusMessage, Vote};
-    use coldchain_node::crypto::{VoteKind, sign_vote, verify_vote};
-    use coldchain_node::network::NetEvent;
-    use coldchain_node::wire::{WIRE_VERSION, WireMessage};
-    let mut c = Cluster::start(4);
-    c.advance(0, 1);
-    let Endpoint { rt, net, mut events, key, genesis } = endpoint_in_place_of::<WireMessage>(&mut c, 3);
-    let mut equivocated = std::collections::BTreeSet::new();
-    let deadline = std::time::Instant::now() + LONG;
-    let mut submitted = 0;
-    while equivocated.len() < 3 {
-        assert!(std::time::Instant::now() < deadline, "saw proposals of only {} views", equivocated.len());
-        submit_records(&c, &[0, 1, 2], 20, 9000 + submitted, false);
-        submitted += 20;
-        let window = rt.block_on(async {
-            let mut got = Vec::new();
-            let until = tokio::time::Instant::now() + Duration::from_millis(300);
-            while let Ok(Some(event)) = tokio::time::timeout_at(until, events.recv()).await {
-                got.push(event);
-            }
-            got
-        });
-        for event in window {
-            let proposal = match event {
-                NetEvent::Message { message: WireMessage::ProposalIds { proposal, .. } | WireMessage::Proposal { proposal, .. }, .. } => proposal,
-                _ => continue,
-            };
-            let view = proposal.header.view;
-            if equivocated.len() == 3 || !equivocated.insert(view) {
-                continue;
-            }
-            net.broadcast(WireMessage::Hello { version: WIRE_VERSION });
-            let hashes = std::iter::once(proposal.header.hash()).chain((0..40u8).map(|i| Hash([i; 32])));
-            for hash in hashes {
-                let signature = sign_vote(&key, VoteKind::Notarize, &genesis.chain_id, view, &hash);
-                net.broadcast(WireMessage::Consensus(ConsensusMessage::Vote(Vote { kind: VoteKind::Notarize, view, hash, signer: 3, signature })));
-            }
-        }
-    }
-    let offender = genesis.validators[3].province.clone();
-    wait_for("an offence on chain", LONG, || {
-        let (code, env) = get(&c.url(0, "/v1/evidence"));
-        (code == 200 && env["result"].as_array().is_some_and(|l| !l.is_empty())).then_some(())
-    });
-    // Every honest node that caught an offence submitted it; the chain
-    // settles on one record each. (A view the others finalized before the
-    // conflicting votes arrived is not caught: votes of finalized views are
-    // not looked at.)
-    let head = c.advance(0, 2);
-    c.wait_height(&[0, 1, 2], head, LONG);
-    let (_, env) = get(&c.url(0, "/v1/evidence"));
-    let evidence = env["result"].clone();
-    let list = evidence.as_array().unwrap();
-    let views: std::collections::BTreeSet<u64> = list.iter().map(|e| e["view"].as_u64().unwrap()).collect();
-    assert_eq!(views.len(), list.len(), "one record per offence, whoever caught it: {evidence}");
-    assert!(views.is_subset(&equivocated), "offences in views {views:?}, but the validator equivocated in {equivocated:?}");
-    eprintln!("offences recorded in views {views:?} of the {equivocated:?} the validator equivocated in");
-    let offender_key = genesis.keys()[3];
-    for e in list {
-        assert_eq!(e["offender"], offender.as_str());
-        assert_eq!(e["offence"], "conflicting_notarize");
-        let view = e["view"].as_u64().unwrap();
-        let votes = e["votes"].as_array().unwrap();
-        assert_eq!(votes.len(), 2);
-        assert_ne!(votes[0]["hash"], votes[1]["hash"]);
-        for v in votes {
-            let hash: Hash = v["hash"].as_str().unwrap().parse().unwrap();
-            let mut sig = [0u8; 64];
-            hex::decode_to_slice(v["signature"].as_str().unwrap(), &mut sig).unwrap();
-            assert!(
-                verify_vote(&offender_key, VoteKind::Notarize, &genesis.chain_id, view, &hash, &sig),
-                "a recorded signature does not verify: {e}"
-            );
-        }
-    }
-    // Every honest node holds the same record, and the chain goes on.
-    for i in [1, 2] {
-        let (_, env) = get(&c.url(i, "/v1/evidence"));
-        assert_eq!(env["result"], evidence, "node {i}");
-    }
-    drop(net);
 }
 
 #[test]
