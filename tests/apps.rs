@@ -37,9 +37,13 @@ fn fresh_nonce() -> String {
 }
 
 fn signed(secret: &str, body: &Value) -> Request {
+    signed_for(secret, TARGET, body)
+}
+
+fn signed_for(secret: &str, target: &str, body: &Value) -> Request {
     let body = serde_json::to_vec(body).unwrap();
     let (timestamp, nonce) = (now_ms().to_string(), fresh_nonce());
-    let signature = sign_request(secret, APPID, &timestamp, &nonce, "POST", TARGET, &body);
+    let signature = sign_request(secret, APPID, &timestamp, &nonce, "POST", target, &body);
     Request { appid: APPID.into(), timestamp, nonce, signature, body }
 }
 
@@ -196,6 +200,27 @@ fn enterprises_submit_with_signed_requests_and_every_bad_request_is_refused_with
     refused(&url, &good, &[], 401, "replayed_nonce", "nonce");
     let (code, env) = get(&c.url(0, &format!("/v1/tx/{good_id}")));
     assert_eq!((code, env["result"]["height"].as_u64()), (200, Some(good_height)), "finalized once, at its first height: {env}");
+
+    // A batch of bare records in one signed request (seed 004 on every
+    // write route): each record signed by the node, `via` the app id; a
+    // replay of the request is refused.
+    let batch_target = "/v1/records/batch?wait=finalized";
+    let batch = signed_for(&secret, batch_target, &json!([document(20), document(21)]));
+    let (code, env) = send(&c.url(0, batch_target), &batch, &[]);
+    assert_eq!(code, 200, "{env}");
+    let results = env["result"]["results"].as_array().unwrap_or_else(|| panic!("{env}"));
+    assert_eq!(results.len(), 2, "{env}");
+    for (i, r) in results.iter().enumerate() {
+        assert_eq!(r["state"], "finalized", "{env}");
+        let (code, tx) = get(&c.url(2, &format!("/v1/tx/{}", r["tx_id"].as_str().unwrap())));
+        assert_eq!(code, 200, "{tx}");
+        assert_eq!(tx["result"]["transaction"]["record"]["via"]["appid"], APPID, "{tx}");
+        assert_eq!(tx["result"]["transaction"]["record"]["document"]["seq"], 20 + i, "{tx}");
+    }
+    refused(&c.url(0, batch_target), &batch, &[], 401, "replayed_nonce", "nonce");
+    // A record that sets `via` itself is refused, naming its place.
+    let forged = signed_for(&secret, batch_target, &json!([document(22), {"type": "notarise", "document": {}, "via": {}}]));
+    refused(&c.url(0, batch_target), &forged, &[], 400, "invalid_record", "record[1].via");
 
     // Rotated: the old secret is refused, the new one signs.
     let out = run_cli(&[

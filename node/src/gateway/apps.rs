@@ -23,7 +23,7 @@
 
 use super::Gateway;
 use super::envelope::{ApiError, ErrorCode, ok};
-use super::handlers::{WaitQuery, body_bytes, parse_body, submit_new, submit_one, submit_value, submitted, wait_ms};
+use super::handlers::{MAX_BATCH, WaitQuery, body_bytes, parse_body, submit_batch, submit_new, submit_one, submit_value, submitted, wait_ms};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Query, State};
@@ -225,24 +225,92 @@ pub async fn submit_record(
     let wait = wait_ms(&gw, &q)?;
     let bytes = body_bytes(body, gw.max_body_bytes)?;
     let (appid, nonce, uscc) = authenticate(&gw, &method, &uri, &headers, &bytes)?;
-    let mut record = parse_body(Ok(bytes), gw.max_body_bytes)?;
+    let record = parse_body(Ok(bytes), gw.max_body_bytes)?;
+    let value = app_transaction(&gw, &appid, tx_nonce(&appid, &nonce), record, "")?;
+    let (id, height) = submit_value(&gw, value, wait).await?;
+    tracing::info!(%appid, %uscc, tx = %id, "record submitted for an app id");
+    submitted(&gw, id, height, wait)
+}
+
+/// A bare record of an app id's signed request as the transaction this node
+/// signs for it: `via` added, images out of the signed form (kept beside
+/// it). `at` is the record's place in the body, for errors (`""` or `[i]`).
+fn app_transaction(gw: &Gateway, appid: &str, nonce: u64, mut record: serde_json::Value, at: &str) -> Result<serde_json::Value, ApiError> {
     let Some(obj) = record.as_object_mut() else {
-        return Err(ApiError::field(ErrorCode::MalformedJson, "(body)", "must be the record: a JSON object with a \"type\""));
+        return Err(ApiError::field(ErrorCode::MalformedJson, format!("(body){at}"), "must be the record: a JSON object with a \"type\""));
     };
     if obj.contains_key("via") {
-        return Err(ApiError::field(ErrorCode::InvalidRecord, "record.via", "is set by the node that checks the signed request; leave it out"));
+        return Err(ApiError::field(
+            ErrorCode::InvalidRecord,
+            format!("record{at}.via"),
+            "is set by the node that checks the signed request; leave it out",
+        ));
     }
     obj.insert("via".into(), json!({"path": "appid", "appid": appid}));
     let mut signed_form = record.clone();
-    let images = coldchain_chaincode::images::extract(&mut signed_form).map_err(|e| ApiError::field(ErrorCode::InvalidImage, e.field, e.rule))?;
-    let tx = Transaction::sign(&gw.services.genesis.chain_id, tx_nonce(&appid, &nonce), signed_form, &gw.services.node_key);
+    let images = coldchain_chaincode::images::extract(&mut signed_form)
+        .map_err(|e| ApiError::field(ErrorCode::InvalidImage, e.field.replacen("record", &format!("record{at}"), 1), e.rule))?;
+    let tx = Transaction::sign(&gw.services.genesis.chain_id, nonce, signed_form, &gw.services.node_key);
     let mut value = serde_json::to_value(&tx).map_err(ApiError::internal)?;
     if !images.is_empty() {
         value["record"] = record;
     }
-    let (id, height) = submit_value(&gw, value, wait).await?;
-    tracing::info!(%appid, %uscc, tx = %id, "record submitted for an app id");
-    submitted(&gw, id, height, wait)
+    Ok(value)
+}
+
+/// `POST /v1/records/batch`: signed transactions (as `POST /v1/tx/batch`),
+/// or, with seed 004's headers, an array of bare records in one signed
+/// request.
+#[utoipa::path(
+    post,
+    path = "/v1/records/batch",
+    tags = ["enterprises"],
+    summary = "Submit trace records in a batch",
+    description = "A JSON array of 1 to 10,000 signed transactions whose records are trace records (docs/RECORDS.md), exactly as `POST /v1/tx/batch`; or, in a seed 004 signed request (headers `appid`, `timestamp`, `nonce`, `signature`, signed over the whole body as for `POST /v1/records`), a JSON array of bare records, which the node of the bureau that issued the app id signs one by one (record `i`'s transaction nonce derives from the app id, the request nonce and `i`, so a replayed request is the same transactions). One result per item, in order. Base64 images are taken out of each record and kept on this node.",
+    params(
+        WaitQuery,
+        ("appid" = Option<String>, Header, nullable = false, description = "Signed request: the app id a bureau issued (`POST /v1/apps`)."),
+        ("timestamp" = Option<String>, Header, nullable = false, description = "Signed request: milliseconds since 1970-01-01T00:00:00Z, within ±300 s of the node's clock."),
+        ("nonce" = Option<String>, Header, nullable = false, description = "Signed request: 10–64 of A–Z a–z 0–9 - _, new for every request."),
+        ("signature" = Option<String>, Header, nullable = false, description = "Signed request: as for `POST /v1/records`, over this request's method, path and body."),
+    ),
+    request_body(content = Vec<coldchain_chaincode::Transaction>, description = "A JSON array of signed transactions, or (with the signed-request headers) of bare records.", example = json!(super::openapi::examples::batch())),
+    responses(
+        (status = 200, description = "At least one item accepted; each item's result says `pending`, `finalized` or `refused` with field and rule.", body = super::openapi::BatchEnvelope, example = json!(super::openapi::examples::batch_answer())),
+        (status = 400, description = "Malformed JSON or not an array of 1 to 10,000 (`ErrorEnvelope`), or every item refused (`BatchEnvelope` with `success: false`).", body = super::openapi::BatchRefused),
+        (status = 413, response = super::openapi::PayloadTooLarge),
+        (status = 500, response = super::openapi::Internal),
+        (status = 503, response = super::openapi::Unavailable),
+    )
+)]
+pub async fn submit_records_batch(
+    State(gw): State<Gateway>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    q: Query<WaitQuery>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    if !SIGNED_REQUEST_HEADERS.iter().any(|h| headers.contains_key(*h)) {
+        return submit_batch(State(gw), q, body).await;
+    }
+    let bytes = body_bytes(body, gw.max_body_bytes)?;
+    let (appid, nonce, uscc) = authenticate(&gw, &method, &uri, &headers, &bytes)?;
+    let serde_json::Value::Array(records) = parse_body(Ok(bytes), gw.max_body_bytes)? else {
+        return Err(ApiError::field(ErrorCode::InvalidBatch, "(body)", "must be a JSON array of records"));
+    };
+    if records.is_empty() || records.len() > MAX_BATCH {
+        return Err(ApiError::field(ErrorCode::InvalidBatch, "(body)", format!("must hold 1 to {MAX_BATCH} records, got {}", records.len())));
+    }
+    let txs = records
+        .into_iter()
+        .enumerate()
+        .map(|(i, record)| app_transaction(&gw, &appid, tx_nonce(&appid, &format!("{nonce}[{i}]")), record, &format!("[{i}]")))
+        .collect::<Result<Vec<_>, _>>()?;
+    let n = txs.len();
+    let body = serde_json::to_vec(&txs).map_err(ApiError::internal)?;
+    tracing::info!(%appid, %uscc, records = n, "records submitted for an app id");
+    submit_batch(State(gw), q, Ok(Bytes::from(body))).await
 }
 
 /// `POST /v1/apps`: a bureau's signed `app_credential` transaction. The

@@ -584,28 +584,6 @@ pub async fn submit_batch(State(gw): State<Gateway>, Query(q): Query<WaitQuery>,
     Ok(ok(status, message, BatchResult { results }))
 }
 
-/// `POST /v1/records/batch`: as `POST /v1/tx/batch`, under the name seed
-/// 004's clients look for (one handler carries one path).
-#[utoipa::path(
-    post,
-    path = "/v1/records/batch",
-    tags = ["enterprises"],
-    summary = "Submit signed records in a batch",
-    description = "As `POST /v1/tx/batch` (the same handler): a JSON array of 1 to 10,000 signed transactions whose records are trace records (docs/RECORDS.md); one result per item, in order. Base64 images are taken out of each record and kept on this node.",
-    params(WaitQuery),
-    request_body(content = Vec<coldchain_chaincode::Transaction>, description = "A JSON array of signed transactions.", example = json!(super::openapi::examples::batch())),
-    responses(
-        (status = 200, description = "At least one item accepted; each item's result says `pending`, `finalized` or `refused` with field and rule.", body = super::openapi::BatchEnvelope, example = json!(super::openapi::examples::batch_answer())),
-        (status = 400, description = "Malformed JSON or not an array of 1 to 10,000 (`ErrorEnvelope`), or every item refused (`BatchEnvelope` with `success: false`).", body = super::openapi::BatchRefused),
-        (status = 413, response = super::openapi::PayloadTooLarge),
-        (status = 500, response = super::openapi::Internal),
-        (status = 503, response = super::openapi::Unavailable),
-    )
-)]
-pub async fn submit_records_batch(gw: State<Gateway>, q: Query<WaitQuery>, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
-    submit_batch(gw, q, body).await
-}
-
 /// The result of `GET /v1/tx/{id}`: `pending`, or `finalized` with its
 /// place and outcome, as the caller may see it (the other fields are absent
 /// while pending).

@@ -125,8 +125,9 @@ pub async fn enforce(State(limit): State<Limit>, request: Request, next: Next) -
         Ok(response) => response,
         Err(_) => {
             let ms = limits.request_timeout.as_millis();
+            // Seed 004 annex A: 504, the gateway got no answer in time.
             ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
+                StatusCode::GATEWAY_TIMEOUT,
                 ErrorCode::Timeout,
                 format!("no answer within {ms} ms (`gateway.request_timeout_ms`); retry later"),
             )
@@ -198,7 +199,7 @@ mod tests {
             .layer(axum::Extension(Arc::new(limits)));
 
         let (status, _, env) = call(&app, "GET", "/slow", None).await;
-        assert_eq!((status, env["result"]["error"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("timeout")), "{env}");
+        assert_eq!((status, env["result"]["error"].as_str()), (StatusCode::GATEWAY_TIMEOUT, Some("timeout")), "{env}");
         let (status, _, env) = call(&app, "POST", "/upload", Some(101)).await;
         assert_eq!(
             (status, env["code"].as_u64(), env["result"]["error"].as_str()),

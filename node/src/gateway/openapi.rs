@@ -24,7 +24,7 @@ market-supervision bureaus of Beijing, Tianjin and Hebei and the national platfo
 cold-chain food.\n\n\
 Every JSON answer is the envelope of the Shenzhen interface standard (seed 004, DB4403/T §8.2): \
 `{\"success\", \"code\", \"message\", \"timestamp\", \"result\"}`. `code` repeats the HTTP status \
-(seed 004 annex A: 200, 401, 403, 404, 500, 503; this gateway adds 202 for \"accepted, not finalized within the wait\", \
+(seed 004 annex A: 200, 401, 403, 404, 500, 503, 504; this gateway adds 202 for \"accepted, not finalized within the wait\", \
 400 for a malformed request, 413 for a body over the limit, 422 for a record the chaincode refuses and 429 for a \
 caller over the rate limit). \
 An error's `result` is `{\"error\", \"field\", \"rule\"}`: a detail code, and where a field broke a rule, the field \
@@ -39,7 +39,7 @@ in docs/PROOFS.md. Routes that answer files or streams (`/`, `/openapi.json`, `/
     info(title = "coldchain gateway", version = env!("CARGO_PKG_VERSION"), description = DESCRIPTION),
     components(
         schemas(ErrorEnvelope, super::envelope::ErrorResult),
-        responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge, RuleViolated, TooManyRequests, Internal, Unavailable)
+        responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge, RuleViolated, TooManyRequests, Internal, Unavailable, GatewayTimeout)
     ),
     modifiers(&Security),
     tags(
@@ -340,11 +340,20 @@ pub struct Internal(ErrorEnvelope);
 /// Overloaded or shutting down.
 #[derive(ToResponse)]
 #[response(
-    description = "Overloaded or stopping (seed 004 annex A 503): mempool full or too many submissions in flight (`overloaded`), `shutting_down`, or no answer within `gateway.request_timeout_ms` (`timeout`). Retry later.",
+    description = "Overloaded or stopping (seed 004 annex A 503): mempool full or too many submissions in flight (`overloaded`), or `shutting_down`. Retry later.",
     example = json!(examples::error_message(503, "overloaded", "too many submissions in flight; retry later"))
 )]
 #[allow(dead_code)]
 pub struct Unavailable(ErrorEnvelope);
+
+/// No answer in time.
+#[derive(ToResponse)]
+#[response(
+    description = "No answer within `gateway.request_timeout_ms` (seed 004 annex A 504, `timeout`). A submission may still be finalized: look it up by its id (`GET /v1/tx/{id}`) before sending it again.",
+    example = json!(examples::error_message(504, "timeout", "no answer within 60000 ms (`gateway.request_timeout_ms`); retry later"))
+)]
+#[allow(dead_code)]
+pub struct GatewayTimeout(ErrorEnvelope);
 
 // ---------------------------------------------------------------------------
 // Examples, from seed 004 annex B where they apply.

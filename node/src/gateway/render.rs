@@ -747,6 +747,7 @@ mod tests {
             entered_pieces: 100,
             entered_kg: "1000".into(),
             nucleic_acid: None,
+            stopped: None,
             tx: tx(0),
         }
     }

@@ -9,7 +9,7 @@
 //!   they may ([`admit`]), before the handler, which takes the [`Caller`] as
 //!   an extractor;
 //! - the OpenAPI document ([`document`]): the handlers' paths, with the
-//!   security, the 401/403 answers and the limits' 429/503 that [`Who`] and
+//!   security, the 401/403 answers and the limits' 429/503/504 that [`Who`] and
 //!   [`Limit`] imply, and `x-coldchain-who`.
 //!
 //! The table of routes for people is `GET /openapi.json`, or docs/OPERATIONS.md.
@@ -160,7 +160,7 @@ pub fn declared() -> Vec<Route> {
         declare(Anyone, Request, routes!(handlers::block)),
         declare(Anyone, Request, routes!(handlers::evidence)),
         declare(SignersOrApps, Request, routes!(apps::submit_record)),
-        declare(Signers, Request, routes!(handlers::submit_records_batch)),
+        declare(SignersOrApps, Request, routes!(apps::submit_records_batch)),
         declare(Signers, Request, routes!(apps::issue)),
         declare(AnyoneScoped, Request, routes!(trace::code)),
         declare(AnyoneScoped, Request, routes!(trace::trace)),
@@ -295,6 +295,7 @@ fn describe(op: &mut Operation, who: Who, limit: Limit) {
     }
     if limit.timed() {
         add("503", "Unavailable");
+        add("504", "GatewayTimeout");
     }
 }
 
