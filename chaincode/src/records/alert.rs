@@ -9,7 +9,7 @@ use super::product_batch::known_code;
 use super::{Cx, not_future};
 use crate::fields::{Fields, Result};
 use crate::record::RecordError;
-use crate::state::ledger::{ALERTS, Alert, AlertState, Counter, Disposal, EntId, Ledger, LotId};
+use crate::state::ledger::{ALERTS, Alert, AlertState, Counter, Disposal, EntId, LOT_IDS, Ledger, LotId};
 use crate::transaction::TxId;
 use chrono::NaiveDate;
 
@@ -19,6 +19,8 @@ pub struct Found {
     /// The raising bureau's province.
     pub province: String,
     pub scheme: String,
+    /// The code the alert names: the one given, or the lot's first.
+    pub code: String,
     pub lot: LotId,
     /// The code's issuer.
     pub holder: Option<EntId>,
@@ -27,7 +29,10 @@ pub struct Found {
 #[derive(Clone, Debug)]
 pub struct AlertRecord {
     pub scheme: Option<(String, String)>,
-    pub code: (String, String),
+    /// The code named, or else the lot's certificate number and batch
+    /// (what a positive-test notice names).
+    pub code: Option<(String, String)>,
+    pub certificate: Option<((String, String), (String, String))>,
     pub reason: String,
     pub tested_at: (NaiveDate, String),
     pub lab: String,
@@ -35,14 +40,33 @@ pub struct AlertRecord {
 
 impl AlertRecord {
     pub fn parse(f: &mut Fields) -> Result<Self> {
+        let scheme = f.opt_str_at("scheme", &["traceCodeScheme"], 32)?;
+        let code = f.opt_str_at("code", &["traceCode"], 128)?;
+        let number = f.opt_str_at("quarantineNumber", &[], 21)?;
+        let batch = f.opt_str_at("batch", &["productionBatch"], 64)?;
+        let certificate = match (number, batch, &code) {
+            (Some(n), Some(b), None) => Some((n, b)),
+            (None, None, Some(_)) => None,
+            (Some(_), Some(_), Some((_, path))) => {
+                return Err(RecordError::new(path, "name the goods by code, or by quarantineNumber and batch, not both"));
+            }
+            (Some(_), None, _) => {
+                return Err(RecordError::new(f.at("batch"), "is required with quarantineNumber: the certificate's production batch"));
+            }
+            (None, Some(_), _) => return Err(RecordError::new(f.at("quarantineNumber"), "is required with batch")),
+            (None, None, None) => {
+                return Err(RecordError::new(f.at("code"), "is required: the goods' trace code, or else quarantineNumber and batch"));
+            }
+        };
         let r = AlertRecord {
-            scheme: f.opt_str_at("scheme", &["traceCodeScheme"], 32)?,
-            code: f.req_str_at("code", &["traceCode"], 128)?,
+            scheme,
+            code,
+            certificate,
             reason: f.req_str("reason", 500)?,
             tested_at: f.req_date("testedAt", &[])?,
             lab: f.req_str("lab", 200)?,
         };
-        f.finish("scheme, code, reason, testedAt, lab")?;
+        f.finish("scheme, code, quarantineNumber, batch, reason, testedAt, lab")?;
         Ok(r)
     }
 
@@ -50,24 +74,41 @@ impl AlertRecord {
     pub fn validate(&self, l: &Ledger, cx: &Cx) -> Result<Found> {
         let province = cx.require_bureau("alert")?;
         not_future(self.tested_at.0, &self.tested_at.1, cx)?;
+        if let Some(((number, number_path), (batch, _))) = &self.certificate {
+            let lot = l.get(&LOT_IDS, &(number.clone(), batch.clone())).ok_or_else(|| {
+                RecordError::new(
+                    number_path,
+                    format!("certificate {number} batch {batch} is not on chain; GET /v1/search?certificate={number} lists its batches"),
+                )
+            })?;
+            let (scheme, code) = l.lot_codes(lot).into_iter().next().unwrap_or_default();
+            let holder = l.code(&scheme, &code).and_then(|e| e.issuer);
+            return Ok(Found { province: province.to_string(), scheme, code, lot, holder });
+        }
+        let Some((code, code_path)) = &self.code else {
+            return Err(RecordError::new("record.code", "is required: the goods' trace code, or else quarantineNumber and batch"));
+        };
         let found = match &self.scheme {
             Some((s, path)) => {
                 if !l.schemes().contains_key(s) {
                     return Err(RecordError::new(path, format!("no code scheme \"{s}\" is registered")));
                 }
-                l.code(s, &self.code.0).map(|e| (s.clone(), e.lot, e.issuer))
+                l.code(s, code).map(|e| (s.clone(), e.lot, e.issuer))
             }
-            None => known_code(l, &self.code.0).map(|(s, e)| (s.to_string(), e.lot, e.issuer)),
+            None => known_code(l, code).map(|(s, e)| (s.to_string(), e.lot, e.issuer)),
         };
         let (scheme, lot, holder) = found.ok_or_else(|| {
-            RecordError::new(&self.code.1, format!("code {} is not known on chain; an alert starts from a registered code", self.code.0))
+            RecordError::new(
+                code_path,
+                format!("code {code} is not known on chain; an alert starts from a registered code, or from quarantineNumber and batch"),
+            )
         })?;
-        Ok(Found { province: province.to_string(), scheme, lot, holder })
+        Ok(Found { province: province.to_string(), scheme, code: code.clone(), lot, holder })
     }
 
     /// Applies what [`Self::validate`] planned against this same ledger.
     pub fn apply(self, plan: Found, l: &mut Ledger, cx: &Cx) {
-        let Found { province, scheme, lot, holder } = plan;
+        let Found { province, scheme, code, lot, holder } = plan;
         l.next_id(Counter::Alerts);
         l.put(
             &ALERTS,
@@ -76,7 +117,7 @@ impl AlertRecord {
                 id: cx.tx,
                 province,
                 scheme,
-                code: self.code.0,
+                code,
                 lot,
                 holder,
                 reason: self.reason,

@@ -5,7 +5,7 @@
 use super::Cx;
 use crate::fields::{Fields, Result};
 use crate::record::RecordError;
-use crate::state::ledger::{EntId, Ledger, SHIPMENTS, Shipment, Vehicle};
+use crate::state::ledger::{DRIVERS, EntId, Ledger, PLATES, SHIPMENTS, Shipment, Vehicle};
 
 #[derive(Clone, Debug)]
 pub struct VehicleRecord {
@@ -68,6 +68,8 @@ impl VehicleRecord {
 
     pub fn apply(self, l: &mut Ledger, cx: &Cx) {
         let Ok((key, mut shipment)) = self.shipment_key(l, cx) else { return };
+        l.put(&PLATES, &(self.plate.clone(), key.0, key.1.clone()), &());
+        l.put(&DRIVERS, &(self.driver_name.clone(), key.0, key.1.clone()), &());
         shipment.vehicles.push(Vehicle { plate: self.plate, driver_name: self.driver_name, driver_phone: self.driver_phone, tx: cx.tx });
         l.put(&SHIPMENTS, &key, &shipment);
     }

@@ -592,6 +592,10 @@ pub const CONTAINERS: Table<(String, LotId), ()> = Table::new(0x38, "containers"
 /// Lots stopped by a positive test, by (certificate, batch): a test recorded
 /// before the lot's product batch stops it too.
 pub const STOPS: Table<(String, String), Stop> = Table::new(0x3A, "stops");
+/// Shipments by the plate of a vehicle that carried them: (plate, sender, shipment number).
+pub const PLATES: Table<(String, EntId, String), ()> = Table::new(0x3B, "plates");
+/// Shipments by the name of a driver who carried them: (driver, sender, shipment number).
+pub const DRIVERS: Table<(String, EntId, String), ()> = Table::new(0x3C, "drivers");
 pub const COLD_STORAGES: Table<StorageId, ColdStorage> = Table::new(0x40, "cold_storages");
 pub const STORAGE_IDS: Table<(EntId, String), StorageId> = Table::new(0x41, "storage_ids");
 /// Stock-ins by cold storage (for associated-product warnings).
@@ -876,7 +880,7 @@ impl Ledger {
 }
 
 /// Every table of the state, by prefix (for readers of raw entries: proofs).
-fn table_names() -> [(u8, &'static str); 43] {
+fn table_names() -> [(u8, &'static str); 45] {
     macro_rules! named {
         ($($t:ident),* $(,)?) => { [$(($t.prefix(), $t.name())),*, (super::merkle::NODE_PREFIX, "state_tree")] };
     }
@@ -904,6 +908,8 @@ fn table_names() -> [(u8, &'static str); 43] {
         DOCUMENTS,
         CONTAINERS,
         STOPS,
+        PLATES,
+        DRIVERS,
         COLD_STORAGES,
         STORAGE_IDS,
         STORAGE_VISITS,

@@ -9,6 +9,7 @@
 
 pub mod ledger;
 pub mod merkle;
+pub mod search;
 pub mod snapshot;
 pub mod store;
 pub mod trace;
