@@ -242,6 +242,34 @@ fn the_story_traces_across_three_provinces_proves_offline_and_every_node_agrees(
         assert!(affected_usccs.contains(scenario::uscc(label).as_str()), "{label} is not among the affected: {affected_usccs:?}");
     }
 
+    // Search from what a notice names (bureaus only): the truck, then the
+    // certificate with the CLI; each finds the story's lot and its codes.
+    let plate = "/v1/search?plate=%E5%86%80B12345";
+    let (code, env) = c.read_as(1, plate, Some(&tianjin));
+    assert_eq!(code, 200, "{env}");
+    let hits = env["result"]["hits"].as_array().unwrap();
+    assert_eq!(hits.len(), 1, "{env}");
+    assert_eq!(hits[0]["lot"]["quarantine_number"], scenario::QUARANTINE_NUMBER, "{env}");
+    assert!(hits[0]["codes"].as_array().unwrap().iter().any(|c| c[1] == scenario::HEBEI_CODE), "{env}");
+    for (reader, status) in [(None, 401), (Some(&retailer), 403)] {
+        assert_eq!(c.read_as(1, plate, reader).0, status);
+    }
+    let (code, env) = c.read_as(1, "/v1/search?plate=x&driver=y", Some(&tianjin));
+    assert_eq!((code, env["result"]["field"].as_str()), (400, Some("(query)")), "{env}");
+    let out = run_cli(&[
+        "search",
+        "--gateway",
+        &c.nodes[0].gateway,
+        "--key",
+        path_str(&c.dir.path().join("beijing").join("admin.key")),
+        "--certificate",
+        scenario::QUARANTINE_NUMBER,
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains(&format!("certificate {} batch {}", scenario::QUARANTINE_NUMBER, scenario::CERT_BATCH)), "{text}");
+    assert!(text.contains(scenario::HEBEI_CODE), "{text}");
+
     // The Hebei code resolves to its Tianjin and Beijing codes.
     let resolved = get_ok(&c.url(3, &format!("/v1/codes/HE-GS1/{}", scenario::HEBEI_CODE)));
     let codes: BTreeSet<(String, String)> = resolved["codes"]

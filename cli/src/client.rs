@@ -186,6 +186,46 @@ pub fn escape(s: &str) -> String {
         .collect()
 }
 
+/// A search's lots as text: each lot, why it matched, whether it may move,
+/// and its codes (`coldchain trace --scheme S CODE` starts from any).
+pub fn search_table(r: &Value) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let s = |v: &Value| v.as_str().map(str::to_string).unwrap_or_else(|| if v.is_null() { "-".into() } else { v.to_string() });
+    let hits = r["hits"].as_array().map(Vec::as_slice).unwrap_or_default();
+    if hits.is_empty() {
+        out.push_str("no lot found\n");
+    }
+    for h in hits {
+        let lot = &h["lot"];
+        let _ = writeln!(
+            out,
+            "certificate {} batch {}: {} ({}), label batch {}, entered {} at {}, origin {}",
+            s(&lot["quarantine_number"]),
+            s(&lot["certificate_batch"]),
+            s(&lot["product_name"]),
+            s(&lot["product_id"]),
+            s(&lot["label_batch"]),
+            s(&lot["entry_date"]),
+            s(&lot["port_of_entry"]),
+            s(&lot["origin_uscc"])
+        );
+        for m in h["matched"].as_array().into_iter().flatten() {
+            let _ = writeln!(out, "  matched: {}", s(m));
+        }
+        if !lot["stopped"].is_null() {
+            let _ = writeln!(out, "  MAY NOT MOVE: {}", s(&lot["stopped"]));
+        }
+        for c in h["codes"].as_array().into_iter().flatten() {
+            let _ = writeln!(out, "  code: --scheme {} {}", s(&c[0]), s(&c[1]));
+        }
+    }
+    if r["truncated"] == true {
+        out.push_str("(more lots matched than are listed; narrow the search)\n");
+    }
+    out
+}
+
 /// A trace as text tables: the lot, its codes, the enterprises, the steps.
 pub fn trace_table(t: &Value) -> String {
     use std::fmt::Write;

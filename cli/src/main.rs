@@ -110,6 +110,39 @@ enum Command {
         #[arg(long)]
         key: Option<PathBuf>,
     },
+    /// Find lots as a bureau from what a positive-test notice names: a
+    /// certificate (and batch), a container, an enterprise, a truck or a
+    /// driver. Prints each lot, what matched, and its codes to trace from.
+    Search {
+        #[arg(long)]
+        gateway: String,
+        /// Your bureau's admin key (search is for bureaus only).
+        #[arg(long)]
+        key: PathBuf,
+        /// Entry quarantine certificate number (检验检疫证明编号).
+        #[arg(long, group = "by")]
+        certificate: Option<String>,
+        /// With --certificate: its production batch.
+        #[arg(long, requires = "certificate")]
+        batch: Option<String>,
+        #[arg(long, group = "by")]
+        container: Option<String>,
+        /// An enterprise's unified social credit code.
+        #[arg(long, group = "by")]
+        uscc: Option<String>,
+        /// Part of an enterprise's name.
+        #[arg(long, group = "by")]
+        name: Option<String>,
+        /// A vehicle plate, e.g. 冀B12345.
+        #[arg(long, group = "by")]
+        plate: Option<String>,
+        /// A driver's name.
+        #[arg(long, group = "by")]
+        driver: Option<String>,
+        /// Print the JSON answer instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Read alerts as a bureau (signed with its admin key): every alert, one
     /// alert with its affected set, or the live stream (--follow).
     Alerts {
@@ -428,6 +461,31 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 "json" => println!("{}", serde_json::to_string_pretty(&gw.get(&query)?.into_result()?)?),
                 "csv" | "dot" | "svg" => print!("{}", gw.get_text(&format!("{query}&format={format}"))?),
                 other => anyhow::bail!("--format {other}: use table, json, csv, dot or svg"),
+            }
+        }
+        Command::Search { gateway, key, certificate, batch, container, uscc, name, plate, driver, json } => {
+            let gw = Gateway::new(&gateway).reading_as(Some(read_key_file(&key)?));
+            let params: Vec<String> = [
+                ("certificate", certificate),
+                ("batch", batch),
+                ("container", container),
+                ("uscc", uscc),
+                ("name", name),
+                ("plate", plate),
+                ("driver", driver),
+            ]
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| format!("{k}={}", client::escape(&v))))
+            .collect();
+            anyhow::ensure!(
+                !params.is_empty(),
+                "name what to search by: --certificate (and --batch), --container, --uscc, --name, --plate or --driver"
+            );
+            let result = gw.get(&format!("/v1/search?{}", params.join("&")))?.into_result()?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&result)?);
+            } else {
+                print!("{}", client::search_table(&result));
             }
         }
         Command::Alerts { gateway, key, id, follow } => {

@@ -23,6 +23,7 @@ pub mod openapi;
 pub mod render;
 pub mod routes;
 pub mod scope;
+mod search;
 mod state_proof;
 pub mod tls;
 mod trace;

@@ -181,6 +181,10 @@ envelope!(
     AlertEnvelope => coldchain_chaincode::state::trace::AlertAnswer
 );
 envelope!(
+    /// `GET /v1/search`.
+    SearchEnvelope => super::search::SearchResult
+);
+envelope!(
     /// `GET /v1/alerts`.
     AlertsEnvelope => Vec<coldchain_chaincode::state::trace::AlertView>
 );
