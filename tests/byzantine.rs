@@ -692,6 +692,10 @@ fn oversized_garbage_and_mismatched_bodies_get_no_vote_and_are_not_stored() {
             let views: Vec<u64> = done.iter().filter(|(_, k)| *k == kind).map(|(v, _)| *v).collect();
             assert!(views.iter().any(|&v| rejected(&c, i, v, kind)), "node {i} did not reject the {kind:?} body of views {views:?}");
         }
+        // Each rejection is counted for operators too; an oversized body
+        // may instead be refused whole by the transport.
+        let counted = refused(&c, i, "body_invalid");
+        assert!(counted >= 2, "node {i} counted {counted} rejected bodies in coldchain_consensus_refused");
     }
     let top = *progress.after.iter().min().unwrap();
     for h in from + 1..=top {
@@ -734,17 +738,13 @@ fn a_two_faced_leader_is_recorded_on_chain_once_per_view() {
     }
 }
 
-/// Issue 17, a drop without a reason: the same far-future and unreachable
-/// proposals as above, sent as leaders send proposals (by ids,
-/// `WireMessage::ProposalIds`; whole, `WireMessage::Proposal`) instead of
-/// inside `WireMessage::Consensus`. The driver asks `admits_proposal` and
-/// drops them before the core sees them (node/src/runtime/driver.rs,
-/// `on_net`, `WireMessage::Proposal`; driver/bodies.rs, `on_proposal_ids`),
-/// so no `coldchain_consensus_refused` reason is counted: an operator sees
-/// nothing of them in /metrics. They are harmless (nothing is kept, the
-/// chain goes on); only the count is missing.
+/// Far-future and unreachable proposals sent as leaders send proposals (by
+/// ids, `WireMessage::ProposalIds`; whole, `WireMessage::Proposal`) instead
+/// of inside `WireMessage::Consensus`: the driver drops them before the core
+/// sees them, with their bodies, and counts each refusal's reason in
+/// `coldchain_consensus_refused` (before the fix it counted none, so an
+/// operator saw nothing of them in /metrics).
 #[test]
-#[ignore = "issue 17: proposals by ids or whole that admits_proposal refuses are dropped by the driver uncounted (no coldchain_consensus_refused reason)"]
 fn far_future_proposals_by_ids_or_whole_are_counted_as_refused() {
     let (c, byz) = start(None);
     let count = |i: usize| refused(&c, i, "proposal_far_future") + refused(&c, i, "proposal_unreachable_height");

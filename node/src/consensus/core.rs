@@ -373,6 +373,25 @@ impl Core {
         self.proposal_refusal(p).is_none()
     }
 
+    /// As [`admits_proposal`](Self::admits_proposal), counting the reason
+    /// of a refusal: the driver drops a proposal this refuses, with its
+    /// body, before the core sees it, and the count is all that shows.
+    pub fn screen_proposal(&mut self, p: &Proposal) -> bool {
+        match self.proposal_refusal(p) {
+            Some(reason) => {
+                self.refuse(reason);
+                false
+            }
+            None => true,
+        }
+    }
+
+    /// Counts a peer's message the driver dropped before the core saw it
+    /// (a body that does not match its proposal, a body that fails its checks).
+    pub fn count_refused(&mut self, reason: &'static str) {
+        self.refuse(reason);
+    }
+
     /// Why a proposal is not admitted, if it is not.
     fn proposal_refusal(&self, p: &Proposal) -> Option<&'static str> {
         let h = &p.header;

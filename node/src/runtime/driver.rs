@@ -34,6 +34,8 @@ enum Internal {
     Verified {
         hash: Hash,
         valid: bool,
+        /// The body failed its checks (not: it could not be stored).
+        rejected: bool,
     },
     Fetched(Block),
     /// The grace period of a proposal held for missing transactions is over.
@@ -485,7 +487,7 @@ impl Driver {
                 }
                 stored.is_ok()
             };
-            let _ = tx.send(Internal::Verified { hash, valid: stored });
+            let _ = tx.send(Internal::Verified { hash, valid: stored, rejected: result.is_err() });
         });
     }
 
@@ -675,7 +677,11 @@ impl Driver {
                     // A body is kept only for a proposal its view's leader
                     // signed, the first of its view to reach this node; a
                     // second one still goes to the core (evidence).
-                    if txs.len() != header.tx_count as usize || !self.core.admits_proposal(&proposal) {
+                    if txs.len() != header.tx_count as usize {
+                        self.core.count_refused("proposal_tx_count");
+                        return;
+                    }
+                    if !self.core.screen_proposal(&proposal) {
                         return;
                     }
                     if self.core.admits_body(&proposal) {
@@ -762,7 +768,12 @@ impl Driver {
         match internal {
             Internal::Timeout { view, kind } => self.handle(Event::Timeout { view, kind }),
             // A valid body is on disk already (stored by the verifying task).
-            Internal::Verified { hash, valid } => self.handle(Event::Verified { hash, valid }),
+            Internal::Verified { hash, valid, rejected } => {
+                if rejected {
+                    self.core.count_refused("body_invalid");
+                }
+                self.handle(Event::Verified { hash, valid })
+            }
             Internal::Fetched(block) => {
                 if !crate::consensus::may_extend(&self.last_finalized, &block.header) || !block.body_matches_header(&block.tx_ids()) {
                     return;

@@ -73,7 +73,11 @@ impl Driver {
     pub(super) fn on_proposal_ids(&mut self, from: PeerId, proposal: Proposal, ids: Vec<TxId>) {
         let header = &proposal.header;
         // Nothing is built, held or fetched for a proposal its view's leader did not sign.
-        if ids.len() != header.tx_count as usize || !self.core.admits_proposal(&proposal) {
+        if ids.len() != header.tx_count as usize {
+            self.core.count_refused("proposal_tx_count");
+            return;
+        }
+        if !self.core.screen_proposal(&proposal) {
             return;
         }
         let hash = header.hash();
