@@ -114,6 +114,12 @@ pub fn run(dir: Option<PathBuf>, exit_after: bool) -> Result<()> {
     let g = nodes[0].gateway.clone();
     let (scheme, code) = scenario::RETAIL;
     let beijing = read_key_file(&dir.join("beijing").join("admin.key"))?;
+    // An officer holding only the notice: certificate number and batch.
+    let (number, batch) = (scenario::QUARANTINE_NUMBER, scenario::CERT_BATCH);
+    let found = Gateway::new(&g).reading_as(Some(beijing.clone())).get(&format!("/v1/search?certificate={number}&batch={batch}"))?.into_result()?;
+    println!();
+    println!("search by the notice's certificate {number} and batch {batch}, as Beijing's officer:");
+    print!("{}", crate::client::search_table(&found));
     let trace = Gateway::new(&g).reading_as(Some(beijing)).get(&format!("/v1/trace?scheme={scheme}&code={code}&direction=both"))?.into_result()?;
     println!();
     println!("trace of Beijing retail code {scheme} {code}, as Beijing's officer sees it (inside the open alert: every province):");
@@ -160,6 +166,12 @@ pub fn run(dir: Option<PathBuf>, exit_after: bool) -> Result<()> {
     println!("  coldchain trace --gateway {g} --scheme {scheme} {code} --key {} --direction backward --format csv", admin.display());
     println!("  coldchain trace --gateway {g} --scheme {scheme} {code} --key {} --format svg > trace.svg", admin.display());
     println!("  curl -s {g}/v1/codes/HE-GS1/{}", scenario::HEBEI_CODE);
+    println!(
+        "  coldchain search --gateway {g} --key {} --certificate {} --batch {}   # or --container, --uscc, --name, --plate 冀B12345, --driver",
+        admin.display(),
+        scenario::QUARANTINE_NUMBER,
+        scenario::CERT_BATCH
+    );
     println!("  coldchain alerts --gateway {g} --key {} {alert_id}   # alerts are for bureaus", admin.display());
     println!("  coldchain alerts --gateway {g} --key {} --follow", admin.display());
     println!("  curl -s {g}/v1/status");
