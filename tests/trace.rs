@@ -270,6 +270,20 @@ fn the_story_traces_across_three_provinces_proves_offline_and_every_node_agrees(
     assert!(text.contains(&format!("certificate {} batch {}", scenario::QUARANTINE_NUMBER, scenario::CERT_BATCH)), "{text}");
     assert!(text.contains(scenario::HEBEI_CODE), "{text}");
 
+    // The dictionaries, to view and download (seed 000 §3.2), for anyone.
+    let list = get_ok(&c.url(2, "/v1/dictionaries"));
+    let names: Vec<&str> = list.as_array().unwrap().iter().map(|d| d["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"country") && names.contains(&"entry_port") && names.len() >= 8, "{list}");
+    let country = get_ok(&c.url(2, "/v1/dictionaries/country"));
+    assert!(country["entries"].as_array().unwrap().iter().any(|e| e["code"] == "BR" && e["name"] == "巴西"), "{country}");
+    let (code, content_type, body) = get_raw(&c.url(2, "/v1/dictionaries/country?format=csv"));
+    let csv = String::from_utf8(body).unwrap();
+    assert_eq!((code, content_type.as_str()), (200, "text/csv; charset=utf-8"));
+    assert!(csv.starts_with("\u{feff}code,name\r\n") && csv.contains("\r\nBR,巴西\r\n"), "{csv:.200}");
+    let (code, env) = get(&c.url(2, "/v1/dictionaries/colours"));
+    assert_eq!(code, 404, "{env}");
+    assert!(env["message"].as_str().unwrap().contains("the dictionaries are: country"), "{env}");
+
     // The Hebei code resolves to its Tianjin and Beijing codes.
     let resolved = get_ok(&c.url(3, &format!("/v1/codes/HE-GS1/{}", scenario::HEBEI_CODE)));
     let codes: BTreeSet<(String, String)> = resolved["codes"]

@@ -48,6 +48,11 @@ impl Dictionary {
         self.by_code.len()
     }
 
+    /// Every (code, name), in code order.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.by_code.iter().map(|(c, n)| (c.as_str(), n.as_str()))
+    }
+
     pub fn is_empty(&self) -> bool {
         self.by_code.is_empty()
     }

@@ -10,6 +10,7 @@
 pub mod access;
 pub mod apps;
 pub mod connections;
+pub mod dictionaries;
 pub mod envelope;
 mod explorer;
 pub mod export;

@@ -181,6 +181,14 @@ envelope!(
     AlertEnvelope => coldchain_chaincode::state::trace::AlertAnswer
 );
 envelope!(
+    /// `GET /v1/dictionaries`.
+    DictionariesEnvelope => Vec<super::dictionaries::DictionarySummary>
+);
+envelope!(
+    /// `GET /v1/dictionaries/{name}`.
+    DictionaryEnvelope => super::dictionaries::DictionaryView
+);
+envelope!(
     /// `GET /v1/search`.
     SearchEnvelope => super::search::SearchResult
 );

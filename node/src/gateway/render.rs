@@ -170,6 +170,16 @@ pub fn csv(trace: &Trace) -> String {
     out
 }
 
+/// A dictionary as CSV (`code,name`), with the byte-order mark [`csv`] explains.
+pub fn dictionary_csv(d: &coldchain_chaincode::dictionary::Dictionary) -> String {
+    let mut out = String::from('\u{feff}');
+    csv_row(&mut out, ["code", "name"].into_iter());
+    for (code, name) in d.entries() {
+        csv_row(&mut out, [code, name].into_iter());
+    }
+    out
+}
+
 fn csv_row<'a>(out: &mut String, fields: impl Iterator<Item = &'a str>) {
     for (i, f) in fields.enumerate() {
         if i > 0 {
