@@ -1273,8 +1273,16 @@ fn a_code_link_goes_to_a_scheme_of_the_signers_province() {
     assert_eq!(e.lot, w.lot(QN, BATCH));
     assert_eq!(e.issuer, Some(w.ent_id(&w.storage)));
     assert_eq!(e.origin, CodeOrigin::Link { from_scheme: HE_SCHEME.into(), from_code: CODE.into() });
-    assert_eq!(e.tx, r.tx_id);
+    assert_eq!((e.tx, e.grams), (r.tx_id, None));
     refuse(&mut w.chain, &tj, link_rec(HE_SCHEME, CODE, TJ_SCHEME, "TJ00000001"), "record.to.code", "is already registered");
+    // One code per piece (一件一码): the link's weight is kept with the code
+    // and shown with the lot's codes.
+    ok(&w.chain.submit(&tj, patch(link_rec(HE_SCHEME, CODE, TJ_SCHEME, "TJ00000002"), json!({"weight": "20.5"}))));
+    assert_eq!(w.chain.state.ledger().code(TJ_SCHEME, "TJ00000002").unwrap().grams, Some(20_500));
+    let resolved = w.chain.state.resolve_code(TJ_SCHEME, "TJ00000002").unwrap();
+    let weights: Vec<(String, Option<String>)> = resolved.codes.into_iter().map(|c| (c.code, c.weight_kg)).collect();
+    assert!(weights.contains(&("TJ00000002".into(), Some("20.5".into()))), "{weights:?}");
+    assert!(weights.contains(&("TJ00000001".into(), None)), "{weights:?}");
 }
 
 #[test]

@@ -8,7 +8,7 @@ use super::Cx;
 use super::product_batch::register_code;
 use crate::fields::{Fields, Result};
 use crate::record::RecordError;
-use crate::state::ledger::{CodeOrigin, HOLDINGS, LOT_IDS, Ledger, LotId};
+use crate::state::ledger::{CODES, CodeOrigin, HOLDINGS, LOT_IDS, Ledger, LotId};
 
 #[derive(Clone, Debug)]
 pub struct CodeRef {
@@ -130,6 +130,13 @@ impl CodeLinkRecord {
         if from_is_new {
             register_code(l, lot, self.from.scheme.clone(), self.from.code.clone(), None, CodeOrigin::MatchingKey, cx);
         }
+        let key = (self.to.scheme.clone(), self.to.code.clone());
         register_code(l, lot, self.to.scheme, self.to.code, ent, CodeOrigin::Link { from_scheme: self.from.scheme, from_code: self.from.code }, cx);
+        if let Some(grams) = self.grams
+            && let Some(mut entry) = l.code(&key.0, &key.1)
+        {
+            entry.grams = Some(grams);
+            l.put(&CODES, &key, &entry);
+        }
     }
 }

@@ -367,5 +367,5 @@ pub fn known_code(l: &Ledger, code: &str) -> Option<(String, CodeEntry)> {
 
 /// Registers a code of `scheme` as belonging to `lot`.
 pub fn register_code(l: &mut Ledger, lot: LotId, scheme: String, code: String, issuer: Option<u32>, origin: CodeOrigin, cx: &Cx) {
-    l.add_code(scheme, code, CodeEntry { lot, issuer, origin, tx: cx.tx });
+    l.add_code(scheme, code, CodeEntry { lot, issuer, origin, tx: cx.tx, grams: None });
 }

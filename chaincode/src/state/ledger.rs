@@ -279,6 +279,11 @@ pub struct CodeEntry {
     pub issuer: Option<EntId>,
     pub origin: CodeOrigin,
     pub tx: TxId,
+    /// The weight the code stands for, in grams, where a `code_link` gave
+    /// it (一件一码: one code per piece). Absent from the entry's bytes when
+    /// not given, so entries without it are as they were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grams: Option<u64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

@@ -89,6 +89,10 @@ pub struct LinkedCode {
     #[serde(flatten)]
     pub origin: CodeOrigin,
     pub tx: TxId,
+    /// Kilograms the code stands for (一件一码), decimal text, where its `code_link` gave it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
+    pub weight_kg: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -445,6 +449,7 @@ fn linked_codes(r: &mut Reader, lot: LotId) -> Vec<LinkedCode> {
                 issuer_uscc: e.issuer.map(|i| r.uscc(i)),
                 origin: e.origin,
                 tx: e.tx,
+                weight_kg: e.grams.map(kg),
                 scheme: s,
                 code: c,
             })
