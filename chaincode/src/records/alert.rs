@@ -110,25 +110,9 @@ impl AlertRecord {
     pub fn apply(self, plan: Found, l: &mut Ledger, cx: &Cx) {
         let Found { province, scheme, code, lot, holder } = plan;
         l.next_id(Counter::Alerts);
-        l.put(
-            &ALERTS,
-            &cx.tx,
-            &Alert {
-                id: cx.tx,
-                province,
-                scheme,
-                code,
-                lot,
-                holder,
-                reason: self.reason,
-                tested_at: self.tested_at.0,
-                lab: self.lab,
-                height: cx.block.height,
-                time_ms: cx.block.time_ms,
-                state: AlertState::Open,
-                disposals: Vec::new(),
-            },
-        );
+        let alert =
+            Alert::open(province, (scheme, code), lot, holder, self.reason, self.tested_at.0, self.lab, (cx.tx, cx.block.height, cx.block.time_ms));
+        l.put(&ALERTS, &cx.tx, &alert);
     }
 }
 

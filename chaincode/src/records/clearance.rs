@@ -18,7 +18,7 @@ use super::Cx;
 use super::lines::Line;
 use crate::fields::Result;
 use crate::record::RecordError;
-use crate::state::ledger::{ALERTS, Alert, AlertState, Counter, EntId, LOT_IDS, LOTS, Ledger, Lot, LotId, STOPS, Stop};
+use crate::state::ledger::{ALERTS, Alert, Counter, EntId, LOT_IDS, Ledger, Lot, LotId, STOPS, Stop};
 use chrono::NaiveDate;
 
 /// Refuses the first line whose lot may not move, naming the lot and why.
@@ -91,27 +91,11 @@ pub fn alert_on_entry(l: &mut Ledger, lot: LotId, holder: EntId, cx: &Cx) {
 
 fn raise(l: &mut Ledger, lot: LotId, stop: &Stop, tested_at: NaiveDate, lab: String, holder: Option<EntId>, cx: &Cx) {
     let Some((scheme, code)) = l.lot_codes(lot).into_iter().next() else { return };
-    if l.contains(&ALERTS, &cx.tx) || !l.contains(&LOTS, &lot) {
+    if l.contains(&ALERTS, &cx.tx) {
         return;
     }
     l.next_id(Counter::Alerts);
-    l.put(
-        &ALERTS,
-        &cx.tx,
-        &Alert {
-            id: cx.tx,
-            province: stop.province.clone(),
-            scheme,
-            code,
-            lot,
-            holder,
-            reason: format!("{}; raised by the chain from the {} record", stop.result, stop.record),
-            tested_at,
-            lab,
-            height: cx.block.height,
-            time_ms: cx.block.time_ms,
-            state: AlertState::Open,
-            disposals: Vec::new(),
-        },
-    );
+    let reason = format!("{}; raised by the chain from the {} record", stop.result, stop.record);
+    let alert = Alert::open(stop.province.clone(), (scheme, code), lot, holder, reason, tested_at, lab, (cx.tx, cx.block.height, cx.block.time_ms));
+    l.put(&ALERTS, &cx.tx, &alert);
 }

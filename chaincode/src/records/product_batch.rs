@@ -329,9 +329,8 @@ impl ProductBatch {
                 lot
             }
         };
-        if l.code(&scheme, &self.trace_code.0).is_none() {
-            register_code(l, lot, scheme, self.trace_code.0, Some(ent), CodeOrigin::ProductBatch, cx);
-        }
+        // A documents update names its own code again: add_code keeps the first registration.
+        register_code(l, lot, scheme, self.trace_code.0, Some(ent), CodeOrigin::ProductBatch, cx);
         if let Some((parent, _)) = self.parent_trace_code
             && known_code(l, &parent).is_none()
             && let Ok(s) = l.scheme_for(&parent, None, &province).map(|s| s.scheme_id.clone())

@@ -388,6 +388,23 @@ pub struct Alert {
     pub disposals: Vec<Disposal>,
 }
 
+impl Alert {
+    /// A new open alert of `province`'s bureau, identified by the transaction that raised it.
+    #[allow(clippy::too_many_arguments, reason = "an alert's fields, each given once by its one raiser")]
+    pub fn open(
+        province: String,
+        (scheme, code): (String, String),
+        lot: LotId,
+        holder: Option<EntId>,
+        reason: String,
+        tested_at: NaiveDate,
+        lab: String,
+        (tx, height, time_ms): (TxId, u64, i64),
+    ) -> Alert {
+        Alert { id: tx, province, scheme, code, lot, holder, reason, tested_at, lab, height, time_ms, state: AlertState::Open, disposals: Vec::new() }
+    }
+}
+
 /// Why a lot may not move: a positive nucleic-acid test (seed 000 §二.5).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -40,10 +40,16 @@ pub struct SearchHit {
     pub codes: Vec<(String, String)>,
 }
 
-/// The lots `query` finds, in lot order, at most `limit` (and whether more matched).
+/// The lots `query` finds, at most `limit`, in lot order (and whether more matched: then
+/// those listed are among the first found, not the lowest ids).
 pub fn search(l: &Ledger, query: &Query, limit: usize) -> (Vec<SearchHit>, bool) {
     let mut found: BTreeMap<LotId, Vec<String>> = BTreeMap::new();
+    // At most `limit + 1` lots are kept (the one more says there are more),
+    // whatever a query matches.
     let mut add = |lot: LotId, why: String| {
+        if found.len() > limit && !found.contains_key(&lot) {
+            return;
+        }
         let reasons = found.entry(lot).or_default();
         if !reasons.contains(&why) {
             reasons.push(why);
