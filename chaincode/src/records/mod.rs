@@ -16,6 +16,7 @@ pub mod clearance;
 pub mod code_link;
 pub mod code_scheme;
 pub mod cold_storage;
+pub mod columns;
 pub mod dictionary_amendment;
 pub mod enterprise;
 pub mod evidence;
