@@ -129,6 +129,7 @@ impl CertificateReportRecord {
             l.put(&REPORTED_BATCHES, &(self.quarantine_number.0, b), &());
         }
         let id = l.next_id(Counter::CertificateReports);
+        crate::state::statistics::report_sent(l, cx, &report.province, crate::state::statistics::ReportKind::Certificate, id);
         l.put(&CERTIFICATE_REPORTS, &id, &report);
     }
 }

@@ -150,6 +150,7 @@ impl EnterpriseRecord {
         };
         match l.enterprise(&self.uscc.0) {
             Some((id, old)) => {
+                crate::state::statistics::enterprise_changed(l, cx, id, Some(&old), &e);
                 l.delete(&ENTERPRISE_KEYS, &old.public_key);
                 let mut history = old.history;
                 history.push(cx.tx);
@@ -159,6 +160,7 @@ impl EnterpriseRecord {
             }
             None => {
                 let id = l.next_id(Counter::Enterprises) as EntId;
+                crate::state::statistics::enterprise_changed(l, cx, id, None, &e);
                 l.put(&ENTERPRISES, &id, &e);
                 l.put(&ENTERPRISE_IDS, &self.uscc.0, &id);
                 l.put(&ENTERPRISE_KEYS, &self.public_key.0, &id);

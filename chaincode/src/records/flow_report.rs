@@ -88,6 +88,7 @@ impl FlowReportRecord {
         let counterpart = self.counterpart_code(l).unwrap_or_default();
         l.put(&FLOW_KEYS, &self.key(province.clone()), &());
         let id = l.next_id(Counter::FlowReports);
+        crate::state::statistics::report_sent(l, cx, &province, crate::state::statistics::ReportKind::Flow, id);
         l.put(
             &FLOW_REPORTS,
             &id,

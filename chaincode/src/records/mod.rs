@@ -290,6 +290,7 @@ impl Record {
 
     /// Applies a record with the plan [`Record::validate`] made against this same ledger.
     pub fn apply(self, plan: Plan, l: &mut Ledger, cx: &Cx) {
+        crate::state::statistics::record_applied(l, cx, self.type_name());
         match (self, plan) {
             (Record::Enterprise(r), _) => r.apply(l, cx),
             (Record::Product(r), Plan::Product(ent)) => r.apply(ent, l, cx),

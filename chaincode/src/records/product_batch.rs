@@ -312,7 +312,7 @@ impl ProductBatch {
                         container: self.container.clone(),
                         production_date: self.production_date.0,
                         entry_date: self.quarantine.date_of_entry.0,
-                        port_of_entry: port,
+                        port_of_entry: port.clone(),
                         consignor: self.quarantine.consignor.clone(),
                         consignee: self.quarantine.consignee.clone(),
                         origin: ent,
@@ -323,6 +323,7 @@ impl ProductBatch {
                 );
                 l.put(&LOT_IDS, &key, &lot);
                 l.put(&HOLDINGS, &(ent, lot), &self.qty);
+                crate::state::statistics::batch_entered(l, cx, (ent, &province), &self.product_id, &port, self.qty);
                 if let Some(c) = &self.container {
                     l.put(&CONTAINERS, &(c.clone(), lot), &());
                 }

@@ -641,6 +641,16 @@ pub const ACCESS_LOGS: Table<u64, AccessLog> = Table::new(0x83, "access_logs");
 pub const NOTARISATIONS: Table<TxId, Notarisation> = Table::new(0x90, "notarisations");
 /// (offender's province, view, offence) → the evidence.
 pub const EVIDENCE: Table<(String, u64, u8), Evidence> = Table::new(0x91, "evidence");
+/// Statistics for bureaus ([`super::statistics`]): figures by (dimension, day, province, value).
+pub const STATISTICS: Table<(u8, NaiveDate, String, String), super::statistics::Figures> = Table::new(0xA0, "statistics");
+/// Enterprises enrolled now by (province, enterprise type).
+pub const ENTERPRISE_COUNTS: Table<(String, String), super::statistics::EnterpriseCount> = Table::new(0xA1, "enterprise_counts");
+/// Each province's enterprises: (province, enterprise) → enrolment day and last day it recorded anything.
+pub const PROVINCE_ENTERPRISES: Table<(String, EntId), super::statistics::Activity> = Table::new(0xA2, "province_enterprises");
+/// Records by an enterprise on a day: (day, province, enterprise) → count.
+pub const ENTERPRISE_DAYS: Table<(NaiveDate, String, EntId), u64> = Table::new(0xA3, "enterprise_days");
+/// Reports each province sent: (province, day, kind u8: 0 certificate, 1 flow, seq) → ().
+pub const PROVINCE_REPORTS: Table<(String, NaiveDate, u8, u64), ()> = Table::new(0xA4, "province_reports");
 
 /// The counted tables (keys of [`COUNTS`]): the next id of each is its count.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -902,7 +912,7 @@ impl Ledger {
 }
 
 /// Every table of the state, by prefix (for readers of raw entries: proofs).
-fn table_names() -> [(u8, &'static str); 45] {
+fn table_names() -> [(u8, &'static str); 50] {
     macro_rules! named {
         ($($t:ident),* $(,)?) => { [$(($t.prefix(), $t.name())),*, (super::merkle::NODE_PREFIX, "state_tree")] };
     }
@@ -951,6 +961,11 @@ fn table_names() -> [(u8, &'static str); 45] {
         ACCESS_LOGS,
         NOTARISATIONS,
         EVIDENCE,
+        STATISTICS,
+        ENTERPRISE_COUNTS,
+        PROVINCE_ENTERPRISES,
+        ENTERPRISE_DAYS,
+        PROVINCE_REPORTS,
     )
 }
 

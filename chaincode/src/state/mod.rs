@@ -11,6 +11,7 @@ pub mod ledger;
 pub mod merkle;
 pub mod search;
 pub mod snapshot;
+pub mod statistics;
 pub mod store;
 pub mod trace;
 
