@@ -26,6 +26,7 @@ pub mod routes;
 pub mod scope;
 mod search;
 mod state_proof;
+pub mod templates;
 pub mod tls;
 mod trace;
 
