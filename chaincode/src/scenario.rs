@@ -269,13 +269,16 @@ pub fn steps(today: NaiveDate, public_key: impl Fn(&str) -> String) -> Vec<Step>
         13,
         Signer::Admin("beijing"),
         "Beijing seals its stock",
-        json!({"type": "alert_disposal", "alertId": "<alert>", "state": "sealed", "note": "朝阳、海淀两家超市及新发地库存已封存"}),
+        json!({
+            "type": "alert_disposal", "alertId": "<alert>", "state": "sealed", "weightKg": 9800, "pieces": 490,
+            "note": "朝阳、海淀两家超市及新发地库存已封存（10箱已售出，正在召回）"
+        }),
     );
     step(
         13,
         Signer::Admin("tianjin"),
         "Tianjin seals its stock",
-        json!({"type": "alert_disposal", "alertId": "<alert>", "state": "sealed", "note": "东疆港1号冷库剩余298箱已封存"}),
+        json!({"type": "alert_disposal", "alertId": "<alert>", "state": "sealed", "weightKg": 5960, "pieces": 298, "note": "东疆港1号冷库剩余298箱已封存"}),
     );
     step(
         13,

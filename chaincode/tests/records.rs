@@ -1368,7 +1368,8 @@ fn alert_states_only_move_forward_and_only_the_raiser_closes() {
     refuse(&mut w.chain, &bj, disposal_rec(&id, "lost"), "record.state", "not a disposal state");
     refuse(&mut w.chain, &bj, disposal_rec(&id, "open"), "record.state", "not a disposal state");
     ok(&w.chain.submit(&bj, disposal_rec(&id, "sealed")));
-    refuse(&mut w.chain, &bj, disposal_rec(&id, "sealed"), "record.state", "states only move forward");
+    // The same state again adds to the quantities; an earlier one is refused.
+    ok(&w.chain.submit(&bj, disposal_rec(&id, "sealed")));
     ok(&w.chain.submit(&bj, disposal_rec(&id, "recalled")));
     refuse(&mut w.chain, &bj, disposal_rec(&id, "sealed"), "record.state", "already reached \"recalled\"");
     // Each bureau records its own province's disposal.
@@ -1376,15 +1377,26 @@ fn alert_states_only_move_forward_and_only_the_raiser_closes() {
     ok(&w.chain.submit(&tj, disposal_rec(&id, "destroyed")));
     refuse(&mut w.chain, &tj, disposal_rec(&id, "closed"), "record.state", "only the raising bureau (110000) closes the alert");
     assert_eq!(w.chain.state.ledger().get(&ledger::ALERTS, &id).expect("the alert").state, AlertState::Destroyed);
+    // Hebei, where the goods are, has recorded nothing yet.
+    refuse(&mut w.chain, &bj, disposal_rec(&id, "closed"), "record.state", "province(s) 130000 received goods of the lot");
+    ok(&w.chain.submit(&admin_key("hebei"), disposal_rec(&id, "sealed")));
     ok(&w.chain.submit(&bj, disposal_rec(&id, "closed")));
     refuse(&mut w.chain, &tj, disposal_rec(&id, "destroyed"), "record.state", "the alert is closed");
-    refuse(&mut w.chain, &admin_key("hebei"), disposal_rec(&id, "sealed"), "record.state", "the alert is closed");
+    refuse(&mut w.chain, &admin_key("hebei"), disposal_rec(&id, "destroyed"), "record.state", "the alert is closed");
     let a = w.chain.state.ledger().get(&ledger::ALERTS, &id).expect("the alert");
     assert_eq!(a.state, AlertState::Closed);
     let steps: Vec<(&str, AlertState)> = a.disposals.iter().map(|d| (d.province.as_str(), d.state)).collect();
     assert_eq!(
         steps,
-        [(BJ, AlertState::Sealed), (BJ, AlertState::Recalled), (TJ, AlertState::Sealed), (TJ, AlertState::Destroyed), (BJ, AlertState::Closed)]
+        [
+            (BJ, AlertState::Sealed),
+            (BJ, AlertState::Sealed),
+            (BJ, AlertState::Recalled),
+            (TJ, AlertState::Sealed),
+            (TJ, AlertState::Destroyed),
+            (HE, AlertState::Sealed),
+            (BJ, AlertState::Closed)
+        ]
     );
 }
 

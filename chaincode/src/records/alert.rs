@@ -1,15 +1,24 @@
 //! `alert` (seed 000 §二.8): a bureau reports that goods named by a code
 //! tested positive. The alert is the start of a trace: its affected set is
 //! every holder of the lot, in every province (see `state::trace`).
-//! `alert_disposal` moves it through sealed → recalled → destroyed → closed,
-//! never backwards; each bureau records its own province's disposal, and
-//! only the raising bureau closes the alert.
+//! An alert stops its lot (no movement of it is recorded again, as for a
+//! positive result in a record: `clearance`) and warns the bureaus holding
+//! associated lots (`state::warning`).
+//!
+//! `alert_disposal` moves a province through sealed → recalled → destroyed
+//! → closed, never backwards, each step with the weight it dealt with; each
+//! bureau records its own province's disposal. Only the raising bureau
+//! closes the alert, and only once every province the goods reached has
+//! recorded a disposal, or with an `override` that says why
+//! (`state::disposal`, the closed loop).
 
 use super::product_batch::known_code;
 use super::{Cx, not_future};
 use crate::fields::{Fields, Result};
 use crate::record::RecordError;
-use crate::state::ledger::{ALERTS, Alert, AlertState, Counter, Disposal, EntId, LOT_IDS, Ledger, LotId};
+use crate::state::disposal::without_disposal;
+use crate::state::ledger::{ALERTS, Alert, AlertState, Counter, Disposal, EntId, LOT_IDS, Ledger, LotId, STOPS, Stop};
+use crate::state::warning;
 use crate::transaction::TxId;
 use chrono::NaiveDate;
 
@@ -110,9 +119,16 @@ impl AlertRecord {
     pub fn apply(self, plan: Found, l: &mut Ledger, cx: &Cx) {
         let Found { province, scheme, code, lot, holder } = plan;
         l.next_id(Counter::Alerts);
+        let lot_ref = l.lot_at(lot);
+        let key = (lot_ref.quarantine_number, lot_ref.certificate_batch);
+        if !l.contains(&STOPS, &key) {
+            let stop = Stop { result: self.reason.clone(), record: "alert".into(), province: province.clone(), tx: cx.tx, height: cx.block.height };
+            l.put(&STOPS, &key, &stop);
+        }
         let alert =
             Alert::open(province, (scheme, code), lot, holder, self.reason, self.tested_at.0, self.lab, (cx.tx, cx.block.height, cx.block.time_ms));
         l.put(&ALERTS, &cx.tx, &alert);
+        warning::raise(l, &alert);
     }
 }
 
@@ -121,6 +137,11 @@ pub struct AlertDisposal {
     pub alert: (TxId, String),
     pub state: (AlertState, String),
     pub note: Option<String>,
+    /// The weight this step sealed, recalled or destroyed, in grams.
+    pub weight: Option<(u64, String)>,
+    pub pieces: Option<(u64, String)>,
+    /// On `closed`: why the alert closes before every province recorded a disposal.
+    pub override_reason: Option<(String, String)>,
 }
 
 impl AlertDisposal {
@@ -131,8 +152,27 @@ impl AlertDisposal {
         let state = AlertState::parse(&s)
             .ok_or_else(|| RecordError::new(&s_path, format!("\"{s}\" is not a disposal state: sealed, recalled, destroyed or closed")))?;
         let note = f.opt_str("note", 1000)?;
-        f.finish("alertId, state, note")?;
-        Ok(AlertDisposal { alert: (alert, id_path), state: (state, s_path), note })
+        let weight = f.opt_weight("weightKg", &["weight"])?;
+        let pieces = f.opt_count("pieces", &[])?;
+        let override_reason = f.opt_str_at("override", &[], 1000)?;
+        match (state, &weight, &pieces, &override_reason) {
+            (AlertState::Closed, Some((_, path)), _, _) | (AlertState::Closed, None, Some((_, path)), _) => {
+                return Err(RecordError::new(path, "is not given on \"closed\": closing disposes of nothing; each province's steps carry the quantities"));
+            }
+            (AlertState::Closed, None, None, _) => {}
+            (_, None, _, _) => {
+                return Err(RecordError::new(
+                    f.at("weightKg"),
+                    format!("is required on \"{s}\": the weight of the lot's goods this step {s} in the province, in kg (0 if none was found)"),
+                ));
+            }
+            (_, Some(_), _, Some((_, path))) => {
+                return Err(RecordError::new(path, "is given only on \"closed\": why the alert closes before every province recorded a disposal"));
+            }
+            _ => {}
+        }
+        f.finish("alertId, state, weightKg, pieces, note, override")?;
+        Ok(AlertDisposal { alert: (alert, id_path), state: (state, s_path), note, weight, pieces, override_reason })
     }
 
     pub fn validate(&self, l: &Ledger, cx: &Cx) -> Result<()> {
@@ -142,17 +182,29 @@ impl AlertDisposal {
             return Err(RecordError::new(&self.state.1, "the alert is closed"));
         }
         let mine = alert.disposals.iter().filter(|d| d.province == province).map(|d| d.state).max().unwrap_or(AlertState::Open);
-        if self.state.0 <= mine {
+        if self.state.0 < mine {
             return Err(RecordError::new(
                 &self.state.1,
                 format!(
-                    "province {province} has already reached \"{}\"; states only move forward: sealed, recalled, destroyed, closed",
+                    "province {province} has already reached \"{}\"; states only move forward: sealed, recalled, destroyed, closed (a state may be recorded again to add quantities)",
                     mine.as_str()
                 ),
             ));
         }
-        if self.state.0 == AlertState::Closed && alert.province != province {
-            return Err(RecordError::new(&self.state.1, format!("only the raising bureau ({}) closes the alert", alert.province)));
+        if self.state.0 == AlertState::Closed {
+            if alert.province != province {
+                return Err(RecordError::new(&self.state.1, format!("only the raising bureau ({}) closes the alert", alert.province)));
+            }
+            let missing = without_disposal(l, &alert);
+            if !missing.is_empty() && self.override_reason.is_none() {
+                return Err(RecordError::new(
+                    &self.state.1,
+                    format!(
+                        "may not close yet: province(s) {} received goods of the lot and recorded no disposal (sealed, recalled or destroyed); wait for their bureaus, or close with \"override\" saying why (it is kept on the alert)",
+                        missing.join(", ")
+                    ),
+                ));
+            }
         }
         Ok(())
     }
@@ -160,7 +212,21 @@ impl AlertDisposal {
     pub fn apply(self, l: &mut Ledger, cx: &Cx) {
         let province = cx.province(l);
         let Some(mut alert) = l.get(&ALERTS, &self.alert.0) else { return };
-        alert.disposals.push(Disposal { province, state: self.state.0, note: self.note, height: cx.block.height, tx: cx.tx });
+        let without_disposal = match (self.state.0, &self.override_reason) {
+            (AlertState::Closed, Some(_)) => without_disposal(l, &alert),
+            _ => Vec::new(),
+        };
+        alert.disposals.push(Disposal {
+            province,
+            state: self.state.0,
+            note: self.note,
+            height: cx.block.height,
+            tx: cx.tx,
+            grams: self.weight.map(|w| w.0),
+            pieces: self.pieces.map(|p| p.0),
+            override_reason: self.override_reason.map(|o| o.0),
+            without_disposal,
+        });
         alert.state = alert.state.max(self.state.0);
         l.put(&ALERTS, &self.alert.0, &alert);
     }

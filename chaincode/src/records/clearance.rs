@@ -98,4 +98,5 @@ fn raise(l: &mut Ledger, lot: LotId, stop: &Stop, tested_at: NaiveDate, lab: Str
     let reason = format!("{}; raised by the chain from the {} record", stop.result, stop.record);
     let alert = Alert::open(stop.province.clone(), (scheme, code), lot, holder, reason, tested_at, lab, (cx.tx, cx.block.height, cx.block.time_ms));
     l.put(&ALERTS, &cx.tx, &alert);
+    crate::state::warning::raise(l, &alert);
 }

@@ -369,6 +369,19 @@ pub struct Disposal {
     pub note: Option<String>,
     pub height: u64,
     pub tx: TxId,
+    /// The goods this step sealed, recalled or destroyed in the province, in
+    /// grams (and pieces, where counted); absent on `closed`, and on steps
+    /// recorded before disposals carried quantities.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grams: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pieces: Option<u64>,
+    /// A `closed` step taken before every affected province had recorded a
+    /// disposal: why, and which provinces had not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub override_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub without_disposal: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -403,6 +416,19 @@ impl Alert {
     ) -> Alert {
         Alert { id: tx, province, scheme, code, lot, holder, reason, tested_at, lab, height, time_ms, state: AlertState::Open, disposals: Vec::new() }
     }
+}
+
+/// A risk warning for a lot associated with an alert's lot (seed 003):
+/// why, and the provinces whose bureaus it is addressed to.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Warning {
+    pub alert: TxId,
+    pub lot: LotId,
+    pub reason: String,
+    pub detail: String,
+    pub provinces: Vec<String>,
+    pub height: u64,
+    pub time_ms: i64,
 }
 
 /// Why a lot may not move: a positive nucleic-acid test (seed 000 §二.5).
@@ -634,6 +660,10 @@ pub const ALERTS: Table<TxId, Alert> = Table::new(0x70, "alerts");
 pub const NOTICES: Table<u64, Notice> = Table::new(0x71, "notices");
 /// A notice's place in [`NOTICES`] by its transaction id.
 pub const NOTICE_IDS: Table<TxId, u64> = Table::new(0x72, "notice_ids");
+/// Risk warnings an alert raised, by (alert, associated lot).
+pub const WARNINGS: Table<(TxId, LotId), Warning> = Table::new(0x73, "warnings");
+/// The same warnings by the province whose bureau they are addressed to.
+pub const WARNED: Table<(String, TxId, LotId), ()> = Table::new(0x74, "warned");
 pub const REPORT_CLIENTS: Table<String, ReportClient> = Table::new(0x80, "report_clients");
 pub const APP_CREDENTIALS: Table<String, AppCredential> = Table::new(0x81, "app_credentials");
 pub const AUDITORS: Table<[u8; 32], Auditor> = Table::new(0x82, "auditors");
@@ -912,7 +942,7 @@ impl Ledger {
 }
 
 /// Every table of the state, by prefix (for readers of raw entries: proofs).
-fn table_names() -> [(u8, &'static str); 50] {
+fn table_names() -> [(u8, &'static str); 52] {
     macro_rules! named {
         ($($t:ident),* $(,)?) => { [$(($t.prefix(), $t.name())),*, (super::merkle::NODE_PREFIX, "state_tree")] };
     }
@@ -955,6 +985,8 @@ fn table_names() -> [(u8, &'static str); 50] {
         ALERTS,
         NOTICES,
         NOTICE_IDS,
+        WARNINGS,
+        WARNED,
         REPORT_CLIENTS,
         APP_CREDENTIALS,
         AUDITORS,

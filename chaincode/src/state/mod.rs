@@ -7,6 +7,7 @@
 //! blocks from genesis yields the same roots and the same [`State::digest`]
 //! (a hash of every stored entry) on every validator.
 
+pub mod disposal;
 pub mod ledger;
 pub mod merkle;
 pub mod search;
@@ -14,6 +15,7 @@ pub mod snapshot;
 pub mod statistics;
 pub mod store;
 pub mod trace;
+pub mod warning;
 
 use crate::dictionary::Dictionaries;
 use crate::hash::Hash;

@@ -7,8 +7,8 @@
 
 use super::State;
 use super::ledger::{
-    ALERTS, Alert, AlertState, COLD_STORAGES, CONTAINERS, CodeOrigin, EntId, Enterprise, LOT_IDS, Ledger, Lot, LotId, MovId, Movement, MovementKind,
-    SHIPMENTS, STORAGE_VISITS, StorageId,
+    ALERTS, Alert, AlertState, COLD_STORAGES, CodeOrigin, EntId, Enterprise, Ledger, Lot, LotId, MovId, Movement, MovementKind,
+    SHIPMENTS, StorageId,
 };
 use crate::fields::{Qty, kg};
 use crate::transaction::TxId;
@@ -208,7 +208,7 @@ pub struct AffectedEnterprise {
 /// A lot associated with an alert's lot.
 pub struct Association {
     pub lot: LotView,
-    /// `same_certificate`, `same_container` or `same_cold_storage`.
+    /// `same_certificate`, `same_container`, `same_cold_storage` or `same_vehicle`.
     pub reason: String,
     pub detail: String,
 }
@@ -240,6 +240,9 @@ pub struct AlertAnswer {
     pub affected: BTreeMap<String, Vec<AffectedEnterprise>>,
     pub trace: Trace,
     pub associated: Vec<Association>,
+    /// The closed loop: each affected province's share of the goods, what
+    /// its disposals accounted for, and what remains unaccounted for.
+    pub accounts: super::disposal::Accounts,
 }
 
 impl State {
@@ -283,7 +286,8 @@ impl State {
         let (trace, nodes) = trace_lot(&mut r, &lot, start, &a.scheme, &a.code, Direction::Both);
         let affected = affected(&trace, &nodes, &lot.movements);
         let associated = associated(&mut r, &lot);
-        Ok(AlertAnswer { alert: AlertView::from(a), affected, associated, trace })
+        let accounts = super::disposal::accounts(l, &a);
+        Ok(AlertAnswer { alert: AlertView::from(a), affected, associated, accounts, trace })
     }
 
     pub fn alerts(&self) -> Vec<AlertView> {
@@ -291,7 +295,7 @@ impl State {
     }
 
     /// Risk warning for associated products (seed 003): lots sharing the
-    /// certificate, the container, or a cold storage within a day.
+    /// certificate, the container, a cold storage or a vehicle within a day.
     pub fn associated(&self, lot: LotId) -> Vec<Association> {
         let l = self.ledger();
         associated(&mut Reader::new(l), &LotData::read(l, lot))
@@ -343,53 +347,13 @@ impl LotData {
         let movements = l.lot_movements(id).into_iter().map(|m| (m, l.movement_at(m))).collect();
         LotData { id, lot, movements }
     }
-
-    fn has_movement(&self, m: MovId) -> bool {
-        self.movements.binary_search_by_key(&m, |(id, _)| *id).is_ok()
-    }
 }
 
 fn associated(r: &mut Reader, me: &LotData) -> Vec<Association> {
-    let l = r.l;
-    let lot = me.id;
-    let number = &me.lot.quarantine_number;
-    let mut out: BTreeMap<LotId, (String, String)> = BTreeMap::new();
-    for ((_, batch), other) in l.scan(&LOT_IDS, number) {
-        if other != lot {
-            out.entry(other).or_insert_with(|| ("same_certificate".into(), format!("certificate {number} (batch {batch})")));
-        }
-    }
-    if let Some(c) = &me.lot.container {
-        for ((_, other), ()) in l.scan(&CONTAINERS, c) {
-            if other != lot {
-                out.entry(other).or_insert_with(|| ("same_container".into(), format!("container {c}")));
-            }
-        }
-    }
-    let visits: Vec<(StorageId, NaiveDate)> =
-        me.movements.iter().map(|(_, m)| m).filter(|m| m.kind == MovementKind::StockIn).filter_map(|m| m.storage.map(|s| (s, m.date))).collect();
-    // Other lots' stock-ins (lot, date) by cold storage, each storage's read once.
-    let mut stored: HashMap<StorageId, Vec<(LotId, NaiveDate)>> = HashMap::new();
-    for (storage, day) in &visits {
-        let others = stored.entry(*storage).or_insert_with(|| {
-            l.scan(&STORAGE_VISITS, storage)
-                .filter(|((_, m), ())| !me.has_movement(*m))
-                .map(|((_, m), ())| {
-                    let m = l.movement_at(m);
-                    (m.lot, m.date)
-                })
-                .collect()
-        });
-        for (other, date) in others.iter() {
-            if *other != lot && (*date - *day).num_days().abs() <= 1 {
-                out.entry(*other).or_insert_with(|| {
-                    let name = r.storage_name(*storage);
-                    ("same_cold_storage".into(), format!("cold storage {name} around {day}"))
-                });
-            }
-        }
-    }
-    out.into_iter().map(|(other, (reason, detail))| Association { lot: lot_view_of(r, &l.lot_at(other)), reason, detail }).collect()
+    super::warning::associated_lots(r.l, me.id)
+        .into_iter()
+        .map(|(other, (reason, detail))| Association { lot: lot_view_of(r, &r.l.lot_at(other)), reason, detail })
+        .collect()
 }
 
 impl From<Alert> for AlertView {

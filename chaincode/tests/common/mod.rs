@@ -205,8 +205,12 @@ pub fn alert_rec(scheme: &str, code: &str) -> Value {
     json!({"type": "alert", "scheme": scheme, "code": code, "reason": "核酸阳性", "testedAt": "2026-11-23", "lab": "北京疾控"})
 }
 
+/// A disposal step; every state but `closed` says the weight it dealt with (10 kg).
 pub fn disposal_rec(alert: &Hash, state: &str) -> Value {
-    json!({"type": "alert_disposal", "alertId": alert.to_hex(), "state": state})
+    match state {
+        "closed" => json!({"type": "alert_disposal", "alertId": alert.to_hex(), "state": state}),
+        _ => json!({"type": "alert_disposal", "alertId": alert.to_hex(), "state": state, "weightKg": "10"}),
+    }
 }
 
 /// Returns `v` with top-level members of `changes` set (a `null` removes the member).

@@ -29,6 +29,7 @@ mod state_proof;
 pub mod templates;
 pub mod tls;
 mod trace;
+mod warnings;
 
 use crate::runtime::NodeServices;
 use axum::Router;

@@ -197,6 +197,10 @@ envelope!(
     AlertsEnvelope => Vec<coldchain_chaincode::state::trace::AlertView>
 );
 envelope!(
+    /// `GET /v1/warnings`.
+    WarningsEnvelope => Vec<coldchain_chaincode::state::warning::WarningView>
+);
+envelope!(
     /// `GET /v1/access-log`.
     AccessLogEnvelope => Vec<coldchain_chaincode::state::ledger::AccessLog>
 );

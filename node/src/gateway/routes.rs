@@ -16,7 +16,7 @@
 
 use super::access::{self, Caller};
 use super::envelope::{ApiError, ErrorCode};
-use super::{Gateway, apps, dictionaries, explorer, export, handlers, metrics, national, openapi, search, state_proof, templates, trace};
+use super::{Gateway, apps, dictionaries, explorer, export, handlers, metrics, national, openapi, search, state_proof, templates, trace, warnings};
 use axum::Router;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::StatusCode;
@@ -171,6 +171,7 @@ pub fn declared() -> Vec<Route> {
         declare(Anyone, Request, routes!(dictionaries::dictionary)),
         declare(Anyone, Request, routes!(templates::template)),
         declare(Bureaus, Request, routes!(trace::alert)),
+        declare(Bureaus, Request, routes!(warnings::warnings)),
         declare(Bureaus, Stream, routes!(trace::alert_stream)),
         declare(Anyone, Request, routes!(trace::notices)),
         declare(BureausAndAuditors, Request, routes!(trace::access_log)),
@@ -318,7 +319,7 @@ mod tests {
             assert_eq!((r.paths.paths.len(), operations), (1, 1), "{} {}: one handler, one path, one method", r.method, r.path);
             assert!(seen.insert((r.method.to_string(), r.path.clone())), "{} {} is declared twice", r.method, r.path);
         }
-        assert_eq!(routes.len(), 33);
+        assert_eq!(routes.len(), 34);
     }
 
     #[test]

@@ -312,7 +312,7 @@ pub async fn access_log(State(gw): State<Gateway>, caller: Caller) -> Result<Res
     path = "/v1/alerts/stream",
     tags = ["bureaus"],
     summary = "Alerts, disposals and notices as they finalize",
-    description = "Server-sent events, one per finalized record: `event: alert`, `alert_disposal` or `notice`, `data: {\"tx_id\", \"height\", \"alert\"|\"notice\"}`; `event: lagged`, `data: {\"missed\": N}` when the client was too slow. Not an envelope; the stream stays open. For bureaus only: a signed read with a bureau's admin key (`x-coldchain-*` headers); anyone else gets 403, and more than `gateway.max_streams_per_ip` open streams from one address 503.",
+    description = "Server-sent events, one per finalized record: `event: alert`, `alert_disposal` or `notice`, `data: {\"tx_id\", \"height\", \"alert\"|\"notice\"}`; after an alert that warned the holders of associated lots, `event: warning`, `data: {\"tx_id\", \"height\", \"warnings\"}` (as `GET /v1/warnings?alert=`); `event: lagged`, `data: {\"missed\": N}` when the client was too slow. Not an envelope; the stream stays open. For bureaus only: a signed read with a bureau's admin key (`x-coldchain-*` headers); anyone else gets 403, and more than `gateway.max_streams_per_ip` open streams from one address 503.",
     responses(
         (status = 200, description = "An event stream.", content_type = "text/event-stream", body = String),
         (status = 401, response = super::openapi::Unauthorized),
@@ -368,6 +368,14 @@ fn event(state: &crate::runtime::SharedState, e: ChainEvent) -> Event {
             "alert" => data["alert"] = json!(l.get(&ALERTS, &e.tx_id).map(AlertView::from)),
             "alert_disposal" => {
                 data["alert"] = json!(l.scan_all(&ALERTS).map(|(_, a)| a).find(|a| a.disposals.iter().any(|d| d.tx == e.tx_id)).map(AlertView::from));
+            }
+            "warning" => {
+                // Holders' phones masked for every subscriber: `GET /v1/warnings` shows a bureau its own in full.
+                let mut list = s.warnings_of(&e.tx_id);
+                for h in list.iter_mut().flat_map(|w| w.holders.iter_mut()) {
+                    h.contact_phone = h.contact_phone.as_deref().map(access::mask_phone);
+                }
+                data["warnings"] = json!(list);
             }
             _ => data["notice"] = json!(l.get(&NOTICE_IDS, &e.tx_id).and_then(|i| l.get(&NOTICES, &i))),
         }

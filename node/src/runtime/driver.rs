@@ -532,10 +532,10 @@ impl Driver {
                 applied.push((block.header.height, state.root()));
                 for (r, tx) in receipts.iter().zip(block.txs.iter()) {
                     self.mempool.remove(&r.tx_id);
-                    if r.outcome == Outcome::Applied
-                        && let Some(kind) = ChainEvent::kind_of(tx, &r.tx_id, &state)
-                    {
-                        events.push(ChainEvent { kind, tx_id: r.tx_id, height: ctx.height });
+                    if r.outcome == Outcome::Applied {
+                        for kind in ChainEvent::kinds_of(tx, &r.tx_id, &state) {
+                            events.push(ChainEvent { kind, tx_id: r.tx_id, height: ctx.height });
+                        }
                     }
                 }
                 with_receipts.push((block, receipts));

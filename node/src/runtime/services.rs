@@ -20,27 +20,37 @@ pub type SharedState = Arc<RwLock<State>>;
 /// (`GET /v1/alerts/stream`).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ChainEvent {
-    /// `alert`, `alert_disposal` or `notice`.
+    /// `alert`, `warning`, `alert_disposal` or `notice`.
     pub kind: &'static str,
     pub tx_id: TxId,
     pub height: u64,
 }
 
 impl ChainEvent {
-    /// The event kind of an applied transaction, if it is one: an alert,
-    /// disposal or notice record, or a record whose positive test result
-    /// made the chain raise an alert (`state`, after applying it, holds an
-    /// alert under its id; chaincode `records::clearance`).
-    pub fn kind_of(tx: &Transaction, tx_id: &TxId, state: &State) -> Option<&'static str> {
+    /// The event kinds of an applied transaction: an alert, disposal or
+    /// notice record, or a record whose positive test result made the chain
+    /// raise an alert (`state`, after applying it, holds an alert under its
+    /// id; chaincode `records::clearance`); an alert that warned holders of
+    /// associated lots is followed by a `warning`.
+    pub fn kinds_of(tx: &Transaction, tx_id: &TxId, state: &State) -> Vec<&'static str> {
         let text = tx.record.as_str();
-        if text.contains("\"type\":\"product_batch\"") || text.contains("\"type\":\"central_warehouse\"") {
-            return state.ledger().contains(&coldchain_chaincode::state::ledger::ALERTS, tx_id).then_some("alert");
+        let alert = if text.contains("\"type\":\"product_batch\"") || text.contains("\"type\":\"central_warehouse\"") {
+            state.ledger().contains(&coldchain_chaincode::state::ledger::ALERTS, tx_id)
+        } else if text.contains("\"type\":\"alert") || text.contains("\"type\":\"notice\"") {
+            match tx.record_type().as_str() {
+                "alert" => true,
+                "alert_disposal" => return vec!["alert_disposal"],
+                "notice" => return vec!["notice"],
+                _ => return Vec::new(),
+            }
+        } else {
+            return Vec::new(); // most records: no parse
+        };
+        if !alert {
+            return Vec::new();
         }
-        if !text.contains("\"type\":\"alert") && !text.contains("\"type\":\"notice\"") {
-            return None; // most records: no parse
-        }
-        let kind = tx.record_type();
-        ["alert_disposal", "alert", "notice"].into_iter().find(|k| *k == kind)
+        let warned = state.ledger().scan(&coldchain_chaincode::state::ledger::WARNINGS, tx_id).next().is_some();
+        if warned { vec!["alert", "warning"] } else { vec!["alert"] }
     }
 }
 
