@@ -180,6 +180,16 @@ pub fn dictionary_csv(d: &coldchain_chaincode::dictionary::Dictionary) -> String
     out
 }
 
+/// A table as CSV (a header row, then the rows), with the byte-order mark [`csv`] explains.
+pub fn table_csv(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> String {
+    let mut out = String::from('\u{feff}');
+    csv_row(&mut out, header.iter().copied());
+    for row in rows {
+        csv_row(&mut out, row.iter().map(String::as_str));
+    }
+    out
+}
+
 fn csv_row<'a>(out: &mut String, fields: impl Iterator<Item = &'a str>) {
     for (i, f) in fields.enumerate() {
         if i > 0 {
