@@ -26,6 +26,7 @@ pub mod routes;
 pub mod scope;
 mod search;
 mod state_proof;
+mod statistics;
 pub mod templates;
 pub mod tls;
 mod trace;

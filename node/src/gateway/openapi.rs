@@ -193,6 +193,18 @@ envelope!(
     SearchEnvelope => super::search::SearchResult
 );
 envelope!(
+    /// `GET /v1/statistics`.
+    StatisticsEnvelope => coldchain_chaincode::state::statistics::Statistics
+);
+envelope!(
+    /// `GET /v1/statistics/reports`.
+    ProvinceReportsEnvelope => coldchain_chaincode::state::statistics::ProvinceReports
+);
+envelope!(
+    /// `GET /v1/statistics/unreported`.
+    UnreportedEnvelope => coldchain_chaincode::state::statistics::Unreported
+);
+envelope!(
     /// `GET /v1/alerts`.
     AlertsEnvelope => Vec<coldchain_chaincode::state::trace::AlertView>
 );
