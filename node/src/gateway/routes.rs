@@ -16,7 +16,9 @@
 
 use super::access::{self, Caller};
 use super::envelope::{ApiError, ErrorCode};
-use super::{Gateway, apps, dictionaries, explorer, export, handlers, metrics, national, openapi, search, state_proof, statistics, templates, trace, warnings};
+use super::{
+    Gateway, apps, dictionaries, explorer, export, handlers, metrics, national, openapi, search, state_proof, statistics, templates, trace, warnings,
+};
 use axum::Router;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::StatusCode;
