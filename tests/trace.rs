@@ -117,9 +117,9 @@ fn agreed_state(c: &Cluster, nodes: &[usize], min_height: u64) -> (u64, Value) {
 
 /// Reads `GET /v1/alerts/stream` over a raw socket in a thread. Returns once
 /// the stream's headers arrived (the node has subscribed); the thread then
-/// collects what the stream sends until it has seen `event: alert` and the
+/// collects what the stream sends until it has seen `event: {until}` and the
 /// end of that event, or until the deadline.
-fn subscribe_alerts(gateway: &str, signed: Vec<(&'static str, String)>, deadline: Instant) -> std::thread::JoinHandle<String> {
+fn subscribe_alerts(gateway: &str, signed: Vec<(&'static str, String)>, until: &'static str, deadline: Instant) -> std::thread::JoinHandle<String> {
     let addr = gateway.trim_start_matches("http://").trim_end_matches('/').to_string();
     let headers: String = signed.iter().map(|(name, value)| format!("{name}: {value}\r\n")).collect();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
@@ -141,7 +141,7 @@ fn subscribe_alerts(gateway: &str, signed: Vec<(&'static str, String)>, deadline
                 signalled = true;
                 let _ = ready_tx.send(());
             }
-            if let Some(at) = text.find("event: alert\n")
+            if let Some(at) = text.find(&format!("event: {until}\n"))
                 && text[at..].contains("\n\n")
             {
                 break;
@@ -165,7 +165,7 @@ fn the_story_traces_across_three_provinces_proves_offline_and_every_node_agrees(
     c.wait_height(&[0, 1, 2, 3], 1, LONG);
     // Tianjin's bureau watching alerts live, on its node (a signed read).
     let tianjin = admin_key(&c, "tianjin");
-    let stream = subscribe_alerts(&c.nodes[1].gateway, c.signed_read(1, "/v1/alerts/stream", &tianjin), Instant::now() + Duration::from_secs(400));
+    let stream = subscribe_alerts(&c.nodes[1].gateway, c.signed_read(1, "/v1/alerts/stream", &tianjin), "alert", Instant::now() + Duration::from_secs(400));
 
     let story = run_story(&c, u32::MAX);
     let last_wave = story.steps.iter().map(|s| s.wave).max().unwrap();
@@ -478,7 +478,7 @@ fn refused_records_name_field_and_rule_and_store_nothing() {
     // raises an alert for Hebei, streamed to Hebei's bureau, and the next
     // shipment of the lot is refused naming the line and the result.
     let hebei = admin_key(&c, "hebei");
-    let stream = subscribe_alerts(&c.nodes[2].gateway, c.signed_read(2, "/v1/alerts/stream", &hebei), Instant::now() + Duration::from_secs(120));
+    let stream = subscribe_alerts(&c.nodes[2].gateway, c.signed_read(2, "/v1/alerts/stream", &hebei), "alert", Instant::now() + Duration::from_secs(120));
     let mut positive = record_of("stock the imported batch");
     positive["nucleicInfo"]["naResult"] = json!("阳性");
     let (body, id) = sign_record(chain, importer, positive);
@@ -499,6 +499,103 @@ fn refused_records_name_field_and_rule_and_store_nothing() {
     assert_eq!(r["field"], "record.Product_list[0]", "{r}");
     assert!(r["rule"].as_str().unwrap().contains("is stopped: nucleic-acid test positive"), "{r}");
     eprintln!("refusals checked in {:?}", started.elapsed());
+}
+
+#[test]
+fn an_alert_warns_associated_holders_and_closes_only_when_every_province_has_acted() {
+    let started = Instant::now();
+    let c = Cluster::start(4);
+    c.advance(0, 1);
+    c.wait_height(&[0, 1, 2, 3], 1, LONG);
+    // The batch enters in Hebei and 798 cartons (15,960 kg) reach Tianjin.
+    let story = run_story(&c, 5);
+    c.wait_height(&[0, 1, 2, 3], story.steps.iter().map(|s| s.height).max().unwrap(), LONG);
+    let chain = &story.chain_id;
+    let all = scenario::steps(today(), |label| hex::encode(story.keys[label].verifying_key().to_bytes()));
+    let importer = &story.keys["hebei-importer"];
+    // A second batch of the same entry certificate stays at the Hebei importer.
+    let mut second = all.iter().find(|s| s.note.starts_with("stock the imported batch")).unwrap().record.clone();
+    second["batch"] = json!("L2");
+    second["quarantineInfo"]["batch"] = json!("BY9067");
+    second["traceCode"] = json!("0106901234001238101BY9067");
+    for (k, v) in [("Number_of_pieces", 100), ("weight", 2000), ("inventory", 100), ("inventoryWeight", 2000)] {
+        second[k] = json!(v);
+    }
+    let (body, id) = sign_record(chain, importer, second);
+    submit_applied(&c, 2, &body, &id);
+
+    // Beijing's bureau raises an alert on the first batch; Hebei's bureau,
+    // watching its node's stream, is warned of the second.
+    let (beijing, tianjin, hebei) = (admin_key(&c, "beijing"), admin_key(&c, "tianjin"), admin_key(&c, "hebei"));
+    let stream = subscribe_alerts(&c.nodes[2].gateway, c.signed_read(2, "/v1/alerts/stream", &hebei), "warning", Instant::now() + LONG);
+    let alert = json!({"type": "alert", "scheme": "HE-GS1", "code": scenario::HEBEI_CODE, "reason": "核酸阳性", "testedAt": today().to_string(), "lab": "北京市疾控中心"});
+    let (body, alert_id) = sign_record(chain, &beijing, alert);
+    submit_applied(&c, 0, &body, &alert_id);
+    let streamed = stream.join().unwrap();
+    let at = streamed.find("event: warning\n").unwrap_or_else(|| panic!("no `event: warning` on Hebei's stream; got:\n{streamed}"));
+    let event = &streamed[at..at + streamed[at..].find("\n\n").unwrap()];
+    assert!(event.contains(&format!("\"tx_id\":\"{alert_id}\"")) && event.contains("\"certificate_batch\":\"BY9067\""), "{event}");
+    assert!(event.contains("\"same_certificate\""), "{event}");
+
+    // GET /v1/warnings: Hebei's bureau is warned, with its holder's phone in full;
+    // Tianjin's is not, and sees Hebei's holder masked when it asks for the alert's.
+    let (code, env) = c.read_as(2, "/v1/warnings", Some(&hebei));
+    assert_eq!(code, 200, "{env}");
+    let list = env["result"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "{env}");
+    assert_eq!((list[0]["reason"].as_str(), list[0]["provinces"].clone()), (Some("same_certificate"), json!(["130000"])), "{env}");
+    assert_eq!(list[0]["holders"][0]["uscc"], scenario::uscc("hebei-importer").as_str(), "{env}");
+    let phone = list[0]["holders"][0]["contact_phone"].as_str().unwrap().to_string();
+    assert!(!phone.contains('*'), "{env}");
+    let (code, env) = c.read_as(1, "/v1/warnings", Some(&tianjin));
+    assert_eq!((code, env["result"].as_array().map(Vec::len)), (200, Some(0)), "{env}");
+    let by_alert = format!("/v1/warnings?alert={alert_id}");
+    let (code, env) = c.read_as(1, &by_alert, Some(&tianjin));
+    assert_eq!(code, 200, "{env}");
+    assert!(env["result"][0]["holders"][0]["contact_phone"].as_str().unwrap().contains('*'), "{env}");
+    assert_eq!(c.read_as(1, "/v1/warnings?alert=xyz", Some(&tianjin)).1["result"]["field"], "alert");
+    assert_eq!(c.read_as(1, "/v1/warnings", Some(importer)).0, 403);
+
+    // The closed loop: a disposal names its weight; Beijing cannot close
+    // while Tianjin and Hebei, where the goods are, have not acted.
+    let refuse = |node: usize, key: &ed25519_dalek::SigningKey, record: Value| -> Value {
+        let (body, _) = sign_record(chain, key, record);
+        let (code, env) = post(&c.url(node, "/v1/records?wait=finalized"), &body);
+        assert_eq!(code, 422, "{env}");
+        env["result"].clone()
+    };
+    let disposal = |state: &str, kg: Option<u64>| {
+        let mut d = json!({"type": "alert_disposal", "alertId": alert_id, "state": state});
+        if let Some(kg) = kg {
+            d["weightKg"] = json!(kg);
+        }
+        d
+    };
+    let r = refuse(2, &hebei, disposal("sealed", None));
+    assert_eq!(r["field"], "record.weightKg", "{r}");
+    let r = refuse(0, &beijing, disposal("closed", None));
+    assert_eq!(r["field"], "record.state", "{r}");
+    assert!(r["rule"].as_str().unwrap().contains("province(s) 120000, 130000 received goods of the lot and recorded no disposal"), "{r}");
+    for (node, key, kg) in [(1, &tianjin, 15_960), (2, &hebei, 4_000)] {
+        let (body, id) = sign_record(chain, key, disposal("sealed", Some(kg)));
+        submit_applied(&c, node, &body, &id);
+    }
+    let (code, env) = c.read_as(0, &format!("/v1/alerts/{alert_id}"), Some(&beijing));
+    assert_eq!(code, 200, "{env}");
+    let accounts = &env["result"]["accounts"];
+    let shares: Vec<(&str, &str, &str, &str)> = accounts["provinces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["province"].as_str().unwrap(), a["stayed_kg"].as_str().unwrap(), a["sealed_kg"].as_str().unwrap(), a["unaccounted_kg"].as_str().unwrap()))
+        .collect();
+    assert_eq!(shares, [("120000", "15960", "15960", "0"), ("130000", "4040", "4000", "40")], "{accounts:#}");
+    assert_eq!(accounts["unaccounted_kg"], "40");
+    let (body, id) = sign_record(chain, &beijing, disposal("closed", None));
+    submit_applied(&c, 0, &body, &id);
+    let (_, env) = c.read_as(3, &format!("/v1/alerts/{alert_id}"), Some(&hebei));
+    assert_eq!(env["result"]["alert"]["state"], "closed", "{env}");
+    eprintln!("warnings and the closed loop checked in {:?}", started.elapsed());
 }
 
 #[test]
