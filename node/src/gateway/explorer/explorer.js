@@ -1,7 +1,7 @@
 // The coldchain explorer: plain browser JavaScript, no framework, talking only
 // to the node that served it (/v1/...). Every answer is the gateway envelope
 // {success, code, message, timestamp, result}. Views are chosen by the URL
-// hash: #trace/SCHEME/CODE[/DIRECTION], #tx/ID, #block/HEIGHT.
+// hash: #trace/SCHEME/CODE[/DIRECTION], #tx/ID, #block/HEIGHT, #statistics[/BY/FROM/TO].
 // Data from records is always inserted as text, never as HTML.
 // An officer may sign in with their key file: the key stays in this page's
 // memory (never in storage) and signs every read (signed reads, access.rs).
@@ -750,6 +750,86 @@ async function connectAlertStream() {
   }
 }
 
+// ------------------------------------------------------------------ statistics (bureaus only)
+
+const STAT_BY = { province: 'province 省份', day: 'day 日期', category: 'product category 品类', origin: 'country of origin 原产国', port: 'port of entry 口岸', type: 'record type 记录类型' };
+const FIGURES = [['records', 'Records'], ['batches', 'Batches'], ['pieces', 'Pieces'], ['weight_kg', 'kg'], ['enrolled', 'Enrolled'],
+  ['reporting', 'Reporting enterprises'], ['certificate_reports', 'Certificate reports'], ['flow_reports', 'Flow reports']];
+/** A day in China Standard Time (the chain's days), `n` days before today. */
+const cstDay = (n = 0) => new Date(Date.now() + 8 * 3600e3 - n * 86400e3).toISOString().slice(0, 10);
+
+/** #statistics[/BY[/FROM[/TO[/PROVINCE]]]]: the figures of every province, and for the reader's own
+ *  province (the national platform: the one chosen) its sent reports and who has not reported today. */
+async function showStatistics(by, from, to, chosen) {
+  const ticket = ++state.ticket;
+  const view = $('view');
+  if (!isBureau()) {
+    view.replaceChildren(el('section', { class: 'card', id: 'statistics' }, el('h2', {}, 'Statistics ', el('span', { class: 'zh' }, '统计')),
+      el('p', { class: 'muted', id: 'statistics-for-bureaus' }, 'Statistics are for bureaus: sign in with your bureau’s admin key file.')));
+    return;
+  }
+  by = STAT_BY[by] ? by : 'province';
+  to = /^\d{4}-\d{2}-\d{2}$/.test(to || '') ? to : cstDay();
+  from = /^\d{4}-\d{2}-\d{2}$/.test(from || '') ? from : cstDay(6);
+  const mine = state.reader.caller.slice('bureau '.length);
+  const national = mine === '000000';
+  const own = national ? (PROVINCES[chosen] && chosen !== '000000' ? chosen : '110000') : mine;
+  const q = new URLSearchParams({ from, to, by }).toString();
+  const scope = national ? `&province=${own}` : '';
+  view.replaceChildren(el('div', { class: 'card muted' }, `Reading the statistics from ${from} to ${to} …`));
+  let s, reports, unreported;
+  try {
+    [s, reports, unreported] = await Promise.all([api(`/v1/statistics?${q}`), api(`/v1/statistics/reports?from=${from}&to=${to}${scope}`),
+      api(`/v1/statistics/unreported?day=${cstDay()}${scope}`)]);
+  } catch (e) {
+    if (ticket === state.ticket) view.replaceChildren(errorBox('Statistics', e));
+    return;
+  }
+  if (ticket !== state.ticket) return;
+  const shown = FIGURES.filter(([k]) => s.total[k] !== undefined);
+  const label = (r) => (!r.key ? r.name || '(none)' : by === 'province' ? province(r.key) : r.name ? `${r.key} ${r.name}` : r.key);
+  const input = (id, value) => el('input', { id, type: 'date', value, required: true });
+  const form = el('form', { class: 'toolbar', id: 'statistics-form', onsubmit: (e) => {
+    e.preventDefault();
+    go(`#statistics/${$('stat-by').value}/${$('stat-from').value}/${$('stat-to').value}${national ? `/${$('stat-province').value}` : ''}`);
+  } }, 'From ', input('stat-from', from), ' to ', input('stat-to', to), ' by ',
+  el('select', { id: 'stat-by' }, Object.entries(STAT_BY).map(([k, v]) => el('option', { value: k, selected: k === by }, v))),
+  national ? [' reports of ', el('select', { id: 'stat-province' }, Object.keys(PROVINCES).filter((p) => p !== '000000').map((p) => el('option', { value: p, selected: p === own }, province(p))))] : null,
+  el('button', { type: 'submit' }, 'Show'), el('span', { class: 'spacer' }),
+  el('a', { class: 'button-link', id: 'statistics-csv', href: `/v1/statistics?${q}&format=csv`, download: `statistics-${by}-${from}-${to}.csv`, onclick: signedDownload }, 'Download CSV (Excel)'));
+  view.replaceChildren(
+    el('section', { class: 'card', id: 'statistics' },
+      el('h2', {}, `Statistics by ${STAT_BY[by]}, ${from} to ${to} `, el('span', { class: 'zh' }, '统计（摸清底数）')),
+      el('p', { class: 'muted small' }, 'Every province’s figures, from indexes the chain keeps as records apply. A record counts on the day (China Standard Time) its block was made, under its submitter’s province; ' +
+        'categories, origins and ports count the goods entered (lots, pieces, weight).'),
+      form,
+      el('div', { class: 'scroll' }, table([STAT_BY[by], ...shown.map(([, h]) => h)],
+        [...s.rows, s.total].map((r) => el('tr', { class: r.key === 'total' ? 'total' : '' }, el('td', {}, r.key === 'total' ? el('b', {}, 'Total') : label(r)),
+          shown.map(([k]) => el('td', { class: 'num' }, r[k])))), 'compact statistics')),
+      s.rows.length ? null : el('p', { class: 'muted', id: 'statistics-empty' }, 'Nothing recorded in this range.'),
+      el('h3', {}, 'Enterprises enrolled now ', el('span', { class: 'zh' }, '备案企业数')),
+      el('div', { class: 'scroll' }, table(['Province', 'Type', 'Enrolled', 'of them suspended'],
+        s.enterprises.map((c) => el('tr', {}, el('td', {}, province(c.province)), el('td', {}, `${c.enterprise_type} ${c.enterprise_type_name}`),
+          el('td', { class: 'num' }, c.enrolled), el('td', { class: 'num' }, c.suspended))), 'compact'))),
+    el('section', { class: 'card', id: 'statistics-reports' },
+      el('h2', {}, `Reports ${province(own)} sent, ${from} to ${to} `, el('span', { class: 'zh' }, '本省/市上报数据')),
+      el('div', { class: 'toolbar' }, `${reports.reports.length} reports${reports.truncated ? ' (more were sent; narrow the range)' : ''}`, el('span', { class: 'spacer' }),
+        el('a', { class: 'button-link', id: 'reports-csv', href: `/v1/statistics/reports?from=${from}&to=${to}${scope}&format=csv`, download: `reports-${own}-${from}-${to}.csv`, onclick: signedDownload }, 'Download CSV')),
+      table(['Day', 'Certificate reports', 'Flow reports'], reports.days.map((d) => el('tr', {}, el('td', {}, d.day), el('td', { class: 'num' }, d.certificate_reports), el('td', { class: 'num' }, d.flow_reports))), 'compact'),
+      el('div', { class: 'scroll' }, table(['Day', 'Kind', 'Certificate / batch', 'kg', 'Product', 'Port, country or flow', 'Record'],
+        reports.reports.map((r) => el('tr', {}, el('td', {}, r.reported_on), el('td', {}, r.kind), el('td', { class: 'mono' }, `${r.quarantine_number} / ${r.production_batch || ''}`),
+          el('td', { class: 'num' }, r.weight_kg), el('td', {}, r.product),
+          el('td', {}, r.kind === 'flow' ? `${r.direction} · ${province(r.counterpart)}` : `${r.port_of_entry} · ${r.country}`), el('td', {}, txLink(r.tx, 'verify ›')))), 'compact'))),
+    el('section', { class: 'card', id: 'statistics-unreported' },
+      el('h2', {}, `Not reported today (${unreported.day}) in ${province(own)} `, el('span', { class: 'zh' }, '每日一报')),
+      el('div', { class: 'toolbar' }, el('span', { id: 'unreported-count' }, `${unreported.enrolled - unreported.reported} of ${unreported.enrolled} enterprises recorded nothing today`),
+        el('span', { class: 'spacer' }),
+        el('a', { class: 'button-link', id: 'unreported-csv', href: `/v1/statistics/unreported?day=${unreported.day}${scope}&format=csv`, download: `unreported-${own}-${unreported.day}.csv`, onclick: signedDownload }, 'Download CSV')),
+      el('div', { class: 'scroll' }, table(['Enterprise', 'USCC', 'Type', 'Contact', 'Last record'],
+        unreported.enterprises.map((e) => el('tr', {}, el('td', {}, e.name), el('td', { class: 'mono' }, e.uscc), el('td', {}, e.enterprise_type_name || e.enterprise_type),
+          el('td', {}, e.contact || '', el('div', { class: 'muted' }, e.contact_phone || '')), el('td', {}, e.last_record || 'never'))), 'compact unreported'))));
+}
+
 // ------------------------------------------------------------------ routing and start
 
 function route() {
@@ -757,6 +837,7 @@ function route() {
   if (kind === 'trace' && rest.length >= 2) return showTrace(rest[0], rest[1], ['backward', 'forward'].includes(rest[2]) ? rest[2] : 'both');
   if (kind === 'tx' && rest[0]) return showTx(rest[0]);
   if (kind === 'block' && rest[0]) return showBlock(rest[0]);
+  if (kind === 'statistics') return showStatistics(...rest);
   return showWelcome();
 }
 function go(hash) {
