@@ -120,6 +120,30 @@ pub fn run(dir: Option<PathBuf>, exit_after: bool) -> Result<()> {
     println!();
     println!("search by the notice's certificate {number} and batch {batch}, as Beijing's officer:");
     print!("{}", crate::client::search_table(&found));
+    // Statistics for bureaus (摸清底数, 每日一报): today's figures by province, and who has not reported.
+    let today = (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive();
+    let as_beijing = Gateway::new(&g).reading_as(Some(beijing.clone()));
+    let s = |v: &Value| v.as_str().unwrap_or("").to_string();
+    let stats = as_beijing.get(&format!("/v1/statistics?from={today}&to={today}&by=province"))?.into_result()?;
+    let unreported = as_beijing.get("/v1/statistics/unreported")?.into_result()?;
+    println!();
+    println!("statistics of today ({today}, China Standard Time), as Beijing's officer; the page: {g}/#statistics");
+    print!("{}", statistics_table(&stats));
+    for by in ["category", "origin", "port"] {
+        let goods = as_beijing.get(&format!("/v1/statistics?from={today}&to={today}&by={by}"))?.into_result()?;
+        let rows: Vec<String> = goods["rows"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| format!("{} {} (batches {}, {} kg)", s(&r["key"]), s(&r["name"]), r["batches"], s(&r["weight_kg"])))
+            .collect();
+        println!("  goods entered by {by}: {}", if rows.is_empty() { "none".to_string() } else { rows.join("; ") });
+    }
+    println!(
+        "  Beijing enterprises that recorded nothing today: {} of {}",
+        unreported["enterprises"].as_array().map_or(0, Vec::len),
+        unreported["enrolled"].as_u64().unwrap_or(0)
+    );
     let trace = Gateway::new(&g).reading_as(Some(beijing)).get(&format!("/v1/trace?scheme={scheme}&code={code}&direction=both"))?.into_result()?;
     println!();
     println!("trace of Beijing retail code {scheme} {code}, as Beijing's officer sees it (inside the open alert: every province):");
@@ -172,6 +196,9 @@ pub fn run(dir: Option<PathBuf>, exit_after: bool) -> Result<()> {
         scenario::QUARANTINE_NUMBER,
         scenario::CERT_BATCH
     );
+    println!(
+        "  open {g}/#statistics   # signed in as a bureau: figures by province, day, category, origin, port; reports sent; who has not reported; CSV"
+    );
     println!("  coldchain alerts --gateway {g} --key {} {alert_id}   # alerts are for bureaus", admin.display());
     println!("  coldchain alerts --gateway {g} --key {} --follow", admin.display());
     println!("  curl -s {g}/v1/status");
@@ -192,6 +219,35 @@ pub fn run(dir: Option<PathBuf>, exit_after: bool) -> Result<()> {
     println!("stopping …");
     cluster.stop();
     Ok(())
+}
+
+/// Figures by province as text (`GET /v1/statistics`): records, lots
+/// entered and their weight, enterprises enrolled and reporting, reports sent.
+fn statistics_table(s: &Value) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let n = |v: &Value| v.as_u64().map_or_else(|| "-".to_string(), |n| n.to_string());
+    let _ = writeln!(
+        out,
+        "  {:<8} {:>7} {:>7} {:>9} {:>8} {:>9} {:>12} {:>5}  name",
+        "province", "records", "batches", "kg", "enrolled", "reporting", "certificates", "flows"
+    );
+    for r in s["rows"].as_array().into_iter().flatten().chain([&s["total"]]) {
+        let _ = writeln!(
+            out,
+            "  {:<8} {:>7} {:>7} {:>9} {:>8} {:>9} {:>12} {:>5}  {}",
+            r["key"].as_str().unwrap_or(""),
+            n(&r["records"]),
+            n(&r["batches"]),
+            r["weight_kg"].as_str().unwrap_or("-"),
+            n(&r["enrolled"]),
+            n(&r["reporting"]),
+            n(&r["certificate_reports"]),
+            n(&r["flow_reports"]),
+            r["name"].as_str().unwrap_or("")
+        );
+    }
+    out
 }
 
 /// Sets `flag` on Ctrl-C or SIGTERM.
