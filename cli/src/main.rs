@@ -10,6 +10,7 @@ mod bench_trace;
 mod client;
 mod cluster;
 mod demo;
+mod import;
 mod testnet;
 
 use anyhow::{Context, Result};
@@ -91,6 +92,49 @@ enum Command {
         /// Wait until the transaction is finalized.
         #[arg(long)]
         wait: bool,
+    },
+    /// Import records in bulk from a JSON Lines, CSV or .xlsx file
+    /// (docs/OPERATIONS.md, "Bulk import"), signed with --key or sent with
+    /// --appid (secret in COLDCHAIN_APP_SECRET), in batches; writes a report
+    /// line per row. Running it again after an interruption submits no row
+    /// twice. Exit 0 when every row is finalized, 2 when some are not.
+    ImportRecords {
+        /// .jsonl (one record object per line), .csv (one record type per
+        /// file) or .xlsx (one sheet per record type, named by it).
+        #[arg(required_unless_present = "template")]
+        file: Option<PathBuf>,
+        #[arg(long, required_unless_present = "template")]
+        gateway: Option<String>,
+        /// The enterprise's ed25519 key file.
+        #[arg(long, conflicts_with = "appid")]
+        key: Option<PathBuf>,
+        /// An app id issued by your bureau; send to that bureau's gateway.
+        #[arg(long)]
+        appid: Option<String>,
+        /// The record type of a CSV file (else its `type` column or its file
+        /// name, e.g. product_batch.csv) or of JSON Lines records without one.
+        #[arg(long = "type")]
+        record_type: Option<String>,
+        /// Rows per request (POST /v1/records/batch).
+        #[arg(long, default_value_t = 500)]
+        batch_size: usize,
+        /// Requests in flight at once (with --key).
+        #[arg(long, default_value_t = 4)]
+        parallel: usize,
+        /// The report (CSV, one line per row) [default: FILE's name with .report.csv, beside it].
+        #[arg(long)]
+        report: Option<PathBuf>,
+        /// How long to wait for accepted rows to be final before reporting them pending.
+        #[arg(long, default_value_t = 120_000)]
+        wait_ms: u64,
+        /// Write a blank template of this record type to --out (.xlsx or .csv) instead.
+        #[arg(long, conflicts_with_all = ["file", "gateway", "key", "appid"], requires = "out")]
+        template: Option<String>,
+        #[arg(long, requires = "template")]
+        out: Option<PathBuf>,
+        /// The template's header spelling: camel (quarantineInfo.quarantineNumber) or seed (Quarantine_info.Quarantine_number).
+        #[arg(long, default_value = "camel")]
+        spelling: String,
     },
     /// Trace a code of any province's scheme across provinces.
     Trace {
@@ -450,6 +494,58 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
             match result["height"].as_u64() {
                 Some(h) => println!("finalized at height {h}"),
                 None => println!("state: {}", result["state"].as_str().unwrap_or("pending")),
+            }
+        }
+        Command::ImportRecords { template: Some(record_type), out, spelling, .. } => {
+            use coldchain_node::gateway::templates::{self, Spelling};
+            let out = out.context("--template needs --out FILE.xlsx or FILE.csv")?;
+            let cols = coldchain_chaincode::records::columns::columns(&record_type).with_context(|| {
+                format!(
+                    "no template for \"{record_type}\"; templates exist for: {}",
+                    coldchain_chaincode::records::columns::IMPORTED_TYPES.join(", ")
+                )
+            })?;
+            let spelling = match spelling.as_str() {
+                "camel" => Spelling::Camel,
+                "seed" => Spelling::Seed,
+                other => anyhow::bail!("--spelling {other}: camel or seed"),
+            };
+            let bytes = match out.extension().and_then(|e| e.to_str()) {
+                Some("xlsx") => templates::xlsx(&record_type, cols, spelling).map_err(|e| anyhow::anyhow!("{e}"))?,
+                Some("csv") => templates::csv(cols, spelling).into_bytes(),
+                _ => anyhow::bail!("--out {}: name a .xlsx or .csv file", out.display()),
+            };
+            std::fs::write(&out, bytes).with_context(|| format!("writing {}", out.display()))?;
+            println!("{record_type} template ({} columns) written to {}", cols.len(), out.display());
+        }
+        Command::ImportRecords { file, gateway, key, appid, record_type, batch_size, parallel, report, wait_ms, .. } => {
+            let file = file.context("name the file to import")?;
+            let auth = match (key, appid) {
+                (Some(key), _) => import::Auth::Key(read_key_file(&key)?),
+                (None, Some(appid)) => {
+                    let secret =
+                        std::env::var("COLDCHAIN_APP_SECRET").context("set COLDCHAIN_APP_SECRET to the app secret `coldchain app issue` printed")?;
+                    import::Auth::App { appid, secret }
+                }
+                (None, None) => anyhow::bail!("give --key (the enterprise's key file) or --appid (with COLDCHAIN_APP_SECRET)"),
+            };
+            let report = report.unwrap_or_else(|| import::report::default_path(&file));
+            let opts = import::Options {
+                gateway: gateway.context("--gateway is required")?,
+                file: file.clone(),
+                auth,
+                record_type,
+                batch_size,
+                parallel,
+                report: report.clone(),
+                wait_ms,
+            };
+            let summary = import::run(&opts)?;
+            println!("{}: {summary}", file.display());
+            println!("report: {}", report.display());
+            if !summary.all_finalized() {
+                eprintln!("{} rows not imported: see the report's status, column, field and rule", summary.rows - summary.finalized);
+                return Ok(std::process::ExitCode::from(2));
             }
         }
         Command::Trace { gateway, scheme, code, direction, format, key } => {
