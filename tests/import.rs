@@ -6,10 +6,10 @@
 
 mod common;
 
-use common::story::{run_story, today};
-use common::{BIN, Cluster, get, path_str, run_cli, wait_for};
 use coldchain_chaincode::identifiers::gtin_with_check;
 use coldchain_chaincode::scenario;
+use common::story::{run_story, today};
+use common::{BIN, Cluster, get, path_str, run_cli, wait_for};
 use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -200,11 +200,16 @@ fn bad_rows_sent_with_an_app_id_are_reported_with_column_field_and_rule_and_noth
     // knows (refused by the chain's state, at the gateway).
     let gtin = gtin_with_check(scenario::GTIN_BODY);
     let row = |n: u32, cert: &str, port: &str| {
-        format!("{gtin},冷冻鸡两节翅,01{gtin}10BAD{n:03},L{n},10,150,{},B{n},唐山曹妃甸冷链贸易有限公司,COOPAVEL,{},{port},{cert}\n", day(60), day(20))
+        format!(
+            "{gtin},冷冻鸡两节翅,01{gtin}10BAD{n:03},L{n},10,150,{},B{n},唐山曹妃甸冷链贸易有限公司,COOPAVEL,{},{port},{cert}\n",
+            day(60),
+            day(20)
+        )
     };
     let csv = dir.join("product_batch.csv");
     let header = "productLibraryId,productName,traceCode,batch,numberOfPieces,weight,productionDate,quarantineInfo.batch,quarantineInfo.consignee,quarantineInfo.consignor,quarantineInfo.dateOfEntry,quarantineInfo.portOfEntry,quarantineInfo.quarantineNumber\n";
-    let body = [header.to_string(), row(1, "130300226000000000901", "曹妃甸"), row(2, "12345", "曹妃甸"), row(3, "130300226000000000903", "火星港")].concat();
+    let body = [header.to_string(), row(1, "130300226000000000901", "曹妃甸"), row(2, "12345", "曹妃甸"), row(3, "130300226000000000903", "火星港")]
+        .concat();
     std::fs::write(&csv, body).unwrap();
     let import = || {
         Command::new(BIN)

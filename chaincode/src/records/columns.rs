@@ -260,13 +260,8 @@ const STOCK_OUT: &[Column] = &concat::<11, 14, 25>(
     line!(),
 );
 
-const VEHICLE: &[Column] = &[
-    c("licenseplate", Text, R),
-    c("driverName", Text, R),
-    c("driverContactPhone", Text, O),
-    c("sendNumber", Text, R),
-    c("senderUscc", Text, O),
-];
+const VEHICLE: &[Column] =
+    &[c("licenseplate", Text, R), c("driverName", Text, R), c("driverContactPhone", Text, O), c("sendNumber", Text, R), c("senderUscc", Text, O)];
 
 const CODE_LINK: &[Column] = &[
     c("from.scheme", Text, R),

@@ -260,10 +260,14 @@ pub fn run(opts: &Options) -> Result<Summary> {
         for result in rx {
             match result {
                 Ok(outcomes) => {
-                    let new: Vec<Line> = outcomes.into_iter().map(|(i, o, digest)| (i, line_of(&input, i, o, &digest))).map(|(i, l)| {
-                        lines.insert(i, l.clone());
-                        l
-                    }).collect();
+                    let new: Vec<Line> = outcomes
+                        .into_iter()
+                        .map(|(i, o, digest)| (i, line_of(&input, i, o, &digest)))
+                        .map(|(i, l)| {
+                            lines.insert(i, l.clone());
+                            l
+                        })
+                        .collect();
                     if let Err(e) = appender.append(&new) {
                         failure.get_or_insert(e);
                         stop.store(true, Ordering::Relaxed);
@@ -288,7 +292,10 @@ pub fn run(opts: &Options) -> Result<Summary> {
     all.sort_by_key(|l| (order.get(l.sheet.as_str()).copied().unwrap_or(usize::MAX), l.sheet.clone(), l.row));
     report::rewrite(&opts.report, &all)?;
     if let Some(e) = failure {
-        return Err(e.context(format!("import stopped; the report {} has the rows done so far, and running the command again goes on", opts.report.display())));
+        return Err(e.context(format!(
+            "import stopped; the report {} has the rows done so far, and running the command again goes on",
+            opts.report.display()
+        )));
     }
     for l in lines.values() {
         summary.count(l.status);
@@ -388,7 +395,13 @@ impl Submitter<'_> {
                 return Ok(batch
                     .items
                     .into_iter()
-                    .map(|i| (i.row, Outcome { status: Status::Unknown, tx_id: String::new(), height: None, field: "nonce".into(), rule: rule.clone() }, i.digest))
+                    .map(|i| {
+                        (
+                            i.row,
+                            Outcome { status: Status::Unknown, tx_id: String::new(), height: None, field: "nonce".into(), rule: rule.clone() },
+                            i.digest,
+                        )
+                    })
                     .collect());
             }
             if (400..500).contains(&status) && status != 400 {
@@ -483,7 +496,8 @@ impl Submitter<'_> {
                     let retry_after = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
                     if !matches!(status, 429 | 500 | 502 | 503 | 504) {
                         let text = resp.body_mut().with_config().limit(512 << 20).read_to_string()?;
-                        let envelope: Value = serde_json::from_str(&text).with_context(|| format!("{method} {url} answered {status} with non-JSON: {text:.200}"))?;
+                        let envelope: Value =
+                            serde_json::from_str(&text).with_context(|| format!("{method} {url} answered {status} with non-JSON: {text:.200}"))?;
                         return Ok((status, envelope));
                     }
                     Duration::from_secs(retry_after.unwrap_or(1).clamp(1, 5))

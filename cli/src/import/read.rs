@@ -189,7 +189,11 @@ pub fn csv(bytes: &[u8], record_type: Option<&str>) -> Result<Input> {
         let kind = match (type_column.and_then(|c| rec.get(c)).map(str::trim).filter(|t| !t.is_empty()), record_type) {
             (Some(t), Some(given)) if t != given => {
                 let column = sheet.headers[type_column.unwrap_or(0)].label();
-                rows.push(Row { sheet: 0, number, record: Err(Refusal { column, field: "record.type".into(), rule: format!("is {t}; --type says {given}") }) });
+                rows.push(Row {
+                    sheet: 0,
+                    number,
+                    record: Err(Refusal { column, field: "record.type".into(), rule: format!("is {t}; --type says {given}") }),
+                });
                 continue;
             }
             (Some(t), _) => t.to_string(),
@@ -235,9 +239,11 @@ pub fn xlsx(bytes: &[u8]) -> Result<Input> {
                 continue;
             }
             let record = match type_column.map(|c| cells.get(c).cloned().unwrap_or(Cell::Empty)) {
-                Some(Cell::Text(t)) if t.trim() != name => {
-                    Err(Refusal { column: headers[type_column.unwrap_or(0)].label(), field: "record.type".into(), rule: format!("is {t}; the sheet is {name}") })
-                }
+                Some(Cell::Text(t)) if t.trim() != name => Err(Refusal {
+                    column: headers[type_column.unwrap_or(0)].label(),
+                    field: "record.type".into(),
+                    rule: format!("is {t}; the sheet is {name}"),
+                }),
                 _ => record(&name, &headers, type_column, &cells),
             };
             input.rows.push(Row { sheet, number, record });
@@ -310,7 +316,9 @@ fn parse_path(text: &str) -> std::result::Result<Vec<Segment>, String> {
     for part in text.split('.') {
         let (name, mut rest) = part.split_once('[').map_or((part, ""), |(n, r)| (n, r));
         if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-') {
-            return Err("is not a field path (names joined by dots, a list item as [0]: quarantineInfo.quarantineNumber, productList[0].weight)".into());
+            return Err(
+                "is not a field path (names joined by dots, a list item as [0]: quarantineInfo.quarantineNumber, productList[0].weight)".into()
+            );
         }
         out.push(Segment::Field(name.to_string()));
         while !rest.is_empty() {
@@ -400,9 +408,7 @@ pub fn value(c: Cell, kind: Option<Kind>) -> std::result::Result<Option<Value>, 
         if f.fract() == 0.0 && f.abs() < EXACT {
             Ok(format!("{}", f as i64))
         } else if f.fract() == 0.0 {
-            Err(format!(
-                "is the number {f:e}: a spreadsheet keeps only 15 digits of a number; format the column as text and type it again"
-            ))
+            Err(format!("is the number {f:e}: a spreadsheet keeps only 15 digits of a number; format the column as text and type it again"))
         } else {
             Ok(f.to_string())
         }

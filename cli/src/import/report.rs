@@ -137,7 +137,8 @@ pub struct Appender {
 
 impl Appender {
     pub fn open(path: &Path) -> Result<Appender> {
-        let file = std::fs::OpenOptions::new().create(true).append(true).open(path).with_context(|| format!("opening the report {}", path.display()))?;
+        let file =
+            std::fs::OpenOptions::new().create(true).append(true).open(path).with_context(|| format!("opening the report {}", path.display()))?;
         let empty = file.metadata()?.len() == 0;
         let mut writer = csv::WriterBuilder::new().has_headers(false).from_writer(file);
         if empty {

@@ -153,7 +153,8 @@ pub async fn template(Path(record_type): Path<String>, Query(q): Query<TemplateQ
     match q.format.as_deref().unwrap_or("csv") {
         "csv" => {
             let file = format!("attachment; filename=\"{record_type}.csv\"");
-            Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, file)], csv(cols, spelling)).into_response())
+            Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, file)], csv(cols, spelling))
+                .into_response())
         }
         "xlsx" => {
             let bytes = xlsx(&record_type, cols, spelling).map_err(ApiError::internal)?;
