@@ -4,8 +4,9 @@
 //! recent blocks, a trace code search in any province's scheme drawn as a
 //! graph with its enterprises, quantities and a CSV download, a transaction
 //! view whose proof the browser itself verifies (SHA-256 and Ed25519 from
-//! WebCrypto, the checks of docs/PROOFS.md), and the alerts with their
-//! disposal state, updated live from `GET /v1/alerts/stream`.
+//! WebCrypto, the checks of docs/PROOFS.md), the alerts with their
+//! disposal state, updated live from `GET /v1/alerts/stream`, and for
+//! bureaus the statistics (`#statistics`, from `GET /v1/statistics…`).
 //!
 //! The page only reads the gateway's routes. As the public it sees what the
 //! public may (contacts masked, and proofs that establish a transaction id
@@ -54,7 +55,7 @@ static PAGE: LazyLock<Page> = LazyLock::new(|| {
     path = "/",
     tags = ["bureaus", "auditors"],
     summary = "The explorer page",
-    description = "One self-contained HTML page for officers: bureaus up or down, latest blocks, trace search with the custody graph, transactions with an in-browser proof check, live alerts. Officers may sign in with their key file: the page then signs its reads (`x-coldchain-*` headers) and shows what their role may see. Nothing is fetched from outside the node.",
+    description = "One self-contained HTML page for officers: bureaus up or down, latest blocks, trace search with the custody graph, transactions with an in-browser proof check, live alerts, statistics for bureaus. Officers may sign in with their key file: the page then signs its reads (`x-coldchain-*` headers) and shows what their role may see. Nothing is fetched from outside the node.",
     responses((status = 200, description = "The page.", content_type = "text/html; charset=utf-8", body = String))
 )]
 pub async fn page() -> Response {
