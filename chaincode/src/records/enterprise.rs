@@ -147,10 +147,12 @@ impl EnterpriseRecord {
             public_key: self.public_key.0,
             suspended: self.suspended,
             history: vec![cx.tx],
+            outside: false,
         };
-        match l.enterprise(&self.uscc.0) {
+        match l.enterprise_or_outside(&self.uscc.0) {
             Some((id, old)) => {
-                crate::state::statistics::enterprise_changed(l, cx, id, Some(&old), &e);
+                // A receiver recorded outside becomes enrolled: counted from now.
+                crate::state::statistics::enterprise_changed(l, cx, id, Some(&old).filter(|o| !o.outside), &e);
                 l.delete(&ENTERPRISE_KEYS, &old.public_key);
                 let mut history = old.history;
                 history.push(cx.tx);

@@ -136,7 +136,7 @@ pub enum Plan {
     Ready,
     Product(EntId),
     ProductBatch(EntId),
-    Shipment((EntId, EntId, lines::Taken)),
+    Shipment((EntId, shipment::Receiver, lines::Taken)),
     Receipt((EntId, EntId, Box<crate::state::ledger::Shipment>, lines::Taken)),
     StockIn(stock_in::Placement),
     StockOut((EntId, EntId, Option<crate::state::ledger::StorageId>, lines::Taken)),

@@ -128,8 +128,15 @@ pub fn accounts(l: &Ledger, alert: &Alert) -> Accounts {
     }
 }
 
-/// The provinces the goods reached that have recorded no disposal of
-/// `alert` yet: closing it waits for them, or overrides them on the record.
+/// The provinces with a bureau on chain that the goods reached and that have
+/// recorded no disposal of `alert` yet: closing it waits for them, or
+/// overrides them on the record. (Goods that left for a province outside the
+/// consortium show in its account as unaccounted for: its authorities are
+/// told off chain.)
 pub fn without_disposal(l: &Ledger, alert: &Alert) -> Vec<String> {
-    shares(l, alert.lot).into_keys().filter(|p| !alert.disposals.iter().any(|d| &d.province == p && d.state != AlertState::Closed)).collect()
+    shares(l, alert.lot)
+        .into_keys()
+        .filter(|p| l.bureaus().values().any(|b| &b.province == p))
+        .filter(|p| !alert.disposals.iter().any(|d| &d.province == p && d.state != AlertState::Closed))
+        .collect()
 }

@@ -57,6 +57,13 @@ pub struct Enterprise {
     pub suspended: bool,
     /// The enrolment and every later change.
     pub history: Vec<TxId>,
+    /// Not enrolled: a receiver a shipment named, outside the consortium or
+    /// not yet enrolled by its bureau (issue 18 item 6). It has no key, signs
+    /// nothing and is no counterpart of any record; goods shipped to it are
+    /// delivered at once and a forward trace ends there. Its bureau's
+    /// enrolment of the same USCC replaces it and keeps its history.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub outside: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -822,7 +829,13 @@ impl Ledger {
 
     // ----- enterprises -------------------------------------------------
 
+    /// The enrolled enterprise of `uscc` (not a receiver recorded outside).
     pub fn enterprise(&self, uscc: &str) -> Option<(EntId, Enterprise)> {
+        self.enterprise_or_outside(uscc).filter(|(_, e)| !e.outside)
+    }
+
+    /// The enterprise of `uscc`, enrolled or recorded as a receiver outside.
+    pub fn enterprise_or_outside(&self, uscc: &str) -> Option<(EntId, Enterprise)> {
         let id = self.kv.get(&ENTERPRISE_IDS, &uscc.to_string())?;
         Some((id, self.enterprise_at(id)))
     }

@@ -126,6 +126,9 @@ pub struct EnterpriseView {
     pub holds_pieces: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub holds_kg: Option<String>,
+    /// Not enrolled: a receiver outside the consortium (or not yet enrolled)
+    /// that a shipment named; the trace ends here.
+    pub outside: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -438,6 +441,7 @@ fn enterprise_view(r: &mut Reader, id: EntId, lot: LotId) -> EnterpriseView {
         contact_phone: e.contact_phone.clone(),
         holds_pieces: Some(held.pieces),
         holds_kg: Some(kg(held.grams)),
+        outside: e.outside,
     }
 }
 

@@ -786,6 +786,7 @@ mod tests {
             contact_phone: None,
             holds_pieces: Some(10),
             holds_kg: Some("100".into()),
+            outside: false,
         }
     }
 
