@@ -103,7 +103,8 @@ impl std::fmt::Display for Summary {
 /// known beforehand, and the SHA-256 of its record.
 struct Item {
     row: usize,
-    body: Value,
+    /// As JSON text (what a batch is made of).
+    body: String,
     tx_id: Option<Hash>,
     digest: String,
 }
@@ -192,13 +193,16 @@ pub fn run(opts: &Options) -> Result<Summary> {
             (Auth::Key(key), Some(chain_id)) => {
                 let tx = Transaction::sign(chain_id, row_nonce(&digest, *occurrence), signed_form, key);
                 let id = tx.id();
-                let mut body = serde_json::to_value(&tx)?;
-                if !images.is_empty() {
+                let body = if images.is_empty() {
+                    serde_json::to_string(&tx)?
+                } else {
+                    let mut body = serde_json::to_value(&tx)?;
                     body["record"] = record.clone();
-                }
+                    body.to_string()
+                };
                 (body, Some(id))
             }
-            _ => (record.clone(), None),
+            _ => (record.to_string(), None),
         };
         *occurrence += 1;
         let sheet = &input.sheets[row.sheet].name;
@@ -287,7 +291,8 @@ pub fn run(opts: &Options) -> Result<Summary> {
     // of rows this run did not reach.
     let mut all: Vec<Line> = lines.values().cloned().collect();
     let reached: std::collections::HashSet<(String, u64)> = all.iter().map(|l| (l.sheet.clone(), l.row)).collect();
-    all.extend(prior.into_values().filter(|l| !reached.contains(&(l.sheet.clone(), l.row))));
+    let rows: std::collections::HashSet<(String, u64)> = input.rows.iter().map(|r| (input.sheets[r.sheet].name.clone(), r.number)).collect();
+    all.extend(prior.into_iter().filter(|(key, _)| rows.contains(key) && !reached.contains(key)).map(|(_, l)| l));
     let order: HashMap<&str, usize> = input.sheets.iter().enumerate().map(|(i, s)| (s.name.as_str(), i)).collect();
     all.sort_by_key(|l| (order.get(l.sheet.as_str()).copied().unwrap_or(usize::MAX), l.sheet.clone(), l.row));
     report::rewrite(&opts.report, &all)?;
@@ -368,6 +373,9 @@ struct Submitter<'a> {
     wait_ms: u64,
 }
 
+/// Outcome reads (`GET /v1/tx/{id}`) in flight at once per batch.
+const READERS: usize = 4;
+
 /// How long a gateway may stay unreachable, overloaded or rate-limiting before the import stops.
 const PATIENCE: Duration = Duration::from_secs(300);
 
@@ -375,8 +383,8 @@ impl Submitter<'_> {
     fn submit(&self, batch: Batch) -> Result<Vec<(usize, Outcome, String)>> {
         let wait = self.wait_ms.min(30_000);
         let path = format!("/v1/records/batch?wait=finalized&timeout_ms={wait}");
-        let bodies: Vec<&Value> = batch.items.iter().map(|i| &i.body).collect();
-        let body = serde_json::to_vec(&bodies)?;
+        let bodies: Vec<&str> = batch.items.iter().map(|i| i.body.as_str()).collect();
+        let body = format!("[{}]", bodies.join(",")).into_bytes();
         let signed = match (self.auth, &batch.nonce) {
             (Auth::App { appid, secret }, Some(nonce)) => Some((appid.as_str(), secret.as_str(), nonce.as_str())),
             _ => None,
@@ -426,9 +434,17 @@ impl Submitter<'_> {
         // Finalized or pending: the chain's outcome of each, from its receipt.
         let deadline = Instant::now() + Duration::from_millis(self.wait_ms);
         while !open.is_empty() {
+            // A GET per row, several at once: each is quick for the node,
+            // and one after the other they would hold the batch up.
+            let per = open.len().div_ceil(READERS);
+            let found: Vec<Result<Vec<Option<Outcome>>>> = std::thread::scope(|scope| {
+                let readers: Vec<_> =
+                    open.chunks(per).map(|chunk| scope.spawn(move || chunk.iter().map(|(_, id, _)| self.outcome(id)).collect())).collect();
+                readers.into_iter().map(|r| r.join().unwrap_or_else(|_| Err(anyhow!("an outcome reader panicked")))).collect()
+            });
             let mut still = Vec::new();
-            for (row, id, digest) in open {
-                match self.outcome(&id)? {
+            for ((row, id, digest), o) in open.into_iter().zip(found.into_iter().collect::<Result<Vec<_>>>()?.into_iter().flatten()) {
+                match o {
                     Some(o) => out.push((row, o, digest)),
                     None => still.push((row, id, digest)),
                 }
