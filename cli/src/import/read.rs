@@ -539,6 +539,20 @@ mod tests {
     }
 
     #[test]
+    fn every_template_reads_back_as_its_columns_and_no_rows() {
+        use coldchain_node::gateway::templates::{self, Spelling};
+        for kind in columns::IMPORTED_TYPES {
+            let cols = columns::columns(kind).unwrap();
+            let book = xlsx(&templates::xlsx(kind, cols, Spelling::Seed).unwrap()).unwrap();
+            assert_eq!((book.sheets.len(), book.rows.len()), (1, 0), "{kind}");
+            assert_eq!(book.sheets[0].name, *kind);
+            assert!(book.sheets[0].headers.iter().all(|h| columns::find(kind, &h.text).is_some()), "{kind}: every header is a column");
+            let file = csv(templates::csv(cols, Spelling::Camel).as_bytes(), Some(kind)).unwrap();
+            assert_eq!((file.sheets[0].headers.len(), file.rows.len()), (cols.len(), 0), "{kind}");
+        }
+    }
+
+    #[test]
     fn a_long_number_in_a_text_column_is_refused_rather_than_rounded() {
         let rule = value(Cell::Number(20220261102000458001.0), Some(Kind::Text)).unwrap_err();
         assert!(rule.contains("15 digits"), "{rule}");
