@@ -427,12 +427,16 @@ fn an_officer_traces_a_code_verifies_a_proof_and_sees_alerts_live_in_the_explore
 
     // The statistics view, as Beijing's bureau: every province's figures, and
     // Beijing's own reports and enterprises (all three recorded today).
+    let trace_hash = b.eval("location.hash");
     b.eval("location.hash = '#statistics'");
     b.wait_for("the statistics by province", "document.querySelectorAll('table.statistics tbody tr').length >= 4 || null");
     let stats = b.text("#statistics");
     assert!(stats.contains("河北 Hebei 130000") && stats.contains("Total") && stats.contains("Download CSV"), "{stats}");
     assert!(b.text("#statistics-reports").contains("Reports 北京 Beijing 110000 sent"), "{}", b.text("#statistics-reports"));
     assert!(b.text("#unreported-count").contains("0 of 3 enterprises"), "{}", b.text("#statistics-unreported"));
+    // Back to the trace (the hash is a JSON string, so a JavaScript one too).
+    b.eval(&format!("location.hash = {trace_hash}"));
+    b.wait_for("the trace again, as Beijing", "document.querySelector('#trace')");
 
     // Signed out, the page reads as the public: the alerts leave the page.
     b.eval("document.querySelector('#signout').click()");
