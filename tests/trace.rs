@@ -165,7 +165,8 @@ fn the_story_traces_across_three_provinces_proves_offline_and_every_node_agrees(
     c.wait_height(&[0, 1, 2, 3], 1, LONG);
     // Tianjin's bureau watching alerts live, on its node (a signed read).
     let tianjin = admin_key(&c, "tianjin");
-    let stream = subscribe_alerts(&c.nodes[1].gateway, c.signed_read(1, "/v1/alerts/stream", &tianjin), "alert", Instant::now() + Duration::from_secs(400));
+    let stream =
+        subscribe_alerts(&c.nodes[1].gateway, c.signed_read(1, "/v1/alerts/stream", &tianjin), "alert", Instant::now() + Duration::from_secs(400));
 
     let story = run_story(&c, u32::MAX);
     let last_wave = story.steps.iter().map(|s| s.wave).max().unwrap();
@@ -478,7 +479,8 @@ fn refused_records_name_field_and_rule_and_store_nothing() {
     // raises an alert for Hebei, streamed to Hebei's bureau, and the next
     // shipment of the lot is refused naming the line and the result.
     let hebei = admin_key(&c, "hebei");
-    let stream = subscribe_alerts(&c.nodes[2].gateway, c.signed_read(2, "/v1/alerts/stream", &hebei), "alert", Instant::now() + Duration::from_secs(120));
+    let stream =
+        subscribe_alerts(&c.nodes[2].gateway, c.signed_read(2, "/v1/alerts/stream", &hebei), "alert", Instant::now() + Duration::from_secs(120));
     let mut positive = record_of("stock the imported batch");
     positive["nucleicInfo"]["naResult"] = json!("阳性");
     let (body, id) = sign_record(chain, importer, positive);
@@ -587,7 +589,14 @@ fn an_alert_warns_associated_holders_and_closes_only_when_every_province_has_act
         .as_array()
         .unwrap()
         .iter()
-        .map(|a| (a["province"].as_str().unwrap(), a["stayed_kg"].as_str().unwrap(), a["sealed_kg"].as_str().unwrap(), a["unaccounted_kg"].as_str().unwrap()))
+        .map(|a| {
+            (
+                a["province"].as_str().unwrap(),
+                a["stayed_kg"].as_str().unwrap(),
+                a["sealed_kg"].as_str().unwrap(),
+                a["unaccounted_kg"].as_str().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(shares, [("120000", "15960", "15960", "0"), ("130000", "4040", "4000", "40")], "{accounts:#}");
     assert_eq!(accounts["unaccounted_kg"], "40");

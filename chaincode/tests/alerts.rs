@@ -71,7 +71,15 @@ fn an_alert_closes_only_when_every_province_has_accounted_for_its_goods() {
         .provinces
         .iter()
         .map(|a| {
-            (a.province.as_str(), a.stayed_kg.as_str(), a.sealed_kg.as_str(), a.recalled_kg.as_str(), a.destroyed_kg.as_str(), a.unaccounted_kg.as_str(), a.state)
+            (
+                a.province.as_str(),
+                a.stayed_kg.as_str(),
+                a.sealed_kg.as_str(),
+                a.recalled_kg.as_str(),
+                a.destroyed_kg.as_str(),
+                a.unaccounted_kg.as_str(),
+                a.state,
+            )
         })
         .collect();
     assert_eq!(

@@ -25,7 +25,13 @@ fn a_shipment_to_a_buyer_outside_the_consortium_ends_the_forward_trace_there() {
     refuse(&mut w.chain, &he, out("S1"), "record.receiverUscc", "is not an enrolled enterprise; its province's bureau enrols it first, or");
     refuse(&mut w.chain, &he, out("S1"), "record.receiverUscc", "give receiverEntName and receiverProvince");
     refuse(&mut w.chain, &he, patch(out("S1"), json!({"receiverProvince": "370102"})), "record.receiverProvince", "is not a province code");
-    refuse(&mut w.chain, &he, patch(out("S1"), json!({"receiverProvince": "370000"})), "record.receiverEntName", "is required for a receiver that is not enrolled");
+    refuse(
+        &mut w.chain,
+        &he,
+        patch(out("S1"), json!({"receiverProvince": "370000"})),
+        "record.receiverEntName",
+        "is required for a receiver that is not enrolled",
+    );
     // A mistyped USCC is still refused by its check character.
     let typo = format!("{}0", &shandong[..17]);
     let typo = if typo == shandong { format!("{}1", &shandong[..17]) } else { typo };
@@ -57,13 +63,20 @@ fn a_shipment_to_a_buyer_outside_the_consortium_ends_the_forward_trace_there() {
 
     let t = w.chain.state.trace(HE_SCHEME, CODE, Direction::Forward).unwrap();
     let last = t.enterprises.last().expect("the trace's enterprises");
-    assert_eq!((last.uscc.as_str(), last.name.as_str(), last.province.as_str(), last.outside), (shandong.as_str(), "济南历城冷链食品有限公司", "370000", true));
+    assert_eq!(
+        (last.uscc.as_str(), last.name.as_str(), last.province.as_str(), last.outside),
+        (shandong.as_str(), "济南历城冷链食品有限公司", "370000", true)
+    );
     assert_eq!(t.steps.last().map(|s| s.to.as_str()), Some(shandong.as_str()));
 
     // A second shipment to the same buyer uses the same entry.
-    let before = rows(w.chain.state.ledger(), &coldchain_chaincode::state::ledger::ENTERPRISES, coldchain_chaincode::state::ledger::Counter::Enterprises).len();
+    let before =
+        rows(w.chain.state.ledger(), &coldchain_chaincode::state::ledger::ENTERPRISES, coldchain_chaincode::state::ledger::Counter::Enterprises)
+            .len();
     ok(&w.submit(&he, patch(ship_rec("S2", &shandong, vec![line("B1", 10, "200")]), json!({"receiverProvince": "370000"}))));
-    let after = rows(w.chain.state.ledger(), &coldchain_chaincode::state::ledger::ENTERPRISES, coldchain_chaincode::state::ledger::Counter::Enterprises).len();
+    let after =
+        rows(w.chain.state.ledger(), &coldchain_chaincode::state::ledger::ENTERPRISES, coldchain_chaincode::state::ledger::Counter::Enterprises)
+            .len();
     assert_eq!(after, before);
     // It is no counterpart of other records: a stock-out to it is refused.
     refuse(&mut w.chain, &he, stock_out_rec("O1", &shandong, vec![line("B1", 1, "20")]), "record.receiverUscc", "is not an enrolled enterprise");
@@ -87,7 +100,10 @@ fn a_buyer_recorded_outside_keeps_its_goods_and_history_when_its_bureau_enrols_i
     // A Hebei buyer its bureau has not enrolled yet.
     let label = "he-unenrolled-buyer";
     let uscc = uscc_for(district_of("hebei"), label);
-    let r = w.submit(&he, patch(ship_rec("S1", &uscc, vec![line("B1", 30, "600")]), json!({"receiverProvince": "130000", "receiverEntName": "石家庄某超市"})));
+    let r = w.submit(
+        &he,
+        patch(ship_rec("S1", &uscc, vec![line("B1", 30, "600")]), json!({"receiverProvince": "130000", "receiverEntName": "石家庄某超市"})),
+    );
     ok(&r);
     let (id, _) = w.chain.state.ledger().enterprise_or_outside(&uscc).unwrap();
     // Now enrolled: the same entry, enrolled, with the shipment first in its history.

@@ -157,7 +157,10 @@ impl AlertDisposal {
         let override_reason = f.opt_str_at("override", &[], 1000)?;
         match (state, &weight, &pieces, &override_reason) {
             (AlertState::Closed, Some((_, path)), _, _) | (AlertState::Closed, None, Some((_, path)), _) => {
-                return Err(RecordError::new(path, "is not given on \"closed\": closing disposes of nothing; each province's steps carry the quantities"));
+                return Err(RecordError::new(
+                    path,
+                    "is not given on \"closed\": closing disposes of nothing; each province's steps carry the quantities",
+                ));
             }
             (AlertState::Closed, None, None, _) => {}
             (_, None, _, _) => {

@@ -13,7 +13,9 @@ use super::lines::{Line, Offer, Taken, check_new_codes, parse_lines, register_ne
 use super::{Cx, clearance, counterpart, not_future};
 use crate::fields::{Fields, Result};
 use crate::record::RecordError;
-use crate::state::ledger::{ENTERPRISE_IDS, ENTERPRISES, EntId, Enterprise, Ledger, Movement, MovementKind, Reception, SHIPMENTS, Shipment, ShipmentLine};
+use crate::state::ledger::{
+    ENTERPRISE_IDS, ENTERPRISES, EntId, Enterprise, Ledger, Movement, MovementKind, Reception, SHIPMENTS, Shipment, ShipmentLine,
+};
 use chrono::NaiveDate;
 
 #[derive(Clone, Debug)]

@@ -7,8 +7,7 @@
 
 use super::State;
 use super::ledger::{
-    ALERTS, Alert, AlertState, COLD_STORAGES, CodeOrigin, EntId, Enterprise, Ledger, Lot, LotId, MovId, Movement, MovementKind,
-    SHIPMENTS, StorageId,
+    ALERTS, Alert, AlertState, COLD_STORAGES, CodeOrigin, EntId, Enterprise, Ledger, Lot, LotId, MovId, Movement, MovementKind, SHIPMENTS, StorageId,
 };
 use crate::fields::{Qty, kg};
 use crate::transaction::TxId;

@@ -38,7 +38,9 @@ pub struct WarningsQuery {
 )]
 pub async fn warnings(State(gw): State<Gateway>, caller: Caller, Query(q): Query<WarningsQuery>) -> Result<Response, ApiError> {
     let alert = match q.alert.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        Some(a) => Some(a.parse().map_err(|_| ApiError::field(ErrorCode::BadQuery, "alert", "is an alert's transaction id: 64 hexadecimal characters"))?),
+        Some(a) => {
+            Some(a.parse().map_err(|_| ApiError::field(ErrorCode::BadQuery, "alert", "is an alert's transaction id: 64 hexadecimal characters"))?)
+        }
         None => None,
     };
     let state = gw.services.state.read().map_err(ApiError::internal)?;
