@@ -143,8 +143,10 @@ pub struct WarningView {
     pub time_ms: i64,
 }
 
-fn view(l: &Ledger, w: Warning) -> WarningView {
-    let alert_province = l.get(&super::ledger::ALERTS, &w.alert).map(|a| a.province).unwrap_or_default();
+/// The view of `w`; `provinces` caches each alert's raising province, read once.
+fn view(l: &Ledger, w: Warning, provinces: &mut HashMap<TxId, String>) -> WarningView {
+    let alert_province =
+        provinces.entry(w.alert).or_insert_with(|| l.get(&super::ledger::ALERTS, &w.alert).map(|a| a.province).unwrap_or_default()).clone();
     let holders = custodians(l, w.lot)
         .into_iter()
         .map(|(e, grams)| {
@@ -175,12 +177,14 @@ impl State {
             None => l.scan_all(&WARNINGS).map(|(_, w)| w).collect(),
         };
         list.sort_by(|a, b| b.height.cmp(&a.height).then(a.lot.cmp(&b.lot)));
-        list.into_iter().map(|w| view(l, w)).collect()
+        let mut provinces = HashMap::new();
+        list.into_iter().map(|w| view(l, w, &mut provinces)).collect()
     }
 
     /// The warnings one alert raised.
     pub fn warnings_of(&self, alert: &TxId) -> Vec<WarningView> {
         let l = self.ledger();
-        l.scan(&WARNINGS, alert).map(|(_, w)| view(l, w)).collect()
+        let mut provinces = HashMap::new();
+        l.scan(&WARNINGS, alert).map(|(_, w)| view(l, w, &mut provinces)).collect()
     }
 }
