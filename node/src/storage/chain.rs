@@ -50,6 +50,7 @@ use coldchain_chaincode::{Hash, Outcome, Receipt, State, Transaction, TxId};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 #[derive(Debug, thiserror::Error)]
@@ -126,6 +127,10 @@ pub struct ChainStore {
     nonces: sled::Tree,
     images: sled::Tree,
     state: StateTree,
+    /// The head as of the last flush. sled shows a write to readers before
+    /// it is on disk; readers (the gateway acknowledging a transaction as
+    /// final) see only heights that a crash cannot take back.
+    durable_head: Arc<AtomicU64>,
 }
 
 const HEAD: &[u8] = b"head";
@@ -411,6 +416,7 @@ impl ChainStore {
             state,
             meta,
             db,
+            durable_head: Arc::new(AtomicU64::new(head)),
         };
         store.load_pending()?;
         if let Some(marker) = compacting {
@@ -461,9 +467,10 @@ impl ChainStore {
         Ok(())
     }
 
-    /// Height of the last finalized block on disk (0: only genesis).
+    /// Height of the last finalized block on disk (0: only genesis): moved
+    /// only after the flush that made it durable.
     pub fn head(&self) -> Result<u64, StoreError> {
-        head_of(&self.meta)
+        Ok(self.durable_head.load(Ordering::Acquire))
     }
 
     pub(super) fn place_of(&self, height: u64) -> Result<Option<BodyPlace>, StoreError> {
@@ -557,6 +564,10 @@ impl ChainStore {
     /// Where a finalized transaction is and what the chaincode made of it.
     pub fn tx_location(&self, id: &TxId) -> Result<Option<TxLocation>, StoreError> {
         let Some(seen) = State::stored_location(&self.state, id) else { return Ok(None) };
+        // Written by a commit whose flush has not returned: not yet final here.
+        if seen.height() > self.head()? {
+            return Ok(None);
+        }
         if seen.applied() {
             return Ok(Some(TxLocation { height: seen.height(), index: seen.index(), outcome: Outcome::Applied }));
         }
@@ -645,6 +656,7 @@ impl ChainStore {
         self.state.write(changes)?;
         self.meta.insert(HEAD, &tip.to_be_bytes())?;
         self.db.flush()?;
+        self.durable_head.store(tip, Ordering::Release);
         // Located (in the state batch above) before no longer pending, so a
         // reader never finds an acknowledged transaction in neither.
         // Pending values whose transactions are all final go; durable with
@@ -717,6 +729,7 @@ impl ChainStore {
         }
         self.meta.insert(HEAD, &last.header.height.to_be_bytes())?;
         self.db.flush()?;
+        self.durable_head.store(last.header.height, Ordering::Release);
         Ok(())
     }
 
@@ -997,6 +1010,30 @@ mod tests {
         assert_eq!(store.head().unwrap(), 0);
         assert_eq!(store.restored_at().unwrap(), Some(5));
         assert_eq!(State::stored_height(&store.state_tree()), Some(5));
+    }
+
+    /// A commit writes its state batch (where a transaction's location is
+    /// kept) before it flushes, and sled shows the batch to readers at once:
+    /// until the flush returns, the transaction is not final here, or the
+    /// gateway would acknowledge what a crash can still take back (CI saw
+    /// `/v1/tx` answer 404 after a kill for a transaction acknowledged as
+    /// finalized).
+    #[test]
+    fn a_transaction_is_final_only_once_its_commit_is_flushed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ChainStore::open(dir.path()).unwrap();
+        let mut state = State::open_store(Arc::new(store.state_tree()), Default::default());
+        let b1 = block(1, Hash::ZERO, 2);
+        commit(&store, &mut state, &b1);
+        // Block 2 applied and its state batch written, its flush not yet done.
+        let b2 = block(2, b1.header.hash(), 2);
+        let ctx = coldchain_chaincode::BlockContext { height: 2, time_ms: b2.header.time_ms };
+        state.apply_block(ctx, b2.txs.iter());
+        store.state_tree().write(state.changes()).unwrap();
+        assert!(store.is_final(&b2.txs[0].id()), "the batch is visible to readers");
+        assert_eq!(store.tx_location(&b2.txs[0].id()).unwrap(), None, "not acknowledged before the flush");
+        assert_eq!(store.head().unwrap(), 1);
+        assert_eq!(store.tx_location(&b1.txs[1].id()).unwrap().map(|l| l.height), Some(1));
     }
 
     /// A transaction in a block again keeps the place where it took effect;
