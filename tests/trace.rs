@@ -257,6 +257,29 @@ fn the_story_traces_across_three_provinces_proves_offline_and_every_node_agrees(
     }
     let (code, env) = c.read_as(1, "/v1/search?plate=x&driver=y", Some(&tianjin));
     assert_eq!((code, env["result"]["field"].as_str()), (400, Some("(query)")), "{env}");
+
+    // The lot as seed 004 annex B: every bureau and each enterprise that
+    // held it; nobody else; an unknown lot is named in the 404.
+    let lot_path = format!("/v1/lots/{}/{}", scenario::QUARANTINE_NUMBER, scenario::CERT_BATCH);
+    let importer_key = story.keys["hebei-importer"].clone();
+    for (node, reader) in [(1, &tianjin), (2, &importer_key)] {
+        let (code, env) = c.read_as(node, &lot_path, Some(reader));
+        assert_eq!(code, 200, "{env}");
+        let lot = &env["result"];
+        assert_eq!(lot["quarantineInfo"]["quarantineNumber"], scenario::QUARANTINE_NUMBER, "{env}");
+        assert_eq!(lot["customsInfo"]["customsNumber"], "040820261000123456", "{env}");
+        assert_eq!(lot["disinfectInfo"]["disinfectNumber"], "HL20261105CF1", "{env}");
+        assert_eq!((lot["nucleicInfo"]["naResult"].as_str(), lot["nucleicInfo"]["verifyMode"].as_str()), (Some("阴性"), Some("SelfCheck")), "{env}");
+        assert_eq!(lot["enterprise"], importer.as_str(), "{env}");
+    }
+    let (code, env) = c.read_as(0, &lot_path, None);
+    assert_eq!((code, env["result"]["error"].as_str()), (403, Some("forbidden")), "{env}");
+    let (code, env) = c.read_as(0, &format!("/v1/lots/{}/NO-SUCH", scenario::QUARANTINE_NUMBER), Some(&beijing));
+    assert_eq!(
+        (code, env["result"]["error"].as_str(), env["result"]["field"].as_str()),
+        (404, Some("unknown_lot"), Some("quarantine_number")),
+        "{env}"
+    );
     let out = run_cli(&[
         "search",
         "--gateway",

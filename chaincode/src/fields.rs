@@ -10,7 +10,7 @@
 
 use crate::hash::Hash;
 use crate::record::RecordError;
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveTime, Timelike};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -172,6 +172,20 @@ impl<'a> Fields<'a> {
         match self.take(name, aliases) {
             None => Ok(None),
             Some((path, v)) => Ok(Some((date(&path, v)?, path))),
+        }
+    }
+
+    /// Seed 004's 日期时间型: a date, or a date and time of day, in China
+    /// Standard Time (UTC+8); see [`parse_moment`].
+    pub fn req_moment(&mut self, name: &str, aliases: &[&str]) -> Result<(Moment, String)> {
+        let (path, v) = self.required(name, aliases)?;
+        Ok((moment(&path, v)?, path))
+    }
+
+    pub fn opt_moment(&mut self, name: &str, aliases: &[&str]) -> Result<Option<(Moment, String)>> {
+        match self.take(name, aliases) {
+            None => Ok(None),
+            Some((path, v)) => Ok(Some((moment(&path, v)?, path))),
         }
     }
 
@@ -347,6 +361,69 @@ pub fn parse_date(s: &str) -> Option<NaiveDate> {
     None
 }
 
+/// A date, with the time of day when the record gave one, in China
+/// Standard Time (UTC+8): seed 004's 日期时间型 for entry, stock-in,
+/// stock-out, sending and receiving (purchase) times.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Moment {
+    pub date: NaiveDate,
+    pub time: Option<NaiveTime>,
+}
+
+impl Moment {
+    pub fn day(date: NaiveDate) -> Moment {
+        Moment { date, time: None }
+    }
+
+    /// GB/T 7408 text: `YYYY-MM-DD`, or `YYYY-MM-DDThh:mm:ss+08:00`.
+    pub fn text(&self) -> String {
+        match self.time {
+            None => self.date.to_string(),
+            Some(t) => format!("{}T{}+08:00", self.date, t.format("%H:%M:%S")),
+        }
+    }
+}
+
+impl std::fmt::Display for Moment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text())
+    }
+}
+
+fn moment(path: &str, v: &Value) -> Result<Moment> {
+    let s = v.as_str().ok_or_else(|| RecordError::new(path, "must be a date string YYYY-MM-DD or a date-time YYYY-MM-DD hh:mm:ss (GB/T 7408)"))?;
+    parse_moment(s).ok_or_else(|| {
+        RecordError::new(
+            path,
+            format!("\"{s}\" is not a GB/T 7408 date or date-time (YYYY-MM-DD; YYYY-MM-DD hh:mm[:ss] in China Standard Time; or ISO 8601 with Z or an offset)"),
+        )
+    })
+}
+
+/// `YYYY-MM-DD` (a date, no time of day); `YYYY-MM-DD hh:mm[:ss[.f]]` (also
+/// with `T`) without an offset, read as China Standard Time; or with `Z` or
+/// `±hh:mm`, converted to China Standard Time (its date may change). The
+/// time is kept to the second.
+pub fn parse_moment(s: &str) -> Option<Moment> {
+    let s = s.trim();
+    if s.len() == 10 {
+        return NaiveDate::parse_from_str(s, "%Y-%m-%d").ok().map(Moment::day);
+    }
+    if s.len() <= 10 || !s.is_char_boundary(10) || !matches!(s.as_bytes()[10], b'T' | b' ') {
+        return None;
+    }
+    let candidate = format!("{}T{}", &s[..10], &s[11..]);
+    let local = if let Ok(t) = chrono::DateTime::parse_from_rfc3339(&candidate) {
+        let cst = chrono::FixedOffset::east_opt(8 * 3600)?;
+        t.with_timezone(&cst).naive_local()
+    } else {
+        ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"]
+            .iter()
+            .find_map(|f| chrono::NaiveDateTime::parse_from_str(&candidate, f).ok())?
+    };
+    Some(Moment { date: local.date(), time: local.time().with_nanosecond(0) })
+}
+
 fn decimal_text(path: &str, v: &Value) -> Result<String> {
     let s = match v {
         Value::Number(n) => n.to_string(),
@@ -426,6 +503,26 @@ mod tests {
         assert!(g(json!(-1)).is_err());
         assert_eq!(kg(7_515_500), "7515.5");
         assert_eq!(kg(13_500_000), "13500");
+    }
+
+    #[test]
+    fn date_times_keep_the_time_of_day_in_china_standard_time() {
+        let at = |d: (i32, u32, u32), t: Option<(u32, u32, u32)>| Moment {
+            date: NaiveDate::from_ymd_opt(d.0, d.1, d.2).unwrap(),
+            time: t.map(|(h, m, s)| NaiveTime::from_hms_opt(h, m, s).unwrap()),
+        };
+        assert_eq!(parse_moment("2021-02-08"), Some(at((2021, 2, 8), None)));
+        assert_eq!(parse_moment("2021-02-08 10:05:30"), Some(at((2021, 2, 8), Some((10, 5, 30)))));
+        assert_eq!(parse_moment("2021-02-08T10:05"), Some(at((2021, 2, 8), Some((10, 5, 0)))));
+        assert_eq!(parse_moment("2021-02-08T10:05:30.250"), Some(at((2021, 2, 8), Some((10, 5, 30)))));
+        assert_eq!(parse_moment("2021-02-08T10:05:30+08:00"), Some(at((2021, 2, 8), Some((10, 5, 30)))));
+        // UTC evening is the next morning in Beijing.
+        assert_eq!(parse_moment("2021-02-08T20:00:00Z"), Some(at((2021, 2, 9), Some((4, 0, 0)))));
+        assert_eq!(parse_moment("2021-02-08T25:00:00"), None);
+        assert_eq!(parse_moment("2021-02-30 10:00"), None);
+        assert_eq!(parse_moment("2021-02-08 noon"), None);
+        assert_eq!(at((2021, 2, 9), Some((4, 0, 0))).text(), "2021-02-09T04:00:00+08:00");
+        assert_eq!(at((2021, 2, 9), None).text(), "2021-02-09");
     }
 
     #[test]

@@ -15,8 +15,9 @@ use crate::hash::Hash;
 use crate::record::RecordError;
 use crate::state::ledger::{
     CODES, CONTAINERS, CodeEntry, CodeOrigin, Counter, EntId, HOLDINGS, LOT_IDS, LOTS, Ledger, Lot, LotDocuments, LotId, Movement, MovementKind,
+    STORAGE_IDS, Stock,
 };
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveTime};
 
 #[derive(Clone, Debug)]
 pub struct Quarantine {
@@ -24,6 +25,7 @@ pub struct Quarantine {
     pub consignee: String,
     pub consignor: String,
     pub date_of_entry: (NaiveDate, String),
+    pub entry_time: Option<NaiveTime>,
     pub port_of_entry: (String, String),
     pub number: String,
     pub image: Option<Hash>,
@@ -94,11 +96,16 @@ impl ProductBatch {
         let specification = specification(f)?;
 
         let mut q = f.req_object("quarantineInfo", &[])?;
+        let batch = q.req_str("batch", 64)?;
+        let consignee = q.req_str("consignee", 200)?;
+        let consignor = q.req_str("consignor", 200)?;
+        let (entry, entry_path) = q.req_moment("dateOfEntry", &[])?;
         let quarantine = Quarantine {
-            batch: q.req_str("batch", 64)?,
-            consignee: q.req_str("consignee", 200)?,
-            consignor: q.req_str("consignor", 200)?,
-            date_of_entry: q.req_date("dateOfEntry", &[])?,
+            batch,
+            consignee,
+            consignor,
+            date_of_entry: (entry.date, entry_path),
+            entry_time: entry.time,
             port_of_entry: q.req_str_at("portOfEntry", &[], 60)?,
             number: {
                 let (n, path) = q.req_str_at("quarantineNumber", &[], 21)?;
@@ -122,7 +129,7 @@ impl ProductBatch {
                 documents.customs_number = Some(n);
             }
             documents.waybill_number = c.opt_str("waybillNumber", 64)?;
-            c.opt_image("consumerImg", &[])?;
+            documents.customs_image = c.opt_image("consumerImg", &[])?;
             c.finish("consumerEnterprises, customsNumber, waybillNumber, consumerImg")?;
         }
         if let Some(mut d) = f.opt_object("disinfectInfo", &[])? {
@@ -146,7 +153,7 @@ impl ProductBatch {
             if state > 1 {
                 return Err(RecordError::new(state_path, "is 1 (disinfected) or 0 (not disinfected)"));
             }
-            d.opt_image("disinfectImg", &[])?;
+            documents.disinfect_image = d.opt_image("disinfectImg", &[])?;
             d.finish("disinfectDate, placeOfDisinfection, disinfectNumber, disinfectState, disinfectImg")?;
             documents.disinfection = Some((format!("{number} ({place})"), date.0, state == 1));
             document_dates.push(date);
@@ -165,9 +172,9 @@ impl ProductBatch {
             };
             let date = n.req_date("naDate", &[])?;
             let unit = n.req_str("naUnit", 200)?;
-            n.opt_str("verifyMode", 50)?;
+            documents.verify_mode = n.opt_str("verifyMode", 50)?;
             // Seed 004 annex B names the image `Disinfectimg` here; both are accepted.
-            n.opt_image("naImg", &["disinfectImg"])?;
+            documents.nucleic_image = n.opt_image("naImg", &["disinfectImg"])?;
             n.finish("naResult, naDate, naUnit, verifyMode, naImg")?;
             documents.nucleic_acid = Some((result.to_string(), date.0, unit));
             document_dates.push(date);
@@ -178,7 +185,7 @@ impl ProductBatch {
                 return Err(RecordError::new(path, rule));
             }
             let date = r.req_date("certificateDate", &[])?;
-            r.opt_image("certificateImg", &[])?;
+            documents.release_image = r.opt_image("certificateImg", &[])?;
             r.finish("certificateNumber, certificateDate, certificateImg")?;
             documents.release_certificate = Some((n, date.0));
             document_dates.push(date);
@@ -292,6 +299,8 @@ impl ProductBatch {
                     to: ent,
                     qty: self.qty,
                     date: self.quarantine.date_of_entry.0,
+                    time: self.quarantine.entry_time,
+                    counterpart: Default::default(),
                     tx: cx.tx,
                     height: cx.block.height,
                     document: self.quarantine.number.clone(),
@@ -312,6 +321,7 @@ impl ProductBatch {
                         container: self.container.clone(),
                         production_date: self.production_date.0,
                         entry_date: self.quarantine.date_of_entry.0,
+                        entry_time: self.quarantine.entry_time,
                         port_of_entry: port.clone(),
                         consignor: self.quarantine.consignor.clone(),
                         consignee: self.quarantine.consignee.clone(),
@@ -319,6 +329,13 @@ impl ProductBatch {
                         entered: self.qty,
                         documents: self.documents.clone(),
                         tx: cx.tx,
+                        stock: Stock {
+                            inventory_pieces: self.inventory_pieces,
+                            inventory_grams: self.inventory_grams,
+                            storage: self.storage_name.as_ref().and_then(|n| l.get(&STORAGE_IDS, &(ent, n.clone()))),
+                            storage_name: self.storage_name.clone(),
+                            specification: self.specification.clone(),
+                        },
                     },
                 );
                 l.put(&LOT_IDS, &key, &lot);

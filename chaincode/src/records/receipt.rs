@@ -5,10 +5,10 @@
 
 use super::lines::{Line, Offer, Taken, check_new_codes, parse_lines, register_new_codes, resolve_lines};
 use super::{Cx, not_future};
-use crate::fields::{Fields, Qty, Result};
+use crate::fields::{Fields, Moment, Qty, Result};
 use crate::record::RecordError;
 use crate::state::ledger::{DOCUMENTS, DocumentKind, EntId, Ledger, LotId, MOVEMENTS, Reception, SHIPMENTS, Shipment};
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveTime};
 use std::collections::BTreeMap;
 
 #[derive(Clone, Debug)]
@@ -18,6 +18,8 @@ pub struct ReceiptRecord {
     pub sender: (String, String),
     pub send_time: Option<(NaiveDate, String)>,
     pub receive_time: (NaiveDate, String),
+    /// The time of day received (China Standard Time), when given.
+    pub receive_clock: Option<NaiveTime>,
     pub sender_name: Option<String>,
     pub contact: Option<String>,
     pub contact_phone: Option<String>,
@@ -28,12 +30,18 @@ const FIELDS: &str = "receiverNumber, sendNumber, senderUscc, sendTime, receiveT
 
 impl ReceiptRecord {
     pub fn parse(f: &mut Fields) -> Result<Self> {
+        let number = f.req_str_at("receiverNumber", &["receiveNumber"], 64)?;
+        let send_number = f.req_str_at("sendNumber", &[], 64)?;
+        let sender = f.req_str_at("senderUscc", &[], 18)?;
+        let send_time = f.opt_date("sendTime", &[])?;
+        let (at, received_path) = f.req_moment("receiveTime", &[])?;
         let r = ReceiptRecord {
-            number: f.req_str_at("receiverNumber", &["receiveNumber"], 64)?,
-            send_number: f.req_str_at("sendNumber", &[], 64)?,
-            sender: f.req_str_at("senderUscc", &[], 18)?,
-            send_time: f.opt_date("sendTime", &[])?,
-            receive_time: f.req_date("receiveTime", &[])?,
+            number,
+            send_number,
+            sender,
+            send_time,
+            receive_time: (at.date, received_path),
+            receive_clock: at.time,
             sender_name: f.opt_str("sendEntName", 200)?,
             contact: f.opt_str("sendContact", 50)?,
             contact_phone: f.opt_phone("sendContactPhone", &[])?,
@@ -69,8 +77,14 @@ impl ReceiptRecord {
         if let Some(tx) = shipment.receipt {
             return Err(RecordError::new(&self.send_number.1, format!("shipment {} was already received (transaction {tx})", self.send_number.0)));
         }
-        if self.receive_time.0 < shipment.date {
-            return Err(RecordError::new(&self.receive_time.1, format!("received {} before it was sent on {}", self.receive_time.0, shipment.date)));
+        let sent = Moment { date: shipment.date, time: shipment.time };
+        let received = Moment { date: self.receive_time.0, time: self.receive_clock };
+        let before = match (sent.time, received.time) {
+            (Some(s), Some(r)) if sent.date == received.date => r < s,
+            _ => received.date < sent.date,
+        };
+        if before {
+            return Err(RecordError::new(&self.receive_time.1, format!("received {received} before it was sent on {sent}")));
         }
         if l.contains(&DOCUMENTS, &(receiver, DocumentKind::Receipt, self.number.0.clone())) {
             return Err(RecordError::new(&self.number.1, format!("receipt {} was already recorded", self.number.0)));
@@ -99,7 +113,7 @@ impl ReceiptRecord {
         for &m in &shipment.movements {
             let mut mov = l.movement_at(m);
             let qty = received.get(&mov.lot).copied().unwrap_or_default();
-            mov.received = Some(Reception { qty, date: self.receive_time.0, tx: cx.tx, document: self.number.0.clone() });
+            mov.received = Some(Reception { qty, date: self.receive_time.0, time: self.receive_clock, tx: cx.tx, document: self.number.0.clone() });
             l.put(&MOVEMENTS, &m, &mov);
             if !qty.is_zero() {
                 l.give(receiver, mov.lot, &qty);

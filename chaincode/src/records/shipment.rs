@@ -14,14 +14,15 @@ use super::{Cx, clearance, counterpart, not_future};
 use crate::fields::{Fields, Result};
 use crate::record::RecordError;
 use crate::state::ledger::{
-    ENTERPRISE_IDS, ENTERPRISES, EntId, Enterprise, Ledger, Movement, MovementKind, Reception, SHIPMENTS, Shipment, ShipmentLine,
+    ENTERPRISE_IDS, ENTERPRISES, EntId, Enterprise, Ledger, Movement, MovementKind, Party, Reception, SHIPMENTS, Shipment, ShipmentLine,
 };
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveTime};
 
 #[derive(Clone, Debug)]
 pub struct ShipmentRecord {
     pub number: (String, String),
     pub date: (NaiveDate, String),
+    pub time: Option<NaiveTime>,
     pub receiver: (String, String),
     pub receiver_name: Option<String>,
     pub contact: Option<String>,
@@ -45,9 +46,12 @@ const FIELDS: &str =
 
 impl ShipmentRecord {
     pub fn parse(f: &mut Fields) -> Result<Self> {
+        let number = f.req_str_at("sendNumber", &[], 64)?;
+        let (at, at_path) = f.req_moment("sendTime", &["sendDate"])?;
         let r = ShipmentRecord {
-            number: f.req_str_at("sendNumber", &[], 64)?,
-            date: f.req_date("sendTime", &["sendDate"])?,
+            number,
+            date: (at.date, at_path),
+            time: at.time,
             receiver: f.req_str_at("receiverUscc", &[], 18)?,
             receiver_name: f.opt_str("receiverEntName", 200)?,
             contact: f.opt_str("receiveContact", 50)?,
@@ -129,12 +133,19 @@ impl ShipmentRecord {
                 to: receiver,
                 qty: *qty,
                 date: self.date.0,
+                time: self.time,
                 tx: cx.tx,
                 height: cx.block.height,
                 document: self.number.0.clone(),
                 storage: None,
+                counterpart: Party {
+                    name: self.receiver_name.clone(),
+                    contact: self.contact.clone(),
+                    contact_phone: self.contact_phone.clone(),
+                    address: self.address.clone(),
+                },
                 // Goods leaving the enrolled enterprises are delivered at once: nobody will sign a receipt.
-                received: outside.then(|| Reception { qty: *qty, date: self.date.0, tx: cx.tx, document: self.number.0.clone() }),
+                received: outside.then(|| Reception { qty: *qty, date: self.date.0, time: self.time, tx: cx.tx, document: self.number.0.clone() }),
             });
             if outside {
                 l.give(receiver, *lot, qty);
@@ -155,6 +166,7 @@ impl ShipmentRecord {
                 receiver,
                 number: self.number.0,
                 date: self.date.0,
+                time: self.time,
                 lines,
                 movements,
                 vehicles: Vec::new(),

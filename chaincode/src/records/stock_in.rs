@@ -9,13 +9,14 @@ use super::lines::{Line, Offer, parse_lines, resolve_lines};
 use super::{Cx, clearance, counterpart, not_future};
 use crate::fields::{Fields, Qty, Result};
 use crate::record::RecordError;
-use crate::state::ledger::{DOCUMENTS, DocumentKind, EntId, Ledger, LotId, Movement, MovementKind, STORAGE_IDS, StorageId};
-use chrono::NaiveDate;
+use crate::state::ledger::{DOCUMENTS, DocumentKind, EntId, Ledger, LotId, Movement, MovementKind, Party, STORAGE_IDS, StorageId};
+use chrono::{NaiveDate, NaiveTime};
 
 #[derive(Clone, Debug)]
 pub struct StockIn {
     pub code: (String, String),
     pub date: (NaiveDate, String),
+    pub time: Option<NaiveTime>,
     pub owner: Option<(String, String)>,
     pub owner_name: Option<String>,
     pub contact: Option<String>,
@@ -55,9 +56,12 @@ impl StockIn {
     pub fn parse(f: &mut Fields) -> Result<Self> {
         let number = f.opt_str_at("storageNumber", &[], 64)?;
         let name = f.opt_str_at("storageName", &[], 200)?;
+        let code = f.req_str_at("inStockCode", &[], 64)?;
+        let (at, at_path) = f.req_moment("inStockDate", &[])?;
         let r = StockIn {
-            code: f.req_str_at("inStockCode", &[], 64)?,
-            date: f.req_date("inStockDate", &[])?,
+            code,
+            date: (at.date, at_path),
+            time: at.time,
             owner: f.opt_str_at("senderUscc", &[], 18)?,
             owner_name: f.opt_str("sendEntName", 200)?,
             contact: f.opt_str("sendContact", 50)?,
@@ -113,6 +117,13 @@ impl StockIn {
                 to: operator,
                 qty,
                 date: self.date.0,
+                time: self.time,
+                counterpart: Party {
+                    name: self.owner_name.clone(),
+                    contact: self.contact.clone(),
+                    contact_phone: self.contact_phone.clone(),
+                    address: None,
+                },
                 tx: cx.tx,
                 height: cx.block.height,
                 document: self.code.0.clone(),

@@ -7,13 +7,14 @@ use super::stock_in::storage_of;
 use super::{Cx, clearance, counterpart, not_future};
 use crate::fields::{Fields, Result};
 use crate::record::RecordError;
-use crate::state::ledger::{DOCUMENTS, DocumentKind, EntId, Ledger, Movement, MovementKind, StorageId};
-use chrono::NaiveDate;
+use crate::state::ledger::{DOCUMENTS, DocumentKind, EntId, Ledger, Movement, MovementKind, Party, StorageId};
+use chrono::{NaiveDate, NaiveTime};
 
 #[derive(Clone, Debug)]
 pub struct StockOut {
     pub code: (String, String),
     pub date: (NaiveDate, String),
+    pub time: Option<NaiveTime>,
     pub owner_name: Option<String>,
     pub contact: Option<String>,
     pub contact_phone: Option<String>,
@@ -30,12 +31,13 @@ const FIELDS: &str = "outstockCode, outStockDate, sendEntName, sendContact, send
 impl StockOut {
     pub fn parse(f: &mut Fields) -> Result<Self> {
         let code = f.req_str_at("outstockCode", &["outStockCode"], 64)?;
-        let date = f.req_date("outStockDate", &[])?;
+        let (at, at_path) = f.req_moment("outStockDate", &[])?;
         let number = f.opt_str_at("outStockStorageNumber", &[], 64)?;
         let name = f.opt_str_at("outStockStorageName", &[], 200)?;
         let r = StockOut {
             code,
-            date,
+            date: (at.date, at_path),
+            time: at.time,
             owner_name: f.opt_str("sendEntName", 200)?,
             contact: f.opt_str("sendContact", 50)?,
             contact_phone: f.opt_phone("sendContactPhone", &[])?,
@@ -83,6 +85,13 @@ impl StockOut {
                 to: receiver,
                 qty,
                 date: self.date.0,
+                time: self.time,
+                counterpart: Party {
+                    name: self.receiver_name.clone(),
+                    contact: self.receive_contact.clone(),
+                    contact_phone: self.receive_contact_phone.clone(),
+                    address: None,
+                },
                 tx: cx.tx,
                 height: cx.block.height,
                 document: self.code.0.clone(),

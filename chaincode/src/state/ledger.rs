@@ -14,7 +14,7 @@ use crate::dictionary::Dictionaries;
 use crate::fields::Qty;
 use crate::hash::Hash;
 use crate::transaction::TxId;
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveTime};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -91,6 +91,19 @@ pub struct LotDocuments {
     pub disinfection: Option<(String, NaiveDate, bool)>,
     pub nucleic_acid: Option<(String, NaiveDate, String)>,
     pub release_certificate: Option<(String, NaiveDate)>,
+    /// Digests of the documents' images (tables 7–10): the 报关单 (`consumerImg`),
+    /// the disinfection certificate, the nucleic-acid report, the release certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customs_image: Option<Hash>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disinfect_image: Option<Hash>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nucleic_image: Option<Hash>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_image: Option<Hash>,
+    /// How the nucleic-acid sample was verified (`verifyMode`, table 9).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify_mode: Option<String>,
 }
 
 impl LotDocuments {
@@ -118,6 +131,11 @@ impl LotDocuments {
         take(&mut self.disinfection, &newer.disinfection);
         take(&mut self.nucleic_acid, &newer.nucleic_acid);
         take(&mut self.release_certificate, &newer.release_certificate);
+        take(&mut self.customs_image, &newer.customs_image);
+        take(&mut self.disinfect_image, &newer.disinfect_image);
+        take(&mut self.nucleic_image, &newer.nucleic_image);
+        take(&mut self.release_image, &newer.release_image);
+        take(&mut self.verify_mode, &newer.verify_mode);
     }
 }
 
@@ -133,6 +151,9 @@ pub struct Lot {
     pub container: Option<String>,
     pub production_date: NaiveDate,
     pub entry_date: NaiveDate,
+    /// The time of day of entry (China Standard Time), when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry_time: Option<NaiveTime>,
     pub port_of_entry: String,
     pub consignor: String,
     pub consignee: String,
@@ -140,6 +161,34 @@ pub struct Lot {
     pub entered: Qty,
     pub documents: LotDocuments,
     pub tx: TxId,
+    /// What the entering record said of the stock (table 5): the inventory
+    /// left (`inventoryPieces`, `inventoryWeight`), the cold storage it is
+    /// kept in (`storageName`, and the storage it names, when the importer
+    /// registered one by that name or number), its specification.
+    #[serde(default, skip_serializing_if = "Stock::is_empty")]
+    pub stock: Stock,
+}
+
+/// A product batch record's stock fields (seed 004 table 5).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Stock {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inventory_pieces: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inventory_grams: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<StorageId>,
+    /// Specification and unit, e.g. `("25", "kg")`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub specification: Option<(String, String)>,
+}
+
+impl Stock {
+    pub fn is_empty(&self) -> bool {
+        *self == Stock::default()
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -157,6 +206,9 @@ pub enum MovementKind {
 pub struct Reception {
     pub qty: Qty,
     pub date: NaiveDate,
+    /// The time of day (China Standard Time), when the receipt gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<NaiveTime>,
     pub tx: TxId,
     pub document: String,
 }
@@ -170,12 +222,41 @@ pub struct Movement {
     pub to: EntId,
     pub qty: Qty,
     pub date: NaiveDate,
+    /// The time of day (China Standard Time), when the record gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<NaiveTime>,
     pub tx: TxId,
     pub height: u64,
     pub document: String,
     pub storage: Option<StorageId>,
     /// For a shipment: what the receiver confirmed, once it has.
     pub received: Option<Reception>,
+    /// The other side as the record named it: a shipment's or stock-out's
+    /// receiver (`receiverEntName`, `receiveContact`, `receiveContactPhone`,
+    /// `receiveAddress`), a stock-in's sender (`sendEntName`, `sendContact`,
+    /// `sendContactPhone`).
+    #[serde(default, skip_serializing_if = "Party::is_empty")]
+    pub counterpart: Party,
+}
+
+/// A counterpart's name and contact as a movement record gave them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Party {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+}
+
+impl Party {
+    pub fn is_empty(&self) -> bool {
+        *self == Party::default()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -200,6 +281,8 @@ pub struct Shipment {
     pub receiver: EntId,
     pub number: String,
     pub date: NaiveDate,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<NaiveTime>,
     pub lines: Vec<ShipmentLine>,
     /// One movement per lot shipped.
     pub movements: Vec<MovId>,

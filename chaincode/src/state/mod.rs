@@ -7,6 +7,7 @@
 //! blocks from genesis yields the same roots and the same [`State::digest`]
 //! (a hash of every stored entry) on every validator.
 
+pub mod annex_b;
 pub mod disposal;
 pub mod ledger;
 pub mod merkle;

@@ -7,11 +7,12 @@
 
 use super::State;
 use super::ledger::{
-    ALERTS, Alert, AlertState, COLD_STORAGES, CodeOrigin, EntId, Enterprise, Ledger, Lot, LotId, MovId, Movement, MovementKind, SHIPMENTS, StorageId,
+    ALERTS, Alert, AlertState, COLD_STORAGES, CodeOrigin, EntId, Enterprise, Ledger, Lot, LotId, MovId, Movement, MovementKind, Party, SHIPMENTS,
+    StorageId,
 };
 use crate::fields::{Qty, kg};
 use crate::transaction::TxId;
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveTime};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
@@ -58,6 +59,10 @@ pub struct LotView {
     pub container: Option<String>,
     pub production_date: NaiveDate,
     pub entry_date: NaiveDate,
+    /// The time of day (China Standard Time, hh:mm:ss), when the record gave one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, nullable = false, example = "10:05:30"))]
+    pub entry_time: Option<NaiveTime>,
     pub port_of_entry: String,
     pub consignor: String,
     pub consignee: String,
@@ -147,6 +152,10 @@ pub struct ReceivedView {
     pub pieces: u64,
     pub weight_kg: String,
     pub date: NaiveDate,
+    /// The time of day (China Standard Time, hh:mm:ss), when the record gave one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, nullable = false, example = "10:05:30"))]
+    pub time: Option<NaiveTime>,
     pub tx: TxId,
     pub document: String,
     /// Shipped but not received.
@@ -164,6 +173,10 @@ pub struct Step {
     pub pieces: u64,
     pub weight_kg: String,
     pub date: NaiveDate,
+    /// The time of day (China Standard Time, hh:mm:ss), when the record gave one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, nullable = false, example = "10:05:30"))]
+    pub time: Option<NaiveTime>,
     pub document: String,
     pub cold_storage: Option<String>,
     pub tx: TxId,
@@ -171,6 +184,11 @@ pub struct Step {
     pub vehicles: Vec<VehicleView>,
     /// For a shipment: the receipt, or none while in transit.
     pub received: Option<ReceivedView>,
+    /// The other side's name and contact as the record gave them (a
+    /// shipment's or stock-out's receiver, a stock-in's sender); absent when
+    /// it gave none. Contacts are masked for callers who may not see them.
+    #[serde(skip_serializing_if = "Party::is_empty")]
+    pub counterpart: Party,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -390,6 +408,7 @@ fn lot_view_of(r: &mut Reader, lot: &Lot) -> LotView {
         container: lot.container.clone(),
         production_date: lot.production_date,
         entry_date: lot.entry_date,
+        entry_time: lot.entry_time,
         port_of_entry: lot.port_of_entry.clone(),
         consignor: lot.consignor.clone(),
         consignee: lot.consignee.clone(),
@@ -466,17 +485,20 @@ fn step(r: &mut Reader, mov: &Movement) -> Step {
         pieces: mov.qty.pieces,
         weight_kg: kg(mov.qty.grams),
         date: mov.date,
+        time: mov.time,
         document: mov.document.clone(),
         cold_storage: mov.storage.map(|s| r.storage_name(s)),
         tx: mov.tx,
         height: mov.height,
         vehicles,
+        counterpart: mov.counterpart.clone(),
         received: mov.received.as_ref().map(|rc| {
             let short = mov.qty.minus(&rc.qty);
             ReceivedView {
                 pieces: rc.qty.pieces,
                 weight_kg: kg(rc.qty.grams),
                 date: rc.date,
+                time: rc.time,
                 tx: rc.tx,
                 document: rc.document.clone(),
                 short_pieces: short.pieces,

@@ -313,6 +313,8 @@ pub fn mask_trace(t: &mut Trace, vis: &mut Visibility) {
                 v.driver_name = mask_name(&v.driver_name);
                 v.driver_phone = v.driver_phone.as_deref().map(mask_phone);
             }
+            s.counterpart.contact = s.counterpart.contact.as_deref().map(mask_name);
+            s.counterpart.contact_phone = s.counterpart.contact_phone.as_deref().map(mask_phone);
         }
     }
 }

@@ -118,6 +118,8 @@ error_codes! {
     UnknownCode = "unknown_code",
     /// A key that is not a bureau's, an enrolled enterprise's or a registered auditor's (401).
     UnknownKey = "unknown_key",
+    /// No lot with this certificate number and batch (404).
+    UnknownLot = "unknown_lot",
     /// A code scheme not registered on chain.
     UnknownScheme = "unknown_scheme",
     /// A transaction this node has never seen (404).

@@ -17,6 +17,7 @@ pub mod export;
 mod handlers;
 pub mod images;
 pub mod limits;
+mod lots;
 pub mod metrics;
 mod national;
 pub mod nonces;

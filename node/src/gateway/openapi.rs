@@ -193,6 +193,10 @@ envelope!(
     SearchEnvelope => super::search::SearchResult
 );
 envelope!(
+    /// `GET /v1/lots/{quarantine_number}/{batch}`: the lot in seed 004 annex B's members.
+    LotEnvelope => serde_json::Value
+);
+envelope!(
     /// `GET /v1/statistics`.
     StatisticsEnvelope => coldchain_chaincode::state::statistics::Statistics
 );

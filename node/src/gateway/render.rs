@@ -760,6 +760,7 @@ mod tests {
             container: Some("MSKU1234565".into()),
             production_date: date(1),
             entry_date: date(2),
+            entry_time: None,
             port_of_entry: "天津港 Tianjin port".into(),
             consignor: "Exporter".into(),
             consignee: "Importer".into(),
@@ -798,12 +799,14 @@ mod tests {
             pieces,
             weight_kg: format!("{}", pieces * 10),
             date: date(day),
+            time: None,
             document: format!("DOC-{n}"),
             cold_storage: None,
             tx: tx(n),
             height: n as u64,
             vehicles: Vec::new(),
             received: None,
+            counterpart: Default::default(),
         }
     }
 
@@ -812,6 +815,7 @@ mod tests {
             pieces,
             weight_kg: format!("{}", pieces * 10),
             date: date(day),
+            time: None,
             tx: tx(n),
             document: format!("RCV-{n}"),
             short_pieces: short,

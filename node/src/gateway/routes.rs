@@ -17,7 +17,8 @@
 use super::access::{self, Caller};
 use super::envelope::{ApiError, ErrorCode};
 use super::{
-    Gateway, apps, dictionaries, explorer, export, handlers, metrics, national, openapi, search, state_proof, statistics, templates, trace, warnings,
+    Gateway, apps, dictionaries, explorer, export, handlers, lots, metrics, national, openapi, search, state_proof, statistics, templates, trace,
+    warnings,
 };
 use axum::Router;
 use axum::extract::{FromRequestParts, Request, State};
@@ -169,6 +170,7 @@ pub fn declared() -> Vec<Route> {
         declare(Signers, Request, routes!(trace::raise_alert)),
         declare(Bureaus, Request, routes!(trace::alerts)),
         declare(Bureaus, Request, routes!(search::search)),
+        declare(AnyoneScoped, Request, routes!(lots::lot)),
         declare(Bureaus, Request, routes!(statistics::statistics)),
         declare(Bureaus, Request, routes!(statistics::reports)),
         declare(Bureaus, Request, routes!(statistics::unreported)),
@@ -324,7 +326,7 @@ mod tests {
             assert_eq!((r.paths.paths.len(), operations), (1, 1), "{} {}: one handler, one path, one method", r.method, r.path);
             assert!(seen.insert((r.method.to_string(), r.path.clone())), "{} {} is declared twice", r.method, r.path);
         }
-        assert_eq!(routes.len(), 37);
+        assert_eq!(routes.len(), 38);
     }
 
     #[test]

@@ -198,7 +198,7 @@ async function showTrace(scheme, code, direction) {
       facts([
         ['Product', `${lot.product_name} · GTIN ${lot.product_id} · batch ${lot.label_batch}`],
         ['Certificate', `${lot.quarantine_number} / ${lot.certificate_batch}`],
-        ['Entered', `${lot.entry_date} · port ${lot.port_of_entry} · ${lot.entered_pieces} pcs · ${lot.entered_kg} kg`],
+        ['Entered', `${lot.entry_date}${lot.entry_time ? ' ' + lot.entry_time : ''} · port ${lot.port_of_entry} · ${lot.entered_pieces} pcs · ${lot.entered_kg} kg`],
         ['Importer', lot.consignee], ['Consignor', lot.consignor],
         ['Container', [lot.container || '', lot.nucleic_acid ? ` · nucleic acid test ${lot.nucleic_acid}` : '']],
         ['Lot record', txLink(lot.tx)],
@@ -230,9 +230,9 @@ async function showTrace(scheme, code, direction) {
     el('h3', {}, `Steps (${trace.steps.length})`),
     el('div', { class: 'scroll' }, table(
       ['Date', 'What', 'From', 'To', 'Pieces', 'kg', 'Received', 'Document', 'Record'],
-      trace.steps.map((s) => el('tr', {}, el('td', {}, s.date), el('td', {}, STEP_KINDS[s.kind] || s.kind), el('td', {}, who(s.from)), el('td', {}, who(s.to)),
+      trace.steps.map((s) => el('tr', {}, el('td', {}, s.time ? `${s.date} ${s.time}` : s.date), el('td', {}, STEP_KINDS[s.kind] || s.kind), el('td', {}, who(s.from)), el('td', {}, who(s.to)),
         el('td', { class: 'num' }, s.pieces), el('td', { class: 'num' }, s.weight_kg),
-        el('td', {}, s.received ? [`${s.received.pieces} pcs on ${s.received.date}`, s.received.short_pieces ? el('div', { class: 'error small' }, `short ${s.received.short_pieces} pcs / ${s.received.short_kg} kg`) : null] : ''),
+        el('td', {}, s.received ? [`${s.received.pieces} pcs on ${s.received.date}${s.received.time ? ' ' + s.received.time : ''}`, s.received.short_pieces ? el('div', { class: 'error small' }, `short ${s.received.short_pieces} pcs / ${s.received.short_kg} kg`) : null] : ''),
         el('td', {}, s.document, s.vehicles.map((v) => el('div', { class: 'muted small' }, `${v.plate} ${v.driver_name}`))),
         el('td', {}, txLink(s.tx, 'verify ›')))), 'steps'))));
   hint.hidden = graph.scrollWidth <= graph.clientWidth;
