@@ -4,8 +4,9 @@
 
 use super::{Actor, Cx, clearance, dict, not_future, uscc};
 use crate::fields::{Fields, Result};
+use crate::hash::Hash;
 use crate::record::RecordError;
-use crate::state::ledger::{CONTAINERS, Ledger, WAREHOUSE_RECORDS, WarehouseRecord};
+use crate::state::ledger::{CONTAINERS, Ledger, WAREHOUSE_CONTAINERS, WAREHOUSE_RECORDS, WarehouseRecord};
 use chrono::NaiveDate;
 use std::collections::BTreeMap;
 
@@ -25,6 +26,10 @@ pub struct CentralWarehouse {
     pub nucleic_date: Option<NaiveDate>,
     pub origin: Option<(String, String)>,
     pub fields: BTreeMap<String, String>,
+    pub specification: Option<(String, String)>,
+    pub disinfect_date: Option<NaiveDate>,
+    pub customs_image: Option<String>,
+    pub certificate_image: Option<Hash>,
 }
 
 const FIELDS: &str = "dataid, containerNumber, customsImg, customsNumber, nucleicResult, specification, specificationUnit, pieces, nucleicNumber, coldName, productionBatch, unifSociCredCode, brand, nucleicItem, certificateDate, disinfectData, placeorigin, instockno, disinfectResult, shipperName, productNumber, certificateNumber, grossWeight, nucleicData, goodsFlow, certificateImg, quarantineNumber";
@@ -68,13 +73,14 @@ impl CentralWarehouse {
         let certificate_date = f.opt_date("certificateDate", &[])?;
         let mut dates: Vec<(NaiveDate, String)> = certificate_date.iter().cloned().collect();
         // Seed 004 spells these two dates "…_data".
-        dates.extend(f.opt_date("disinfectData", &["disinfectDate"])?);
+        let disinfect_date = f.opt_date("disinfectData", &["disinfectDate"])?;
+        dates.extend(disinfect_date.clone());
         let nucleic_date = f.opt_date("nucleicData", &["nucleicDate"])?;
         dates.extend(nucleic_date.clone());
         let origin = f.opt_str_at("placeorigin", &["placeOrigin"], 60)?;
-        super::product::specification(f)?;
-        f.opt_str("customsImg", 500)?;
-        f.opt_image("certificateImg", &[])?;
+        let specification = super::product::specification(f)?;
+        let customs_image = f.opt_str("customsImg", 500)?;
+        let certificate_image = f.opt_image("certificateImg", &[])?;
         let mut fields = BTreeMap::new();
         for name in [
             "customsNumber",
@@ -108,6 +114,10 @@ impl CentralWarehouse {
             dates,
             origin,
             fields,
+            specification,
+            disinfect_date: disinfect_date.map(|d| d.0),
+            customs_image,
+            certificate_image,
         })
     }
 
@@ -175,7 +185,13 @@ impl CentralWarehouse {
             gross_grams: self.gross_grams,
             tx: cx.tx,
             fields,
+            specification: self.specification,
+            disinfect_date: self.disinfect_date,
+            nucleic_date: self.nucleic_date,
+            customs_image: self.customs_image,
+            certificate_image: self.certificate_image,
         };
+        l.put(&WAREHOUSE_CONTAINERS, &(record.container.clone(), record.data_id.clone()), &());
         l.put(&WAREHOUSE_RECORDS, &record.data_id, &record);
     }
 }

@@ -7,7 +7,7 @@
 //! platform reads it as it writes one; images are their `sha256:` digests
 //! (`GET /v1/images/{sha256}` serves the bytes).
 
-use super::ledger::{CodeOrigin, Ledger, LotId};
+use super::ledger::{CodeOrigin, Ledger, Lot, LotId, WAREHOUSE_CONTAINERS, WAREHOUSE_RECORDS};
 use crate::fields::{Moment, kg};
 use crate::hash::Hash;
 use serde_json::{Map, Value, json};
@@ -33,6 +33,46 @@ fn place_of_disinfection(place: &str) -> &str {
         "other" => "Other",
         other => other,
     }
+}
+
+/// The central supervision warehouse records (table 12) of the lot's
+/// container that name its certificate, or, naming none, its batch; in
+/// table 12's members, as submitted. Null when there are none.
+fn warehouse_records(l: &Ledger, lot: &Lot) -> Value {
+    let Some(container) = &lot.container else { return Value::Null };
+    let records: Vec<Value> = l
+        .scan(&WAREHOUSE_CONTAINERS, container)
+        .filter_map(|((_, id), ())| l.get(&WAREHOUSE_RECORDS, &id))
+        .filter(|r| match &r.quarantine_number {
+            Some(qn) => *qn == lot.quarantine_number && r.production_batch == lot.certificate_batch,
+            None => r.production_batch == lot.certificate_batch || r.production_batch == lot.label_batch,
+        })
+        .map(|r| {
+            let mut v = json!({
+                "dataid": r.data_id,
+                "containerNumber": r.container,
+                "productionBatch": r.production_batch,
+                "quarantineNumber": r.quarantine_number,
+                "nucleicResult": if r.nucleic_result == "positive" { "阳性" } else { "阴性" },
+                "pieces": r.pieces,
+                "grossWeight": r.gross_grams.map(kg),
+                "certificateNumber": r.certificate_number,
+                "certificateDate": r.certificate_date.map(|d| d.to_string()),
+                "disinfectData": r.disinfect_date.map(|d| d.to_string()),
+                "nucleicData": r.nucleic_date.map(|d| d.to_string()),
+                "specification": r.specification.as_ref().map(|s| &s.0),
+                "specificationUnit": r.specification.as_ref().map(|s| &s.1),
+                "customsImg": r.customs_image,
+                "certificateImg": image(&r.certificate_image),
+                "tx": r.tx.to_hex(),
+            });
+            for (k, text) in &r.fields {
+                v[k.as_str()] = Value::String(text.clone());
+            }
+            object(v)
+        })
+        .collect();
+    if records.is_empty() { Value::Null } else { Value::Array(records) }
 }
 
 /// The lot `lot` in annex B's shape, with `enterprise` (the importer's
@@ -102,6 +142,7 @@ pub fn annex_b(l: &Ledger, lot: LotId) -> Value {
         "disinfectInfo": disinfect,
         "nucleicInfo": nucleic,
         "releaseInfo": release,
+        "warehouseRecords": warehouse_records(l, &it),
         "enterprise": l.enterprise_at(it.origin).uscc,
         "tx": it.tx.to_hex(),
     }))

@@ -322,6 +322,20 @@ pub struct WarehouseRecord {
     pub gross_grams: Option<u64>,
     pub tx: TxId,
     pub fields: BTreeMap<String, String>,
+    /// Specification and unit (`specification`, `specificationUnit`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub specification: Option<(String, String)>,
+    /// Disinfection date (`disinfectData`) and nucleic-acid test date (`nucleicData`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disinfect_date: Option<NaiveDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nucleic_date: Option<NaiveDate>,
+    /// The customs declaration image's address (`customsImg`, a URL in the seed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customs_image: Option<String>,
+    /// The release certificate image's digest (`certificateImg`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_image: Option<Hash>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -739,6 +753,8 @@ pub const STORAGE_IDS: Table<(EntId, String), StorageId> = Table::new(0x41, "sto
 /// Stock-ins by cold storage (for associated-product warnings).
 pub const STORAGE_VISITS: Table<(StorageId, MovId), ()> = Table::new(0x42, "storage_visits");
 pub const WAREHOUSE_RECORDS: Table<String, WarehouseRecord> = Table::new(0x43, "warehouse_records");
+/// Central warehouse records by container: (container, data id).
+pub const WAREHOUSE_CONTAINERS: Table<(String, String), ()> = Table::new(0x44, "warehouse_containers");
 pub const CODES: Table<(String, String), CodeEntry> = Table::new(0x50, "codes");
 pub const CERTIFICATE_REPORTS: Table<u64, CertificateReport> = Table::new(0x60, "certificate_reports");
 pub const REPORT_DAYS: Table<(String, String, NaiveDate), ()> = Table::new(0x61, "report_days");
@@ -1038,7 +1054,7 @@ impl Ledger {
 }
 
 /// Every table of the state, by prefix (for readers of raw entries: proofs).
-fn table_names() -> [(u8, &'static str); 52] {
+fn table_names() -> [(u8, &'static str); 53] {
     macro_rules! named {
         ($($t:ident),* $(,)?) => { [$(($t.prefix(), $t.name())),*, (super::merkle::NODE_PREFIX, "state_tree")] };
     }
@@ -1072,6 +1088,7 @@ fn table_names() -> [(u8, &'static str); 52] {
         STORAGE_IDS,
         STORAGE_VISITS,
         WAREHOUSE_RECORDS,
+        WAREHOUSE_CONTAINERS,
         CODES,
         CERTIFICATE_REPORTS,
         REPORT_DAYS,
