@@ -91,7 +91,8 @@ fn a_movement_keeps_the_receivers_name_and_contact_its_record_gave() {
         "receiveContactPhone": "13812340588",
         "receiveAddress": "天津市滨海新区港城大道 1 号",
     });
-    ok(&w.submit(&he, patch(ship_rec("S1", &storage, vec![line("B1", 60, "1200")]), named)));
+    let from_storage = patch(line("B1", 60, "1200"), json!({"storageNumber": "HE-CS-07", "storageName": "曹妃甸冷库"}));
+    ok(&w.submit(&he, patch(ship_rec("S1", &storage, vec![from_storage]), named)));
     let t = serde_json::to_value(w.chain.state.trace(HE_SCHEME, CODE, Direction::Forward).unwrap()).unwrap();
     let step: &Value = t["steps"].as_array().unwrap().iter().find(|s| s["document"] == "S1").expect("the shipment");
     assert_eq!(
@@ -99,6 +100,7 @@ fn a_movement_keeps_the_receivers_name_and_contact_its_record_gave() {
         json!({"name": "天津冷链物流有限公司", "contact": "王五", "contact_phone": "13812340588", "address": "天津市滨海新区港城大道 1 号"}),
         "{step:#}"
     );
+    assert_eq!(step["cold_storage"], "HE-CS-07", "the storage table 14 names on the line: {step:#}");
 }
 
 #[test]

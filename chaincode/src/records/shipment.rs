@@ -156,7 +156,13 @@ impl ShipmentRecord {
             .lines
             .iter()
             .zip(&per_line)
-            .map(|(line, lot)| ShipmentLine { lot: *lot, product_id: line.product_id.clone(), label_batch: line.batch.clone(), qty: line.qty })
+            .map(|(line, lot)| ShipmentLine {
+                lot: *lot,
+                product_id: line.product_id.clone(),
+                label_batch: line.batch.clone(),
+                qty: line.qty,
+                storage: line.storage.clone(),
+            })
             .collect();
         l.put(
             &SHIPMENTS,

@@ -273,6 +273,11 @@ pub struct ShipmentLine {
     pub product_id: String,
     pub label_batch: String,
     pub qty: Qty,
+    /// The cold storage the line names (table 14's `storage_number` or
+    /// `storage_name`), as written: a storage outside the provinces need
+    /// not be registered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

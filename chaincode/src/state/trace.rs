@@ -478,6 +478,14 @@ fn step(r: &mut Reader, mov: &Movement) -> Step {
             .unwrap_or_default(),
         _ => Vec::new(),
     };
+    // A shipment's line may name the cold storage the goods left (table 14),
+    // registered or not.
+    let named_storage = match (mov.kind, mov.from, mov.storage) {
+        (MovementKind::Shipment, Some(sender), None) => l
+            .get(&SHIPMENTS, &(sender, mov.document.clone()))
+            .and_then(|s| s.lines.into_iter().filter(|line| line.lot == mov.lot).find_map(|line| line.storage)),
+        _ => None,
+    };
     Step {
         kind: mov.kind,
         from: mov.from.map(|e| r.uscc(e)),
@@ -487,7 +495,7 @@ fn step(r: &mut Reader, mov: &Movement) -> Step {
         date: mov.date,
         time: mov.time,
         document: mov.document.clone(),
-        cold_storage: mov.storage.map(|s| r.storage_name(s)),
+        cold_storage: mov.storage.map(|s| r.storage_name(s)).or(named_storage),
         tx: mov.tx,
         height: mov.height,
         vehicles,
