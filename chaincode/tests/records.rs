@@ -1077,6 +1077,24 @@ fn certificate_report_values_come_from_the_dictionaries() {
     assert_eq!((r.port_of_entry.as_str(), r.country.as_str(), r.product_big_class.as_str(), r.hs_code.as_str()), ("0202", "BR", "2", "0202"));
     assert_eq!(r.declared_grams, 13_500_000);
     assert!(w.chain.state.ledger().contains(&ledger::REPORTED_BATCHES, &(QN.to_string(), BATCH.to_string())));
+    assert_eq!(r.source_type, None, "not given");
+}
+
+#[test]
+fn a_certificate_reports_source_type_is_a_source_type_code() {
+    let mut w = World::new();
+    let bj = admin_key("beijing");
+    refuse(&mut w.chain, &bj, patch(cert_rec(QN, BATCH), json!({"sourceType": "99x"})), "record.sourceType", "dictionary `source_type`");
+    ok(&w.chain.submit(&bj, patch(cert_rec(QN, BATCH), json!({"sourceType": "一般贸易"}))));
+    let r = &rows(w.chain.state.ledger(), &ledger::CERTIFICATE_REPORTS, Counter::CertificateReports)[0];
+    assert_eq!(r.source_type.as_deref(), Some("1"));
+    // The province's list of what it reported shows it.
+    let day = r.reported_on;
+    let list = coldchain_chaincode::state::statistics::reports(w.chain.state.ledger(), "110000", day, day, 10);
+    assert_eq!(list.reports[0].source_type.as_deref(), Some("1"));
+    let columns = coldchain_chaincode::state::statistics::SentReport::COLUMNS;
+    let at = columns.iter().position(|c| *c == "source_type").unwrap();
+    assert_eq!(list.reports[0].cells()[at], "1");
 }
 
 // ───────────────────────────── flow_report ─────────────────────────────

@@ -287,6 +287,7 @@ const CERTIFICATE_REPORT: &[Column] = &[
     c("productBigClass", Text, R),
     c("hsCode", Text, R),
     c("clientId", Text, O),
+    c("sourceType", Text, O),
 ];
 
 const FLOW_REPORT: &[Column] = &[

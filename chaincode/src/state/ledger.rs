@@ -317,6 +317,9 @@ pub struct CertificateReport {
     pub reported_on: NaiveDate,
     pub client_id: Option<String>,
     pub tx: TxId,
+    /// 进口来源类型, a code of dictionary `source_type`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_type: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
