@@ -297,7 +297,18 @@ fn the_story_traces_across_three_provinces_proves_offline_and_every_node_agrees(
     // The dictionaries, to view and download (seed 000 §3.2), for anyone.
     let list = get_ok(&c.url(2, "/v1/dictionaries"));
     let names: Vec<&str> = list.as_array().unwrap().iter().map(|d| d["name"].as_str().unwrap()).collect();
-    assert!(names.contains(&"country") && names.contains(&"entry_port") && names.len() >= 8, "{list}");
+    assert!(names.contains(&"country") && names.contains(&"entry_port"), "{list}");
+    // Every dictionary of seed 000 §3.2 (and the cities below the provinces) is served.
+    for name in ["common_role", "province", "city", "hs", "product_big_class", "entry_port", "country", "china_customs", "source_type"] {
+        assert!(names.contains(&name), "{name} in {list}");
+    }
+    let sources = get_ok(&c.url(2, "/v1/dictionaries/source_type"));
+    assert!(sources["entries"].as_array().unwrap().iter().any(|e| e["code"] == "1" && e["name"] == "一般贸易"), "{sources}");
+    let (code, _, body) = get_raw(&c.url(2, "/v1/dictionaries/china_customs?format=csv"));
+    let csv = String::from_utf8(body).unwrap();
+    assert!(code == 200 && csv.contains("\r\n5300,深圳关区\r\n"), "{csv:.300}");
+    let city = get_ok(&c.url(2, "/v1/dictionaries/city"));
+    assert!(city["entries"].as_array().unwrap().iter().any(|e| e["code"] == "120116" && e["name"] == "滨海新区"), "{city}");
     let country = get_ok(&c.url(2, "/v1/dictionaries/country"));
     assert!(country["entries"].as_array().unwrap().iter().any(|e| e["code"] == "BR" && e["name"] == "巴西"), "{country}");
     let (code, content_type, body) = get_raw(&c.url(2, "/v1/dictionaries/country?format=csv"));
@@ -306,7 +317,8 @@ fn the_story_traces_across_three_provinces_proves_offline_and_every_node_agrees(
     assert!(csv.starts_with("\u{feff}code,name\r\n") && csv.contains("\r\nBR,巴西\r\n"), "{csv:.200}");
     let (code, env) = get(&c.url(2, "/v1/dictionaries/colours"));
     assert_eq!(code, 404, "{env}");
-    assert!(env["message"].as_str().unwrap().contains("the dictionaries are: country"), "{env}");
+    let message = env["message"].as_str().unwrap();
+    assert!(message.contains("the dictionaries are: china_customs, city, common_role, country,") && message.contains("source_type"), "{env}");
 
     // The Hebei code resolves to its Tianjin and Beijing codes.
     let resolved = get_ok(&c.url(3, &format!("/v1/codes/HE-GS1/{}", scenario::HEBEI_CODE)));
@@ -658,6 +670,15 @@ fn national_interfaces_authenticate_clients_and_refuse_duplicates() {
     certificate["quarantineNumber"] = json!(number);
     let cert_url = c.url(3, "/cold-chain-tracing/certification.register");
 
+    // An import source type not in the dictionary is refused, naming the field and the dictionary.
+    let mut unknown_source = certificate.clone();
+    unknown_source["sourceType"] = json!("99x");
+    let (code, env) = post_with(&cert_url, &[("authorization", &auth)], &unknown_source);
+    assert_eq!(code, 422, "{env}");
+    assert_eq!(env["result"]["field"], "record.sourceType", "{env}");
+    assert!(env["result"]["rule"].as_str().unwrap().contains("dictionary `source_type`"), "{env}");
+    certificate["sourceType"] = json!("一般贸易");
+
     let (code, env) = post_with(&cert_url, &[("authorization", &auth)], &certificate);
     assert_eq!(code, 200, "{env}");
     assert_eq!(env["result"]["client_id"], client, "{env}");
@@ -666,6 +687,7 @@ fn national_interfaces_authenticate_clients_and_refuse_duplicates() {
     assert_eq!(tx["outcome"]["status"], "applied", "{tx}");
     assert_eq!(tx["transaction"]["record"]["type"], "certificate_report");
     assert_eq!(tx["transaction"]["record"]["clientId"], client);
+    assert_eq!(tx["transaction"]["record"]["sourceType"], "一般贸易");
 
     // The same certificate again the same day: a duplicate.
     let (code, env) = post_with(&cert_url, &[("authorization", &auth)], &certificate);

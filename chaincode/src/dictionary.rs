@@ -1,14 +1,34 @@
 //! The code dictionaries records are checked against (seed 004 annexes C,
-//! D, E; seed 000 §3.2: provinces, HS codes, product big classes, entry
-//! ports, countries). They are part of the genesis state (`genesis/
-//! dictionaries.json`) and change only by a bureau quorum's
-//! `dictionary_amendment`.
+//! D, E; seed 000 §3.2: user roles, provinces, HS codes, product big
+//! classes, entry ports, countries, customs districts, import source types;
+//! and the cities and districts under the provinces). They are part of the
+//! genesis state (`genesis/dictionaries.json`) and change only by a bureau
+//! quorum's `dictionary_amendment`.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Every dictionary a record may refer to.
-pub const DICTIONARY_NAMES: &[&str] =
+pub const DICTIONARY_NAMES: &[&str] = &[
+    "china_customs",
+    "city",
+    "common_role",
+    "country",
+    "enterprise_type",
+    "entry_port",
+    "hs",
+    "licence_type",
+    "product_big_class",
+    "product_category",
+    "province",
+    "source_type",
+];
+
+/// The dictionaries every genesis holds. Those added later (`china_customs`,
+/// `city`, `common_role`, `source_type`) may be missing from a genesis
+/// written before them, so that its chain still starts; there a record
+/// naming one is refused, until a quorum's `dictionary_amendment` adds it.
+pub const REQUIRED_DICTIONARIES: &[&str] =
     &["country", "enterprise_type", "entry_port", "hs", "licence_type", "product_big_class", "product_category", "province"];
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,9 +131,9 @@ impl Dictionaries {
         })
     }
 
-    /// Every dictionary present, names unique within each.
+    /// Every required dictionary present, no unknown one, names unique within each.
     pub fn validate(&self) -> Result<(), DictionaryError> {
-        for name in DICTIONARY_NAMES {
+        for name in REQUIRED_DICTIONARIES {
             if !self.0.contains_key(*name) {
                 return Err(DictionaryError::Missing(name));
             }
@@ -156,5 +176,37 @@ mod tests {
         assert_eq!(d.get("product_category").unwrap().len(), 62, "annex E");
         assert_eq!(d.lookup("entry_port", "盐田").unwrap(), "5316");
         assert_eq!(d.lookup("product_big_class", "冷链禽肉").unwrap(), "3");
+        // Seed 000 §3.2's dictionaries are all there, and the cities under the provinces.
+        for name in DICTIONARY_NAMES {
+            assert!(d.get(name).is_some_and(|x| !x.is_empty()), "{name} is missing or empty");
+        }
+        assert_eq!(d.lookup("source_type", "一般贸易").unwrap(), "1");
+        assert_eq!(d.lookup("china_customs", "深圳关区").unwrap(), "5300");
+        assert_eq!(d.get("china_customs").unwrap().name_of("0100"), Some("北京关区"));
+        assert_eq!(d.lookup("common_role", "省级监管部门").unwrap(), "bureau");
+        let city = d.get("city").unwrap();
+        assert_eq!(city.name_of("110105"), Some("朝阳区"));
+        assert_eq!(city.name_of("120116"), Some("滨海新区"));
+        assert_eq!(city.name_of("130200"), Some("唐山市"));
+        let under = |p: &str| city.entries().filter(|(c, _)| c.starts_with(p)).count();
+        assert_eq!((under("11"), under("12"), under("13")), (16, 16, 11), "Beijing's and Tianjin's districts, Hebei's cities");
+        // Every customs district code is that of some entry ports' district.
+        let ports = d.get("entry_port").unwrap();
+        for (code, _) in ports.entries() {
+            let district = format!("{}00", &code[..2]);
+            assert!(d.get("china_customs").unwrap().name_of(&district).is_some(), "port {code}'s district {district}");
+        }
+    }
+
+    #[test]
+    fn a_genesis_written_before_the_later_dictionaries_is_still_valid() {
+        let mut d = Dictionaries::builtin();
+        for name in ["china_customs", "city", "common_role", "source_type"] {
+            d.0.remove(name);
+        }
+        d.validate().unwrap();
+        assert!(d.lookup("source_type", "1").unwrap_err().contains("not in this chain's genesis"));
+        d.0.remove("hs");
+        assert_eq!(d.validate(), Err(DictionaryError::Missing("hs")));
     }
 }

@@ -312,6 +312,11 @@ impl<'a> Fields<'a> {
         self.take(name, &[])
     }
 
+    /// A raw value under its name or an alias.
+    pub fn opt_value_alias(&mut self, name: &str, aliases: &[&str]) -> Option<(String, &'a Value)> {
+        self.take(name, aliases)
+    }
+
     /// Rejects members no rule consumed.
     pub fn finish(&self, allowed: &str) -> Result<()> {
         match self.members.values().next() {

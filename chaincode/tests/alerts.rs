@@ -178,3 +178,29 @@ fn associated_lots_are_warned_to_the_bureaus_that_hold_them() {
     let (replayed, _) = replay(&w.log);
     assert_eq!(replayed.root(), w.chain.state.root(), "replay derives the same warnings");
 }
+
+#[test]
+fn a_truck_that_carried_a_stock_out_links_its_lots_to_the_truck_s_shipments() {
+    let mut w = World::new();
+    let (he, tj) = (w.importer.key.clone(), w.storage.key.clone());
+    let (tj_uscc, he_uscc, bj_uscc) = (w.storage.uscc.clone(), w.importer.uscc.clone(), w.wholesaler.uscc.clone());
+    ok(&w.submit(&he, batch_rec(CODE, QN, "A1", 100, "2000")));
+    ok(&w.submit(&he, batch_rec("HE00000006", "531620211160071009006", "F1", 10, "100")));
+    // A rides 冀A12345 to Tianjin on 11-20.
+    ok(&w.submit(&he, ship_rec("S-A", &tj_uscc, vec![line("A1", 10, "200")])));
+    ok(&w.submit(&he, json!({"type": "vehicle", "licenseplate": "冀A12345", "driverName": "李四", "sendNumber": "S-A"})));
+    // F reaches the Tianjin storage and leaves it for Beijing on 11-21 in the same truck.
+    ok(&w.submit(&he, ship_rec("S-F", &tj_uscc, vec![line("F1", 10, "100")])));
+    ok(&w.submit(&tj, receipt_rec("R-F", "S-F", &he_uscc, vec![line("F1", 10, "100")])));
+    ok(&w.submit(&tj, patch(stock_out_rec("O-F", &bj_uscc, vec![line("F1", 10, "100")]), json!({"outStockDate": "2026-11-21"}))));
+    ok(&w.submit(&tj, json!({"type": "vehicle", "licenseplate": "冀A12345", "driverName": "李四", "outstockCode": "O-F"})));
+
+    let on_a = w.submit(&admin_key("beijing"), alert_rec(HE_SCHEME, CODE));
+    ok(&on_a);
+    let warned: Vec<(String, String)> = w.chain.state.warnings_of(&on_a.tx_id).into_iter().map(|v| (v.lot.certificate_batch, v.reason)).collect();
+    assert_eq!(warned, [("F1".to_string(), "same_vehicle".to_string())], "F's stock-out rode A's truck the next day");
+    let on_f = w.submit(&admin_key("beijing"), alert_rec(HE_SCHEME, "HE00000006"));
+    ok(&on_f);
+    let warned: Vec<(String, String)> = w.chain.state.warnings_of(&on_f.tx_id).into_iter().map(|v| (v.lot.certificate_batch, v.reason)).collect();
+    assert_eq!(warned, [("A1".to_string(), "same_vehicle".to_string())], "and the other way round");
+}

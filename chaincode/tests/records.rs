@@ -5,6 +5,7 @@
 mod common;
 
 use coldchain_chaincode::state::ledger::{self, AlertState, CodeOrigin, Counter, FlowDirection, Ledger, Movement, MovementKind};
+use coldchain_chaincode::state::search::{Query, search};
 use coldchain_chaincode::state::trace::Direction;
 use coldchain_chaincode::testkit::{self, Chain, admin_key, validator_key};
 use coldchain_chaincode::{BlockContext, Hash, Outcome};
@@ -933,6 +934,37 @@ fn a_cold_storage_number_is_filed_once_per_province() {
     ok(&w.chain.submit(&bj, cold_storage_rec(&w.wholesaler.uscc.clone(), "C1", "京冷一号", "own")));
 }
 
+#[test]
+fn a_cold_storage_carries_its_latitude_and_longitude() {
+    let mut w = with_lot();
+    let tj = w.storage.key.clone();
+    let me = w.storage.uscc.clone();
+    let at = |lat: Value, lon: Value| patch(cold_storage_rec(&me, "TJ-CS-01", "津冷一号", "own"), json!({"latitude": lat, "longitude": lon}));
+    refuse(&mut w.chain, &tj, at(json!(91), json!(117.2)), "record.latitude", "not a latitude: it lies from -90 to 90 degrees");
+    refuse(&mut w.chain, &tj, at(json!(39.1), json!(-180.5)), "record.longitude", "not a longitude: it lies from -180 to 180 degrees");
+    refuse(&mut w.chain, &tj, at(json!(39.0841581), json!(117.2)), "record.latitude", "at most 6 decimals");
+    refuse(&mut w.chain, &tj, at(json!("北纬39度"), json!(117.2)), "record.latitude", "not a latitude in decimal degrees");
+    refuse(&mut w.chain, &tj, at(json!(39.1), Value::Null), "record.longitude", "is required with record.latitude");
+    refuse(&mut w.chain, &tj, at(Value::Null, json!(117.2)), "record.latitude", "is required with record.longitude");
+    ok(&w.chain.submit(&tj, at(json!(39.084158), json!("117.200983"))));
+    let s = &rows(w.chain.state.ledger(), &ledger::COLD_STORAGES, Counter::ColdStorages)[0];
+    assert_eq!((s.latitude, s.longitude), (Some(39.084158), Some(117.200983)));
+    // A trace shows where the storage is on the step at it.
+    let owner = w.importer.uscc.clone();
+    let stock_in = json!({"type": "stock_in", "inStockCode": "IN-1", "inStockDate": "2026-11-22", "senderUscc": owner, "storageNumber": "TJ-CS-01", "productList": [line(BATCH, 20, "400")]});
+    ok(&w.chain.submit(&tj, stock_in));
+    let t = w.chain.state.trace(HE_SCHEME, CODE, Direction::Forward).unwrap();
+    let step = t.steps.iter().find(|s| s.kind == MovementKind::StockIn).unwrap();
+    assert_eq!(
+        (step.cold_storage.as_deref(), step.cold_storage_latitude, step.cold_storage_longitude),
+        (Some("津冷一号"), Some(39.084158), Some(117.200983))
+    );
+    // Re-registered without a location, it has none.
+    ok(&w.chain.submit(&tj, cold_storage_rec(&me, "TJ-CS-01", "津冷一号", "own")));
+    let s = &rows(w.chain.state.ledger(), &ledger::COLD_STORAGES, Counter::ColdStorages)[0];
+    assert_eq!((s.latitude, s.longitude), (None, None));
+}
+
 // ───────────────────────────── vehicle ─────────────────────────────
 
 fn vehicle_rec(plate: &str, send_number: &str, sender: Option<&str>) -> Value {
@@ -963,6 +995,77 @@ fn a_vehicle_is_recorded_by_the_shipments_sender_or_receiver() {
     let step = t.steps.iter().find(|s| s.kind == MovementKind::Shipment).unwrap();
     let plates: Vec<&str> = step.vehicles.iter().map(|v| v.plate.as_str()).collect();
     assert_eq!(plates, ["冀A12345", "津AD12345"]);
+}
+
+fn stock_out_vehicle_rec(plate: &str, driver: &str, code: &str, operator: Option<&str>) -> Value {
+    let mut v = json!({"type": "vehicle", "licenseplate": plate, "driverName": driver, "outstockCode": code});
+    if let Some(o) = operator {
+        v["operatorUscc"] = json!(o);
+    }
+    v
+}
+
+#[test]
+fn a_vehicle_names_one_shipment_or_one_stock_out() {
+    let mut w = with_shipment();
+    let he = w.importer.key.clone();
+    let neither = json!({"type": "vehicle", "licenseplate": "冀A12345", "driverName": "李四"});
+    refuse(&mut w.chain, &he, neither, "record.sendNumber", "is required, or outstockCode instead");
+    let both = patch(vehicle_rec("冀A12345", "S1", None), json!({"outstockCode": "O1"}));
+    refuse(&mut w.chain, &he, both, "record.outstockCode", "one shipment (sendNumber) or one stock-out (outstockCode), not both");
+    let crossed = patch(stock_out_vehicle_rec("冀A12345", "李四", "O1", None), json!({"senderUscc": w.importer.uscc.clone()}));
+    refuse(&mut w.chain, &he, crossed, "record.senderUscc", "a stock-out's operator is operatorUscc");
+    let crossed = patch(vehicle_rec("冀A12345", "S1", None), json!({"operatorUscc": w.importer.uscc.clone()}));
+    refuse(&mut w.chain, &he, crossed, "record.operatorUscc", "a shipment's sender is senderUscc");
+}
+
+#[test]
+fn a_vehicle_on_a_stock_out_is_stored_searched_and_traced() {
+    let mut w = with_receipt();
+    let tj = w.storage.key.clone();
+    let operator = w.storage.uscc.clone();
+    ok(&w.chain.submit(&tj, cold_storage_rec(&operator, "TJ-CS-01", "津冷一号", "第三方")));
+    let to = w.wholesaler.uscc.clone();
+    ok(&w.chain.submit(&tj, stock_out_rec("O1", &to, vec![line(BATCH, 25, "500")])));
+    refuse(&mut w.chain, &tj, stock_out_vehicle_rec("津AD12345", "刘洋", "O9", None), "record.outstockCode", "recorded no stock-out O9");
+    // The importer is no party to the stock-out; the receiver names the operator.
+    let he = w.importer.key.clone();
+    refuse(
+        &mut w.chain,
+        &he,
+        stock_out_vehicle_rec("津AD12345", "刘洋", "O1", Some(&operator)),
+        "record.outstockCode",
+        "only the stock-out's operator or receiver",
+    );
+    let bj = w.wholesaler.key.clone();
+    refuse(&mut w.chain, &bj, stock_out_vehicle_rec("京A12345", "王五", "O1", None), "record.outstockCode", "recorded no stock-out O1");
+    ok(&w.chain.submit(&tj, stock_out_vehicle_rec("津AD12345", "刘洋", "O1", None)));
+    refuse(&mut w.chain, &tj, stock_out_vehicle_rec("津AD12345", "刘洋", "O1", None), "record.licenseplate", "already recorded on this stock-out");
+    ok(&w.chain.submit(&bj, stock_out_vehicle_rec("京A12345", "王五", "O1", Some(&operator))));
+
+    // Stored on the stock-out, under (operator, outstock code).
+    let l = w.chain.state.ledger();
+    let stored = l.get(&ledger::STOCK_OUT_VEHICLES, &(w.ent_id(&w.storage), "O1".to_string())).expect("the stock-out's vehicles");
+    assert_eq!((stored.receiver, stored.lots.clone()), (w.ent_id(&w.wholesaler), vec![w.lot(QN, BATCH)]));
+    assert_eq!(
+        stored.vehicles.iter().map(|v| (v.plate.as_str(), v.driver_name.as_str())).collect::<Vec<_>>(),
+        [("津AD12345", "刘洋"), ("京A12345", "王五")]
+    );
+
+    // Found by plate and by driver, as shipments' vehicles are.
+    for q in [Query::Plate("京A12345".into()), Query::Driver("刘洋".into())] {
+        let (hits, _) = search(l, &q, 10);
+        assert_eq!(hits.len(), 1, "{q:?}");
+        assert_eq!(hits[0].lot.certificate_batch, BATCH);
+        assert!(hits[0].matched[0].starts_with("stock-out O1 carried by"), "{:?}", hits[0].matched);
+    }
+
+    // The trace shows them on the stock-out's step, not on the shipment's.
+    let t = w.chain.state.trace(HE_SCHEME, CODE, Direction::Forward).unwrap();
+    let out = t.steps.iter().find(|s| s.kind == MovementKind::StockOut).unwrap();
+    assert_eq!(out.vehicles.iter().map(|v| v.plate.as_str()).collect::<Vec<_>>(), ["津AD12345", "京A12345"]);
+    let shipped = t.steps.iter().find(|s| s.kind == MovementKind::Shipment).unwrap();
+    assert!(shipped.vehicles.is_empty());
 }
 
 // ───────────────────────────── central_warehouse ─────────────────────────────
@@ -1077,6 +1180,24 @@ fn certificate_report_values_come_from_the_dictionaries() {
     assert_eq!((r.port_of_entry.as_str(), r.country.as_str(), r.product_big_class.as_str(), r.hs_code.as_str()), ("0202", "BR", "2", "0202"));
     assert_eq!(r.declared_grams, 13_500_000);
     assert!(w.chain.state.ledger().contains(&ledger::REPORTED_BATCHES, &(QN.to_string(), BATCH.to_string())));
+    assert_eq!(r.source_type, None, "not given");
+}
+
+#[test]
+fn a_certificate_reports_source_type_is_a_source_type_code() {
+    let mut w = World::new();
+    let bj = admin_key("beijing");
+    refuse(&mut w.chain, &bj, patch(cert_rec(QN, BATCH), json!({"sourceType": "99x"})), "record.sourceType", "dictionary `source_type`");
+    ok(&w.chain.submit(&bj, patch(cert_rec(QN, BATCH), json!({"sourceType": "一般贸易"}))));
+    let r = &rows(w.chain.state.ledger(), &ledger::CERTIFICATE_REPORTS, Counter::CertificateReports)[0];
+    assert_eq!(r.source_type.as_deref(), Some("1"));
+    // The province's list of what it reported shows it.
+    let day = r.reported_on;
+    let list = coldchain_chaincode::state::statistics::reports(w.chain.state.ledger(), "110000", day, day, 10);
+    assert_eq!(list.reports[0].source_type.as_deref(), Some("1"));
+    let columns = coldchain_chaincode::state::statistics::SentReport::COLUMNS;
+    let at = columns.iter().position(|c| *c == "source_type").unwrap();
+    assert_eq!(list.reports[0].cells()[at], "1");
 }
 
 // ───────────────────────────── flow_report ─────────────────────────────

@@ -26,9 +26,11 @@ pub struct CertificateReportRecord {
     pub product_big_class: (String, String),
     pub hs_code: (String, String),
     pub client_id: Option<(String, String)>,
+    /// 进口来源类型 (seed 000 §3.2), a code or name of dictionary `source_type`.
+    pub source_type: Option<(String, String)>,
 }
 
-const FIELDS: &str = "quarantineNumber, productionBatch, portOfEntry, dateOfEntry, country, declaredWeight, consignor, consignee, specification, productBigClass, hsCode, clientId";
+const FIELDS: &str = "quarantineNumber, productionBatch, portOfEntry, dateOfEntry, country, declaredWeight, consignor, consignee, specification, productBigClass, hsCode, clientId, sourceType";
 
 /// The quarantine certificate number rule, shared by the national reports.
 pub fn quarantine_number(f: &mut Fields) -> Result<(String, String)> {
@@ -80,6 +82,7 @@ impl CertificateReportRecord {
             product_big_class: f.req_str_at("productBigClass", &["productType"], 20)?,
             hs_code: f.req_str_at("hsCode", &["hs"], 100)?,
             client_id: f.opt_str_at("clientId", &[], 64)?,
+            source_type: f.opt_str_at("sourceType", &[], 20)?,
         };
         f.finish(FIELDS)?;
         Ok(r)
@@ -92,6 +95,9 @@ impl CertificateReportRecord {
         dict(l, "country", &self.country.0, &self.country.1)?;
         dict(l, "product_big_class", &self.product_big_class.0, &self.product_big_class.1)?;
         dict(l, "hs", &self.hs_code.0, &self.hs_code.1)?;
+        if let Some((value, path)) = &self.source_type {
+            dict(l, "source_type", value, path)?;
+        }
         if l.contains(&REPORT_DAYS, &(province.clone(), self.quarantine_number.0.clone(), cx.today)) {
             return Err(RecordError::new(
                 &self.quarantine_number.1,
@@ -123,6 +129,7 @@ impl CertificateReportRecord {
             reported_on: cx.today,
             client_id,
             tx: cx.tx,
+            source_type: self.source_type.map(|(v, _)| lookup("source_type", v)),
         };
         l.put(&REPORT_DAYS, &(province, self.quarantine_number.0.clone(), cx.today), &());
         if let Some(b) = self.production_batch {

@@ -1,6 +1,8 @@
 //! `cold_storage` (seed 004 table 11): an enterprise registers a cold
 //! storage it operates (or its province's bureau registers it for it).
-//! Re-submitting the same number (or name) replaces the entry.
+//! Re-submitting the same number (or name) replaces the entry. Its
+//! location (`longitude`, `latitude`, decimal degrees, WGS 84) is optional,
+//! both or neither (seed 003 §七: 建议站点信息中增加经纬度).
 
 use super::{Actor, Cx, uscc};
 use crate::fields::{Fields, Result};
@@ -20,10 +22,36 @@ pub struct ColdStorageRecord {
     pub contact: Option<String>,
     pub contact_phone: Option<String>,
     pub storage_type: String,
+    /// (latitude, longitude), decimal degrees.
+    pub location: Option<(f64, f64)>,
 }
 
-const FIELDS: &str =
-    "unifSociCredCode, code, name, address, addrDistricts, usablearea, storageVariety, inventory, contact, contactPhone, Type (or storageType)";
+const FIELDS: &str = "unifSociCredCode, code, name, address, addrDistricts, usablearea, storageVariety, inventory, contact, contactPhone, Type (or storageType), longitude, latitude";
+
+/// A coordinate in decimal degrees within ±`bound`, with at most 6 decimals
+/// (about 0.1 m): the number and its path, or the rule it breaks.
+fn coordinate(f: &mut Fields, name: &str, aliases: &[&str], bound: f64, what: &str) -> Result<Option<(f64, String)>> {
+    let Some((path, v)) = f.opt_value_alias(name, aliases) else { return Ok(None) };
+    let text = match v {
+        serde_json::Value::Number(n) => n.to_string(),
+        serde_json::Value::String(s) => s.trim().to_string(),
+        _ => return Err(RecordError::new(path, format!("must be a {what} in decimal degrees (WGS 84)"))),
+    };
+    let digits = text.strip_prefix('-').unwrap_or(&text);
+    let (whole, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    let decimal = !whole.is_empty() && whole.bytes().all(|b| b.is_ascii_digit()) && frac.bytes().all(|b| b.is_ascii_digit());
+    let n = match text.parse::<f64>() {
+        Ok(n) if decimal && n.is_finite() => n,
+        _ => return Err(RecordError::new(path, format!("\"{text}\" is not a {what} in decimal degrees (WGS 84)"))),
+    };
+    if frac.len() > 6 {
+        return Err(RecordError::new(path, format!("{text}: a {what} has at most 6 decimals")));
+    }
+    if !(-bound..=bound).contains(&n) {
+        return Err(RecordError::new(path, format!("{text} is not a {what}: it lies from -{bound} to {bound} degrees")));
+    }
+    Ok(Some((n, path)))
+}
 
 impl ColdStorageRecord {
     pub fn parse(f: &mut Fields) -> Result<Self> {
@@ -51,8 +79,33 @@ impl ColdStorageRecord {
             }
         }
         .to_string();
+        let longitude = coordinate(f, "longitude", &["lng", "lon"], 180.0, "longitude")?;
+        let latitude = coordinate(f, "latitude", &["lat"], 90.0, "latitude")?;
+        let location = match (latitude, longitude) {
+            (Some((lat, _)), Some((lon, _))) => Some((lat, lon)),
+            (None, None) => None,
+            (Some((_, path)), None) => {
+                return Err(RecordError::new(f.at("longitude"), format!("is required with {path}: a location is a latitude and a longitude")));
+            }
+            (None, Some((_, path))) => {
+                return Err(RecordError::new(f.at("latitude"), format!("is required with {path}: a location is a latitude and a longitude")));
+            }
+        };
         f.finish(FIELDS)?;
-        Ok(ColdStorageRecord { operator, code, name, address, district, usable_area, variety, inventory, contact, contact_phone, storage_type })
+        Ok(ColdStorageRecord {
+            operator,
+            code,
+            name,
+            address,
+            district,
+            usable_area,
+            variety,
+            inventory,
+            contact,
+            contact_phone,
+            storage_type,
+            location,
+        })
     }
 
     fn operator(&self, l: &Ledger, cx: &Cx) -> Result<EntId> {
@@ -100,6 +153,8 @@ impl ColdStorageRecord {
             contact_phone: self.contact_phone,
             storage_type: self.storage_type,
             tx: cx.tx,
+            latitude: self.location.map(|(lat, _)| lat),
+            longitude: self.location.map(|(_, lon)| lon),
         };
         let id = match existing {
             Some(id) => id,

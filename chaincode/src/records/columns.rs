@@ -133,6 +133,8 @@ const COLD_STORAGE: &[Column] = &[
     c("contact", Text, O),
     c("contactPhone", Text, O),
     c("storageType", Text, R),
+    c("longitude", Number, O),
+    c("latitude", Number, O),
 ];
 
 const CENTRAL_WAREHOUSE: &[Column] = &[
@@ -261,8 +263,16 @@ const STOCK_OUT: &[Column] = &concat::<11, 14, 25>(
     line!(),
 );
 
-const VEHICLE: &[Column] =
-    &[c("licenseplate", Text, R), c("driverName", Text, R), c("driverContactPhone", Text, O), c("sendNumber", Text, R), c("senderUscc", Text, O)];
+/// `sendNumber` or `outstockCode`: one of the two is given.
+const VEHICLE: &[Column] = &[
+    c("licenseplate", Text, R),
+    c("driverName", Text, R),
+    c("driverContactPhone", Text, O),
+    c("sendNumber", Text, O),
+    c("senderUscc", Text, O),
+    c("outstockCode", Text, O),
+    c("operatorUscc", Text, O),
+];
 
 const CODE_LINK: &[Column] = &[
     c("from.scheme", Text, R),
@@ -287,6 +297,7 @@ const CERTIFICATE_REPORT: &[Column] = &[
     c("productBigClass", Text, R),
     c("hsCode", Text, R),
     c("clientId", Text, O),
+    c("sourceType", Text, O),
 ];
 
 const FLOW_REPORT: &[Column] = &[

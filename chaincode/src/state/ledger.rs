@@ -310,6 +310,22 @@ pub struct ColdStorage {
     pub contact_phone: Option<String>,
     pub storage_type: String,
     pub tx: TxId,
+    /// Decimal degrees, WGS 84 (seed 003 §七); both or neither.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latitude: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub longitude: Option<f64>,
+}
+
+/// The vehicles that carried a stock-out (seed 004 tables 18, 20), kept
+/// under (operator, outstock code) from the first vehicle recorded on it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StockOutVehicles {
+    pub receiver: EntId,
+    pub date: NaiveDate,
+    /// The lots the stock-out handed over.
+    pub lots: Vec<LotId>,
+    pub vehicles: Vec<Vehicle>,
 }
 
 /// A central supervision warehouse's record of a container (seed 004 table 12).
@@ -419,6 +435,9 @@ pub struct CertificateReport {
     pub reported_on: NaiveDate,
     pub client_id: Option<String>,
     pub tx: TxId,
+    /// 进口来源类型, a code of dictionary `source_type`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_type: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -753,6 +772,12 @@ pub const STOPS: Table<(String, String), Stop> = Table::new(0x3A, "stops");
 pub const PLATES: Table<(String, EntId, String), ()> = Table::new(0x3B, "plates");
 /// Shipments by the name of a driver who carried them: (driver, sender, shipment number).
 pub const DRIVERS: Table<(String, EntId, String), ()> = Table::new(0x3C, "drivers");
+/// Stock-outs that vehicles carried: (operator, outstock code) → the vehicles.
+pub const STOCK_OUT_VEHICLES: Table<(EntId, String), StockOutVehicles> = Table::new(0x3D, "stock_out_vehicles");
+/// Stock-outs by the plate of a vehicle that carried them: (plate, operator, outstock code).
+pub const STOCK_OUT_PLATES: Table<(String, EntId, String), ()> = Table::new(0x3E, "stock_out_plates");
+/// Stock-outs by the name of a driver who carried them: (driver, operator, outstock code).
+pub const STOCK_OUT_DRIVERS: Table<(String, EntId, String), ()> = Table::new(0x3F, "stock_out_drivers");
 pub const COLD_STORAGES: Table<StorageId, ColdStorage> = Table::new(0x40, "cold_storages");
 pub const STORAGE_IDS: Table<(EntId, String), StorageId> = Table::new(0x41, "storage_ids");
 /// Stock-ins by cold storage (for associated-product warnings).
@@ -1059,7 +1084,7 @@ impl Ledger {
 }
 
 /// Every table of the state, by prefix (for readers of raw entries: proofs).
-fn table_names() -> [(u8, &'static str); 53] {
+fn table_names() -> [(u8, &'static str); 56] {
     macro_rules! named {
         ($($t:ident),* $(,)?) => { [$(($t.prefix(), $t.name())),*, (super::merkle::NODE_PREFIX, "state_tree")] };
     }
@@ -1089,6 +1114,9 @@ fn table_names() -> [(u8, &'static str); 53] {
         STOPS,
         PLATES,
         DRIVERS,
+        STOCK_OUT_VEHICLES,
+        STOCK_OUT_PLATES,
+        STOCK_OUT_DRIVERS,
         COLD_STORAGES,
         STORAGE_IDS,
         STORAGE_VISITS,

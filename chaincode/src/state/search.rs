@@ -5,7 +5,9 @@
 //! holdings, plates, drivers), never the chain; an enterprise's name is
 //! matched against the enterprises table, which is small (thousands).
 
-use super::ledger::{CONTAINERS, DRIVERS, ENTERPRISES, HOLDINGS, LOT_IDS, Ledger, LotId, PLATES, SHIPMENTS};
+use super::ledger::{
+    CONTAINERS, DRIVERS, ENTERPRISES, HOLDINGS, LOT_IDS, Ledger, LotId, PLATES, SHIPMENTS, STOCK_OUT_DRIVERS, STOCK_OUT_PLATES, STOCK_OUT_VEHICLES,
+};
 use super::trace::{LotView, lot_view};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -23,9 +25,9 @@ pub enum Query {
     Enterprise(String),
     /// Enterprises whose name contains this text: the lots they hold or held.
     EnterpriseName(String),
-    /// A vehicle plate: the lots of the shipments it carried.
+    /// A vehicle plate: the lots of the shipments and stock-outs it carried.
     Plate(String),
-    /// A driver's name: the lots of the shipments they drove.
+    /// A driver's name: the lots of the shipments and stock-outs they drove.
     Driver(String),
 }
 
@@ -91,6 +93,14 @@ pub fn search(l: &Ledger, query: &Query, limit: usize) -> (Vec<SearchHit>, bool)
                 if let Some(shipment) = l.get(&SHIPMENTS, &(sender, number.clone())) {
                     for line in &shipment.lines {
                         add(line.lot, format!("shipment {number} carried by {what} {key}"));
+                    }
+                }
+            }
+            let table = if matches!(query, Query::Plate(_)) { &STOCK_OUT_PLATES } else { &STOCK_OUT_DRIVERS };
+            for ((_, operator, code), ()) in l.scan(table, key) {
+                if let Some(stock_out) = l.get(&STOCK_OUT_VEHICLES, &(operator, code.clone())) {
+                    for lot in stock_out.lots {
+                        add(lot, format!("stock-out {code} carried by {what} {key}"));
                     }
                 }
             }

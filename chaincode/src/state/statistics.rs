@@ -460,6 +460,10 @@ pub struct SentReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub country: Option<String>,
+    /// A certificate's import source type code (dictionary `source_type`), when reported.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
+    pub source_type: Option<String>,
     /// A flow's direction: `in` or `out`.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(nullable = false))]
@@ -476,7 +480,7 @@ pub struct SentReport {
 }
 
 impl SentReport {
-    pub const COLUMNS: [&str; 12] = [
+    pub const COLUMNS: [&str; 13] = [
         "kind",
         "reported_on",
         "quarantine_number",
@@ -485,6 +489,7 @@ impl SentReport {
         "product",
         "port_of_entry",
         "country",
+        "source_type",
         "direction",
         "counterpart",
         "client_id",
@@ -502,6 +507,7 @@ impl SentReport {
             self.product.clone(),
             o(&self.port_of_entry),
             o(&self.country),
+            o(&self.source_type),
             o(&self.direction),
             o(&self.counterpart),
             o(&self.client_id),
@@ -519,6 +525,7 @@ impl SentReport {
             product: r.product_big_class,
             port_of_entry: Some(r.port_of_entry),
             country: Some(r.country),
+            source_type: r.source_type,
             direction: None,
             counterpart: None,
             client_id: r.client_id,
@@ -536,6 +543,7 @@ impl SentReport {
             product: r.product_name,
             port_of_entry: None,
             country: None,
+            source_type: None,
             direction: Some(match r.direction {
                 FlowDirection::In => "in".into(),
                 FlowDirection::Out => "out".into(),

@@ -8,7 +8,7 @@
 use super::State;
 use super::ledger::{
     ALERTS, Alert, AlertState, COLD_STORAGES, CodeOrigin, EntId, Enterprise, Ledger, Lot, LotId, MovId, Movement, MovementKind, Party, SHIPMENTS,
-    StorageId,
+    STOCK_OUT_VEHICLES, StorageId,
 };
 use crate::fields::{Qty, kg};
 use crate::transaction::TxId;
@@ -137,7 +137,7 @@ pub struct EnterpriseView {
 
 #[derive(Clone, Debug, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-/// A vehicle that carried a shipment.
+/// A vehicle that carried a shipment or a stock-out.
 pub struct VehicleView {
     pub plate: String,
     pub driver_name: String,
@@ -179,8 +179,16 @@ pub struct Step {
     pub time: Option<NaiveTime>,
     pub document: String,
     pub cold_storage: Option<String>,
+    /// Where the cold storage is (decimal degrees, WGS 84), when it was registered with its location.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
+    pub cold_storage_latitude: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
+    pub cold_storage_longitude: Option<f64>,
     pub tx: TxId,
     pub height: u64,
+    /// The vehicles that carried a shipment or a stock-out.
     pub vehicles: Vec<VehicleView>,
     /// For a shipment: the receipt, or none while in transit.
     pub received: Option<ReceivedView>,
@@ -323,11 +331,11 @@ impl State {
 }
 
 /// What a query reads more than once, read once: enterprises and cold
-/// storage names by id.
+/// storages (name, latitude, longitude) by id.
 struct Reader<'a> {
     l: &'a Ledger,
     enterprises: HashMap<EntId, Enterprise>,
-    storages: HashMap<StorageId, String>,
+    storages: HashMap<StorageId, (String, Option<f64>, Option<f64>)>,
 }
 
 impl<'a> Reader<'a> {
@@ -344,11 +352,15 @@ impl<'a> Reader<'a> {
         self.enterprise(id).uscc.clone()
     }
 
-    fn storage_name(&mut self, id: StorageId) -> String {
+    /// A cold storage's name, latitude and longitude.
+    fn storage(&mut self, id: StorageId) -> (String, Option<f64>, Option<f64>) {
         let l = self.l;
         self.storages
             .entry(id)
-            .or_insert_with(|| l.get(&COLD_STORAGES, &id).unwrap_or_else(|| panic!("state: cold storage {id} is missing")).name)
+            .or_insert_with(|| {
+                let s = l.get(&COLD_STORAGES, &id).unwrap_or_else(|| panic!("state: cold storage {id} is missing"));
+                (s.name, s.latitude, s.longitude)
+            })
             .clone()
     }
 }
@@ -465,18 +477,12 @@ fn enterprise_view(r: &mut Reader, id: EntId, lot: LotId) -> EnterpriseView {
 
 fn step(r: &mut Reader, mov: &Movement) -> Step {
     let l = r.l;
-    // A shipment is recorded under its sender; a movement without one names no shipment.
+    // A shipment is recorded under its sender, a stock-out under its
+    // operator; a movement without one names neither.
     let vehicles = match (mov.kind, mov.from) {
-        (MovementKind::Shipment, Some(sender)) => l
-            .get(&SHIPMENTS, &(sender, mov.document.clone()))
-            .map(|s| {
-                s.vehicles
-                    .into_iter()
-                    .map(|v| VehicleView { plate: v.plate, driver_name: v.driver_name, driver_phone: v.driver_phone, tx: v.tx })
-                    .collect()
-            })
-            .unwrap_or_default(),
-        _ => Vec::new(),
+        (MovementKind::Shipment, Some(sender)) => l.get(&SHIPMENTS, &(sender, mov.document.clone())).map(|s| s.vehicles),
+        (MovementKind::StockOut, Some(operator)) => l.get(&STOCK_OUT_VEHICLES, &(operator, mov.document.clone())).map(|s| s.vehicles),
+        _ => None,
     };
     // A shipment's line may name the cold storage the goods left (table 14),
     // registered or not.
@@ -486,6 +492,12 @@ fn step(r: &mut Reader, mov: &Movement) -> Step {
             .and_then(|s| s.lines.into_iter().filter(|line| line.lot == mov.lot).find_map(|line| line.storage)),
         _ => None,
     };
+    let vehicles = vehicles
+        .unwrap_or_default()
+        .into_iter()
+        .map(|v| VehicleView { plate: v.plate, driver_name: v.driver_name, driver_phone: v.driver_phone, tx: v.tx })
+        .collect();
+    let storage = mov.storage.map(|s| r.storage(s));
     Step {
         kind: mov.kind,
         from: mov.from.map(|e| r.uscc(e)),
@@ -495,7 +507,9 @@ fn step(r: &mut Reader, mov: &Movement) -> Step {
         date: mov.date,
         time: mov.time,
         document: mov.document.clone(),
-        cold_storage: mov.storage.map(|s| r.storage_name(s)).or(named_storage),
+        cold_storage_latitude: storage.as_ref().and_then(|s| s.1),
+        cold_storage_longitude: storage.as_ref().and_then(|s| s.2),
+        cold_storage: storage.map(|s| s.0).or(named_storage),
         tx: mov.tx,
         height: mov.height,
         vehicles,

@@ -8,8 +8,8 @@
 
 use super::State;
 use super::ledger::{
-    Alert, COLD_STORAGES, CONTAINERS, EntId, LOT_IDS, Ledger, LotId, MovementKind, PLATES, SHIPMENTS, STORAGE_VISITS, StorageId, WARNED, WARNINGS,
-    Warning,
+    Alert, COLD_STORAGES, CONTAINERS, EntId, LOT_IDS, Ledger, LotId, MovementKind, PLATES, SHIPMENTS, STOCK_OUT_PLATES, STOCK_OUT_VEHICLES,
+    STORAGE_VISITS, StorageId, WARNED, WARNINGS, Warning,
 };
 use super::trace::{LotView, lot_view};
 use crate::fields::kg;
@@ -22,6 +22,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 /// `same_container`, `same_cold_storage` or `same_vehicle`, and the detail
 /// (which certificate, container, storage or plate, and when).
 pub type Why = (String, String);
+
+/// A shipment (`false`) or a stock-out (`true`), by the enterprise that
+/// recorded it and its number.
+type Carriage = (bool, EntId, String);
 
 /// The lots associated with `lot`, each with the first reason found.
 pub fn associated_lots(l: &Ledger, lot: LotId) -> BTreeMap<LotId, Why> {
@@ -63,22 +67,48 @@ pub fn associated_lots(l: &Ledger, lot: LotId) -> BTreeMap<LotId, Why> {
             }
         }
     }
-    // Other shipments carried by a vehicle that carried this lot, within a day.
-    for (_, m) in movements.iter().filter(|(_, m)| m.kind == MovementKind::Shipment) {
-        let Some(sender) = m.from else { continue };
-        let Some(mine) = l.get(&SHIPMENTS, &(sender, m.document.clone())) else { continue };
-        for v in &mine.vehicles {
-            for ((plate, other_sender, number), ()) in l.scan(&PLATES, &v.plate) {
-                if (other_sender, &number) == (sender, &m.document) {
+    // Other shipments and stock-outs carried by a vehicle that carried this
+    // lot (on a shipment or a stock-out), within a day of it.
+    let mut carried: Vec<(Carriage, NaiveDate, Vec<String>)> = Vec::new();
+    for (_, m) in &movements {
+        let Some(from) = m.from else { continue };
+        let (carriage, date, vehicles) = match m.kind {
+            MovementKind::Shipment => match l.get(&SHIPMENTS, &(from, m.document.clone())) {
+                Some(s) => ((false, from, m.document.clone()), s.date, s.vehicles),
+                None => continue,
+            },
+            MovementKind::StockOut => match l.get(&STOCK_OUT_VEHICLES, &(from, m.document.clone())) {
+                Some(s) => ((true, from, m.document.clone()), s.date, s.vehicles),
+                None => continue,
+            },
+            MovementKind::Entry | MovementKind::StockIn => continue,
+        };
+        if !carried.iter().any(|(c, _, _)| *c == carriage) {
+            carried.push((carriage, date, vehicles.into_iter().map(|v| v.plate).collect()));
+        }
+    }
+    for (mine, date, plates) in &carried {
+        for plate in plates {
+            let near = |other: NaiveDate| (other - *date).num_days().abs() <= 1;
+            let mut others: Vec<LotId> = Vec::new();
+            for ((_, sender, number), ()) in l.scan(&PLATES, plate) {
+                if *mine == (false, sender, number.clone()) {
                     continue;
                 }
-                let Some(other) = l.get(&SHIPMENTS, &(other_sender, number)) else { continue };
-                if (other.date - mine.date).num_days().abs() > 1 {
+                if let Some(other) = l.get(&SHIPMENTS, &(sender, number)).filter(|s| near(s.date)) {
+                    others.extend(other.lines.iter().map(|line| line.lot));
+                }
+            }
+            for ((_, operator, code), ()) in l.scan(&STOCK_OUT_PLATES, plate) {
+                if *mine == (true, operator, code.clone()) {
                     continue;
                 }
-                for line in other.lines.iter().filter(|line| line.lot != lot) {
-                    out.entry(line.lot).or_insert_with(|| ("same_vehicle".into(), format!("vehicle {plate} around {}", mine.date)));
+                if let Some(other) = l.get(&STOCK_OUT_VEHICLES, &(operator, code)).filter(|s| near(s.date)) {
+                    others.extend(other.lots);
                 }
+            }
+            for other in others.into_iter().filter(|other| *other != lot) {
+                out.entry(other).or_insert_with(|| ("same_vehicle".into(), format!("vehicle {plate} around {date}")));
             }
         }
     }

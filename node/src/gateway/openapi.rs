@@ -508,7 +508,7 @@ pub mod examples {
         json!({"quarantineNumber": "020220261102000458001", "productionBatch": "BY9066", "portOfEntry": "0202",
                "dateOfEntry": "2026-11-02", "country": "BR", "declaredWeight": 13500,
                "consignor": "COOPAVEL COOPERATIVA AGROINDUSTRIAL", "consignee": "唐山冀港进口贸易有限公司",
-               "specification": "15kg/箱", "productBigClass": "冷链禽肉", "hsCode": "020714"})
+               "specification": "15kg/箱", "productBigClass": "冷链禽肉", "hsCode": "020714", "sourceType": "一般贸易"})
     }
 
     /// The body of `statistical.info.register`.

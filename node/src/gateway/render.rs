@@ -802,6 +802,8 @@ mod tests {
             time: None,
             document: format!("DOC-{n}"),
             cold_storage: None,
+            cold_storage_latitude: None,
+            cold_storage_longitude: None,
             tx: tx(n),
             height: n as u64,
             vehicles: Vec::new(),

@@ -27,9 +27,9 @@ pub struct SearchQuery {
     uscc: Option<String>,
     /// Part of an enterprise's name: the lots such enterprises hold or held.
     name: Option<String>,
-    /// A vehicle's plate: the lots of the shipments it carried (`vehicle` records).
+    /// A vehicle's plate: the lots of the shipments and stock-outs it carried (`vehicle` records).
     plate: Option<String>,
-    /// A driver's name: the lots of the shipments they drove.
+    /// A driver's name: the lots of the shipments and stock-outs they drove.
     driver: Option<String>,
 }
 
