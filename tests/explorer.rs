@@ -434,6 +434,12 @@ fn an_officer_traces_a_code_verifies_a_proof_and_sees_alerts_live_in_the_explore
     assert!(stats.contains("河北 Hebei 130000") && stats.contains("Total") && stats.contains("Download CSV"), "{stats}");
     assert!(b.text("#statistics-reports").contains("Reports 北京 Beijing 110000 sent"), "{}", b.text("#statistics-reports"));
     assert!(b.text("#unreported-count").contains("0 of 3 enterprises"), "{}", b.text("#statistics-unreported"));
+    // Find from what a notice names, as Beijing's bureau: the truck that
+    // carried the lot finds it, with its codes to trace from.
+    b.eval("location.hash = '#find/plate/' + encodeURIComponent('冀B12345')");
+    b.wait_for("the lots the truck carried", "(document.querySelector('#find-count') || {}).innerText?.startsWith('1 lot') || null");
+    let found = b.text("#find");
+    assert!(found.contains(scenario::QUARANTINE_NUMBER) && found.contains(scenario::HEBEI_CODE) && found.contains("冀B12345"), "{found}");
     // Back to the trace (the hash is a JSON string, so a JavaScript one too).
     b.eval(&format!("location.hash = {trace_hash}"));
     b.wait_for("the trace again, as Beijing", "document.querySelector('#trace')");

@@ -830,6 +830,57 @@ async function showStatistics(by, from, to, chosen) {
           el('td', {}, e.contact || '', el('div', { class: 'muted' }, e.contact_phone || '')), el('td', {}, e.last_record || 'never'))), 'compact unreported'))));
 }
 
+// ------------------------------------------------------------------ find from a notice
+
+const FIND_BY = { certificate: 'certificate number 检验检疫证明编号', container: 'container 集装箱号', uscc: 'enterprise USCC 统一社会信用代码',
+  name: 'enterprise name 企业名称', plate: 'vehicle plate 车牌号', driver: 'driver 司机' };
+
+/** #find[/BY/VALUE[/BATCH]]: the lots a positive-test notice names (bureaus only, GET /v1/search),
+ *  each with what matched, whether it may move, and its codes to trace from. */
+async function showFind(by, value, batch) {
+  const ticket = ++state.ticket;
+  const view = $('view');
+  const heading = el('h2', {}, 'Find from a notice ', el('span', { class: 'zh' }, '按通报查找'));
+  if (!isBureau()) {
+    view.replaceChildren(el('section', { class: 'card', id: 'find' }, heading,
+      el('p', { class: 'muted', id: 'find-for-bureaus' }, 'Finding lots is for bureaus: sign in with your bureau’s admin key file.')));
+    return;
+  }
+  by = FIND_BY[by] ? by : 'certificate';
+  const form = el('form', { class: 'toolbar', id: 'find-form', onsubmit: (e) => {
+    e.preventDefault();
+    const v = $('find-value').value.trim();
+    const b = $('find-batch').value.trim();
+    if (v) go(`#find/${$('find-by').value}/${encodeURIComponent(v)}${$('find-by').value === 'certificate' && b ? `/${encodeURIComponent(b)}` : ''}`);
+  } }, el('select', { id: 'find-by' }, Object.entries(FIND_BY).map(([k, v]) => el('option', { value: k, selected: k === by }, v))), ' ',
+  el('input', { id: 'find-value', value: value || '', required: true, placeholder: 'as the notice names it', size: 24 }), ' batch ',
+  el('input', { id: 'find-batch', value: batch || '', placeholder: 'with a certificate', size: 10 }), ' ',
+  el('button', { type: 'submit' }, 'Find'));
+  if (!value) {
+    view.replaceChildren(el('section', { class: 'card', id: 'find' }, heading, form));
+    return;
+  }
+  view.replaceChildren(el('section', { class: 'card', id: 'find' }, heading, form, el('p', { class: 'muted' }, 'Searching …')));
+  const q = new URLSearchParams({ [by]: value });
+  if (by === 'certificate' && batch) q.set('batch', batch);
+  let found;
+  try {
+    found = await api(`/v1/search?${q}`);
+  } catch (e) {
+    if (ticket === state.ticket) view.replaceChildren(el('section', { class: 'card', id: 'find' }, heading, form), errorBox('Find', e));
+    return;
+  }
+  if (ticket !== state.ticket) return;
+  const rows = found.hits.map((h) => el('tr', { 'data-certificate': h.lot.quarantine_number },
+    el('td', {}, `${h.lot.quarantine_number} / ${h.lot.certificate_batch}`, el('div', { class: 'muted small' }, `${h.lot.product_name} · entered ${h.lot.entry_date} · ${h.lot.entered_kg} kg`)),
+    el('td', {}, h.matched.join('; ')),
+    el('td', {}, h.lot.stopped ? el('span', { class: 'error' }, h.lot.stopped) : 'may move'),
+    el('td', {}, h.codes.map(([s, c]) => el('div', {}, el('a', { href: `#trace/${encodeURIComponent(s)}/${encodeURIComponent(c)}/both` }, `${s} ${c}`))))));
+  view.replaceChildren(el('section', { class: 'card', id: 'find' }, heading, form,
+    el('p', { id: 'find-count' }, `${found.hits.length} lot${found.hits.length === 1 ? '' : 's'}${found.truncated ? ' (more matched: narrow the search)' : ''}`),
+    found.hits.length ? table(['Lot (certificate / batch)', 'What matched', 'May it move?', 'Codes: trace from'], rows, 'compact find') : null));
+}
+
 // ------------------------------------------------------------------ routing and start
 
 function route() {
@@ -838,6 +889,7 @@ function route() {
   if (kind === 'tx' && rest[0]) return showTx(rest[0]);
   if (kind === 'block' && rest[0]) return showBlock(rest[0]);
   if (kind === 'statistics') return showStatistics(...rest);
+  if (kind === 'find') return showFind(...rest);
   return showWelcome();
 }
 function go(hash) {
