@@ -431,6 +431,7 @@ fn a_two_faced_leader_is_caught_from_its_proposals_signatures() {
         .into_iter()
         .filter_map(|a| match a {
             Action::Broadcast(m @ ConsensusMessage::Vote(_)) => Some(m),
+            Action::PersistThenBroadcast(g) if matches!(g.message(), ConsensusMessage::Vote(_)) => Some(g.into_parts().1),
             _ => None,
         })
         .collect();

@@ -1,10 +1,10 @@
 //! The Simplex state machine. See the module documentation of
 //! [`crate::consensus`] for the rules; each is named where it is enforced.
 
-use super::safety::SafetyState;
+use super::safety::{Guarded, SafetyRules, SafetyState};
 use super::types::*;
 use crate::block::Header;
-use crate::crypto::{VoteKind, sign_vote, verify_vote};
+use crate::crypto::{VoteKind, verify_vote};
 use crate::genesis::ValidatorIndex;
 use coldchain_chaincode::Hash;
 use ed25519_dalek::{SigningKey, VerifyingKey};
@@ -58,7 +58,8 @@ const FUTURE_VOTE_WINDOW: View = 64;
 pub struct Core {
     cfg: CoreConfig,
     view: View,
-    safety: SafetyState,
+    /// The signing key and what it signed: every vote goes through these.
+    rules: SafetyRules,
     rounds: BTreeMap<View, ViewRound>,
     /// Headers whose bodies the driver holds, above the last finalized height.
     headers: HashMap<Hash, Header>,
@@ -85,11 +86,13 @@ impl Core {
     /// A core resuming from `safety` (empty on first start), the last
     /// finalized header with its certificate (`None` for genesis), and the
     /// headers of notarized blocks whose bodies the driver kept.
-    pub fn new(cfg: CoreConfig, safety: SafetyState, last_finalized: Header, last_finalization: Option<Certificate>, known: Vec<Header>) -> Core {
+    pub fn new(mut cfg: CoreConfig, safety: SafetyState, last_finalized: Header, last_finalization: Option<Certificate>, known: Vec<Header>) -> Core {
+        // The key goes to the safety rules alone.
+        let rules = SafetyRules::new(safety, cfg.signer.take(), cfg.chain_id.clone());
         let mut core = Core {
             cfg,
             view: 0,
-            safety,
+            rules,
             rounds: BTreeMap::new(),
             headers: HashMap::new(),
             last_finalized,
@@ -108,7 +111,7 @@ impl Core {
                 core.headers.insert(h.hash(), h);
             }
         }
-        for cert in core.safety.certificates.clone() {
+        for cert in core.rules.state().certificates.clone() {
             core.round(cert.view).insert_certificate(cert);
         }
         core
@@ -118,7 +121,7 @@ impl Core {
     /// or seen certified.
     pub fn start(&mut self) -> Vec<Action> {
         let highest_cert = self.rounds.iter().rev().find(|(_, r)| r.notarization.is_some() || r.nullification.is_some()).map(|(v, _)| v + 1);
-        let view = [self.safety.view, self.last_finalized.view + 1, highest_cert.unwrap_or(0)].into_iter().max().unwrap_or(1).max(1);
+        let view = [self.rules.state().view, self.last_finalized.view + 1, highest_cert.unwrap_or(0)].into_iter().max().unwrap_or(1).max(1);
         self.enter_view(view);
         std::mem::take(&mut self.actions)
     }
@@ -136,7 +139,7 @@ impl Core {
     }
 
     fn me(&self) -> Option<ValidatorIndex> {
-        self.cfg.signer.as_ref().map(|(i, _)| *i)
+        self.rules.me()
     }
 
     pub fn handle(&mut self, event: Event) -> Vec<Action> {
@@ -198,16 +201,11 @@ impl Core {
         if *hash == self.last_finalized.hash() { Some(&self.last_finalized) } else { self.headers.get(hash) }
     }
 
-    fn sign(&self, kind: VoteKind, view: View, hash: Hash) -> Option<Vote> {
-        let (signer, key) = self.cfg.signer.as_ref()?;
-        Some(Vote { kind, view, hash, signer: *signer, signature: sign_vote(key, kind, &self.cfg.chain_id, view, &hash) })
-    }
-
-    /// Rule P (persist first): the safety state reaches disk before the vote.
-    fn persist_then_broadcast(&mut self, message: ConsensusMessage) {
-        self.safety.certificates = self.live_certificates();
-        self.actions.push(Action::Persist(self.safety.clone()));
-        self.actions.push(Action::Broadcast(message));
+    /// Rule P (persist first): a message the safety rules signed leaves with
+    /// the state that records it, to be written first. Pushed as soon as it
+    /// is made, so the states reach disk in the order they were made.
+    fn send_guarded(&mut self, guarded: Guarded<ConsensusMessage>) {
+        self.actions.push(Action::PersistThenBroadcast(guarded));
     }
 
     fn live_certificates(&self) -> Vec<Certificate> {
@@ -258,16 +256,13 @@ impl Core {
         if kind == TimeoutKind::Leader && has_proposal {
             return;
         }
-        let nullified = self.safety.voted(view).nullified;
-        if !nullified
-            && self.safety.may_nullify(view)
-            && let Some(vote) = self.sign(VoteKind::Nullify, view, Hash::ZERO)
-        {
-            self.safety.view = self.safety.view.max(view);
-            self.safety.entry(view).nullified = true;
-            self.persist_then_broadcast(ConsensusMessage::Vote(vote.clone()));
+        let nullified = self.rules.state().voted(view).nullified;
+        let live = self.live_certificates();
+        if let Some(guarded) = self.rules.nullify(view, live) {
+            let vote = guarded.message().clone();
+            self.send_guarded(guarded.map(ConsensusMessage::Vote));
             self.add_vote(vote);
-        } else if nullified && let Some(vote) = self.sign(VoteKind::Nullify, view, Hash::ZERO) {
+        } else if let Some(vote) = self.rules.renullify(view) {
             self.actions.push(Action::Broadcast(ConsensusMessage::Vote(vote)));
         }
         if kind == TimeoutKind::Retry || !nullified {
@@ -346,17 +341,14 @@ impl Core {
             return;
         }
         let hash = header.hash();
-        if !self.safety.may_notarize(view, &hash) {
-            return;
-        }
         // Only a validator builds; an observer (no key) has nothing to sign.
-        let Some(vote) = self.sign(VoteKind::Notarize, view, hash) else { return };
+        let live = self.live_certificates();
+        let Some(guarded) = self.rules.notarize(view, hash, live) else { return };
+        let vote = guarded.message().clone();
         self.headers.insert(hash, header.clone());
-        self.safety.view = self.safety.view.max(view);
-        self.safety.entry(view).notarized = Some(hash);
         let proposal = Proposal { header, signature: vote.signature, parent_certificate, nullifications };
         self.round(view).proposal = Some(proposal.clone());
-        self.persist_then_broadcast(ConsensusMessage::Proposal(proposal));
+        self.send_guarded(guarded.map(|_| ConsensusMessage::Proposal(proposal)));
         self.add_vote(vote);
     }
 
@@ -522,7 +514,7 @@ impl Core {
         if parent.height < self.last_finalized.height || h.height != parent.height + 1 {
             return;
         }
-        if self.me().is_some() && self.safety.may_notarize(view, &hash) {
+        if self.me().is_some() && self.rules.may_notarize(view, &hash) {
             self.round(view).verifying = Some(hash);
             self.actions.push(Action::Verify { header: h.clone(), parent });
         }
@@ -540,13 +532,10 @@ impl Core {
             self.headers.remove(&hash);
             return;
         }
-        if !self.safety.may_notarize(view, &hash) {
-            return;
-        }
-        let Some(vote) = self.sign(VoteKind::Notarize, view, hash) else { return };
-        self.safety.view = self.safety.view.max(view);
-        self.safety.entry(view).notarized = Some(hash);
-        self.persist_then_broadcast(ConsensusMessage::Vote(vote.clone()));
+        let live = self.live_certificates();
+        let Some(guarded) = self.rules.notarize(view, hash, live) else { return };
+        let vote = guarded.message().clone();
+        self.send_guarded(guarded.map(ConsensusMessage::Vote));
         self.add_vote(vote);
     }
 
@@ -685,17 +674,21 @@ impl Core {
                 }
                 // Rule F: leaving view v on its notarization, finalize unless we
                 // nullified v.
-                if view == self.view
-                    && self.safety.may_finalize(view, &cert.hash)
-                    && let Some(vote) = self.sign(VoteKind::Finalize, view, cert.hash)
-                {
-                    self.safety.view = self.safety.view.max(view);
-                    self.safety.entry(view).finalized = Some(cert.hash);
-                    self.enter_view(view + 1);
-                    self.persist_then_broadcast(ConsensusMessage::Vote(vote.clone()));
-                    self.add_vote(vote);
+                // The finalize vote is made (and pushed) before the next
+                // view is entered: that view's votes record it too.
+                let finalize = if view == self.view {
+                    let live = self.live_certificates();
+                    self.rules.finalize(view, cert.hash, live)
                 } else {
-                    self.enter_view(view + 1);
+                    None
+                };
+                let vote = finalize.as_ref().map(|g| g.message().clone());
+                if let Some(guarded) = finalize {
+                    self.send_guarded(guarded.map(ConsensusMessage::Vote));
+                }
+                self.enter_view(view + 1);
+                if let Some(vote) = vote {
+                    self.add_vote(vote);
                 }
             }
             VoteKind::Nullify => self.enter_view(view + 1),
@@ -764,7 +757,7 @@ impl Core {
         self.fetching.retain(|h| self.parked.contains_key(h));
         self.parked.retain(|_, p| p.header.height > lf.height + 1 && may_extend(lf, &p.header));
         self.rounds = self.rounds.split_off(&self.last_finalized.view);
-        self.safety.prune(self.last_finalized.view);
+        self.rules.prune(self.last_finalized.view);
     }
 
     fn fetch(&mut self, hash: Hash) {

@@ -53,7 +53,8 @@
 //!   certificate of b.
 //! - **Rule P (persist first).** Before any vote or proposal leaves the node,
 //!   what it signed is written to its safety file and fsynced
-//!   ([`Action::Persist`] always precedes the [`Action::Broadcast`]). After a
+//!   (the safety rules hand out each signed message only inside a
+//!   [`Action::PersistThenBroadcast`] with the state that records it). After a
 //!   restart the validator resumes from that file and cannot sign a vote
 //!   that conflicts with one it signed before.
 //! - **Evidence.** Two notarizes or two finalizes for different blocks in one

@@ -186,11 +186,13 @@ pub enum Event {
     },
 }
 
-/// Outputs of the core, to be carried out in order. A [`Action::Persist`]
-/// must be durable before any later action is carried out.
+/// Outputs of the core, to be carried out in order.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
-    Persist(super::safety::SafetyState),
+    /// A vote or proposal the safety rules signed: its safety state is
+    /// written, durably, before the message is sent (Rule P).
+    PersistThenBroadcast(super::safety::Guarded<ConsensusMessage>),
+    /// A message that signs nothing new (a certificate, a vote re-sent).
     Broadcast(ConsensusMessage),
     Build {
         view: View,

@@ -270,10 +270,25 @@ impl Driver {
 
     // ----- carrying out actions -------------------------------------------
 
+    fn send(&mut self, message: ConsensusMessage) {
+        match message {
+            ConsensusMessage::Proposal(proposal) => self.broadcast_proposal(proposal),
+            message => {
+                if matches!(message, ConsensusMessage::Vote(_))
+                    && let Ok(mut live) = self.live.write()
+                {
+                    live.votes_sent += 1;
+                }
+                self.net.broadcast(WireMessage::Consensus(message))
+            }
+        }
+    }
+
     fn execute(&mut self, actions: Vec<Action>) {
         for action in actions {
             match action {
-                Action::Persist(state) => {
+                Action::PersistThenBroadcast(guarded) => {
+                    let (state, message) = guarded.into_parts();
                     // Rule P: our votes on disk before anything leaves (block
                     // bodies were written when built or verified).
                     let result = tokio::task::block_in_place(|| self.safety_file.store(&state).map_err(|e| e.to_string()));
@@ -282,16 +297,9 @@ impl Driver {
                         tracing::error!(error = %e, "cannot persist the safety state; exiting to stay safe");
                         std::process::exit(70);
                     }
+                    self.send(message);
                 }
-                Action::Broadcast(ConsensusMessage::Proposal(proposal)) => self.broadcast_proposal(proposal),
-                Action::Broadcast(message) => {
-                    if matches!(message, ConsensusMessage::Vote(_))
-                        && let Ok(mut live) = self.live.write()
-                    {
-                        live.votes_sent += 1;
-                    }
-                    self.net.broadcast(WireMessage::Consensus(message))
-                }
+                Action::Broadcast(message) => self.send(message),
                 Action::Build { view, parent } => {
                     let deadline = Instant::now() + Duration::from_millis(self.consensus.max_block_interval_ms);
                     self.pending_build = Some((view, parent, Some(deadline)));

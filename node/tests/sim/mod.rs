@@ -1193,6 +1193,18 @@ impl Sim {
         self.push(self.now + after, Ev::Local { node, epoch, event });
     }
 
+    /// Sends a consensus message as node `i` (the Byzantine node by its own behaviour).
+    fn send_consensus(&mut self, i: usize, m: ConsensusMessage) {
+        if matches!(m, ConsensusMessage::Vote(_)) && Some(i) != self.sc.byzantine {
+            self.votes_sent.push((self.now, i));
+        }
+        if Some(i) == self.sc.byzantine {
+            self.byzantine_broadcast(i, m);
+        } else {
+            self.broadcast(i, Msg::Consensus(m));
+        }
+    }
+
     /// Carries out the core's actions in order, like the real driver.
     fn apply(&mut self, i: usize, mut actions: Vec<Action>) {
         if self.sort_fetches {
@@ -1200,17 +1212,12 @@ impl Sim {
         }
         for a in actions {
             match a {
-                Action::Persist(state) => self.nodes[i].disk.safety = state,
-                Action::Broadcast(m) => {
-                    if matches!(m, ConsensusMessage::Vote(_)) && Some(i) != self.sc.byzantine {
-                        self.votes_sent.push((self.now, i));
-                    }
-                    if Some(i) == self.sc.byzantine {
-                        self.byzantine_broadcast(i, m);
-                    } else {
-                        self.broadcast(i, Msg::Consensus(m));
-                    }
+                Action::PersistThenBroadcast(guarded) => {
+                    let (state, m) = guarded.into_parts();
+                    self.nodes[i].disk.safety = state;
+                    self.send_consensus(i, m);
                 }
+                Action::Broadcast(m) => self.send_consensus(i, m),
                 Action::Build { view, parent } => match &self.sc.workload {
                     None => self.build(i, view, parent, vec![]),
                     Some(w) => {
