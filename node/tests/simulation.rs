@@ -413,6 +413,27 @@ fn each_message_the_core_drops_is_counted_by_its_reason() {
     );
 }
 
+/// Issue 17: the rest of what the core dropped with a bare `return` is
+/// counted too: a proposal sent again, a block of another chain, a block at
+/// a height no chain from the last finalized block reaches.
+#[test]
+fn repeated_proposals_and_blocks_no_chain_reaches_are_counted_by_their_reason() {
+    use coldchain_node::consensus::{ConsensusMessage, Event};
+    let (keys, genesis, mut core) = validator_in_view_one(0);
+    let p = signed_proposal(&keys, &genesis, 1, 1, 1, 1, CHAIN, 0);
+    core.handle(Event::Message(ConsensusMessage::Proposal(p.clone())));
+    assert!(core.refused().is_empty(), "the leader's proposal is taken: {:?}", core.refused());
+    core.handle(Event::Message(ConsensusMessage::Proposal(p.clone())));
+    let mut other_chain = p.header.clone();
+    other_chain.chain_id = "another-chain".into();
+    core.handle(Event::BlockAvailable { header: other_chain });
+    let mut unreachable = p.header.clone();
+    unreachable.height = 50;
+    core.handle(Event::BlockAvailable { header: unreachable });
+    let refused: Vec<(&str, u64)> = core.refused().iter().map(|(r, n)| (*r, *n)).collect();
+    assert_eq!(refused, vec![("block_other_chain", 1), ("block_unreachable_height", 1), ("proposal_repeated", 1)]);
+}
+
 /// Issue 17: a leader that signs two proposals of one view and sends each
 /// validator only one was never caught: each saw one signature. Each
 /// validator now passes the leader's signature on; the one that got the

@@ -461,7 +461,13 @@ impl Core {
                 self.try_commit();
             }
         }
-        if view < self.view || self.rounds.get(&view).is_some_and(|r| r.proposal.is_some()) {
+        if view < self.view {
+            // The view was left (nullified) before its proposal arrived.
+            self.refuse("proposal_late");
+            return;
+        }
+        if self.rounds.get(&view).is_some_and(|r| r.proposal.is_some()) {
+            self.refuse("proposal_repeated");
             return;
         }
         // Rule J: the parent is certified and every view between is nullified.
@@ -512,6 +518,7 @@ impl Core {
             return;
         };
         if parent.height < self.last_finalized.height || h.height != parent.height + 1 {
+            self.refuse("proposal_bad_height");
             return;
         }
         if self.me().is_some() && self.rules.may_notarize(view, &hash) {
@@ -734,6 +741,7 @@ impl Core {
                 // A finalized block that does not extend ours: only possible
                 // with more than f faulty validators. Never commit it.
                 self.pending_commit = None;
+                self.refuse("finalization_conflicting");
                 return;
             }
             chain.push(h.clone());
@@ -768,7 +776,14 @@ impl Core {
 
     fn on_block_available(&mut self, header: Header) {
         let hash = header.hash();
-        if header.chain_id != self.cfg.chain_id || !may_extend(&self.last_finalized, &header) {
+        if header.chain_id != self.cfg.chain_id {
+            self.refuse("block_other_chain");
+            return;
+        }
+        if !may_extend(&self.last_finalized, &header) {
+            // Fetched, then finalized past by the time it came: late; or a
+            // height no chain reaches from the last finalized block.
+            self.refuse(if header.height <= self.last_finalized.height { "block_late" } else { "block_unreachable_height" });
             return;
         }
         self.fetching.remove(&hash);
@@ -786,11 +801,12 @@ impl Core {
     }
 
     fn on_synced(&mut self, header: Header, finalization: Certificate) {
-        if header.height <= self.last_finalized.height
-            || finalization.kind != VoteKind::Finalize
-            || finalization.hash != header.hash()
-            || self.verify_cert(&finalization).is_err()
-        {
+        if header.height <= self.last_finalized.height {
+            self.refuse("synced_late");
+            return;
+        }
+        if finalization.kind != VoteKind::Finalize || finalization.hash != header.hash() || self.verify_cert(&finalization).is_err() {
+            self.refuse("synced_block_unproven");
             return;
         }
         let view = finalization.view;
