@@ -834,3 +834,101 @@ fn a_validator_that_votes_for_two_blocks_is_recorded_on_chain_once() {
         assert_eq!(evidence(&c, i), list, "node {i}");
     }
 }
+
+/// A free loopback port from the OS.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Copies a directory tree (a stopped node's data).
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// Issue 17 (Twins): one validator's key run by two processes at once, both
+/// from the same stopped node's state and safety file, each on its own
+/// ports, dialling the others. Together they are one faulty validator: the
+/// honest three keep finalizing, no two nodes ever hold different blocks at
+/// a height, the twins' conflicting proposals are recorded on chain as an
+/// offence of their validator, and with one twin stopped the other finalizes
+/// with the rest again.
+#[test]
+fn twins_one_key_in_two_processes_break_no_safety_are_recorded_and_liveness_returns() {
+    let mut c = Cluster::start(4);
+    let h = c.advance(0, 1);
+    c.wait_height(&[0, 1, 2, 3], h, LONG);
+    // The twin: validator 3's key, data and safety file, copied while it is stopped.
+    c.kill(BYZ);
+    let original = c.nodes[BYZ].config.clone();
+    let dir = original.parent().unwrap().with_file_name("twin");
+    copy_dir(&original.parent().unwrap().join("data"), &dir.join("data"));
+    let (p2p, gateway) = (free_port(), free_port());
+    let config = std::fs::read_to_string(&original).unwrap();
+    let listen =
+        config.lines().find_map(|l| l.strip_prefix("listen = \"/ip4/127.0.0.1/tcp/")).expect("the p2p listen line").trim_end_matches('"').to_string();
+    let gateway_line = config.lines().find(|l| l.starts_with("listen = \"127.0.0.1:")).expect("the gateway listen line").to_string();
+    let twin_config = config
+        .replace(&format!("/ip4/127.0.0.1/tcp/{listen}\""), &format!("/ip4/127.0.0.1/tcp/{p2p}\""))
+        .replace(&gateway_line, &format!("listen = \"127.0.0.1:{gateway}\""))
+        .replace("key = \"validator.key\"", &format!("key = {:?}", original.with_file_name("validator.key").to_str().unwrap()))
+        .replace("genesis = \"../genesis.json\"", &format!("genesis = {:?}", c.genesis_path().to_str().unwrap()));
+    std::fs::write(dir.join("node.toml"), twin_config).unwrap();
+    let twin = c.add_node("twin", &format!("http://127.0.0.1:{gateway}"), dir.join("node.toml"));
+    c.start_node(BYZ);
+    c.start_node(twin);
+    wait_for("both twins answering", LONG, || {
+        (try_get(&c.url(BYZ, "/healthz")).is_some() && try_get(&c.url(twin, "/healthz")).is_some()).then_some(())
+    });
+
+    // Records through the honest validators until the twins, leading the
+    // same view, have proposed two blocks and the offence is on chain.
+    let deadline = Instant::now() + Duration::from_secs(150);
+    let mut offset = 0;
+    let offences = loop {
+        let ids = submit_records(&c, &HONEST, 12, offset);
+        offset += 12;
+        wait_for("the records finalized by the honest validators", LONG, || {
+            ids.iter().all(|id| HONEST.iter().all(|&i| is_finalized(&c, i, id))).then_some(())
+        });
+        let found = evidence(&c, 0);
+        if !found.is_empty() {
+            break found;
+        }
+        assert!(Instant::now() < deadline, "no offence recorded for the twins after {offset} records");
+    };
+    let validator = offences[0]["offender"].clone();
+    assert!(offences.iter().all(|o| o["offender"] == validator), "only the twins' validator offended: {offences:#?}");
+    eprintln!("twins recorded after {offset} records: {offences:#?}");
+
+    // Safety: the honest chain is one, and neither twin holds another block at any height.
+    let top = HONEST.iter().map(|&i| c.height(i).unwrap()).min().unwrap();
+    c.assert_same_chain(&HONEST, top);
+    for node in [BYZ, twin] {
+        let held = c.height(node).unwrap_or(0).min(top);
+        for height in 1..=held {
+            assert_eq!(c.block_hash(node, height), c.block_hash(0, height), "node {node} holds another block at height {height}");
+        }
+    }
+
+    // One twin stopped: the other finalizes with the honest three again.
+    c.kill(twin);
+    let ids = submit_records(&c, &[0, 1, 2, 3], 20, offset);
+    for i in 0..4 {
+        wait_for(&format!("node {i} finalizing after the twin stopped"), LONG, || ids.iter().all(|id| is_finalized(&c, i, id)).then_some(()));
+    }
+    let top = (0..4).map(|i| c.height(i).unwrap()).min().unwrap();
+    c.assert_same_chain(&[0, 1, 2, 3], top);
+    // Every honest node holds the same record of the offences.
+    for i in HONEST {
+        wait_for(&format!("node {i} holding the offences"), LONG, || (evidence(&c, i).len() >= offences.len()).then_some(()));
+    }
+}

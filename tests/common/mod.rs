@@ -200,6 +200,12 @@ impl Cluster {
         node.child = Some(child);
     }
 
+    /// Adds a node started from `config` (not yet running); its index.
+    pub fn add_node(&mut self, name: &str, gateway: &str, config: PathBuf) -> usize {
+        self.nodes.push(Node { name: name.into(), gateway: gateway.into(), config, child: None });
+        self.nodes.len() - 1
+    }
+
     /// SIGKILL: no shutdown code runs.
     pub fn kill(&mut self, i: usize) {
         if let Some(mut child) = self.nodes[i].child.take() {
