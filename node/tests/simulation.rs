@@ -59,6 +59,40 @@ fn sweep(label: &str, env: &str, default: u64, first: u64, make: fn(u64) -> Scen
     eprintln!("{label}: {totals}, {:?}", started.elapsed());
 }
 
+/// The simulator at scale (issue 17): every scenario, each with its
+/// adversary (equivocator, crashes, partitions, idle views), at
+/// `SIM_SCALE_SEEDS` seeds each (default 100,000), from seeds no other test
+/// uses; prints seeds per second per scenario. Not in CI (minutes to hours):
+///
+/// ```sh
+/// SIM_SCALE_SEEDS=100000 cargo test --release -p coldchain-node --test simulation \
+///     every_scenario_at_scale -- --ignored --nocapture
+/// ```
+#[test]
+#[ignore = "a long run: the command is in this test's doc"]
+fn every_scenario_at_scale() {
+    let seeds = env_u64("SIM_SCALE_SEEDS", 100_000);
+    let scenarios: [(&str, fn(u64) -> Scenario); 7] = [
+        ("random_faults", scenario_random_faults),
+        ("equivocator", scenario_equivocator),
+        ("harsh", scenario_harsh),
+        ("total_crash", scenario_total_crash),
+        ("two_down", scenario_two_down),
+        ("idle", scenario_idle),
+        ("idle+equivocator", scenario_idle_equivocator),
+    ];
+    let mut all = 0.0;
+    for (k, (label, make)) in scenarios.into_iter().enumerate() {
+        let first = 100_000_000 * (k as u64 + 1);
+        let started = std::time::Instant::now();
+        let totals = run_many(first..first + seeds, make);
+        let took = started.elapsed().as_secs_f64();
+        all += took;
+        eprintln!("{label}: {seeds} seeds in {took:.1} s, {:.0} seeds/s ({totals})", seeds as f64 / took);
+    }
+    eprintln!("all: {} seeds in {all:.1} s, {:.0} seeds/s", seeds * 7, (seeds * 7) as f64 / all);
+}
+
 /// Random loss, delay, duplication, reordering, a partition that heals and
 /// crash+restart of one validator at a time, per seed; all properties
 /// checked.
