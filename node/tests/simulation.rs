@@ -301,6 +301,42 @@ fn validator_in_view_one(me: u16) -> (Vec<ed25519_dalek::SigningKey>, coldchain_
     (keys, genesis, core)
 }
 
+/// Found by `every_scenario_at_scale` (idle seeds 600000384 and
+/// 600001703): a leader whose advance timeout nullified its view, its own
+/// nullify completing the certificate, entered the next view and then, still
+/// handling that timeout, asked to build for the view it had just entered,
+/// whose leader it is not. Its proposal was refused by all, and it had spent
+/// its one notarize of that view on it; a record waited 6.3 s.
+#[test]
+fn a_leader_whose_own_nullify_ends_its_view_does_not_propose_in_the_next() {
+    use coldchain_node::consensus::{Action, Certificate, ConsensusMessage, Event, SignerSignature, TimeoutKind, Vote};
+    use coldchain_node::crypto::{VoteKind, sign_vote};
+    let (keys, _, mut core) = validator_in_view_one(1);
+    let nullify = |view: u64, signer: u16| Vote {
+        kind: VoteKind::Nullify,
+        view,
+        hash: coldchain_chaincode::Hash::ZERO,
+        signer,
+        signature: sign_vote(&keys[signer as usize], VoteKind::Nullify, CHAIN, view, &coldchain_chaincode::Hash::ZERO),
+    };
+    // Views 1–4 nullified: validator 1 leads view 5, with work, and builds.
+    let mut built = Vec::new();
+    for view in 1..=4 {
+        let signatures = [0u16, 2, 3].iter().map(|&s| SignerSignature { signer: s, signature: nullify(view, s).signature }).collect();
+        let cert = Certificate { kind: VoteKind::Nullify, view, hash: coldchain_chaincode::Hash::ZERO, signatures };
+        built.extend(core.handle(Event::Message(ConsensusMessage::Certificate(cert))));
+    }
+    assert_eq!(core.view(), 5);
+    assert!(built.iter().any(|a| matches!(a, Action::Build { view: 5, .. })), "the leader of view 5 builds: {built:?}");
+    // Two others nullify view 5; its advance timeout adds its own, the third.
+    core.handle(Event::Message(ConsensusMessage::Vote(nullify(5, 0))));
+    core.handle(Event::Message(ConsensusMessage::Vote(nullify(5, 2))));
+    let actions = core.handle(Event::Timeout { view: 5, kind: TimeoutKind::Advance });
+    assert_eq!(core.view(), 6, "its nullify completed view 5's certificate");
+    let builds: Vec<u64> = actions.iter().filter_map(|a| if let Action::Build { view, .. } = a { Some(*view) } else { None }).collect();
+    assert_eq!(builds, Vec::<u64>::new(), "validator 1 does not lead view 6 and must not build for it");
+}
+
 #[test]
 fn proposal_certificates_end_the_view() {
     use coldchain_node::consensus::{Certificate, ConsensusMessage, Event, Proposal, SignerSignature, Vote};

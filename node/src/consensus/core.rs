@@ -314,6 +314,12 @@ impl Core {
 
     fn try_propose(&mut self) {
         let view = self.view;
+        // Only the view's leader proposes. Callers check it for the view
+        // they handle, but that view may have ended within the same event
+        // (a leader's own nullify completing the certificate that moves it on).
+        if self.me() != Some(self.leader(view)) {
+            return;
+        }
         // Rule I: a leader with nothing to finalize does not propose.
         if !self.work {
             return;
@@ -333,7 +339,7 @@ impl Core {
 
     fn on_built(&mut self, header: Header) {
         let view = header.view;
-        if view != self.view || self.building != Some(view) {
+        if view != self.view || self.building != Some(view) || self.me() != Some(self.leader(view)) {
             return;
         }
         let Ok((parent, parent_certificate, nullifications)) = self.justified_parent(view) else { return };
