@@ -35,9 +35,15 @@ fn place_of_disinfection(place: &str) -> &str {
     }
 }
 
+/// The most warehouse records one lot's answer carries: a container is
+/// checked a few times, and an operator pushing thousands for one container
+/// does not make every read of the lot as large.
+pub const MAX_WAREHOUSE_RECORDS: usize = 50;
+
 /// The central supervision warehouse records (table 12) of the lot's
-/// container that name its certificate, or, naming none, its batch; in
-/// table 12's members, as submitted. Null when there are none.
+/// container that name its certificate, or, naming none, its batch, the
+/// first [`MAX_WAREHOUSE_RECORDS`] by data id; in table 12's members, as
+/// submitted. Null when there are none.
 fn warehouse_records(l: &Ledger, lot: &Lot) -> Value {
     let Some(container) = &lot.container else { return Value::Null };
     let records: Vec<Value> = l
@@ -47,6 +53,7 @@ fn warehouse_records(l: &Ledger, lot: &Lot) -> Value {
             Some(qn) => *qn == lot.quarantine_number && r.production_batch == lot.certificate_batch,
             None => r.production_batch == lot.certificate_batch || r.production_batch == lot.label_batch,
         })
+        .take(MAX_WAREHOUSE_RECORDS)
         .map(|r| {
             let mut v = json!({
                 "dataid": r.data_id,

@@ -478,19 +478,18 @@ fn enterprise_view(r: &mut Reader, id: EntId, lot: LotId) -> EnterpriseView {
 fn step(r: &mut Reader, mov: &Movement) -> Step {
     let l = r.l;
     // A shipment is recorded under its sender, a stock-out under its
-    // operator; a movement without one names neither.
-    let vehicles = match (mov.kind, mov.from) {
-        (MovementKind::Shipment, Some(sender)) => l.get(&SHIPMENTS, &(sender, mov.document.clone())).map(|s| s.vehicles),
-        (MovementKind::StockOut, Some(operator)) => l.get(&STOCK_OUT_VEHICLES, &(operator, mov.document.clone())).map(|s| s.vehicles),
-        _ => None,
-    };
-    // A shipment's line may name the cold storage the goods left (table 14),
-    // registered or not.
-    let named_storage = match (mov.kind, mov.from, mov.storage) {
-        (MovementKind::Shipment, Some(sender), None) => l
-            .get(&SHIPMENTS, &(sender, mov.document.clone()))
-            .and_then(|s| s.lines.into_iter().filter(|line| line.lot == mov.lot).find_map(|line| line.storage)),
-        _ => None,
+    // operator; a movement without one names neither. A shipment's line may
+    // name the cold storage the goods left (table 14), registered or not.
+    let (vehicles, named_storage) = match (mov.kind, mov.from) {
+        (MovementKind::Shipment, Some(sender)) => match l.get(&SHIPMENTS, &(sender, mov.document.clone())) {
+            Some(s) => {
+                let named = s.lines.into_iter().filter(|line| line.lot == mov.lot).find_map(|line| line.storage);
+                (Some(s.vehicles), named)
+            }
+            None => (None, None),
+        },
+        (MovementKind::StockOut, Some(operator)) => (l.get(&STOCK_OUT_VEHICLES, &(operator, mov.document.clone())).map(|s| s.vehicles), None),
+        _ => (None, None),
     };
     let vehicles = vehicles
         .unwrap_or_default()

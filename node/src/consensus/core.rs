@@ -159,9 +159,7 @@ impl Core {
         // Rule L: the leader proposes as soon as its parent is justified and
         // known, whichever event made it so (the parent's header may arrive
         // after the certificate that moved us into this view).
-        if self.me() == Some(self.leader(self.view)) {
-            self.try_propose();
-        }
+        self.try_propose();
         std::mem::take(&mut self.actions)
     }
 
@@ -208,6 +206,13 @@ impl Core {
         self.actions.push(Action::PersistThenBroadcast(guarded));
     }
 
+    /// Sends a vote the safety rules signed and counts it as received.
+    fn cast(&mut self, guarded: Guarded<Vote>) {
+        let vote = guarded.message().clone();
+        self.send_guarded(guarded.map(ConsensusMessage::Vote));
+        self.add_vote(vote);
+    }
+
     fn live_certificates(&self) -> Vec<Certificate> {
         self.rounds.range(self.last_finalized.view..).flat_map(|(_, r)| [r.notarization.clone(), r.nullification.clone()]).flatten().collect()
     }
@@ -227,9 +232,7 @@ impl Core {
         // Forget rounds that can no longer matter.
         let keep_from = self.last_finalized.view.min(view.saturating_sub(1));
         self.rounds = self.rounds.split_off(&keep_from);
-        if self.me() == Some(self.leader(view)) {
-            self.try_propose();
-        }
+        self.try_propose();
         // A proposal or votes for this view may have arrived early.
         if let Some(p) = self.rounds.get(&view).and_then(|r| r.proposal.clone())
             && self.rounds.get(&view).is_some_and(|r| r.verifying.is_none())
@@ -259,9 +262,7 @@ impl Core {
         let nullified = self.rules.state().voted(view).nullified;
         let live = self.live_certificates();
         if let Some(guarded) = self.rules.nullify(view, live) {
-            let vote = guarded.message().clone();
-            self.send_guarded(guarded.map(ConsensusMessage::Vote));
-            self.add_vote(vote);
+            self.cast(guarded);
         } else if let Some(vote) = self.rules.renullify(view) {
             self.actions.push(Action::Broadcast(ConsensusMessage::Vote(vote)));
         }
@@ -276,9 +277,7 @@ impl Core {
             for hash in self.fetching.clone() {
                 self.actions.push(Action::Fetch { hash });
             }
-            if self.me() == Some(self.leader(view)) && self.building.is_none() {
-                self.try_propose();
-            }
+            self.try_propose();
         }
         if kind != TimeoutKind::Leader {
             self.actions.push(Action::ScheduleTimeout { view, kind: TimeoutKind::Retry, after_ms: self.cfg.timeouts.retry_ms });
@@ -314,9 +313,10 @@ impl Core {
 
     fn try_propose(&mut self) {
         let view = self.view;
-        // Only the view's leader proposes. Callers check it for the view
-        // they handle, but that view may have ended within the same event
-        // (a leader's own nullify completing the certificate that moves it on).
+        // Only the current view's leader proposes, checked here for every
+        // caller: the view a caller handles may have ended within the same
+        // event (a leader's own nullify completing the certificate that
+        // moves it on).
         if self.me() != Some(self.leader(view)) {
             return;
         }
@@ -547,9 +547,7 @@ impl Core {
         }
         let live = self.live_certificates();
         let Some(guarded) = self.rules.notarize(view, hash, live) else { return };
-        let vote = guarded.message().clone();
-        self.send_guarded(guarded.map(ConsensusMessage::Vote));
-        self.add_vote(vote);
+        self.cast(guarded);
     }
 
     // ----- votes and certificates ---------------------------------------------
@@ -801,9 +799,7 @@ impl Core {
         if self.pending_commit.is_some() {
             self.try_commit();
         }
-        if self.me() == Some(self.leader(self.view)) && self.building.is_none() {
-            self.try_propose();
-        }
+        self.try_propose();
     }
 
     fn on_synced(&mut self, header: Header, finalization: Certificate) {
