@@ -1231,4 +1231,37 @@ mod tests {
         assert!(cut.ends_with('…') && text_width(&cut, NAME_SIZE) <= 200.0 + NAME_SIZE);
         assert_eq!(fit("short", NAME_SIZE, 200.0), "short");
     }
+
+    /// A step's counterpart (the receiver's contact a shipment named) is
+    /// masked for a caller who may see neither end in full, and shown whole
+    /// to an end of the step.
+    #[test]
+    fn a_steps_counterpart_contact_is_masked_unless_the_caller_is_an_end_of_it() {
+        use super::super::access::{Caller, Visibility, mask_trace};
+        use coldchain_chaincode::state::ledger::Party;
+        let state = coldchain_chaincode::testkit::Chain::new().state;
+        let named = Party {
+            name: Some("天津冷链物流有限公司".into()),
+            contact: Some("王五".into()),
+            contact_phone: Some("13812340588".into()),
+            address: Some("天津市滨海新区港城大道 1 号".into()),
+        };
+        let with_counterpart = || {
+            let mut t = sample();
+            let shipment = t.steps.iter_mut().find(|s| s.kind == MovementKind::Shipment && s.to == TJ).expect("a shipment to Tianjin");
+            shipment.counterpart = named.clone();
+            t
+        };
+        let counterpart = |t: &Trace| t.steps.iter().find(|s| s.kind == MovementKind::Shipment && s.to == TJ).unwrap().counterpart.clone();
+        let mut public = with_counterpart();
+        mask_trace(&mut public, &mut Visibility::new(&Caller::Public, &state, None));
+        assert_eq!(
+            counterpart(&public),
+            Party { contact: Some("王*".into()), contact_phone: Some("138****0588".into()), ..named.clone() },
+            "the public sees the company, not the person or the phone"
+        );
+        let mut receiver = with_counterpart();
+        mask_trace(&mut receiver, &mut Visibility::new(&Caller::Enterprise { uscc: TJ.into() }, &state, None));
+        assert_eq!(counterpart(&receiver), named, "the receiver, an end of the step, sees it whole");
+    }
 }
