@@ -662,6 +662,23 @@ fn idle_seeds() {
     sweep("idle", "SIM_IDLE_SEEDS", 1000, 7_000_000, scenario_idle);
 }
 
+/// Found at scale (idle seed 600000384): a record accepted by a validator
+/// cut off by a partition was held by that validator alone, its relays lost;
+/// views led by validators with nothing to propose ended only on timeouts,
+/// and the record was final 5.5 s after it was first proposed, inside the
+/// next idle window. The node relays what it holds whenever a peer connects
+/// (a healed partition, a restart); the simulator now does so too, and the
+/// record is final before the window.
+#[test]
+fn a_record_held_by_one_validator_is_relayed_when_its_partition_heals() {
+    let sc = scenario_idle(600_000_384);
+    assert!(!sc.partitions.is_empty(), "the seed's run has partitions");
+    let outcome = run_scenario(sc.clone());
+    if let Err(v) = &outcome.result {
+        panic!("{}", failure_report(&sc, v, 40));
+    }
+}
+
 /// An equivocating validator while the consortium alternates between work
 /// and idleness: its core is idle-aware too, so the windows hold; safety
 /// holds and every item becomes final.

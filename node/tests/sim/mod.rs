@@ -470,6 +470,9 @@ enum Ev {
         node: usize,
         item: u64,
     },
+    /// A partition heals: the validators' connections across it are made
+    /// again.
+    Heal,
     /// A deferred build's wait for transactions is over.
     BuildDeadline {
         node: usize,
@@ -702,6 +705,11 @@ impl Sim {
                 sim.push(c.at + down, Ev::Restart { node: c.node, keep_bodies: c.keep_bodies });
             }
         }
+        if sim.sc.workload.is_some() {
+            for p in sim.sc.partitions.clone() {
+                sim.push(p.until, Ev::Heal);
+            }
+        }
         if let Some(Plant::ForgeCommit { node, at }) = sim.sc.plant.clone() {
             sim.push(at, Ev::Forge { node });
         }
@@ -929,6 +937,22 @@ impl Sim {
                     self.nodes[node].disk.bodies.clear();
                 }
                 self.boot(node, safety, known);
+                // Connected again: the node relays what it holds, as the
+                // driver does when it starts, and each peer relays what it
+                // holds to the node, as the driver does when a peer connects.
+                self.relay_pending(node, None);
+                for peer in (0..N).filter(|&p| p != node) {
+                    self.relay_pending(peer, Some(node));
+                }
+            }
+            Ev::Heal => {
+                // A partition long enough to matter closed the connections
+                // across it; each peer that connects again is sent the
+                // pending transactions (the driver's `relay_pending`).
+                self.trace_line(|| "partition healed".to_string());
+                for node in 0..N {
+                    self.relay_pending(node, None);
+                }
             }
             Ev::Forge { node } => self.forge_commit(node),
             Ev::Submit { node, item } => {
@@ -964,6 +988,21 @@ impl Sim {
         }
         self.report_work(i);
         self.try_build(i, false);
+    }
+
+    /// Like the driver's `relay_pending`: what node `i` holds and has not
+    /// seen final, to one peer or to all.
+    fn relay_pending(&mut self, i: usize, to: Option<usize>) {
+        if !self.nodes[i].alive() {
+            return;
+        }
+        let items: Vec<u64> = self.nodes[i].disk.pending.iter().copied().collect();
+        for item in items {
+            match to {
+                Some(peer) => self.send(i, peer, Msg::Relay(item)),
+                None => self.broadcast(i, Msg::Relay(item)),
+            }
+        }
     }
 
     /// Like the driver: tell the core when the mempool turns empty or not.
