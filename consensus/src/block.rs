@@ -19,8 +19,8 @@ use rs_merkle::{MerkleProof, MerkleTree};
 use serde::{Deserialize, Serialize};
 
 /// A block header (docs/FORMATS.md).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-#[schema(as = BlockHeader)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = BlockHeader))]
 pub struct Header {
     pub chain_id: String,
     pub height: u64,
@@ -252,27 +252,4 @@ mod tests {
             assert_ne!(v.hash(), base);
         }
     }
-}
-
-/// A block of `txs` notarisations at `height` on `parent` (tests of the
-/// store and of replay).
-#[cfg(test)]
-pub(crate) fn notarise_block(height: u64, parent: Hash, txs: u64) -> Block {
-    let key = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
-    let txs: Vec<Transaction> =
-        (0..txs).map(|i| Transaction::sign("c", height * 1000 + i, serde_json::json!({"type": "notarise", "document": {"n": i}}), &key)).collect();
-    let ids: Vec<TxId> = txs.iter().map(Transaction::id).collect();
-    let header = Header {
-        chain_id: "c".into(),
-        height,
-        view: height,
-        parent,
-        tx_root: merkle_root(&ids),
-        time_ms: height as i64,
-        proposer: 0,
-        tx_count: txs.len() as u32,
-        state_height: 0,
-        state_root: Default::default(),
-    };
-    Block { header, txs: std::sync::Arc::new(txs) }
 }

@@ -1,14 +1,16 @@
 //! The Simplex state machine. See the module documentation of
 //! [`crate::consensus`] for the rules; each is named where it is enforced.
 
+use super::block_tree::{BlockTree, ChainGap, may_extend};
 use super::safety::{Guarded, SafetyRules, SafetyState};
 use super::types::*;
+use super::vote_keeper::VoteKeeper;
+use crate::ValidatorIndex;
 use crate::block::Header;
-use crate::crypto::{VoteKind, verify_vote};
-use crate::genesis::ValidatorIndex;
+use crate::vote::{VoteKind, verify_vote};
 use coldchain_chaincode::Hash;
 use ed25519_dalek::{SigningKey, VerifyingKey};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::BTreeMap;
 
 #[derive(Clone, Debug)]
 pub struct Timeouts {
@@ -33,24 +35,6 @@ pub struct CoreConfig {
     pub timeouts: Timeouts,
 }
 
-/// Votes and certificates of one view.
-#[derive(Default)]
-struct ViewRound {
-    /// The first proposal its leader signed for this view that reached this
-    /// validator: the only one whose header and body are kept. Another is
-    /// equivocation (evidence), and is fetched only if a quorum certifies it.
-    signed: Option<Hash>,
-    proposal: Option<Proposal>,
-    /// Set once the proposal passed the core's checks and awaits the driver.
-    verifying: Option<Hash>,
-    notarizes: BTreeMap<ValidatorIndex, Vote>,
-    nullifies: BTreeMap<ValidatorIndex, Vote>,
-    finalizes: BTreeMap<ValidatorIndex, Vote>,
-    notarization: Option<Certificate>,
-    nullification: Option<Certificate>,
-    finalization: Option<Certificate>,
-}
-
 /// Votes further ahead than this are ignored (bounded memory against spam);
 /// certificates are accepted from any view.
 const FUTURE_VOTE_WINDOW: View = 64;
@@ -60,19 +44,13 @@ pub struct Core {
     view: View,
     /// The signing key and what it signed: every vote goes through these.
     rules: SafetyRules,
-    rounds: BTreeMap<View, ViewRound>,
-    /// Headers whose bodies the driver holds, above the last finalized height.
-    headers: HashMap<Hash, Header>,
-    last_finalized: Header,
-    last_finalization: Option<Certificate>,
+    /// Votes and certificates by view.
+    votes: VoteKeeper,
+    /// Headers above the last finalized block, parked proposals, fetches.
+    tree: BlockTree,
     /// A finalization waiting for missing ancestors.
     pending_commit: Option<Certificate>,
-    /// Proposals whose parent header is not yet available, by parent hash.
-    parked: HashMap<Hash, Proposal>,
     building: Option<View>,
-    /// Ordered: `on_timeout` re-issues these in iteration order, which must
-    /// not depend on a per-process random hasher (exact replay).
-    fetching: BTreeSet<Hash>,
     /// The driver holds transactions not yet final (Rule I).
     work: bool,
     /// The view whose leader and advance timers are running (Rule I).
@@ -90,29 +68,20 @@ impl Core {
         // The key goes to the safety rules alone.
         let rules = SafetyRules::new(safety, cfg.signer.take(), cfg.chain_id.clone());
         let mut core = Core {
+            votes: VoteKeeper::new(cfg.quorum),
             cfg,
             view: 0,
             rules,
-            rounds: BTreeMap::new(),
-            headers: HashMap::new(),
-            last_finalized,
-            last_finalization,
+            tree: BlockTree::new(last_finalized, last_finalization, known),
             pending_commit: None,
-            parked: HashMap::new(),
             building: None,
-            fetching: BTreeSet::new(),
             work: false,
             armed: None,
             refused: BTreeMap::new(),
             actions: Vec::new(),
         };
-        for h in known {
-            if h.height > core.last_finalized.height {
-                core.headers.insert(h.hash(), h);
-            }
-        }
         for cert in core.rules.state().certificates.clone() {
-            core.round(cert.view).insert_certificate(cert);
+            core.votes.round(cert.view).insert_certificate(cert);
         }
         core
     }
@@ -120,8 +89,8 @@ impl Core {
     /// Enters the first view: one past everything this validator has voted in
     /// or seen certified.
     pub fn start(&mut self) -> Vec<Action> {
-        let highest_cert = self.rounds.iter().rev().find(|(_, r)| r.notarization.is_some() || r.nullification.is_some()).map(|(v, _)| v + 1);
-        let view = [self.rules.state().view, self.last_finalized.view + 1, highest_cert.unwrap_or(0)].into_iter().max().unwrap_or(1).max(1);
+        let highest_cert = self.votes.after_highest_certified();
+        let view = [self.rules.state().view, self.tree.last_finalized().view + 1, highest_cert.unwrap_or(0)].into_iter().max().unwrap_or(1).max(1);
         self.enter_view(view);
         std::mem::take(&mut self.actions)
     }
@@ -131,7 +100,7 @@ impl Core {
     }
 
     pub fn last_finalized(&self) -> &Header {
-        &self.last_finalized
+        self.tree.last_finalized()
     }
 
     pub fn leader(&self, view: View) -> ValidatorIndex {
@@ -172,11 +141,7 @@ impl Core {
     /// finalize, or any validator has shown it is active in the view (a
     /// proposal or a vote of any kind, its own included).
     fn busy(&self) -> bool {
-        self.work
-            || self
-                .rounds
-                .get(&self.view)
-                .is_some_and(|r| r.proposal.is_some() || !r.notarizes.is_empty() || !r.nullifies.is_empty() || !r.finalizes.is_empty())
+        self.work || self.votes.get(self.view).is_some_and(|r| r.active())
     }
 
     /// Rule I: start the current view's leader and advance timers, once.
@@ -189,14 +154,6 @@ impl Core {
         let t = &self.cfg.timeouts;
         self.actions.push(Action::ScheduleTimeout { view, kind: TimeoutKind::Leader, after_ms: t.leader_ms });
         self.actions.push(Action::ScheduleTimeout { view, kind: TimeoutKind::Advance, after_ms: t.advance_ms });
-    }
-
-    fn round(&mut self, view: View) -> &mut ViewRound {
-        self.rounds.entry(view).or_default()
-    }
-
-    fn header(&self, hash: &Hash) -> Option<&Header> {
-        if *hash == self.last_finalized.hash() { Some(&self.last_finalized) } else { self.headers.get(hash) }
     }
 
     /// Rule P (persist first): a message the safety rules signed leaves with
@@ -214,7 +171,7 @@ impl Core {
     }
 
     fn live_certificates(&self) -> Vec<Certificate> {
-        self.rounds.range(self.last_finalized.view..).flat_map(|(_, r)| [r.notarization.clone(), r.nullification.clone()]).flatten().collect()
+        self.votes.live_certificates(self.tree.last_finalized().view)
     }
 
     // ----- views and timers -------------------------------------------------
@@ -230,14 +187,14 @@ impl Core {
         self.building = None;
         self.arm_if_busy();
         // Forget rounds that can no longer matter.
-        let keep_from = self.last_finalized.view.min(view.saturating_sub(1));
-        self.rounds = self.rounds.split_off(&keep_from);
+        let keep_from = self.tree.last_finalized().view.min(view.saturating_sub(1));
+        self.votes.prune_below(keep_from);
         self.try_propose();
         // A proposal or votes for this view may have arrived early.
-        if let Some(p) = self.rounds.get(&view).and_then(|r| r.proposal.clone())
-            && self.rounds.get(&view).is_some_and(|r| r.verifying.is_none())
+        if let Some(p) = self.votes.get(view).and_then(|r| r.proposal.clone())
+            && self.votes.get(view).is_some_and(|r| r.verifying.is_none())
         {
-            self.round(view).proposal = None;
+            self.votes.round(view).proposal = None;
             self.on_proposal(p);
         }
     }
@@ -254,8 +211,7 @@ impl Core {
             self.armed = None;
             return;
         }
-        let round = self.rounds.get(&view);
-        let has_proposal = round.is_some_and(|r| r.proposal.is_some());
+        let has_proposal = self.votes.get(view).is_some_and(|r| r.proposal.is_some());
         if kind == TimeoutKind::Leader && has_proposal {
             return;
         }
@@ -271,12 +227,11 @@ impl Core {
             for cert in self.live_certificates().into_iter().rev().take(8) {
                 self.actions.push(Action::Broadcast(ConsensusMessage::Certificate(cert)));
             }
-            if let Some(f) = self.last_finalization.clone() {
+            if let Some(f) = self.tree.last_finalization().cloned() {
                 self.actions.push(Action::Broadcast(ConsensusMessage::Certificate(f)));
             }
-            for hash in self.fetching.clone() {
-                self.actions.push(Action::Fetch { hash });
-            }
+            let wanted: Vec<Hash> = self.tree.wanted().copied().collect();
+            self.actions.extend(wanted.into_iter().map(|hash| Action::Fetch { hash }));
             self.try_propose();
         }
         if kind != TimeoutKind::Leader {
@@ -292,18 +247,18 @@ impl Core {
         let mut nullifications = Vec::new();
         let mut w = view - 1;
         loop {
-            if w <= self.last_finalized.view {
-                let cert = self.last_finalization.clone();
-                return Ok((self.last_finalized.clone(), cert, nullifications.into_iter().rev().collect()));
+            if w <= self.tree.last_finalized().view {
+                let cert = self.tree.last_finalization().cloned();
+                return Ok((self.tree.last_finalized().clone(), cert, nullifications.into_iter().rev().collect()));
             }
-            let round = self.rounds.get(&w);
-            if let Some(n) = round.and_then(|r| r.notarization.clone().or_else(|| r.finalization.clone())) {
-                return match self.header(&n.hash) {
+            let round = self.votes.get(w);
+            if let Some(n) = round.and_then(|r| r.certified_block().cloned()) {
+                return match self.tree.get(&n.hash) {
                     Some(h) => Ok((h.clone(), Some(n), nullifications.into_iter().rev().collect())),
                     None => Err(Some(n.hash)),
                 };
             }
-            match round.and_then(|r| r.nullification.clone()) {
+            match round.and_then(|r| r.certificate(VoteKind::Nullify).cloned()) {
                 Some(null) => nullifications.push(null),
                 None => return Err(None),
             }
@@ -324,7 +279,7 @@ impl Core {
         if !self.work {
             return;
         }
-        if self.building == Some(view) || self.rounds.get(&view).is_some_and(|r| r.proposal.is_some()) {
+        if self.building == Some(view) || self.votes.get(view).is_some_and(|r| r.proposal.is_some()) {
             return;
         }
         match self.justified_parent(view) {
@@ -351,9 +306,9 @@ impl Core {
         let live = self.live_certificates();
         let Some(guarded) = self.rules.notarize(view, hash, live) else { return };
         let vote = guarded.message().clone();
-        self.headers.insert(hash, header.clone());
+        self.tree.insert(header.clone());
         let proposal = Proposal { header, signature: vote.signature, parent_certificate, nullifications };
-        self.round(view).proposal = Some(proposal.clone());
+        self.votes.round(view).proposal = Some(proposal.clone());
         self.send_guarded(guarded.map(|_| ConsensusMessage::Proposal(proposal)));
         self.add_vote(vote);
     }
@@ -397,10 +352,10 @@ impl Core {
         if h.chain_id != self.cfg.chain_id {
             return Some("proposal_other_chain");
         }
-        if view <= self.last_finalized.view {
+        if view <= self.tree.last_finalized().view {
             return Some("proposal_late");
         }
-        if !may_extend(&self.last_finalized, h) {
+        if !may_extend(self.tree.last_finalized(), h) {
             return Some("proposal_unreachable_height");
         }
         if h.proposer != self.leader(view) {
@@ -429,7 +384,7 @@ impl Core {
     /// reached this validator (one body per view, however many a two-faced
     /// leader signs).
     pub fn admits_body(&self, p: &Proposal) -> bool {
-        self.rounds.get(&p.header.view).and_then(|r| r.signed).is_none_or(|first| first == p.header.hash())
+        self.votes.get(p.header.view).and_then(|r| r.signed).is_none_or(|first| first == p.header.hash())
     }
 
     fn on_proposal(&mut self, p: Proposal) {
@@ -443,13 +398,13 @@ impl Core {
         // The leader's signature is its notarize vote, whatever view we are in.
         let leader_vote = Vote { kind: VoteKind::Notarize, view, hash, signer: h.proposer, signature: p.signature };
         self.add_vote(leader_vote.clone());
-        match self.round(view).signed {
+        match self.votes.round(view).signed {
             // A second proposal of the view: the leader equivocated, and
             // `add_vote` made the pair evidence. Nothing more of it is kept.
             Some(first) if first != hash => return,
             Some(_) => {}
             None => {
-                self.round(view).signed = Some(hash);
+                self.votes.round(view).signed = Some(hash);
                 // Two-faced leaders: pass the leader's signature on, so a
                 // validator that got another proposal of this view holds both
                 // signatures (evidence) even if the leader sent each
@@ -460,19 +415,15 @@ impl Core {
             }
         }
         // The driver holds the body of every signed proposal it passes on.
-        if let std::collections::hash_map::Entry::Vacant(slot) = self.headers.entry(hash) {
-            slot.insert(h.clone());
-            self.fetching.remove(&hash);
-            if self.pending_commit.is_some() {
-                self.try_commit();
-            }
+        if self.tree.insert(h.clone()) && self.pending_commit.is_some() {
+            self.try_commit();
         }
         if view < self.view {
             // The view was left (nullified) before its proposal arrived.
             self.refuse("proposal_late");
             return;
         }
-        if self.rounds.get(&view).is_some_and(|r| r.proposal.is_some()) {
+        if self.votes.get(view).is_some_and(|r| r.proposal.is_some()) {
             self.refuse("proposal_repeated");
             return;
         }
@@ -486,7 +437,7 @@ impl Core {
                 }
                 c.view
             }
-            None if h.parent == self.last_finalized.hash() && self.last_finalized.height == 0 => 0,
+            None if h.parent == self.tree.last_finalized().hash() && self.tree.last_finalized().height == 0 => 0,
             None => {
                 self.refuse("proposal_bad_parent_certificate");
                 return;
@@ -509,40 +460,41 @@ impl Core {
         // on their own. Merely storing them would make the real certificate
         // (and the votes) look known later and leave this validator stuck.
         for c in p.parent_certificate.iter().chain(&p.nullifications) {
-            let known = self.rounds.get(&c.view).is_some_and(|r| r.has(c.kind));
-            if !known && c.view >= self.last_finalized.view {
+            let known = self.votes.has(c.view, c.kind);
+            if !known && c.view >= self.tree.last_finalized().view {
                 self.on_certificate_checked(c.clone());
             }
         }
-        self.round(view).proposal = Some(p.clone());
+        self.votes.round(view).proposal = Some(p.clone());
         if view != self.view {
             return; // kept until we enter the view
         }
-        let Some(parent) = self.header(&h.parent).cloned() else {
-            self.parked.insert(h.parent, p.clone());
+        let Some(parent) = self.tree.get(&h.parent).cloned() else {
+            self.tree.park(p.clone());
             self.fetch(h.parent);
             return;
         };
-        if parent.height < self.last_finalized.height || h.height != parent.height + 1 {
+        if parent.height < self.tree.last_finalized().height || h.height != parent.height + 1 {
             self.refuse("proposal_bad_height");
             return;
         }
         if self.me().is_some() && self.rules.may_notarize(view, &hash) {
-            self.round(view).verifying = Some(hash);
+            self.votes.round(view).verifying = Some(hash);
             self.actions.push(Action::Verify { header: h.clone(), parent });
         }
     }
 
     fn on_verified(&mut self, hash: Hash, valid: bool) {
         let view = self.view;
-        let Some(round) = self.rounds.get_mut(&view) else { return };
+        let Some(round) = self.votes.get(view) else { return };
         if round.verifying != Some(hash) {
             return;
         }
+        let round = self.votes.round(view);
         round.verifying = None;
         if !valid {
             round.proposal = None;
-            self.headers.remove(&hash);
+            self.tree.remove(&hash);
             return;
         }
         let live = self.live_certificates();
@@ -557,7 +509,7 @@ impl Core {
     }
 
     fn on_vote(&mut self, vote: Vote) {
-        let stale = vote.view < self.last_finalized.view;
+        let stale = vote.view < self.tree.last_finalized().view;
         if vote.view > self.view + FUTURE_VOTE_WINDOW {
             self.refuse("vote_far_future");
             return;
@@ -589,80 +541,33 @@ impl Core {
     /// nobody else rebroadcasts, so answer with the certificate that ended
     /// the view, or the latest finalization, which ends it too.
     fn help_laggard(&mut self, view: View) {
-        let ended =
-            self.rounds.get(&view).and_then(|r| r.nullification.clone().or_else(|| r.notarization.clone()).or_else(|| r.finalization.clone()));
+        let ended = self.votes.get(view).and_then(|r| r.ended_by().cloned());
         let cert = match ended {
             Some(c) => Some(c),
-            None => self.last_finalization.clone().filter(|f| f.view >= view),
+            None => self.tree.last_finalization().filter(|f| f.view >= view).cloned(),
         };
         if let Some(c) = cert {
             self.actions.push(Action::Broadcast(ConsensusMessage::Certificate(c)));
         }
     }
 
-    /// Records a verified vote, keeps equivocation as evidence, and forms a
-    /// certificate when q distinct validators agree.
+    /// Records a verified vote, keeps equivocation as evidence, and acts on
+    /// a certificate the vote completed.
     fn add_vote(&mut self, vote: Vote) {
-        let (view, signer) = (vote.view, vote.signer);
-        let round = self.rounds.entry(view).or_default();
-        let target = match vote.kind {
-            VoteKind::Notarize => &mut round.notarizes,
-            VoteKind::Nullify => &mut round.nullifies,
-            VoteKind::Finalize => &mut round.finalizes,
-        };
-        match target.get(&signer) {
-            Some(prev) if prev.hash == vote.hash => return,
-            Some(prev) => {
-                // Two blocks in one view from one validator: keep the first
-                // vote counted, the pair as evidence.
-                let evidence = match vote.kind {
-                    VoteKind::Notarize => Evidence::ConflictingNotarize(prev.clone(), vote),
-                    _ => Evidence::ConflictingFinalize(prev.clone(), vote),
-                };
-                self.actions.push(Action::Evidence(evidence));
-                return;
-            }
-            None => {
-                target.insert(signer, vote.clone());
-            }
+        let tally = self.votes.add(vote);
+        if let Some(evidence) = tally.evidence {
+            self.actions.push(Action::Evidence(evidence));
         }
-        let cross = match vote.kind {
-            VoteKind::Nullify => round.finalizes.get(&signer),
-            VoteKind::Finalize => round.nullifies.get(&signer),
-            VoteKind::Notarize => None,
-        };
-        if let Some(other) = cross.cloned() {
-            self.actions.push(Action::Evidence(Evidence::NullifyFinalize(other, vote.clone())));
-        }
-        if let Some(cert) = self.try_certificate(view, vote.kind, vote.hash) {
+        if let Some(cert) = tally.certificate {
             self.actions.push(Action::Broadcast(ConsensusMessage::Certificate(cert.clone())));
             self.on_certificate_checked(cert);
         }
     }
 
-    fn try_certificate(&mut self, view: View, kind: VoteKind, hash: Hash) -> Option<Certificate> {
-        let quorum = self.cfg.quorum;
-        let round = self.rounds.get_mut(&view)?;
-        let (votes, existing) = match kind {
-            VoteKind::Notarize => (&round.notarizes, &round.notarization),
-            VoteKind::Nullify => (&round.nullifies, &round.nullification),
-            VoteKind::Finalize => (&round.finalizes, &round.finalization),
-        };
-        if existing.is_some() {
-            return None;
-        }
-        let signatures: Vec<SignerSignature> =
-            votes.values().filter(|v| v.hash == hash).map(|v| SignerSignature { signer: v.signer, signature: v.signature }).collect();
-        (signatures.len() >= quorum).then_some(Certificate { kind, view, hash, signatures })
-    }
-
     fn on_certificate(&mut self, cert: Certificate) {
-        let known = self.rounds.get(&cert.view).is_some_and(|r| match cert.kind {
-            VoteKind::Notarize => r.notarization.is_some(),
-            VoteKind::Nullify => r.nullification.is_some(),
-            VoteKind::Finalize => r.finalization.is_some(),
-        });
-        let stale = cert.view < self.last_finalized.view || (cert.kind == VoteKind::Finalize && cert.view <= self.last_finalized.view);
+        let known = self.votes.has(cert.view, cert.kind);
+        let lf_view = self.tree.last_finalized().view;
+        let stale = cert.view < lf_view || (cert.kind == VoteKind::Finalize && cert.view <= lf_view);
         if known || stale {
             // Gossip repeats certificates (Rule T): not a fault.
             return;
@@ -677,10 +582,10 @@ impl Core {
 
     fn on_certificate_checked(&mut self, cert: Certificate) {
         let view = cert.view;
-        self.round(view).insert_certificate(cert.clone());
+        self.votes.round(view).insert_certificate(cert.clone());
         match cert.kind {
             VoteKind::Notarize => {
-                if !self.headers.contains_key(&cert.hash) && cert.hash != self.last_finalized.hash() {
+                if !self.tree.contains(&cert.hash) {
                     self.fetch(cert.hash);
                 }
                 // Rule F: leaving view v on its notarization, finalize unless we
@@ -704,7 +609,7 @@ impl Core {
             }
             VoteKind::Nullify => self.enter_view(view + 1),
             VoteKind::Finalize => {
-                if cert.view > self.last_finalized.view {
+                if cert.view > self.tree.last_finalized().view {
                     self.pending_commit = match self.pending_commit.take() {
                         Some(p) if p.view > cert.view => Some(p),
                         _ => Some(cert.clone()),
@@ -730,28 +635,23 @@ impl Core {
 
     fn try_commit_asking_again(&mut self, ask_again: bool) {
         let Some(cert) = self.pending_commit.clone() else { return };
-        let mut chain = Vec::new();
-        let mut cursor = cert.hash;
-        let lf_hash = self.last_finalized.hash();
-        while cursor != lf_hash {
-            let Some(h) = self.headers.get(&cursor) else {
+        let chain = match self.tree.chain_to(cert.hash) {
+            Ok(chain) => chain,
+            Err(ChainGap::Missing(hash)) => {
                 if ask_again {
-                    self.fetching.remove(&cursor);
+                    self.tree.forget_wanted(&hash);
                 }
-                self.fetch(cursor);
+                self.fetch(hash);
                 return;
-            };
-            if h.height <= self.last_finalized.height {
+            }
+            Err(ChainGap::Conflicting) => {
                 // A finalized block that does not extend ours: only possible
                 // with more than f faulty validators. Never commit it.
                 self.pending_commit = None;
                 self.refuse("finalization_conflicting");
                 return;
             }
-            chain.push(h.clone());
-            cursor = h.parent;
-        }
-        chain.reverse();
+        };
         self.pending_commit = None;
         // A certificate above the last finalized height names at least one new block.
         let Some(tip) = chain.last().cloned() else { return };
@@ -760,20 +660,14 @@ impl Core {
     }
 
     fn finalize_to(&mut self, tip: Header, cert: Certificate) {
-        self.last_finalized = tip;
-        self.last_finalization = Some(cert);
-        let lf = &self.last_finalized;
-        self.headers.retain(|_, h| may_extend(lf, h));
-        // Keep asking only for parents of parked proposals; a finalization
-        // that still misses an ancestor asks again on its own.
-        self.fetching.retain(|h| self.parked.contains_key(h));
-        self.parked.retain(|_, p| p.header.height > lf.height + 1 && may_extend(lf, &p.header));
-        self.rounds = self.rounds.split_off(&self.last_finalized.view);
-        self.rules.prune(self.last_finalized.view);
+        let view = tip.view;
+        self.tree.finalize_to(tip, cert);
+        self.votes.prune_below(view);
+        self.rules.prune(view);
     }
 
     fn fetch(&mut self, hash: Hash) {
-        if self.fetching.insert(hash) {
+        if self.tree.want(hash) {
             self.actions.push(Action::Fetch { hash });
         }
     }
@@ -784,16 +678,15 @@ impl Core {
             self.refuse("block_other_chain");
             return;
         }
-        if !may_extend(&self.last_finalized, &header) {
+        if !may_extend(self.tree.last_finalized(), &header) {
             // Fetched, then finalized past by the time it came: late; or a
             // height no chain reaches from the last finalized block.
-            self.refuse(if header.height <= self.last_finalized.height { "block_late" } else { "block_unreachable_height" });
+            self.refuse(if header.height <= self.tree.last_finalized().height { "block_late" } else { "block_unreachable_height" });
             return;
         }
-        self.fetching.remove(&hash);
-        self.headers.insert(hash, header);
-        if let Some(p) = self.parked.remove(&hash) {
-            self.round(p.header.view).proposal = None;
+        self.tree.insert(header);
+        if let Some(p) = self.tree.unpark(&hash) {
+            self.votes.round(p.header.view).proposal = None;
             self.on_proposal(p);
         }
         if self.pending_commit.is_some() {
@@ -803,7 +696,7 @@ impl Core {
     }
 
     fn on_synced(&mut self, header: Header, finalization: Certificate) {
-        if header.height <= self.last_finalized.height {
+        if header.height <= self.tree.last_finalized().height {
             self.refuse("synced_late");
             return;
         }
@@ -819,35 +712,6 @@ impl Core {
         self.enter_view(view + 1);
         if self.pending_commit.is_some() {
             self.try_commit();
-        }
-    }
-}
-
-/// Whether a block could ever extend the finalized block `finalized`: it is
-/// higher, of a later view, and not higher by more than its view is later
-/// (each block's view is above its parent's). A header a Byzantine leader
-/// signed with a height no chain can reach is dropped, not kept for ever.
-pub fn may_extend(finalized: &Header, h: &Header) -> bool {
-    h.height > finalized.height && h.view > finalized.view && h.height - finalized.height <= h.view - finalized.view
-}
-
-impl ViewRound {
-    fn has(&self, kind: VoteKind) -> bool {
-        match kind {
-            VoteKind::Notarize => self.notarization.is_some(),
-            VoteKind::Nullify => self.nullification.is_some(),
-            VoteKind::Finalize => self.finalization.is_some(),
-        }
-    }
-
-    fn insert_certificate(&mut self, cert: Certificate) {
-        let slot = match cert.kind {
-            VoteKind::Notarize => &mut self.notarization,
-            VoteKind::Nullify => &mut self.nullification,
-            VoteKind::Finalize => &mut self.finalization,
-        };
-        if slot.is_none() {
-            *slot = Some(cert);
         }
     }
 }

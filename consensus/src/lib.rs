@@ -3,14 +3,15 @@
 //! The core never touches a socket, a disk, a clock or a random number
 //! generator: [`Core::handle`] takes an [`Event`] and returns the [`Action`]s
 //! the driver must carry out, in order. A seeded simulator can therefore
-//! replay any run exactly (see `node/tests/simulation.rs`).
+//! replay any run exactly (see `node/tests/simulation.rs`). This crate has no
+//! dependency that does I/O or runs tasks: no tokio, no libp2p, no sled.
 //!
 //! # The protocol
 //!
 //! n validators from genesis, quorum q = n − ⌊(n−1)/3⌋ (3 of 4), tolerating
 //! f = ⌊(n−1)/3⌋ Byzantine validators. Views v = 1, 2, …; the leader of view v
 //! is validator `v mod n`. Every vote is an ed25519 signature over
-//! `domain(kind) ‖ chain id ‖ view ‖ block hash` (see [`crate::crypto`]); q
+//! `domain(kind) ‖ chain id ‖ view ‖ block hash` (see [`vote`]); q
 //! votes of one kind for one (view, hash) from distinct validators form a
 //! certificate: a *notarization*, *nullification* or *finalization*.
 //!
@@ -80,13 +81,70 @@
 //! pass through view v's notarization, which can only be b's (two blocks
 //! notarized in one view would need an honest validator to notarize twice).
 
+//!
+//! # Deviations from the paper
+//!
+//! Simplex as published (Chan & Pass, "Simplex Consensus: A Simple and Fast
+//! Consensus Protocol", TCC 2023) and as built here differ in these places;
+//! none changes what may be signed, so the safety argument above stands.
+//!
+//! - **Leader `v mod n`**, not a random leader per iteration. Leaders are
+//!   predictable: a Byzantine validator leads every n-th view, and f of them
+//!   can cost at most f consecutive views (each ended by timeouts) before an
+//!   honest leader. The paper's expected-constant latency under a random
+//!   leader becomes a worst case of f + 1 views.
+//! - **Views are not heights.** The paper's iteration h proposes block h and
+//!   a timed-out iteration leaves a dummy block ⊥ in the chain. Here a view
+//!   that times out leaves nothing: it is *nullified* (a certificate of
+//!   nullify votes over the zero hash stands for the paper's vote for ⊥), and
+//!   the next proposal carries the nullifications of the views it skips and
+//!   the certificate of its parent (Rule J). Heights count blocks only.
+//! - **Two timers per view**, not one 3Δ timer: the *leader* timer ends a
+//!   view whose leader proposes nothing, the *advance* timer a view that
+//!   does not end though a proposal came (e.g. a body nobody can verify);
+//!   a *retry* timer rebroadcasts while the view stays open (Rule T), where
+//!   the paper relies on every message being forwarded.
+//! - **Finalize votes carry the block hash.** The paper's finalize message
+//!   names only the iteration. With the hash, a finalization certificate
+//!   alone names its block: a node that missed the notarization can commit
+//!   from it (and sync proves a block by it), and two finalize votes of one
+//!   validator in one view for different blocks are evidence.
+//! - **The proposal is the leader's notarize vote**: its signature is over the
+//!   same bytes, so a leader that signs two proposals in a view has signed
+//!   two notarizes (evidence), which also catches a two-faced leader.
+//! - **Idle views (Rule I).** The paper's iterations run for ever; here a
+//!   view whose validators hold no work arms no timer and proposes nothing,
+//!   so an idle consortium makes no blocks.
+//! - **Persist before send (Rule P)** and **a window of 64 views** for
+//!   votes and proposals ahead of the current one: implementation limits the
+//!   paper leaves open (crash recovery, memory against a flooding peer).
+//!
+//! # Layout
+//!
+//! [`Core`] (`core.rs`) applies the rules; it owns a `VoteKeeper`
+//! (`vote_keeper.rs`: votes and certificates per view, evidence), a
+//! `BlockTree` (`block_tree.rs`: headers above the last finalized block,
+//! parked proposals, fetches) and the [`safety::SafetyRules`] (`safety.rs`:
+//! the signing key and what it signed). [`block`] defines headers and the
+//! transactions' Merkle root, [`vote`] the signed bytes of a vote. The
+//! driver that runs a core over the network and the disk is in
+//! `coldchain-node` (`runtime/driver.rs`).
+
 // No panic reachable from a peer's message (docs/SECURITY.md).
 #![cfg_attr(not(test), deny(clippy::expect_used, clippy::unwrap_used))]
 
+pub mod block;
+mod block_tree;
 mod core;
 pub mod safety;
 mod types;
+pub mod vote;
+mod vote_keeper;
 
-pub use self::core::{Core, CoreConfig, Timeouts, may_extend};
+/// A validator's place in the genesis list (votes name their signer by it).
+pub type ValidatorIndex = u16;
+
+pub use self::core::{Core, CoreConfig, Timeouts};
+pub use block_tree::may_extend;
 pub use safety::SafetyState;
 pub use types::*;

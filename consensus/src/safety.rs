@@ -12,8 +12,8 @@
 //! message leaves: "persist before send" is a type, not an order of actions.
 
 use super::types::{Certificate, View};
-use crate::crypto::{VoteKind, sign_vote};
-use crate::genesis::ValidatorIndex;
+use crate::ValidatorIndex;
+use crate::vote::{VoteKind, sign_vote};
 use coldchain_chaincode::Hash;
 use ed25519_dalek::SigningKey;
 use serde::{Deserialize, Serialize};

@@ -1,9 +1,9 @@
 //! Messages, certificates, evidence, and the events and actions through which
 //! the consensus core talks to the world.
 
+use crate::ValidatorIndex;
 use crate::block::Header;
-use crate::crypto::{self, VoteKind};
-use crate::genesis::ValidatorIndex;
+use crate::vote::{self, VoteKind};
 use coldchain_chaincode::Hash;
 use coldchain_chaincode::hash::serde_bytes_compat as fixed;
 use ed25519_dalek::VerifyingKey;
@@ -24,23 +24,25 @@ pub struct Vote {
 }
 
 /// One validator's signature in a certificate.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SignerSignature {
     /// The validator's index in genesis.
-    #[schema(value_type = u16)]
+    #[cfg_attr(feature = "openapi", schema(value_type = u16))]
     pub signer: ValidatorIndex,
     /// Ed25519 over the vote's signed bytes (docs/PROOFS.md): 128 hexadecimal characters.
     #[serde(serialize_with = "fixed::serialize_64", deserialize_with = "fixed::deserialize_64")]
-    #[schema(value_type = String, pattern = "^[0-9a-f]{128}$")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^[0-9a-f]{128}$"))]
     pub signature: [u8; 64],
 }
 
 /// q votes of one kind for one (view, hash) from distinct validators: a
 /// notarization, a nullification or a finalization.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Certificate {
     pub kind: VoteKind,
-    #[schema(value_type = u64)]
+    #[cfg_attr(feature = "openapi", schema(value_type = u64))]
     pub view: View,
     pub hash: Hash,
     pub signatures: Vec<SignerSignature>,
@@ -74,7 +76,7 @@ impl Certificate {
             if !seen.insert(s.signer) {
                 return Err(CertificateError::DuplicateSigner(s.signer));
             }
-            if !crypto::verify_vote(key, self.kind, chain_id, self.view, &self.hash, &s.signature) {
+            if !vote::verify_vote(key, self.kind, chain_id, self.view, &self.hash, &s.signature) {
                 return Err(CertificateError::BadSignature(s.signer));
             }
         }

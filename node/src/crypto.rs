@@ -1,25 +1,13 @@
-//! Keys, and votes signed and checked. The bytes a vote covers are
-//! [`vote_message`] (defined in the chaincode, which checks them again in
-//! evidence records).
+//! Keys: generated, written to and read from key files; and, from the
+//! consensus crate, votes signed and checked.
 
-use coldchain_chaincode::Hash;
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use ed25519_dalek::{SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 pub use ed25519_dalek::{SigningKey as SecretKey, VerifyingKey as PublicKey};
 
-pub use coldchain_chaincode::vote::{VoteKind, vote_message};
-
-/// Signs a vote.
-pub fn sign_vote(key: &SigningKey, kind: VoteKind, chain_id: &str, view: u64, hash: &Hash) -> [u8; 64] {
-    key.sign(&vote_message(kind, chain_id, view, hash)).to_bytes()
-}
-
-/// `verify_strict`: rejects small-order keys and non-canonical signatures.
-pub fn verify_vote(key: &VerifyingKey, kind: VoteKind, chain_id: &str, view: u64, hash: &Hash, sig: &[u8; 64]) -> bool {
-    key.verify_strict(&vote_message(kind, chain_id, view, hash), &Signature::from_bytes(sig)).is_ok()
-}
+pub use coldchain_consensus::vote::{VoteKind, sign_vote, verify_vote, vote_message};
 
 /// A key file as `coldchain keygen` writes it (mode 0600).
 #[derive(Serialize, Deserialize)]
@@ -112,19 +100,6 @@ pub fn fresh_nonce() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn votes_are_bound_to_kind_chain_view_and_hash() {
-        let key = SigningKey::from_bytes(&[3; 32]);
-        let pk = key.verifying_key();
-        let h = Hash::digest(b"block");
-        let sig = sign_vote(&key, VoteKind::Notarize, "chain-a", 5, &h);
-        assert!(verify_vote(&pk, VoteKind::Notarize, "chain-a", 5, &h, &sig));
-        assert!(!verify_vote(&pk, VoteKind::Finalize, "chain-a", 5, &h, &sig));
-        assert!(!verify_vote(&pk, VoteKind::Notarize, "chain-b", 5, &h, &sig));
-        assert!(!verify_vote(&pk, VoteKind::Notarize, "chain-a", 6, &h, &sig));
-        assert!(!verify_vote(&pk, VoteKind::Notarize, "chain-a", 5, &Hash::ZERO, &sig));
-    }
 
     #[test]
     fn key_file_round_trip_is_owner_only() {

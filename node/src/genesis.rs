@@ -18,7 +18,7 @@ use ed25519_dalek::VerifyingKey;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-pub type ValidatorIndex = u16;
+pub use coldchain_consensus::ValidatorIndex;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Validator {

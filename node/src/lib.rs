@@ -3,10 +3,11 @@
 //! the axum gateway. `runtime` wires them together.
 
 pub mod backup;
-pub mod block;
+pub use coldchain_consensus::block;
 pub mod clock;
 pub mod config;
-pub mod consensus;
+/// The Simplex consensus core (its own crate: no I/O, no async runtime).
+pub use coldchain_consensus as consensus;
 pub mod crypto;
 pub mod gateway;
 pub mod genesis;
@@ -19,4 +20,6 @@ pub mod snapshot;
 pub mod state_proof;
 pub mod storage;
 pub mod sync;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod wire;

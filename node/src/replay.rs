@@ -129,10 +129,10 @@ fn apply_stored(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::block::notarise_block;
     use crate::consensus::{Certificate, SignerSignature};
     use crate::crypto::VoteKind;
     use crate::genesis::Validator;
+    use crate::testing::notarise_block;
     use coldchain_chaincode::{Hash, Receipt};
     use ed25519_dalek::SigningKey;
 

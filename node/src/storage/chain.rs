@@ -907,7 +907,7 @@ pub(super) mod test_support {
     use crate::crypto::VoteKind;
 
     pub(in crate::storage) fn block(height: u64, parent: Hash, txs: u64) -> Block {
-        crate::block::notarise_block(height, parent, txs)
+        crate::testing::notarise_block(height, parent, txs)
     }
 
     pub(in crate::storage) fn certificate(header: &Header) -> Certificate {
