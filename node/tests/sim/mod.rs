@@ -112,7 +112,32 @@ pub struct Expect {
     pub no_progress: Option<(u64, u64)>,
     /// The Byzantine validator must be named in evidence by an honest node.
     pub evidence_against_byzantine: bool,
+    /// ... in evidence of this kind ([`evidence_kind`]).
+    pub evidence_kind: Option<&'static str>,
+    /// No honest node may hold evidence against anyone: what the Byzantine
+    /// validator does is no offence.
+    pub no_evidence: bool,
 }
+
+/// What the Byzantine validator does besides sending what its honest core
+/// sends: one small behaviour each (after commonware's simplex mocks).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mock {
+    /// Everything below but `Outdated`, at once.
+    Everything,
+    /// Leads with two proposals per view, each honest validator getting one.
+    Equivocator,
+    /// Beside each notarize, a notarize for a made-up block.
+    Conflicter,
+    /// Beside each finalize, a nullify of the same view.
+    Nuller,
+    /// Beside each vote, one of its own votes or a certificate from at least
+    /// [`OUTDATED_BY`] views before, sent again: no offence, only noise.
+    Outdated,
+}
+
+/// How many views old the messages an [`Mock::Outdated`] validator repeats are.
+pub const OUTDATED_BY: u64 = 5;
 
 #[derive(Clone, Debug)]
 pub struct Scenario {
@@ -122,8 +147,9 @@ pub struct Scenario {
     pub partitions: Vec<Partition>,
     pub crashes: Vec<CrashPlan>,
     pub crash_all_on_commit: Option<CrashAllOnCommit>,
-    /// An equivocating validator.
+    /// A Byzantine validator, behaving as `mock`.
     pub byzantine: Option<usize>,
+    pub mock: Mock,
     pub plant: Option<Plant>,
     /// The run lasts at least this long, then until every honest node has
     /// finalized `liveness.blocks` blocks after the last disruption (or the
@@ -160,6 +186,7 @@ fn base(name: &'static str, seed: u64) -> Scenario {
         crashes: vec![],
         crash_all_on_commit: None,
         byzantine: None,
+        mock: Mock::Everything,
         plant: None,
         duration: 6_000,
         sync_every: Some(500),
@@ -266,6 +293,52 @@ pub fn scenario_equivocator(seed: u64) -> Scenario {
     sc.duration = 4_000;
     sc.expect.evidence_against_byzantine = true;
     sc
+}
+
+/// One validator behaves as one mock on a lossy network: the honest ones
+/// keep finalizing, and hold evidence of the offence it commits (none for
+/// `Outdated`).
+pub fn scenario_mock(mock: Mock, seed: u64) -> Scenario {
+    let mut r = scenario_rng(seed, 11);
+    let name = match mock {
+        Mock::Everything => "equivocator",
+        Mock::Equivocator => "mock:equivocator",
+        Mock::Conflicter => "mock:conflicter",
+        Mock::Nuller => "mock:nuller",
+        Mock::Outdated => "mock:outdated",
+    };
+    let mut sc = base(name, seed);
+    sc.net = lossy_net(&mut r);
+    sc.net.drop = sc.net.drop.min(0.08);
+    sc.byzantine = Some(r.random_range(0..N));
+    sc.mock = mock;
+    sc.duration = 4_000;
+    match mock {
+        Mock::Outdated => sc.expect.no_evidence = true,
+        _ => sc.expect.evidence_against_byzantine = true,
+    }
+    sc.expect.evidence_kind = match mock {
+        Mock::Equivocator | Mock::Conflicter => Some("conflicting notarize"),
+        Mock::Nuller => Some("nullify and finalize"),
+        Mock::Everything | Mock::Outdated => None,
+    };
+    sc
+}
+
+pub fn scenario_mock_equivocator(seed: u64) -> Scenario {
+    scenario_mock(Mock::Equivocator, seed)
+}
+
+pub fn scenario_mock_conflicter(seed: u64) -> Scenario {
+    scenario_mock(Mock::Conflicter, seed)
+}
+
+pub fn scenario_mock_nuller(seed: u64) -> Scenario {
+    scenario_mock(Mock::Nuller, seed)
+}
+
+pub fn scenario_mock_outdated(seed: u64) -> Scenario {
+    scenario_mock(Mock::Outdated, seed)
 }
 
 /// All four validators crash at a random time and restart one by one.
@@ -381,6 +454,10 @@ pub fn scenario_by_name(name: &str, seed: u64) -> Option<Scenario> {
         "total_crash" => scenario_total_crash(seed),
         "two_down" => scenario_two_down(seed),
         "harsh" => scenario_harsh(seed),
+        "mock:equivocator" => scenario_mock(Mock::Equivocator, seed),
+        "mock:conflicter" => scenario_mock(Mock::Conflicter, seed),
+        "mock:nuller" => scenario_mock(Mock::Nuller, seed),
+        "mock:outdated" => scenario_mock(Mock::Outdated, seed),
         "crash_all_after_commit" => scenario_crash_all_after_commit(seed),
         "crash_all_after_commit+amnesia" => Scenario { plant: Some(Plant::Amnesia), ..scenario_crash_all_after_commit(seed) },
         _ => return None,
@@ -603,6 +680,10 @@ pub struct Sim {
     pub votes_sent: Vec<(u64, usize)>,
     /// Items a live validator accepted.
     pub accepted: Vec<u64>,
+    /// What the Byzantine validator sent, by view ([`Mock::Outdated`]).
+    outdated: Vec<(View, ConsensusMessage)>,
+    /// Old messages it sent again.
+    pub outdated_sent: u64,
 }
 
 pub fn keys_for(seed: u64) -> Vec<SigningKey> {
@@ -692,6 +773,8 @@ impl Sim {
             payloads: HashMap::new(),
             votes_sent: Vec::new(),
             accepted: Vec::new(),
+            outdated: Vec::new(),
+            outdated_sent: 0,
             sc,
         };
         if let Some(w) = sim.sc.workload.clone() {
@@ -1295,14 +1378,19 @@ impl Sim {
         Vote { kind, view, hash, signer: i as u16, signature: sign_vote(&self.keys[i], kind, CHAIN, view, &hash) }
     }
 
-    /// The honest core's message, plus conflicting ones: a second proposal
-    /// for each view it leads (each honest node gets one of the two; half the
-    /// time the second body fails verification), a
-    /// notarize for a made-up block beside each honest notarize, and a
-    /// nullify beside each finalize.
+    /// The honest core's message, plus what the mock adds: a second
+    /// proposal for each view it leads (each honest node gets one of the
+    /// two; half the time the second body fails verification); a notarize
+    /// for a made-up block beside each honest notarize; a nullify beside
+    /// each finalize; or an old message of its own sent again.
     fn byzantine_broadcast(&mut self, i: usize, m: ConsensusMessage) {
+        let mock = self.sc.mock;
+        let does = |m: Mock| mock == m || (mock == Mock::Everything && m != Mock::Outdated);
+        if does(Mock::Outdated) {
+            self.send_outdated(i, &m);
+        }
         match m {
-            ConsensusMessage::Proposal(p) if p.header.proposer as usize == i => {
+            ConsensusMessage::Proposal(p) if p.header.proposer as usize == i && does(Mock::Equivocator) => {
                 let mut h2 = p.header.clone();
                 let payload: u64 = self.rng.random();
                 h2.tx_root = Hash::digest_parts(&[b"equivocation", &payload.to_be_bytes()]);
@@ -1327,19 +1415,40 @@ impl Sim {
                 self.broadcast(i, Msg::Consensus(ConsensusMessage::Vote(v1)));
                 self.broadcast(i, Msg::Consensus(ConsensusMessage::Vote(v2)));
             }
-            ConsensusMessage::Vote(v) if v.kind == VoteKind::Notarize => {
+            ConsensusMessage::Vote(v) if v.kind == VoteKind::Notarize && does(Mock::Conflicter) => {
                 let payload: u64 = self.rng.random();
                 let fake = Hash::digest_parts(&[b"made-up block", &payload.to_be_bytes()]);
                 let extra = self.byz_vote(i, VoteKind::Notarize, v.view, fake);
                 self.broadcast(i, Msg::Consensus(ConsensusMessage::Vote(v)));
                 self.broadcast(i, Msg::Consensus(ConsensusMessage::Vote(extra)));
             }
-            ConsensusMessage::Vote(v) if v.kind == VoteKind::Finalize => {
+            ConsensusMessage::Vote(v) if v.kind == VoteKind::Finalize && does(Mock::Nuller) => {
                 let extra = self.byz_vote(i, VoteKind::Nullify, v.view, Hash::ZERO);
                 self.broadcast(i, Msg::Consensus(ConsensusMessage::Vote(v)));
                 self.broadcast(i, Msg::Consensus(ConsensusMessage::Vote(extra)));
             }
             other => self.broadcast(i, Msg::Consensus(other)),
+        }
+    }
+
+    /// [`Mock::Outdated`]: keeps what it sends, and with each message sends
+    /// again one it sent at least [`OUTDATED_BY`] views before, to a random peer.
+    fn send_outdated(&mut self, i: usize, m: &ConsensusMessage) {
+        let view = match m {
+            ConsensusMessage::Proposal(p) => p.header.view,
+            ConsensusMessage::Vote(v) => v.view,
+            ConsensusMessage::Certificate(c) => c.view,
+        };
+        let old: Vec<ConsensusMessage> = self.outdated.iter().filter(|(v, _)| v + OUTDATED_BY <= view).map(|(_, m)| m.clone()).collect();
+        if !old.is_empty() {
+            let pick = old[self.rng.random_range(0..old.len())].clone();
+            let to = (i + self.rng.random_range(1..N)) % N;
+            self.send(i, to, Msg::Consensus(pick));
+            self.outdated_sent += 1;
+        }
+        self.outdated.push((view, m.clone()));
+        if self.outdated.len() > 256 {
+            self.outdated.remove(0);
         }
     }
 
@@ -1414,6 +1523,8 @@ pub enum Violation {
     HonestEquivocation(String),
     /// No honest node produced evidence against the Byzantine validator.
     MissingEvidence(String),
+    /// Evidence where no validator committed an offence.
+    UnexpectedEvidence(String),
     Liveness(String),
     /// A block became final while it should not have.
     Progress(String),
@@ -1505,12 +1616,20 @@ pub fn check(sim: &Sim) -> Result<(), Violation> {
         }
     }
 
-    // 4. Evidence against the Byzantine validator.
+    // 4. Evidence against the Byzantine validator, of the kind its offence
+    // makes; or none at all where it commits none.
+    let kind_ok = |e: &Evidence| sim.sc.expect.evidence_kind.is_none_or(|k| evidence_kind(e) == k);
     if sim.sc.expect.evidence_against_byzantine
         && let Some(byz) = sim.sc.byzantine
-        && !sim.evidence.iter().any(|(r, _, e)| honest.contains(r) && e.offender() as usize == byz)
+        && !sim.evidence.iter().any(|(r, _, e)| honest.contains(r) && e.offender() as usize == byz && kind_ok(e))
     {
-        return Err(Violation::MissingEvidence(format!("no honest node produced evidence against n{byz}")));
+        let kind = sim.sc.expect.evidence_kind.unwrap_or("any");
+        return Err(Violation::MissingEvidence(format!("no honest node produced evidence ({kind}) against n{byz}")));
+    }
+    if sim.sc.expect.no_evidence
+        && let Some((r, at, e)) = sim.evidence.iter().find(|(r, _, _)| honest.contains(r))
+    {
+        return Err(Violation::UnexpectedEvidence(format!("n{r} at {at}ms holds evidence ({}) though no offence was made", evidence_kind(e))));
     }
 
     // No finalization while too few validators run.
