@@ -103,10 +103,10 @@ pub const PEER_QUEUE_CAPACITY: usize = 4 * 1024;
 /// only when nothing else is outstanding to the peer. The count limits alone
 /// let a peer that keeps its connection open but never reads make a
 /// validator hold (128 + 4,096) × `max_message_bytes` (256 MiB by default)
-/// until its messages time out (3 × 30 s). 64 MiB holds two of the largest
-/// default blocks (16 MiB, at most twice that encoded) or hundreds of
-/// thousands of votes: a peer that reads is never near it, and one that does
-/// not costs at most this (or one larger message).
+/// until three of its messages time out (30 s). 64 MiB holds two of the
+/// largest default blocks (16 MiB, at most twice that encoded) or hundreds
+/// of thousands of votes: a peer that reads is never near it, and one that
+/// does not costs at most this (or one larger message).
 pub const PEER_SEND_BUDGET_BYTES: usize = 64 << 20;
 /// Established connections allowed per peer (two covers simultaneous dials).
 pub const MAX_CONNECTIONS_PER_PEER: u32 = 2;
