@@ -13,7 +13,7 @@ use coldchain_chaincode::{Hash, Transaction};
 use coldchain_node::block::{Header, merkle_root};
 use coldchain_node::consensus::{Certificate, ConsensusMessage, Proposal, Vote};
 use coldchain_node::crypto::{VoteKind, sign_vote};
-use coldchain_node::network::{NetEvent, NetworkConfig, peer_id_of, spawn};
+use coldchain_node::network::{NetEvent, NetworkConfig, peer_id_of, slow_reader, spawn};
 use coldchain_node::wire::{SyncRequest, SyncResponse, WIRE_VERSION, WireMessage};
 use common::*;
 use serde_json::Value;
@@ -931,4 +931,62 @@ fn twins_one_key_in_two_processes_break_no_safety_are_recorded_and_liveness_retu
     for i in HONEST {
         wait_for(&format!("node {i} holding the offences"), LONG, || (evidence(&c, i).len() >= offences.len()).then_some(()));
     }
+}
+
+/// How long the slow reader is kept connected while the honest validators
+/// finalize: past the 30 s after which their first unacknowledged messages
+/// to it time out (`MESSAGE_TIMEOUT` in node/src/network/behaviour.rs).
+const SLOW_READER_FOR: Duration = Duration::from_secs(45);
+
+/// A slow reader: validator 3's key on a peer that connects like a
+/// validator and answers pings, so its connections stay open, but accepts
+/// every message stream and never reads it (`network::slow_reader`); the
+/// honest validators' writes to it stall on Yamux flow control and nothing
+/// is acknowledged. Each honest validator holds at most
+/// `PEER_SEND_BUDGET_BYTES` (64 MiB) for it and sends to the others as
+/// before: for 45 s the honest ones finalize, hold one chain, stay under
+/// [`MAX_RSS_KIB`] and record no offence (being slow is none).
+///
+/// What it catches: an honest node that waits on a peer's reads (a send
+/// that blocks the network task) stops finalizing; one that keeps what the
+/// slow peer does not read grows in memory. What it does not: the messages
+/// of this cluster are small (votes, proposals of 30 records), so the 4,096
+/// queued messages allowed per peer and the cut-off after three timed-out
+/// messages kept memory bounded before the byte budget too; this test
+/// passes without the budget (with its check removed: heights 1 → 103,
+/// at most 35 MiB, as with it). The budget is what bounds large messages,
+/// and `a_peer_that_never_reads_costs_at_most_the_budget_and_delays_no_other_peer`
+/// (node/src/network.rs) is the test that fails without it.
+#[test]
+fn a_slow_reader_neither_stalls_nor_bloats_the_honest_validators() {
+    let mut c = Cluster::start(4);
+    let h = c.advance(0, 1);
+    c.wait_height(&[0, 1, 2, 3], h, LONG);
+    c.kill(BYZ);
+    let cfg = coldchain_node::config::NodeConfig::load(&c.nodes[BYZ].config).unwrap();
+    let key = coldchain_node::crypto::read_key_file(&cfg.key).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let peers = cfg.p2p.peers.iter().map(|p| p.parse().unwrap()).collect();
+    let slow = rt.block_on(slow_reader::spawn(key.to_bytes(), cfg.p2p.listen.parse().unwrap(), peers)).unwrap();
+    wait_for("the slow reader to be connected to the 3 honest validators and hold unread messages", LONG, || {
+        (slow.connected() == 3 && slow.unread() > 0).then_some(())
+    });
+    let started = Instant::now();
+    let mut progress = Vec::new();
+    let mut offset = 1_000_000;
+    while started.elapsed() < SLOW_READER_FOR {
+        progress.push(honest_keep_finalizing(&c, 1, offset, || {}));
+        offset += 30;
+    }
+    let (first, last) = (&progress[0], &progress[progress.len() - 1]);
+    let peak = progress.iter().flat_map(|p| p.max_rss_kib.iter()).max().unwrap();
+    eprintln!(
+        "slow reader: {} message streams left unread, connected to {}; heights {:?} → {:?} in {:?}; peak RSS {peak} KiB",
+        slow.unread(),
+        slow.connected(),
+        first.before,
+        last.after,
+        started.elapsed()
+    );
+    assert_no_evidence(&c);
 }

@@ -44,8 +44,11 @@
 //!   empty acknowledgement (CBOR `null`) as soon as it is decoded, before the
 //!   application sees it; the ack only paces the sender (at most
 //!   [`MAX_IN_FLIGHT_MESSAGES`] unacknowledged messages per peer, then up to
-//!   [`PEER_QUEUE_CAPACITY`] queued, then dropped). Messages may arrive out
-//!   of order.
+//!   [`PEER_QUEUE_CAPACITY`] queued, then dropped; and at most
+//!   [`PEER_SEND_BUDGET_BYTES`] of them in flight and queued together, so a
+//!   peer that never reads costs a bounded amount of memory). A message is
+//!   encoded once, when it is sent or broadcast, and its encoding is what the
+//!   budget counts. Messages may arrive out of order.
 //! * [`SYNC_PROTOCOL`] (`/coldchain/sync/1`): block-sync requests `Q`
 //!   answered with a response `R` produced by the application through the
 //!   `reply` sender of [`NetEvent::Request`].
@@ -57,8 +60,11 @@
 mod behaviour;
 mod event_loop;
 mod inbox;
+/// A Byzantine peer that never reads, for tests (not used by the validator).
+pub mod slow_reader;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -91,6 +97,17 @@ pub const MAX_IN_FLIGHT_MESSAGES: usize = 128;
 /// Queued one-way messages per peer (behind the in-flight ones) before
 /// further ones are dropped.
 pub const PEER_QUEUE_CAPACITY: usize = 4 * 1024;
+/// Encoded bytes of one-way messages in flight and queued to one peer
+/// together, beyond which further messages to that peer are dropped (counted
+/// in [`SendDrops::over_budget`]); a message larger than the budget is sent
+/// only when nothing else is outstanding to the peer. The count limits alone
+/// let a peer that keeps its connection open but never reads make a
+/// validator hold (128 + 4,096) × `max_message_bytes` (256 MiB by default)
+/// until three of its messages time out (30 s). 64 MiB holds two of the
+/// largest default blocks (16 MiB, at most twice that encoded) or hundreds
+/// of thousands of votes: a peer that reads is never near it, and one that
+/// does not costs at most this (or one larger message).
+pub const PEER_SEND_BUDGET_BYTES: usize = 64 << 20;
 /// Established connections allowed per peer (two covers simultaneous dials).
 pub const MAX_CONNECTIONS_PER_PEER: u32 = 2;
 
@@ -205,6 +222,26 @@ enum Command<M, Q, R> {
 struct Shared {
     connected: Mutex<HashSet<PeerId>>,
     listen_addrs: Mutex<Vec<Multiaddr>>,
+    /// Encoded bytes of one-way messages in flight and queued, all peers.
+    send_bytes: AtomicU64,
+    not_connected: AtomicU64,
+    queue_full: AtomicU64,
+    over_budget: AtomicU64,
+    unencodable: AtomicU64,
+}
+
+/// One-way messages dropped by this validator before they were sent, by
+/// reason, since the network started.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SendDrops {
+    /// Addressed to a peer that was not connected.
+    pub not_connected: u64,
+    /// The peer already had [`PEER_QUEUE_CAPACITY`] messages queued.
+    pub queue_full: u64,
+    /// The peer already had [`PEER_SEND_BUDGET_BYTES`] outstanding.
+    pub over_budget: u64,
+    /// Could not be encoded (a bug of the message type, logged at `warn`).
+    pub unencodable: u64,
 }
 
 /// Locks a mutex, ignoring poisoning (the data are plain sets).
@@ -297,6 +334,23 @@ where
     /// Addresses the swarm actually listens on (port 0 resolved).
     pub fn listen_addrs(&self) -> Vec<Multiaddr> {
         lock(&self.shared.listen_addrs).clone()
+    }
+
+    /// One-way messages dropped before they were sent, by reason.
+    pub fn send_drops(&self) -> SendDrops {
+        let s = &self.shared;
+        SendDrops {
+            not_connected: s.not_connected.load(Ordering::Relaxed),
+            queue_full: s.queue_full.load(Ordering::Relaxed),
+            over_budget: s.over_budget.load(Ordering::Relaxed),
+            unencodable: s.unencodable.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Encoded bytes of one-way messages in flight and queued to all peers
+    /// (at most [`PEER_SEND_BUDGET_BYTES`] per peer, or one larger message).
+    pub fn send_bytes(&self) -> u64 {
+        self.shared.send_bytes.load(Ordering::Relaxed)
     }
 
     /// This validator's peer id.
@@ -426,6 +480,79 @@ mod tests {
             bytes.extend_from_slice(&public);
             assert_eq!(PeerId::from_bytes(&bytes).unwrap(), peer_id_of(&public));
         }
+    }
+
+    /// A message of `len` bytes (a CBOR byte string on the wire).
+    #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+    struct Blob(#[serde(with = "serde_bytes")] Vec<u8>);
+
+    type Net = NetworkHandle<Blob, (), ()>;
+
+    async fn start(seed: u8, peers: Vec<Multiaddr>, allowed: Vec<PeerId>) -> (Net, mpsc::Receiver<NetEvent<Blob, (), ()>>) {
+        let config = NetworkConfig {
+            secret_key: [seed; 32],
+            listen: "/ip4/127.0.0.1/tcp/0".parse().unwrap(),
+            peers,
+            allowed,
+            max_message_bytes: 8 << 20,
+            redial_interval: Duration::from_millis(200),
+        };
+        spawn(config).await.unwrap()
+    }
+
+    fn peer_of_seed(seed: u8) -> PeerId {
+        identity::Keypair::ed25519_from_bytes(&mut [seed; 32]).unwrap().public().to_peer_id()
+    }
+
+    /// Polls `ready` every 10 ms until it holds or `what` times out.
+    async fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while !ready() {
+            assert!(tokio::time::Instant::now() < deadline, "timed out waiting until {what}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Without the byte budget the node held all 128 MiB sent to the peer
+    /// that never reads (128 messages fit in flight); with it, at most
+    /// PEER_SEND_BUDGET_BYTES, and a reading peer still gets its messages.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_peer_that_never_reads_costs_at_most_the_budget_and_delays_no_other_peer() {
+        let (sender, slow, reader) = (peer_of_seed(1), peer_of_seed(2), peer_of_seed(3));
+        let (net, _events) = start(1, Vec::new(), vec![slow, reader]).await;
+        let at = net.listen_addrs()[0].clone().with(Protocol::P2p(sender));
+        let stalled = slow_reader::spawn([2; 32], "/ip4/127.0.0.1/tcp/0".parse().unwrap(), vec![at.clone()]).await.unwrap();
+        let (_reader_net, mut delivered) = start(3, vec![at], vec![sender]).await;
+        wait_until("both peers are connected", || net.connected_peers().len() == 2).await;
+
+        const MIB: usize = 1 << 20;
+        let sent = 2 * PEER_SEND_BUDGET_BYTES / MIB;
+        for i in 0..sent {
+            net.send(slow, Blob(vec![i as u8; MIB]));
+        }
+        // Commands run in order: once the reader has these, every message
+        // to the slow peer has been queued or dropped.
+        for i in 0..10u8 {
+            net.send(reader, Blob(vec![i; 100]));
+        }
+        let mut got = 0;
+        while got < 10 {
+            match tokio::time::timeout(Duration::from_secs(30), delivered.recv()).await.expect("the reading peer's messages arrive") {
+                Some(NetEvent::Message { from, message }) => {
+                    assert_eq!((from, message.0.len()), (sender, 100));
+                    got += 1;
+                }
+                Some(_) => {}
+                None => panic!("network stopped"),
+            }
+        }
+        wait_until("the slow peer holds unread messages", || stalled.unread() > 0).await;
+        let (outstanding, drops) = (net.send_bytes(), net.send_drops());
+        assert!(outstanding <= PEER_SEND_BUDGET_BYTES as u64, "{outstanding} bytes outstanding, over the budget");
+        // 63 messages of 1 MiB and a few bytes each fit in 64 MiB.
+        let fit = PEER_SEND_BUDGET_BYTES / (MIB + 16);
+        assert_eq!(drops, SendDrops { over_budget: (sent - fit) as u64, ..SendDrops::default() });
+        assert!(outstanding >= (fit * MIB) as u64, "the slow peer's messages are still outstanding: {outstanding}");
     }
 
     #[test]

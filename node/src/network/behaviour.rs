@@ -1,12 +1,16 @@
 //! The libp2p behaviour of the network adapter and the swarm built around it.
 
 use std::collections::HashSet;
+use std::io;
+use std::sync::Arc;
 use std::time::Duration;
+
+use futures::{AsyncRead, AsyncWrite, AsyncWriteExt, FutureExt};
 
 use libp2p::allow_block_list::{self, AllowedPeers};
 use libp2p::connection_limits::{self, ConnectionLimits};
 use libp2p::core::upgrade::Version;
-use libp2p::request_response::{self, ProtocolSupport, cbor};
+use libp2p::request_response::{self, Codec, ProtocolSupport, cbor};
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::{PeerId, StreamProtocol, Swarm, SwarmBuilder, identity, noise, ping, tcp, yamux};
 use serde::Serialize;
@@ -16,6 +20,79 @@ use super::{MAX_CONNECTIONS_PER_PEER, MAX_IN_FLIGHT_MESSAGES, MAX_REQUEST_TIMEOU
 
 /// Response of the message protocol: an empty acknowledgement.
 pub(super) type Ack = ();
+
+/// A one-way message on the wire: encoded once by the sender (a broadcast
+/// shares one encoding among its peers, and the encoding's length is what
+/// the per-peer byte budget counts), decoded by the receiver.
+pub(super) enum Frame<M> {
+    Outgoing(Arc<[u8]>),
+    Incoming(M),
+}
+
+/// The CBOR encoding of `message`, exactly as [`cbor::codec::Codec`] writes
+/// it on the stream.
+pub(super) fn encode<M: Serialize + DeserializeOwned + Send>(message: M) -> io::Result<Arc<[u8]>> {
+    let mut bytes = Vec::new();
+    let protocol = StreamProtocol::new(MESSAGE_PROTOCOL);
+    // Writing to a `Vec` never waits.
+    match cbor::codec::Codec::<M, Ack>::default().write_request(&protocol, &mut bytes, message).now_or_never() {
+        Some(Ok(())) => Ok(bytes.into()),
+        Some(Err(e)) => Err(e),
+        None => Err(io::Error::other("encoding into memory did not complete")),
+    }
+}
+
+/// [`cbor::codec::Codec`] for one-way messages, writing the sender's
+/// encoding as it is.
+pub(super) struct MessageCodec<M> {
+    cbor: cbor::codec::Codec<M, Ack>,
+}
+
+impl<M> Clone for MessageCodec<M> {
+    fn clone(&self) -> Self {
+        Self { cbor: self.cbor.clone() }
+    }
+}
+
+impl<M> Codec for MessageCodec<M>
+where
+    M: Serialize + DeserializeOwned + Send,
+{
+    type Protocol = StreamProtocol;
+    type Request = Frame<M>;
+    type Response = Ack;
+
+    async fn read_request<T>(&mut self, protocol: &StreamProtocol, io: &mut T) -> io::Result<Frame<M>>
+    where
+        T: AsyncRead + Unpin + Send,
+    {
+        self.cbor.read_request(protocol, io).await.map(Frame::Incoming)
+    }
+
+    async fn read_response<T>(&mut self, protocol: &StreamProtocol, io: &mut T) -> io::Result<Ack>
+    where
+        T: AsyncRead + Unpin + Send,
+    {
+        self.cbor.read_response(protocol, io).await
+    }
+
+    async fn write_request<T>(&mut self, _: &StreamProtocol, io: &mut T, frame: Frame<M>) -> io::Result<()>
+    where
+        T: AsyncWrite + Unpin + Send,
+    {
+        match frame {
+            Frame::Outgoing(bytes) => io.write_all(&bytes).await,
+            Frame::Incoming(_) => Err(io::Error::other("a received message is not sent on")),
+        }
+    }
+
+    async fn write_response<T>(&mut self, protocol: &StreamProtocol, io: &mut T, ack: Ack) -> io::Result<()>
+    where
+        T: AsyncWrite + Unpin + Send,
+    {
+        self.cbor.write_response(protocol, io, ack).await
+    }
+}
 
 /// Time for one one-way message (write it and read its ack).
 const MESSAGE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -43,7 +120,7 @@ where
     /// First, so a non-allowed peer is refused before anything else sees it.
     pub(super) allow: allow_block_list::Behaviour<AllowedPeers>,
     pub(super) limits: connection_limits::Behaviour,
-    pub(super) msg: cbor::Behaviour<M, Ack>,
+    pub(super) msg: request_response::Behaviour<MessageCodec<M>>,
     pub(super) sync: cbor::Behaviour<Q, R>,
     pub(super) ping: ping::Behaviour,
 }
@@ -76,8 +153,8 @@ where
     );
 
     // Each connection carries our in-flight messages plus the peer's.
-    let msg = cbor::Behaviour::with_codec(
-        cbor::codec::Codec::default().set_request_size_maximum(max_bytes).set_response_size_maximum(ACK_MAX_BYTES),
+    let msg = request_response::Behaviour::with_codec(
+        MessageCodec { cbor: cbor::codec::Codec::default().set_request_size_maximum(max_bytes).set_response_size_maximum(ACK_MAX_BYTES) },
         [(StreamProtocol::new(MESSAGE_PROTOCOL), ProtocolSupport::Full)],
         request_response::Config::default().with_request_timeout(MESSAGE_TIMEOUT).with_max_concurrent_streams(2 * MAX_IN_FLIGHT_MESSAGES + 16),
     );

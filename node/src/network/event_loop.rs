@@ -3,6 +3,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -17,9 +18,12 @@ use serde::de::DeserializeOwned;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::MissedTickBehavior;
 
-use super::behaviour::{Behaviour, BehaviourEvent};
+use super::behaviour::{Behaviour, BehaviourEvent, Frame, encode};
 use super::inbox::Inbox;
-use super::{Command, MAX_IN_FLIGHT_MESSAGES, MAX_REQUEST_TIMEOUT, NetError, NetEvent, PEER_INBOX_CAPACITY, PEER_QUEUE_CAPACITY, Shared, lock};
+use super::{
+    Command, MAX_IN_FLIGHT_MESSAGES, MAX_REQUEST_TIMEOUT, NetError, NetEvent, PEER_INBOX_CAPACITY, PEER_QUEUE_CAPACITY, PEER_SEND_BUDGET_BYTES,
+    Shared, lock,
+};
 
 /// Outstanding outbound sync requests before [`NetError::Busy`].
 const MAX_PENDING_REQUESTS: usize = 1024;
@@ -29,19 +33,20 @@ const MAX_CONTROL_BACKLOG: usize = 1024;
 /// (and redialled), in case the connection is half-open.
 const MAX_CONSECUTIVE_TIMEOUTS: u32 = 3;
 
+/// A one-way message's encoding, shared by the peers of a broadcast.
+type Encoded = Arc<[u8]>;
+
 /// Outgoing state of one peer; kept across reconnects so that late results of
 /// old in-flight messages are still accounted for.
-struct PeerState<M> {
+#[derive(Default)]
+struct PeerState {
     connected: bool,
     in_flight: usize,
-    queue: VecDeque<M>,
+    queue: VecDeque<Encoded>,
+    /// Encoded bytes in flight and queued: at most [`PEER_SEND_BUDGET_BYTES`]
+    /// (or one larger message alone).
+    bytes: usize,
     consecutive_timeouts: u32,
-}
-
-impl<M> Default for PeerState<M> {
-    fn default() -> Self {
-        Self { connected: false, in_flight: 0, queue: VecDeque::new(), consecutive_timeouts: 0 }
-    }
 }
 
 /// Outcome of one outbound one-way message.
@@ -67,9 +72,9 @@ where
     targets: HashMap<PeerId, Vec<Multiaddr>>,
     allowed: HashSet<PeerId>,
     redial_interval: Duration,
-    peers: HashMap<PeerId, PeerState<M>>,
-    /// One-way messages awaiting their ack.
-    in_flight: HashMap<OutboundRequestId, PeerId>,
+    peers: HashMap<PeerId, PeerState>,
+    /// One-way messages awaiting their ack, with their encoded size.
+    in_flight: HashMap<OutboundRequestId, (PeerId, usize)>,
     /// Sync requests awaiting their response.
     requests: HashMap<OutboundRequestId, oneshot::Sender<Result<R, NetError>>>,
     /// Inbound sync requests awaiting the application's answer.
@@ -156,15 +161,21 @@ where
 
     fn on_command(&mut self, command: Command<M, Q, R>) {
         match command {
-            Command::Send { to, message } => self.enqueue(to, message),
+            Command::Send { to, message } => {
+                if let Some(encoded) = self.encode(message) {
+                    self.enqueue(to, encoded);
+                }
+            }
             Command::Broadcast { message } => {
                 let connected: Vec<PeerId> = self.peers.iter().filter(|(_, state)| state.connected).map(|(peer, _)| *peer).collect();
                 tracing::trace!(peers = connected.len(), "broadcast");
-                if let Some((last, others)) = connected.split_last() {
-                    for peer in others {
-                        self.enqueue(*peer, message.clone());
+                if connected.is_empty() {
+                    return;
+                }
+                if let Some(encoded) = self.encode(message) {
+                    for peer in connected {
+                        self.enqueue(peer, encoded.clone());
                     }
-                    self.enqueue(*last, message);
                 }
             }
             Command::Request { to, request, reply } => {
@@ -193,33 +204,61 @@ where
         }
     }
 
+    /// Encodes a one-way message once, for every peer it goes to.
+    fn encode(&self, message: M) -> Option<Encoded> {
+        match encode(message) {
+            Ok(encoded) => Some(encoded),
+            Err(error) => {
+                tracing::warn!(%error, "cannot encode a message; dropping it");
+                self.shared.unencodable.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+        }
+    }
+
     /// Sends or queues a one-way message; drops it if the peer is not
-    /// connected or its queue is full.
-    fn enqueue(&mut self, to: PeerId, message: M) {
+    /// connected, its queue is full or its byte budget spent. Touches no
+    /// other peer's state, so a peer that does not read delays only itself.
+    fn enqueue(&mut self, to: PeerId, message: Encoded) {
+        let shared = &self.shared;
         let Some(state) = self.peers.get_mut(&to).filter(|s| s.connected) else {
             tracing::debug!(peer = %to, "peer not connected; dropping message");
+            shared.not_connected.fetch_add(1, Ordering::Relaxed);
             return;
         };
+        let size = message.len();
+        // A message larger than the whole budget goes alone.
+        if state.bytes > 0 && state.bytes.saturating_add(size) > PEER_SEND_BUDGET_BYTES {
+            tracing::debug!(peer = %to, outstanding = state.bytes, size, "peer's send budget spent; dropping message");
+            shared.over_budget.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         if state.in_flight < MAX_IN_FLIGHT_MESSAGES {
-            let id = self.swarm.behaviour_mut().msg.send_request(&to, message);
+            let id = self.swarm.behaviour_mut().msg.send_request(&to, Frame::Outgoing(message));
             state.in_flight += 1;
-            self.in_flight.insert(id, to);
+            self.in_flight.insert(id, (to, size));
         } else if state.queue.len() < PEER_QUEUE_CAPACITY {
             state.queue.push_back(message);
         } else {
             tracing::debug!(peer = %to, "outgoing queue full; dropping message");
+            shared.queue_full.fetch_add(1, Ordering::Relaxed);
+            return;
         }
+        state.bytes += size;
+        shared.send_bytes.fetch_add(size as u64, Ordering::Relaxed);
     }
 
     /// Accounts for a finished one-way message and sends queued ones.
     fn message_done(&mut self, id: OutboundRequestId, outcome: Outcome) {
-        let Some(peer) = self.in_flight.remove(&id) else {
+        let Some((peer, size)) = self.in_flight.remove(&id) else {
             return;
         };
         let Some(state) = self.peers.get_mut(&peer) else {
             return;
         };
         state.in_flight = state.in_flight.saturating_sub(1);
+        state.bytes -= size;
+        self.shared.send_bytes.fetch_sub(size as u64, Ordering::Relaxed);
         match outcome {
             Outcome::Acked => state.consecutive_timeouts = 0,
             Outcome::TimedOut => state.consecutive_timeouts += 1,
@@ -228,7 +267,7 @@ where
         if state.consecutive_timeouts >= MAX_CONSECUTIVE_TIMEOUTS {
             tracing::info!(%peer, "peer stopped acknowledging messages; closing its connections");
             state.consecutive_timeouts = 0;
-            state.queue.clear();
+            clear_queue(state, &self.shared);
             let _ = self.swarm.disconnect_peer_id(peer);
             return;
         }
@@ -236,9 +275,10 @@ where
             let Some(message) = state.queue.pop_front() else {
                 break;
             };
-            let id = self.swarm.behaviour_mut().msg.send_request(&peer, message);
+            let size = message.len();
+            let id = self.swarm.behaviour_mut().msg.send_request(&peer, Frame::Outgoing(message));
             state.in_flight += 1;
-            self.in_flight.insert(id, peer);
+            self.in_flight.insert(id, (peer, size));
         }
     }
 
@@ -272,7 +312,7 @@ where
                     tracing::info!(peer = %peer_id, ?cause, "peer disconnected");
                     if let Some(state) = self.peers.get_mut(&peer_id) {
                         state.connected = false;
-                        state.queue.clear();
+                        clear_queue(state, &self.shared);
                     }
                     lock(&self.shared.connected).remove(&peer_id);
                     self.control_event(NetEvent::Disconnected(peer_id));
@@ -310,11 +350,15 @@ where
         }
     }
 
-    fn on_message_event(&mut self, event: RrEvent<M, ()>) {
+    fn on_message_event(&mut self, event: RrEvent<Frame<M>, ()>) {
         match event {
             RrEvent::Message { peer, message: RrMessage::Request { request, channel, .. }, .. } => {
                 // Ack first: it only paces the sender.
                 let _ = self.swarm.behaviour_mut().msg.send_response(channel, ());
+                // The codec reads every request as `Incoming`.
+                let Frame::Incoming(request) = request else {
+                    return;
+                };
                 if !self.allowed.contains(&peer) {
                     tracing::warn!(%peer, "message from a peer outside the allowlist; ignored");
                     return;
@@ -447,6 +491,14 @@ where
             Err(error) => tracing::debug!(%peer, %error, "cannot dial"),
         }
     }
+}
+
+/// Drops a peer's queued messages (not its in-flight ones, whose results
+/// still come) and their bytes.
+fn clear_queue(state: &mut PeerState, shared: &Shared) {
+    let queued: usize = state.queue.drain(..).map(|message| message.len()).sum();
+    state.bytes -= queued;
+    shared.send_bytes.fetch_sub(queued as u64, Ordering::Relaxed);
 }
 
 fn map_failure(error: OutboundFailure) -> NetError {
