@@ -131,7 +131,7 @@ fn each_mock_alone() {
     // The old messages were sent (the run passing is not for want of them).
     let mut sim = Sim::new(scenario_mock_outdated(9_300_000));
     sim.run();
-    assert!(sim.outdated_sent > 100, "{} old messages sent again", sim.outdated_sent);
+    assert!(sim.outdated_sent >= 20, "{} old messages sent again", sim.outdated_sent);
 }
 
 /// Heavier loss, up to three partitions and three crashes. CI runs a few
