@@ -40,7 +40,7 @@ const HONEST: [usize; 3] = [0, 1, 2];
 const MAX_RSS_KIB: u64 = 144 * 1024;
 
 /// Votes and proposals more than this many views ahead of a validator's own
-/// are refused (`FUTURE_VOTE_WINDOW` in node/src/consensus/core.rs).
+/// are refused (`FUTURE_VOTE_WINDOW` in consensus/src/core.rs).
 const WINDOW: u64 = 64;
 
 /// What the endpoint has seen of the honest validators' messages.
@@ -988,5 +988,14 @@ fn a_slow_reader_neither_stalls_nor_bloats_the_honest_validators() {
         last.after,
         started.elapsed()
     );
+    // What each honest validator holds for its peers, as /metrics reports it:
+    // at most the budget for each of its three peers.
+    for i in HONEST {
+        let queued = gauge(&c, i, "network_send_bytes");
+        let over = metrics(&c, i).get("coldchain_network_send_dropped{reason=\"over_budget\"}").copied();
+        eprintln!("node {i}: {queued} bytes queued or in flight to peers, {over:?} dropped over budget");
+        assert!(over.is_some(), "the drops over budget are in /metrics");
+        assert!(queued <= 3 * coldchain_node::network::PEER_SEND_BUDGET_BYTES as u64, "node {i}: {queued} bytes held for peers");
+    }
     assert_no_evidence(&c);
 }

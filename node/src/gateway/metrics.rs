@@ -54,6 +54,8 @@ pub struct Metrics {
     body_log_garbage: Gauge,
     body_log_reclaimed: Gauge,
     refused: Family<ReasonLabels, Gauge>,
+    send_dropped: Family<ReasonLabels, Gauge>,
+    send_bytes: Gauge,
     requests: Family<RouteLabels, Counter>,
     latency: Family<RouteLabels, Histogram>,
 }
@@ -89,6 +91,13 @@ impl Default for Metrics {
             "Consensus messages from peers dropped since the process started, by reason (docs/OPERATIONS.md)",
             refused.clone(),
         );
+        let send_dropped = Family::<ReasonLabels, Gauge>::default();
+        registry.register(
+            "network_send_dropped",
+            "Messages to peers this node dropped instead of sending since the process started, by reason: not_connected, queue_full, over_budget (a peer that does not read), unencodable",
+            send_dropped.clone(),
+        );
+        let send_bytes = gauge(&mut registry, "network_send_bytes", "Encoded bytes of messages queued or in flight to peers (at most 64 MiB a peer)");
         let requests = Family::<RouteLabels, Counter>::default();
         registry.register("gateway_requests", "Gateway requests by route and outcome", requests.clone());
         let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| Histogram::new(exponential_buckets(0.0005, 2.0, 16)));
@@ -109,6 +118,8 @@ impl Default for Metrics {
             body_log_garbage,
             body_log_reclaimed,
             refused,
+            send_dropped,
+            send_bytes,
             requests,
             latency,
         }
@@ -178,6 +189,16 @@ fn refresh(gw: &Gateway) -> (u64, u64, usize) {
     m.body_log.set(live.body_log_bytes as i64);
     m.body_log_garbage.set(live.body_log_garbage_bytes as i64);
     m.body_log_reclaimed.set(live.body_log_reclaimed_bytes as i64);
+    let drops = s.network.send_drops();
+    for (reason, n) in [
+        ("not_connected", drops.not_connected),
+        ("queue_full", drops.queue_full),
+        ("over_budget", drops.over_budget),
+        ("unencodable", drops.unencodable),
+    ] {
+        m.send_dropped.get_or_create(&ReasonLabels { reason: reason.to_string() }).set(n as i64);
+    }
+    m.send_bytes.set(s.network.send_bytes() as i64);
     for (reason, n) in &live.refused {
         m.refused.get_or_create(&ReasonLabels { reason: reason.to_string() }).set(*n as i64);
     }
