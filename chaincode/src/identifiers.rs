@@ -37,7 +37,7 @@ pub fn uscc_with_check(first17: &str) -> String {
 }
 
 /// GS1 mod-10 check: weights 3,1,3,… from the right, over the digits before the check digit.
-fn gs1_check_digit(body: &[u8]) -> u8 {
+pub(crate) fn gs1_check_digit(body: &[u8]) -> u8 {
     let sum: u32 = body.iter().rev().enumerate().map(|(i, d)| (d - b'0') as u32 * if i % 2 == 0 { 3 } else { 1 }).sum();
     ((10 - sum % 10) % 10) as u8
 }

@@ -22,6 +22,7 @@
 pub mod canonical;
 pub mod dictionary;
 pub mod fields;
+pub mod gs1;
 pub mod hash;
 pub mod identifiers;
 pub mod images;
