@@ -475,7 +475,7 @@ fn refused_records_name_field_and_rule_and_store_nothing() {
     // A product batch whose quarantine certificate number is no such number.
     let mut batch = record_of("stock the imported batch");
     batch["quarantineInfo"]["quarantineNumber"] = json!("13030022600012");
-    batch["traceCode"] = json!("0106901234001238101BY9067");
+    batch["traceCode"] = json!("0106901234001235101BY9067");
     let (body, id) = sign_record(chain, importer, batch);
     let r = refuse(2, &body);
     assert_eq!(r["field"], "record.quarantineInfo.quarantineNumber", "{r}");
@@ -554,7 +554,7 @@ fn an_alert_warns_associated_holders_and_closes_only_when_every_province_has_act
     let mut second = all.iter().find(|s| s.note.starts_with("stock the imported batch")).unwrap().record.clone();
     second["batch"] = json!("L2");
     second["quarantineInfo"]["batch"] = json!("BY9067");
-    second["traceCode"] = json!("0106901234001238101BY9067");
+    second["traceCode"] = json!("0106901234001235101BY9067");
     for (k, v) in [("Number_of_pieces", 100), ("weight", 2000), ("inventory", 100), ("inventoryWeight", 2000)] {
         second[k] = json!(v);
     }

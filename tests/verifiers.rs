@@ -268,7 +268,7 @@ fn python_and_java_verifiers_agree_with_coldchain_verify() {
     let state_queries: Vec<(&str, String, Option<&SigningKey>)> = vec![
         ("code", format!("scheme=HE-GS1&code={}", scenario::HEBEI_CODE), None),
         ("code-absent", format!("scheme={}&code=BJ110105000000000ZZ", scenario::RETAIL.0), None),
-        ("code-absent-2", "scheme=HE-GS1&code=0106901234001238101ZZ0001".to_string(), None),
+        ("code-absent-2", "scheme=HE-GS1&code=0106901234001235101ZZ0001".to_string(), None),
         ("seen", format!("key={seen_key}"), Some(&beijing)),
         ("seen-absent", format!("key=03{}", "ab".repeat(32)), Some(&hebei)),
         ("enterprise", format!("enterprise={}", scenario::uscc("hebei-importer")), Some(&hebei)),

@@ -537,17 +537,18 @@ mod tests {
     }
 
     #[test]
-    fn hebei_demo_code_fails_the_gtin_check_digit() {
+    fn the_hebei_demo_code_is_a_gtin_and_a_lot() {
         use crate::scenario::HEBEI_CODE;
         let pattern = regex::Regex::new(r"^01\d{14}10[0-9A-Z]{1,20}$").unwrap();
         assert!(pattern.is_match(HEBEI_CODE));
-        assert_eq!(err(HEBEI_CODE), "AI (01): check digit is 8 but the mod-10 rule gives 5");
-        // With the digit the rule gives: GTIN then lot, the lot last, no GS.
-        let fixed = HEBEI_CODE.replacen("06901234001238", "06901234001235", 1);
-        let es = parse_element_string(&fixed).unwrap();
+        // GTIN then lot, the lot last, no GS.
+        let es = parse_element_string(HEBEI_CODE).unwrap();
         assert_eq!((es.gtin(), es.lot()), (Some("06901234001235"), Some("1BY9066")));
-        assert_eq!(es.to_plain(), fixed);
-        assert!(pattern.is_match(&es.to_plain()));
+        assert_eq!(es.to_plain(), HEBEI_CODE);
+        // The demo's code had the check digit 8 until this parser read it.
+        let wrong = HEBEI_CODE.replacen("06901234001235", "06901234001238", 1);
+        assert!(pattern.is_match(&wrong), "the scheme's pattern alone lets it pass");
+        assert_eq!(err(&wrong), "AI (01): check digit is 8 but the mod-10 rule gives 5");
         assert_eq!(DigitalLink::from_element_string(&es).unwrap().to_uri(""), "/01/06901234001235/10/1BY9066");
     }
 
