@@ -332,6 +332,34 @@ fn the_story_traces_across_three_provinces_proves_offline_and_every_node_agrees(
         assert!(codes.contains(&(s.to_string(), k.to_string())), "{s} {k} missing from {codes:?}");
     }
 
+    // The same code as a GS1 Digital Link, on Tianjin's node: a redirect to
+    // its resolution, and a linkset reaching every province's resolver for
+    // its own code of the lot; a wrong check digit names AI (01).
+    let no_redirects: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into();
+    let dl = "/01/06901234001235/10/1BY9066";
+    let resp = no_redirects.get(&c.url(1, dl)).call().unwrap();
+    assert_eq!(resp.status().as_u16(), 307);
+    let location = resp.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    assert_eq!(location, format!("/v1/codes/HE-GS1/{}", scenario::HEBEI_CODE));
+    assert!(resp.headers().get("link").and_then(|v| v.to_str().ok()).is_some_and(|l| l.contains("rel=\"linkset\"")));
+    let mut resp = no_redirects.get(&c.url(1, &format!("{dl}?linkType=all"))).call().unwrap();
+    assert_eq!(resp.headers().get("content-type").and_then(|v| v.to_str().ok()), Some("application/linkset+json"));
+    let linkset: serde_json::Value = resp.body_mut().read_json().unwrap();
+    let hrefs: Vec<String> = linkset["linkset"][0]["https://gs1.org/voc/traceability"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{linkset}"))
+        .iter()
+        .map(|l| l["href"].as_str().unwrap().to_string())
+        .collect();
+    for code in [scenario::TIANJIN_CODE, scenario::BEIJING_WHOLESALE_CODE, scenario::BEIJING_RETAIL_CODE] {
+        assert!(hrefs.iter().any(|h| h.contains(code)), "{code} missing from the linkset: {linkset}");
+    }
+    let (code, env) = get(&c.url(1, "/01/06901234001238/10/1BY9066"));
+    assert_eq!((code, env["result"]["field"].as_str()), (400, Some("path")), "{env}");
+    assert!(env["message"].as_str().unwrap().contains("AI (01): check digit is 8 but the mod-10 rule gives 5"), "{env}");
+    let (code, description) = get(&c.url(1, "/.well-known/gs1resolver"));
+    assert_eq!((code, &description["supportedPrimaryKeys"]), (200, &json!(["01"])), "{description}");
+
     // CSV: a header and one row per step; SVG: an SVG document.
     let file = |node: usize, path: String| -> String {
         let (code, _, body) = get_raw_with(&c.url(node, &path), &c.signed_read(node, &path, &beijing));

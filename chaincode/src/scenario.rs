@@ -292,32 +292,48 @@ pub fn steps(today: NaiveDate, public_key: impl Fn(&str) -> String) -> Vec<Step>
     s
 }
 
+/// Applies the story to a bare test chain ([`crate::testkit::Chain`]), one
+/// record a block, each signed by its [`Signer`]'s test key; returns each
+/// step's note with its receipt.
+pub fn play(chain: &mut crate::testkit::Chain) -> Vec<(&'static str, crate::Receipt)> {
+    use crate::testkit::{admin_key, key};
+    let today = chain.ctx().date();
+    let mut alert: Option<crate::TxId> = None;
+    let mut receipts = Vec::new();
+    for step in steps(today, |l| hex::encode(key(l).verifying_key().to_bytes())) {
+        let signer = match step.signer {
+            Signer::Admin(b) => admin_key(b),
+            Signer::Enterprise(l) => key(l),
+        };
+        let mut record = step.record;
+        if let Some(alert) = alert.filter(|_| record.get("alertId").is_some()) {
+            record["alertId"] = json!(alert.to_string());
+        }
+        let r = chain.submit(&signer, record);
+        if step.note.contains("alert") && alert.is_none() {
+            alert = Some(r.tx_id);
+        }
+        receipts.push((step.note, r));
+    }
+    receipts
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::Outcome;
     use crate::state::trace::Direction;
-    use crate::testkit::{Chain, admin_key, key};
+    use crate::testkit::Chain;
 
     /// The whole story applies on a bare chain, and the alert reaches every
     /// holder in all three provinces.
     #[test]
     fn the_story_applies_and_traces_across_three_provinces() {
         let mut chain = Chain::new();
-        let today = chain.ctx().date();
         let mut alert: Option<crate::TxId> = None;
-        for step in steps(today, |l| hex::encode(key(l).verifying_key().to_bytes())) {
-            let signer = match step.signer {
-                Signer::Admin(b) => admin_key(b),
-                Signer::Enterprise(l) => key(l),
-            };
-            let mut record = step.record;
-            if record.get("alertId").is_some() {
-                record["alertId"] = json!(alert.expect("the alert comes first").to_string());
-            }
-            let r = chain.submit(&signer, record);
-            assert_eq!(r.outcome, Outcome::Applied, "{}", step.note);
-            if step.note.contains("alert") && alert.is_none() {
+        for (note, r) in play(&mut chain) {
+            assert_eq!(r.outcome, Outcome::Applied, "{note}");
+            if note.contains("alert") && alert.is_none() {
                 alert = Some(r.tx_id);
             }
         }

@@ -48,6 +48,7 @@ in docs/PROOFS.md. Routes that answer files or streams (`/`, `/openapi.json`, `/
         (name = "auditors", description = "Anyone checking the chain: transactions, blocks, proof bundles verified offline, the state digest."),
         (name = "operators", description = "A bureau's node operators: status, liveness, readiness, metrics, export, this document."),
         (name = "national interface", description = "The national platform's report interfaces of seed 000 §2 (HTTP Basic)."),
+        (name = "GS1 Digital Link", description = "A GS1-conformant resolver over every GS1 code on chain: `/01/{gtin}/10/{lot}` answers with a redirect or the lot's linkset (each province's resolver for its code of the same goods, the trace, the state proof)."),
     )
 )]
 pub struct ApiDoc;

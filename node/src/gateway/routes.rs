@@ -17,8 +17,8 @@
 use super::access::{self, Caller};
 use super::envelope::{ApiError, ErrorCode};
 use super::{
-    Gateway, apps, dictionaries, explorer, export, handlers, lots, metrics, national, openapi, search, state_proof, statistics, templates, trace,
-    warnings,
+    Gateway, apps, dictionaries, explorer, export, gs1, handlers, lots, metrics, national, openapi, search, state_proof, statistics, templates,
+    trace, warnings,
 };
 use axum::Router;
 use axum::extract::{FromRequestParts, Request, State};
@@ -174,6 +174,8 @@ pub fn declared() -> Vec<Route> {
         declare(Bureaus, Request, routes!(statistics::statistics)),
         declare(Bureaus, Request, routes!(statistics::reports)),
         declare(Bureaus, Request, routes!(statistics::unreported)),
+        declare(Anyone, Request, routes!(gs1::description)),
+        declare(Anyone, Request, routes!(gs1::resolve)),
         declare(Anyone, Request, routes!(dictionaries::dictionaries)),
         declare(Anyone, Request, routes!(dictionaries::dictionary)),
         declare(Anyone, Request, routes!(templates::template)),
@@ -326,7 +328,7 @@ mod tests {
             assert_eq!((r.paths.paths.len(), operations), (1, 1), "{} {}: one handler, one path, one method", r.method, r.path);
             assert!(seen.insert((r.method.to_string(), r.path.clone())), "{} {} is declared twice", r.method, r.path);
         }
-        assert_eq!(routes.len(), 38);
+        assert_eq!(routes.len(), 40);
     }
 
     #[test]
