@@ -70,21 +70,21 @@ pub fn steps(today: NaiveDate, public_key: impl Fn(&str) -> String) -> Vec<Step>
     let mut s = Vec::new();
     let mut step = |wave: u32, signer: Signer, note: &'static str, record: Value| s.push(Step { wave, signer, note, record });
     // 1. Each province's bureau registers its code scheme and enrols its enterprises.
-    for (bureau, province, id, name, pattern) in [
-        ("hebei", "130000", "HE-GS1", "河北冷链追溯码（GS1 元素串）", r"01\d{14}10[0-9A-Z]{1,20}"),
-        ("tianjin", "120000", "TJ-ZS", "天津冷链食品追溯码", r"TJ\d{16}"),
-        ("beijing", "110000", "BJ-ZS", "北京冷链食品追溯码", r"BJ\d{15}[0-9A-Z]{2}"),
+    for (bureau, province, id, name, pattern, gs1) in [
+        ("hebei", "130000", "HE-GS1", "河北冷链追溯码（GS1 元素串）", r"01\d{14}10[0-9A-Z]{1,20}", true),
+        ("tianjin", "120000", "TJ-ZS", "天津冷链食品追溯码", r"TJ\d{16}", false),
+        ("beijing", "110000", "BJ-ZS", "北京冷链食品追溯码", r"BJ\d{15}[0-9A-Z]{2}", false),
     ] {
-        step(
-            1,
-            Signer::Admin(bureau),
-            "register the province's code scheme",
-            json!({
-                "type": "code_scheme", "schemeId": id, "province": province, "name": name, "pattern": pattern,
-                "resolverUrl": format!("https://trace.{bureau}.example.gov.cn/code/{{code}}"),
-                "ruleDocSha256": crate::Hash::digest(format!("{id} coding rule v1").as_bytes()).to_hex(), "issuedCount": 120000
-            }),
-        );
+        let mut record = json!({
+            "type": "code_scheme", "schemeId": id, "province": province, "name": name, "pattern": pattern,
+            "resolverUrl": format!("https://trace.{bureau}.example.gov.cn/code/{{code}}"),
+            "ruleDocSha256": crate::Hash::digest(format!("{id} coding rule v1").as_bytes()).to_hex(), "issuedCount": 120000
+        });
+        if gs1 {
+            // Hebei's codes are GS1 element strings: GTIN (01) and lot (10).
+            record["codeSyntax"] = json!("gs1");
+        }
+        step(1, Signer::Admin(bureau), "register the province's code scheme", record);
     }
     for (label, bureau, name, kind, district, lat, lon) in ENTERPRISES {
         step(

@@ -1333,6 +1333,32 @@ fn a_scheme_pattern_matches_whole_codes() {
     ok(&w.chain.submit(&k, batch_rec("HE00000001", QN, BATCH, 1, "1")));
 }
 
+/// Issue 20: a scheme whose codes are GS1 element strings checks each code
+/// by the GS1 rules as well as by its pattern, naming the AI and the rule.
+#[test]
+fn a_gs1_schemes_codes_are_checked_by_the_gs1_rules() {
+    let mut w = World::new();
+    let bj = admin_key("beijing");
+    let gs1_scheme = patch(scheme_rec("bj-gs1", BJ, r"01\d{14}10[0-9A-Z]{1,20}"), json!({"codeSyntax": "gs1"}));
+    refuse(&mut w.chain, &bj, patch(gs1_scheme.clone(), json!({"codeSyntax": "gs2"})), "record.codeSyntax", "is \"gs1\"");
+    ok(&w.chain.submit(&bj, gs1_scheme));
+    assert!(w.chain.state.ledger().schemes()["bj-gs1"].gs1);
+    let k = w.wholesaler.key.clone();
+    let batch = |code: &str| patch(batch_rec(code, QN, BATCH, 1, "1"), json!({"traceCodeScheme": "bj-gs1"}));
+    // The pattern alone lets a wrong check digit through; the GS1 rules do not.
+    refuse(&mut w.chain, &k, batch("010950600013435310LOT7"), "record.traceCode", "AI (01): check digit is 3 but the mod-10 rule gives 2");
+    refuse(&mut w.chain, &k, batch("0109506000134352101234567890ABCDEFGHIJK"), "record.traceCode", "does not match");
+    ok(&w.chain.submit(&k, batch("010950600013435210LOT7")));
+    // Unnamed, the code finds its scheme by the pattern and is then checked.
+    refuse(&mut w.chain, &k, batch_rec("010950600013435310LOT8", QN, BATCH, 1, "1"), "record.traceCode", "AI (01): check digit is 3");
+    // A link into the scheme is checked the same way.
+    refuse(&mut w.chain, &k, link_rec("bj-gs1", "010950600013435210LOT7", "bj-gs1", "0195060001343531"), "record.to.code", "does not match");
+    refuse(&mut w.chain, &k, link_rec("bj-gs1", "010950600013435210LOT7", "bj-gs1", "0109506000134353109"), "record.to.code", "AI (01)");
+    // A scheme without codeSyntax keeps its pattern alone.
+    ok(&w.chain.submit(&bj, scheme_rec("bj-plain", BJ, r"02\d{14}10[0-9A-Z]{1,20}")));
+    assert!(!w.chain.state.ledger().schemes()["bj-plain"].gs1);
+}
+
 #[test]
 fn a_scheme_pattern_means_ascii_by_backslash_d_w_s() {
     let mut w = World::new();

@@ -63,11 +63,8 @@ impl CodeLinkRecord {
                 ),
             ));
         }
-        if !to_scheme.matches(&self.to.code) {
-            return Err(RecordError::new(
-                format!("{}.code", self.to.path),
-                format!("\"{}\" does not match scheme {}'s pattern {}", self.to.code, to_scheme.scheme_id, to_scheme.pattern),
-            ));
+        if let Some(rule) = to_scheme.code_problem(&self.to.code) {
+            return Err(RecordError::new(format!("{}.code", self.to.path), rule));
         }
         let from_scheme = l.schemes().get(&self.from.scheme).ok_or_else(|| {
             RecordError::new(format!("{}.scheme", self.from.path), format!("no code scheme \"{}\" is registered", self.from.scheme))
@@ -75,11 +72,8 @@ impl CodeLinkRecord {
         let (lot, from_is_new) = match l.code(&self.from.scheme, &self.from.code) {
             Some(e) => (e.lot, false),
             None => {
-                if !from_scheme.matches(&self.from.code) {
-                    return Err(RecordError::new(
-                        format!("{}.code", self.from.path),
-                        format!("\"{}\" does not match scheme {}'s pattern", self.from.code, from_scheme.scheme_id),
-                    ));
+                if let Some(rule) = from_scheme.code_problem(&self.from.code) {
+                    return Err(RecordError::new(format!("{}.code", self.from.path), rule));
                 }
                 let (Some(n), Some(b)) = (&self.quarantine_number, &self.batch) else {
                     return Err(RecordError::new(

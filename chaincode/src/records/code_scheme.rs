@@ -19,9 +19,11 @@ pub struct CodeSchemeRecord {
     pub resolver_url: String,
     pub rule_doc_sha256: Hash,
     pub issued_count: u64,
+    /// `codeSyntax: "gs1"`: the codes are GS1 element strings.
+    pub gs1: bool,
 }
 
-const FIELDS: &str = "schemeId, province, name, pattern, resolverUrl, ruleDocSha256, issuedCount";
+const FIELDS: &str = "schemeId, province, name, pattern, resolverUrl, ruleDocSha256, issuedCount, codeSyntax";
 
 /// Compiles a scheme's pattern, anchored so that it must match a whole code.
 ///
@@ -143,8 +145,13 @@ impl CodeSchemeRecord {
         let rule_doc_sha256 =
             doc.parse().map_err(|_| RecordError::new(doc_path, "is the SHA-256 of the coding rule document, 64 hexadecimal characters"))?;
         let (issued_count, _) = f.opt_count("issuedCount", &[])?.unwrap_or((0, String::new()));
+        let gs1 = match f.opt_str_at("codeSyntax", &[], 16)? {
+            None => false,
+            Some((syntax, _)) if syntax == "gs1" => true,
+            Some((_, path)) => return Err(RecordError::new(path, "is \"gs1\" (the codes are GS1 element strings) or absent")),
+        };
         f.finish(FIELDS)?;
-        Ok(CodeSchemeRecord { scheme_id, province, name, pattern, resolver_url, rule_doc_sha256, issued_count })
+        Ok(CodeSchemeRecord { scheme_id, province, name, pattern, resolver_url, rule_doc_sha256, issued_count, gs1 })
     }
 
     pub fn validate(&self, l: &Ledger, cx: &Cx) -> Result<()> {
@@ -175,6 +182,7 @@ impl CodeSchemeRecord {
             issued_count: self.issued_count,
             updated_at: cx.block.height,
             tx: cx.tx,
+            gs1: self.gs1,
             regex,
         });
     }

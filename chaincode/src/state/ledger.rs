@@ -370,6 +370,11 @@ pub struct CodeScheme {
     pub issued_count: u64,
     pub updated_at: u64,
     pub tx: TxId,
+    /// The codes are GS1 element strings (`codeSyntax: "gs1"`): besides the
+    /// pattern, each is checked by the GS1 rules (check digits, AI lengths
+    /// and characters). Absent from the bytes when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub gs1: bool,
     #[serde(skip)]
     pub regex: Option<regex::Regex>,
 }
@@ -377,6 +382,20 @@ pub struct CodeScheme {
 impl CodeScheme {
     pub fn matches(&self, code: &str) -> bool {
         self.regex.as_ref().is_some_and(|r| r.is_match(code))
+    }
+
+    /// Why `code` is not a code of this scheme: it does not match the
+    /// pattern, or (a GS1 scheme) it breaks a GS1 rule; `None` when it is.
+    pub fn code_problem(&self, code: &str) -> Option<String> {
+        if !self.matches(code) {
+            return Some(format!("\"{code}\" does not match scheme {}'s pattern {}", self.scheme_id, self.pattern));
+        }
+        if self.gs1
+            && let Err(e) = crate::gs1::parse_element_string(code)
+        {
+            return Some(format!("\"{code}\" is not a GS1 element string, as scheme {}'s codes are: {e}", self.scheme_id));
+        }
+        None
     }
 }
 
@@ -1046,14 +1065,11 @@ impl Ledger {
     pub fn scheme_for(&self, code: &str, named: Option<&str>, province: &str) -> Result<&CodeScheme, String> {
         if let Some(id) = named {
             let s = self.schemes.get(id).ok_or_else(|| format!("no code scheme \"{id}\" is registered"))?;
-            if !s.matches(code) {
-                return Err(format!("\"{code}\" does not match scheme {id}'s pattern {}", s.pattern));
-            }
-            return Ok(s);
+            return s.code_problem(code).map_or(Ok(s), Err);
         }
         let mut found = self.schemes.values().filter(|s| s.province == province && s.matches(code));
         match (found.next(), found.next()) {
-            (Some(s), None) => Ok(s),
+            (Some(s), None) => s.code_problem(code).map_or(Ok(s), Err),
             (Some(a), Some(b)) => Err(format!(
                 "\"{code}\" matches more than one of province {province}'s schemes ({}, {}); name it in traceCodeScheme",
                 a.scheme_id, b.scheme_id
