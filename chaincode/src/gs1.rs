@@ -461,7 +461,7 @@ fn percent_decode(s: &str) -> Result<String, Gs1Error> {
 }
 
 /// Percent-encodes every byte except RFC 3986 unreserved characters and `keep`.
-fn percent_encode(s: &str, keep: &str) -> String {
+pub fn percent_encode(s: &str, keep: &str) -> String {
     let plain = |b: u8| b.is_ascii_alphanumeric() || b"-._~".contains(&b) || keep.as_bytes().contains(&b);
     s.bytes().map(|b| if plain(b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
 }

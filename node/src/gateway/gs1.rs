@@ -15,7 +15,7 @@ use super::envelope::{ApiError, ErrorCode};
 use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use coldchain_chaincode::gs1::{DigitalLink, ElementString, parse_digital_link};
+use coldchain_chaincode::gs1::{DigitalLink, ElementString, parse_digital_link, percent_encode};
 use coldchain_chaincode::state::trace::Resolution;
 use serde_json::{Value, json};
 
@@ -165,15 +165,7 @@ fn query(scheme: &str, code: &str) -> String {
 
 /// Percent-encodes all but RFC 3986's unreserved characters.
 fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    percent_encode(s, "")
 }
 
 /// `//host` of the request (a scheme-relative reference: the node may
