@@ -235,7 +235,7 @@ fn a_validator_of_the_earlier_wire_version_is_sent_whole_proposals() {
             got
         });
         for event in window {
-            if let NetEvent::Message { from, message: EarlierWireMessage::Proposal { proposal, txs } } = event {
+            if let NetEvent::Message { from, message: EarlierWireMessage::Proposal { proposal, txs }, .. } = event {
                 let h = &proposal.header;
                 let ids: Vec<_> = txs.iter().map(Transaction::id).collect();
                 assert_eq!(ids.len(), h.tx_count as usize, "proposal at height {} from {from}: body and header disagree", h.height);

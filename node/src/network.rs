@@ -59,6 +59,7 @@
 
 mod behaviour;
 mod event_loop;
+pub use behaviour::Received;
 mod inbox;
 /// A Byzantine peer that never reads, for tests (not used by the validator).
 pub mod slow_reader;
@@ -162,8 +163,10 @@ pub fn peer_id_of(public_key: &[u8; 32]) -> PeerId {
 /// What the network reports to the application.
 #[derive(Debug)]
 pub enum NetEvent<M, Q, R> {
-    /// A one-way message from a peer.
-    Message { from: PeerId, message: M },
+    /// A one-way message from a peer. `received` holds the message's bytes
+    /// against its connection's read budget until it is dropped: drop it once
+    /// the message is handled (dropping the event does).
+    Message { from: PeerId, message: M, received: Received },
     /// A block-sync request; send the answer on `reply`, or drop `reply` to
     /// refuse (the requester then gets [`NetError::NoResponse`]).
     Request { from: PeerId, request: Q, reply: oneshot::Sender<R> },
@@ -228,6 +231,8 @@ struct Shared {
     queue_full: AtomicU64,
     over_budget: AtomicU64,
     unencodable: AtomicU64,
+    /// Received messages held against the connections' read budgets.
+    read: Arc<behaviour::ReadStats>,
 }
 
 /// One-way messages dropped by this validator before they were sent, by
@@ -353,6 +358,19 @@ where
         self.shared.send_bytes.load(Ordering::Relaxed)
     }
 
+    /// Encoded bytes of received messages that are being read or that the
+    /// application has not handled yet, all connections (at most
+    /// `max_message_bytes` per connection).
+    pub fn read_bytes(&self) -> u64 {
+        self.shared.read.held.load(Ordering::Relaxed)
+    }
+
+    /// Received messages refused because their connection already held
+    /// `max_message_bytes` of unhandled messages.
+    pub fn read_refused(&self) -> u64 {
+        self.shared.read.over_budget.load(Ordering::Relaxed)
+    }
+
     /// This validator's peer id.
     pub fn local_peer_id(&self) -> PeerId {
         self.local_peer_id
@@ -411,12 +429,12 @@ where
         }
     }
 
-    let mut swarm = behaviour::build_swarm::<M, Q, R>(keypair, &config, &allowed)?;
+    let shared = Arc::new(Shared::default());
+    let mut swarm = behaviour::build_swarm::<M, Q, R>(keypair, &config, &allowed, shared.read.clone())?;
     let listen_err = |reason: String| NetError::Listen { addr: config.listen.clone(), reason };
     swarm.listen_on(config.listen.clone()).map_err(|e| listen_err(error_chain(&e)))?;
 
     // Wait for the first bound address (nothing else can happen before).
-    let shared = Arc::new(Shared::default());
     let wait_listen = async {
         loop {
             match swarm.select_next_some().await {
@@ -538,7 +556,7 @@ mod tests {
         let mut got = 0;
         while got < 10 {
             match tokio::time::timeout(Duration::from_secs(30), delivered.recv()).await.expect("the reading peer's messages arrive") {
-                Some(NetEvent::Message { from, message }) => {
+                Some(NetEvent::Message { from, message, .. }) => {
                     assert_eq!((from, message.0.len()), (sender, 100));
                     got += 1;
                 }
@@ -553,6 +571,60 @@ mod tests {
         let fit = PEER_SEND_BUDGET_BYTES / (MIB + 16);
         assert_eq!(drops, SendDrops { over_budget: (sent - fit) as u64, ..SendDrops::default() });
         assert!(outstanding >= (fit * MIB) as u64, "the slow peer's messages are still outstanding: {outstanding}");
+    }
+
+    /// Issue 17 finding 1: what a peer sends is bounded by bytes per
+    /// connection. The application takes nothing while a peer sends 48
+    /// messages of 1 MiB at once (each on its own stream). Without the read
+    /// budget all 48 MiB were decoded and held for the application; with
+    /// it, at most `max_message_bytes` (8 MiB here), the rest refused while
+    /// read, and another peer's message still arrives.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_peer_flooding_large_messages_holds_at_most_the_read_budget() {
+        let (victim, flooder, honest) = (peer_of_seed(4), peer_of_seed(5), peer_of_seed(6));
+        let (net, mut events) = start(4, Vec::new(), vec![flooder, honest]).await;
+        let at = net.listen_addrs()[0].clone().with(Protocol::P2p(victim));
+        let (flood, _flood_events) = start(5, vec![at.clone()], vec![victim]).await;
+        let (honest_net, _honest_events) = start(6, vec![at], vec![victim]).await;
+        wait_until("both peers are connected", || {
+            net.connected_peers().len() == 2 && flood.connected_peers() == [victim] && honest_net.connected_peers() == [victim]
+        })
+        .await;
+
+        const MIB: usize = 1 << 20;
+        const SENT: usize = 48;
+        let budget = 8 * MIB as u64;
+        for i in 0..SENT {
+            flood.send(victim, Blob(vec![i as u8; MIB]));
+        }
+        // Each message is either handed to the application or refused.
+        wait_until("every flood message is delivered or refused", || events.len() + net.read_refused() as usize >= SENT).await;
+        assert!(net.read_bytes() <= budget, "{} bytes held for the application, over the budget", net.read_bytes());
+        let refused = net.read_refused() as usize;
+        assert!(refused >= SENT - 8, "only {refused} of {SENT} refused");
+
+        honest_net.send(victim, Blob(vec![7; 100]));
+        let (mut flood_bytes, mut flood_messages) = (0, 0);
+        loop {
+            let event = tokio::time::timeout(Duration::from_secs(30), events.recv()).await.expect("the honest peer's message arrives");
+            match event {
+                Some(NetEvent::Message { from, message, received }) if from == flooder => {
+                    assert!(received.bytes() > MIB, "a message's share is its encoding");
+                    flood_bytes += message.0.len() as u64;
+                    flood_messages += 1;
+                }
+                Some(NetEvent::Message { from, message, .. }) => {
+                    assert_eq!((from, message.0.len()), (honest, 100));
+                    break;
+                }
+                Some(_) => {}
+                None => panic!("network stopped"),
+            }
+        }
+        assert!(flood_bytes <= budget, "the application was handed {flood_bytes} bytes of the flood");
+        assert_eq!(flood_messages + refused, SENT);
+        // Handled messages give their bytes back.
+        wait_until("the budget is given back", || net.read_bytes() == 0).await;
     }
 
     #[test]

@@ -86,7 +86,7 @@ async fn next_message(events: &mut Events, within: Duration) -> Option<(PeerId, 
     let deadline = Instant::now() + within;
     loop {
         match tokio::time::timeout_at(deadline, events.recv()).await {
-            Ok(Some(NetEvent::Message { from, message })) => return Some((from, message)),
+            Ok(Some(NetEvent::Message { from, message, .. })) => return Some((from, message)),
             Ok(Some(_)) => continue,
             Ok(None) | Err(_) => return None,
         }

@@ -56,6 +56,8 @@ pub struct Metrics {
     refused: Family<ReasonLabels, Gauge>,
     send_dropped: Family<ReasonLabels, Gauge>,
     send_bytes: Gauge,
+    read_bytes: Gauge,
+    read_refused: Gauge,
     requests: Family<RouteLabels, Counter>,
     latency: Family<RouteLabels, Histogram>,
 }
@@ -98,6 +100,16 @@ impl Default for Metrics {
             send_dropped.clone(),
         );
         let send_bytes = gauge(&mut registry, "network_send_bytes", "Encoded bytes of messages queued or in flight to peers (at most 64 MiB a peer)");
+        let read_bytes = gauge(
+            &mut registry,
+            "network_read_bytes",
+            "Encoded bytes of messages from peers being read or not yet handled (at most max_message_bytes a connection)",
+        );
+        let read_refused = gauge(
+            &mut registry,
+            "network_read_refused",
+            "Messages from peers refused while read since the process started: their connection already held max_message_bytes of unhandled messages",
+        );
         let requests = Family::<RouteLabels, Counter>::default();
         registry.register("gateway_requests", "Gateway requests by route and outcome", requests.clone());
         let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| Histogram::new(exponential_buckets(0.0005, 2.0, 16)));
@@ -120,6 +132,8 @@ impl Default for Metrics {
             refused,
             send_dropped,
             send_bytes,
+            read_bytes,
+            read_refused,
             requests,
             latency,
         }
@@ -199,6 +213,8 @@ fn refresh(gw: &Gateway) -> (u64, u64, usize) {
         m.send_dropped.get_or_create(&ReasonLabels { reason: reason.to_string() }).set(n as i64);
     }
     m.send_bytes.set(s.network.send_bytes() as i64);
+    m.read_bytes.set(s.network.read_bytes() as i64);
+    m.read_refused.set(s.network.read_refused() as i64);
     for (reason, n) in &live.refused {
         m.refused.get_or_create(&ReasonLabels { reason: reason.to_string() }).set(*n as i64);
     }

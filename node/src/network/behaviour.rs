@@ -2,7 +2,10 @@
 
 use std::collections::HashSet;
 use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering as AtomicOrdering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures::{AsyncRead, AsyncWrite, AsyncWriteExt, FutureExt};
@@ -26,7 +29,7 @@ pub(super) type Ack = ();
 /// the per-peer byte budget counts), decoded by the receiver.
 pub(super) enum Frame<M> {
     Outgoing(Arc<[u8]>),
-    Incoming(M),
+    Incoming(M, Received),
 }
 
 /// The CBOR encoding of `message`, exactly as [`cbor::codec::Codec`] writes
@@ -43,14 +46,138 @@ pub(super) fn encode<M: Serialize + DeserializeOwned + Send>(message: M) -> io::
 }
 
 /// [`cbor::codec::Codec`] for one-way messages, writing the sender's
-/// encoding as it is.
+/// encoding as it is and reading within its connection's [`ReadBudget`].
+///
+/// libp2p clones the behaviour's codec once for each connection and then
+/// clones that connection's codec once for each stream: so the clone of a
+/// codec without a budget (the behaviour's) starts a connection's budget, and
+/// every later clone shares it. (A test, `a_peer_flooding_large_messages_…`
+/// in network.rs, fails if that ever changes.)
 pub(super) struct MessageCodec<M> {
     cbor: cbor::codec::Codec<M, Ack>,
+    budget: Budget,
+}
+
+enum Budget {
+    /// The behaviour's codec: it reads nothing itself.
+    Behaviour {
+        limit: usize,
+        stats: Arc<ReadStats>,
+    },
+    Connection(Arc<ReadBudget>),
+}
+
+impl<M> MessageCodec<M> {
+    pub(super) fn new(max_message_bytes: usize, budget_bytes: usize, stats: Arc<ReadStats>) -> Self {
+        let max = u64::try_from(max_message_bytes).unwrap_or(u64::MAX);
+        Self {
+            cbor: cbor::codec::Codec::default().set_request_size_maximum(max).set_response_size_maximum(ACK_MAX_BYTES),
+            budget: Budget::Behaviour { limit: budget_bytes, stats },
+        }
+    }
 }
 
 impl<M> Clone for MessageCodec<M> {
     fn clone(&self) -> Self {
-        Self { cbor: self.cbor.clone() }
+        let budget = match &self.budget {
+            Budget::Behaviour { limit, stats } => {
+                Budget::Connection(Arc::new(ReadBudget { held: AtomicUsize::new(0), limit: *limit, stats: stats.clone() }))
+            }
+            Budget::Connection(budget) => Budget::Connection(budget.clone()),
+        };
+        Self { cbor: self.cbor.clone(), budget }
+    }
+}
+
+/// What all connections hold of received messages, and what they refused.
+#[derive(Default)]
+pub(super) struct ReadStats {
+    /// Encoded bytes read and not yet handled by the application.
+    pub(super) held: AtomicU64,
+    /// Messages refused because their connection's budget was spent.
+    pub(super) over_budget: AtomicU64,
+}
+
+/// The bytes of one connection's messages that are read, or being read, and
+/// not yet handled by the application (a [`Received`] is dropped when it is).
+/// A message that would pass the limit is refused: its stream is reset, the
+/// sender sees it as not delivered, and nothing of it is kept.
+pub(super) struct ReadBudget {
+    held: AtomicUsize,
+    limit: usize,
+    stats: Arc<ReadStats>,
+}
+
+impl ReadBudget {
+    fn take(&self, bytes: usize) -> bool {
+        let taken =
+            self.held.fetch_update(AtomicOrdering::AcqRel, AtomicOrdering::Acquire, |h| h.checked_add(bytes).filter(|t| *t <= self.limit)).is_ok();
+        if taken {
+            self.stats.held.fetch_add(bytes as u64, AtomicOrdering::Relaxed);
+        }
+        taken
+    }
+
+    fn give_back(&self, bytes: usize) {
+        self.held.fetch_sub(bytes, AtomicOrdering::AcqRel);
+        self.stats.held.fetch_sub(bytes as u64, AtomicOrdering::Relaxed);
+    }
+}
+
+/// The share of its connection's [`ReadBudget`] that one received message
+/// holds, given back when this is dropped: it travels with the message to
+/// the application ([`super::NetEvent::Message`]).
+pub struct Received {
+    budget: Option<Arc<ReadBudget>>,
+    bytes: usize,
+}
+
+impl Received {
+    /// Encoded bytes of the message.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+}
+
+impl std::fmt::Debug for Received {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Received({} bytes)", self.bytes)
+    }
+}
+
+impl Drop for Received {
+    fn drop(&mut self) {
+        if let Some(budget) = self.budget.take() {
+            budget.give_back(self.bytes);
+        }
+    }
+}
+
+/// A stream read that takes each chunk's bytes from the connection's budget
+/// before the codec keeps them.
+struct Metered<'a, T> {
+    io: &'a mut T,
+    held: &'a mut Received,
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Metered<'_, T> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let n = match Pin::new(&mut *this.io).poll_read(cx, buf) {
+            Poll::Ready(Ok(n)) => n,
+            other => return other,
+        };
+        if let Some(budget) = &this.held.budget {
+            if !budget.take(n) {
+                budget.stats.over_budget.fetch_add(1, AtomicOrdering::Relaxed);
+                return Poll::Ready(Err(io::Error::other(format!(
+                    "the connection's unhandled messages would pass its read budget of {} bytes",
+                    budget.limit
+                ))));
+            }
+            this.held.bytes += n;
+        }
+        Poll::Ready(Ok(n))
     }
 }
 
@@ -66,9 +193,13 @@ where
     where
         T: AsyncRead + Unpin + Send,
     {
-        self.cbor.read_request(protocol, io).await.map(Frame::Incoming)
+        let Budget::Connection(budget) = &self.budget else {
+            return Err(io::Error::other("the behaviour's codec reads no stream"));
+        };
+        let mut held = Received { budget: Some(budget.clone()), bytes: 0 };
+        let message = self.cbor.read_request(protocol, &mut Metered { io, held: &mut held }).await?;
+        Ok(Frame::Incoming(message, held))
     }
-
     async fn read_response<T>(&mut self, protocol: &StreamProtocol, io: &mut T) -> io::Result<Ack>
     where
         T: AsyncRead + Unpin + Send,
@@ -82,7 +213,7 @@ where
     {
         match frame {
             Frame::Outgoing(bytes) => io.write_all(&bytes).await,
-            Frame::Incoming(_) => Err(io::Error::other("a received message is not sent on")),
+            Frame::Incoming(..) => Err(io::Error::other("a received message is not sent on")),
         }
     }
 
@@ -98,6 +229,8 @@ where
 const MESSAGE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Size limit of an encoded ack (CBOR `null` is one byte).
 const ACK_MAX_BYTES: u64 = 64;
+/// Size limit of an encoded sync request.
+pub(super) const MAX_SYNC_REQUEST_BYTES: u64 = 4 * 1024;
 /// Concurrent sync streams per connection (both directions).
 const MAX_SYNC_STREAMS: usize = 64;
 /// Time to dial and finish the Noise and Yamux handshakes.
@@ -129,6 +262,7 @@ pub(super) fn build_swarm<M, Q, R>(
     keypair: identity::Keypair,
     config: &NetworkConfig,
     allowed: &HashSet<PeerId>,
+    read_stats: Arc<ReadStats>,
 ) -> Result<Swarm<Behaviour<M, Q, R>>, NetError>
 where
     M: Serialize + DeserializeOwned + Send + 'static,
@@ -154,12 +288,14 @@ where
 
     // Each connection carries our in-flight messages plus the peer's.
     let msg = request_response::Behaviour::with_codec(
-        MessageCodec { cbor: cbor::codec::Codec::default().set_request_size_maximum(max_bytes).set_response_size_maximum(ACK_MAX_BYTES) },
+        MessageCodec::new(config.max_message_bytes, config.max_message_bytes, read_stats),
         [(StreamProtocol::new(MESSAGE_PROTOCOL), ProtocolSupport::Full)],
         request_response::Config::default().with_request_timeout(MESSAGE_TIMEOUT).with_max_concurrent_streams(2 * MAX_IN_FLIGHT_MESSAGES + 16),
     );
     let sync = cbor::Behaviour::with_codec(
-        cbor::codec::Codec::default().set_request_size_maximum(max_bytes).set_response_size_maximum(max_bytes),
+        // Requests are a few bytes (a height, a hash); answers may be large,
+        // but only those this validator asked for arrive.
+        cbor::codec::Codec::default().set_request_size_maximum(MAX_SYNC_REQUEST_BYTES).set_response_size_maximum(max_bytes),
         [(StreamProtocol::new(SYNC_PROTOCOL), ProtocolSupport::Full)],
         request_response::Config::default().with_request_timeout(MAX_REQUEST_TIMEOUT).with_max_concurrent_streams(MAX_SYNC_STREAMS),
     );

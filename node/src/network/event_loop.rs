@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::MissedTickBehavior;
 
-use super::behaviour::{Behaviour, BehaviourEvent, Frame, encode};
+use super::behaviour::{Behaviour, BehaviourEvent, Frame, Received, encode};
 use super::inbox::Inbox;
 use super::{
     Command, MAX_IN_FLIGHT_MESSAGES, MAX_REQUEST_TIMEOUT, NetError, NetEvent, PEER_INBOX_CAPACITY, PEER_QUEUE_CAPACITY, PEER_SEND_BUDGET_BYTES,
@@ -82,7 +82,7 @@ where
     /// Connect/disconnect events not yet delivered (application queue full).
     control_backlog: VecDeque<NetEvent<M, Q, R>>,
     /// Peers' messages not yet delivered (application queue full), per peer.
-    inbox: Inbox<M>,
+    inbox: Inbox<(M, Received)>,
 }
 
 impl<M, Q, R> EventLoop<M, Q, R>
@@ -135,7 +135,7 @@ where
                     self.on_reply(channel, response);
                 }
                 permit = events.reserve(), if !self.control_backlog.is_empty() || !self.inbox.is_empty() => {
-                    let next = self.control_backlog.pop_front().or_else(|| self.inbox.pop().map(|(from, message)| NetEvent::Message { from, message }));
+                    let next = self.control_backlog.pop_front().or_else(|| self.inbox.pop().map(|(from, (message, received))| NetEvent::Message { from, message, received }));
                     match (permit, next) {
                         (Ok(permit), Some(event)) => permit.send(event),
                         (Err(_), _) => {
@@ -356,7 +356,7 @@ where
                 // Ack first: it only paces the sender.
                 let _ = self.swarm.behaviour_mut().msg.send_response(channel, ());
                 // The codec reads every request as `Incoming`.
-                let Frame::Incoming(request) = request else {
+                let Frame::Incoming(message, received) = request else {
                     return;
                 };
                 if !self.allowed.contains(&peer) {
@@ -367,13 +367,13 @@ where
                 // Straight to the application while nothing waits; else
                 // behind the peer's own queued messages, served in turn.
                 let request = if self.inbox.is_empty() {
-                    match self.events.try_send(NetEvent::Message { from: peer, message: request }) {
+                    match self.events.try_send(NetEvent::Message { from: peer, message, received }) {
                         Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => return,
-                        Err(mpsc::error::TrySendError::Full(NetEvent::Message { message, .. })) => message,
+                        Err(mpsc::error::TrySendError::Full(NetEvent::Message { message, received, .. })) => (message, received),
                         Err(mpsc::error::TrySendError::Full(_)) => return,
                     }
                 } else {
-                    request
+                    (message, received)
                 };
                 if self.inbox.push(peer, request).is_some() {
                     tracing::debug!(%peer, "this peer's queue is full; dropping its oldest message");

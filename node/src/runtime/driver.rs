@@ -671,7 +671,7 @@ impl Driver {
 
     fn on_net(&mut self, event: NetEvent) {
         match event {
-            crate::network::NetEvent::Message { from, message } => match message {
+            crate::network::NetEvent::Message { from, message, .. } => match message {
                 WireMessage::Consensus(m) => {
                     if matches!(m, ConsensusMessage::Vote(_))
                         && let Ok(mut live) = self.live.write()

@@ -51,7 +51,8 @@ impl Driver {
     /// Relays `txs` to every peer, in messages that each fit the genesis
     /// message limit (half of it, for the encoding's overhead).
     fn relay(&self, txs: &[Transaction]) {
-        for chunk in relay_chunks(txs, RELAY_CHUNK_TXS, self.services.genesis.consensus.max_payload_bytes()) {
+        let max_bytes = RELAY_CHUNK_BYTES.min(self.services.genesis.consensus.max_payload_bytes());
+        for chunk in relay_chunks(txs, RELAY_CHUNK_TXS, max_bytes) {
             self.net.broadcast(WireMessage::Txs(Arc::new(chunk.to_vec())));
         }
     }
@@ -124,6 +125,12 @@ impl Driver {
 
 /// Most transactions in one relay message.
 const RELAY_CHUNK_TXS: usize = 2048;
+/// Most canonical transaction bytes in one relay message (or one larger
+/// transaction alone): a peer holds a relay against its connection's read
+/// budget until it is handled, and the relays waiting for verification
+/// (`RELAY_QUEUE` of them) stay within 64 MiB. Half the genesis message
+/// limit (128 MiB by default) was the cut before.
+const RELAY_CHUNK_BYTES: usize = 1 << 20;
 
 /// Splits `txs`, in order, into runs of at most `max_txs` transactions and
 /// `max_bytes` canonical bytes; a transaction larger than `max_bytes` goes
