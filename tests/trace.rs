@@ -357,8 +357,18 @@ fn the_story_traces_across_three_provinces_proves_offline_and_every_node_agrees(
     let (code, env) = get(&c.url(1, "/01/06901234001238/10/1BY9066"));
     assert_eq!((code, env["result"]["field"].as_str()), (400, Some("path")), "{env}");
     assert!(env["message"].as_str().unwrap().contains("AI (01): check digit is 8 but the mod-10 rule gives 5"), "{env}");
+    // The other keys a scheme's codes may be: checked by the same rules,
+    // looked up the same way (no demo code is a piece, an SSCC or a GLN).
+    let (code, env) = get(&c.url(1, "/00/106141411234567890"));
+    assert_eq!(code, 400, "{env}");
+    assert!(env["message"].as_str().unwrap().contains("AI (00)"), "{env}");
+    let piece = format!("{dl}/21/PIECE1");
+    for path in ["/00/106141411234567897", piece.as_str(), "/01/06901234001235/21/PIECE1", "/414/6901234000009"] {
+        let (code, env) = get(&c.url(1, path));
+        assert_eq!((code, env["result"]["error"].as_str()), (404, Some("unknown_code")), "{path}: {env}");
+    }
     let (code, description) = get(&c.url(1, "/.well-known/gs1resolver"));
-    assert_eq!((code, &description["supportedPrimaryKeys"]), (200, &json!(["01"])), "{description}");
+    assert_eq!((code, &description["supportedPrimaryKeys"]), (200, &json!(["01", "00", "414"])), "{description}");
 
     // CSV: a header and one row per step; SVG: an SVG document.
     let file = |node: usize, path: String| -> String {

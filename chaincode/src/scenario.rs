@@ -351,4 +351,38 @@ mod tests {
         let codes = chain.state.resolve_code("HE-GS1", HEBEI_CODE).unwrap().codes;
         assert_eq!(codes.len(), 4, "Hebei, Tianjin, Beijing wholesale and retail codes");
     }
+
+    /// A lot with a code per piece: its resolution and trace list at most
+    /// 256 codes of each scheme, say how many they leave out, and still
+    /// list every province's scheme and the code asked for.
+    #[test]
+    fn a_lot_with_thousands_of_codes_lists_at_most_256_of_each_scheme() {
+        let mut chain = Chain::new();
+        play(&mut chain);
+        // With its four codes the lot lists them all, and says nothing of omissions.
+        let before = serde_json::to_value(chain.state.resolve_code("TJ-ZS", TIANJIN_CODE).unwrap()).unwrap();
+        assert_eq!((before["codes"].as_array().unwrap().len(), before.get("codes_omitted")), (4, None));
+        let retailer = crate::testkit::key("beijing-retailer-a");
+        let pieces: Vec<crate::Transaction> = (0..300u64)
+            .map(|n| {
+                let record = json!({"type": "code_link", "from": {"scheme": "BJ-ZS", "code": BEIJING_WHOLESALE_CODE}, "to": {"scheme": "BJ-ZS", "code": format!("BJ{n:015}PC")}});
+                chain.sign(&retailer, record)
+            })
+            .collect();
+        for r in chain.block(&pieces) {
+            assert_eq!(r.outcome, Outcome::Applied);
+        }
+        let last = "BJ000000000000299PC";
+        let r = chain.state.resolve_code("BJ-ZS", last).unwrap();
+        assert_eq!((r.codes[0].scheme.as_str(), r.codes[0].code.as_str()), ("BJ-ZS", last), "the code asked for comes first");
+        let per = |codes: &[crate::state::trace::LinkedCode], scheme: &str| codes.iter().filter(|c| c.scheme == scheme).count();
+        assert_eq!((per(&r.codes, "BJ-ZS"), per(&r.codes, "TJ-ZS"), per(&r.codes, "HE-GS1")), (256, 1, 1));
+        // 302 Beijing codes (wholesale, retail, 300 pieces), 256 listed.
+        assert_eq!(r.codes_omitted, 46);
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["codes_omitted"], 46);
+        let trace = chain.state.trace("HE-GS1", HEBEI_CODE, Direction::Both).unwrap();
+        assert_eq!((per(&trace.codes, "BJ-ZS"), trace.codes_omitted), (256, 46));
+        assert_eq!(trace.codes.iter().filter(|c| c.code == HEBEI_CODE).count(), 1);
+    }
 }

@@ -1023,7 +1023,12 @@ impl Ledger {
 
     /// A lot's codes (scheme, code), in the order they were registered.
     pub fn lot_codes(&self, lot: LotId) -> Vec<(String, String)> {
-        self.kv.scan(&LOT_CODES, &lot).map(|(_, c)| c).collect()
+        self.lot_codes_iter(lot).collect()
+    }
+
+    /// The lot's (scheme, code) pairs, read as they are taken.
+    pub fn lot_codes_iter(&self, lot: LotId) -> impl Iterator<Item = (String, String)> + '_ {
+        self.kv.scan(&LOT_CODES, &lot).map(|(_, c)| c)
     }
 
     /// Records a step of custody in the ledger and in its lot's list.

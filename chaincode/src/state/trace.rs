@@ -106,8 +106,22 @@ pub struct Resolution {
     pub scheme: String,
     pub code: String,
     pub lot: LotView,
-    /// Every code of the lot, in every scheme, this one first.
+    /// The codes of the lot, in every scheme, this one first: at most
+    /// [`MAX_CODES_PER_SCHEME`] of each scheme.
     pub codes: Vec<LinkedCode>,
+    /// Codes of the lot not listed in `codes` (a scheme with a code per
+    /// piece may have thousands); absent when every code is listed.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub codes_omitted: u64,
+}
+
+/// Most codes of one scheme listed with a lot (a resolution, a trace, a
+/// GS1 linkset): every province's scheme is still listed, and an answer
+/// stays small when a scheme has a code per piece.
+pub const MAX_CODES_PER_SCHEME: usize = 256;
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -209,7 +223,11 @@ pub struct Trace {
     /// Where the trace starts: the enterprise that issued the code.
     pub start_uscc: String,
     pub lot: LotView,
+    /// At most [`MAX_CODES_PER_SCHEME`] codes of each scheme.
     pub codes: Vec<LinkedCode>,
+    /// Codes of the lot not listed in `codes`; absent when none.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub codes_omitted: u64,
     pub enterprises: Vec<EnterpriseView>,
     pub steps: Vec<Step>,
 }
@@ -281,13 +299,13 @@ impl State {
         }
         let entry = l.code(scheme, code).ok_or_else(|| TraceError::UnknownCode { scheme: scheme.into(), code: code.into() })?;
         let mut r = Reader::new(l);
-        let mut codes = linked_codes(&mut r, entry.lot);
+        let (mut codes, codes_omitted) = linked_codes(&mut r, entry.lot, Some((scheme, code)));
         if let Some(i) = codes.iter().position(|c| c.scheme == scheme && c.code == code) {
             let me = codes.remove(i);
             codes.insert(0, me);
         }
         let lot = lot_view_of(&mut r, &l.lot_at(entry.lot));
-        Ok(Resolution { scheme: scheme.into(), code: code.into(), lot, codes })
+        Ok(Resolution { scheme: scheme.into(), code: code.into(), lot, codes, codes_omitted })
     }
 
     /// The custody graph of the lot a code names, from the code's issuer.
@@ -433,10 +451,29 @@ fn lot_view_of(r: &mut Reader, lot: &Lot) -> LotView {
     }
 }
 
-fn linked_codes(r: &mut Reader, lot: LotId) -> Vec<LinkedCode> {
+/// The lot's codes, at most [`MAX_CODES_PER_SCHEME`] of each scheme,
+/// `always` among them, and how many were left out.
+fn linked_codes(r: &mut Reader, lot: LotId, always: Option<(&str, &str)>) -> (Vec<LinkedCode>, u64) {
     let l = r.l;
-    l.lot_codes(lot)
-        .into_iter()
+    let mut per_scheme: HashMap<String, usize> = HashMap::new();
+    let mut omitted = 0u64;
+    let codes = l
+        .lot_codes_iter(lot)
+        .filter(|(s, c)| {
+            if always == Some((s.as_str(), c.as_str())) {
+                return true;
+            }
+            // `always` takes one of its scheme's places.
+            let places = if always.is_some_and(|(a, _)| a == s) { MAX_CODES_PER_SCHEME - 1 } else { MAX_CODES_PER_SCHEME };
+            let listed = per_scheme.entry(s.clone()).or_default();
+            if *listed < places {
+                *listed += 1;
+                true
+            } else {
+                omitted += 1;
+                false
+            }
+        })
         .filter_map(|(s, c)| {
             let e = l.code(&s, &c)?;
             let scheme = l.schemes().get(&s)?;
@@ -451,7 +488,8 @@ fn linked_codes(r: &mut Reader, lot: LotId) -> Vec<LinkedCode> {
                 code: c,
             })
         })
-        .collect()
+        .collect();
+    (codes, omitted)
 }
 
 fn enterprise_view(r: &mut Reader, id: EntId, lot: LotId) -> EnterpriseView {
@@ -574,13 +612,15 @@ fn trace_lot(r: &mut Reader, me: &LotData, start: EntId, scheme: &str, code: &st
         }
     }
     let nodes: Vec<EntId> = nodes.into_iter().collect();
+    let (codes, codes_omitted) = linked_codes(r, me.id, Some((scheme, code)));
     let trace = Trace {
         scheme: scheme.into(),
         code: code.into(),
         direction,
         start_uscc: r.uscc(start),
         lot: lot_view_of(r, &me.lot),
-        codes: linked_codes(r, me.id),
+        codes,
+        codes_omitted,
         enterprises: nodes.iter().map(|e| enterprise_view(r, *e, me.id)).collect(),
         steps: steps.into_iter().map(|i| step(r, &movements[i].1)).collect(),
     };

@@ -33,7 +33,7 @@ const STATE_PROOF_REL: &str = "urn:coldchain:rel:state-proof";
     path = "/.well-known/gs1resolver",
     tags = ["GS1 Digital Link"],
     summary = "GS1 resolver description",
-    description = "The GS1-conformant resolver description of this node: its name, root, the primary key it resolves (AI 01 with the lot, AI 10), the GS1 link types it serves and that its default answer can be a linkset. Not an envelope.",
+    description = "The GS1-conformant resolver description of this node: its name, root, the primary keys it resolves (AI 01 with the lot, AI 10, and the serial, AI 21; AI 00, the SSCC; AI 414, the GLN, with AI 254), the GS1 link types it serves and that its default answer can be a linkset. Not an envelope.",
     responses((status = 200, description = "The description (JSON).", body = Object))
 )]
 pub async fn description(State(gw): State<Gateway>, headers: HeaderMap) -> Response {
@@ -43,7 +43,7 @@ pub async fn description(State(gw): State<Gateway>, headers: HeaderMap) -> Respo
     let body = json!({
         "name": name,
         "resolverRoot": root(&headers),
-        "supportedPrimaryKeys": ["01"],
+        "supportedPrimaryKeys": ["01", "00", "414"],
         "supportedLinkType": [{"namespace": VOC, "prefix": "gs1:", "profile": format!("{VOC}?show=linktypes")}],
         "linkTypeDefaultCanBeLinkset": true,
         "chain_id": g.chain_id,
@@ -70,7 +70,77 @@ pub async fn description(State(gw): State<Gateway>, headers: HeaderMap) -> Respo
         (status = 404, response = super::openapi::NotFound),
     )
 )]
-pub async fn resolve(State(gw): State<Gateway>, OriginalUri(uri): OriginalUri, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn resolve(gw: State<Gateway>, uri: OriginalUri, headers: HeaderMap) -> Result<Response, ApiError> {
+    resolve_link(gw, uri, headers)
+}
+
+/// The other forms of a Digital Link a code on chain may take: each route
+/// answers as [`resolve`] does, for the key and qualifiers in its path.
+macro_rules! resolver_route {
+    ($name:ident, $path:literal, $summary:literal, $what:literal, $(($param:literal, $about:literal)),+) => {
+        #[doc = concat!("`GET ", $path, "`: ", $what, ".")]
+        #[utoipa::path(
+            get,
+            path = $path,
+            tags = ["GS1 Digital Link"],
+            summary = $summary,
+            description = concat!("A GS1 Digital Link URI of ", $what, ", checked and answered as `GET /01/{gtin}/10/{lot}` is: the element string is looked up in every province's scheme whose codes are GS1 element strings; a redirect, or with `linkType=all` (or `Accept: application/linkset+json`) the linkset of the lot the code names. Unknown to every scheme: 404 `unknown_code`."),
+            params($(($param = String, Path, description = $about)),+,
+                ("linkType" = Option<String>, Query, description = "`all`, `gs1:defaultLink` or `gs1:traceability`.")),
+            responses(
+                (status = 200, description = "The linkset.", content((Object = "application/linkset+json"))),
+                (status = 307, description = "To the requested link."),
+                (status = 400, response = super::openapi::BadRequest),
+                (status = 404, response = super::openapi::NotFound),
+            )
+        )]
+        pub async fn $name(gw: State<Gateway>, uri: OriginalUri, headers: HeaderMap) -> Result<Response, ApiError> {
+            resolve_link(gw, uri, headers)
+        }
+    };
+}
+
+resolver_route!(
+    resolve_serial,
+    "/01/{gtin}/10/{lot}/21/{serial}",
+    "Resolve a GS1 Digital Link of one piece",
+    "one piece of a lot (GTIN, lot and serial number: a code per piece)",
+    ("gtin", "GTIN-8, -12, -13 or -14 (padded to 14 digits)."),
+    ("lot", "The batch/lot (AI 10), percent-encoded."),
+    ("serial", "The serial number (AI 21), percent-encoded.")
+);
+resolver_route!(
+    resolve_gtin_serial,
+    "/01/{gtin}/21/{serial}",
+    "Resolve a GS1 Digital Link of a serialised item",
+    "a serialised item (GTIN and serial number)",
+    ("gtin", "GTIN-8, -12, -13 or -14 (padded to 14 digits)."),
+    ("serial", "The serial number (AI 21), percent-encoded.")
+);
+resolver_route!(
+    resolve_sscc,
+    "/00/{sscc}",
+    "Resolve a GS1 Digital Link of a logistic unit",
+    "a logistic unit (SSCC: a pallet or case coded as a whole)",
+    ("sscc", "The SSCC, 18 digits with its check digit.")
+);
+resolver_route!(
+    resolve_gln,
+    "/414/{gln}",
+    "Resolve a GS1 Digital Link of a location",
+    "a physical location (GLN)",
+    ("gln", "The GLN, 13 digits with its check digit.")
+);
+resolver_route!(
+    resolve_gln_extension,
+    "/414/{gln}/254/{extension}",
+    "Resolve a GS1 Digital Link of a location with its extension",
+    "a physical location (GLN) with its extension component (AI 254)",
+    ("gln", "The GLN, 13 digits with its check digit."),
+    ("extension", "The GLN extension component (AI 254), percent-encoded.")
+);
+
+fn resolve_link(State(gw): State<Gateway>, OriginalUri(uri): OriginalUri, headers: HeaderMap) -> Result<Response, ApiError> {
     let link = parse_digital_link(&uri.to_string()).map_err(|e| ApiError::field(ErrorCode::BadPath, "path", e.to_string()))?;
     let es = link.element_string();
     let resolution = {

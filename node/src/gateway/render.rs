@@ -851,6 +851,7 @@ mod tests {
             start_uscc: BJ.into(),
             lot: lot(BJ),
             codes: Vec::new(),
+            codes_omitted: 0,
             enterprises: vec![
                 enterprise(BJ, "北京进口冷链有限公司", "110000"),
                 enterprise(TJ, "天津冷库", "120000"),

@@ -176,6 +176,11 @@ pub fn declared() -> Vec<Route> {
         declare(Bureaus, Request, routes!(statistics::unreported)),
         declare(Anyone, Request, routes!(gs1::description)),
         declare(Anyone, Request, routes!(gs1::resolve)),
+        declare(Anyone, Request, routes!(gs1::resolve_serial)),
+        declare(Anyone, Request, routes!(gs1::resolve_gtin_serial)),
+        declare(Anyone, Request, routes!(gs1::resolve_sscc)),
+        declare(Anyone, Request, routes!(gs1::resolve_gln)),
+        declare(Anyone, Request, routes!(gs1::resolve_gln_extension)),
         declare(Anyone, Request, routes!(dictionaries::dictionaries)),
         declare(Anyone, Request, routes!(dictionaries::dictionary)),
         declare(Anyone, Request, routes!(templates::template)),
@@ -328,7 +333,7 @@ mod tests {
             assert_eq!((r.paths.paths.len(), operations), (1, 1), "{} {}: one handler, one path, one method", r.method, r.path);
             assert!(seen.insert((r.method.to_string(), r.path.clone())), "{} {} is declared twice", r.method, r.path);
         }
-        assert_eq!(routes.len(), 40);
+        assert_eq!(routes.len(), 45);
     }
 
     #[test]

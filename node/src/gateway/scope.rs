@@ -205,8 +205,16 @@ pub struct PublicResolution {
     pub scheme: String,
     pub code: String,
     pub lot: PublicLot,
-    /// Every code of the lot, in every scheme, this one first.
+    /// The codes of the lot, in every scheme, this one first: at most 256
+    /// of each scheme.
     pub codes: Vec<ConsumerCode>,
+    /// Codes of the lot not listed in `codes`; absent when none.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub codes_omitted: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A lot as the public sees it: no consignor, consignee, importer, container or quantities.
@@ -251,5 +259,6 @@ pub fn resolution(res: Resolution, caller: &Caller) -> ScopedResolution {
         code: res.code,
         lot: res.lot.into(),
         codes: res.codes.into_iter().map(ConsumerCode::from).collect(),
+        codes_omitted: res.codes_omitted,
     })
 }
