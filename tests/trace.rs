@@ -677,7 +677,48 @@ fn an_alert_warns_associated_holders_and_closes_only_when_every_province_has_act
     submit_applied(&c, 0, &body, &id);
     let (_, env) = c.read_as(3, &format!("/v1/alerts/{alert_id}"), Some(&hebei));
     assert_eq!(env["result"]["alert"]["state"], "closed", "{env}");
-    eprintln!("warnings and the closed loop checked in {:?}", started.elapsed());
+
+    // Issue 19: Beijing's admin key is rotated by three bureaus (the
+    // quorum), two of them on other nodes. The old key then signs and reads
+    // nothing; the new key reads as Beijing; GET /v1/governance shows it all.
+    let new_beijing = ed25519_dalek::SigningKey::from_bytes(&[77u8; 32]);
+    let rotation = json!({"type": "governance", "change": "rotate_admin_key", "province": "110000",
+                          "adminKey": hex::encode(new_beijing.verifying_key().to_bytes())});
+    // Tianjin proposes and Hebei approves with `coldchain governance`,
+    // Beijing approves with a record of its own; `status` shows the change
+    // pending between.
+    let key_file = |bureau: &str| c.dir.path().join(bureau).join("admin.key").to_string_lossy().into_owned();
+    let cli = |args: &[&str]| {
+        let out = run_cli(args);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "coldchain {args:?}: {stdout}{}", String::from_utf8_lossy(&out.stderr));
+        stdout
+    };
+    let new_hex = hex::encode(new_beijing.verifying_key().to_bytes());
+    let (tj_gateway, he_gateway) = (c.nodes[1].gateway.as_str(), c.nodes[2].gateway.as_str());
+    cli(&["governance", "propose", "--gateway", tj_gateway, "--key", &key_file("tianjin"), "--province", "110000", "--admin-key", &new_hex]);
+    c.wait_height(&[2], c.height(1).unwrap(), LONG);
+    let status = cli(&["governance", "status", "--gateway", he_gateway]);
+    assert!(status.contains("pending, 1 of 3 approvals; approved by 120000"), "{status}");
+    let digest = status.split_whitespace().next().unwrap().to_string();
+    cli(&["governance", "approve", "--gateway", he_gateway, "--key", &key_file("hebei"), &digest]);
+    let (body, id) = sign_record(chain, &beijing, rotation.clone());
+    let activated = submit_applied(&c, 0, &body, &id);
+    c.wait_height(&[3], activated, LONG);
+    let (code, env) = c.read_as(3, "/v1/governance", None);
+    assert_eq!(code, 200, "{env}");
+    let change = &env["result"][0];
+    assert_eq!((change["status"].as_str(), change["activated_height"].as_u64()), (Some("in_effect"), Some(activated)), "{env}");
+    let approvers: Vec<&str> = change["approvals"].as_array().unwrap().iter().map(|a| a["province"].as_str().unwrap()).collect();
+    assert_eq!(approvers, ["120000", "130000", "110000"], "{env}");
+    assert_eq!(change["previous_key"], hex::encode(beijing.verifying_key().to_bytes()), "{env}");
+    assert_eq!(c.read_as(0, "/v1/alerts", Some(&beijing)).0, 401, "the retired key reads nothing");
+    let (code, env) = c.read_as(0, &format!("/v1/alerts/{alert_id}"), Some(&new_beijing));
+    assert_eq!((code, env["result"]["alert"]["state"].as_str()), (200, Some("closed")), "the new key reads as Beijing: {env}");
+    let r = refuse(0, &beijing, json!({"type": "notarise", "document": {"after": "rotation"}}));
+    assert_eq!(r["field"], "signer.public_key", "{r}");
+    assert!(r["rule"].as_str().unwrap().starts_with(&format!("was bureau 110000's admin key until height {activated}")), "{r}");
+    eprintln!("warnings, the closed loop and a key rotation checked in {:?}", started.elapsed());
 }
 
 #[test]

@@ -222,6 +222,12 @@ enum Command {
         #[command(subcommand)]
         action: AppAction,
     },
+    /// Changes to the consortium, decided by a quorum of bureaus
+    /// (docs/OPERATIONS.md, "A bureau rotates its admin key").
+    Governance {
+        #[command(subcommand)]
+        action: GovernanceAction,
+    },
     /// Print the proof bundle of a finalized transaction.
     Proof {
         #[arg(long)]
@@ -366,6 +372,43 @@ enum AppAction {
     /// Revoke an app id and issue it again: a new secret replaces one that
     /// was lost or exposed (the secret is shown once, at issue).
     Rotate(AppArgs),
+}
+
+#[derive(Subcommand)]
+enum GovernanceAction {
+    /// Propose a bureau's new admin key (the first approval), signed with
+    /// your bureau's admin key; waits until it is finalized.
+    Propose {
+        #[arg(long)]
+        gateway: String,
+        /// Your bureau's admin key.
+        #[arg(long)]
+        key: PathBuf,
+        /// The bureau whose admin key changes (e.g. 110000).
+        #[arg(long)]
+        province: String,
+        /// Its new admin public key, 64 hex (as `coldchain keygen` prints it).
+        #[arg(long)]
+        admin_key: String,
+    },
+    /// Approve a pending change by its digest (`status` lists them): your
+    /// bureau signs the same change; the approval that makes the quorum
+    /// puts it in effect.
+    Approve {
+        #[arg(long)]
+        gateway: String,
+        /// Your bureau's admin key.
+        #[arg(long)]
+        key: PathBuf,
+        /// The change's digest, 64 hex.
+        digest: String,
+    },
+    /// List every change: pending ones with their approvals, and those in
+    /// effect with their height.
+    Status {
+        #[arg(long)]
+        gateway: String,
+    },
 }
 
 #[derive(clap::Args)]
@@ -650,6 +693,62 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                     None if pending => anyhow::bail!("the revocation (tx {}) is not finalized yet; run the command again later", result["tx_id"]),
                     None => println!("revoked at height {}", result["height"]),
                 }
+            }
+        }
+        Command::Governance { action } => {
+            let (gateway, key, record) = match action {
+                GovernanceAction::Status { gateway } => {
+                    let changes = Gateway::new(&gateway).get("/v1/governance")?.into_result()?;
+                    for c in changes.as_array().map(Vec::as_slice).unwrap_or_default() {
+                        let approvals: Vec<String> = c["approvals"]
+                            .as_array()
+                            .map(Vec::as_slice)
+                            .unwrap_or_default()
+                            .iter()
+                            .map(|a| format!("{} (height {})", a["province"].as_str().unwrap_or("?"), a["height"]))
+                            .collect();
+                        let state = match c["activated_height"].as_u64() {
+                            Some(h) => format!("in effect from height {h}"),
+                            None => format!("pending, {} of {} approvals", approvals.len(), c["quorum"]),
+                        };
+                        println!(
+                            "{}  {} {} → {}",
+                            c["digest"].as_str().unwrap_or_default(),
+                            c["change"].as_str().unwrap_or_default(),
+                            c["province"].as_str().unwrap_or_default(),
+                            c["admin_key"].as_str().unwrap_or_default()
+                        );
+                        println!("    {state}; approved by {}", approvals.join(", "));
+                    }
+                    return Ok(std::process::ExitCode::SUCCESS);
+                }
+                GovernanceAction::Propose { gateway, key, province, admin_key } => (
+                    gateway,
+                    key,
+                    serde_json::json!({"type": "governance", "change": "rotate_admin_key", "province": province, "adminKey": admin_key}),
+                ),
+                GovernanceAction::Approve { gateway, key, digest } => {
+                    let changes = Gateway::new(&gateway).get("/v1/governance")?.into_result()?;
+                    let Some(c) = changes.as_array().and_then(|l| l.iter().find(|c| c["digest"].as_str() == Some(digest.as_str()))).cloned() else {
+                        anyhow::bail!("no change {digest} on chain at {gateway}; `coldchain governance status` lists them");
+                    };
+                    if let Some(h) = c["activated_height"].as_u64() {
+                        anyhow::bail!("change {digest} is already in effect, from height {h}");
+                    }
+                    (
+                        gateway,
+                        key,
+                        serde_json::json!({"type": "governance", "change": c["change"], "province": c["province"], "adminKey": c["admin_key"]}),
+                    )
+                }
+            };
+            let gw = Gateway::new(&gateway);
+            let tx = client::sign_record(&gw.chain_id()?, &read_key_file(&key)?, record)?;
+            let result = gw.post("/v1/records?wait=finalized", &tx)?.into_result()?;
+            println!("tx_id: {}", result["tx_id"].as_str().unwrap_or_default());
+            match result["height"].as_u64() {
+                Some(h) => println!("finalized at height {h}; `coldchain governance status --gateway {gateway}` shows the change"),
+                None => println!("state: {}", result["state"].as_str().unwrap_or("pending")),
             }
         }
         Command::Proof { gateway, tx_id, out, key } => {

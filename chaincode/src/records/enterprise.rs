@@ -116,8 +116,8 @@ impl EnterpriseRecord {
         {
             return Err(RecordError::new(&self.public_key.1, format!("this key already belongs to enterprise {owner}")));
         }
-        if l.bureaus().values().any(|b| &b.validator_key == key || b.admin_key.as_ref() == Some(key)) {
-            return Err(RecordError::new(&self.public_key.1, "this key is a bureau's or validator's key"));
+        if l.bureaus().values().any(|b| &b.validator_key == key || b.admin_key.as_ref() == Some(key)) || l.former_admin_key(key).is_some() {
+            return Err(RecordError::new(&self.public_key.1, "this key is (or was) a bureau's or validator's key"));
         }
         Ok(())
     }

@@ -21,6 +21,7 @@ pub mod dictionary_amendment;
 pub mod enterprise;
 pub mod evidence;
 pub mod flow_report;
+pub mod governance;
 pub mod lines;
 pub mod notarise;
 pub mod notice;
@@ -123,6 +124,7 @@ pub const RECORD_TYPES: &[&str] = &[
     "auditor",
     "access_log",
     "dictionary_amendment",
+    "governance",
     "evidence",
     "notarise",
 ];
@@ -168,6 +170,7 @@ pub enum Record {
     Auditor(access::AuditorRecord),
     AccessLog(access::AccessLogRecord),
     DictionaryAmendment(dictionary_amendment::DictionaryAmendment),
+    Governance(governance::GovernanceRecord),
     Evidence(evidence::EvidenceRecord),
     Notarise,
 }
@@ -204,6 +207,7 @@ impl Record {
             "auditor" => Record::Auditor(access::AuditorRecord::parse(&mut f)?),
             "access_log" => Record::AccessLog(access::AccessLogRecord::parse(&mut f)?),
             "dictionary_amendment" => Record::DictionaryAmendment(dictionary_amendment::DictionaryAmendment::parse(&mut f)?),
+            "governance" => Record::Governance(governance::GovernanceRecord::parse(&mut f)?),
             "evidence" => Record::Evidence(evidence::EvidenceRecord::parse(&mut f)?),
             "notarise" => {
                 notarise::parse(&mut f)?;
@@ -280,6 +284,10 @@ impl Record {
                 r.validate(l, cx)?;
                 Plan::Ready
             }
+            Record::Governance(r) => {
+                r.validate(l, cx)?;
+                Plan::Ready
+            }
             Record::Evidence(r) => {
                 r.validate(l, cx)?;
                 Plan::Ready
@@ -314,6 +322,7 @@ impl Record {
             (Record::Auditor(r), _) => r.apply(l, cx),
             (Record::AccessLog(r), _) => r.apply(l, cx),
             (Record::DictionaryAmendment(r), _) => r.apply(l, cx),
+            (Record::Governance(r), _) => r.apply(l, cx),
             (Record::Evidence(r), _) => r.apply(l, cx),
             (Record::Notarise, _) => notarise::apply(l, cx),
             (record, plan) => unreachable!("{} validated into {plan:?}", record.type_name()),
@@ -344,6 +353,7 @@ impl Record {
             Record::Auditor(_) => "auditor",
             Record::AccessLog(_) => "access_log",
             Record::DictionaryAmendment(_) => "dictionary_amendment",
+            Record::Governance(_) => "governance",
             Record::Evidence(_) => "evidence",
             Record::Notarise => "notarise",
         }

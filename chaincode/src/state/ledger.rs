@@ -694,6 +694,42 @@ pub struct PendingAmendment {
     pub approvals: BTreeSet<String>,
 }
 
+/// A change to the consortium (`governance` record): its approvals, and
+/// the height it took effect at once a quorum approved it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GovernanceChange {
+    /// `rotate_admin_key`.
+    pub change: String,
+    /// The bureau the change is about.
+    pub province: String,
+    /// Its new admin key.
+    pub admin_key: [u8; 32],
+    /// Approvals it needed: the bureau quorum when it was proposed.
+    pub quorum: usize,
+    /// In order; the first is the proposal.
+    pub approvals: Vec<GovernanceApproval>,
+    pub activated_height: Option<u64>,
+    /// The key it replaced, once in effect.
+    pub previous_key: Option<[u8; 32]>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GovernanceApproval {
+    pub province: String,
+    pub tx: TxId,
+    pub height: u64,
+}
+
+/// An admin key a `governance` change retired: it signs nothing any more,
+/// and what it signed before stays its bureau's.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FormerAdminKey {
+    pub province: String,
+    /// The height of the change that retired it: it signed nothing after.
+    pub until_height: u64,
+    pub change: Hash,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Notarisation {
     pub signer: [u8; 32],
@@ -764,6 +800,10 @@ pub const BUREAUS: Table<String, Bureau> = Table::new(0x10, "bureaus");
 pub const DICTIONARIES: Table<(), Dictionaries> = Table::new(0x11, "dictionaries");
 pub const AMENDMENTS: Table<Hash, PendingAmendment> = Table::new(0x12, "amendments");
 pub const SCHEMES: Table<String, CodeScheme> = Table::new(0x13, "schemes");
+/// Changes to the consortium by their digest (`governance` records).
+pub const GOVERNANCE: Table<Hash, GovernanceChange> = Table::new(0x14, "governance");
+/// Admin keys retired by a `governance` change.
+pub const FORMER_ADMIN_KEYS: Table<[u8; 32], FormerAdminKey> = Table::new(0x15, "former_admin_keys");
 pub const ENTERPRISES: Table<EntId, Enterprise> = Table::new(0x20, "enterprises");
 pub const ENTERPRISE_IDS: Table<String, EntId> = Table::new(0x21, "enterprise_ids");
 pub const ENTERPRISE_KEYS: Table<[u8; 32], EntId> = Table::new(0x22, "enterprise_keys");
@@ -1001,6 +1041,33 @@ impl Ledger {
         self.bureaus.values().find(|b| b.admin_key.as_ref() == Some(key))
     }
 
+    /// The province whose admin key `key` is or was: what an old key signed
+    /// before a rotation stays its bureau's.
+    pub fn province_of_admin_key(&self, key: &[u8; 32]) -> Option<String> {
+        self.bureau_of_admin(key).map(|b| b.province.clone()).or_else(|| self.former_admin_key(key).map(|f| f.province))
+    }
+
+    pub fn former_admin_key(&self, key: &[u8; 32]) -> Option<FormerAdminKey> {
+        self.kv.get(&FORMER_ADMIN_KEYS, key)
+    }
+
+    pub fn put_former_admin_key(&mut self, key: [u8; 32], former: FormerAdminKey) {
+        self.kv.put(&FORMER_ADMIN_KEYS, &key, &former);
+    }
+
+    pub fn governance(&self, digest: &Hash) -> Option<GovernanceChange> {
+        self.kv.get(&GOVERNANCE, digest)
+    }
+
+    pub fn put_governance(&mut self, digest: Hash, change: &GovernanceChange) {
+        self.kv.put(&GOVERNANCE, &digest, change);
+    }
+
+    /// Every change, pending or in effect, by digest.
+    pub fn governance_changes(&self) -> Vec<(Hash, GovernanceChange)> {
+        self.kv.scan_all(&GOVERNANCE).collect()
+    }
+
     pub fn bureau_of_validator(&self, key: &[u8; 32]) -> Option<&Bureau> {
         self.bureaus.values().find(|b| &b.validator_key == key)
     }
@@ -1105,7 +1172,7 @@ impl Ledger {
 }
 
 /// Every table of the state, by prefix (for readers of raw entries: proofs).
-fn table_names() -> [(u8, &'static str); 56] {
+fn table_names() -> [(u8, &'static str); 58] {
     macro_rules! named {
         ($($t:ident),* $(,)?) => { [$(($t.prefix(), $t.name())),*, (super::merkle::NODE_PREFIX, "state_tree")] };
     }
@@ -1118,6 +1185,8 @@ fn table_names() -> [(u8, &'static str); 56] {
         DICTIONARIES,
         AMENDMENTS,
         SCHEMES,
+        GOVERNANCE,
+        FORMER_ADMIN_KEYS,
         ENTERPRISES,
         ENTERPRISE_IDS,
         ENTERPRISE_KEYS,

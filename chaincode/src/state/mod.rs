@@ -271,6 +271,17 @@ impl State {
             }
             return Ok(Actor::Enterprise(id));
         }
+        // A retired admin key signs nothing, not even what any key may: what
+        // it signed stays its bureau's, and nothing after may look so.
+        if let Some(former) = l.former_admin_key(signer) {
+            return Err(RecordError::new(
+                "signer.public_key",
+                format!(
+                    "was bureau {}'s admin key until height {}, when governance change {} rotated it; it signs nothing after",
+                    former.province, former.until_height, former.change
+                ),
+            ));
+        }
         if matches!(record, Record::Notarise) {
             return Ok(Actor::Anyone);
         }

@@ -383,8 +383,9 @@ pub fn judge(state: &State, caller: &Caller, tx: &coldchain_chaincode::Transacti
     let top = match &owner {
         Some(uscc) => vis.full(uscc),
         // A bureau's own records (enrolments, alerts...): in full to that bureau.
-        None => match (caller, state.ledger().bureau_of_admin(&tx.signer.public_key)) {
-            (Caller::Bureau { province }, Some(b)) => b.province == *province,
+        // (Also when signed by a key of that bureau's that was rotated since.)
+        None => match (caller, state.ledger().province_of_admin_key(&tx.signer.public_key)) {
+            (Caller::Bureau { province }, Some(signer)) => signer == *province,
             _ => false,
         },
     };

@@ -14,6 +14,7 @@ pub mod dictionaries;
 pub mod envelope;
 mod explorer;
 pub mod export;
+mod governance;
 mod gs1;
 mod handlers;
 pub mod images;

@@ -230,6 +230,10 @@ envelope!(
     EvidenceEnvelope => Vec<coldchain_chaincode::state::ledger::Evidence>
 );
 envelope!(
+    /// `GET /v1/governance`.
+    GovernanceEnvelope => Vec<super::governance::GovernanceView>
+);
+envelope!(
     /// `GET /v1/state`.
     StateEnvelope => super::trace::StateResult
 );

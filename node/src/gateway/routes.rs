@@ -17,8 +17,8 @@
 use super::access::{self, Caller};
 use super::envelope::{ApiError, ErrorCode};
 use super::{
-    Gateway, apps, dictionaries, explorer, export, gs1, handlers, lots, metrics, national, openapi, search, state_proof, statistics, templates,
-    trace, warnings,
+    Gateway, apps, dictionaries, explorer, export, governance, gs1, handlers, lots, metrics, national, openapi, search, state_proof, statistics,
+    templates, trace, warnings,
 };
 use axum::Router;
 use axum::extract::{FromRequestParts, Request, State};
@@ -162,6 +162,7 @@ pub fn declared() -> Vec<Route> {
         declare(AnyoneScoped, Request, routes!(handlers::proof)),
         declare(Anyone, Request, routes!(handlers::block)),
         declare(Anyone, Request, routes!(handlers::evidence)),
+        declare(Anyone, Request, routes!(governance::list)),
         declare(SignersOrApps, Request, routes!(apps::submit_record)),
         declare(SignersOrApps, Request, routes!(apps::submit_records_batch)),
         declare(Signers, Request, routes!(apps::issue)),
@@ -333,7 +334,7 @@ mod tests {
             assert_eq!((r.paths.paths.len(), operations), (1, 1), "{} {}: one handler, one path, one method", r.method, r.path);
             assert!(seen.insert((r.method.to_string(), r.path.clone())), "{} {} is declared twice", r.method, r.path);
         }
-        assert_eq!(routes.len(), 45);
+        assert_eq!(routes.len(), 46);
     }
 
     #[test]

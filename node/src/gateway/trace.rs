@@ -214,8 +214,10 @@ fn value_signer(gw: &Gateway, id: &coldchain_chaincode::TxId) -> Result<access::
     let Some(loc) = gw.services.store.tx_location(id).map_err(ApiError::internal)? else { return Ok(access::Caller::Public) };
     let Some(tx) = gw.services.store.tx_at(loc.height, loc.index).map_err(ApiError::internal)? else { return Ok(access::Caller::Public) };
     let state = gw.services.state.read().map_err(ApiError::internal)?;
-    Ok(match state.ledger().bureau_of_admin(&tx.signer.public_key) {
-        Some(b) => access::Caller::Bureau { province: b.province.clone() },
+    // By the key's bureau then: an alert raised before its bureau's key was
+    // rotated is still that bureau's.
+    Ok(match state.ledger().province_of_admin_key(&tx.signer.public_key) {
+        Some(province) => access::Caller::Bureau { province },
         None => access::Caller::Public,
     })
 }

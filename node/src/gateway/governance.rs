@@ -1,0 +1,80 @@
+//! `GET /v1/governance`: every change to the consortium on chain
+//! (`governance` records, docs/RECORDS.md): who proposed and approved it,
+//! by transaction and height, and the height it took effect.
+
+use super::Gateway;
+use super::envelope::{ApiError, ok};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use coldchain_chaincode::state::ledger::GovernanceChange;
+use coldchain_chaincode::{Hash, TxId};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// One change, as `GET /v1/governance` lists it.
+#[derive(Serialize, ToSchema)]
+pub struct GovernanceView {
+    /// SHA-256 of the change's canonical content: what every approval signs.
+    pub digest: Hash,
+    /// `rotate_admin_key`.
+    pub change: String,
+    /// The bureau the change is about.
+    pub province: String,
+    /// The new admin key, 64 hex.
+    pub admin_key: String,
+    /// `pending` (approvals below the quorum) or `in_effect`.
+    pub status: &'static str,
+    /// Approvals it needs: the bureau quorum when it was proposed.
+    pub quorum: usize,
+    /// The proposal first, then each approval.
+    pub approvals: Vec<ApprovalView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub activated_height: Option<u64>,
+    /// The admin key it retired (64 hex), once in effect.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub previous_key: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ApprovalView {
+    pub province: String,
+    pub tx: TxId,
+    pub height: u64,
+}
+
+impl GovernanceView {
+    fn of(digest: Hash, c: GovernanceChange) -> GovernanceView {
+        GovernanceView {
+            digest,
+            change: c.change,
+            province: c.province,
+            admin_key: hex::encode(c.admin_key),
+            status: if c.activated_height.is_some() { "in_effect" } else { "pending" },
+            quorum: c.quorum,
+            approvals: c.approvals.into_iter().map(|a| ApprovalView { province: a.province, tx: a.tx, height: a.height }).collect(),
+            activated_height: c.activated_height,
+            previous_key: c.previous_key.map(hex::encode),
+        }
+    }
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/governance",
+    tags = ["bureaus", "auditors"],
+    summary = "Changes to the consortium",
+    description = "Every `governance` change on chain (docs/RECORDS.md): a bureau's admin key rotated by a quorum of bureaus. Each with its approvals (the first is the proposal), the quorum it needs, and, once in effect, the height it took effect at and the key it retired. Pending changes are listed too, so a bureau sees what waits for its approval.",
+    responses(
+        (status = 200, description = "The changes, in digest order.", body = super::openapi::GovernanceEnvelope),
+        (status = 500, response = super::openapi::Internal),
+    )
+)]
+pub async fn list(State(gw): State<Gateway>) -> Result<Response, ApiError> {
+    let changes = gw.services.state.read().map_err(ApiError::internal)?.ledger().governance_changes();
+    let list: Vec<GovernanceView> = changes.into_iter().map(|(d, c)| GovernanceView::of(d, c)).collect();
+    let pending = list.iter().filter(|c| c.status == "pending").count();
+    Ok(ok(StatusCode::OK, format!("{} changes, {pending} pending", list.len()), list))
+}
