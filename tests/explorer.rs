@@ -361,6 +361,7 @@ fn an_officer_traces_a_code_verifies_a_proof_and_sees_alerts_live_in_the_explore
     assert!(b.text("#chain-line").contains(&story.chain_id));
     assert_eq!(b.text("#reader-caller"), "the public", "nobody has signed in");
     b.wait_for("the latest blocks", "document.querySelectorAll('#blocks tbody tr').length >= 5");
+    b.wait_for("the consortium changes", "document.querySelector('#governance').textContent === 'None.'");
     // Alerts are for bureaus: the public is told so, and no stream is opened.
     b.wait_for("alerts kept for bureaus", "!!document.querySelector('#alerts-for-bureaus')");
     assert_eq!(b.text("#live"), "bureaus only");

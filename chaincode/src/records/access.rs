@@ -18,23 +18,13 @@ pub struct AuditorRecord {
     pub revoked: bool,
 }
 
-fn key_field(f: &mut Fields, name: &str) -> Result<([u8; 32], String)> {
-    let (hex_key, path) = f.req_str_at(name, &[], 64)?;
-    let mut key = [0u8; 32];
-    hex::decode_to_slice(&hex_key, &mut key).map_err(|_| RecordError::new(&path, "must be an ed25519 public key of 64 hexadecimal characters"))?;
-    if ed25519_dalek::VerifyingKey::from_bytes(&key).is_err() {
-        return Err(RecordError::new(&path, "is not a valid ed25519 public key"));
-    }
-    Ok((key, path))
-}
-
 impl AuditorRecord {
     pub fn parse(f: &mut Fields) -> Result<Self> {
         let name = f.req_str("name", 200)?;
         if name.is_empty() {
             return Err(RecordError::new(f.at("name"), "must not be empty"));
         }
-        let key = key_field(f, "publicKey")?;
+        let key = super::public_key(f, "publicKey")?;
         let revoked = f.opt_bool("revoked")?.unwrap_or(false);
         f.finish("name, publicKey, revoked")?;
         Ok(AuditorRecord { name, key, revoked })

@@ -47,14 +47,7 @@ impl EnterpriseRecord {
             l.finish("type, number, licenceImg")?;
             licences.push((t, tp, number, image));
         }
-        let (key_hex, key_path) = f.req_str_at("publicKey", &[], 64)?;
-        let mut public_key = [0u8; 32];
-        hex::decode_to_slice(&key_hex, &mut public_key).map_err(|_| {
-            RecordError::new(&key_path, "must be an ed25519 public key of 64 hexadecimal characters (as `coldchain keygen` prints it)")
-        })?;
-        if ed25519_dalek::VerifyingKey::from_bytes(&public_key).is_err() {
-            return Err(RecordError::new(&key_path, "is not a valid ed25519 public key"));
-        }
+        let public_key = super::public_key(f, "publicKey")?;
         let (latitude, lat_path) = f.opt_f64("latitude", &["lat"])?.ok_or_else(|| RecordError::new(f.at("latitude"), "is required"))?;
         let (longitude, lon_path) = f.opt_f64("longitude", &["lng", "lon"])?.ok_or_else(|| RecordError::new(f.at("longitude"), "is required"))?;
         if !(3.0..=54.0).contains(&latitude) {
@@ -75,7 +68,7 @@ impl EnterpriseRecord {
             enterprise_type,
             licence_image,
             licences,
-            public_key: (public_key, key_path),
+            public_key,
             latitude,
             longitude,
             suspended,

@@ -46,16 +46,9 @@ impl GovernanceRecord {
             ));
         }
         let province = f.req_str_at("province", &[], 6)?;
-        let (key_hex, key_path) = f.req_str_at("adminKey", &[], 64)?;
-        let mut key = [0u8; 32];
-        hex::decode_to_slice(&key_hex, &mut key).map_err(|_| {
-            RecordError::new(&key_path, "must be an ed25519 public key of 64 hexadecimal characters (as `coldchain keygen` prints it)")
-        })?;
-        if ed25519_dalek::VerifyingKey::from_bytes(&key).is_err() {
-            return Err(RecordError::new(&key_path, "is not a valid ed25519 public key"));
-        }
+        let admin_key = super::public_key(f, "adminKey")?;
         f.finish("change, province, adminKey")?;
-        Ok(GovernanceRecord { change, province, admin_key: (key, key_path) })
+        Ok(GovernanceRecord { change, province, admin_key })
     }
 
     /// The change's identity: SHA-256 of its canonical content. Every

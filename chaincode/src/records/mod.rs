@@ -360,6 +360,18 @@ impl Record {
     }
 }
 
+/// An ed25519 public key field: 64 hex characters, a valid point.
+pub fn public_key(f: &mut Fields, name: &str) -> Result<([u8; 32], String)> {
+    let (hex_key, path) = f.req_str_at(name, &[], 64)?;
+    let mut key = [0u8; 32];
+    hex::decode_to_slice(&hex_key, &mut key)
+        .map_err(|_| RecordError::new(&path, "must be an ed25519 public key of 64 hexadecimal characters (as `coldchain keygen` prints it)"))?;
+    if ed25519_dalek::VerifyingKey::from_bytes(&key).is_err() {
+        return Err(RecordError::new(&path, "is not a valid ed25519 public key"));
+    }
+    Ok((key, path))
+}
+
 /// A date rule: `date` not after `today`.
 pub fn not_future(date: NaiveDate, path: &str, cx: &Cx) -> Result<()> {
     if date > cx.today {

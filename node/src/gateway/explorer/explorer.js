@@ -82,6 +82,22 @@ async function updateStatus() {
     (up >= s.quorum ? 'enough are up to keep confirming records.' : 'too few are up: new records wait until more return.');
   await refreshBlocks(s.height);
   if (state.evidenceHeight !== s.height) await refreshEvidence(s);
+  if (state.governanceHeight !== s.height) await refreshGovernance(s);
+}
+
+const CHANGES = { rotate_admin_key: 'admin key rotated' };
+async function refreshGovernance(s) {
+  let list;
+  try { list = await api('/v1/governance'); } catch (_) { return; /* shown next time */ }
+  state.governanceHeight = s.height;
+  const name = (p) => (s.validators.find((v) => v.province === p) || { name: p }).name;
+  $('governance').replaceChildren(list.length === 0 ? el('p', { class: 'muted' }, 'None.') :
+    el('ul', { class: 'evidence' }, list.map((c) => el('li', {},
+      el('b', {}, name(c.province)), ` ${CHANGES[c.change] || c.change} · `,
+      c.activated_height ? el('a', { href: `#block/${c.activated_height}` }, `in effect from block #${c.activated_height}`)
+        : el('span', { class: 'tag' }, `pending, ${c.approvals.length} of ${c.quorum}`),
+      el('div', { class: 'muted small' }, 'approved by ',
+        ...c.approvals.flatMap((a, i) => [i ? ', ' : '', el('a', { href: `#tx/${a.tx}`, title: `at block ${a.height}` }, name(a.province))]))))));
 }
 
 const OFFENCES = { conflicting_notarize: 'voted for two blocks', conflicting_finalize: 'finalized two blocks', nullify_finalize: 'voted to skip and to finalize' };
