@@ -216,3 +216,22 @@ fn a_capture_with_one_bad_event_is_refused_whole_naming_the_event_and_field() {
     capture_into(&mut fresh, "tianjin-storage", &envelope(vec![receive, stored])).unwrap();
     assert_ne!(fresh.state.digest(), digest);
 }
+
+/// The fenced block of `lang` in docs/RECORDS.md's "EPCIS 2.0" section.
+fn records_md_block(lang: &str) -> String {
+    let doc = include_str!("../../../docs/RECORDS.md");
+    let section = &doc[doc.find("\n## EPCIS 2.0").expect("an EPCIS 2.0 section")..];
+    let start = section.find(&format!("```{lang}\n")).unwrap_or_else(|| panic!("a ```{lang} block")) + lang.len() + 4;
+    section[start..start + section[start..].find("```").unwrap()].to_string()
+}
+
+#[test]
+fn the_worked_example_of_records_md_is_valid_and_captures_as_shown() {
+    let doc: Value = serde_json::from_str(&records_md_block("jsonld")).unwrap();
+    assert_eq!(errors(&validator(), &doc), Vec::<String>::new());
+    let shown: Vec<Value> = records_md_block("jsonl").lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let chain = Chain::new();
+    let captured = capture(&doc, &scenario::uscc("tianjin-storage"), chain.state.ledger()).unwrap();
+    assert_eq!(captured.iter().map(|c| c.event).collect::<Vec<_>>(), [0, 1]);
+    assert_eq!(captured.into_iter().map(|c| c.record).collect::<Vec<_>>(), shown);
+}
