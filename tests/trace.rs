@@ -615,6 +615,12 @@ fn refused_records_name_field_and_rule_and_store_nothing() {
         events.iter().any(|e| e["bizStep"] == "shipping" && e["coldchain:vehicles"][0]["licensePlate"] == "冀B54321"),
         "the captured shipment is in the export: {exported:#}"
     );
+    // The lot's whole history, from its certificate: the same events.
+    let path = format!("/v1/lots/{}/{}?format=epcis", scenario::QUARANTINE_NUMBER, scenario::CERT_BATCH);
+    let (code, media, bytes) = get_raw_with(&c.url(2, &path), &c.signed_read(2, &path, &admin_key(&c, "hebei")));
+    assert_eq!((code, media.as_str()), (200, "application/ld+json"), "{}", String::from_utf8_lossy(&bytes));
+    let history: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(history["epcisBody"]["eventList"].as_array().unwrap().len(), events.len(), "{history:#}");
 
     // A positive nucleic-acid test stops the goods (seed 000 §二.5): the
     // importer re-submits its product batch with the result; the chain

@@ -174,6 +174,12 @@ fn capturing_the_demos_movements_reproduces_the_demos_trace() {
     }
     let steps = fresh.state.trace(RETAIL.0, RETAIL.1, Direction::Both).unwrap().steps;
     assert_eq!(steps.len(), 6);
+    // The lot's history is the same graph: every movement from its entry.
+    let lot = fresh.state.ledger().code(RETAIL.0, RETAIL.1).unwrap().lot;
+    let history = serde_json::to_value(fresh.state.lot_history(lot)).unwrap();
+    let from_code = serde_json::to_value(fresh.state.trace(RETAIL.0, RETAIL.1, Direction::Both).unwrap()).unwrap();
+    assert_eq!(history["steps"], from_code["steps"]);
+    assert_eq!(history["codes"], from_code["codes"]);
     assert!(steps.iter().any(|s| s.received.as_ref().is_some_and(|r| r.short_pieces == 2)), "the two damaged cartons");
 }
 
