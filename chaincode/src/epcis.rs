@@ -399,7 +399,7 @@ impl<'a> Event<'a> {
         let t = self.req_str("eventTime", "when the movement happened")?;
         let t = DateTime::parse_from_rfc3339(t).map_err(|e| err(self.field("eventTime"), format!("is not an RFC 3339 date-time: {e}")))?;
         self.req_str("eventTimeZoneOffset", "the offset of eventTime's local time, e.g. +08:00")?;
-        let cst = t.with_timezone(&FixedOffset::east_opt(8 * 3600).ok_or_else(|| err("eventTime", "offset"))?);
+        let cst = t.with_timezone(&FixedOffset::east_opt(8 * 3600).ok_or_else(|| err(self.field("eventTime"), "China Standard Time is UTC+8"))?);
         Ok(if cst.time() == NaiveTime::MIN { cst.date_naive().to_string() } else { cst.format("%Y-%m-%dT%H:%M:%S+08:00").to_string() })
     }
 
@@ -529,24 +529,20 @@ impl<'a> Event<'a> {
             .collect()
     }
 
-    fn counterpart(&self, record: &mut Value, prefix: &str) -> Result<(), EpcisError> {
+    /// `coldchain:counterpart` into the record's fields: `names` gives the
+    /// field of `name`, `contact`, `contactPhone` and `address`, in that order
+    /// (`None`: the record has no such field).
+    fn counterpart(&self, record: &mut Value, names: [Option<&str>; 4]) -> Result<(), EpcisError> {
         let Some(c) = self.get("coldchain:counterpart") else { return Ok(()) };
         let c = c.as_object().ok_or_else(|| err(self.field("coldchain:counterpart"), "must be an object"))?;
         for (k, v) in c {
-            let name = match k.as_str() {
-                "name" => format!("{prefix}EntName"),
-                "contact" => format!("{prefix}Contact"),
-                "contactPhone" => format!("{prefix}ContactPhone"),
-                "address" if prefix == "receive" => "receiveAddress".into(),
-                _ => {
-                    return Err(err(
-                        self.field(&format!("coldchain:counterpart.{k}")),
-                        "is not mapped: name, contact, contactPhone (and address for a shipment)",
-                    ));
-                }
-            };
-            let name = if name == "receiveEntName" { "receiverEntName".to_string() } else { name };
-            record[name] = v.clone();
+            let field = ["name", "contact", "contactPhone", "address"].iter().position(|m| m == k).and_then(|i| names[i]);
+            let field = field.ok_or_else(|| {
+                let known: Vec<&str> =
+                    ["name", "contact", "contactPhone", "address"].iter().zip(names).filter(|(_, n)| n.is_some()).map(|(m, _)| *m).collect();
+                err(self.field(&format!("coldchain:counterpart.{k}")), format!("is not mapped for this record: {}", known.join(", ")))
+            })?;
+            record[field] = v.clone();
         }
         Ok(())
     }
@@ -675,7 +671,7 @@ fn capture_event(ev: &Event, me: &str, l: &Ledger) -> Result<Vec<Value>, EpcisEr
                 }
             }
             let mut r = json!({"type": "shipment", "sendNumber": number, "sendTime": when, "receiverUscc": receiver, "productList": lines});
-            ev.counterpart(&mut r, "receive")?;
+            ev.counterpart(&mut r, [Some("receiverEntName"), Some("receiveContact"), Some("receiveContactPhone"), Some("receiveAddress")])?;
             if let Some(p) = ev.str("coldchain:receiverProvince")? {
                 r["receiverProvince"] = json!(p);
             }
@@ -711,7 +707,7 @@ fn capture_event(ev: &Event, me: &str, l: &Ledger) -> Result<Vec<Value>, EpcisEr
                 ev.own("bizLocation", Some(&uscc), me, "cold storage's operator")?;
                 r["storageName"] = json!(storage);
             }
-            ev.counterpart(&mut r, "send")?;
+            ev.counterpart(&mut r, [Some("sendEntName"), Some("sendContact"), Some("sendContactPhone"), None])?;
             records.push(r);
         }
         "departing" => {
@@ -726,7 +722,7 @@ fn capture_event(ev: &Event, me: &str, l: &Ledger) -> Result<Vec<Value>, EpcisEr
                 ev.own("readPoint", Some(&uscc), me, "cold storage's operator")?;
                 r["outStockStorageName"] = json!(storage);
             }
-            ev.counterpart(&mut r, "receive")?;
+            ev.counterpart(&mut r, [Some("receiverEntName"), Some("receiveContact"), Some("receiveContactPhone"), None])?;
             records.push(r);
             records.extend(vehicles(ev, json!({"outstockCode": code}))?);
         }
