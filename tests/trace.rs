@@ -621,6 +621,21 @@ fn refused_records_name_field_and_rule_and_store_nothing() {
     assert_eq!((code, media.as_str()), (200, "application/ld+json"), "{}", String::from_utf8_lossy(&bytes));
     let history: Value = serde_json::from_slice(&bytes).unwrap();
     assert_eq!(history["epcisBody"]["eventList"].as_array().unwrap().len(), events.len(), "{history:#}");
+    let out = run_cli(&[
+        "trace",
+        "--gateway",
+        &c.nodes[2].gateway,
+        "--key",
+        path_str(&key_file),
+        "--scheme",
+        "HE-GS1",
+        scenario::HEBEI_CODE,
+        "--format",
+        "epcis",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(printed["epcisBody"]["eventList"].as_array().unwrap().len(), events.len(), "coldchain trace --format epcis");
 
     // A positive nucleic-acid test stops the goods (seed 000 §二.5): the
     // importer re-submits its product batch with the result; the chain
