@@ -547,6 +547,106 @@ fn refused_records_name_field_and_rule_and_store_nothing() {
         }
     }
 
+    // EPCIS 2.0 capture (issue 20), by an app id Hebei's bureau issued to the
+    // importer: a document with one bad event is refused whole, naming the
+    // event, and stores nothing; the good event alone is captured as a
+    // shipment and its vehicle; the trace exports as EPCIS.
+    let key_file = c.dir.path().join("hebei").join("admin.key");
+    let appid = "he-caofeidian-erp";
+    let out = run_cli(&[
+        "app",
+        "issue",
+        "--gateway",
+        &c.nodes[2].gateway,
+        "--key",
+        path_str(&key_file),
+        "--appid",
+        appid,
+        "--uscc",
+        &scenario::uscc("hebei-importer"),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    let secret = text.lines().find_map(|l| l.strip_prefix("secret:")).unwrap().split_whitespace().next().unwrap().to_string();
+    let capture = |node: usize, events: Vec<Value>| -> (u16, Value) {
+        let target = "/epcis/capture?wait=finalized";
+        let doc = json!({"@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld", {"coldchain": "urn:coldchain:epcis:"}],
+                         "type": "EPCISDocument", "schemaVersion": "2.0", "creationDate": "2026-11-24T02:00:00Z", "epcisBody": {"eventList": events}});
+        let body = serde_json::to_vec(&doc).unwrap();
+        let (timestamp, nonce) = (chrono::Utc::now().timestamp_millis().to_string(), hex::encode(rand::random::<[u8; 12]>()));
+        let signature = coldchain_node::gateway::apps::sign_request(&secret, appid, &timestamp, &nonce, "POST", target, &body);
+        let mut resp = agent()
+            .post(&c.url(node, target))
+            .header("content-type", "application/ld+json")
+            .header("appid", appid)
+            .header("timestamp", &timestamp)
+            .header("nonce", &nonce)
+            .header("signature", &signature)
+            .send(&body[..])
+            .unwrap();
+        (resp.status().as_u16(), resp.body_mut().read_json().unwrap_or(Value::Null))
+    };
+    let (importer_uscc, storage_uscc) = (scenario::uscc("hebei-importer"), scenario::uscc("tianjin-storage"));
+    let gtin = coldchain_chaincode::identifiers::gtin_with_check(scenario::GTIN_BODY);
+    let shipping = |number: &str, pieces: u64| {
+        json!({"type": "ObjectEvent", "action": "OBSERVE", "bizStep": "shipping", "disposition": "in_transit",
+               "eventTime": format!("{}T00:30:00+08:00", today()), "eventTimeZoneOffset": "+08:00",
+               "readPoint": {"id": format!("urn:coldchain:enterprise:{importer_uscc}")},
+               "bizTransactionList": [{"type": "desadv", "bizTransaction": format!("urn:coldchain:document:{importer_uscc}:shipment:{number}")}],
+               "sourceList": [{"type": "owning_party", "source": format!("urn:coldchain:party:{importer_uscc}")}],
+               "destinationList": [{"type": "owning_party", "destination": format!("urn:coldchain:party:{storage_uscc}")}],
+               "quantityList": [{"epcClass": format!("https://id.gs1.org/01/{gtin}/10/L1"), "quantity": pieces},
+                                {"epcClass": format!("https://id.gs1.org/01/{gtin}/10/L1"), "quantity": pieces * 20, "uom": "KGM"}],
+               "coldchain:vehicles": [{"licensePlate": "冀B54321", "driverName": "钱师傅"}]})
+    };
+    let before_capture = state_of(&c, 2).unwrap();
+    // The importer holds 200 after the 800 shipped: 100, then 500 more, is too many.
+    let (code, env) = capture(2, vec![shipping("HE-SO-0002", 100), shipping("HE-SO-0003", 500)]);
+    assert_eq!((code, env["result"]["error"].as_str()), (422, Some("rule_violated")), "{env}");
+    assert_eq!(env["result"]["field"], "epcisBody.eventList[1].quantityList", "{env}");
+    assert!(env["result"]["rule"].as_str().unwrap().contains("takes 500 pieces"), "{env}");
+    assert_eq!(counts(&state_of(&c, 2).unwrap()), counts(&before_capture), "nothing of the refused document is stored");
+    // At another bureau's node: the app id is served by Hebei's.
+    let (code, env) = capture(1, vec![shipping("HE-SO-0002", 100)]);
+    assert_eq!((code, env["result"]["error"].as_str()), (403, Some("wrong_node")), "{env}");
+    let (code, env) = capture(2, vec![shipping("HE-SO-0002", 100)]);
+    assert_eq!(code, 200, "{env}");
+    let kinds: Vec<&str> = env["result"]["records"].as_array().unwrap().iter().map(|r| r["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["shipment", "vehicle"], "{env}");
+    assert!(env["result"]["records"].as_array().unwrap().iter().all(|r| r["state"] == "finalized" && r["event"] == 0), "{env}");
+    let [e, l, m, k, rej] = counts(&before_capture);
+    assert_eq!(counts(&state_of(&c, 2).unwrap()), [e, l, m + 1, k, rej]);
+    let path = format!("/v1/trace?scheme=HE-GS1&code={}&direction=both&format=epcis", scenario::HEBEI_CODE);
+    let (code, media, bytes) = get_raw_with(&c.url(2, &path), &c.signed_read(2, &path, &admin_key(&c, "hebei")));
+    assert_eq!((code, media.as_str()), (200, "application/ld+json"), "{}", String::from_utf8_lossy(&bytes));
+    let exported: Value = serde_json::from_slice(&bytes).unwrap();
+    let events = exported["epcisBody"]["eventList"].as_array().unwrap();
+    assert!(
+        events.iter().any(|e| e["bizStep"] == "shipping" && e["coldchain:vehicles"][0]["licensePlate"] == "冀B54321"),
+        "the captured shipment is in the export: {exported:#}"
+    );
+    // The lot's whole history, from its certificate: the same events.
+    let path = format!("/v1/lots/{}/{}?format=epcis", scenario::QUARANTINE_NUMBER, scenario::CERT_BATCH);
+    let (code, media, bytes) = get_raw_with(&c.url(2, &path), &c.signed_read(2, &path, &admin_key(&c, "hebei")));
+    assert_eq!((code, media.as_str()), (200, "application/ld+json"), "{}", String::from_utf8_lossy(&bytes));
+    let history: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(history["epcisBody"]["eventList"].as_array().unwrap().len(), events.len(), "{history:#}");
+    let out = run_cli(&[
+        "trace",
+        "--gateway",
+        &c.nodes[2].gateway,
+        "--key",
+        path_str(&key_file),
+        "--scheme",
+        "HE-GS1",
+        scenario::HEBEI_CODE,
+        "--format",
+        "epcis",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(printed["epcisBody"]["eventList"].as_array().unwrap().len(), events.len(), "coldchain trace --format epcis");
+
     // A positive nucleic-acid test stops the goods (seed 000 §二.5): the
     // importer re-submits its product batch with the result; the chain
     // raises an alert for Hebei, streamed to Hebei's bureau, and the next

@@ -440,7 +440,8 @@ impl DigitalLink {
     }
 }
 
-fn percent_decode(s: &str) -> Result<String, Gs1Error> {
+/// Decodes `%XX` escapes (UTF-8); the inverse of [`percent_encode`].
+pub fn percent_decode(s: &str) -> Result<String, Gs1Error> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -21,6 +21,7 @@
 
 pub mod canonical;
 pub mod dictionary;
+pub mod epcis;
 pub mod fields;
 pub mod gs1;
 pub mod hash;

@@ -147,7 +147,7 @@ enum Command {
         /// forward (where it went), backward (where it came from), both.
         #[arg(long, default_value = "both")]
         direction: String,
-        /// table, json, csv, dot or svg.
+        /// table, json, csv, dot, svg or epcis (an EPCIS 2.0 JSON-LD document).
         #[arg(long, default_value = "table")]
         format: String,
         /// Read as this key's bureau, enterprise or auditor (else contacts are masked).
@@ -598,8 +598,8 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
             match format.as_str() {
                 "table" => print!("{}", client::trace_table(&gw.get(&query)?.into_result()?)),
                 "json" => println!("{}", serde_json::to_string_pretty(&gw.get(&query)?.into_result()?)?),
-                "csv" | "dot" | "svg" => print!("{}", gw.get_text(&format!("{query}&format={format}"))?),
-                other => anyhow::bail!("--format {other}: use table, json, csv, dot or svg"),
+                "csv" | "dot" | "svg" | "epcis" => print!("{}", gw.get_text(&format!("{query}&format={format}"))?),
+                other => anyhow::bail!("--format {other}: use table, json, csv, dot, svg or epcis"),
             }
         }
         Command::Search { gateway, key, certificate, batch, container, uscc, name, plate, driver, json } => {

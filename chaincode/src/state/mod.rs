@@ -324,6 +324,29 @@ impl State {
         self.check_new(ctx, id, tx)
     }
 
+    /// Checks `txs` as if applied one after another in one block at `ctx`,
+    /// each seeing the ones before it, on a scratch copy of the ledger that
+    /// is dropped: nothing of it is kept. The index and the error of the
+    /// first that breaks a rule (an EPCIS capture is accepted whole or not
+    /// at all).
+    pub fn check_sequence(&self, ctx: BlockContext, txs: &[(TxId, &Transaction)]) -> Result<(), (usize, RecordError)> {
+        let mut scratch = State {
+            root: self.root,
+            tree_version: self.tree_version,
+            height: self.height,
+            next_index: 0,
+            applied: self.applied,
+            rejected: self.rejected,
+            ledger: self.ledger.clone(),
+        };
+        for (i, (id, tx)) in txs.iter().enumerate() {
+            let (record, cx, plan) = scratch.check(ctx, id, tx).map_err(|e| (i, e))?;
+            record.apply(plan, &mut scratch.ledger, &cx);
+            scratch.ledger.put(&ledger::SEEN, id, &ledger::Seen(ctx.height, i as u32, true));
+        }
+        Ok(())
+    }
+
     /// [`State::check`] of a transaction known not to be on chain.
     fn check_new(&self, ctx: BlockContext, id: &TxId, tx: &Transaction) -> Result<(Record, Cx, Plan), RecordError> {
         let mut value = tx.record.to_value();

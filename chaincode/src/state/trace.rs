@@ -323,6 +323,16 @@ impl State {
         Ok(trace_lot(&mut Reader::new(l), &lot, start, scheme, code, direction).0)
     }
 
+    /// A lot's whole history: the custody graph from its entry, every
+    /// movement of it (the trace both ways from its importer), named by the
+    /// first of its codes (none: empty scheme and code).
+    pub fn lot_history(&self, lot: LotId) -> Trace {
+        let l = self.ledger();
+        let data = LotData::read(l, lot);
+        let (scheme, code) = l.lot_codes(lot).into_iter().next().unwrap_or_default();
+        trace_lot(&mut Reader::new(l), &data, data.lot.origin, &scheme, &code, Direction::Both).0
+    }
+
     pub fn alert(&self, id: &TxId) -> Result<AlertAnswer, TraceError> {
         let l = self.ledger();
         let a = l.get(&ALERTS, id).ok_or(TraceError::UnknownAlert(*id))?;

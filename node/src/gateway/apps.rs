@@ -154,7 +154,7 @@ pub(super) fn authenticate(gw: &Gateway, method: &Method, uri: &Uri, headers: &H
 const SIGNED_REQUEST_HEADERS: [&str; 4] = ["appid", "timestamp", "nonce", "signature"];
 
 /// The transaction nonce of a signed request: the same for a replay.
-fn tx_nonce(appid: &str, nonce: &str) -> u64 {
+pub(super) fn tx_nonce(appid: &str, nonce: &str) -> u64 {
     let h = Hash::digest(format!("coldchain/appid-nonce/v1\n{appid}\n{nonce}").as_bytes());
     let mut first = [0u8; 8];
     first.copy_from_slice(&h.0[..8]);
@@ -235,7 +235,7 @@ pub async fn submit_record(
 /// A bare record of an app id's signed request as the transaction this node
 /// signs for it: `via` added, images out of the signed form (kept beside
 /// it). `at` is the record's place in the body, for errors (`""` or `[i]`).
-fn app_transaction(gw: &Gateway, appid: &str, nonce: u64, mut record: serde_json::Value, at: &str) -> Result<serde_json::Value, ApiError> {
+pub(super) fn app_transaction(gw: &Gateway, appid: &str, nonce: u64, mut record: serde_json::Value, at: &str) -> Result<serde_json::Value, ApiError> {
     let Some(obj) = record.as_object_mut() else {
         return Err(ApiError::field(ErrorCode::MalformedJson, format!("(body){at}"), "must be the record: a JSON object with a \"type\""));
     };

@@ -74,6 +74,8 @@ error_codes! {
     InvalidBatch = "invalid_batch",
     /// An image field that is not Base64 of an allowed image.
     InvalidImage = "invalid_image",
+    /// An EPCIS document, or one of its events, that maps to no record (422).
+    InvalidEpcis = "invalid_epcis",
     /// A record that breaks a rule of its type.
     InvalidRecord = "invalid_record",
     /// A national report that breaks a rule of seed 000.

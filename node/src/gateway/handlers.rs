@@ -264,7 +264,7 @@ fn malformed_json(e: serde_json::Error) -> ApiError {
 
 /// 503 at once, before any parsing or signature check, while the mempool is
 /// full: under overload the gateway spends nothing on what it would shed.
-fn shed_if_full(gw: &Gateway) -> Result<(), ApiError> {
+pub(super) fn shed_if_full(gw: &Gateway) -> Result<(), ApiError> {
     let (pending, capacity) = gw.services.live.read().map(|l| (l.mempool, l.mempool_capacity)).unwrap_or((0, usize::MAX));
     if capacity > 0 && pending >= capacity {
         return Err(submit_error(SubmitError::Overloaded(capacity)));
@@ -272,7 +272,7 @@ fn shed_if_full(gw: &Gateway) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn submission_permit(gw: &Gateway) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+pub(super) fn submission_permit(gw: &Gateway) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
     gw.submit_permits
         .clone()
         .try_acquire_owned()
@@ -289,7 +289,7 @@ fn tx_error(e: TxError) -> ApiError {
     ApiError::field(code, e.field, e.rule)
 }
 
-fn submit_error(e: SubmitError) -> ApiError {
+pub(super) fn submit_error(e: SubmitError) -> ApiError {
     match e {
         SubmitError::Overloaded(_) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Overloaded, e.to_string()),
         SubmitError::ShuttingDown => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::ShuttingDown, e.to_string()),

@@ -12,6 +12,7 @@ pub mod apps;
 pub mod connections;
 pub mod dictionaries;
 pub mod envelope;
+mod epcis;
 mod explorer;
 pub mod export;
 mod governance;

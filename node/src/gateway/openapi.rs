@@ -150,6 +150,10 @@ envelope!(
     SubmitEnvelope => super::handlers::SubmitResult
 );
 envelope!(
+    /// An EPCIS capture: the record each event became.
+    CaptureEnvelope => super::epcis::CaptureResult
+);
+envelope!(
     /// A batch: one result per item.
     BatchEnvelope => super::handlers::BatchResult
 );

@@ -17,8 +17,8 @@
 use super::access::{self, Caller};
 use super::envelope::{ApiError, ErrorCode};
 use super::{
-    Gateway, apps, dictionaries, explorer, export, governance, gs1, handlers, lots, metrics, national, openapi, search, state_proof, statistics,
-    templates, trace, warnings,
+    Gateway, apps, dictionaries, epcis, explorer, export, governance, gs1, handlers, lots, metrics, national, openapi, search, state_proof,
+    statistics, templates, trace, warnings,
 };
 use axum::Router;
 use axum::extract::{FromRequestParts, Request, State};
@@ -56,6 +56,9 @@ pub enum Who {
     /// As [`Who::Signers`], or a bare record with seed 004's signed-request
     /// headers of an app id a bureau issued.
     SignersOrApps,
+    /// An app id by seed 004's signed request only (the node signs what the
+    /// request carries for the app id's enterprise: an EPCIS capture).
+    Apps,
     /// A report client a bureau registered, by HTTP Basic (the national interface).
     ReportClients,
 }
@@ -70,6 +73,7 @@ impl Who {
             Who::BureausAndAuditors => "bureaus and auditors",
             Who::Signers => "the signer of each transaction, as the chaincode's rules allow",
             Who::SignersOrApps => "the signer of the transaction, or an app id by seed 004's signed request",
+            Who::Apps => "an app id, by seed 004's signed request",
             Who::ReportClients => "report clients (HTTP Basic)",
         }
     }
@@ -83,6 +87,7 @@ impl Who {
             Who::AnyoneScoped => vec![none(), scheme("signed_read"), scheme("signed_request")],
             Who::Bureaus | Who::BureausAndAuditors => vec![scheme("signed_read")],
             Who::SignersOrApps => vec![none(), scheme("signed_request")],
+            Who::Apps => vec![scheme("signed_request")],
             Who::ReportClients => vec![scheme("national_basic")],
         }
     }
@@ -91,7 +96,7 @@ impl Who {
     fn refusals(self) -> (bool, bool) {
         match self {
             Who::Anyone | Who::Signers => (false, false),
-            Who::AnyoneScoped | Who::SignersOrApps | Who::ReportClients => (true, false),
+            Who::AnyoneScoped | Who::SignersOrApps | Who::Apps | Who::ReportClients => (true, false),
             Who::Bureaus | Who::BureausAndAuditors => (true, true),
         }
     }
@@ -165,6 +170,7 @@ pub fn declared() -> Vec<Route> {
         declare(Anyone, Request, routes!(governance::list)),
         declare(SignersOrApps, Request, routes!(apps::submit_record)),
         declare(SignersOrApps, Request, routes!(apps::submit_records_batch)),
+        declare(Apps, Request, routes!(epcis::capture)),
         declare(Signers, Request, routes!(apps::issue)),
         declare(AnyoneScoped, Request, routes!(trace::code)),
         declare(AnyoneScoped, Request, routes!(trace::trace)),
@@ -222,7 +228,8 @@ pub fn router(gw: Gateway) -> Router<Gateway> {
 /// The admission of a request: who is asking, by the route's [`Who`]; the
 /// [`Caller`] is left in the request for the handler.
 pub async fn admit(State((gw, who)): State<(Gateway, Who)>, mut request: Request, next: Next) -> Response {
-    if matches!(who, Who::Anyone | Who::Signers | Who::SignersOrApps | Who::ReportClients) {
+    // The handler authenticates a signed request itself: the signature covers the body.
+    if matches!(who, Who::Anyone | Who::Signers | Who::SignersOrApps | Who::Apps | Who::ReportClients) {
         return next.run(request).await;
     }
     let caller = match access::caller(&gw, request.method(), request.uri(), request.headers()) {
@@ -334,7 +341,7 @@ mod tests {
             assert_eq!((r.paths.paths.len(), operations), (1, 1), "{} {}: one handler, one path, one method", r.method, r.path);
             assert!(seen.insert((r.method.to_string(), r.path.clone())), "{} {} is declared twice", r.method, r.path);
         }
-        assert_eq!(routes.len(), 46);
+        assert_eq!(routes.len(), 47);
     }
 
     #[test]

@@ -71,18 +71,20 @@ pub struct TraceQuery {
     code: Option<String>,
     /// `forward`, `backward` or `both` (default).
     direction: Option<String>,
-    /// `json` (default, in the envelope), `csv`, `dot` or `svg` (files).
+    /// `json` (default, in the envelope), `csv`, `dot`, `svg` (files) or
+    /// `epcis` (an EPCIS 2.0 JSON-LD document; also chosen by
+    /// `Accept: application/ld+json` when no format is given).
     format: Option<String>,
 }
 
-/// `GET /v1/trace?scheme=S&code=C&direction=forward|backward|both&format=json|csv|dot|svg`
+/// `GET /v1/trace?scheme=S&code=C&direction=forward|backward|both&format=json|csv|dot|svg|epcis`
 /// Contacts are masked unless the caller may see them (see [`access`]).
 #[utoipa::path(
     get,
     path = "/v1/trace",
     tags = ["bureaus"],
     summary = "Trace a lot from any of its codes",
-    description = "The custody graph from the code's issuer: `backward` to the entry, `forward` to every holder, or `both`, cut to what the caller may see (least privilege, docs/SECURITY.md \"Who sees what\"; `view` names the cut). The public, and an enterprise not on the trace, get the consumer view (product, certificate, provinces passed, the lot's codes, whether an alert is open; `format=json` only, files 403). An enterprise on the trace gets the steps it is a party to and its direct counterparties; a bureau the steps with an end in its province, and every step inside an open alert on the lot (a cross-province read recorded on chain, `GET /v1/access-log`); an auditor the view of the bureau that registered it, masked. Contacts the caller may not read are masked; holdings of enterprises outside its view are left out. A signed read (`x-coldchain-*` headers) or a seed 004 signed request identifies the caller; bad read credentials: 401. `format=csv|dot|svg` answers a file instead of the envelope.",
+    description = "The custody graph from the code's issuer: `backward` to the entry, `forward` to every holder, or `both`, cut to what the caller may see (least privilege, docs/SECURITY.md \"Who sees what\"; `view` names the cut). The public, and an enterprise not on the trace, get the consumer view (product, certificate, provinces passed, the lot's codes, whether an alert is open; `format=json` only, files 403). An enterprise on the trace gets the steps it is a party to and its direct counterparties; a bureau the steps with an end in its province, and every step inside an open alert on the lot (a cross-province read recorded on chain, `GET /v1/access-log`); an auditor the view of the bureau that registered it, masked. Contacts the caller may not read are masked; holdings of enterprises outside its view are left out. A signed read (`x-coldchain-*` headers) or a seed 004 signed request identifies the caller; bad read credentials: 401. `format=csv|dot|svg` answers a file instead of the envelope; `format=epcis` (or `Accept: application/ld+json`) the trace as an EPCIS 2.0 JSON-LD `EPCISDocument` (GS1's schema: docs/schemas/epcis-2.0.json; the mapping: docs/RECORDS.md \"EPCIS 2.0\"), for the same callers as the files. With `direction=both` from any code of a lot, it is the lot's whole history from its entry.",
     params(TraceQuery),
     responses(
         (status = 200, description = "The trace: JSON in the envelope, or a CSV, Graphviz DOT or SVG file.", content(
@@ -90,6 +92,7 @@ pub struct TraceQuery {
             (String = "text/csv"),
             (String = "text/vnd.graphviz"),
             (String = "image/svg+xml"),
+            (Object = "application/ld+json"),
         )),
         (status = 400, response = super::openapi::BadRequest),
         (status = 401, response = super::openapi::Unauthorized),
@@ -98,14 +101,15 @@ pub struct TraceQuery {
         (status = 500, response = super::openapi::Internal),
     )
 )]
-pub async fn trace(State(gw): State<Gateway>, caller: Caller, Query(q): Query<TraceQuery>) -> Result<Response, ApiError> {
+pub async fn trace(State(gw): State<Gateway>, caller: Caller, headers: header::HeaderMap, Query(q): Query<TraceQuery>) -> Result<Response, ApiError> {
     let scheme = q.scheme.ok_or_else(|| ApiError::field(ErrorCode::BadQuery, "scheme", "is required: the code's scheme id"))?;
     let code = q.code.ok_or_else(|| ApiError::field(ErrorCode::BadQuery, "code", "is required: a trace code of the scheme"))?;
     let direction: Direction =
         q.direction.as_deref().unwrap_or("both").parse().map_err(|rule: String| ApiError::field(ErrorCode::BadQuery, "direction", rule))?;
-    let format = q.format.as_deref().unwrap_or("json");
-    if !["json", "csv", "dot", "svg"].contains(&format) {
-        return Err(ApiError::field(ErrorCode::BadQuery, "format", format!("\"{format}\" is not a format: json, csv, dot or svg")));
+    let wants_ld = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains(coldchain_chaincode::epcis::MEDIA_TYPE));
+    let format = q.format.as_deref().unwrap_or(if wants_ld { "epcis" } else { "json" });
+    if !["json", "csv", "dot", "svg", "epcis"].contains(&format) {
+        return Err(ApiError::field(ErrorCode::BadQuery, "format", format!("\"{format}\" is not a format: json, csv, dot, svg or epcis")));
     }
     let (scoped, alert, crossed) = {
         let state = gw.services.state.read().map_err(ApiError::internal)?;
@@ -145,6 +149,11 @@ pub async fn trace(State(gw): State<Gateway>, caller: Caller, Query(q): Query<Tr
         "dot" => (
             [(header::CONTENT_TYPE, "text/vnd.graphviz; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, file("dot"))],
             render::dot(&trace),
+        )
+            .into_response(),
+        "epcis" => (
+            [(header::CONTENT_TYPE, coldchain_chaincode::epcis::MEDIA_TYPE.to_string()), (header::CONTENT_DISPOSITION, file("jsonld"))],
+            super::epcis::document(&gw, &trace)?.to_string(),
         )
             .into_response(),
         _ => ([(header::CONTENT_TYPE, "image/svg+xml; charset=utf-8")], render::svg(&trace)).into_response(),

@@ -616,7 +616,7 @@ impl Driver {
         let nonce = digest.0[..8].iter().fold(0u64, |n, b| n << 8 | u64::from(*b)) & coldchain_chaincode::transaction::MAX_NONCE;
         let tx = Transaction::sign(&genesis.chain_id, nonce, evidence.record(&offender.province), &self.services.node_key);
         let (reply, answer) = oneshot::channel();
-        self.on_submission(Submission { txs: vec![(tx.id(), tx)], reply });
+        self.on_submission(Submission { txs: vec![(tx.id(), tx)], sequence: false, reply });
         let offender = offender.province.clone();
         tokio::spawn(async move {
             match answer.await {

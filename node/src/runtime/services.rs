@@ -114,6 +114,10 @@ pub enum SubmitError {
 
 pub struct Submission {
     pub txs: Vec<(TxId, Transaction)>,
+    /// All or nothing, in order: each transaction is checked against the
+    /// state with the ones before it applied, and if one breaks a rule none
+    /// is stored (an EPCIS capture). Otherwise each stands alone.
+    pub sequence: bool,
     pub reply: oneshot::Sender<Result<Vec<SubmitOutcome>, SubmitError>>,
 }
 
@@ -166,7 +170,18 @@ impl NodeServices {
     /// durable on this node (or refused).
     pub async fn submit(&self, txs: Vec<(TxId, Transaction)>) -> Result<Vec<SubmitOutcome>, SubmitError> {
         let (reply, rx) = oneshot::channel();
-        self.submit.send(Submission { txs, reply }).await.map_err(|_| SubmitError::ShuttingDown)?;
+        self.submit.send(Submission { txs, sequence: false, reply }).await.map_err(|_| SubmitError::ShuttingDown)?;
+        rx.await.map_err(|_| SubmitError::ShuttingDown)?
+    }
+
+    /// As [`NodeServices::submit`], all or nothing: the transactions are
+    /// checked in order, each against the state with the ones before it
+    /// applied; one that breaks a rule is `Rejected` with its field and rule,
+    /// and then none is stored (the others are `Rejected` naming it). They
+    /// enter the mempool in order, so blocks apply them in order.
+    pub async fn submit_sequence(&self, txs: Vec<(TxId, Transaction)>) -> Result<Vec<SubmitOutcome>, SubmitError> {
+        let (reply, rx) = oneshot::channel();
+        self.submit.send(Submission { txs, sequence: true, reply }).await.map_err(|_| SubmitError::ShuttingDown)?;
         rx.await.map_err(|_| SubmitError::ShuttingDown)?
     }
 }

@@ -58,6 +58,12 @@ impl Driver {
     }
 
     pub(super) fn on_submission(&mut self, sub: Submission) {
+        if sub.sequence
+            && let Some(refused) = self.refuse_sequence(&sub.txs)
+        {
+            let _ = sub.reply.send(Ok(refused));
+            return;
+        }
         let mut outcomes = Vec::with_capacity(sub.txs.len());
         let mut accepted = Vec::new();
         let fresh = sub.txs.iter().filter(|(id, _)| !self.mempool.contains(id)).count();
@@ -90,8 +96,11 @@ impl Driver {
                 outcomes.push(SubmitOutcome::Rejected { field: e.field, rule: e.rule });
                 continue;
             }
+            // A sequence was checked whole, each seeing the ones before it (refuse_sequence).
             let ctx = BlockContext { height: self.last_finalized.height + 1, time_ms: self.services.clock.now_ms() };
-            if let Err(e) = self.state.read().unwrap_or_else(PoisonError::into_inner).check(ctx, &id, &tx) {
+            if !sub.sequence
+                && let Err(e) = self.state.read().unwrap_or_else(PoisonError::into_inner).check(ctx, &id, &tx)
+            {
                 outcomes.push(SubmitOutcome::Rejected { field: e.field, rule: e.rule });
                 continue;
             }
@@ -120,6 +129,42 @@ impl Driver {
             let _ = sub.reply.send(result);
         });
         self.try_build(false);
+    }
+}
+
+impl Driver {
+    /// For an all-or-nothing submission: the outcomes refusing all of it when
+    /// one of its new transactions breaks the transaction rules or, checked
+    /// in order with the ones before it applied, a rule of the chaincode;
+    /// `None` when all may be accepted.
+    fn refuse_sequence(&self, txs: &[(TxId, Transaction)]) -> Option<Vec<SubmitOutcome>> {
+        let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
+        let genesis = &self.services.genesis;
+        let fresh: Vec<(usize, (TxId, &Transaction))> = txs
+            .iter()
+            .enumerate()
+            .filter(|(_, (id, _))| !self.mempool.contains(id) && !state.contains(id))
+            .map(|(i, (id, tx))| (i, (*id, tx)))
+            .collect();
+        let envelope = fresh
+            .iter()
+            .find_map(|(i, (_, tx))| tx.check_envelope(&genesis.chain_id, genesis.consensus.max_tx_bytes()).err().map(|e| (*i, e.field, e.rule)));
+        let ctx = BlockContext { height: self.last_finalized.height + 1, time_ms: self.services.clock.now_ms() };
+        let (at, field, rule) = envelope.or_else(|| {
+            let sequence: Vec<(TxId, &Transaction)> = fresh.iter().map(|(_, t)| *t).collect();
+            state.check_sequence(ctx, &sequence).err().map(|(k, e)| (fresh[k].0, e.field, e.rule))
+        })?;
+        Some(
+            (0..txs.len())
+                .map(|i| match i == at {
+                    true => SubmitOutcome::Rejected { field: field.clone(), rule: rule.clone() },
+                    false => SubmitOutcome::Rejected {
+                        field: "(sequence)".into(),
+                        rule: format!("not stored: transaction {at} of the same all-or-nothing submission broke a rule"),
+                    },
+                })
+                .collect(),
+        )
     }
 }
 
