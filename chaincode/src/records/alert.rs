@@ -90,7 +90,7 @@ impl AlertRecord {
                     format!("certificate {number} batch {batch} is not on chain; GET /v1/search?certificate={number} lists its batches"),
                 )
             })?;
-            let (scheme, code) = l.lot_codes(lot).into_iter().next().unwrap_or_default();
+            let (scheme, code) = l.lot_codes_iter(lot).next().unwrap_or_default();
             let holder = l.code(&scheme, &code).and_then(|e| e.issuer);
             return Ok(Found { province: province.to_string(), scheme, code, lot, holder });
         }

@@ -90,7 +90,7 @@ pub fn alert_on_entry(l: &mut Ledger, lot: LotId, holder: EntId, cx: &Cx) {
 }
 
 fn raise(l: &mut Ledger, lot: LotId, stop: &Stop, tested_at: NaiveDate, lab: String, holder: Option<EntId>, cx: &Cx) {
-    let Some((scheme, code)) = l.lot_codes(lot).into_iter().next() else { return };
+    let Some((scheme, code)) = l.lot_codes_iter(lot).next() else { return };
     if l.contains(&ALERTS, &cx.tx) {
         return;
     }

@@ -78,7 +78,7 @@ impl GovernanceRecord {
         if bureau.admin_key.as_ref() == Some(key) {
             return Err(RecordError::new(&self.admin_key.1, format!("this is bureau {province}'s admin key already")));
         }
-        if l.bureaus().values().any(|b| &b.validator_key == key || b.admin_key.as_ref() == Some(key)) {
+        if l.bureau_of_admin(key).is_some() || l.bureau_of_validator(key).is_some() {
             return Err(RecordError::new(&self.admin_key.1, "this key is another bureau's or a validator's key"));
         }
         if let Some(former) = l.former_admin_key(key) {

@@ -87,7 +87,7 @@ fn warehouse_records(l: &Ledger, lot: &Lot) -> Value {
 pub fn annex_b(l: &Ledger, lot: LotId) -> Value {
     let it = l.lot_at(lot);
     let d = &it.documents;
-    let code = l.lot_codes(lot).into_iter().find(|(s, c)| l.code(s, c).is_some_and(|e| e.tx == it.tx && e.origin == CodeOrigin::ProductBatch));
+    let code = l.lot_codes_iter(lot).find(|(s, c)| l.code(s, c).is_some_and(|e| e.tx == it.tx && e.origin == CodeOrigin::ProductBatch));
     let disinfect = d.disinfection.as_ref().map(|(text, date, done)| {
         // Kept as "NUMBER (place)".
         let (number, place) = text.rsplit_once(" (").map_or((text.as_str(), ""), |(n, p)| (n, p.trim_end_matches(')')));

@@ -329,7 +329,7 @@ impl State {
     pub fn lot_history(&self, lot: LotId) -> Trace {
         let l = self.ledger();
         let data = LotData::read(l, lot);
-        let (scheme, code) = l.lot_codes(lot).into_iter().next().unwrap_or_default();
+        let (scheme, code) = l.lot_codes_iter(lot).next().unwrap_or_default();
         trace_lot(&mut Reader::new(l), &data, data.lot.origin, &scheme, &code, Direction::Both).0
     }
 

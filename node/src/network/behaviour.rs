@@ -128,7 +128,7 @@ impl ReadBudget {
 /// holds, given back when this is dropped: it travels with the message to
 /// the application ([`super::NetEvent::Message`]).
 pub struct Received {
-    budget: Option<Arc<ReadBudget>>,
+    budget: Arc<ReadBudget>,
     bytes: usize,
 }
 
@@ -147,9 +147,7 @@ impl std::fmt::Debug for Received {
 
 impl Drop for Received {
     fn drop(&mut self) {
-        if let Some(budget) = self.budget.take() {
-            budget.give_back(self.bytes);
-        }
+        self.budget.give_back(self.bytes);
     }
 }
 
@@ -167,16 +165,15 @@ impl<T: AsyncRead + Unpin> AsyncRead for Metered<'_, T> {
             Poll::Ready(Ok(n)) => n,
             other => return other,
         };
-        if let Some(budget) = &this.held.budget {
-            if !budget.take(n) {
-                budget.stats.over_budget.fetch_add(1, AtomicOrdering::Relaxed);
-                return Poll::Ready(Err(io::Error::other(format!(
-                    "the connection's unhandled messages would pass its read budget of {} bytes",
-                    budget.limit
-                ))));
-            }
-            this.held.bytes += n;
+        let budget = &this.held.budget;
+        if !budget.take(n) {
+            budget.stats.over_budget.fetch_add(1, AtomicOrdering::Relaxed);
+            return Poll::Ready(Err(io::Error::other(format!(
+                "the connection's unhandled messages would pass its read budget of {} bytes",
+                budget.limit
+            ))));
         }
+        this.held.bytes += n;
         Poll::Ready(Ok(n))
     }
 }
@@ -196,7 +193,7 @@ where
         let Budget::Connection(budget) = &self.budget else {
             return Err(io::Error::other("the behaviour's codec reads no stream"));
         };
-        let mut held = Received { budget: Some(budget.clone()), bytes: 0 };
+        let mut held = Received { budget: budget.clone(), bytes: 0 };
         let message = self.cbor.read_request(protocol, &mut Metered { io, held: &mut held }).await?;
         Ok(Frame::Incoming(message, held))
     }
