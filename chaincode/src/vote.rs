@@ -5,6 +5,11 @@
 //! `domain tag ‖ 0x00 ‖ len(chain_id) as u16 BE ‖ chain_id ‖ view as u64 BE
 //! ‖ block hash (32 bytes; zeros for nullify)`: a vote can never be replayed
 //! on another chain or as another kind of vote.
+//!
+//! Votes of epoch e ≥ 1 (after the validator set changed, issue 19) sign
+//! the same bytes with [`namespace`]`(chain_id, e)` in place of the chain
+//! id, so no vote of one epoch counts in another. Epoch 0 signs the chain
+//! id itself, as every chain did before epochs.
 
 use crate::Hash;
 use serde::{Deserialize, Serialize};
@@ -38,6 +43,15 @@ impl VoteKind {
 
     pub fn parse(s: &str) -> Option<VoteKind> {
         [VoteKind::Notarize, VoteKind::Nullify, VoteKind::Finalize].into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// The name votes of `epoch` are signed under: the chain id for epoch 0,
+/// `{chain_id}/epoch-{epoch}` after (a chain id never holds `/`).
+pub fn namespace(chain_id: &str, epoch: u64) -> String {
+    match epoch {
+        0 => chain_id.to_string(),
+        e => format!("{chain_id}/epoch-{e}"),
     }
 }
 

@@ -156,6 +156,9 @@ impl Genesis {
         if self.chain_id.is_empty() || self.chain_id.len() > 64 {
             return bad("`chain_id` must be 1 to 64 characters".into());
         }
+        if self.chain_id.contains('/') {
+            return bad(format!("`chain_id` \"{}\" must not contain `/`: epochs sign votes under `chain_id/epoch-N`", self.chain_id));
+        }
         if chrono::DateTime::parse_from_rfc3339(&self.genesis_time).is_err() {
             return bad(format!("`genesis_time` must be an RFC 3339 time, got \"{}\"", self.genesis_time));
         }
