@@ -127,7 +127,7 @@ impl Byzantine {
                     NetEvent::Request { from, request: SyncRequest::Status, reply } => {
                         *shared.lock().unwrap().status_asked.entry(from.to_string()).or_default() += 1;
                         if let Some(height) = status {
-                            let _ = reply.send(SyncResponse::Status { height, hash: Hash([0xee; 32]) });
+                            let _ = reply.send(SyncResponse::Status { height, hash: Hash([0xee; 32]), epoch: 0 });
                         }
                     }
                     NetEvent::Message { message, .. } => shared.lock().unwrap().observe(message),

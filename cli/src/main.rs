@@ -834,7 +834,23 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                         if v.certified_height != v.height {
                             println!("  block {} is an ancestor of certified block {} ({})", v.height, v.certified_height, v.certified_hash);
                         }
-                        println!("  finalized by {} of {} validators (quorum {}): {}", v.signers.len(), v.validators, v.quorum, v.signers.join(", "));
+                        if !bundle.epochs.is_empty() {
+                            let path: Vec<String> = bundle
+                                .epochs
+                                .iter()
+                                .map(|c| {
+                                    format!("epoch {} after height {} ({} signatures)", c.change.epoch, c.change.last_height, c.signatures.len())
+                                })
+                                .collect();
+                            println!("  validator set from genesis through {}", path.join(" → "));
+                        }
+                        let how = match bundle.finalization {
+                            Some(_) => format!("finalized by {} of {} validators of epoch {}", v.signers.len(), v.validators, v.epoch),
+                            None => {
+                                format!("the last block of epoch {}, certified by {} of its {} validators", v.epoch, v.signers.len(), v.validators)
+                            }
+                        };
+                        println!("  {how} (quorum {}): {}", v.quorum, v.signers.join(", "));
                         match &bundle.transaction {
                             Some(tx) => println!("  signed by key {}", hex::encode(tx.signer.public_key)),
                             None => println!(

@@ -28,6 +28,10 @@ impl Default for Timeouts {
 #[derive(Clone)]
 pub struct CoreConfig {
     pub chain_id: String,
+    /// The epoch this core runs (issue 19): 0 from genesis, one more each
+    /// time governance changed the validator set. Votes are signed under
+    /// [`crate::vote::namespace`]`(chain_id, epoch)`.
+    pub epoch: u64,
     pub validators: Vec<VerifyingKey>,
     pub quorum: usize,
     /// This validator's index and key; `None` for a node that only follows.
@@ -41,6 +45,8 @@ const FUTURE_VOTE_WINDOW: View = 64;
 
 pub struct Core {
     cfg: CoreConfig,
+    /// What this epoch's votes are signed under.
+    namespace: String,
     view: View,
     /// The signing key and what it signed: every vote goes through these.
     rules: SafetyRules,
@@ -66,8 +72,10 @@ impl Core {
     /// headers of notarized blocks whose bodies the driver kept.
     pub fn new(mut cfg: CoreConfig, safety: SafetyState, last_finalized: Header, last_finalization: Option<Certificate>, known: Vec<Header>) -> Core {
         // The key goes to the safety rules alone.
-        let rules = SafetyRules::new(safety, cfg.signer.take(), cfg.chain_id.clone());
+        let namespace = crate::vote::namespace(&cfg.chain_id, cfg.epoch);
+        let rules = SafetyRules::new(safety, cfg.signer.take(), namespace.clone());
         let mut core = Core {
+            namespace,
             votes: VoteKeeper::new(cfg.quorum),
             cfg,
             view: 0,
@@ -97,6 +105,20 @@ impl Core {
 
     pub fn view(&self) -> View {
         self.view
+    }
+
+    /// The epoch this core runs.
+    pub fn epoch(&self) -> u64 {
+        self.cfg.epoch
+    }
+
+    /// How many validators this epoch has, and its quorum.
+    pub fn validators(&self) -> usize {
+        self.cfg.validators.len()
+    }
+
+    pub fn quorum(&self) -> usize {
+        self.cfg.quorum
     }
 
     pub fn last_finalized(&self) -> &Header {
@@ -365,7 +387,7 @@ impl Core {
             return Some("proposal_far_future");
         }
         let leader_key = &self.cfg.validators[h.proposer as usize];
-        (!verify_vote(leader_key, VoteKind::Notarize, &self.cfg.chain_id, view, &h.hash(), &p.signature)).then_some("proposal_bad_signature")
+        (!verify_vote(leader_key, VoteKind::Notarize, &self.namespace, view, &h.hash(), &p.signature)).then_some("proposal_bad_signature")
     }
 
     /// Messages from peers this core dropped, by reason: what a Byzantine
@@ -505,7 +527,7 @@ impl Core {
     // ----- votes and certificates ---------------------------------------------
 
     fn verify_cert(&self, c: &Certificate) -> Result<(), CertificateError> {
-        c.verify(c.kind, &self.cfg.chain_id, &self.cfg.validators, self.cfg.quorum)
+        c.verify(c.kind, &self.namespace, &self.cfg.validators, self.cfg.quorum)
     }
 
     fn on_vote(&mut self, vote: Vote) {
@@ -523,7 +545,7 @@ impl Core {
             return;
         };
         let hash_ok = (vote.kind == VoteKind::Nullify) == (vote.hash == Hash::ZERO);
-        if !hash_ok || !verify_vote(key, vote.kind, &self.cfg.chain_id, vote.view, &vote.hash, &vote.signature) {
+        if !hash_ok || !verify_vote(key, vote.kind, &self.namespace, vote.view, &vote.hash, &vote.signature) {
             self.refuse("vote_bad_signature");
             return;
         }

@@ -136,6 +136,7 @@
 pub mod block;
 mod block_tree;
 mod core;
+pub mod epoch;
 pub mod safety;
 mod types;
 pub mod vote;

@@ -52,14 +52,15 @@ impl<M> Guarded<M> {
 pub struct SafetyRules {
     state: SafetyState,
     signer: Option<(ValidatorIndex, SigningKey)>,
-    chain_id: String,
+    /// The epoch's vote namespace ([`crate::vote::namespace`]).
+    namespace: String,
 }
 
 impl SafetyRules {
     /// Rules resuming from `state` (empty on first start); `signer` is `None`
     /// for a node that only follows (it signs nothing).
-    pub fn new(state: SafetyState, signer: Option<(ValidatorIndex, SigningKey)>, chain_id: String) -> SafetyRules {
-        SafetyRules { state, signer, chain_id }
+    pub fn new(state: SafetyState, signer: Option<(ValidatorIndex, SigningKey)>, namespace: String) -> SafetyRules {
+        SafetyRules { state, signer, namespace }
     }
 
     pub fn state(&self) -> &SafetyState {
@@ -72,7 +73,7 @@ impl SafetyRules {
 
     fn sign(&self, kind: VoteKind, view: View, hash: Hash) -> Option<super::types::Vote> {
         let (signer, key) = self.signer.as_ref()?;
-        Some(super::types::Vote { kind, view, hash, signer: *signer, signature: sign_vote(key, kind, &self.chain_id, view, &hash) })
+        Some(super::types::Vote { kind, view, hash, signer: *signer, signature: sign_vote(key, kind, &self.namespace, view, &hash) })
     }
 
     /// Records a vote that the rule allowed, keeps `certificates` (so a
@@ -149,6 +150,15 @@ pub struct SafetyState {
     /// Notarizations and nullifications above the last finalized view, so a
     /// consortium that restarts all at once can still justify proposals.
     pub certificates: Vec<Certificate>,
+    /// The epoch these votes were signed in (issue 19); a state of an
+    /// earlier epoch binds nothing in a later one (its votes sign another
+    /// namespace), so a validator entering a new epoch starts afresh.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub epoch: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl SafetyState {

@@ -4,7 +4,7 @@
 use coldchain_chaincode::Hash;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 
-pub use coldchain_chaincode::vote::{VoteKind, vote_message};
+pub use coldchain_chaincode::vote::{VoteKind, namespace, vote_message};
 
 /// Signs a vote.
 pub fn sign_vote(key: &SigningKey, kind: VoteKind, chain_id: &str, view: u64, hash: &Hash) -> [u8; 64] {

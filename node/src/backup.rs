@@ -12,7 +12,7 @@
 use crate::block::Header;
 use crate::genesis::Genesis;
 use crate::replay::open_state;
-use crate::storage::{ChainStore, Finality, StoreError, StoredBlock};
+use crate::storage::{ChainStore, StoreError, StoredBlock};
 use crate::sync::{SyncError, verify_segment};
 use coldchain_chaincode::{BlockContext, Hash, Receipt};
 use serde::{Deserialize, Serialize};
@@ -111,7 +111,15 @@ pub fn import(store: &ChainStore, genesis: &Genesis, input: impl BufRead) -> Res
             expected_genesis: genesis_hash,
         });
     }
-    let keys = genesis.keys();
+    // Blocks of later epochs are checked against the epoch certificates
+    // this store holds (an export of a chain that changed its validators
+    // is imported into a store that has followed those changes).
+    let mut epochs = genesis.epochs();
+    for cert in store.epoch_certificates()? {
+        if let Err(e) = epochs.push(cert) {
+            return Err(BackupError::Format { line: 0, message: format!("stored epoch certificate: {e}") });
+        }
+    }
     let mut summary = Summary::default();
     let mut run: Vec<StoredBlock> = Vec::new();
     let mut run_start_line = 0;
@@ -138,13 +146,12 @@ pub fn import(store: &ChainStore, genesis: &Genesis, input: impl BufRead) -> Res
         if run_bytes > limit {
             return Err(BackupError::TooLarge { line: run_start_line, what: "the run of blocks from here to its certificate", limit });
         }
-        let certified = matches!(stored.finality, Finality::Certificate(_));
+        let certified = stored.finality.is_certified();
         run.push(stored);
         if !certified {
             continue;
         }
-        let (count, certificate) = verify_segment(&genesis.chain_id, &keys, genesis.quorum(), &head, &run)
-            .map_err(|error| BackupError::Invalid { line: run_start_line, error })?;
+        let (count, finality) = verify_segment(&epochs, &head, &run).map_err(|error| BackupError::Invalid { line: run_start_line, error })?;
         debug_assert_eq!(count, run.len());
         let mut blocks = Vec::with_capacity(run.len());
         let mut roots = Vec::with_capacity(run.len());
@@ -157,7 +164,7 @@ pub fn import(store: &ChainStore, genesis: &Genesis, input: impl BufRead) -> Res
             blocks.push((block, receipts));
             roots.push(state.root());
         }
-        store.commit_with_state(&blocks, &certificate, &roots, state.changes())?;
+        store.commit_with_state(&blocks, &finality, &roots, state.changes())?;
         state.settle();
         head = blocks.last().expect("a run holds its certified block").0.header.clone();
     }

@@ -10,6 +10,7 @@
 //! ```
 
 use crate::block::Header;
+use crate::consensus::epoch::{EpochMember, Epochs};
 use crate::crypto::parse_public_key;
 use coldchain_chaincode::dictionary::Dictionaries;
 use coldchain_chaincode::state::ledger::Bureau;
@@ -140,7 +141,7 @@ pub enum GenesisError {
 /// Byzantine quorum: q = n − ⌊(n−1)/3⌋. With 4 validators q = 3 and one fault
 /// is tolerated; with 3, q = 3 and none is.
 pub fn quorum(n: usize) -> usize {
-    n - (n.saturating_sub(1)) / 3
+    crate::consensus::epoch::quorum(n)
 }
 
 impl Genesis {
@@ -212,6 +213,21 @@ impl Genesis {
 
     pub fn quorum(&self) -> usize {
         quorum(self.validators.len())
+    }
+
+    /// Epoch 0: this file's validators, in its order; later epochs are
+    /// pushed as their certificates arrive (issue 19).
+    pub fn epochs(&self) -> Epochs {
+        let members = self
+            .validators
+            .iter()
+            .map(|v| EpochMember {
+                name: v.name.clone(),
+                province: v.province.clone(),
+                public_key: parse_public_key(&v.public_key).expect("validated").to_bytes(),
+            })
+            .collect();
+        Epochs::new(&self.chain_id, members).expect("validated: 1 to 64 distinct keys")
     }
 
     pub fn index_of(&self, key: &VerifyingKey) -> Option<ValidatorIndex> {

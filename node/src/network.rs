@@ -217,6 +217,7 @@ enum Command<M, Q, R> {
     Broadcast { message: M },
     Request { to: PeerId, request: Q, reply: oneshot::Sender<Result<R, NetError>> },
     AddPeer { peer: PeerId, addr: Multiaddr },
+    Allow { peers: Vec<PeerId> },
     Shutdown { done: oneshot::Sender<()> },
 }
 
@@ -326,6 +327,16 @@ where
     pub fn add_peer(&self, addr: Multiaddr) -> Result<(), NetError> {
         let peer = peer_of_addr(&addr)?;
         self.commands.try_send(Command::AddPeer { peer, addr }).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => NetError::Busy,
+            mpsc::error::TrySendError::Closed(_) => NetError::Shutdown,
+        })
+    }
+
+    /// Adds peers to the allowlist at run time (a validator that joins by
+    /// governance, issue 19): their connections and messages are accepted
+    /// from now on.
+    pub fn allow(&self, peers: Vec<PeerId>) -> Result<(), NetError> {
+        self.commands.try_send(Command::Allow { peers }).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => NetError::Busy,
             mpsc::error::TrySendError::Closed(_) => NetError::Shutdown,
         })

@@ -3,13 +3,18 @@
 //! quorum of bureaus. Format and checks: `docs/PROOFS.md`.
 
 use crate::block::{Header, verify_merkle_path};
+use crate::consensus::epoch::{EpochCertificate, EpochError, Epochs};
 use crate::consensus::{Certificate, CertificateError};
 use crate::crypto::VoteKind;
 use crate::genesis::Genesis;
 use coldchain_chaincode::{Hash, Transaction, TxId};
 use serde::{Deserialize, Serialize};
 
+/// Version 1: a block of epoch 0, certified by genesis's validators.
 pub const PROOF_VERSION: u32 = 1;
+/// Version 2: a block of a later epoch, with the epoch certificates from
+/// genesis to it (docs/PROOFS.md, "Across epochs").
+pub const PROOF_VERSION_EPOCHS: u32 = 2;
 
 /// The proof bundle (docs/PROOFS.md): enough to check offline, with only
 /// the genesis file, that a quorum of validators finalized the transaction.
@@ -30,7 +35,22 @@ pub struct ProofBundle {
     /// Headers from `header.height + 1` up to the certified block, when the
     /// transaction's block was finalized through a descendant; usually empty.
     pub links: Vec<Header>,
-    pub finalization: Certificate,
+    /// The certified block's finalization, by the validators of its epoch;
+    /// `null` (version 2 only) when the certified block is the last of an
+    /// epoch, certified by the last of `epochs`.
+    pub finalization: Option<Certificate>,
+    /// Version 2: the epoch certificates from genesis up to the certified
+    /// block's epoch, each signed by a quorum of the epoch before.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<Object>)]
+    pub epochs: Vec<EpochCertificate>,
+}
+
+impl ProofBundle {
+    /// The version a bundle with these epoch certificates has.
+    pub fn version_for(epochs: &[EpochCertificate]) -> u32 {
+        if epochs.is_empty() { PROOF_VERSION } else { PROOF_VERSION_EPOCHS }
+    }
 }
 
 /// What a successful verification established.
@@ -47,13 +67,29 @@ pub struct Verified {
     pub validators: usize,
     /// Whether the bundle carried the transaction (check 2 ran).
     pub record_included: bool,
+    /// The epoch whose validators certified the block (0: genesis's).
+    pub epoch: u64,
+}
+
+/// What checks 4–7 established: the certified block, who signed, and the
+/// epoch they signed in (with its set's size and quorum).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Certified {
+    pub height: u64,
+    pub hash: Hash,
+    pub signers: Vec<String>,
+    pub epoch: u64,
+    pub quorum: usize,
+    pub validators: usize,
 }
 
 /// The first check that failed.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ProofError {
-    #[error("unsupported proof version {0} (this verifier reads version {PROOF_VERSION})")]
+    #[error("unsupported proof version {0} (this verifier reads versions {PROOF_VERSION} and {PROOF_VERSION_EPOCHS})")]
     Version(u32),
+    #[error("check 7 (epochs): {0}")]
+    Epoch(String),
     #[error("check 1 (chain): the proof is for chain \"{found}\", the genesis file is for \"{expected}\"")]
     Chain { expected: String, found: String },
     #[error("check 2 (transaction): its SHA-256 is {computed}, the proof claims {claimed}")]
@@ -70,6 +106,12 @@ pub enum ProofError {
     Certificate(CertificateError),
 }
 
+impl From<EpochError> for ProofError {
+    fn from(e: EpochError) -> ProofError {
+        ProofError::Epoch(e.to_string())
+    }
+}
+
 /// A certificate as remembered once verified: view, hash, signatures.
 type CertificateKey = (u64, Hash, Vec<(u16, [u8; 64])>);
 
@@ -78,26 +120,24 @@ type CertificateKey = (u64, Hash, Vec<(u16, [u8; 64])>);
 /// checking many records of the same blocks costs hashing only.
 pub struct ProofVerifier {
     chain_id: String,
-    names: Vec<String>,
-    keys: Vec<ed25519_dalek::VerifyingKey>,
-    quorum: usize,
-    verified: std::collections::HashSet<CertificateKey>,
+    /// Epoch 0, from genesis: every chain of epoch certificates starts here.
+    genesis: Epochs,
+    verified: std::collections::HashSet<(u64, CertificateKey)>,
 }
 
 impl ProofVerifier {
     pub fn new(genesis: &Genesis) -> ProofVerifier {
-        ProofVerifier {
-            chain_id: genesis.chain_id.clone(),
-            names: genesis.validators.iter().map(|v| v.name.clone()).collect(),
-            keys: genesis.keys(),
-            quorum: genesis.quorum(),
-            verified: Default::default(),
-        }
+        ProofVerifier { chain_id: genesis.chain_id.clone(), genesis: genesis.epochs(), verified: Default::default() }
     }
 
     pub fn verify(&mut self, bundle: &ProofBundle) -> Result<Verified, ProofError> {
-        if bundle.version != PROOF_VERSION {
-            return Err(ProofError::Version(bundle.version));
+        if bundle.version != ProofBundle::version_for(&bundle.epochs) {
+            return Err(match bundle.version {
+                PROOF_VERSION | PROOF_VERSION_EPOCHS => {
+                    ProofError::Epoch(format!("a version {} bundle carries {} epoch certificates", bundle.version, bundle.epochs.len()))
+                }
+                v => ProofError::Version(v),
+            });
         }
         let chain = self.chain_id.clone();
         for found in bundle
@@ -123,18 +163,19 @@ impl ProofVerifier {
             return Err(ProofError::Merkle { index: bundle.leaf_index, count: h.tx_count, root: h.tx_root });
         }
         let block_hash = h.hash();
-        let (tip, tip_hash, signers) = self.certified(h, &bundle.links, &bundle.finalization)?;
+        let c = self.certified(h, &bundle.links, bundle.finalization.as_ref(), &bundle.epochs)?;
         Ok(Verified {
             chain_id: chain,
             tx_id: computed,
             height: h.height,
             block_hash,
-            certified_height: tip,
-            certified_hash: tip_hash,
-            signers,
-            quorum: self.quorum,
-            validators: self.keys.len(),
+            certified_height: c.height,
+            certified_hash: c.hash,
+            signers: c.signers,
+            quorum: c.quorum,
+            validators: c.validators,
             record_included: bundle.transaction.is_some(),
+            epoch: c.epoch,
         })
     }
 }
@@ -144,10 +185,24 @@ impl ProofVerifier {
         &self.chain_id
     }
 
-    /// Checks 4–6: `header`, then `links`, form a chain ending at the block
-    /// `finalization` certifies, and a quorum of the genesis validators
-    /// signed it. Returns that block's height and hash and the signers.
-    pub fn certified(&mut self, header: &Header, links: &[Header], finalization: &Certificate) -> Result<(u64, Hash, Vec<String>), ProofError> {
+    /// Checks 7, then 4–6: `epochs` chain from genesis, each certified by a
+    /// quorum of the epoch before; `header`, then `links`, form a chain
+    /// ending at the block `finalization` certifies, signed by a quorum of
+    /// the newest epoch's validators, the block being that epoch's (above
+    /// its start). Without a finalization the chain ends at the last block
+    /// of the epoch before the newest, which the newest epoch's certificate
+    /// names.
+    pub fn certified(
+        &mut self,
+        header: &Header,
+        links: &[Header],
+        finalization: Option<&Certificate>,
+        epochs: &[EpochCertificate],
+    ) -> Result<Certified, ProofError> {
+        let mut chain = self.genesis.clone();
+        for cert in epochs {
+            chain.push(cert.clone())?;
+        }
         let mut tip = header;
         let mut tip_hash = header.hash();
         for link in links {
@@ -157,25 +212,54 @@ impl ProofVerifier {
             tip = link;
             tip_hash = link.hash();
         }
-        let f = finalization;
+        let set = chain.current();
+        let Some(f) = finalization else {
+            // The last block of the epoch before the newest: its certificate names it.
+            let Some(cert) = epochs.last() else {
+                return Err(ProofError::Epoch("the bundle has neither a finalization nor an epoch certificate".into()));
+            };
+            if cert.change.last_hash != tip_hash || cert.change.last_height != tip.height {
+                return Err(ProofError::Epoch(format!(
+                    "epoch {} starts after block {} at height {}, but the header chain ends at {} (height {})",
+                    cert.change.epoch, cert.change.last_hash, cert.change.last_height, tip_hash, tip.height
+                )));
+            }
+            let before = chain.get(epochs.len().checked_sub(2).map_or(0, |i| epochs[i].change.epoch)).unwrap_or(set);
+            let signers = cert.signatures.iter().map(|s| before.members.get(s.signer as usize).map(|m| m.name.clone()).unwrap_or_default()).collect();
+            return Ok(Certified {
+                height: tip.height,
+                hash: tip_hash,
+                signers,
+                epoch: before.number,
+                quorum: before.quorum,
+                validators: before.members.len(),
+            });
+        };
+        if set.number > 0 && tip.height <= set.after_height {
+            return Err(ProofError::Epoch(format!(
+                "the certified block (height {}) is not of epoch {}, which starts after height {}",
+                tip.height, set.number, set.after_height
+            )));
+        }
         if f.hash != tip_hash || f.view != tip.view {
             return Err(ProofError::CertifiedHash { certified: f.hash, view: f.view, computed: tip_hash, header_view: tip.view });
         }
-        let memo = (f.view, f.hash, f.signatures.iter().map(|s| (s.signer, s.signature)).collect::<Vec<_>>());
+        let memo = (set.number, (f.view, f.hash, f.signatures.iter().map(|s| (s.signer, s.signature)).collect::<Vec<_>>()));
         if f.kind != VoteKind::Finalize || !self.verified.contains(&memo) {
-            f.verify(VoteKind::Finalize, &self.chain_id, &self.keys, self.quorum).map_err(ProofError::Certificate)?;
+            f.verify(VoteKind::Finalize, &set.namespace(&self.chain_id), &set.keys, set.quorum).map_err(ProofError::Certificate)?;
             self.verified.insert(memo);
         }
-        let signers = f.signatures.iter().map(|s| self.names.get(s.signer as usize).cloned().unwrap_or_default()).collect();
-        Ok((tip.height, tip_hash, signers))
+        let signers = f.signatures.iter().map(|s| set.members.get(s.signer as usize).map(|m| m.name.clone()).unwrap_or_default()).collect();
+        Ok(Certified { height: tip.height, hash: tip_hash, signers, epoch: set.number, quorum: set.quorum, validators: set.members.len() })
     }
 
+    /// Genesis's quorum and validator count (epoch 0).
     pub fn quorum(&self) -> usize {
-        self.quorum
+        self.genesis.current().quorum
     }
 
     pub fn validators(&self) -> usize {
-        self.keys.len()
+        self.genesis.current().members.len()
     }
 }
 

@@ -85,7 +85,7 @@ fn apply_stored(
         head = stored.block.header;
         finalization = match stored.finality {
             Finality::Certificate(c) => Some(c),
-            Finality::CoveredBy(_) => None,
+            Finality::CoveredBy(_) | Finality::EndOfEpoch(_) => None,
         };
     }
     // Roots after the latest blocks: each header names one (the state its
@@ -120,7 +120,7 @@ fn apply_stored(
         head = stored.block.header;
         finalization = match stored.finality {
             Finality::Certificate(c) => Some(c),
-            Finality::CoveredBy(_) => None,
+            Finality::CoveredBy(_) | Finality::EndOfEpoch(_) => None,
         };
     }
     Ok(Replayed { state, head, finalization, applied_blocks: top - from, checked_roots })
@@ -183,7 +183,7 @@ mod tests {
                 signatures: vec![SignerSignature { signer: 0, signature: [0; 64] }],
             };
             let changes = if store_state { state.changes().clone() } else { Default::default() };
-            store.commit_with_state(&[(block, receipts)], &cert, &[root], &changes).unwrap();
+            store.commit_with_state(&[(block, receipts)], &crate::storage::Finality::Certificate(cert.clone()), &[root], &changes).unwrap();
             state.settle();
             parent = header;
         }

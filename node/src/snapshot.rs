@@ -20,6 +20,7 @@ use crate::config::SnapshotConfig;
 use crate::consensus::{Certificate, CertificateError};
 use crate::crypto::VoteKind;
 use crate::genesis::Genesis;
+use crate::storage::Finality;
 use crate::storage::{ChainStore, SnapshotFiles, SnapshotInfo, StoreError};
 use crate::sync::verify_segment;
 use crate::wire::{NetEvent, Network, SyncRequest, SyncResponse};
@@ -237,7 +238,11 @@ impl Link<'_> {
             SyncRequest::Status => {
                 let head = self.store.head().unwrap_or(0);
                 let hash = self.store.header(head).ok().flatten().map(|h| h.hash()).unwrap_or_default();
-                SyncResponse::Status { height: head, hash }
+                let epoch = self.store.epoch_certificates().ok().and_then(|c| c.last().map(|c| c.change.epoch)).unwrap_or(0);
+                SyncResponse::Status { height: head, hash, epoch }
+            }
+            SyncRequest::Epochs { from } => {
+                SyncResponse::Epochs(self.store.epoch_certificates().unwrap_or_default().into_iter().filter(|c| c.change.epoch >= from).collect())
             }
             SyncRequest::Block(_) => SyncResponse::Block(None),
             SyncRequest::Blocks { .. } => SyncResponse::Blocks(Vec::new()),
@@ -336,12 +341,15 @@ impl Link<'_> {
                 failures += 1;
                 continue;
             };
-            match verify_segment(&genesis.chain_id, &genesis.keys(), genesis.quorum(), &head_header, &segment) {
-                Ok((count, certificate)) => {
+            // Snapshots are offered and checked within epoch 0 (an offer is
+            // checked against genesis's validators): its history too.
+            match verify_segment(&genesis.epochs(), &head_header, &segment) {
+                Ok((count, Finality::Certificate(certificate))) => {
                     let tip = segment[count - 1].block.header.height;
                     let blocks: Vec<_> = segment.into_iter().take(count).map(|s| s.block).filter(|b| b.header.height <= height).collect();
                     self.store.commit_history(&blocks, (tip, &certificate), (height, root))?;
                 }
+                Ok(_) => return Err(JoinError::History("the history below the snapshot ends an epoch; join from genesis".into())),
                 Err(e) => {
                     failures += 1;
                     tracing::warn!(%peer, error = %e, "refused a block segment while joining");

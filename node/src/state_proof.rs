@@ -34,7 +34,12 @@ pub struct StateProofBundle {
     /// Headers from `header.height + 1` up to the certified block, when a
     /// descendant's certificate finalized it; usually empty.
     pub links: Vec<Header>,
+    /// By the validators of the certified block's epoch.
     pub finalization: Certificate,
+    /// The epoch certificates from genesis to that epoch (absent in epoch 0).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<Object>)]
+    pub epochs: Vec<crate::consensus::epoch::EpochCertificate>,
 }
 
 /// One entry and its proof.
@@ -119,7 +124,8 @@ pub fn verify_state(verifier: &mut ProofVerifier, b: &StateProofBundle) -> Resul
         })?;
         entries.push(ReadEntry { table, key: key_text, value: decoded });
     }
-    let (certified_height, certified_hash, signers) = verifier.certified(&b.header, &b.links, &b.finalization).map_err(StateProofError::Certified)?;
+    let certified = verifier.certified(&b.header, &b.links, Some(&b.finalization), &b.epochs).map_err(StateProofError::Certified)?;
+    let (certified_height, certified_hash, signers) = (certified.height, certified.hash, certified.signers);
     Ok(VerifiedState {
         chain_id: chain,
         state_height: b.header.state_height,

@@ -1,7 +1,8 @@
 //! What validators send each other over the network.
 
 use crate::block::Block;
-use crate::consensus::{ConsensusMessage, Proposal};
+use crate::consensus::epoch::{EpochCertificate, EpochChange};
+use crate::consensus::{ConsensusMessage, Proposal, SignerSignature};
 use crate::snapshot::SnapshotOffer;
 use crate::storage::StoredBlock;
 use coldchain_chaincode::{Hash, Transaction, TxId};
@@ -37,6 +38,13 @@ pub enum WireMessage {
     /// and is dropped) is sent full proposals, so validators can be upgraded
     /// one at a time.
     Hello { version: u32 },
+    /// A validator of the ending epoch signs the change it committed: the
+    /// next epoch, the last block, the new validators (issue 19). Sent again
+    /// every second until the epoch certificate is formed.
+    EpochVote { change: EpochChange, signature: SignerSignature },
+    /// A formed epoch certificate: sent to a peer still voting for an epoch
+    /// this validator has entered.
+    Epoch(EpochCertificate),
 }
 
 /// Block-sync requests.
@@ -53,15 +61,24 @@ pub enum SyncRequest {
     Snapshot,
     /// One chunk of the snapshot after block `height`.
     SnapshotChunk { height: u64, index: u32 },
+    /// The epoch certificates from epoch `from` on.
+    Epochs { from: u64 },
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum SyncResponse {
-    Status { height: u64, hash: Hash },
+    /// `epoch`: the peer's newest epoch (absent from peers before epochs).
+    Status {
+        height: u64,
+        hash: Hash,
+        #[serde(default)]
+        epoch: u64,
+    },
     Block(Option<Block>),
     Blocks(Vec<StoredBlock>),
     Snapshot(Option<SnapshotOffer>),
     SnapshotChunk(#[serde(with = "serde_bytes")] Option<Vec<u8>>),
+    Epochs(Vec<EpochCertificate>),
 }
 
 /// A network handle for these message types.

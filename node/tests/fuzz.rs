@@ -82,7 +82,8 @@ fn bundle_json() -> Vec<u8> {
         merkle_path: vec![],
         header: HEADER.clone(),
         links: vec![],
-        finalization: CERTIFICATE.clone(),
+        finalization: Some(CERTIFICATE.clone()),
+        epochs: vec![],
     };
     serde_json::to_vec(&bundle).expect("a bundle serializes")
 }

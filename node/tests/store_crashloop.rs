@@ -216,7 +216,7 @@ fn run_child(dir: &Path, seed: u64) -> ! {
         }
         let cert = finalization(&validators, &blocks.last().expect("one block").0.header);
         say(&format!("committing {next} {last}\n"));
-        store.commit_with_state(&blocks, &cert, &roots, state.changes()).expect("commit");
+        store.commit_with_state(&blocks, &coldchain_node::storage::Finality::Certificate(cert.clone()), &roots, state.changes()).expect("commit");
         state.settle();
         say(&blocks.iter().map(|(b, _)| format!("ack {} {}\n", b.header.height, b.header.hash())).collect::<String>());
         next = last + 1;

@@ -389,7 +389,7 @@ pub async fn issue(State(gw): State<Gateway>, body: Result<Bytes, BytesRejection
     }
     let uscc = record["unifSociCredCode"].as_str().or(record["uscc"].as_str()).unwrap_or_default();
     tracing::info!(%appid, %uscc, tx = %id, revoked, "app id changed");
-    let me = &gw.services.genesis.validators[gw.services.me as usize].name;
+    let me = &gw.services.me.name;
     let result = AppResult {
         secret: (!revoked).then(|| app_secret(&gw.services.node_key, &appid, &id)),
         appid,

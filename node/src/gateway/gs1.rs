@@ -37,16 +37,15 @@ const STATE_PROOF_REL: &str = "urn:coldchain:rel:state-proof";
     responses((status = 200, description = "The description (JSON).", body = Object))
 )]
 pub async fn description(State(gw): State<Gateway>, headers: HeaderMap) -> Response {
-    let g = &gw.services.genesis;
-    let me = g.validators.get(gw.services.me as usize);
-    let name = me.map_or_else(|| "coldchain node".to_string(), |v| format!("coldchain node {} ({})", v.name, v.province));
+    let me = &gw.services.me;
+    let name = format!("coldchain node {} ({})", me.name, me.province);
     let body = json!({
         "name": name,
         "resolverRoot": root(&headers),
         "supportedPrimaryKeys": ["01", "00", "414"],
         "supportedLinkType": [{"namespace": VOC, "prefix": "gs1:", "profile": format!("{VOC}?show=linktypes")}],
         "linkTypeDefaultCanBeLinkset": true,
-        "chain_id": g.chain_id,
+        "chain_id": gw.services.genesis.chain_id,
     });
     (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
 }

@@ -6,9 +6,9 @@ use super::access::{self, Caller};
 use super::envelope::{ApiError, ErrorCode, ok};
 use crate::block::merkle_path;
 use crate::network::peer_id_of;
-use crate::proof::{PROOF_VERSION, ProofBundle};
+use crate::proof::ProofBundle;
 use crate::runtime::{SubmitError, SubmitOutcome};
-use crate::storage::Finality;
+use crate::storage::{Finality, FinalityProof};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
@@ -49,6 +49,9 @@ pub struct StatusResult {
     /// consortium makes no blocks until one is submitted (docs/PROTOCOL.md,
     /// Rule I), so a height that does not move is expected.
     pub idle: bool,
+    /// The validator set's epoch: 0 from genesis, one more each time
+    /// governance changed it (`GET /v1/epochs`).
+    pub epoch: u64,
     /// This node's validator.
     pub validator: ThisValidator,
     pub validators: Vec<ValidatorStatus>,
@@ -66,7 +69,11 @@ pub struct StatusResult {
 
 #[derive(Serialize, ToSchema)]
 pub struct ThisValidator {
-    pub index: u16,
+    /// Its place in the current epoch's validators; absent while this node
+    /// is not one (it follows the chain: joining, or removed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub index: Option<u16>,
     pub name: String,
     /// GB/T 2260 code, e.g. 110000.
     pub province: String,
@@ -189,7 +196,7 @@ pub async fn wrong_method(uri: Uri) -> ApiError {
     path = "/v1/status",
     tags = ["operators", "auditors"],
     summary = "Chain and validator status",
-    description = "Chain id, height and hash of the last finalized block, the consensus view, this validator, every validator of the genesis and whether it is connected, the quorum and the mempool. With a signed read (`x-coldchain-*` headers) it also says who the node takes the caller for (`caller`: `bureau 110000`, `enterprise <USCC>`, `auditor <name>`); a key it does not know is 401.",
+    description = "Chain id, height and hash of the last finalized block, the consensus view, this validator, the epoch, every validator of the epoch and whether it is connected, the quorum and the mempool. With a signed read (`x-coldchain-*` headers) it also says who the node takes the caller for (`caller`: `bureau 110000`, `enterprise <USCC>`, `auditor <name>`); a key it does not know is 401.",
     responses(
         (status = 200, description = "The status.", body = super::openapi::StatusEnvelope),
         (status = 401, response = super::openapi::Unauthorized),
@@ -202,34 +209,37 @@ pub async fn status(State(gw): State<Gateway>, caller: Caller) -> Result<Respons
     let g = &s.genesis;
     let head = *s.head.borrow();
     let connected = s.network.connected_peers();
-    let validators = g
-        .validators
+    let epoch = s.epochs.read().unwrap_or_else(std::sync::PoisonError::into_inner).current().clone();
+    let validators = epoch
+        .members
         .iter()
         .enumerate()
         .map(|(i, v)| {
-            // Genesis keys were validated at start; a key that did not parse has no peer id.
-            let peer = crate::crypto::parse_public_key(&v.public_key).map(|key| peer_id_of(&key.to_bytes()));
+            let peer = peer_id_of(&v.public_key);
+            let public_key = hex::encode(v.public_key);
             ValidatorStatus {
                 index: i,
                 name: v.name.clone(),
                 province: v.province.clone(),
-                public_key: v.public_key.clone(),
-                peer_id: peer.map(|p| p.to_string()),
-                connected: i == s.me as usize || peer.is_some_and(|p| connected.contains(&p)),
+                peer_id: Some(peer.to_string()),
+                connected: public_key == s.me.public_key || connected.contains(&peer),
+                public_key,
             }
         })
         .collect();
     let live = s.live.read().map(|l| l.clone()).unwrap_or_default();
-    let me = &g.validators[s.me as usize];
+    let me = &s.me;
+    let index = epoch.members.iter().position(|v| hex::encode(v.public_key) == me.public_key).map(|i| i as u16);
     let answer = StatusResult {
         chain_id: g.chain_id.clone(),
         height: head.height,
         last_block_hash: head.hash,
         view: live.view,
         idle: live.idle,
-        validator: ThisValidator { index: s.me, name: me.name.clone(), province: me.province.clone(), public_key: me.public_key.clone() },
+        epoch: epoch.number,
+        validator: ThisValidator { index, name: me.name.clone(), province: me.province.clone(), public_key: me.public_key.clone() },
         validators,
-        quorum: g.quorum(),
+        quorum: epoch.quorum,
         connected_peers: connected.iter().map(|p| p.to_string()).collect(),
         mempool: Mempool { pending: live.mempool, capacity: live.mempool_capacity },
         caller,
@@ -692,17 +702,28 @@ pub async fn transaction(State(gw): State<Gateway>, caller: Caller, Path(id): Pa
 )]
 pub async fn proof(State(gw): State<Gateway>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
-    let store = gw.services.store.clone();
+    let (store, epochs) = (gw.services.store.clone(), gw.services.epochs.clone());
     let bundle = tokio::task::spawn_blocking(move || -> Result<Option<ProofBundle>, ApiError> {
         let Some(loc) = store.tx_location(&id).map_err(ApiError::internal)? else { return Ok(None) };
         let header = store.header(loc.height).map_err(ApiError::internal)?.ok_or_else(|| ApiError::internal("indexed block missing"))?;
         let transaction =
             store.tx_at(loc.height, loc.index).map_err(ApiError::internal)?.ok_or_else(|| ApiError::internal("indexed transaction missing"))?;
-        let (finalization, links) =
-            store.finality_of(loc.height).map_err(ApiError::internal)?.ok_or_else(|| ApiError::internal("finality missing"))?;
+        let finality = store.finality_proof_of(loc.height).map_err(ApiError::internal)?.ok_or_else(|| ApiError::internal("finality missing"))?;
+        // The epoch certificates from genesis to the certifying epoch.
+        let (finalization, links, epochs) = {
+            let known = epochs.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+            match finality {
+                FinalityProof::Certificate(c, links) => {
+                    let tip = loc.height + links.len() as u64;
+                    (Some(c), links, known.certificates_to(known.at_height(tip).number))
+                }
+                FinalityProof::EndOfEpoch(n, links) => (None, links, known.certificates_to(n)),
+            }
+        };
         let ids = store.tx_ids(loc.height).map_err(ApiError::internal)?;
         Ok(Some(ProofBundle {
-            version: PROOF_VERSION,
+            version: ProofBundle::version_for(&epochs),
+            epochs,
             tx_id: id,
             transaction: Some(transaction),
             leaf_index: loc.index as u64,
@@ -781,8 +802,9 @@ pub async fn block(State(gw): State<Gateway>, Path(height): Path<String>) -> Res
         .map_err(ApiError::internal)?
         .ok_or_else(|| ApiError::not_found(format!("no finalized block at height {height}; the head is {}", gw.services.head.borrow().height)))?;
     let finality = match stored.finality {
-        Finality::Certificate(c) => BlockFinality { certificate: Some(c), covered_by: None },
-        Finality::CoveredBy(h) => BlockFinality { certificate: None, covered_by: Some(h) },
+        Finality::Certificate(c) => BlockFinality { certificate: Some(c), covered_by: None, end_of_epoch: None },
+        Finality::CoveredBy(h) => BlockFinality { certificate: None, covered_by: Some(h), end_of_epoch: None },
+        Finality::EndOfEpoch(e) => BlockFinality { certificate: None, covered_by: None, end_of_epoch: Some(e) },
     };
     let (hash, tx_ids) = (stored.block.header.hash(), stored.block.tx_ids());
     Ok(ok(StatusCode::OK, "", BlockResult { height, hash, header: stored.block.header, finality: Some(finality), tx_ids }))
@@ -810,4 +832,9 @@ pub struct BlockFinality {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub covered_by: Option<u64>,
+    /// The last block of an epoch: final by the certificate of this epoch,
+    /// the next (`GET /v1/epochs`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub end_of_epoch: Option<u64>,
 }

@@ -13,6 +13,7 @@ pub mod connections;
 pub mod dictionaries;
 pub mod envelope;
 mod epcis;
+mod epochs;
 mod explorer;
 pub mod export;
 mod governance;

@@ -238,6 +238,10 @@ envelope!(
     GovernanceEnvelope => Vec<super::governance::GovernanceView>
 );
 envelope!(
+    /// `GET /v1/epochs`.
+    EpochsEnvelope => Vec<super::epochs::EpochView>
+);
+envelope!(
     /// `GET /v1/state`.
     StateEnvelope => super::trace::StateResult
 );

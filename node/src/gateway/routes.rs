@@ -17,7 +17,7 @@
 use super::access::{self, Caller};
 use super::envelope::{ApiError, ErrorCode};
 use super::{
-    Gateway, apps, dictionaries, epcis, explorer, export, governance, gs1, handlers, lots, metrics, national, openapi, search, state_proof,
+    Gateway, apps, dictionaries, epcis, epochs, explorer, export, governance, gs1, handlers, lots, metrics, national, openapi, search, state_proof,
     statistics, templates, trace, warnings,
 };
 use axum::Router;
@@ -168,6 +168,7 @@ pub fn declared() -> Vec<Route> {
         declare(Anyone, Request, routes!(handlers::block)),
         declare(Anyone, Request, routes!(handlers::evidence)),
         declare(Anyone, Request, routes!(governance::list)),
+        declare(Anyone, Request, routes!(epochs::list)),
         declare(SignersOrApps, Request, routes!(apps::submit_record)),
         declare(SignersOrApps, Request, routes!(apps::submit_records_batch)),
         declare(Apps, Request, routes!(epcis::capture)),
@@ -341,7 +342,7 @@ mod tests {
             assert_eq!((r.paths.paths.len(), operations), (1, 1), "{} {}: one handler, one path, one method", r.method, r.path);
             assert!(seen.insert((r.method.to_string(), r.path.clone())), "{} {} is declared twice", r.method, r.path);
         }
-        assert_eq!(routes.len(), 47);
+        assert_eq!(routes.len(), 48);
     }
 
     #[test]

@@ -152,7 +152,7 @@ pub async fn state_proof(State(gw): State<Gateway>, caller: Caller, Query(q): Qu
         let mut from = head.borrow().height.saturating_sub(8).max(1);
         loop {
             let top = head.borrow_and_update().height;
-            let (store, entries) = (gw.services.store.clone(), entries.clone());
+            let (store, entries, epochs) = (gw.services.store.clone(), entries.clone(), gw.services.epochs.clone());
             let (found, superseded) = tokio::task::spawn_blocking(move || -> Result<(Option<StateProofBundle>, bool), ApiError> {
                 let mut superseded = false;
                 for h in from..=top {
@@ -162,10 +162,21 @@ pub async fn state_proof(State(gw): State<Gateway>, caller: Caller, Query(q): Qu
                         superseded |= header.state_height > at;
                         continue;
                     }
-                    let (finalization, links) =
-                        store.finality_of(h).map_err(ApiError::internal)?.ok_or_else(|| ApiError::internal("finality missing"))?;
-                    let bundle =
-                        StateProofBundle { kind: STATE_PROOF_KIND.into(), version: STATE_PROOF_VERSION, entries, header, links, finalization };
+                    // (A header final only by the end of its epoch certifies
+                    // through a later one.)
+                    let Some((finalization, links)) = store.finality_of(h).map_err(ApiError::internal)? else { continue };
+                    let tip = h + links.len() as u64;
+                    let epochs = epochs.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    let epochs = epochs.certificates_to(epochs.at_height(tip).number);
+                    let bundle = StateProofBundle {
+                        kind: STATE_PROOF_KIND.into(),
+                        version: STATE_PROOF_VERSION,
+                        entries,
+                        header,
+                        links,
+                        finalization,
+                        epochs,
+                    };
                     return Ok((Some(bundle), false));
                 }
                 Ok((None, superseded))

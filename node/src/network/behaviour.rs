@@ -255,6 +255,10 @@ where
     pub(super) ping: ping::Behaviour,
 }
 
+/// Peers the allowlist may gain at run time before the connection limit
+/// binds (a restart sizes it anew).
+const JOINING_PEERS: u32 = 16;
+
 pub(super) fn build_swarm<M, Q, R>(
     keypair: identity::Keypair,
     config: &NetworkConfig,
@@ -273,8 +277,9 @@ where
         allow.allow_peer(*peer);
     }
 
-    // Both sides may dial each other at once, hence two per peer.
-    let peers = u32::try_from(allowed.len()).unwrap_or(u32::MAX);
+    // Both sides may dial each other at once, hence two per peer; room for
+    // validators that join later (`NetworkHandle::allow`).
+    let peers = u32::try_from(allowed.len()).unwrap_or(u32::MAX).saturating_add(JOINING_PEERS);
     let limits = connection_limits::Behaviour::new(
         ConnectionLimits::default()
             .with_max_established_per_peer(Some(MAX_CONNECTIONS_PER_PEER))

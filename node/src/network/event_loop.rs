@@ -199,6 +199,14 @@ where
                 }
                 self.dial(peer);
             }
+            Command::Allow { peers } => {
+                for peer in peers {
+                    if self.allowed.insert(peer) {
+                        tracing::info!(%peer, "peer added to the allowlist");
+                        self.swarm.behaviour_mut().allow.allow_peer(peer);
+                    }
+                }
+            }
             // Handled in `run`.
             Command::Shutdown { .. } => {}
         }

@@ -9,7 +9,11 @@ use super::services::{ChainEvent, Head, LiveStatus, NodeServices, SharedState, S
 use super::verify::verify_body;
 use crate::block::{Block, Header, merkle_root};
 use crate::config::{ConsensusConfig, SnapshotConfig};
+use crate::consensus::epoch::Epochs;
 use crate::consensus::{Action, Certificate, ConsensusMessage, Core, Event, TimeoutKind, View};
+#[allow(unused_imports)]
+use crate::epoch_shim::LedgerEpochs;
+use crate::genesis::ValidatorIndex;
 use crate::mempool::Mempool;
 use crate::storage::{ChainStore, Finality, SafetyFile, SnapshotFiles, StoredBlock};
 use crate::sync::verify_segment;
@@ -23,6 +27,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 mod bodies;
 mod certified;
+mod epochs;
 mod intake;
 
 /// Results of work done off the driver's task.
@@ -47,6 +52,10 @@ enum Internal {
     },
     Segment(Vec<StoredBlock>),
     SyncIdle,
+    /// Epoch certificates a peer sent, in order.
+    Epochs(Vec<crate::consensus::epoch::EpochCertificate>),
+    /// A peer says it is in a later epoch.
+    EpochBehind(PeerId),
 }
 
 pub struct DriverParts {
@@ -63,6 +72,11 @@ pub struct DriverParts {
     pub live: Arc<RwLock<LiveStatus>>,
     pub snapshots: SnapshotFiles,
     pub snapshot: SnapshotConfig,
+    /// Every epoch certificate stored, checked from genesis.
+    pub epochs: Epochs,
+    /// The epoch `core` runs and this validator's place in it.
+    pub core_epoch: u64,
+    pub me: Option<ValidatorIndex>,
 }
 
 pub struct Driver {
@@ -116,6 +130,17 @@ pub struct Driver {
     /// A body-log compaction runs; when the last one started.
     compacting: Arc<std::sync::atomic::AtomicBool>,
     compacted_at: Option<Instant>,
+    /// Epoch certificates checked from genesis (perhaps ahead of the core).
+    epochs: Epochs,
+    /// The epoch the core runs, and this validator's place in its set.
+    core_epoch: u64,
+    me: Option<ValidatorIndex>,
+    /// The epoch the committed state is in; above `core_epoch` while the
+    /// core waits for the certificate of the epoch the state entered.
+    state_epoch_number: u64,
+    /// This validator's signature on the change that ends its epoch.
+    own_epoch_vote: Option<(crate::consensus::epoch::EpochChange, crate::consensus::SignerSignature)>,
+    epoch_votes: epochs::EpochVotes,
 }
 
 /// Body-log compaction is tried at most this often (after commits only: an
@@ -171,6 +196,12 @@ impl Driver {
             snapshot: parts.snapshot,
             compacting: Arc::default(),
             compacted_at: None,
+            epochs: parts.epochs,
+            state_epoch_number: parts.core_epoch,
+            core_epoch: parts.core_epoch,
+            me: parts.me,
+            own_epoch_vote: None,
+            epoch_votes: epochs::EpochVotes::default(),
         })
     }
 
@@ -202,8 +233,15 @@ impl Driver {
                 }
             }
         });
-        let actions = self.core.start();
-        self.execute(actions);
+        // A state that entered an epoch the core has not: its end again
+        // (this validator's vote), and the new epoch if its certificate is here.
+        self.refresh_allowlist();
+        let epoch = self.core_epoch;
+        self.after_commit_epoch();
+        if !self.halted() && self.core_epoch == epoch {
+            let actions = self.core.start();
+            self.execute(actions);
+        }
         // Rule I: the core learns at once whether the mempool holds work.
         self.drain_events();
         // Peers connected before the driver ran (while joining from a
@@ -245,6 +283,11 @@ impl Driver {
     }
 
     fn drain_events(&mut self) {
+        if self.halted() {
+            // The epoch ended here: nothing goes to the old core.
+            self.events.clear();
+            return;
+        }
         loop {
             self.report_work();
             let Some(event) = self.events.pop_front() else { break };
@@ -347,7 +390,7 @@ impl Driver {
 
     fn try_build(&mut self, deadline_passed: bool) {
         let Some((view, parent, _)) = self.pending_build.clone() else { return };
-        if view != self.core.view() || self.diverged.is_some() {
+        if view != self.core.view() || self.diverged.is_some() || self.halted() {
             self.pending_build = None;
             return;
         }
@@ -355,6 +398,8 @@ impl Driver {
         // the blocks this one extends, and propose an empty block when one of
         // those bodies is missing here (it is being fetched).
         let picked = match self.in_flight(&parent) {
+            // Rule G: nothing after a validator change until it is final.
+            Some(_) if self.reconfiguring(&parent) => Vec::new(),
             Some(exclude) => {
                 let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
                 let mut picked = self.mempool.batch(
@@ -390,7 +435,7 @@ impl Driver {
             parent: parent.hash(),
             tx_root: merkle_root(&ids),
             time_ms: self.services.clock.now_ms().max(parent.time_ms),
-            proposer: self.services.me,
+            proposer: self.me.unwrap_or_default(),
             tx_count: txs.len() as u32,
             // The state after the last block applied here (certified.rs).
             state_height: self.last_finalized.height,
@@ -402,7 +447,7 @@ impl Driver {
         // sent after that validator stored the body, so a body that might
         // become final is durable somewhere. Alone (n = 1) nobody else holds
         // it: stored first.
-        if self.services.genesis.validators.len() > 1 {
+        if self.core.validators() > 1 {
             let (store, body) = (self.store.clone(), block.clone());
             tokio::task::spawn_blocking(move || {
                 if let Err(e) = store.put_proposal(&body) {
@@ -461,6 +506,15 @@ impl Driver {
                 return;
             }
         }
+        if !block.txs.is_empty() && self.reconfiguring(&parent) {
+            tracing::warn!(
+                height = header.height,
+                view = header.view,
+                "rejected a proposal: it carries transactions above a validator change not yet final (Rule G)"
+            );
+            self.events.push_back(Event::Verified { hash, valid: false });
+            return;
+        }
         let ids = block.tx_ids();
         let known: HashSet<TxId> = ids.iter().filter(|id| self.mempool.contains(id)).copied().collect();
         // A transaction already finalized, or in a block this one extends,
@@ -510,11 +564,18 @@ impl Driver {
                 }
             }
         }
-        self.store_finalized(blocks, &finalization);
+        self.store_finalized(blocks, Finality::Certificate(finalization));
     }
 
     /// Applies finalized blocks to the chaincode state and stores them.
-    fn store_finalized(&mut self, blocks: Vec<Block>, finalization: &Certificate) {
+    /// Applies finalized blocks to the chaincode state and stores them; the
+    /// last carries `finality`. A block whose governance changed the
+    /// validator set is the last of its epoch: the blocks after it in
+    /// `blocks` (finalized by the old set, empty by Rule G) are not applied,
+    /// and it is final by the epoch certificate to come (epochs.rs).
+    fn store_finalized(&mut self, blocks: Vec<Block>, finality: Finality) {
+        let total = blocks.len();
+        let mut governance = false;
         let mut with_receipts = Vec::with_capacity(blocks.len());
         let mut events = Vec::new();
         let mut roots = Vec::with_capacity(blocks.len());
@@ -526,8 +587,18 @@ impl Driver {
             blocks.iter().map(|b| b.header.state_height).filter(|&h| h < before).map(|h| (h, self.root_at(h))).collect();
         let state_root = {
             let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
+            let epoch_before = state.ledger().epoch_number();
             let mut applied = vec![(before, state.root())];
             for block in blocks {
+                if state.ledger().epoch_number() != epoch_before {
+                    tracing::warn!(
+                        height = block.header.height,
+                        view = block.header.view,
+                        txs = block.txs.len(),
+                        "a block the old validator set finalized above the last block of its epoch: not applied"
+                    );
+                    continue;
+                }
                 let named = block.header.state_height;
                 let ours = if named >= before {
                     applied.iter().find(|(h, _)| *h == named).map(|(_, r)| *r)
@@ -541,6 +612,7 @@ impl Driver {
                 for (r, tx) in receipts.iter().zip(block.txs.iter()) {
                     self.mempool.remove(&r.tx_id);
                     if r.outcome == Outcome::Applied {
+                        governance |= tx.record.as_str().contains("\"type\":\"governance\"");
                         for kind in ChainEvent::kinds_of(tx, &r.tx_id, &state) {
                             events.push(ChainEvent { kind, tx_id: r.tx_id, height: ctx.height });
                         }
@@ -555,7 +627,12 @@ impl Driver {
         // see the changes (from memory) meanwhile, and from the store after.
         let committed = tokio::task::block_in_place(|| {
             let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
-            self.store.commit_with_state(&with_receipts, finalization, &roots, state.changes())
+            let epoch_now = state.ledger().epoch_number();
+            let tip_finality = match with_receipts.len() < total {
+                true => Finality::EndOfEpoch(epoch_now),
+                false => finality.clone(),
+            };
+            self.store.commit_with_state(&with_receipts, &tip_finality, &roots, state.changes())
         });
         if let Err(e) = committed {
             tracing::error!(error = %e, "cannot store finalized blocks; exiting so nothing unstored is acknowledged");
@@ -583,14 +660,19 @@ impl Driver {
         self.head_moved = Instant::now();
         let _ = self.head.send(Head { height: tip.height, hash: tip.hash() });
         self.release_root_waiting();
+        if governance {
+            self.refresh_allowlist();
+        }
+        self.after_commit_epoch();
     }
 
     /// Takes this validator's snapshot when its turn has come: the state
     /// is that of the block just committed, and no block is applied until
     /// it is written (docs/PROTOCOL.md, "Snapshots").
     fn maybe_snapshot(&mut self, tip: u64) {
-        let n = self.services.genesis.validators.len();
-        if !crate::snapshot::due(&self.snapshot, n, self.services.me, self.last_snapshot, tip) {
+        let n = self.core.validators();
+        let Some(me) = self.me else { return };
+        if !crate::snapshot::due(&self.snapshot, n, me, self.last_snapshot, tip) {
             return;
         }
         self.last_snapshot = tip;
@@ -610,11 +692,20 @@ impl Driver {
     /// validator's transaction is first.
     fn submit_evidence(&mut self, evidence: &crate::consensus::Evidence) {
         let genesis = self.services.genesis.clone();
-        let Some(offender) = genesis.validators.get(evidence.offender() as usize) else { return };
+        let epoch = self.core_epoch;
+        let Some(offender) = self.epochs.get(epoch).and_then(|set| set.members.get(evidence.offender() as usize)).cloned() else { return };
         let (kind, signer, view) = evidence.offence();
-        let digest = Hash::digest(format!("evidence:{kind}:{signer}:{view}").as_bytes());
+        // Epoch 0 keeps the nonce it always had.
+        let digest = match epoch {
+            0 => Hash::digest(format!("evidence:{kind}:{signer}:{view}").as_bytes()),
+            e => Hash::digest(format!("evidence:{e}:{kind}:{signer}:{view}").as_bytes()),
+        };
         let nonce = digest.0[..8].iter().fold(0u64, |n, b| n << 8 | u64::from(*b)) & coldchain_chaincode::transaction::MAX_NONCE;
-        let tx = Transaction::sign(&genesis.chain_id, nonce, evidence.record(&offender.province), &self.services.node_key);
+        let mut record = evidence.record(&offender.province);
+        if epoch > 0 {
+            record["epoch"] = epoch.into();
+        }
+        let tx = Transaction::sign(&genesis.chain_id, nonce, record, &self.services.node_key);
         let (reply, answer) = oneshot::channel();
         self.on_submission(Submission { txs: vec![(tx.id(), tx)], sequence: false, reply });
         let offender = offender.province.clone();
@@ -703,6 +794,8 @@ impl Driver {
                     self.on_proposal_ids(from, proposal, ids)
                 }
                 WireMessage::Txs(txs) => self.on_relayed(&txs),
+                WireMessage::EpochVote { change, signature } => self.on_epoch_vote(Some(from), change, signature),
+                WireMessage::Epoch(cert) => self.on_epoch_certificate(cert),
                 WireMessage::Hello { version } => {
                     tracing::info!(peer = %from, version, "peer's wire version");
                     if version >= PROPOSAL_IDS_VERSION {
@@ -735,7 +828,14 @@ impl Driver {
     fn answer(&self, request: SyncRequest, reply: oneshot::Sender<SyncResponse>) {
         match request {
             SyncRequest::Status => {
-                let _ = reply.send(SyncResponse::Status { height: self.last_finalized.height, hash: self.last_finalized.hash() });
+                let _ = reply.send(SyncResponse::Status {
+                    height: self.last_finalized.height,
+                    hash: self.last_finalized.hash(),
+                    epoch: self.epochs.current().number,
+                });
+            }
+            SyncRequest::Epochs { from } => {
+                let _ = reply.send(SyncResponse::Epochs(self.epochs.certificates().iter().filter(|c| c.change.epoch >= from).cloned().collect()));
             }
             SyncRequest::Block(hash) => {
                 if let Some(b) = self.bodies.get(&hash) {
@@ -763,8 +863,9 @@ impl Driver {
             SyncRequest::Blocks { from, max } => {
                 let store = self.store.clone();
                 let max_payload = self.services.genesis.consensus.max_payload_bytes();
+                let epochs = self.epochs.clone();
                 tokio::task::spawn_blocking(move || {
-                    let _ = reply.send(SyncResponse::Blocks(read_segment(&store, from, max.min(256), max_payload)));
+                    let _ = reply.send(SyncResponse::Blocks(read_segment(&store, &epochs, from, max.min(256), max_payload)));
                 });
             }
         }
@@ -847,10 +948,23 @@ impl Driver {
                 self.apply_segment(segment);
             }
             Internal::SyncIdle => self.syncing = false,
+            Internal::Epochs(certs) => {
+                for cert in certs {
+                    self.on_epoch_certificate(cert);
+                }
+            }
+            Internal::EpochBehind(peer) => {
+                let from = self.epochs.current().number + 1;
+                self.request_epochs(peer, from);
+            }
         }
     }
 
     fn maybe_sync(&mut self) {
+        if self.halted() {
+            self.chase_epoch();
+            return;
+        }
         if self.syncing {
             return;
         }
@@ -861,12 +975,16 @@ impl Driver {
         self.syncing = true;
         let net = self.net.clone();
         let tx = self.internal_tx.clone();
-        let faulty = self.services.genesis.validators.len() - self.services.genesis.quorum();
+        let faulty = self.core.validators() - self.core.quorum();
+        let our_epoch = self.epochs.current().number;
         tokio::spawn(async move {
             let mut claims = Vec::with_capacity(peers.len());
             for peer in peers {
-                if let Ok(SyncResponse::Status { height, .. }) = net.request(peer, SyncRequest::Status).await {
+                if let Ok(SyncResponse::Status { height, epoch, .. }) = net.request(peer, SyncRequest::Status).await {
                     claims.push((peer, height));
+                    if epoch > our_epoch {
+                        let _ = tx.send(Internal::EpochBehind(peer));
+                    }
                 }
             }
             let _ = tx.send(match vouched_head(claims, faulty) {
@@ -877,18 +995,22 @@ impl Driver {
     }
 
     fn apply_segment(&mut self, segment: Vec<StoredBlock>) {
-        let g = &self.services.genesis;
         let first = segment.first().map(|s| s.block.header.height);
-        if first != Some(self.last_finalized.height + 1) {
+        if first != Some(self.last_finalized.height + 1) || self.halted() {
             return; // consensus moved on meanwhile
         }
-        match verify_segment(&g.chain_id, &g.keys(), g.quorum(), &self.last_finalized, &segment) {
-            Ok((count, certificate)) => {
+        match verify_segment(&self.epochs, &self.last_finalized, &segment) {
+            Ok((count, finality)) => {
                 let blocks: Vec<Block> = segment.into_iter().take(count).map(|s| s.block).collect();
                 let Some(tip) = blocks.last().map(|b| b.header.clone()) else { return };
                 tracing::info!(from = blocks[0].header.height, to = tip.height, "caught up from a peer");
-                self.store_finalized(blocks, &certificate);
-                self.handle(Event::Synced { header: tip, finalization: certificate });
+                self.store_finalized(blocks, finality.clone());
+                if let Finality::Certificate(certificate) = finality
+                    && !self.halted()
+                    && self.last_finalized.hash() == tip.hash()
+                {
+                    self.handle(Event::Synced { header: tip, finalization: certificate });
+                }
             }
             Err(e) => tracing::warn!(error = %e, "refused a block segment from a peer"),
         }
@@ -912,21 +1034,25 @@ pub(crate) fn vouched_head(mut claims: Vec<(PeerId, u64)>, faulty: usize) -> Opt
 const SEGMENT_BYTES: usize = 8 << 20;
 
 /// Finalized blocks from `from`, at most `max`, extended to the next block
-/// with its own certificate so the segment can be verified on its own, and
+/// with its own certificate so the segment can be verified on its own (and
+/// ending at the last block of an epoch), and
 /// never more transaction bytes than `max_payload` (half the genesis message limit)
 /// but for its first block: every answer fits in one message, since a block
 /// holds at most `max_block_bytes`, which is at most half of it.
-fn read_segment(store: &ChainStore, from: u64, max: u32, max_payload: usize) -> Vec<StoredBlock> {
+fn read_segment(store: &ChainStore, epochs: &Epochs, from: u64, max: u32, max_payload: usize) -> Vec<StoredBlock> {
     let blocks = (from..).map_while(|h| store.block(h).ok().flatten());
     let mut out = Vec::new();
     let mut plan = SegmentPlan::new(max as usize, SEGMENT_BYTES, max_payload);
     for b in blocks {
         let bytes = b.block.txs.iter().map(Transaction::byte_len).sum();
-        if !plan.take(bytes, matches!(b.finality, Finality::Certificate(_))) {
+        if !plan.take(bytes, b.finality.is_certified()) {
             break;
         }
+        // An answer ends with the last block of an epoch: the blocks after
+        // it are checked against the next epoch's validators.
+        let ends_epoch = epochs.starting_after(b.block.header.height).is_some();
         out.push(b);
-        if plan.done() {
+        if plan.done() || ends_epoch {
             break;
         }
     }

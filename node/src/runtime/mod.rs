@@ -10,11 +10,15 @@ mod driver;
 mod services;
 mod verify;
 
-pub use services::{ChainEvent, Head, LiveStatus, NodeServices, SharedState, SignatureCheck, Submission, SubmitError, SubmitOutcome};
+pub use services::{
+    ChainEvent, Head, Identity, LiveStatus, NodeServices, SharedEpochs, SharedState, SignatureCheck, Submission, SubmitError, SubmitOutcome,
+};
 
 use crate::config::NodeConfig;
 use crate::consensus::{Core, CoreConfig, Timeouts};
 use crate::crypto::read_key_file;
+#[allow(unused_imports)]
+use crate::epoch_shim::LedgerEpochs;
 use crate::genesis::Genesis;
 use crate::network::{self, NetworkConfig};
 use crate::storage::{ChainStore, SafetyFile, SnapshotFiles};
@@ -30,8 +34,12 @@ pub enum NodeError {
     Genesis(#[from] crate::genesis::GenesisError),
     #[error(transparent)]
     Key(#[from] crate::crypto::KeyError),
-    #[error("the key in {key} is not a validator of genesis {genesis}")]
-    NotAValidator { key: String, genesis: String },
+    #[error(
+        "the key in {key} was bureau {province}'s validator key until height {height}, when governance rotated it; start this node with the bureau's new validator key (docs/OPERATIONS.md, \"A bureau rotates its validator key\")"
+    )]
+    RetiredKey { key: String, province: String, height: u64 },
+    #[error("epochs: {0}")]
+    Epoch(String),
     #[error("storage: {0}")]
     Store(#[from] crate::storage::StoreError),
     #[error("safety file: {0}")]
@@ -54,13 +62,16 @@ pub async fn run(cfg: NodeConfig, shutdown: impl Future<Output = ()> + Send + 's
 pub async fn run_with(cfg: NodeConfig, shutdown: impl Future<Output = ()> + Send + 'static, signatures: SignatureCheck) -> Result<(), NodeError> {
     let genesis = Genesis::load(&cfg.genesis)?;
     let key = read_key_file(&cfg.key)?;
-    let me = genesis
-        .index_of(&key.verifying_key())
-        .ok_or_else(|| NodeError::NotAValidator { key: cfg.key.display().to_string(), genesis: cfg.genesis.display().to_string() })?;
     std::fs::create_dir_all(&cfg.data_dir).map_err(|source| NodeError::DataDir { path: cfg.data_dir.display().to_string(), source })?;
     let store = ChainStore::open_with_cache(&cfg.data_dir.join("chain"), cfg.storage.cache_mb << 20)?;
     let mut safety_file = SafetyFile::new(&cfg.data_dir);
     let safety = safety_file.load().map_err(NodeError::Safety)?.unwrap_or_default();
+    // The epochs this node has seen, each checked against the one before.
+    let mut epochs = genesis.epochs();
+    for cert in store.epoch_certificates()? {
+        let epoch = cert.change.epoch;
+        epochs.push(cert).map_err(|e| NodeError::Epoch(format!("stored certificate of epoch {epoch}: {e}")))?;
+    }
 
     let peers = cfg
         .p2p
@@ -73,7 +84,14 @@ pub async fn run_with(cfg: NodeConfig, shutdown: impl Future<Output = ()> + Send
         secret_key: key.to_bytes(),
         listen,
         peers,
-        allowed: genesis.keys().iter().map(|k| network::peer_id_of(&k.to_bytes())).collect(),
+        // Every validator of every epoch known, and a validator that
+        // governance is adding (refreshed as blocks finalize).
+        allowed: {
+            let mut keys: std::collections::BTreeSet<[u8; 32]> =
+                epochs.certificates().iter().flat_map(|c| c.change.validators.iter().map(|v| v.public_key)).collect();
+            keys.extend(genesis.keys().iter().map(|k| k.to_bytes()));
+            keys.iter().map(network::peer_id_of).collect()
+        },
         max_message_bytes: genesis.consensus.max_message_bytes(),
         redial_interval: std::time::Duration::from_millis(1000),
     };
@@ -92,8 +110,32 @@ pub async fn run_with(cfg: NodeConfig, shutdown: impl Future<Output = ()> + Send
     let crate::replay::Replayed { state, head: last, finalization: last_finalization, applied_blocks, .. } =
         crate::replay::open_state(&store, &genesis)?;
     let head = last.height;
+    // The epoch the chain is in at the head, and this node's place in it.
+    let set = epochs.at_height(head + 1).clone();
+    let me = set.index_of(&key.verifying_key());
+    let bureau = state.ledger().bureau_of_validator(&key.verifying_key().to_bytes()).cloned();
+    let identity = match (&bureau, genesis.index_of(&key.verifying_key())) {
+        (Some(b), _) => Identity { name: b.name.clone(), province: b.province.clone(), public_key: hex::encode(key.verifying_key().to_bytes()) },
+        (None, Some(i)) => {
+            let v = &genesis.validators[i as usize];
+            Identity { name: v.name.clone(), province: v.province.clone(), public_key: v.public_key.clone() }
+        }
+        (None, None) => Identity { name: "follower".into(), province: String::new(), public_key: hex::encode(key.verifying_key().to_bytes()) },
+    };
+    if me.is_none() {
+        if let Some(former) = state.ledger().former_validator_key(&key.verifying_key().to_bytes()) {
+            return Err(NodeError::RetiredKey { key: cfg.key.display().to_string(), province: former.province.clone(), height: former.until_height });
+        }
+        tracing::warn!(
+            epoch = set.number,
+            key = %identity.public_key,
+            "this node's key is not a validator of epoch {}: it follows the chain and votes once governance makes it one", set.number
+        );
+    }
+    let safety = if safety.epoch == set.number { safety } else { crate::consensus::SafetyState { epoch: set.number, ..Default::default() } };
     tracing::info!(
-        validator = %genesis.validators[me as usize].name,
+        validator = %identity.name,
+        epoch = set.number,
         height = head,
         state_root = %state.root(),
         applied_blocks,
@@ -108,9 +150,10 @@ pub async fn run_with(cfg: NodeConfig, shutdown: impl Future<Output = ()> + Send
     let known = proposals.iter().filter(|b| b.header.height > head).map(|b| b.header.clone()).collect();
     let core_cfg = CoreConfig {
         chain_id: genesis.chain_id.clone(),
-        validators: genesis.keys(),
-        quorum: genesis.quorum(),
-        signer: Some((me, key.clone())),
+        epoch: set.number,
+        validators: set.keys.clone(),
+        quorum: set.quorum,
+        signer: me.map(|i| (i, key.clone())),
         timeouts: Timeouts {
             leader_ms: cfg.consensus.leader_timeout_ms,
             advance_ms: cfg.consensus.advance_timeout_ms,
@@ -129,7 +172,8 @@ pub async fn run_with(cfg: NodeConfig, shutdown: impl Future<Output = ()> + Send
     let node_key = Arc::new(key.clone());
     let services = NodeServices {
         genesis: Arc::new(genesis),
-        me,
+        me: identity,
+        epochs: Arc::new(RwLock::new(epochs.clone())),
         store: store.clone(),
         head: head_rx,
         live: live.clone(),
@@ -163,6 +207,9 @@ pub async fn run_with(cfg: NodeConfig, shutdown: impl Future<Output = ()> + Send
         live,
         snapshots,
         snapshot: cfg.snapshot.clone(),
+        epochs,
+        core_epoch: set.number,
+        me,
     })?;
     let driver_task = tokio::spawn(driver.run(net_events, submit_rx, stop_rx));
 

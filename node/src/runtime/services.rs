@@ -2,7 +2,8 @@
 //! and status, and a channel to submit transactions to the driver.
 
 use crate::clock::Clock;
-use crate::genesis::{Genesis, ValidatorIndex};
+use crate::consensus::epoch::Epochs;
+use crate::genesis::Genesis;
 use crate::storage::ChainStore;
 use crate::wire::Network;
 use coldchain_chaincode::{Hash, State, Transaction, TxId};
@@ -143,10 +144,25 @@ impl SignatureCheck {
     }
 }
 
+/// This node: its key and the bureau it is the validator of (from the
+/// chain, or genesis; a node not yet a validator, one joining, has none).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    pub name: String,
+    pub province: String,
+    /// 64 hexadecimal characters.
+    pub public_key: String,
+}
+
+/// The epochs this node knows, checked from genesis (the driver adds each
+/// new one; the gateway reads them for status and proofs).
+pub type SharedEpochs = Arc<RwLock<Epochs>>;
+
 #[derive(Clone)]
 pub struct NodeServices {
     pub genesis: Arc<Genesis>,
-    pub me: ValidatorIndex,
+    pub me: Identity,
+    pub epochs: SharedEpochs,
     pub store: ChainStore,
     pub head: watch::Receiver<Head>,
     pub live: Arc<RwLock<LiveStatus>>,

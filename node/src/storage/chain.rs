@@ -44,6 +44,7 @@ use super::body_log::{BodyLog, BodyPos};
 use super::pending::PendingIndex;
 use super::state_tree::StateTree;
 use crate::block::{Block, Header};
+use crate::consensus::epoch::EpochCertificate;
 use crate::consensus::{Certificate, Evidence};
 use coldchain_chaincode::state::store::Changes;
 use coldchain_chaincode::{Hash, Outcome, Receipt, State, Transaction, TxId};
@@ -77,6 +78,28 @@ pub enum Finality {
     Certificate(Certificate),
     /// Final because the block at this height, which extends it, was finalized.
     CoveredBy(u64),
+    /// The last block of an epoch, final by the certificate of the epoch
+    /// that follows it (stored apart, [`ChainStore::epoch_certificates`]):
+    /// the block that extended it in the old epoch and carried the
+    /// finalization is not part of the chain (docs/PROTOCOL.md, "Epochs").
+    EndOfEpoch(u64),
+}
+
+impl Finality {
+    /// Whether the block carries its own proof of finality (a certificate,
+    /// or the epoch certificate that names it).
+    pub fn is_certified(&self) -> bool {
+        !matches!(self, Finality::CoveredBy(_))
+    }
+}
+
+/// How a block is proven final, for proofs: a finalization certificate and
+/// the headers from the block up to the certified one, or the epoch
+/// certificate that names the last of those headers.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FinalityProof {
+    Certificate(Certificate, Vec<Header>),
+    EndOfEpoch(u64, Vec<Header>),
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -123,6 +146,8 @@ pub struct ChainStore {
     /// Bodies in the log of blocks above the head (voted for, not yet final).
     unfinal: Arc<Mutex<HashMap<Hash, Unfinal>>>,
     evidence: sled::Tree,
+    /// Epoch certificates by epoch (u64 BE), JSON.
+    epochs: sled::Tree,
     pub(super) meta: sled::Tree,
     nonces: sled::Tree,
     images: sled::Tree,
@@ -411,6 +436,7 @@ impl ChainStore {
             compaction: Arc::default(),
             unfinal: Arc::new(Mutex::new(unfinal)),
             evidence: db.open_tree("evidence")?,
+            epochs: db.open_tree("epochs")?,
             nonces: db.open_tree("request_nonces")?,
             images: db.open_tree("images")?,
             state,
@@ -589,7 +615,8 @@ impl ChainStore {
     }
 
     /// Stores finalized blocks in height order with their receipts; the last
-    /// one carries `finalization`, the others are covered by it. Records
+    /// one carries `tip_finality` (a certificate, or the end of an epoch),
+    /// the others are covered by it. Records
     /// `roots[k]`, the chaincode state root after `blocks[k]`, with the
     /// block, and writes the chaincode state's `changes` (those of `blocks`)
     /// in one atomic batch after the blocks and before the head: after a
@@ -599,7 +626,7 @@ impl ChainStore {
     pub fn commit_with_state(
         &self,
         blocks: &[(Block, Vec<Receipt>)],
-        finalization: &Certificate,
+        tip_finality: &Finality,
         roots: &[Hash],
         changes: &Changes,
     ) -> Result<(), StoreError> {
@@ -649,7 +676,7 @@ impl ChainStore {
                     }
                 }
                 self.txs.apply_batch(refused)?;
-                let finality = if height == tip { Finality::Certificate(finalization.clone()) } else { Finality::CoveredBy(tip) };
+                let finality = if height == tip { tip_finality.clone() } else { Finality::CoveredBy(tip) };
                 self.put_block(&block.header, place, finality, roots.get(k).copied())?;
             }
         }
@@ -880,22 +907,48 @@ impl ChainStore {
     }
 
     /// The finalization certificate that covers `height`, and the headers
-    /// from `height + 1` up to the certified block.
+    /// from `height + 1` up to the certified block; `None` for a block final
+    /// by the end of its epoch ([`ChainStore::finality_proof_of`] has it).
     pub fn finality_of(&self, height: u64) -> Result<Option<(Certificate, Vec<Header>)>, StoreError> {
+        Ok(match self.finality_proof_of(height)? {
+            Some(FinalityProof::Certificate(c, links)) => Some((c, links)),
+            _ => None,
+        })
+    }
+
+    /// How block `height` is proven final.
+    pub fn finality_proof_of(&self, height: u64) -> Result<Option<FinalityProof>, StoreError> {
         let Some(meta) = self.meta_of(height)? else { return Ok(None) };
-        match meta.finality {
-            Finality::Certificate(c) => Ok(Some((c, Vec::new()))),
-            Finality::CoveredBy(tip) => {
-                let mut links = Vec::new();
-                for h in height + 1..=tip {
-                    links.push(self.header(h)?.ok_or_else(|| corrupt("blocks", format!("missing block {h}")))?);
-                }
-                match self.meta_of(tip)?.map(|m| m.finality) {
-                    Some(Finality::Certificate(c)) => Ok(Some((c, links))),
-                    _ => Err(corrupt("blocks", format!("block {tip} has no certificate"))),
-                }
-            }
+        let (tip, finality) = match meta.finality {
+            Finality::CoveredBy(tip) => match self.meta_of(tip)?.map(|m| m.finality) {
+                Some(f) if f.is_certified() => (tip, f),
+                _ => return Err(corrupt("blocks", format!("block {tip} has no certificate"))),
+            },
+            f => (height, f),
+        };
+        let mut links = Vec::new();
+        for h in height + 1..=tip {
+            links.push(self.header(h)?.ok_or_else(|| corrupt("blocks", format!("missing block {h}")))?);
         }
+        Ok(match finality {
+            Finality::Certificate(c) => Some(FinalityProof::Certificate(c, links)),
+            Finality::EndOfEpoch(epoch) => Some(FinalityProof::EndOfEpoch(epoch, links)),
+            Finality::CoveredBy(_) => None,
+        })
+    }
+
+    /// Stores an epoch certificate (checked by the caller against the epoch
+    /// before it); flushes.
+    pub fn put_epoch_certificate(&self, cert: &EpochCertificate) -> Result<(), StoreError> {
+        let value = serde_json::to_vec(cert).map_err(|e| corrupt("epochs", e))?;
+        self.epochs.insert(cert.change.epoch.to_be_bytes(), value)?;
+        self.epochs.flush()?;
+        Ok(())
+    }
+
+    /// The epoch certificates stored, by epoch.
+    pub fn epoch_certificates(&self) -> Result<Vec<EpochCertificate>, StoreError> {
+        self.epochs.iter().values().map(|v| serde_json::from_slice(&v?).map_err(|e| corrupt("epochs", e))).collect()
     }
 }
 
@@ -919,7 +972,7 @@ pub(super) mod test_support {
     pub(in crate::storage) fn commit(store: &ChainStore, state: &mut State, b: &Block) {
         let ctx = coldchain_chaincode::BlockContext { height: b.header.height, time_ms: b.header.time_ms };
         let receipts: Vec<Receipt> = state.apply_block(ctx, b.txs.iter());
-        store.commit_with_state(&[(b.clone(), receipts)], &certificate(&b.header), &[state.root()], state.changes()).unwrap();
+        store.commit_with_state(&[(b.clone(), receipts)], &Finality::Certificate(certificate(&b.header)), &[state.root()], state.changes()).unwrap();
         state.settle();
     }
 

@@ -11,7 +11,7 @@ mod safety_file;
 mod snapshots;
 mod state_tree;
 
-pub use chain::{ChainStore, Finality, StoreError, StoredBlock, TxLocation};
+pub use chain::{ChainStore, Finality, FinalityProof, StoreError, StoredBlock, TxLocation};
 pub use safety_file::SafetyFile;
 pub use snapshots::{SnapshotFiles, SnapshotInfo};
 pub use state_tree::StateTree;

@@ -821,6 +821,7 @@ impl Sim {
     fn core_config(&self, i: usize) -> CoreConfig {
         CoreConfig {
             chain_id: CHAIN.into(),
+            epoch: 0,
             validators: self.validators.clone(),
             quorum: self.quorum,
             signer: Some((i as u16, self.keys[i].clone())),
