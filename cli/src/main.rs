@@ -845,6 +845,7 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                             println!("  validator set from genesis through {}", path.join(" → "));
                         }
                         let how = match bundle.finalization {
+                            Some(_) if v.epoch == 0 => format!("finalized by {} of {} validators", v.signers.len(), v.validators),
                             Some(_) => format!("finalized by {} of {} validators of epoch {}", v.signers.len(), v.validators, v.epoch),
                             None => {
                                 format!("the last block of epoch {}, certified by {} of its {} validators", v.epoch, v.signers.len(), v.validators)

@@ -228,8 +228,12 @@ pub async fn status(State(gw): State<Gateway>, caller: Caller) -> Result<Respons
         })
         .collect();
     let live = s.live.read().map(|l| l.clone()).unwrap_or_default();
-    let me = &s.me;
-    let index = epoch.members.iter().position(|v| hex::encode(v.public_key) == me.public_key).map(|i| i as u16);
+    let index = epoch.members.iter().position(|v| hex::encode(v.public_key) == s.me.public_key).map(|i| i as u16);
+    // A validator that joined after this node started is named by its epoch.
+    let me = match index.map(|i| &epoch.members[i as usize]) {
+        Some(m) => crate::runtime::Identity { name: m.name.clone(), province: m.province.clone(), public_key: s.me.public_key.clone() },
+        None => s.me.clone(),
+    };
     let answer = StatusResult {
         chain_id: g.chain_id.clone(),
         height: head.height,

@@ -184,15 +184,13 @@ impl Driver {
         self.maybe_switch();
     }
 
-    /// Restarts the core in the newest epoch once the chain is at its start
-    /// and this node's state has ended the epoch before.
+    /// Restarts the core in the epoch that starts at the head, once this
+    /// node's state has ended the epoch before (a node catching up may hold
+    /// certificates of later epochs already: it enters each in turn).
     pub(super) fn maybe_switch(&mut self) {
-        let set = self.epochs.current().clone();
-        if set.number <= self.core_epoch
-            || set.after_height != self.last_finalized.height
-            || set.after_hash != self.last_finalized.hash()
-            || self.state_epoch_number < set.number
-        {
+        let head = &self.last_finalized;
+        let Some(set) = self.epochs.starting_after(head.height).cloned() else { return };
+        if set.number <= self.core_epoch || set.after_hash != head.hash() || self.state_epoch_number < set.number {
             return;
         }
         self.start_epoch(set);

@@ -1,0 +1,221 @@
+//! Issue 19, in real processes: Shandong (370000) joins the four-bureau
+//! consortium by a quorum of bureaus, catches up and votes (quorum 4 of 5);
+//! Hebei leaves (3 of 4 again); Tianjin's validator key is rotated, and its
+//! node refuses to start with the old key. Records are finalized in every
+//! epoch, and a proof from each verifies offline against the original
+//! genesis file alone; a forged epoch certificate does not.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+const LONG: Duration = Duration::from_secs(90);
+
+fn cli(args: &[&str]) -> String {
+    let out = run_cli(args);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "coldchain {args:?}: {stdout}{}", String::from_utf8_lossy(&out.stderr));
+    stdout
+}
+
+/// A new key file; its public key (hex).
+fn keygen(path: &Path) -> String {
+    let out = cli(&["keygen", "--out", path.to_str().unwrap()]);
+    out.lines().find_map(|l| l.strip_prefix("public_key: ")).unwrap().trim().to_string()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A notarisation finalized through node `via`; its proof saved as `out`.
+fn record_with_proof(c: &Cluster, via: usize, note: &str, out: &Path) -> u64 {
+    static NONCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let key = enterprise_key(201);
+    let nonce = std::process::id() as u64 * 1_000 + NONCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tx = coldchain_chaincode::Transaction::sign(&c.chain_id(), nonce, serde_json::json!({"type": "notarise", "document": {"note": note}}), &key);
+    let body = serde_json::to_value(&tx).unwrap();
+    let env = wait_for(&format!("'{note}' finalized through node {via}"), LONG, || {
+        let (code, env) = post(&c.url(via, "/v1/tx?wait=finalized"), &body);
+        (code == 200 && env["result"]["state"] == "finalized").then_some(env)
+    });
+    let (code, proof) = get(&c.url(via, &format!("/v1/proofs/{}", tx.id())));
+    assert_eq!(code, 200, "{proof}");
+    std::fs::write(out, serde_json::to_vec_pretty(&proof["result"]).unwrap()).unwrap();
+    env["result"]["height"].as_u64().unwrap()
+}
+
+/// Waits until every node in `nodes` reports `epoch` with `validators` validators.
+fn wait_epoch(c: &Cluster, nodes: &[usize], epoch: u64, validators: usize) {
+    wait_for(&format!("nodes {nodes:?} in epoch {epoch} with {validators} validators"), LONG, || {
+        nodes
+            .iter()
+            .all(|&i| c.status(i).is_some_and(|s| s["epoch"] == epoch && s["validators"].as_array().is_some_and(|v| v.len() == validators)))
+            .then_some(())
+    });
+}
+
+/// The digest of the pending change `status` lists first.
+fn pending_digest(gateway: &str) -> String {
+    let status = cli(&["governance", "status", "--gateway", gateway]);
+    let line =
+        status.lines().zip(status.lines().skip(1)).find(|(_, next)| next.contains("pending")).map(|(l, _)| l).unwrap_or_else(|| panic!("{status}"));
+    line.split_whitespace().next().unwrap().to_string()
+}
+
+#[test]
+fn a_province_joins_a_bureau_leaves_and_a_key_rotates_while_records_finalize() {
+    let started = Instant::now();
+    let mut c = Cluster::start(4);
+    let h = c.advance(0, 1);
+    c.wait_height(&[0, 1, 2, 3], h, LONG);
+    let dir: PathBuf = c.dir.path().to_path_buf();
+    let genesis = c.genesis_path();
+    let admin = |bureau: &str| dir.join(bureau).join("admin.key").to_string_lossy().into_owned();
+    let gw = |i: usize| c.nodes[i].gateway.clone();
+    let proof_file = |epoch: u64| dir.join(format!("proof-epoch-{epoch}.json"));
+    record_with_proof(&c, 0, "epoch 0", &proof_file(0));
+
+    // Shandong's keys and node: national's config on new ports, its own key and data.
+    let sd = dir.join("shandong");
+    std::fs::create_dir_all(&sd).unwrap();
+    let validator_key = keygen(&sd.join("validator.key"));
+    let admin_key = keygen(&sd.join("admin.key"));
+    let national = std::fs::read_to_string(&c.nodes[3].config).unwrap();
+    let p2p = national.lines().find_map(|l| l.strip_prefix("listen = \"/ip4/127.0.0.1/tcp/")).unwrap().trim_end_matches('"').to_string();
+    let gateway_line = national.lines().find(|l| l.starts_with("listen = \"127.0.0.1:")).unwrap().to_string();
+    let gateway_port = free_port();
+    let config = national
+        .replace("name = \"national\"", "name = \"shandong\"")
+        .replace(&format!("/ip4/127.0.0.1/tcp/{p2p}\""), &format!("/ip4/127.0.0.1/tcp/{}\"", free_port()))
+        .replace(&gateway_line, &format!("listen = \"127.0.0.1:{gateway_port}\""));
+    std::fs::write(sd.join("node.toml"), config).unwrap();
+    let shandong = c.add_node("shandong", &format!("http://127.0.0.1:{gateway_port}"), sd.join("node.toml"));
+
+    // Beijing proposes; once that is final, Shandong's node may connect: it
+    // starts, follows the chain, and catches up.
+    cli(&[
+        "governance",
+        "propose",
+        "--gateway",
+        &gw(0),
+        "--key",
+        &admin("beijing"),
+        "--change",
+        "add_validator",
+        "--province",
+        "370000",
+        "--name",
+        "shandong",
+        "--validator-key",
+        &validator_key,
+        "--admin-key",
+        &admin_key,
+    ]);
+    c.start_node(shandong);
+    let head = c.height(0).unwrap();
+    c.wait_height(&[shandong], head, LONG);
+    let digest = pending_digest(&gw(1));
+    cli(&["governance", "approve", "--gateway", &gw(1), "--key", &admin("tianjin"), &digest]);
+    let approved = Instant::now();
+    cli(&["governance", "approve", "--gateway", &gw(3), "--key", &admin("national"), &digest]);
+    wait_epoch(&c, &[0, 1, 2, 3, shandong], 1, 5);
+    let status = c.status(shandong).unwrap();
+    assert_eq!((status["quorum"].as_u64(), status["validator"]["province"].as_str()), (Some(4), Some("370000")), "{status}");
+    assert!(status["validator"]["index"].is_u64(), "Shandong votes in epoch 1: {status}");
+    record_with_proof(&c, shandong, "epoch 1", &proof_file(1));
+    eprintln!("epoch 1 (five validators) finalized a record {:?} after the approval that made the quorum", approved.elapsed());
+
+    // Hebei leaves: four of the five bureaus approve (three do not suffice).
+    cli(&[
+        "governance",
+        "propose",
+        "--gateway",
+        &gw(shandong),
+        "--key",
+        &sd.join("admin.key").to_string_lossy(),
+        "--change",
+        "remove_validator",
+        "--province",
+        "130000",
+    ]);
+    let digest = pending_digest(&gw(0));
+    for (node, bureau) in [(0, "beijing"), (1, "tianjin")] {
+        cli(&["governance", "approve", "--gateway", &gw(node), "--key", &admin(bureau), &digest]);
+    }
+    assert_eq!(c.status(0).unwrap()["epoch"], 1, "three of five approvals change nothing");
+    cli(&["governance", "approve", "--gateway", &gw(3), "--key", &admin("national"), &digest]);
+    wait_epoch(&c, &[0, 1, 3, shandong], 2, 4);
+    c.kill(2);
+    record_with_proof(&c, 0, "epoch 2", &proof_file(2));
+
+    // Tianjin's validator key is rotated by three of the four bureaus; its
+    // node, still on the old key, then follows; restarted with the old key
+    // it refuses to start, and with the new one it votes again.
+    let new_key_file = dir.join("tianjin-new.key");
+    let new_key = keygen(&new_key_file);
+    cli(&[
+        "governance",
+        "propose",
+        "--gateway",
+        &gw(0),
+        "--key",
+        &admin("beijing"),
+        "--change",
+        "rotate_validator_key",
+        "--province",
+        "120000",
+        "--validator-key",
+        &new_key,
+    ]);
+    let digest = pending_digest(&gw(3));
+    cli(&["governance", "approve", "--gateway", &gw(3), "--key", &admin("national"), &digest]);
+    cli(&["governance", "approve", "--gateway", &gw(shandong), "--key", &sd.join("admin.key").to_string_lossy(), &digest]);
+    wait_epoch(&c, &[0, 3, shandong], 3, 4);
+    c.kill(1);
+    let out = run_cli(&["node", "--config", c.nodes[1].config.to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "a node on a rotated key must not start: {said}");
+    assert!(said.contains("was bureau 120000's validator key until height"), "{said}");
+    std::fs::copy(&new_key_file, c.nodes[1].config.with_file_name("validator.key")).unwrap();
+    c.start_node(1);
+    wait_for("Tianjin voting on its new key", LONG, || c.status(1).filter(|s| s["epoch"] == 3 && s["validator"]["index"].is_u64()).map(|_| ()));
+    let top = record_with_proof(&c, 1, "epoch 3", &proof_file(3));
+    c.wait_height(&[0, 1, 3, shandong], top, LONG);
+    c.assert_same_chain(&[0, 1, 3, shandong], top);
+
+    // Every epoch's proof verifies against the original genesis alone.
+    let files: Vec<String> = (0..4).map(|e| proof_file(e).to_string_lossy().into_owned()).collect();
+    let mut args = vec!["verify", "--genesis", genesis.to_str().unwrap()];
+    args.extend(files.iter().map(String::as_str));
+    let verified = cli(&args);
+    assert_eq!(verified.matches("VALID proof").count(), 4, "{verified}");
+    assert!(!verified.contains("INVALID"), "{verified}");
+    let sizes: Vec<usize> = (0..4).map(|e| std::fs::read(proof_file(e)).unwrap().len()).collect();
+    let epochs_carried: Vec<usize> = (0..4)
+        .map(|e| serde_json::from_slice::<Value>(&std::fs::read(proof_file(e)).unwrap()).unwrap()["epochs"].as_array().map_or(0, Vec::len))
+        .collect();
+    assert_eq!(epochs_carried, [0, 1, 2, 3], "each proof carries the epoch certificates from genesis");
+    eprintln!("proof bytes by epoch: {sizes:?}");
+
+    // A forged epoch change: one signature short of the quorum, or the
+    // validator list altered after signing.
+    let mut forged: Value = serde_json::from_slice(&std::fs::read(proof_file(2)).unwrap()).unwrap();
+    forged["epochs"][0]["signatures"].as_array_mut().unwrap().truncate(2);
+    let short = dir.join("forged-short.json");
+    std::fs::write(&short, forged.to_string()).unwrap();
+    let mut altered: Value = serde_json::from_slice(&std::fs::read(proof_file(2)).unwrap()).unwrap();
+    altered["epochs"][1]["change"]["validators"][0]["public_key"] = Value::String(new_key.clone());
+    let altered_file = dir.join("forged-altered.json");
+    std::fs::write(&altered_file, altered.to_string()).unwrap();
+    for (file, expected) in [(&short, "check 7 (epochs): only 2 validators of epoch 0"), (&altered_file, "does not verify for this epoch change")] {
+        let out = run_cli(&["verify", "--genesis", genesis.to_str().unwrap(), file.to_str().unwrap()]);
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(2), "{said}");
+        assert!(said.contains("INVALID") && said.contains(expected), "{said}");
+    }
+    eprintln!("join, leave, key rotation and proofs across three epoch changes checked in {:?}", started.elapsed());
+}
