@@ -1145,6 +1145,13 @@ impl Ledger {
         self.bureaus.values().find(|b| &b.validator_key == key && !b.retired())
     }
 
+    /// The province whose validator key `key` is or was (a rotated key, a
+    /// bureau that left): such a key is never anyone else's.
+    pub fn province_of_validator_key(&self, key: &[u8; 32]) -> Option<String> {
+        let now = self.bureaus.values().find(|b| &b.validator_key == key).map(|b| b.province.clone());
+        now.or_else(|| self.former_validator_key(key).map(|f| f.province))
+    }
+
     pub fn former_validator_key(&self, key: &[u8; 32]) -> Option<FormerValidatorKey> {
         self.kv.get(&FORMER_VALIDATOR_KEYS, key)
     }
