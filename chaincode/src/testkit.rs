@@ -38,6 +38,8 @@ pub fn genesis() -> GenesisState {
                 province: province.to_string(),
                 validator_key: validator_key(name).verifying_key().to_bytes(),
                 admin_key: Some(admin_key(name).verifying_key().to_bytes()),
+                added_height: None,
+                retired_height: None,
             })
             .collect(),
         dictionaries: dictionaries(),

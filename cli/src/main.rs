@@ -376,7 +376,7 @@ enum AppAction {
 
 #[derive(Subcommand)]
 enum GovernanceAction {
-    /// Propose a bureau's new admin key (the first approval), signed with
+    /// Propose a change to the consortium (the first approval), signed with
     /// your bureau's admin key; waits until it is finalized.
     Propose {
         #[arg(long)]
@@ -384,12 +384,21 @@ enum GovernanceAction {
         /// Your bureau's admin key.
         #[arg(long)]
         key: PathBuf,
-        /// The bureau whose admin key changes (e.g. 110000).
+        /// The change: rotate_admin_key, add_validator, remove_validator or rotate_validator_key.
+        #[arg(long, default_value = "rotate_admin_key", value_parser = ["rotate_admin_key", "add_validator", "remove_validator", "rotate_validator_key"])]
+        change: String,
+        /// The bureau the change is about (e.g. 110000; the new one's for add_validator).
         #[arg(long)]
         province: String,
-        /// Its new admin public key, 64 hex (as `coldchain keygen` prints it).
+        /// The new bureau's name (add_validator), e.g. shandong.
         #[arg(long)]
-        admin_key: String,
+        name: Option<String>,
+        /// The new validator public key, 64 hex (add_validator, rotate_validator_key).
+        #[arg(long)]
+        validator_key: Option<String>,
+        /// The new admin public key, 64 hex, as `coldchain keygen` prints it (rotate_admin_key, add_validator).
+        #[arg(long)]
+        admin_key: Option<String>,
     },
     /// Approve a pending change by its digest (`status` lists them): your
     /// bureau signs the same change; the approval that makes the quorum
@@ -711,22 +720,30 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                             Some(h) => format!("in effect from height {h}"),
                             None => format!("pending, {} of {} approvals", approvals.len(), c["quorum"]),
                         };
-                        println!(
-                            "{}  {} {} → {}",
-                            c["digest"].as_str().unwrap_or_default(),
-                            c["change"].as_str().unwrap_or_default(),
-                            c["province"].as_str().unwrap_or_default(),
-                            c["admin_key"].as_str().unwrap_or_default()
-                        );
-                        println!("    {state}; approved by {}", approvals.join(", "));
+                        let province = c["province"].as_str().unwrap_or_default();
+                        let what = match c["change"].as_str().unwrap_or_default() {
+                            "add_validator" => format!(
+                                "add_validator {province} {} → validator key {}, admin key {}",
+                                c["name"].as_str().unwrap_or_default(),
+                                c["validator_key"].as_str().unwrap_or_default(),
+                                c["admin_key"].as_str().unwrap_or_default()
+                            ),
+                            "remove_validator" => format!("remove_validator {province}"),
+                            "rotate_validator_key" => {
+                                format!("rotate_validator_key {province} → {}", c["validator_key"].as_str().unwrap_or_default())
+                            }
+                            other => format!("{other} {province} → {}", c["admin_key"].as_str().unwrap_or_default()),
+                        };
+                        let epoch = c["epoch"].as_u64().map(|e| format!("; started epoch {e}")).unwrap_or_default();
+                        println!("{}  {what}", c["digest"].as_str().unwrap_or_default());
+                        println!("    {state}{epoch}; approved by {}", approvals.join(", "));
                     }
                     return Ok(std::process::ExitCode::SUCCESS);
                 }
-                GovernanceAction::Propose { gateway, key, province, admin_key } => (
-                    gateway,
-                    key,
-                    serde_json::json!({"type": "governance", "change": "rotate_admin_key", "province": province, "adminKey": admin_key}),
-                ),
+                GovernanceAction::Propose { gateway, key, change, province, name, validator_key, admin_key } => {
+                    let record = governance_record(&change, &province, name.as_deref(), validator_key.as_deref(), admin_key.as_deref())?;
+                    (gateway, key, record)
+                }
                 GovernanceAction::Approve { gateway, key, digest } => {
                     let changes = Gateway::new(&gateway).get("/v1/governance")?.into_result()?;
                     let Some(c) = changes.as_array().and_then(|l| l.iter().find(|c| c["digest"].as_str() == Some(digest.as_str()))).cloned() else {
@@ -735,11 +752,14 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                     if let Some(h) = c["activated_height"].as_u64() {
                         anyhow::bail!("change {digest} is already in effect, from height {h}");
                     }
-                    (
-                        gateway,
-                        key,
-                        serde_json::json!({"type": "governance", "change": c["change"], "province": c["province"], "adminKey": c["admin_key"]}),
-                    )
+                    let record = governance_record(
+                        c["change"].as_str().unwrap_or_default(),
+                        c["province"].as_str().unwrap_or_default(),
+                        c["name"].as_str(),
+                        c["validator_key"].as_str(),
+                        c["admin_key"].as_str(),
+                    )?;
+                    (gateway, key, record)
                 }
             };
             let gw = Gateway::new(&gateway);
@@ -915,4 +935,29 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
+}
+
+/// A `governance` record of `change`: the fields that change carries, the
+/// same names `/v1/governance` lists, so an approval signs the proposal's content.
+fn governance_record(
+    change: &str,
+    province: &str,
+    name: Option<&str>,
+    validator_key: Option<&str>,
+    admin_key: Option<&str>,
+) -> anyhow::Result<serde_json::Value> {
+    let needs = |value: Option<&str>, flag: &str| value.map(str::to_string).ok_or_else(|| anyhow::anyhow!("a {change} change needs --{flag}"));
+    let mut record = serde_json::json!({"type": "governance", "change": change, "province": province});
+    match change {
+        "rotate_admin_key" => record["adminKey"] = needs(admin_key, "admin-key")?.into(),
+        "add_validator" => {
+            record["name"] = needs(name, "name")?.into();
+            record["validatorKey"] = needs(validator_key, "validator-key")?.into();
+            record["adminKey"] = needs(admin_key, "admin-key")?.into();
+        }
+        "remove_validator" => {}
+        "rotate_validator_key" => record["validatorKey"] = needs(validator_key, "validator-key")?.into(),
+        other => anyhow::bail!("\"{other}\" is not a governance change this CLI knows"),
+    }
+    Ok(record)
 }

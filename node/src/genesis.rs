@@ -201,6 +201,8 @@ impl Genesis {
                     province: v.province.clone(),
                     validator_key: parse_public_key(&v.public_key).expect("validated").to_bytes(),
                     admin_key: v.admin_key.as_deref().and_then(parse_public_key).map(|k| k.to_bytes()),
+                    added_height: None,
+                    retired_height: None,
                 })
                 .collect(),
             dictionaries: self.dictionaries.clone(),

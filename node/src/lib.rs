@@ -9,7 +9,6 @@ pub mod config;
 /// The Simplex consensus core (its own crate: no I/O, no async runtime).
 pub use coldchain_consensus as consensus;
 pub mod crypto;
-pub mod epoch_shim;
 pub mod gateway;
 pub mod genesis;
 pub mod mempool;

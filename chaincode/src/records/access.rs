@@ -32,7 +32,9 @@ impl AuditorRecord {
 
     pub fn validate(&self, l: &Ledger, cx: &Cx) -> Result<()> {
         let province = cx.require_bureau("auditor")?;
-        if l.province_of_admin_key(&self.key.0).is_some() || l.bureau_of_validator(&self.key.0).is_some() || l.contains(&ENTERPRISE_KEYS, &self.key.0)
+        if l.province_of_admin_key(&self.key.0).is_some()
+            || l.province_of_validator_key(&self.key.0).is_some()
+            || l.contains(&ENTERPRISE_KEYS, &self.key.0)
         {
             return Err(RecordError::new(&self.key.1, "is already a bureau's, a validator's or an enterprise's key; an auditor has its own"));
         }

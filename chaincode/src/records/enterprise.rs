@@ -109,7 +109,7 @@ impl EnterpriseRecord {
         {
             return Err(RecordError::new(&self.public_key.1, format!("this key already belongs to enterprise {owner}")));
         }
-        if l.province_of_admin_key(key).is_some() || l.bureau_of_validator(key).is_some() {
+        if l.province_of_admin_key(key).is_some() || l.province_of_validator_key(key).is_some() {
             return Err(RecordError::new(&self.public_key.1, "this key is (or was) a bureau's or validator's key"));
         }
         Ok(())

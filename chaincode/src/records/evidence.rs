@@ -2,10 +2,15 @@
 //! (two blocks in one view, or nullify and finalize in one view) is named on
 //! chain, with the two signatures, so every bureau and auditor can check the
 //! offence from the record alone. Submitted by any validator's node; one
-//! offence (offender, view, kind) is recorded once.
+//! offence (epoch, offender, view, kind) is recorded once.
+//!
+//! The votes were signed in an epoch (issue 19; `epoch`, 0 when left out):
+//! they are checked under that epoch's vote namespace against the
+//! offender's validator key in that epoch, so an offence stays provable
+//! after its validator key was rotated or its bureau left.
 //!
 //! ```json
-//! {"type": "evidence", "offender": "120000", "view": 7,
+//! {"type": "evidence", "offender": "120000", "view": 7, "epoch": 0,
 //!  "votes": [{"kind": "notarize", "hash": "<64 hex>", "signature": "<128 hex>"},
 //!            {"kind": "notarize", "hash": "<64 hex>", "signature": "<128 hex>"}]}
 //! ```
@@ -14,8 +19,8 @@ use super::{Actor, Cx};
 use crate::Hash;
 use crate::fields::{Fields, Result};
 use crate::record::RecordError;
-use crate::state::ledger::{EVIDENCE, Evidence, EvidenceVote, Ledger};
-use crate::vote::{VoteKind, vote_message};
+use crate::state::ledger::{EPOCH_EVIDENCE, EVIDENCE, Evidence, EvidenceVote, Ledger};
+use crate::vote::{VoteKind, namespace, vote_message};
 
 /// The offences, as stored (the key's last part) and named.
 pub const OFFENCES: &[(u8, &str)] = &[(0, "conflicting_notarize"), (1, "conflicting_finalize"), (2, "nullify_finalize")];
@@ -23,6 +28,8 @@ pub const OFFENCES: &[(u8, &str)] = &[(0, "conflicting_notarize"), (1, "conflict
 #[derive(Clone, Debug)]
 pub struct EvidenceRecord {
     pub offender: String,
+    /// The epoch the votes were signed in, and its field path.
+    pub epoch: (u64, String),
     pub view: u64,
     pub votes: [(VoteKind, Hash, [u8; 64]); 2],
     pub offence: u8,
@@ -47,13 +54,14 @@ impl EvidenceRecord {
     pub fn parse(f: &mut Fields) -> Result<Self> {
         let offender = f.req_str("offender", 6)?;
         let (view, _) = f.opt_count("view", &[])?.ok_or_else(|| RecordError::new(f.at("view"), "is required"))?;
+        let epoch = f.opt_count("epoch", &[])?.unwrap_or_else(|| (0, f.at("epoch")));
         let votes_path = f.at("votes");
         let mut items = f.req_objects("votes", &[], 2)?.into_iter();
         let (Some(a), Some(b)) = (items.next(), items.next()) else {
             return Err(RecordError::new(votes_path, "lists exactly two votes of the offender in the view"));
         };
         let votes = [vote(a)?, vote(b)?];
-        f.finish("offender, view, votes")?;
+        f.finish("offender, view, epoch, votes")?;
         let offence = match (votes[0].0, votes[1].0) {
             (VoteKind::Notarize, VoteKind::Notarize) if votes[0].1 != votes[1].1 => 0,
             (VoteKind::Finalize, VoteKind::Finalize) if votes[0].1 != votes[1].1 => 1,
@@ -65,40 +73,54 @@ impl EvidenceRecord {
                 ));
             }
         };
-        Ok(EvidenceRecord { offender, view, votes, offence })
+        Ok(EvidenceRecord { offender, epoch, view, votes, offence })
     }
 
     pub fn validate(&self, l: &Ledger, cx: &Cx) -> Result<()> {
         if !matches!(cx.actor, Actor::Node { .. }) {
             return Err(RecordError::new("signer", "an evidence record is signed by a validator's key (its node submits it)"));
         }
-        let Some(bureau) = l.bureaus().get(&self.offender) else {
-            let known: Vec<&str> = l.bureaus().keys().map(String::as_str).collect();
-            return Err(RecordError::new("record.offender", format!("names no validator; the validators' province codes are {}", known.join(", "))));
+        let (epoch, e_path) = (self.epoch.0, &self.epoch.1);
+        let current = l.epoch_number();
+        if epoch > current {
+            return Err(RecordError::new(e_path, format!("epoch {epoch} has not begun; the chain is in epoch {current}")));
+        }
+        let Some(validator_key) = l.validator_key_in_epoch(&self.offender, epoch) else {
+            let known: Vec<String> = match epoch {
+                0 => l.bureaus().values().filter(|b| b.added_height.is_none()).map(|b| b.province.clone()).collect(),
+                e => l.epoch(e).map(|e| e.validators.into_iter().map(|v| v.province).collect()).unwrap_or_default(),
+            };
+            return Err(RecordError::new(
+                "record.offender",
+                format!("names no validator of epoch {epoch}; its validators' province codes are {}", known.join(", ")),
+            ));
         };
+        let namespace = namespace(&cx.chain_id, epoch);
         for (i, (kind, hash, signature)) in self.votes.iter().enumerate() {
-            let message = vote_message(*kind, &cx.chain_id, self.view, hash);
-            if crate::signature::verify(&bureau.validator_key, &message, signature).is_err() {
+            let message = vote_message(*kind, &namespace, self.view, hash);
+            if crate::signature::verify(&validator_key, &message, signature).is_err() {
                 return Err(RecordError::new(
                     format!("record.votes[{i}].signature"),
                     format!(
-                        "is not the {} validator's signature of this {} vote in view {} on chain {}",
+                        "is not the {} validator's signature of this {} vote in view {} on chain {}{}",
                         self.offender,
                         kind.as_str(),
                         self.view,
-                        cx.chain_id
+                        cx.chain_id,
+                        if epoch == 0 { String::new() } else { format!(" in epoch {epoch}") }
                     ),
                 ));
             }
         }
-        if let Some(e) = l.get(&EVIDENCE, &(self.offender.clone(), self.view, self.offence)) {
+        if let Some(e) = self.recorded(l) {
             return Err(RecordError::new(
                 "record",
                 format!(
-                    "this offence ({} by {} in view {}) is already on chain, recorded by transaction {}",
+                    "this offence ({} by {} in view {}{}) is already on chain, recorded by transaction {}",
                     offence_name(self.offence),
                     self.offender,
                     self.view,
+                    if epoch == 0 { String::new() } else { format!(" of epoch {epoch}") },
                     e.id
                 ),
             ));
@@ -113,12 +135,25 @@ impl EvidenceRecord {
             offender: self.offender.clone(),
             offence: offence_name(self.offence).to_string(),
             view: self.view,
+            epoch: (self.epoch.0 > 0).then_some(self.epoch.0),
             votes: votes.to_vec(),
             reporter: cx.province(l),
             height: cx.block.height,
             time_ms: cx.block.time_ms,
         };
-        l.put(&EVIDENCE, &(self.offender, self.view, self.offence), &e);
+        match self.epoch.0 {
+            0 => l.put(&EVIDENCE, &(self.offender, self.view, self.offence), &e),
+            epoch => l.put(&EPOCH_EVIDENCE, &(epoch, self.offender, self.view, self.offence), &e),
+        }
+    }
+
+    /// The same offence on chain already: epoch 0's in [`EVIDENCE`], later
+    /// epochs' in [`EPOCH_EVIDENCE`].
+    fn recorded(&self, l: &Ledger) -> Option<Evidence> {
+        match self.epoch.0 {
+            0 => l.get(&EVIDENCE, &(self.offender.clone(), self.view, self.offence)),
+            epoch => l.get(&EPOCH_EVIDENCE, &(epoch, self.offender.clone(), self.view, self.offence)),
+        }
     }
 }
 

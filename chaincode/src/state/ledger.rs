@@ -23,13 +23,28 @@ pub type LotId = u32;
 pub type MovId = u32;
 pub type StorageId = u32;
 
-/// A bureau of the consortium, from genesis.
+/// A bureau of the consortium: from genesis, or added by a `governance`
+/// change (`add_validator`). A bureau that left (`remove_validator`) keeps
+/// its entry, so what it signed stays attributed, but is no validator and
+/// its admin key signs nothing.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Bureau {
     pub name: String,
     pub province: String,
     pub validator_key: [u8; 32],
     pub admin_key: Option<[u8; 32]>,
+    /// The height the change that added it took effect at (none: genesis).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub added_height: Option<u64>,
+    /// The height the change that removed it took effect at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retired_height: Option<u64>,
+}
+
+impl Bureau {
+    pub fn retired(&self) -> bool {
+        self.retired_height.is_some()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -616,6 +631,9 @@ pub struct Evidence {
     /// `conflicting_notarize`, `conflicting_finalize` or `nullify_finalize`.
     pub offence: String,
     pub view: u64,
+    /// The epoch the votes were signed in (none: epoch 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<u64>,
     /// The two votes, as signed: anyone can check them against genesis.
     pub votes: Vec<EvidenceVote>,
     /// The province of the validator whose node submitted it.
@@ -698,19 +716,31 @@ pub struct PendingAmendment {
 /// the height it took effect at once a quorum approved it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GovernanceChange {
-    /// `rotate_admin_key`.
+    /// `rotate_admin_key`, `add_validator`, `remove_validator` or `rotate_validator_key`.
     pub change: String,
     /// The bureau the change is about.
     pub province: String,
-    /// Its new admin key.
-    pub admin_key: [u8; 32],
+    /// Its new admin key (`rotate_admin_key`, `add_validator`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_key: Option<[u8; 32]>,
     /// Approvals it needed: the bureau quorum when it was proposed.
     pub quorum: usize,
     /// In order; the first is the proposal.
     pub approvals: Vec<GovernanceApproval>,
     pub activated_height: Option<u64>,
-    /// The key it replaced, once in effect.
+    /// The key it replaced, once in effect: the old admin key
+    /// (`rotate_admin_key`), the old validator key (`rotate_validator_key`),
+    /// the admin key of the bureau that left (`remove_validator`).
     pub previous_key: Option<[u8; 32]>,
+    /// The new bureau's name (`add_validator`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The new validator key (`add_validator`, `rotate_validator_key`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validator_key: Option<[u8; 32]>,
+    /// The epoch it started, once in effect (validator changes only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -727,6 +757,41 @@ pub struct FormerAdminKey {
     pub province: String,
     /// The height of the change that retired it: it signed nothing after.
     pub until_height: u64,
+    pub change: Hash,
+}
+
+/// A validator key a `governance` change retired (`rotate_validator_key`,
+/// `remove_validator`): never a validator's key again; votes it signed in
+/// the epochs before stay checkable (`evidence`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FormerValidatorKey {
+    pub province: String,
+    /// The height of the change that retired it.
+    pub until_height: u64,
+    /// The epoch that change started: the key was its bureau's in the epochs before.
+    pub until_epoch: u64,
+    pub change: Hash,
+}
+
+/// A validator of an [`Epoch`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EpochValidator {
+    pub name: String,
+    pub province: String,
+    pub public_key: [u8; 32],
+}
+
+/// A validator set on chain (issue 19): every validator change that takes
+/// effect starts the next epoch.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Epoch {
+    /// 1, 2, … (epoch 0 is genesis's validator list, never stored).
+    pub number: u64,
+    /// The last block of the previous epoch: the block whose approval started this epoch.
+    pub after_height: u64,
+    /// The validators of this epoch, sorted by province code.
+    pub validators: Vec<EpochValidator>,
+    /// The governance change (its digest) that started it.
     pub change: Hash,
 }
 
@@ -804,6 +869,10 @@ pub const SCHEMES: Table<String, CodeScheme> = Table::new(0x13, "schemes");
 pub const GOVERNANCE: Table<Hash, GovernanceChange> = Table::new(0x14, "governance");
 /// Admin keys retired by a `governance` change.
 pub const FORMER_ADMIN_KEYS: Table<[u8; 32], FormerAdminKey> = Table::new(0x15, "former_admin_keys");
+/// The validator sets after genesis's, by number (issue 19).
+pub const EPOCHS: Table<u64, Epoch> = Table::new(0x16, "epochs");
+/// Validator keys a governance change retired: never used again.
+pub const FORMER_VALIDATOR_KEYS: Table<[u8; 32], FormerValidatorKey> = Table::new(0x17, "former_validator_keys");
 pub const ENTERPRISES: Table<EntId, Enterprise> = Table::new(0x20, "enterprises");
 pub const ENTERPRISE_IDS: Table<String, EntId> = Table::new(0x21, "enterprise_ids");
 pub const ENTERPRISE_KEYS: Table<[u8; 32], EntId> = Table::new(0x22, "enterprise_keys");
@@ -866,6 +935,8 @@ pub const ACCESS_LOGS: Table<u64, AccessLog> = Table::new(0x83, "access_logs");
 pub const NOTARISATIONS: Table<TxId, Notarisation> = Table::new(0x90, "notarisations");
 /// (offender's province, view, offence) → the evidence.
 pub const EVIDENCE: Table<(String, u64, u8), Evidence> = Table::new(0x91, "evidence");
+/// Offences of epochs ≥ 1, by (epoch, offender, view, offence); epoch 0's are in [`EVIDENCE`].
+pub const EPOCH_EVIDENCE: Table<(u64, String, u64, u8), Evidence> = Table::new(0x92, "epoch_evidence");
 /// Statistics for bureaus ([`super::statistics`]): figures by (dimension, day, province, value).
 pub const STATISTICS: Table<(u8, NaiveDate, String, String), super::statistics::Figures> = Table::new(0xA0, "statistics");
 /// Enterprises enrolled now by (province, enterprise type).
@@ -1068,8 +1139,70 @@ impl Ledger {
         self.kv.scan_all(&GOVERNANCE).collect()
     }
 
+    /// The bureau whose validator key `key` is now (not a bureau that left,
+    /// not a rotated key).
     pub fn bureau_of_validator(&self, key: &[u8; 32]) -> Option<&Bureau> {
-        self.bureaus.values().find(|b| &b.validator_key == key)
+        self.bureaus.values().find(|b| &b.validator_key == key && !b.retired())
+    }
+
+    /// The province whose validator key `key` is or was (a rotated key, a
+    /// bureau that left): such a key is never anyone else's.
+    pub fn province_of_validator_key(&self, key: &[u8; 32]) -> Option<String> {
+        let now = self.bureaus.values().find(|b| &b.validator_key == key).map(|b| b.province.clone());
+        now.or_else(|| self.former_validator_key(key).map(|f| f.province))
+    }
+
+    pub fn former_validator_key(&self, key: &[u8; 32]) -> Option<FormerValidatorKey> {
+        self.kv.get(&FORMER_VALIDATOR_KEYS, key)
+    }
+
+    pub fn put_former_validator_key(&mut self, key: [u8; 32], former: FormerValidatorKey) {
+        self.kv.put(&FORMER_VALIDATOR_KEYS, &key, &former);
+    }
+
+    /// The current epoch's number: 0 until a validator change took effect.
+    pub fn epoch_number(&self) -> u64 {
+        self.current_epoch().map_or(0, |e| e.number)
+    }
+
+    /// The current epoch; none in epoch 0 (genesis's validators).
+    pub fn current_epoch(&self) -> Option<Epoch> {
+        self.kv.scan_all(&EPOCHS).last().map(|(_, e)| e)
+    }
+
+    /// Every stored epoch (1, 2, …), ascending.
+    pub fn epochs(&self) -> Vec<Epoch> {
+        self.kv.scan_all(&EPOCHS).map(|(_, e)| e).collect()
+    }
+
+    pub fn epoch(&self, number: u64) -> Option<Epoch> {
+        self.kv.get(&EPOCHS, &number)
+    }
+
+    pub fn put_epoch(&mut self, e: &Epoch) {
+        self.kv.put(&EPOCHS, &e.number, e);
+    }
+
+    /// The validators now: every bureau that has not left, by province code.
+    pub fn validators(&self) -> Vec<EpochValidator> {
+        self.bureaus
+            .values()
+            .filter(|b| !b.retired())
+            .map(|b| EpochValidator { name: b.name.clone(), province: b.province.clone(), public_key: b.validator_key })
+            .collect()
+    }
+
+    /// The validator key of `province`'s bureau in `epoch`, if it was a
+    /// validator then. Epoch 0 is genesis: a bureau not added later, with
+    /// its first key (the retired key of the lowest epoch, else its key now).
+    pub fn validator_key_in_epoch(&self, province: &str, epoch: u64) -> Option<[u8; 32]> {
+        if epoch > 0 {
+            return self.epoch(epoch)?.validators.into_iter().find(|v| v.province == province).map(|v| v.public_key);
+        }
+        let bureau = self.bureaus.get(province).filter(|b| b.added_height.is_none())?;
+        let first_retired =
+            self.kv.scan_all(&FORMER_VALIDATOR_KEYS).filter(|(_, f)| f.province == province).min_by_key(|(_, f)| f.until_epoch).map(|(k, _)| k);
+        Some(first_retired.unwrap_or(bureau.validator_key))
     }
 
     // ----- lots, movements, holdings -----------------------------------
@@ -1166,13 +1299,13 @@ impl Ledger {
     }
 
     pub fn quorum_of_bureaus(&self) -> usize {
-        let n = self.bureaus.values().filter(|b| b.admin_key.is_some()).count();
+        let n = self.bureaus.values().filter(|b| b.admin_key.is_some() && !b.retired()).count();
         n - n.saturating_sub(1) / 3
     }
 }
 
 /// Every table of the state, by prefix (for readers of raw entries: proofs).
-fn table_names() -> [(u8, &'static str); 58] {
+fn table_names() -> [(u8, &'static str); 61] {
     macro_rules! named {
         ($($t:ident),* $(,)?) => { [$(($t.prefix(), $t.name())),*, (super::merkle::NODE_PREFIX, "state_tree")] };
     }
@@ -1187,6 +1320,8 @@ fn table_names() -> [(u8, &'static str); 58] {
         SCHEMES,
         GOVERNANCE,
         FORMER_ADMIN_KEYS,
+        EPOCHS,
+        FORMER_VALIDATOR_KEYS,
         ENTERPRISES,
         ENTERPRISE_IDS,
         ENTERPRISE_KEYS,
@@ -1229,6 +1364,7 @@ fn table_names() -> [(u8, &'static str); 58] {
         ACCESS_LOGS,
         NOTARISATIONS,
         EVIDENCE,
+        EPOCH_EVIDENCE,
         STATISTICS,
         ENTERPRISE_COUNTS,
         PROVINCE_ENTERPRISES,

@@ -249,7 +249,8 @@ impl State {
 
     /// Every validator offence on chain, by offender, view and offence.
     pub fn evidence(&self) -> Vec<ledger::Evidence> {
-        self.ledger.scan_all(&ledger::EVIDENCE).map(|(_, e)| e).collect()
+        let epoch_0 = self.ledger.scan_all(&ledger::EVIDENCE).map(|(_, e)| e);
+        epoch_0.chain(self.ledger.scan_all(&ledger::EPOCH_EVIDENCE).map(|(_, e)| e)).collect()
     }
 
     pub fn notarisation(&self, id: &TxId) -> Option<ledger::Notarisation> {
@@ -274,10 +275,23 @@ impl State {
         // A retired admin key signs nothing, not even what any key may: what
         // it signed stays its bureau's, and nothing after may look so.
         if let Some(former) = l.former_admin_key(signer) {
+            let how = match l.governance(&former.change) {
+                Some(c) if c.change == "remove_validator" => "removed the bureau from the consortium",
+                _ => "rotated it",
+            };
             return Err(RecordError::new(
                 "signer.public_key",
                 format!(
-                    "was bureau {}'s admin key until height {}, when governance change {} rotated it; it signs nothing after",
+                    "was bureau {}'s admin key until height {}, when governance change {} {how}; it signs nothing after",
+                    former.province, former.until_height, former.change
+                ),
+            ));
+        }
+        if let Some(former) = l.former_validator_key(signer) {
+            return Err(RecordError::new(
+                "signer.public_key",
+                format!(
+                    "was bureau {}'s validator key until height {}, when governance change {} retired it; it signs nothing after",
                     former.province, former.until_height, former.change
                 ),
             ));

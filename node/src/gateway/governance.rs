@@ -17,12 +17,22 @@ use utoipa::ToSchema;
 pub struct GovernanceView {
     /// SHA-256 of the change's canonical content: what every approval signs.
     pub digest: Hash,
-    /// `rotate_admin_key`.
+    /// `rotate_admin_key`, `add_validator`, `remove_validator` or `rotate_validator_key`.
     pub change: String,
     /// The bureau the change is about.
     pub province: String,
-    /// The new admin key, 64 hex.
-    pub admin_key: String,
+    /// The new admin key, 64 hex (`rotate_admin_key`, `add_validator`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub admin_key: Option<String>,
+    /// The new bureau's name (`add_validator`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub name: Option<String>,
+    /// The new validator key, 64 hex (`add_validator`, `rotate_validator_key`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub validator_key: Option<String>,
     /// `pending` (approvals below the quorum) or `in_effect`.
     pub status: &'static str,
     /// Approvals it needs: the bureau quorum when it was proposed.
@@ -32,10 +42,15 @@ pub struct GovernanceView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub activated_height: Option<u64>,
-    /// The admin key it retired (64 hex), once in effect.
+    /// The key it retired (64 hex), once in effect: the old admin key, the
+    /// old validator key, or the admin key of the bureau that left.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub previous_key: Option<String>,
+    /// The epoch a validator change started, once in effect.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub epoch: Option<u64>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -51,12 +66,15 @@ impl GovernanceView {
             digest,
             change: c.change,
             province: c.province,
-            admin_key: hex::encode(c.admin_key),
+            admin_key: c.admin_key.map(hex::encode),
+            name: c.name,
+            validator_key: c.validator_key.map(hex::encode),
             status: if c.activated_height.is_some() { "in_effect" } else { "pending" },
             quorum: c.quorum,
             approvals: c.approvals.into_iter().map(|a| ApprovalView { province: a.province, tx: a.tx, height: a.height }).collect(),
             activated_height: c.activated_height,
             previous_key: c.previous_key.map(hex::encode),
+            epoch: c.epoch,
         }
     }
 }
@@ -66,7 +84,7 @@ impl GovernanceView {
     path = "/v1/governance",
     tags = ["bureaus", "auditors"],
     summary = "Changes to the consortium",
-    description = "Every `governance` change on chain (docs/RECORDS.md): a bureau's admin key rotated by a quorum of bureaus. Each with its approvals (the first is the proposal), the quorum it needs, and, once in effect, the height it took effect at and the key it retired. Pending changes are listed too, so a bureau sees what waits for its approval.",
+    description = "Every `governance` change on chain (docs/RECORDS.md): a bureau's admin key rotated, a bureau added or removed, a validator key rotated, by a quorum of bureaus; a validator change starts an epoch. Each with its approvals (the first is the proposal), the quorum it needs, and, once in effect, the height it took effect at and the key it retired. Pending changes are listed too, so a bureau sees what waits for its approval.",
     responses(
         (status = 200, description = "The changes, in digest order.", body = super::openapi::GovernanceEnvelope),
         (status = 500, response = super::openapi::Internal),

@@ -11,8 +11,6 @@ use crate::block::{Block, Header, merkle_root};
 use crate::config::{ConsensusConfig, SnapshotConfig};
 use crate::consensus::epoch::Epochs;
 use crate::consensus::{Action, Certificate, ConsensusMessage, Core, Event, TimeoutKind, View};
-#[allow(unused_imports)]
-use crate::epoch_shim::LedgerEpochs;
 use crate::genesis::ValidatorIndex;
 use crate::mempool::Mempool;
 use crate::storage::{ChainStore, Finality, SafetyFile, SnapshotFiles, StoredBlock};

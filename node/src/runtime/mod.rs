@@ -17,8 +17,6 @@ pub use services::{
 use crate::config::NodeConfig;
 use crate::consensus::{Core, CoreConfig, Timeouts};
 use crate::crypto::read_key_file;
-#[allow(unused_imports)]
-use crate::epoch_shim::LedgerEpochs;
 use crate::genesis::Genesis;
 use crate::network::{self, NetworkConfig};
 use crate::storage::{ChainStore, SafetyFile, SnapshotFiles};

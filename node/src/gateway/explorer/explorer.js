@@ -85,7 +85,7 @@ async function updateStatus() {
   if (state.governanceHeight !== s.height) await refreshGovernance(s);
 }
 
-const CHANGES = { rotate_admin_key: 'admin key rotated' };
+const CHANGES = { rotate_admin_key: 'admin key rotated', add_validator: 'joined the consortium', remove_validator: 'left the consortium', rotate_validator_key: 'validator key rotated' };
 async function refreshGovernance(s) {
   let list;
   try { list = await api('/v1/governance'); } catch (_) { return; /* shown next time */ }
@@ -93,9 +93,10 @@ async function refreshGovernance(s) {
   const name = (p) => (s.validators.find((v) => v.province === p) || { name: p }).name;
   $('governance').replaceChildren(list.length === 0 ? el('p', { class: 'muted' }, 'None.') :
     el('ul', { class: 'evidence' }, list.map((c) => el('li', {},
-      el('b', {}, name(c.province)), ` ${CHANGES[c.change] || c.change} · `,
+      el('b', {}, c.name || name(c.province)), ` ${CHANGES[c.change] || c.change} · `,
       c.activated_height ? el('a', { href: `#block/${c.activated_height}` }, `in effect from block #${c.activated_height}`)
         : el('span', { class: 'tag' }, `pending, ${c.approvals.length} of ${c.quorum}`),
+      c.epoch ? ` · started epoch ${c.epoch}` : '',
       el('div', { class: 'muted small' }, 'approved by ',
         ...c.approvals.flatMap((a, i) => [i ? ', ' : '', el('a', { href: `#tx/${a.tx}`, title: `at block ${a.height}` }, name(a.province))]))))));
 }

@@ -19,8 +19,6 @@ use super::{Driver, Internal};
 use crate::block::Header;
 use crate::consensus::epoch::{EpochCertificate, EpochChange, EpochMember, EpochSet};
 use crate::consensus::{Core, CoreConfig, SafetyState, SignerSignature, Timeouts};
-#[allow(unused_imports)]
-use crate::epoch_shim::{ChangeKey, LedgerEpochs};
 use crate::wire::{SyncRequest, SyncResponse, WireMessage};
 use coldchain_chaincode::{Hash, Transaction};
 use libp2p::PeerId;
@@ -242,7 +240,7 @@ impl Driver {
     pub(super) fn refresh_allowlist(&self) {
         let keys: Vec<PeerId> = {
             let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
-            state.ledger().governance_changes().into_iter().filter_map(|(_, c)| c.validator_key()).map(|k| crate::network::peer_id_of(&k)).collect()
+            state.ledger().governance_changes().into_iter().filter_map(|(_, c)| c.validator_key).map(|k| crate::network::peer_id_of(&k)).collect()
         };
         if !keys.is_empty() {
             let _ = self.net.allow(keys);
