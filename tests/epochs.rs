@@ -38,10 +38,16 @@ fn record_with_proof(c: &Cluster, via: usize, note: &str, out: &Path) -> u64 {
     let nonce = std::process::id() as u64 * 1_000 + NONCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let tx = coldchain_chaincode::Transaction::sign(&c.chain_id(), nonce, serde_json::json!({"type": "notarise", "document": {"note": note}}), &key);
     let body = serde_json::to_value(&tx).unwrap();
-    let env = wait_for(&format!("'{note}' finalized through node {via}"), LONG, || {
+    let deadline = Instant::now() + LONG;
+    let env = loop {
         let (code, env) = post(&c.url(via, "/v1/tx?wait=finalized"), &body);
-        (code == 200 && env["result"]["state"] == "finalized").then_some(env)
-    });
+        if code == 200 && env["result"]["state"] == "finalized" {
+            break env;
+        }
+        if Instant::now() > deadline {
+            panic!("'{note}' not finalized through node {via} in {LONG:?}; the nodes' logs:\n{}", logs(c));
+        }
+    };
     let (code, proof) = get(&c.url(via, &format!("/v1/proofs/{}", tx.id())));
     assert_eq!(code, 200, "{proof}");
     std::fs::write(out, serde_json::to_vec_pretty(&proof["result"]).unwrap()).unwrap();
@@ -56,6 +62,28 @@ fn wait_epoch(c: &Cluster, nodes: &[usize], epoch: u64, validators: usize) {
             .all(|&i| c.status(i).is_some_and(|s| s["epoch"] == epoch && s["validators"].as_array().is_some_and(|v| v.len() == validators)))
             .then_some(())
     });
+}
+
+/// What each node logged about consensus and epochs (a failure's evidence).
+fn logs(c: &Cluster) -> String {
+    (0..c.nodes.len())
+        .map(|i| {
+            let log = c.log(i);
+            let lines: Vec<&str> = log.lines().filter(|l| !l.contains("interface_log") && !l.contains("finalized height")).collect();
+            let metrics = agent().get(&c.url(i, "/metrics")).call().ok().and_then(|r| r.into_body().read_to_string().ok()).unwrap_or_default();
+            let refused: Vec<&str> = metrics.lines().filter(|l| l.starts_with("coldchain_consensus") || l.starts_with("coldchain_view")).collect();
+            let status = c
+                .status(i)
+                .map(|s| format!("epoch {} view {} idle {} mempool {}", s["epoch"], s["view"], s["idle"], s["mempool"]))
+                .unwrap_or_default();
+            format!("--- {} ({status}) ---\n{}\n{}", c.nodes[i].name, refused.join("\n"), lines[lines.len().saturating_sub(12)..].join("\n"))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn gw(c: &Cluster, i: usize) -> String {
+    c.nodes[i].gateway.clone()
 }
 
 /// The digest of the pending change `status` lists first.
@@ -75,7 +103,6 @@ fn a_province_joins_a_bureau_leaves_and_a_key_rotates_while_records_finalize() {
     let dir: PathBuf = c.dir.path().to_path_buf();
     let genesis = c.genesis_path();
     let admin = |bureau: &str| dir.join(bureau).join("admin.key").to_string_lossy().into_owned();
-    let gw = |i: usize| c.nodes[i].gateway.clone();
     let proof_file = |epoch: u64| dir.join(format!("proof-epoch-{epoch}.json"));
     record_with_proof(&c, 0, "epoch 0", &proof_file(0));
 
@@ -101,7 +128,7 @@ fn a_province_joins_a_bureau_leaves_and_a_key_rotates_while_records_finalize() {
         "governance",
         "propose",
         "--gateway",
-        &gw(0),
+        &gw(&c, 0),
         "--key",
         &admin("beijing"),
         "--change",
@@ -118,10 +145,10 @@ fn a_province_joins_a_bureau_leaves_and_a_key_rotates_while_records_finalize() {
     c.start_node(shandong);
     let head = c.height(0).unwrap();
     c.wait_height(&[shandong], head, LONG);
-    let digest = pending_digest(&gw(1));
-    cli(&["governance", "approve", "--gateway", &gw(1), "--key", &admin("tianjin"), &digest]);
+    let digest = pending_digest(&gw(&c, 1));
+    cli(&["governance", "approve", "--gateway", &gw(&c, 1), "--key", &admin("tianjin"), &digest]);
     let approved = Instant::now();
-    cli(&["governance", "approve", "--gateway", &gw(3), "--key", &admin("national"), &digest]);
+    cli(&["governance", "approve", "--gateway", &gw(&c, 3), "--key", &admin("national"), &digest]);
     wait_epoch(&c, &[0, 1, 2, 3, shandong], 1, 5);
     let status = c.status(shandong).unwrap();
     assert_eq!((status["quorum"].as_u64(), status["validator"]["province"].as_str()), (Some(4), Some("370000")), "{status}");
@@ -134,7 +161,7 @@ fn a_province_joins_a_bureau_leaves_and_a_key_rotates_while_records_finalize() {
         "governance",
         "propose",
         "--gateway",
-        &gw(shandong),
+        &gw(&c, shandong),
         "--key",
         &sd.join("admin.key").to_string_lossy(),
         "--change",
@@ -142,12 +169,12 @@ fn a_province_joins_a_bureau_leaves_and_a_key_rotates_while_records_finalize() {
         "--province",
         "130000",
     ]);
-    let digest = pending_digest(&gw(0));
+    let digest = pending_digest(&gw(&c, 0));
     for (node, bureau) in [(0, "beijing"), (1, "tianjin")] {
-        cli(&["governance", "approve", "--gateway", &gw(node), "--key", &admin(bureau), &digest]);
+        cli(&["governance", "approve", "--gateway", &gw(&c, node), "--key", &admin(bureau), &digest]);
     }
     assert_eq!(c.status(0).unwrap()["epoch"], 1, "three of five approvals change nothing");
-    cli(&["governance", "approve", "--gateway", &gw(3), "--key", &admin("national"), &digest]);
+    cli(&["governance", "approve", "--gateway", &gw(&c, 3), "--key", &admin("national"), &digest]);
     wait_epoch(&c, &[0, 1, 3, shandong], 2, 4);
     c.kill(2);
     record_with_proof(&c, 0, "epoch 2", &proof_file(2));
@@ -161,7 +188,7 @@ fn a_province_joins_a_bureau_leaves_and_a_key_rotates_while_records_finalize() {
         "governance",
         "propose",
         "--gateway",
-        &gw(0),
+        &gw(&c, 0),
         "--key",
         &admin("beijing"),
         "--change",
@@ -171,9 +198,9 @@ fn a_province_joins_a_bureau_leaves_and_a_key_rotates_while_records_finalize() {
         "--validator-key",
         &new_key,
     ]);
-    let digest = pending_digest(&gw(3));
-    cli(&["governance", "approve", "--gateway", &gw(3), "--key", &admin("national"), &digest]);
-    cli(&["governance", "approve", "--gateway", &gw(shandong), "--key", &sd.join("admin.key").to_string_lossy(), &digest]);
+    let digest = pending_digest(&gw(&c, 3));
+    cli(&["governance", "approve", "--gateway", &gw(&c, 3), "--key", &admin("national"), &digest]);
+    cli(&["governance", "approve", "--gateway", &gw(&c, shandong), "--key", &sd.join("admin.key").to_string_lossy(), &digest]);
     wait_epoch(&c, &[0, 3, shandong], 3, 4);
     c.kill(1);
     let out = run_cli(&["node", "--config", c.nodes[1].config.to_str().unwrap()]);

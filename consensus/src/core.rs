@@ -32,6 +32,10 @@ pub struct CoreConfig {
     /// time governance changed the validator set. Votes are signed under
     /// [`crate::vote::namespace`]`(chain_id, epoch)`.
     pub epoch: u64,
+    /// The block this epoch starts after (`None` in epoch 0): its
+    /// finalization is of the epoch before, so a proposal on it carries no
+    /// parent certificate (the epoch certificate justifies it).
+    pub epoch_base: Option<Hash>,
     pub validators: Vec<VerifyingKey>,
     pub quorum: usize,
     /// This validator's index and key; `None` for a node that only follows.
@@ -459,7 +463,11 @@ impl Core {
                 }
                 c.view
             }
-            None if h.parent == self.tree.last_finalized().hash() && self.tree.last_finalized().height == 0 => 0,
+            None if h.parent == self.tree.last_finalized().hash()
+                && (self.tree.last_finalized().height == 0 || self.cfg.epoch_base == Some(h.parent)) =>
+            {
+                self.tree.last_finalized().view
+            }
             None => {
                 self.refuse("proposal_bad_parent_certificate");
                 return;

@@ -273,6 +273,7 @@ fn core_emits_fetches_in_a_deterministic_order() {
         let cfg = CoreConfig {
             chain_id: CHAIN.into(),
             epoch: 0,
+            epoch_base: None,
             validators: validators.clone(),
             quorum: 3,
             signer: Some((0, keys[0].clone())),
@@ -320,7 +321,7 @@ fn validator_in_view_one(me: u16) -> (Vec<ed25519_dalek::SigningKey>, coldchain_
     let keys = keys_for(0);
     let validators: Vec<_> = keys.iter().map(|k| k.verifying_key()).collect();
     let signer = Some((me, keys[me as usize].clone()));
-    let cfg = CoreConfig { chain_id: CHAIN.into(), epoch: 0, validators, quorum: 3, signer, timeouts: Timeouts::default() };
+    let cfg = CoreConfig { chain_id: CHAIN.into(), epoch: 0, epoch_base: None, validators, quorum: 3, signer, timeouts: Timeouts::default() };
     let genesis = genesis_header();
     let mut core = Core::new(cfg, Default::default(), genesis.clone(), None, vec![]);
     core.start();
@@ -585,8 +586,15 @@ fn lost_fetch_is_repeated_while_views_advance() {
     use coldchain_node::crypto::{VoteKind, sign_vote};
     let keys = keys_for(0);
     let validators: Vec<_> = keys.iter().map(|k| k.verifying_key()).collect();
-    let cfg =
-        CoreConfig { chain_id: CHAIN.into(), epoch: 0, validators, quorum: 3, signer: Some((0, keys[0].clone())), timeouts: Timeouts::default() };
+    let cfg = CoreConfig {
+        chain_id: CHAIN.into(),
+        epoch: 0,
+        epoch_base: None,
+        validators,
+        quorum: 3,
+        signer: Some((0, keys[0].clone())),
+        timeouts: Timeouts::default(),
+    };
     let mut chain = vec![genesis_header()];
     for view in 1..=5u64 {
         let parent = chain.last().unwrap().clone();
@@ -644,8 +652,15 @@ fn leader_proposes_once_the_parent_header_arrives() {
     let keys = keys_for(0);
     let validators: Vec<_> = keys.iter().map(|k| k.verifying_key()).collect();
     // Validator 2 leads view 2.
-    let cfg =
-        CoreConfig { chain_id: CHAIN.into(), epoch: 0, validators, quorum: 3, signer: Some((2, keys[2].clone())), timeouts: Timeouts::default() };
+    let cfg = CoreConfig {
+        chain_id: CHAIN.into(),
+        epoch: 0,
+        epoch_base: None,
+        validators,
+        quorum: 3,
+        signer: Some((2, keys[2].clone())),
+        timeouts: Timeouts::default(),
+    };
     let genesis = genesis_header();
     let mut core = Core::new(cfg, Default::default(), genesis.clone(), None, vec![]);
     core.start();
@@ -721,8 +736,15 @@ fn idle_leader_waits_for_work() {
     let keys = keys_for(0);
     let validators: Vec<_> = keys.iter().map(|k| k.verifying_key()).collect();
     // Validator 1 leads view 1.
-    let cfg =
-        CoreConfig { chain_id: CHAIN.into(), epoch: 0, validators, quorum: 3, signer: Some((1, keys[1].clone())), timeouts: Timeouts::default() };
+    let cfg = CoreConfig {
+        chain_id: CHAIN.into(),
+        epoch: 0,
+        epoch_base: None,
+        validators,
+        quorum: 3,
+        signer: Some((1, keys[1].clone())),
+        timeouts: Timeouts::default(),
+    };
     let mut core = Core::new(cfg, Default::default(), genesis_header(), None, vec![]);
     let started = core.start();
     assert_eq!(core.view(), 1);

@@ -149,6 +149,7 @@ pub async fn run_with(cfg: NodeConfig, shutdown: impl Future<Output = ()> + Send
     let core_cfg = CoreConfig {
         chain_id: genesis.chain_id.clone(),
         epoch: set.number,
+        epoch_base: (set.number > 0).then_some(set.after_hash),
         validators: set.keys.clone(),
         quorum: set.quorum,
         signer: me.map(|i| (i, key.clone())),

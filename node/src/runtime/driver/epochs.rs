@@ -205,6 +205,7 @@ impl Driver {
         let cfg = CoreConfig {
             chain_id: self.services.genesis.chain_id.clone(),
             epoch: set.number,
+            epoch_base: Some(set.after_hash),
             validators: set.keys.clone(),
             quorum: set.quorum,
             signer: me.map(|i| (i, (*key).clone())),
