@@ -88,6 +88,8 @@ pub struct Certified {
 pub enum ProofError {
     #[error("unsupported proof version {0} (this verifier reads versions {PROOF_VERSION} and {PROOF_VERSION_EPOCHS})")]
     Version(u32),
+    #[error("proof version {version} with {epochs} epoch certificates: version 1 carries none, version 2 at least one")]
+    VersionEpochs { version: u32, epochs: usize },
     #[error("check 7 (epochs): {0}")]
     Epoch(String),
     #[error("check 1 (chain): the proof is for chain \"{found}\", the genesis file is for \"{expected}\"")]
@@ -133,9 +135,7 @@ impl ProofVerifier {
     pub fn verify(&mut self, bundle: &ProofBundle) -> Result<Verified, ProofError> {
         if bundle.version != ProofBundle::version_for(&bundle.epochs) {
             return Err(match bundle.version {
-                PROOF_VERSION | PROOF_VERSION_EPOCHS => {
-                    ProofError::Epoch(format!("a version {} bundle carries {} epoch certificates", bundle.version, bundle.epochs.len()))
-                }
+                PROOF_VERSION | PROOF_VERSION_EPOCHS => ProofError::VersionEpochs { version: bundle.version, epochs: bundle.epochs.len() },
                 v => ProofError::Version(v),
             });
         }

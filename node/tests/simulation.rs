@@ -767,3 +767,61 @@ fn idle_leader_waits_for_work() {
     assert!(core.handle(Event::Timeout { view: 1, kind: TimeoutKind::Leader }).is_empty());
     assert!(core.handle(Event::Timeout { view: 1, kind: TimeoutKind::Advance }).is_empty());
 }
+
+/// Issue 19: the first proposal of an epoch extends the epoch's base (the
+/// last block of the epoch before), whose finalization was signed by the
+/// old set: it carries no parent certificate, and the new set votes for it.
+/// Before the fix the new validators refused every such proposal
+/// (`proposal_bad_parent_certificate`) and a new epoch never made a block.
+/// The same proposal in a core without that base is refused, and one signed
+/// under the old epoch's namespace is too.
+#[test]
+fn the_first_proposal_of_an_epoch_extends_its_base_without_a_certificate() {
+    use coldchain_chaincode::Hash;
+    use coldchain_node::block::Header;
+    use coldchain_node::consensus::{Action, ConsensusMessage, Core, CoreConfig, Event, Proposal, Timeouts};
+    use coldchain_node::crypto::{VoteKind, sign_vote};
+    let keys = keys_for(0);
+    let validators: Vec<_> = keys.iter().map(|k| k.verifying_key()).collect();
+    let base = Header { height: 5, view: 9, parent: Hash::digest(b"4"), ..genesis_header() };
+    let core = |epoch_base: Option<Hash>| {
+        let cfg = CoreConfig {
+            chain_id: CHAIN.into(),
+            epoch: 1,
+            epoch_base,
+            validators: validators.clone(),
+            quorum: 3,
+            signer: Some((0, keys[0].clone())),
+            timeouts: Timeouts::default(),
+        };
+        let mut core = Core::new(cfg, Default::default(), base.clone(), None, vec![]);
+        core.start();
+        core
+    };
+    let view = 10; // leader 10 mod 4 = 2
+    let header = Header { height: 6, view, parent: base.hash(), proposer: 2, ..base.clone() };
+    let proposal = |namespace: &str| Proposal {
+        header: header.clone(),
+        signature: sign_vote(&keys[2], VoteKind::Notarize, namespace, view, &header.hash()),
+        parent_certificate: None,
+        nullifications: vec![],
+    };
+    let epoch_1 = coldchain_node::consensus::vote::namespace(CHAIN, 1);
+
+    let mut new_set = core(Some(base.hash()));
+    let actions = new_set.handle(Event::Message(ConsensusMessage::Proposal(proposal(&epoch_1))));
+    assert!(actions.iter().any(|a| matches!(a, Action::Verify { .. })), "{actions:?}");
+    let actions = new_set.handle(Event::Verified { hash: header.hash(), valid: true });
+    let voted = actions.into_iter().any(|a| match a {
+        Action::PersistThenBroadcast(g) => matches!(g.into_parts().1, ConsensusMessage::Vote(v) if v.kind == VoteKind::Notarize && v.view == view),
+        _ => false,
+    });
+    assert!(voted, "the new set notarizes the first block of its epoch");
+
+    let mut no_base = core(None);
+    no_base.handle(Event::Message(ConsensusMessage::Proposal(proposal(&epoch_1))));
+    assert_eq!(no_base.refused().get("proposal_bad_parent_certificate"), Some(&1));
+    let mut old_namespace = core(Some(base.hash()));
+    old_namespace.handle(Event::Message(ConsensusMessage::Proposal(proposal(CHAIN))));
+    assert_eq!(old_namespace.refused().get("proposal_bad_signature"), Some(&1), "a vote of epoch 0 counts nothing in epoch 1");
+}

@@ -46,7 +46,7 @@ pub struct EpochView {
         (status = 500, response = super::openapi::Internal),
     )
 )]
-pub async fn list(State(gw): State<Gateway>) -> Result<Response, ApiError> {
+pub async fn list_epochs(State(gw): State<Gateway>) -> Result<Response, ApiError> {
     let epochs = gw.services.epochs.read().map_err(ApiError::internal)?.clone();
     let mut list = Vec::new();
     let mut number = Some(0);

@@ -168,7 +168,7 @@ pub fn declared() -> Vec<Route> {
         declare(Anyone, Request, routes!(handlers::block)),
         declare(Anyone, Request, routes!(handlers::evidence)),
         declare(Anyone, Request, routes!(governance::list)),
-        declare(Anyone, Request, routes!(epochs::list)),
+        declare(Anyone, Request, routes!(epochs::list_epochs)),
         declare(SignersOrApps, Request, routes!(apps::submit_record)),
         declare(SignersOrApps, Request, routes!(apps::submit_records_batch)),
         declare(Apps, Request, routes!(epcis::capture)),

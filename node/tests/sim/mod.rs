@@ -759,7 +759,7 @@ impl Sim {
             validators,
             quorum: quorum(N),
             genesis: genesis_header(),
-            nodes: (0..N).map(|_| SimNode { disk: Disk::default(), live: None, epoch: 0, epoch_base: None, restarts: 0 }).collect(),
+            nodes: (0..N).map(|_| SimNode { disk: Disk::default(), live: None, epoch: 0, restarts: 0 }).collect(),
             net,
             evidence: vec![],
             digest: 0xcbf2_9ce4_8422_2325,
