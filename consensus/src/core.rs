@@ -274,7 +274,10 @@ impl Core {
         let mut w = view - 1;
         loop {
             if w <= self.tree.last_finalized().view {
-                let cert = self.tree.last_finalization().cloned();
+                // The epoch's base carries no certificate of this epoch's
+                // namespace: a proposal on it carries none (Rule J, epochs).
+                let base = Some(self.tree.last_finalized().hash()) == self.cfg.epoch_base;
+                let cert = if base { None } else { self.tree.last_finalization().cloned() };
                 return Ok((self.tree.last_finalized().clone(), cert, nullifications.into_iter().rev().collect()));
             }
             let round = self.votes.get(w);

@@ -824,4 +824,33 @@ fn the_first_proposal_of_an_epoch_extends_its_base_without_a_certificate() {
     let mut old_namespace = core(Some(base.hash()));
     old_namespace.handle(Event::Message(ConsensusMessage::Proposal(proposal(CHAIN))));
     assert_eq!(old_namespace.refused().get("proposal_bad_signature"), Some(&1), "a vote of epoch 0 counts nothing in epoch 1");
+
+    // The leader, restarted on the base with the old epoch's finalization
+    // of it at hand, proposes without it (the others would refuse it).
+    let old_finalization =
+        coldchain_node::consensus::Certificate { kind: VoteKind::Finalize, view: base.view, hash: base.hash(), signatures: vec![] };
+    let cfg = CoreConfig {
+        chain_id: CHAIN.into(),
+        epoch: 1,
+        epoch_base: Some(base.hash()),
+        validators: validators.clone(),
+        quorum: 3,
+        signer: Some((2, keys[2].clone())),
+        timeouts: Timeouts::default(),
+    };
+    let mut leader = Core::new(cfg, Default::default(), base.clone(), Some(old_finalization), vec![]);
+    leader.start();
+    let actions = leader.handle(Event::Work { pending: true });
+    let Some(Action::Build { view: built, parent }) = actions.into_iter().find(|a| matches!(a, Action::Build { .. })) else {
+        panic!("the leader of view {view} builds")
+    };
+    assert_eq!((built, parent.hash()), (view, base.hash()));
+    let proposed = leader.handle(Event::Built { header: header.clone() }).into_iter().find_map(|a| match a {
+        Action::PersistThenBroadcast(g) => match g.into_parts().1 {
+            ConsensusMessage::Proposal(p) => Some(p),
+            _ => None,
+        },
+        _ => None,
+    });
+    assert_eq!(proposed.expect("a proposal").parent_certificate, None);
 }
