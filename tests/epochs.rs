@@ -153,6 +153,8 @@ fn a_province_joins_a_bureau_leaves_and_a_key_rotates_while_records_finalize() {
     let status = c.status(shandong).unwrap();
     assert_eq!((status["quorum"].as_u64(), status["validator"]["province"].as_str()), (Some(4), Some("370000")), "{status}");
     assert!(status["validator"]["index"].is_u64(), "Shandong votes in epoch 1: {status}");
+    let metrics = agent().get(&c.url(0, "/metrics")).call().unwrap().into_body().read_to_string().unwrap();
+    assert!(metrics.lines().any(|l| l == "coldchain_epoch 1"), "/metrics shows the epoch");
     record_with_proof(&c, shandong, "epoch 1", &proof_file(1));
     eprintln!("epoch 1 (five validators) finalized a record {:?} after the approval that made the quorum", approved.elapsed());
 

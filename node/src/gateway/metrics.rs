@@ -42,6 +42,7 @@ pub struct Metrics {
     registry: Registry,
     height: Gauge,
     view: Gauge,
+    epoch: Gauge,
     finalized_blocks: Gauge,
     finalized_txs: Gauge,
     mempool: Gauge,
@@ -72,6 +73,7 @@ impl Default for Metrics {
         };
         let height = gauge(&mut registry, "height", "Height of the last finalized block");
         let view = gauge(&mut registry, "view", "Current consensus view");
+        let epoch = gauge(&mut registry, "epoch", "The newest validator-set epoch this node holds a certificate of (0: genesis's validators)");
         let finalized_blocks = gauge(&mut registry, "finalized_blocks", "Blocks finalized since the process started");
         let finalized_txs = gauge(&mut registry, "finalized_transactions", "Transactions finalized since the process started");
         let mempool = gauge(&mut registry, "mempool_transactions", "Transactions waiting in the mempool");
@@ -118,6 +120,7 @@ impl Default for Metrics {
             registry,
             height,
             view,
+            epoch,
             finalized_blocks,
             finalized_txs,
             mempool,
@@ -192,6 +195,7 @@ fn refresh(gw: &Gateway) -> (u64, u64, usize) {
     let peers = s.network.connected_peers().len();
     m.height.set(height as i64);
     m.view.set(live.view as i64);
+    m.epoch.set(s.epochs.read().map_or(0, |e| e.current().number) as i64);
     m.finalized_blocks.set(live.finalized_blocks as i64);
     m.finalized_txs.set(live.finalized_txs as i64);
     m.mempool.set(live.mempool as i64);
