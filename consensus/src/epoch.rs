@@ -189,6 +189,11 @@ impl Epochs {
         &self.chain_id
     }
 
+    /// Every epoch, oldest first.
+    pub fn sets(&self) -> &[EpochSet] {
+        &self.sets
+    }
+
     pub fn current(&self) -> &EpochSet {
         &self.sets[self.sets.len() - 1]
     }

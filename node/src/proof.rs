@@ -125,11 +125,14 @@ pub struct ProofVerifier {
     /// Epoch 0, from genesis: every chain of epoch certificates starts here.
     genesis: Epochs,
     verified: std::collections::HashSet<(u64, CertificateKey)>,
+    /// Chains of epoch certificates checked once, by their changes and
+    /// signatures: many proofs of one epoch carry the same chain.
+    chains: std::collections::HashMap<Vec<(Hash, Vec<(u16, [u8; 64])>)>, Epochs>,
 }
 
 impl ProofVerifier {
     pub fn new(genesis: &Genesis) -> ProofVerifier {
-        ProofVerifier { chain_id: genesis.chain_id.clone(), genesis: genesis.epochs(), verified: Default::default() }
+        ProofVerifier { chain_id: genesis.chain_id.clone(), genesis: genesis.epochs(), verified: Default::default(), chains: Default::default() }
     }
 
     pub fn verify(&mut self, bundle: &ProofBundle) -> Result<Verified, ProofError> {
@@ -199,10 +202,18 @@ impl ProofVerifier {
         finalization: Option<&Certificate>,
         epochs: &[EpochCertificate],
     ) -> Result<Certified, ProofError> {
-        let mut chain = self.genesis.clone();
-        for cert in epochs {
-            chain.push(cert.clone())?;
-        }
+        let key: Vec<_> = epochs.iter().map(|c| (c.change.digest(), c.signatures.iter().map(|s| (s.signer, s.signature)).collect())).collect();
+        let chain = match self.chains.get(&key) {
+            Some(chain) => chain.clone(),
+            None => {
+                let mut chain = self.genesis.clone();
+                for cert in epochs {
+                    chain.push(cert.clone())?;
+                }
+                self.chains.insert(key, chain.clone());
+                chain
+            }
+        };
         let mut tip = header;
         let mut tip_hash = header.hash();
         for link in links {

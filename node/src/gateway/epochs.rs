@@ -48,20 +48,18 @@ pub struct EpochView {
 )]
 pub async fn list_epochs(State(gw): State<Gateway>) -> Result<Response, ApiError> {
     let epochs = gw.services.epochs.read().map_err(ApiError::internal)?.clone();
-    let mut list = Vec::new();
-    let mut number = Some(0);
-    while let Some(n) = number {
-        let Some(set) = epochs.get(n) else { break };
-        list.push(EpochView {
+    let list: Vec<EpochView> = epochs
+        .sets()
+        .iter()
+        .map(|set| EpochView {
             epoch: set.number,
             after_height: set.after_height,
             after_hash: set.after_hash,
             validators: set.members.clone(),
             quorum: set.quorum,
-            certificate: epochs.certificate(n).cloned(),
-        });
-        number = epochs.certificates().iter().map(|c| c.change.epoch).find(|e| *e > n);
-    }
+            certificate: epochs.certificate(set.number).cloned(),
+        })
+        .collect();
     let current = list.last().map_or(0, |e| e.epoch);
     Ok(ok(StatusCode::OK, format!("{} epochs; epoch {current} now", list.len()), list))
 }

@@ -574,6 +574,7 @@ impl Driver {
     fn store_finalized(&mut self, blocks: Vec<Block>, finality: Finality) {
         let total = blocks.len();
         let mut governance = false;
+        let mut epoch_ended = false;
         let mut with_receipts = Vec::with_capacity(blocks.len());
         let mut events = Vec::new();
         let mut roots = Vec::with_capacity(blocks.len());
@@ -585,10 +586,9 @@ impl Driver {
             blocks.iter().map(|b| b.header.state_height).filter(|&h| h < before).map(|h| (h, self.root_at(h))).collect();
         let state_root = {
             let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
-            let epoch_before = state.ledger().epoch_number();
             let mut applied = vec![(before, state.root())];
             for block in blocks {
-                if state.ledger().epoch_number() != epoch_before {
+                if epoch_ended {
                     tracing::warn!(
                         height = block.header.height,
                         view = block.header.view,
@@ -616,6 +616,9 @@ impl Driver {
                         }
                     }
                 }
+                // Only a validator change can end the epoch: the state is
+                // asked only after one.
+                epoch_ended = block.txs.iter().any(epochs::changes_validators) && state.ledger().epoch_number() > self.state_epoch_number;
                 with_receipts.push((block, receipts));
                 roots.push(state.root());
             }
@@ -625,9 +628,8 @@ impl Driver {
         // see the changes (from memory) meanwhile, and from the store after.
         let committed = tokio::task::block_in_place(|| {
             let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
-            let epoch_now = state.ledger().epoch_number();
             let tip_finality = match with_receipts.len() < total {
-                true => Finality::EndOfEpoch(epoch_now),
+                true => Finality::EndOfEpoch(state.ledger().epoch_number()),
                 false => finality.clone(),
             };
             self.store.commit_with_state(&with_receipts, &tip_finality, &roots, state.changes())
@@ -661,7 +663,9 @@ impl Driver {
         if governance {
             self.refresh_allowlist();
         }
-        self.after_commit_epoch();
+        if epoch_ended {
+            self.after_commit_epoch();
+        }
     }
 
     /// Takes this validator's snapshot when its turn has come: the state

@@ -123,8 +123,9 @@ impl Driver {
         false
     }
 
-    /// After a commit: if the state entered a new epoch, the old one ended
-    /// at the head; sign the change and wait for its certificate.
+    /// After a commit that applied a validator change (and at start): if the
+    /// state entered a new epoch, the old one ended at the head; sign the
+    /// change and wait for its certificate.
     pub(super) fn after_commit_epoch(&mut self) {
         let Some((number, validators)) = self.state_epoch() else { return };
         if number <= self.state_epoch_number {
