@@ -18,6 +18,10 @@
 //! id (check 2 not run); signed in with Beijing's admin key file (imported by
 //! WebCrypto, every read signed), the same record shows in full and its proof
 //! includes it; signing out reads as the public again.
+//! Then the validator set changes (Hebei's validator key rotated through
+//! governance): a record of epoch 1 has a version 2 proof, which the page
+//! verifies through the epoch certificate from genesis's validators (check 7),
+//! and forged variants fail at the check `coldchain verify` names.
 //! A screenshot goes to docs/explorer.png.
 //!
 //! Needs Chromium (`apt-get install chromium`, or `CHROMIUM=/path/to/chrome`);
@@ -460,12 +464,12 @@ fn an_officer_traces_a_code_verifies_a_proof_and_sees_alerts_live_in_the_explore
 
     // A step's transaction: the entry of the lot (a product batch: nothing
     // sensitive, so the public gets the record), its proof verified in the
-    // browser with all six checks.
+    // browser with all seven checks (7: no change of the bureaus, epoch 0).
     let batch = story.steps.iter().find(|s| s.kind == "product_batch").expect("the lot's entry").tx_id.clone();
     b.eval(&format!("location.hash = '#tx/{batch}'"));
     let (valid, record, ok, not_run) = proof_view(&mut b, "the proof verdict");
     let verdict = b.text("#proof-result");
-    assert_eq!((valid, record, ok, not_run), (json!("true"), json!("included"), json!(6), json!(0)), "{verdict}");
+    assert_eq!((valid, record, ok, not_run), (json!("true"), json!("included"), json!(7), json!(0)), "{verdict}");
     assert!(verdict.contains("VALID (record included)") && verdict.contains("of the 4 bureaus"), "{verdict}");
     assert!(b.eval("!!document.querySelector('#download-proof')") == true);
     assert_eq!(fact(&mut b, "Read as"), "public");
@@ -515,7 +519,7 @@ fn an_officer_traces_a_code_verifies_a_proof_and_sees_alerts_live_in_the_explore
     b.eval(&format!("location.hash = '#tx/{enrolment}'"));
     let (valid, record, ok, not_run) = proof_view(&mut b, "the enrolment's proof verdict");
     let verdict = b.text("#proof-result");
-    assert_eq!((valid, record, ok, not_run), (json!("true"), json!("withheld"), json!(5), json!(1)), "{verdict}");
+    assert_eq!((valid, record, ok, not_run), (json!("true"), json!("withheld"), json!(6), json!(1)), "{verdict}");
     assert!(verdict.contains("VALID (transaction id proven)"), "{verdict}");
     let check2 = b.text("#proof-result .checks li.na");
     assert!(check2.contains("not run: the record is withheld from you") && check2.contains(&enrolment), "{check2}");
@@ -527,7 +531,7 @@ fn an_officer_traces_a_code_verifies_a_proof_and_sees_alerts_live_in_the_explore
     // The id is what is proven: another id is refused at the Merkle path.
     let other_id = b.eval(
         "(async () => { const p = structuredClone(coldchain.state.proof); p.tx_id = (p.tx_id[0] === '0' ? '1' : '0') + p.tx_id.slice(1);
-            const v = await coldchain.verifyProof(p, coldchain.state.anchor); return v.checks.findIndex(c => c.ok === false) + 1; })()",
+            const v = await coldchain.verifyProof(p, coldchain.state.anchor); return v.checks.find(c => c.ok === false).number; })()",
     );
     assert_eq!(other_id, 3, "a withheld proof with another tx_id");
 
@@ -546,7 +550,7 @@ fn an_officer_traces_a_code_verifies_a_proof_and_sees_alerts_live_in_the_explore
 
     // Signed in as Beijing's bureau with its admin key file: the page signs
     // its reads, the node names the caller, and the same enrolment shows in
-    // full, with a proof that includes the record and passes all six checks.
+    // full, with a proof that includes the record and passes all seven checks.
     choose_file(&mut b, "#key-file", &c.dir.path().join("beijing").join("admin.key"));
     b.wait_for("signed in as Beijing's bureau", "document.querySelector('#reader-caller').innerText === 'bureau 110000'");
     let admin = hex::encode(admin_key(&c, "beijing").verifying_key().to_bytes());
@@ -554,7 +558,7 @@ fn an_officer_traces_a_code_verifies_a_proof_and_sees_alerts_live_in_the_explore
     b.wait_for("the enrolment in full", "(document.querySelector('#record') || {}).textContent?.includes('13812340588')");
     let (valid, record, ok, not_run) = proof_view(&mut b, "the enrolment's proof verdict, signed in");
     let verdict = b.text("#proof-result");
-    assert_eq!((valid, record, ok, not_run), (json!("true"), json!("included"), json!(6), json!(0)), "{verdict}");
+    assert_eq!((valid, record, ok, not_run), (json!("true"), json!("included"), json!(7), json!(0)), "{verdict}");
     assert!(verdict.contains("VALID (record included)"), "{verdict}");
     assert!(b.content("#record").contains("张经理") && b.eval("!document.querySelector('#masked-note')") == true, "{}", b.text("#tx"));
     assert_eq!(fact(&mut b, "Read as"), "bureau 110000");
@@ -570,7 +574,7 @@ fn an_officer_traces_a_code_verifies_a_proof_and_sees_alerts_live_in_the_explore
             const first = async (name, change) => {
                 const b = structuredClone(p); const a = structuredClone(anchor); change(b, a);
                 const v = await coldchain.verifyProof(b, a);
-                out[name] = v.ok ? 'accepted' : v.checks.findIndex(c => c.ok === false) + 1;
+                out[name] = v.ok ? 'accepted' : v.checks.find(c => c.ok === false).number;
             };
             await first('untouched', () => {});
             await first('other chain', (b, a) => { a.chain_id = 'coldchain-other'; });
@@ -590,7 +594,7 @@ fn an_officer_traces_a_code_verifies_a_proof_and_sees_alerts_live_in_the_explore
         tampered,
         json!({"untouched": "accepted", "other chain": 1, "record changed": 2, "other leaf": 3, "certified header changed": 5,
                "signature changed": 6, "one signature short": 6, "same signer twice": 6, "unknown signer": 6, "notarization": 6, "other keys": 6}),
-        "the check (1-6) at which each tampered proof is refused"
+        "the check (1-7) at which each tampered proof is refused"
     );
 
     // A proof whose certificate is a later block's (what `links` are for):
@@ -610,7 +614,7 @@ fn an_officer_traces_a_code_verifies_a_proof_and_sees_alerts_live_in_the_explore
             const bad = structuredClone(p);
             bad.links[0].parent = '00'.repeat(32);
             const [v, w] = [await coldchain.verifyProof(p, coldchain.state.anchor), await coldchain.verifyProof(bad, coldchain.state.anchor)];
-            return {{ ok: v.ok, links: p.links.length, broken: w.checks.findIndex(c => c.ok === false) + 1, bundle: p }};
+            return {{ ok: v.ok, links: p.links.length, broken: w.checks.find(c => c.ok === false).number, bundle: p }};
         }})()"#,
         first = ids[0]
     ));
@@ -652,8 +656,121 @@ fn an_officer_traces_a_code_verifies_a_proof_and_sees_alerts_live_in_the_explore
     let (_, record, ..) = proof_view(&mut b, "the enrolment's proof verdict, signed out");
     assert_eq!(record, "withheld");
 
+    epoch_change(&c, &mut b);
+
     let errors = std::mem::take(&mut b.errors);
     assert!(errors.is_empty(), "the page reported errors:\n{}", errors.join("\n"));
     drop(b);
     eprintln!("explorer test done in {:?}", started.elapsed());
+}
+
+/// The validator set changes (issue 19): Hebei's validator key is rotated by
+/// three of the four bureaus (its node, still on the old key, only follows;
+/// the other three keep the quorum). A record finalized in epoch 1 has a
+/// version 2 proof, which the page verifies as `coldchain verify` does: the
+/// epoch certificate from genesis's validators (check 7), then the
+/// finalization under epoch 1's validators and vote namespace. The page,
+/// freshly loaded, takes genesis's keys from `/v1/epochs` (`/v1/status` lists
+/// epoch 1's); forged variants fail at the same check as `coldchain verify`.
+fn epoch_change(c: &Cluster, b: &mut Browser) {
+    let started = Instant::now();
+    let admin = |bureau: &str| c.dir.path().join(bureau).join("admin.key").to_string_lossy().into_owned();
+    let cli = |args: &[&str]| {
+        let out = run_cli(args);
+        assert!(out.status.success(), "coldchain {args:?}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    };
+    let new_key = hex::encode(enterprise_key(77).verifying_key().to_bytes());
+    let gateway = |i: usize| c.nodes[i].gateway.clone();
+    cli(&[
+        "governance",
+        "propose",
+        "--gateway",
+        &gateway(0),
+        "--key",
+        &admin("beijing"),
+        "--change",
+        "rotate_validator_key",
+        "--province",
+        "130000",
+        "--validator-key",
+        &new_key,
+    ]);
+    let digest = wait_for("the pending rotation", LONG, || {
+        let (_, env) = get(&c.url(1, "/v1/governance"));
+        env["result"].as_array()?.iter().find(|g| g["status"] == "pending").map(|g| g["digest"].as_str().unwrap().to_string())
+    });
+    for (node, bureau) in [(1, "tianjin"), (3, "national")] {
+        cli(&["governance", "approve", "--gateway", &gateway(node), "--key", &admin(bureau), &digest]);
+    }
+    wait_for("nodes 0, 1 and 3 in epoch 1", LONG, || [0, 1, 3].iter().all(|&i| c.status(i).is_some_and(|s| s["epoch"] == 1)).then_some(()));
+
+    // A record of epoch 1, finalized by Beijing, Tianjin and the national platform.
+    let (tx, id) = sign_record(&c.chain_id(), &enterprise_key(201), json!({"type": "notarise", "document": {"note": "epoch 1"}}));
+    wait_for("the epoch 1 record finalized", LONG, || {
+        let (code, env) = post(&c.url(0, "/v1/tx?wait=finalized"), &tx);
+        (code == 200 && env["result"]["state"] == "finalized").then_some(())
+    });
+    let (_, proof) = get(&c.url(0, &format!("/v1/proofs/{id}")));
+    assert_eq!((&proof["result"]["version"], proof["result"]["epochs"].as_array().map(Vec::len)), (&json!(2), Some(1)), "{proof:#}");
+    eprintln!("epoch 1 and its record after {:?}", started.elapsed());
+
+    b.navigate(&c.url(0, "/"));
+    b.wait_for("genesis's keys from /v1/epochs", "window.coldchain?.state.anchor?.fromEpochs || null");
+    b.eval(&format!("location.hash = '#tx/{id}'"));
+    let (valid, _, ok, not_run) = proof_view(b, "the epoch 1 proof verdict");
+    let verdict = b.text("#proof-result");
+    assert_eq!((valid, ok, not_run), (json!("true"), json!(7), json!(0)), "{verdict}");
+    assert_eq!(b.eval("document.querySelector('#verdict').dataset.epoch"), "1", "{verdict}");
+    assert!(verdict.contains("of epoch 1") && verdict.contains("of the 4 bureaus"), "{verdict}");
+    let check7 = b.text("#proof-result .checks li.ok[data-check=\"7\"]");
+    assert!(check7.contains("Bureau changes") && check7.contains("epoch 1 after block") && check7.contains("is in epoch 1"), "{check7}");
+    eprintln!("the page on the epoch 1 proof:\n{verdict}");
+    // The same against the genesis file chosen by the officer.
+    choose_file(b, "#proof input[type=file]", &c.genesis_path());
+    b.wait_for(
+        "the epoch 1 verdict against genesis.json",
+        "document.querySelector('#proof-result').innerText.includes('your genesis file genesis.json')",
+    );
+    assert_eq!(b.wait_for("the verdict", "(document.querySelector('#verdict') || {}).dataset?.valid || null"), "true", "{}", b.text("#proof-result"));
+
+    // Forged: the epoch change a signature short of epoch 0's quorum; the
+    // rotation undone in the change (Hebei's old key); the epoch certificate
+    // left out (the finalization is then not genesis's). The page and
+    // `coldchain verify` refuse each at the same check.
+    let forged = b.eval(
+        r#"(async () => {
+            const p = coldchain.state.proof, anchor = coldchain.state.anchor, out = {};
+            const first = async (name, change) => {
+                const b = structuredClone(p); change(b);
+                const v = await coldchain.verifyProof(b, anchor);
+                out[name] = { check: v.ok ? 'accepted' : v.checks.find(c => c.ok === false).number, bundle: b };
+            };
+            await first('untouched', () => {});
+            await first('epoch change short', (b) => { b.epochs[0].signatures.length = 2; });
+            await first('rotation undone', (b) => { const hebei = (list) => list.find((v) => v.name === 'hebei');
+                hebei(b.epochs[0].change.validators).public_key = hebei(anchor.validators).public_key; });
+            await first('no epochs', (b) => { b.version = 1; delete b.epochs; });
+            return out;
+        })()"#,
+    );
+    let page: Value = forged.as_object().unwrap().iter().map(|(k, v)| (k.clone(), v["check"].clone())).collect();
+    assert_eq!(
+        page,
+        json!({"untouched": "accepted", "epoch change short": 7, "rotation undone": 7, "no epochs": 6}),
+        "the check at which the page refuses"
+    );
+    for (name, v) in forged.as_object().unwrap() {
+        let file = c.dir.path().join("forged-epoch.json");
+        std::fs::write(&file, serde_json::to_vec(&v["bundle"]).unwrap()).unwrap();
+        let out = run_cli(&["verify", "--genesis", path_str(&c.genesis_path()), path_str(&file)]);
+        let said = String::from_utf8_lossy(&out.stdout).into_owned();
+        match v["check"].as_u64() {
+            None => assert!(out.status.success() && said.contains("VALID proof"), "{name}: {said}"),
+            Some(n) => assert!(
+                out.status.code() == Some(2) && said.contains(&format!("check {n} (")),
+                "{name}: the page fails check {n}, coldchain verify: {said}"
+            ),
+        }
+    }
+    eprintln!("epoch change checked in the page in {:?}", started.elapsed());
 }

@@ -70,7 +70,12 @@ async function updateStatus() {
   }
   state.status = s;
   $('validators').classList.remove('stale');
-  if (!state.genesisAnchor) state.anchor = anchorFromStatus(s);
+  // The proofs' anchor is genesis's validators: /v1/status lists the current epoch's, so after a
+  // change of the validator set the node's epoch 0 (/v1/epochs) is asked for, once.
+  if (!state.genesisAnchor && !s.epoch) state.anchor = anchorFromStatus(s);
+  else if (!state.genesisAnchor && !(state.anchor && state.anchor.fromEpochs)) {
+    try { state.anchor = anchorFromStatus(s, await api('/v1/epochs')); } catch (_) { /* asked again next time */ }
+  }
   const up = s.validators.filter((v) => v.connected).length;
   $('chain-line').textContent = `Ledger “${s.chain_id}” · ${s.height} blocks · this page is served by the ${s.validator.name} node (${province(s.validator.province)})`;
   $('validators').replaceChildren(...s.validators.map((v) => el('li', {},
@@ -342,39 +347,87 @@ async function ed25519(publicKey, signature, message) {
   return crypto.subtle.verify({ name: 'Ed25519' }, key, signature, message);
 }
 
-const anchorFromStatus = (s) => ({ source: 'the validator keys this node reports (/v1/status)', chain_id: s.chain_id, validators: s.validators.map((v) => ({ name: v.name, public_key: v.public_key })) });
+/** The validators a proof's chain of trust starts from: genesis's. `/v1/status` lists the current epoch's, which
+ *  are genesis's while the set never changed; after a change, pass `epochs` (`/v1/epochs`): its epoch 0 is genesis's list. */
+const anchorFromStatus = (s, epochs) => (epochs && epochs.length && epochs[0].epoch === 0
+  ? { source: 'the genesis validator keys this node reports (/v1/epochs)', fromEpochs: true, chain_id: s.chain_id,
+    validators: epochs[0].validators.map((v) => ({ name: v.name, public_key: v.public_key })) }
+  : { source: 'the validator keys this node reports (/v1/status)', chain_id: s.chain_id, validators: s.validators.map((v) => ({ name: v.name, public_key: v.public_key })) });
 function anchorFromGenesis(g, file) {
   if (!g || typeof g.chain_id !== 'string' || !Array.isArray(g.validators) || !g.validators.length) throw new Error(`${file} has no chain_id and validators: is it a genesis file?`);
   return { source: `your genesis file ${file}`, chain_id: g.chain_id, validators: g.validators.map((v) => ({ name: v.name, public_key: v.public_key })) };
 }
 
-const CHECKS = [
-  ['Chain', 'The proof is for this consortium’s ledger'],
-  ['Transaction', 'The record is exactly what was confirmed: not one byte changed'],
-  ['Merkle path', 'The transaction is one of its block’s records'],
-  ['Header chain', 'Any later blocks in the proof link back to that block'],
-  ['Certified hash', 'The bureaus’ certificate names exactly that block'],
-  ['Quorum', 'Enough bureaus signed that the block is final'],
-];
+// Check numbers are docs/PROOFS.md's (and `coldchain verify`'s); the list shows them in the order they run.
+const CHECKS = {
+  1: ['Chain', 'The proof is for this consortium’s ledger'],
+  2: ['Transaction', 'The record is exactly what was confirmed: not one byte changed'],
+  3: ['Merkle path', 'The transaction is one of its block’s records'],
+  7: ['Bureau changes', 'The bureaus entitled to sign this block are those named at the ledger’s start, or each change of them since was signed by enough of the bureaus before it'],
+  4: ['Header chain', 'Any later blocks in the proof link back to that block'],
+  5: ['Certified hash', 'The bureaus’ certificate names exactly that block'],
+  6: ['Quorum', 'Enough bureaus signed that the block is final'],
+};
+const quorumOf = (n) => n - Math.floor((n - 1) / 3);
+/** What votes of `epoch` are signed under: the chain id in epoch 0, `chain_id/epoch-N` after. */
+const namespace = (chainId, epoch) => (epoch === 0 ? chainId : `${chainId}/epoch-${epoch}`);
 
-/** The six checks of docs/PROOFS.md in order, stopping at the first that fails, as `coldchain verify` does.
- *  A bundle whose record is withheld from the reader (`transaction: null`) proves its `tx_id`: check 2
- *  does not run and the Merkle leaf is the id itself.
- *  Returns {ok, recordIncluded, checks: [{name, what, ok: true|false|null, notRun, detail}], signers, height}. */
+// ed25519-dalek reads a validator key of an epoch change only if it is a point of the curve:
+// x² = (y² − 1) / (d·y² + 1) has a solution (y reduced mod p, the top bit being x's sign).
+const modpow = (b, e, m) => { let r = 1n; b %= m; for (; e > 0n; e >>= 1n) { if (e & 1n) r = (r * b) % m; b = (b * b) % m; } return r; };
+const D = ((P - 121665n) * modpow(121666n, P - 2n, P)) % P;
+function onCurve(point) {
+  let y = 0n;
+  for (let i = 31; i >= 0; i--) y = (y << 8n) | BigInt(i === 31 ? point[i] & 0x7f : point[i]);
+  y %= P;
+  const w = (((y * y - 1n + P) % P) * modpow((D * y * y + 1n) % P, P - 2n, P)) % P;
+  return w === 0n || modpow(w, (P - 1n) / 2n, P) === 1n;
+}
+/** A name or province as the epoch change signs it: u8 length, then at most 255 bytes of UTF-8. */
+function shortText(s, what) {
+  if (typeof s !== 'string') throw new Error(`${what} is not a string`);
+  const bytes = utf8.encode(s).subarray(0, 255);
+  return concat(Uint8Array.of(bytes.length), bytes);
+}
+/** What a quorum of epoch N − 1 signs to start epoch N (docs/FORMATS.md, "Epoch change"). */
+function epochChangeBytes(c, keys, what) {
+  const chain = utf8.encode(c.chain_id);
+  return concat(utf8.encode('coldchain-epoch-v1\0'), int(chain.length, 2, `${what}.chain_id length`), chain, int(c.epoch, 8, `${what}.epoch`),
+    int(c.last_height, 8, `${what}.last_height`), unhex(c.last_hash, 32, `${what}.last_hash`), int(c.last_view, 8, `${what}.last_view`),
+    int(keys.length, 2, `${what}.validators length`),
+    ...c.validators.flatMap((v, i) => [keys[i], shortText(v.province, `${what}.validators[${i}].province`), shortText(v.name, `${what}.validators[${i}].name`)]));
+}
+
+/** The checks of docs/PROOFS.md, stopping at the first that fails, as `coldchain verify` does: 1–3, then 7 (the
+ *  chain of epoch certificates from genesis's validators to the block's epoch, version 2), then 4–6 against that
+ *  epoch's validators, quorum and vote namespace. A bundle whose record is withheld from the reader
+ *  (`transaction: null`) proves its `tx_id`: check 2 does not run and the Merkle leaf is the id itself.
+ *  Returns {ok, recordIncluded, epoch, checks: [{number, name, what, ok: true|false|null, notRun, detail}], signers, height}. */
 async function verifyProof(b, anchor) {
-  const n = anchor.validators.length, quorum = n - Math.floor((n - 1) / 3);
+  const n = anchor.validators.length;
   const withheld = b.transaction === null || b.transaction === undefined;
-  const out = { ok: false, recordIncluded: !withheld, txId: b.tx_id, checks: [], signers: [], quorum, validators: n, height: b.header && b.header.height };
+  const epochs = b.epochs === undefined || b.epochs === null ? [] : b.epochs;
+  // Epoch 0: genesis's validators, in genesis order.
+  const genesis = { number: 0, afterHeight: 0, afterView: 0, members: anchor.validators, quorum: quorumOf(n) };
+  const out = { ok: false, recordIncluded: !withheld, txId: b.tx_id, checks: [], signers: [], epoch: 0, quorum: genesis.quorum, validators: n, height: b.header && b.header.height };
   let failed = false, id, tip, tipHash;
+  // The newest epoch the certificates reach, the one before it, and whether the block is the last of the one
+  // before (no finalization: the newest epoch's certificate names it and is the proof).
+  let set = genesis, before = genesis, endsEpoch = false;
+  const names = (signatures, of) => signatures.map((s) => of.members[s.signer].name);
   const steps = [
-    async () => {
-      if (b.version !== 1) throw new Error(`unsupported proof version ${b.version} (this page reads version 1)`);
+    [1, async () => {
+      if (!Array.isArray(epochs)) throw new Error('epochs is not a list of epoch certificates');
+      if (b.version !== (epochs.length ? 2 : 1)) {
+        throw new Error(b.version === 1 || b.version === 2 ? `proof version ${b.version} with ${epochs.length} epoch certificates: version 1 carries none, version 2 at least one`
+          : `unsupported proof version ${b.version} (this page reads versions 1 and 2)`);
+      }
       for (const found of [...(withheld ? [] : [b.transaction.chain_id]), b.header.chain_id, ...b.links.map((l) => l.chain_id)]) {
         if (found !== anchor.chain_id) throw new Error(`the proof is for chain “${found}”, the keys are for “${anchor.chain_id}”`);
       }
       return `chain “${anchor.chain_id}”`;
-    },
-    async () => {
+    }],
+    [2, async () => {
       if (withheld) {
         id = unhex(b.tx_id, 32, 'tx_id');
         return { notRun: `not run: the record is withheld from you; this proof establishes that transaction id ${tohex(id)} was finalized` };
@@ -383,8 +436,8 @@ async function verifyProof(b, anchor) {
       id = await sha256(bytes);
       if (tohex(id) !== String(b.tx_id).toLowerCase()) throw new Error(`its SHA-256 is ${tohex(id)}, the proof claims ${b.tx_id}`);
       return `SHA-256 of its ${bytes.length} canonical bytes is ${tohex(id)}; signed by key ${b.transaction.signer.public_key}`;
-    },
-    async () => {
+    }],
+    [3, async () => {
       const h = b.header, root = unhex(h.tx_root, 32, 'header.tx_root'), path = b.merkle_path.map((p, i) => unhex(p, 32, `merkle_path[${i}]`));
       let node = await sha256(Uint8Array.of(0), id), index = b.leaf_index, width = h.tx_count, used = 0;
       if (!Number.isSafeInteger(index) || index < 0 || index >= width) throw new Error(`leaf ${index} is not one of the block’s ${width} transactions`);
@@ -397,8 +450,45 @@ async function verifyProof(b, anchor) {
       }
       if (used !== path.length || !equal(node, root)) throw new Error(`leaf ${b.leaf_index} of ${h.tx_count} does not lead to the header’s tx_root ${h.tx_root}`);
       return `record ${b.leaf_index + 1} of the ${h.tx_count} in block ${h.height} (tx_root ${h.tx_root})`;
-    },
-    async () => {
+    }],
+    [7, async () => {
+      // From genesis's validators, each certificate is checked against the epoch before it (consensus/src/epoch.rs).
+      const path = [];
+      for (const [i, cert] of epochs.entries()) {
+        const c = cert && cert.change, what = `epochs[${i}].change`;
+        if (!c || typeof c !== 'object' || !Array.isArray(cert.signatures)) throw new Error(`epochs[${i}] is not an epoch certificate`);
+        int(c.epoch, 8, `${what}.epoch`); int(c.last_height, 8, `${what}.last_height`); int(c.last_view, 8, `${what}.last_view`);
+        if (c.chain_id !== anchor.chain_id) throw new Error(`the epoch change is for chain “${c.chain_id}”, not “${anchor.chain_id}”`);
+        if (c.epoch <= set.number) throw new Error(`epoch ${c.epoch} does not follow epoch ${set.number}`);
+        if (c.last_height < set.afterHeight || (set.number > 0 && c.last_height === set.afterHeight && c.last_view < set.afterView)) {
+          throw new Error(`epoch ${c.epoch} starts after height ${c.last_height}, below epoch ${set.number}'s start (height ${set.afterHeight})`);
+        }
+        if (!Array.isArray(c.validators)) throw new Error(`${what}.validators is not a list`);
+        const keys = c.validators.map((v, j) => unhex(v && v.public_key, 32, `${what}.validators[${j}].public_key`));
+        if (!keys.length || keys.length > 64 || new Set(keys.map(tohex)).size !== keys.length || !keys.every(onCurve)) {
+          throw new Error(`epoch ${c.epoch} lists no validators, more than 64, or one key twice`);
+        }
+        const message = epochChangeBytes(c, keys, what);
+        const seen = new Set();
+        for (const s of cert.signatures) {
+          const v = set.members[s.signer];
+          if (!Number.isInteger(s.signer) || !v) throw new Error(`signer index ${s.signer} is not a validator of epoch ${set.number}`);
+          if (seen.has(s.signer)) throw new Error(`validator ${s.signer} signed the epoch change twice`);
+          seen.add(s.signer);
+          if (!(await ed25519(unhex(v.public_key, 32, `${v.name}'s key`), unhex(s.signature, 64, `signature of ${v.name}`), message))) {
+            throw new Error(`the signature of validator ${s.signer} (${v.name}) of epoch ${set.number} does not verify for this epoch change`);
+          }
+        }
+        if (seen.size < set.quorum) throw new Error(`only ${seen.size} validators of epoch ${set.number} signed the change to epoch ${c.epoch}; its quorum is ${set.quorum}`);
+        path.push(`epoch ${c.epoch} after block ${c.last_height}, signed by ${seen.size} of the ${set.members.length} of epoch ${set.number} (${names(cert.signatures, set).join(', ')})`);
+        before = set;
+        set = { number: c.epoch, afterHeight: c.last_height, afterView: c.last_view, members: c.validators, quorum: quorumOf(keys.length) };
+      }
+      if (!epochs.length) return `no change: the block is in epoch 0, signed by the ${n} bureaus named at genesis (${genesis.quorum} needed)`;
+      return `from the ${n} bureaus named at genesis to ${path.join(' → ')}; epoch ${set.number} has ${set.members.length} bureaus ` +
+        `(${set.members.map((m) => m.name).join(', ')}), ${set.quorum} needed`;
+    }],
+    [4, async () => {
       tip = b.header;
       tipHash = await sha256(headerBytes(tip, 'header'));
       for (const [i, link] of b.links.entries()) {
@@ -407,39 +497,71 @@ async function verifyProof(b, anchor) {
         tipHash = await sha256(headerBytes(link, `links[${i}]`));
       }
       return b.links.length ? `${b.links.length} later block(s), up to block ${tip.height}, extend it one by one` : 'none needed: the block itself carries the certificate';
-    },
-    async () => {
+    }],
+    // Still check 7, once the certified block is known: it is of the epoch reached (above its start), or, without
+    // a finalization, the last block of the epoch before, named by the newest epoch's certificate.
+    [7, async () => {
+      if (b.finalization === null || b.finalization === undefined) {
+        const cert = epochs[epochs.length - 1];
+        if (!cert) throw new Error('the bundle has neither a finalization nor an epoch certificate');
+        if (String(cert.change.last_hash).toLowerCase() !== tohex(tipHash) || cert.change.last_height !== tip.height) {
+          throw new Error(`epoch ${cert.change.epoch} starts after block ${cert.change.last_hash} at height ${cert.change.last_height}, but the header chain ends at ${tohex(tipHash)} (height ${tip.height})`);
+        }
+        endsEpoch = true;
+        return `; block ${tip.height} is the last of epoch ${before.number}: the change to epoch ${set.number} names it, and its signers certify it`;
+      }
+      if (set.number > 0 && tip.height <= set.afterHeight) {
+        throw new Error(`the certified block (height ${tip.height}) is not of epoch ${set.number}, which starts after height ${set.afterHeight}`);
+      }
+      return set.number ? `; block ${tip.height} is in epoch ${set.number}, which starts after block ${set.afterHeight}` : '';
+    }],
+    [5, async () => {
+      if (endsEpoch) return `none needed: the certificate of the change to epoch ${set.number} names block ${tip.height}, hash ${tohex(tipHash)}`;
       const f = b.finalization;
       if (String(f.hash).toLowerCase() !== tohex(tipHash) || f.view !== tip.view) throw new Error(`the certificate is for ${f.hash} at view ${f.view}, but the blocks end at ${tohex(tipHash)} (view ${tip.view})`);
       return `block ${tip.height}, hash ${tohex(tipHash)}, view ${tip.view}`;
-    },
-    async () => {
+    }],
+    [6, async () => {
+      if (endsEpoch) {
+        // Verified in check 7: a quorum of the epoch before signed the change that names the block.
+        const signatures = epochs[epochs.length - 1].signatures;
+        out.signers = names(signatures, before);
+        Object.assign(out, { epoch: before.number, quorum: before.quorum, validators: before.members.length });
+        return `${signatures.length} of the ${before.members.length} bureaus of epoch ${before.number} (${out.signers.join(', ')}) signed the change naming it; ${before.quorum} are needed`;
+      }
       const f = b.finalization;
       if (f.kind !== 'finalize') throw new Error(`certificate is a ${f.kind} certificate, expected finalize`);
-      const chain = utf8.encode(anchor.chain_id);
+      const chain = utf8.encode(namespace(anchor.chain_id, set.number));
       const message = concat(utf8.encode('coldchain-finalize-v1\0'), int(chain.length, 2, 'chain_id length'), chain, int(f.view, 8, 'finalization.view'), unhex(f.hash, 32, 'finalization.hash'));
       const seen = new Set();
       for (const s of f.signatures) {
-        const v = anchor.validators[s.signer];
-        if (!Number.isInteger(s.signer) || !v) throw new Error(`signer index ${s.signer} is not a validator in genesis`);
+        const v = set.members[s.signer];
+        if (!Number.isInteger(s.signer) || !v) throw new Error(`signer index ${s.signer} is not a validator ${set.number ? `of epoch ${set.number}` : 'in genesis'}`);
         if (seen.has(s.signer)) throw new Error(`validator ${s.signer} signed the certificate twice`);
         seen.add(s.signer);
         if (!(await ed25519(unhex(v.public_key, 32, `${v.name}'s key`), unhex(s.signature, 64, `signature of ${v.name}`), message))) {
-          throw new Error(`signature of validator ${s.signer} (${v.name}) does not verify for this chain, view and hash`);
+          throw new Error(`signature of validator ${s.signer} (${v.name}) does not verify for this chain${set.number ? ` (epoch ${set.number})` : ''}, view and hash`);
         }
         out.signers.push(v.name);
       }
-      if (seen.size < quorum) throw new Error(`only ${seen.size} distinct validators signed; the quorum is ${quorum}`);
-      return `${seen.size} of ${n} signed (${out.signers.join(', ')}); ${quorum} are needed`;
-    },
+      if (seen.size < set.quorum) throw new Error(`only ${seen.size} distinct validators signed; the quorum is ${set.quorum}`);
+      Object.assign(out, { epoch: set.number, quorum: set.quorum, validators: set.members.length });
+      return `${seen.size} of ${set.members.length}${set.number ? ` bureaus of epoch ${set.number}` : ''} signed (${out.signers.join(', ')}); ${set.quorum} are needed`;
+    }],
   ];
-  for (const [i, step] of steps.entries()) {
-    const [name, what] = CHECKS[i];
-    if (failed) { out.checks.push({ name, what, ok: null, detail: 'not checked: an earlier check failed' }); continue; }
+  for (const [number, step] of steps) {
+    const [name, what] = CHECKS[number];
+    // A check that runs in two parts (7) keeps one row: the second part adds to it, or fails it.
+    const row = out.checks.find((c) => c.number === number);
+    if (failed) { if (!row) out.checks.push({ number, name, what, ok: null, detail: 'not checked: an earlier check failed' }); continue; }
     try {
       const r = await step();
-      out.checks.push(typeof r === 'object' ? { name, what, ok: null, notRun: true, detail: r.notRun } : { name, what, ok: true, detail: r });
-    } catch (e) { failed = true; out.checks.push({ name, what, ok: false, detail: e.message }); }
+      if (row) row.detail += r;
+      else out.checks.push(typeof r === 'object' ? { number, name, what, ok: null, notRun: true, detail: r.notRun } : { number, name, what, ok: true, detail: r });
+    } catch (e) {
+      failed = true;
+      if (row) Object.assign(row, { ok: false, detail: e.message }); else out.checks.push({ number, name, what, ok: false, detail: e.message });
+    }
   }
   out.ok = !failed;
   return out;
@@ -620,13 +742,16 @@ async function loadProof(id, area, ticket) {
     try { v = await verifyProof(bundle, state.anchor); } catch (e) { v = { ok: false, checks: [{ name: 'Reading the proof', what: '', ok: false, detail: e.message }] }; }
     const failed = v.checks.find((c) => c.ok === false);
     const signed = v.ok && `${v.signers.length} of the ${v.validators} bureaus (${v.signers.join(', ')}) signed as final`;
+    // Which validator set the block is in: epoch 0 is genesis's; each later one a governance change of the bureaus.
+    const epoch = v.ok && (v.epoch ? `of epoch ${v.epoch} (the bureaus as changed by governance since the ledger’s start, each change signed by the bureaus before it)`
+      : 'of epoch 0 (the bureaus named at the ledger’s start)');
     result.replaceChildren(
-      el('div', { class: `verdict ${v.ok ? 'ok' : 'bad'}`, id: 'verdict', 'data-valid': String(v.ok), 'data-record': v.recordIncluded === false ? 'withheld' : 'included' },
+      el('div', { class: `verdict ${v.ok ? 'ok' : 'bad'}`, id: 'verdict', 'data-valid': String(v.ok), 'data-record': v.recordIncluded === false ? 'withheld' : 'included', 'data-epoch': v.ok ? v.epoch : null },
         !v.ok ? `✘ INVALID — ${failed ? `${failed.name}: ${failed.detail}` : 'the proof could not be checked'}`
-          : v.recordIncluded ? `✔ VALID (record included) — verified in this browser: this record, byte for byte, is in block ${v.height}, which ${signed}.`
-            : `✔ VALID (transaction id proven) — verified in this browser: transaction ${short(String(v.txId))} is in block ${v.height}, which ${signed}. ` +
+          : v.recordIncluded ? `✔ VALID (record included) — verified in this browser: this record, byte for byte, is in block ${v.height} ${epoch}, which ${signed}.`
+            : `✔ VALID (transaction id proven) — verified in this browser: transaction ${short(String(v.txId))} is in block ${v.height} ${epoch}, which ${signed}. ` +
               'The record itself is withheld from you, so its content is not part of this check.'),
-      el('ol', { class: 'checks' }, v.checks.map((c) => el('li', { class: c.ok ? 'ok' : c.ok === false ? 'bad' : c.notRun ? 'na' : 'skip' },
+      el('ol', { class: 'checks' }, v.checks.map((c) => el('li', { class: c.ok ? 'ok' : c.ok === false ? 'bad' : c.notRun ? 'na' : 'skip', 'data-check': c.number, title: c.number && `check ${c.number} of docs/PROOFS.md` },
         el('span', { class: 'mark' }, c.ok ? '✔' : c.ok === false ? '✘' : c.notRun ? '○' : '–'), el('b', {}, c.name),
         el('span', {}, el('span', { class: 'what' }, c.what), el('span', { class: 'detail' }, c.detail))))),
       el('p', { class: 'muted small' }, `Checked with ${state.anchor.source}. `, state.genesisAnchor ? ''
