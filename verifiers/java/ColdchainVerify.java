@@ -6,7 +6,9 @@
 //     java ColdchainVerify.java --genesis genesis.json proof.json ...
 //
 // One line per file: `<file> VALID`, `<file> INVALID check <N>: <reason>`
-// (N is 0-6 or S, the checks of docs/PROOFS.md) or `<file> ERROR: <reason>` when the file is not a bundle.
+// (N is 0-7 or S, the checks of docs/PROOFS.md) or `<file> ERROR: <reason>` when the file is not a bundle.
+// Bundles of version 1 (genesis's validators) and 2 (a later epoch's, with the
+// chain of epoch certificates from genesis, check 7) are read.
 // Exit code 0: all valid; 2: one is invalid; 1: one could not be read.
 
 import java.io.ByteArrayOutputStream;
@@ -33,6 +35,8 @@ public class ColdchainVerify {
     static final BigInteger Y8 = le(hex("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a"));
     // The y coordinates of the 8 points of small order (orders 1, 2, 4, 8).
     static final Set<BigInteger> SMALL_ORDER_Y = Set.of(BigInteger.ONE, P.subtract(BigInteger.ONE), BigInteger.ZERO, Y8, P.subtract(Y8));
+    // The curve's d: -x^2 + y^2 = 1 + d x^2 y^2.
+    static final BigInteger D = BigInteger.valueOf(-121665).multiply(BigInteger.valueOf(121666).modInverse(P)).mod(P);
     static final byte[] EMPTY = "SPARSE_MERKLE_PLACEHOLDER_HASH__".getBytes(StandardCharsets.US_ASCII);
 
     /** The file is not a bundle (what the Rust tool refuses to parse). */
@@ -281,12 +285,68 @@ public class ColdchainVerify {
         if (!Set.of("notarize", "nullify", "finalize").contains(kind)) throw new Unreadable("finalization.kind \"" + kind + "\" is not a vote kind");
         List<Integer> signers = new ArrayList<>();
         List<byte[]> sigs = new ArrayList<>();
-        for (Object s : array(field(f, "signatures", "finalization"), "finalization.signatures")) {
+        signatures(field(f, "signatures", "finalization"), signers, sigs);
+        return new Cert(kind, uint(field(f, "view", "finalization"), 64, "finalization.view"),
+            hexBytes(field(f, "hash", "finalization"), 32, "finalization.hash"), signers, sigs);
+    }
+
+    static void signatures(Object v, List<Integer> signers, List<byte[]> sigs) throws Unreadable {
+        for (Object s : array(v, "signatures")) {
             signers.add(uint(field(s, "signer", "signature"), 16, "signer").intValue());
             sigs.add(hexBytes(field(s, "signature", "signature"), 64, "signature"));
         }
-        return new Cert(kind, uint(field(f, "view", "finalization"), 64, "finalization.view"),
-            hexBytes(field(f, "hash", "finalization"), 32, "finalization.hash"), signers, sigs);
+    }
+
+    /** One validator of an epoch change: key, province and name (UTF-8). */
+    record Member(byte[] key, byte[] province, byte[] name) {}
+
+    /** An epoch certificate: the change and the signatures of the epoch before. */
+    record EpochCert(String chainId, BigInteger epoch, BigInteger lastHeight, byte[] lastHash, BigInteger lastView,
+                     List<Member> validators, List<Integer> signers, List<byte[]> sigs) {}
+
+    /** `epochs`: absent means none. */
+    static List<EpochCert> epochCertificates(Object b) throws Unreadable {
+        List<EpochCert> out = new ArrayList<>();
+        if (!obj(b, "proof").containsKey("epochs")) return out;
+        for (Object c : array(obj(b, "proof").get("epochs"), "epochs")) {
+            Object ch = field(c, "change", "epoch certificate");
+            String w = "epochs.change";
+            List<Member> members = new ArrayList<>();
+            for (Object v : array(field(ch, "validators", w), w + ".validators"))
+                members.add(new Member(hexBytes(field(v, "public_key", "validator"), 32, "validator.public_key"),
+                    text(field(v, "province", "validator"), "validator.province").getBytes(StandardCharsets.UTF_8),
+                    text(field(v, "name", "validator"), "validator.name").getBytes(StandardCharsets.UTF_8)));
+            List<Integer> signers = new ArrayList<>();
+            List<byte[]> sigs = new ArrayList<>();
+            signatures(field(c, "signatures", "epoch certificate"), signers, sigs);
+            out.add(new EpochCert(text(field(ch, "chain_id", w), w + ".chain_id"), uint(field(ch, "epoch", w), 64, w + ".epoch"),
+                uint(field(ch, "last_height", w), 64, w + ".last_height"), hexBytes(field(ch, "last_hash", w), 32, w + ".last_hash"),
+                uint(field(ch, "last_view", w), 64, w + ".last_view"), members, signers, sigs));
+        }
+        return out;
+    }
+
+    /** What a quorum of the epoch before signs (docs/FORMATS.md, "Epoch change"). */
+    static byte[] changeBytes(EpochCert e) {
+        ByteArrayOutputStream m = new ByteArrayOutputStream();
+        byte[] c = e.chainId().getBytes(StandardCharsets.UTF_8);
+        m.writeBytes("coldchain-epoch-v1\0".getBytes(StandardCharsets.US_ASCII));
+        m.writeBytes(be(BigInteger.valueOf(c.length), 2));
+        m.writeBytes(c);
+        m.writeBytes(be(e.epoch(), 8));
+        m.writeBytes(be(e.lastHeight(), 8));
+        m.writeBytes(e.lastHash());
+        m.writeBytes(be(e.lastView(), 8));
+        m.writeBytes(be(BigInteger.valueOf(e.validators().size()), 2));
+        for (Member v : e.validators()) {
+            m.writeBytes(v.key());
+            for (byte[] t : new byte[][] {v.province(), v.name()}) {
+                int n = Math.min(t.length, 255); // longer texts are cut to their first 255 bytes
+                m.write(n);
+                m.write(t, 0, n);
+            }
+        }
+        return m.toByteArray();
     }
 
     // ------------------------------------------------------------ RFC 8785
@@ -416,15 +476,30 @@ public class ColdchainVerify {
         return y.compareTo(P) < 0 && !SMALL_ORDER_Y.contains(y);
     }
 
+    /**
+     * What ed25519-dalek takes for a key (VerifyingKey::from_bytes): y, the 255 low bits read
+     * little-endian and reduced mod p, is a point's, i.e. (y^2 - 1) / (d y^2 + 1) is a square mod p (zero included).
+     */
+    static boolean decompresses(byte[] enc) {
+        BigInteger y = le(enc).clearBit(255).mod(P), yy = y.multiply(y);
+        BigInteger r = yy.subtract(BigInteger.ONE).multiply(D.multiply(yy).add(BigInteger.ONE).modInverse(P)).mod(P);
+        return r.signum() == 0 || r.modPow(P.subtract(BigInteger.ONE).shiftRight(1), P).equals(BigInteger.ONE);
+    }
+
+    static final byte[] SPKI = hex("302a300506032b6570032100"); // SubjectPublicKeyInfo of an Ed25519 key, before its 32 bytes
+
     /** ed25519-dalek's verify_strict: s < L, R and A not of small order. */
-    static boolean verifyStrict(PublicKey key, byte[] raw, byte[] message, byte[] sig) {
+    static boolean verifyStrict(byte[] raw, byte[] message, byte[] sig) {
         if (le(Arrays.copyOfRange(sig, 32, 64)).compareTo(L) >= 0 || !pointOk(Arrays.copyOfRange(sig, 0, 32)) || !pointOk(raw)) return false;
         try {
+            byte[] der = Arrays.copyOf(SPKI, 44);
+            System.arraycopy(raw, 0, der, 12, 32);
+            PublicKey key = KeyFactory.getInstance("Ed25519").generatePublic(new X509EncodedKeySpec(der));
             Signature v = Signature.getInstance("Ed25519");
             v.initVerify(key);
             v.update(message);
             return v.verify(sig);
-        } catch (java.security.GeneralSecurityException e) {
+        } catch (java.security.GeneralSecurityException | RuntimeException e) {
             return false;
         }
     }
@@ -479,29 +554,27 @@ public class ColdchainVerify {
 
     // ------------------------------------------------------------ checks
 
-    final String chainId;
-    final List<byte[]> raw = new ArrayList<>();
-    final List<PublicKey> keys = new ArrayList<>();
-    final int quorum;
+    /** One epoch's validator set: epoch 0 is genesis's; each later one the list of the certificate that started it. */
+    record Epoch(BigInteger number, BigInteger afterHeight, BigInteger afterView, List<byte[]> keys) {
+        int quorum() { return keys.size() - (keys.size() - 1) / 3; }
+    }
 
-    ColdchainVerify(Object genesis) throws Exception {
-        chainId = text(field(genesis, "chain_id", "genesis"), "genesis.chain_id");
+    final String chainId;
+    final Epoch genesis;
+
+    ColdchainVerify(Object genesisJson) throws Exception {
+        chainId = text(field(genesisJson, "chain_id", "genesis"), "genesis.chain_id");
         int len = chainId.getBytes(StandardCharsets.UTF_8).length;
         if (len < 1 || len > 64) throw new Unreadable("genesis: `chain_id` must be 1 to 64 characters");
-        List<Object> validators = array(field(genesis, "validators", "genesis"), "genesis.validators");
+        List<Object> validators = array(field(genesisJson, "validators", "genesis"), "genesis.validators");
         if (validators.isEmpty() || validators.size() > 64) throw new Unreadable("genesis: 1 to 64 validators");
-        KeyFactory kf = KeyFactory.getInstance("Ed25519");
-        byte[] spki = hex("302a300506032b6570032100"); // SubjectPublicKeyInfo of an Ed25519 key, before its 32 bytes
+        List<byte[]> keys = new ArrayList<>();
         for (Object v : validators) {
             byte[] k = unhex(text(field(v, "public_key", "validator"), "public_key"));
             if (k == null || k.length != 32 || !pointOk(k)) throw new Unreadable("genesis: a validator's key is not a valid ed25519 key");
-            byte[] der = Arrays.copyOf(spki, 44);
-            System.arraycopy(k, 0, der, 12, 32);
-            raw.add(k);
-            keys.add(kf.generatePublic(new X509EncodedKeySpec(der)));
+            keys.add(k);
         }
-        int n = keys.size();
-        quorum = n - (n - 1) / 3;
+        genesis = new Epoch(BigInteger.ZERO, BigInteger.ZERO, BigInteger.ZERO, keys);
     }
 
     void checkChain(List<String> chains) throws Invalid {
@@ -509,8 +582,50 @@ public class ColdchainVerify {
             if (!c.equals(chainId)) throw new Invalid("1", "the proof is for chain \"" + c + "\", the genesis file is for \"" + chainId + "\"");
     }
 
-    /** Checks 4-6: header, links, the certificate of the last one. */
-    void certified(Header head, List<Header> links, Cert cert) throws Invalid {
+    /** Check 7: from genesis's validators, each epoch change signed by a quorum of the epoch before; the last epoch reached. */
+    Epoch walkEpochs(List<EpochCert> epochs) throws Invalid {
+        Epoch cur = genesis;
+        for (EpochCert e : epochs) {
+            BigInteger n = e.epoch();
+            if (!e.chainId().equals(chainId)) throw new Invalid("7", "the epoch change is for chain \"" + e.chainId() + "\", not \"" + chainId + "\"");
+            if (n.compareTo(cur.number()) <= 0) throw new Invalid("7", "epoch " + n + " does not follow epoch " + cur.number());
+            int below = e.lastHeight().compareTo(cur.afterHeight());
+            if (below < 0 || (cur.number().signum() > 0 && below == 0 && e.lastView().compareTo(cur.afterView()) < 0))
+                throw new Invalid("7", "epoch " + n + " starts after height " + e.lastHeight() + ", below epoch " + cur.number()
+                    + "'s start (height " + cur.afterHeight() + ")");
+            List<byte[]> keys = new ArrayList<>();
+            Set<String> distinct = new HashSet<>();
+            boolean points = true;
+            for (Member v : e.validators()) {
+                keys.add(v.key());
+                distinct.add(toHex(v.key()));
+                points &= decompresses(v.key());
+            }
+            if (keys.isEmpty() || keys.size() > 64 || distinct.size() != keys.size() || !points)
+                throw new Invalid("7", "epoch " + n + " lists no validators, more than 64, one key twice or a key that is no point");
+            byte[] message = changeBytes(e);
+            Set<Integer> seen = new HashSet<>();
+            for (int k = 0; k < e.signers().size(); k++) {
+                int signer = e.signers().get(k);
+                if (signer >= cur.keys().size()) throw new Invalid("7", "signer index " + signer + " is not a validator of epoch " + cur.number());
+                if (!seen.add(signer)) throw new Invalid("7", "validator " + signer + " signed the epoch change twice");
+                if (!verifyStrict(cur.keys().get(signer), message, e.sigs().get(k)))
+                    throw new Invalid("7", "the signature of validator " + signer + " of epoch " + cur.number() + " does not verify for this epoch change");
+            }
+            if (seen.size() < cur.quorum())
+                throw new Invalid("7", "only " + seen.size() + " validators of epoch " + cur.number() + " signed the change to epoch " + n
+                    + "; its quorum is " + cur.quorum());
+            cur = new Epoch(n, e.lastHeight(), e.lastView(), keys);
+        }
+        return cur;
+    }
+
+    /**
+     * Check 7, then 4-6: the epochs, header and links, the certificate of the last one by the last epoch's
+     * validators (or, without one, the last epoch certificate naming the last header).
+     */
+    void certified(Header head, List<Header> links, Cert cert, List<EpochCert> epochs) throws Invalid {
+        Epoch epoch = walkEpochs(epochs);
         Header tip = head;
         byte[] tipHash = headerHash(head);
         for (Header link : links) {
@@ -519,11 +634,24 @@ public class ColdchainVerify {
             tip = link;
             tipHash = headerHash(link);
         }
+        if (cert == null) {
+            if (epochs.isEmpty()) throw new Invalid("7", "the bundle has neither a finalization nor an epoch certificate");
+            EpochCert last = epochs.get(epochs.size() - 1);
+            if (!Arrays.equals(last.lastHash(), tipHash) || !last.lastHeight().equals(tip.height()))
+                throw new Invalid("7", "epoch " + last.epoch() + " starts after block " + toHex(last.lastHash()) + " at height " + last.lastHeight()
+                    + ", but the header chain ends at " + toHex(tipHash) + " (height " + tip.height() + ")");
+            return;
+        }
+        if (epoch.number().signum() > 0 && tip.height().compareTo(epoch.afterHeight()) <= 0)
+            throw new Invalid("7", "the certified block (height " + tip.height() + ") is not of epoch " + epoch.number()
+                + ", which starts after height " + epoch.afterHeight());
         if (!Arrays.equals(cert.hash(), tipHash) || !cert.view().equals(tip.view()))
             throw new Invalid("5", "the finalization certifies " + toHex(cert.hash()) + " at view " + cert.view()
                 + ", but the header chain ends at " + toHex(tipHash) + " (view " + tip.view() + ")");
         if (!cert.kind().equals("finalize")) throw new Invalid("6", "a " + cert.kind() + " certificate, not finalize");
-        byte[] c = chainId.getBytes(StandardCharsets.UTF_8);
+        // Epoch N >= 1 signs its votes under "<chain_id>/epoch-N", epoch 0 under the chain id.
+        String namespace = epoch.number().signum() == 0 ? chainId : chainId + "/epoch-" + epoch.number();
+        byte[] c = namespace.getBytes(StandardCharsets.UTF_8);
         ByteArrayOutputStream m = new ByteArrayOutputStream();
         m.writeBytes("coldchain-finalize-v1\0".getBytes(StandardCharsets.US_ASCII));
         m.writeBytes(be(BigInteger.valueOf(c.length), 2));
@@ -533,12 +661,13 @@ public class ColdchainVerify {
         Set<Integer> seen = new HashSet<>();
         for (int k = 0; k < cert.signers().size(); k++) {
             int signer = cert.signers().get(k);
-            if (signer >= keys.size()) throw new Invalid("6", "signer index " + signer + " is not a validator in genesis");
+            if (signer >= epoch.keys().size()) throw new Invalid("6", "signer index " + signer + " is not a validator of epoch " + epoch.number());
             if (!seen.add(signer)) throw new Invalid("6", "validator " + signer + " signed the certificate twice");
-            if (!verifyStrict(keys.get(signer), raw.get(signer), m.toByteArray(), cert.sigs().get(k)))
+            if (!verifyStrict(epoch.keys().get(signer), m.toByteArray(), cert.sigs().get(k)))
                 throw new Invalid("6", "signature of validator " + signer + " does not verify for this chain, view and hash");
         }
-        if (seen.size() < quorum) throw new Invalid("6", "only " + seen.size() + " distinct validators signed; the quorum is " + quorum);
+        if (seen.size() < epoch.quorum())
+            throw new Invalid("6", "only " + seen.size() + " distinct validators signed; the quorum is " + epoch.quorum());
     }
 
     void transactionProof(Object b) throws Unreadable, Invalid {
@@ -551,8 +680,12 @@ public class ColdchainVerify {
         for (Object p : array(field(b, "merkle_path", "proof"), "merkle_path")) path.add(hexBytes(p, 32, "merkle_path"));
         Header head = header(field(b, "header", "proof"), "header");
         List<Header> links = links(b);
-        Cert cert = certificate(field(b, "finalization", "proof"));
-        if (!version.equals(BigInteger.ONE)) throw new Invalid("0", "unsupported proof version " + version);
+        Object fin = optional(b, "finalization", "proof");
+        Cert cert = fin == null ? null : certificate(fin);
+        List<EpochCert> epochs = epochCertificates(b);
+        if (!version.equals(BigInteger.ONE) && !version.equals(BigInteger.TWO)) throw new Invalid("0", "unsupported proof version " + version);
+        if (version.intValue() != (epochs.isEmpty() ? 1 : 2))
+            throw new Invalid("0", "proof version " + version + " with " + epochs.size() + " epoch certificates: version 1 carries none, version 2 at least one");
         List<String> chains = new ArrayList<>();
         if (tx != null) chains.add(text(field(tx, "chain_id", "transaction"), "chain_id"));
         chains.add(head.chainId());
@@ -562,7 +695,7 @@ public class ColdchainVerify {
             throw new Invalid("2", "its SHA-256 is " + toHex(sha256(txBytes)) + ", the proof claims " + toHex(txId));
         if (!merkleOk(txId, index, head.txCount(), path, head.txRoot()))
             throw new Invalid("3", "leaf " + index + " of " + head.txCount() + " does not lead to the header's tx_root");
-        certified(head, links, cert);
+        certified(head, links, cert, epochs);
     }
 
     void stateProof(Object b) throws Unreadable, Invalid {
@@ -580,7 +713,8 @@ public class ColdchainVerify {
         }
         Header head = header(field(b, "header", "proof"), "header");
         List<Header> links = links(b);
-        Cert cert = certificate(field(b, "finalization", "proof"));
+        Cert cert = certificate(field(b, "finalization", "proof")); // never null in a state proof
+        List<EpochCert> epochs = epochCertificates(b); // version 1 still, with or without them
         if (!version.equals(BigInteger.ONE)) throw new Invalid("0", "unsupported state proof version " + version);
         List<String> chains = new ArrayList<>(List.of(head.chainId()));
         for (Header h : links) chains.add(h.chainId());
@@ -595,7 +729,7 @@ public class ColdchainVerify {
             String problem = stateEntryProblem(key, value, (byte[][]) e[2], (List<byte[]>) e[3], head.stateRoot());
             if (problem != null) throw new Invalid("S", "entry " + i + ": " + problem);
         }
-        certified(head, links, cert);
+        certified(head, links, cert, epochs);
     }
 
     static Object load(String path) throws Exception {

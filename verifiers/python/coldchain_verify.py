@@ -6,7 +6,9 @@ one). Python 3.11, the standard library and `cryptography` (Ed25519).
     python3 coldchain_verify.py --genesis genesis.json proof.json ...
 
 One line per file: `<file> VALID`, `<file> INVALID check <N>: <reason>`
-(N is 0-6 or S, the checks of docs/PROOFS.md) or `<file> ERROR: <reason>` when the file is not a bundle.
+(N is 0-7 or S, the checks of docs/PROOFS.md) or `<file> ERROR: <reason>` when the file is not a bundle.
+Bundles of version 1 (genesis's validators) and 2 (a later epoch's, with the
+chain of epoch certificates from genesis, check 7) are read.
 Exit code 0: all valid; 2: one is invalid; 1: one could not be read.
 """
 
@@ -23,6 +25,7 @@ L = 2**252 + 27742317777372353535851937790883648493  # its group order
 # The y coordinates of the 8 points of small order (orders 1, 2, 4, 8).
 Y8 = int.from_bytes(bytes.fromhex("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a"), "little")
 SMALL_ORDER_Y = {1, P - 1, 0, Y8, P - Y8}
+D = -121665 * pow(121666, P - 2, P) % P  # the curve's d: -x^2 + y^2 = 1 + d x^2 y^2
 EMPTY = b"SPARSE_MERKLE_PLACEHOLDER_HASH__"
 
 
@@ -75,6 +78,14 @@ def text(v, what):
     return v
 
 
+def utf8(v, what):
+    """A string that must be valid Unicode (no lone surrogate), as its UTF-8 bytes."""
+    try:
+        return text(v, what).encode("utf-8")
+    except UnicodeEncodeError:
+        raise Unreadable(f"{what} is not Unicode (a lone surrogate)")
+
+
 def unhex(s):
     """Hex as the Rust verifier reads it: either case, an optional 0x."""
     if s[:2] in ("0x", "0X"):
@@ -112,16 +123,54 @@ def header(h, what):
     }
 
 
+def signatures(v, what):
+    sigs = []
+    for i, s in enumerate(array(v, what)):
+        w = f"{what}[{i}]"
+        sigs.append((uint(field(s, "signer", w), 16, w + ".signer"), hexbytes(field(s, "signature", w), 64, w + ".signature")))
+    return sigs
+
+
 def certificate(f):
     kind = text(field(f, "kind", "finalization"), "finalization.kind")
     if kind not in ("notarize", "nullify", "finalize"):
         raise Unreadable(f"finalization.kind \"{kind}\" is not a vote kind")
-    sigs = []
-    for i, s in enumerate(array(field(f, "signatures", "finalization"), "finalization.signatures")):
-        w = f"finalization.signatures[{i}]"
-        sigs.append((uint(field(s, "signer", w), 16, w + ".signer"), hexbytes(field(s, "signature", w), 64, w + ".signature")))
     return {"kind": kind, "view": uint(field(f, "view", "finalization"), 64, "finalization.view"),
-            "hash": hexbytes(field(f, "hash", "finalization"), 32, "finalization.hash"), "signatures": sigs}
+            "hash": hexbytes(field(f, "hash", "finalization"), 32, "finalization.hash"),
+            "signatures": signatures(field(f, "signatures", "finalization"), "finalization.signatures")}
+
+
+def epoch_certificates(b):
+    """`epochs`: absent means none; each an epoch change and its signatures."""
+    if "epochs" not in b:
+        return []
+    out = []
+    for i, c in enumerate(array(b["epochs"], "epochs")):
+        w = f"epochs[{i}].change"
+        ch = field(c, "change", f"epochs[{i}]")
+        validators = []
+        for j, v in enumerate(array(field(ch, "validators", w), w + ".validators")):
+            wv = f"{w}.validators[{j}]"
+            validators.append((hexbytes(field(v, "public_key", wv), 32, wv + ".public_key"),
+                               utf8(field(v, "province", wv), wv + ".province"), utf8(field(v, "name", wv), wv + ".name")))
+        out.append({"chain_id": text(field(ch, "chain_id", w), w + ".chain_id"), "chain_id_bytes": utf8(ch["chain_id"], w + ".chain_id"),
+                    "epoch": uint(field(ch, "epoch", w), 64, w + ".epoch"),
+                    "last_height": uint(field(ch, "last_height", w), 64, w + ".last_height"),
+                    "last_hash": hexbytes(field(ch, "last_hash", w), 32, w + ".last_hash"),
+                    "last_view": uint(field(ch, "last_view", w), 64, w + ".last_view"), "validators": validators,
+                    "signatures": signatures(field(c, "signatures", f"epochs[{i}]"), f"epochs[{i}].signatures")})
+    return out
+
+
+def change_bytes(ch):
+    """What a quorum of the epoch before signs (docs/FORMATS.md, "Epoch change")."""
+    c = ch["chain_id_bytes"]
+    out = [b"coldchain-epoch-v1\x00", len(c).to_bytes(2, "big"), c, ch["epoch"].to_bytes(8, "big"),
+           ch["last_height"].to_bytes(8, "big"), ch["last_hash"], ch["last_view"].to_bytes(8, "big"),
+           len(ch["validators"]).to_bytes(2, "big")]
+    for key, province, name in ch["validators"]:
+        out += [key, bytes([min(len(province), 255)]), province[:255], bytes([min(len(name), 255)]), name[:255]]
+    return b"".join(out)
 
 
 # ---------------------------------------------------------------- RFC 8785
@@ -209,18 +258,37 @@ def point_ok(enc):
     return y < P and y not in SMALL_ORDER_Y
 
 
-def verify_strict(key, public, message, sig):
+def decompresses(enc):
+    """What ed25519-dalek takes for a key (VerifyingKey::from_bytes): y, the
+    255 low bits read little-endian and reduced mod p, is a point's, i.e.
+    (y^2 - 1) / (d y^2 + 1) is a square mod p (zero included)."""
+    y = (int.from_bytes(enc, "little") & (2**255 - 1)) % P
+    r = (y * y - 1) * pow(D * y * y + 1, P - 2, P) % P
+    return r == 0 or pow(r, (P - 1) // 2, P) == 1
+
+
+def verify_strict(public, message, sig):
     """ed25519-dalek's verify_strict: s < L, R and A not of small order."""
     if int.from_bytes(sig[32:], "little") >= L or not point_ok(sig[:32]) or not point_ok(public):
         return False
     try:
-        key.verify(sig, message)
+        Ed25519PublicKey.from_public_bytes(public).verify(sig, message)
         return True
-    except InvalidSignature:
+    except (InvalidSignature, ValueError):
         return False
 
 
 # ---------------------------------------------------------------- checks
+
+class Epoch:
+    """One epoch's validator set: epoch 0 is genesis's; each later one is
+    the list of the certificate that started it, after its `last_*` block."""
+
+    def __init__(self, number, after_height, after_view, keys):
+        self.number, self.after_height, self.after_view, self.keys = number, after_height, after_view, keys
+        n = len(keys)
+        self.quorum = n - (n - 1) // 3
+
 
 class Verifier:
     def __init__(self, genesis):
@@ -230,46 +298,92 @@ class Verifier:
         validators = array(field(genesis, "validators", "genesis"), "genesis.validators")
         if not 1 <= len(validators) <= 64:
             raise Unreadable("genesis: 1 to 64 validators")
-        self.keys = []
+        keys = []
         for i, v in enumerate(validators):
             raw = unhex(text(field(v, "public_key", f"validators[{i}]"), "public_key")) or b""
             if len(raw) != 32 or not point_ok(raw):
                 raise Unreadable(f"genesis: validator {i}'s key is not a valid ed25519 key")
-            self.keys.append((raw, Ed25519PublicKey.from_public_bytes(raw)))
-        n = len(self.keys)
-        self.quorum = n - (n - 1) // 3
+            keys.append(raw)
+        self.genesis = Epoch(0, 0, 0, keys)
 
     def check_chain(self, chains):
         for c in chains:
             if c != self.chain_id:
                 raise Invalid(1, f"the proof is for chain \"{c}\", the genesis file is for \"{self.chain_id}\"")
 
-    def certified(self, head, links, cert):
-        """Checks 4-6: header, links, the certificate of the last one."""
+    def walk_epochs(self, epochs):
+        """Check 7: from genesis's validators, each epoch change signed by a
+        quorum of the epoch before. Returns the last epoch reached."""
+        cur = self.genesis
+        for ch in epochs:
+            n = ch["epoch"]
+            if ch["chain_id"] != self.chain_id:
+                raise Invalid(7, f"the epoch change is for chain \"{ch['chain_id']}\", not \"{self.chain_id}\"")
+            if n <= cur.number:
+                raise Invalid(7, f"epoch {n} does not follow epoch {cur.number}")
+            if ch["last_height"] < cur.after_height or (
+                    cur.number > 0 and ch["last_height"] == cur.after_height and ch["last_view"] < cur.after_view):
+                raise Invalid(7, f"epoch {n} starts after height {ch['last_height']}, below epoch {cur.number}'s start "
+                                 f"(height {cur.after_height})")
+            keys = [v[0] for v in ch["validators"]]
+            if not 1 <= len(keys) <= 64 or len(set(keys)) != len(keys) or not all(decompresses(k) for k in keys):
+                raise Invalid(7, f"epoch {n} lists no validators, more than 64, one key twice or a key that is no point")
+            message = change_bytes(ch)
+            seen = set()
+            for signer, sig in ch["signatures"]:
+                if signer >= len(cur.keys):
+                    raise Invalid(7, f"signer index {signer} is not a validator of epoch {cur.number}")
+                if signer in seen:
+                    raise Invalid(7, f"validator {signer} signed the epoch change twice")
+                seen.add(signer)
+                if not verify_strict(cur.keys[signer], message, sig):
+                    raise Invalid(7, f"the signature of validator {signer} of epoch {cur.number} does not verify for this epoch change")
+            if len(seen) < cur.quorum:
+                raise Invalid(7, f"only {len(seen)} validators of epoch {cur.number} signed the change to epoch {n}; "
+                                 f"its quorum is {cur.quorum}")
+            cur = Epoch(n, ch["last_height"], ch["last_view"], keys)
+        return cur
+
+    def certified(self, head, links, cert, epochs):
+        """Check 7, then 4-6: the epochs, header and links, the certificate
+        of the last one by the last epoch's validators (or, without one, the
+        last epoch certificate naming the last header)."""
+        epoch = self.walk_epochs(epochs)
         tip, tip_hash = head, header_hash(head)
         for link in links:
             if link["parent"] != tip_hash or link["height"] != tip["height"] + 1:
                 raise Invalid(4, f"link at height {link['height']} does not extend the block before it")
             tip, tip_hash = link, header_hash(link)
+        if cert is None:
+            if not epochs:
+                raise Invalid(7, "the bundle has neither a finalization nor an epoch certificate")
+            last = epochs[-1]
+            if last["last_hash"] != tip_hash or last["last_height"] != tip["height"]:
+                raise Invalid(7, f"epoch {last['epoch']} starts after block {last['last_hash'].hex()} at height {last['last_height']}, "
+                                 f"but the header chain ends at {tip_hash.hex()} (height {tip['height']})")
+            return
+        if epoch.number > 0 and tip["height"] <= epoch.after_height:
+            raise Invalid(7, f"the certified block (height {tip['height']}) is not of epoch {epoch.number}, "
+                             f"which starts after height {epoch.after_height}")
         if cert["hash"] != tip_hash or cert["view"] != tip["view"]:
             raise Invalid(5, f"the finalization certifies {cert['hash'].hex()} at view {cert['view']}, "
                              f"but the header chain ends at {tip_hash.hex()} (view {tip['view']})")
         if cert["kind"] != "finalize":
             raise Invalid(6, f"a {cert['kind']} certificate, not finalize")
-        c = self.chain_id.encode()
+        # Epoch N >= 1 signs its votes under "<chain_id>/epoch-N", epoch 0 under the chain id.
+        c = (self.chain_id if epoch.number == 0 else f"{self.chain_id}/epoch-{epoch.number}").encode()
         message = b"coldchain-finalize-v1\x00" + len(c).to_bytes(2, "big") + c + cert["view"].to_bytes(8, "big") + cert["hash"]
         seen = set()
         for signer, sig in cert["signatures"]:
-            if signer >= len(self.keys):
-                raise Invalid(6, f"signer index {signer} is not a validator in genesis")
+            if signer >= len(epoch.keys):
+                raise Invalid(6, f"signer index {signer} is not a validator of epoch {epoch.number}")
             if signer in seen:
                 raise Invalid(6, f"validator {signer} signed the certificate twice")
             seen.add(signer)
-            raw, key = self.keys[signer]
-            if not verify_strict(key, raw, message, sig):
+            if not verify_strict(epoch.keys[signer], message, sig):
                 raise Invalid(6, f"signature of validator {signer} does not verify for this chain, view and hash")
-        if len(seen) < self.quorum:
-            raise Invalid(6, f"only {len(seen)} distinct validators signed; the quorum is {self.quorum}")
+        if len(seen) < epoch.quorum:
+            raise Invalid(6, f"only {len(seen)} distinct validators signed; the quorum is {epoch.quorum}")
 
     def transaction_proof(self, b):
         version = uint(field(b, "version", "proof"), 32, "version")
@@ -280,15 +394,19 @@ class Verifier:
         path = [hexbytes(p, 32, "merkle_path") for p in array(field(b, "merkle_path", "proof"), "merkle_path")]
         head = header(field(b, "header", "proof"), "header")
         links = [header(h, "link") for h in array(field(b, "links", "proof"), "links")]
-        cert = certificate(field(b, "finalization", "proof"))
-        if version != 1:
+        fin = field(b, "finalization", "proof", optional=True)
+        cert = certificate(fin) if fin is not None else None
+        epochs = epoch_certificates(b)
+        if version not in (1, 2):
             raise Invalid(0, f"unsupported proof version {version}")
+        if version != (2 if epochs else 1):
+            raise Invalid(0, f"proof version {version} with {len(epochs)} epoch certificates: version 1 carries none, version 2 at least one")
         self.check_chain(([tx_bytes[0]] if tx_bytes else []) + [head["chain_id"]] + [h["chain_id"] for h in links])
         if tx_bytes is not None and sha256(tx_bytes[1]) != tx_id:
             raise Invalid(2, f"its SHA-256 is {sha256(tx_bytes[1]).hex()}, the proof claims {tx_id.hex()}")
         if not merkle_ok(tx_id, index, head["tx_count"], path, head["tx_root"]):
             raise Invalid(3, f"leaf {index} of {head['tx_count']} does not lead to the header's tx_root")
-        self.certified(head, links, cert)
+        self.certified(head, links, cert, epochs)
 
     def state_proof(self, b):
         version = uint(field(b, "version", "proof"), 32, "version")
@@ -304,7 +422,8 @@ class Verifier:
                             leaf, [hexbytes(s, 32, w + ".siblings") for s in array(field(proof, "siblings", w), w + ".siblings")]))
         head = header(field(b, "header", "proof"), "header")
         links = [header(h, "link") for h in array(field(b, "links", "proof"), "links")]
-        cert = certificate(field(b, "finalization", "proof"))
+        cert = certificate(field(b, "finalization", "proof"))  # never null in a state proof
+        epochs = epoch_certificates(b)  # version 1 still, with or without them
         if version != 1:
             raise Invalid(0, f"unsupported state proof version {version}")
         self.check_chain([head["chain_id"]] + [h["chain_id"] for h in links])
@@ -317,7 +436,7 @@ class Verifier:
             problem = state_entry_problem(key, value, leaf, siblings, head["state_root"])
             if problem:
                 raise Invalid("S", f"entry {i}: {problem}")
-        self.certified(head, links, cert)
+        self.certified(head, links, cert, epochs)
 
 
 def header_hash(h):
