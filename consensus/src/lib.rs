@@ -137,6 +137,7 @@ pub mod block;
 mod block_tree;
 mod core;
 pub mod epoch;
+pub mod epoch_votes;
 pub mod safety;
 mod types;
 pub mod vote;

@@ -13,18 +13,25 @@
 //! - [`Sim`]: four validators, each a driver around a [`Core`] that carries
 //!   out the core's actions like the real node will (safety file, block
 //!   store, timers, fetch, range sync), plus crash/restart.
+//! - Epochs (issue 19): a scenario may change the validator set
+//!   ([`Scenario::reconfigs`]); the driver ends the epoch at the committed
+//!   block that carries the change, signs the [`EpochChange`], collects
+//!   the certificate and restarts its core in the new epoch, as the node's
+//!   driver does (docs/PROTOCOL.md, "Epochs").
 //! - [`check`]: the properties every run must satisfy, as a `Result`.
 
 #![allow(dead_code)]
 
 use coldchain_chaincode::Hash;
 use coldchain_node::block::Header;
+use coldchain_node::consensus::epoch::{EpochCertificate, EpochChange, EpochMember, EpochSet, Epochs};
+use coldchain_node::consensus::epoch_votes::EpochVotes;
+use coldchain_node::consensus::vote::namespace;
 use coldchain_node::consensus::{
-    Action, Certificate, ConsensusMessage, Core, CoreConfig, Event, Evidence, Proposal, SafetyState, Timeouts, View, Vote,
+    Action, Certificate, ConsensusMessage, Core, CoreConfig, Event, Evidence, Proposal, SafetyState, SignerSignature, Timeouts, View, Vote,
 };
 use coldchain_node::crypto::{VoteKind, sign_vote};
-use coldchain_node::genesis::quorum;
-use ed25519_dalek::{SigningKey, VerifyingKey};
+use ed25519_dalek::SigningKey;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -95,6 +102,9 @@ pub enum Plant {
     /// The driver of this node appends a made-up block to its finalized
     /// chain at this time.
     ForgeCommit { node: usize, at: u64 },
+    /// Drivers neither build nor check Rule G: blocks above a change in
+    /// flight carry transactions.
+    NoRuleG,
 }
 
 #[derive(Clone, Debug)]
@@ -163,6 +173,10 @@ pub struct Scenario {
     /// Transactions submitted to validators (Rule I). `None`: every
     /// validator always has work, so views never idle.
     pub workload: Option<Workload>,
+    /// Validator-set changes: the k-th is carried by the first block an
+    /// honest leader of epoch k builds at or after `reconfigs[k]` ms
+    /// ([`epoch_plan`] says what each changes).
+    pub reconfigs: Vec<u64>,
 }
 
 /// Transactions ("items") submitted over time, and the windows in which the
@@ -193,6 +207,7 @@ fn base(name: &'static str, seed: u64) -> Scenario {
         timeouts: Timeouts { leader_ms: 400, advance_ms: 800, retry_ms: 200 },
         expect: Expect { liveness: Some(Liveness { window: 8_000, blocks: 5 }), ..Expect::default() },
         workload: None,
+        reconfigs: vec![],
     }
 }
 
@@ -445,8 +460,81 @@ pub fn scenario_idle_equivocator(seed: u64) -> Scenario {
     sc
 }
 
+/// One or two validator-set changes, each at a random time, under the
+/// faults of [`scenario_random_faults`] (a partition, one or two crashes,
+/// loss, duplication, reordering): a crash may land while the old set
+/// signs the change, and a restarted validator may find the others in the
+/// next epoch. Every honest validator must end in the last epoch and
+/// finalize blocks there.
+pub fn scenario_reconfigure(seed: u64) -> Scenario {
+    let mut r = scenario_rng(seed, 12);
+    let mut sc = scenario_random_faults(seed);
+    sc.name = "reconfigure";
+    sc.reconfigs = reconfig_times(&mut r);
+    // A validator that missed the last block of an epoch learns it only
+    // by range sync (the new set's certificates are not its epoch's), which
+    // the real node always runs.
+    sc.sync_every = Some(r.random_range(300..=1_000));
+    sc
+}
+
+/// [`scenario_reconfigure`] with an equivocating validator (every mock)
+/// instead of crashes and partitions; it also signs a bogus epoch change
+/// before the true one, so it holds its slot in every honest collector
+/// with the wrong change.
+pub fn scenario_reconfigure_equivocator(seed: u64) -> Scenario {
+    let mut r = scenario_rng(seed, 13);
+    let mut sc = scenario_equivocator(seed);
+    sc.name = "reconfigure+equivocator";
+    sc.reconfigs = reconfig_times(&mut r);
+    sc.duration = sc.duration.max(sc.reconfigs.last().copied().unwrap_or(0) + 1_000);
+    sc
+}
+
+fn reconfig_times(r: &mut StdRng) -> Vec<u64> {
+    let first = r.random_range(200..=3_000);
+    if r.random_bool(0.5) { vec![first, first + r.random_range(300..=2_500)] } else { vec![first] }
+}
+
+/// Epoch `e`'s validators: for each index, the node holding it, and each
+/// node's key. Epoch 0 is `keys_for(seed)` in node order; each change
+/// rotates the index order by one (so index k names another node in each
+/// epoch) and gives one node a fresh key (its old one is retired).
+#[derive(Clone)]
+pub struct EpochPlan {
+    pub members: Vec<usize>,
+    pub keys: Vec<SigningKey>,
+}
+
+impl EpochPlan {
+    pub fn index_of(&self, node: usize) -> Option<u16> {
+        self.members.iter().position(|&m| m == node).map(|k| k as u16)
+    }
+
+    pub fn epoch_members(&self) -> Vec<EpochMember> {
+        self.members
+            .iter()
+            .map(|&n| EpochMember { name: format!("n{n}"), province: format!("{}00000", n + 1), public_key: self.keys[n].verifying_key().to_bytes() })
+            .collect()
+    }
+}
+
+pub fn epoch_plan(seed: u64, changes: usize) -> Vec<EpochPlan> {
+    let mut plans = vec![EpochPlan { members: (0..N).collect(), keys: keys_for(seed) }];
+    for k in 0..changes {
+        let mut next = plans[k].clone();
+        next.members.rotate_left(1);
+        let rotated = (seed as usize + k) % N;
+        next.keys[rotated] = SigningKey::from_bytes(&Hash::digest_parts(&[b"sim-rotated-key", &seed.to_be_bytes(), &(k as u64).to_be_bytes()]).0);
+        plans.push(next);
+    }
+    plans
+}
+
 pub fn scenario_by_name(name: &str, seed: u64) -> Option<Scenario> {
     Some(match name {
+        "reconfigure" => scenario_reconfigure(seed),
+        "reconfigure+equivocator" => scenario_reconfigure_equivocator(seed),
         "idle" => scenario_idle(seed),
         "idle+equivocator" => scenario_idle_equivocator(seed),
         "random_faults" => scenario_random_faults(seed),
@@ -508,11 +596,15 @@ pub enum Msg {
     FetchResponse(Header),
     /// Range sync: "my finalized height is h".
     SyncRequest(u64),
-    /// Finalized blocks above the requester's height, and the finalization of
-    /// the last one.
-    SyncResponse(Vec<Header>, Certificate),
+    /// Finalized blocks above the requester's height, up to the end of
+    /// their epoch at most; what makes the last one final; and the
+    /// responder's epoch certificates.
+    SyncResponse(Vec<Header>, Finality, Vec<EpochCertificate>),
     /// A submitted item relayed to the other validators (Rule I workload).
     Relay(u64),
+    /// A validator's signature over the change that ends its epoch.
+    EpochVote(EpochChange, SignerSignature),
+    Epoch(EpochCertificate),
 }
 
 #[derive(Debug)]
@@ -522,15 +614,15 @@ enum Ev {
         from: usize,
         msg: Msg,
     },
-    /// Timer, Built or Verified for one incarnation of a node.
+    /// Timer, Built or Verified for one incarnation of a node (`life`).
     Local {
         node: usize,
-        epoch: u64,
+        life: u64,
         event: Event,
     },
     SyncTick {
         node: usize,
-        epoch: u64,
+        life: u64,
     },
     Crash {
         node: usize,
@@ -553,7 +645,7 @@ enum Ev {
     /// A deferred build's wait for transactions is over.
     BuildDeadline {
         node: usize,
-        epoch: u64,
+        life: u64,
         view: View,
     },
 }
@@ -588,20 +680,40 @@ pub enum Source {
     Forged,
 }
 
+/// What makes a batch's last block final.
+#[derive(Clone, Debug)]
+pub enum Finality {
+    /// A finalization of that block, by its epoch's validators.
+    Certificate(Certificate),
+    /// It is the last block of an epoch, finalized with blocks above it that
+    /// were dropped (Rule G): the certificate of the epoch after it names it.
+    EndOfEpoch(u64),
+}
+
 /// One append to a node's finalized chain.
 #[derive(Clone, Debug)]
 pub struct Batch {
     pub at: u64,
     pub blocks: Vec<Header>,
-    pub finalization: Certificate,
+    pub finality: Finality,
     pub source: Source,
+}
+
+/// Evidence an honest node's core produced.
+#[derive(Clone, Debug)]
+pub struct Reported {
+    pub reporter: usize,
+    pub at: u64,
+    pub evidence: Evidence,
+    /// The node that holds the offender's index in the reporter's epoch.
+    pub offender: usize,
 }
 
 /// What survives a crash: the safety file, the block store (finalized chain
 /// with its certificates, and the bodies of blocks the node proposed or
-/// verified).
-#[derive(Default)]
+/// verified), the epoch certificates.
 pub struct Disk {
+    pub epochs: Epochs,
     pub safety: SafetyState,
     pub chain: Vec<Header>,
     pub batches: Vec<Batch>,
@@ -615,6 +727,22 @@ pub struct Disk {
     pub committed: HashSet<u64>,
 }
 
+impl Disk {
+    fn new(epochs: Epochs) -> Disk {
+        Disk {
+            epochs,
+            safety: SafetyState::default(),
+            chain: vec![],
+            batches: vec![],
+            last_finalization: None,
+            bodies: HashMap::new(),
+            chain_index: HashMap::new(),
+            pending: Default::default(),
+            committed: HashSet::new(),
+        }
+    }
+}
+
 /// What a running node holds in memory.
 struct Live {
     core: Core,
@@ -623,12 +751,22 @@ struct Live {
     reported_work: Option<bool>,
     /// A build waiting for items (view, parent, still before its deadline).
     deferred: Option<(View, Header)>,
+    /// The epoch the core runs, and this node's index in it.
+    epoch: u64,
+    index: Option<u16>,
+    /// The finalized head carries a validator change whose certificate is
+    /// not here yet: the core is stopped.
+    halted: bool,
+    votes: EpochVotes,
+    own_vote: Option<(EpochChange, SignerSignature)>,
 }
 
 pub struct SimNode {
     pub disk: Disk,
     live: Option<Live>,
-    epoch: u64,
+    /// Incarnation: one more at each crash and each epoch switch, so that
+    /// the timers of the core before are dropped.
+    life: u64,
     pub restarts: u32,
 }
 
@@ -642,6 +780,13 @@ impl SimNode {
     pub fn view(&self) -> Option<View> {
         self.live.as_ref().map(|l| l.core.view())
     }
+    /// The epoch its core runs (the newest certified, if it is down).
+    pub fn epoch(&self) -> u64 {
+        self.live.as_ref().map_or(self.disk.epochs.current().number, |l| l.epoch)
+    }
+    fn tip(&self, genesis: &Header) -> Header {
+        self.disk.chain.last().cloned().unwrap_or_else(|| genesis.clone())
+    }
 }
 
 pub struct Sim {
@@ -650,14 +795,19 @@ pub struct Sim {
     seq: u64,
     queue: BinaryHeap<Reverse<Queued>>,
     rng: StdRng,
+    /// Epoch 0's keys, by node.
     pub keys: Vec<SigningKey>,
-    pub validators: Vec<VerifyingKey>,
-    pub quorum: usize,
+    /// Each epoch's validators and keys ([`epoch_plan`]).
+    pub plan: Vec<EpochPlan>,
     pub genesis: Header,
     pub nodes: Vec<SimNode>,
     pub net: Network,
-    /// (reporting node, time, evidence).
-    pub evidence: Vec<(usize, u64, Evidence)>,
+    pub evidence: Vec<Reported>,
+    /// Blocks with a validator change, by hash: the epoch each starts.
+    changes: HashMap<Hash, u64>,
+    /// Blocks the old set finalized above the last block of its epoch,
+    /// dropped when committed (node, block): Rule G keeps them empty.
+    pub dropped: Vec<(usize, Header)>,
     /// FNV-1a over every dispatched event: two runs of a seed must agree.
     pub digest: u64,
     pub events: u64,
@@ -727,8 +877,12 @@ fn describe_msg(m: &Msg) -> String {
         Msg::FetchRequest(h) => format!("fetch? {}", short(h)),
         Msg::FetchResponse(h) => format!("fetch! h{} v{} {}", h.height, h.view, short(&h.hash())),
         Msg::SyncRequest(h) => format!("sync? above h{h}"),
-        Msg::SyncResponse(b, c) => format!("sync! {} blocks to h{} (final v{})", b.len(), b.last().map_or(0, |h| h.height), c.view),
+        Msg::SyncResponse(b, f, e) => {
+            format!("sync! {} blocks to h{} ({f:?}, {} epoch certificates)", b.len(), b.last().map_or(0, |h| h.height), e.len())
+        }
         Msg::Relay(item) => format!("relay item {item}"),
+        Msg::EpochVote(c, s) => format!("epoch vote for epoch {} after h{} {} by {}", c.epoch, c.last_height, short(&c.last_hash), s.signer),
+        Msg::Epoch(c) => format!("epoch certificate {} after h{} {}", c.change.epoch, c.change.last_height, short(&c.change.last_hash)),
     }
 }
 
@@ -747,7 +901,8 @@ fn describe_event(e: &Event) -> String {
 impl Sim {
     pub fn new(sc: Scenario) -> Sim {
         let keys = keys_for(sc.seed);
-        let validators: Vec<VerifyingKey> = keys.iter().map(|k| k.verifying_key()).collect();
+        let plan = epoch_plan(sc.seed, sc.reconfigs.len());
+        let epochs = Epochs::new(CHAIN, plan[0].epoch_members()).expect("four distinct keys");
         let net = Network { cfg: sc.net.clone(), partitions: sc.partitions.clone() };
         let stable_from = sc.partitions.iter().map(|p| p.until).max().unwrap_or(0);
         let mut sim = Sim {
@@ -756,12 +911,13 @@ impl Sim {
             queue: BinaryHeap::new(),
             rng: StdRng::seed_from_u64(sc.seed),
             keys,
-            validators,
-            quorum: quorum(N),
+            plan,
             genesis: genesis_header(),
-            nodes: (0..N).map(|_| SimNode { disk: Disk::default(), live: None, epoch: 0, restarts: 0 }).collect(),
+            nodes: (0..N).map(|_| SimNode { disk: Disk::new(epochs.clone()), live: None, life: 0, restarts: 0 }).collect(),
             net,
             evidence: vec![],
+            changes: HashMap::new(),
+            dropped: vec![],
             digest: 0xcbf2_9ce4_8422_2325,
             events: 0,
             trace: None,
@@ -818,16 +974,22 @@ impl Sim {
         self.queue.push(Reverse(Queued { time, seq: self.seq, ev }));
     }
 
-    fn core_config(&self, i: usize) -> CoreConfig {
+    fn core_config(&self, i: usize, set: &EpochSet) -> CoreConfig {
+        let plan = &self.plan[set.number as usize];
         CoreConfig {
             chain_id: CHAIN.into(),
-            epoch: 0,
-            epoch_base: None,
-            validators: self.validators.clone(),
-            quorum: self.quorum,
-            signer: Some((i as u16, self.keys[i].clone())),
+            epoch: set.number,
+            epoch_base: (set.number > 0).then_some(set.after_hash),
+            validators: set.keys.clone(),
+            quorum: set.quorum,
+            signer: plan.index_of(i).map(|k| (k, plan.keys[i].clone())),
             timeouts: self.sc.timeouts.clone(),
         }
+    }
+
+    /// Node `i`'s index in epoch `epoch` (what its votes name as signer).
+    fn index_in(&self, epoch: u64, i: usize) -> Option<u16> {
+        self.plan[epoch as usize].index_of(i)
     }
 
     /// Runs the scenario: at least `duration` and past every planned
@@ -868,7 +1030,8 @@ impl Sim {
         if now < self.sc.duration || now < pending_restart || self.crash_all_armed.is_some() {
             return false;
         }
-        self.honest().iter().all(|&i| self.height_at(i, now) >= self.height_at(i, self.stable_from) + l.blocks)
+        let last_epoch = self.sc.reconfigs.len() as u64;
+        self.honest().iter().all(|&i| self.nodes[i].epoch() == last_epoch && self.height_at(i, now) >= self.height_at(i, self.stable_from) + l.blocks)
     }
 
     pub fn end_time(&self) -> u64 {
@@ -877,27 +1040,154 @@ impl Sim {
         self.sc.duration.max(self.stable_from.max(pending_restart) + window)
     }
 
+    /// Starts node `i`'s core in the epoch its finalized head is in (the
+    /// next one if the head is the last block of an epoch whose certificate
+    /// is here; stopped, signing the change again, if it is not).
     fn boot(&mut self, i: usize, safety: SafetyState, known: Vec<Header>) {
         let node = &self.nodes[i];
-        let last = node.disk.chain.last().cloned().unwrap_or_else(|| self.genesis.clone());
-        let last_fin = node.disk.last_finalization.clone();
-        let mut core = Core::new(self.core_config(i), safety, last, last_fin, known);
+        let last = node.tip(&self.genesis);
+        let set = node.disk.epochs.at_height(last.height + 1).clone();
+        let halted = self.changes.get(&last.hash()).is_some_and(|&e| e > set.number);
+        // The safety state is per epoch: a new epoch's votes start afresh.
+        let safety = if safety.epoch == set.number { safety } else { SafetyState { epoch: set.number, ..SafetyState::default() } };
+        // The finalization of the head, if it is of this epoch (the base of
+        // an epoch was finalized by the epoch before).
+        let last_fin = node.disk.last_finalization.clone().filter(|c| c.hash == last.hash() && (set.number == 0 || last.height > set.after_height));
+        let mut core = Core::new(self.core_config(i, &set), safety, last, last_fin, known);
         let bodies = self.nodes[i].disk.bodies.clone();
-        let mut actions = core.start();
+        let mut actions = vec![];
         let mut reported_work = None;
-        if self.sc.workload.is_none() {
-            // Always work to do: views are never idle.
-            actions.extend(core.handle(Event::Work { pending: true }));
-            reported_work = Some(true);
+        if !halted {
+            actions = core.start();
+            if self.sc.workload.is_none() {
+                // Always work to do: views are never idle.
+                actions.extend(core.handle(Event::Work { pending: true }));
+                reported_work = Some(true);
+            }
         }
-        self.nodes[i].live = Some(Live { core, bodies, reported_work, deferred: None });
-        let epoch = self.nodes[i].epoch;
+        let index = self.index_in(set.number, i);
+        self.nodes[i].live = Some(Live {
+            core,
+            bodies,
+            reported_work,
+            deferred: None,
+            epoch: set.number,
+            index,
+            halted: false,
+            votes: EpochVotes::default(),
+            own_vote: None,
+        });
+        let life = self.nodes[i].life;
         if let Some(every) = self.sc.sync_every {
             let first = self.rng.random_range(1..=every);
-            self.push(self.now + first, Ev::SyncTick { node: i, epoch });
+            self.push(self.now + first, Ev::SyncTick { node: i, life });
+        }
+        if halted {
+            self.end_epoch(i);
+            return;
         }
         self.apply(i, actions);
         self.report_work(i);
+    }
+
+    // ----- epochs ------------------------------------------------------------
+
+    /// After a commit or a sync: if the head now carries a validator change,
+    /// the epoch ended there.
+    fn after_commit(&mut self, i: usize) {
+        let tip = self.nodes[i].tip(&self.genesis);
+        let Some(live) = self.nodes[i].live.as_ref() else { return };
+        if !live.halted && self.changes.get(&tip.hash()).is_some_and(|&e| e > live.epoch) {
+            self.end_epoch(i);
+        }
+    }
+
+    /// The driver's `after_commit_epoch`: stop the core, sign the change the
+    /// head carries (if this node is of the ending epoch), send it.
+    fn end_epoch(&mut self, i: usize) {
+        let tip = self.nodes[i].tip(&self.genesis);
+        let next = self.changes[&tip.hash()];
+        let live = self.nodes[i].live.as_mut().expect("alive");
+        live.halted = true;
+        live.deferred = None;
+        let ending = live.epoch;
+        let change = EpochChange {
+            chain_id: CHAIN.into(),
+            epoch: next,
+            last_height: tip.height,
+            last_hash: tip.hash(),
+            last_view: tip.view,
+            validators: self.plan[next as usize].epoch_members(),
+        };
+        self.trace_line(|| format!("n{i}: EPOCH {ending} ENDS at h{} {}; signing epoch {next}", tip.height, short(&tip.hash())));
+        if let Some(index) = self.index_in(ending, i) {
+            let signature = change.sign(index, &self.plan[ending as usize].keys[i]);
+            if Some(i) == self.sc.byzantine {
+                // First a change for another last block: each honest
+                // collector keeps this validator's first change only.
+                let mut bogus = change.clone();
+                bogus.last_hash = Hash::digest_parts(&[b"bogus epoch change", &tip.hash().0]);
+                let bogus_signature = bogus.sign(index, &self.plan[ending as usize].keys[i]);
+                self.broadcast(i, Msg::EpochVote(bogus, bogus_signature));
+            }
+            self.nodes[i].live.as_mut().expect("alive").own_vote = Some((change.clone(), signature.clone()));
+            self.on_epoch_vote(i, None, change, signature);
+        }
+        self.broadcast_epoch_vote(i);
+        self.maybe_switch(i);
+    }
+
+    fn broadcast_epoch_vote(&mut self, i: usize) {
+        if let Some((change, signature)) = self.nodes[i].live.as_ref().and_then(|l| l.own_vote.clone()) {
+            self.broadcast(i, Msg::EpochVote(change, signature));
+        }
+    }
+
+    fn on_epoch_vote(&mut self, i: usize, from: Option<usize>, change: EpochChange, signature: SignerSignature) {
+        if let Some(cert) = self.nodes[i].disk.epochs.certificate(change.epoch).cloned() {
+            if let Some(peer) = from {
+                self.send(i, peer, Msg::Epoch(cert));
+            }
+            return;
+        }
+        let node = &mut self.nodes[i];
+        let Some(live) = node.live.as_mut() else { return };
+        if let Ok(Some(cert)) = live.votes.add(node.disk.epochs.current(), CHAIN, change, signature) {
+            self.on_epoch_certificate(i, cert);
+        }
+    }
+
+    fn on_epoch_certificate(&mut self, i: usize, cert: EpochCertificate) {
+        let disk = &mut self.nodes[i].disk;
+        if disk.epochs.certificate(cert.change.epoch).is_some() || disk.epochs.push(cert.clone()).is_err() {
+            return;
+        }
+        let epoch = cert.change.epoch;
+        if let Some(live) = self.nodes[i].live.as_mut() {
+            live.votes.settle(epoch);
+        }
+        self.trace_line(|| format!("n{i}: EPOCH CERTIFICATE {epoch} after h{} ({} signers)", cert.change.last_height, cert.signatures.len()));
+        self.broadcast(i, Msg::Epoch(cert));
+        self.maybe_switch(i);
+    }
+
+    /// The driver's `maybe_switch`: the head ended an epoch and the next
+    /// one's certificate is here: the core restarts in it, on the head.
+    fn maybe_switch(&mut self, i: usize) {
+        let node = &self.nodes[i];
+        let tip = node.tip(&self.genesis);
+        let Some(live) = node.live.as_ref() else { return };
+        let Some(set) = node.disk.epochs.starting_after(tip.height) else { return };
+        if set.number <= live.epoch || set.after_hash != tip.hash() || self.changes.get(&tip.hash()) != Some(&set.number) {
+            return;
+        }
+        let number = set.number;
+        self.trace_line(|| format!("n{i}: ENTER EPOCH {number} on h{}", tip.height));
+        self.record(i, 50, &[number], Some(&tip.hash()));
+        let safety = SafetyState { epoch: number, ..SafetyState::default() };
+        self.nodes[i].disk.safety = safety.clone();
+        self.nodes[i].life += 1;
+        self.boot(i, safety, vec![]);
     }
 
     // ----- the trace ---------------------------------------------------------
@@ -948,8 +1238,16 @@ impl Sim {
             Msg::FetchRequest(h) => self.record(to, 4, &[from as u64], Some(h)),
             Msg::FetchResponse(h) => self.record(to, 5, &[from as u64, h.height, h.view], Some(&h.tx_root)),
             Msg::SyncRequest(h) => self.record(to, 6, &[from as u64, *h], None),
-            Msg::SyncResponse(b, c) => self.record(to, 7, &[from as u64, b.len() as u64, c.view], Some(&c.hash)),
+            Msg::SyncResponse(b, f, e) => {
+                let (kind, hash) = match f {
+                    Finality::Certificate(c) => (c.view, c.hash),
+                    Finality::EndOfEpoch(e) => (u64::MAX - e, Hash::ZERO),
+                };
+                self.record(to, 7, &[from as u64, b.len() as u64, kind, e.len() as u64], Some(&hash))
+            }
             Msg::Relay(item) => self.record(to, 8, &[from as u64, *item], None),
+            Msg::EpochVote(c, s) => self.record(to, 9, &[from as u64, c.epoch, c.last_height, s.signer as u64], Some(&c.last_hash)),
+            Msg::Epoch(c) => self.record(to, 14, &[from as u64, c.change.epoch, c.change.last_height], Some(&c.change.last_hash)),
         }
         self.trace_line(|| format!("n{to} <- n{from}: {}", describe_msg(msg)));
     }
@@ -975,15 +1273,15 @@ impl Sim {
                 self.record_msg(to, from, &msg);
                 self.on_message(to, from, msg);
             }
-            Ev::Local { node, epoch, event } => {
-                if self.nodes[node].epoch != epoch || !self.nodes[node].alive() {
+            Ev::Local { node, life, event } => {
+                if self.nodes[node].life != life || !self.nodes[node].alive() {
                     return;
                 }
                 self.record_local(node, &event);
                 self.feed(node, event);
             }
-            Ev::SyncTick { node, epoch } => {
-                if self.nodes[node].epoch != epoch || !self.nodes[node].alive() {
+            Ev::SyncTick { node, life } => {
+                if self.nodes[node].life != life || !self.nodes[node].alive() {
                     return;
                 }
                 let every = self.sc.sync_every.expect("sync ticks only when enabled");
@@ -991,19 +1289,23 @@ impl Sim {
                 let h = self.nodes[node].height();
                 self.record(node, 20, &[peer as u64, h], None);
                 self.send(node, peer, Msg::SyncRequest(h));
-                self.push(self.now + every, Ev::SyncTick { node, epoch });
+                if self.nodes[node].live.as_ref().is_some_and(|l| l.halted) {
+                    // The driver's `chase_epoch`: our vote again.
+                    self.broadcast_epoch_vote(node);
+                }
+                self.push(self.now + every, Ev::SyncTick { node, life });
             }
             Ev::Crash { node } => {
                 self.record(node, 30, &[], None);
                 self.trace_line(|| format!("n{node}: CRASH"));
                 self.nodes[node].live = None;
-                self.nodes[node].epoch += 1;
+                self.nodes[node].life += 1;
             }
             Ev::Restart { node, keep_bodies } => {
                 if self.nodes[node].alive() {
                     // Not crashed (overlapping plans): crash it first.
                     self.nodes[node].live = None;
-                    self.nodes[node].epoch += 1;
+                    self.nodes[node].life += 1;
                 }
                 self.record(node, 31, &[keep_bodies as u64], None);
                 self.trace_line(|| format!("n{node}: RESTART (keep bodies: {keep_bodies})"));
@@ -1051,8 +1353,8 @@ impl Sim {
                 self.add_item(node, item);
                 self.broadcast(node, Msg::Relay(item));
             }
-            Ev::BuildDeadline { node, epoch, view } => {
-                if self.nodes[node].epoch != epoch || !self.nodes[node].alive() {
+            Ev::BuildDeadline { node, life, view } => {
+                if self.nodes[node].life != life || !self.nodes[node].alive() {
                     return;
                 }
                 if self.nodes[node].live.as_ref().and_then(|l| l.deferred.as_ref()).map(|d| d.0) != Some(view) {
@@ -1138,8 +1440,34 @@ impl Sim {
         self.build(i, view, parent, picked);
     }
 
-    fn build(&mut self, i: usize, view: View, parent: Header, items: Vec<u64>) {
+    /// Rule G: the blocks between the finalized head and `parent` hold a
+    /// validator change (bodies not held count as not holding one, as in
+    /// the driver).
+    fn reconfiguring(&self, i: usize, parent: &Header) -> bool {
+        let node = &self.nodes[i];
+        let top = node.height();
+        let Some(live) = node.live.as_ref() else { return false };
+        let mut cursor = parent.clone();
+        while cursor.height > top {
+            if self.changes.contains_key(&cursor.hash()) {
+                return true;
+            }
+            match live.bodies.get(&cursor.parent).or_else(|| node.disk.bodies.get(&cursor.parent)) {
+                Some(h) => cursor = h.clone(),
+                None => return false,
+            }
+        }
+        false
+    }
+
+    fn build(&mut self, i: usize, view: View, parent: Header, mut items: Vec<u64>) {
         let payload: u64 = self.rng.random();
+        let live = self.nodes[i].live.as_ref().expect("alive");
+        let (epoch, proposer) = (live.epoch, live.index.expect("a leader is a validator"));
+        let reconfiguring = self.reconfiguring(i, &parent) && self.sc.plant != Some(Plant::NoRuleG);
+        if reconfiguring {
+            items.clear();
+        }
         let header = Header {
             chain_id: CHAIN.into(),
             height: parent.height + 1,
@@ -1147,13 +1475,26 @@ impl Sim {
             parent: parent.hash(),
             tx_root: Hash::digest_parts(&[b"payload", &payload.to_be_bytes()]),
             time_ms: self.now as i64,
-            proposer: i as u16,
-            tx_count: if self.sc.workload.is_some() { items.len() as u32 } else { self.rng.random_range(0..5) },
+            proposer,
+            tx_count: match (&self.sc.workload, reconfiguring) {
+                (Some(_), _) => items.len() as u32,
+                (None, false) => self.rng.random_range(0..5),
+                // Rule G: nothing above a change in flight.
+                (None, true) => 0,
+            },
             state_height: 0,
             state_root: Default::default(),
         };
         if self.sc.workload.is_some() {
             self.payloads.insert(header.hash(), items);
+        }
+        // The epoch's change, once its time has come, in the first block an
+        // honest leader builds outside a change in flight.
+        if !reconfiguring && Some(i) != self.sc.byzantine && self.sc.reconfigs.get(epoch as usize).is_some_and(|&at| self.now >= at) {
+            self.changes.insert(header.hash(), epoch + 1);
+            self.trace_line(|| {
+                format!("n{i}: block v{} h{} {} carries the change to epoch {}", header.view, header.height, short(&header.hash()), epoch + 1)
+            });
         }
         let node = &mut self.nodes[i];
         node.disk.bodies.insert(header.hash(), header.clone());
@@ -1164,6 +1505,9 @@ impl Sim {
 
     fn feed(&mut self, i: usize, event: Event) {
         let Some(live) = self.nodes[i].live.as_mut() else { return };
+        if live.halted {
+            return;
+        }
         let actions = live.core.handle(event);
         self.apply(i, actions);
     }
@@ -1198,26 +1542,37 @@ impl Sim {
             }
             Msg::SyncRequest(height) => {
                 let disk = &self.nodes[i].disk;
-                if disk.chain.len() as u64 > height
-                    && let Some(cert) = disk.last_finalization.clone()
-                {
-                    let blocks = disk.chain[height as usize..].to_vec();
-                    self.send(i, from, Msg::SyncResponse(blocks, cert));
+                let certs = disk.epochs.certificates().to_vec();
+                match sync_segment(disk, height) {
+                    Some((blocks, finality)) => self.send(i, from, Msg::SyncResponse(blocks, finality, certs)),
+                    None if !certs.is_empty() => self.send(i, from, Msg::SyncResponse(vec![], Finality::EndOfEpoch(0), certs)),
+                    None => {}
                 }
             }
-            Msg::SyncResponse(blocks, cert) => self.on_sync_response(i, blocks, cert),
+            Msg::SyncResponse(blocks, finality, certs) => {
+                for cert in certs {
+                    self.on_epoch_certificate(i, cert);
+                }
+                self.on_sync_response(i, blocks, finality);
+            }
             Msg::Relay(item) => self.add_item(i, item),
+            Msg::EpochVote(change, signature) => self.on_epoch_vote(i, Some(from), change, signature),
+            Msg::Epoch(cert) => self.on_epoch_certificate(i, cert),
         }
     }
 
     /// The driver's range sync: keep the blocks above our height if they link
-    /// to our tip and the last one carries a valid finalization; store them,
-    /// then tell the core.
-    fn on_sync_response(&mut self, i: usize, blocks: Vec<Header>, cert: Certificate) {
+    /// to our tip, lie in one epoch, and the last one is final (a
+    /// finalization by that epoch's set, or the certificate of the epoch
+    /// after it naming it); store them, then tell the core.
+    fn on_sync_response(&mut self, i: usize, blocks: Vec<Header>, finality: Finality) {
+        if !self.nodes[i].alive() {
+            return;
+        }
         let height = self.nodes[i].height();
         let new: Vec<Header> = blocks.into_iter().filter(|b| b.height > height).collect();
         let Some(last) = new.last().cloned() else { return };
-        let tip = self.nodes[i].disk.chain.last().map_or_else(|| self.genesis.hash(), |h| h.hash());
+        let tip = self.nodes[i].tip(&self.genesis).hash();
         let mut parent = tip;
         for (k, b) in new.iter().enumerate() {
             if b.parent != parent || b.height != height + 1 + k as u64 {
@@ -1225,15 +1580,50 @@ impl Sim {
             }
             parent = b.hash();
         }
-        if cert.hash != last.hash() || cert.verify(VoteKind::Finalize, CHAIN, &self.validators, self.quorum).is_err() {
+        let epochs = &self.nodes[i].disk.epochs;
+        let set = epochs.at_height(height + 1);
+        if epochs.get(set.number + 1).is_some_and(|next| next.after_height < last.height) {
             return;
         }
-        self.store_final(i, new, cert.clone(), Source::Sync);
-        self.feed(i, Event::Synced { header: last, finalization: cert });
+        let valid = match &finality {
+            Finality::Certificate(cert) => {
+                cert.hash == last.hash() && cert.verify(VoteKind::Finalize, &namespace(CHAIN, set.number), &set.keys, set.quorum).is_ok()
+            }
+            Finality::EndOfEpoch(e) => {
+                *e == set.number + 1
+                    && epochs.certificate(*e).is_some_and(|c| c.change.last_hash == last.hash() && c.change.last_height == last.height)
+            }
+        };
+        if !valid {
+            return;
+        }
+        let same_epoch = self.nodes[i].live.as_ref().is_some_and(|l| l.epoch == set.number && !l.halted);
+        self.store_final(i, new, finality.clone(), Source::Sync);
+        if let (Finality::Certificate(cert), true) = (finality, same_epoch) {
+            self.feed(i, Event::Synced { header: last, finalization: cert });
+        }
+        self.after_commit(i);
     }
 
-    fn store_final(&mut self, i: usize, blocks: Vec<Header>, finalization: Certificate, source: Source) {
+    /// Appends finalized blocks. Blocks above one that carries a validator
+    /// change are dropped (the epoch ended there; Rule G kept them empty).
+    fn store_final(&mut self, i: usize, mut blocks: Vec<Header>, mut finality: Finality, source: Source) {
         let now = self.now;
+        let tip = self.nodes[i].tip(&self.genesis);
+        let ended = self.changes.get(&tip.hash()).is_some_and(|&e| self.nodes[i].live.as_ref().is_some_and(|l| e > l.epoch));
+        if source != Source::Forged && ((ended && source == Source::Commit) || blocks.first().is_none_or(|b| b.parent != tip.hash())) {
+            // The old core's commits after the end of its epoch.
+            return;
+        }
+        if let Some(k) = blocks.iter().position(|b| self.changes.contains_key(&b.hash()))
+            && k + 1 < blocks.len()
+        {
+            let cut = blocks.split_off(k + 1);
+            finality = Finality::EndOfEpoch(self.changes[&blocks[k].hash()]);
+            if source == Source::Commit {
+                self.dropped.extend(cut.into_iter().map(|b| (i, b)));
+            }
+        }
         let disk = &mut self.nodes[i].disk;
         for b in &blocks {
             disk.chain.push(b.clone());
@@ -1251,8 +1641,10 @@ impl Sim {
                 disk.pending.remove(item);
             }
         }
-        disk.last_finalization = Some(finalization.clone());
-        disk.batches.push(Batch { at: now, blocks, finalization, source });
+        if let Finality::Certificate(c) = &finality {
+            disk.last_finalization = Some(c.clone());
+        }
+        disk.batches.push(Batch { at: now, blocks, finality, source });
         self.report_work(i);
         if let Some(trigger) = self.crash_all_armed.clone()
             && now >= trigger.after
@@ -1292,7 +1684,7 @@ impl Sim {
             signatures: vec![],
         });
         self.trace_line(|| format!("n{i}: FORGED commit h{}", fake.height));
-        self.store_final(i, vec![fake], cert, Source::Forged);
+        self.store_final(i, vec![fake], Finality::Certificate(cert), Source::Forged);
     }
 
     // ----- actions -----------------------------------------------------------------
@@ -1313,8 +1705,8 @@ impl Sim {
     }
 
     fn local(&mut self, node: usize, after: u64, event: Event) {
-        let epoch = self.nodes[node].epoch;
-        self.push(self.now + after, Ev::Local { node, epoch, event });
+        let life = self.nodes[node].life;
+        self.push(self.now + after, Ev::Local { node, life, event });
     }
 
     /// Sends a consensus message as node `i` (the Byzantine node by its own behaviour).
@@ -1347,37 +1739,47 @@ impl Sim {
                     Some(w) => {
                         let wait = w.build_wait;
                         self.nodes[i].live.as_mut().expect("alive").deferred = Some((view, parent));
-                        let epoch = self.nodes[i].epoch;
-                        self.push(self.now + wait, Ev::BuildDeadline { node: i, epoch, view });
+                        let life = self.nodes[i].life;
+                        self.push(self.now + wait, Ev::BuildDeadline { node: i, life, view });
                         self.try_build(i, false);
                     }
                 },
-                Action::Verify { header, parent: _ } => {
+                Action::Verify { header, parent } => {
                     // The body is checked and kept before the node votes for it.
                     self.nodes[i].disk.bodies.insert(header.hash(), header.clone());
                     let delay = self.rng.random_range(1..=15);
                     let hash = header.hash();
-                    let valid = !self.invalid_bodies.contains(&hash);
+                    let rule_g = self.sc.plant == Some(Plant::NoRuleG)
+                        || !self.reconfiguring(i, &parent)
+                        || (header.tx_count == 0 && !self.changes.contains_key(&hash));
+                    let valid = !self.invalid_bodies.contains(&hash) && rule_g;
                     self.local(i, delay, Event::Verified { hash, valid });
                 }
                 Action::ScheduleTimeout { view, kind, after_ms } => self.local(i, after_ms, Event::Timeout { view, kind }),
                 Action::Fetch { hash } => self.broadcast(i, Msg::FetchRequest(hash)),
                 Action::Commit { blocks, finalization } => {
                     self.trace_line(|| format!("n{i}: COMMIT to h{} (final v{})", blocks.last().map_or(0, |b| b.height), finalization.view));
-                    self.store_final(i, blocks, finalization, Source::Commit);
+                    self.store_final(i, blocks, Finality::Certificate(finalization), Source::Commit);
                 }
                 Action::Evidence(e) => {
                     self.trace_line(|| format!("n{i}: EVIDENCE against {}: {}", e.offender(), evidence_kind(&e)));
-                    self.evidence.push((i, self.now, e));
+                    let epoch = self.nodes[i].epoch();
+                    let offender = self.plan[epoch as usize].members.get(e.offender() as usize).copied().unwrap_or(usize::MAX);
+                    self.evidence.push(Reported { reporter: i, at: self.now, evidence: e, offender });
                 }
             }
         }
+        self.after_commit(i);
     }
 
     // ----- the Byzantine driver ---------------------------------------------------
 
+    /// A vote the Byzantine validator signs in the epoch its core runs.
     fn byz_vote(&self, i: usize, kind: VoteKind, view: View, hash: Hash) -> Vote {
-        Vote { kind, view, hash, signer: i as u16, signature: sign_vote(&self.keys[i], kind, CHAIN, view, &hash) }
+        let epoch = self.nodes[i].epoch();
+        let signer = self.index_in(epoch, i).expect("the Byzantine validator is one in every epoch");
+        let key = &self.plan[epoch as usize].keys[i];
+        Vote { kind, view, hash, signer, signature: sign_vote(key, kind, &namespace(CHAIN, epoch), view, &hash) }
     }
 
     /// The honest core's message, plus what the mock adds: a second
@@ -1392,7 +1794,7 @@ impl Sim {
             self.send_outdated(i, &m);
         }
         match m {
-            ConsensusMessage::Proposal(p) if p.header.proposer as usize == i && does(Mock::Equivocator) => {
+            ConsensusMessage::Proposal(p) if Some(p.header.proposer) == self.index_in(self.nodes[i].epoch(), i) && does(Mock::Equivocator) => {
                 let mut h2 = p.header.clone();
                 let payload: u64 = self.rng.random();
                 h2.tx_root = Hash::digest_parts(&[b"equivocation", &payload.to_be_bytes()]);
@@ -1466,9 +1868,11 @@ impl Sim {
         for (i, n) in self.nodes.iter().enumerate() {
             let _ = writeln!(
                 s,
-                "  n{i}{}: height {}, view {:?}, alive {}, restarts {}, batches {}",
+                "  n{i}{}: height {}, epoch {}{}, view {:?}, alive {}, restarts {}, batches {}",
                 if Some(i) == self.sc.byzantine { " (byzantine)" } else { "" },
                 n.height(),
+                n.epoch(),
+                if n.live.as_ref().is_some_and(|l| l.halted) { " (halted)" } else { "" },
                 n.view(),
                 n.alive(),
                 n.restarts,
@@ -1479,6 +1883,30 @@ impl Sim {
             write!(s, "  stable from {}ms, end {}ms, {} events, {} evidence", self.stable_from, self.end_time(), self.events, self.evidence.len());
         s
     }
+}
+
+/// A range-sync answer from `disk` to a node at `height`: the finalized
+/// blocks above it, up to the end of their epoch at most, ending at a block
+/// whose finality this node can show (a finalization, or the certificate of
+/// the epoch after it).
+fn sync_segment(disk: &Disk, height: u64) -> Option<(Vec<Header>, Finality)> {
+    let top = disk.chain.len() as u64;
+    if top <= height {
+        return None;
+    }
+    let set = disk.epochs.at_height(height + 1);
+    let limit = disk.epochs.get(set.number + 1).map_or(top, |next| next.after_height.min(top));
+    let (end, finality) = disk.batches.iter().rev().find_map(|b| {
+        let last = b.blocks.last()?;
+        if last.height <= height || last.height > limit {
+            return None;
+        }
+        match &b.finality {
+            Finality::Certificate(c) => Some((last.height, Finality::Certificate(c.clone()))),
+            Finality::EndOfEpoch(e) => disk.epochs.certificate(*e).map(|_| (last.height, Finality::EndOfEpoch(*e))),
+        }
+    })?;
+    Some((disk.chain[height as usize..end as usize].to_vec(), finality))
 }
 
 /// Order-insensitive actions (fetches) are sorted so that a run does not
@@ -1530,11 +1958,14 @@ pub enum Violation {
     Liveness(String),
     /// A block became final while it should not have.
     Progress(String),
+    /// A block with transactions was finalized above the last block of an
+    /// epoch, where nobody applies it.
+    RuleG(String),
 }
 
 impl Violation {
     pub fn is_safety(&self) -> bool {
-        matches!(self, Violation::Agreement(_) | Violation::Certificate(_) | Violation::HonestEquivocation(_))
+        matches!(self, Violation::Agreement(_) | Violation::Certificate(_) | Violation::HonestEquivocation(_) | Violation::RuleG(_))
     }
 }
 
@@ -1568,7 +1999,23 @@ pub fn check(sim: &Sim) -> Result<(), Violation> {
                 }
                 tip = block.clone();
             }
-            let cert = &b.finalization;
+            let epochs = &sim.nodes[i].disk.epochs;
+            let cert = match &b.finality {
+                Finality::Certificate(c) => c,
+                Finality::EndOfEpoch(e) => match epochs.certificate(*e) {
+                    Some(c) if c.change.last_hash == last.hash() && c.change.last_height == last.height => continue,
+                    _ => {
+                        return Err(Violation::Certificate(format!(
+                            "n{i} batch {k} ({:?}) ends epoch {} at h{} {} without the certificate of epoch {e} naming it",
+                            b.source,
+                            e - 1,
+                            last.height,
+                            short(&last.hash())
+                        )));
+                    }
+                },
+            };
+            let set = epochs.at_height(last.height);
             if cert.hash != last.hash() {
                 return Err(Violation::Certificate(format!(
                     "n{i} batch {k} ({:?}): finalization certifies {} not the batch's last block h{} {}",
@@ -1580,8 +2027,8 @@ pub fn check(sim: &Sim) -> Result<(), Violation> {
             }
             let key = (cert.view, cert.hash, cert.signatures.iter().map(|s| (s.signer, s.signature)).collect::<Vec<_>>());
             if cert.kind != VoteKind::Finalize || !cache.contains(&key) {
-                if let Err(e) = cert.verify(VoteKind::Finalize, CHAIN, &sim.validators, sim.quorum) {
-                    return Err(Violation::Certificate(format!("n{i} batch {k} ({:?}) to h{}: {e}", b.source, last.height)));
+                if let Err(e) = cert.verify(VoteKind::Finalize, &namespace(CHAIN, set.number), &set.keys, set.quorum) {
+                    return Err(Violation::Certificate(format!("n{i} batch {k} ({:?}) to h{} (epoch {}): {e}", b.source, last.height, set.number)));
                 }
                 cache.insert(key);
             }
@@ -1607,13 +2054,47 @@ pub fn check(sim: &Sim) -> Result<(), Violation> {
         }
     }
 
+    // Epochs: every honest node holds the same change for each epoch (two
+    // would let two sets finalize conflicting blocks).
+    for (a_pos, &a) in honest.iter().enumerate() {
+        for &b in &honest[a_pos + 1..] {
+            let (ea, eb) = (sim.nodes[a].disk.epochs.certificates(), sim.nodes[b].disk.epochs.certificates());
+            for (x, y) in ea.iter().zip(eb) {
+                if x.change != y.change {
+                    return Err(Violation::Agreement(format!(
+                        "epoch {}: n{a} holds the change after h{} {}, n{b} the change after h{} {}",
+                        x.change.epoch,
+                        x.change.last_height,
+                        short(&x.change.last_hash),
+                        y.change.last_height,
+                        short(&y.change.last_hash)
+                    )));
+                }
+            }
+        }
+    }
+
+    // Rule G: what the old set finalized above the last block of its epoch
+    // and nobody applies held nothing.
+    if let Some((i, b)) = sim.dropped.iter().find(|(i, b)| honest.contains(i) && b.tx_count > 0) {
+        return Err(Violation::RuleG(format!(
+            "n{i} dropped h{} {} with {} transactions above the end of an epoch",
+            b.height,
+            short(&b.hash()),
+            b.tx_count
+        )));
+    }
+
     // Honest validators never sign conflicting votes.
-    for (reporter, at, e) in &sim.evidence {
-        if honest.contains(&(e.offender() as usize)) {
+    for r in &sim.evidence {
+        if honest.contains(&r.offender) {
             return Err(Violation::HonestEquivocation(format!(
-                "n{reporter} at {at}ms holds evidence ({}) against honest n{}",
-                evidence_kind(e),
-                e.offender()
+                "n{} at {}ms holds evidence ({}) against honest n{} (index {})",
+                r.reporter,
+                r.at,
+                evidence_kind(&r.evidence),
+                r.offender,
+                r.evidence.offender()
             )));
         }
     }
@@ -1623,15 +2104,20 @@ pub fn check(sim: &Sim) -> Result<(), Violation> {
     let kind_ok = |e: &Evidence| sim.sc.expect.evidence_kind.is_none_or(|k| evidence_kind(e) == k);
     if sim.sc.expect.evidence_against_byzantine
         && let Some(byz) = sim.sc.byzantine
-        && !sim.evidence.iter().any(|(r, _, e)| honest.contains(r) && e.offender() as usize == byz && kind_ok(e))
+        && !sim.evidence.iter().any(|r| honest.contains(&r.reporter) && r.offender == byz && kind_ok(&r.evidence))
     {
         let kind = sim.sc.expect.evidence_kind.unwrap_or("any");
         return Err(Violation::MissingEvidence(format!("no honest node produced evidence ({kind}) against n{byz}")));
     }
     if sim.sc.expect.no_evidence
-        && let Some((r, at, e)) = sim.evidence.iter().find(|(r, _, _)| honest.contains(r))
+        && let Some(r) = sim.evidence.iter().find(|r| honest.contains(&r.reporter))
     {
-        return Err(Violation::UnexpectedEvidence(format!("n{r} at {at}ms holds evidence ({}) though no offence was made", evidence_kind(e))));
+        return Err(Violation::UnexpectedEvidence(format!(
+            "n{} at {}ms holds evidence ({}) though no offence was made",
+            r.reporter,
+            r.at,
+            evidence_kind(&r.evidence)
+        )));
     }
 
     // No finalization while too few validators run.
@@ -1664,7 +2150,14 @@ pub fn check(sim: &Sim) -> Result<(), Violation> {
         }
     }
 
-    // 3. Liveness after the last disruption.
+    // 3. Liveness after the last disruption: every change took effect, and
+    // every honest node runs the last epoch.
+    let last_epoch = sim.sc.reconfigs.len() as u64;
+    if sim.sc.expect.liveness.is_some()
+        && let Some(&i) = honest.iter().find(|&&i| sim.nodes[i].epoch() != last_epoch)
+    {
+        return Err(Violation::Liveness(format!("n{i} ended in epoch {}, not in epoch {last_epoch}", sim.nodes[i].epoch())));
+    }
     if let Some(l) = &sim.sc.expect.liveness {
         let (from, until) = (sim.stable_from, sim.stable_from + l.window);
         if sim.now < until && !sim.ended_early {
