@@ -376,4 +376,45 @@ fn a_province_joins_a_bureau_leaves_and_a_key_rotates_while_records_finalize() {
         assert_eq!(code, rust_code, "{name}'s exit code");
     }
     eprintln!("join, leave, key rotation and proofs across three epoch changes checked in {:?}", started.elapsed());
+
+    // The consensus limits change by governance, from the next epoch: a
+    // record of 1.5 KB is finalized before, and refused after the largest
+    // transaction became 1,000 bytes, naming the limit.
+    let big = |nonce: u64| {
+        let doc = json!({"note": "x".repeat(1_200)});
+        coldchain_chaincode::Transaction::sign(&c.chain_id(), nonce, json!({"type": "notarise", "document": doc}), &enterprise_key(202))
+    };
+    let nonce = std::process::id() as u64 * 1_000 + 900;
+    let (code, env) = post(&c.url(0, "/v1/tx?wait=finalized"), &serde_json::to_value(big(nonce)).unwrap());
+    assert_eq!((code, env["result"]["state"].as_str()), (200, Some("finalized")), "{env}");
+    let (beijing_gw, national_gw, beijing_admin) = (gw(&c, 0), gw(&c, 3), admin("beijing"));
+    let limits = ["--max-tx-bytes", "1000", "--max-block-txs", "500", "--max-block-bytes", "1000000", "--max-clock-drift-ms", "5000"];
+    let mut args = vec!["governance", "propose", "--gateway", &beijing_gw, "--key", &beijing_admin, "--change", "set_consensus_params"];
+    args.extend(limits);
+    cli(&args);
+    let digest = pending_digest(&national_gw);
+    cli(&["governance", "approve", "--gateway", &national_gw, "--key", &admin("national"), &digest]);
+    cli(&["governance", "approve", "--gateway", &gw(&c, shandong), "--key", &sd.join("admin.key").to_string_lossy(), &digest]);
+    wait_epoch(&c, &[0, 1, 3, shandong], 4, 4);
+    let (_, epochs) = get(&c.url(0, "/v1/epochs"));
+    let last = &epochs["result"][4];
+    assert_eq!(
+        (last["epoch"].as_u64(), last["limits"]["max_tx_bytes"].as_u64(), last["limits"]["max_block_txs"].as_u64()),
+        (Some(4), Some(1_000), Some(500)),
+        "{epochs}"
+    );
+    assert_eq!(
+        epochs["result"][3]["limits"]["max_tx_bytes"].as_u64(),
+        Some(coldchain_chaincode::transaction::MAX_TX_BYTES as u64),
+        "epoch 3 kept genesis's"
+    );
+    for via in [0, shandong] {
+        let (code, env) = post(&c.url(via, "/v1/tx"), &serde_json::to_value(big(nonce + 1 + via as u64)).unwrap());
+        assert_eq!(code, 422, "node {via}: {env}");
+        let said = env.to_string();
+        assert!(said.contains("the limit is 1000"), "node {via} names the new limit: {said}");
+    }
+    let top = record_with_proof(&c, 3, "epoch 4, small", &dir.join("proof-epoch-4.json"));
+    c.wait_height(&[0, 1, 3, shandong], top, LONG);
+    c.assert_same_chain(&[0, 1, 3, shandong], top);
 }

@@ -384,11 +384,13 @@ enum GovernanceAction {
         /// Your bureau's admin key.
         #[arg(long)]
         key: PathBuf,
-        /// The change: rotate_admin_key, add_validator, remove_validator or rotate_validator_key.
-        #[arg(long, default_value = "rotate_admin_key", value_parser = ["rotate_admin_key", "add_validator", "remove_validator", "rotate_validator_key"])]
+        /// The change: rotate_admin_key, add_validator, remove_validator,
+        /// rotate_validator_key or set_consensus_params.
+        #[arg(long, default_value = "rotate_admin_key", value_parser = ["rotate_admin_key", "add_validator", "remove_validator", "rotate_validator_key", "set_consensus_params"])]
         change: String,
-        /// The bureau the change is about (e.g. 110000; the new one's for add_validator).
-        #[arg(long)]
+        /// The bureau the change is about (e.g. 110000; the new one's for
+        /// add_validator); none for set_consensus_params.
+        #[arg(long, default_value = "")]
         province: String,
         /// The new bureau's name (add_validator), e.g. shandong.
         #[arg(long)]
@@ -399,6 +401,18 @@ enum GovernanceAction {
         /// The new admin public key, 64 hex, as `coldchain keygen` prints it (rotate_admin_key, add_validator).
         #[arg(long)]
         admin_key: Option<String>,
+        /// set_consensus_params: the largest transaction, canonical bytes.
+        #[arg(long)]
+        max_tx_bytes: Option<u64>,
+        /// set_consensus_params: most transactions in a block.
+        #[arg(long)]
+        max_block_txs: Option<u64>,
+        /// set_consensus_params: most transaction bytes in a block.
+        #[arg(long)]
+        max_block_bytes: Option<u64>,
+        /// set_consensus_params: how far ahead of a validator's clock a block's time may be, ms.
+        #[arg(long)]
+        max_clock_drift_ms: Option<u64>,
     },
     /// Approve a pending change by its digest (`status` lists them): your
     /// bureau signs the same change; the approval that makes the quorum
@@ -732,6 +746,7 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                             "rotate_validator_key" => {
                                 format!("rotate_validator_key {province} → {}", c["validator_key"].as_str().unwrap_or_default())
                             }
+                            "set_consensus_params" => format!("set_consensus_params → {}", c["consensus"]),
                             other => format!("{other} {province} → {}", c["admin_key"].as_str().unwrap_or_default()),
                         };
                         let epoch = c["epoch"].as_u64().map(|e| format!("; started epoch {e}")).unwrap_or_default();
@@ -740,8 +755,24 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                     }
                     return Ok(std::process::ExitCode::SUCCESS);
                 }
-                GovernanceAction::Propose { gateway, key, change, province, name, validator_key, admin_key } => {
-                    let record = governance_record(&change, &province, name.as_deref(), validator_key.as_deref(), admin_key.as_deref())?;
+                GovernanceAction::Propose {
+                    gateway,
+                    key,
+                    change,
+                    province,
+                    name,
+                    validator_key,
+                    admin_key,
+                    max_tx_bytes,
+                    max_block_txs,
+                    max_block_bytes,
+                    max_clock_drift_ms,
+                } => {
+                    let limits = serde_json::json!({
+                        "max_tx_bytes": max_tx_bytes, "max_block_txs": max_block_txs,
+                        "max_block_bytes": max_block_bytes, "max_clock_drift_ms": max_clock_drift_ms,
+                    });
+                    let record = governance_record(&change, &province, name.as_deref(), validator_key.as_deref(), admin_key.as_deref(), &limits)?;
                     (gateway, key, record)
                 }
                 GovernanceAction::Approve { gateway, key, digest } => {
@@ -758,6 +789,7 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                         c["name"].as_str(),
                         c["validator_key"].as_str(),
                         c["admin_key"].as_str(),
+                        &c["consensus"],
                     )?;
                     (gateway, key, record)
                 }
@@ -945,8 +977,26 @@ fn governance_record(
     name: Option<&str>,
     validator_key: Option<&str>,
     admin_key: Option<&str>,
+    limits: &serde_json::Value,
 ) -> anyhow::Result<serde_json::Value> {
     let needs = |value: Option<&str>, flag: &str| value.map(str::to_string).ok_or_else(|| anyhow::anyhow!("a {change} change needs --{flag}"));
+    if change == "set_consensus_params" {
+        // All four limits, under the record's names (`/v1/governance` lists them snake_case).
+        let mut params = serde_json::Map::new();
+        for (field, name) in [
+            ("maxTxBytes", "max_tx_bytes"),
+            ("maxBlockTxs", "max_block_txs"),
+            ("maxBlockBytes", "max_block_bytes"),
+            ("maxClockDriftMs", "max_clock_drift_ms"),
+        ] {
+            let value = limits[name].as_u64().ok_or_else(|| anyhow::anyhow!("a set_consensus_params change needs --{}", name.replace('_', "-")))?;
+            params.insert(field.into(), value.into());
+        }
+        return Ok(serde_json::json!({"type": "governance", "change": change, "params": params}));
+    }
+    if province.is_empty() {
+        anyhow::bail!("a {change} change needs --province");
+    }
     let mut record = serde_json::json!({"type": "governance", "change": change, "province": province});
     match change {
         "rotate_admin_key" => record["adminKey"] = needs(admin_key, "admin-key")?.into(),

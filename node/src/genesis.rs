@@ -128,6 +128,21 @@ impl ConsensusParams {
     pub fn max_payload_bytes(&self) -> usize {
         self.max_message_bytes() / 2
     }
+
+    /// The limits of an epoch whose state holds `limits` (what governance
+    /// set; `None`: these, genesis's). The message limit is the transport's
+    /// and stays genesis's, so no block is larger than half of it, whatever
+    /// governance set: every validator caps alike, from the same genesis.
+    pub fn in_epoch(&self, limits: Option<&coldchain_chaincode::state::ledger::ConsensusLimits>) -> ConsensusParams {
+        let Some(l) = limits else { return self.clone() };
+        ConsensusParams {
+            max_tx_bytes: l.max_tx_bytes,
+            max_block_txs: l.max_block_txs,
+            max_block_bytes: l.max_block_bytes.min(self.max_message_bytes / 2),
+            max_message_bytes: self.max_message_bytes,
+            max_clock_drift_ms: l.max_clock_drift_ms,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -17,10 +17,12 @@
 //! - `remove_validator`: a bureau leaves; its entry stays (what it signed
 //!   stays its own) but its keys sign nothing after.
 //! - `rotate_validator_key`: a bureau's consensus key replaced.
+//! - `set_consensus_params`: the consensus limits (largest transaction,
+//!   transactions and bytes a block, clock drift) every validator enforces.
 //!
-//! A validator change that takes effect at height h starts the next epoch
-//! (`Ledger::epochs`): the validator set from block h + 1, which the node's
-//! consensus switches to. A key once used, by a bureau or an enterprise, is
+//! A validator or consensus change that takes effect at height h starts the
+//! next epoch (`Ledger::epochs`): the validator set and limits from block
+//! h + 1, which the node's consensus switches to. A key once used, by a bureau or an enterprise, is
 //! never used again by another or after it was retired.
 
 use super::Cx;
@@ -28,10 +30,13 @@ use crate::canonical;
 use crate::fields::{Fields, Result};
 use crate::hash::Hash;
 use crate::record::RecordError;
-use crate::state::ledger::{Bureau, Epoch, FormerAdminKey, FormerValidatorKey, GovernanceApproval, GovernanceChange, Ledger};
+use crate::state::ledger::{Bureau, ConsensusLimits, Epoch, FormerAdminKey, FormerValidatorKey, GovernanceApproval, GovernanceChange, Ledger};
 
 /// The changes a `governance` record may carry.
-pub const CHANGES: &[&str] = &["rotate_admin_key", "add_validator", "remove_validator", "rotate_validator_key"];
+pub const CHANGES: &[&str] = &["rotate_admin_key", "add_validator", "remove_validator", "rotate_validator_key", "set_consensus_params"];
+
+/// The longest clock drift a consortium may allow: an hour.
+const MAX_CLOCK_DRIFT_MS: u64 = 3_600_000;
 
 /// A public key of the record and its field path.
 type KeyField = ([u8; 32], String);
@@ -47,6 +52,8 @@ pub struct GovernanceRecord {
     pub validator_key: Option<KeyField>,
     /// The new bureau's name (`add_validator`).
     pub name: Option<(String, String)>,
+    /// The new limits (`set_consensus_params`).
+    pub consensus: Option<ConsensusLimits>,
 }
 
 impl GovernanceRecord {
@@ -55,8 +62,14 @@ impl GovernanceRecord {
         if !CHANGES.contains(&change.as_str()) {
             return Err(RecordError::new(c_path, format!("\"{change}\" is not a change this chain carries out; one of {}", CHANGES.join(", "))));
         }
+        if change == "set_consensus_params" {
+            let consensus = parse_limits(f.req_object("params", &[])?)?;
+            f.finish("change, params")?;
+            let province = (String::new(), f.at("province"));
+            return Ok(GovernanceRecord { change, province, admin_key: None, validator_key: None, name: None, consensus: Some(consensus) });
+        }
         let province = f.req_str_at("province", &[], 6)?;
-        let mut r = GovernanceRecord { change, province, admin_key: None, validator_key: None, name: None };
+        let mut r = GovernanceRecord { change, province, admin_key: None, validator_key: None, name: None, consensus: None };
         match r.change.as_str() {
             "rotate_admin_key" => {
                 r.admin_key = Some(super::public_key(f, "adminKey")?);
@@ -94,11 +107,18 @@ impl GovernanceRecord {
         if let Some((key, _)) = &self.admin_key {
             v["adminKey"] = hex::encode(key).into();
         }
+        if let Some(c) = &self.consensus {
+            v["params"] = serde_json::json!({
+                "maxTxBytes": c.max_tx_bytes, "maxBlockTxs": c.max_block_txs,
+                "maxBlockBytes": c.max_block_bytes, "maxClockDriftMs": c.max_clock_drift_ms,
+            });
+        }
         Hash::digest(&canonical::to_bytes(&v).unwrap_or_default())
     }
 
-    /// Whether the change alters the validator set (and so starts an epoch).
-    pub fn is_validator_change(&self) -> bool {
+    /// Whether the change alters the validator set or the consensus limits
+    /// (and so starts an epoch).
+    pub fn starts_epoch(&self) -> bool {
         self.change != "rotate_admin_key"
     }
 
@@ -115,7 +135,9 @@ impl GovernanceRecord {
         }
         let (province, p_path) = (&self.province.0, &self.province.1);
         let bureau = l.bureaus().get(province);
-        if self.change == "add_validator" {
+        if self.change == "set_consensus_params" {
+            // About no bureau: the limits were checked when parsed.
+        } else if self.change == "add_validator" {
             if province.len() != 6 || !province.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(RecordError::new(p_path, format!("\"{province}\" is not a GB/T 2260 code of six digits (e.g. 370000)")));
             }
@@ -183,6 +205,7 @@ impl GovernanceRecord {
             name: self.name.as_ref().map(|n| n.0.clone()),
             validator_key: self.validator_key.as_ref().map(|k| k.0),
             epoch: None,
+            consensus: self.consensus.clone(),
         });
         change.approvals.push(GovernanceApproval { province: signer, tx: cx.tx, height: cx.block.height });
         // Approvals of bureaus that left since count no more.
@@ -232,14 +255,35 @@ impl GovernanceRecord {
                 bureau.validator_key = change.validator_key.unwrap_or(bureau.validator_key);
                 l.put_bureau(bureau);
             }
+            ("set_consensus_params", _) => {}
             // `validate` proved the bureau exists (or, to add one, does not).
             _ => return,
         }
-        if self.is_validator_change() {
+        if self.starts_epoch() {
             change.epoch = Some(epoch);
-            l.put_epoch(&Epoch { number: epoch, after_height: height, validators: l.validators(), change: digest });
+            let consensus = self.consensus.clone().or_else(|| l.consensus_limits());
+            l.put_epoch(&Epoch { number: epoch, after_height: height, validators: l.validators(), change: digest, consensus });
         }
     }
+}
+
+/// `params` of `set_consensus_params`: all four limits, each within what a
+/// node can carry out.
+fn parse_limits(mut p: Fields) -> Result<ConsensusLimits> {
+    let mut number = |name: &str, min: u64, max: u64, rule: &str| -> Result<u64> {
+        let path = p.at(name);
+        let (n, path) = p.opt_count(name, &[])?.ok_or_else(|| RecordError::new(&path, "is required"))?;
+        if n < min || n > max {
+            return Err(RecordError::new(path, format!("must be {min} to {max}: {rule}")));
+        }
+        Ok(n)
+    };
+    let max_tx_bytes = number("maxTxBytes", 1, crate::transaction::MAX_TX_BYTES as u64, "the largest transaction, in canonical bytes")?;
+    let max_block_txs = number("maxBlockTxs", 1, u32::MAX as u64, "transactions in one block")? as u32;
+    let max_block_bytes = number("maxBlockBytes", max_tx_bytes, u64::MAX >> 1, "canonical transaction bytes in one block, at least maxTxBytes")?;
+    let max_clock_drift_ms = number("maxClockDriftMs", 1, MAX_CLOCK_DRIFT_MS, "how far ahead of a validator's clock a block's time may be")?;
+    p.finish("maxTxBytes, maxBlockTxs, maxBlockBytes, maxClockDriftMs")?;
+    Ok(ConsensusLimits { max_tx_bytes, max_block_txs, max_block_bytes, max_clock_drift_ms })
 }
 
 /// A key for a bureau must be no key in use or ever used: no bureau's admin
@@ -564,6 +608,51 @@ mod tests {
         assert!(r.contains("of epoch 1) is already on chain"), "{r}");
     }
 
+    /// Issue 19: the consensus limits change by a quorum of bureaus and start
+    /// an epoch with the same validators; later epochs keep them; a limit a
+    /// node cannot carry out is refused by its field.
+    #[test]
+    fn consensus_limits_change_by_quorum_and_start_an_epoch() {
+        let mut chain = Chain::new();
+        let params = |tx: u64, block_bytes: u64| {
+            json!({"type": "governance", "change": "set_consensus_params",
+                   "params": {"maxTxBytes": tx, "maxBlockTxs": 500, "maxBlockBytes": block_bytes, "maxClockDriftMs": 2000}})
+        };
+        for (record, field, rule) in [
+            (params(0, 1_000), "record.params.maxTxBytes", "must be 1 to "),
+            (params(2_000, 1_000), "record.params.maxBlockBytes", "must be 2000 to "),
+            (
+                json!({"type": "governance", "change": "set_consensus_params", "params": {"maxTxBytes": 10}}),
+                "record.params.maxBlockTxs",
+                "is required",
+            ),
+            (
+                json!({"type": "governance", "change": "set_consensus_params", "province": "110000", "params": {}}),
+                "record.params.maxTxBytes",
+                "is required",
+            ),
+        ] {
+            let (f, r) = rejected(&chain.submit(&admin_key("beijing"), record));
+            assert_eq!(f, field, "{r}");
+            assert!(r.starts_with(rule), "{f}: {r}");
+        }
+        let change = params(4_096, 1 << 20);
+        approve(&mut chain, &change, &["beijing", "tianjin"]);
+        assert_eq!(chain.state.ledger().consensus_limits(), None, "two of four change nothing");
+        approve(&mut chain, &change, &["hebei"]);
+        let l = chain.state.ledger();
+        let epoch = l.current_epoch().expect("the change started epoch 1");
+        assert_eq!((epoch.number, epoch.after_height, provinces(&epoch).len()), (1, chain.ctx().height, 4), "same four validators");
+        let limits = l.consensus_limits().expect("in force");
+        assert_eq!((limits.max_tx_bytes, limits.max_block_txs, limits.max_block_bytes, limits.max_clock_drift_ms), (4_096, 500, 1 << 20, 2_000));
+        assert_eq!(l.governance_changes()[0].1.epoch, Some(1));
+        // A validator change later keeps the limits.
+        approve(&mut chain, &rotate_validator("120000", &key("tianjin-validator-2")), &["beijing", "hebei", "national"]);
+        let l = chain.state.ledger();
+        assert_eq!(l.epoch_number(), 2);
+        assert_eq!(l.consensus_limits(), Some(limits));
+    }
+
     /// Existing chains keep their state: a `rotate_admin_key` change and a
     /// genesis bureau are stored in the very bytes they were before epochs.
     #[test]
@@ -598,6 +687,7 @@ mod tests {
             name: None,
             validator_key: None,
             epoch: None,
+            consensus: None,
         };
         let before = Before {
             change: "rotate_admin_key".into(),

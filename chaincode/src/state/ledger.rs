@@ -738,9 +738,12 @@ pub struct GovernanceChange {
     /// The new validator key (`add_validator`, `rotate_validator_key`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validator_key: Option<[u8; 32]>,
-    /// The epoch it started, once in effect (validator changes only).
+    /// The epoch it started, once in effect (validator and consensus changes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub epoch: Option<u64>,
+    /// The consensus limits it sets (`set_consensus_params`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consensus: Option<ConsensusLimits>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -793,6 +796,22 @@ pub struct Epoch {
     pub validators: Vec<EpochValidator>,
     /// The governance change (its digest) that started it.
     pub change: Hash,
+    /// The consensus limits of this epoch, once a `set_consensus_params`
+    /// change set them (carried into every later epoch); none: genesis's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consensus: Option<ConsensusLimits>,
+}
+
+/// Consensus limits a `set_consensus_params` change sets, from the next
+/// epoch (docs/PROTOCOL.md, "Limits"). The transport's message limit
+/// (`max_message_bytes`) is genesis's for the chain's life; a node builds
+/// no block above half of it whatever `max_block_bytes` says.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsensusLimits {
+    pub max_tx_bytes: u64,
+    pub max_block_txs: u32,
+    pub max_block_bytes: u64,
+    pub max_clock_drift_ms: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -1177,6 +1196,12 @@ impl Ledger {
 
     pub fn epoch(&self, number: u64) -> Option<Epoch> {
         self.kv.get(&EPOCHS, &number)
+    }
+
+    /// The consensus limits governance set for the current epoch; `None`:
+    /// genesis's.
+    pub fn consensus_limits(&self) -> Option<ConsensusLimits> {
+        self.current_epoch().and_then(|e| e.consensus)
     }
 
     pub fn put_epoch(&mut self, e: &Epoch) {

@@ -7,6 +7,7 @@
 use super::Gateway;
 use super::envelope::{ApiError, ok};
 use crate::consensus::epoch::{EpochCertificate, EpochMember};
+use crate::genesis::ConsensusParams;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -28,6 +29,12 @@ pub struct EpochView {
     #[schema(value_type = Vec<Object>)]
     pub validators: Vec<EpochMember>,
     pub quorum: usize,
+    /// Its consensus limits (docs/PROTOCOL.md, "Limits"): genesis's, or
+    /// what a `set_consensus_params` change set; absent while this node's
+    /// state has not reached the epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, value_type = Object)]
+    pub limits: Option<ConsensusParams>,
     /// The certificate that started it: the change, signed by a quorum of
     /// the epoch before (absent for epoch 0).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -48,15 +55,30 @@ pub struct EpochView {
 )]
 pub async fn list_epochs(State(gw): State<Gateway>) -> Result<Response, ApiError> {
     let epochs = gw.services.epochs.read().map_err(ApiError::internal)?.clone();
+    let genesis = &gw.services.genesis.consensus;
+    let limits: Vec<Option<ConsensusParams>> = {
+        let state = gw.services.state.read().map_err(ApiError::internal)?;
+        let ledger = state.ledger();
+        epochs
+            .sets()
+            .iter()
+            .map(|set| match set.number {
+                0 => Some(genesis.clone()),
+                n => ledger.epoch(n).map(|e| genesis.in_epoch(e.consensus.as_ref())),
+            })
+            .collect()
+    };
     let list: Vec<EpochView> = epochs
         .sets()
         .iter()
-        .map(|set| EpochView {
+        .zip(limits)
+        .map(|(set, limits)| EpochView {
             epoch: set.number,
             after_height: set.after_height,
             after_hash: set.after_hash,
             validators: set.members.clone(),
             quorum: set.quorum,
+            limits,
             certificate: epochs.certificate(set.number).cloned(),
         })
         .collect();

@@ -7,7 +7,7 @@ use super::envelope::{ApiError, ok};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use coldchain_chaincode::state::ledger::GovernanceChange;
+use coldchain_chaincode::state::ledger::{ConsensusLimits, GovernanceChange};
 use coldchain_chaincode::{Hash, TxId};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -17,10 +17,16 @@ use utoipa::ToSchema;
 pub struct GovernanceView {
     /// SHA-256 of the change's canonical content: what every approval signs.
     pub digest: Hash,
-    /// `rotate_admin_key`, `add_validator`, `remove_validator` or `rotate_validator_key`.
+    /// `rotate_admin_key`, `add_validator`, `remove_validator`,
+    /// `rotate_validator_key` or `set_consensus_params`.
     pub change: String,
-    /// The bureau the change is about.
+    /// The bureau the change is about (empty for `set_consensus_params`).
     pub province: String,
+    /// The consensus limits it sets (`set_consensus_params`): `max_tx_bytes`,
+    /// `max_block_txs`, `max_block_bytes`, `max_clock_drift_ms`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, value_type = Object)]
+    pub consensus: Option<ConsensusLimits>,
     /// The new admin key, 64 hex (`rotate_admin_key`, `add_validator`).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
@@ -47,7 +53,7 @@ pub struct GovernanceView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub previous_key: Option<String>,
-    /// The epoch a validator change started, once in effect.
+    /// The epoch a validator or consensus change started, once in effect.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub epoch: Option<u64>,
@@ -66,6 +72,7 @@ impl GovernanceView {
             digest,
             change: c.change,
             province: c.province,
+            consensus: c.consensus,
             admin_key: c.admin_key.map(hex::encode),
             name: c.name,
             validator_key: c.validator_key.map(hex::encode),
@@ -84,7 +91,7 @@ impl GovernanceView {
     path = "/v1/governance",
     tags = ["bureaus", "auditors"],
     summary = "Changes to the consortium",
-    description = "Every `governance` change on chain (docs/RECORDS.md): a bureau's admin key rotated, a bureau added or removed, a validator key rotated, by a quorum of bureaus; a validator change starts an epoch. Each with its approvals (the first is the proposal), the quorum it needs, and, once in effect, the height it took effect at and the key it retired. Pending changes are listed too, so a bureau sees what waits for its approval.",
+    description = "Every `governance` change on chain (docs/RECORDS.md): a bureau's admin key rotated, a bureau added or removed, a validator key rotated, the consensus limits set, by a quorum of bureaus; a validator or consensus change starts an epoch. Each with its approvals (the first is the proposal), the quorum it needs, and, once in effect, the height it took effect at and the key it retired. Pending changes are listed too, so a bureau sees what waits for its approval.",
     responses(
         (status = 200, description = "The changes, in digest order.", body = super::openapi::GovernanceEnvelope),
         (status = 500, response = super::openapi::Internal),

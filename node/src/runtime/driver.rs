@@ -11,7 +11,7 @@ use crate::block::{Block, Header, merkle_root};
 use crate::config::{ConsensusConfig, SnapshotConfig};
 use crate::consensus::epoch::Epochs;
 use crate::consensus::{Action, Certificate, ConsensusMessage, Core, Event, TimeoutKind, View};
-use crate::genesis::ValidatorIndex;
+use crate::genesis::{ConsensusParams, ValidatorIndex};
 use crate::mempool::Mempool;
 use crate::storage::{ChainStore, Finality, SafetyFile, SnapshotFiles, StoredBlock};
 use crate::sync::verify_segment;
@@ -139,6 +139,9 @@ pub struct Driver {
     /// This validator's signature on the change that ends its epoch.
     own_epoch_vote: Option<(crate::consensus::epoch::EpochChange, crate::consensus::SignerSignature)>,
     epoch_votes: epochs::EpochVotes,
+    /// The consensus limits of the epoch the core runs: genesis's, or what
+    /// governance set (`set_consensus_params`).
+    params: ConsensusParams,
 }
 
 /// Body-log compaction is tried at most this often (after commits only: an
@@ -160,6 +163,8 @@ impl Driver {
         }
         let genesis_root = coldchain_chaincode::State::with_genesis(parts.services.genesis.chaincode_genesis()).root();
         let bodies = parts.proposals.into_iter().filter(|b| b.header.height > parts.last_finalized.height).map(|b| (b.header.hash(), b)).collect();
+        let limits = parts.state.read().unwrap_or_else(PoisonError::into_inner).ledger().consensus_limits();
+        let params = parts.services.genesis.consensus.in_epoch(limits.as_ref());
         Ok(Driver {
             core: parts.core,
             net: parts.services.network.clone(),
@@ -200,6 +205,7 @@ impl Driver {
             me: parts.me,
             own_epoch_vote: None,
             epoch_votes: epochs::EpochVotes::default(),
+            params,
         })
     }
 
@@ -400,11 +406,8 @@ impl Driver {
             Some(_) if self.reconfiguring(&parent) => Vec::new(),
             Some(exclude) => {
                 let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
-                let mut picked = self.mempool.batch(
-                    self.consensus.max_block_txs.min(self.services.genesis.consensus.max_block_txs as usize),
-                    self.services.genesis.consensus.max_block_bytes(),
-                    &exclude,
-                );
+                let mut picked =
+                    self.mempool.batch(self.consensus.max_block_txs.min(self.params.max_block_txs as usize), self.params.max_block_bytes(), &exclude);
                 picked.retain(|(id, _)| !state.contains(id));
                 picked
             }
@@ -528,7 +531,7 @@ impl Driver {
             return;
         }
         let chain_id = self.services.genesis.chain_id.clone();
-        let limits = self.services.genesis.consensus.clone();
+        let limits = self.params.clone();
         let signatures = self.services.signatures;
         let tx = self.internal_tx.clone();
         let now = self.services.clock.now_ms();
@@ -618,7 +621,7 @@ impl Driver {
                 }
                 // Only a validator change can end the epoch: the state is
                 // asked only after one.
-                epoch_ended = block.txs.iter().any(epochs::changes_validators) && state.ledger().epoch_number() > self.state_epoch_number;
+                epoch_ended = block.txs.iter().any(epochs::starts_epoch) && state.ledger().epoch_number() > self.state_epoch_number;
                 with_receipts.push((block, receipts));
                 roots.push(state.root());
             }

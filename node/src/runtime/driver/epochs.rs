@@ -26,11 +26,19 @@ use libp2p::PeerId;
 use std::sync::PoisonError;
 use std::time::Duration;
 
-/// Whether a transaction changes the validator set if it takes effect.
-pub(super) fn changes_validators(tx: &Transaction) -> bool {
+/// Whether a transaction starts an epoch if it takes effect: it changes the
+/// validator set or the consensus limits.
+pub(super) fn starts_epoch(tx: &Transaction) -> bool {
     let text = tx.record.as_str();
     text.contains("\"type\":\"governance\"")
-        && ["\"change\":\"add_validator\"", "\"change\":\"remove_validator\"", "\"change\":\"rotate_validator_key\""].iter().any(|c| text.contains(c))
+        && [
+            "\"change\":\"add_validator\"",
+            "\"change\":\"remove_validator\"",
+            "\"change\":\"rotate_validator_key\"",
+            "\"change\":\"set_consensus_params\"",
+        ]
+        .iter()
+        .any(|c| text.contains(c))
 }
 
 impl Driver {
@@ -57,7 +65,7 @@ impl Driver {
         let mut cursor = parent.clone();
         while cursor.height > self.last_finalized.height {
             let Some(body) = self.bodies.get(&cursor.hash()) else { return false };
-            if body.txs.iter().any(changes_validators) {
+            if body.txs.iter().any(starts_epoch) {
                 return true;
             }
             match self.bodies.get(&body.header.parent) {
@@ -203,6 +211,10 @@ impl Driver {
         );
         self.core = Core::new(cfg, safety, self.last_finalized.clone(), None, Vec::new());
         self.core_epoch = set.number;
+        // The limits of the new epoch: the state at its base sets them.
+        let limits = self.state.read().unwrap_or_else(PoisonError::into_inner).ledger().consensus_limits();
+        self.params = self.services.genesis.consensus.in_epoch(limits.as_ref());
+        tracing::info!(params = ?self.params, "consensus limits of epoch {}", set.number);
         self.me = me;
         self.own_epoch_vote = None;
         self.bodies.clear();

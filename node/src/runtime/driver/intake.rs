@@ -19,7 +19,7 @@ impl Driver {
         let fresh: Vec<(TxId, Transaction)> = txs
             .iter()
             .filter(|tx| {
-                let ok = tx.check_envelope(&genesis.chain_id, genesis.consensus.max_tx_bytes()).is_ok();
+                let ok = tx.check_envelope(&genesis.chain_id, self.params.max_tx_bytes()).is_ok();
                 refused += u64::from(!ok);
                 ok
             })
@@ -92,7 +92,7 @@ impl Driver {
             // The rules a peer's relay and a proposal are held to, for every
             // local path (gateway, app ids, national reports, access logs).
             let genesis = &self.services.genesis;
-            if let Err(e) = tx.check_envelope(&genesis.chain_id, genesis.consensus.max_tx_bytes()) {
+            if let Err(e) = tx.check_envelope(&genesis.chain_id, self.params.max_tx_bytes()) {
                 outcomes.push(SubmitOutcome::Rejected { field: e.field, rule: e.rule });
                 continue;
             }
@@ -148,7 +148,7 @@ impl Driver {
             .collect();
         let envelope = fresh
             .iter()
-            .find_map(|(i, (_, tx))| tx.check_envelope(&genesis.chain_id, genesis.consensus.max_tx_bytes()).err().map(|e| (*i, e.field, e.rule)));
+            .find_map(|(i, (_, tx))| tx.check_envelope(&genesis.chain_id, self.params.max_tx_bytes()).err().map(|e| (*i, e.field, e.rule)));
         let ctx = BlockContext { height: self.last_finalized.height + 1, time_ms: self.services.clock.now_ms() };
         let (at, field, rule) = envelope.or_else(|| {
             let sequence: Vec<(TxId, &Transaction)> = fresh.iter().map(|(_, t)| *t).collect();
