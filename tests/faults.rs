@@ -3,7 +3,11 @@
 //! image, under a steady load of signed records through all four gateways,
 //! while faults are injected: the leader killed with SIGKILL every 10 s,
 //! a node paused, a node isolated, a 2/2 split, all four killed, a rolling
-//! restart, a clock 20 s ahead and behind.
+//! restart, a clock 20 s ahead and behind, and a reconfiguration: Hebei's
+//! validator key rotated by governance (issue 19) while Tianjin is killed
+//! between the approvals and restarted only once the change took effect
+//! (it catches up across the epoch boundary); Hebei's node refuses to start
+//! on its retired key, then votes in epoch 1 on its new one.
 //!
 //! Every request's outcome is logged: acknowledged (200), refused (4xx) or
 //! unknown (5xx, timeout, no connection). After each scenario the checker
@@ -12,7 +16,11 @@
 //! finalized; two nodes holding different blocks at a height; a certificate
 //! that does not verify against genesis or a block that does not link to its
 //! parent; a node's height going backwards; finalization not resuming within
-//! 15 s of the heal. Each scenario prints its figures; the table at the end
+//! 15 s of the heal. Certificates are checked epoch by epoch: each epoch
+//! certificate a node lists (`GET /v1/epochs`) is verified from genesis's
+//! validators ([`Epochs::push`]), a block above an epoch's start must carry
+//! a finalization of that epoch's set under its namespace, and the last
+//! block of an epoch may instead be named by the next epoch's certificate. Each scenario prints its figures; the table at the end
 //! is written to `target/faults-report.md` (docs/FAULTS.md keeps the last).
 //!
 //! Needs a Docker engine, docker-compose (or `docker compose`) and the image
@@ -24,17 +32,22 @@
 //! ```
 //!
 //! `COLDCHAIN_FAULT_SCALE=5` multiplies every fault's duration (by hand).
+//! `COLDCHAIN_FAULTS_ONLY=<text>` runs only the scenarios whose name
+//! contains it (while developing one; e.g. `COLDCHAIN_FAULTS_ONLY=rotate`).
 
 mod common;
 
 use coldchain_chaincode::Transaction;
 use coldchain_node::block::Header;
 use coldchain_node::consensus::Certificate;
+use coldchain_node::consensus::epoch::{EpochCertificate, Epochs};
 use coldchain_node::crypto::VoteKind;
 use coldchain_node::genesis::Genesis;
-use common::{BIN, enterprise_key, record};
+use common::{BIN, enterprise_key, record, run_cli, wait_for};
 use serde_json::Value;
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -82,6 +95,8 @@ struct Consortium {
     ports: [u16; 4],
     subnet: String,
     genesis: Genesis,
+    /// $COLDCHAIN_NET: what the containers mount, and the admin keys.
+    net: PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -126,6 +141,7 @@ impl Consortium {
             ports,
             subnet,
             genesis,
+            net,
             _dir: dir,
         };
         c.compose(&["up", "-d"]).unwrap();
@@ -165,6 +181,26 @@ impl Consortium {
 
     fn start(&self, i: usize) {
         docker(&["start", &self.container(i)]).unwrap();
+    }
+
+    /// SIGTERM, then the container stays stopped (also out of a restart loop).
+    fn stop(&self, i: usize) {
+        docker(&["stop", "-t", "10", &self.container(i)]).unwrap();
+    }
+
+    fn restart(&self, i: usize) {
+        docker(&["restart", "-t", "10", &self.container(i)]).unwrap();
+    }
+
+    /// The gateway's base URL, as the CLI's `--gateway` takes it.
+    fn gateway(&self, i: usize) -> String {
+        format!("http://127.0.0.1:{}", self.ports[i])
+    }
+
+    /// Everything validator i's container has logged, across its restarts.
+    fn logs(&self, i: usize) -> String {
+        let out = Command::new("docker").args(["logs", &self.container(i)]).output();
+        out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)).unwrap_or_default()
     }
 
     fn pause(&self, i: usize) {
@@ -393,6 +429,8 @@ struct Report {
     resumed: Duration,
     caught_up: Duration,
     height: u64,
+    /// The scenario's own figures, if it has any.
+    note: String,
 }
 
 struct Suite {
@@ -402,6 +440,8 @@ struct Suite {
     ledger: Ledger,
     watch: HeightWatch,
     reports: Vec<Report>,
+    /// What the running scenario's fault noted for the report.
+    note: RefCell<String>,
 }
 
 impl Suite {
@@ -440,13 +480,51 @@ impl Suite {
         }
     }
 
+    /// The epochs from genesis as far as any node knows them: each node's
+    /// `GET /v1/epochs`, every certificate verified against the set before
+    /// it starting from genesis's validators (a node's list is never taken
+    /// on trust); the longest chain of verified epochs.
+    fn epochs(&self) -> Epochs {
+        let mut best = self.c.genesis.epochs();
+        for i in 0..4 {
+            let Some((200, v)) = get_json(&self.agent, &self.c.url(i, "/v1/epochs")) else { continue };
+            let mut epochs = self.c.genesis.epochs();
+            for e in v["result"].as_array().expect("GET /v1/epochs lists epochs") {
+                if e["epoch"] == 0 {
+                    continue;
+                }
+                let cert: EpochCertificate = serde_json::from_value(e["certificate"].clone())
+                    .unwrap_or_else(|err| panic!("{}: epoch {} without a readable certificate: {err}", NAMES[i], e["epoch"]));
+                let set =
+                    epochs.push(cert).unwrap_or_else(|err| panic!("{}: the certificate of epoch {} does not verify: {err}", NAMES[i], e["epoch"]));
+                let listed: Vec<String> = e["validators"].as_array().unwrap().iter().map(|m| m["public_key"].as_str().unwrap().to_string()).collect();
+                let certified: Vec<String> = set.members.iter().map(|m| hex::encode(m.public_key)).collect();
+                assert_eq!(
+                    (e["epoch"].as_u64(), e["after_height"].as_u64(), listed),
+                    (Some(set.number), Some(set.after_height), certified),
+                    "{}: GET /v1/epochs lists epoch {} otherwise than its certificate",
+                    NAMES[i],
+                    set.number
+                );
+            }
+            if epochs.sets().len() > best.sets().len() {
+                best = epochs;
+            }
+        }
+        best
+    }
+
     /// Verifies every block up to the height all four nodes hold: the same
     /// hash on every node, linked to its parent, covered by a certificate
-    /// that verifies against genesis; counts transaction ids.
+    /// of its epoch's validators (verified from genesis) under its epoch's
+    /// namespace, or the last block of an epoch named by the next epoch's
+    /// certificate; counts transaction ids. Returns the verified height
+    /// (below the common one while the certificate of an epoch that a
+    /// stored block ends is not yet known to any node).
     fn verify_chain(&mut self) -> u64 {
         let common = self.heights().into_iter().map(|h| h.expect("all nodes up for the check")).min().unwrap();
-        let keys = self.c.genesis.keys();
-        let quorum = self.c.genesis.quorum();
+        // Read after the heights: every block up to `common` is of an epoch listed.
+        let epochs = self.epochs();
         for height in self.ledger.hashes.len() as u64..=common {
             let blocks: Vec<Value> = (0..4).map(|i| self.block(i, height).unwrap_or_else(|| panic!("{} lacks block {height}", NAMES[i]))).collect();
             for (i, b) in blocks.iter().enumerate() {
@@ -460,24 +538,51 @@ impl Suite {
             let hash = header.hash().to_string();
             assert_eq!(blocks[0]["hash"].as_str(), Some(hash.as_str()), "block {height}: the header does not hash to the stated hash");
             assert_eq!(header.parent.to_string(), *self.ledger.hashes.last().unwrap(), "block {height} does not link to block {}", height - 1);
+            let set = epochs.at_height(height);
+            let finality = &blocks[0]["finality"];
+            let certified = if let Some(cert) = finality.get("certificate") {
+                let cert: Certificate = serde_json::from_value(cert.clone()).unwrap();
+                assert_eq!(cert.hash, header.hash(), "block {height}: the certificate is for another block");
+                cert.verify(VoteKind::Finalize, &set.namespace(CHAIN), &set.keys, set.quorum)
+                    .unwrap_or_else(|e| panic!("block {height}: certificate of epoch {}: {e}", set.number));
+                true
+            } else if let Some(e) = finality.get("end_of_epoch") {
+                let e = e.as_u64().expect("end_of_epoch is an epoch number");
+                let Some(next) = epochs.get(e) else {
+                    // Stored as soon as it is committed; the old set signs the change after.
+                    println!("block {height} ends epoch {}: epoch {e}'s certificate not yet listed, checked next time", set.number);
+                    return height - 1;
+                };
+                assert!(e > set.number, "block {height} of epoch {} claims to end it for epoch {e}", set.number);
+                assert_eq!(
+                    (next.after_height, next.after_hash.to_string()),
+                    (height, hash.clone()),
+                    "block {height}: epoch {e}'s certificate names another last block"
+                );
+                println!("block {height}, the last of epoch {}, is final by epoch {e}'s certificate", set.number);
+                true
+            } else {
+                false
+            };
             self.ledger.hashes.push(hash);
             for id in blocks[0]["tx_ids"].as_array().unwrap() {
                 *self.ledger.occurrences.entry(id.as_str().unwrap().to_string()).or_default() += 1;
             }
-            match blocks[0]["finality"].get("certificate") {
-                Some(cert) => {
-                    let cert: Certificate = serde_json::from_value(cert.clone()).unwrap();
-                    assert_eq!(cert.hash, header.hash(), "block {height}: the certificate is for another block");
-                    cert.verify(VoteKind::Finalize, CHAIN, &keys, quorum).unwrap_or_else(|e| panic!("block {height}: certificate: {e}"));
-                    self.ledger.uncertified.clear(); // its ancestors are final through the parent links
-                }
-                None => self.ledger.uncertified.push(header),
+            match certified {
+                true => self.ledger.uncertified.clear(), // its ancestors are final through the parent links
+                false => self.ledger.uncertified.push(header),
             }
         }
         common
     }
 
     fn run(&mut self, name: &str, fault: impl FnOnce(&Suite) -> Instant) {
+        if let Ok(only) = std::env::var("COLDCHAIN_FAULTS_ONLY")
+            && !name.contains(&only)
+        {
+            println!("\n== {name}: skipped (COLDCHAIN_FAULTS_ONLY={only})");
+            return;
+        }
         println!("\n== {name}");
         let started = Instant::now();
         let load = Load::start(&self.c, &self.outcomes);
@@ -516,6 +621,7 @@ impl Suite {
             resumed,
             caught_up,
             height,
+            note: self.note.take(),
         };
         println!(
             "{name}: {} acknowledged, {} refused, {} unknown ({} of them finalized); lost {}, duplicated {}, refused-but-finalized {}; \
@@ -549,11 +655,11 @@ impl Suite {
 
     fn write_report(&self) {
         let mut text = String::from(
-            "| scenario | acknowledged | refused | unknown (finalized) | lost | duplicated | resumed after heal | all caught up | verified to height |\n|---|---|---|---|---|---|---|---|---|\n",
+            "| scenario | acknowledged | refused | unknown (finalized) | lost | duplicated | resumed after heal | all caught up | verified to height | notes |\n|---|---|---|---|---|---|---|---|---|---|\n",
         );
         for r in &self.reports {
             text += &format!(
-                "| {} | {} | {} | {} ({}) | {} | {} | {:.1} s | {:.1} s | {} |\n",
+                "| {} | {} | {} | {} ({}) | {} | {} | {:.1} s | {:.1} s | {} | {} |\n",
                 r.scenario,
                 r.acknowledged,
                 r.refused,
@@ -563,7 +669,8 @@ impl Suite {
                 r.duplicated,
                 r.resumed.as_secs_f64(),
                 r.caught_up.as_secs_f64(),
-                r.height
+                r.height,
+                r.note
             );
         }
         println!("\n{text}");
@@ -586,6 +693,7 @@ fn faults_lose_nothing_and_fork_nothing() {
         ledger: Ledger { hashes: vec![genesis_hash], occurrences: HashMap::new(), uncertified: Vec::new() },
         watch,
         reports: Vec::new(),
+        note: RefCell::new(String::new()),
     };
     for i in 0..4 {
         suite.wait_ready(i);
@@ -662,10 +770,134 @@ fn faults_lose_nothing_and_fork_nothing() {
             Instant::now()
         });
     }
+    suite.run("rotate hebei's validator key under load, tianjin killed mid-way", rotate_hebei_key);
     suite.write_report();
     let occurrences: BTreeMap<u32, usize> = suite.ledger.occurrences.values().fold(BTreeMap::new(), |mut m, n| {
         *m.entry(*n).or_default() += 1;
         m
     });
     println!("transaction ids by number of occurrences in the chain: {occurrences:?}");
+}
+
+// ---------------------------------------------------------------------------
+// Reconfiguration: a validator key rotated by governance
+// ---------------------------------------------------------------------------
+
+fn cli(args: &[&str]) -> String {
+    let out = run_cli(args);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "coldchain {args:?}: {stdout}{}", String::from_utf8_lossy(&out.stderr));
+    stdout
+}
+
+/// A new key file; its public key (hex).
+fn keygen(path: &Path) -> String {
+    let out = cli(&["keygen", "--out", path.to_str().unwrap()]);
+    out.lines().find_map(|l| l.strip_prefix("public_key: ")).unwrap().trim().to_string()
+}
+
+/// The digest of the pending change `governance status` lists first.
+fn pending_digest(gateway: &str) -> String {
+    let status = cli(&["governance", "status", "--gateway", gateway]);
+    let line =
+        status.lines().zip(status.lines().skip(1)).find(|(_, next)| next.contains("pending")).map(|(l, _)| l).unwrap_or_else(|| panic!("{status}"));
+    line.split_whitespace().next().unwrap().to_string()
+}
+
+/// Hebei's validator key rotated by three of the four bureaus under load
+/// (Beijing proposes, National approves, Tianjin is killed, Hebei's own
+/// approval makes the quorum); Tianjin restarts once epoch 1 began and
+/// catches up across its boundary; Hebei's node, restarted on its retired
+/// key, refuses to start; on the new key it votes in epoch 1. Returns when
+/// Hebei restarted on its new key (the heal).
+fn rotate_hebei_key(s: &Suite) -> Instant {
+    const LONG: Duration = Duration::from_secs(120);
+    let admin = |bureau: &str| s.c.net.join("admin").join(format!("{bureau}.key")).to_string_lossy().into_owned();
+    let status = |i: usize| s.c.status(&s.agent, i);
+    let epoch_of = |i: usize| status(i).and_then(|st| st["epoch"].as_u64());
+    let new_key_file = s.c.net.join("hebei-new.key");
+    let new_key = keygen(&new_key_file);
+    cli(&[
+        "governance",
+        "propose",
+        "--gateway",
+        &s.c.gateway(0),
+        "--key",
+        &admin("beijing"),
+        "--change",
+        "rotate_validator_key",
+        "--province",
+        "130000",
+        "--validator-key",
+        &new_key,
+    ]);
+    let digest = pending_digest(&s.c.gateway(3));
+    cli(&["governance", "approve", "--gateway", &s.c.gateway(3), "--key", &admin("national"), &digest]);
+    println!("2 of 3 approvals on chain; killing tianjin");
+    s.c.kill(1);
+    cli(&["governance", "approve", "--gateway", &s.c.gateway(2), "--key", &admin("hebei"), &digest]);
+    let approved = Instant::now();
+
+    // The change takes effect: the old set certifies epoch 1 (Beijing,
+    // Hebei on its old key and National are a quorum of epoch 0).
+    wait_for("epoch 1 on beijing and national", LONG, || [0, 3].iter().all(|&i| epoch_of(i).is_some_and(|e| e >= 1)).then_some(()));
+    let in_effect = approved.elapsed();
+    let (200, epochs) = get_json(&s.agent, &s.c.url(0, "/v1/epochs")).expect("GET /v1/epochs") else { panic!("GET /v1/epochs") };
+    let one = epochs["result"].as_array().unwrap().iter().find(|e| e["epoch"] == 1).expect("epoch 1 listed").clone();
+    let boundary = one["after_height"].as_u64().unwrap();
+    let hebei = one["validators"].as_array().unwrap().iter().find(|m| m["province"] == "130000").unwrap();
+    assert_eq!(hebei["public_key"].as_str(), Some(new_key.as_str()), "epoch 1 holds Hebei's new key: {one}");
+
+    // Tianjin catches up across the epoch boundary; with Beijing and
+    // National it is a quorum of epoch 1 (Hebei's node still holds the old key).
+    s.c.start(1);
+    let tianjin_started = approved.elapsed();
+    let first =
+        wait_for("a block finalized in epoch 1", LONG, || s.heights().into_iter().flatten().any(|h| h > boundary).then(|| approved.elapsed()));
+    wait_for("tianjin in epoch 1", LONG, || (epoch_of(1) == Some(1)).then_some(()));
+
+    // Hebei on its retired key: the node refuses to start, naming the height.
+    s.c.restart(2);
+    let said = wait_for("hebei refusing its retired key", LONG, || {
+        let logs = s.c.logs(2);
+        logs.lines().find(|l| l.contains("was bureau 130000's validator key until height")).map(str::to_string)
+    });
+    println!("hebei on its old key: {}", said.trim());
+    s.c.stop(2);
+    let key_file = s.c.net.join("hebei").join("validator.key");
+    // Overwritten in place: the file keeps the mode the container reads it with.
+    std::fs::write(&key_file, std::fs::read(&new_key_file).unwrap()).unwrap();
+    s.c.start(2);
+    let healed = Instant::now();
+    wait_for("hebei a validator of epoch 1 on its new key", LONG, || {
+        status(2).filter(|st| st["epoch"] == 1 && st["validator"]["index"].is_u64()).map(|_| ())
+    });
+    // Hebei's new key at work: a block of epoch 1 it proposed, or whose
+    // finalization it signed.
+    let index = one["validators"].as_array().unwrap().iter().position(|m| m["province"] == "130000").unwrap() as u64;
+    let mut next = s.max_height() + 1;
+    let (signed, voting) = wait_for("a block proposed or signed by hebei's new key", LONG, || {
+        let top = s.c.height(&s.agent, 0)?;
+        while next <= top {
+            let b = s.block(0, next)?;
+            let signers = b["finality"]["certificate"]["signatures"].as_array().cloned().unwrap_or_default();
+            next += 1;
+            if b["header"]["proposer"].as_u64() == Some(index) || signers.iter().any(|x| x["signer"].as_u64() == Some(index)) {
+                return Some((next - 1, healed.elapsed()));
+            }
+        }
+        None
+    });
+    wait_for("all four in epoch 1", LONG, || (0..4).all(|i| epoch_of(i) == Some(1)).then_some(()));
+    let note = format!(
+        "epoch 1 after height {boundary}, in effect {:.1} s after the quorum-making approval; tianjin restarted at {:.1} s; \
+         first block of epoch 1 finalized {:.1} s after that approval; hebei refused its retired key; on the new one it proposed or signed block {signed} {:.1} s after its restart",
+        in_effect.as_secs_f64(),
+        tianjin_started.as_secs_f64(),
+        first.as_secs_f64(),
+        voting.as_secs_f64()
+    );
+    println!("{note}");
+    *s.note.borrow_mut() = note;
+    healed
 }
