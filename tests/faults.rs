@@ -20,8 +20,9 @@
 //! certificate a node lists (`GET /v1/epochs`) is verified from genesis's
 //! validators ([`Epochs::push`]), a block above an epoch's start must carry
 //! a finalization of that epoch's set under its namespace, and the last
-//! block of an epoch may instead be named by the next epoch's certificate. Each scenario prints its figures; the table at the end
-//! is written to `target/faults-report.md` (docs/FAULTS.md keeps the last).
+//! block of an epoch may instead be named by the next epoch's certificate.
+//! Each scenario prints its figures; the table at the end is written to
+//! `target/faults-report.md` (docs/FAULTS.md keeps the last).
 //!
 //! Needs a Docker engine, docker-compose (or `docker compose`) and the image
 //! `coldchain:latest` built from this checkout by `bash docker/build`.
