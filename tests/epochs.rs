@@ -417,4 +417,38 @@ fn a_province_joins_a_bureau_leaves_and_a_key_rotates_while_records_finalize() {
     let top = record_with_proof(&c, 3, "epoch 4, small", &dir.join("proof-epoch-4.json"));
     c.wait_height(&[0, 1, 3, shandong], top, LONG);
     c.assert_same_chain(&[0, 1, 3, shandong], top);
+
+    // A wiped validator rejoins from a snapshot taken in epoch 4: the offer
+    // is certified by epoch 4's set, which it learns from the epoch
+    // certificates its peers send, each checked from genesis.
+    let live = [0, 1, 3, shandong];
+    for &i in &live {
+        c.kill(i);
+        let cfg = &c.nodes[i].config;
+        let text = std::fs::read_to_string(cfg).unwrap();
+        std::fs::write(cfg, format!("{text}\n[snapshot]\ninterval_blocks = 2\n")).unwrap();
+    }
+    for &i in &live {
+        c.start_node(i);
+    }
+    let epoch_4_after = epochs["result"][4]["after_height"].as_u64().unwrap();
+    let head = c.advance(0, 12);
+    c.wait_height(&live, head, LONG);
+    c.kill(3);
+    std::fs::remove_dir_all(c.nodes[3].config.with_file_name("data")).unwrap();
+    std::fs::write(c.nodes[3].config.with_file_name("node.log"), b"").unwrap();
+    c.start_node(3);
+    c.wait_height(&[3], head, LONG);
+    let log = plain(&c.log(3));
+    let restored = log.lines().find(|l| l.contains("state restored from a snapshot")).unwrap_or_else(|| panic!("node 3 joined by snapshot:\n{log}"));
+    let height: u64 = restored.split("height=").nth(1).and_then(|s| s.split_whitespace().next()).and_then(|s| s.parse().ok()).unwrap();
+    assert!(height > epoch_4_after, "restored after block {height}, in epoch 4 (after {epoch_4_after}): {restored}");
+    assert!(log.contains("applied_blocks=0"), "no block up to the snapshot was applied: {log}");
+    wait_for("the national platform voting in epoch 4 after its snapshot join", LONG, || {
+        c.status(3).filter(|s| s["epoch"] == 4 && s["validator"]["index"].is_u64()).map(|_| ())
+    });
+    let top = c.advance(3, 2);
+    c.wait_height(&live, top, LONG);
+    c.assert_same_chain(&live, top);
+    eprintln!("the national platform rejoined from the snapshot after block {height} (epoch 4 starts after {epoch_4_after})");
 }

@@ -129,21 +129,6 @@ fn state_proofs_verify_offline_and_a_tampered_validator_stops_voting() {
     c.wait_height(&[0, 1, 3], after, LONG);
 }
 
-/// A log without its colours.
-fn plain(log: &str) -> String {
-    let mut out = String::with_capacity(log.len());
-    let mut escape = false;
-    for ch in log.chars() {
-        match (escape, ch) {
-            (false, '\x1b') => escape = true,
-            (true, 'm') => escape = false,
-            (true, _) => {}
-            (false, _) => out.push(ch),
-        }
-    }
-    out
-}
-
 /// `/v1/state` of node `i`: (height, root).
 fn state_of(c: &Cluster, i: usize) -> Option<(u64, String)> {
     let (code, env) = try_get(&c.url(i, "/v1/state"))?;

@@ -7,7 +7,9 @@
 //! - **Offering.** A snapshot is offered once a finalized header names its
 //!   height and root (`state_height`, `state_root`): the offer carries the
 //!   headers from the block after the snapshot up to the one that carries
-//!   a finalization certificate, so a joiner checks it against genesis.
+//!   a finalization certificate, so a joiner checks it against genesis
+//!   (through the epoch certificates from genesis to the header's epoch,
+//!   which it fetches from the same peers and checks first).
 //! - **Joining.** A node whose store holds no state asks its peers for
 //!   offers at start, takes the highest that verifies, stores the blocks up
 //!   to it without applying them (checked as block sync checks them), then
@@ -17,10 +19,10 @@
 
 use crate::block::Header;
 use crate::config::SnapshotConfig;
+use crate::consensus::epoch::{EpochSet, Epochs};
 use crate::consensus::{Certificate, CertificateError};
 use crate::crypto::VoteKind;
 use crate::genesis::Genesis;
-use crate::storage::Finality;
 use crate::storage::{ChainStore, SnapshotFiles, SnapshotInfo, StoreError};
 use crate::sync::verify_segment;
 use crate::wire::{NetEvent, Network, SyncRequest, SyncResponse};
@@ -28,7 +30,6 @@ use coldchain_chaincode::State;
 use coldchain_chaincode::state::ledger;
 use coldchain_chaincode::state::snapshot::{CHUNK_ENTRIES, Chunk, Restore, SnapshotError};
 use coldchain_chaincode::state::store::{Changes, StateStore};
-use ed25519_dalek::VerifyingKey;
 use libp2p::PeerId;
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
@@ -64,7 +65,9 @@ pub enum OfferError {
 impl SnapshotOffer {
     /// Checks that a quorum of genesis's validators finalized a header that
     /// names this snapshot's height and root.
-    pub fn verify(&self, chain_id: &str, validators: &[VerifyingKey], quorum: usize) -> Result<(), OfferError> {
+    /// Checks the offer; `set` is the epoch of its last header (whose
+    /// validators sign the certificate under the epoch's namespace).
+    pub fn verify(&self, chain_id: &str, set: &EpochSet) -> Result<(), OfferError> {
         let (Some(first), Some(last)) = (self.headers.first(), self.headers.last()) else { return Err(OfferError::Headers(0)) };
         if self.headers.len() > MAX_OFFER_HEADERS {
             return Err(OfferError::Headers(self.headers.len()));
@@ -83,7 +86,7 @@ impl SnapshotOffer {
         if self.certificate.hash != last.hash() || self.certificate.view != last.view {
             return Err(OfferError::CertifiedHash);
         }
-        self.certificate.verify(VoteKind::Finalize, chain_id, validators, quorum).map_err(OfferError::Certificate)
+        self.certificate.verify(VoteKind::Finalize, &set.namespace(chain_id), &set.keys, set.quorum).map_err(OfferError::Certificate)
     }
 }
 
@@ -172,12 +175,18 @@ pub async fn join(
 ) -> Result<Option<u64>, JoinError> {
     let peers_expected = genesis.validators.len().saturating_sub(1);
     let mut link = Link { net, events, store };
+    // The epoch certificates this store holds, checked from genesis; more
+    // are fetched with the offers.
+    let mut epochs = genesis.epochs();
+    for cert in store.epoch_certificates()? {
+        epochs.push(cert).map_err(|e| JoinError::History(format!("a stored epoch certificate: {e}")))?;
+    }
     if let Some(at) = store.restored_at()?
         && store.head()? < at
     {
         tracing::info!(height = at, head = store.head()?, "resuming the blocks below the snapshot this node's state was restored from");
         let root = store.state_tree().get(&ledger::STATE_ROOT.key(&())).map(|b| ledger::STATE_ROOT.decode(&b)).unwrap_or_default();
-        link.history(genesis, (at, root)).await?;
+        link.history(genesis, &epochs, (at, root)).await?;
         return Ok(Some(at));
     }
     if State::stored_height(&store.state_tree()).is_some() {
@@ -191,7 +200,7 @@ pub async fn join(
     if !cfg.sync || peers_expected == 0 {
         return Ok(None);
     }
-    let mut offers = link.offers(genesis, peers_expected, Duration::from_millis(cfg.offer_wait_ms)).await;
+    let mut offers = link.offers(genesis, &mut epochs, peers_expected, Duration::from_millis(cfg.offer_wait_ms)).await;
     offers.sort_by_key(|(_, o)| std::cmp::Reverse(o.info.height));
     let head = store.head()?;
     let started = Instant::now();
@@ -209,7 +218,7 @@ pub async fn join(
             continue;
         }
         let restore_ms = started.elapsed().as_millis() as u64;
-        link.history(genesis, (info.height, info.root)).await?;
+        link.history(genesis, &epochs, (info.height, info.root)).await?;
         let top = store.header(info.height)?.map(|h| h.hash());
         if offer.headers.first().map(|h| h.parent) != top {
             return Err(JoinError::History(format!("block {} stored does not lead to the offer's certified headers", info.height)));
@@ -277,8 +286,11 @@ impl Link<'_> {
     }
 
     /// Every peer's offer that verifies, waiting at most `wait` for all
-    /// `expected` peers to answer.
-    async fn offers(&mut self, genesis: &Genesis, expected: usize, wait: Duration) -> Vec<(PeerId, SnapshotOffer)> {
+    /// `expected` peers to answer. An offer of a later epoch is checked
+    /// against that epoch's validators: the epoch certificates come from the
+    /// offering peers, each checked against the set before it from genesis,
+    /// and are stored.
+    async fn offers(&mut self, genesis: &Genesis, epochs: &mut Epochs, expected: usize, wait: Duration) -> Vec<(PeerId, SnapshotOffer)> {
         let deadline = tokio::time::Instant::now() + wait;
         let (tx, mut rx) = mpsc::unbounded_channel();
         let mut asked = std::collections::HashSet::new();
@@ -301,26 +313,58 @@ impl Link<'_> {
                 Some((peer, answer)) = rx.recv() => {
                     answered += 1;
                     if let Some(SyncResponse::Snapshot(Some(offer))) = answer {
-                        match offer.verify(&genesis.chain_id, &genesis.keys(), genesis.quorum()) {
-                            Ok(()) => {
-                                tracing::info!(%peer, height = offer.info.height, root = %offer.info.root, "snapshot offered");
-                                offers.push((peer, offer));
-                            }
-                            Err(e) => tracing::warn!(%peer, error = %e, "refused a snapshot offer"),
-                        }
+                        offers.push((peer, offer));
                     }
                 }
                 Some(event) = self.events.recv() => self.answer(event),
             }
         }
+        let peers: Vec<PeerId> = offers.iter().map(|(p, _)| *p).collect();
+        for peer in peers {
+            self.learn_epochs(peer, epochs).await;
+        }
+        offers.retain(|(peer, offer)| {
+            let set = epochs.at_height(offer.headers.last().map_or(0, |h| h.height));
+            match offer.verify(&genesis.chain_id, set) {
+                Ok(()) => {
+                    tracing::info!(%peer, height = offer.info.height, root = %offer.info.root, epoch = set.number, "snapshot offered");
+                    true
+                }
+                Err(e) => {
+                    tracing::warn!(%peer, error = %e, epoch = set.number, "refused a snapshot offer");
+                    false
+                }
+            }
+        });
         offers
+    }
+
+    /// The epoch certificates `peer` holds beyond `epochs`: each checked
+    /// against the set before it, then kept and stored.
+    async fn learn_epochs(&mut self, peer: PeerId, epochs: &mut Epochs) {
+        let from = epochs.current().number + 1;
+        let Some(SyncResponse::Epochs(certs)) = self.ask(peer, SyncRequest::Epochs { from }).await else { return };
+        for cert in certs {
+            if epochs.certificate(cert.change.epoch).is_some() {
+                continue;
+            }
+            if let Err(e) = epochs.push(cert.clone()) {
+                tracing::warn!(%peer, epoch = cert.change.epoch, error = %e, "refused an epoch certificate");
+                return;
+            }
+            if let Err(e) = self.store.put_epoch_certificate(&cert) {
+                tracing::error!(error = %e, "cannot store an epoch certificate");
+                return;
+            }
+            let _ = self.net.allow(cert.change.validators.iter().map(|v| crate::network::peer_id_of(&v.public_key)).collect());
+        }
     }
 
     /// Stores the finalized blocks up to `height` (the snapshot's, whose
     /// `root` is recorded with its block), unapplied, fetched from
     /// the connected peers in turn and checked as block sync checks them.
     /// Without them the node cannot start: it keeps asking.
-    async fn history(&mut self, genesis: &Genesis, (height, root): (u64, coldchain_chaincode::Hash)) -> Result<(), JoinError> {
+    async fn history(&mut self, genesis: &Genesis, epochs: &Epochs, (height, root): (u64, coldchain_chaincode::Hash)) -> Result<(), JoinError> {
         let mut failures = 0usize;
         while self.store.head()? < height {
             let peers = self.net.connected_peers();
@@ -341,15 +385,14 @@ impl Link<'_> {
                 failures += 1;
                 continue;
             };
-            // Snapshots are offered and checked within epoch 0 (an offer is
-            // checked against genesis's validators): its history too.
-            match verify_segment(&genesis.epochs(), &head_header, &segment) {
-                Ok((count, Finality::Certificate(certificate))) => {
+            // Each block against its own epoch's validators; a segment that
+            // ends an epoch is final by the next epoch's certificate.
+            match verify_segment(epochs, &head_header, &segment) {
+                Ok((count, finality)) => {
                     let tip = segment[count - 1].block.header.height;
                     let blocks: Vec<_> = segment.into_iter().take(count).map(|s| s.block).filter(|b| b.header.height <= height).collect();
-                    self.store.commit_history(&blocks, (tip, &certificate), (height, root))?;
+                    self.store.commit_history(&blocks, (tip, &finality), (height, root))?;
                 }
-                Ok(_) => return Err(JoinError::History("the history below the snapshot ends an epoch; join from genesis".into())),
                 Err(e) => {
                     failures += 1;
                     tracing::warn!(%peer, error = %e, "refused a block segment while joining");
@@ -485,8 +528,17 @@ mod tests {
 
     #[test]
     fn an_offer_verifies_only_with_a_quorum_certified_header_naming_its_root() {
-        let validators: Vec<_> = keys().iter().map(|k| k.verifying_key()).collect();
-        let check = |o: &SnapshotOffer| o.verify("c", &validators, 3);
+        let members = keys()
+            .iter()
+            .enumerate()
+            .map(|(i, k)| crate::consensus::epoch::EpochMember {
+                name: format!("v{i}"),
+                province: format!("{i}00000"),
+                public_key: k.verifying_key().to_bytes(),
+            })
+            .collect();
+        let epochs = Epochs::new("c", members).unwrap();
+        let check = |o: &SnapshotOffer| o.verify("c", epochs.current());
         assert_eq!(check(&offer(&[0, 1, 3])), Ok(()));
         assert!(matches!(check(&offer(&[0, 1])), Err(OfferError::Certificate(_))), "two signatures of four");
         let mut other_root = offer(&[0, 1, 2]);

@@ -354,3 +354,18 @@ pub fn record(i: usize) -> Value {
 pub fn path_str(p: &Path) -> &str {
     p.to_str().unwrap()
 }
+
+/// A log without its colours.
+pub fn plain(log: &str) -> String {
+    let mut out = String::with_capacity(log.len());
+    let mut escape = false;
+    for ch in log.chars() {
+        match (escape, ch) {
+            (false, '\x1b') => escape = true,
+            (true, 'm') => escape = false,
+            (true, _) => {}
+            (false, _) => out.push(ch),
+        }
+    }
+    out
+}

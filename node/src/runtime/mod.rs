@@ -101,6 +101,13 @@ pub async fn run_with(cfg: NodeConfig, shutdown: impl Future<Output = ()> + Send
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "joining from a snapshot failed; starting from the blocks stored"),
     }
+    // The epoch certificates the join fetched (a snapshot of a later epoch).
+    for cert in store.epoch_certificates()? {
+        if epochs.certificate(cert.change.epoch).is_none() {
+            let epoch = cert.change.epoch;
+            epochs.push(cert).map_err(|e| NodeError::Epoch(format!("stored certificate of epoch {epoch}: {e}")))?;
+        }
+    }
 
     // The chaincode state as stored, brought up to the head if blocks are
     // stored above it (a store from an earlier release).

@@ -735,10 +735,11 @@ impl ChainStore {
 
     /// Stores finalized blocks without applying them: the history below a
     /// state restored from a snapshot (docs/PROTOCOL.md, "Snapshots"). They
-    /// are final by the certificate of block `certified` (one of them, or
-    /// the block above them that carries it); `restored` is the snapshot's
+    /// are final by what makes block `certified` final (one of them, or
+    /// the block above them that carries it: its certificate, or the
+    /// certificate of the epoch it ends); `restored` is the snapshot's
     /// (height, root), recorded with its block. Moves the head; flushes.
-    pub fn commit_history(&self, blocks: &[Block], certified: (u64, &Certificate), restored: (u64, Hash)) -> Result<(), StoreError> {
+    pub fn commit_history(&self, blocks: &[Block], certified: (u64, &Finality), restored: (u64, Hash)) -> Result<(), StoreError> {
         let Some(last) = blocks.last() else { return Ok(()) };
         let mut places = Vec::with_capacity(blocks.len());
         for block in blocks {
@@ -748,7 +749,7 @@ impl ChainStore {
         self.bodies.sync()?;
         for (block, place) in blocks.iter().zip(&places) {
             let finality = match block.header.height == certified.0 {
-                true => Finality::Certificate(certified.1.clone()),
+                true => certified.1.clone(),
                 false => Finality::CoveredBy(certified.0),
             };
             let root = (block.header.height == restored.0).then_some(restored.1);

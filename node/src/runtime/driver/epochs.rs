@@ -44,12 +44,12 @@ pub(super) fn starts_epoch(tx: &Transaction) -> bool {
 impl Driver {
     /// The epoch the chaincode state is in, with its validator list; `None`
     /// while it is genesis's.
-    fn state_epoch(&self) -> Option<(u64, Vec<EpochMember>)> {
+    fn state_epoch(&self) -> Option<(u64, u64, Vec<EpochMember>)> {
         let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
         state.ledger().current_epoch().map(|e| {
             let members =
                 e.validators.iter().map(|v| EpochMember { name: v.name.clone(), province: v.province.clone(), public_key: v.public_key }).collect();
-            (e.number, members)
+            (e.number, e.after_height, members)
         })
     }
 
@@ -80,12 +80,26 @@ impl Driver {
     /// state entered a new epoch, the old one ended at the head; sign the
     /// change and wait for its certificate.
     pub(super) fn after_commit_epoch(&mut self) {
-        let Some((number, validators)) = self.state_epoch() else { return };
+        let Some((number, after_height, validators)) = self.state_epoch() else { return };
         if number <= self.state_epoch_number {
             return;
         }
         self.state_epoch_number = number;
         let last = &self.last_finalized;
+        if after_height != last.height {
+            // The state entered the epoch below the head (a state restored
+            // from a snapshot without the epoch's certificate): the epoch
+            // did not end here, and no change for it is signed here.
+            tracing::error!(
+                epoch = number,
+                after_height,
+                head = last.height,
+                "the state is in epoch {number}, which started after height {after_height}, but this node holds no certificate of it; waiting for it from peers"
+            );
+            self.pending_build = None;
+            self.own_epoch_vote = None;
+            return;
+        }
         let change = EpochChange {
             chain_id: self.services.genesis.chain_id.clone(),
             epoch: number,
@@ -173,8 +187,17 @@ impl Driver {
     /// certificates of later epochs already: it enters each in turn).
     pub(super) fn maybe_switch(&mut self) {
         let head = &self.last_finalized;
-        let Some(set) = self.epochs.starting_after(head.height).cloned() else { return };
-        if set.number <= self.core_epoch || set.after_hash != head.hash() || self.state_epoch_number < set.number {
+        let set = match self.epochs.starting_after(head.height) {
+            Some(set) if set.after_hash == head.hash() => set.clone(),
+            Some(_) => return,
+            // An epoch that started below the head (a state restored from a
+            // snapshot before its certificate was here).
+            None => match self.epochs.at_height(head.height + 1) {
+                set if set.after_height < head.height => set.clone(),
+                _ => return,
+            },
+        };
+        if set.number <= self.core_epoch || self.state_epoch_number < set.number {
             return;
         }
         self.start_epoch(set);
