@@ -999,3 +999,58 @@ fn a_slow_reader_neither_stalls_nor_bloats_the_honest_validators() {
     }
     assert_no_evidence(&c);
 }
+
+/// Issue 19: a forged epoch change. The endpoint, a validator of epoch 0,
+/// signs changes that would hand the chain to a validator set of its own
+/// (itself and three keys it made up) and sends them as votes, several
+/// different ones, and as epoch certificates: signed by itself alone, by
+/// itself three times, and with its signature claimed for the other
+/// validators. No honest node enters another epoch or stops: each keeps
+/// finalizing in epoch 0, refuses every certificate (counted as
+/// `epoch_certificate_invalid`) and every second change of the endpoint
+/// (`epoch_vote_conflicting`).
+#[test]
+fn a_forged_epoch_change_is_refused_and_the_chain_goes_on() {
+    use coldchain_node::consensus::SignerSignature;
+    use coldchain_node::consensus::epoch::{EpochCertificate, EpochChange, EpochMember};
+    let (c, byz) = start(None);
+    let rogue: Vec<EpochMember> = std::iter::once(byz.key.clone())
+        .chain((0..3u8).map(|i| ed25519_dalek::SigningKey::from_bytes(&[0xB0 + i; 32])))
+        .enumerate()
+        .map(|(i, k)| EpochMember { name: format!("rogue-{i}"), province: format!("9{i}0000"), public_key: k.verifying_key().to_bytes() })
+        .collect();
+    let change = |b: &Byzantine, k: u64| {
+        let head = HONEST.iter().map(|&i| c.height(i).unwrap_or(0)).max().unwrap_or(0);
+        EpochChange {
+            chain_id: b.chain_id().to_string(),
+            epoch: 1,
+            last_height: head,
+            last_hash: Hash(rand::random()),
+            last_view: b.view() + k,
+            validators: rogue.clone(),
+        }
+    };
+    let act = |b: &Byzantine| {
+        for k in 0..4 {
+            let forged = change(b, k);
+            let mine = forged.sign(BYZ as u16, &b.key);
+            b.net.broadcast(WireMessage::EpochVote { change: forged.clone(), signature: mine.clone() });
+            let claimed = |signer: u16| SignerSignature { signer, ..mine.clone() };
+            for signatures in [vec![mine.clone()], vec![mine.clone(), mine.clone(), mine.clone()], vec![claimed(0), claimed(1), mine.clone()]] {
+                b.net.broadcast(WireMessage::Epoch(EpochCertificate { change: forged.clone(), signatures }));
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let (progress, rounds) = byz.while_acting(act, || honest_keep_finalizing(&c, 3, 600_000, || {}));
+    eprintln!("{rounds} rounds of forged epoch changes; {progress:?}");
+    for i in HONEST {
+        let status = c.status(i).unwrap();
+        assert_eq!(status["epoch"], 0, "node {i} left epoch 0: {status}");
+        let (_, epochs) = get(&c.url(i, "/v1/epochs"));
+        assert_eq!(epochs["result"].as_array().map(Vec::len), Some(1), "node {i}: {epochs}");
+        assert!(refused(&c, i, "epoch_certificate_invalid") > 0, "node {i} counted no forged certificate");
+        assert!(refused(&c, i, "epoch_vote_conflicting") > 0, "node {i} counted no second change of one validator");
+    }
+    assert!(rounds > 0);
+}
