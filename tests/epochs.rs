@@ -9,6 +9,7 @@
 
 mod common;
 
+use common::verdicts::*;
 use common::*;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -18,57 +19,6 @@ use std::time::{Duration, Instant};
 
 const LONG: Duration = Duration::from_secs(90);
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-
-/// `coldchain verify`'s verdict on each file: `VALID`, or the failed check
-/// (0–7, S; the version and a state proof's entries have no number in its
-/// words: docs/PROOFS.md calls them 0 and S). As in tests/verifiers.rs.
-fn rust_verdicts(stdout: &str) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    for line in stdout.lines().filter(|l| l.starts_with("VALID") || l.starts_with("INVALID")) {
-        let (open, close) = (line.find('(').unwrap(), line.find(')').unwrap());
-        let file = Path::new(&line[open + 1..close]).file_name().unwrap().to_str().unwrap().to_string();
-        let verdict = if line.starts_with("VALID") {
-            "VALID".to_string()
-        } else {
-            let reason = &line[close..];
-            match reason.split("check ").nth(1).and_then(|s| s.split_whitespace().next()) {
-                Some(check) => check.to_string(),
-                None if reason.contains("version") => "0".to_string(),
-                None => "S".to_string(),
-            }
-        };
-        out.insert(file, verdict);
-    }
-    out
-}
-
-/// An independent verifier's: `<file> VALID`, `<file> INVALID check N: …`, `<file> ERROR: …`.
-fn independent_verdicts(stdout: &str) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    for line in stdout.lines() {
-        let (path, verdict) = if let Some(p) = line.strip_suffix(" VALID") {
-            (p, "VALID".to_string())
-        } else if let Some(i) = line.find(" INVALID check ") {
-            (&line[..i], line[i + 15..].split(':').next().unwrap().to_string())
-        } else if let Some(i) = line.find(" ERROR: ") {
-            (&line[..i], format!("ERROR {}", &line[i + 8..]))
-        } else {
-            panic!("unexpected line from an independent verifier: {line}")
-        };
-        out.insert(Path::new(path).file_name().unwrap().to_str().unwrap().to_string(), verdict);
-    }
-    out
-}
-
-/// Runs one verifier over `files`: (exit code, verdicts by file name), its output printed.
-fn run_verifier(name: &str, cmd: &mut Command, files: &[PathBuf], rust: bool) -> (i32, BTreeMap<String, String>) {
-    let out = cmd.args(files).output().unwrap_or_else(|e| panic!("cannot run the {name} verifier: {e}"));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    eprintln!("--- {name} ---\n{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    let verdicts = if rust { rust_verdicts(&stdout) } else { independent_verdicts(&stdout) };
-    assert_eq!(verdicts.len(), files.len(), "{name} gave {} verdicts for {} files:\n{stdout}", verdicts.len(), files.len());
-    (out.status.code().unwrap_or(-1), verdicts)
-}
 
 fn write_json(path: &Path, v: &Value) -> PathBuf {
     std::fs::write(path, serde_json::to_vec_pretty(v).unwrap()).unwrap();
@@ -83,19 +33,6 @@ fn read_json(path: &Path) -> Value {
 fn flip(s: &str) -> String {
     let first = if s.starts_with('0') { "1" } else { "0" };
     format!("{first}{}", &s[1..])
-}
-
-fn cli(args: &[&str]) -> String {
-    let out = run_cli(args);
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "coldchain {args:?}: {stdout}{}", String::from_utf8_lossy(&out.stderr));
-    stdout
-}
-
-/// A new key file; its public key (hex).
-fn keygen(path: &Path) -> String {
-    let out = cli(&["keygen", "--out", path.to_str().unwrap()]);
-    out.lines().find_map(|l| l.strip_prefix("public_key: ")).unwrap().trim().to_string()
 }
 
 fn free_port() -> u16 {

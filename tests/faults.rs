@@ -44,11 +44,11 @@ use coldchain_node::consensus::Certificate;
 use coldchain_node::consensus::epoch::{EpochCertificate, Epochs};
 use coldchain_node::crypto::VoteKind;
 use coldchain_node::genesis::Genesis;
-use common::{BIN, enterprise_key, record, run_cli, wait_for};
+use common::{BIN, cli, enterprise_key, keygen, record, wait_for};
 use serde_json::Value;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -783,19 +783,6 @@ fn faults_lose_nothing_and_fork_nothing() {
 // ---------------------------------------------------------------------------
 // Reconfiguration: a validator key rotated by governance
 // ---------------------------------------------------------------------------
-
-fn cli(args: &[&str]) -> String {
-    let out = run_cli(args);
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "coldchain {args:?}: {stdout}{}", String::from_utf8_lossy(&out.stderr));
-    stdout
-}
-
-/// A new key file; its public key (hex).
-fn keygen(path: &Path) -> String {
-    let out = cli(&["keygen", "--out", path.to_str().unwrap()]);
-    out.lines().find_map(|l| l.strip_prefix("public_key: ")).unwrap().trim().to_string()
-}
 
 /// The digest of the pending change `governance status` lists first.
 fn pending_digest(gateway: &str) -> String {

@@ -13,11 +13,12 @@ mod common;
 use coldchain_chaincode::{Transaction, scenario};
 use coldchain_node::crypto::{VoteKind, sign_vote, vote_message};
 use common::story::{admin_key, run_story};
+use common::verdicts::*;
 use common::*;
 use ed25519_dalek::SigningKey;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -29,62 +30,6 @@ struct Case {
     name: String,
     bundle: Value,
     fails: Option<&'static str>,
-}
-
-/// A verifier's verdict on one file: `VALID`, or the failed check (0–6, S).
-/// `coldchain verify` gives the version and a state proof's missing or
-/// non-hex entries no number: docs/PROOFS.md calls them 0 and S.
-fn rust_verdicts(stdout: &str) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    for line in stdout.lines().filter(|l| l.starts_with("VALID") || l.starts_with("INVALID")) {
-        let (open, close) = (line.find('(').unwrap(), line.find(')').unwrap());
-        let file = Path::new(&line[open + 1..close]).file_name().unwrap().to_str().unwrap().to_string();
-        let verdict = if line.starts_with("VALID") {
-            "VALID".to_string()
-        } else {
-            let reason = &line[close..];
-            match reason.split("check ").nth(1).and_then(|s| s.split_whitespace().next()) {
-                Some(check) => check.to_string(),
-                None if reason.contains("version") => "0".to_string(),
-                None => "S".to_string(),
-            }
-        };
-        out.insert(file, verdict);
-    }
-    out
-}
-
-fn independent_verdicts(stdout: &str) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    for line in stdout.lines() {
-        let (path, verdict) = if let Some(p) = line.strip_suffix(" VALID") {
-            (p, "VALID".to_string())
-        } else if let Some(i) = line.find(" INVALID check ") {
-            (&line[..i], line[i + 15..].split(':').next().unwrap().to_string())
-        } else if let Some(i) = line.find(" ERROR: ") {
-            (&line[..i], format!("ERROR {}", &line[i + 8..]))
-        } else {
-            panic!("unexpected line from an independent verifier: {line}")
-        };
-        out.insert(Path::new(path).file_name().unwrap().to_str().unwrap().to_string(), verdict);
-    }
-    out
-}
-
-/// Runs one verifier over `files`: (exit code, verdicts by file name).
-fn run(name: &str, cmd: &mut Command, files: &[PathBuf], rust: bool) -> (i32, BTreeMap<String, String>) {
-    let out = cmd.args(files).output().unwrap_or_else(|e| panic!("cannot run the {name} verifier: {e}"));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let verdicts = if rust { rust_verdicts(&stdout) } else { independent_verdicts(&stdout) };
-    assert_eq!(
-        verdicts.len(),
-        files.len(),
-        "{name} gave {} verdicts for {} files:\n{stdout}\n{}",
-        verdicts.len(),
-        files.len(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), verdicts)
 }
 
 /// The tools the independent verifiers need; CI installs them, so a
@@ -482,9 +427,9 @@ fn python_and_java_verifiers_agree_with_coldchain_verify() {
     for (g, list) in [(&genesis, &files), (&other_genesis, &other_files)] {
         let g = path_str(g);
         results.push([
-            run("Rust", Command::new(BIN).args(["verify", "--genesis", g]), list, true),
-            run("Python", Command::new("python3").args([python.as_str(), "--genesis", g]), list, false),
-            run("Java", Command::new("java").args([java.as_str(), "--genesis", g]), list, false),
+            run_verifier("Rust", Command::new(BIN).args(["verify", "--genesis", g]), list, true),
+            run_verifier("Python", Command::new("python3").args([python.as_str(), "--genesis", g]), list, false),
+            run_verifier("Java", Command::new("java").args([java.as_str(), "--genesis", g]), list, false),
         ]);
     }
     let verifiers_took = verifiers_started.elapsed();

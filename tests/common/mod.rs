@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod verdicts;
+
 pub mod schema;
 pub mod story;
 
@@ -368,4 +370,18 @@ pub fn plain(log: &str) -> String {
         }
     }
     out
+}
+
+/// Runs the CLI and gives its standard output; fails the test, with both outputs, if it fails.
+pub fn cli(args: &[&str]) -> String {
+    let out = run_cli(args);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "coldchain {args:?}: {stdout}{}", String::from_utf8_lossy(&out.stderr));
+    stdout
+}
+
+/// A new key file; its public key (hex).
+pub fn keygen(path: &Path) -> String {
+    let out = cli(&["keygen", "--out", path.to_str().unwrap()]);
+    out.lines().find_map(|l| l.strip_prefix("public_key: ")).unwrap().trim().to_string()
 }
