@@ -98,7 +98,9 @@ async function refreshGovernance(s) {
   const name = (p) => (s.validators.find((v) => v.province === p) || { name: p }).name;
   $('governance').replaceChildren(list.length === 0 ? el('p', { class: 'muted' }, 'None.') :
     el('ul', { class: 'evidence' }, list.map((c) => el('li', {},
-      el('b', {}, c.name || name(c.province)), ` ${CHANGES[c.change] || c.change} · `,
+      c.consensus ? el('b', {}, 'Consensus limits') : el('b', {}, c.name || name(c.province)),
+      c.consensus ? ` set: records up to ${c.consensus.max_tx_bytes} bytes, ${c.consensus.max_block_txs} records and ${c.consensus.max_block_bytes} bytes a block, clocks within ${c.consensus.max_clock_drift_ms} ms · `
+        : ` ${CHANGES[c.change] || c.change} · `,
       c.activated_height ? el('a', { href: `#block/${c.activated_height}` }, `in effect from block #${c.activated_height}`)
         : el('span', { class: 'tag' }, `pending, ${c.approvals.length} of ${c.quorum}`),
       c.epoch ? ` · started epoch ${c.epoch}` : '',
