@@ -94,14 +94,6 @@ fn gw(c: &Cluster, i: usize) -> String {
     c.nodes[i].gateway.clone()
 }
 
-/// The digest of the pending change `status` lists first.
-fn pending_digest(gateway: &str) -> String {
-    let status = cli(&["governance", "status", "--gateway", gateway]);
-    let line =
-        status.lines().zip(status.lines().skip(1)).find(|(_, next)| next.contains("pending")).map(|(l, _)| l).unwrap_or_else(|| panic!("{status}"));
-    line.split_whitespace().next().unwrap().to_string()
-}
-
 #[test]
 fn a_province_joins_a_bureau_leaves_and_a_key_rotates_while_records_finalize() {
     let started = Instant::now();

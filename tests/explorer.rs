@@ -675,10 +675,6 @@ fn an_officer_traces_a_code_verifies_a_proof_and_sees_alerts_live_in_the_explore
 fn epoch_change(c: &Cluster, b: &mut Browser) {
     let started = Instant::now();
     let admin = |bureau: &str| c.dir.path().join(bureau).join("admin.key").to_string_lossy().into_owned();
-    let cli = |args: &[&str]| {
-        let out = run_cli(args);
-        assert!(out.status.success(), "coldchain {args:?}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    };
     let new_key = hex::encode(enterprise_key(77).verifying_key().to_bytes());
     let gateway = |i: usize| c.nodes[i].gateway.clone();
     cli(&[
@@ -695,10 +691,7 @@ fn epoch_change(c: &Cluster, b: &mut Browser) {
         "--validator-key",
         &new_key,
     ]);
-    let digest = wait_for("the pending rotation", LONG, || {
-        let (_, env) = get(&c.url(1, "/v1/governance"));
-        env["result"].as_array()?.iter().find(|g| g["status"] == "pending").map(|g| g["digest"].as_str().unwrap().to_string())
-    });
+    let digest = pending_digest(&gateway(0));
     for (node, bureau) in [(1, "tianjin"), (3, "national")] {
         cli(&["governance", "approve", "--gateway", &gateway(node), "--key", &admin(bureau), &digest]);
     }

@@ -44,7 +44,7 @@ use coldchain_node::consensus::Certificate;
 use coldchain_node::consensus::epoch::{EpochCertificate, Epochs};
 use coldchain_node::crypto::VoteKind;
 use coldchain_node::genesis::Genesis;
-use common::{BIN, cli, enterprise_key, keygen, record, wait_for};
+use common::{BIN, cli, enterprise_key, keygen, pending_digest, record, wait_for};
 use serde_json::Value;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -783,14 +783,6 @@ fn faults_lose_nothing_and_fork_nothing() {
 // ---------------------------------------------------------------------------
 // Reconfiguration: a validator key rotated by governance
 // ---------------------------------------------------------------------------
-
-/// The digest of the pending change `governance status` lists first.
-fn pending_digest(gateway: &str) -> String {
-    let status = cli(&["governance", "status", "--gateway", gateway]);
-    let line =
-        status.lines().zip(status.lines().skip(1)).find(|(_, next)| next.contains("pending")).map(|(l, _)| l).unwrap_or_else(|| panic!("{status}"));
-    line.split_whitespace().next().unwrap().to_string()
-}
 
 /// Hebei's validator key rotated by three of the four bureaus under load
 /// (Beijing proposes, National approves, Tianjin is killed, Hebei's own

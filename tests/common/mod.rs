@@ -385,3 +385,11 @@ pub fn keygen(path: &Path) -> String {
     let out = cli(&["keygen", "--out", path.to_str().unwrap()]);
     out.lines().find_map(|l| l.strip_prefix("public_key: ")).unwrap().trim().to_string()
 }
+
+/// The digest of the pending change `coldchain governance status` lists first.
+pub fn pending_digest(gateway: &str) -> String {
+    let status = cli(&["governance", "status", "--gateway", gateway]);
+    let line =
+        status.lines().zip(status.lines().skip(1)).find(|(_, next)| next.contains("pending")).map(|(l, _)| l).unwrap_or_else(|| panic!("{status}"));
+    line.split_whitespace().next().unwrap().to_string()
+}
