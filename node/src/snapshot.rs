@@ -23,7 +23,7 @@ use crate::consensus::epoch::{EpochSet, Epochs};
 use crate::consensus::{Certificate, CertificateError};
 use crate::crypto::VoteKind;
 use crate::genesis::Genesis;
-use crate::storage::{ChainStore, SnapshotFiles, SnapshotInfo, StoreError};
+use crate::storage::{ChainStore, LeafSpill, SnapshotFiles, SnapshotInfo, StoreError};
 use crate::sync::verify_segment;
 use crate::wire::{NetEvent, Network, SyncRequest, SyncResponse};
 use coldchain_chaincode::State;
@@ -101,8 +101,8 @@ pub fn due(cfg: &SnapshotConfig, n: usize, me: u16, last: u64, tip: u64) -> bool
 pub fn take(files: &SnapshotFiles, keep: usize, state: &State) -> std::io::Result<SnapshotInfo> {
     let started = Instant::now();
     let height = state.height();
-    let info = files.write(height, keep, |sink| {
-        let summary = state.snapshot(CHUNK_ENTRIES, sink)?;
+    let info = files.write(height, keep, |scratch, sink| {
+        let summary = state.snapshot(CHUNK_ENTRIES, &mut LeafSpill::create(scratch)?, sink)?;
         Ok(SnapshotInfo {
             height,
             root: state.root(),

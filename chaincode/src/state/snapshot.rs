@@ -26,9 +26,9 @@ use super::merkle::{self, RangeProof};
 use super::store::{Changes, Kv};
 use super::{META_APPLIED, META_HEIGHT, META_REJECTED, META_TREE_VERSION, State};
 use crate::hash::Hash;
+use jmt::Version;
 use jmt::restore::{JellyfishMerkleRestore, StateSnapshotReceiver};
 use jmt::storage::{NodeBatch, TreeWriter};
-use jmt::{KeyHash, Version};
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// Entries per chunk: about half a megabyte at the state's average entry.
@@ -83,31 +83,87 @@ impl State {
     }
 
     /// The state as it is (sealed and written: no changes pending) as
-    /// chunks, each passed to `emit` in order.
-    pub fn snapshot<E>(&self, chunk_entries: usize, mut emit: impl FnMut(Chunk) -> Result<(), E>) -> Result<Summary, E> {
+    /// chunks, each passed to `emit` in order. The leaves are read in one
+    /// pass in key order and put in key-hash order by `order`; each chunk's
+    /// proof is read from the tree, which must not change meanwhile.
+    pub fn snapshot<E: From<std::io::Error>>(
+        &self,
+        chunk_entries: usize,
+        order: &mut dyn LeafOrder,
+        mut emit: impl FnMut(Chunk) -> Result<(), E>,
+    ) -> Result<Summary, E> {
         let kv = self.ledger.kv();
         debug_assert!(kv.changes().is_empty(), "a snapshot is of a settled state");
-        let mut leaves: Vec<(KeyHash, Vec<u8>)> = leaf_keys(kv).map(|k| (merkle::key_hash(&k), k)).collect();
-        leaves.sort_unstable_by_key(|l| l.0);
         let mut summary = Summary::default();
         let Some(version) = self.tree_version else { return Ok(summary) };
-        for run in leaves.chunks(chunk_entries.max(1)) {
-            let entries: Vec<(Vec<u8>, Vec<u8>)> = run.iter().filter_map(|(_, k)| kv.get_raw(k).map(|v| (k.clone(), v))).collect();
-            let Some((last, _)) = entries.last() else { continue };
+        for (key, value) in leaves(kv) {
+            order.push(merkle::key_hash(&key).0, key, value)?;
+        }
+        let per = chunk_entries.max(1);
+        let mut entries: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(per);
+        let mut send = |entries: Vec<(Vec<u8>, Vec<u8>)>, summary: &mut Summary| {
+            let Some((last, _)) = entries.last() else { return Ok(()) };
             let proof = merkle::range_proof(kv, version, last);
             summary.entries += entries.len() as u64;
             summary.chunks += 1;
-            emit(Chunk { entries, proof })?;
+            emit(Chunk { entries, proof })
+        };
+        while let Some(run) = order.next_run()? {
+            for (_, key, value) in run {
+                entries.push((key, value));
+                if entries.len() == per {
+                    send(std::mem::replace(&mut entries, Vec::with_capacity(per)), &mut summary)?;
+                }
+            }
         }
+        send(entries, &mut summary)?;
         Ok(summary)
     }
 }
 
-/// The keys of the tree's leaves, in key order.
-fn leaf_keys(kv: &Kv) -> impl Iterator<Item = Vec<u8>> + '_ {
+/// A leaf of the state tree: its key's hash, its key and value as stored.
+pub type Leaf = ([u8; 32], Vec<u8>, Vec<u8>);
+
+/// Puts a snapshot's leaves in key-hash order. The state pushes every leaf
+/// once, in key order (one sequential pass over the store, no lookup per
+/// leaf), then reads them back in runs: each run sorted, every hash of a
+/// run below every hash of the next. A node spills them to files by hash
+/// prefix, so that taking a snapshot needs the memory of one run, not of
+/// the whole state; [`InMemory`] keeps them all (small states, tests).
+pub trait LeafOrder {
+    fn push(&mut self, hash: [u8; 32], key: Vec<u8>, value: Vec<u8>) -> std::io::Result<()>;
+    /// The next run, or `None` once every leaf pushed has been returned.
+    fn next_run(&mut self) -> std::io::Result<Option<Vec<Leaf>>>;
+}
+
+/// Every leaf in memory, returned as one run.
+#[derive(Default)]
+pub struct InMemory {
+    leaves: Vec<Leaf>,
+    returned: bool,
+}
+
+impl LeafOrder for InMemory {
+    fn push(&mut self, hash: [u8; 32], key: Vec<u8>, value: Vec<u8>) -> std::io::Result<()> {
+        self.leaves.push((hash, key, value));
+        Ok(())
+    }
+
+    fn next_run(&mut self) -> std::io::Result<Option<Vec<Leaf>>> {
+        if std::mem::replace(&mut self.returned, true) {
+            return Ok(None);
+        }
+        let mut run = std::mem::take(&mut self.leaves);
+        run.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        Ok(Some(run))
+    }
+}
+
+/// The tree's leaves (key, value), in key order.
+fn leaves(kv: &Kv) -> impl Iterator<Item = (Vec<u8>, Vec<u8>)> + '_ {
     let below = kv.scan_raw(&[], &[merkle::NODE_PREFIX]);
     let above = kv.scan_raw(&[merkle::NODE_PREFIX + 1], &[0xFF; 9]);
-    below.chain(above).map(|(k, _)| k).filter(|k| merkle::committed(k))
+    below.chain(above).filter(|(k, _)| merkle::committed(k))
 }
 
 /// The tree nodes jmt's restore freezes, as state entries.
@@ -246,7 +302,7 @@ mod tests {
     fn chunks(state: &State, per: usize) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
         state
-            .snapshot::<()>(per, |c| {
+            .snapshot::<std::io::Error>(per, &mut InMemory::default(), |c| {
                 out.push(c.to_bytes());
                 Ok(())
             })

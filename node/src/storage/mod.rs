@@ -6,12 +6,14 @@
 mod body_log;
 mod chain;
 mod compaction;
+mod leaf_spill;
 mod pending;
 mod safety_file;
 mod snapshots;
 mod state_tree;
 
 pub use chain::{ChainStore, Finality, FinalityProof, StoreError, StoredBlock, TxLocation};
+pub use leaf_spill::LeafSpill;
 pub use safety_file::SafetyFile;
 pub use snapshots::{SnapshotFiles, SnapshotInfo};
 pub use state_tree::StateTree;

@@ -72,14 +72,16 @@ impl SnapshotFiles {
         out
     }
 
-    /// Writes a snapshot: `fill` is handed a sink for its chunks, in order,
-    /// and returns what the snapshot holds; then only the newest `keep`
-    /// snapshots are kept.
+    /// Writes a snapshot: `fill` is handed a directory of its own for
+    /// scratch files (inside the snapshot's, so a crash leaves nothing
+    /// behind once the unfinished snapshot is removed) and a sink for its
+    /// chunks, in order, and returns what the snapshot holds; then only
+    /// the newest `keep` snapshots are kept.
     pub fn write(
         &self,
         height: u64,
         keep: usize,
-        fill: impl FnOnce(&mut dyn FnMut(Chunk) -> std::io::Result<()>) -> std::io::Result<SnapshotInfo>,
+        fill: impl FnOnce(&Path, &mut dyn FnMut(Chunk) -> std::io::Result<()>) -> std::io::Result<SnapshotInfo>,
     ) -> std::io::Result<SnapshotInfo> {
         let dir = self.dir.join(height.to_string());
         if dir.exists() {
@@ -95,8 +97,12 @@ impl SnapshotFiles {
             index += 1;
             Ok(())
         };
-        let mut info = fill(&mut sink)?;
+        let scratch = dir.join("scratch");
+        let mut info = fill(&scratch, &mut sink)?;
         info.bytes = bytes;
+        if scratch.exists() {
+            std::fs::remove_dir_all(&scratch)?;
+        }
         let tmp = dir.join("snapshot.json.tmp");
         std::fs::write(&tmp, serde_json::to_vec_pretty(&info).unwrap_or_default())?;
         std::fs::rename(&tmp, dir.join(INFO))?;
@@ -130,7 +136,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let files = SnapshotFiles::open(dir.path()).unwrap();
         for h in [10, 20, 30] {
-            files.write(h, 2, |_| Ok(info(h, 0))).unwrap();
+            files.write(h, 2, |_, _| Ok(info(h, 0))).unwrap();
         }
         assert_eq!(files.list().iter().map(|i| i.height).collect::<Vec<_>>(), vec![30, 20]);
         // A snapshot whose writing stopped before its description.
