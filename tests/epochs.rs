@@ -360,6 +360,8 @@ fn a_province_joins_a_bureau_leaves_and_a_key_rotates_while_records_finalize() {
     for &i in &live {
         c.start_node(i);
     }
+    // Every gateway answers before records are posted to one.
+    c.wait_height(&live, 0, LONG);
     let epoch_4_after = epochs["result"][4]["after_height"].as_u64().unwrap();
     let head = c.advance(0, 12);
     c.wait_height(&live, head, LONG);

@@ -148,6 +148,8 @@ fn a_wiped_validator_rejoins_from_a_snapshot_and_a_forged_chunk_is_refused() {
     for i in 0..4 {
         c.start_node(i);
     }
+    // Every gateway answers before the story posts to it.
+    c.wait_height(&[0, 1, 2, 3], 0, LONG);
     let story = run_story(&c, u32::MAX);
     let head = c.advance(0, 12);
     c.wait_height(&[0, 1, 2, 3], head, LONG);
