@@ -3,7 +3,7 @@
 //! are read back one at a time, each sorted in memory. Taking a snapshot
 //! thus reads the state in one sequential pass and holds 1/256 of it in
 //! memory at once, instead of looking each leaf up again in hash order and
-//! holding every key (docs/BENCHMARKS.md, "Snapshots").
+//! holding every key (docs/BENCHMARKS.md, "Taking a snapshot in one pass").
 //!
 //! A file holds records `hash (32) ‖ key length (u32 LE) ‖ value length
 //! (u32 LE) ‖ key ‖ value`. The directory is the spiller's own: it is
